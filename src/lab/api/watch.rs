@@ -1,0 +1,230 @@
+//! Streaming responses: watches (with bookmarks, timeouts and 410 Gone) and followed
+//! pod logs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use hyper::Response;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use super::handlers::{to_bytes, Filters};
+use super::server::{ApiRequest, ApiState, Body, Target};
+use super::status::ApiError;
+use super::store::{Change, ChangeKind, Entry};
+use super::table::{self, IncludeObject};
+
+fn streaming(rx: mpsc::Receiver<Bytes>, content_type: &'static str) -> Response<Body> {
+    let stream = tokio_stream_from(rx).map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b)));
+    let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    resp
+}
+
+fn tokio_stream_from(mut rx: mpsc::Receiver<Bytes>) -> impl futures::Stream<Item = Bytes> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// How one watch renders objects: raw JSON or one-row Tables.
+struct Renderer {
+    plural: String,
+    table: Option<IncludeObject>,
+    sent_columns: bool,
+}
+
+impl Renderer {
+    fn event(&mut self, kind: &str, e: &Entry) -> Bytes {
+        match self.table {
+            None => {
+                let mut out = Vec::with_capacity(e.raw.len() + 32);
+                out.extend_from_slice(b"{\"type\":\"");
+                out.extend_from_slice(kind.as_bytes());
+                out.extend_from_slice(b"\",\"object\":");
+                out.extend_from_slice(&e.raw);
+                out.extend_from_slice(b"}\n");
+                Bytes::from(out)
+            }
+            Some(include) => {
+                let mut tbl = table::table(&self.plural, &[e.value()], include, jiff::Timestamp::now());
+                tbl["metadata"]["resourceVersion"] = json!(e.rv.to_string());
+                if self.sent_columns {
+                    tbl["columnDefinitions"] = json!([]);
+                }
+                self.sent_columns = true;
+                line(&json!({"type": kind, "object": tbl}))
+            }
+        }
+    }
+}
+
+fn line(v: &Value) -> Bytes {
+    let mut b = to_bytes(v).to_vec();
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
+/// What a change looks like through a filtered watch: selector changes turn
+/// MODIFIED into ADDED or DELETED, as the API server does.
+fn filtered_kind(c: &Change, filters: &Filters, ns: Option<&str>) -> Option<&'static str> {
+    if ns.is_some_and(|n| c.key.0 != n) {
+        return None;
+    }
+    match c.kind {
+        ChangeKind::Added => filters.matches(&c.object).then_some("ADDED"),
+        ChangeKind::Deleted => filters.matches(&c.object).then_some("DELETED"),
+        ChangeKind::Modified => {
+            let was = c.old.as_ref().is_some_and(|o| filters.matches(o));
+            match (was, filters.matches(&c.object)) {
+                (true, true) => Some("MODIFIED"),
+                (false, true) => Some("ADDED"),
+                (true, false) => Some("DELETED"),
+                (false, false) => None,
+            }
+        }
+    }
+}
+
+pub fn serve(state: Arc<ApiState>, t: Target, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
+    let filters = Filters::from_request(&t, req)?;
+    let ns = t.namespace.clone().filter(|_| t.rt.namespaced);
+    let bookmarks = req.flag("allowWatchBookmarks");
+    let timeout = req.q("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(1800));
+    let mut renderer = Renderer {
+        plural: t.rt.plural.clone(),
+        table: req.wants_table().then(|| IncludeObject::parse(req.q("includeObject"))),
+        sent_columns: false,
+    };
+    let rv = req.q("resourceVersion").filter(|rv| *rv != "0").map(|rv| rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))).transpose()?;
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    // Initial state: synthetic ADDED events (no resourceVersion) or the backlog.
+    let (initial, mut live, mut last_rv) = match rv {
+        None => {
+            let (rv, items, rx) = state.store.snapshot_and_subscribe(&t.rt, ns.as_deref());
+            let events: Vec<Bytes> = items.iter().filter(|e| filters.matches(e)).map(|e| renderer.event("ADDED", e)).collect();
+            (events, rx, rv)
+        }
+        Some(rv) => match state.store.watch_from(&t.rt, rv) {
+            Ok((backlog, rx)) => {
+                let events = backlog.iter().filter_map(|c| filtered_kind(c, &filters, ns.as_deref()).map(|k| renderer.event(k, &c.object))).collect();
+                (events, rx, backlog.last().map(|c| c.rv).unwrap_or(rv))
+            }
+            Err(err) => {
+                // A real API server answers 200 and sends the 410 as an ERROR event.
+                let (tx, rx) = mpsc::channel::<Bytes>(1);
+                let _ = tx.try_send(line(&json!({"type": "ERROR", "object": err.to_status()})));
+                return Ok(streaming(rx, "application/json"));
+            }
+        },
+    };
+    let table_name = super::store::table_name(&t.rt);
+    let api_version = t.rt.api_version();
+    let kind = t.rt.kind.clone();
+    let bookmark_interval = state.bookmark_interval;
+    tokio::spawn(async move {
+        for ev in initial {
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(bookmark_interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                _ = ticker.tick(), if bookmarks => {
+                    last_rv = last_rv.max(state.store.current_rv());
+                    let bm = json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": last_rv.to_string()}}});
+                    if tx.send(line(&bm)).await.is_err() { return; }
+                }
+                msg = live.recv() => match msg {
+                    Ok(c) => {
+                        if c.table != table_name || c.rv <= last_rv { continue; }
+                        last_rv = c.rv;
+                        if let Some(k) = filtered_kind(&c, &filters, ns.as_deref()) {
+                            if tx.send(renderer.event(k, &c.object)).await.is_err() { return; }
+                        }
+                    }
+                    // Too slow to keep up: end the watch; the client resumes from its last version.
+                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    Ok(streaming(rx, "application/json"))
+}
+
+/// `pods/{name}/log` with `container`, `previous`, `tailLines` and `follow`.
+pub fn pod_log(state: Arc<ApiState>, t: &Target, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
+    let ns = t.namespace.clone().unwrap_or_default();
+    let name = t.name.clone().unwrap_or_default();
+    let pod = state.store.get(&t.rt, &ns, &name).ok_or_else(|| ApiError::not_found("pods", "", "pods", &name))?.value();
+    let containers: Vec<String> = pod["spec"]["containers"].as_array().map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let init: Vec<String> = pod["spec"]["initContainers"].as_array().map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let container = match req.q("container") {
+        Some(c) => {
+            if !containers.iter().chain(init.iter()).any(|n| n == c) {
+                return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}")));
+            }
+            c.to_string()
+        }
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", containers.join(" "))));
+        }
+    };
+    let previous = req.flag("previous");
+    let lines = match state.logs.read(&ns, &name, &container, previous) {
+        Some(lines) => lines,
+        None if previous => return Err(ApiError::bad_request(format!("previous terminated container \"{container}\" in pod \"{name}\" not found"))),
+        None => {
+            let waiting = pod["status"]["containerStatuses"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["name"] == container.as_str()))
+                .and_then(|c| c["state"]["waiting"]["reason"].as_str())
+                .unwrap_or("ContainerCreating")
+                .to_string();
+            return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: {waiting}")));
+        }
+    };
+    let tail = req.q("tailLines").and_then(|t| t.parse::<usize>().ok());
+    let start = tail.map(|n| lines.len().saturating_sub(n)).unwrap_or(0);
+    let mut text = String::new();
+    for l in &lines[start..] {
+        text.push_str(l);
+        text.push('\n');
+    }
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let follow = req.flag("follow") && !previous;
+    let mut sub = follow.then(|| state.logs.subscribe());
+    let store = state.store.clone();
+    let rt = t.rt.clone();
+    tokio::spawn(async move {
+        if tx.send(Bytes::from(text)).await.is_err() {
+            return;
+        }
+        let Some(sub) = sub.as_mut() else { return };
+        let mut check = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = check.tick() => if store.get(&rt, &ns, &name).is_none() { return },
+                msg = sub.recv() => match msg {
+                    Ok(l) if l.namespace == ns && l.pod == name && l.container == container => {
+                        if tx.send(Bytes::from(format!("{}\n", l.line))).await.is_err() { return; }
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    Ok(streaming(rx, "text/plain"))
+}

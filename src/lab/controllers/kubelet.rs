@@ -1,0 +1,549 @@
+//! The lab kubelet: one worker task per pod on a lab node drives it through
+//! ContainerCreating (RBD lock and watcher, like the old in-tree plugin), Running,
+//! readiness, crash loops and termination. A node the scenario took down does nothing:
+//! its pods' locks stay where they are, as after a real node crash.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::scheduler::set_condition;
+use super::{is_deleting, str_of, Ctx};
+use crate::lab::api::store::now_rfc3339;
+use crate::lab::members::{EtcdMember, EtcdMemberSpec};
+use crate::lab::rbd;
+use crate::lab::scenario::{klog_time, MemberKind, PodInfo, PodValues};
+
+/// What the scenario says this pod does.
+#[derive(Debug, Clone, Default)]
+pub struct PodPlan {
+    pub ready_after: Duration,
+    pub logs: Vec<String>,
+    pub crash: Option<Crash>,
+    pub sandbox_failure: Option<(String, String)>,
+    pub mount_failure: Option<String>,
+    /// Name of the etcd cluster token when this pod is an etcd member.
+    pub etcd: Option<EtcdPlan>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Crash {
+    pub exit_code: i32,
+    pub reason: String,
+    pub message: String,
+    pub logs: Vec<String>,
+    pub run_for: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct EtcdPlan {
+    pub statefulset: String,
+}
+
+pub fn reconcile(ctx: &Arc<Ctx>) {
+    for (name, node) in &ctx.nodes {
+        if !node.alive.load(std::sync::atomic::Ordering::Relaxed) {
+            continue;
+        }
+        for entry in ctx.store.pods_on_node(&ctx.kinds.pods, name) {
+            let mut workers = ctx.workers.lock().unwrap_or_else(|p| p.into_inner());
+            let running = workers.get(&entry.uid).is_some_and(|h| !h.is_finished());
+            if running {
+                continue;
+            }
+            let pod = entry.value();
+            let terminal = matches!(str_of(&pod, &["status", "phase"]), "Succeeded" | "Failed");
+            if terminal && !is_deleting(&pod) {
+                continue;
+            }
+            let ctx2 = ctx.clone();
+            let ns = entry.field("metadata.namespace").to_string();
+            let pod_name = entry.field("metadata.name").to_string();
+            let uid = entry.uid.clone();
+            let node_name = name.clone();
+            workers.insert(entry.uid.clone(), tokio::spawn(async move { PodWorker::new(ctx2, ns, pod_name, uid, node_name).run().await }));
+        }
+    }
+    let mut workers = ctx.workers.lock().unwrap_or_else(|p| p.into_inner());
+    workers.retain(|_, h| !h.is_finished());
+}
+
+enum PodState {
+    Present(Value),
+    Deleting,
+    Gone,
+}
+
+/// A mounted RBD volume on this node.
+struct Mounted {
+    spec: String,
+    watcher: Option<std::process::Child>,
+}
+
+struct PodWorker {
+    ctx: Arc<Ctx>,
+    ns: String,
+    name: String,
+    uid: String,
+    node: String,
+    mounts: Vec<Mounted>,
+    member: Option<EtcdMember>,
+}
+
+/// Why the worker stopped driving the pod.
+enum Stop {
+    /// Deleted (or going): clean up and remove the pod.
+    Deleted,
+    /// The node went down: leave everything as it is (locks stay).
+    NodeDown,
+}
+
+impl PodWorker {
+    fn new(ctx: Arc<Ctx>, ns: String, name: String, uid: String, node: String) -> Self {
+        Self { ctx, ns, name, uid, node, mounts: Vec::new(), member: None }
+    }
+
+    fn state(&self) -> PodState {
+        match self.ctx.store.get(&self.ctx.kinds.pods, &self.ns, &self.name) {
+            Some(e) if e.uid == self.uid => {
+                let v = e.value();
+                if is_deleting(&v) {
+                    PodState::Deleting
+                } else {
+                    PodState::Present(v)
+                }
+            }
+            _ => PodState::Gone,
+        }
+    }
+
+    /// Sleeps in small steps, returning early when the pod is deleted or the node dies.
+    async fn wait(&self, d: Duration) -> Result<(), Stop> {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            self.check()?;
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep((deadline - now).min(Duration::from_millis(200))).await;
+        }
+    }
+
+    fn check(&self) -> Result<Value, Stop> {
+        if !self.ctx.node_alive(&self.node) {
+            return Err(Stop::NodeDown);
+        }
+        match self.state() {
+            PodState::Present(v) => Ok(v),
+            PodState::Deleting | PodState::Gone => Err(Stop::Deleted),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Value)) -> Option<Value> {
+        self.ctx
+            .store
+            .mutate(&self.ctx.kinds.pods, &self.ns, &self.name, None, |p| {
+                if p["metadata"]["uid"] != self.uid.as_str() {
+                    return Err(crate::lab::api::status::ApiError::conflict("pods", "", "pods", &self.name));
+                }
+                f(p);
+                Ok(())
+            })
+            .ok()
+            .map(|e| e.value())
+    }
+
+    fn event(&self, pod: &Value, type_: &str, reason: &str, message: &str) {
+        self.ctx.event(pod, "Pod", type_, reason, message, "kubelet", Some(&self.node));
+    }
+
+    async fn run(mut self) {
+        let outcome = self.drive().await;
+        // The node is down: its processes are gone with it, but nothing is cleaned up.
+        for m in &mut self.mounts {
+            if let Some(mut w) = m.watcher.take() {
+                let _ = w.kill();
+                let _ = w.wait();
+            }
+        }
+        if let Some(member) = &mut self.member {
+            member.stop().await;
+        }
+        if let Err(Stop::Deleted) = outcome {
+            self.unmount().await;
+            self.ctx.logs.remove_pod(&self.ns, &self.name);
+            if let PodState::Deleting = self.state() {
+                let _ = self.ctx.store.delete(&self.ctx.kinds.pods, &self.ns, &self.name, Some(0), Some(&self.uid));
+            }
+        }
+    }
+
+    async fn drive(&mut self) -> Result<(), Stop> {
+        let pod = self.check()?;
+        let etcd = etcd_member_of(&self.ctx, &pod);
+        let containers: Vec<(String, String)> = pod["spec"]["containers"]
+            .as_array()
+            .map(|cs| cs.iter().map(|c| (str_of(c, &["name"]).to_string(), str_of(c, &["image"]).to_string())).collect())
+            .unwrap_or_default();
+        let node_ip = self.ctx.nodes.get(&self.node).map(|n| n.ip.to_string()).unwrap_or_default();
+        let pod_ip = match (str_of(&pod, &["status", "podIP"]), &etcd) {
+            (_, Some(_)) => self.ctx.member_ip(&self.ns, &self.name).to_string(),
+            ("", None) => self.ctx.allocate_pod_ip().to_string(),
+            (ip, None) => ip.to_string(),
+        };
+        let plan = plan_for(&self.ctx, &pod, &pod_ip, &node_ip);
+        let start = now_rfc3339();
+        let waiting_statuses = |reason: &str| -> Value {
+            json!(containers.iter().map(|(n, img)| json!({"name": n, "image": img, "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": reason}}})).collect::<Vec<_>>())
+        };
+        let statuses = waiting_statuses("ContainerCreating");
+        self.update(|p| {
+            p["status"]["phase"] = json!("Pending");
+            p["status"]["hostIP"] = json!(node_ip);
+            p["status"]["hostIPs"] = json!([{"ip": node_ip}]);
+            p["status"]["startTime"] = json!(start);
+            set_condition(p, "PodReadyToStartContainers", "False", None, None);
+            set_condition(p, "Initialized", "True", None, None);
+            set_condition(p, "Ready", "False", Some("ContainersNotReady"), Some(&format!("containers with unready status: [{}]", containers.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(" "))));
+            set_condition(p, "ContainersReady", "False", Some("ContainersNotReady"), None);
+            set_condition(p, "PodScheduled", "True", None, None);
+            p["status"]["containerStatuses"] = statuses;
+        });
+
+        if let Some((reason, message)) = &plan.sandbox_failure {
+            loop {
+                let pod = self.check()?;
+                self.event(&pod, "Warning", reason, message);
+                self.wait(self.ctx.knobs.mount_retry).await?;
+            }
+        }
+        self.mount_volumes(&plan).await?;
+        self.update(|p| {
+            p["status"]["podIP"] = json!(pod_ip);
+            p["status"]["podIPs"] = json!([{"ip": pod_ip}]);
+            set_condition(p, "PodReadyToStartContainers", "True", None, None);
+        });
+
+        let mut restarts = 0i64;
+        loop {
+            self.start_containers(&plan, &pod_ip).await?;
+            let started = now_rfc3339();
+            let lines = plan.crash.as_ref().map(|c| c.logs.clone()).unwrap_or_else(|| plan.logs.clone());
+            for (c, _) in &containers {
+                for l in &lines {
+                    self.ctx.logs.append(&self.ns, &self.name, c, l);
+                }
+            }
+            let pod = self.update(|p| {
+                p["status"]["phase"] = json!("Running");
+                if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                    for c in cs {
+                        c["state"] = json!({"running": {"startedAt": started}});
+                        c["started"] = json!(true);
+                        c["ready"] = json!(false);
+                        c["imageID"] = json!(format!("{}@sha256:{:064x}", c["image"].as_str().unwrap_or_default(), 0));
+                        c["containerID"] = json!(format!("containerd://{:064x}", rand::random::<u128>()));
+                    }
+                }
+            });
+            if restarts == 0 {
+                if let Some(pod) = &pod {
+                    for (c, img) in &containers {
+                        self.event(pod, "Normal", "Pulled", &format!("Container image \"{img}\" already present on machine"));
+                        self.event(pod, "Normal", "Created", &format!("Created container: {c}"));
+                        self.event(pod, "Normal", "Started", &format!("Started container {c}"));
+                    }
+                }
+            }
+            match &plan.crash {
+                Some(crash) => {
+                    self.wait(self.ctx.knobs.scaled(crash.run_for)).await?;
+                    restarts += 1;
+                    self.crash(crash, restarts, &containers).await?;
+                }
+                None => {
+                    self.become_ready(&plan, &pod_ip).await?;
+                    // Steady state: watch for deletion, a dead node, or an exited member.
+                    loop {
+                        self.wait(Duration::from_millis(300)).await?;
+                        if let Some(m) = &mut self.member {
+                            if let Some(status) = m.exited() {
+                                let tail = m.log_tail(5);
+                                for (c, _) in &containers {
+                                    for l in &tail {
+                                        self.ctx.logs.append(&self.ns, &self.name, c, l);
+                                    }
+                                }
+                                self.member = None;
+                                restarts += 1;
+                                let crash = Crash { exit_code: status.code().unwrap_or(1), reason: if status.success() { "Completed".into() } else { "Error".into() }, message: tail.last().cloned().unwrap_or_default(), logs: vec![], run_for: Duration::ZERO };
+                                self.crash(&crash, restarts, &containers).await?;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A container exits: terminated state, previous logs, CrashLoopBackOff, back-off.
+    async fn crash(&mut self, crash: &Crash, restarts: i64, containers: &[(String, String)]) -> Result<(), Stop> {
+        let finished = now_rfc3339();
+        let pod = self.update(|p| {
+            if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                for c in cs {
+                    let started = c["state"]["running"]["startedAt"].clone();
+                    let term = json!({"exitCode": crash.exit_code, "reason": crash.reason, "message": crash.message, "startedAt": started, "finishedAt": finished, "containerID": c["containerID"]});
+                    c["lastState"] = json!({"terminated": term});
+                    c["restartCount"] = json!(restarts);
+                    c["ready"] = json!(false);
+                    c["started"] = json!(false);
+                    c["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off 10s restarting failed container={} pod={}_{}({})", c["name"].as_str().unwrap_or_default(), self.name, self.ns, self.uid)}});
+                }
+            }
+            set_condition(p, "Ready", "False", Some("ContainersNotReady"), None);
+            set_condition(p, "ContainersReady", "False", Some("ContainersNotReady"), None);
+        });
+        for (c, _) in containers {
+            self.ctx.logs.rotate(&self.ns, &self.name, c);
+            if let Some(pod) = &pod {
+                self.event(pod, "Warning", "BackOff", &format!("Back-off restarting failed container {c} in pod {}_{}({})", self.name, self.ns, self.uid));
+            }
+        }
+        self.wait(self.ctx.knobs.crash_backoff).await
+    }
+
+    async fn become_ready(&mut self, plan: &PodPlan, pod_ip: &str) -> Result<(), Stop> {
+        self.wait(self.ctx.knobs.scaled(plan.ready_after)).await?;
+        // etcd opens its client port before the cluster forms: that is "ready".
+        while let Some(member) = self.member.as_mut() {
+            if member.ready(Duration::from_secs(1)).await {
+                break;
+            }
+            if member.exited().is_some() {
+                return Ok(());
+            }
+            self.wait(Duration::from_millis(300)).await?;
+        }
+        let _ = pod_ip;
+        self.update(|p| {
+            if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                for c in cs {
+                    c["ready"] = json!(true);
+                }
+            }
+            set_condition(p, "ContainersReady", "True", None, None);
+            set_condition(p, "Ready", "True", None, None);
+        });
+        Ok(())
+    }
+
+    async fn start_containers(&mut self, plan: &PodPlan, pod_ip: &str) -> Result<(), Stop> {
+        let Some(etcd) = &plan.etcd else { return Ok(()) };
+        if self.member.is_some() {
+            return Ok(());
+        }
+        let Ok(ip) = pod_ip.parse() else { return Ok(()) };
+        let pvc_uid = self.pvc_uids().into_iter().next().unwrap_or_else(|| self.uid.clone());
+        // The initial cluster: every ordinal up to the StatefulSet's replicas, at the IPs
+        // their pods have (a pod not yet created gets its IP reserved on first start).
+        let initial = super::workloads::etcd_initial_cluster(&self.ctx, &self.ns, &etcd.statefulset, &self.name, ip);
+        let spec = EtcdMemberSpec {
+            name: self.name.clone(),
+            ip,
+            data_dir: self.ctx.paths.etcd_data(&pvc_uid),
+            initial_cluster: initial,
+            cluster_token: format!("{}-{}", self.ns, etcd.statefulset),
+            log_file: self.ctx.paths.logs().join(format!("etcd-{}-{}.log", self.ns, self.name)),
+            pid_dir: self.ctx.paths.pids(),
+        };
+        match EtcdMember::start(&spec) {
+            Ok(m) => self.member = Some(m),
+            Err(e) => {
+                tracing::warn!("cannot start etcd member {}: {e:#}", self.name);
+                if let Ok(pod) = self.check() {
+                    self.event(&pod, "Warning", "Failed", &format!("Error: {e:#}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn pvc_uids(&self) -> Vec<String> {
+        let Ok(pod) = self.check() else { return Vec::new() };
+        pvc_names(&pod)
+            .into_iter()
+            .filter_map(|(_, claim)| self.ctx.store.get(&self.ctx.kinds.pvcs, &self.ns, &claim).map(|e| e.uid.clone()))
+            .collect()
+    }
+
+    /// Waits for each PVC to be bound, then locks and watches its RBD image from this
+    /// node, retrying while another node holds the lock.
+    async fn mount_volumes(&mut self, plan: &PodPlan) -> Result<(), Stop> {
+        let pod = self.check()?;
+        for (volume, claim) in pvc_names(&pod) {
+            let pv_name = loop {
+                let pvc = self.ctx.store.get_value(&self.ctx.kinds.pvcs, &self.ns, &claim);
+                match pvc {
+                    Some(pvc) if str_of(&pvc, &["status", "phase"]) == "Bound" => break str_of(&pvc, &["spec", "volumeName"]).to_string(),
+                    _ => {}
+                }
+                self.wait(Duration::from_millis(200)).await?;
+            };
+            let Some(pv) = self.ctx.store.get_value(&self.ctx.kinds.pvs, "", &pv_name) else { continue };
+            let Some(spec) = rbd_image_spec(&pv) else { continue };
+            loop {
+                let pod = self.check()?;
+                if let Some(msg) = &plan.mount_failure {
+                    self.event(&pod, "Warning", "FailedMount", msg);
+                    self.wait(self.ctx.knobs.mount_retry).await?;
+                    continue;
+                }
+                match self.lock_image(&spec).await {
+                    Ok(()) => break,
+                    Err(msg) => {
+                        self.event(&pod, "Warning", "FailedMount", &format!("MountVolume.WaitForAttach failed for volume \"{pv_name}\" : {msg}"));
+                        self.wait(self.ctx.knobs.mount_retry).await?;
+                    }
+                }
+            }
+            let watcher = self.ctx.ceph.as_ref().and_then(|c| {
+                let log = self.ctx.paths.logs().join(format!("watch-{}-{}.log", self.node, spec.replace('/', "_")));
+                rbd::spawn_watcher(c.node_rbd(&self.node), &spec, Some(&log)).map_err(|e| tracing::warn!("cannot start watcher for {spec}: {e:#}")).ok()
+            });
+            self.mounts.push(Mounted { spec, watcher });
+            let _ = volume;
+        }
+        Ok(())
+    }
+
+    /// The in-tree plugin's lock: our cookie is fine, anyone else's blocks the mount.
+    /// Re-reads the real lock every time, so a lock removed by any means lets us in.
+    async fn lock_image(&self, spec: &str) -> Result<(), String> {
+        let Some(ceph) = &self.ctx.ceph else { return Ok(()) };
+        let cookie = format!("kubelet_lock_magic_{}", self.node);
+        let image = spec.rsplit('/').next().unwrap_or(spec);
+        let lockers = rbd::lock_list(ceph.node_rbd(&self.node), spec).await.map_err(|e| format!("rbd: cannot list locks of image {image}: {e:#}"))?;
+        if lockers.iter().any(|l| l.id == cookie) {
+            return Ok(());
+        }
+        if !lockers.is_empty() {
+            return Err(format!("rbd: image {image} is locked by other nodes"));
+        }
+        rbd::lock_add(ceph.node_rbd(&self.node), spec, &cookie).await.map_err(|e| {
+            if rbd::cli_error(&e).is_some_and(|c| c.is_busy() || c.is_exists()) {
+                format!("rbd: image {image} is locked by other nodes")
+            } else {
+                format!("rbd: failed to lock image {image}: {e:#}")
+            }
+        })
+    }
+
+    /// Releases this node's locks (the in-tree plugin's detach).
+    async fn unmount(&mut self) {
+        let Some(ceph) = &self.ctx.ceph else { return };
+        let cookie = format!("kubelet_lock_magic_{}", self.node);
+        for m in self.mounts.drain(..) {
+            if let Ok(lockers) = rbd::lock_list(ceph.node_rbd(&self.node), &m.spec).await {
+                for l in lockers.iter().filter(|l| l.id == cookie) {
+                    if let Err(e) = rbd::lock_remove(ceph.node_rbd(&self.node), &m.spec, &l.id, &l.locker).await {
+                        tracing::warn!("cannot release lock on {}: {e:#}", m.spec);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `(volume name, claim name)` for each PVC volume of a pod.
+pub fn pvc_names(pod: &Value) -> Vec<(String, String)> {
+    pod["spec"]["volumes"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str().map(|c| (str_of(v, &["name"]).to_string(), c.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `pool/image` of a PV backed by RBD (in-tree `rbd` or ceph-csi).
+pub fn rbd_image_spec(pv: &Value) -> Option<String> {
+    let rbd = &pv["spec"]["rbd"];
+    if let Some(image) = rbd["image"].as_str() {
+        let pool = rbd["pool"].as_str().unwrap_or("rbd");
+        return Some(format!("{pool}/{image}"));
+    }
+    let csi = &pv["spec"]["csi"];
+    if csi["driver"] == "rbd.csi.ceph.com" {
+        let attrs = &csi["volumeAttributes"];
+        let image = attrs["imageName"].as_str()?;
+        let pool = attrs["pool"].as_str().unwrap_or("rbd");
+        return Some(format!("{pool}/{image}"));
+    }
+    None
+}
+
+/// The StatefulSet a pod belongs to when the scenario marks it as an etcd member.
+pub fn etcd_member_of(ctx: &Ctx, pod: &Value) -> Option<EtcdPlan> {
+    let ns = str_of(pod, &["metadata", "namespace"]);
+    let owner = pod["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["kind"] == "StatefulSet")?;
+    let sts = owner["name"].as_str()?;
+    ctx.scenario
+        .members
+        .iter()
+        .any(|m| m.kind == MemberKind::Etcd && m.namespace == ns && m.stateful_set == sts)
+        .then(|| EtcdPlan { statefulset: sts.to_string() })
+}
+
+/// The scenario's behaviour for a pod (first match wins), its texts rendered for
+/// this pod, and etcd membership.
+pub fn plan_for(ctx: &Ctx, pod: &Value, pod_ip: &str, node_ip: &str) -> PodPlan {
+    let labels: BTreeMap<String, String> = pod["metadata"]["labels"]
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default();
+    let node = str_of(pod, &["spec", "nodeName"]);
+    let info = PodInfo {
+        namespace: str_of(pod, &["metadata", "namespace"]),
+        name: str_of(pod, &["metadata", "name"]),
+        node: (!node.is_empty()).then_some(node),
+        labels: &labels,
+        host_network: pod["spec"]["hostNetwork"].as_bool().unwrap_or(false),
+    };
+    let values = PodValues {
+        name: info.name.to_string(),
+        namespace: info.namespace.to_string(),
+        uid: str_of(pod, &["metadata", "uid"]).to_string(),
+        ip: pod_ip.to_string(),
+        node: node.to_string(),
+        node_ip: node_ip.to_string(),
+        sandbox_id: format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>()),
+        klog_time: klog_time(jiff::Timestamp::now()),
+    };
+    let mut plan = PodPlan { etcd: etcd_member_of(ctx, pod), ready_after: Duration::from_millis(300), ..Default::default() };
+    if let Some(b) = ctx.scenario.behaviour_for(&info) {
+        if let Some(r) = b.ready_after {
+            plan.ready_after = r;
+        }
+        plan.logs = b.logs.iter().map(|l| values.render(l)).collect();
+        plan.crash = b.crash_loop.as_ref().map(|c| Crash {
+            exit_code: c.exit_code,
+            reason: c.reason.clone(),
+            message: values.render(c.message.as_deref().unwrap_or_default()),
+            logs: c.logs.iter().map(|l| values.render(l)).collect(),
+            run_for: c.run_for,
+        });
+        plan.sandbox_failure = b.sandbox_failure.as_ref().map(|f| (f.reason.clone(), values.render(&f.message)));
+        plan.mount_failure = b.mount_failure.as_ref().map(|m| values.render(&m.message));
+    }
+    if plan.logs.is_empty() && plan.crash.is_none() {
+        plan.logs = vec![format!("{} started", info.name)];
+    }
+    plan
+}

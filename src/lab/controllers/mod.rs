@@ -1,0 +1,278 @@
+//! Controllers that give the lab life: scheduler, kubelets, workload controllers, PV
+//! binding and RBD provisioning, garbage collection. They run in the lab process and
+//! work on the store directly (under its lock, so they never conflict).
+
+pub mod gc;
+pub mod kubelet;
+pub mod scheduler;
+pub mod volumes;
+pub mod workloads;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::api::logs::LogStore;
+use super::api::resources::ResourceType;
+use super::api::store::{now_rfc3339, random_suffix, Entry, Store};
+use super::scenario::Scenario;
+
+/// Resource types the controllers use, looked up once.
+pub struct Kinds {
+    pub pods: Arc<ResourceType>,
+    pub nodes: Arc<ResourceType>,
+    pub pvcs: Arc<ResourceType>,
+    pub pvs: Arc<ResourceType>,
+    pub storage_classes: Arc<ResourceType>,
+    pub statefulsets: Arc<ResourceType>,
+    pub deployments: Arc<ResourceType>,
+    pub replicasets: Arc<ResourceType>,
+    pub daemonsets: Arc<ResourceType>,
+    pub events: Arc<ResourceType>,
+    pub namespaces: Arc<ResourceType>,
+    pub secrets: Arc<ResourceType>,
+}
+
+impl Kinds {
+    pub fn new(store: &Store) -> anyhow::Result<Self> {
+        let f = |g: &str, p: &str| store.registry.find(g, "v1", p).ok_or_else(|| anyhow::anyhow!("resource type {g}/{p} is not registered"));
+        Ok(Self {
+            pods: f("", "pods")?,
+            nodes: f("", "nodes")?,
+            pvcs: f("", "persistentvolumeclaims")?,
+            pvs: f("", "persistentvolumes")?,
+            storage_classes: f("storage.k8s.io", "storageclasses")?,
+            statefulsets: f("apps", "statefulsets")?,
+            deployments: f("apps", "deployments")?,
+            replicasets: f("apps", "replicasets")?,
+            daemonsets: f("apps", "daemonsets")?,
+            events: f("", "events")?,
+            namespaces: f("", "namespaces")?,
+            secrets: f("", "secrets")?,
+        })
+    }
+}
+
+/// Knobs that let tests run the lab fast.
+#[derive(Debug, Clone)]
+pub struct Knobs {
+    /// Timeline speed factor: 2.0 runs the scenario's timeline twice as fast.
+    pub speed: f64,
+    /// How often the kubelet retries a failed mount (a real kubelet backs off to 2m).
+    pub mount_retry: Duration,
+    /// How long a crash-looping container waits before its next start.
+    pub crash_backoff: Duration,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Self { speed: 1.0, mount_retry: Duration::from_secs(2), crash_backoff: Duration::from_secs(5) }
+    }
+}
+
+impl Knobs {
+    pub fn scaled(&self, d: Duration) -> Duration {
+        if self.speed > 0.0 {
+            d.div_f64(self.speed)
+        } else {
+            d
+        }
+    }
+}
+
+/// How the lab reaches Ceph: the conf, keyrings, and each node's namespace.
+pub struct CephAccess {
+    pub conf: PathBuf,
+    pub kube_keyring: PathBuf,
+    pub monitors: String,
+    pub net: Option<Arc<super::netns::LabNet>>,
+}
+
+impl CephAccess {
+    /// An `rbd` command as a node's kubelet runs it: in the node's namespace, as the
+    /// `kube` user, so locks and watches carry the node's address.
+    pub fn node_rbd(&self, node: &str) -> std::process::Command {
+        let mut cmd = match &self.net {
+            Some(net) => net.command(node, "rbd"),
+            None => std::process::Command::new("rbd"),
+        };
+        cmd.env("CEPH_CONF", &self.conf);
+        cmd.args(["--id", "kube", "--keyring"]).arg(&self.kube_keyring);
+        cmd
+    }
+
+    /// An `rbd` command run by the provisioner (admin, on the host).
+    pub fn admin_rbd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new("rbd");
+        cmd.env("CEPH_CONF", &self.conf);
+        cmd
+    }
+}
+
+/// A lab node's kubelet state that outlives single reconciles.
+pub struct NodeRuntime {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    /// False while the scenario has the node down: its kubelet does nothing.
+    pub alive: AtomicBool,
+}
+
+/// Everything the controllers share.
+pub struct Ctx {
+    pub store: Arc<Store>,
+    pub logs: Arc<LogStore>,
+    pub kinds: Kinds,
+    pub knobs: Knobs,
+    pub scenario: Scenario,
+    pub ceph: Option<CephAccess>,
+    pub nodes: HashMap<String, Arc<NodeRuntime>>,
+    pub paths: super::paths::LabPaths,
+    pub lab_id: u8,
+    next_pod_ip: AtomicU32,
+    /// Pod workers by pod uid.
+    pub workers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Addresses reserved for member pods (`ns/pod`), stable across restarts, so a
+    /// new etcd cluster can name every peer before its pods exist.
+    member_ips: Mutex<HashMap<String, Ipv4Addr>>,
+}
+
+impl Ctx {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<Store>,
+        logs: Arc<LogStore>,
+        knobs: Knobs,
+        scenario: Scenario,
+        ceph: Option<CephAccess>,
+        nodes: HashMap<String, Arc<NodeRuntime>>,
+        paths: super::paths::LabPaths,
+        lab_id: u8,
+    ) -> anyhow::Result<Self> {
+        let kinds = Kinds::new(&store)?;
+        Ok(Self { store, logs, kinds, knobs, scenario, ceph, nodes, paths, lab_id, next_pod_ip: AtomicU32::new(0), workers: Mutex::new(HashMap::new()), member_ips: Mutex::new(HashMap::new()) })
+    }
+
+    /// A fresh loopback address for a pod: `127.<lab id>.<2..>.<2..251>`.
+    pub fn allocate_pod_ip(&self) -> Ipv4Addr {
+        let n = self.next_pod_ip.fetch_add(1, Ordering::Relaxed);
+        Ipv4Addr::new(127, self.lab_id, (2 + n / 250) as u8, (2 + n % 250) as u8)
+    }
+
+    /// The reserved address of a member pod.
+    pub fn member_ip(&self, ns: &str, pod: &str) -> Ipv4Addr {
+        let mut ips = self.member_ips.lock().unwrap_or_else(|p| p.into_inner());
+        *ips.entry(format!("{ns}/{pod}")).or_insert_with(|| self.allocate_pod_ip())
+    }
+
+    pub fn node_alive(&self, node: &str) -> bool {
+        self.nodes.get(node).is_some_and(|n| n.alive.load(Ordering::Relaxed))
+    }
+
+    /// Records an Event the way components do, folding repeats into `count`.
+    pub fn event(&self, involved: &Value, kind: &str, type_: &str, reason: &str, message: &str, component: &str, host: Option<&str>) {
+        let ns = involved["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+        let name = involved["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let uid = involved["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+        let existing = self.store.list(&self.kinds.events, Some(&ns)).into_iter().find(|e| {
+            e.field("involvedObject.uid") == uid && e.field("reason") == reason && {
+                let v = e.value();
+                v["message"].as_str() == Some(message)
+            }
+        });
+        let now = now_rfc3339();
+        if let Some(e) = existing {
+            let _ = self.store.mutate(&self.kinds.events, &ns, e.field("metadata.name"), None, |ev| {
+                let count = ev["count"].as_i64().unwrap_or(1);
+                ev["count"] = json!(count + 1);
+                ev["lastTimestamp"] = json!(now);
+                Ok(())
+            });
+            return;
+        }
+        let mut source = json!({"component": component});
+        if let Some(h) = host {
+            source["host"] = json!(h);
+        }
+        let api_version = involved["apiVersion"].as_str().unwrap_or("v1");
+        let ev = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": format!("{name}.{:x}{}", rand::random::<u32>(), random_suffix(3)), "namespace": ns},
+            "involvedObject": {"kind": kind, "namespace": ns, "name": name, "uid": uid, "apiVersion": api_version, "resourceVersion": involved["metadata"]["resourceVersion"]},
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "source": source,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+            "reportingComponent": component,
+            "reportingInstance": host.unwrap_or_default(),
+        });
+        if let Err(e) = self.store.create(&self.kinds.events, ev) {
+            tracing::warn!("cannot record event {reason} for {name}: {e}");
+        }
+    }
+}
+
+pub fn str_of<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        match cur.get(p) {
+            Some(n) => cur = n,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or_default()
+}
+
+pub fn owned_by(e: &Value, uid: &str) -> bool {
+    e["metadata"]["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
+}
+
+pub fn owner_ref(owner: &Value, kind: &str, api_version: &str) -> Value {
+    json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": true,
+        "blockOwnerDeletion": true,
+    })
+}
+
+pub fn is_deleting(v: &Value) -> bool {
+    v["metadata"].get("deletionTimestamp").is_some_and(|d| !d.is_null())
+}
+
+pub fn entries_values(entries: &[Arc<Entry>]) -> Vec<Value> {
+    entries.iter().map(|e| e.value()).collect()
+}
+
+/// Runs every controller until the lab stops: each reacts to store changes
+/// (coalesced) and to a periodic resync.
+pub async fn run(ctx: Arc<Ctx>) {
+    tokio::spawn(gc::run(ctx.clone()));
+    let mut changes = ctx.store.subscribe();
+    let mut resync = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = resync.tick() => {}
+            msg = changes.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = msg { return; }
+                // Coalesce a burst of changes into one pass.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                while changes.try_recv().is_ok() {}
+            }
+        }
+        volumes::reconcile(&ctx).await;
+        workloads::reconcile(&ctx);
+        scheduler::reconcile(&ctx);
+        kubelet::reconcile(&ctx);
+    }
+}

@@ -1,0 +1,226 @@
+//! PV binding and the RBD provisioner: claims of a class whose provisioner is
+//! `kubernetes.io/rbd` or `ceph.com/rbd` get a real image `kubernetes-dynamic-pvc-<uuid>`
+//! and an in-tree `rbd` PV, as the old provisioner made them. Also the reclaim policy
+//! and the pvc/pv-protection finalizers.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::{json, Value};
+
+use super::kubelet::{pvc_names, rbd_image_spec};
+use super::{is_deleting, str_of, Ctx};
+use crate::lab::rbd;
+
+fn in_flight() -> &'static Mutex<HashSet<String>> {
+    static SET: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    SET.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+pub const RBD_PROVISIONERS: &[&str] = &["kubernetes.io/rbd", "ceph.com/rbd"];
+
+fn default_class(ctx: &Ctx) -> Option<String> {
+    ctx.store.list(&ctx.kinds.storage_classes, None).into_iter().map(|e| e.value()).find(|sc| sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true").map(|sc| str_of(&sc, &["metadata", "name"]).to_string())
+}
+
+/// Size in MiB of a quantity like `1Gi`, `500Mi`, `2G`.
+fn size_mb(q: &str) -> u64 {
+    let digits: String = q.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = digits.parse().unwrap_or(1);
+    match &q[digits.len()..] {
+        "Ti" => n * 1024 * 1024,
+        "Gi" => n * 1024,
+        "Mi" => n,
+        "Ki" => (n / 1024).max(1),
+        "T" => n * 1_000_000,
+        "G" => n * 1000,
+        "M" => n,
+        _ => (n / (1024 * 1024)).max(1),
+    }
+}
+
+pub async fn reconcile(ctx: &Arc<Ctx>) {
+    let pvs: Vec<Value> = ctx.store.list(&ctx.kinds.pvs, None).iter().map(|e| e.value()).collect();
+    for entry in ctx.store.list(&ctx.kinds.pvcs, None) {
+        let pvc = entry.value();
+        if is_deleting(&pvc) {
+            release_claim_protection(ctx, &pvc);
+            continue;
+        }
+        if str_of(&pvc, &["status", "phase"]) != "Pending" {
+            continue;
+        }
+        let class = pvc["spec"]["storageClassName"].as_str().map(str::to_string).or_else(|| default_class(ctx)).unwrap_or_default();
+        // A PV already made for (or pointing at) this claim, or a free static one.
+        let candidate = pvs.iter().find(|pv| pv["spec"]["claimRef"]["uid"] == entry.uid.as_str()).or_else(|| {
+            pvs.iter().find(|pv| {
+                str_of(pv, &["status", "phase"]) == "Available"
+                    && pv["spec"]["claimRef"].is_null()
+                    && str_of(pv, &["spec", "storageClassName"]) == class
+                    && (pvc["spec"]["volumeName"].is_null() || pvc["spec"]["volumeName"] == pv["metadata"]["name"])
+            })
+        });
+        if let Some(pv) = candidate {
+            bind(ctx, &pvc, pv);
+            continue;
+        }
+        let Some(sc) = ctx.store.get_value(&ctx.kinds.storage_classes, "", &class) else { continue };
+        let provisioner = str_of(&sc, &["provisioner"]).to_string();
+        if !RBD_PROVISIONERS.contains(&provisioner.as_str()) {
+            continue;
+        }
+        let fresh = in_flight().lock().unwrap_or_else(|p| p.into_inner()).insert(entry.uid.clone());
+        if fresh {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                provision(&ctx, &pvc, &sc, &provisioner).await;
+                let uid = str_of(&pvc, &["metadata", "uid"]).to_string();
+                in_flight().lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
+            });
+        }
+    }
+    for pv in &pvs {
+        reclaim(ctx, pv);
+    }
+}
+
+async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
+    let uid = str_of(pvc, &["metadata", "uid"]);
+    let pool = sc["parameters"]["pool"].as_str().unwrap_or("rbd").to_string();
+    let image = format!("kubernetes-dynamic-pvc-{}", uuid::Uuid::new_v4());
+    let request = str_of(pvc, &["spec", "resources", "requests", "storage"]).to_string();
+    let request = if request.is_empty() { "1Gi".to_string() } else { request };
+    let monitors: Vec<String> = match &ctx.ceph {
+        Some(c) => {
+            if let Err(e) = rbd::create_image(c.admin_rbd(), &pool, &image, size_mb(&request)).await {
+                let msg = format!("Failed to provision volume with StorageClass \"{}\": failed to create rbd image: {e:#}", str_of(sc, &["metadata", "name"]));
+                ctx.event(pvc, "PersistentVolumeClaim", "Warning", "ProvisioningFailed", &msg, "persistentvolume-controller", None);
+                return;
+            }
+            c.monitors.split(',').map(str::to_string).collect()
+        }
+        None => sc["parameters"]["monitors"].as_str().unwrap_or_default().split(',').map(str::to_string).collect(),
+    };
+    let pv_name = format!("pvc-{uid}");
+    let user = sc["parameters"]["userId"].as_str().unwrap_or("kube");
+    let secret = sc["parameters"]["userSecretName"].as_str().unwrap_or("ceph-secret-user");
+    let mut pv = json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": pv_name, "annotations": {"pv.kubernetes.io/provisioned-by": provisioner, "kubernetes.io/createdby": "rbd-dynamic-provisioner"}},
+        "spec": {
+            "capacity": {"storage": request},
+            "accessModes": pvc["spec"]["accessModes"].clone(),
+            "persistentVolumeReclaimPolicy": sc["reclaimPolicy"].as_str().unwrap_or("Delete"),
+            "storageClassName": sc["metadata"]["name"].clone(),
+            "volumeMode": "Filesystem",
+            "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": pvc["metadata"]["namespace"].clone(), "name": pvc["metadata"]["name"].clone(), "uid": uid},
+            "rbd": {"monitors": monitors, "image": image, "pool": pool, "user": user, "keyring": "/etc/ceph/keyring", "secretRef": {"name": secret}, "fsType": sc["parameters"]["fsType"].as_str().unwrap_or("ext4")},
+        },
+    });
+    crate::lab::api::defaults::apply("PersistentVolume", &mut pv);
+    match ctx.store.create(&ctx.kinds.pvs, pv) {
+        Ok(_) => ctx.event(pvc, "PersistentVolumeClaim", "Normal", "ProvisioningSucceeded", &format!("Successfully provisioned volume {pv_name} using {provisioner}"), "persistentvolume-controller", None),
+        Err(e) => tracing::warn!("cannot create PV {pv_name}: {e}"),
+    }
+}
+
+fn bind(ctx: &Ctx, pvc: &Value, pv: &Value) {
+    let pv_name = str_of(pv, &["metadata", "name"]).to_string();
+    let ns = str_of(pvc, &["metadata", "namespace"]).to_string();
+    let claim = str_of(pvc, &["metadata", "name"]).to_string();
+    let capacity = pv["spec"]["capacity"].clone();
+    let modes = pv["spec"]["accessModes"].clone();
+    let claim_ref = json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": ns, "name": claim, "uid": pvc["metadata"]["uid"], "resourceVersion": pvc["metadata"]["resourceVersion"]});
+    let bound_pv = ctx.store.mutate(&ctx.kinds.pvs, "", &pv_name, None, |v| {
+        v["spec"]["claimRef"] = claim_ref;
+        v["status"] = json!({"phase": "Bound", "lastPhaseTransitionTime": crate::lab::api::store::now_rfc3339()});
+        v["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
+        Ok(())
+    });
+    if bound_pv.is_err() {
+        return;
+    }
+    let _ = ctx.store.mutate(&ctx.kinds.pvcs, &ns, &claim, None, |v| {
+        v["spec"]["volumeName"] = json!(pv_name);
+        v["status"] = json!({"phase": "Bound", "accessModes": modes, "capacity": capacity});
+        v["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] = json!("yes");
+        v["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
+        Ok(())
+    });
+}
+
+/// Drops pvc-protection once no pod uses the claim.
+fn release_claim_protection(ctx: &Ctx, pvc: &Value) {
+    let ns = str_of(pvc, &["metadata", "namespace"]);
+    let name = str_of(pvc, &["metadata", "name"]);
+    let used = ctx.store.list(&ctx.kinds.pods, Some(ns)).iter().any(|p| pvc_names(&p.value()).iter().any(|(_, c)| c == name));
+    if !used {
+        let _ = ctx.store.mutate(&ctx.kinds.pvcs, ns, name, None, |v| {
+            if let Some(f) = v["metadata"]["finalizers"].as_array_mut() {
+                f.retain(|x| x != "kubernetes.io/pvc-protection");
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A bound PV whose claim is gone is Released (Retain) or deleted with its image (Delete).
+fn reclaim(ctx: &Arc<Ctx>, pv: &Value) {
+    let name = str_of(pv, &["metadata", "name"]).to_string();
+    if is_deleting(pv) {
+        if str_of(pv, &["status", "phase"]) != "Bound" {
+            let _ = ctx.store.mutate(&ctx.kinds.pvs, "", &name, None, |v| {
+                if let Some(f) = v["metadata"]["finalizers"].as_array_mut() {
+                    f.retain(|x| x != "kubernetes.io/pv-protection");
+                }
+                Ok(())
+            });
+        }
+        return;
+    }
+    if str_of(pv, &["status", "phase"]) != "Bound" {
+        return;
+    }
+    let claim_ns = str_of(pv, &["spec", "claimRef", "namespace"]);
+    let claim = str_of(pv, &["spec", "claimRef", "name"]);
+    let claim_uid = str_of(pv, &["spec", "claimRef", "uid"]);
+    let alive = ctx.store.get(&ctx.kinds.pvcs, claim_ns, claim).is_some_and(|c| c.uid == claim_uid);
+    if alive {
+        return;
+    }
+    if pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete" {
+        let fresh = in_flight().lock().unwrap_or_else(|p| p.into_inner()).insert(format!("pv/{name}"));
+        if !fresh {
+            return;
+        }
+        let ctx = ctx.clone();
+        let pv = pv.clone();
+        tokio::spawn(async move {
+            let mut ok = true;
+            if let (Some(c), Some(spec)) = (&ctx.ceph, rbd_image_spec(&pv)) {
+                let (pool, image) = spec.split_once('/').unwrap_or(("rbd", &spec));
+                if let Err(e) = rbd::remove_image(c.admin_rbd(), pool, image).await {
+                    ok = false;
+                    let _ = ctx.store.mutate(&ctx.kinds.pvs, "", &name, None, |v| {
+                        v["status"] = json!({"phase": "Failed", "message": format!("rbd: error deleting image {image}: {e:#}")});
+                        Ok(())
+                    });
+                }
+            }
+            if ok {
+                let _ = ctx.store.mutate(&ctx.kinds.pvs, "", &name, None, |v| {
+                    v["metadata"]["finalizers"] = json!([]);
+                    Ok(())
+                });
+                let _ = ctx.store.delete(&ctx.kinds.pvs, "", &name, None, None);
+            }
+            in_flight().lock().unwrap_or_else(|p| p.into_inner()).remove(&format!("pv/{name}"));
+        });
+    } else {
+        let _ = ctx.store.mutate(&ctx.kinds.pvs, "", &name, None, |v| {
+            v["status"] = json!({"phase": "Released", "lastPhaseTransitionTime": crate::lab::api::store::now_rfc3339()});
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,151 @@
+//! Plays a scenario's timeline: node failures, pod deletions, cordons, scaling,
+//! events and extra objects, at their times (scaled by the speed knob), each after
+//! its `waitFor` condition holds.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::api::selectors::LabelSelector;
+use super::controllers::Ctx;
+use super::scenario::{EventType, ScaleKind, TimelineAction};
+
+pub async fn run(ctx: Arc<Ctx>) {
+    let start = tokio::time::Instant::now();
+    for entry in ctx.scenario.timeline.clone() {
+        tokio::time::sleep_until(start + ctx.knobs.scaled(entry.at)).await;
+        if let Some(w) = &entry.wait_for {
+            let sel = match LabelSelector::parse(&w.selector) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("timeline: bad waitFor selector {:?}: {e}", w.selector);
+                    continue;
+                }
+            };
+            loop {
+                let ready = ctx
+                    .store
+                    .list(&ctx.kinds.pods, Some(&w.namespace))
+                    .iter()
+                    .filter(|p| sel.matches(&p.labels))
+                    .filter(|p| {
+                        let v = p.value();
+                        v["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                    })
+                    .count();
+                if ready >= w.pods_ready as usize {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        if let Err(e) = apply(&ctx, &entry.action) {
+            tracing::warn!("timeline action failed: {e:#}");
+        }
+    }
+}
+
+fn apply(ctx: &Ctx, action: &TimelineAction) -> anyhow::Result<()> {
+    match action {
+        TimelineAction::SetNodeReady(s) => set_node_ready(ctx, &s.node, s.ready),
+        TimelineAction::DeletePods(d) => {
+            let sel = LabelSelector::parse(&d.selector).map_err(anyhow::Error::msg)?;
+            for p in ctx.store.list(&ctx.kinds.pods, Some(&d.namespace)).into_iter().filter(|p| sel.matches(&p.labels)) {
+                let grace = if d.force { Some(0) } else { None };
+                ctx.store.delete(&ctx.kinds.pods, &d.namespace, p.field("metadata.name"), grace, None)?;
+            }
+            Ok(())
+        }
+        TimelineAction::Cordon(node) | TimelineAction::Uncordon(node) => {
+            let on = matches!(action, TimelineAction::Cordon(_));
+            ctx.store.mutate(&ctx.kinds.nodes, "", node, None, |n| {
+                if on {
+                    n["spec"]["unschedulable"] = json!(true);
+                } else if let Some(s) = n["spec"].as_object_mut() {
+                    s.remove("unschedulable");
+                }
+                Ok(())
+            })?;
+            Ok(())
+        }
+        TimelineAction::Scale(s) => {
+            let rt = match s.kind {
+                ScaleKind::StatefulSet => &ctx.kinds.statefulsets,
+                ScaleKind::Deployment => &ctx.kinds.deployments,
+                ScaleKind::ReplicaSet => &ctx.kinds.replicasets,
+            };
+            ctx.store.mutate(rt, &s.namespace, &s.name, None, |o| {
+                o["spec"]["replicas"] = json!(s.replicas);
+                Ok(())
+            })?;
+            Ok(())
+        }
+        TimelineAction::Event(e) => {
+            let ns = e.involved_object.namespace.clone().unwrap_or_else(|| e.namespace.clone());
+            let involved = find_object(ctx, &e.involved_object.kind, &ns, &e.involved_object.name)
+                .unwrap_or_else(|| json!({"metadata": {"namespace": ns, "name": e.involved_object.name}}));
+            let t = match e.event_type {
+                EventType::Normal => "Normal",
+                EventType::Warning => "Warning",
+            };
+            ctx.event(&involved, &e.involved_object.kind, t, &e.reason, &e.message, "kubelet", None);
+            Ok(())
+        }
+        TimelineAction::Apply(obj) => {
+            let rt = ctx
+                .store
+                .registry
+                .by_kind(obj["apiVersion"].as_str().unwrap_or_default(), obj["kind"].as_str().unwrap_or_default())
+                .ok_or_else(|| anyhow::anyhow!("unknown kind in timeline apply"))?;
+            let mut obj = obj.clone();
+            super::api::defaults::apply(&rt.kind, &mut obj);
+            ctx.store.create(&rt, obj)?;
+            Ok(())
+        }
+    }
+}
+
+fn find_object(ctx: &Ctx, kind: &str, ns: &str, name: &str) -> Option<Value> {
+    let rt = ctx.store.registry.all().into_iter().find(|t| t.kind == kind)?;
+    ctx.store.get_value(&rt, if rt.namespaced { ns } else { "" }, name)
+}
+
+/// A node going down: its kubelet stops, the node controller marks it Unknown and
+/// taints it unreachable. Coming back reverses both.
+pub fn set_node_ready(ctx: &Ctx, node: &str, ready: bool) -> anyhow::Result<()> {
+    if let Some(n) = ctx.nodes.get(node) {
+        n.alive.store(ready, Ordering::Relaxed);
+    }
+    let now = super::api::store::now_rfc3339();
+    ctx.store.mutate(&ctx.kinds.nodes, "", node, None, |n| {
+        if let Some(conds) = n["status"]["conditions"].as_array_mut() {
+            for c in conds.iter_mut() {
+                if ready {
+                    if c["type"] == "Ready" {
+                        *c = json!({"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now});
+                    }
+                } else {
+                    let t = c["type"].as_str().unwrap_or_default().to_string();
+                    *c = json!({"type": t, "status": "Unknown", "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status.", "lastHeartbeatTime": c["lastHeartbeatTime"], "lastTransitionTime": now});
+                }
+            }
+        }
+        let mut taints: Vec<Value> = n["spec"]["taints"].as_array().cloned().unwrap_or_default();
+        taints.retain(|t| t["key"] != "node.kubernetes.io/unreachable");
+        if !ready {
+            taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": now}));
+            taints.push(json!({"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": now}));
+        }
+        if taints.is_empty() {
+            if let Some(s) = n["spec"].as_object_mut() {
+                s.remove("taints");
+            }
+        } else {
+            n["spec"]["taints"] = json!(taints);
+        }
+        Ok(())
+    })?;
+    Ok(())
+}

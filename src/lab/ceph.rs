@@ -773,6 +773,7 @@ mon cluster log file = {l}/ceph-cluster.log\n\
 mon data = {d}/mon/ceph-$id\n\
 keyring = $mon_data/keyring\n\
 public addr = {ip}\n\
+paxos propose interval = 0.1\n\
 \n\
 [osd]\n\
 osd data = {d}/osd/ceph-$id\n\
@@ -784,6 +785,8 @@ osd fast shutdown = false\n\
 \n\
 [mgr]\n\
 mgr data = {d}/mgr/ceph-$id\n\
+mgr tick period = 1\n\
+mgr stats period = 1\n\
 keyring = $mgr_data/keyring\n\
 public addr = {ip}\n\
 \n\

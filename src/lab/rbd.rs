@@ -266,31 +266,74 @@ pub async fn lock_remove(cmd: Command, image_spec: &str, cookie: &str, locker: &
 }
 
 /// Starts a long-lived `rbd watch <spec>`, standing in for a kernel mapping: Ceph lists
-/// it as a watcher with the client's address. `rbd watch` exits at end of its stdin, so
-/// stdin is a pipe held by the returned `Child`: dropping the `Child` (or taking its
-/// stdin) ends the watch. stdout/stderr go to `log` (appended) or are discarded. The
-/// caller restarts it if it exits, and writes a pidfile if it wants one.
+/// it as a watcher with the client's address. The caller restarts it when it exits.
+///
+/// `rbd watch` exits at end of its stdin, so stdin is a pipe held by the returned
+/// `Child`: dropping the `Child` (or its stdin) ends the watch. A blocklisted or
+/// disconnected watch does not exit by itself (it prints `received error ... (107)` on
+/// stderr and stays unregistered), so a thread reading stderr terminates it then, and
+/// the caller's restart gets a fresh, unblocklisted address. stdout and stderr are
+/// appended to `log` when given.
 pub fn spawn_watcher(mut cmd: Command, image_spec: &str, log: Option<&Path>) -> Result<Child> {
     check_arg("image spec", image_spec)?;
-    cmd.args(["watch", image_spec]).stdin(Stdio::piped());
-    match log {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
+    cmd.args(["watch", image_spec])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped());
+    let log_file = match log {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?;
-            let err = file
-                .try_clone()
-                .with_context(|| format!("cannot open {}", path.display()))?;
-            cmd.stdout(file).stderr(err);
+                .with_context(|| format!("cannot open {}", path.display()))?,
+        ),
+        None => None,
+    };
+    match &log_file {
+        Some(file) => cmd.stdout(
+            file.try_clone()
+                .context("cannot duplicate the watcher's log file")?,
+        ),
+        None => cmd.stdout(Stdio::null()),
+    };
+    let command = describe(&cmd);
+    let mut child = spawn_tied(cmd).with_context(|| format!("cannot start watcher `{command}`"))?;
+    let stderr = child
+        .stderr
+        .take()
+        .context("the watcher's stderr was not captured")?;
+    let pid = i32::try_from(child.id()).unwrap_or(0);
+    let spec = image_spec.to_string();
+    std::thread::Builder::new()
+        .name("kcops-rbd-watch".into())
+        .spawn(move || supervise_watcher(stderr, log_file, pid, &spec))
+        .context("cannot start the watcher's stderr reader")?;
+    Ok(child)
+}
+
+/// Copies the watcher's stderr to its log and stops it once its watch is broken. The
+/// pipe is open only while the process lives, so `pid` is still ours when we signal.
+fn supervise_watcher(
+    stderr: std::process::ChildStderr,
+    mut log: Option<std::fs::File>,
+    pid: i32,
+    spec: &str,
+) {
+    use std::io::{BufRead, Write};
+    for line in std::io::BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if let Some(file) = log.as_mut() {
+            let _ = writeln!(file, "{line}");
         }
-        None => {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        if line.contains("received error") {
+            tracing::info!(
+                image = spec,
+                pid,
+                "rbd watch lost its watch ({line}); stopping it"
+            );
+            crate::lab::process::terminate(pid, libc::SIGTERM);
         }
     }
-    let command = describe(&cmd);
-    spawn_tied(cmd).with_context(|| format!("cannot start watcher `{command}`"))
 }
 
 /// Addresses of the image's watchers (`rbd status --format json`).
@@ -366,6 +409,34 @@ mod tests {
         assert_eq!(address_ip("[::1]:0/12"), Some("::1".parse()?));
         assert_eq!(address_ip("garbage"), None);
         Ok(())
+    }
+
+    /// Waits until the image has exactly one watcher other than `not`, and returns its
+    /// address; fails if the watcher process exits first.
+    async fn wait_for_watcher(
+        watcher: &mut Child,
+        admin: impl Fn() -> Command,
+        spec: &str,
+        not: Option<&str>,
+    ) -> Result<String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let found: Vec<String> = status_watchers(admin(), spec)
+                .await?
+                .into_iter()
+                .filter(|w| Some(w.as_str()) != not)
+                .collect();
+            if let [one] = found.as_slice() {
+                return Ok(one.clone());
+            }
+            if let Some(status) = watcher.try_wait()? {
+                bail!("rbd watch exited early: {status}");
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("no single watcher on {spec} within 20s: {found:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Everything the function needs to clean up, even when an assertion fails.
@@ -464,20 +535,32 @@ mod tests {
             .context("a second lock must be refused")?;
         assert!(cli_error(&err).is_some_and(CliError::is_busy), "{err:#}");
 
-        let mut watcher = spawn_watcher(node_cmd(), spec, Some(&paths.logs().join("watch.log")))?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        let watchers = loop {
-            let w = status_watchers(admin(), spec).await?;
-            if !w.is_empty() || tokio::time::Instant::now() > deadline {
-                break w;
-            }
+        let log = paths.logs().join("watch.log");
+        let mut watcher = spawn_watcher(node_cmd(), spec, Some(&log))?;
+        let first = wait_for_watcher(&mut watcher, admin, spec, None).await?;
+        assert_eq!(address_ip(&first), Some(IpAddr::V4(node_ip)), "{first}");
+
+        // Blocklisted, the watch breaks; the watcher is stopped so a restart can
+        // register again under a new address.
+        let mut blocklist = ceph.ceph_command("ceph");
+        blocklist.args(["osd", "blocklist", "add", &first]);
+        run_cli(blocklist, CLI_TIMEOUT).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
             if let Some(status) = watcher.try_wait()? {
-                bail!("rbd watch exited early: {status}");
+                break status;
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("a blocklisted watcher kept running");
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        assert_eq!(watchers.len(), 1, "{watchers:?}");
-        assert_eq!(address_ip(&watchers[0]), Some(IpAddr::V4(node_ip)));
+        assert!(!status.success(), "{status}");
+        let mut watcher = spawn_watcher(node_cmd(), spec, Some(&log))?;
+        let second = wait_for_watcher(&mut watcher, admin, spec, Some(&first)).await?;
+        assert_eq!(address_ip(&second), Some(IpAddr::V4(node_ip)), "{second}");
+        let logged = std::fs::read_to_string(&log)?;
+        assert!(logged.contains("received error"), "{logged}");
 
         // The seed's under-privileged user cannot break the lock; admin can.
         let err = lock_remove(kube(), spec, cookie, &locks[0].locker)

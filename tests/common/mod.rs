@@ -1,0 +1,166 @@
+//! A lab per test binary: the real `kcops lab up` process, tied to this process by its
+//! stdin (when the test binary exits, the pipe closes and the lab goes down).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use kcops::lab::paths::LabPaths;
+use kcops::lab::runtime::LabState;
+
+pub struct Lab {
+    pub name: String,
+    pub runtime_dir: PathBuf,
+    pub state: LabState,
+    pub home: PathBuf,
+    child: Mutex<Child>,
+}
+
+impl Lab {
+    /// Starts a lab running `scenario` with test-speed knobs plus `extra` flags.
+    pub fn start(tag: &str, scenario: &str, extra: &[&str]) -> Lab {
+        let pid = std::process::id();
+        let name = format!("{tag}-{pid}");
+        let runtime_dir = std::env::temp_dir().join(format!("kcops-test-{tag}-{pid}"));
+        let home = runtime_dir.join("home");
+        std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("cannot create {}: {e}", home.display()));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kcops"));
+        cmd.args(["lab", "up", "--name", &name, "--scenario", scenario, "--exit-on-stdin-eof"]);
+        cmd.args(["--speed", "4", "--mount-retry-ms", "500", "--crash-backoff-ms", "1000", "--bookmark-seconds", "1"]);
+        cmd.args(extra);
+        cmd.env("XDG_RUNTIME_DIR", &runtime_dir);
+        cmd.env("XDG_STATE_HOME", runtime_dir.join("state"));
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start kcops lab up: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.trim() == "ready" {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        if rx.recv_timeout(Duration::from_secs(180)).is_err() {
+            let _ = child.kill();
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("lab {name} ({scenario}) did not come up: {err}");
+        }
+        let paths = LabPaths { name: name.clone(), root: runtime_dir.join("kcops/lab").join(&name) };
+        let state = LabState::read(&paths).unwrap_or_else(|e| panic!("lab state: {e:#}"));
+        Lab { name, runtime_dir, state, home, child: Mutex::new(child) }
+    }
+
+    /// kubectl against the lab (its own HOME so discovery caches never mix).
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_as(&self.state.kubeconfig, args)
+    }
+
+    pub fn kubectl_as(&self, kubeconfig: &std::path::Path, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("HOME", &self.home)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run kubectl: {e}"))
+    }
+
+    /// kubectl that must succeed; returns stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A `ceph`/`rbd` command on the host, as the lab's admin.
+    pub fn ceph_cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        if let Some(conf) = &self.state.ceph_conf {
+            c.env("CEPH_CONF", conf);
+        }
+        c
+    }
+
+    pub fn run_ok(mut cmd: Command) -> String {
+        let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kcops lab <args> --name <this lab>`.
+    pub fn kcops_lab(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_kcops"))
+            .arg("lab")
+            .args(args)
+            .args(["--name", &self.name])
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env("XDG_STATE_HOME", self.runtime_dir.join("state"))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run kcops: {e}"))
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        client_for(&self.state.kubeconfig).await
+    }
+
+    pub fn node_ip(&self, node: &str) -> String {
+        self.state.nodes.iter().find(|(n, _)| n == node).map(|(_, ip)| ip.to_string()).unwrap_or_else(|| panic!("no node {node}"))
+    }
+}
+
+impl Drop for Lab {
+    /// Closing stdin tells the lab to go down; wait for it so nothing outlives a test.
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.lock() {
+            drop(child.stdin.take());
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+        }
+    }
+}
+
+pub async fn client_for(path: &std::path::Path) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("kubeconfig: {e}"));
+    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await.unwrap_or_else(|e| panic!("config: {e}"));
+    kube::Client::try_from(config).unwrap_or_else(|e| panic!("client: {e}"))
+}
+
+/// Polls `f` until it returns Some or `timeout` passes (then panics with `what`).
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The shared lab of a test binary (never dropped: the lab goes down when this
+/// process exits and its stdin pipe closes).
+pub fn shared(tag: &str, scenario: &str, extra: &[&str]) -> &'static Lab {
+    static LAB: OnceLock<Lab> = OnceLock::new();
+    LAB.get_or_init(|| Lab::start(tag, scenario, extra))
+}
+
+/// Replaces AGE-like cells (`5s`, `2m3s`, `<invalid>`) so outputs compare with goldens.
+pub fn normalize_ages(text: &str) -> String {
+    let re = regex::Regex::new(r"\b(\d+[smhdy])+\b|<invalid>").unwrap_or_else(|e| panic!("{e}"));
+    re.replace_all(text, "AGE").into_owned()
+}

@@ -352,7 +352,13 @@ impl CephCluster {
             ],
         )
         .await?;
-        for keyring in [&mon_keyring, &admin_keyring, &kube_keyring] {
+        for keyring in [
+            &mon_keyring,
+            &admin_keyring,
+            &kube_keyring,
+            &osd_keyring,
+            &mgr_keyring,
+        ] {
             restrict(Path::new(keyring))?;
         }
         self.step("ceph", &["osd", "pool", "create", RBD_POOL, "8"])
@@ -977,8 +983,9 @@ mod tests {
     }
 
     /// A real cluster: `ceph -s` and rbd work with only `CEPH_CONF`, the mon survives a
-    /// stop/start on the same port, a clean shutdown leaves no daemon, and a restart
-    /// (also on another address) keeps fsid, keys and images.
+    /// stop/start on the same port, a clean shutdown leaves no daemon, a restart (also
+    /// on another address) keeps fsid, keys and images, and a start after a crash
+    /// stops the orphans and bootstraps afresh.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn micro_cluster_lifecycle() -> Result<()> {
         check_installed()?;
@@ -1033,11 +1040,24 @@ mod tests {
 
         // A restart after a clean shutdown keeps the data, even on another address.
         let ip2 = Ipv4Addr::new(127, 251, 0, 2);
-        let mut cluster = CephCluster::start(&paths, ip2).await?;
+        let cluster = CephCluster::start(&paths, ip2).await?;
         assert_eq!(cluster.fsid(), fsid);
         assert_eq!(cluster.mon_addr().ip(), std::net::IpAddr::V4(ip2));
         let ls = ceph_cli(&cluster, "rbd", &["ls"]).await?;
         assert_eq!(ls.trim(), "t1");
+
+        // A lab that vanished without shutting Ceph down (daemons still running, only
+        // pidfiles left): the next start stops them and bootstraps a new cluster, since
+        // the OSD's in-memory data cannot be trusted.
+        let orphans = cluster.daemon_pids();
+        std::mem::forget(cluster);
+        let mut cluster = CephCluster::start(&paths, ip).await?;
+        for pid in &orphans {
+            assert!(!alive(*pid as i32), "orphaned daemon {pid} still alive");
+        }
+        assert_ne!(cluster.fsid(), fsid);
+        assert_eq!(ceph_cli(&cluster, "rbd", &["ls"]).await?.trim(), "");
+
         let pids = cluster.daemon_pids();
         cluster.shutdown().await;
         for pid in &pids {

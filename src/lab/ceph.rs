@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
 use crate::lab::paths::LabPaths;
@@ -486,7 +486,7 @@ impl CephCluster {
     async fn stop(&mut self, kind: Kind) -> Option<ExitStatus> {
         let mut child = self.slot(kind).take()?;
         let pid = i32::try_from(child.id()).unwrap_or(0);
-        terminate(pid, libc::SIGTERM);
+        term_once(pid);
         let deadline = tokio::time::Instant::now() + STOP_GRACE;
         let status = loop {
             match child.try_wait() {
@@ -540,6 +540,9 @@ impl CephCluster {
     }
 
     async fn stop_all(&mut self, keep: bool) {
+        if self.daemon_pids().is_empty() {
+            return;
+        }
         let osd = self.stop(Kind::Osd).await;
         self.stop(Kind::Mgr).await;
         self.stop(Kind::Mon).await;
@@ -563,17 +566,16 @@ impl CephCluster {
         let mut blame = (Kind::Mon, "the mon did not answer".to_string());
         loop {
             for kind in Kind::ALL {
-                if let Some(child) = self.slot(kind).as_mut() {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        self.slot(kind).take();
-                        let _ =
-                            std::fs::remove_file(self.pids.join(format!("{}.pid", kind.program())));
-                        bail!(
-                            "{} exited while starting ({status}){}",
-                            kind.program(),
-                            self.log_tail(kind)
-                        );
-                    }
+                if let Some(child) = self.slot(kind).as_mut()
+                    && let Ok(Some(status)) = child.try_wait()
+                {
+                    self.slot(kind).take();
+                    let _ = std::fs::remove_file(self.pids.join(format!("{}.pid", kind.program())));
+                    bail!(
+                        "{} exited while starting ({status}){}",
+                        kind.program(),
+                        self.log_tail(kind)
+                    );
                 }
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -616,7 +618,7 @@ impl CephCluster {
         Ok(pools.iter().any(|p| p == RBD_POOL))
     }
 
-    /// The last lines of a daemon's log and its stdout/stderr, for error messages.
+    /// The last lines of a daemon's stdout/stderr and log, for error messages.
     fn log_tail(&self, kind: Kind) -> String {
         let mut text = String::new();
         let name = format!(
@@ -624,9 +626,10 @@ impl CephCluster {
             kind.program().trim_start_matches("ceph-"),
             kind.id()
         );
+        // stderr first: it holds the fatal message; the log adds context.
         for file in [
-            self.logs.join(name),
             self.logs.join(format!("{}.out", kind.program())),
+            self.logs.join(name),
         ] {
             if let Ok(content) = std::fs::read_to_string(&file) {
                 let lines: Vec<&str> = content.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -684,7 +687,7 @@ impl Drop for CephCluster {
     fn drop(&mut self) {
         for child in [&self.osd, &self.mgr, &self.mon].into_iter().flatten() {
             if let Ok(pid) = i32::try_from(child.id()) {
-                terminate(pid, libc::SIGTERM);
+                term_once(pid);
             }
         }
     }
@@ -833,10 +836,10 @@ fn conf_value<'a>(conf: &'a str, key: &str) -> Option<&'a str> {
         if section != "global" {
             continue;
         }
-        if let Some((k, v)) = line.split_once('=') {
-            if k.trim() == key {
-                return Some(v.trim());
-            }
+        if let Some((k, v)) = line.split_once('=')
+            && k.trim() == key
+        {
+            return Some(v.trim());
         }
     }
     None
@@ -858,7 +861,9 @@ fn port_free(ip: Ipv4Addr, port: u16) -> bool {
 fn check_conf_path(p: &Path) -> Result<()> {
     let s = path_str(p)?;
     if let Some(c) = s.chars().find(|c| "#;$\\\"\n\r".contains(*c)) {
-        bail!("the lab directory {s:?} contains {c:?}, which ceph.conf cannot hold; use another --name or XDG_RUNTIME_DIR");
+        bail!(
+            "the lab directory {s:?} contains {c:?}, which ceph.conf cannot hold; use another --name or XDG_RUNTIME_DIR"
+        );
     }
     Ok(())
 }
@@ -867,6 +872,18 @@ fn path_str(p: &Path) -> Result<String> {
     p.to_str()
         .map(str::to_string)
         .ok_or_else(|| anyhow!("path {} is not valid UTF-8", p.display()))
+}
+
+/// Sends one SIGTERM to the daemon alone. Ceph daemons handle SIGTERM once (a
+/// oneshot handler); a second one, as `process::terminate` sends to the process and
+/// its group, can kill the OSD before memstore is saved.
+fn term_once(pid: i32) {
+    if pid > 1 {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
 }
 
 /// Keyrings hold secrets: owner-only.
@@ -879,7 +896,8 @@ fn restrict(p: &Path) -> Result<()> {
 /// Stops daemons a previous run of this lab left (pidfiles `ceph-*.pid` whose process
 /// is still a Ceph daemon), so they do not hold the data dirs or the mon port.
 async fn stop_stale_daemons(pids: &Path) {
-    for kind in Kind::ALL {
+    // OSD first, while the mon can still acknowledge its shutdown.
+    for kind in [Kind::Osd, Kind::Mgr, Kind::Mon] {
         let file = pids.join(format!("{}.pid", kind.program()));
         let Some(pid) = std::fs::read_to_string(&file)
             .ok()
@@ -894,7 +912,7 @@ async fn stop_stale_daemons(pids: &Path) {
                 daemon = kind.program(),
                 "stopping a Ceph daemon left by an earlier run"
             );
-            terminate(pid, libc::SIGTERM);
+            term_once(pid);
             let deadline = tokio::time::Instant::now() + STOP_GRACE;
             while alive(pid) && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -988,6 +1006,10 @@ mod tests {
     /// stops the orphans and bootstraps afresh.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn micro_cluster_lifecycle() -> Result<()> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("kcops=debug")
+            .with_test_writer()
+            .try_init();
         check_installed()?;
         let paths = temp_paths("ceph-test");
         let _cleanup = Cleanup(paths.clone());

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// Highest node index: `10 + index` must stay a host address in the /24.
 const MAX_NODE_INDEX: u8 = 244;

@@ -99,15 +99,18 @@ pub fn kill_pidfiles(dir: &Path, grace: std::time::Duration) {
     }
 }
 
-/// Sends `sig` to the process (and its process group, which `spawn_tied` made its own).
+/// Sends `sig` once to the process group `spawn_tied` gave the process (which
+/// includes the process itself), or to the process alone when it leads no group.
+/// Once: Ceph daemons treat a second SIGTERM as "die now" and lose memstore data.
 pub fn terminate(pid: i32, sig: libc::c_int) {
     if pid <= 1 {
         return;
     }
-    // SAFETY: kill(2) with a positive pid and its negative (the process group).
+    // SAFETY: kill(2) with the negative pid (its process group), then the pid alone.
     unsafe {
-        libc::kill(-pid, sig);
-        libc::kill(pid, sig);
+        if libc::kill(-pid, sig) != 0 {
+            libc::kill(pid, sig);
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::lab::process::spawn_tied;
@@ -119,7 +119,7 @@ pub async fn run_cli(cmd: Command, timeout: Duration) -> Result<String> {
                 command,
                 after: timeout,
             }
-            .into())
+            .into());
         }
     };
     if !out.status.success() {
@@ -375,7 +375,7 @@ fn parse_json_or_empty<T: serde::de::DeserializeOwned + Default>(out: &str) -> R
 mod tests {
     use super::*;
     use crate::lab::ceph::CephCluster;
-    use crate::lab::netns::{netns_available, LabNet};
+    use crate::lab::netns::{LabNet, netns_available};
     use crate::lab::paths::LabPaths;
     use std::net::IpAddr;
 
@@ -458,11 +458,16 @@ mod tests {
     }
 
     /// On a real cluster: a lock taken inside a node's namespace carries the node's IP
-    /// in `lock ls`, a watcher started there shows that IP in `rbd status`, the
-    /// under-privileged `client.kube` cannot break the lock (EACCES) while admin can,
-    /// and ending the watcher removes it.
+    /// in `lock ls`; a watcher started there shows that IP in `rbd status`, is stopped
+    /// when blocklisted and registers again when restarted; the under-privileged
+    /// `client.kube` cannot break the lock (EACCES) while admin can; a watched image
+    /// cannot be removed (EBUSY); ending the watcher unregisters it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn node_locks_and_watchers_carry_the_node_ip() -> Result<()> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("kcops=debug")
+            .with_test_writer()
+            .try_init();
         crate::lab::ceph::check_installed()?;
         let root = std::env::temp_dir().join(format!(
             "kcops-rbd-test-{}-{}",
@@ -572,6 +577,13 @@ mod tests {
         assert!(cli.stderr().contains("Permission denied"), "{err:#}");
         lock_remove(admin(), spec, cookie, &locks[0].locker).await?;
         assert!(lock_list(admin(), spec).await?.is_empty());
+
+        // An image with a watcher cannot be removed.
+        let err = remove_image(admin(), "rbd", "vol1")
+            .await
+            .err()
+            .context("removing a watched image must fail")?;
+        assert!(cli_error(&err).is_some_and(CliError::is_busy), "{err:#}");
 
         // Ending the watcher (closing its stdin) unregisters it.
         drop(watcher.stdin.take());

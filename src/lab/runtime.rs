@@ -122,6 +122,11 @@ fn lease_id() -> Result<IdLease> {
     bail!("no free lab id: every 127.x.0.0/16 range from 10 to 249 is taken by another lab")
 }
 
+fn program_exists(name: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")]).any(|d| d.join(name).is_file())
+}
+
 fn free_port(ip: Ipv4Addr) -> Result<u16> {
     let l = std::net::TcpListener::bind((ip, 0)).with_context(|| format!("cannot bind {ip}"))?;
     Ok(l.local_addr()?.port())
@@ -155,6 +160,10 @@ pub async fn run(opts: LabOptions) -> Result<()> {
     if !opts.no_ceph {
         super::ceph::check_installed().context("the lab needs Ceph (or pass --no-ceph)")?;
     }
+    let runs_etcd = scenario.members.iter().any(|m| m.kind == super::scenario::MemberKind::Etcd);
+    if runs_etcd && !program_exists("etcd") {
+        bail!("scenario {:?} runs etcd members but etcd is not installed (apt-get install -y etcd-server etcd-client)", scenario.name);
+    }
     let lease = lease_id()?;
     let id = lease.id;
     std::fs::create_dir_all(&paths.root).with_context(|| format!("cannot create {}", paths.root.display()))?;
@@ -174,7 +183,10 @@ pub async fn run(opts: LabOptions) -> Result<()> {
         net = Some(Arc::new(n));
     } else {
         if !opts.no_ceph {
-            tracing::warn!("not root: node Ceph clients run on loopback and all show as 127.0.0.1");
+            // Said on the terminal too: the lab is a command-line tool, not the console.
+            let msg = "no network namespaces (not root or no `ip`): node Ceph clients run on loopback and all show as 127.0.0.1";
+            tracing::warn!("{msg}");
+            eprintln!("kcops lab: {msg}");
         }
         for (i, node) in scenario.nodes.iter().enumerate() {
             node_ips.push((node.name.clone(), Ipv4Addr::new(127, id, 1, 10 + i as u8)));

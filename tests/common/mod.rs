@@ -26,15 +26,37 @@ impl Lab {
         let name = format!("{tag}-{pid}");
         let runtime_dir = std::env::temp_dir().join(format!("kcops-test-{tag}-{pid}"));
         let home = runtime_dir.join("home");
-        std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("cannot create {}: {e}", home.display()));
+        std::fs::create_dir_all(&home)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", home.display()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kcops"));
-        cmd.args(["lab", "up", "--name", &name, "--scenario", scenario, "--exit-on-stdin-eof"]);
-        cmd.args(["--speed", "4", "--mount-retry-ms", "500", "--crash-backoff-ms", "1000", "--bookmark-seconds", "1"]);
+        cmd.args([
+            "lab",
+            "up",
+            "--name",
+            &name,
+            "--scenario",
+            scenario,
+            "--exit-on-stdin-eof",
+        ]);
+        cmd.args([
+            "--speed",
+            "4",
+            "--mount-retry-ms",
+            "500",
+            "--crash-backoff-ms",
+            "1000",
+            "--bookmark-seconds",
+            "1",
+        ]);
         cmd.args(extra);
         cmd.env("XDG_RUNTIME_DIR", &runtime_dir);
         cmd.env("XDG_STATE_HOME", runtime_dir.join("state"));
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start kcops lab up: {e}"));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start kcops lab up: {e}"));
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -53,9 +75,18 @@ impl Lab {
             }
             panic!("lab {name} ({scenario}) did not come up: {err}");
         }
-        let paths = LabPaths { name: name.clone(), root: runtime_dir.join("kcops/lab").join(&name) };
+        let paths = LabPaths {
+            name: name.clone(),
+            root: runtime_dir.join("kcops/lab").join(&name),
+        };
         let state = LabState::read(&paths).unwrap_or_else(|e| panic!("lab state: {e:#}"));
-        Lab { name, runtime_dir, state, home, child: Mutex::new(child) }
+        Lab {
+            name,
+            runtime_dir,
+            state,
+            home,
+            child: Mutex::new(child),
+        }
     }
 
     /// kubectl against the lab (its own HOME so discovery caches never mix).
@@ -75,7 +106,11 @@ impl Lab {
     /// kubectl that must succeed; returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -89,8 +124,14 @@ impl Lab {
     }
 
     pub fn run_ok(mut cmd: Command) -> String {
-        let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-        assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -111,7 +152,12 @@ impl Lab {
     }
 
     pub fn node_ip(&self, node: &str) -> String {
-        self.state.nodes.iter().find(|(n, _)| n == node).map(|(_, ip)| ip.to_string()).unwrap_or_else(|| panic!("no node {node}"))
+        self.state
+            .nodes
+            .iter()
+            .find(|(n, _)| n == node)
+            .map(|(_, ip)| ip.to_string())
+            .unwrap_or_else(|| panic!("no node {node}"))
     }
 }
 
@@ -133,8 +179,12 @@ impl Drop for Lab {
 }
 
 pub async fn client_for(path: &std::path::Path) -> kube::Client {
-    let kc = kube::config::Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("kubeconfig: {e}"));
-    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await.unwrap_or_else(|e| panic!("config: {e}"));
+    let kc =
+        kube::config::Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("kubeconfig: {e}"));
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("config: {e}"));
     kube::Client::try_from(config).unwrap_or_else(|e| panic!("client: {e}"))
 }
 

@@ -112,3 +112,78 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
     let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
     Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
 }
+
+/// `api/v1` or `apis/<group>/<version>`: how `/openapi/v3` names a group-version.
+fn openapi_gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// The group-versions served, in registration order, each once.
+fn served_group_versions(registry: &Registry) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for t in registry.all() {
+        if !out.iter().any(|(g, v)| *g == t.group && *v == t.version) {
+            out.push((t.group.clone(), t.version.clone()));
+        }
+    }
+    out
+}
+
+/// `/openapi/v3/<gv path>`: a minimal OpenAPI v3 document for one group-version.
+///
+/// It carries what kubectl reads from it: a PATCH operation per kind with its
+/// `x-kubernetes-group-version-kind` and the `fieldValidation` query parameter, so
+/// `kubectl apply|create -f` sees server-side field validation and does not need
+/// schemas (it falls back to its built-in types for strategic merge patches, as it does
+/// when an operation lists no request body). There are no schemas: `kubectl explain`
+/// gets nothing from the lab.
+pub fn openapi_v3_doc(registry: &Registry, gv_path: &str) -> Option<Value> {
+    let types: Vec<_> = registry.all().into_iter().filter(|t| openapi_gv_path(&t.group, &t.version) == gv_path).collect();
+    if types.is_empty() {
+        return None;
+    }
+    let param = |name: &str, description: &str| json!({"name": name, "in": "query", "description": description, "schema": {"type": "string", "uniqueItems": true}});
+    let mut paths = serde_json::Map::new();
+    for t in &types {
+        let path = if t.namespaced {
+            format!("/{gv_path}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+        } else {
+            format!("/{gv_path}/{}/{{name}}", t.plural)
+        };
+        let operation = json!({
+            "description": format!("partially update the specified {}", t.kind),
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": {"group": t.group, "version": t.version, "kind": t.kind},
+            "parameters": [
+                param("dryRun", "When present, indicates that modifications should not be persisted."),
+                param("fieldManager", "fieldManager is a name associated with the actor or entity that is making these changes."),
+                param("fieldValidation", "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields."),
+            ],
+            "responses": {"200": {"description": "OK"}},
+        });
+        paths.insert(path, json!({"patch": operation}));
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": GIT_VERSION},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }))
+}
+
+/// `/openapi/v3`: where each group-version's document is, with a content hash.
+pub fn openapi_v3_root(registry: &Registry) -> Value {
+    let mut paths = serde_json::Map::new();
+    for (group, version) in served_group_versions(registry) {
+        let gv_path = openapi_gv_path(&group, &version);
+        let Some(doc) = openapi_v3_doc(registry, &gv_path) else { continue };
+        // FNV-1a of the document: changes when a CRD adds kinds to the group-version.
+        let hash = doc.to_string().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        paths.insert(gv_path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{gv_path}?hash={hash:016X}")}));
+    }
+    json!({"paths": paths})
+}

@@ -94,6 +94,10 @@ impl Filters {
     pub fn matches(&self, e: &Entry) -> bool {
         self.labels.matches(&e.labels) && self.fields.matches(&e.fields)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -125,7 +129,7 @@ fn list(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Body>
             items.sort_by(|a, b| (a.field("metadata.namespace"), a.field("metadata.name")).cmp(&(b.field("metadata.namespace"), b.field("metadata.name"))));
             store::Page { items, rv, next: None, remaining: 0 }
         }
-        _ => state.store.list_page(&t.rt, ns, after.as_ref(), limit, at_rv, &|e| filters.matches(e))?,
+        _ => state.store.list_page(&t.rt, ns, after.as_ref(), limit, at_rv, &|e| filters.matches(e), filters.is_empty())?,
     };
     let continue_token = page.next.as_ref().map(|k: &Key| {
         let tok = ContinueToken { rv: page.rv, ns: k.0.clone(), name: k.1.clone() };
@@ -144,7 +148,10 @@ fn list(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Body>
     let mut meta = json!({"resourceVersion": page.rv.to_string()});
     if let Some(c) = &continue_token {
         meta["continue"] = json!(c);
-        meta["remainingItemCount"] = json!(page.remaining);
+        // As the API server: only a list without selectors knows how many remain.
+        if filters.is_empty() {
+            meta["remainingItemCount"] = json!(page.remaining);
+        }
     }
     let head = format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[", t.rt.kind, t.rt.api_version(), meta);
     let mut buf = BytesMut::with_capacity(head.len() + page.items.iter().map(|e| e.raw.len() + 1).sum::<usize>() + 2);
@@ -160,6 +167,11 @@ fn list(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Body>
 }
 
 fn parse_body(req: &ApiRequest) -> Result<Value, ApiError> {
+    // The lab decodes JSON and YAML only: a protobuf body (kubectl's typed `create <kind>`
+    // generators send one) gets the apiserver's 415, not a misleading JSON parse error.
+    if req.content_type.contains("protobuf") {
+        return Err(ApiError::unsupported_media("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml"));
+    }
     if req.content_type.contains("yaml") {
         return serde_yaml_ng::from_slice(&req.body).map_err(|e| ApiError::bad_request(format!("invalid YAML body: {e}")));
     }
@@ -407,8 +419,22 @@ fn delete(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Bod
     }
     let uid = opts.preconditions.as_ref().and_then(|p| p.uid.as_deref());
     let entry = state.store.delete(&t.rt, ns_of(t), name_of(t), opts.grace_period_seconds, uid)?;
-    Ok(raw_json(200, entry.raw.clone()))
+    // An object that stays (grace period, finalizers) is answered as it now is. One
+    // that went at once is answered with a Status naming it, except for the kinds
+    // whose storage returns the deleted object, as the API server does.
+    let still_there = state.store.get(&t.rt, ns_of(t), name_of(t)).is_some_and(|e| e.uid == entry.uid);
+    if still_there || RETURN_DELETED_OBJECT.contains(&t.rt.kind.as_str()) {
+        return Ok(raw_json(200, entry.raw.clone()));
+    }
+    let mut details = json!({"name": name_of(t), "kind": t.rt.plural, "uid": entry.uid});
+    if !t.rt.group.is_empty() {
+        details["group"] = json!(t.rt.group);
+    }
+    Ok(json_response(200, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})))
 }
+
+/// Kinds whose API server storage sets `ReturnDeletedObject`.
+const RETURN_DELETED_OBJECT: &[&str] = &["Pod", "Namespace", "PersistentVolume", "PersistentVolumeClaim", "ServiceAccount"];
 
 fn delete_collection(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
     let filters = Filters::from_request(t, req)?;

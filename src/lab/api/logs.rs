@@ -53,6 +53,12 @@ impl LogStore {
         let _ = self.tx.send(LogLine { namespace: ns.into(), pod: pod.into(), container: container.into(), line: line.into() });
     }
 
+    /// A container started without writing anything yet: its (empty) log exists.
+    pub fn start(&self, ns: &str, pod: &str, container: &str) {
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.entry(Self::key(ns, pod, container)).or_default();
+    }
+
     /// A container restarted: its current log becomes the previous one.
     pub fn rotate(&self, ns: &str, pod: &str, container: &str) {
         let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());

@@ -161,6 +161,10 @@ impl FieldSelector {
         Ok(Self(reqs))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Field names used, so the server can reject ones the resource does not support.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(k, _, _)| k.as_str())

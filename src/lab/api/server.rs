@@ -224,6 +224,8 @@ async fn dispatch(state: &Arc<ApiState>, segs: &[&str], req: ApiRequest) -> Resu
         ["api"] => return Ok(json_response(200, &discovery::core_versions(&state.address.to_string()))),
         ["apis"] => return Ok(json_response(200, &discovery::group_list(registry))),
         ["apis", g] => return discovery::group(registry, g).map(|v| json_response(200, &v)).ok_or_else(not_found),
+        ["openapi", "v3"] => return Ok(json_response(200, &discovery::openapi_v3_root(registry))),
+        ["openapi", "v3", gv @ ..] => return discovery::openapi_v3_doc(registry, &gv.join("/")).map(|v| json_response(200, &v)).ok_or_else(not_found),
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Err(not_found()),

@@ -65,11 +65,15 @@ impl ApiError {
         Self::new(401, "Unauthorized", "Unauthorized")
     }
 
-    /// RBAC's denial text, as kubectl users know it.
+    /// RBAC's denial text, as kubectl users know it. `plural` may name a subresource
+    /// (`statefulsets/scale`); the subject is the group-qualified resource without it
+    /// (`statefulsets.apps "zk" is forbidden`), as the API server words it.
     pub fn forbidden(user: &str, verb: &str, plural: &str, group: &str, namespace: Option<&str>, name: Option<&str>) -> Self {
+        let resource = plural.split('/').next().unwrap_or(plural);
+        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
         let subject = match name {
-            Some(n) if !n.is_empty() => format!("{plural} \"{n}\" is forbidden"),
-            _ => format!("{plural} is forbidden"),
+            Some(n) if !n.is_empty() => format!("{qualified} \"{n}\" is forbidden"),
+            _ => format!("{qualified} is forbidden"),
         };
         let scope = match namespace {
             Some(ns) if !ns.is_empty() => format!(" in the namespace \"{ns}\""),
@@ -80,7 +84,7 @@ impl ApiError {
             "Forbidden",
             format!("{subject}: User \"{user}\" cannot {verb} resource \"{plural}\" in API group \"{group}\"{scope}"),
         )
-        .with_details(group, plural, name.unwrap_or(""))
+        .with_details(group, resource, name.unwrap_or(""))
     }
 
     /// 410 for a resourceVersion that left the retained history.

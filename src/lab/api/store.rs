@@ -186,7 +186,10 @@ impl Store {
         self.lock().tables.get(&table_name(rt)).map(|t| t.objects.len()).unwrap_or(0)
     }
 
-    /// One page of a list, as of `at_rv` (a continue token's snapshot) or now.
+    /// One page of a list, as of `at_rv` (a continue token's snapshot) or now. With
+    /// `count_remaining`, `remaining` is the exact number of items after the page (the
+    /// API server's remainingItemCount); otherwise it only tells that more follow.
+    #[allow(clippy::too_many_arguments)]
     pub fn list_page(
         &self,
         rt: &ResourceType,
@@ -195,6 +198,7 @@ impl Store {
         limit: usize,
         at_rv: Option<u64>,
         filter: &dyn Fn(&Entry) -> bool,
+        count_remaining: bool,
     ) -> Result<Page, ApiError> {
         let inner = self.lock();
         let tname = table_name(rt);
@@ -219,6 +223,7 @@ impl Store {
         let current = table.objects.iter().filter(|(k, _)| in_scope(k) && !at_snapshot.contains_key(*k));
         let old = at_snapshot.iter().filter(|(k, e)| e.is_some() && in_scope(k)).filter_map(|(k, e)| e.as_ref().map(|e| (k, e)));
         let mut merged: Vec<(&Key, &Arc<Entry>)> = Vec::new();
+        let mut beyond = 0usize;
         let mut cur = current.peekable();
         let mut old = old.peekable();
         loop {
@@ -235,19 +240,26 @@ impl Store {
                 (None, None) => None,
             };
             let Some(item) = next else { break };
-            if filter(item.1) {
-                merged.push(item);
-                if limit > 0 && merged.len() > limit {
+            if limit > 0 && merged.len() > limit {
+                // Past the page: counted only when the caller wants the count.
+                if !count_remaining {
                     break;
                 }
+                if filter(item.1) {
+                    beyond += 1;
+                }
+                continue;
+            }
+            if filter(item.1) {
+                merged.push(item);
             }
         }
         let mut next = None;
         let mut remaining = 0;
         if limit > 0 && merged.len() > limit {
+            remaining = merged.len() - limit + beyond;
             merged.truncate(limit);
             next = merged.last().map(|(k, _)| (*k).clone());
-            remaining = 1;
         }
         Ok(Page { items: merged.into_iter().map(|(_, e)| e.clone()).collect(), rv: snapshot_rv, next, remaining })
     }
@@ -533,6 +545,12 @@ fn fields_of(kind: &str, obj: &Value) -> Vec<(String, String)> {
     ];
     for f in supported_fields(kind) {
         let value = if *f == "source" { str_at(obj, "source.component") } else { str_at(obj, f) };
+        // The API server formats these from Go zero values: `false` and `0`, never "".
+        let value = match (*f, value.as_str()) {
+            ("spec.hostNetwork" | "spec.unschedulable", "") => "false".to_string(),
+            ("status.replicas", "") => "0".to_string(),
+            _ => value,
+        };
         out.push((f.to_string(), value));
     }
     out
@@ -596,7 +614,8 @@ mod tests {
         for i in 0..10 {
             store.create(&rt, pod(&format!("p{i}"), "n"))?;
         }
-        let first = store.list_page(&rt, None, None, 4, None, &|_| true)?;
+        let first = store.list_page(&rt, None, None, 4, None, &|_| true, true)?;
+        assert_eq!(first.remaining, 6);
         assert_eq!(first.items.len(), 4);
         let next = first.next.clone().unwrap_or_default();
         // Changes after the snapshot must not show in later pages.
@@ -605,7 +624,7 @@ mod tests {
         let mut names = Vec::new();
         let mut after = Some(next);
         while let Some(a) = after {
-            let page = store.list_page(&rt, None, Some(&a), 4, Some(first.rv), &|_| true)?;
+            let page = store.list_page(&rt, None, Some(&a), 4, Some(first.rv), &|_| true, true)?;
             names.extend(page.items.iter().map(|e| e.value()["metadata"]["name"].as_str().unwrap_or_default().to_string()));
             after = page.next;
         }

@@ -174,6 +174,7 @@ impl PodWorker {
             member.stop().await;
         }
         if let Err(Stop::Deleted) = outcome {
+            self.stop_containers();
             self.unmount().await;
             self.ctx.logs.remove_pod(&self.ns, &self.name);
             if let PodState::Deleting = self.state() {
@@ -190,7 +191,10 @@ impl PodWorker {
             .map(|cs| cs.iter().map(|c| (str_of(c, &["name"]).to_string(), str_of(c, &["image"]).to_string())).collect())
             .unwrap_or_default();
         let node_ip = self.ctx.nodes.get(&self.node).map(|n| n.ip.to_string()).unwrap_or_default();
+        let host_network = pod["spec"]["hostNetwork"].as_bool().unwrap_or(false);
         let pod_ip = match (str_of(&pod, &["status", "podIP"]), &etcd) {
+            // A host-network pod's IP is its node's, as a real kubelet reports it.
+            _ if host_network && !node_ip.is_empty() => node_ip.clone(),
             (_, Some(_)) => self.ctx.member_ip(&self.ns, &self.name).to_string(),
             ("", None) => self.ctx.allocate_pod_ip().to_string(),
             (ip, None) => ip.to_string(),
@@ -200,14 +204,29 @@ impl PodWorker {
         let waiting_statuses = |reason: &str| -> Value {
             json!(containers.iter().map(|(n, img)| json!({"name": n, "image": img, "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": reason}}})).collect::<Vec<_>>())
         };
-        let statuses = waiting_statuses("ContainerCreating");
+        // Init containers run (and complete) before the containers: until then every
+        // container waits on `PodInitializing` (kubectl shows `Init:0/N`).
+        let init_containers: Vec<(String, String)> = pod["spec"]["initContainers"]
+            .as_array()
+            .map(|cs| cs.iter().map(|c| (str_of(c, &["name"]).to_string(), str_of(c, &["image"]).to_string())).collect())
+            .unwrap_or_default();
+        let statuses = waiting_statuses(if init_containers.is_empty() { "ContainerCreating" } else { "PodInitializing" });
+        let init_statuses: Vec<Value> = init_containers.iter().map(|(n, img)| json!({"name": n, "image": img, "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": "PodInitializing"}}})).collect();
         self.update(|p| {
+            if !init_statuses.is_empty() {
+                p["status"]["initContainerStatuses"] = json!(init_statuses);
+            }
             p["status"]["phase"] = json!("Pending");
             p["status"]["hostIP"] = json!(node_ip);
             p["status"]["hostIPs"] = json!([{"ip": node_ip}]);
             p["status"]["startTime"] = json!(start);
             set_condition(p, "PodReadyToStartContainers", "False", None, None);
-            set_condition(p, "Initialized", "True", None, None);
+            if init_statuses.is_empty() {
+                set_condition(p, "Initialized", "True", None, None);
+            } else {
+                let names: Vec<&str> = init_containers.iter().map(|c| c.0.as_str()).collect();
+                set_condition(p, "Initialized", "False", Some("ContainersNotInitialized"), Some(&format!("containers with incomplete status: [{}]", names.join(" "))));
+            }
             set_condition(p, "Ready", "False", Some("ContainersNotReady"), Some(&format!("containers with unready status: [{}]", containers.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(" "))));
             set_condition(p, "ContainersReady", "False", Some("ContainersNotReady"), None);
             set_condition(p, "PodScheduled", "True", None, None);
@@ -227,6 +246,7 @@ impl PodWorker {
             p["status"]["podIPs"] = json!([{"ip": pod_ip}]);
             set_condition(p, "PodReadyToStartContainers", "True", None, None);
         });
+        self.run_init_containers(&init_containers);
 
         let mut restarts = 0i64;
         loop {
@@ -289,6 +309,65 @@ impl PodWorker {
                 }
             }
         }
+    }
+
+    /// Init containers run to completion (exit 0, empty logs), one after the other.
+    fn run_init_containers(&self, init_containers: &[(String, String)]) {
+        for (c, img) in init_containers {
+            let started = now_rfc3339();
+            let pod = self.update(|p| {
+                if let Some(cs) = p["status"]["initContainerStatuses"].as_array_mut() {
+                    for s in cs.iter_mut().filter(|s| s["name"] == c.as_str()) {
+                        let id = format!("containerd://{:064x}", rand::random::<u128>());
+                        s["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started, "containerID": id}});
+                        s["containerID"] = json!(id);
+                        s["imageID"] = json!(format!("{img}@sha256:{:064x}", 0));
+                        s["ready"] = json!(true);
+                    }
+                }
+            });
+            self.ctx.logs.start(&self.ns, &self.name, c);
+            if let Some(pod) = &pod {
+                self.event(pod, "Normal", "Pulled", &format!("Container image \"{img}\" already present on machine"));
+                self.event(pod, "Normal", "Created", &format!("Created container: {c}"));
+                self.event(pod, "Normal", "Started", &format!("Started container {c}"));
+            }
+        }
+        if !init_containers.is_empty() {
+            self.update(|p| set_condition(p, "Initialized", "True", None, None));
+        }
+    }
+
+    /// A deleted pod whose containers all run: they stop cleanly (a `Killing` event
+    /// each), and the pod gets the terminal phase a kubelet (1.27+) gives a deleted pod
+    /// before it is removed, so watchers see `1/1 Terminating`, then `0/1 Completed`.
+    fn stop_containers(&self) {
+        let Some(pod) = self.ctx.store.get_value(&self.ctx.kinds.pods, &self.ns, &self.name) else { return };
+        if pod["metadata"]["uid"] != self.uid.as_str() || !is_deleting(&pod) || str_of(&pod, &["status", "phase"]) != "Running" {
+            return;
+        }
+        let statuses = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+        if statuses.is_empty() || !statuses.iter().all(|c| c["state"].get("running").is_some()) {
+            return;
+        }
+        for c in &statuses {
+            self.event(&pod, "Normal", "Killing", &format!("Stopping container {}", str_of(c, &["name"])));
+        }
+        let finished = now_rfc3339();
+        self.update(|p| {
+            if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                for c in cs {
+                    let started = c["state"]["running"]["startedAt"].clone();
+                    c["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": finished, "containerID": c["containerID"]}});
+                    c["ready"] = json!(false);
+                    c["started"] = json!(false);
+                }
+            }
+            p["status"]["phase"] = json!("Succeeded");
+            set_condition(p, "PodReadyToStartContainers", "False", None, None);
+            set_condition(p, "Ready", "False", Some("PodCompleted"), None);
+            set_condition(p, "ContainersReady", "False", Some("PodCompleted"), None);
+        });
     }
 
     /// A container exits: terminated state, previous logs, CrashLoopBackOff, back-off.

@@ -11,7 +11,7 @@ pub mod workloads;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::api::logs::LogStore;
 use super::api::resources::ResourceType;
-use super::api::store::{now_rfc3339, random_suffix, Entry, Store};
+use super::api::store::{now_rfc3339, Entry, Store};
 use super::scenario::Scenario;
 
 /// Resource types the controllers use, looked up once.
@@ -202,7 +202,7 @@ impl Ctx {
         let ev = json!({
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": format!("{name}.{:x}{}", rand::random::<u32>(), random_suffix(3)), "namespace": ns},
+            "metadata": {"name": event_name(&name), "namespace": ns},
             "involvedObject": {"kind": kind, "namespace": ns, "name": name, "uid": uid, "apiVersion": api_version, "resourceVersion": involved["metadata"]["resourceVersion"]},
             "reason": reason,
             "message": message,
@@ -218,6 +218,17 @@ impl Ctx {
             tracing::warn!("cannot record event {reason} for {name}: {e}");
         }
     }
+}
+
+/// `<object>.<hex nanoseconds>`, as client-go's event recorder names events: an
+/// object's events then list (by name) in the order they happened. Strictly increasing
+/// across the lab, so two events in one nanosecond still get distinct names.
+fn event_name(object: &str) -> String {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(jiff::Timestamp::now().as_nanosecond()).unwrap_or_default();
+    let prev = LAST.fetch_max(now, Ordering::Relaxed);
+    let nanos = if now > prev { now } else { LAST.fetch_add(1, Ordering::Relaxed) + 1 };
+    format!("{object}.{nanos:x}")
 }
 
 pub fn str_of<'a>(v: &'a Value, path: &[&str]) -> &'a str {

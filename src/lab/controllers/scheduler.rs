@@ -2,10 +2,13 @@
 //! NoSchedule taints the pod tolerates, that match its nodeSelector, and that do not
 //! break its required anti-affinity by hostname.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
 use super::{is_deleting, str_of, Ctx};
 use crate::lab::api::selectors::LabelSelector;
+use crate::lab::api::store::Entry;
 
 pub fn tolerates(pod: &Value, taint: &Value) -> bool {
     let tolerations = pod["spec"]["tolerations"].as_array().cloned().unwrap_or_default();
@@ -61,6 +64,31 @@ fn unfit_reason(ctx: &Ctx, pod: &Value, node: &Value) -> Option<String> {
     None
 }
 
+/// The uid of the pod's controlling owner (ReplicaSet, StatefulSet...), if any.
+fn controller_uid(pod: &Value) -> Option<String> {
+    pod["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["controller"] == true)?["uid"].as_str().map(str::to_string)
+}
+
+/// Live pods of the same controller per node (candidates found by their labels).
+fn siblings_per_node(ctx: &Ctx, entry: &Entry, pod: &Value) -> HashMap<String, usize> {
+    let mut out = HashMap::new();
+    let Some(owner) = controller_uid(pod) else { return out };
+    for e in ctx.store.list(&ctx.kinds.pods, Some(entry.field("metadata.namespace"))) {
+        if e.uid == entry.uid || !entry.labels.iter().all(|(k, v)| e.labels.get(k) == Some(v)) {
+            continue;
+        }
+        let node = e.field("spec.nodeName");
+        if node.is_empty() {
+            continue;
+        }
+        let v = e.value();
+        if !is_deleting(&v) && controller_uid(&v).as_deref() == Some(owner.as_str()) {
+            *out.entry(node.to_string()).or_default() += 1;
+        }
+    }
+    out
+}
+
 pub fn reconcile(ctx: &Ctx) {
     let pending = ctx.store.pods_on_node(&ctx.kinds.pods, "");
     if pending.is_empty() {
@@ -72,14 +100,18 @@ pub fn reconcile(ctx: &Ctx) {
         if is_deleting(&pod) || pod["spec"]["schedulerName"].as_str().is_some_and(|s| s != "default-scheduler") {
             continue;
         }
-        let mut best: Option<(usize, String)> = None;
+        // Score as kube-scheduler's defaults roughly do: spread the replicas of one owner
+        // across nodes (PodTopologySpread's system default, which ignores terminating
+        // pods), then prefer the least loaded node.
+        let siblings = siblings_per_node(ctx, &entry, &pod);
+        let mut best: Option<((usize, usize), String)> = None;
         let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
         for node in &nodes {
             let name = str_of(node, &["metadata", "name"]).to_string();
             match unfit_reason(ctx, &pod, node) {
                 Some(r) => *reasons.entry(r).or_default() += 1,
                 None => {
-                    let load = ctx.store.pods_on_node(&ctx.kinds.pods, &name).len();
+                    let load = (siblings.get(&name).copied().unwrap_or(0), ctx.store.pods_on_node(&ctx.kinds.pods, &name).len());
                     if best.as_ref().is_none_or(|(l, n)| load < *l || (load == *l && name < *n)) {
                         best = Some((load, name));
                     }

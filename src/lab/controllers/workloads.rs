@@ -288,11 +288,16 @@ fn deployment(ctx: &Ctx, d: &Value) {
     for rs in &owned {
         let rs_n = str_of(rs, &["metadata", "name"]);
         let want = if rs_n == rs_name { replicas } else { 0 };
-        if rs["spec"]["replicas"].as_i64() != Some(want) {
-            let _ = ctx.store.mutate(&ctx.kinds.replicasets, &ns, rs_n, None, |r| {
+        let have = rs["spec"]["replicas"].as_i64().unwrap_or(0);
+        if have != want {
+            let scaled = ctx.store.mutate(&ctx.kinds.replicasets, &ns, rs_n, None, |r| {
                 r["spec"]["replicas"] = json!(want);
                 Ok(())
             });
+            if scaled.is_ok() {
+                let how = if want > have { "up" } else { "down" };
+                ctx.event(d, "Deployment", "Normal", "ScalingReplicaSet", &format!("Scaled {how} replica set {rs_n} from {have} to {want}"), "deployment-controller", None);
+            }
         }
     }
     let (mut total, mut ready, mut updated) = (0, 0, 0);

@@ -85,12 +85,12 @@ fn apply(ctx: &Ctx, action: &TimelineAction) -> anyhow::Result<()> {
         TimelineAction::Event(e) => {
             let ns = e.involved_object.namespace.clone().unwrap_or_else(|| e.namespace.clone());
             let involved = find_object(ctx, &e.involved_object.kind, &ns, &e.involved_object.name)
-                .unwrap_or_else(|| json!({"metadata": {"namespace": ns, "name": e.involved_object.name}}));
+                .unwrap_or_else(|| json!({"kind": e.involved_object.kind, "metadata": {"namespace": ns, "name": e.involved_object.name}}));
             let t = match e.event_type {
                 EventType::Normal => "Normal",
                 EventType::Warning => "Warning",
             };
-            ctx.event(&involved, &e.involved_object.kind, t, &e.reason, &e.message, "kubelet", None);
+            ctx.event(&involved, t, &e.reason, &e.message, "kubelet", None);
             Ok(())
         }
         TimelineAction::Apply(obj) => {

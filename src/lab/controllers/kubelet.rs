@@ -158,7 +158,7 @@ impl PodWorker {
     }
 
     fn event(&self, pod: &Value, type_: &str, reason: &str, message: &str) {
-        self.ctx.event(pod, "Pod", type_, reason, message, "kubelet", Some(&self.node));
+        self.ctx.event(pod, type_, reason, message, "kubelet", Some(&self.node));
     }
 
     async fn run(mut self) {

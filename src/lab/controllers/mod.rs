@@ -174,7 +174,7 @@ impl Ctx {
     }
 
     /// Records an Event the way components do, folding repeats into `count`.
-    pub fn event(&self, involved: &Value, kind: &str, type_: &str, reason: &str, message: &str, component: &str, host: Option<&str>) {
+    pub fn event(&self, involved: &Value, type_: &str, reason: &str, message: &str, component: &str, host: Option<&str>) {
         let ns = involved["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
         let name = involved["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let uid = involved["metadata"]["uid"].as_str().unwrap_or_default().to_string();
@@ -199,6 +199,7 @@ impl Ctx {
             source["host"] = json!(h);
         }
         let api_version = involved["apiVersion"].as_str().unwrap_or("v1");
+        let kind = involved["kind"].as_str().unwrap_or_default();
         let ev = json!({
             "apiVersion": "v1",
             "kind": "Event",

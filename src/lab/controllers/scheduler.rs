@@ -128,7 +128,7 @@ pub fn reconcile(ctx: &Ctx) {
                     Ok(())
                 });
                 if let Ok(e) = bound {
-                    ctx.event(&e.value(), "Pod", "Normal", "Scheduled", &format!("Successfully assigned {ns}/{name} to {node}"), "default-scheduler", None);
+                    ctx.event(&e.value(), "Normal", "Scheduled", &format!("Successfully assigned {ns}/{name} to {node}"), "default-scheduler", None);
                 }
             }
             None => {
@@ -140,7 +140,7 @@ pub fn reconcile(ctx: &Ctx) {
                         set_condition(p, "PodScheduled", "False", Some("Unschedulable"), Some(&msg));
                         Ok(())
                     }) {
-                        ctx.event(&e.value(), "Pod", "Warning", "FailedScheduling", &msg, "default-scheduler", None);
+                        ctx.event(&e.value(), "Warning", "FailedScheduling", &msg, "default-scheduler", None);
                     }
                 }
             }

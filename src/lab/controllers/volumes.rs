@@ -94,7 +94,7 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
         Some(c) => {
             if let Err(e) = rbd::create_image(c.admin_rbd(), &pool, &image, size_mb(&request)).await {
                 let msg = format!("Failed to provision volume with StorageClass \"{}\": failed to create rbd image: {e:#}", str_of(sc, &["metadata", "name"]));
-                ctx.event(pvc, "PersistentVolumeClaim", "Warning", "ProvisioningFailed", &msg, "persistentvolume-controller", None);
+                ctx.event(pvc, "Warning", "ProvisioningFailed", &msg, "persistentvolume-controller", None);
                 return;
             }
             c.monitors.split(',').map(str::to_string).collect()
@@ -120,7 +120,7 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
     });
     crate::lab::api::defaults::apply("PersistentVolume", &mut pv);
     match ctx.store.create(&ctx.kinds.pvs, pv) {
-        Ok(_) => ctx.event(pvc, "PersistentVolumeClaim", "Normal", "ProvisioningSucceeded", &format!("Successfully provisioned volume {pv_name} using {provisioner}"), "persistentvolume-controller", None),
+        Ok(_) => ctx.event(pvc, "Normal", "ProvisioningSucceeded", &format!("Successfully provisioned volume {pv_name} using {provisioner}"), "persistentvolume-controller", None),
         Err(e) => tracing::warn!("cannot create PV {pv_name}: {e}"),
     }
 }

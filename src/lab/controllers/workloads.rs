@@ -78,7 +78,7 @@ fn create_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: Value) {
             } else {
                 format!("Created pod: {name}")
             };
-            ctx.event(owner, owner_kind, "Normal", "SuccessfulCreate", &msg, &controller_name(owner_kind), None);
+            ctx.event(owner, "Normal", "SuccessfulCreate", &msg, &controller_name(owner_kind), None);
         }
         Err(e) if e.code == 409 => {}
         Err(e) => tracing::warn!("cannot create pod {name}: {e}"),
@@ -94,7 +94,7 @@ fn delete_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: &Value) {
         } else {
             format!("Deleted pod: {name}")
         };
-        ctx.event(owner, owner_kind, "Normal", "SuccessfulDelete", &msg, &controller_name(owner_kind), None);
+        ctx.event(owner, "Normal", "SuccessfulDelete", &msg, &controller_name(owner_kind), None);
     }
 }
 
@@ -155,7 +155,7 @@ fn statefulset(ctx: &Ctx, sts: &Value) {
     for ord in 0..replicas {
         if pods.contains_key(&ord) {
             let p = &pods[&ord];
-            if !parallel && !(pod_ready(p) && !is_deleting(p)) {
+            if !parallel && (!pod_ready(p) || is_deleting(p)) {
                 blocked = true;
             }
             continue;
@@ -236,7 +236,7 @@ fn ensure_claim(ctx: &Ctx, sts: &Value, template: &Value, ns: &str, claim: &str)
     }
     crate::lab::api::defaults::apply("PersistentVolumeClaim", &mut pvc);
     match ctx.store.create(&ctx.kinds.pvcs, pvc) {
-        Ok(_) => ctx.event(sts, "StatefulSet", "Normal", "SuccessfulCreate", &format!("create Claim {claim} Pod {} in StatefulSet {} success", claim.rsplit_once('-').map(|_| claim).unwrap_or(claim), str_of(sts, &["metadata", "name"])), "statefulset-controller", None),
+        Ok(_) => ctx.event(sts, "Normal", "SuccessfulCreate", &format!("create Claim {claim} Pod {} in StatefulSet {} success", claim.rsplit_once('-').map(|_| claim).unwrap_or(claim), str_of(sts, &["metadata", "name"])), "statefulset-controller", None),
         Err(e) if e.code == 409 => {}
         Err(e) => tracing::warn!("cannot create claim {claim}: {e}"),
     }
@@ -282,7 +282,7 @@ fn deployment(ctx: &Ctx, d: &Value) {
         });
         crate::lab::api::defaults::apply("ReplicaSet", &mut rs);
         if ctx.store.create(&ctx.kinds.replicasets, rs).is_ok() {
-            ctx.event(d, "Deployment", "Normal", "ScalingReplicaSet", &format!("Scaled up replica set {rs_name} from 0 to {replicas}"), "deployment-controller", None);
+            ctx.event(d, "Normal", "ScalingReplicaSet", &format!("Scaled up replica set {rs_name} from 0 to {replicas}"), "deployment-controller", None);
         }
     }
     for rs in &owned {
@@ -296,7 +296,7 @@ fn deployment(ctx: &Ctx, d: &Value) {
             });
             if scaled.is_ok() {
                 let how = if want > have { "up" } else { "down" };
-                ctx.event(d, "Deployment", "Normal", "ScalingReplicaSet", &format!("Scaled {how} replica set {rs_n} from {have} to {want}"), "deployment-controller", None);
+                ctx.event(d, "Normal", "ScalingReplicaSet", &format!("Scaled {how} replica set {rs_n} from {have} to {want}"), "deployment-controller", None);
             }
         }
     }

@@ -5,3 +5,10 @@
 
 pub mod lab;
 pub mod model;
+pub mod ceph;
+pub mod diagnose;
+pub mod host;
+pub mod kube;
+pub mod members;
+pub mod ops;
+pub mod ui;

@@ -461,6 +461,9 @@ fn command_entry(lab: &Lab, args: &[&str]) -> String {
         n.text(&args.join(" ")),
         n.text(&stdout_of(&out))
     );
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
     for line in stderr_of(&out).lines() {
         text.push_str(&format!("[stderr] {}\n", n.text(line)));
     }
@@ -775,23 +778,36 @@ fn pod_counts(lab: &Lab, ns: &str, selector: &str) -> Option<(usize, usize)> {
     Some((ready, pods.len() - ready))
 }
 
+/// Exactly `want` web pods, all ready, and the Deployment says so.
+fn web_pods_are(lab: &Lab, want: usize) -> bool {
+    let Some(d) = json_of(lab, &["get", "deploy", "web", "-n", "demo", "-o", "json"]) else {
+        return false;
+    };
+    let n = Some(want as i64);
+    pod_counts(lab, "demo", "app=web") == Some((want, 0))
+        && d["status"]["readyReplicas"].as_i64() == n
+        && d["status"]["replicas"].as_i64() == n
+}
+
 fn wait_web_pods(lab: &Lab, want: usize) {
     wait_for(
         &format!("{want} ready web pods and no others"),
         Duration::from_secs(60),
-        || (pod_counts(lab, "demo", "app=web")? == (want, 0)).then_some(()),
+        || web_pods_are(lab, want).then_some(()),
     );
-    wait_for(
-        "deployment web to report it",
-        Duration::from_secs(30),
-        || {
-            let d = json_of(lab, &["get", "deploy", "web", "-n", "demo", "-o", "json"])?;
-            let want = Some(want as i64);
-            (d["status"]["readyReplicas"].as_i64() == want
-                && d["status"]["replicas"].as_i64() == want)
-                .then_some(())
-        },
-    );
+}
+
+/// Polls like `wait_for` but never panics: for clean-up that runs in `Drop`.
+fn poll(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        if std::time::Instant::now() > deadline {
+            eprintln!("clean-up did not finish within {timeout:?}");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    true
 }
 
 #[test]
@@ -801,7 +817,7 @@ fn scale_deployment_to_three_and_back() {
     demo_events_at_start(lab);
     let _back = Restore(|| {
         let _ = lab.kubectl(&["scale", "deploy", "web", "-n", "demo", "--replicas=2"]);
-        wait_web_pods(lab, 2);
+        poll(Duration::from_secs(60), || web_pods_are(lab, 2));
     });
     let mut transcript = command_entry(
         lab,
@@ -836,7 +852,9 @@ fn deleted_pod_is_replaced() {
     let lab = lab();
     let _state = write_state();
     demo_events_at_start(lab);
-    let _settle = Restore(|| wait_web_pods(lab, 2));
+    let _settle = Restore(|| {
+        poll(Duration::from_secs(60), || web_pods_are(lab, 2));
+    });
     let victim = pod_on(lab, "demo", "app=web", "node2");
     let out = lab.kubectl(&["delete", "pod", &victim, "-n", "demo"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -969,8 +987,8 @@ fn get_pods_watch_streams_a_pods_life() {
     assert_eq!(created, format!("namespace/{WATCH_NS} created\n"));
     let _cleanup = Restore(|| {
         let _ = lab.kubectl(&["delete", "ns", WATCH_NS]);
-        wait_for("the watch namespace to go", Duration::from_secs(60), || {
-            (!lab.kubectl(&["get", "ns", WATCH_NS]).status.success()).then_some(())
+        poll(Duration::from_secs(60), || {
+            !lab.kubectl(&["get", "ns", WATCH_NS]).status.success()
         });
     });
 

@@ -1,1 +1,5 @@
+//! Plain data the console shows: snapshots of the cluster, rows for each pane. No IO.
+
 pub mod pod_status;
+pub mod rows;
+pub mod snapshot;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodCondition};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 
 /// The pod's STATUS column (`Running`, `Init:1/2`, `CrashLoopBackOff`, `Terminating`...).
 pub fn pod_status(pod: &Pod) -> String {
@@ -68,6 +68,12 @@ pub fn age(then: Option<Timestamp>, now: Timestamp) -> String {
 
 /// Converts a Kubernetes `Time` to a jiff timestamp (k8s-openapi 0.26 uses chrono).
 pub fn timestamp(t: &Time) -> Option<Timestamp> {
+    let subsec = i32::try_from(t.0.timestamp_subsec_nanos()).ok()?;
+    Timestamp::new(t.0.timestamp(), subsec).ok()
+}
+
+/// Converts a Kubernetes `MicroTime` (events' `eventTime`, series) to a jiff timestamp.
+pub fn micro_timestamp(t: &MicroTime) -> Option<Timestamp> {
     let subsec = i32::try_from(t.0.timestamp_subsec_nanos()).ok()?;
     Timestamp::new(t.0.timestamp(), subsec).ok()
 }

@@ -187,3 +187,31 @@ pub fn openapi_v3_root(registry: &Registry) -> Value {
     }
     json!({"paths": paths})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What kubectl's field-validation check reads: per kind, a PATCH operation with
+    /// its group-version-kind and a `fieldValidation` query parameter.
+    #[test]
+    fn openapi_v3_documents_patch_operations_with_field_validation() {
+        let registry = Registry::with_builtins();
+        let root = openapi_v3_root(&registry);
+        let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap_or_default();
+        assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="), "{root}");
+        assert!(root["paths"]["api/v1"].is_object(), "{root}");
+
+        let doc = openapi_v3_doc(&registry, "apis/apps/v1").unwrap_or_default();
+        let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(patch["x-kubernetes-group-version-kind"], json!({"group": "apps", "version": "v1", "kind": "Deployment"}));
+        let params = patch["parameters"].as_array().cloned().unwrap_or_default();
+        assert!(params.iter().any(|p| p["name"] == "fieldValidation" && p["in"] == "query"), "{patch}");
+        // No request body: kubectl then builds strategic merge patches from its own types.
+        assert!(patch.get("requestBody").is_none());
+
+        let core = openapi_v3_doc(&registry, "api/v1").unwrap_or_default();
+        assert!(core["paths"]["/api/v1/nodes/{name}"]["patch"].is_object(), "cluster-scoped path");
+        assert!(openapi_v3_doc(&registry, "apis/nope/v1").is_none());
+    }
+}

@@ -288,3 +288,17 @@ pub async fn run(ctx: Arc<Ctx>) {
         kubelet::reconcile(&ctx);
     }
 }
+
+#[cfg(test)]
+mod event_name_tests {
+    use super::event_name;
+
+    /// `<object>.<hex ns>`, strictly increasing: `get events` lists in time order.
+    #[test]
+    fn event_names_follow_time_order() {
+        let names: Vec<String> = (0..1000).map(|_| event_name("web-1")).collect();
+        let stamps: Vec<u64> = names.iter().map(|n| u64::from_str_radix(n.strip_prefix("web-1.").unwrap_or_default(), 16).unwrap_or_default()).collect();
+        assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "same-length hex sorts as time");
+    }
+}

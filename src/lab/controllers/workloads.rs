@@ -341,9 +341,18 @@ fn replicaset(ctx: &Ctx, rs: &Value) {
         create_pod(ctx, rs, "ReplicaSet", pod);
     }
     if have > replicas {
-        // Newest and unready first, as the ReplicaSet controller prefers.
+        // As the ReplicaSet controller ranks them: unscheduled, then unready, then pods
+        // doubled up on a node with their siblings, then the newest go first.
+        let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
+        for p in &live {
+            *per_node.entry(str_of(p, &["spec", "nodeName"])).or_default() += 1;
+        }
         let mut victims = live.clone();
-        victims.sort_by_key(|p| (pod_ready(p), std::cmp::Reverse(str_of(p, &["metadata", "creationTimestamp"]).to_string())));
+        victims.sort_by_key(|p| {
+            let node = str_of(p, &["spec", "nodeName"]);
+            let colocated = if node.is_empty() { 0 } else { per_node.get(node).copied().unwrap_or(0) };
+            (!node.is_empty(), pod_ready(p), std::cmp::Reverse(colocated), std::cmp::Reverse(str_of(p, &["metadata", "creationTimestamp"]).to_string()))
+        });
         for p in victims.into_iter().take((have - replicas) as usize) {
             delete_pod(ctx, rs, "ReplicaSet", p);
         }

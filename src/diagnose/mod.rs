@@ -1,0 +1,2 @@
+//! Findings: what is wrong across the layers, with evidence, explanation and fix.
+//! Pure functions of a [`crate::model::snapshot::Snapshot`].

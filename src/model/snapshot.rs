@@ -1,0 +1,62 @@
+//! One consistent view of the cluster, taken from the reflector stores once per
+//! change batch; everything downstream (rows, findings) is a pure function of it.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
+
+/// How one watched kind is doing: the console shows this instead of a blank table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// `pods`, `nodes`, ...
+    pub kind: &'static str,
+    /// The first full list has arrived.
+    pub synced: bool,
+    /// When a list or watch last succeeded.
+    pub last_success: Option<jiff::Timestamp>,
+    /// The most recent error, in words an operator understands (None once recovered).
+    pub last_error: Option<String>,
+}
+
+/// The cluster as the console knows it at `now`.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub now: jiff::Timestamp,
+    pub nodes: Vec<Arc<Node>>,
+    pub pods: Vec<Arc<Pod>>,
+    pub pvs: Vec<Arc<PersistentVolume>>,
+    pub pvcs: Vec<Arc<PersistentVolumeClaim>>,
+    pub storage_classes: Vec<Arc<StorageClass>>,
+    pub statefulsets: Vec<Arc<StatefulSet>>,
+    pub daemonsets: Vec<Arc<DaemonSet>>,
+    pub deployments: Vec<Arc<Deployment>>,
+    pub events: Vec<Arc<Event>>,
+    pub namespaces: Vec<Arc<Namespace>>,
+    /// Only the ConfigMaps diagnosis reads (kube-proxy, kubeadm-config, kube-flannel-cfg).
+    pub configmaps: Vec<Arc<ConfigMap>>,
+    pub sources: Vec<SourceStatus>,
+}
+
+impl Snapshot {
+    /// Sorts every list by namespace/name so rows and findings come out stable.
+    pub fn sort(&mut self) {
+        fn key<K: kube::ResourceExt>(k: &Arc<K>) -> (String, String) {
+            (k.namespace().unwrap_or_default(), k.name_any())
+        }
+        self.nodes.sort_by_key(key);
+        self.pods.sort_by_key(key);
+        self.pvs.sort_by_key(key);
+        self.pvcs.sort_by_key(key);
+        self.storage_classes.sort_by_key(key);
+        self.statefulsets.sort_by_key(key);
+        self.daemonsets.sort_by_key(key);
+        self.deployments.sort_by_key(key);
+        self.events.sort_by_key(key);
+        self.namespaces.sort_by_key(key);
+        self.configmaps.sort_by_key(key);
+    }
+}

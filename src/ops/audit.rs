@@ -1,0 +1,247 @@
+//! The audit log: one JSON line per mutation attempt (and per refusal), so "who cordoned
+//! node2 at 03:12?" has an answer after the SSH session is gone.
+//!
+//! Lines are appended with `O_APPEND` and a single `write(2)` each, so two consoles on the
+//! same host never interleave halves of lines. The file is created `0600` (it names
+//! users, contexts and objects) and never holds secrets: entries are built only from
+//! names, never from tokens, keys or request bodies.
+
+use std::ffi::OsString;
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// The login that ran the console (from the uid, not `$USER`, which anyone can set).
+    pub os_user: String,
+    /// The kubeconfig user the console acted as.
+    pub kube_user: String,
+    /// The kubeconfig context.
+    pub context: String,
+    /// `cordon`, `delete-pod`, `scale`, ... (`+`-joined for a refused multi-step plan).
+    pub action: String,
+    /// `Node node2`, `StatefulSet db/zk`.
+    pub object: String,
+    /// The step or plan in words (`Scale StatefulSet db/zk from 1 to 3 replicas ...`).
+    pub detail: String,
+    /// `ok`, `refused: <why>` or `failed: <why>`.
+    pub result: String,
+    /// A dry-run records what would have been done; nothing was changed.
+    pub dry_run: bool,
+}
+
+/// Where audit lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        AuditLog { path: path.into() }
+    }
+
+    /// The log at its default place, `$XDG_STATE_HOME/kcops/audit.log`.
+    pub fn at_default() -> io::Result<Self> {
+        Self::default_path().map(Self::new).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "no place for the audit log: neither $XDG_STATE_HOME nor a home directory is known",
+            )
+        })
+    }
+
+    /// `$XDG_STATE_HOME/kcops/audit.log`, falling back to `~/.local/state/kcops/audit.log`
+    /// (`$HOME`, else the passwd entry of the current uid).
+    pub fn default_path() -> Option<PathBuf> {
+        let home = std::env::var_os("HOME").or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir.into_os_string())
+        });
+        default_path_from(std::env::var_os("XDG_STATE_HOME"), home)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates the parent directories (0700) and the file (0600) if missing, so a plan
+    /// can refuse to start when its mutations could not be recorded.
+    pub fn ensure(&self) -> io::Result<()> {
+        self.open().map(drop)
+    }
+
+    /// Appends one entry as one line with a single write.
+    pub fn append(&self, entry: &AuditEntry) -> io::Result<()> {
+        let mut line = serde_json::to_vec(entry).map_err(io::Error::other)?;
+        line.push(b'\n');
+        let mut file = self.open()?;
+        // One write(2) on an O_APPEND file: the line lands whole, after every other line.
+        let written = file.write(&line)?;
+        if written != line.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!(
+                    "short write to {} ({written} of {} bytes)",
+                    self.path.display(),
+                    line.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every entry in the log, in order; a line that is not an entry is an error naming
+    /// its line number (the log is ours alone, so that means damage worth reporting).
+    pub fn read_entries(&self) -> io::Result<Vec<AuditEntry>> {
+        let text = std::fs::read_to_string(&self.path)?;
+        text.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{}:{}: {e}", self.path.display(), i + 1),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn open(&self) -> io::Result<std::fs::File> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        }
+        OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.path)
+    }
+}
+
+/// The default path from the two variables it depends on (testable without touching the
+/// process environment). The XDG spec says a relative `XDG_STATE_HOME` is invalid and
+/// must be ignored.
+pub fn default_path_from(xdg_state_home: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
+    let state = xdg_state_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            home.map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".local/state"))
+        })?;
+    Some(state.join("kcops").join("audit.log"))
+}
+
+/// The current time as the log writes it.
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "kcops-audit-{tag}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn entry(n: usize) -> AuditEntry {
+        AuditEntry {
+            time: now_rfc3339(),
+            os_user: "ops".into(),
+            kube_user: "admin".into(),
+            context: "lab".into(),
+            action: "cordon".into(),
+            object: format!("Node node{n}"),
+            detail: "Cordon node".into(),
+            result: "ok".into(),
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn default_path_prefers_xdg_state_home() {
+        assert_eq!(
+            default_path_from(Some("/s".into()), Some("/home/a".into())),
+            Some(PathBuf::from("/s/kcops/audit.log"))
+        );
+        assert_eq!(
+            default_path_from(None, Some("/home/a".into())),
+            Some(PathBuf::from("/home/a/.local/state/kcops/audit.log"))
+        );
+        assert_eq!(
+            default_path_from(Some("relative".into()), Some("/home/a".into())),
+            Some(PathBuf::from("/home/a/.local/state/kcops/audit.log")),
+            "a relative XDG_STATE_HOME is ignored"
+        );
+        assert_eq!(default_path_from(None, None), None);
+    }
+
+    #[test]
+    fn creates_private_file_and_dirs_and_appends_json_lines() {
+        let dir = temp_dir("create");
+        let log = AuditLog::new(dir.join("a/b/audit.log"));
+        log.append(&entry(1)).unwrap();
+        log.append(&entry(2)).unwrap();
+        let mode = std::fs::metadata(log.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = std::fs::metadata(dir.join("a/b")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dmode, 0o700);
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let keys: Vec<&str> = first.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["time", "os_user", "kube_user", "context", "action", "object", "detail", "result", "dry_run"]
+        );
+        assert!(first["time"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
+        assert_eq!(log.read_entries().unwrap(), vec![
+            AuditEntry { time: log.read_entries().unwrap()[0].time.clone(), ..entry(1) },
+            AuditEntry { time: log.read_entries().unwrap()[1].time.clone(), ..entry(2) },
+        ]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn concurrent_appends_never_interleave() {
+        let dir = temp_dir("concurrent");
+        let log = AuditLog::new(dir.join("audit.log"));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let mut e = entry(t * 100 + i);
+                        e.detail = "x".repeat(2000);
+                        log.append(&e).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(log.read_entries().unwrap().len(), 400);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,1 @@
+//! Plans executed step by step: Kubernetes mutations, audit log, read-only refusal.

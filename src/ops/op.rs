@@ -1,0 +1,288 @@
+//! What one plan step does. `Op` is a closed enum so the executor dispatches per variant
+//! and every kind of step gets its own apply and re-check code: adding Ceph fencing, lock
+//! breaking or etcd member changes later is one variant plus one arm in the executor,
+//! not a new framework.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The object a plan or step acts on, as the operator and the audit log name it.
+///
+/// `kind` is a free string rather than an enum because later steps act on things that are
+/// not Kubernetes objects (an RBD image in a pool, an etcd member); `namespace` then holds
+/// the enclosing scope (the pool, the cluster).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(kind: impl Into<String>, namespace: Option<&str>, name: impl Into<String>) -> Self {
+        ObjectRef {
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+        }
+    }
+
+    pub fn node(name: &str) -> Self {
+        Self::new("Node", None, name)
+    }
+
+    pub fn pod(namespace: &str, name: &str) -> Self {
+        Self::new("Pod", Some(namespace), name)
+    }
+}
+
+/// `Node node2`, `Pod demo/web-0`: the kind first so a line in the audit log reads on its
+/// own, and `namespace/name` as kubectl users read it.
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// The workload kinds that have a scale subresource the console drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ScaleKind {
+    StatefulSet,
+    Deployment,
+    ReplicaSet,
+}
+
+impl ScaleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScaleKind::StatefulSet => "StatefulSet",
+            ScaleKind::Deployment => "Deployment",
+            ScaleKind::ReplicaSet => "ReplicaSet",
+        }
+    }
+}
+
+impl fmt::Display for ScaleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state a `Wait` step waits for (watched, not polled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitFor {
+    /// No pod of that name, or only a replacement: when the same run deleted the pod, a
+    /// new pod with the same name (a StatefulSet's) counts as the old one being gone.
+    PodGone { namespace: String, name: String },
+    /// The pod is Running and Ready and not being deleted (e.g. a restarted pod after its
+    /// volume's lock was broken).
+    PodReady { namespace: String, name: String },
+    /// `status.replicas` and `status.readyReplicas` both equal `replicas`.
+    ReplicasReady {
+        kind: ScaleKind,
+        namespace: String,
+        name: String,
+        replicas: i32,
+    },
+}
+
+impl WaitFor {
+    pub fn object(&self) -> ObjectRef {
+        match self {
+            WaitFor::PodGone { namespace, name } | WaitFor::PodReady { namespace, name } => {
+                ObjectRef::pod(namespace, name)
+            }
+            WaitFor::ReplicasReady {
+                kind,
+                namespace,
+                name,
+                ..
+            } => ObjectRef::new(kind.as_str(), Some(namespace), name.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for WaitFor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitFor::PodGone { namespace, name } => write!(f, "pod {namespace}/{name} to be gone"),
+            WaitFor::PodReady { namespace, name } => {
+                write!(f, "pod {namespace}/{name} to be Running and Ready")
+            }
+            WaitFor::ReplicasReady {
+                kind,
+                namespace,
+                name,
+                replicas,
+            } => write!(
+                f,
+                "{kind} {namespace}/{name} to have {replicas}/{replicas} ready replicas"
+            ),
+        }
+    }
+}
+
+/// One operation of a plan step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Set `spec.unschedulable` (running pods stay where they are).
+    Cordon { node: String },
+    /// Clear `spec.unschedulable`.
+    Uncordon { node: String },
+    /// Delete one pod. `grace` overrides the pod's termination grace period; it is
+    /// unsigned because the API server rejects negative values anyway.
+    DeletePod {
+        namespace: String,
+        name: String,
+        grace: Option<u32>,
+    },
+    /// Set the desired replicas through the scale subresource (the only write RBAC roles
+    /// such as "scale but not edit" allow, and what HPAs and kubectl scale use).
+    /// `expect_current`, when set, is the replica count the operator saw when the plan was
+    /// made: if the workload wants another number by the time the step runs, the step
+    /// fails instead of silently turning a scale-up into a scale-down.
+    Scale {
+        kind: ScaleKind,
+        namespace: String,
+        name: String,
+        replicas: i32,
+        expect_current: Option<i32>,
+    },
+    /// Wait (without changing anything) until `what` holds, failing after `timeout`.
+    Wait { what: WaitFor, timeout: Duration },
+}
+
+impl Op {
+    /// The short verb the audit log records (`cordon`, `delete-pod`, ...).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Op::Cordon { .. } => "cordon",
+            Op::Uncordon { .. } => "uncordon",
+            Op::DeletePod { .. } => "delete-pod",
+            Op::Scale { .. } => "scale",
+            Op::Wait { .. } => "wait",
+        }
+    }
+
+    /// Whether the step changes the cluster (and so needs an audit line).
+    pub fn is_mutation(&self) -> bool {
+        !matches!(self, Op::Wait { .. })
+    }
+
+    /// The object the step acts on.
+    pub fn object(&self) -> ObjectRef {
+        match self {
+            Op::Cordon { node } | Op::Uncordon { node } => ObjectRef::node(node),
+            Op::DeletePod {
+                namespace, name, ..
+            } => ObjectRef::pod(namespace, name),
+            Op::Scale {
+                kind,
+                namespace,
+                name,
+                ..
+            } => ObjectRef::new(kind.as_str(), Some(namespace), name.as_str()),
+            Op::Wait { what, .. } => what.object(),
+        }
+    }
+
+    /// What the step will do, in the words shown before it runs.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::Cordon { node } => format!(
+                "Cordon node {node}: mark it unschedulable (pods already running there stay)"
+            ),
+            Op::Uncordon { node } => {
+                format!("Uncordon node {node}: allow new pods to be scheduled on it again")
+            }
+            Op::DeletePod {
+                namespace,
+                name,
+                grace,
+            } => {
+                let grace = match grace {
+                    Some(s) => format!("grace period {s}s"),
+                    None => "the pod's own grace period".to_string(),
+                };
+                format!(
+                    "Delete pod {namespace}/{name} ({grace}); a controller that owns it creates a replacement"
+                )
+            }
+            Op::Scale {
+                kind,
+                namespace,
+                name,
+                replicas,
+                expect_current,
+            } => match expect_current {
+                Some(from) => format!(
+                    "Scale {kind} {namespace}/{name} from {from} to {replicas} replicas (scale subresource)"
+                ),
+                None => format!(
+                    "Scale {kind} {namespace}/{name} to {replicas} replicas (scale subresource)"
+                ),
+            },
+            Op::Wait { what, timeout } => {
+                format!("Wait up to {} for {what}", human_duration(*timeout))
+            }
+        }
+    }
+}
+
+/// `90s` -> `1m30s`: timeouts as an operator reads them.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_refs_read_like_kubectl() {
+        assert_eq!(ObjectRef::node("node2").to_string(), "Node node2");
+        assert_eq!(ObjectRef::pod("demo", "web-0").to_string(), "Pod demo/web-0");
+    }
+
+    #[test]
+    fn durations_are_human() {
+        assert_eq!(human_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human_duration(Duration::from_secs(3600)), "1h");
+        assert_eq!(human_duration(Duration::from_secs(0)), "0ms");
+        assert_eq!(human_duration(Duration::from_millis(1500)), "1s");
+    }
+
+    #[test]
+    fn waits_are_not_mutations() {
+        let wait = Op::Wait {
+            what: WaitFor::PodGone {
+                namespace: "a".into(),
+                name: "b".into(),
+            },
+            timeout: Duration::from_secs(5),
+        };
+        assert!(!wait.is_mutation());
+        assert_eq!(wait.object(), ObjectRef::pod("a", "b"));
+        assert!(Op::Cordon { node: "n".into() }.is_mutation());
+    }
+}

@@ -1,0 +1,859 @@
+//! The console's event loop: terminal events, view-model updates from the background
+//! deriver, log lines and plan progress, all over channels. The UI task never awaits
+//! Kubernetes; it redraws only when something changed, at most ~20 times a second.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use futures::StreamExt;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use tokio::sync::{mpsc, watch};
+
+use super::detail::{Detail, DetailKind};
+use super::dialog::{Dialog, DialogKind};
+use super::keymap::{Action, Context, Keymap};
+use super::panes::table::{self, Filter, TableState};
+use super::panes::{Pane, StorageView, WorkloadFilter, overview};
+use super::theme::{Role, Theme};
+use super::view::{ObjKey, ObjKind, TableModel, ViewModel};
+use crate::kube::connect::{ConnectOptions, Connection};
+use crate::ops::exec::{Executor, Progress};
+use crate::ops::plan::{Plan, ScaleKind};
+
+/// Everything the console needs from flags and files.
+pub struct ConsoleOptions {
+    pub connect: ConnectOptions,
+    pub namespace: Option<String>,
+    pub node: Option<String>,
+    pub read_only: bool,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    /// Problems with theme/keymap files, shown once at start (the defaults are in use).
+    pub config_errors: Vec<String>,
+    pub audit_log: std::path::PathBuf,
+}
+
+/// Messages from background tasks to the UI task.
+#[derive(Debug)]
+pub enum UiMsg {
+    Logs { id: u64, lines: Vec<String> },
+    LogsError { id: u64, error: String },
+    Progress(Progress),
+    PlanDone(Result<String, String>),
+    Connected(Box<Connection>),
+}
+
+#[derive(Debug)]
+enum Overlay {
+    Help,
+    Detail(Detail),
+    Dialog(Dialog),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Input {
+    None,
+    Filter(String),
+    Command(String),
+    Search(String),
+}
+
+/// The console's state. Panes keep their own table state.
+pub struct App {
+    pub pane: Pane,
+    storage_view: StorageView,
+    workload_filter: WorkloadFilter,
+    tables: HashMap<(Pane, u8), TableState>,
+    filter: Filter,
+    pub namespace: Option<String>,
+    overlay: Option<Overlay>,
+    input: Input,
+    pub view: Arc<ViewModel>,
+    theme: Theme,
+    keymap: Keymap,
+    read_only: bool,
+    status: Option<(Role, String)>,
+    overview_scroll: u16,
+    log_id: u64,
+    log_task: Option<tokio::task::JoinHandle<()>>,
+    connection: Option<Connection>,
+    audit_log: std::path::PathBuf,
+    tx: mpsc::Sender<UiMsg>,
+    pub quit: bool,
+    /// The filtered workload model for the current filter (derived on view change).
+    workloads_view: TableModel,
+}
+
+impl App {
+    pub fn new(opts: &ConsoleOptions, tx: mpsc::Sender<UiMsg>) -> Self {
+        let status = (!opts.config_errors.is_empty()).then(|| (Role::Warning, format!("{} (using defaults)", opts.config_errors.join("; "))));
+        Self {
+            pane: Pane::Overview,
+            storage_view: StorageView::Pvc,
+            workload_filter: WorkloadFilter::All,
+            tables: HashMap::new(),
+            filter: Filter::default(),
+            namespace: opts.namespace.clone(),
+            overlay: None,
+            input: Input::None,
+            view: Arc::new(ViewModel::default()),
+            theme: opts.theme.clone(),
+            keymap: opts.keymap.clone(),
+            read_only: opts.read_only,
+            status,
+            overview_scroll: 0,
+            log_id: 0,
+            log_task: None,
+            connection: None,
+            audit_log: opts.audit_log.clone(),
+            tx,
+            quit: false,
+            workloads_view: TableModel::default(),
+        }
+    }
+
+    fn sub(&self) -> u8 {
+        match self.pane {
+            Pane::Storage => self.storage_view as u8,
+            Pane::Workloads => self.workload_filter as u8,
+            _ => 0,
+        }
+    }
+
+    fn model(&self) -> &TableModel {
+        match self.pane {
+            Pane::Nodes => &self.view.nodes,
+            Pane::Pods => &self.view.pods,
+            Pane::Storage => match self.storage_view {
+                StorageView::Pvc => &self.view.pvcs,
+                StorageView::Pv => &self.view.pvs,
+                StorageView::StorageClass => &self.view.storage_classes,
+            },
+            Pane::Workloads => &self.workloads_view,
+            Pane::Events => &self.view.events,
+            Pane::Overview => &self.view.nodes,
+        }
+    }
+
+    fn rebuild_workloads(&mut self) {
+        let want = match self.workload_filter {
+            WorkloadFilter::All => None,
+            WorkloadFilter::StatefulSets => Some(ObjKind::StatefulSet),
+            WorkloadFilter::DaemonSets => Some(ObjKind::DaemonSet),
+            WorkloadFilter::Deployments => Some(ObjKind::Deployment),
+        };
+        self.workloads_view = TableModel {
+            columns: self.view.workloads.columns.clone(),
+            rows: self.view.workloads.rows.iter().filter(|r| want.is_none_or(|k| r.key.kind == k)).cloned().collect(),
+        };
+    }
+
+    /// Recomputes the current table's row order (after a view, filter or sort change).
+    fn refresh_table(&mut self) {
+        if self.pane == Pane::Overview {
+            return;
+        }
+        let key = (self.pane, self.sub());
+        let mut state = self.tables.remove(&key).unwrap_or_default();
+        let ns = self.namespace.clone();
+        state.refresh(self.model(), &self.filter, ns.as_deref());
+        self.tables.insert(key, state);
+    }
+
+    pub fn set_view(&mut self, view: Arc<ViewModel>) {
+        self.view = view;
+        self.rebuild_workloads();
+        self.refresh_table();
+    }
+
+    fn selected(&self) -> Option<ObjKey> {
+        self.tables.get(&(self.pane, self.sub())).and_then(|t| t.selected_key().cloned())
+    }
+
+    fn switch(&mut self, pane: Pane) {
+        self.pane = pane;
+        self.refresh_table();
+    }
+
+    /// Runs a `:` command: `:pods kube-system`, `:pvc`, `:q`, ...
+    fn command(&mut self, text: &str) {
+        let mut words = text.split_whitespace();
+        let cmd = words.next().unwrap_or_default();
+        let arg = words.next();
+        let target = match cmd {
+            "q" | "quit" => {
+                self.quit = true;
+                return;
+            }
+            "overview" | "o" => (Pane::Overview, None),
+            "nodes" | "node" | "no" => (Pane::Nodes, None),
+            "pods" | "pod" | "po" => (Pane::Pods, None),
+            "pvc" | "pvcs" => (Pane::Storage, Some(0)),
+            "pv" | "pvs" => (Pane::Storage, Some(1)),
+            "sc" | "storageclasses" => (Pane::Storage, Some(2)),
+            "storage" => (Pane::Storage, None),
+            "sts" | "statefulsets" => (Pane::Workloads, Some(1)),
+            "ds" | "daemonsets" => (Pane::Workloads, Some(2)),
+            "deploy" | "deployments" => (Pane::Workloads, Some(3)),
+            "workloads" => (Pane::Workloads, Some(0)),
+            "events" | "ev" => (Pane::Events, None),
+            "ns" | "namespace" => {
+                self.namespace = arg.filter(|a| *a != "all" && *a != "-A").map(str::to_string);
+                self.refresh_table();
+                return;
+            }
+            other => {
+                self.status = Some((Role::Error, format!("unknown command :{other} (try :nodes, :pods [ns], :pvc, :pv, :sc, :sts, :ds, :deploy, :events, :ns <name>, :q)")));
+                return;
+            }
+        };
+        match (target.0, target.1) {
+            (Pane::Storage, Some(i)) => self.storage_view = [StorageView::Pvc, StorageView::Pv, StorageView::StorageClass][i],
+            (Pane::Workloads, Some(i)) => {
+                self.workload_filter = [WorkloadFilter::All, WorkloadFilter::StatefulSets, WorkloadFilter::DaemonSets, WorkloadFilter::Deployments][i];
+                self.rebuild_workloads();
+            }
+            _ => {}
+        }
+        if let Some(ns) = arg {
+            if target.0 != Pane::Nodes && target.0 != Pane::Overview {
+                self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
+            }
+        }
+        self.switch(target.0);
+    }
+
+    fn open_detail(&mut self, kind: DetailKind) {
+        let Some(key) = self.selected() else { return };
+        match kind {
+            DetailKind::Describe => {
+                let lines = super::describe::describe_lines(&self.view.snapshot, &key);
+                self.overlay = Some(Overlay::Detail(Detail::new(kind, key, lines)));
+            }
+            DetailKind::Yaml => {
+                let lines = super::describe::yaml_lines(&self.view.snapshot, &key);
+                self.overlay = Some(Overlay::Detail(Detail::new(kind, key, lines)));
+            }
+            DetailKind::Logs => {
+                if key.kind != ObjKind::Pod {
+                    self.status = Some((Role::Warning, "logs: select a pod".into()));
+                    return;
+                }
+                let containers: Vec<String> = self
+                    .view
+                    .snapshot
+                    .pods
+                    .iter()
+                    .find(|p| p.metadata.name.as_deref() == Some(&key.name) && p.metadata.namespace.as_deref() == Some(&key.namespace))
+                    .and_then(|p| p.spec.as_ref())
+                    .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
+                    .unwrap_or_default();
+                let mut d = Detail::new(kind, key, Vec::new());
+                d.container = containers.first().cloned();
+                d.containers = containers;
+                self.overlay = Some(Overlay::Detail(d));
+                self.start_logs();
+            }
+        }
+    }
+
+    /// (Re)starts fetching logs for the open log view, in a background task.
+    fn start_logs(&mut self) {
+        let Some(Overlay::Detail(d)) = &mut self.overlay else { return };
+        let Some(conn) = &self.connection else {
+            d.error = Some("not connected to the API server".into());
+            return;
+        };
+        if let Some(t) = self.log_task.take() {
+            t.abort();
+        }
+        self.log_id += 1;
+        let id = self.log_id;
+        d.lines.clear();
+        d.scroll = 0;
+        d.error = None;
+        let api: ::kube::Api<k8s_openapi::api::core::v1::Pod> = ::kube::Api::namespaced(conn.client.clone(), &d.key.namespace);
+        let name = d.key.name.clone();
+        let params = ::kube::api::LogParams { container: d.container.clone(), previous: d.previous, follow: d.follow, tail_lines: Some(2000), ..Default::default() };
+        let tx = self.tx.clone();
+        let server = conn.server.clone();
+        self.log_task = Some(tokio::spawn(async move {
+            use futures::AsyncBufReadExt;
+            match api.log_stream(&name, &params).await {
+                Ok(reader) => {
+                    let mut lines = reader.lines();
+                    let mut batch = Vec::new();
+                    loop {
+                        let next = tokio::time::timeout(Duration::from_millis(50), lines.next()).await;
+                        match next {
+                            Ok(Some(Ok(l))) => {
+                                batch.push(l);
+                                if batch.len() < 500 {
+                                    continue;
+                                }
+                            }
+                            Ok(Some(Err(e))) => {
+                                let _ = tx.send(UiMsg::LogsError { id, error: e.to_string() }).await;
+                                break;
+                            }
+                            Ok(None) => {
+                                if !batch.is_empty() {
+                                    let _ = tx.send(UiMsg::Logs { id, lines: std::mem::take(&mut batch) }).await;
+                                }
+                                break;
+                            }
+                            Err(_) => {}
+                        }
+                        if !batch.is_empty() && tx.send(UiMsg::Logs { id, lines: std::mem::take(&mut batch) }).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(UiMsg::LogsError { id, error: crate::kube::errors::describe(&e, &server) }).await;
+                }
+            }
+        }));
+    }
+
+    fn start_plan(&mut self, plan: Plan) {
+        self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ConfirmPlan(plan))));
+    }
+
+    /// Runs the confirmed plan in the background; progress comes back as messages.
+    fn run_plan(&mut self) {
+        let Some(Overlay::Dialog(d)) = &mut self.overlay else { return };
+        let DialogKind::ConfirmPlan(plan) = &d.kind else { return };
+        let Some(conn) = &self.connection else {
+            d.error = Some("not connected to the API server".into());
+            return;
+        };
+        d.running = true;
+        let plan = plan.clone();
+        let input = d.input.clone();
+        let executor = Executor::new(conn.client.clone(), self.read_only, crate::ops::audit::AuditLog::new(self.audit_log.clone()), crate::ops::exec::ExecContext::current(&conn.user, &conn.context));
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let (ptx, mut prx) = mpsc::channel(32);
+            let forward = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(p) = prx.recv().await {
+                        let _ = tx.send(UiMsg::Progress(p)).await;
+                    }
+                })
+            };
+            let result = executor.run(&plan, &input, ptx).await;
+            let _ = forward.await;
+            let _ = tx.send(UiMsg::PlanDone(result.map(|o| o.to_string()).map_err(|e| e.to_string()))).await;
+        });
+    }
+
+    fn action_plan(&mut self, action: Action) {
+        let Some(key) = self.selected() else { return };
+        if self.read_only {
+            self.status = Some((Role::Warning, "read-only mode (--read-only): actions are disabled".into()));
+            return;
+        }
+        match (action, key.kind) {
+            (Action::Cordon, ObjKind::Node) => self.start_plan(Plan::cordon(&key.name)),
+            (Action::Uncordon, ObjKind::Node) => self.start_plan(Plan::uncordon(&key.name)),
+            (Action::Delete, ObjKind::Pod) => self.start_plan(Plan::delete_pod(&key.namespace, &key.name)),
+            (Action::Scale, kind @ (ObjKind::StatefulSet | ObjKind::Deployment)) => {
+                let scale_kind = if kind == ObjKind::StatefulSet { ScaleKind::StatefulSet } else { ScaleKind::Deployment };
+                let current = self.model().rows.iter().find(|r| r.key == key).and_then(|r| r.cells.get(3)).and_then(|c| c.parse().ok()).unwrap_or(0);
+                self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput { kind: scale_kind, namespace: key.namespace.clone(), name: key.name.clone(), current })));
+            }
+            (a, k) => self.status = Some((Role::Warning, format!("{a:?} does not apply to a {}", k.label()))),
+        }
+    }
+
+    /// Handles one key press.
+    pub fn on_key(&mut self, key: KeyEvent) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        // Text input first: filter, command line, search.
+        if self.input != Input::None {
+            self.on_input_key(key);
+            return;
+        }
+        match self.overlay.take() {
+            Some(Overlay::Help) => {
+                let a = self.keymap.action(Context::Detail, key);
+                if !matches!(a, Some(Action::Close) | Some(Action::Help) | Some(Action::Quit)) && key.code != KeyCode::Esc {
+                    self.overlay = Some(Overlay::Help);
+                }
+                return;
+            }
+            Some(Overlay::Detail(d)) => {
+                self.overlay = Some(Overlay::Detail(d));
+                self.on_detail_key(key);
+                return;
+            }
+            Some(Overlay::Dialog(d)) => {
+                self.overlay = Some(Overlay::Dialog(d));
+                self.on_dialog_key(key);
+                return;
+            }
+            None => {}
+        }
+        let context = if self.pane == Pane::Overview { Context::Global } else { Context::Table };
+        let Some(action) = self.keymap.action(context, key) else { return };
+        self.status = None;
+        let n = self.model().rows.len();
+        let page = 20isize;
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.overlay = Some(Overlay::Help),
+            Action::CommandLine => self.input = Input::Command(String::new()),
+            Action::Filter => self.input = Input::Filter(self.filter.text.clone()),
+            Action::NextPane => self.switch(Pane::ALL[(self.pane.index() + 1) % Pane::ALL.len()]),
+            Action::PrevPane => self.switch(Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]),
+            Action::Namespace => self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace))),
+            Action::Refresh => self.refresh_table(),
+            a if pane_number(a).is_some() => {
+                if let Some(p) = pane_number(a).and_then(|i| Pane::ALL.get(i)) {
+                    self.switch(*p);
+                }
+            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom if self.pane == Pane::Overview => {
+                self.overview_scroll = match action {
+                    Action::Up => self.overview_scroll.saturating_sub(1),
+                    Action::Down => self.overview_scroll.saturating_add(1),
+                    Action::PageUp => self.overview_scroll.saturating_sub(10),
+                    Action::PageDown => self.overview_scroll.saturating_add(10),
+                    Action::Top => 0,
+                    _ => self.overview_scroll.saturating_add(1000),
+                };
+            }
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                let delta = match action {
+                    Action::Up => -1,
+                    Action::Down => 1,
+                    Action::PageUp => -page,
+                    Action::PageDown => page,
+                    Action::Top => -(n as isize),
+                    _ => n as isize,
+                };
+                let key = (self.pane, self.sub());
+                let mut state = self.tables.remove(&key).unwrap_or_default();
+                state.move_by(self.model(), delta);
+                self.tables.insert(key, state);
+            }
+            Action::SortNextColumn | Action::SortReverse => {
+                let cols = self.model().columns.len();
+                let key = (self.pane, self.sub());
+                let state = self.tables.entry(key).or_default();
+                if action == Action::SortNextColumn {
+                    state.cycle_sort(cols);
+                } else {
+                    state.reverse_sort();
+                }
+                self.refresh_table();
+            }
+            Action::Describe => self.open_detail(DetailKind::Describe),
+            Action::Yaml => self.open_detail(DetailKind::Yaml),
+            Action::Logs => self.open_detail(DetailKind::Logs),
+            Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => self.action_plan(action),
+            _ => {}
+        }
+    }
+
+    fn on_input_key(&mut self, key: KeyEvent) {
+        let (buf, kind) = match &mut self.input {
+            Input::Filter(b) => (b, 0),
+            Input::Command(b) => (b, 1),
+            Input::Search(b) => (b, 2),
+            Input::None => return,
+        };
+        match key.code {
+            KeyCode::Esc => {
+                if kind == 0 {
+                    self.filter = Filter::default();
+                    self.refresh_table();
+                }
+                self.input = Input::None;
+            }
+            KeyCode::Enter => {
+                let text = buf.clone();
+                self.input = Input::None;
+                match kind {
+                    0 => {}
+                    1 => self.command(&text),
+                    _ => {
+                        if let Some(Overlay::Detail(d)) = &mut self.overlay {
+                            d.search = Some(text);
+                            if !d.search_next() {
+                                self.status = Some((Role::Warning, "no match".into()));
+                            }
+                        }
+                    }
+                }
+            }
+            KeyCode::Backspace => {
+                buf.pop();
+                if kind == 0 {
+                    let t = buf.clone();
+                    self.filter = Filter::new(&t);
+                    self.refresh_table();
+                }
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                buf.push(c);
+                if kind == 0 {
+                    let t = buf.clone();
+                    self.filter = Filter::new(&t);
+                    self.refresh_table();
+                }
+            }
+            KeyCode::Char('c') => self.input = Input::None,
+            _ => {}
+        }
+    }
+
+    fn on_detail_key(&mut self, key: KeyEvent) {
+        let action = self.keymap.action(Context::Detail, key);
+        let Some(Overlay::Detail(d)) = &mut self.overlay else { return };
+        let mut restart = false;
+        match action {
+            Some(Action::Close) | Some(Action::Quit) => {
+                if let Some(t) = self.log_task.take() {
+                    t.abort();
+                }
+                self.overlay = None;
+            }
+            Some(Action::Up) => d.scroll_by(-1),
+            Some(Action::Down) => d.scroll_by(1),
+            Some(Action::PageUp) => d.scroll_by(-20),
+            Some(Action::PageDown) => d.scroll_by(20),
+            Some(Action::Top) => d.scroll = 0,
+            Some(Action::Bottom) => d.scroll = d.lines.len().saturating_sub(1),
+            Some(Action::Search) => self.input = Input::Search(String::new()),
+            Some(Action::SearchNext) => {
+                d.search_next();
+            }
+            Some(Action::ToggleFollow) if d.kind == DetailKind::Logs => {
+                d.follow = !d.follow;
+                restart = true;
+            }
+            Some(Action::TogglePrevious) if d.kind == DetailKind::Logs => {
+                d.previous = !d.previous;
+                restart = true;
+            }
+            Some(Action::NextContainer) if d.kind == DetailKind::Logs && !d.containers.is_empty() => {
+                let i = d.containers.iter().position(|c| Some(c) == d.container.as_ref()).map(|i| (i + 1) % d.containers.len()).unwrap_or(0);
+                d.container = d.containers.get(i).cloned();
+                restart = true;
+            }
+            _ => {}
+        }
+        if restart {
+            self.start_logs();
+        }
+    }
+
+    fn on_dialog_key(&mut self, key: KeyEvent) {
+        let Some(Overlay::Dialog(d)) = &mut self.overlay else { return };
+        match key.code {
+            KeyCode::Esc => {
+                if !d.running {
+                    self.overlay = None;
+                }
+                return;
+            }
+            KeyCode::Enter => {}
+            KeyCode::Backspace => {
+                d.input.pop();
+                return;
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                if !d.running && !d.done {
+                    d.input.push(c);
+                }
+                return;
+            }
+            _ => return,
+        }
+        // Enter.
+        if d.running {
+            return;
+        }
+        if d.done {
+            self.overlay = None;
+            return;
+        }
+        match &d.kind {
+            DialogKind::Namespace => {
+                let ns = d.input.trim().to_string();
+                self.namespace = (!ns.is_empty() && ns != "all").then_some(ns);
+                self.overlay = None;
+                self.refresh_table();
+            }
+            DialogKind::ScaleInput { kind, namespace, name, current } => match d.input.trim().parse::<i32>() {
+                Ok(n) if n >= 0 => {
+                    let plan = Plan::scale(*kind, namespace, name, *current, n);
+                    self.start_plan(plan);
+                }
+                _ => d.error = Some(format!("{:?} is not a replica count (0 or more)", d.input)),
+            },
+            DialogKind::ConfirmPlan(_) => self.run_plan(),
+        }
+    }
+
+    pub fn on_msg(&mut self, msg: UiMsg) {
+        match msg {
+            UiMsg::Logs { id, lines } if id == self.log_id => {
+                if let Some(Overlay::Detail(d)) = &mut self.overlay {
+                    d.push_lines(lines);
+                }
+            }
+            UiMsg::LogsError { id, error } if id == self.log_id => {
+                if let Some(Overlay::Detail(d)) = &mut self.overlay {
+                    d.error = Some(error);
+                }
+            }
+            UiMsg::Logs { .. } | UiMsg::LogsError { .. } => {}
+            UiMsg::Progress(p) => {
+                if let Some(Overlay::Dialog(d)) = &mut self.overlay {
+                    let role = if p.is_failure() { Role::Error } else { Role::Text };
+                    d.progress.push((role, p.to_string()));
+                }
+            }
+            UiMsg::PlanDone(result) => {
+                if let Some(Overlay::Dialog(d)) = &mut self.overlay {
+                    d.running = false;
+                    d.done = true;
+                    match result {
+                        Ok(s) => d.progress.push((Role::Ok, s)),
+                        Err(e) => d.error = Some(e),
+                    }
+                }
+            }
+            UiMsg::Connected(conn) => self.connection = Some(*conn),
+        }
+    }
+
+    pub fn draw(&mut self, f: &mut Frame) {
+        let area = f.area();
+        let [tabs, body, status] = Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(2)]).areas(area);
+        self.draw_tabs(f, tabs);
+        match self.pane {
+            Pane::Overview => overview::draw(f, body, &self.view, &self.theme, self.overview_scroll),
+            pane => {
+                let title = match pane {
+                    Pane::Storage => match self.storage_view {
+                        StorageView::Pvc => "PersistentVolumeClaims",
+                        StorageView::Pv => "PersistentVolumes",
+                        StorageView::StorageClass => "StorageClasses",
+                    },
+                    Pane::Workloads => match self.workload_filter {
+                        WorkloadFilter::All => "Workloads",
+                        WorkloadFilter::StatefulSets => "StatefulSets",
+                        WorkloadFilter::DaemonSets => "DaemonSets",
+                        WorkloadFilter::Deployments => "Deployments",
+                    },
+                    p => p.title(),
+                };
+                let ns = self.namespace.clone().unwrap_or_else(|| "all".into());
+                let title = format!("{title} [{ns}]");
+                let key = (self.pane, self.sub());
+                let mut state = self.tables.remove(&key).unwrap_or_default();
+                table::draw(f, body, &title, self.model(), &mut state, &self.theme, self.overlay.is_none());
+                self.tables.insert(key, state);
+            }
+        }
+        self.draw_status(f, status);
+        match &self.overlay {
+            Some(Overlay::Help) => self.draw_help(f, body),
+            Some(Overlay::Detail(d)) => d.draw(f, body, &self.theme),
+            Some(Overlay::Dialog(d)) => d.draw(f, body, &self.theme, self.read_only),
+            None => {}
+        }
+    }
+
+    fn draw_tabs(&self, f: &mut Frame, area: Rect) {
+        let mut spans = vec![Span::styled(" kcops ", self.theme.style(Role::Title))];
+        for (i, p) in Pane::ALL.iter().enumerate() {
+            let role = if *p == self.pane { Role::Selection } else { Role::Muted };
+            spans.push(Span::styled(format!(" {}:{} ", i + 1, p.title()), self.theme.style(role)));
+        }
+        if self.read_only {
+            spans.push(Span::styled(" READ-ONLY ", self.theme.style(Role::Warning)));
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+
+    fn draw_status(&self, f: &mut Frame, area: Rect) {
+        let [line1, line2] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+        let c = &self.view.connection;
+        let last = self.view.sources.iter().filter_map(|s| s.last_success).max();
+        let ago = last.map(|t| crate::model::pod_status::human_since(t, jiff::Timestamp::now())).map(|a| format!("last success {a} ago")).unwrap_or_else(|| "never succeeded yet".into());
+        let errors: Vec<String> = self.view.sources.iter().filter_map(|s| s.last_error.as_ref().map(|e| format!("{}: {e}", s.kind))).collect();
+        let (role, text) = if let Some(e) = &c.error {
+            (Role::Error, format!("{e} — retrying; {ago}"))
+        } else if let Some(first) = errors.first() {
+            (Role::Error, format!("{first} — retrying with backoff; {ago}"))
+        } else {
+            (Role::StatusBar, format!("context {}  user {}  server {}  {ago}", c.context, c.user, c.server))
+        };
+        f.render_widget(Paragraph::new(Span::styled(text, self.theme.style(role))), line1);
+        let second = match &self.input {
+            Input::Filter(b) => Line::from(vec![Span::styled("/", self.theme.style(Role::KeyHint)), Span::styled(b.clone(), self.theme.style(Role::Filter))]),
+            Input::Command(b) => Line::from(vec![Span::styled(":", self.theme.style(Role::KeyHint)), Span::styled(b.clone(), self.theme.style(Role::Filter))]),
+            Input::Search(b) => Line::from(vec![Span::styled("search: ", self.theme.style(Role::KeyHint)), Span::styled(b.clone(), self.theme.style(Role::Filter))]),
+            Input::None => match &self.status {
+                Some((role, s)) => Line::from(Span::styled(s.clone(), self.theme.style(*role))),
+                None => {
+                    let mut spans = Vec::new();
+                    if !self.filter.is_empty() {
+                        spans.push(Span::styled(format!("filter: {}  ", self.filter.text), self.theme.style(Role::Filter)));
+                    }
+                    spans.push(Span::styled("? help  : command  / filter  q quit", self.theme.style(Role::Muted)));
+                    Line::from(spans)
+                }
+            },
+        };
+        f.render_widget(Paragraph::new(second), line2);
+    }
+
+    fn draw_help(&self, f: &mut Frame, area: Rect) {
+        let rect = Dialog::area(area, 80, area.height.saturating_sub(2));
+        f.render_widget(Clear, rect);
+        let contexts: &[(Context, &str)] = match self.pane {
+            Pane::Overview => &[(Context::Global, "Global")],
+            _ => &[(Context::Table, "This pane"), (Context::Global, "Global"), (Context::Detail, "Detail views")],
+        };
+        let mut lines = Vec::new();
+        for (ctx, title) in contexts {
+            lines.push(Line::from(Span::styled(*title, self.theme.style(Role::Header))));
+            for (action, keys) in self.keymap.bindings(*ctx) {
+                if self.read_only && matches!(action, Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale) {
+                    continue;
+                }
+                lines.push(Line::from(vec![Span::styled(format!("  {:<18}", keys.join(", ")), self.theme.style(Role::KeyHint)), Span::styled(format!("{action:?}"), self.theme.style(Role::Text))]));
+            }
+        }
+        let block = Block::default().borders(Borders::ALL).border_style(self.theme.style(Role::DialogBorder)).title(Span::styled(" Keys ", self.theme.style(Role::Title)));
+        f.render_widget(Paragraph::new(lines).block(block), rect);
+    }
+}
+
+fn pane_number(a: Action) -> Option<usize> {
+    Some(match a {
+        Action::Pane1 => 0,
+        Action::Pane2 => 1,
+        Action::Pane3 => 2,
+        Action::Pane4 => 3,
+        Action::Pane5 => 4,
+        Action::Pane6 => 5,
+        _ => return None,
+    })
+}
+
+/// Connects (retrying with backoff and reporting why it cannot), starts the
+/// reflectors, and publishes a new view model after each change batch.
+async fn background(opts: ConnectOptions, view_tx: watch::Sender<Arc<ViewModel>>, ui_tx: mpsc::Sender<UiMsg>) {
+    let mut delay = Duration::from_millis(500);
+    let conn = loop {
+        match crate::kube::connect::connect(&opts).await {
+            Ok(c) => break c,
+            Err(e) => {
+                let mut vm = ViewModel::default();
+                vm.connection.error = Some(e.to_string());
+                let _ = view_tx.send(Arc::new(vm));
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    };
+    let _ = ui_tx.send(UiMsg::Connected(Box::new(conn.clone()))).await;
+    let sources = crate::kube::reflectors::Sources::start(&conn);
+    let base = super::view::ConnState { context: conn.context.clone(), server: conn.server.clone(), user: conn.user.clone(), error: None };
+    let sources = Arc::new(sources);
+    let mut generation = 0u64;
+    let mut last = Instant::now() - Duration::from_secs(1);
+    loop {
+        // Wake on change (errors included), or once a minute so ages move while idle.
+        let _ = tokio::time::timeout(Duration::from_secs(60), sources.changed.notified()).await;
+        // Coalesce: at most ~20 derivations a second.
+        let since = last.elapsed();
+        if since < Duration::from_millis(50) {
+            tokio::time::sleep(Duration::from_millis(50) - since).await;
+        }
+        last = Instant::now();
+        generation += 1;
+        let s = sources.clone();
+        let conn_state = base.clone();
+        let derived = tokio::task::spawn_blocking(move || super::view::derive(s.snapshot(), conn_state, generation)).await;
+        match derived {
+            Ok(vm) => {
+                if view_tx.send(Arc::new(vm)).is_err() {
+                    return;
+                }
+            }
+            Err(e) => tracing::error!("view derivation failed: {e}"),
+        }
+    }
+}
+
+/// Runs the console until the operator quits or a signal arrives.
+pub async fn run(opts: ConsoleOptions) -> Result<()> {
+    let (ui_tx, mut ui_rx) = mpsc::channel::<UiMsg>(256);
+    let (view_tx, mut view_rx) = watch::channel(Arc::new(ViewModel::default()));
+    let bg = tokio::spawn(background(opts.connect.clone(), view_tx, ui_tx.clone()));
+    let mut app = App::new(&opts, ui_tx);
+    let mut guard = super::terminal::TerminalGuard::enter()?;
+    let mut events = EventStream::new();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    let frame_budget = Duration::from_millis(50);
+    loop {
+        if dirty {
+            let since = last_draw.elapsed();
+            if since >= frame_budget {
+                let t0 = Instant::now();
+                guard.terminal.draw(|f| app.draw(f))?;
+                tracing::trace!(frame_us = t0.elapsed().as_micros() as u64, generation = app.view.generation, "frame");
+                last_draw = Instant::now();
+                dirty = false;
+            }
+        }
+        let redraw_in = if dirty { frame_budget.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) => { app.on_key(k); dirty = true; }
+                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => { tracing::warn!("terminal event error: {e}"); }
+                None => break,
+            },
+            changed = view_rx.changed() => {
+                if changed.is_err() { break; }
+                let v = view_rx.borrow_and_update().clone();
+                app.set_view(v);
+                dirty = true;
+            }
+            Some(msg) = ui_rx.recv() => { app.on_msg(msg); dirty = true; }
+            _ = tick.tick() => { dirty = true; }
+            _ = tokio::time::sleep(redraw_in) => {}
+            _ = sigterm.recv() => break,
+            _ = sighup.recv() => break,
+        }
+        if app.quit {
+            break;
+        }
+    }
+    bg.abort();
+    drop(guard);
+    Ok(())
+}

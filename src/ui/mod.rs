@@ -1,0 +1,4 @@
+//! The terminal UI: event loop, panes, overlays, theme and keymap.
+
+pub mod config_error;
+pub mod terminal;

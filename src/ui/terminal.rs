@@ -1,0 +1,55 @@
+//! Entering and leaving the terminal's raw/alternate-screen mode. The terminal is
+//! restored on every way out: normal exit (guard drop), panic (hook), and the signals
+//! handled by the event loop (SIGTERM, SIGHUP, SIGINT).
+
+use std::io::{self, Stdout};
+
+use anyhow::{Context, Result};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+pub type Term = Terminal<CrosstermBackend<Stdout>>;
+
+/// Restores the terminal when dropped.
+pub struct TerminalGuard {
+    pub terminal: Term,
+}
+
+/// Puts the terminal back: leave the alternate screen, show the cursor, cooked mode.
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, DisableMouseCapture, crossterm::cursor::Show);
+}
+
+impl TerminalGuard {
+    pub fn enter() -> Result<Self> {
+        install_panic_hook();
+        enable_raw_mode().context("cannot switch the terminal to raw mode (is this a terminal?)")?;
+        let mut out = io::stdout();
+        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+            restore();
+            return Err(e).context("cannot enter the alternate screen");
+        }
+        let terminal = Terminal::new(CrosstermBackend::new(out)).context("cannot start the terminal backend")?;
+        Ok(Self { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// A panic restores the terminal before the message is printed, so it is readable.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        tracing::error!("panic: {info}");
+        previous(info);
+    }));
+}

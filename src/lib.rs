@@ -6,6 +6,7 @@
 pub mod lab;
 pub mod model;
 pub mod ceph;
+pub mod check;
 pub mod diagnose;
 pub mod host;
 pub mod kube;

@@ -1,47 +1,38 @@
-//! The `kcops` binary: the console (issue 3) and the `lab` subcommands.
+//! The `kcops` binary: the console (default), `check`, `demo`, and the `lab` subcommands.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 #[derive(Debug, Parser)]
 #[command(name = "kcops", version, about = "Operations console for kubeadm clusters with Ceph RBD storage")]
-struct Cli {
+pub struct Cli {
+    #[command(flatten)]
+    pub console: cli::ConsoleArgs,
     /// Where tracing goes (never the terminal).
     #[arg(long, global = true, env = "KCOPS_LOG_FILE")]
-    log_file: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
     #[command(subcommand)]
-    command: Option<Command>,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Command {
     /// The lab: a local cluster speaking the Kubernetes API, with real Ceph and etcd.
     #[command(subcommand)]
     Lab(kcops::lab::cli::LabCommand),
-}
-
-fn state_dir() -> PathBuf {
-    match std::env::var_os("XDG_STATE_HOME") {
-        Some(d) if !d.is_empty() => PathBuf::from(d).join("kcops"),
-        _ => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".local/state/kcops"),
-    }
-}
-
-fn init_tracing(path: &std::path::Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KCOPS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
-    Ok(())
+    /// Print the findings without the TUI (exit 0 healthy, 1 warnings, 2 critical, 3 could not evaluate).
+    Check(cli::CheckArgs),
+    /// Bring up a lab, open the console on it, and take the lab down on exit.
+    Demo(cli::DemoArgs),
 }
 
 fn main() {
-    let cli = Cli::parse();
-    let log = cli.log_file.clone().unwrap_or_else(|| state_dir().join("kcops.log"));
-    if let Err(e) = init_tracing(&log) {
+    let args = Cli::parse();
+    let log = args.log_file.clone().unwrap_or_else(|| cli::state_dir().join("kcops.log"));
+    if let Err(e) = cli::init_tracing(&log) {
         eprintln!("kcops: cannot write the log file {}: {e}", log.display());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -52,11 +43,15 @@ fn main() {
         }
     };
     let code = runtime.block_on(async {
-        match cli.command {
+        match args.command {
             Some(Command::Lab(cmd)) => kcops::lab::cli::run(cmd).await,
-            None => Err(anyhow::anyhow!("the console is not built yet (issue 3); try `kcops lab up`")),
+            Some(Command::Check(c)) => cli::check(&args.console, &c).await,
+            Some(Command::Demo(d)) => cli::demo(&args.console, &d).await,
+            None => cli::console(&args.console, None).await,
         }
     });
+    // Background tasks (watchers) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {

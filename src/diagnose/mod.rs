@@ -1,2 +1,195 @@
 //! Findings: what is wrong across the layers, with evidence, explanation and fix.
 //! Pure functions of a [`crate::model::snapshot::Snapshot`].
+//!
+//! Each check reports one root cause once. Pods on a NotReady node are covered by that
+//! node's finding; a pod with a precise finding (crash loop, locked volume, sandbox
+//! failure, pending claim) is not also reported as stuck; a workload short of ready
+//! replicas is only reported when some of the missing readiness is not already
+//! explained by such a finding. The ids are stable: scripts match on them.
+//!
+//! | id | severity | fires when |
+//! |---|---|---|
+//! | `source.error` | Critical (never listed) / Warning (stale) | a watched kind has an error |
+//! | `node.notready` | Critical (Warning when cordoned and drained) | Ready is False or Unknown |
+//! | `node.pressure` | Warning | Memory/Disk/PIDPressure is True |
+//! | `pod.crashloop` | Critical (system pod) / Warning | a container is in CrashLoopBackOff, or runs unready after 2+ restarts with a recent failed run |
+//! | `pod.volume-locked` | Critical | a creating pod's newest mount event says the RBD image is locked / still in use / Multi-Attach |
+//! | `pod.sandbox-failed` | Critical | pods on a node get FailedCreatePodSandBox; one finding per node, listing the pods |
+//! | `pod.stuck-creating` | Warning | other FailedMount/FailedAttachVolume events, or creating for 2 minutes |
+//! | `pod.unschedulable` | Warning | PodScheduled is False with reason Unschedulable |
+//! | `pod.terminating-stuck` | Warning | deleted more than 60s past its deadline on a NotReady or missing node |
+//! | `pvc.pending` | Warning | unbound for 1 minute, or a ProvisioningFailed event |
+//! | `pv.released` | Info | a volume kept after its claim was deleted |
+//! | `pv.failed` | Warning | reclaiming the volume failed |
+//! | `workload.unavailable` | Critical (none ready) / Warning | fewer ready than desired for 2 minutes, not explained above |
+
+mod index;
+mod nodes;
+mod pods;
+mod sources;
+mod storage;
+mod workloads;
+
+#[cfg(test)]
+mod fixtures;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::model::snapshot::Snapshot;
+
+pub use index::Index;
+
+/// How bad a finding is; ordered so that `Critical` is the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem, with what it rests on and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable id scripts can match on, e.g. `pod.crashloop`.
+    pub id: &'static str,
+    pub severity: Severity,
+    /// `Kind namespace/name` (or `Kind name`), e.g. `Pod kube-flannel/kube-flannel-ds-abcde`.
+    pub object: String,
+    pub namespace: Option<String>,
+    pub node: Option<String>,
+    /// The exact lines the finding rests on: event messages, termination messages,
+    /// conditions. Times are absolute (RFC 3339), never "5m ago".
+    pub evidence: Vec<String>,
+    pub explanation: String,
+    pub fix: String,
+}
+
+/// How long things may take before they count as stuck. A freshly started cluster
+/// converges within these, so a settled healthy cluster has no findings.
+pub mod thresholds {
+    use jiff::SignedDuration;
+
+    /// A scheduled pod still creating its containers without any failure event.
+    pub const STUCK_CREATING: SignedDuration = SignedDuration::from_secs(120);
+    /// An unbound claim without a ProvisioningFailed event.
+    pub const PVC_PENDING: SignedDuration = SignedDuration::from_secs(60);
+    /// A workload's unexplained unready or missing replicas.
+    pub const WORKLOAD_UNAVAILABLE: SignedDuration = SignedDuration::from_secs(120);
+    /// A deleted pod past its deletion deadline (deletionTimestamp).
+    pub const TERMINATING_GRACE: SignedDuration = SignedDuration::from_secs(60);
+    /// A failed container run older than this no longer makes a crash loop.
+    pub const CRASH_RECENT: SignedDuration = SignedDuration::from_secs(600);
+}
+
+/// At most this many evidence lines list individual objects (the rest are counted).
+pub(crate) const MAX_LISTED: usize = 8;
+
+/// `namespace/name` of a pod, borrowed from the snapshot.
+pub(crate) type PodKey<'a> = (&'a str, &'a str);
+
+/// Pods whose state a finding already explains (directly, or through their node).
+pub(crate) type Explained<'a> = HashSet<PodKey<'a>>;
+
+/// Every finding for the snapshot, most severe first, then by id and object.
+pub fn diagnose(s: &Snapshot) -> Vec<Finding> {
+    let ix = Index::new(s);
+    let mut out = Vec::new();
+    sources::check(s, &mut out);
+    nodes::check(s, &ix, &mut out);
+    let explained = pods::check(s, &ix, &mut out);
+    storage::check(s, &ix, &mut out);
+    workloads::check(s, &ix, &explained, &mut out);
+    sort(&mut out);
+    out
+}
+
+/// Severity descending, then id, then object: the order `kcops check` prints.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.id.cmp(b.id))
+            .then_with(|| a.object.cmp(&b.object))
+    });
+}
+
+/// Keeps the first `MAX_LISTED` lines and says how many more there were.
+pub(crate) fn cap_listed(mut lines: Vec<String>, what: &str) -> Vec<String> {
+    if lines.len() > MAX_LISTED {
+        let more = lines.len() - MAX_LISTED;
+        lines.truncate(MAX_LISTED);
+        lines.push(format!("... and {more} more {what}"));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn severity_orders_critical_first() {
+        assert!(Severity::Critical > Severity::Warning);
+        assert!(Severity::Warning > Severity::Info);
+        assert_eq!(
+            serde_json::to_string(&Severity::Critical).unwrap(),
+            "\"critical\""
+        );
+    }
+
+    #[test]
+    fn empty_snapshot_has_no_findings() {
+        assert!(diagnose(&snapshot()).is_empty());
+    }
+
+    #[test]
+    fn findings_sorted_by_severity_id_object() {
+        let mut s = snapshot();
+        s.nodes.push(node("b", "False"));
+        s.nodes.push(node("a", "Unknown"));
+        s.nodes.push(with(
+            node("c", "True"),
+            json!({"status": {"conditions": [{"type": "Ready", "status": "True"},
+                {"type": "DiskPressure", "status": "True", "reason": "KubeletHasDiskPressure"}]}}),
+        ));
+        s.pvs.push(from(
+            json!({"metadata": {"name": "old"}, "status": {"phase": "Released"}}),
+        ));
+        let want = [
+            ("node.notready", "Node a"),
+            ("node.notready", "Node b"),
+            ("node.pressure", "Node c"),
+            ("pv.released", "PersistentVolume old"),
+        ];
+        let want: Vec<(&str, String)> = want.iter().map(|(i, o)| (*i, o.to_string())).collect();
+        assert_eq!(ids(&diagnose(&s)), want);
+    }
+
+    #[test]
+    fn cap_listed_counts_the_rest() {
+        let lines: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        let capped = cap_listed(lines, "pods");
+        assert_eq!(capped.len(), MAX_LISTED + 1);
+        assert_eq!(capped[MAX_LISTED], "... and 2 more pods");
+    }
+}

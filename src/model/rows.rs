@@ -374,9 +374,7 @@ pub fn pvc_rows(s: &Snapshot) -> Vec<PvcRow> {
         .map(|pvc| {
             let spec = pvc.spec.as_ref();
             let status = pvc.status.as_ref();
-            let volume = spec
-                .and_then(|s| s.volume_name.clone())
-                .unwrap_or_default();
+            let volume = spec.and_then(|s| s.volume_name.clone()).unwrap_or_default();
             // As kubectl: capacity and modes are the bound volume's, shown once bound.
             let (capacity, modes) = if volume.is_empty() {
                 (String::new(), String::new())
@@ -421,7 +419,10 @@ pub fn rbd_image(pv: &PersistentVolume) -> Option<(&str, &str)> {
     if let Some(rbd) = &spec.rbd {
         return Some((rbd.pool.as_deref().unwrap_or("rbd"), rbd.image.as_str()));
     }
-    let csi = spec.csi.as_ref().filter(|c| c.driver == "rbd.csi.ceph.com")?;
+    let csi = spec
+        .csi
+        .as_ref()
+        .filter(|c| c.driver == "rbd.csi.ceph.com")?;
     let attrs = csi.volume_attributes.as_ref()?;
     let image = attrs.get("imageName")?;
     let pool = attrs.get("pool").map(String::as_str).unwrap_or("rbd");
@@ -523,14 +524,13 @@ pub fn pv_rows(s: &Snapshot) -> Vec<PvRow> {
 /// A row of the StorageClass table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageClassRow {
-    /// The name, with ` (default)` for the default class, as kubectl shows it.
     pub name: String,
+    /// Shown as ` (default)` after the name, as kubectl does.
+    pub is_default: bool,
     pub provisioner: String,
     pub reclaim_policy: String,
     pub volume_binding_mode: String,
     pub age: String,
-    /// The plain name (the key).
-    pub plain_name: String,
 }
 
 impl StorageClassRow {
@@ -544,7 +544,11 @@ impl StorageClassRow {
 
     pub fn cells(&self) -> Vec<String> {
         vec![
-            self.name.clone(),
+            if self.is_default {
+                format!("{} (default)", self.name)
+            } else {
+                self.name.clone()
+            },
             self.provisioner.clone(),
             self.reclaim_policy.clone(),
             self.volume_binding_mode.clone(),
@@ -553,7 +557,7 @@ impl StorageClassRow {
     }
 
     pub fn key(&self) -> String {
-        self.plain_name.clone()
+        self.name.clone()
     }
 }
 
@@ -561,7 +565,6 @@ pub fn storage_class_rows(s: &Snapshot) -> Vec<StorageClassRow> {
     s.storage_classes
         .iter()
         .map(|sc| {
-            let plain = sc.metadata.name.clone().unwrap_or_default();
             let annotations = sc.metadata.annotations.as_ref();
             let is_default = [
                 "storageclass.kubernetes.io/is-default-class",
@@ -570,11 +573,8 @@ pub fn storage_class_rows(s: &Snapshot) -> Vec<StorageClassRow> {
             .iter()
             .any(|k| annotations.and_then(|a| a.get(*k)).map(String::as_str) == Some("true"));
             StorageClassRow {
-                name: if is_default {
-                    format!("{plain} (default)")
-                } else {
-                    plain.clone()
-                },
+                name: sc.metadata.name.clone().unwrap_or_default(),
+                is_default,
                 provisioner: sc.provisioner.clone(),
                 reclaim_policy: sc
                     .reclaim_policy
@@ -585,7 +585,6 @@ pub fn storage_class_rows(s: &Snapshot) -> Vec<StorageClassRow> {
                     .clone()
                     .unwrap_or_else(|| "Immediate".to_string()),
                 age: age(created(&sc.metadata), s.now),
-                plain_name: plain,
             }
         })
         .collect()
@@ -703,21 +702,25 @@ pub fn workload_rows(s: &Snapshot) -> Vec<WorkloadRow> {
     };
     let mut rows =
         Vec::with_capacity(s.statefulsets.len() + s.daemonsets.len() + s.deployments.len());
-    rows.extend(
-        s.statefulsets
-            .iter()
-            .map(|x| row(WorkloadKind::StatefulSet, &x.metadata, statefulset_replicas(x))),
-    );
+    rows.extend(s.statefulsets.iter().map(|x| {
+        row(
+            WorkloadKind::StatefulSet,
+            &x.metadata,
+            statefulset_replicas(x),
+        )
+    }));
     rows.extend(
         s.daemonsets
             .iter()
             .map(|x| row(WorkloadKind::DaemonSet, &x.metadata, daemonset_replicas(x))),
     );
-    rows.extend(
-        s.deployments
-            .iter()
-            .map(|x| row(WorkloadKind::Deployment, &x.metadata, deployment_replicas(x))),
-    );
+    rows.extend(s.deployments.iter().map(|x| {
+        row(
+            WorkloadKind::Deployment,
+            &x.metadata,
+            deployment_replicas(x),
+        )
+    }));
     rows
 }
 
@@ -878,16 +881,22 @@ mod tests {
             "metadata": {"name": "node1", "labels": {"kubernetes.io/role": "worker"}},
             "status": {"conditions": [{"type": "Ready", "status": "Unknown"}, {"type": "MemoryPressure", "status": "Unknown"}]}
         })));
-        s.nodes
-            .push(from(json!({"metadata": {"name": "bare"}, "spec": {"unschedulable": true}})));
-        for (i, node) in ["master", "master", "node1", "node1", "bare"].iter().enumerate() {
+        s.nodes.push(from(
+            json!({"metadata": {"name": "bare"}, "spec": {"unschedulable": true}}),
+        ));
+        for (i, node) in ["master", "master", "node1", "node1", "bare"]
+            .iter()
+            .enumerate()
+        {
             let phase = if i == 1 { "Succeeded" } else { "Running" };
-            s.pods.push(from(json!({"metadata": {"name": format!("p{i}"), "namespace": "x"},
-                "spec": {"nodeName": node, "containers": []}, "status": {"phase": phase}})));
+            s.pods.push(from(
+                json!({"metadata": {"name": format!("p{i}"), "namespace": "x"},
+                "spec": {"nodeName": node, "containers": []}, "status": {"phase": phase}}),
+            ));
         }
-        s.pods.push(
-            from(json!({"metadata": {"name": "pending", "namespace": "x"}, "spec": {"containers": []}})),
-        );
+        s.pods.push(from(
+            json!({"metadata": {"name": "pending", "namespace": "x"}, "spec": {"containers": []}}),
+        ));
         let rows = node_rows(&s);
         assert_eq!(
             rows[0].cells(),
@@ -900,7 +909,7 @@ mod tests {
                 "10.244.0.0/24",
                 "v1.32.4",
                 "1",
-                "2h",
+                "120m",
                 "MemoryPressure"
             ]
         );
@@ -932,7 +941,16 @@ mod tests {
         let rows = pod_rows(&s);
         assert_eq!(
             rows[0].cells(),
-            vec!["demo", "web-0", "0/1", "CrashLoopBackOff", "3 (30s ago)", "5m", "10.244.1.5", "node1"]
+            vec![
+                "demo",
+                "web-0",
+                "0/1",
+                "CrashLoopBackOff",
+                "3 (30s ago)",
+                "5m",
+                "10.244.1.5",
+                "node1"
+            ]
         );
         assert_eq!(rows[0].key(), "demo/web-0");
         assert_eq!(rows[1].status, "Pending");
@@ -958,7 +976,16 @@ mod tests {
         let rows = pvc_rows(&s);
         assert_eq!(
             rows[0].cells(),
-            vec!["default", "data-etcd-0", "Bound", "pvc-1", "1Gi", "RWO,RWX", "rbd", "60m"]
+            vec![
+                "default",
+                "data-etcd-0",
+                "Bound",
+                "pvc-1",
+                "1Gi",
+                "RWO,RWX",
+                "rbd",
+                "60m"
+            ]
         );
         assert_eq!(rows[1].status, "Terminating");
         assert_eq!(rows[1].capacity, "");
@@ -988,7 +1015,16 @@ mod tests {
         let rows = pv_rows(&s);
         assert_eq!(
             rows[0].cells(),
-            vec!["pvc-1", "1Gi", "Delete", "Bound", "default/data-etcd-0", "rbd", "rbd/kubernetes-dynamic-pvc-abc", "<unknown>"]
+            vec![
+                "pvc-1",
+                "1Gi",
+                "Delete",
+                "Bound",
+                "default/data-etcd-0",
+                "rbd",
+                "rbd/kubernetes-dynamic-pvc-abc",
+                "<unknown>"
+            ]
         );
         assert_eq!(rows[1].rbd, "kube/csi-vol-1");
         assert_eq!(rows[1].claim, "");
@@ -999,12 +1035,19 @@ mod tests {
             "metadata": {"name": "rbd", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
             "provisioner": "kubernetes.io/rbd", "reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer"
         })));
-        s.storage_classes
-            .push(from(json!({"metadata": {"name": "plain"}, "provisioner": "x"})));
+        s.storage_classes.push(from(
+            json!({"metadata": {"name": "plain"}, "provisioner": "x"}),
+        ));
         let rows = storage_class_rows(&s);
         assert_eq!(
             rows[0].cells(),
-            vec!["rbd (default)", "kubernetes.io/rbd", "Retain", "WaitForFirstConsumer", "<unknown>"]
+            vec![
+                "rbd (default)",
+                "kubernetes.io/rbd",
+                "Retain",
+                "WaitForFirstConsumer",
+                "<unknown>"
+            ]
         );
         assert_eq!(rows[0].key(), "rbd");
         assert_eq!(rows[1].reclaim_policy, "Delete");
@@ -1032,10 +1075,25 @@ mod tests {
         let rows = workload_rows(&s);
         assert_eq!(
             rows[0].cells(),
-            vec!["StatefulSet", "default", "etcd", "3", "2", "3", "2", "<unknown>"]
+            vec![
+                "StatefulSet",
+                "default",
+                "etcd",
+                "3",
+                "2",
+                "3",
+                "2",
+                "<unknown>"
+            ]
         );
-        assert_eq!(rows[1].cells()[..7], ["DaemonSet", "kube-system", "kube-proxy", "3", "3", "3", "3"]);
-        assert_eq!(rows[2].cells()[..7], ["Deployment", "demo", "web", "1", "0", "0", "0"]);
+        assert_eq!(
+            rows[1].cells()[..7],
+            ["DaemonSet", "kube-system", "kube-proxy", "3", "3", "3", "3"]
+        );
+        assert_eq!(
+            rows[2].cells()[..7],
+            ["Deployment", "demo", "web", "1", "0", "0", "0"]
+        );
         assert_eq!(rows[2].key(), "Deployment/demo/web");
     }
 
@@ -1064,7 +1122,15 @@ mod tests {
         assert_eq!(names, ["c", "b", "d", "a"]);
         assert_eq!(
             rows[0].cells(),
-            vec!["60s", "Warning", "R", "pod/web-0", "line one line two", "3", "default"]
+            vec![
+                "60s",
+                "Warning",
+                "R",
+                "pod/web-0",
+                "line one line two",
+                "3",
+                "default"
+            ]
         );
         assert_eq!(rows[2].count, 7);
         assert_eq!(rows[2].last_seen, "1s");

@@ -132,7 +132,10 @@ impl AuditLog {
 /// The default path from the two variables it depends on (testable without touching the
 /// process environment). The XDG spec says a relative `XDG_STATE_HOME` is invalid and
 /// must be ignored.
-pub fn default_path_from(xdg_state_home: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
+pub fn default_path_from(
+    xdg_state_home: Option<OsString>,
+    home: Option<OsString>,
+) -> Option<PathBuf> {
     let state = xdg_state_home
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
@@ -204,21 +207,55 @@ mod tests {
         log.append(&entry(2)).unwrap();
         let mode = std::fs::metadata(log.path()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dmode = std::fs::metadata(dir.join("a/b")).unwrap().permissions().mode() & 0o777;
+        let dmode = std::fs::metadata(dir.join("a/b"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(dmode, 0o700);
         let text = std::fs::read_to_string(log.path()).unwrap();
         assert_eq!(text.lines().count(), 2);
         let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        let keys: Vec<&str> = first.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let keys: Vec<&str> = first
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         assert_eq!(
             keys,
-            ["time", "os_user", "kube_user", "context", "action", "object", "detail", "result", "dry_run"]
+            [
+                "time",
+                "os_user",
+                "kube_user",
+                "context",
+                "action",
+                "object",
+                "detail",
+                "result",
+                "dry_run"
+            ]
         );
-        assert!(first["time"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok());
-        assert_eq!(log.read_entries().unwrap(), vec![
-            AuditEntry { time: log.read_entries().unwrap()[0].time.clone(), ..entry(1) },
-            AuditEntry { time: log.read_entries().unwrap()[1].time.clone(), ..entry(2) },
-        ]);
+        assert!(
+            first["time"]
+                .as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .is_ok()
+        );
+        assert_eq!(
+            log.read_entries().unwrap(),
+            vec![
+                AuditEntry {
+                    time: log.read_entries().unwrap()[0].time.clone(),
+                    ..entry(1)
+                },
+                AuditEntry {
+                    time: log.read_entries().unwrap()[1].time.clone(),
+                    ..entry(2)
+                },
+            ]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -59,18 +59,18 @@ pub enum OpsError {
     /// The API server answered 403: RBAC does not allow the kube user this step.
     /// `message` is the API server's own text (it names user, verb and resource).
     #[error("forbidden by RBAC: {message}; {halt}")]
-    Forbidden { message: String, halt: Halt },
+    Forbidden { message: String, halt: Box<Halt> },
     /// Any other failure of a step: an API error, no answer in time, or a re-check that
     /// found the cluster not in the state the step should have left it in.
     #[error("{message}; {halt}")]
-    StepFailed { message: String, halt: Halt },
+    StepFailed { message: String, halt: Box<Halt> },
     /// The audit log could not be written. Before the first step this refuses the plan
     /// (an unrecorded mutation is not allowed); after a step it stops the plan there.
     #[error("cannot write the audit log {}: {message}{}", path.display(), halt.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
     Audit {
         path: PathBuf,
         message: String,
-        halt: Option<Halt>,
+        halt: Option<Box<Halt>>,
     },
 }
 
@@ -79,7 +79,7 @@ impl OpsError {
     pub fn halt(&self) -> Option<&Halt> {
         match self {
             OpsError::Forbidden { halt, .. } | OpsError::StepFailed { halt, .. } => Some(halt),
-            OpsError::Audit { halt, .. } => halt.as_ref(),
+            OpsError::Audit { halt, .. } => halt.as_deref(),
             _ => None,
         }
     }
@@ -109,13 +109,13 @@ mod tests {
         );
         let e = OpsError::Forbidden {
             message: "nodes \"n\" is forbidden: User \"u\" cannot patch resource \"nodes\"".into(),
-            halt: Halt {
+            halt: Box::new(Halt {
                 step: 1,
                 total: 1,
                 failed: "Cordon node n".into(),
                 done: vec![],
                 not_run: vec![],
-            },
+            }),
         };
         assert_eq!(
             e.to_string(),

@@ -1,1 +1,24 @@
 //! Plans executed step by step: Kubernetes mutations, audit log, read-only refusal.
+//!
+//! Every change the console makes goes through here, so the safety rules hold in one
+//! place: a [`Plan`] is shown before it runs (with a dry-run), confirmed (the typed name
+//! for destructive steps), refused under `--read-only`, run one [`Step`] at a time with a
+//! re-check after each, stopped at the first failure, and audited line by line.
+//!
+//! - [`op`]: what a step does ([`Op`], one enum; new kinds of steps are new variants).
+//! - [`plan`]: plans, steps, confirmations, builders and the preview (pure data).
+//! - [`exec`]: the [`Executor`] that runs plans against the cluster.
+//! - [`audit`]: the JSON-lines audit log.
+//! - [`error`]: refusals and failures, saying what was and was not done.
+
+pub mod audit;
+pub mod error;
+pub mod exec;
+pub mod op;
+pub mod plan;
+
+pub use audit::{AuditEntry, AuditLog};
+pub use error::{Halt, OpsError};
+pub use exec::{ExecContext, Executor, Outcome, Progress, StepReport};
+pub use op::{ObjectRef, Op, ScaleKind, WaitFor};
+pub use plan::{Confirmation, ConfirmationError, Plan, Step};

@@ -261,7 +261,10 @@ mod tests {
     #[test]
     fn object_refs_read_like_kubectl() {
         assert_eq!(ObjectRef::node("node2").to_string(), "Node node2");
-        assert_eq!(ObjectRef::pod("demo", "web-0").to_string(), "Pod demo/web-0");
+        assert_eq!(
+            ObjectRef::pod("demo", "web-0").to_string(),
+            "Pod demo/web-0"
+        );
     }
 
     #[test]

@@ -23,8 +23,8 @@ use super::panes::{Pane, StorageView, WorkloadFilter, overview};
 use super::theme::{Role, Theme};
 use super::view::{ObjKey, ObjKind, TableModel, ViewModel};
 use crate::kube::connect::{ConnectOptions, Connection};
-use crate::ops::exec::{Executor, Progress};
-use crate::ops::plan::{Plan, ScaleKind};
+use crate::ops::{Executor, Progress};
+use crate::ops::{Plan, ScaleKind};
 
 /// Everything the console needs from flags and files.
 pub struct ConsoleOptions {
@@ -40,7 +40,6 @@ pub struct ConsoleOptions {
 }
 
 /// Messages from background tasks to the UI task.
-#[derive(Debug)]
 pub enum UiMsg {
     Logs { id: u64, lines: Vec<String> },
     LogsError { id: u64, error: String },
@@ -92,7 +91,7 @@ pub struct App {
 
 impl App {
     pub fn new(opts: &ConsoleOptions, tx: mpsc::Sender<UiMsg>) -> Self {
-        let status = (!opts.config_errors.is_empty()).then(|| (Role::Warning, format!("{} (using defaults)", opts.config_errors.join("; "))));
+        let status = (!opts.config_errors.is_empty()).then(|| (Role::Warning, format!("{} (bad entries use defaults)", opts.config_errors.join("; "))));
         Self {
             pane: Pane::Overview,
             storage_view: StorageView::Pvc,
@@ -337,7 +336,7 @@ impl App {
         d.running = true;
         let plan = plan.clone();
         let input = d.input.clone();
-        let executor = Executor::new(conn.client.clone(), self.read_only, crate::ops::audit::AuditLog::new(self.audit_log.clone()), crate::ops::exec::ExecContext::current(&conn.user, &conn.context));
+        let executor = Executor::new(conn.client.clone(), self.read_only, crate::ops::AuditLog::new(self.audit_log.clone()), crate::ops::ExecContext::new(conn.user.clone(), conn.context.clone()));
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let (ptx, mut prx) = mpsc::channel(32);
@@ -351,7 +350,7 @@ impl App {
             };
             let result = executor.run(&plan, &input, ptx).await;
             let _ = forward.await;
-            let _ = tx.send(UiMsg::PlanDone(result.map(|o| o.to_string()).map_err(|e| e.to_string()))).await;
+            let _ = tx.send(UiMsg::PlanDone(result.map(|o| format!("{}: done ({} steps)", o.title, o.steps.len())).map_err(|e| e.to_string()))).await;
         });
     }
 
@@ -418,8 +417,8 @@ impl App {
             Action::PrevPane => self.switch(Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]),
             Action::Namespace => self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace))),
             Action::Refresh => self.refresh_table(),
-            a if pane_number(a).is_some() => {
-                if let Some(p) = pane_number(a).and_then(|i| Pane::ALL.get(i)) {
+            a if a.pane().is_some() => {
+                if let Some(p) = a.pane().and_then(|i| Pane::ALL.get(usize::from(i).saturating_sub(1))) {
                     self.switch(*p);
                 }
             }
@@ -622,8 +621,12 @@ impl App {
             UiMsg::Logs { .. } | UiMsg::LogsError { .. } => {}
             UiMsg::Progress(p) => {
                 if let Some(Overlay::Dialog(d)) = &mut self.overlay {
-                    let role = if p.is_failure() { Role::Error } else { Role::Text };
-                    d.progress.push((role, p.to_string()));
+                    let (role, text) = match &p {
+                        Progress::StepStarted { index, total, text } => (Role::Text, format!("[{}/{}] {text} ...", index + 1, total)),
+                        Progress::StepDone { index, total, text } => (Role::Ok, format!("[{}/{}] done: {text}", index + 1, total)),
+                        Progress::StepFailed { index, total, text } => (Role::Error, format!("[{}/{}] FAILED: {text}", index + 1, total)),
+                    };
+                    d.progress.push((role, text));
                 }
             }
             UiMsg::PlanDone(result) => {
@@ -734,27 +737,15 @@ impl App {
         for (ctx, title) in contexts {
             lines.push(Line::from(Span::styled(*title, self.theme.style(Role::Header))));
             for (action, keys) in self.keymap.bindings(*ctx) {
-                if self.read_only && matches!(action, Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale) {
+                if self.read_only && action.mutates() {
                     continue;
                 }
-                lines.push(Line::from(vec![Span::styled(format!("  {:<18}", keys.join(", ")), self.theme.style(Role::KeyHint)), Span::styled(format!("{action:?}"), self.theme.style(Role::Text))]));
+                lines.push(Line::from(vec![Span::styled(format!("  {:<18}", keys.join(", ")), self.theme.style(Role::KeyHint)), Span::styled(action.description(), self.theme.style(Role::Text))]));
             }
         }
         let block = Block::default().borders(Borders::ALL).border_style(self.theme.style(Role::DialogBorder)).title(Span::styled(" Keys ", self.theme.style(Role::Title)));
         f.render_widget(Paragraph::new(lines).block(block), rect);
     }
-}
-
-fn pane_number(a: Action) -> Option<usize> {
-    Some(match a {
-        Action::Pane1 => 0,
-        Action::Pane2 => 1,
-        Action::Pane3 => 2,
-        Action::Pane4 => 3,
-        Action::Pane5 => 4,
-        Action::Pane6 => 5,
-        _ => return None,
-    })
 }
 
 /// Connects (retrying with backoff and reporting why it cannot), starts the

@@ -104,13 +104,19 @@ impl ConfigError {
     pub(crate) fn syntax(file: &str, src: &str, err: &toml::de::Error) -> Self {
         // toml's messages are one line today; flatten anyway so a future multi-line
         // message cannot break the one-error-per-line display in the status area.
-        let message = err
+        let mut message = err
             .message()
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()
             .join("; ");
+        // toml says only "duplicate key"; its span covers the key, so name it.
+        if message == "duplicate key"
+            && let Some(key) = err.span().and_then(|s| src.get(s))
+        {
+            message = format!("duplicate key {}", key.trim());
+        }
         Self {
             file: file.to_owned(),
             position: err.span().map(|s| line_col(src, s.start)),
@@ -199,12 +205,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// One `key = value` of a parsed TOML table, both with their spans.
+pub(crate) type Entry<'a, 'i> = (&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>);
+
 /// The entries of a parsed TOML table in file order. toml keeps tables sorted by
 /// key (its `preserve_order` feature is off), but "first binding wins" and errors
 /// listed top to bottom both need the order the operator wrote.
-pub(crate) fn entries_in_order<'a, 'i>(
-    table: &'a DeTable<'i>,
-) -> Vec<(&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>)> {
+pub(crate) fn entries_in_order<'a, 'i>(table: &'a DeTable<'i>) -> Vec<Entry<'a, 'i>> {
     let mut entries: Vec<_> = table.iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
     entries
@@ -249,6 +256,9 @@ pub(crate) fn read_required(path: &Path) -> Result<String, ConfigError> {
     }
 }
 
+/// A forgiving parse: the value (`None` if unusable as a whole) and every problem.
+pub(crate) type Parsed<T> = (Option<T>, Vec<ConfigError>);
+
 /// What a kind of configuration (theme or keymap) provides to [`resolve_chain`].
 pub(crate) struct Resolver<'a, T> {
     /// Command-line flag, for messages: `--theme`.
@@ -261,7 +271,7 @@ pub(crate) struct Resolver<'a, T> {
     pub builtin: fn(&str) -> Option<T>,
     /// Parses a file on top of the defaults: `None` when the file is unusable as a
     /// whole (syntax), otherwise the value with the bad entries left at defaults.
-    pub parse: fn(&str, &str) -> (Option<T>, Vec<ConfigError>),
+    pub parse: fn(&str, &str) -> Parsed<T>,
     /// The compiled-in default.
     pub default: fn() -> T,
 }

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::ops::plan::{Confirmation, Plan};
+use crate::ops::{Confirmation, Plan};
 use crate::ui::theme::{Role, Theme};
 
 /// What a dialog is for.
@@ -15,7 +15,7 @@ pub enum DialogKind {
     /// Show the plan, take the confirmation, run it.
     ConfirmPlan(Plan),
     /// Ask for replicas, then build a scale plan.
-    ScaleInput { kind: crate::ops::plan::ScaleKind, namespace: String, name: String, current: i32 },
+    ScaleInput { kind: crate::ops::ScaleKind, namespace: String, name: String, current: i32 },
     /// Ask for a namespace (empty = all).
     Namespace,
 }

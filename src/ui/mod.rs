@@ -1,4 +1,12 @@
 //! The terminal UI: event loop, panes, overlays, theme and keymap.
 
+pub mod app;
 pub mod config_error;
+pub mod describe;
+pub mod detail;
+pub mod dialog;
+pub mod keymap;
+pub mod panes;
 pub mod terminal;
+pub mod theme;
+pub mod view;

@@ -141,7 +141,7 @@ pub fn derive(snapshot: Snapshot, connection: ConnState, generation: u64) -> Vie
         ObjKind::Deployment,
         |r| r.cells(),
         |r| (r.namespace.clone(), r.name.clone()),
-        |r| if r.ready < r.desired { Tone::Warning } else { Tone::Ok },
+        |r| if r.replicas.ready < r.replicas.desired { Tone::Warning } else { Tone::Ok },
     );
     // A workload row's kind comes from the row itself.
     let workloads = TableModel {

@@ -214,3 +214,6 @@ pub fn normalize_ages(text: &str) -> String {
     let re = regex::Regex::new(r"\b(\d+[smhdy])+\b|<invalid>").unwrap_or_else(|e| panic!("{e}"));
     re.replace_all(text, "AGE").into_owned()
 }
+
+/// Snapshots listed from a lab and waiting for settled findings (`kcops check` tests).
+pub mod snapshot;

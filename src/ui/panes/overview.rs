@@ -53,7 +53,7 @@ pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: 
     for finding in &view.findings {
         let role = severity_role(finding.severity);
         text.push(Line::from(vec![
-            Span::styled(format!("{:<8}", format!("{:?}", finding.severity).to_uppercase()), theme.style(role)),
+            Span::styled(format!("{:<10}", format!("{:?}", finding.severity).to_uppercase()), theme.style(role)),
             Span::styled(format!("{}  ", finding.id), theme.style(Role::Header)),
             Span::styled(finding.object.clone(), theme.style(Role::Text)),
         ]));

@@ -1,0 +1,164 @@
+//! Glue between the command line and the layers: console options (flags, `KCOPS_*`
+//! variables, theme/keymap files), `kcops check`, and `kcops demo`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use kcops::kube::connect::ConnectOptions;
+use kcops::ui::app::ConsoleOptions;
+use kcops::ui::keymap::Keymap;
+use kcops::ui::theme::Theme;
+
+#[derive(Debug, Args, Clone)]
+pub struct ConsoleArgs {
+    /// Kubeconfig file (default: KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context).
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// Namespace to show (default: all).
+    #[arg(short = 'n', long, global = true, env = "KCOPS_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The node the console runs on (default: the node with one of this machine's addresses).
+    #[arg(long, global = true, env = "KCOPS_NODE")]
+    pub node: Option<String>,
+    /// Hide and refuse every action that changes the cluster.
+    #[arg(long, global = true, env = "KCOPS_READ_ONLY")]
+    pub read_only: bool,
+    /// Theme: a built-in name (dark, light, ansi16) or a TOML file.
+    #[arg(long, global = true, env = "KCOPS_THEME")]
+    pub theme: Option<String>,
+    /// Keymap: a built-in name (default, vim) or a TOML file.
+    #[arg(long, global = true, env = "KCOPS_KEYMAP")]
+    pub keymap: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How long to wait for the first complete list of every kind.
+    #[arg(long, default_value_t = 20)]
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Lab scenario to open.
+    #[arg(long, default_value = "rbd-stale-lock")]
+    pub scenario: String,
+    /// Run the lab without Ceph.
+    #[arg(long)]
+    pub no_ceph: bool,
+}
+
+pub fn state_dir() -> PathBuf {
+    match std::env::var_os("XDG_STATE_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("kcops"),
+        _ => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".local/state/kcops"),
+    }
+}
+
+pub fn config_dir() -> Option<PathBuf> {
+    match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(d) if !d.is_empty() => Some(PathBuf::from(d).join("kcops")),
+        _ => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/kcops")),
+    }
+}
+
+pub fn init_tracing(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KCOPS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+    Ok(())
+}
+
+fn console_options(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> ConsoleOptions {
+    let config = config_dir();
+    let (theme, theme_errors) = Theme::resolve(args.theme.as_deref(), config.as_deref());
+    let theme = theme.apply_no_color(std::env::var("NO_COLOR").ok().as_deref());
+    let (keymap, keymap_errors) = Keymap::resolve(args.keymap.as_deref(), config.as_deref());
+    let config_errors = theme_errors.iter().chain(keymap_errors.iter()).map(|e| e.to_string()).collect::<Vec<_>>();
+    for e in &config_errors {
+        tracing::warn!("{e}");
+    }
+    ConsoleOptions {
+        connect: ConnectOptions { kubeconfig: kubeconfig.or_else(|| args.kubeconfig.clone()), context: args.context.clone() },
+        namespace: args.namespace.clone(),
+        node: args.node.clone(),
+        read_only: args.read_only,
+        theme,
+        keymap,
+        config_errors,
+        audit_log: state_dir().join("audit.log"),
+    }
+}
+
+pub async fn console(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> Result<i32> {
+    kcops::ui::app::run(console_options(args, kubeconfig)).await?;
+    Ok(0)
+}
+
+/// `kcops check`: list every kind once, diagnose, print, exit by severity.
+pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
+    let opts = ConnectOptions { kubeconfig: args.kubeconfig.clone(), context: args.context.clone() };
+    let print = |findings: &[kcops::diagnose::Finding], reason: Option<&str>| {
+        let now = jiff::Timestamp::now();
+        let text = match (c.json, reason) {
+            (true, Some(r)) => kcops::check::render_json_unevaluated(r, now),
+            (true, None) => kcops::check::render_json(findings, now),
+            (false, Some(r)) => kcops::check::render_text_unevaluated(r),
+            (false, None) => kcops::check::render_text(findings),
+        };
+        print!("{text}");
+        if !text.ends_with('\n') {
+            println!();
+        }
+        kcops::check::exit_code(findings, reason)
+    };
+    let conn = match kcops::kube::connect::connect(&opts).await {
+        Ok(c) => c,
+        Err(e) => return Ok(print(&[], Some(&e.to_string()))),
+    };
+    let sources = kcops::kube::reflectors::Sources::start(&conn);
+    if let Err(reason) = sources.wait_synced(Duration::from_secs(c.timeout_seconds)).await {
+        return Ok(print(&[], Some(&format!("could not list everything within {}s: {reason}", c.timeout_seconds))));
+    }
+    let snapshot = sources.snapshot();
+    let findings = kcops::diagnose::diagnose(&snapshot);
+    Ok(print(&findings, None))
+}
+
+/// `kcops demo`: a lab in the background, the console on it, the lab down afterwards.
+pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
+    let name = format!("demo-{}", std::process::id());
+    let exe = std::env::current_exe().context("cannot find the kcops binary")?;
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(["lab", "up", "--detach", "--name", &name, "--scenario", &d.scenario]);
+    if d.no_ceph {
+        cmd.arg("--no-ceph");
+    }
+    eprintln!("kcops demo: starting lab {name} (scenario {})...", d.scenario);
+    let status = cmd.status().context("cannot start the lab")?;
+    if !status.success() {
+        anyhow::bail!("the demo lab did not come up (see the messages above)");
+    }
+    let paths = kcops::lab::paths::LabPaths::new(&name);
+    let state = kcops::lab::runtime::LabState::read(&paths)?;
+    let mut args = args.clone();
+    args.node = args.node.or(Some(state.console_node.clone()));
+    let result = console(&args, Some(state.kubeconfig.clone())).await;
+    eprintln!("kcops demo: taking lab {name} down...");
+    if let Err(e) = kcops::lab::runtime::down(&paths).await {
+        eprintln!("kcops demo: {e:#}");
+    }
+    result
+}

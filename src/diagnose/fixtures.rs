@@ -1,0 +1,133 @@
+//! Hand-built objects for the checks' unit tests.
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use serde_json::json;
+
+use super::Finding;
+use crate::model::snapshot::Snapshot;
+
+pub fn now() -> Timestamp {
+    "2025-01-01T12:00:00Z".parse().unwrap()
+}
+
+/// RFC 3339 time `secs` seconds before [`now`].
+pub fn ago(secs: i64) -> String {
+    (now() - SignedDuration::from_secs(secs)).to_string()
+}
+
+pub fn snapshot() -> Snapshot {
+    Snapshot {
+        now: now(),
+        ..Default::default()
+    }
+}
+
+pub fn from<T: DeserializeOwned>(v: serde_json::Value) -> Arc<T> {
+    Arc::new(serde_json::from_value(v).unwrap())
+}
+
+/// The object with a JSON merge patch applied (arrays are replaced whole).
+pub fn with<T: Serialize + DeserializeOwned>(obj: Arc<T>, patch: serde_json::Value) -> Arc<T> {
+    let mut v = serde_json::to_value(obj.as_ref()).unwrap();
+    json_patch::merge(&mut v, &patch);
+    from(v)
+}
+
+/// A node whose Ready condition has `ready` (`True`, `False`, `Unknown`).
+pub fn node(name: &str, ready: &str) -> Arc<Node> {
+    from(json!({
+        "metadata": {"name": name, "creationTimestamp": ago(86400)},
+        "spec": {},
+        "status": {"conditions": [
+            {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+            {"type": "Ready", "status": ready,
+             "reason": if ready == "True" { "KubeletReady" } else { "NodeStatusUnknown" },
+             "message": if ready == "True" { "kubelet is posting ready status" } else { "Kubelet stopped posting node status." },
+             "lastTransitionTime": ago(300)}]}
+    }))
+}
+
+/// A pod running and ready on `node` for an hour, with one container `app`.
+pub fn pod(ns: &str, name: &str, node: &str) -> Arc<Pod> {
+    from(json!({
+        "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"),
+                     "creationTimestamp": ago(3600)},
+        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "app:1"}]},
+        "status": {
+            "phase": "Running",
+            "startTime": ago(3600),
+            "conditions": [
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": ago(3600)},
+                {"type": "Ready", "status": "True", "lastTransitionTime": ago(3500)}],
+            "containerStatuses": [{"name": "app", "image": "app:1", "imageID": "", "ready": true,
+                "restartCount": 0, "started": true, "state": {"running": {"startedAt": ago(3500)}}}]
+        }
+    }))
+}
+
+/// A pod scheduled `secs` ago to `node` whose container is still being created.
+pub fn creating_pod(ns: &str, name: &str, node: &str, secs: i64) -> Arc<Pod> {
+    from(json!({
+        "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"),
+                     "creationTimestamp": ago(secs + 1)},
+        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "app:1"}]},
+        "status": {
+            "phase": "Pending",
+            "startTime": ago(secs),
+            "conditions": [
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": ago(secs)},
+                {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": ago(secs)}],
+            "containerStatuses": [{"name": "app", "image": "app:1", "imageID": "", "ready": false,
+                "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}}}]
+        }
+    }))
+}
+
+/// An event about a pod (by its fixture uid), last seen `secs` ago.
+pub fn pod_event(pod: &Pod, type_: &str, reason: &str, message: &str, secs: i64) -> Arc<Event> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    from(json!({
+        "metadata": {"name": format!("{name}.{reason}.{secs}"), "namespace": ns},
+        "involvedObject": {"kind": "Pod", "namespace": ns, "name": name, "uid": pod.metadata.uid},
+        "type": type_, "reason": reason, "message": message, "count": 1,
+        "firstTimestamp": ago(secs), "lastTimestamp": ago(secs)
+    }))
+}
+
+/// An event about any object, last seen `secs` ago.
+pub fn object_event(
+    kind: &str,
+    ns: &str,
+    name: &str,
+    type_: &str,
+    reason: &str,
+    message: &str,
+    secs: i64,
+) -> Arc<Event> {
+    from(json!({
+        "metadata": {"name": format!("{name}.{reason}.{secs}"), "namespace": ns},
+        "involvedObject": {"kind": kind, "namespace": ns, "name": name},
+        "type": type_, "reason": reason, "message": message, "count": 1,
+        "lastTimestamp": ago(secs)
+    }))
+}
+
+/// `(id, object)` of each finding, in order.
+pub fn ids(findings: &[Finding]) -> Vec<(&'static str, String)> {
+    findings.iter().map(|f| (f.id, f.object.clone())).collect()
+}
+
+/// The findings of the full diagnosis with `id`.
+pub fn only(s: &Snapshot, id: &str) -> Vec<Finding> {
+    super::diagnose(s)
+        .into_iter()
+        .filter(|f| f.id == id)
+        .collect()
+}

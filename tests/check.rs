@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kcops::check::{exit_code, render_json, render_text};
 use kube::api::Api;
 
-use common::snapshot::wait_for_ids;
+use common::snapshot::{SETTLED, wait_for_ids};
 use common::{Lab, shared};
 
 fn lab() -> &'static Lab {
@@ -53,7 +53,7 @@ async fn etcd_scaled_down_has_no_findings_at_this_layer() {
     let claim = pvcs.get("data-etcd-2").await.expect("data-etcd-2 stays");
     assert_eq!(claim.status.and_then(|s| s.phase).as_deref(), Some("Bound"));
 
-    let (s, findings) = wait_for_ids(&client, &[], Duration::from_secs(120)).await;
+    let (s, findings) = wait_for_ids(&client, &[], SETTLED, Duration::from_secs(180)).await;
     assert_eq!(render_text(&findings), "OK: no findings.\n");
     assert_eq!(exit_code(&findings, None), 0);
     let json: serde_json::Value =

@@ -10,7 +10,7 @@ use std::time::Duration;
 use kcops::check::{exit_code, render_text};
 use kcops::diagnose::Severity;
 
-use common::snapshot::wait_for_ids;
+use common::snapshot::{SETTLED, wait_for_ids};
 use common::{Lab, shared};
 
 fn lab() -> &'static Lab {
@@ -24,7 +24,8 @@ async fn flannel_broken_gives_crashloop_and_sandbox_failures() {
     let (_, findings) = wait_for_ids(
         &client,
         &["pod.crashloop", "pod.sandbox-failed"],
-        Duration::from_secs(240),
+        SETTLED,
+        Duration::from_secs(300),
     )
     .await;
     let text = render_text(&findings);

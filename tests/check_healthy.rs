@@ -14,7 +14,7 @@ use kcops::check::{exit_code, render_json, render_text};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 
-use common::snapshot::wait_for_ids;
+use common::snapshot::{SETTLED, wait_for_ids};
 use common::{Lab, shared};
 
 fn lab() -> &'static Lab {
@@ -26,7 +26,7 @@ async fn healthy_has_no_findings_and_one_fault_gives_one() {
     let lab = lab();
     let client = lab.client().await;
 
-    let (s, findings) = wait_for_ids(&client, &[], Duration::from_secs(240)).await;
+    let (s, findings) = wait_for_ids(&client, &[], SETTLED, Duration::from_secs(300)).await;
     assert!(findings.is_empty());
     assert_eq!(render_text(&findings), "OK: no findings.\n");
     assert_eq!(exit_code(&findings, None), 0);
@@ -54,8 +54,13 @@ async fn healthy_has_no_findings_and_one_fault_gives_one() {
         .await
         .expect("create pod");
 
-    let (_, findings) =
-        wait_for_ids(&client, &["pod.unschedulable"], Duration::from_secs(60)).await;
+    let (_, findings) = wait_for_ids(
+        &client,
+        &["pod.unschedulable"],
+        Duration::from_secs(10),
+        Duration::from_secs(60),
+    )
+    .await;
     assert_eq!(findings.len(), 1, "{}", render_text(&findings));
     let f = &findings[0];
     assert_eq!(f.object, "Pod check-fault/nowhere");
@@ -74,5 +79,11 @@ async fn healthy_has_no_findings_and_one_fault_gives_one() {
     pods.delete("nowhere", &DeleteParams::default())
         .await
         .expect("delete pod");
-    wait_for_ids(&client, &[], Duration::from_secs(60)).await;
+    wait_for_ids(
+        &client,
+        &[],
+        Duration::from_secs(6),
+        Duration::from_secs(60),
+    )
+    .await;
 }

@@ -9,7 +9,7 @@ use kcops::check::{exit_code, render_text};
 use kcops::diagnose::Severity;
 use kcops::model::rows::rbd_image;
 
-use common::snapshot::wait_for_ids;
+use common::snapshot::{SETTLED, wait_for_ids};
 use common::{Lab, shared};
 
 fn lab() -> &'static Lab {
@@ -23,7 +23,8 @@ async fn stale_lock_gives_node_notready_and_volume_locked() {
     let (s, findings) = wait_for_ids(
         &client,
         &["node.notready", "pod.volume-locked"],
-        Duration::from_secs(240),
+        SETTLED,
+        Duration::from_secs(300),
     )
     .await;
     let text = render_text(&findings);

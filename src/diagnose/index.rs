@@ -22,6 +22,7 @@ type Timeline<'a> = Vec<(Option<Timestamp>, &'a Event)>;
 /// Read-only indexes over one snapshot.
 pub struct Index<'a> {
     pub now: Timestamp,
+    pub limits: super::Thresholds,
     pub nodes: HashMap<&'a str, &'a Node>,
     /// Nodes whose Ready condition is not True (or missing): their pods' statuses are
     /// stale, so the node's own finding covers them.
@@ -36,7 +37,7 @@ pub struct Index<'a> {
 }
 
 impl<'a> Index<'a> {
-    pub fn new(s: &'a Snapshot) -> Self {
+    pub fn new(s: &'a Snapshot, limits: super::Thresholds) -> Self {
         let mut nodes = HashMap::with_capacity(s.nodes.len());
         let mut not_ready = HashSet::new();
         for n in &s.nodes {
@@ -100,6 +101,7 @@ impl<'a> Index<'a> {
         }
         Index {
             now: s.now,
+            limits,
             nodes,
             not_ready,
             pvcs,

@@ -35,6 +35,7 @@ mod fixtures;
 
 use std::collections::HashSet;
 
+use jiff::SignedDuration;
 use serde::Serialize;
 
 use crate::model::snapshot::Snapshot;
@@ -85,19 +86,61 @@ pub struct Finding {
 
 /// How long things may take before they count as stuck. A freshly started cluster
 /// converges within these, so a settled healthy cluster has no findings.
-pub mod thresholds {
-    use jiff::SignedDuration;
-
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
     /// A scheduled pod still creating its containers without any failure event.
-    pub const STUCK_CREATING: SignedDuration = SignedDuration::from_secs(120);
+    pub stuck_creating: SignedDuration,
     /// An unbound claim without a ProvisioningFailed event.
-    pub const PVC_PENDING: SignedDuration = SignedDuration::from_secs(60);
+    pub pvc_pending: SignedDuration,
     /// A workload's unexplained unready or missing replicas.
-    pub const WORKLOAD_UNAVAILABLE: SignedDuration = SignedDuration::from_secs(120);
+    pub workload_unavailable: SignedDuration,
     /// A deleted pod past its deletion deadline (deletionTimestamp).
-    pub const TERMINATING_GRACE: SignedDuration = SignedDuration::from_secs(60);
+    pub terminating_grace: SignedDuration,
     /// A failed container run older than this no longer makes a crash loop.
-    pub const CRASH_RECENT: SignedDuration = SignedDuration::from_secs(600);
+    pub crash_recent: SignedDuration,
+}
+
+impl Thresholds {
+    /// What `kcops check` and the console use.
+    pub const DEFAULT: Thresholds = Thresholds {
+        stuck_creating: SignedDuration::from_secs(120),
+        pvc_pending: SignedDuration::from_secs(60),
+        workload_unavailable: SignedDuration::from_secs(120),
+        terminating_grace: SignedDuration::from_secs(60),
+        crash_recent: SignedDuration::from_secs(600),
+    };
+
+    /// Every threshold divided by `factor`: a lab run at `--speed 4` converges four
+    /// times faster, so its tests can judge it by thresholds four times shorter.
+    pub fn scaled(self, factor: f64) -> Thresholds {
+        let f = |d: SignedDuration| {
+            if factor > 0.0 { d.div_f64(factor) } else { d }
+        };
+        Thresholds {
+            stuck_creating: f(self.stuck_creating),
+            pvc_pending: f(self.pvc_pending),
+            workload_unavailable: f(self.workload_unavailable),
+            terminating_grace: f(self.terminating_grace),
+            crash_recent: f(self.crash_recent),
+        }
+    }
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds::DEFAULT
+    }
+}
+
+/// A threshold in words for explanations: `2 minutes`, `30 seconds`.
+pub(crate) fn span(d: SignedDuration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs % 60 == 0 {
+        let m = secs / 60;
+        format!("{m} minute{}", if m == 1 { "" } else { "s" })
+    } else {
+        format!("{secs} second{}", if secs == 1 { "" } else { "s" })
+    }
 }
 
 /// At most this many evidence lines list individual objects (the rest are counted).
@@ -111,7 +154,12 @@ pub(crate) type Explained<'a> = HashSet<PodKey<'a>>;
 
 /// Every finding for the snapshot, most severe first, then by id and object.
 pub fn diagnose(s: &Snapshot) -> Vec<Finding> {
-    let ix = Index::new(s);
+    diagnose_with(s, &Thresholds::DEFAULT)
+}
+
+/// [`diagnose`] with other thresholds (tests against a lab running faster than life).
+pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
+    let ix = Index::new(s, *limits);
     let mut out = Vec::new();
     sources::check(s, &mut out);
     nodes::check(s, &ix, &mut out);
@@ -183,6 +231,17 @@ mod tests {
         ];
         let want: Vec<(&str, String)> = want.iter().map(|(i, o)| (*i, o.to_string())).collect();
         assert_eq!(ids(&diagnose(&s)), want);
+    }
+
+    #[test]
+    fn thresholds_scale_and_read_well() {
+        let t = Thresholds::DEFAULT.scaled(4.0);
+        assert_eq!(t.stuck_creating, SignedDuration::from_secs(30));
+        assert_eq!(t.pvc_pending, SignedDuration::from_secs(15));
+        assert_eq!(Thresholds::DEFAULT.scaled(0.0), Thresholds::DEFAULT);
+        assert_eq!(span(Thresholds::DEFAULT.stuck_creating), "2 minutes");
+        assert_eq!(span(SignedDuration::from_secs(60)), "1 minute");
+        assert_eq!(span(t.stuck_creating), "30 seconds");
     }
 
     #[test]

@@ -14,8 +14,7 @@ use regex::Regex;
 use super::index::{
     Index, at, event_line, pod_claims, pod_condition, pod_key, pod_node, pod_phase,
 };
-use super::thresholds::{CRASH_RECENT, STUCK_CREATING, TERMINATING_GRACE};
-use super::{Explained, Finding, Severity, cap_listed};
+use super::{Explained, Finding, Severity, cap_listed, span};
 use crate::model::pod_status::{pod_status, timestamp};
 use crate::model::rows::rbd_image;
 use crate::model::snapshot::Snapshot;
@@ -112,7 +111,9 @@ pub fn check<'a>(s: &'a Snapshot, ix: &Index<'a>, out: &mut Vec<Finding>) -> Exp
             None => {
                 if waits_for_pending_claim(pod, ix) {
                     explained.insert(key);
-                } else if creating_since(pod).is_some_and(|t| ix.since(t) > STUCK_CREATING) {
+                } else if creating_since(pod)
+                    .is_some_and(|t| ix.since(t) > ix.limits.stuck_creating)
+                {
                     out.push(stuck_creating(pod, node, &[], ix));
                     explained.insert(key);
                 }
@@ -188,7 +189,7 @@ fn crashing(c: &ContainerStatus, ix: &Index) -> bool {
         .filter(|t| t.exit_code != 0)
         .and_then(|t| t.finished_at.as_ref())
         .and_then(timestamp)
-        .is_some_and(|t| ix.since(t) < CRASH_RECENT);
+        .is_some_and(|t| ix.since(t) < ix.limits.crash_recent);
     failed_now || failed_recently
 }
 
@@ -514,8 +515,8 @@ fn stuck_creating(pod: &Pod, node: &str, events: &[&Event], ix: &Index) -> Findi
         )];
         evidence.extend(ix.pod_warnings(pod).into_iter().take(3).map(event_line));
         explanation = format!(
-            "Pod {ns}/{name} was scheduled to {node} more than {} minutes ago and its containers are still not created ({status}).",
-            STUCK_CREATING.as_secs() / 60
+            "Pod {ns}/{name} was scheduled to {node} more than {} ago and its containers are still not created ({status}).",
+            span(ix.limits.stuck_creating)
         );
     } else {
         evidence = events.iter().map(|e| event_line(e)).collect();
@@ -716,7 +717,7 @@ fn terminating_stuck(pod: &Pod, node: Option<&str>, ix: &Index) -> Option<Findin
         .and_then(timestamp)?;
     // deletionTimestamp is when the grace period ends; past it the kubelet should
     // have reported the containers gone.
-    if ix.since(deadline) <= TERMINATING_GRACE {
+    if ix.since(deadline) <= ix.limits.terminating_grace {
         return None;
     }
     let node_state = if !ix.nodes.contains_key(node) {

@@ -6,8 +6,7 @@ use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim}
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::index::{Index, at, event_line, is_warning, pod_claims, pod_node};
-use super::thresholds::PVC_PENDING;
-use super::{Finding, Severity};
+use super::{Finding, Severity, span};
 use crate::model::rows::{created, pvc_class, rbd_image};
 use crate::model::snapshot::Snapshot;
 
@@ -106,7 +105,7 @@ fn pending(
     };
     let wait_for_consumer =
         class.and_then(|c| c.volume_binding_mode.as_deref()) == Some("WaitForFirstConsumer");
-    let old = created(&pvc.metadata).is_some_and(|t| ix.since(t) > PVC_PENDING);
+    let old = created(&pvc.metadata).is_some_and(|t| ix.since(t) > ix.limits.pvc_pending);
     let fire =
         !failed.is_empty() || (old && (!wait_for_consumer || consumed.contains(&(ns, name))));
     if !fire {
@@ -156,7 +155,8 @@ fn pending(
             (_, Some(c)) => {
                 let external = !c.provisioner.starts_with("kubernetes.io/");
                 explanation = format!(
-                    "No volume has been provisioned or bound for claim {ns}/{name} in over a minute: provisioner {} has not acted on it.",
+                    "No volume has been provisioned or bound for claim {ns}/{name} in over {}: provisioner {} has not acted on it.",
+                    span(ix.limits.pvc_pending),
                     c.provisioner
                 );
                 fix = if external {

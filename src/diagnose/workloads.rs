@@ -4,7 +4,7 @@
 //!
 //! Time is measured on the pods, not on the workload's status (whose conditions may
 //! carry no times): an unready pod counts once its Ready condition has been False for
-//! [`WORKLOAD_UNAVAILABLE`]; a missing pod counts once nothing has happened to the
+//! the threshold; a missing pod counts once nothing has happened to the
 //! workload (creation, pods, events, conditions) for that long, or at once when the
 //! controller reports FailedCreate.
 
@@ -17,8 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::index::{
     Index, at, event_line, is_warning, pod_condition, pod_is_ready, pod_key, pod_node, pod_phase,
 };
-use super::thresholds::WORKLOAD_UNAVAILABLE;
-use super::{Explained, Finding, Severity, cap_listed};
+use super::{Explained, Finding, Severity, cap_listed, span};
 use crate::model::pod_status::{pod_status, timestamp};
 use crate::model::rows::{
     Replicas, WorkloadKind, created, daemonset_replicas, deployment_replicas, event_last_seen,
@@ -219,7 +218,7 @@ fn unavailable(w: &Workload, pods: &[&Pod], ix: &Index, explained: &Explained) -
         .iter()
         .copied()
         .filter(|p| !pod_is_ready(p) && !is_explained(p, ix, explained))
-        .filter(|p| unready_since(p).is_some_and(|t| ix.since(t) > WORKLOAD_UNAVAILABLE))
+        .filter(|p| unready_since(p).is_some_and(|t| ix.since(t) > ix.limits.workload_unavailable))
         .collect();
 
     let missing = i64::from(desired) - live.len() as i64;
@@ -233,7 +232,8 @@ fn unavailable(w: &Workload, pods: &[&Pod], ix: &Index, explained: &Explained) -
         && !terminating
         && !blocked_by_order
         && (!failures.is_empty()
-            || last_activity(w, pods, ix).is_some_and(|t| ix.since(t) > WORKLOAD_UNAVAILABLE));
+            || last_activity(w, pods, ix)
+                .is_some_and(|t| ix.since(t) > ix.limits.workload_unavailable));
     if stale.is_empty() && !missing_counts {
         return None;
     }
@@ -277,9 +277,9 @@ fn unavailable(w: &Workload, pods: &[&Pod], ix: &Index, explained: &Explained) -
         }
     }
 
-    let minutes = WORKLOAD_UNAVAILABLE.as_secs() / 60;
     let mut explanation = format!(
-        "{kind} {ns}/{name} has had only {ready} of {desired} replicas ready for over {minutes} minutes"
+        "{kind} {ns}/{name} has had only {ready} of {desired} replicas ready for over {}",
+        span(ix.limits.workload_unavailable)
     );
     if !stale.is_empty() {
         explanation.push_str(&format!(

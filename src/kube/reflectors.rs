@@ -114,6 +114,43 @@ impl Spawner {
     }
 }
 
+impl Spawner {
+    /// A watch that resumed after an outage yields nothing until something changes, so
+    /// its error would stay on screen. While a kind reports the API server unreachable,
+    /// ask the server for its version; once it answers, those kinds are marked healthy
+    /// again (a watch that still fails reports its error anew on its next retry).
+    fn spawn_probe(&mut self) {
+        let status = self.status.clone();
+        let changed = self.changed.clone();
+        let client = self.conn.client.clone();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let unreachable = status.lock().map(|m| m.values().any(|s| s.last_error.as_deref().is_some_and(is_connectivity))).unwrap_or(false);
+                if !unreachable {
+                    continue;
+                }
+                let answered = tokio::time::timeout(Duration::from_secs(5), client.apiserver_version()).await.is_ok_and(|r| r.is_ok());
+                if !answered {
+                    continue;
+                }
+                if let Ok(mut map) = status.lock() {
+                    let now = jiff::Timestamp::now();
+                    for s in map.values_mut().filter(|s| s.last_error.as_deref().is_some_and(is_connectivity)) {
+                        s.last_error = None;
+                        s.last_success = Some(now);
+                    }
+                }
+                changed.notify_one();
+            }
+        }));
+    }
+}
+
+fn is_connectivity(error: &str) -> bool {
+    error.contains("cannot reach the API server")
+}
+
 fn watcher<K>(api: Api<K>, config: watcher::Config) -> impl futures::Stream<Item = watcher::Result<Event<K>>> + Send
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
@@ -143,6 +180,7 @@ impl Sources {
                 sp.watch(Api::<ConfigMap>::namespaced(c.clone(), ns), kind)
             })
             .collect();
+        sp.spawn_probe();
         Sources {
             nodes,
             pods,

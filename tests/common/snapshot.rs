@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
-use kcops::diagnose::{Finding, diagnose};
+use kcops::diagnose::{Finding, Thresholds, diagnose, diagnose_with};
 use kcops::model::snapshot::{Snapshot, SourceStatus};
 use kube::api::{Api, ListParams};
 use serde::de::DeserializeOwned;
@@ -81,28 +81,38 @@ pub fn id_set(findings: &[Finding]) -> Vec<&'static str> {
         .collect()
 }
 
-/// How long the expected set must hold, across polls, to count as settled.
-const STABLE: Duration = Duration::from_secs(6);
+/// The labs of these tests run with `--speed 4` (see [`super::Lab::start`]): they
+/// converge four times faster than a real cluster, so they are judged by thresholds
+/// four times shorter as well as by the real ones.
+pub const SPEED: f64 = 4.0;
 
-/// Polls the lab until the set of finding ids is exactly `want` and has stayed so for
-/// a few seconds, then returns the last snapshot and its findings. Panics with the
-/// last findings when that does not happen within `timeout`.
+/// Long enough for every scaled threshold to pass (the longest is 30 s): a set that
+/// holds this long is what the cluster settled into, not a moment of its start.
+pub const SETTLED: Duration = Duration::from_secs(40);
+
+/// Polls the lab until the set of finding ids is exactly `want`, under both the
+/// scaled and the real thresholds, and has stayed so for `stable`; returns the last
+/// snapshot and its findings (real thresholds). Panics with the last findings when
+/// that does not happen within `timeout`.
 pub async fn wait_for_ids(
     client: &kube::Client,
     want: &[&str],
+    stable: Duration,
     timeout: Duration,
 ) -> (Snapshot, Vec<Finding>) {
     let mut want: Vec<&str> = want.to_vec();
     want.sort_unstable();
     want.dedup();
+    let fast = Thresholds::DEFAULT.scaled(SPEED);
     let deadline = Instant::now() + timeout;
     let mut since: Option<Instant> = None;
     loop {
         let s = snapshot(client).await;
         let findings = diagnose(&s);
-        if id_set(&findings) == want {
+        let scaled = diagnose_with(&s, &fast);
+        if id_set(&findings) == want && id_set(&scaled) == want {
             let first = *since.get_or_insert_with(Instant::now);
-            if first.elapsed() >= STABLE {
+            if first.elapsed() >= stable {
                 return (s, findings);
             }
         } else {
@@ -110,8 +120,9 @@ pub async fn wait_for_ids(
         }
         if Instant::now() > deadline {
             panic!(
-                "timed out after {timeout:?} waiting for finding ids {want:?}; last findings:\n{}",
-                kcops::check::render_text(&findings)
+                "timed out after {timeout:?} waiting for finding ids {want:?} to hold for {stable:?}; last findings:\n{}\nwith thresholds scaled by {SPEED}:\n{}",
+                kcops::check::render_text(&findings),
+                kcops::check::render_text(&scaled)
             );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

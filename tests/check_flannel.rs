@@ -29,6 +29,7 @@ async fn flannel_broken_gives_crashloop_and_sandbox_failures() {
     )
     .await;
     let text = render_text(&findings);
+    eprintln!("{text}");
     let objects: Vec<(&str, &str)> = findings.iter().map(|f| (f.id, f.object.as_str())).collect();
     assert_eq!(objects.len(), 3, "{text}");
 

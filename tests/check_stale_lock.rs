@@ -28,6 +28,7 @@ async fn stale_lock_gives_node_notready_and_volume_locked() {
     )
     .await;
     let text = render_text(&findings);
+    eprintln!("{text}");
     assert_eq!(findings.len(), 2, "{text}");
 
     let node = &findings[0];

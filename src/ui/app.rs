@@ -85,6 +85,8 @@ pub struct App {
     audit_log: std::path::PathBuf,
     tx: mpsc::Sender<UiMsg>,
     pub quit: bool,
+    /// The node the console runs on (`--node`, or found by address once nodes arrive).
+    node: Option<String>,
     /// The filtered workload model for the current filter (derived on view change).
     workloads_view: TableModel,
 }
@@ -113,6 +115,7 @@ impl App {
             audit_log: opts.audit_log.clone(),
             tx,
             quit: false,
+            node: opts.node.clone(),
             workloads_view: TableModel::default(),
         }
     }
@@ -166,6 +169,9 @@ impl App {
     }
 
     pub fn set_view(&mut self, view: Arc<ViewModel>) {
+        if self.node.is_none() && !view.snapshot.nodes.is_empty() {
+            self.node = crate::host::node_with_address(view.snapshot.nodes.iter().map(|n| n.as_ref()), &crate::host::local_addresses());
+        }
         self.view = view;
         self.rebuild_workloads();
         self.refresh_table();
@@ -704,7 +710,8 @@ impl App {
         } else if let Some(first) = errors.first() {
             (Role::Error, format!("{first} — retrying with backoff; {ago}"))
         } else {
-            (Role::StatusBar, format!("context {}  user {}  server {}  {ago}", c.context, c.user, c.server))
+            let node = self.node.as_deref().unwrap_or("?");
+            (Role::StatusBar, format!("context {}  user {}  server {}  node {node}  {ago}", c.context, c.user, c.server))
         };
         f.render_widget(Paragraph::new(Span::styled(text, self.theme.style(role))), line1);
         let second = match &self.input {

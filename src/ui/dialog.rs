@@ -61,7 +61,7 @@ impl Dialog {
                 if !self.running && !self.done {
                     let prompt = match &plan.confirmation {
                         Confirmation::TypedName(name) => format!("Type {name} to confirm, Esc to cancel: "),
-                        Confirmation::YesNo => "Press Enter to run, Esc to cancel ".to_string(),
+                        Confirmation::YesNo => "Type yes and Enter to run, Esc to cancel: ".to_string(),
                         Confirmation::None => "Press Enter to run ".to_string(),
                     };
                     lines.push(Line::from(vec![Span::styled(prompt, theme.style(Role::KeyHint)), Span::styled(self.input.clone(), theme.style(Role::Filter))]));

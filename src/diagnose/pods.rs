@@ -446,7 +446,7 @@ fn volume_locked(pod: &Pod, node: &str, ev: &Event, ix: &Index) -> Finding {
                 .iter()
                 .find(|v| message.contains(&format!("\"{}\"", v.pv)))
         })
-        .or_else(|| (volumes.len() == 1).then(|| &volumes[0]));
+        .or_else(|| volumes.first().filter(|_| volumes.len() == 1));
     let spec = match (volume, named) {
         (Some(v), _) => format!("{}/{}", v.pool, v.image),
         (None, Some(n)) => n.to_string(),

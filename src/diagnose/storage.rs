@@ -11,18 +11,29 @@ use crate::model::rows::{created, pvc_class, rbd_image};
 use crate::model::snapshot::Snapshot;
 
 pub fn check(s: &Snapshot, ix: &Index, out: &mut Vec<Finding>) {
+    let default_class = s
+        .storage_classes
+        .iter()
+        .find(|c| is_default(c))
+        .map(|c| c.as_ref());
     // Claims that a scheduled pod waits for: a WaitForFirstConsumer claim should have
-    // been provisioned for them.
+    // been provisioned for them. Only built when such a claim is pending (it takes a
+    // pass over every pod).
     let mut consumed: HashSet<(&str, &str)> = HashSet::new();
-    for p in &s.pods {
-        if pod_node(p).is_some() {
-            let ns = p.metadata.namespace.as_deref().unwrap_or_default();
-            consumed.extend(pod_claims(p).map(|c| (ns, c)));
+    let needed = s
+        .pvcs
+        .iter()
+        .any(|pvc| is_pending(pvc) && waits_for_consumer(class_of(pvc, ix, default_class).1));
+    if needed {
+        for p in &s.pods {
+            if pod_node(p).is_some() {
+                let ns = p.metadata.namespace.as_deref().unwrap_or_default();
+                consumed.extend(pod_claims(p).map(|c| (ns, c)));
+            }
         }
     }
-    let default_class = s.storage_classes.iter().find(|c| is_default(c));
     for pvc in &s.pvcs {
-        if let Some(f) = pending(pvc, ix, &consumed, default_class.map(|c| c.as_ref())) {
+        if let Some(f) = pending(pvc, ix, &consumed, default_class) {
             out.push(f);
         }
     }
@@ -31,6 +42,36 @@ pub fn check(s: &Snapshot, ix: &Index, out: &mut Vec<Finding>) {
             out.push(f);
         }
     }
+}
+
+fn is_pending(pvc: &PersistentVolumeClaim) -> bool {
+    pvc.metadata.deletion_timestamp.is_none()
+        && pvc
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("Pending")
+            == "Pending"
+}
+
+/// The class a claim names (None: none named) and the class that applies to it: the
+/// named one if it exists, the default one when none is named, none for an explicit
+/// empty class (which asks for a pre-created volume).
+fn class_of<'a>(
+    pvc: &'a PersistentVolumeClaim,
+    ix: &Index<'a>,
+    default_class: Option<&'a StorageClass>,
+) -> (Option<&'a str>, Option<&'a StorageClass>) {
+    let named = pvc_class(pvc);
+    match named.filter(|c| !c.is_empty()) {
+        Some(c) => (Some(c), ix.classes.get(c).copied()),
+        None if named.is_some() => (None, None),
+        None => (None, default_class),
+    }
+}
+
+fn waits_for_consumer(class: Option<&StorageClass>) -> bool {
+    class.and_then(|c| c.volume_binding_mode.as_deref()) == Some("WaitForFirstConsumer")
 }
 
 fn is_default(c: &StorageClass) -> bool {
@@ -67,15 +108,7 @@ fn pending(
     consumed: &HashSet<(&str, &str)>,
     default_class: Option<&StorageClass>,
 ) -> Option<Finding> {
-    if pvc.metadata.deletion_timestamp.is_some() {
-        return None;
-    }
-    let phase = pvc
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .unwrap_or("Pending");
-    if phase != "Pending" {
+    if !is_pending(pvc) {
         return None;
     }
     let ns = pvc.metadata.namespace.as_deref().unwrap_or_default();
@@ -96,15 +129,8 @@ fn pending(
             failed.push(e);
         }
     }
-    let class_name = pvc_class(pvc).filter(|c| !c.is_empty());
-    let class = match class_name {
-        Some(c) => ix.classes.get(c).copied(),
-        // An empty class asks for a pre-created volume; no class at all takes the default.
-        None if pvc_class(pvc).is_some() => None,
-        None => default_class,
-    };
-    let wait_for_consumer =
-        class.and_then(|c| c.volume_binding_mode.as_deref()) == Some("WaitForFirstConsumer");
+    let (class_name, class) = class_of(pvc, ix, default_class);
+    let wait_for_consumer = waits_for_consumer(class);
     let old = created(&pvc.metadata).is_some_and(|t| ix.since(t) > ix.limits.pvc_pending);
     let fire =
         !failed.is_empty() || (old && (!wait_for_consumer || consumed.contains(&(ns, name))));

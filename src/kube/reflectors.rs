@@ -89,8 +89,8 @@ impl Spawner {
             let mut stream = std::pin::pin!(stream);
             while let Some(item) = stream.next().await {
                 let now = jiff::Timestamp::now();
-                if let Ok(mut map) = status.lock() {
-                    if let Some(s) = map.get_mut(kind) {
+                if let Ok(mut map) = status.lock()
+                    && let Some(s) = map.get_mut(kind) {
                         match &item {
                             Ok(ev) => {
                                 if matches!(ev, Event::InitDone) {
@@ -106,7 +106,6 @@ impl Spawner {
                             }
                         }
                     }
-                }
                 changed.notify_one();
             }
         }));

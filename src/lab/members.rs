@@ -205,12 +205,11 @@ impl EtcdMember {
     /// member restarted on its old data exits by itself (with status 0 in etcd 3.4),
     /// which the kubelet should report as a terminated container.
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            if let Ok(Some(status)) = self.child.try_wait() {
+        if self.status.is_none()
+            && let Ok(Some(status)) = self.child.try_wait() {
                 self.status = Some(status);
                 let _ = std::fs::remove_file(&self.pidfile);
             }
-        }
         self.status
     }
 

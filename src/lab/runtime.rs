@@ -150,11 +150,10 @@ struct Components {
 /// Runs a lab until it is told to stop. Prints `ready` on stdout once it is up.
 pub async fn run(opts: LabOptions) -> Result<()> {
     let paths = LabPaths::new(&opts.name);
-    if let Ok(state) = LabState::read(&paths) {
-        if super::process::alive(state.pid as i32) && state.pid != std::process::id() {
+    if let Ok(state) = LabState::read(&paths)
+        && super::process::alive(state.pid as i32) && state.pid != std::process::id() {
             bail!("lab {:?} is already running (pid {}); run `kcops lab down --name {}` first", opts.name, state.pid, opts.name);
         }
-    }
     cleanup_leftovers(&paths);
     let scenario = load_scenario(&opts.scenario)?;
     if !opts.no_ceph {

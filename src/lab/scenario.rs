@@ -1864,14 +1864,13 @@ impl Checker {
                 None
             }
         };
-        if let Some(Value::String(ns)) = map.get("metadata").and_then(|m| m.get("namespace")) {
-            if !is_dns_label(ns) {
+        if let Some(Value::String(ns)) = map.get("metadata").and_then(|m| m.get("namespace"))
+            && !is_dns_label(ns) {
                 self.fail(
                     extend(&metadata, key("namespace")),
                     format!("invalid namespace {ns:?}: lowercase letters, digits and '-'"),
                 );
             }
-        }
         self.json_placeholders(path, value);
         let kind = map.get("kind").and_then(Value::as_str)?.to_string();
         let namespace = map
@@ -2001,8 +2000,8 @@ fn validate(s: &Scenario) -> Vec<Issue> {
     let mut objects = BTreeSet::new();
     for (i, object) in s.objects.iter().enumerate() {
         let path = vec![key("objects"), Seg::Index(i)];
-        if let Some(id) = c.manifest(&path, object) {
-            if !objects.insert(id.clone()) {
+        if let Some(id) = c.manifest(&path, object)
+            && !objects.insert(id.clone()) {
                 let (kind, ns, name) = id;
                 let what = if ns.is_empty() {
                     format!("{kind} {name}")
@@ -2011,7 +2010,6 @@ fn validate(s: &Scenario) -> Vec<Issue> {
                 };
                 c.fail(path, format!("{what} is declared twice"));
             }
-        }
     }
 
     let mut members = BTreeSet::new();
@@ -2178,8 +2176,8 @@ fn check_nodes(c: &mut Checker, s: &Scenario) {
                 );
             }
         }
-        if let Some(cidr) = node.pod_cidr {
-            if !cidr.is_network() {
+        if let Some(cidr) = node.pod_cidr
+            && !cidr.is_network() {
                 c.fail(
                     at("podCIDR"),
                     format!(
@@ -2189,7 +2187,6 @@ fn check_nodes(c: &mut Checker, s: &Scenario) {
                     ),
                 );
             }
-        }
         let version_ok = node
             .kubelet_version
             .strip_prefix('v')

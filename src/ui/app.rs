@@ -226,11 +226,10 @@ impl App {
             }
             _ => {}
         }
-        if let Some(ns) = arg {
-            if target.0 != Pane::Nodes && target.0 != Pane::Overview {
+        if let Some(ns) = arg
+            && target.0 != Pane::Nodes && target.0 != Pane::Overview {
                 self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
             }
-        }
         self.switch(target.0);
     }
 
@@ -740,18 +739,44 @@ impl App {
             Pane::Overview => &[(Context::Global, "Global")],
             _ => &[(Context::Table, "This pane"), (Context::Global, "Global"), (Context::Detail, "Detail views")],
         };
-        let mut lines = Vec::new();
+        let mut sections: Vec<Vec<Line>> = Vec::new();
         for (ctx, title) in contexts {
-            lines.push(Line::from(Span::styled(*title, self.theme.style(Role::Header))));
+            let mut lines = vec![Line::from(Span::styled(*title, self.theme.style(Role::Header)))];
             for (action, keys) in self.keymap.bindings(*ctx) {
                 if self.read_only && action.mutates() {
                     continue;
                 }
                 lines.push(Line::from(vec![Span::styled(format!("  {:<18}", keys.join(", ")), self.theme.style(Role::KeyHint)), Span::styled(action.description(), self.theme.style(Role::Text))]));
             }
+            sections.push(lines);
         }
         let block = Block::default().borders(Borders::ALL).border_style(self.theme.style(Role::DialogBorder)).title(Span::styled(" Keys ", self.theme.style(Role::Title)));
-        f.render_widget(Paragraph::new(lines).block(block), rect);
+        let inner = block.inner(rect);
+        f.render_widget(block, rect);
+        // Sections side by side when they do not fit one under the other: a section
+        // starts a new column rather than being split, unless it is taller than one.
+        let height = usize::from(inner.height.max(1));
+        let mut columns: Vec<Vec<Line>> = Vec::new();
+        let mut column: Vec<Line> = Vec::new();
+        for section in sections {
+            if !column.is_empty() && column.len() + 1 + section.len() > height {
+                columns.push(std::mem::take(&mut column));
+            } else if !column.is_empty() {
+                column.push(Line::from(""));
+            }
+            for line in section {
+                if column.len() >= height {
+                    columns.push(std::mem::take(&mut column));
+                }
+                column.push(line);
+            }
+        }
+        columns.push(column);
+        let n = columns.len() as u32;
+        let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).spacing(2).split(inner);
+        for (column, area) in columns.into_iter().zip(areas.iter()) {
+            f.render_widget(Paragraph::new(column), *area);
+        }
     }
 }
 

@@ -52,11 +52,11 @@ fn map_lines(out: &mut Vec<String>, title: &str, v: &Value) {
             let mut first = true;
             for (k, val) in m {
                 let val = val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string());
-                out.push(format!("{:<14}{k}={val}", if first { title } else { "" }));
+                out.push(format!("{:<16}{k}={val}", if first { title } else { "" }));
                 first = false;
             }
         }
-        _ => out.push(format!("{title:<14}<none>")),
+        _ => out.push(format!("{title:<16}<none>")),
     }
 }
 
@@ -65,26 +65,26 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     let Some(v) = object_json(s, key) else {
         return vec![format!("{} {} is gone", key.kind.label(), key.name)];
     };
-    let mut out = vec![format!("{:<14}{}", "Name:", key.name)];
+    let mut out = vec![format!("{:<16}{}", "Name:", key.name)];
     if !key.namespace.is_empty() {
-        out.push(format!("{:<14}{}", "Namespace:", key.namespace));
+        out.push(format!("{:<16}{}", "Namespace:", key.namespace));
     }
     map_lines(&mut out, "Labels:", &v["metadata"]["labels"]);
     map_lines(&mut out, "Annotations:", &v["metadata"]["annotations"]);
-    out.push(format!("{:<14}{}", "Created:", str_at(&v, &["metadata", "creationTimestamp"])));
+    out.push(format!("{:<16}{}", "Created:", str_at(&v, &["metadata", "creationTimestamp"])));
     if let Some(d) = v["metadata"]["deletionTimestamp"].as_str() {
-        out.push(format!("{:<14}{d}", "Terminating:"));
+        out.push(format!("{:<16}{d}", "Terminating:"));
     }
     if let Some(owners) = v["metadata"]["ownerReferences"].as_array() {
         for o in owners {
-            out.push(format!("{:<14}{}/{}", "Controlled By:", str_at(o, &["kind"]), str_at(o, &["name"])));
+            out.push(format!("{:<16}{}/{}", "Controlled By:", str_at(o, &["kind"]), str_at(o, &["name"])));
         }
     }
     match key.kind {
         ObjKind::Pod => {
-            out.push(format!("{:<14}{}", "Node:", str_at(&v, &["spec", "nodeName"])));
-            out.push(format!("{:<14}{}", "Status:", str_at(&v, &["status", "phase"])));
-            out.push(format!("{:<14}{}", "IP:", str_at(&v, &["status", "podIP"])));
+            out.push(format!("{:<16}{}", "Node:", str_at(&v, &["spec", "nodeName"])));
+            out.push(format!("{:<16}{}", "Status:", str_at(&v, &["status", "phase"])));
+            out.push(format!("{:<16}{}", "IP:", str_at(&v, &["status", "podIP"])));
             out.push("Containers:".into());
             for c in v["spec"]["containers"].as_array().cloned().unwrap_or_default() {
                 out.push(format!("  {}:", str_at(&c, &["name"])));
@@ -102,7 +102,11 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
                 }
             }
             out.push("Volumes:".into());
-            for vol in v["spec"]["volumes"].as_array().cloned().unwrap_or_default() {
+            let volumes = v["spec"]["volumes"].as_array().cloned().unwrap_or_default();
+            if volumes.is_empty() {
+                out.push("  <none>".into());
+            }
+            for vol in volumes {
                 let claim = str_at(&vol, &["persistentVolumeClaim", "claimName"]);
                 if claim.is_empty() {
                     out.push(format!("  {}", str_at(&vol, &["name"])));
@@ -112,24 +116,30 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
             }
         }
         ObjKind::Node => {
-            out.push(format!("{:<14}{}", "PodCIDR:", str_at(&v, &["spec", "podCIDR"])));
-            out.push(format!("{:<14}{}", "Unschedulable:", v["spec"]["unschedulable"].as_bool().unwrap_or(false)));
+            out.push(format!("{:<16}{}", "PodCIDR:", str_at(&v, &["spec", "podCIDR"])));
+            out.push(format!("{:<16}{}", "Unschedulable:", v["spec"]["unschedulable"].as_bool().unwrap_or(false)));
             for t in v["spec"]["taints"].as_array().cloned().unwrap_or_default() {
-                out.push(format!("{:<14}{}:{}", "Taint:", str_at(&t, &["key"]), str_at(&t, &["effect"])));
+                out.push(format!("{:<16}{}:{}", "Taint:", str_at(&t, &["key"]), str_at(&t, &["effect"])));
             }
             for a in v["status"]["addresses"].as_array().cloned().unwrap_or_default() {
-                out.push(format!("{:<14}{}", format!("{}:", str_at(&a, &["type"])), str_at(&a, &["address"])));
+                out.push(format!("{:<16}{}", format!("{}:", str_at(&a, &["type"])), str_at(&a, &["address"])));
             }
         }
         ObjKind::Pvc | ObjKind::Pv => {
-            out.push(format!("{:<14}{}", "Status:", str_at(&v, &["status", "phase"])));
-            out.push(format!("{:<14}{}", "StorageClass:", str_at(&v, &["spec", "storageClassName"])));
+            out.push(format!("{:<16}{}", "Status:", str_at(&v, &["status", "phase"])));
+            out.push(format!("{:<16}{}", "StorageClass:", str_at(&v, &["spec", "storageClassName"])));
             if key.kind == ObjKind::Pvc {
-                out.push(format!("{:<14}{}", "Volume:", str_at(&v, &["spec", "volumeName"])));
+                out.push(format!("{:<16}{}", "Volume:", str_at(&v, &["spec", "volumeName"])));
             } else {
-                out.push(format!("{:<14}{}/{}", "Claim:", str_at(&v, &["spec", "claimRef", "namespace"]), str_at(&v, &["spec", "claimRef", "name"])));
-                if !str_at(&v, &["spec", "rbd", "image"]).is_empty() {
-                    out.push(format!("{:<14}{}/{}", "RBD image:", str_at(&v, &["spec", "rbd", "pool"]), str_at(&v, &["spec", "rbd", "image"])));
+                out.push(format!("{:<16}{}/{}", "Claim:", str_at(&v, &["spec", "claimRef", "namespace"]), str_at(&v, &["spec", "claimRef", "name"])));
+                // The in-tree rbd source, or a ceph-csi RBD volume (as the RBD column).
+                let (pool, image) = if str_at(&v, &["spec", "csi", "driver"]) == "rbd.csi.ceph.com" {
+                    (str_at(&v, &["spec", "csi", "volumeAttributes", "pool"]), str_at(&v, &["spec", "csi", "volumeAttributes", "imageName"]))
+                } else {
+                    (str_at(&v, &["spec", "rbd", "pool"]), str_at(&v, &["spec", "rbd", "image"]))
+                };
+                if !image.is_empty() {
+                    out.push(format!("{:<16}{}/{image}", "RBD image:", if pool.is_empty() { "rbd" } else { pool }));
                 }
             }
         }

@@ -23,11 +23,10 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
     if !list.is_array() {
         *list = json!([]);
     }
-    if let Some(a) = list.as_array_mut() {
-        if !a.iter().any(|f| f == finalizer) {
+    if let Some(a) = list.as_array_mut()
+        && !a.iter().any(|f| f == finalizer) {
             a.push(json!(finalizer));
         }
-    }
 }
 
 /// Fills defaults for `kind` in place.

@@ -187,11 +187,10 @@ fn create(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Bod
     if !obj.is_object() {
         return Err(ApiError::bad_request("the body must be an object"));
     }
-    if let Some(kind) = obj.get("kind").and_then(|k| k.as_str()) {
-        if kind != t.rt.kind {
+    if let Some(kind) = obj.get("kind").and_then(|k| k.as_str())
+        && kind != t.rt.kind {
             return Err(ApiError::bad_request(format!("the API version in the data ({}) does not match the expected API version ({})", obj["apiVersion"].as_str().unwrap_or_default(), t.rt.api_version())));
         }
-    }
     if !obj.get("metadata").is_some_and(|m| m.is_object()) {
         obj["metadata"] = json!({});
     }
@@ -255,11 +254,10 @@ fn update(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Bod
         let before = current.clone();
         let mut next = obj;
         next["metadata"]["namespace"] = before["metadata"].get("namespace").cloned().unwrap_or(Value::Null);
-        if !t.rt.namespaced {
-            if let Some(m) = next["metadata"].as_object_mut() {
+        if !t.rt.namespaced
+            && let Some(m) = next["metadata"].as_object_mut() {
                 m.remove("namespace");
             }
-        }
         for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
             match before["metadata"].get(field) {
                 Some(v) => next["metadata"][field] = v.clone(),
@@ -290,11 +288,10 @@ fn patch_object(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Respon
         let before = current.clone();
         patch::apply(current, pt, &req.body)?;
         let rv = current["metadata"].get("resourceVersion").and_then(|r| r.as_str()).map(str::to_string);
-        if let (Some(rv), Some(orig)) = (rv, before["metadata"]["resourceVersion"].as_str()) {
-            if rv != orig {
+        if let (Some(rv), Some(orig)) = (rv, before["metadata"]["resourceVersion"].as_str())
+            && rv != orig {
                 return Err(ApiError::conflict(&t.rt.qualified(), &t.rt.group, &t.rt.plural, name_of(t)));
             }
-        }
         for field in ["uid", "creationTimestamp", "deletionTimestamp", "name", "namespace"] {
             if let Some(v) = before["metadata"].get(field) {
                 current["metadata"][field] = v.clone();
@@ -409,11 +406,10 @@ fn delete_options(req: &ApiRequest) -> Result<DeleteOptions, ApiError> {
 fn delete(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
     let opts = delete_options(req)?;
     let current = fetch(state, t)?;
-    if let Some(rv) = opts.preconditions.as_ref().and_then(|p| p.resource_version.as_deref()) {
-        if rv != current.rv.to_string() {
+    if let Some(rv) = opts.preconditions.as_ref().and_then(|p| p.resource_version.as_deref())
+        && rv != current.rv.to_string() {
             return Err(ApiError::new(409, "Conflict", format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", current.rv)));
         }
-    }
     if opts.dry_run.is_some() {
         return Ok(raw_json(200, current.raw.clone()));
     }

@@ -255,11 +255,10 @@ async fn dispatch(state: &Arc<ApiState>, segs: &[&str], req: ApiRequest) -> Resu
         }
         _ => return Err(not_found()),
     };
-    if let Some(sub) = &target.sub {
-        if !target.rt.has_subresource(sub) {
+    if let Some(sub) = &target.sub
+        && !target.rt.has_subresource(sub) {
             return Err(not_found());
         }
-    }
     authorize(&req, &target)?;
     handlers::handle(state, target, req).await
 }

@@ -100,6 +100,9 @@ pub struct Page {
     pub remaining: usize,
 }
 
+/// Live changes after a watch's backlog.
+pub type ChangeReceiver = broadcast::Receiver<Arc<Change>>;
+
 /// The object store shared by the API server and the controllers.
 pub struct Store {
     inner: Mutex<Inner>,
@@ -266,7 +269,7 @@ impl Store {
 
     /// The changes after `rv` for one table, and a receiver for those that follow,
     /// taken atomically so nothing falls between them.
-    pub fn watch_from(&self, rt: &ResourceType, rv: u64) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), ApiError> {
+    pub fn watch_from(&self, rt: &ResourceType, rv: u64) -> Result<(Vec<Arc<Change>>, ChangeReceiver), ApiError> {
         let inner = self.lock();
         if rv < inner.compacted {
             return Err(ApiError::gone(format!("too old resource version: {rv} ({})", inner.compacted + 1)));
@@ -360,11 +363,10 @@ impl Store {
             .and_then(|t| t.objects.get(&key))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.qualified(), &rt.group, &rt.plural, name))?;
-        if let Some(want) = expect_rv {
-            if want != entry.rv {
+        if let Some(want) = expect_rv
+            && want != entry.rv {
                 return Err(ApiError::conflict(&rt.qualified(), &rt.group, &rt.plural, name));
             }
-        }
         let before = entry.value();
         let mut after = before.clone();
         f(&mut after)?;
@@ -373,11 +375,10 @@ impl Store {
         if key_of(&after) != key {
             return Err(ApiError::bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", key_of(&after).1)));
         }
-        if after.get("spec") != before.get("spec") {
-            if let Some(g) = before["metadata"].get("generation").and_then(|g| g.as_i64()) {
+        if after.get("spec") != before.get("spec")
+            && let Some(g) = before["metadata"].get("generation").and_then(|g| g.as_i64()) {
                 after["metadata"]["generation"] = json!(g + 1);
             }
-        }
         after["metadata"]["resourceVersion"] = before["metadata"]["resourceVersion"].clone();
         if after == before {
             return Ok(entry);
@@ -403,11 +404,10 @@ impl Store {
             .and_then(|t| t.objects.get(&key))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.qualified(), &rt.group, &rt.plural, name))?;
-        if let Some(uid) = precondition_uid {
-            if uid != entry.uid {
+        if let Some(uid) = precondition_uid
+            && uid != entry.uid {
                 return Err(ApiError::new(409, "Conflict", format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", entry.uid)));
             }
-        }
         let mut obj = entry.value();
         let has_finalizers = obj["metadata"].get("finalizers").and_then(|f| f.as_array()).is_some_and(|f| !f.is_empty());
         let scheduled = rt.kind == "Pod" && obj["spec"].get("nodeName").and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
@@ -459,11 +459,10 @@ impl Inner {
         let table = self.tables.entry(tname.clone()).or_default();
         let old = if kind == ChangeKind::Deleted { table.objects.remove(&key) } else { table.objects.insert(key.clone(), entry.clone()) };
         if rt.kind == "Pod" {
-            if let Some(old) = &old {
-                if let Some(set) = table.by_node.get_mut(old.field("spec.nodeName")) {
+            if let Some(old) = &old
+                && let Some(set) = table.by_node.get_mut(old.field("spec.nodeName")) {
                     set.remove(&key);
                 }
-            }
             if kind != ChangeKind::Deleted {
                 table.by_node.entry(entry.field("spec.nodeName").to_string()).or_default().insert(key.clone());
             }

@@ -148,9 +148,8 @@ pub fn serve(state: Arc<ApiState>, t: Target, req: &ApiRequest) -> Result<Respon
                     Ok(c) => {
                         if c.table != table_name || c.rv <= last_rv { continue; }
                         last_rv = c.rv;
-                        if let Some(k) = filtered_kind(&c, &filters, ns.as_deref()) {
-                            if tx.send(renderer.event(k, &c.object)).await.is_err() { return; }
-                        }
+                        if let Some(k) = filtered_kind(&c, &filters, ns.as_deref())
+                            && tx.send(renderer.event(k, &c.object)).await.is_err() { return; }
                     }
                     // Too slow to keep up: end the watch; the client resumes from its last version.
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,

@@ -270,15 +270,14 @@ impl PodWorker {
                     }
                 }
             });
-            if restarts == 0 {
-                if let Some(pod) = &pod {
+            if restarts == 0
+                && let Some(pod) = &pod {
                     for (c, img) in &containers {
                         self.event(pod, "Normal", "Pulled", &format!("Container image \"{img}\" already present on machine"));
                         self.event(pod, "Normal", "Created", &format!("Created container: {c}"));
                         self.event(pod, "Normal", "Started", &format!("Started container {c}"));
                     }
                 }
-            }
             match &plan.crash {
                 Some(crash) => {
                     self.wait(self.ctx.knobs.scaled(crash.run_for)).await?;
@@ -290,8 +289,8 @@ impl PodWorker {
                     // Steady state: watch for deletion, a dead node, or an exited member.
                     loop {
                         self.wait(Duration::from_millis(300)).await?;
-                        if let Some(m) = &mut self.member {
-                            if let Some(status) = m.exited() {
+                        if let Some(m) = &mut self.member
+                            && let Some(status) = m.exited() {
                                 let tail = m.log_tail(5);
                                 for (c, _) in &containers {
                                     for l in &tail {
@@ -304,7 +303,6 @@ impl PodWorker {
                                 self.crash(&crash, restarts, &containers).await?;
                                 break;
                             }
-                        }
                     }
                 }
             }

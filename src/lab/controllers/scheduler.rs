@@ -135,14 +135,13 @@ pub fn reconcile(ctx: &Ctx) {
                 let detail: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
                 let msg = format!("0/{} nodes are available: {}. preemption: 0/{} nodes are available: {} Preemption is not helpful for scheduling.", nodes.len(), detail.join(", "), nodes.len(), nodes.len());
                 let already = pod["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "PodScheduled" && c["message"] == msg.as_str()));
-                if !already {
-                    if let Ok(e) = ctx.store.mutate(&ctx.kinds.pods, &ns, &name, None, |p| {
+                if !already
+                    && let Ok(e) = ctx.store.mutate(&ctx.kinds.pods, &ns, &name, None, |p| {
                         set_condition(p, "PodScheduled", "False", Some("Unschedulable"), Some(&msg));
                         Ok(())
                     }) {
                         ctx.event(&e.value(), "Warning", "FailedScheduling", &msg, "default-scheduler", None);
                     }
-                }
             }
         }
     }

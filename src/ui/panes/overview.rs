@@ -18,6 +18,37 @@ fn severity_role(s: Severity) -> Role {
     }
 }
 
+/// `prefix` + `body` wrapped at word boundaries to `width` columns, the wrapped lines
+/// indented to line up under the body (a word longer than a line is left to the
+/// paragraph's own wrapping).
+fn wrap_hanging(prefix: &str, body: &str, width: usize) -> Vec<String> {
+    let indent = " ".repeat(prefix.chars().count());
+    let room = width.saturating_sub(indent.len()).max(10);
+    let mut out = Vec::new();
+    for (i, paragraph) in body.lines().enumerate() {
+        let mut line = if i == 0 { prefix.to_string() } else { indent.clone() };
+        let mut used = 0;
+        for word in paragraph.split_whitespace() {
+            let len = word.chars().count();
+            if used > 0 && used + 1 + len > room {
+                out.push(std::mem::replace(&mut line, indent.clone()));
+                used = 0;
+            }
+            if used > 0 {
+                line.push(' ');
+                used += 1;
+            }
+            line.push_str(word);
+            used += len;
+        }
+        out.push(line);
+    }
+    if out.is_empty() {
+        out.push(prefix.to_string());
+    }
+    out
+}
+
 /// Draws the overview; `scroll` scrolls the findings list.
 pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: u16) {
     let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(area);
@@ -57,14 +88,33 @@ pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: 
             Span::styled(format!("{}  ", finding.id), theme.style(Role::Header)),
             Span::styled(finding.object.clone(), theme.style(Role::Text)),
         ]));
-        text.push(Line::from(Span::styled(format!("    {}", finding.explanation), theme.style(Role::Text))));
+        let width = usize::from(bottom.width.saturating_sub(2));
+        let mut push = |prefix: &str, body: &str, role: Role| {
+            for l in wrap_hanging(prefix, body, width) {
+                text.push(Line::from(Span::styled(l, theme.style(role))));
+            }
+        };
+        push("    ", &finding.explanation, Role::Text);
         for ev in finding.evidence.iter().take(3) {
-            text.push(Line::from(Span::styled(format!("    > {ev}"), theme.style(Role::Muted))));
+            push("    > ", ev, Role::Muted);
         }
-        text.push(Line::from(Span::styled(format!("    fix: {}", finding.fix), theme.style(Role::Info))));
+        push("    fix: ", &finding.fix, Role::Info);
         text.push(Line::from(""));
     }
     let title = format!(" Findings ({}) ", view.findings.len());
     let block = Block::default().borders(Borders::ALL).border_style(theme.style(Role::BorderFocused)).title(Span::styled(title, theme.style(Role::Title)));
     f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }).scroll((scroll, 0)), bottom);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_hanging;
+
+    #[test]
+    fn wrapped_lines_hang_under_the_body() {
+        assert_eq!(wrap_hanging("    fix: ", "run this then that", 22), ["    fix: run this then", "         that"]);
+        assert_eq!(wrap_hanging("    ", "one\ntwo", 40), ["    one", "    two"]);
+        assert_eq!(wrap_hanging("    > ", "", 40), ["    > "]);
+        assert_eq!(wrap_hanging("    ", "a b", 0), ["    a b"]);
+    }
 }

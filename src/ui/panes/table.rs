@@ -98,11 +98,10 @@ impl TableState {
         }
         self.order = order;
         // Keep the same object selected when it is still there.
-        if let Some(key) = &self.selected_key {
-            if let Some(pos) = self.order.iter().position(|i| &model.rows[*i].key == key) {
+        if let Some(key) = &self.selected_key
+            && let Some(pos) = self.order.iter().position(|i| &model.rows[*i].key == key) {
                 self.selected = pos;
             }
-        }
         if self.selected >= self.order.len() {
             self.selected = self.order.len().saturating_sub(1);
         }
@@ -148,6 +147,64 @@ fn tone_role(t: Tone) -> Option<Role> {
     }
 }
 
+const COLUMN_SPACING: u16 = 2;
+
+/// Shrinks column widths to fit `available` cells (spacing included) by capping the
+/// widest columns first, so short columns (STATUS, AGE) keep their full text and only
+/// the long ones (TAINTS, MESSAGE) are cut. Columns marked in `keep` (the NAME that
+/// identifies a row) stay whole while the others can still show [`MIN_CAP`] cells.
+fn fit_widths(widths: &mut [u16], keep: &[bool], available: u16, spacing: u16) {
+    let gaps = spacing.saturating_mul(widths.len().saturating_sub(1) as u16);
+    let room = u32::from(available.saturating_sub(gaps));
+    if widths.iter().map(|w| u32::from(*w)).sum::<u32>() <= room {
+        return;
+    }
+    let is_kept = |i: usize| keep.get(i).copied().unwrap_or(false);
+    let kept: u32 = widths.iter().enumerate().filter(|(i, _)| is_kept(*i)).map(|(_, w)| u32::from(*w)).sum();
+    let others: Vec<usize> = (0..widths.len()).filter(|i| !is_kept(*i)).collect();
+    let cap = room.checked_sub(kept).map(|r| water_cap(widths, &others, r));
+    let cols: Vec<usize> = match cap {
+        Some((cap, _)) if !others.is_empty() && cap >= MIN_CAP => others,
+        _ => (0..widths.len()).collect(),
+    };
+    let budget = if cols.len() == widths.len() { room } else { room - kept };
+    let (cap, mut spare) = water_cap(widths, &cols, budget);
+    // Hand the cells left over to the capped columns, left to right.
+    for i in cols {
+        if widths[i] > cap {
+            let extra = u16::from(spare > 0);
+            spare = spare.saturating_sub(1);
+            widths[i] = cap + extra;
+        }
+    }
+}
+
+/// The fewest cells a cut column keeps before names are cut too.
+const MIN_CAP: u16 = 12;
+
+/// The largest width cap under which columns `cols` fit in `room`, and the cells
+/// left over under it.
+fn water_cap(widths: &[u16], cols: &[usize], room: u32) -> (u16, u32) {
+    let total = |cap: u16| cols.iter().map(|i| u32::from(widths[*i].min(cap))).sum::<u32>();
+    let mut cap = cols.iter().map(|i| widths[*i]).max().unwrap_or(0);
+    while cap > 0 && total(cap) > room {
+        cap -= 1;
+    }
+    (cap, room.saturating_sub(total(cap)))
+}
+
+/// The cell's text, cut to `width` with an ellipsis when it does not fit.
+fn clip(text: &str, width: u16) -> String {
+    let width = usize::from(width);
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    match width {
+        0 => String::new(),
+        w => text.chars().take(w - 1).chain(std::iter::once('…')).collect(),
+    }
+}
+
 /// Draws the visible window of the table into `area`.
 pub fn draw(f: &mut Frame, area: Rect, title: &str, model: &TableModel, state: &mut TableState, theme: &Theme, focused: bool) {
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
@@ -158,12 +215,15 @@ pub fn draw(f: &mut Frame, area: Rect, title: &str, model: &TableModel, state: &
     }
     let visible: Vec<usize> = state.order.iter().skip(state.offset).take(inner_height.max(1)).copied().collect();
     // Column widths from the header and the visible rows only.
-    let mut widths: Vec<u16> = model.columns.iter().map(|c| c.len() as u16).collect();
+    let sorted = |i: usize| state.sort.is_some_and(|(c, _)| c == i);
+    let mut widths: Vec<u16> = model.columns.iter().enumerate().map(|(i, c)| (c.len() + usize::from(sorted(i))) as u16).collect();
     for i in &visible {
         for (w, cell) in widths.iter_mut().zip(&model.rows[*i].cells) {
             *w = (*w).max(cell.chars().count().min(80) as u16);
         }
     }
+    let keep: Vec<bool> = model.columns.iter().map(|c| *c == "NAME").collect();
+    fit_widths(&mut widths, &keep, area.width.saturating_sub(2), COLUMN_SPACING);
     let sort_mark = |i: usize| match state.sort {
         Some((c, false)) if c == i => "↑",
         Some((c, true)) if c == i => "↓",
@@ -176,7 +236,7 @@ pub fn draw(f: &mut Frame, area: Rect, title: &str, model: &TableModel, state: &
         if state.offset + n == state.selected {
             style = theme.style(Role::Selection);
         }
-        Row::new(r.cells.iter().map(|c| Cell::from(c.as_str()))).style(style)
+        Row::new(r.cells.iter().zip(&widths).map(|(c, w)| Cell::from(clip(c, *w)))).style(style)
     });
     let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w)).collect();
     let count = format!(" {}/{} ", state.order.len(), model.rows.len());
@@ -185,7 +245,7 @@ pub fn draw(f: &mut Frame, area: Rect, title: &str, model: &TableModel, state: &
         .borders(Borders::ALL)
         .border_style(theme.style(border))
         .title(Line::from(vec![Span::styled(format!(" {title} "), theme.style(Role::Title)), Span::styled(count, theme.style(Role::Muted))]));
-    let table = Table::new(rows, constraints).header(header).block(block).column_spacing(2).style(Style::default());
+    let table = Table::new(rows, constraints).header(header).block(block).column_spacing(COLUMN_SPACING).style(Style::default());
     f.render_widget(table, area);
 }
 
@@ -202,6 +262,27 @@ mod tests {
         assert!(Filter::new("^core.*abc$").matches(&cells));
         assert!(!Filter::new("^abc").matches(&cells));
         assert!(Filter::new("").matches(&cells));
+    }
+
+    #[test]
+    fn widest_columns_shrink_first() {
+        let fit = |mut w: Vec<u16>, keep: &[bool], available: u16| {
+            fit_widths(&mut w, keep, available, 2);
+            w
+        };
+        assert_eq!(fit(vec![5, 24, 41, 10], &[], 70), [5, 24, 25, 10]);
+        // Left-over cells go to the first capped columns.
+        assert_eq!(fit(vec![5, 24, 41, 30], &[], 81), [5, 24, 23, 23]);
+        assert_eq!(fit(vec![5, 6], &[], 100), [5, 6]);
+        assert_eq!(fit(vec![5, 6, 7], &[], 3), [0, 0, 0]);
+        // A kept NAME stays whole while the others keep at least MIN_CAP cells...
+        assert_eq!(fit(vec![40, 8, 49, 4], &[true], 100), [40, 8, 42, 4]);
+        assert_eq!(fit(vec![40, 8, 49, 4], &[true], 80), [40, 8, 22, 4]);
+        // ... and is cut like the rest when they cannot.
+        assert_eq!(fit(vec![40, 8, 49, 4], &[true], 60), [21, 8, 21, 4]);
+        assert_eq!(clip("Ready,SchedulingDisabled", 10), "Ready,Sch…");
+        assert_eq!(clip("Ready", 10), "Ready");
+        assert_eq!(clip("Ready", 0), "");
     }
 
     #[test]

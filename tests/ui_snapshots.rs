@@ -1,0 +1,1288 @@
+//! Snapshot tests of the console's panes and overlays: the real [`App`] drawn into a
+//! ratatui `TestBackend` from a hand-built, deterministic [`Snapshot`] (fixed `now`,
+//! fixed creation times), driven by key presses exactly as the event loop would.
+//!
+//! Each screen is stored as text under `tests/snapshots/` (insta; with `CI=true` a
+//! missing or changed snapshot fails), and the cells that matter are also asserted
+//! explicitly, read back from the buffer by column.
+//!
+//! Regenerate after an intended change with `INSTA_UPDATE=always cargo test --test
+//! ui_snapshots` (or `cargo insta review`) and read the diff before committing.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use jiff::{SignedDuration, Timestamp};
+use kcops::kube::connect::ConnectOptions;
+use kcops::model::snapshot::{Snapshot, SourceStatus};
+use kcops::ui::app::{App, ConsoleOptions, UiMsg};
+use kcops::ui::keymap::Keymap;
+use kcops::ui::theme::{Role, Theme};
+use kcops::ui::view::{ConnState, ViewModel, derive};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+const WIDTH: u16 = 140;
+const HEIGHT: u16 = 40;
+
+// ---------------------------------------------------------------------------------
+// The cluster
+
+fn now() -> Timestamp {
+    "2025-01-01T12:00:00Z"
+        .parse()
+        .unwrap_or_else(|e| panic!("fixed now: {e}"))
+}
+
+/// RFC 3339 time `secs` seconds before [`now`].
+fn ago(secs: i64) -> String {
+    (now() - SignedDuration::from_secs(secs)).to_string()
+}
+
+const MIN: i64 = 60;
+const HOUR: i64 = 3600;
+const DAY: i64 = 86400;
+
+fn obj<T: DeserializeOwned>(v: Value) -> Arc<T> {
+    Arc::new(serde_json::from_value(v).unwrap_or_else(|e| panic!("fixture: {e}")))
+}
+
+/// The pod that crash-loops (the first pod row, selected when the Pods pane opens).
+const CRASHING: &str = "api-7c9d8f6b5-qwert";
+const CSI_VOLUME: &str = "pvc-1b6a4f6e-5c0d-4e43-9a3e-2f2d7c1c9b01";
+const CSI_VOLUME_1: &str = "pvc-8e2d0c4b-3a7f-4b61-8c5e-6d9f1a2b3c4d";
+/// ceph-csi names images `csi-vol-<uuid>`: the RBD column is the widest of the PVs.
+const CSI_IMAGE: &str = "csi-vol-6f1c2a9e-5c0d-11ef-b3a4-0242ac120002";
+const CSI_IMAGE_1: &str = "csi-vol-0d7e4b2a-5c0e-11ef-b3a4-0242ac120002";
+
+fn node(name: &str, ip: &str, cidr: &str, ready: &str, extra: Value) -> Value {
+    let mut n = json!({
+        "metadata": {"name": name, "creationTimestamp": ago(30 * DAY),
+                     "labels": {"kubernetes.io/hostname": name}},
+        "spec": {"podCIDR": cidr},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+            "nodeInfo": {"kubeletVersion": "v1.32.3", "architecture": "amd64", "bootID": "", "containerRuntimeVersion": "containerd://1.7.24",
+                         "kernelVersion": "6.1.0", "kubeProxyVersion": "v1.32.3", "machineID": "", "operatingSystem": "linux",
+                         "osImage": "Debian GNU/Linux 12 (bookworm)", "systemUUID": ""},
+            "conditions": [
+                {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+                {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure"},
+                {"type": "Ready", "status": ready,
+                 "reason": if ready == "True" { "KubeletReady" } else { "NodeStatusUnknown" },
+                 "message": if ready == "True" { "kubelet is posting ready status" } else { "Kubelet stopped posting node status." },
+                 "lastTransitionTime": if ready == "True" { ago(29 * DAY) } else { ago(7 * MIN) }}]
+        }
+    });
+    json_patch::merge(&mut n, &extra);
+    n
+}
+
+fn nodes() -> Vec<Value> {
+    vec![
+        node(
+            "node1",
+            "192.0.2.11",
+            "10.244.0.0/24",
+            "True",
+            json!({
+                "metadata": {"labels": {"node-role.kubernetes.io/control-plane": ""}},
+                "spec": {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}
+            }),
+        ),
+        // Cordoned: Ready,SchedulingDisabled.
+        node(
+            "node2",
+            "192.0.2.12",
+            "10.244.1.0/24",
+            "True",
+            json!({
+                "spec": {"unschedulable": true,
+                         "taints": [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]}
+            }),
+        ),
+        // Stopped posting status 7 minutes ago.
+        node(
+            "node3",
+            "192.0.2.13",
+            "10.244.2.0/24",
+            "Unknown",
+            json!({
+                "spec": {"taints": [
+                    {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
+                    {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]}
+            }),
+        ),
+    ]
+}
+
+/// A pod with one container `app`, running and ready since `secs` ago; `extra` is
+/// merged over it (JSON merge patch: arrays are replaced whole).
+fn pod(ns: &str, name: &str, node: &str, ip: &str, secs: i64, extra: Value) -> Value {
+    let mut p = json!({
+        "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"),
+                     "creationTimestamp": ago(secs), "labels": {"app": name.split('-').next().unwrap_or(name)}},
+        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "registry.example/app:1.4.2"}]},
+        "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "hostIP": "192.0.2.11",
+            "startTime": ago(secs),
+            "conditions": [
+                {"type": "Initialized", "status": "True", "lastTransitionTime": ago(secs)},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": ago(secs)},
+                {"type": "Ready", "status": "True", "lastTransitionTime": ago(secs - 5)}],
+            "containerStatuses": [{"name": "app", "image": "registry.example/app:1.4.2", "imageID": "", "ready": true,
+                "restartCount": 0, "started": true, "state": {"running": {"startedAt": ago(secs - 5)}}}]
+        }
+    });
+    json_patch::merge(&mut p, &extra);
+    p
+}
+
+/// Scheduled (and initialized, unless `initialized` is false) `secs` ago, not ready
+/// since `unready_secs` ago.
+fn not_ready_conditions(secs: i64, unready_secs: i64, initialized: bool) -> Value {
+    json!([
+        {"type": "Initialized", "status": if initialized { "True" } else { "False" }, "lastTransitionTime": ago(secs)},
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": ago(secs)},
+        {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "lastTransitionTime": ago(unready_secs)}
+    ])
+}
+
+fn pods() -> Vec<Value> {
+    vec![
+        pod(
+            "kube-system",
+            "coredns-668d6bf9bc-x7k2p",
+            "node1",
+            "10.244.0.5",
+            30 * DAY,
+            json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "coredns-668d6bf9bc", "uid": "rs-1", "controller": true}]}}),
+        ),
+        pod(
+            "kube-system",
+            "kube-proxy-5xq8z",
+            "node3",
+            "192.0.2.13",
+            30 * DAY,
+            json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-proxy", "uid": "ds-1", "controller": true}]}}),
+        ),
+        // CrashLoopBackOff: 7 restarts, the last run ended 95 s ago with exit code 1.
+        pod(
+            "demo",
+            CRASHING,
+            "node1",
+            "10.244.0.21",
+            2 * HOUR,
+            json!({
+                "metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-7c9d8f6b5", "uid": "rs-2", "controller": true}]},
+                "status": {
+                    "conditions": not_ready_conditions(2 * HOUR, 95, true),
+                    "containerStatuses": [{"name": "app", "image": "registry.example/app:1.4.2", "imageID": "", "ready": false,
+                        "restartCount": 7, "started": false,
+                        "state": {"waiting": {"reason": "CrashLoopBackOff",
+                            "message": "back-off 5m0s restarting failed container=app pod=api-7c9d8f6b5-qwert_demo(uid-api-7c9d8f6b5-qwert)"}},
+                        "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": ago(100), "finishedAt": ago(95),
+                            "message": "panic: cannot connect to database at db.demo.svc:5432"}}}]
+                }
+            }),
+        ),
+        // Init:0/1: its init container still runs.
+        pod(
+            "demo",
+            "migrate-db-8k2lp",
+            "node1",
+            "10.244.0.40",
+            45,
+            json!({
+                "spec": {"initContainers": [{"name": "wait-for-db", "image": "busybox:1.36"}]},
+                "status": {
+                    "phase": "Pending",
+                    "conditions": not_ready_conditions(45, 45, false),
+                    "initContainerStatuses": [{"name": "wait-for-db", "image": "busybox:1.36", "imageID": "", "ready": false,
+                        "restartCount": 0, "started": true, "state": {"running": {"startedAt": ago(40)}}}],
+                    "containerStatuses": [{"name": "app", "image": "registry.example/app:1.4.2", "imageID": "", "ready": false,
+                        "restartCount": 0, "started": false, "state": {"waiting": {"reason": "PodInitializing"}}}]
+                }
+            }),
+        ),
+        pod(
+            "demo",
+            "web-0",
+            "node1",
+            "10.244.0.30",
+            3 * DAY,
+            json!({
+                "metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "sts-1", "controller": true}]},
+                "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-web-0"}}]}
+            }),
+        ),
+        // ContainerCreating for 10 minutes: its RBD image is still mapped elsewhere.
+        pod(
+            "demo",
+            "web-1",
+            "node1",
+            "",
+            10 * MIN,
+            json!({
+                "metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "sts-1", "controller": true}]},
+                "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-web-1"}}]},
+                "status": {
+                    "phase": "Pending",
+                    "podIP": null,
+                    "conditions": not_ready_conditions(10 * MIN, 10 * MIN, true),
+                    "containerStatuses": [{"name": "app", "image": "registry.example/app:1.4.2", "imageID": "", "ready": false,
+                        "restartCount": 0, "started": false, "state": {"waiting": {"reason": "ContainerCreating"}}}]
+                }
+            }),
+        ),
+        // Terminating on the NotReady node, its grace period long past.
+        pod(
+            "demo",
+            "web-2",
+            "node3",
+            "10.244.2.17",
+            3 * DAY,
+            json!({
+                "metadata": {"deletionTimestamp": ago(5 * MIN), "deletionGracePeriodSeconds": 30,
+                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "sts-1", "controller": true}]}
+            }),
+        ),
+    ]
+}
+
+fn storage() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    let pvc = |name: &str, volume: Option<&str>, class: &str, secs: i64| {
+        let mut v = json!({
+            "metadata": {"name": name, "namespace": "demo", "creationTimestamp": ago(secs)},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": class,
+                     "resources": {"requests": {"storage": "10Gi"}}},
+            "status": {"phase": "Pending"}
+        });
+        if let Some(vol) = volume {
+            json_patch::merge(
+                &mut v,
+                &json!({"spec": {"volumeName": vol},
+                        "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}}}),
+            );
+        }
+        v
+    };
+    let pvcs = vec![
+        pvc("data-web-0", Some(CSI_VOLUME), "ceph-rbd", 3 * DAY),
+        pvc("data-web-1", Some(CSI_VOLUME_1), "ceph-rbd", 3 * DAY),
+        // Names a class that does not exist: stays Pending.
+        pvc("scratch", None, "fast-nvme", 20 * MIN),
+    ];
+    let csi_pv = |name: &str, image: &str, claim: &str| {
+        json!({
+            "metadata": {"name": name, "creationTimestamp": ago(3 * DAY),
+                         "annotations": {"pv.kubernetes.io/provisioned-by": "rbd.csi.ceph.com"}},
+            "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"],
+                     "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "ceph-rbd",
+                     "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "demo", "name": claim},
+                     "csi": {"driver": "rbd.csi.ceph.com", "volumeHandle": format!("0001-0003-lab-0000000000000002-{}", &image[8..]),
+                             "volumeAttributes": {"clusterID": "lab", "pool": "kube", "imageName": image}}},
+            "status": {"phase": "Bound"}
+        })
+    };
+    let pvs = vec![
+        csi_pv(CSI_VOLUME, CSI_IMAGE, "data-web-0"),
+        csi_pv(CSI_VOLUME_1, CSI_IMAGE_1, "data-web-1"),
+        // An in-tree rbd volume kept after its claim went away.
+        json!({
+            "metadata": {"name": "legacy-rbd-pv", "creationTimestamp": ago(400 * DAY)},
+            "spec": {"capacity": {"storage": "50Gi"}, "accessModes": ["ReadWriteOnce"],
+                     "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
+                     "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "legacy", "name": "old-data"},
+                     "rbd": {"monitors": ["192.0.2.21:6789"], "image": "legacy-img", "pool": "rbd", "user": "admin"}},
+            "status": {"phase": "Released"}
+        }),
+    ];
+    let classes = vec![
+        json!({
+            "metadata": {"name": "ceph-rbd", "creationTimestamp": ago(30 * DAY),
+                         "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "rbd.csi.ceph.com", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+            "allowVolumeExpansion": true, "parameters": {"clusterID": "lab", "pool": "kube"}
+        }),
+        json!({
+            "metadata": {"name": "ceph-rbd-retain", "creationTimestamp": ago(30 * DAY)},
+            "provisioner": "rbd.csi.ceph.com", "reclaimPolicy": "Retain", "volumeBindingMode": "WaitForFirstConsumer",
+            "parameters": {"clusterID": "lab", "pool": "kube"}
+        }),
+    ];
+    (pvcs, pvs, classes)
+}
+
+fn meta(ns: &str, name: &str, secs: i64) -> Value {
+    json!({"name": name, "namespace": ns, "creationTimestamp": ago(secs), "generation": 1})
+}
+
+fn template(app: &str) -> Value {
+    json!({"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.4.2"}]}})
+}
+
+/// An event in `ns` about `object` (`Kind/name`), last seen `secs` ago.
+fn event(
+    ns: &str,
+    object: &str,
+    type_: &str,
+    reason: &str,
+    message: &str,
+    count: i32,
+    secs: i64,
+) -> Value {
+    let (kind, name) = object
+        .split_once('/')
+        .unwrap_or_else(|| panic!("{object} is not Kind/name"));
+    json!({
+        "metadata": {"name": format!("{name}.{reason}.{secs}"), "namespace": ns, "creationTimestamp": ago(secs)},
+        "involvedObject": {"kind": kind, "namespace": if kind == "Node" { "" } else { ns }, "name": name},
+        "type": type_, "reason": reason, "message": message, "count": count,
+        "firstTimestamp": ago(secs), "lastTimestamp": ago(secs),
+        "source": {"component": "kubelet"}
+    })
+}
+
+fn events() -> Vec<Value> {
+    vec![
+        event(
+            "demo",
+            &format!("Pod/{CRASHING}"),
+            "Warning",
+            "BackOff",
+            "Back-off restarting failed container app in pod api-7c9d8f6b5-qwert_demo(uid-api-7c9d8f6b5-qwert)",
+            42,
+            20,
+        ),
+        event(
+            "demo",
+            "Pod/web-1",
+            "Warning",
+            "FailedMount",
+            &format!(
+                "MountVolume.MountDevice failed for volume \"{CSI_VOLUME_1}\" : rpc error: code = Internal desc = rbd image kube/{CSI_IMAGE_1} is still being used"
+            ),
+            6,
+            70,
+        ),
+        event(
+            "default",
+            "Node/node3",
+            "Warning",
+            "NodeNotReady",
+            "Node node3 status is now: NodeNotReady",
+            1,
+            7 * MIN,
+        ),
+        event(
+            "demo",
+            "PersistentVolumeClaim/scratch",
+            "Warning",
+            "ProvisioningFailed",
+            "storageclass.storage.k8s.io \"fast-nvme\" not found",
+            81,
+            30,
+        ),
+        // A warning older than an hour: listed, not counted in "last hour".
+        event(
+            "demo",
+            "Pod/web-0",
+            "Warning",
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            3,
+            3 * HOUR,
+        ),
+        event(
+            "demo",
+            "Pod/web-1",
+            "Normal",
+            "Scheduled",
+            "Successfully assigned demo/web-1 to node1",
+            1,
+            10 * MIN,
+        ),
+        event(
+            "demo",
+            "StatefulSet/web",
+            "Normal",
+            "SuccessfulCreate",
+            "create Pod web-1 in StatefulSet web successful",
+            1,
+            10 * MIN,
+        ),
+        event(
+            "demo",
+            &format!("Pod/{CRASHING}"),
+            "Normal",
+            "Pulled",
+            "Container image \"registry.example/app:1.4.2\" already present on machine",
+            8,
+            95,
+        ),
+    ]
+}
+
+fn cluster() -> Snapshot {
+    let (pvcs, pvs, classes) = storage();
+    let mut s = Snapshot {
+        now: now(),
+        nodes: nodes().into_iter().map(obj).collect(),
+        pods: pods().into_iter().map(obj).collect(),
+        pvcs: pvcs.into_iter().map(obj).collect(),
+        pvs: pvs.into_iter().map(obj).collect(),
+        storage_classes: classes.into_iter().map(obj).collect(),
+        statefulsets: vec![obj(json!({
+            "metadata": meta("demo", "web", 3 * DAY),
+            "spec": {"replicas": 3, "serviceName": "web", "selector": {"matchLabels": {"app": "web"}}, "template": template("web")},
+            "status": {"replicas": 3, "readyReplicas": 1, "currentReplicas": 3, "updatedReplicas": 3, "availableReplicas": 1, "observedGeneration": 1}
+        }))],
+        daemonsets: vec![obj(json!({
+            "metadata": meta("kube-system", "kube-proxy", 30 * DAY),
+            "spec": {"selector": {"matchLabels": {"app": "kube-proxy"}}, "template": template("kube-proxy")},
+            "status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 3, "numberReady": 2, "updatedNumberScheduled": 3,
+                       "numberAvailable": 2, "numberMisscheduled": 0, "observedGeneration": 1}
+        }))],
+        deployments: vec![
+            obj(json!({
+                "metadata": meta("demo", "api", 2 * HOUR),
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}}, "template": template("api")},
+                "status": {"replicas": 1, "readyReplicas": 0, "updatedReplicas": 1, "availableReplicas": 0, "unavailableReplicas": 1, "observedGeneration": 1}
+            })),
+            obj(json!({
+                "metadata": meta("kube-system", "coredns", 30 * DAY),
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "coredns"}}, "template": template("coredns")},
+                "status": {"replicas": 1, "readyReplicas": 1, "updatedReplicas": 1, "availableReplicas": 1, "observedGeneration": 1}
+            })),
+        ],
+        events: events().into_iter().map(obj).collect(),
+        namespaces: ["default", "demo", "kube-system"]
+            .into_iter()
+            .map(|n| obj(json!({"metadata": {"name": n, "creationTimestamp": ago(30 * DAY)}, "status": {"phase": "Active"}})))
+            .collect(),
+        ..Default::default()
+    };
+    s.sources = [
+        "nodes",
+        "pods",
+        "persistentvolumes",
+        "persistentvolumeclaims",
+        "storageclasses",
+        "statefulsets",
+        "daemonsets",
+        "deployments",
+        "events",
+        "namespaces",
+    ]
+    .into_iter()
+    .map(|kind| SourceStatus {
+        kind,
+        synced: true,
+        last_success: Some(now()),
+        last_error: None,
+    })
+    .collect();
+    s.sort();
+    s
+}
+
+fn view() -> Arc<ViewModel> {
+    let conn = ConnState {
+        context: "kubernetes-admin@lab".into(),
+        server: "https://192.0.2.11:6443".into(),
+        user: "kubernetes-admin".into(),
+        error: None,
+    };
+    Arc::new(derive(cluster(), conn, 1))
+}
+
+// ---------------------------------------------------------------------------------
+// The console in a TestBackend
+
+struct Console {
+    app: App,
+    terminal: Terminal<TestBackend>,
+    theme: Theme,
+    _rx: mpsc::Receiver<UiMsg>,
+}
+
+impl Console {
+    fn new(read_only: bool) -> Self {
+        Self::sized(read_only, WIDTH, HEIGHT)
+    }
+
+    fn sized(read_only: bool, width: u16, height: u16) -> Self {
+        let theme = Theme::builtin("dark").unwrap_or_else(|| panic!("no builtin dark theme"));
+        let opts = ConsoleOptions {
+            connect: ConnectOptions::default(),
+            namespace: None,
+            // Named, so the status line never depends on this machine's addresses.
+            node: Some("node1".into()),
+            read_only,
+            theme: theme.clone(),
+            keymap: Keymap::builtin("default").unwrap_or_else(|| panic!("no default keymap")),
+            config_errors: Vec::new(),
+            audit_log: std::env::temp_dir().join("kcops-ui-snapshots-audit.log"),
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let mut app = App::new(&opts, tx);
+        app.set_view(view());
+        let terminal = Terminal::new(TestBackend::new(width, height))
+            .unwrap_or_else(|e| panic!("test terminal: {e}"));
+        Self {
+            app,
+            terminal,
+            theme,
+            _rx: rx,
+        }
+    }
+
+    fn press(&mut self, code: KeyCode, modifiers: KeyModifiers) -> &mut Self {
+        self.app.on_key(KeyEvent::new(code, modifiers));
+        self
+    }
+
+    /// Types each character as one key press.
+    fn keys(&mut self, text: &str) -> &mut Self {
+        for c in text.chars() {
+            self.press(KeyCode::Char(c), KeyModifiers::NONE);
+        }
+        self
+    }
+
+    fn enter(&mut self) -> &mut Self {
+        self.press(KeyCode::Enter, KeyModifiers::NONE)
+    }
+
+    /// `:<cmd>` and Enter, typed.
+    fn command(&mut self, cmd: &str) -> &mut Self {
+        self.keys(":").keys(cmd).enter()
+    }
+
+    fn draw(&mut self) -> Screen {
+        let app = &mut self.app;
+        self.terminal
+            .draw(|f| app.draw(f))
+            .unwrap_or_else(|e| panic!("draw: {e}"));
+        Screen::of(self.terminal.backend().buffer())
+    }
+}
+
+/// A drawn frame as text lines (one per row, trailing blanks trimmed), plus the
+/// buffer for style checks.
+struct Screen {
+    lines: Vec<String>,
+    buffer: Buffer,
+}
+
+impl Screen {
+    fn of(buffer: &Buffer) -> Self {
+        let area = buffer.area;
+        let lines = (area.top()..area.bottom())
+            .map(|y| {
+                let row: String = (area.left()..area.right())
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect();
+                row.trim_end().to_string()
+            })
+            .collect();
+        Self {
+            lines,
+            buffer: buffer.clone(),
+        }
+    }
+
+    /// The screen as stored in the snapshot. The status bar's "last success ... ago"
+    /// is measured against the wall clock, so it is the one thing masked.
+    fn text(&self) -> String {
+        let re = regex::Regex::new(r"last success \S+ ago").unwrap_or_else(|e| panic!("{e}"));
+        let text = self.lines.join("\n");
+        re.replace_all(&text, "last success [age] ago").into_owned()
+    }
+
+    fn contains(&self, needle: &str) -> bool {
+        self.lines.iter().any(|l| l.contains(needle))
+    }
+
+    /// The index of the only line containing `needle`.
+    fn line_of(&self, needle: &str) -> usize {
+        let hits: Vec<usize> = (0..self.lines.len())
+            .filter(|i| self.lines[*i].contains(needle))
+            .collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "expected exactly one line with {needle:?}, got {hits:?} in\n{}",
+            self.text()
+        );
+        hits[0]
+    }
+
+    /// The table's header line: the first line holding every column name.
+    fn header(&self, columns: &[&str]) -> usize {
+        (0..self.lines.len())
+            .find(|i| columns.iter().all(|c| self.lines[*i].contains(c)))
+            .unwrap_or_else(|| panic!("no header with {columns:?} in\n{}", self.text()))
+    }
+
+    /// Column names and their start positions (in chars) on the header line.
+    fn columns(&self, header: usize) -> Vec<(String, usize)> {
+        let chars: Vec<char> = self.lines[header].chars().collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == ' ' || chars[i] == '│' {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            // A name ends at two spaces or the border ("ACCESS MODES" has one).
+            while i < chars.len()
+                && chars[i] != '│'
+                && !(chars[i] == ' ' && chars.get(i + 1).is_none_or(|c| *c == ' ' || *c == '│'))
+            {
+                i += 1;
+            }
+            out.push((chars[start..i].iter().collect(), start));
+        }
+        out
+    }
+
+    /// The text of `column` on the row (below the header) whose line contains `row`.
+    fn cell(&self, columns: &[&str], row: &str, column: &str) -> String {
+        let header = self.header(columns);
+        let cols = self.columns(header);
+        let idx = cols
+            .iter()
+            .position(|(name, _)| name == column)
+            .unwrap_or_else(|| panic!("no column {column:?} in {cols:?}"));
+        let rows: Vec<usize> = (header + 1..self.lines.len())
+            .take_while(|i| !self.lines[*i].starts_with('└'))
+            .filter(|i| self.lines[*i].contains(row))
+            .collect();
+        assert_eq!(
+            rows.len(),
+            1,
+            "expected exactly one row with {row:?}, got {rows:?} in\n{}",
+            self.text()
+        );
+        let line = rows[0];
+        let chars: Vec<char> = self.lines[line].chars().collect();
+        let start = cols[idx].1;
+        let end = cols.get(idx + 1).map(|c| c.1).unwrap_or(chars.len());
+        chars[start.min(chars.len())..end.min(chars.len())]
+            .iter()
+            .collect::<String>()
+            .trim_matches(|c: char| c == ' ' || c == '│')
+            .to_string()
+    }
+
+    /// The table rows between the header and the bottom border.
+    fn rows(&self, columns: &[&str]) -> Vec<&str> {
+        let header = self.header(columns);
+        self.lines[header + 1..]
+            .iter()
+            .take_while(|l| !l.starts_with('└'))
+            .map(|l| l.trim_matches(|c: char| c == ' ' || c == '│'))
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// The foreground colour where `needle` starts.
+    fn fg_at(&self, needle: &str) -> Option<ratatui::style::Color> {
+        let y = self.line_of(needle);
+        let byte = self.lines[y].find(needle)?;
+        let x = self.lines[y][..byte].chars().count();
+        self.buffer[(x as u16, y as u16)].fg.into()
+    }
+}
+
+const NODE_COLUMNS: &[&str] = &["NAME", "STATUS", "ROLES", "TAINTS", "INTERNAL-IP"];
+const POD_COLUMNS: &[&str] = &["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS"];
+const PVC_COLUMNS: &[&str] = &["NAMESPACE", "NAME", "STATUS", "VOLUME", "CAPACITY"];
+const PV_COLUMNS: &[&str] = &["NAME", "CAPACITY", "RECLAIM", "CLAIM", "RBD"];
+const SC_COLUMNS: &[&str] = &["NAME", "PROVISIONER", "RECLAIMPOLICY"];
+const WORKLOAD_COLUMNS: &[&str] = &["KIND", "NAMESPACE", "NAME", "DESIRED", "READY"];
+const EVENT_COLUMNS: &[&str] = &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"];
+
+// ---------------------------------------------------------------------------------
+// Panes
+
+#[test]
+fn overview_with_findings() {
+    let mut c = Console::new(false);
+    let s = c.draw();
+    insta::assert_snapshot!("overview", s.text());
+    assert!(s.contains(" 1:Overview "), "{}", s.text());
+    assert!(s.contains("Nodes: 2/3 ready"), "{}", s.text());
+    assert!(s.contains("Pods: 7 total"), "{}", s.text());
+    assert!(s.contains("CrashLoopBackOff 1"), "{}", s.text());
+    // BackOff, FailedMount, NodeNotReady and ProvisioningFailed; not the 3h old one.
+    assert!(s.contains("Warnings (last hour): 4"), "{}", s.text());
+    let findings = c.app.view.findings.len();
+    assert!(findings > 0, "the fixture cluster must have findings");
+    assert!(
+        s.contains(&format!("Findings ({findings})")),
+        "{}",
+        s.text()
+    );
+    for id in ["node.notready", "pod.crashloop"] {
+        assert!(
+            c.app.view.findings.iter().any(|f| f.id == id),
+            "no {id} finding"
+        );
+        assert!(s.contains(id), "finding {id} not on screen:\n{}", s.text());
+    }
+    // The status line names the connection.
+    assert!(
+        s.contains(
+            "context kubernetes-admin@lab  user kubernetes-admin  server https://192.0.2.11:6443"
+        ),
+        "{}",
+        s.text()
+    );
+}
+
+#[test]
+fn nodes_pane() {
+    let mut c = Console::new(false);
+    let s = c.keys("2").draw();
+    insta::assert_snapshot!("nodes", s.text());
+    assert!(s.contains("Nodes [all]  3/3 "), "{}", s.text());
+    assert_eq!(s.cell(NODE_COLUMNS, "node1", "STATUS"), "Ready");
+    assert_eq!(
+        s.cell(NODE_COLUMNS, "node2", "STATUS"),
+        "Ready,SchedulingDisabled"
+    );
+    assert_eq!(s.cell(NODE_COLUMNS, "node3", "STATUS"), "NotReady");
+    assert_eq!(s.cell(NODE_COLUMNS, "node1", "ROLES"), "control-plane");
+    assert_eq!(s.cell(NODE_COLUMNS, "node2", "INTERNAL-IP"), "192.0.2.12");
+    assert_eq!(s.cell(NODE_COLUMNS, "node1", "PODS"), "5");
+    assert_eq!(s.cell(NODE_COLUMNS, "node3", "AGE"), "30d");
+    assert_eq!(s.cell(NODE_COLUMNS, "node3", "VERSION"), "v1.32.3");
+    // Tones: the NotReady node in the error colour, the cordoned one as a warning
+    // (node1 is the selected row and carries the selection style instead).
+    assert_eq!(
+        s.fg_at("NotReady"),
+        c.theme.style(Role::Error).fg,
+        "NotReady row colour"
+    );
+    assert_eq!(
+        s.fg_at("Ready,SchedulingDisabled"),
+        c.theme.style(Role::Warning).fg,
+        "cordoned row colour"
+    );
+}
+
+#[test]
+fn pods_pane() {
+    let mut c = Console::new(false);
+    let s = c.keys("3").draw();
+    insta::assert_snapshot!("pods", s.text());
+    assert!(s.contains("Pods [all]  7/7 "), "{}", s.text());
+    assert_eq!(s.cell(POD_COLUMNS, CRASHING, "STATUS"), "CrashLoopBackOff");
+    assert_eq!(s.cell(POD_COLUMNS, CRASHING, "READY"), "0/1");
+    assert_eq!(s.cell(POD_COLUMNS, CRASHING, "RESTARTS"), "7 (95s ago)");
+    assert_eq!(s.cell(POD_COLUMNS, "web-1", "STATUS"), "ContainerCreating");
+    assert_eq!(s.cell(POD_COLUMNS, "web-1", "IP"), "<none>");
+    assert_eq!(s.cell(POD_COLUMNS, "web-2", "STATUS"), "Terminating");
+    assert_eq!(
+        s.cell(POD_COLUMNS, "migrate-db-8k2lp", "STATUS"),
+        "Init:0/1"
+    );
+    assert_eq!(s.cell(POD_COLUMNS, "migrate-db-8k2lp", "AGE"), "45s");
+    assert_eq!(s.cell(POD_COLUMNS, "web-0", "STATUS"), "Running");
+    assert_eq!(s.cell(POD_COLUMNS, "web-0", "READY"), "1/1");
+    assert_eq!(s.cell(POD_COLUMNS, "web-0", "AGE"), "3d");
+    assert_eq!(s.cell(POD_COLUMNS, "kube-proxy", "NODE"), "node3");
+    // Rows come in namespace/name order, the crash-looping pod first.
+    let rows = s.rows(POD_COLUMNS);
+    assert_eq!(rows.len(), 7, "{rows:#?}");
+    let first: Vec<&str> = rows[0].split_whitespace().take(2).collect();
+    assert_eq!(first, ["demo", CRASHING], "{rows:#?}");
+    assert_eq!(
+        s.fg_at("ContainerCreating"),
+        c.theme.style(Role::Warning).fg
+    );
+}
+
+#[test]
+fn storage_pvc_pv_and_storageclass_views() {
+    let mut c = Console::new(false);
+
+    let s = c.command("pvc").draw();
+    insta::assert_snapshot!("storage_pvc", s.text());
+    assert!(
+        s.contains("PersistentVolumeClaims [all]  3/3 "),
+        "{}",
+        s.text()
+    );
+    assert_eq!(s.cell(PVC_COLUMNS, "data-web-0", "STATUS"), "Bound");
+    assert_eq!(s.cell(PVC_COLUMNS, "data-web-0", "VOLUME"), CSI_VOLUME);
+    assert_eq!(s.cell(PVC_COLUMNS, "data-web-0", "CAPACITY"), "10Gi");
+    assert_eq!(s.cell(PVC_COLUMNS, "data-web-0", "ACCESS MODES"), "RWO");
+    assert_eq!(
+        s.cell(PVC_COLUMNS, "data-web-0", "STORAGECLASS"),
+        "ceph-rbd"
+    );
+    assert_eq!(s.cell(PVC_COLUMNS, "scratch", "STATUS"), "Pending");
+    assert_eq!(s.cell(PVC_COLUMNS, "scratch", "VOLUME"), "");
+    assert_eq!(s.cell(PVC_COLUMNS, "scratch", "STORAGECLASS"), "fast-nvme");
+
+    let s = c.command("pv").draw();
+    insta::assert_snapshot!("storage_pv", s.text());
+    assert!(s.contains("PersistentVolumes [all]  3/3 "), "{}", s.text());
+    // The NAME stays whole; the wider RBD column is the one cut, visibly.
+    let rbd = s.cell(PV_COLUMNS, CSI_VOLUME, "RBD");
+    assert!(
+        rbd.starts_with("kube/csi-vol-6f1c2a9e-") && rbd.ends_with('…'),
+        "{rbd:?}"
+    );
+    assert_eq!(s.cell(PV_COLUMNS, CSI_VOLUME, "CLAIM"), "demo/data-web-0");
+    assert_eq!(s.cell(PV_COLUMNS, CSI_VOLUME, "STATUS"), "Bound");
+    assert_eq!(s.cell(PV_COLUMNS, "legacy-rbd-pv", "RBD"), "rbd/legacy-img");
+    assert_eq!(s.cell(PV_COLUMNS, "legacy-rbd-pv", "RECLAIM"), "Retain");
+    assert_eq!(s.cell(PV_COLUMNS, "legacy-rbd-pv", "STATUS"), "Released");
+    assert_eq!(s.cell(PV_COLUMNS, "legacy-rbd-pv", "AGE"), "400d");
+
+    // Describe shows the whole pool/image of the CSI volume the table cuts.
+    let s = c.keys("jd").draw();
+    insta::assert_snapshot!("describe_pv", s.text());
+    assert!(
+        s.contains(&format!("RBD image:      kube/{CSI_IMAGE}")),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("Claim:          demo/data-web-0"),
+        "{}",
+        s.text()
+    );
+    c.press(KeyCode::Esc, KeyModifiers::NONE);
+
+    let s = c.command("sc").draw();
+    insta::assert_snapshot!("storage_sc", s.text());
+    assert!(s.contains("StorageClasses [all]  2/2 "), "{}", s.text());
+    assert_eq!(
+        s.cell(SC_COLUMNS, "ceph-rbd (default)", "PROVISIONER"),
+        "rbd.csi.ceph.com"
+    );
+    assert_eq!(
+        s.cell(SC_COLUMNS, "ceph-rbd-retain", "VOLUMEBINDINGMODE"),
+        "WaitForFirstConsumer"
+    );
+    assert_eq!(
+        s.cell(SC_COLUMNS, "ceph-rbd-retain", "RECLAIMPOLICY"),
+        "Retain"
+    );
+    // The Storage tab is the active one throughout.
+    assert_eq!(c.app.pane, kcops::ui::panes::Pane::Storage);
+}
+
+#[test]
+fn workloads_all_and_statefulsets() {
+    let mut c = Console::new(false);
+    let s = c.keys("5").draw();
+    insta::assert_snapshot!("workloads", s.text());
+    assert!(s.contains("Workloads [all]  4/4 "), "{}", s.text());
+    let rows = s.rows(WORKLOAD_COLUMNS);
+    let kinds: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["StatefulSet", "DaemonSet", "Deployment", "Deployment"]
+    );
+    assert_eq!(s.cell(WORKLOAD_COLUMNS, "kube-proxy", "DESIRED"), "3");
+    assert_eq!(s.cell(WORKLOAD_COLUMNS, "kube-proxy", "READY"), "2");
+    assert_eq!(s.cell(WORKLOAD_COLUMNS, "StatefulSet", "READY"), "1");
+    assert_eq!(s.cell(WORKLOAD_COLUMNS, "StatefulSet", "UP-TO-DATE"), "3");
+
+    let s = c.command("sts").draw();
+    insta::assert_snapshot!("workloads_sts", s.text());
+    assert!(s.contains("StatefulSets [all]  1/1 "), "{}", s.text());
+    let rows = s.rows(WORKLOAD_COLUMNS);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert!(rows[0].starts_with("StatefulSet"), "{rows:#?}");
+    assert!(!s.contains("DaemonSet  "), "{}", s.text());
+    assert!(!s.contains("coredns"), "{}", s.text());
+}
+
+#[test]
+fn events_pane_warnings_first() {
+    let mut c = Console::new(false);
+    let s = c.keys("6").draw();
+    insta::assert_snapshot!("events", s.text());
+    assert!(s.contains("Events [all]  8/8 "), "{}", s.text());
+    let header = s.header(EVENT_COLUMNS);
+    let types: Vec<String> = s
+        .rows(EVENT_COLUMNS)
+        .iter()
+        .map(|r| {
+            // TYPE is the second column.
+            let line = s.lines.iter().position(|l| l.contains(r)).unwrap_or(header);
+            let cols = s.columns(header);
+            let chars: Vec<char> = s.lines[line].chars().collect();
+            chars[cols[1].1..cols[2].1]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "Warning", "Warning", "Warning", "Warning", "Warning", "Normal", "Normal", "Normal"
+        ],
+        "{}",
+        s.text()
+    );
+    // Most recent warning first.
+    assert_eq!(s.cell(EVENT_COLUMNS, "BackOff", "LAST SEEN"), "20s");
+    assert_eq!(
+        s.cell(EVENT_COLUMNS, "NodeNotReady", "OBJECT"),
+        "node/node3"
+    );
+    assert_eq!(s.cell(EVENT_COLUMNS, "ProvisioningFailed", "COUNT"), "81");
+}
+
+// ---------------------------------------------------------------------------------
+// Overlays
+
+#[test]
+fn help_overlay() {
+    let mut c = Console::new(false);
+    let s = c.keys("3?").draw();
+    insta::assert_snapshot!("help_pods", s.text());
+    assert!(s.contains(" Keys "), "{}", s.text());
+    for hint in [
+        "This pane",
+        "Global",
+        "Detail views",
+        "ctrl-k",
+        "describe",
+        "scale",
+        "quit",
+    ] {
+        assert!(s.contains(hint), "help lacks {hint:?}:\n{}", s.text());
+    }
+    // Every binding of the pane, global and detail contexts is on screen: nothing
+    // falls off the bottom of the overlay.
+    assert!(s.contains("next container"), "{}", s.text());
+    assert!(s.contains("close"), "{}", s.text());
+    // Esc closes it.
+    let s = c.press(KeyCode::Esc, KeyModifiers::NONE).draw();
+    assert!(!s.contains(" Keys "), "{}", s.text());
+
+    let s = c.keys("1?").draw();
+    insta::assert_snapshot!("help_overview", s.text());
+}
+
+#[test]
+fn describe_and_yaml_of_a_pod() {
+    let mut c = Console::new(false);
+    let s = c.keys("3d").draw();
+    insta::assert_snapshot!("describe_pod", s.text());
+    assert!(
+        s.contains(&format!(" describe Pod demo/{CRASHING} ")),
+        "{}",
+        s.text()
+    );
+    for want in [
+        "Controlled By:  ReplicaSet/api-7c9d8f6b5",
+        "Node:           node1",
+        "app state: waiting CrashLoopBackOff  restarts: 7",
+        "Last State: Terminated  Reason: Error  Exit Code: 1",
+        "Message:    panic: cannot connect to database at db.demo.svc:5432",
+        "Ready                       False   ContainersNotReady",
+        "Warning BackOff                 42x",
+    ] {
+        assert!(s.contains(want), "describe lacks {want:?}:\n{}", s.text());
+    }
+    c.press(KeyCode::Esc, KeyModifiers::NONE);
+
+    let s = c.keys("y").draw();
+    insta::assert_snapshot!("yaml_pod", s.text());
+    assert!(
+        s.contains(&format!(" yaml Pod demo/{CRASHING} ")),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("kind: ReplicaSet"), "{}", s.text());
+    // Search jumps to the first match and names it in the title.
+    let s = c.keys("/restartCount").enter().draw();
+    insta::assert_snapshot!("yaml_pod_search", s.text());
+    assert!(s.contains("/restartCount "), "{}", s.text());
+    let body = s.header(&["yaml Pod"]) + 1;
+    assert!(
+        s.lines[body].contains("restartCount: 7"),
+        "search did not scroll to the match:\n{}",
+        s.text()
+    );
+}
+
+#[test]
+fn logs_overlay_without_a_connection() {
+    let mut c = Console::new(false);
+    let s = c.keys("3l").draw();
+    insta::assert_snapshot!("logs_pod_not_connected", s.text());
+    assert!(
+        s.contains(&format!(" logs Pod demo/{CRASHING} [app] ")),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("not connected to the API server"),
+        "{}",
+        s.text()
+    );
+}
+
+#[test]
+fn filter_in_action() {
+    let mut c = Console::new(false);
+    let s = c.keys("3/web").draw();
+    insta::assert_snapshot!("pods_filter_typing", s.text());
+    assert!(s.contains("Pods [all]  3/7 "), "{}", s.text());
+    assert_eq!(s.lines.last().map(String::as_str), Some("/web"));
+    let rows = s.rows(POD_COLUMNS);
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    for r in &rows {
+        assert!(r.contains("web-"), "non-matching row shown: {r}");
+    }
+    for hidden in [CRASHING, "coredns", "kube-proxy", "migrate-db"] {
+        assert!(
+            !s.contains(hidden),
+            "{hidden} not filtered out:\n{}",
+            s.text()
+        );
+    }
+
+    // Enter keeps the filter and shows it in the hint line.
+    let s = c.enter().draw();
+    insta::assert_snapshot!("pods_filter_applied", s.text());
+    assert!(s.contains("filter: web  ? help"), "{}", s.text());
+    assert!(s.contains("Pods [all]  3/7 "), "{}", s.text());
+
+    // A regex, inverted: everything that is not Running.
+    let s = c
+        .keys("/")
+        .press(KeyCode::Esc, KeyModifiers::NONE)
+        .keys("/!^Running$")
+        .draw();
+    assert!(s.contains("Pods [all]  4/7 "), "{}", s.text());
+    assert!(!s.contains("coredns"), "{}", s.text());
+    assert!(s.contains(CRASHING), "{}", s.text());
+
+    // Esc clears it.
+    let s = c.press(KeyCode::Esc, KeyModifiers::NONE).draw();
+    assert!(s.contains("Pods [all]  7/7 "), "{}", s.text());
+}
+
+// ---------------------------------------------------------------------------------
+// Dialogs
+
+#[test]
+fn scale_dialog() {
+    let mut c = Console::new(false);
+    // The Workloads pane opens on the StatefulSet demo/web.
+    let s = c.keys("5s3").draw();
+    insta::assert_snapshot!("scale_input", s.text());
+    assert!(s.contains(" Scale web "), "{}", s.text());
+    assert!(s.contains("Current replicas: 3"), "{}", s.text());
+    assert!(s.contains("New replicas: 3"), "{}", s.text());
+
+    // Down to 2: the plan preview asks for the typed name.
+    let s = c
+        .press(KeyCode::Backspace, KeyModifiers::NONE)
+        .keys("2")
+        .enter()
+        .draw();
+    insta::assert_snapshot!("scale_plan_down", s.text());
+    assert!(
+        s.contains("Scale StatefulSet demo/web from 3 to 2 replicas"),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("[destructive]"), "{}", s.text());
+    assert!(
+        s.contains("Type web to confirm, Esc to cancel:"),
+        "{}",
+        s.text()
+    );
+    let s = c.press(KeyCode::Esc, KeyModifiers::NONE).draw();
+    assert!(
+        !s.contains("Scale StatefulSet"),
+        "Esc did not close:\n{}",
+        s.text()
+    );
+
+    // Not a number: the dialog says so and stays.
+    let s = c.keys("sx").enter().draw();
+    assert!(s.contains("\"x\" is not a replica count"), "{}", s.text());
+}
+
+#[test]
+fn delete_confirmation_dialog() {
+    let mut c = Console::new(false);
+    let s = c
+        .keys("3")
+        .press(KeyCode::Char('k'), KeyModifiers::CONTROL)
+        .keys("api-7c9d")
+        .draw();
+    insta::assert_snapshot!("delete_pod_confirm", s.text());
+    assert!(
+        s.contains(&format!(" Delete pod demo/{CRASHING} ")),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("[destructive]"), "{}", s.text());
+    assert!(
+        s.contains(&format!("Confirmation: type \"{CRASHING}\"")),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains(&format!(
+            "Type {CRASHING} to confirm, Esc to cancel: api-7c9d"
+        )),
+        "{}",
+        s.text()
+    );
+    // Esc cancels without anything running.
+    let s = c.press(KeyCode::Esc, KeyModifiers::NONE).draw();
+    assert!(!s.contains("Delete pod"), "{}", s.text());
+    assert!(s.contains(CRASHING), "{}", s.text());
+}
+
+#[test]
+fn read_only_mode() {
+    let mut c = Console::new(true);
+    let s = c.keys("3").draw();
+    assert!(s.lines[0].ends_with(" READ-ONLY"), "{}", s.lines[0]);
+    assert_eq!(s.fg_at("READ-ONLY"), c.theme.style(Role::Warning).fg);
+
+    // The delete key is refused with the reason; no dialog opens.
+    let s = c.press(KeyCode::Char('k'), KeyModifiers::CONTROL).draw();
+    insta::assert_snapshot!("read_only_delete_refused", s.text());
+    assert_eq!(
+        s.lines.last().map(String::as_str),
+        Some("read-only mode (--read-only): actions are disabled")
+    );
+    assert!(!s.contains("Delete pod"), "{}", s.text());
+    assert!(!s.contains("to confirm"), "{}", s.text());
+
+    // Scale and cordon are refused too.
+    let s = c.keys("5s").draw();
+    assert!(!s.contains(" Scale web "), "{}", s.text());
+    assert!(s.contains("read-only mode (--read-only)"), "{}", s.text());
+    let s = c.keys("2c").draw();
+    assert!(!s.contains("Cordon node"), "{}", s.text());
+    assert!(s.contains("read-only mode (--read-only)"), "{}", s.text());
+
+    // The help overlay leaves out what read-only mode refuses.
+    let s = c.keys("3?").draw();
+    insta::assert_snapshot!("read_only_help", s.text());
+    assert!(s.contains("describe"), "{}", s.text());
+    for hidden in ["ctrl-k", "cordon node", "scale"] {
+        assert!(
+            !s.contains(hidden),
+            "help shows {hidden:?} read-only:\n{}",
+            s.text()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Tiny terminals
+
+/// Every pane and overlay drawn into terminals far too small must not panic.
+#[test]
+fn tiny_terminals_do_not_panic() {
+    type Step = fn(&mut Console);
+    let steps: &[(&str, Step)] = &[
+        ("overview", |_| {}),
+        ("nodes", |c| {
+            c.keys("2");
+        }),
+        ("pods", |c| {
+            c.keys("3");
+        }),
+        ("pvc", |c| {
+            c.command("pvc");
+        }),
+        ("pv", |c| {
+            c.command("pv");
+        }),
+        ("sc", |c| {
+            c.command("sc");
+        }),
+        ("workloads", |c| {
+            c.keys("5");
+        }),
+        ("sts", |c| {
+            c.command("sts");
+        }),
+        ("events", |c| {
+            c.keys("6");
+        }),
+        ("help", |c| {
+            c.keys("3?");
+        }),
+        ("describe", |c| {
+            c.keys("3d");
+        }),
+        ("yaml", |c| {
+            c.keys("3y");
+        }),
+        ("logs", |c| {
+            c.keys("3l");
+        }),
+        ("filter", |c| {
+            c.keys("3/web");
+        }),
+        ("scale", |c| {
+            c.keys("5s2");
+        }),
+        ("scale-plan", |c| {
+            c.keys("5s2").enter();
+        }),
+        ("delete", |c| {
+            c.keys("3")
+                .press(KeyCode::Char('k'), KeyModifiers::CONTROL)
+                .keys("api");
+        }),
+        ("namespace", |c| {
+            c.keys("3n");
+        }),
+        ("command", |c| {
+            c.keys(":pods kube-sys");
+        }),
+    ];
+    for (w, h) in [(20, 5), (1, 1), (140, 3), (8, 40), (0, 0)] {
+        for read_only in [false, true] {
+            for (name, step) in steps {
+                let mut c = Console::sized(read_only, w, h);
+                step(&mut c);
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.draw()));
+                assert!(
+                    result.is_ok(),
+                    "drawing {name} (read-only {read_only}) at {w}x{h} panicked"
+                );
+            }
+        }
+    }
+    // The 20x5 frame still carries the tab bar.
+    let mut c = Console::sized(false, 20, 5);
+    let s = c.keys("3").draw();
+    assert!(s.lines[0].starts_with(" kcops "), "{}", s.text());
+}

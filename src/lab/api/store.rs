@@ -422,7 +422,9 @@ impl Store {
                 return Ok(entry);
             }
             if !already {
-                obj["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                // As the API server does: the time by which the object should be gone.
+                let when = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(if scheduled { grace } else { 0 });
+                obj["metadata"]["deletionTimestamp"] = json!(when.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
             }
             if rt.kind == "Pod" {
                 obj["metadata"]["deletionGracePeriodSeconds"] = json!(if scheduled { grace } else { 0 });

@@ -147,5 +147,19 @@ pub fn set_node_ready(ctx: &Ctx, node: &str, ready: bool) -> anyhow::Result<()> 
         }
         Ok(())
     })?;
+    if !ready {
+        // The node lifecycle controller marks the pods of an unreachable node not ready.
+        for p in ctx.store.pods_on_node(&ctx.kinds.pods, node) {
+            let _ = ctx.store.mutate(&ctx.kinds.pods, p.field("metadata.namespace"), p.field("metadata.name"), None, |pod| {
+                if let Some(conds) = pod["status"]["conditions"].as_array_mut() {
+                    for c in conds.iter_mut().filter(|c| c["type"] == "Ready") {
+                        c["status"] = json!("False");
+                        c["lastTransitionTime"] = json!(now);
+                    }
+                }
+                Ok(())
+            });
+        }
+    }
     Ok(())
 }

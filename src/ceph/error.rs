@@ -67,8 +67,8 @@ pub enum CephError {
     #[error("invalid {what}: {detail}")]
     Invalid { what: String, detail: String },
 
-    /// The Ceph thread is gone (it panicked or could not be started).
-    #[error("the Ceph client thread has stopped")]
+    /// The Ceph thread is gone, or failed while serving this request.
+    #[error("the Ceph client thread stopped or failed while serving the request")]
     Stopped,
 }
 

@@ -26,6 +26,15 @@ pub struct ConsoleArgs {
     /// The node the console runs on (default: the node with one of this machine's addresses).
     #[arg(long, global = true, env = "KCOPS_NODE")]
     pub node: Option<String>,
+    /// The root of this node's filesystem for the host probes (subnet.env, CNI
+    /// config, IPAM state, ip_forward, links); a lab node's directory in the lab.
+    #[arg(long, global = true, env = "KCOPS_HOST_ROOT", value_name = "DIR")]
+    pub host_root: Option<PathBuf>,
+    /// Command that prints this node's live CRI sandbox ids, one per line, run without
+    /// a shell (default with host root /: `crictl pods -q`; the lab's host roots carry
+    /// their own list).
+    #[arg(long, global = true, env = "KCOPS_SANDBOXES_COMMAND", value_name = "COMMAND")]
+    pub sandboxes_command: Option<String>,
     /// Hide and refuse every action that changes the cluster.
     #[arg(long, global = true, env = "KCOPS_READ_ONLY")]
     pub read_only: bool,
@@ -99,7 +108,13 @@ fn console_options(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> ConsoleOp
         keymap,
         config_errors,
         audit_log: state_dir().join("audit.log"),
+        host_root: args.host_root.clone(),
+        sandboxes_command: sandboxes_command(args),
     }
+}
+
+fn sandboxes_command(args: &ConsoleArgs) -> Option<Vec<String>> {
+    args.sandboxes_command.as_deref().map(|c| c.split_whitespace().map(str::to_string).collect()).filter(|v: &Vec<String>| !v.is_empty())
 }
 
 pub async fn console(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> Result<i32> {
@@ -132,7 +147,15 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
     if let Err(reason) = sources.wait_synced(Duration::from_secs(c.timeout_seconds)).await {
         return Ok(print(&[], Some(&format!("could not list everything within {}s: {reason}", c.timeout_seconds))));
     }
-    let snapshot = sources.snapshot();
+    let mut snapshot = sources.snapshot();
+    // This machine's host state, when it is a node of the cluster (named or found by address).
+    let node = args.node.clone().or_else(|| kcops::host::node_with_address(snapshot.nodes.iter().map(|n| n.as_ref()), &kcops::host::local_addresses()));
+    let mut probe = kcops::host::probe::HostProbe::new(args.host_root.clone().unwrap_or_else(|| "/".into()), node);
+    probe.sandboxes_command = sandboxes_command(args);
+    match tokio::task::spawn_blocking(move || probe.run()).await {
+        Ok(report) => snapshot.host = Some(std::sync::Arc::new(report)),
+        Err(e) => tracing::warn!("host probe failed: {e}"),
+    }
     let findings = kcops::diagnose::diagnose(&snapshot);
     Ok(print(&findings, None))
 }
@@ -155,6 +178,7 @@ pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
     let state = kcops::lab::runtime::LabState::read(&paths)?;
     let mut args = args.clone();
     args.node = args.node.or(Some(state.console_node.clone()));
+    args.host_root = args.host_root.or(Some(state.host_root.clone()));
     let result = console(&args, Some(state.kubeconfig.clone())).await;
     eprintln!("kcops demo: taking lab {name} down...");
     if let Err(e) = kcops::lab::runtime::down(&paths).await {

@@ -1,29 +1,57 @@
-//! `kcops check` on `flannel-broken` (seed 000): flannel crash-looping on node2, and
-//! pods that cannot get a sandbox on node1 (IPAM exhausted) and node2 (no
-//! subnet.env): one `pod.sandbox-failed` per node. The network-specific findings
-//! (kube-proxy clusterCIDR, leaked IPAM reservations) belong to the network checks.
+//! `kcops check` on `flannel-broken` (seed 000), as the console sees it from node1 (its
+//! host root) and from master: exactly the seed's network findings —
+//! - flannel crash-looping on node2 with its reason (it cannot reach the API service
+//!   10.96.0.1:443), `net.cni-crashloop`;
+//! - kube-proxy without clusterCIDR, `net.kube-proxy-cluster-cidr`;
+//! - subnet.env missing on node2 (from its pods' sandbox events),
+//!   `net.subnet-env-missing`;
+//! - node1's cbr0 range exhausted, `net.ipam-exhausted`, with the leaked reservations
+//!   listed when the host probed is node1's.
+//!
+//! No `pod.*` finding repeats them: the network checks own these causes.
+//!
+//! Then the guided action on node1: releasing the leaked reservations removes exactly
+//! the leaked files — never a live sandbox's, also not one whose sandbox became live
+//! between the plan and its execution — audited, and refused under `--read-only`.
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use kcops::check::{exit_code, render_text};
 use kcops::diagnose::Severity;
+use kcops::ops::{AuditLog, ExecContext, Executor, OpsError, Plan};
 
-use common::snapshot::{SETTLED, wait_for_ids};
+use common::snapshot::{SETTLED, wait_for_ids_on};
 use common::{Lab, shared};
 
 fn lab() -> &'static Lab {
     shared("chkflannel", "flannel-broken", &["--no-ceph"])
 }
 
+const IDS: [&str; 4] = [
+    "net.cni-crashloop",
+    "net.ipam-exhausted",
+    "net.kube-proxy-cluster-cidr",
+    "net.subnet-env-missing",
+];
+
+/// node1's live sandboxes in the scenario (coredns and the first my-nginx).
+const LIVE: [&str; 2] = [
+    "7c166dd7ae0cece3c7a15ad63a4ea381553e3a11e31f1bb0262d693a94f39541",
+    "d869308b07ac2472e0aa77536a6679faaa30f8e7a747d27491668a7d6660f568",
+];
+
 #[tokio::test]
-async fn flannel_broken_gives_crashloop_and_sandbox_failures() {
+async fn flannel_broken_gives_the_seeds_network_findings() {
     let lab = lab();
     let client = lab.client().await;
-    let (_, findings) = wait_for_ids(
+    let node1 = lab.host_probe("node1");
+    let (_, findings) = wait_for_ids_on(
         &client,
-        &["pod.crashloop", "pod.sandbox-failed"],
+        Some(&node1),
+        &IDS,
         SETTLED,
         Duration::from_secs(300),
     )
@@ -31,18 +59,32 @@ async fn flannel_broken_gives_crashloop_and_sandbox_failures() {
     let text = render_text(&findings);
     eprintln!("{text}");
     let objects: Vec<(&str, &str)> = findings.iter().map(|f| (f.id, f.object.as_str())).collect();
-    assert_eq!(objects.len(), 3, "{text}");
-
-    let crash = &findings[0];
-    assert_eq!(crash.id, "pod.crashloop", "{text}");
-    assert!(
-        crash
-            .object
-            .starts_with("Pod kube-flannel/kube-flannel-ds-"),
+    assert_eq!(objects.len(), 4, "{text}");
+    assert_eq!(
+        objects[1..],
+        [
+            ("net.ipam-exhausted", "Node node1"),
+            (
+                "net.kube-proxy-cluster-cidr",
+                "ConfigMap kube-system/kube-proxy"
+            ),
+            ("net.subnet-env-missing", "Node node2"),
+        ],
         "{text}"
     );
+    assert!(
+        findings.iter().all(|f| f.severity == Severity::Critical),
+        "{text}"
+    );
+
+    let crash = &findings[0];
+    assert_eq!(crash.id, "net.cni-crashloop", "{text}");
+    let crash_pod = crash
+        .object
+        .strip_prefix("Pod kube-flannel/kube-flannel-ds-")
+        .map(|suffix| format!("kube-flannel/kube-flannel-ds-{suffix}"))
+        .unwrap_or_else(|| panic!("not a flannel pod: {text}"));
     assert_eq!(crash.node.as_deref(), Some("node2"));
-    assert_eq!(crash.severity, Severity::Critical);
     assert!(
         crash
             .evidence
@@ -51,38 +93,219 @@ async fn flannel_broken_gives_crashloop_and_sandbox_failures() {
                 .starts_with("container kube-flannel: last terminated with exit code 1 (Error)")),
         "{text}"
     );
-
+    // The termination message (FallbackToLogsOnError) and the reason read from it.
+    assert!(
+        crash
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("container kube-flannel: E")
+                && e.ends_with("dial tcp 10.96.0.1:443: i/o timeout")),
+        "{text}"
+    );
     assert_eq!(
-        objects[1..],
+        crash.evidence.last().map(String::as_str),
+        Some("reason: API service unreachable: it cannot reach 10.96.0.1:443 (i/o timeout)"),
+        "{text}"
+    );
+
+    let ipam = &findings[1];
+    let pods: Vec<&String> = ipam
+        .evidence
+        .iter()
+        .filter(|e| e.starts_with("Pod "))
+        .collect();
+    assert!(!pods.is_empty(), "{text}");
+    assert!(
+        pods.iter()
+            .all(|e| e.ends_with("network: no IP addresses available in network: cbr0")),
+        "{text}"
+    );
+    assert!(
+        ipam.evidence.contains(&"host node1: host-local network cbr0: 253 of 253 addresses reserved (range 10.244.1.0/24 from 10-flannel.conflist via subnet.env)".to_string()),
+        "{text}"
+    );
+    assert!(
+        ipam.evidence.iter().any(|e| e.starts_with(
+            "host node1: 251 of them name sandboxes the runtime no longer has (4 live sandboxes from file "
+        )),
+        "{text}"
+    );
+    let leaked: Vec<&String> = ipam
+        .evidence
+        .iter()
+        .filter(|e| e.starts_with("leaked: "))
+        .collect();
+    assert_eq!(leaked.len(), 8, "{text}");
+    assert_eq!(
+        leaked[0].split(" (sandbox").next(),
+        Some("leaked: /var/lib/cni/networks/cbr0/10.244.1.4"),
+        "{text}"
+    );
+    for live in LIVE {
+        assert!(
+            !ipam.evidence.iter().any(|e| e.contains(&live[..12])),
+            "live sandbox {live} listed as leaked: {text}"
+        );
+    }
+    assert_eq!(
+        ipam.evidence.last().map(String::as_str),
+        Some("... and 243 more leaked reservations"),
+        "{text}"
+    );
+    assert!(ipam.fix.contains("/var/lib/cni/networks/cbr0/"), "{text}");
+
+    let proxy = &findings[2];
+    assert_eq!(
+        proxy.evidence,
         [
-            ("pod.sandbox-failed", "Node node1"),
-            ("pod.sandbox-failed", "Node node2")
+            "ConfigMap kube-system/kube-proxy config.conf clusterCIDR: \"\"".to_string(),
+            "ConfigMap kube-system/kubeadm-config ClusterConfiguration networking.podSubnet: 10.244.0.0/16".to_string(),
+            format!("Pod {crash_pod} on node2: it cannot reach 10.96.0.1:443 (i/o timeout)"),
         ],
         "{text}"
     );
-    let node1 = &findings[1];
+    assert!(proxy.fix.contains("clusterCIDR: 10.244.0.0/16"), "{text}");
+
+    let subnet = &findings[3];
+    assert!(!subnet.evidence.is_empty(), "{text}");
     assert!(
-        node1.evidence[0].ends_with("network: no IP addresses available in network: cbr0"),
-        "{text}"
-    );
-    assert!(
-        node1.explanation.contains("host-local IPAM range"),
-        "{text}"
-    );
-    let node2 = &findings[2];
-    assert!(
-        node2
+        subnet
             .evidence
             .iter()
             .all(|e| e.ends_with("open /run/flannel/subnet.env: no such file or directory")),
         "{text}"
     );
     assert!(
-        node2.explanation.contains(&format!(
-            "({}) is crash-looping",
-            crash.object.trim_start_matches("Pod ")
+        subnet.explanation.contains(&format!(
+            "({crash_pod}) is crash-looping (net.cni-crashloop)"
         )),
         "{text}"
     );
     assert_eq!(exit_code(&findings, None), 2);
+
+    // From master (the console node, whose host is healthy): the same ids; node1's
+    // exhaustion rests on its events only.
+    let (_, findings) = wait_for_ids_on(
+        &client,
+        Some(&lab.host_probe("master")),
+        &IDS,
+        Duration::from_secs(3),
+        Duration::from_secs(60),
+    )
+    .await;
+    let ipam = &findings[1];
+    assert!(
+        ipam.evidence.iter().all(|e| e.starts_with("Pod ")),
+        "{}",
+        render_text(&findings)
+    );
+
+    release_leaked_reservations(lab, &client).await;
+}
+
+/// `:release-ips` on node1, as the console builds and runs it.
+async fn release_leaked_reservations(lab: &Lab, client: &kube::Client) {
+    let root = lab.host_root("node1");
+    let report = lab.host_probe("node1").run();
+    let cbr0 = report
+        .ipam
+        .found()
+        .and_then(|nets| nets.iter().find(|n| n.name == "cbr0"))
+        .expect("cbr0 on node1");
+    let leaked: Vec<(String, String)> = report
+        .leaked(cbr0)
+        .expect("the live sandboxes are known")
+        .iter()
+        .map(|r| (r.ip.to_string(), r.sandbox.clone()))
+        .collect();
+    assert_eq!(leaked.len(), 251);
+    assert!(leaked.iter().all(|(_, id)| !LIVE.contains(&id.as_str())));
+    let plan = Plan::release_leaked("node1", &root, "cbr0", None, leaked.clone());
+    let audit = AuditLog::new(lab.runtime_dir.join("release-audit.log"));
+    let context = ExecContext::new("kubernetes-admin", "lab");
+
+    // The dry run lists it first and changes nothing.
+    let executor = Executor::new(client.clone(), false, audit.clone(), context.clone());
+    let preview = executor.dry_run(&plan).expect("dry run");
+    assert!(
+        preview.iter().any(|l| l.contains(
+            "[destructive] Release 251 leaked host-local reservations of network cbr0 on node1"
+        ) && l.contains(": 10.244.1.4, 10.244.1.5, ")),
+        "{preview:?}"
+    );
+    assert!(
+        preview.contains(&"Confirmation: type \"cbr0\"".to_string()),
+        "{preview:?}"
+    );
+    let dir = root.join("var/lib/cni/networks/cbr0");
+    let files = || -> BTreeSet<String> {
+        std::fs::read_dir(&dir)
+            .expect("cbr0 directory")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(files().len(), 253 + 2);
+
+    // Read-only: refused, nothing deleted.
+    let read_only = Executor::new(client.clone(), true, audit.clone(), context.clone());
+    let (tx, _rx) = tokio::sync::mpsc::channel(256);
+    let refused = read_only.run(&plan, "cbr0", tx).await;
+    assert!(
+        matches!(refused, Err(OpsError::ReadOnly { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(files().len(), 253 + 2);
+
+    // Between the plan and its execution, one leaked sandbox comes back to life.
+    let (revived_ip, revived_id) = leaked[7].clone();
+    let sandboxes = root.join("var/lib/kcops-lab/sandboxes");
+    let mut list = std::fs::read_to_string(&sandboxes).expect("sandbox list");
+    list.push_str(&format!("{revived_id}\n"));
+    std::fs::write(&sandboxes, list).expect("sandbox list");
+
+    let (tx, _rx) = tokio::sync::mpsc::channel(256);
+    let outcome = executor.run(&plan, "cbr0", tx).await.expect("release");
+    assert_eq!(
+        outcome.steps[0].result,
+        format!("released 250 of 251; kept {revived_ip} (its sandbox is live now)")
+    );
+    let want: BTreeSet<String> = [
+        "10.244.1.2",
+        "10.244.1.3",
+        revived_ip.as_str(),
+        "last_reserved_ip.0",
+        "lock",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(files(), want);
+    let entries = audit.read_entries().expect("audit log");
+    let lines: Vec<(&str, &str, bool, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.object.as_str(),
+                e.dry_run,
+                e.result.as_str(),
+            )
+        })
+        .collect();
+    let object = "HostLocalNetwork node1/cbr0";
+    assert_eq!(
+        lines,
+        [
+            ("release-ip-reservations", object, true, "ok"),
+            (
+                "release-ip-reservations",
+                object,
+                false,
+                "refused: kcops is in read-only mode (--read-only)"
+            ),
+            ("release-ip-reservations", object, false, "ok"),
+        ],
+        "{entries:?}"
+    );
 }

@@ -530,6 +530,8 @@ impl Console {
             keymap: Keymap::builtin("default").unwrap_or_else(|| panic!("no default keymap")),
             config_errors: Vec::new(),
             audit_log: std::env::temp_dir().join("kcops-ui-snapshots-audit.log"),
+            host_root: None,
+            sandboxes_command: None,
         };
         let (tx, rx) = mpsc::channel(16);
         let mut app = App::new(&opts, tx);
@@ -1203,6 +1205,226 @@ fn read_only_mode() {
 }
 
 // ---------------------------------------------------------------------------------
+// Network
+
+/// The fixture cluster on flannel: node2's flannel crash-looping (seed 000's reason),
+/// kube-proxy without clusterCIDR, and the host of node1 (the console's node) with
+/// leaked host-local reservations.
+fn network_view() -> Arc<ViewModel> {
+    use kcops::model::host::{
+        CniConfig, HostReport, IfAddr, IpamNetwork, Link, Probe, Reservation, SandboxList,
+        SubnetEnv,
+    };
+    let mut s = cluster();
+    for (i, n) in s.nodes.iter_mut().enumerate() {
+        let mut v = serde_json::to_value(n.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+        json_patch::merge(
+            &mut v,
+            &json!({"metadata": {"annotations": {
+                "flannel.alpha.coreos.com/backend-type": "vxlan",
+                "flannel.alpha.coreos.com/public-ip": format!("192.0.2.1{}", i + 1)}}}),
+        );
+        *n = obj(v);
+    }
+    s.configmaps = vec![
+        obj(
+            json!({"metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+            "data": {"ClusterConfiguration": "networking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.96.0.0/12\n"}}),
+        ),
+        obj(
+            json!({"metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+            "data": {"config.conf": "clusterCIDR: \"\"\n"}}),
+        ),
+        obj(
+            json!({"metadata": {"name": "kube-flannel-cfg", "namespace": "kube-flannel"},
+            "data": {"net-conf.json": "{\"Network\": \"10.244.0.0/16\", \"Backend\": {\"Type\": \"vxlan\"}}"}}),
+        ),
+    ];
+    s.daemonsets.push(obj(json!({
+        "metadata": {"name": "kube-flannel-ds", "namespace": "kube-flannel", "uid": "ds-flannel",
+            "labels": {"app": "flannel"}, "creationTimestamp": ago(30 * DAY)},
+        "spec": {"selector": {"matchLabels": {"app": "flannel"}}, "template": template("flannel")},
+        "status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 3, "numberReady": 1,
+            "numberAvailable": 1, "updatedNumberScheduled": 3, "numberMisscheduled": 0}
+    })));
+    let owner = json!({"ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
+        "name": "kube-flannel-ds", "uid": "ds-flannel", "controller": true}]});
+    for (name, node_name, ip) in [
+        ("kube-flannel-ds-7x2kq", "node1", "192.0.2.11"),
+        ("kube-flannel-ds-m4d8r", "node3", "192.0.2.13"),
+    ] {
+        s.pods.push(obj(pod(
+            "kube-flannel",
+            name,
+            node_name,
+            ip,
+            30 * DAY,
+            json!({"metadata": owner.clone(), "spec": {"hostNetwork": true}}),
+        )));
+    }
+    s.pods.push(obj(pod("kube-flannel", "kube-flannel-ds-zp9wd", "node2", "192.0.2.12", 30 * DAY, json!({
+        "metadata": owner,
+        "spec": {"hostNetwork": true},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": ago(HOUR)}],
+            "containerStatuses": [{"name": "kube-flannel", "image": "flannel", "imageID": "", "ready": false,
+                "restartCount": 14, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "finishedAt": ago(40),
+                    "message": "E0101 11:59:20.000000       1 main.go:240] Failed to create SubnetManager: error retrieving pod spec for 'kube-flannel/kube-flannel-ds-zp9wd': Get \"https://10.96.0.1:443/api/v1/namespaces/kube-flannel/pods/kube-flannel-ds-zp9wd\": dial tcp 10.96.0.1:443: i/o timeout"}}}]
+        }
+    }))));
+    let live = "7c166dd7ae0cece3c7a15ad63a4ea381553e3a11e31f1bb0262d693a94f39541";
+    let mut host = HostReport::empty("/lab/hosts/node1", Some("node1".into()), now());
+    host.subnet_env = Probe::Found(SubnetEnv {
+        network: "10.244.0.0/16".parse().ok(),
+        subnet_text: Some("10.244.0.1/24".into()),
+        subnet: "10.244.0.0/24".parse().ok(),
+        mtu: Some(1450),
+        ipmasq: Some(true),
+    });
+    host.cni_configs = Probe::Found(vec![CniConfig {
+        file: "10-flannel.conflist".into(),
+        name: Some("cbr0".into()),
+        plugins: vec!["flannel".into(), "portmap".into()],
+        ..Default::default()
+    }]);
+    host.ipam = Probe::Found(vec![IpamNetwork {
+        name: "cbr0".into(),
+        reservations: (2..7)
+            .map(|i| Reservation {
+                ip: format!("10.244.0.{i}")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{e}")),
+                sandbox: if i == 2 {
+                    live.to_string()
+                } else {
+                    format!("{i:064x}")
+                },
+                ifname: Some("eth0".into()),
+            })
+            .collect(),
+        range: "10.244.0.0/24".parse().ok(),
+        capacity: Some(253),
+        range_source: Some("10-flannel.conflist via subnet.env".into()),
+    }]);
+    host.sandboxes = Probe::Found(SandboxList {
+        source: "command `crictl pods -q`".into(),
+        ids: [live.to_string()].into_iter().collect(),
+    });
+    host.ip_forward = Probe::Found(true);
+    host.links = Probe::Found(vec![Link {
+        name: "cni0".into(),
+        operstate: Some("up".into()),
+        addresses: vec![IfAddr {
+            ip: "10.244.0.1".parse().unwrap_or_else(|e| panic!("{e}")),
+            prefix: 24,
+        }],
+    }]);
+    s.host = Some(Arc::new(host));
+    s.sort();
+    let conn = ConnState {
+        context: "kubernetes-admin@lab".into(),
+        server: "https://192.0.2.11:6443".into(),
+        user: "kubernetes-admin".into(),
+        error: None,
+    };
+    Arc::new(derive(s, conn, 2))
+}
+
+const NET_COLUMNS: &[&str] = &["NODE", "CNI POD", "STATE", "RESTARTS", "PODCIDR"];
+
+#[test]
+fn network_pane() {
+    let mut c = Console::new(false);
+    c.app.set_view(network_view());
+    let s = c.keys("7").draw();
+    insta::assert_snapshot!("network", s.text());
+    assert!(s.lines[0].ends_with(" 7:Network"), "{}", s.lines[0]);
+    assert!(s.contains("add-on"), "{}", s.text());
+    assert!(
+        s.contains(
+            "flannel (DaemonSet kube-flannel/kube-flannel-ds: desired 3, ready 1, available 1)"
+        ),
+        "{}",
+        s.text()
+    );
+    assert_eq!(s.cell(NET_COLUMNS, "node2", "STATE"), "CrashLoopBackOff");
+    assert_eq!(s.cell(NET_COLUMNS, "node2", "RESTARTS"), "14");
+    assert_eq!(
+        s.cell(NET_COLUMNS, "node2", "VERDICT"),
+        "agent crash-looping"
+    );
+    assert_eq!(s.cell(NET_COLUMNS, "node1", "VERDICT"), "leaked IPs");
+    assert_eq!(s.cell(NET_COLUMNS, "node3", "VERDICT"), "node NotReady");
+    assert_eq!(s.cell(NET_COLUMNS, "node1", "PUBLIC IP"), "192.0.2.11");
+    assert!(
+        s.contains("Host node1 (root /lab/hosts/node1"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("5 of 253 (10.244.0.0/24) reserved, 4 leaked"),
+        "{}",
+        s.text()
+    );
+    let ids: Vec<&str> = c.app.view.network.findings.iter().map(|f| f.id).collect();
+    assert_eq!(
+        ids,
+        [
+            "net.cni-crashloop",
+            "net.kube-proxy-cluster-cidr",
+            "net.leaked-reservations"
+        ]
+    );
+    assert!(s.contains("net.cni-crashloop"), "{}", s.text());
+    // Page down scrolls the findings, not the (short) node table.
+    let s = c
+        .press(KeyCode::PageDown, KeyModifiers::NONE)
+        .press(KeyCode::PageDown, KeyModifiers::NONE)
+        .draw();
+    assert!(s.contains("net.leaked-reservations"), "{}", s.text());
+    assert!(
+        s.contains("leaked: /var/lib/cni/networks/cbr0/10.244.0.3 (sandbox 000000000000)"),
+        "{}",
+        s.text()
+    );
+    assert_eq!(s.cell(NET_COLUMNS, "node1", "VERDICT"), "leaked IPs");
+    // The same findings reach the Overview, and `:net` opens the pane.
+    assert!(
+        c.app
+            .view
+            .findings
+            .iter()
+            .any(|f| f.id == "net.cni-crashloop")
+    );
+    let s = c.keys("1").command("net").draw();
+    assert!(s.contains(" Pod network "), "{}", s.text());
+
+    // `:release-ips` plans the release of node1's 4 leaked reservations.
+    let s = c.command("release-ips").draw();
+    assert!(
+        s.contains("Release leaked IP reservations of cbr0 on node1"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("Release 4 leaked host-local reservations of network cbr0 on node1"),
+        "{}",
+        s.text()
+    );
+    // Refused in read-only mode, with the reason.
+    let mut ro = Console::new(true);
+    ro.app.set_view(network_view());
+    let s = ro.keys("7").command("release-ips").draw();
+    assert!(!s.contains("Release leaked IP"), "{}", s.text());
+    assert_eq!(
+        s.lines.last().map(String::as_str),
+        Some("read-only mode (--read-only): actions are disabled")
+    );
+}
+
+// ---------------------------------------------------------------------------------
 // Tiny terminals
 
 /// Every pane and overlay drawn into terminals far too small must not panic.
@@ -1266,6 +1488,10 @@ fn tiny_terminals_do_not_panic() {
         }),
         ("command", |c| {
             c.keys(":pods kube-sys");
+        }),
+        ("network", |c| {
+            c.app.set_view(network_view());
+            c.keys("7");
         }),
     ];
     for (w, h) in [(20, 5), (1, 1), (140, 3), (8, 40), (0, 0)] {

@@ -12,9 +12,9 @@
 //! | `source.error` | Critical (never listed) / Warning (stale) | a watched kind has an error |
 //! | `node.notready` | Critical (Warning when cordoned and drained) | Ready is False or Unknown |
 //! | `node.pressure` | Warning | Memory/Disk/PIDPressure is True |
-//! | `pod.crashloop` | Critical (system pod) / Warning | a container is in CrashLoopBackOff, or runs unready after 2+ restarts with a recent failed run |
+//! | `pod.crashloop` | Critical (system pod) / Warning | a container is in CrashLoopBackOff, or runs unready after 2+ restarts with a recent failed run (pod network agents: `net.cni-crashloop`) |
 //! | `pod.volume-locked` | Critical | a creating pod's newest mount event says the RBD image is locked / still in use / Multi-Attach |
-//! | `pod.sandbox-failed` | Critical | pods on a node get FailedCreatePodSandBox; one finding per node, listing the pods |
+//! | `pod.sandbox-failed` | Critical | pods on a node get FailedCreatePodSandBox with a message no `net.*` signature recognises; one finding per node, listing the pods |
 //! | `pod.stuck-creating` | Warning | other FailedMount/FailedAttachVolume events, or creating for 2 minutes |
 //! | `pod.unschedulable` | Warning | PodScheduled is False with reason Unschedulable |
 //! | `pod.terminating-stuck` | Warning | deleted more than 60s past its deadline on a NotReady or missing node |
@@ -22,8 +22,10 @@
 //! | `pv.released` | Info | a volume kept after its claim was deleted |
 //! | `pv.failed` | Warning | reclaiming the volume failed |
 //! | `workload.unavailable` | Critical (none ready) / Warning | fewer ready than desired for 2 minutes, not explained above |
+//! | `net.*` | | the pod network: see [`network`] for its ids |
 
 mod index;
+pub mod network;
 mod nodes;
 mod pods;
 mod sources;
@@ -163,7 +165,9 @@ pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
     let mut out = Vec::new();
     sources::check(s, &mut out);
     nodes::check(s, &ix, &mut out);
-    let explained = pods::check(s, &ix, &mut out);
+    let mut handoff = network::Handoff::default();
+    let mut explained = pods::check(s, &ix, &mut handoff, &mut out);
+    network::check(s, &ix, handoff, &mut explained, &mut out);
     storage::check(s, &ix, &mut out);
     workloads::check(s, &ix, &explained, &mut out);
     sort(&mut out);

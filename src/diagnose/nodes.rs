@@ -44,7 +44,8 @@ fn is_daemonset_pod(p: &Pod) -> bool {
 /// `node.notready`: the Ready condition is False or Unknown.
 fn not_ready(node: &Node, name: &str, pods: Option<&[&Pod]>, ix: &Index) -> Option<Finding> {
     let ready = node_ready(node)?;
-    if ready.status == "True" {
+    // NotReady only because no CNI config is there yet: the network check's.
+    if ready.status == "True" || super::network::waits_for_network(ready) {
         return None;
     }
     let pods = pods.unwrap_or_default();

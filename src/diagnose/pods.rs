@@ -4,6 +4,13 @@
 //! Each pod gets at most one finding, for its most precise cause. Sandbox failures are
 //! aggregated per node: they come from the node's CNI setup, so one finding per node
 //! (listing the pods) says it once instead of once per pod.
+//!
+//! The pod network owns two of these causes (see [`super::network`]): a crash-looping
+//! network agent (flannel, calico-node, ...) is `net.cni-crashloop`, not
+//! `pod.crashloop`, and a sandbox failure whose message has a recognised network
+//! signature (subnet.env missing, IPAM exhausted, ...) is that signature's `net.*`
+//! finding. This check finds them and hands them over; `pod.sandbox-failed` keeps the
+//! failures it cannot classify, verbatim.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -14,6 +21,7 @@ use regex::Regex;
 use super::index::{
     Index, at, event_line, pod_claims, pod_condition, pod_key, pod_node, pod_phase,
 };
+use super::network::{Handoff, SandboxFailure, signature::classify};
 use super::{Explained, Finding, Severity, cap_listed, span};
 use crate::model::pod_status::{pod_status, timestamp};
 use crate::model::rows::rbd_image;
@@ -49,7 +57,12 @@ const CNI_PREFIXES: &[&str] = &[
     "kube-router",
 ];
 
-pub fn check<'a>(s: &'a Snapshot, ix: &Index<'a>, out: &mut Vec<Finding>) -> Explained<'a> {
+pub fn check<'a>(
+    s: &'a Snapshot,
+    ix: &Index<'a>,
+    handoff: &mut Handoff<'a>,
+    out: &mut Vec<Finding>,
+) -> Explained<'a> {
     let mut explained = Explained::new();
     let mut sandbox: BTreeMap<&'a str, Vec<(&'a Pod, &'a Event)>> = BTreeMap::new();
     let mut crashing_cni: HashMap<&'a str, Vec<String>> = HashMap::new();
@@ -87,8 +100,10 @@ pub fn check<'a>(s: &'a Snapshot, ix: &Index<'a>, out: &mut Vec<Finding>) -> Exp
                     .entry(node)
                     .or_default()
                     .push(format!("{}/{}", key.0, key.1));
+                handoff.cni_crashes.push((pod, node, f));
+            } else {
+                out.push(f);
             }
-            out.push(f);
             explained.insert(key);
             continue;
         }
@@ -121,11 +136,30 @@ pub fn check<'a>(s: &'a Snapshot, ix: &Index<'a>, out: &mut Vec<Finding>) -> Exp
         }
     }
     for (node, pods) in sandbox {
-        let cni = crashing_cni
-            .get(node)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        out.push(sandbox_failed(node, &pods, cni));
+        let mut unclassified = Vec::new();
+        for (pod, event) in pods {
+            let signature = classify(event.message.as_deref().unwrap_or_default());
+            if signature.sandbox_finding().is_some() {
+                handoff
+                    .sandbox
+                    .entry(node)
+                    .or_default()
+                    .push(SandboxFailure {
+                        pod,
+                        event,
+                        signature,
+                    });
+            } else {
+                unclassified.push((pod, event));
+            }
+        }
+        if !unclassified.is_empty() {
+            let cni = crashing_cni
+                .get(node)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            out.push(sandbox_failed(node, &unclassified, cni));
+        }
     }
     explained
 }
@@ -142,7 +176,9 @@ fn is_system_pod(pod: &Pod) -> bool {
         || priority == "system-cluster-critical"
 }
 
-fn is_cni_pod(pod: &Pod) -> bool {
+/// A pod network agent, by namespace or name prefix: its crash loop is the network
+/// checks' (`net.cni-crashloop`).
+pub(super) fn is_cni_pod(pod: &Pod) -> bool {
     let (ns, name) = pod_key(pod);
     ns == "kube-flannel" || CNI_PREFIXES.iter().any(|p| name.starts_with(p))
 }
@@ -554,58 +590,19 @@ fn stuck_creating(pod: &Pod, node: &str, events: &[&Event], ix: &Index) -> Findi
     }
 }
 
-/// The cause a sandbox failure message points at, with its fix.
-fn sandbox_cause(messages: &[&str], node: &str) -> (String, String) {
-    let any = |t: &str| messages.iter().any(|m| m.contains(t));
-    if any("/run/flannel/subnet.env") {
-        (
-            format!(
-                "flannel has not written /run/flannel/subnet.env on {node}: flanneld is not running there or never got its subnet"
-            ),
-            format!(
-                "Get kube-flannel running on {node}: `kubectl -n kube-flannel logs <its pod> --previous` says why it stops; it must reach the API server through the kubernetes Service (10.96.0.1:443), which kube-proxy provides."
-            ),
-        )
-    } else if any("no IP addresses available in network") {
-        (
-            format!(
-                "the host-local IPAM range of the CNI network on {node} is exhausted, usually by reservations of sandboxes that no longer exist (left by crashes or kubeadm reset)"
-            ),
-            format!(
-                "On {node}, compare the reservations in /var/lib/cni/networks/<network>/ with the live sandboxes (`crictl pods -q`) and delete the files of sandboxes that are gone; the kubelet retries by itself."
-            ),
-        )
-    } else if any("already has an IP address different from") {
-        (
-            format!("the cni0 bridge on {node} still has an address from an earlier pod network"),
-            format!(
-                "On {node}: `ip link delete cni0` (and `flannel.1`), then restart the flannel pod so it recreates them with the right subnet."
-            ),
-        )
-    } else if any("cni config uninitialized")
-        || any("cni plugin not initialized")
-        || any("no networks found")
-    {
-        (
-            format!("there is no CNI configuration on {node} (/etc/cni/net.d is empty)"),
-            "Apply the pod network add-on (flannel or calico) and check that its pod on the node writes /etc/cni/net.d.".to_string(),
-        )
-    } else {
-        (
-            "the CNI plugin failed to set up their network".to_string(),
-            format!(
-                "Read the messages above and the kubelet and CNI logs on {node} (`journalctl -u kubelet`, the network add-on's pod there)."
-            ),
-        )
-    }
+/// The cause of sandbox failures the network checks could not classify (those they
+/// can are theirs): the messages are the evidence, quoted verbatim.
+fn sandbox_cause(node: &str) -> (String, String) {
+    (
+        "the CNI plugin failed to set up their network (the evidence quotes how; kcops does not recognise this failure)".to_string(),
+        format!(
+            "Read the messages above and the kubelet and CNI logs on {node} (`journalctl -u kubelet`, the network add-on's pod there)."
+        ),
+    )
 }
 
 fn sandbox_failed(node: &str, pods: &[(&Pod, &Event)], crashing_cni: &[String]) -> Finding {
-    let messages: Vec<&str> = pods
-        .iter()
-        .map(|(_, e)| e.message.as_deref().unwrap_or_default())
-        .collect();
-    let (cause, fix) = sandbox_cause(&messages, node);
+    let (cause, fix) = sandbox_cause(node);
     let lines = pods
         .iter()
         .map(|(p, e)| {
@@ -798,13 +795,16 @@ mod tests {
     fn crashloop_in_backoff() {
         let mut s = snapshot();
         s.nodes.push(node("node2", "True"));
-        s.pods.push(with(
-            crashing_pod("kube-flannel", "kube-flannel-ds-abcde", "node2", 5, true),
-            json!({}),
+        s.pods.push(crashing_pod(
+            "kube-system",
+            "coredns-abcde",
+            "node2",
+            5,
+            true,
         ));
         let f = only(&s, "pod.crashloop");
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].object, "Pod kube-flannel/kube-flannel-ds-abcde");
+        assert_eq!(f[0].object, "Pod kube-system/coredns-abcde");
         assert_eq!(f[0].severity, Severity::Critical);
         assert_eq!(f[0].node.as_deref(), Some("node2"));
         assert_eq!(
@@ -819,8 +819,24 @@ mod tests {
                 "container app: /etc/app.conf: no such file".to_string(),
             ]
         );
-        assert!(f[0].explanation.contains("pod network agent of node2"));
         assert!(f[0].fix.contains("--previous"));
+        // A pod network agent's crash loop is the network checks' finding.
+        let mut s = snapshot();
+        s.nodes.push(node("node2", "True"));
+        s.pods.push(crashing_pod(
+            "kube-flannel",
+            "kube-flannel-ds-abcde",
+            "node2",
+            5,
+            true,
+        ));
+        assert_eq!(
+            ids(&diagnose(&s)),
+            [(
+                "net.cni-crashloop",
+                "Pod kube-flannel/kube-flannel-ds-abcde".to_string()
+            )]
+        );
     }
 
     #[test]
@@ -1127,8 +1143,8 @@ mod tests {
         assert!(diagnose(&s).is_empty());
     }
 
-    /// Seed 000 as the lab produces it: flannel crash-looping on node2, sandbox
-    /// failures on node1 (IPAM exhausted) and node2 (no subnet.env).
+    /// Sandbox failures no network signature explains, per node; the crash-looping
+    /// network agent on node2 is named as their likely cause.
     #[test]
     fn sandbox_failures_aggregate_per_node() {
         let mut s = snapshot();
@@ -1142,12 +1158,12 @@ mod tests {
             3,
             true,
         ));
-        let subnet = "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to set up sandbox container \"abc\" network for pod \"my-nginx-1\": networkPlugin cni failed to set up pod \"my-nginx-1_default\" network: open /run/flannel/subnet.env: no such file or directory";
-        let ipam = "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to set up sandbox container \"def\" network for pod \"my-nginx-2\": networkPlugin cni failed to set up pod \"my-nginx-2_default\" network: no IP addresses available in network: cbr0";
+        let weird = "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to set up sandbox container \"abc\" network for pod \"my-nginx-1\": networkPlugin cni failed to set up pod \"my-nginx-1_default\" network: plugin type=\"weird\" failed (add): boom";
+        let other = "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to set up sandbox container \"def\" network for pod \"my-nginx-2\": networkPlugin cni failed to set up pod \"my-nginx-2_default\" network: netplugin failed with no error message";
         for (name, node_name, msg) in [
-            ("my-nginx-1", "node2", subnet),
-            ("my-nginx-3", "node2", subnet),
-            ("my-nginx-2", "node1", ipam),
+            ("my-nginx-1", "node2", weird),
+            ("my-nginx-3", "node2", weird),
+            ("my-nginx-2", "node1", other),
         ] {
             let p = creating_pod("default", name, node_name, 20);
             s.events
@@ -1167,7 +1183,7 @@ mod tests {
             ids(&f),
             [
                 (
-                    "pod.crashloop",
+                    "net.cni-crashloop",
                     "Pod kube-flannel/kube-flannel-ds-zz".to_string()
                 ),
                 ("pod.sandbox-failed", "Node node1".to_string()),
@@ -1178,7 +1194,7 @@ mod tests {
         assert_eq!(
             node1.evidence,
             [format!(
-                "Pod default/my-nginx-2: FailedCreatePodSandBox: {ipam}"
+                "Pod default/my-nginx-2: FailedCreatePodSandBox: {other}"
             )]
         );
         assert!(
@@ -1186,11 +1202,8 @@ mod tests {
             "{}",
             node1.explanation
         );
-        assert!(node1.explanation.contains("host-local IPAM"));
-        assert!(node1.fix.contains("/var/lib/cni/networks"));
         let node2 = &f[2];
         assert_eq!(node2.evidence.len(), 2);
-        assert!(node2.explanation.contains("/run/flannel/subnet.env"));
         assert!(
             node2
                 .explanation
@@ -1209,7 +1222,9 @@ mod tests {
         s.events.push(pod_event(&p, "Warning", "FailedSync",
             "Error syncing pod, skipping: failed to \"SetupNetwork\" for \"my-nginx-2560993602-0440x_default\" with SetupNetworkError: \"Failed to setup network for pod \\\"my-nginx\\\" using network plugins \\\"cni\\\": \\\"cni0\\\" already has an IP address different from 10.244.1.1/24; Skipping pod\"", 1));
         s.pods.push(p);
-        let f = only(&s, "pod.sandbox-failed");
+        // The network checks own this cause.
+        assert!(only(&s, "pod.sandbox-failed").is_empty());
+        let f = only(&s, "net.cni0-conflict");
         assert_eq!(f.len(), 1);
         assert!(f[0].fix.contains("ip link delete cni0"));
     }

@@ -467,6 +467,13 @@ mod tests {
     #[test]
     fn unready_pods_with_their_own_finding_are_not_repeated() {
         let mut s = base();
+        // flannel needs podCIDRs (the network checks would say so).
+        for (i, n) in s.nodes.iter_mut().enumerate() {
+            *n = with(
+                n.clone(),
+                json!({"spec": {"podCIDR": format!("10.244.{i}.0/24")}}),
+            );
+        }
         s.nodes.push(node("node3", "Unknown"));
         s.daemonsets.push(from(json!({
             "metadata": {"name": "kube-flannel-ds", "namespace": "kube-flannel"},
@@ -494,11 +501,11 @@ mod tests {
         assert_eq!(
             ids(&diagnose(&s)),
             [
-                ("node.notready", "Node node3".to_string()),
                 (
-                    "pod.crashloop",
+                    "net.cni-crashloop",
                     "Pod kube-flannel/kube-flannel-ds-b".to_string()
                 ),
+                ("node.notready", "Node node3".to_string()),
             ]
         );
     }

@@ -1,4 +1,9 @@
-//! Probes of the machine the console runs on. For now: which node this machine is.
+//! Probes of the machine the console runs on: which node this machine is, and its
+//! pod-network state ([`probe`]), relative to a host root (`--host-root`).
+
+pub mod probe;
+pub mod release;
+pub mod watch;
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;

@@ -1,6 +1,7 @@
 //! Kubernetes data access: the client connection (kubeconfig, context, clear errors)
 //! and one reflector per kind feeding stores the UI reads.
 
+pub mod calico;
 pub mod connect;
 pub mod errors;
 pub mod reflectors;

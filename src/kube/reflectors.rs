@@ -42,6 +42,9 @@ pub struct Sources {
     pub events: Store<KEvent>,
     pub namespaces: Store<Namespace>,
     pub configmaps: Vec<Store<ConfigMap>>,
+    /// calico's IPPools and BlockAffinities (empty stores when calico is absent).
+    pub ip_pools: Store<::kube::api::DynamicObject>,
+    pub block_affinities: Store<::kube::api::DynamicObject>,
     status: StatusMap,
     /// Woken (coalescing) on every store change or error.
     pub changed: Arc<Notify>,
@@ -179,6 +182,12 @@ impl Sources {
                 sp.watch(Api::<ConfigMap>::namespaced(c.clone(), ns), kind)
             })
             .collect();
+        let [ip_pools, block_affinities] = [super::calico::ip_pools(), super::calico::block_affinities()].map(|ar| {
+            let kind = super::calico::source_kind(&ar);
+            let (store, task) = super::calico::watch_optional(c.clone(), ar, kind, conn.server.clone(), sp.status.clone(), sp.changed.clone());
+            sp.tasks.push(task);
+            store
+        });
         sp.spawn_probe();
         Sources {
             nodes,
@@ -192,6 +201,8 @@ impl Sources {
             events,
             namespaces,
             configmaps,
+            ip_pools,
+            block_affinities,
             status: sp.status,
             changed: sp.changed,
             tasks: sp.tasks,
@@ -243,7 +254,10 @@ impl Sources {
             events: self.events.state(),
             namespaces: self.namespaces.state(),
             configmaps: self.configmaps.iter().flat_map(|s| s.state()).collect(),
+            ip_pools: self.ip_pools.state(),
+            block_affinities: self.block_affinities.state(),
             sources: self.statuses(),
+            host: None,
         };
         s.sort();
         s

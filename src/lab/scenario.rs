@@ -30,7 +30,7 @@ use serde_json::Value;
 
 /// The scenarios shipped with kcops, embedded so that `kcops lab up --scenario healthy`
 /// works from any directory, not only from a source checkout.
-const BUILTINS: [(&str, &str); 4] = [
+const BUILTINS: [(&str, &str); 5] = [
     (
         "healthy",
         include_str!(concat!(
@@ -59,10 +59,23 @@ const BUILTINS: [(&str, &str); 4] = [
             "/assets/lab/scenarios/etcd-scaled-down.yaml"
         )),
     ),
+    (
+        "calico-broken",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/lab/scenarios/calico-broken.yaml"
+        )),
+    ),
 ];
 
 /// Names of the built-in scenarios, in the order `BUILTINS` lists them.
-const BUILTIN_NAMES: [&str; 4] = [BUILTINS[0].0, BUILTINS[1].0, BUILTINS[2].0, BUILTINS[3].0];
+const BUILTIN_NAMES: [&str; 5] = [
+    BUILTINS[0].0,
+    BUILTINS[1].0,
+    BUILTINS[2].0,
+    BUILTINS[3].0,
+    BUILTINS[4].0,
+];
 
 /// Where the built-in files live in the source tree; used as the file name in error
 /// messages about an embedded scenario, so they point at a file a developer can open.

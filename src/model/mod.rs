@@ -1,5 +1,7 @@
 //! Plain data the console shows: snapshots of the cluster, rows for each pane. No IO.
 
+pub mod cidr;
+pub mod host;
 pub mod pod_status;
 pub mod rows;
 pub mod snapshot;

@@ -8,6 +8,9 @@ use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
+use kube::api::DynamicObject;
+
+use super::host::HostReport;
 
 /// How one watched kind is doing: the console shows this instead of a blank table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +41,14 @@ pub struct Snapshot {
     pub namespaces: Vec<Arc<Namespace>>,
     /// Only the ConfigMaps diagnosis reads (kube-proxy, kubeadm-config, kube-flannel-cfg).
     pub configmaps: Vec<Arc<ConfigMap>>,
+    /// Calico `IPPool`s (crd.projectcalico.org/v1); empty when calico is not installed.
+    pub ip_pools: Vec<Arc<DynamicObject>>,
+    /// Calico `BlockAffinity`s: which node holds which IPAM block.
+    pub block_affinities: Vec<Arc<DynamicObject>>,
     pub sources: Vec<SourceStatus>,
+    /// What the host probes found on the node the console runs on (refreshed in the
+    /// background, every ~10 s); `None` when no probe ran.
+    pub host: Option<Arc<HostReport>>,
 }
 
 impl Snapshot {
@@ -58,5 +68,7 @@ impl Snapshot {
         self.events.sort_by_key(key);
         self.namespaces.sort_by_key(key);
         self.configmaps.sort_by_key(key);
+        self.ip_pools.sort_by_key(key);
+        self.block_affinities.sort_by_key(key);
     }
 }

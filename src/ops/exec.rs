@@ -400,6 +400,38 @@ impl Executor {
                 }
             }
             Op::Wait { what, timeout } => self.wait(what, *timeout, memo).await,
+            Op::ReleaseReservations {
+                node,
+                host_root,
+                network,
+                sandboxes_command,
+                reservations,
+            } => {
+                let mut probe =
+                    crate::host::probe::HostProbe::new(host_root.clone(), Some(node.clone()));
+                probe.sandboxes_command = sandboxes_command.clone();
+                let approved: Vec<crate::host::release::Approved> = reservations
+                    .iter()
+                    .map(|(ip, sandbox)| crate::host::release::Approved {
+                        ip: ip.clone(),
+                        sandbox: sandbox.clone(),
+                    })
+                    .collect();
+                let total = approved.len();
+                let network = network.clone();
+                // File IO, a lock wait and perhaps a command: off the async workers.
+                match tokio::task::spawn_blocking(move || {
+                    crate::host::release::release(&probe, &network, &approved)
+                })
+                .await
+                {
+                    Ok(Ok(done)) => Ok(done.summary(total)),
+                    Ok(Err(e)) => Err(StepError::Failed(e)),
+                    Err(e) => Err(StepError::Failed(format!(
+                        "the release did not finish: {e}"
+                    ))),
+                }
+            }
         }
     }
 

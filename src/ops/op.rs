@@ -155,6 +155,19 @@ pub enum Op {
     },
     /// Wait (without changing anything) until `what` holds, failing after `timeout`.
     Wait { what: WaitFor, timeout: Duration },
+    /// Delete leaked host-local reservations (`<host root>/var/lib/cni/networks/
+    /// <network>/<ip>`) of the node the console runs on. `reservations` are the
+    /// `(ip, sandbox id)` pairs the operator approved; each is deleted only if, under the
+    /// directory's lock and with the live sandboxes listed again, the file still names
+    /// that sandbox and the sandbox is still gone (see [`crate::host::release`]).
+    ReleaseReservations {
+        node: String,
+        host_root: std::path::PathBuf,
+        network: String,
+        /// The sandbox listing command (`None`: the probe's default).
+        sandboxes_command: Option<Vec<String>>,
+        reservations: Vec<(String, String)>,
+    },
 }
 
 impl Op {
@@ -166,6 +179,7 @@ impl Op {
             Op::DeletePod { .. } => "delete-pod",
             Op::Scale { .. } => "scale",
             Op::Wait { .. } => "wait",
+            Op::ReleaseReservations { .. } => "release-ip-reservations",
         }
     }
 
@@ -188,6 +202,9 @@ impl Op {
                 ..
             } => ObjectRef::new(kind.as_str(), Some(namespace), name.as_str()),
             Op::Wait { what, .. } => what.object(),
+            Op::ReleaseReservations { node, network, .. } => {
+                ObjectRef::new("HostLocalNetwork", Some(node), network.as_str())
+            }
         }
     }
 
@@ -229,6 +246,35 @@ impl Op {
             },
             Op::Wait { what, timeout } => {
                 format!("Wait up to {} for {what}", human_duration(*timeout))
+            }
+            Op::ReleaseReservations {
+                node,
+                host_root,
+                network,
+                reservations,
+                ..
+            } => {
+                let shown: Vec<&str> = reservations
+                    .iter()
+                    .take(8)
+                    .map(|(ip, _)| ip.as_str())
+                    .collect();
+                let more = reservations.len().saturating_sub(shown.len());
+                format!(
+                    "Release {} leaked host-local reservation{} of network {network} on {node} ({}): {}{}; each only if its sandbox is still gone when checked again under the directory's lock",
+                    reservations.len(),
+                    if reservations.len() == 1 { "" } else { "s" },
+                    host_root
+                        .join("var/lib/cni/networks")
+                        .join(network)
+                        .display(),
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
             }
         }
     }

@@ -186,6 +186,33 @@ impl Plan {
         ))
     }
 
+    /// Release leaked host-local IP reservations of `network` on `node` (files under
+    /// `host_root`): destructive (a wrong deletion gives one address to two pods), so the
+    /// network's name must be typed.
+    pub fn release_leaked(
+        node: &str,
+        host_root: &std::path::Path,
+        network: &str,
+        sandboxes_command: Option<Vec<String>>,
+        reservations: Vec<(String, String)>,
+    ) -> Self {
+        Plan::new(
+            format!("Release leaked IP reservations of {network} on {node}"),
+            ObjectRef::new("HostLocalNetwork", Some(node), network),
+            Confirmation::TypedName(network.into()),
+        )
+        .step(Step::new(
+            Op::ReleaseReservations {
+                node: node.into(),
+                host_root: host_root.to_path_buf(),
+                network: network.into(),
+                sandboxes_command,
+                reservations,
+            },
+            true,
+        ))
+    }
+
     /// The audit log's action: the distinct mutating verbs in step order (`scale`,
     /// `blocklist+break-lock+delete-pod`), `none` for a plan that only waits.
     pub fn action(&self) -> String {
@@ -437,6 +464,30 @@ mod tests {
                 "  2. [destructive] Delete pod demo/web-0 (grace period 0s); a controller that owns it creates a replacement",
                 "  3. Wait up to 30s for pod demo/web-0 to be gone",
                 "  4. [destructive] Delete pod demo/web-1 (the pod's own grace period); a controller that owns it creates a replacement",
+            ]
+        );
+    }
+
+    #[test]
+    fn release_leaked_is_destructive_and_lists_the_files() {
+        let leaked: Vec<(String, String)> = (4..14)
+            .map(|i| (format!("10.244.1.{i}"), format!("{i:064x}")))
+            .collect();
+        let plan = Plan::release_leaked("node1", std::path::Path::new("/"), "cbr0", None, leaked);
+        assert!(plan.validate().is_ok());
+        assert!(plan.is_destructive());
+        assert_eq!(plan.action(), "release-ip-reservations");
+        assert_eq!(plan.target.to_string(), "HostLocalNetwork node1/cbr0");
+        assert!(plan.check_confirmation("cbr0").is_ok());
+        assert!(plan.check_confirmation("yes").is_err());
+        assert_eq!(
+            plan.render(),
+            [
+                "Release leaked IP reservations of cbr0 on node1",
+                "Target: HostLocalNetwork node1/cbr0",
+                "Steps:",
+                "  1. [destructive] Release 10 leaked host-local reservations of network cbr0 on node1 (/var/lib/cni/networks/cbr0): 10.244.1.4, 10.244.1.5, 10.244.1.6, 10.244.1.7, 10.244.1.8, 10.244.1.9, 10.244.1.10, 10.244.1.11 and 2 more; each only if its sandbox is still gone when checked again under the directory's lock",
+                "Confirmation: type \"cbr0\"",
             ]
         );
     }

@@ -19,7 +19,7 @@ use super::detail::{Detail, DetailKind};
 use super::dialog::{Dialog, DialogKind};
 use super::keymap::{Action, Context, Keymap};
 use super::panes::table::{self, Filter, TableState};
-use super::panes::{Pane, StorageView, WorkloadFilter, overview};
+use super::panes::{Pane, StorageView, WorkloadFilter, network, overview};
 use super::theme::{Role, Theme};
 use super::view::{ObjKey, ObjKind, TableModel, ViewModel};
 use crate::kube::connect::{ConnectOptions, Connection};
@@ -37,6 +37,11 @@ pub struct ConsoleOptions {
     /// Problems with theme/keymap files, shown once at start (the defaults are in use).
     pub config_errors: Vec<String>,
     pub audit_log: std::path::PathBuf,
+    /// The host root the host probes read (`--host-root`; default `/`).
+    pub host_root: Option<std::path::PathBuf>,
+    /// Lists this node's live CRI sandboxes (`--sandboxes-command`; see
+    /// [`crate::host::probe`] for the default).
+    pub sandboxes_command: Option<Vec<String>>,
 }
 
 /// Messages from background tasks to the UI task.
@@ -79,6 +84,8 @@ pub struct App {
     read_only: bool,
     status: Option<(Role, String)>,
     overview_scroll: u16,
+    /// Scroll of the Network pane's host and findings section.
+    network_scroll: u16,
     log_id: u64,
     log_task: Option<tokio::task::JoinHandle<()>>,
     connection: Option<Connection>,
@@ -89,6 +96,8 @@ pub struct App {
     node: Option<String>,
     /// The filtered workload model for the current filter (derived on view change).
     workloads_view: TableModel,
+    /// How the host probes list live sandboxes (for releasing leaked reservations).
+    sandboxes_command: Option<Vec<String>>,
 }
 
 impl App {
@@ -109,6 +118,7 @@ impl App {
             read_only: opts.read_only,
             status,
             overview_scroll: 0,
+            network_scroll: 0,
             log_id: 0,
             log_task: None,
             connection: None,
@@ -117,6 +127,7 @@ impl App {
             quit: false,
             node: opts.node.clone(),
             workloads_view: TableModel::default(),
+            sandboxes_command: opts.sandboxes_command.clone(),
         }
     }
 
@@ -139,6 +150,7 @@ impl App {
             },
             Pane::Workloads => &self.workloads_view,
             Pane::Events => &self.view.events,
+            Pane::Network => &self.view.network_nodes,
             Pane::Overview => &self.view.nodes,
         }
     }
@@ -208,13 +220,18 @@ impl App {
             "deploy" | "deployments" => (Pane::Workloads, Some(3)),
             "workloads" => (Pane::Workloads, Some(0)),
             "events" | "ev" => (Pane::Events, None),
+            "net" | "network" => (Pane::Network, None),
+            "release-ips" => {
+                self.release_leaked(arg);
+                return;
+            }
             "ns" | "namespace" => {
                 self.namespace = arg.filter(|a| *a != "all" && *a != "-A").map(str::to_string);
                 self.refresh_table();
                 return;
             }
             other => {
-                self.status = Some((Role::Error, format!("unknown command :{other} (try :nodes, :pods [ns], :pvc, :pv, :sc, :sts, :ds, :deploy, :events, :ns <name>, :q)")));
+                self.status = Some((Role::Error, format!("unknown command :{other} (try :nodes, :pods [ns], :pvc, :pv, :sc, :sts, :ds, :deploy, :events, :net, :release-ips [network], :ns <name>, :q)")));
                 return;
             }
         };
@@ -227,10 +244,41 @@ impl App {
             _ => {}
         }
         if let Some(ns) = arg
-            && target.0 != Pane::Nodes && target.0 != Pane::Overview {
+            && !matches!(target.0, Pane::Nodes | Pane::Overview | Pane::Network) {
                 self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
             }
         self.switch(target.0);
+    }
+
+    /// `:release-ips [network]`: a plan releasing this node's leaked host-local
+    /// reservations (the first network with leaks unless named), from the latest host
+    /// report; the executor checks each file again before deleting it.
+    fn release_leaked(&mut self, network: Option<&str>) {
+        if self.read_only {
+            self.status = Some((Role::Warning, "read-only mode (--read-only): actions are disabled".into()));
+            return;
+        }
+        let Some(report) = self.view.snapshot.host.clone() else {
+            self.status = Some((Role::Warning, "no host report yet (the host probes run every 10s)".into()));
+            return;
+        };
+        let Some(node) = report.node.clone() else {
+            self.status = Some((Role::Warning, "this machine is not a known node of the cluster (--node)".into()));
+            return;
+        };
+        let networks = report.ipam.found().cloned().unwrap_or_default();
+        let chosen = networks.iter().filter(|n| network.is_none_or(|want| n.name == want)).find_map(|n| {
+            let leaked = report.leaked(n)?;
+            (!leaked.is_empty()).then(|| (n.name.clone(), leaked.iter().map(|r| (r.ip.to_string(), r.sandbox.clone())).collect::<Vec<_>>()))
+        });
+        let Some((name, leaked)) = chosen else {
+            let why = if report.sandboxes.found().is_none() { "the live sandboxes are unknown" } else { "none found" };
+            self.status = Some((Role::Warning, format!("no leaked IP reservations to release on {node} ({why})")));
+            return;
+        };
+        self.switch(Pane::Network);
+        let plan = Plan::release_leaked(&node, std::path::Path::new(&report.root), &name, self.sandboxes_command.clone(), leaked);
+        self.start_plan(plan);
     }
 
     fn open_detail(&mut self, kind: DetailKind) {
@@ -436,6 +484,10 @@ impl App {
                     Action::Top => 0,
                     _ => self.overview_scroll.saturating_add(1000),
                 };
+            }
+            // The Network pane's node table is short; pages scroll its findings.
+            Action::PageUp | Action::PageDown if self.pane == Pane::Network => {
+                self.network_scroll = if action == Action::PageUp { self.network_scroll.saturating_sub(10) } else { self.network_scroll.saturating_add(10) };
             }
             Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
                 let delta = match action {
@@ -654,6 +706,12 @@ impl App {
         self.draw_tabs(f, tabs);
         match self.pane {
             Pane::Overview => overview::draw(f, body, &self.view, &self.theme, self.overview_scroll),
+            Pane::Network => {
+                let key = (Pane::Network, 0);
+                let mut state = self.tables.remove(&key).unwrap_or_default();
+                network::draw(f, body, &self.view, &mut state, &self.theme, self.overlay.is_none(), self.network_scroll);
+                self.tables.insert(key, state);
+            }
             pane => {
                 let title = match pane {
                     Pane::Storage => match self.storage_view {
@@ -782,7 +840,7 @@ impl App {
 
 /// Connects (retrying with backoff and reporting why it cannot), starts the
 /// reflectors, and publishes a new view model after each change batch.
-async fn background(opts: ConnectOptions, view_tx: watch::Sender<Arc<ViewModel>>, ui_tx: mpsc::Sender<UiMsg>) {
+async fn background(opts: ConnectOptions, probe: crate::host::probe::HostProbe, view_tx: watch::Sender<Arc<ViewModel>>, ui_tx: mpsc::Sender<UiMsg>) {
     let mut delay = Duration::from_millis(500);
     let conn = loop {
         match crate::kube::connect::connect(&opts).await {
@@ -800,6 +858,12 @@ async fn background(opts: ConnectOptions, view_tx: watch::Sender<Arc<ViewModel>>
     let sources = crate::kube::reflectors::Sources::start(&conn);
     let base = super::view::ConnState { context: conn.context.clone(), server: conn.server.clone(), user: conn.user.clone(), error: None };
     let sources = Arc::new(sources);
+    // Host probes do file IO and run a command: their own task, every ~10 s.
+    let find_node = {
+        let nodes = sources.nodes.clone();
+        move || crate::host::node_with_address(nodes.state().iter().map(|n| n.as_ref()), &crate::host::local_addresses())
+    };
+    let host = crate::host::watch::HostWatch::start(probe, find_node, sources.changed.clone(), Duration::from_secs(10));
     let mut generation = 0u64;
     let mut last = Instant::now() - Duration::from_secs(1);
     loop {
@@ -814,7 +878,13 @@ async fn background(opts: ConnectOptions, view_tx: watch::Sender<Arc<ViewModel>>
         generation += 1;
         let s = sources.clone();
         let conn_state = base.clone();
-        let derived = tokio::task::spawn_blocking(move || super::view::derive(s.snapshot(), conn_state, generation)).await;
+        let host_report = host.latest();
+        let derived = tokio::task::spawn_blocking(move || {
+            let mut snapshot = s.snapshot();
+            snapshot.host = host_report;
+            super::view::derive(snapshot, conn_state, generation)
+        })
+        .await;
         match derived {
             Ok(vm) => {
                 if view_tx.send(Arc::new(vm)).is_err() {
@@ -830,7 +900,9 @@ async fn background(opts: ConnectOptions, view_tx: watch::Sender<Arc<ViewModel>>
 pub async fn run(opts: ConsoleOptions) -> Result<()> {
     let (ui_tx, mut ui_rx) = mpsc::channel::<UiMsg>(256);
     let (view_tx, mut view_rx) = watch::channel(Arc::new(ViewModel::default()));
-    let bg = tokio::spawn(background(opts.connect.clone(), view_tx, ui_tx.clone()));
+    let mut probe = crate::host::probe::HostProbe::new(opts.host_root.clone().unwrap_or_else(|| "/".into()), opts.node.clone());
+    probe.sandboxes_command = opts.sandboxes_command.clone();
+    let bg = tokio::spawn(background(opts.connect.clone(), probe, view_tx, ui_tx.clone()));
     let mut app = App::new(&opts, ui_tx);
     let mut guard = super::terminal::TerminalGuard::enter()?;
     let mut events = EventStream::new();

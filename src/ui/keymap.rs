@@ -194,7 +194,7 @@ pub enum Action {
     Pane5,
     /// Pane 6: events.
     Pane6,
-    /// Pane 7 (reserved for later panes).
+    /// Pane 7: network.
     Pane7,
     /// Pane 8 (reserved for later panes).
     Pane8,
@@ -393,7 +393,8 @@ impl Action {
             Pane4 => "storage",
             Pane5 => "workloads",
             Pane6 => "events",
-            Pane7 | Pane8 | Pane9 => "pane",
+            Pane7 => "network",
+            Pane8 | Pane9 => "pane",
             Namespace => "switch namespace",
             Refresh => "refresh",
             Up => "up",
@@ -1062,7 +1063,7 @@ mod tests {
         let k = Keymap::default();
         for context in Context::ALL {
             for action in context.actions() {
-                let reserved = matches!(action, Action::Pane7 | Action::Pane8 | Action::Pane9);
+                let reserved = matches!(action, Action::Pane8 | Action::Pane9);
                 assert_eq!(
                     k.keys_for(context, *action).is_empty(),
                     reserved,

@@ -97,6 +97,9 @@ pub struct ViewModel {
     pub workloads: TableModel,
     pub events: TableModel,
     pub findings: Vec<Finding>,
+    /// The Network pane: add-on, settings, per-node rows, host section.
+    pub network: crate::diagnose::network::NetworkSummary,
+    pub network_nodes: TableModel,
     pub summary: Summary,
     pub sources: Vec<SourceStatus>,
     pub connection: ConnState,
@@ -178,7 +181,9 @@ pub fn derive(snapshot: Snapshot, connection: ConnState, generation: u64) -> Vie
         })
         .count();
     let sources = snapshot.sources.clone();
-    ViewModel { nodes, pods, pvcs, pvs, storage_classes, workloads, events, findings, summary, sources, connection, generation, snapshot }
+    let network = crate::diagnose::network::summarize(&snapshot, &findings);
+    let network_nodes = crate::ui::panes::network::table_model(&network);
+    ViewModel { nodes, pods, pvcs, pvs, storage_classes, workloads, events, findings, network, network_nodes, summary, sources, connection, generation, snapshot }
 }
 
 pub type SharedView = Arc<ViewModel>;

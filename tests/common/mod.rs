@@ -151,6 +151,20 @@ impl Lab {
         client_for(&self.state.kubeconfig).await
     }
 
+    /// The directory standing in for `node`'s filesystem.
+    pub fn host_root(&self, node: &str) -> PathBuf {
+        LabPaths {
+            name: self.name.clone(),
+            root: self.runtime_dir.join("kcops/lab").join(&self.name),
+        }
+        .host_root(node)
+    }
+
+    /// The host probes of the console running on `node` (`--node node --host-root ...`).
+    pub fn host_probe(&self, node: &str) -> kcops::host::probe::HostProbe {
+        kcops::host::probe::HostProbe::new(self.host_root(node), Some(node.to_string()))
+    }
+
     pub fn node_ip(&self, node: &str) -> String {
         self.state
             .nodes

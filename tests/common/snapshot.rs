@@ -1,5 +1,6 @@
 //! A [`Snapshot`] listed straight from a lab with kube-rs `Api::list`, the way
-//! `kcops check` builds one (each kind listed once), and waiting for a settled set of
+//! `kcops check` builds one (each kind listed once), optionally with a lab node's host
+//! report as the console on that node would probe it, and waiting for a settled set of
 //! findings.
 
 use std::collections::BTreeSet;
@@ -13,6 +14,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use kcops::diagnose::{Finding, Thresholds, diagnose, diagnose_with};
+use kcops::host::probe::HostProbe;
 use kcops::model::snapshot::{Snapshot, SourceStatus};
 use kube::api::{Api, ListParams};
 use serde::de::DeserializeOwned;
@@ -26,6 +28,17 @@ where
     match api.list(&ListParams::default()).await {
         Ok(list) => list.items.into_iter().map(Arc::new).collect(),
         Err(e) => panic!("cannot list {}: {e}", K::plural(&K::DynamicType::default())),
+    }
+}
+
+/// calico's resources (empty when the lab has no calico CRDs).
+async fn calico(
+    client: &kube::Client,
+    ar: kube::api::ApiResource,
+) -> Vec<Arc<kube::api::DynamicObject>> {
+    match kcops::kube::calico::list_optional(client.clone(), &ar).await {
+        Ok(items) => items,
+        Err(e) => panic!("cannot list {}: {e}", ar.plural),
     }
 }
 
@@ -43,6 +56,8 @@ pub async fn snapshot(client: &kube::Client) -> Snapshot {
         events: list::<Event>(client).await,
         namespaces: list::<Namespace>(client).await,
         configmaps: list::<ConfigMap>(client).await,
+        ip_pools: calico(client, kcops::kube::calico::ip_pools()).await,
+        block_affinities: calico(client, kcops::kube::calico::block_affinities()).await,
         ..Default::default()
     };
     s.now = jiff::Timestamp::now();
@@ -58,6 +73,8 @@ pub async fn snapshot(client: &kube::Client) -> Snapshot {
         "events",
         "namespaces",
         "configmaps",
+        "ippools.crd.projectcalico.org",
+        "blockaffinities.crd.projectcalico.org",
     ]
     .into_iter()
     .map(|kind| SourceStatus {
@@ -100,6 +117,18 @@ pub async fn wait_for_ids(
     stable: Duration,
     timeout: Duration,
 ) -> (Snapshot, Vec<Finding>) {
+    wait_for_ids_on(client, None, want, stable, timeout).await
+}
+
+/// [`wait_for_ids`] with the host report `host` probes put in each snapshot, as the
+/// console running on that host would see the cluster.
+pub async fn wait_for_ids_on(
+    client: &kube::Client,
+    host: Option<&HostProbe>,
+    want: &[&str],
+    stable: Duration,
+    timeout: Duration,
+) -> (Snapshot, Vec<Finding>) {
     let mut want: Vec<&str> = want.to_vec();
     want.sort_unstable();
     want.dedup();
@@ -107,7 +136,14 @@ pub async fn wait_for_ids(
     let deadline = Instant::now() + timeout;
     let mut since: Option<Instant> = None;
     loop {
-        let s = snapshot(client).await;
+        let mut s = snapshot(client).await;
+        if let Some(probe) = host {
+            let probe = probe.clone();
+            let report = tokio::task::spawn_blocking(move || probe.run())
+                .await
+                .unwrap_or_else(|e| panic!("host probe: {e}"));
+            s.host = Some(Arc::new(report));
+        }
         let findings = diagnose(&s);
         let scaled = diagnose_with(&s, &fast);
         if id_set(&findings) == want && id_set(&scaled) == want {

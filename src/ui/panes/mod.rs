@@ -1,5 +1,7 @@
-//! The panes: Overview, and the table panes (nodes, pods, storage, workloads, events).
+//! The panes: Overview, the table panes (nodes, pods, storage, workloads, events),
+//! and Network.
 
+pub mod network;
 pub mod overview;
 pub mod table;
 
@@ -12,10 +14,11 @@ pub enum Pane {
     Storage,
     Workloads,
     Events,
+    Network,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [Pane::Overview, Pane::Nodes, Pane::Pods, Pane::Storage, Pane::Workloads, Pane::Events];
+    pub const ALL: [Pane; 7] = [Pane::Overview, Pane::Nodes, Pane::Pods, Pane::Storage, Pane::Workloads, Pane::Events, Pane::Network];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -25,6 +28,7 @@ impl Pane {
             Pane::Storage => "Storage",
             Pane::Workloads => "Workloads",
             Pane::Events => "Events",
+            Pane::Network => "Network",
         }
     }
 

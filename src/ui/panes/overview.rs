@@ -21,7 +21,7 @@ fn severity_role(s: Severity) -> Role {
 /// `prefix` + `body` wrapped at word boundaries to `width` columns, the wrapped lines
 /// indented to line up under the body (a word longer than a line is left to the
 /// paragraph's own wrapping).
-fn wrap_hanging(prefix: &str, body: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap_hanging(prefix: &str, body: &str, width: usize) -> Vec<String> {
     let indent = " ".repeat(prefix.chars().count());
     let room = width.saturating_sub(indent.len()).max(10);
     let mut out = Vec::new();

@@ -33,7 +33,12 @@ pub struct ConsoleArgs {
     /// Command that prints this node's live CRI sandbox ids, one per line, run without
     /// a shell (default with host root /: `crictl pods -q`; the lab's host roots carry
     /// their own list).
-    #[arg(long, global = true, env = "KCOPS_SANDBOXES_COMMAND", value_name = "COMMAND")]
+    #[arg(
+        long,
+        global = true,
+        env = "KCOPS_SANDBOXES_COMMAND",
+        value_name = "COMMAND"
+    )]
     pub sandboxes_command: Option<String>,
     /// Hide and refuse every action that changes the cluster.
     #[arg(long, global = true, env = "KCOPS_READ_ONLY")]
@@ -69,7 +74,10 @@ pub struct DemoArgs {
 pub fn state_dir() -> PathBuf {
     match std::env::var_os("XDG_STATE_HOME") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("kcops"),
-        _ => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".local/state/kcops"),
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir)
+            .join(".local/state/kcops"),
     }
 }
 
@@ -84,9 +92,17 @@ pub fn init_tracing(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KCOPS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KCOPS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .init();
     Ok(())
 }
 
@@ -95,12 +111,19 @@ fn console_options(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> ConsoleOp
     let (theme, theme_errors) = Theme::resolve(args.theme.as_deref(), config.as_deref());
     let theme = theme.apply_no_color(std::env::var("NO_COLOR").ok().as_deref());
     let (keymap, keymap_errors) = Keymap::resolve(args.keymap.as_deref(), config.as_deref());
-    let config_errors = theme_errors.iter().chain(keymap_errors.iter()).map(|e| e.to_string()).collect::<Vec<_>>();
+    let config_errors = theme_errors
+        .iter()
+        .chain(keymap_errors.iter())
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>();
     for e in &config_errors {
         tracing::warn!("{e}");
     }
     ConsoleOptions {
-        connect: ConnectOptions { kubeconfig: kubeconfig.or_else(|| args.kubeconfig.clone()), context: args.context.clone() },
+        connect: ConnectOptions {
+            kubeconfig: kubeconfig.or_else(|| args.kubeconfig.clone()),
+            context: args.context.clone(),
+        },
         namespace: args.namespace.clone(),
         node: args.node.clone(),
         read_only: args.read_only,
@@ -114,7 +137,10 @@ fn console_options(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> ConsoleOp
 }
 
 fn sandboxes_command(args: &ConsoleArgs) -> Option<Vec<String>> {
-    args.sandboxes_command.as_deref().map(|c| c.split_whitespace().map(str::to_string).collect()).filter(|v: &Vec<String>| !v.is_empty())
+    args.sandboxes_command
+        .as_deref()
+        .map(|c| c.split_whitespace().map(str::to_string).collect())
+        .filter(|v: &Vec<String>| !v.is_empty())
 }
 
 pub async fn console(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> Result<i32> {
@@ -124,7 +150,10 @@ pub async fn console(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> Result<
 
 /// `kcops check`: list every kind once, diagnose, print, exit by severity.
 pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
-    let opts = ConnectOptions { kubeconfig: args.kubeconfig.clone(), context: args.context.clone() };
+    let opts = ConnectOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    };
     let print = |findings: &[kcops::diagnose::Finding], reason: Option<&str>| {
         let now = jiff::Timestamp::now();
         let text = match (c.json, reason) {
@@ -144,13 +173,30 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
         Err(e) => return Ok(print(&[], Some(&e.to_string()))),
     };
     let sources = kcops::kube::reflectors::Sources::start(&conn);
-    if let Err(reason) = sources.wait_synced(Duration::from_secs(c.timeout_seconds)).await {
-        return Ok(print(&[], Some(&format!("could not list everything within {}s: {reason}", c.timeout_seconds))));
+    if let Err(reason) = sources
+        .wait_synced(Duration::from_secs(c.timeout_seconds))
+        .await
+    {
+        return Ok(print(
+            &[],
+            Some(&format!(
+                "could not list everything within {}s: {reason}",
+                c.timeout_seconds
+            )),
+        ));
     }
     let mut snapshot = sources.snapshot();
     // This machine's host state, when it is a node of the cluster (named or found by address).
-    let node = args.node.clone().or_else(|| kcops::host::node_with_address(snapshot.nodes.iter().map(|n| n.as_ref()), &kcops::host::local_addresses()));
-    let mut probe = kcops::host::probe::HostProbe::new(args.host_root.clone().unwrap_or_else(|| "/".into()), node);
+    let node = args.node.clone().or_else(|| {
+        kcops::host::node_with_address(
+            snapshot.nodes.iter().map(|n| n.as_ref()),
+            &kcops::host::local_addresses(),
+        )
+    });
+    let mut probe = kcops::host::probe::HostProbe::new(
+        args.host_root.clone().unwrap_or_else(|| "/".into()),
+        node,
+    );
     probe.sandboxes_command = sandboxes_command(args);
     match tokio::task::spawn_blocking(move || probe.run()).await {
         Ok(report) => snapshot.host = Some(std::sync::Arc::new(report)),
@@ -165,11 +211,22 @@ pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
     let name = format!("demo-{}", std::process::id());
     let exe = std::env::current_exe().context("cannot find the kcops binary")?;
     let mut cmd = std::process::Command::new(&exe);
-    cmd.args(["lab", "up", "--detach", "--name", &name, "--scenario", &d.scenario]);
+    cmd.args([
+        "lab",
+        "up",
+        "--detach",
+        "--name",
+        &name,
+        "--scenario",
+        &d.scenario,
+    ]);
     if d.no_ceph {
         cmd.arg("--no-ceph");
     }
-    eprintln!("kcops demo: starting lab {name} (scenario {})...", d.scenario);
+    eprintln!(
+        "kcops demo: starting lab {name} (scenario {})...",
+        d.scenario
+    );
     let status = cmd.status().context("cannot start the lab")?;
     if !status.success() {
         anyhow::bail!("the demo lab did not come up (see the messages above)");

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Debug, Parser)]
-#[command(name = "kcops", version, about = "Operations console for kubeadm clusters with Ceph RBD storage")]
+#[command(
+    name = "kcops",
+    version,
+    about = "Operations console for kubeadm clusters with Ceph RBD storage"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub console: cli::ConsoleArgs,
@@ -31,11 +35,17 @@ pub enum Command {
 
 fn main() {
     let args = Cli::parse();
-    let log = args.log_file.clone().unwrap_or_else(|| cli::state_dir().join("kcops.log"));
+    let log = args
+        .log_file
+        .clone()
+        .unwrap_or_else(|| cli::state_dir().join("kcops.log"));
     if let Err(e) = cli::init_tracing(&log) {
         eprintln!("kcops: cannot write the log file {}: {e}", log.display());
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kcops: cannot start the async runtime: {e}");

@@ -25,7 +25,14 @@ struct Console {
 impl Console {
     fn start(lab: &Lab, extra: &[&str]) -> Console {
         let pty = native_pty_system();
-        let pair = pty.openpty(PtySize { rows: 40, cols: 160, pixel_width: 0, pixel_height: 0 }).unwrap_or_else(|e| panic!("openpty: {e}"));
+        let pair = pty
+            .openpty(PtySize {
+                rows: 40,
+                cols: 160,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap_or_else(|e| panic!("openpty: {e}"));
         let dir = lab.runtime_dir.join(format!("console-{}", rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_kcops"));
@@ -35,10 +42,19 @@ impl Console {
         cmd.env("XDG_CONFIG_HOME", dir.join("config"));
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
-        let child = pair.slave.spawn_command(cmd).unwrap_or_else(|e| panic!("spawn kcops: {e}"));
+        let child = pair
+            .slave
+            .spawn_command(cmd)
+            .unwrap_or_else(|e| panic!("spawn kcops: {e}"));
         drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap_or_else(|e| panic!("reader: {e}"));
-        let writer = pair.master.take_writer().unwrap_or_else(|e| panic!("writer: {e}"));
+        let mut reader = pair
+            .master
+            .try_clone_reader()
+            .unwrap_or_else(|e| panic!("reader: {e}"));
+        let writer = pair
+            .master
+            .take_writer()
+            .unwrap_or_else(|e| panic!("writer: {e}"));
         let parser = Arc::new(Mutex::new(vt100::Parser::new(40, 160, 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let (p, r) = (parser.clone(), raw.clone());
@@ -57,15 +73,26 @@ impl Console {
                 }
             }
         });
-        Console { parser, raw, writer, child, _dir: dir }
+        Console {
+            parser,
+            raw,
+            writer,
+            child,
+            _dir: dir,
+        }
     }
 
     fn screen(&self) -> String {
-        self.parser.lock().map(|p| p.screen().contents()).unwrap_or_default()
+        self.parser
+            .lock()
+            .map(|p| p.screen().contents())
+            .unwrap_or_default()
     }
 
     fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap_or_else(|e| panic!("write: {e}"));
+        self.writer
+            .write_all(keys.as_bytes())
+            .unwrap_or_else(|e| panic!("write: {e}"));
         let _ = self.writer.flush();
         std::thread::sleep(Duration::from_millis(150));
     }
@@ -86,7 +113,9 @@ impl Console {
     }
 
     fn wait_text(&self, text: &str, timeout: Duration) -> String {
-        self.wait(&format!("{text:?} on screen"), timeout, |s| s.contains(text))
+        self.wait(&format!("{text:?} on screen"), timeout, |s| {
+            s.contains(text)
+        })
     }
 }
 
@@ -110,12 +139,18 @@ fn nodes_pane_switching_and_filter() {
     let mut c = Console::start(lab, &[]);
     c.wait_text("Findings", T);
     c.send("2");
-    let s = c.wait("the three nodes", T, |s| s.contains("master") && s.contains("node1") && s.contains("node2"));
+    let s = c.wait("the three nodes", T, |s| {
+        s.contains("master") && s.contains("node1") && s.contains("node2")
+    });
     assert!(s.contains("Ready"), "{s}");
     c.send("3");
-    c.wait("the pods pane", T, |s| s.contains("coredns") && s.contains("kube-proxy"));
+    c.wait("the pods pane", T, |s| {
+        s.contains("coredns") && s.contains("kube-proxy")
+    });
     c.send("/coredns\r");
-    let s = c.wait("only coredns rows", T, |s| s.contains("coredns") && !s.contains("kube-proxy"));
+    let s = c.wait("only coredns rows", T, |s| {
+        s.contains("coredns") && !s.contains("kube-proxy")
+    });
     assert!(s.contains("filter: coredns"), "{s}");
     c.send("/");
     c.send("\x1b");
@@ -134,11 +169,20 @@ fn pod_logs_are_shown() {
     c.send("/coredns\r");
     c.wait("only coredns", T, |s| !s.contains("kube-proxy"));
     c.send("l");
-    let s = c.wait("log lines", T, |s| s.contains("logs Pod kube-system/coredns"));
+    let s = c.wait("log lines", T, |s| {
+        s.contains("logs Pod kube-system/coredns")
+    });
     let expected = lab.kubectl_ok(&["logs", "-n", "kube-system", "deploy/coredns", "--tail=1"]);
-    let last = expected.lines().last().unwrap_or_default().trim().to_string();
+    let last = expected
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     assert!(!last.is_empty());
-    c.wait(&format!("the log line {last:?}"), T, |s| s.contains(&last[..last.len().min(40)]));
+    c.wait(&format!("the log line {last:?}"), T, |s| {
+        s.contains(&last[..last.len().min(40)])
+    });
     let _ = s;
     c.send("\x1b");
     c.wait("logs closed", T, |s| !s.contains("logs Pod"));
@@ -148,17 +192,38 @@ fn pod_logs_are_shown() {
 fn pod_deleted_elsewhere_disappears_while_others_stay() {
     let lab = lab();
     let ns_file = lab.runtime_dir.join("e2e-del-ns.yaml");
-    std::fs::write(&ns_file, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: e2e-del\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &ns_file,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: e2e-del\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     lab.kubectl_ok(&["create", "-f", &ns_file.display().to_string()]);
     for name in ["victim", "bystander"] {
-        lab.kubectl_ok(&["run", name, "-n", "e2e-del", "--image=nginx", "--restart=Never"]);
+        lab.kubectl_ok(&[
+            "run",
+            name,
+            "-n",
+            "e2e-del",
+            "--image=nginx",
+            "--restart=Never",
+        ]);
     }
     let mut c = Console::start(lab, &[]);
     c.wait_text("Findings", T);
     c.send("3");
     c.send(":pods e2e-del\r");
-    c.wait("both pods", T, |s| s.contains("victim") && s.contains("bystander"));
-    lab.kubectl_ok(&["delete", "pod", "victim", "-n", "e2e-del", "--grace-period=0", "--force"]);
+    c.wait("both pods", T, |s| {
+        s.contains("victim") && s.contains("bystander")
+    });
+    lab.kubectl_ok(&[
+        "delete",
+        "pod",
+        "victim",
+        "-n",
+        "e2e-del",
+        "--grace-period=0",
+        "--force",
+    ]);
     let s = c.wait("victim gone", T, |s| !s.contains("victim"));
     assert!(s.contains("bystander"), "{s}");
 }
@@ -172,11 +237,15 @@ fn recovers_after_apiserver_restart_and_restores_terminal_on_sigterm() {
     c.wait_text("node2", T);
     let stop = lab.kcops_lab(&["stop", "apiserver"]);
     assert!(stop.status.success());
-    c.wait("the connection error", T, |s| s.contains("cannot reach the API server") && s.contains("retrying"));
+    c.wait("the connection error", T, |s| {
+        s.contains("cannot reach the API server") && s.contains("retrying")
+    });
     let start = lab.kcops_lab(&["start", "apiserver"]);
     assert!(start.status.success());
     lab.kubectl_ok(&["cordon", "node2"]);
-    c.wait("recovery and the cordon", Duration::from_secs(60), |s| s.contains("SchedulingDisabled") && !s.contains("cannot reach"));
+    c.wait("recovery and the cordon", Duration::from_secs(60), |s| {
+        s.contains("SchedulingDisabled") && !s.contains("cannot reach")
+    });
     // SIGTERM: the console leaves the alternate screen before exiting.
     let pid = c.child.process_id().unwrap_or_else(|| panic!("no pid"));
     unsafe {
@@ -189,11 +258,18 @@ fn recovers_after_apiserver_restart_and_restores_terminal_on_sigterm() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(matches!(c.child.try_wait(), Ok(Some(_))), "kcops exited on SIGTERM");
+    assert!(
+        matches!(c.child.try_wait(), Ok(Some(_))),
+        "kcops exited on SIGTERM"
+    );
     std::thread::sleep(Duration::from_millis(300));
     let raw = c.raw.lock().map(|r| r.clone()).unwrap_or_default();
     let text = String::from_utf8_lossy(&raw);
-    let enter = text.rfind("\x1b[?1049h").unwrap_or_else(|| panic!("never entered the alternate screen"));
-    let leave = text.rfind("\x1b[?1049l").unwrap_or_else(|| panic!("terminal not restored"));
+    let enter = text
+        .rfind("\x1b[?1049h")
+        .unwrap_or_else(|| panic!("never entered the alternate screen"));
+    let leave = text
+        .rfind("\x1b[?1049l")
+        .unwrap_or_else(|| panic!("terminal not restored"));
     assert!(leave > enter, "the alternate screen was left last");
 }

@@ -16,21 +16,36 @@ fn lab() -> &'static Lab {
 }
 
 async fn sources(lab: &Lab) -> Sources {
-    let conn = connect(&ConnectOptions { kubeconfig: Some(lab.state.kubeconfig.clone()), context: None }).await.unwrap_or_else(|e| panic!("connect: {e}"));
+    let conn = connect(&ConnectOptions {
+        kubeconfig: Some(lab.state.kubeconfig.clone()),
+        context: None,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("connect: {e}"));
     let s = Sources::start(&conn);
-    s.wait_synced(Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("sync: {e}"));
+    s.wait_synced(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("sync: {e}"));
     s
 }
 
 fn executor(client: kube::Client, lab: &Lab, test: &str) -> Executor {
     let audit = AuditLog::new(lab.runtime_dir.join(format!("audit-{test}.log")));
-    Executor::new(client, false, audit, ExecContext::new("kubernetes-admin", "lab"))
+    Executor::new(
+        client,
+        false,
+        audit,
+        ExecContext::new("kubernetes-admin", "lab"),
+    )
 }
 
 async fn wait_store(what: &str, f: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !f() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -43,26 +58,74 @@ async fn cordon_scale_and_delete_reach_the_stores_and_kubectl() {
     let (tx, _rx) = tokio::sync::mpsc::channel(64);
 
     // Cordon node1: the store the Nodes pane reads flips, kubectl agrees.
-    exec.run(&Plan::cordon("node1"), "yes", tx.clone()).await.unwrap_or_else(|e| panic!("cordon: {e}"));
+    exec.run(&Plan::cordon("node1"), "yes", tx.clone())
+        .await
+        .unwrap_or_else(|e| panic!("cordon: {e}"));
     wait_store("node1 unschedulable in the store", || {
-        s.nodes.state().iter().any(|n| n.metadata.name.as_deref() == Some("node1") && n.spec.as_ref().and_then(|sp| sp.unschedulable) == Some(true))
+        s.nodes.state().iter().any(|n| {
+            n.metadata.name.as_deref() == Some("node1")
+                && n.spec.as_ref().and_then(|sp| sp.unschedulable) == Some(true)
+        })
     })
     .await;
     let rows = kcops::model::rows::node_rows(&s.snapshot());
-    let node1 = rows.iter().find(|r| r.name == "node1").unwrap_or_else(|| panic!("no node1 row"));
+    let node1 = rows
+        .iter()
+        .find(|r| r.name == "node1")
+        .unwrap_or_else(|| panic!("no node1 row"));
     assert_eq!(node1.status, "Ready,SchedulingDisabled");
-    assert!(lab.kubectl_ok(&["get", "node", "node1", "--no-headers"]).contains("Ready,SchedulingDisabled"));
-    exec.run(&Plan::uncordon("node1"), "yes", tx.clone()).await.unwrap_or_else(|e| panic!("uncordon: {e}"));
+    assert!(
+        lab.kubectl_ok(&["get", "node", "node1", "--no-headers"])
+            .contains("Ready,SchedulingDisabled")
+    );
+    exec.run(&Plan::uncordon("node1"), "yes", tx.clone())
+        .await
+        .unwrap_or_else(|e| panic!("uncordon: {e}"));
 
     // Scale the web Deployment 2 -> 3 through the scale subresource.
-    exec.run(&Plan::scale(ScaleKind::Deployment, "demo", "web", 2, 3), "yes", tx.clone()).await.unwrap_or_else(|e| panic!("scale: {e}"));
-    wait_store("3 web pods in the store", || s.pods.state().iter().filter(|p| p.metadata.namespace.as_deref() == Some("demo") && p.metadata.deletion_timestamp.is_none()).count() == 3).await;
-    wait_for("kubectl to show 3/3", Duration::from_secs(60), || lab.kubectl_ok(&["get", "deploy", "web", "-n", "demo", "--no-headers"]).contains("3/3").then_some(()));
+    exec.run(
+        &Plan::scale(ScaleKind::Deployment, "demo", "web", 2, 3),
+        "yes",
+        tx.clone(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("scale: {e}"));
+    wait_store("3 web pods in the store", || {
+        s.pods
+            .state()
+            .iter()
+            .filter(|p| {
+                p.metadata.namespace.as_deref() == Some("demo")
+                    && p.metadata.deletion_timestamp.is_none()
+            })
+            .count()
+            == 3
+    })
+    .await;
+    wait_for("kubectl to show 3/3", Duration::from_secs(60), || {
+        lab.kubectl_ok(&["get", "deploy", "web", "-n", "demo", "--no-headers"])
+            .contains("3/3")
+            .then_some(())
+    });
 
     // Delete one pod (typed name): it leaves the store.
-    let victim = s.pods.state().iter().find(|p| p.metadata.namespace.as_deref() == Some("demo")).and_then(|p| p.metadata.name.clone()).unwrap_or_default();
-    exec.run(&Plan::delete_pod("demo", &victim), &victim, tx.clone()).await.unwrap_or_else(|e| panic!("delete: {e}"));
-    wait_store("the deleted pod gone from the store", || !s.pods.state().iter().any(|p| p.metadata.name.as_deref() == Some(victim.as_str()))).await;
+    let victim = s
+        .pods
+        .state()
+        .iter()
+        .find(|p| p.metadata.namespace.as_deref() == Some("demo"))
+        .and_then(|p| p.metadata.name.clone())
+        .unwrap_or_default();
+    exec.run(&Plan::delete_pod("demo", &victim), &victim, tx.clone())
+        .await
+        .unwrap_or_else(|e| panic!("delete: {e}"));
+    wait_store("the deleted pod gone from the store", || {
+        !s.pods
+            .state()
+            .iter()
+            .any(|p| p.metadata.name.as_deref() == Some(victim.as_str()))
+    })
+    .await;
     let out = lab.kubectl(&["get", "pod", &victim, "-n", "demo"]);
     assert!(!out.status.success(), "kubectl no longer finds {victim}");
 }
@@ -79,5 +142,8 @@ async fn read_only_token_is_refused_with_rbacs_message() {
         }
         other => panic!("expected Forbidden, got {other:?}"),
     }
-    assert!(!lab.kubectl_ok(&["get", "node", "node2", "--no-headers"]).contains("SchedulingDisabled"));
+    assert!(
+        !lab.kubectl_ok(&["get", "node", "node2", "--no-headers"])
+            .contains("SchedulingDisabled")
+    );
 }

@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{shared, wait_for, Lab};
+use common::{Lab, shared, wait_for};
 use serde_json::Value;
 
 fn lab() -> &'static Lab {
@@ -26,7 +26,12 @@ fn ready_pods(lab: &Lab, selector: &str) -> Vec<Value> {
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .filter(|p| p["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")))
+        .filter(|p| {
+            p["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        })
         .collect()
 }
 
@@ -44,44 +49,101 @@ fn provisioning_creates_real_rbd_images() {
     let mon = lab.state.ceph_mon.clone().unwrap_or_default();
     for pv in &pvs {
         let image = pv["spec"]["rbd"]["image"].as_str().unwrap_or_default();
-        assert!(image.starts_with("kubernetes-dynamic-pvc-"), "PV image name {image:?}");
-        assert!(images.iter().any(|i| i == image), "image {image} missing from `rbd ls`: {images:?}");
-        assert_eq!(pv["spec"]["rbd"]["monitors"][0], mon.as_str(), "PV monitors point at the lab mon");
-        assert_eq!(pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"], "kubernetes.io/rbd");
+        assert!(
+            image.starts_with("kubernetes-dynamic-pvc-"),
+            "PV image name {image:?}"
+        );
+        assert!(
+            images.iter().any(|i| i == image),
+            "image {image} missing from `rbd ls`: {images:?}"
+        );
+        assert_eq!(
+            pv["spec"]["rbd"]["monitors"][0],
+            mon.as_str(),
+            "PV monitors point at the lab mon"
+        );
+        assert_eq!(
+            pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"],
+            "kubernetes.io/rbd"
+        );
     }
 }
 
 #[test]
 fn kubelet_locks_carry_the_node_address() {
     let lab = lab();
-    assert!(lab.state.netns, "the lab runs as root here, so nodes get their own namespaces");
+    assert!(
+        lab.state.netns,
+        "the lab runs as root here, so nodes get their own namespaces"
+    );
     let pods = wait_for("3 ready zk pods", Duration::from_secs(120), || {
         let p = ready_pods(lab, "app=zk");
         (p.len() == 3).then_some(p)
     });
     for pod in pods {
-        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default().to_string();
-        let claim = pod["spec"]["volumes"].as_array().and_then(|vs| vs.iter().find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str().map(str::to_string))).unwrap_or_default();
+        let node = pod["spec"]["nodeName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let claim = pod["spec"]["volumes"]
+            .as_array()
+            .and_then(|vs| {
+                vs.iter().find_map(|v| {
+                    v["persistentVolumeClaim"]["claimName"]
+                        .as_str()
+                        .map(str::to_string)
+                })
+            })
+            .unwrap_or_default();
         let pvc = json(lab, &["get", "pvc", &claim, "-o", "json"]);
-        let pv = json(lab, &["get", "pv", pvc["spec"]["volumeName"].as_str().unwrap_or_default(), "-o", "json"]);
-        let spec = format!("rbd/{}", pv["spec"]["rbd"]["image"].as_str().unwrap_or_default());
+        let pv = json(
+            lab,
+            &[
+                "get",
+                "pv",
+                pvc["spec"]["volumeName"].as_str().unwrap_or_default(),
+                "-o",
+                "json",
+            ],
+        );
+        let spec = format!(
+            "rbd/{}",
+            pv["spec"]["rbd"]["image"].as_str().unwrap_or_default()
+        );
         let mut ls = lab.ceph_cmd("rbd");
         ls.args(["lock", "ls", "--format", "json", &spec]);
         let locks: Value = serde_json::from_str(&Lab::run_ok(ls)).unwrap_or(Value::Null);
         let text = locks.to_string();
-        assert!(text.contains(&format!("kubelet_lock_magic_{node}")), "lock cookie names {node}: {text}");
-        assert!(text.contains(&format!("{}:0/", lab.node_ip(&node))), "lock address is {node}'s IP {}: {text}", lab.node_ip(&node));
+        assert!(
+            text.contains(&format!("kubelet_lock_magic_{node}")),
+            "lock cookie names {node}: {text}"
+        );
+        assert!(
+            text.contains(&format!("{}:0/", lab.node_ip(&node))),
+            "lock address is {node}'s IP {}: {text}",
+            lab.node_ip(&node)
+        );
         let mut status = lab.ceph_cmd("rbd");
         status.args(["status", "--format", "json", &spec]);
         let st = Lab::run_ok(status);
-        assert!(st.contains(&format!("{}:0/", lab.node_ip(&node))), "watcher from {node}: {st}");
+        assert!(
+            st.contains(&format!("{}:0/", lab.node_ip(&node))),
+            "watcher from {node}: {st}"
+        );
     }
 }
 
 fn etcdctl(endpoints: &str, args: &[&str]) -> std::process::Output {
     Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
-        .args(["--endpoints", endpoints, "--dial-timeout", "2s", "--command-timeout", "3s"])
+        .args([
+            "--endpoints",
+            endpoints,
+            "--dial-timeout",
+            "2s",
+            "--command-timeout",
+            "3s",
+        ])
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run etcdctl: {e}"))
@@ -94,19 +156,36 @@ fn etcd_members_at_pod_ips_and_scale_down_leaves_a_member() {
         let p = ready_pods(lab, "component=etcd");
         (p.len() == 3).then_some(p)
     });
-    let ip_of = |name: &str| pods.iter().find(|p| p["metadata"]["name"] == name).and_then(|p| p["status"]["podIP"].as_str()).map(str::to_string).unwrap_or_else(|| panic!("no pod {name}"));
-    let endpoints: Vec<String> = (0..3).map(|i| format!("http://{}:2379", ip_of(&format!("etcd-{i}")))).collect();
+    let ip_of = |name: &str| {
+        pods.iter()
+            .find(|p| p["metadata"]["name"] == name)
+            .and_then(|p| p["status"]["podIP"].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no pod {name}"))
+    };
+    let endpoints: Vec<String> = (0..3)
+        .map(|i| format!("http://{}:2379", ip_of(&format!("etcd-{i}"))))
+        .collect();
     let all = endpoints.join(",");
     let members = wait_for("a 3-member etcd cluster", Duration::from_secs(60), || {
         let out = etcdctl(&all, &["member", "list", "-w", "json"]);
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
         let m = v["members"].as_array().cloned()?;
-        (m.len() == 3 && m.iter().all(|x| x["name"].as_str().is_some_and(|n| !n.is_empty()))).then_some(m)
+        (m.len() == 3
+            && m.iter()
+                .all(|x| x["name"].as_str().is_some_and(|n| !n.is_empty())))
+        .then_some(m)
     });
     for i in 0..3 {
         let name = format!("etcd-{i}");
-        let m = members.iter().find(|m| m["name"] == name.as_str()).unwrap_or_else(|| panic!("member {name} missing: {members:?}"));
-        assert_eq!(m["peerURLs"][0], format!("http://{}:2380", ip_of(&name)).as_str());
+        let m = members
+            .iter()
+            .find(|m| m["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("member {name} missing: {members:?}"));
+        assert_eq!(
+            m["peerURLs"][0],
+            format!("http://{}:2380", ip_of(&name)).as_str()
+        );
     }
     // Seed 003: scale down without `etcdctl member remove`.
     lab.kubectl_ok(&["scale", "statefulset", "etcd", "--replicas=2"]);
@@ -117,11 +196,19 @@ fn etcd_members_at_pod_ips_and_scale_down_leaves_a_member() {
     let survivors = format!("{},{}", endpoints[0], endpoints[1]);
     let out = etcdctl(&survivors, &["member", "list", "-w", "json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    assert_eq!(v["members"].as_array().map(|m| m.len()), Some(3), "etcd-2 is still registered: {v}");
+    assert_eq!(
+        v["members"].as_array().map(|m| m.len()),
+        Some(3),
+        "etcd-2 is still registered: {v}"
+    );
     let health = etcdctl(&endpoints[2], &["endpoint", "health"]);
     assert!(!health.status.success(), "etcd-2 must be unhealthy");
     let health = etcdctl(&survivors, &["endpoint", "health"]);
-    assert!(health.status.success(), "the two survivors keep quorum: {}", String::from_utf8_lossy(&health.stderr));
+    assert!(
+        health.status.success(),
+        "the two survivors keep quorum: {}",
+        String::from_utf8_lossy(&health.stderr)
+    );
     // The claim and its image stay behind, as Kubernetes leaves them.
     lab.kubectl_ok(&["get", "pvc", "data-etcd-2"]);
 }

@@ -28,12 +28,19 @@ pub fn local_addresses() -> BTreeSet<IpAddr> {
 }
 
 /// The node whose InternalIP is one of `addresses` (the console's `--node` default).
-pub fn node_with_address<'a>(nodes: impl IntoIterator<Item = &'a Node>, addresses: &BTreeSet<IpAddr>) -> Option<String> {
+pub fn node_with_address<'a>(
+    nodes: impl IntoIterator<Item = &'a Node>,
+    addresses: &BTreeSet<IpAddr>,
+) -> Option<String> {
     nodes.into_iter().find_map(|n| {
         let ips = n.status.as_ref()?.addresses.as_ref()?;
         ips.iter()
             .filter(|a| a.type_ == "InternalIP")
-            .any(|a| a.address.parse::<IpAddr>().is_ok_and(|ip| addresses.contains(&ip)))
+            .any(|a| {
+                a.address
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| addresses.contains(&ip))
+            })
             .then(|| n.metadata.name.clone())
             .flatten()
     })
@@ -47,21 +54,39 @@ mod tests {
     fn node(name: &str, ip: &str) -> Node {
         let mut n = Node::default();
         n.metadata.name = Some(name.into());
-        n.status = Some(NodeStatus { addresses: Some(vec![NodeAddress { type_: "InternalIP".into(), address: ip.into() }]), ..Default::default() });
+        n.status = Some(NodeStatus {
+            addresses: Some(vec![NodeAddress {
+                type_: "InternalIP".into(),
+                address: ip.into(),
+            }]),
+            ..Default::default()
+        });
         n
     }
 
     #[test]
     fn finds_the_node_by_internal_ip() {
         let nodes = [node("master", "10.0.0.1"), node("node1", "10.0.0.2")];
-        let local: BTreeSet<IpAddr> = ["127.0.0.1", "10.0.0.2"].iter().filter_map(|s| s.parse().ok()).collect();
+        let local: BTreeSet<IpAddr> = ["127.0.0.1", "10.0.0.2"]
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
         assert_eq!(node_with_address(&nodes, &local), Some("node1".into()));
-        let other: BTreeSet<IpAddr> = ["192.0.2.9"].iter().filter_map(|s| s.parse().ok()).collect();
+        let other: BTreeSet<IpAddr> = ["192.0.2.9"]
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
         assert_eq!(node_with_address(&nodes, &other), None);
     }
 
     #[test]
     fn loopback_is_a_local_address() {
-        assert!(local_addresses().contains(&"127.0.0.1".parse::<IpAddr>().unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+        assert!(
+            local_addresses().contains(
+                &"127.0.0.1"
+                    .parse::<IpAddr>()
+                    .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+            )
+        );
     }
 }

@@ -36,22 +36,44 @@ fn candidates(opts: &ConnectOptions) -> Vec<PathBuf> {
     if let Some(v) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         return std::env::split_paths(&v).collect();
     }
-    std::env::var_os("HOME").map(|h| vec![PathBuf::from(h).join(".kube/config")]).unwrap_or_default()
+    std::env::var_os("HOME")
+        .map(|h| vec![PathBuf::from(h).join(".kube/config")])
+        .unwrap_or_default()
 }
 
 /// Loads the kubeconfig and builds a client (no request is made yet).
 pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> {
     let paths = candidates(opts);
     let Some(path) = paths.iter().find(|p| p.is_file()).cloned() else {
-        return Err(ConnectError::NoKubeconfig { searched: paths.iter().map(|p| p.display().to_string()).collect() });
+        return Err(ConnectError::NoKubeconfig {
+            searched: paths.iter().map(|p| p.display().to_string()).collect(),
+        });
     };
     let shown = path.display().to_string();
-    let kc = ::kube::config::Kubeconfig::read_from(&path).map_err(|e| ConnectError::BadKubeconfig { path: shown.clone(), reason: e.to_string() })?;
-    let context = opts.context.clone().or_else(|| kc.current_context.clone()).unwrap_or_default();
-    let ctx_entry = kc.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.clone());
+    let kc =
+        ::kube::config::Kubeconfig::read_from(&path).map_err(|e| ConnectError::BadKubeconfig {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+    let context = opts
+        .context
+        .clone()
+        .or_else(|| kc.current_context.clone())
+        .unwrap_or_default();
+    let ctx_entry = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.clone());
     let Some(ctx_entry) = ctx_entry else {
         let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
-        return Err(ConnectError::BadContext { path: shown, reason: format!("context {context:?} not found (contexts: {})", known.join(", ")) });
+        return Err(ConnectError::BadContext {
+            path: shown,
+            reason: format!(
+                "context {context:?} not found (contexts: {})",
+                known.join(", ")
+            ),
+        });
     };
     let user = ctx_entry.user.clone().unwrap_or_default();
     let server = kc
@@ -61,8 +83,24 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
         .and_then(|c| c.cluster.as_ref())
         .and_then(|c| c.server.clone())
         .unwrap_or_default();
-    let options = ::kube::config::KubeConfigOptions { context: Some(context.clone()), ..Default::default() };
-    let config = ::kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| ConnectError::BadContext { path: shown.clone(), reason: e.to_string() })?;
-    let client = ::kube::Client::try_from(config).map_err(|e| ConnectError::BadKubeconfig { path: shown, reason: e.to_string() })?;
-    Ok(Connection { client, context, user, server })
+    let options = ::kube::config::KubeConfigOptions {
+        context: Some(context.clone()),
+        ..Default::default()
+    };
+    let config = ::kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .map_err(|e| ConnectError::BadContext {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+    let client = ::kube::Client::try_from(config).map_err(|e| ConnectError::BadKubeconfig {
+        path: shown,
+        reason: e.to_string(),
+    })?;
+    Ok(Connection {
+        client,
+        context,
+        user,
+        server,
+    })
 }

@@ -4,9 +4,16 @@
 /// Describes a kube client error for the status line and findings.
 pub fn describe(err: &::kube::Error, server: &str) -> String {
     match err {
-        ::kube::Error::Api(resp) if resp.code == 403 => format!("forbidden by RBAC: {}", resp.message),
-        ::kube::Error::Api(resp) if resp.code == 401 => format!("unauthorized: the API server at {server} rejected our credentials"),
-        ::kube::Error::Api(resp) => format!("API error {} ({}): {}", resp.code, resp.reason, resp.message),
+        ::kube::Error::Api(resp) if resp.code == 403 => {
+            format!("forbidden by RBAC: {}", resp.message)
+        }
+        ::kube::Error::Api(resp) if resp.code == 401 => {
+            format!("unauthorized: the API server at {server} rejected our credentials")
+        }
+        ::kube::Error::Api(resp) => format!(
+            "API error {} ({}): {}",
+            resp.code, resp.reason, resp.message
+        ),
         other => {
             let text = error_chain(other);
             if text.contains("Connection refused") || text.contains("connection refused") {
@@ -42,7 +49,10 @@ pub fn describe_watcher(err: &::kube::runtime::watcher::Error, server: &str) -> 
     match err {
         W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => describe(e, server),
         W::WatchError(resp) if resp.code == 403 => format!("forbidden by RBAC: {}", resp.message),
-        W::WatchError(resp) => format!("watch error {} ({}): {}", resp.code, resp.reason, resp.message),
+        W::WatchError(resp) => format!(
+            "watch error {} ({}): {}",
+            resp.code, resp.reason, resp.message
+        ),
         other => error_chain(other),
     }
 }

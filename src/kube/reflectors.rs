@@ -8,13 +8,15 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ::kube::runtime::WatchStreamExt;
 use ::kube::runtime::reflector::{self, Store};
 use ::kube::runtime::watcher::{self, Event};
-use ::kube::runtime::WatchStreamExt;
 use ::kube::{Api, Resource, ResourceExt};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Event as KEvent, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event as KEvent, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
+};
 use k8s_openapi::api::storage::v1::StorageClass;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
@@ -82,33 +84,45 @@ impl Spawner {
     {
         let (reader, writer) = reflector::store();
         if let Ok(mut s) = self.status.lock() {
-            s.insert(kind, SourceStatus { kind, synced: false, last_success: None, last_error: None });
+            s.insert(
+                kind,
+                SourceStatus {
+                    kind,
+                    synced: false,
+                    last_success: None,
+                    last_error: None,
+                },
+            );
         }
         let status = self.status.clone();
         let changed = self.changed.clone();
         let server = self.conn.server.clone();
-        let stream = watcher(api, watcher::Config::default()).default_backoff().modify(strip::<K>).reflect(writer);
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(strip::<K>)
+            .reflect(writer);
         self.tasks.push(tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             while let Some(item) = stream.next().await {
                 let now = jiff::Timestamp::now();
                 if let Ok(mut map) = status.lock()
-                    && let Some(s) = map.get_mut(kind) {
-                        match &item {
-                            Ok(ev) => {
-                                if matches!(ev, Event::InitDone) {
-                                    s.synced = true;
-                                }
-                                s.last_success = Some(now);
-                                s.last_error = None;
+                    && let Some(s) = map.get_mut(kind)
+                {
+                    match &item {
+                        Ok(ev) => {
+                            if matches!(ev, Event::InitDone) {
+                                s.synced = true;
                             }
-                            Err(e) => {
-                                let text = describe_watcher(e, &server);
-                                tracing::warn!(kind, "watch failed: {text}");
-                                s.last_error = Some(text);
-                            }
+                            s.last_success = Some(now);
+                            s.last_error = None;
+                        }
+                        Err(e) => {
+                            let text = describe_watcher(e, &server);
+                            tracing::warn!(kind, "watch failed: {text}");
+                            s.last_error = Some(text);
                         }
                     }
+                }
                 changed.notify_one();
             }
         }));
@@ -128,17 +142,29 @@ impl Spawner {
         self.tasks.push(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                let unreachable = status.lock().map(|m| m.values().any(|s| s.last_error.as_deref().is_some_and(is_connectivity))).unwrap_or(false);
+                let unreachable = status
+                    .lock()
+                    .map(|m| {
+                        m.values()
+                            .any(|s| s.last_error.as_deref().is_some_and(is_connectivity))
+                    })
+                    .unwrap_or(false);
                 if !unreachable {
                     continue;
                 }
-                let answered = tokio::time::timeout(Duration::from_secs(5), client.apiserver_version()).await.is_ok_and(|r| r.is_ok());
+                let answered =
+                    tokio::time::timeout(Duration::from_secs(5), client.apiserver_version())
+                        .await
+                        .is_ok_and(|r| r.is_ok());
                 if !answered {
                     continue;
                 }
                 if let Ok(mut map) = status.lock() {
                     let now = jiff::Timestamp::now();
-                    for s in map.values_mut().filter(|s| s.last_error.as_deref().is_some_and(is_connectivity)) {
+                    for s in map
+                        .values_mut()
+                        .filter(|s| s.last_error.as_deref().is_some_and(is_connectivity))
+                    {
                         s.last_error = None;
                         s.last_success = Some(now);
                     }
@@ -153,7 +179,10 @@ fn is_connectivity(error: &str) -> bool {
     error.contains("cannot reach the API server")
 }
 
-fn watcher<K>(api: Api<K>, config: watcher::Config) -> impl futures::Stream<Item = watcher::Result<Event<K>>> + Send
+fn watcher<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> impl futures::Stream<Item = watcher::Result<Event<K>>> + Send
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
@@ -164,11 +193,19 @@ impl Sources {
     /// Starts every reflector on `conn` (cluster-wide: the namespace is a view filter).
     pub fn start(conn: &Connection) -> Sources {
         let c = conn.client.clone();
-        let mut sp = Spawner { conn: conn.clone(), status: Arc::new(Mutex::new(BTreeMap::new())), changed: Arc::new(Notify::new()), tasks: Vec::new() };
+        let mut sp = Spawner {
+            conn: conn.clone(),
+            status: Arc::new(Mutex::new(BTreeMap::new())),
+            changed: Arc::new(Notify::new()),
+            tasks: Vec::new(),
+        };
         let nodes = sp.watch(Api::<Node>::all(c.clone()), "nodes");
         let pods = sp.watch(Api::<Pod>::all(c.clone()), "pods");
         let pvs = sp.watch(Api::<PersistentVolume>::all(c.clone()), "persistentvolumes");
-        let pvcs = sp.watch(Api::<PersistentVolumeClaim>::all(c.clone()), "persistentvolumeclaims");
+        let pvcs = sp.watch(
+            Api::<PersistentVolumeClaim>::all(c.clone()),
+            "persistentvolumeclaims",
+        );
         let storage_classes = sp.watch(Api::<StorageClass>::all(c.clone()), "storageclasses");
         let statefulsets = sp.watch(Api::<StatefulSet>::all(c.clone()), "statefulsets");
         let daemonsets = sp.watch(Api::<DaemonSet>::all(c.clone()), "daemonsets");
@@ -178,16 +215,28 @@ impl Sources {
         let configmaps = CONFIGMAP_NAMESPACES
             .iter()
             .map(|ns| {
-                let kind: &'static str = if *ns == "kube-system" { "configmaps/kube-system" } else { "configmaps/kube-flannel" };
+                let kind: &'static str = if *ns == "kube-system" {
+                    "configmaps/kube-system"
+                } else {
+                    "configmaps/kube-flannel"
+                };
                 sp.watch(Api::<ConfigMap>::namespaced(c.clone(), ns), kind)
             })
             .collect();
-        let [ip_pools, block_affinities] = [super::calico::ip_pools(), super::calico::block_affinities()].map(|ar| {
-            let kind = super::calico::source_kind(&ar);
-            let (store, task) = super::calico::watch_optional(c.clone(), ar, kind, conn.server.clone(), sp.status.clone(), sp.changed.clone());
-            sp.tasks.push(task);
-            store
-        });
+        let [ip_pools, block_affinities] =
+            [super::calico::ip_pools(), super::calico::block_affinities()].map(|ar| {
+                let kind = super::calico::source_kind(&ar);
+                let (store, task) = super::calico::watch_optional(
+                    c.clone(),
+                    ar,
+                    kind,
+                    conn.server.clone(),
+                    sp.status.clone(),
+                    sp.changed.clone(),
+                );
+                sp.tasks.push(task);
+                store
+            });
         sp.spawn_probe();
         Sources {
             nodes,
@@ -210,7 +259,10 @@ impl Sources {
     }
 
     pub fn statuses(&self) -> Vec<SourceStatus> {
-        self.status.lock().map(|m| m.values().cloned().collect()).unwrap_or_default()
+        self.status
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Whether every kind has completed its first list.
@@ -231,11 +283,21 @@ impl Sources {
                     .statuses()
                     .into_iter()
                     .filter(|s| !s.synced)
-                    .map(|s| format!("{}: {}", s.kind, s.last_error.unwrap_or_else(|| "no answer yet".into())))
+                    .map(|s| {
+                        format!(
+                            "{}: {}",
+                            s.kind,
+                            s.last_error.unwrap_or_else(|| "no answer yet".into())
+                        )
+                    })
                     .collect();
                 return Err(errs.join("; "));
             }
-            let _ = tokio::time::timeout((deadline - now).min(Duration::from_millis(200)), self.changed.notified()).await;
+            let _ = tokio::time::timeout(
+                (deadline - now).min(Duration::from_millis(200)),
+                self.changed.notified(),
+            )
+            .await;
         }
     }
 
@@ -265,7 +327,12 @@ impl Sources {
 
     /// Names of namespaces, for the namespace switcher.
     pub fn namespace_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.namespaces.state().iter().map(|n| n.name_any()).collect();
+        let mut v: Vec<String> = self
+            .namespaces
+            .state()
+            .iter()
+            .map(|n| n.name_any())
+            .collect();
         v.sort();
         v
     }

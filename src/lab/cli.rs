@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
 use super::controllers::Knobs;
@@ -130,16 +130,41 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
             let paths = LabPaths::new(&n.name);
             let state = LabState::read(&paths)?;
             let live = runtime::control(&paths, "status").await;
-            println!("lab:        {} (id {}, pid {})", state.name, state.id, state.pid);
+            println!(
+                "lab:        {} (id {}, pid {})",
+                state.name, state.id, state.pid
+            );
             println!("scenario:   {}", state.scenario);
             println!("apiserver:  {}", state.api_server);
             println!("kubeconfig: {}", state.kubeconfig.display());
             match &state.ceph_mon {
-                Some(m) => println!("ceph mon:   {m} (conf {})", state.ceph_conf.as_ref().map(|c| c.display().to_string()).unwrap_or_default()),
+                Some(m) => println!(
+                    "ceph mon:   {m} (conf {})",
+                    state
+                        .ceph_conf
+                        .as_ref()
+                        .map(|c| c.display().to_string())
+                        .unwrap_or_default()
+                ),
                 None => println!("ceph:       none (--no-ceph)"),
             }
-            println!("nodes:      {}", state.nodes.iter().map(|(n, ip)| format!("{n}={ip}")).collect::<Vec<_>>().join(" "));
-            println!("node netns: {}", if state.netns { "yes (Ceph clients carry node IPs)" } else { "no (loopback fallback)" });
+            println!(
+                "nodes:      {}",
+                state
+                    .nodes
+                    .iter()
+                    .map(|(n, ip)| format!("{n}={ip}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            println!(
+                "node netns: {}",
+                if state.netns {
+                    "yes (Ceph clients carry node IPs)"
+                } else {
+                    "no (loopback fallback)"
+                }
+            );
             match live {
                 Ok(s) => println!("live:       {s}"),
                 Err(e) => {
@@ -175,16 +200,45 @@ fn detach(args: &UpArgs) -> Result<i32> {
     let exe = std::env::current_exe().context("cannot find the kcops binary")?;
     std::fs::create_dir_all(paths.root.parent().unwrap_or(&paths.root)).ok();
     let log: PathBuf = paths.root.with_extension("supervisor.log");
-    let log_file = std::fs::File::create(&log).with_context(|| format!("cannot write {}", log.display()))?;
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("cannot write {}", log.display()))?;
     let mut cmd = Command::new(exe);
-    cmd.args(["lab", "up", "--name", &args.name, "--scenario", &args.scenario]);
-    cmd.args(["--speed", &args.speed.to_string(), "--mount-retry-ms", &args.mount_retry_ms.to_string(), "--crash-backoff-ms", &args.crash_backoff_ms.to_string()]);
-    cmd.args(["--history", &args.history.to_string(), "--bookmark-seconds", &args.bookmark_seconds.to_string()]);
-    cmd.args(["--synthetic-nodes", &args.synthetic_nodes.to_string(), "--synthetic-pods", &args.synthetic_pods.to_string(), "--churn", &args.churn.to_string()]);
+    cmd.args([
+        "lab",
+        "up",
+        "--name",
+        &args.name,
+        "--scenario",
+        &args.scenario,
+    ]);
+    cmd.args([
+        "--speed",
+        &args.speed.to_string(),
+        "--mount-retry-ms",
+        &args.mount_retry_ms.to_string(),
+        "--crash-backoff-ms",
+        &args.crash_backoff_ms.to_string(),
+    ]);
+    cmd.args([
+        "--history",
+        &args.history.to_string(),
+        "--bookmark-seconds",
+        &args.bookmark_seconds.to_string(),
+    ]);
+    cmd.args([
+        "--synthetic-nodes",
+        &args.synthetic_nodes.to_string(),
+        "--synthetic-pods",
+        &args.synthetic_pods.to_string(),
+        "--churn",
+        &args.churn.to_string(),
+    ]);
     if args.no_ceph {
         cmd.arg("--no-ceph");
     }
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log_file);
     {
         use std::os::unix::process::CommandExt;
         // SAFETY: setsid is async-signal-safe; the lab leaves our session and terminal.
@@ -195,18 +249,33 @@ fn detach(args: &UpArgs) -> Result<i32> {
             });
         }
     }
-    let mut child = cmd.spawn().context("cannot start the lab in the background")?;
-    let stdout = child.stdout.take().context("no stdout from the lab process")?;
+    let mut child = cmd
+        .spawn()
+        .context("cannot start the lab in the background")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("no stdout from the lab process")?;
     for line in BufReader::new(stdout).lines() {
         if line.map(|l| l.trim() == "ready").unwrap_or(false) {
             let state = LabState::read(&paths)?;
-            println!("lab {} is up (pid {}); apiserver {}", state.name, state.pid, state.api_server);
+            println!(
+                "lab {} is up (pid {}); apiserver {}",
+                state.name, state.pid, state.api_server
+            );
             println!("eval \"$(kcops lab env --name {})\" to use it", state.name);
             return Ok(0);
         }
     }
     let _ = child.wait();
     let tail = std::fs::read_to_string(&log).unwrap_or_default();
-    let tail: Vec<&str> = tail.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: Vec<&str> = tail
+        .lines()
+        .rev()
+        .take(15)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     bail!("the lab did not come up:\n{}", tail.join("\n"))
 }

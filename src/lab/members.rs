@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -206,10 +206,11 @@ impl EtcdMember {
     /// which the kubelet should report as a terminated container.
     pub fn exited(&mut self) -> Option<ExitStatus> {
         if self.status.is_none()
-            && let Ok(Some(status)) = self.child.try_wait() {
-                self.status = Some(status);
-                let _ = std::fs::remove_file(&self.pidfile);
-            }
+            && let Ok(Some(status)) = self.child.try_wait()
+        {
+            self.status = Some(status);
+            let _ = std::fs::remove_file(&self.pidfile);
+        }
         self.status
     }
 
@@ -631,10 +632,12 @@ mod tests {
                 "{} not ready",
                 m.name()
             );
-            assert!(specs[0]
-                .pid_dir
-                .join(format!("etcd-{}-{}.pid", m.name(), m.ip()))
-                .is_file());
+            assert!(
+                specs[0]
+                    .pid_dir
+                    .join(format!("etcd-{}-{}.pid", m.name(), m.ip()))
+                    .is_file()
+            );
         }
         let tail = members[0].log_tail(5);
         assert_eq!(tail.len(), 5, "log tail: {tail:?}");

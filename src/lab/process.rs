@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::mpsc;
 use std::sync::OnceLock;
+use std::sync::mpsc;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result, anyhow};
 
 type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
 

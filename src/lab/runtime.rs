@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::Mutex;
 
@@ -65,8 +65,15 @@ pub struct LabState {
 impl LabState {
     pub fn read(paths: &LabPaths) -> Result<LabState> {
         let file = paths.state_file();
-        let text = std::fs::read_to_string(&file).with_context(|| format!("no lab named {:?} is running (cannot read {})", paths.name, file.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a valid lab state file", file.display()))
+        let text = std::fs::read_to_string(&file).with_context(|| {
+            format!(
+                "no lab named {:?} is running (cannot read {})",
+                paths.name,
+                file.display()
+            )
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid lab state file", file.display()))
     }
 
     /// The exports `kcops lab env` prints.
@@ -81,13 +88,18 @@ impl LabState {
             out.push(format!("export KCOPS_CEPH_KEYRING={}", q(k)));
         }
         out.push(format!("export KCOPS_HOST_ROOT={}", q(&self.host_root)));
-        out.push(format!("export KCOPS_NODE={}", shell_quote(&self.console_node)));
+        out.push(format!(
+            "export KCOPS_NODE={}",
+            shell_quote(&self.console_node)
+        ));
         out
     }
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:=".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-:=".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -111,8 +123,16 @@ fn lease_id() -> Result<IdLease> {
     for i in 0..240u16 {
         let id = (10 + (start - 10 + i) % 240) as u8;
         let path = dir.join(format!("{id}.lock"));
-        let Ok(file) = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path) else { continue };
-        if let Ok(lock) = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        else {
+            continue;
+        };
+        if let Ok(lock) = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        {
             // Also make sure nothing else listens in our range (a stray daemon).
             if std::net::TcpListener::bind((Ipv4Addr::new(127, id, 0, 1), 0)).is_ok() {
                 return Ok(IdLease { id, _file: lock });
@@ -124,7 +144,9 @@ fn lease_id() -> Result<IdLease> {
 
 fn program_exists(name: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")]).any(|d| d.join(name).is_file())
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .any(|d| d.join(name).is_file())
 }
 
 fn free_port(ip: Ipv4Addr) -> Result<u16> {
@@ -135,7 +157,13 @@ fn free_port(ip: Ipv4Addr) -> Result<u16> {
 fn keyring_key(path: &Path) -> String {
     std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.trim().strip_prefix("key").map(|r| r.trim_start_matches([' ', '=']).trim().to_string())))
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix("key")
+                    .map(|r| r.trim_start_matches([' ', '=']).trim().to_string())
+            })
+        })
         .unwrap_or_default()
 }
 
@@ -151,21 +179,35 @@ struct Components {
 pub async fn run(opts: LabOptions) -> Result<()> {
     let paths = LabPaths::new(&opts.name);
     if let Ok(state) = LabState::read(&paths)
-        && super::process::alive(state.pid as i32) && state.pid != std::process::id() {
-            bail!("lab {:?} is already running (pid {}); run `kcops lab down --name {}` first", opts.name, state.pid, opts.name);
-        }
+        && super::process::alive(state.pid as i32)
+        && state.pid != std::process::id()
+    {
+        bail!(
+            "lab {:?} is already running (pid {}); run `kcops lab down --name {}` first",
+            opts.name,
+            state.pid,
+            opts.name
+        );
+    }
     cleanup_leftovers(&paths);
     let scenario = load_scenario(&opts.scenario)?;
     if !opts.no_ceph {
         super::ceph::check_installed().context("the lab needs Ceph (or pass --no-ceph)")?;
     }
-    let runs_etcd = scenario.members.iter().any(|m| m.kind == super::scenario::MemberKind::Etcd);
+    let runs_etcd = scenario
+        .members
+        .iter()
+        .any(|m| m.kind == super::scenario::MemberKind::Etcd);
     if runs_etcd && !program_exists("etcd") {
-        bail!("scenario {:?} runs etcd members but etcd is not installed (apt-get install -y etcd-server etcd-client)", scenario.name);
+        bail!(
+            "scenario {:?} runs etcd members but etcd is not installed (apt-get install -y etcd-server etcd-client)",
+            scenario.name
+        );
     }
     let lease = lease_id()?;
     let id = lease.id;
-    std::fs::create_dir_all(&paths.root).with_context(|| format!("cannot create {}", paths.root.display()))?;
+    std::fs::create_dir_all(&paths.root)
+        .with_context(|| format!("cannot create {}", paths.root.display()))?;
     std::fs::create_dir_all(paths.logs())?;
     tracing::info!(lab = %opts.name, id, "starting lab");
 
@@ -176,7 +218,9 @@ pub async fn run(opts: LabOptions) -> Result<()> {
     if use_netns {
         let mut n = LabNet::create(id).context("creating the lab network")?;
         for (i, node) in scenario.nodes.iter().enumerate() {
-            let ip = n.add_node(&node.name, i as u8).with_context(|| format!("creating the network namespace of node {}", node.name))?;
+            let ip = n
+                .add_node(&node.name, i as u8)
+                .with_context(|| format!("creating the network namespace of node {}", node.name))?;
             node_ips.push((node.name.clone(), ip));
         }
         net = Some(Arc::new(n));
@@ -205,7 +249,8 @@ pub async fn run(opts: LabOptions) -> Result<()> {
 
 fn load_scenario(name: &str) -> Result<Scenario> {
     if let Some(text) = scenario::builtin(name) {
-        return scenario::parse(text, &format!("assets/lab/scenarios/{name}.yaml")).map_err(|e| anyhow!("{e}"));
+        return scenario::parse(text, &format!("assets/lab/scenarios/{name}.yaml"))
+            .map_err(|e| anyhow!("{e}"));
     }
     scenario::load(name, Path::new("assets/lab/scenarios")).map_err(|e| anyhow!("{e}"))
 }
@@ -219,30 +264,70 @@ fn cleanup_leftovers(paths: &LabPaths) {
     let _ = std::fs::remove_dir_all(&paths.root);
 }
 
-async fn run_with(opts: &LabOptions, paths: &LabPaths, id: u8, scenario: Scenario, net: Option<Arc<LabNet>>, node_ips: Vec<(String, Ipv4Addr)>) -> Result<()> {
+async fn run_with(
+    opts: &LabOptions,
+    paths: &LabPaths,
+    id: u8,
+    scenario: Scenario,
+    net: Option<Arc<LabNet>>,
+    node_ips: Vec<(String, Ipv4Addr)>,
+) -> Result<()> {
     // Ceph first: the scenario's objects name its monitors.
     let mut ceph = None;
     if !opts.no_ceph {
-        let bind = net.as_ref().map(|n| n.host_ip()).unwrap_or(Ipv4Addr::new(127, id, 0, 2));
-        ceph = Some(CephCluster::start(paths, bind).await.context("starting the lab's Ceph cluster")?);
+        let bind = net
+            .as_ref()
+            .map(|n| n.host_ip())
+            .unwrap_or(Ipv4Addr::new(127, id, 0, 2));
+        ceph = Some(
+            CephCluster::start(paths, bind)
+                .await
+                .context("starting the lab's Ceph cluster")?,
+        );
     }
     let api_ip = Ipv4Addr::new(127, id, 0, 1);
     let port = free_port(api_ip)?;
     let address = SocketAddr::new(IpAddr::V4(api_ip), port);
     let pki = super::tls::load_or_create(&paths.pki(), IpAddr::V4(api_ip))?;
     let tls = super::tls::server_config(&pki)?;
-    let tokens = Tokens { admin: random_token(), readonly: random_token() };
+    let tokens = Tokens {
+        admin: random_token(),
+        readonly: random_token(),
+    };
     let server_url = format!("https://{address}");
-    super::tls::write_kubeconfig(&paths.kubeconfig(), &server_url, &pki.ca_pem, &format!("kcops-lab-{}", opts.name), server::ADMIN_USER, &tokens.admin)?;
-    super::tls::write_kubeconfig(&paths.kubeconfig_readonly(), &server_url, &pki.ca_pem, &format!("kcops-lab-{}", opts.name), server::READONLY_USER, &tokens.readonly)?;
+    super::tls::write_kubeconfig(
+        &paths.kubeconfig(),
+        &server_url,
+        &pki.ca_pem,
+        &format!("kcops-lab-{}", opts.name),
+        server::ADMIN_USER,
+        &tokens.admin,
+    )?;
+    super::tls::write_kubeconfig(
+        &paths.kubeconfig_readonly(),
+        &server_url,
+        &pki.ca_pem,
+        &format!("kcops-lab-{}", opts.name),
+        server::READONLY_USER,
+        &tokens.readonly,
+    )?;
 
     let store = Arc::new(Store::new(opts.history_limit));
     let logs = Arc::new(LogStore::default());
     let values = LabValues {
-        ceph_monitors: ceph.as_ref().map(|c| c.mon_addr().to_string()).unwrap_or_else(|| "127.0.0.1:6789".into()),
+        ceph_monitors: ceph
+            .as_ref()
+            .map(|c| c.mon_addr().to_string())
+            .unwrap_or_else(|| "127.0.0.1:6789".into()),
         api_server: server_url.clone(),
-        ceph_admin_secret: ceph.as_ref().map(|c| b64(&keyring_key(&c.admin_keyring()))).unwrap_or_default(),
-        ceph_kube_secret: ceph.as_ref().map(|c| b64(&keyring_key(&c.kube_keyring()))).unwrap_or_default(),
+        ceph_admin_secret: ceph
+            .as_ref()
+            .map(|c| b64(&keyring_key(&c.admin_keyring())))
+            .unwrap_or_default(),
+        ceph_kube_secret: ceph
+            .as_ref()
+            .map(|c| b64(&keyring_key(&c.kube_keyring())))
+            .unwrap_or_default(),
     };
     let scenario = scenario.resolve(&values);
     let console_node = scenario.console_node().to_string();
@@ -253,21 +338,49 @@ async fn run_with(opts: &LabOptions, paths: &LabPaths, id: u8, scenario: Scenari
         tracing::info!("synthetic objects created in {:?}", t.elapsed());
     }
 
-    let api_state = Arc::new(ApiState { store: store.clone(), logs: logs.clone(), tokens, address, bookmark_interval: opts.bookmark_interval });
+    let api_state = Arc::new(ApiState {
+        store: store.clone(),
+        logs: logs.clone(),
+        tokens,
+        address,
+        bookmark_interval: opts.bookmark_interval,
+    });
     let api = server::serve(api_state.clone(), tls.clone()).await?;
 
     let nodes: HashMap<String, Arc<NodeRuntime>> = node_ips
         .iter()
         .map(|(n, ip)| {
             let ready = scenario.node(n).is_none_or(|s| s.ready);
-            (n.clone(), Arc::new(NodeRuntime { name: n.clone(), ip: *ip, alive: AtomicBool::new(ready) }))
+            (
+                n.clone(),
+                Arc::new(NodeRuntime {
+                    name: n.clone(),
+                    ip: *ip,
+                    alive: AtomicBool::new(ready),
+                }),
+            )
         })
         .collect();
-    let ceph_access = ceph.as_ref().map(|c| CephAccess { conf: c.conf_path(), kube_keyring: c.kube_keyring(), monitors: c.mon_addr().to_string(), net: net.clone() });
-    let ctx = Arc::new(Ctx::new(store.clone(), logs.clone(), opts.knobs.clone(), scenario.clone(), ceph_access, nodes, paths.clone(), id)?);
+    let ceph_access = ceph.as_ref().map(|c| CephAccess {
+        conf: c.conf_path(),
+        kube_keyring: c.kube_keyring(),
+        monitors: c.mon_addr().to_string(),
+        net: net.clone(),
+    });
+    let ctx = Arc::new(Ctx::new(
+        store.clone(),
+        logs.clone(),
+        opts.knobs.clone(),
+        scenario.clone(),
+        ceph_access,
+        nodes,
+        paths.clone(),
+        id,
+    )?);
     let controllers = tokio::spawn(controllers::run(ctx.clone()));
     let timeline = tokio::spawn(super::timeline::run(ctx.clone()));
-    let churn = (opts.churn > 0.0).then(|| tokio::spawn(super::synthetic::churn(store.clone(), opts.churn)));
+    let churn = (opts.churn > 0.0)
+        .then(|| tokio::spawn(super::synthetic::churn(store.clone(), opts.churn)));
 
     let state = LabState {
         name: opts.name.clone(),
@@ -291,9 +404,20 @@ async fn run_with(opts: &LabOptions, paths: &LabPaths, id: u8, scenario: Scenari
     std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
     std::fs::rename(&tmp, paths.state_file())?;
 
-    let components = Arc::new(Mutex::new(Components { api: Some(api), api_state, tls, ceph }));
+    let components = Arc::new(Mutex::new(Components {
+        api: Some(api),
+        api_state,
+        tls,
+        ceph,
+    }));
     let (down_tx, mut down_rx) = tokio::sync::mpsc::channel::<()>(1);
-    let control = tokio::spawn(serve_control(paths.control_socket(), components.clone(), store.clone(), ctx.clone(), down_tx.clone()));
+    let control = tokio::spawn(serve_control(
+        paths.control_socket(),
+        components.clone(),
+        store.clone(),
+        ctx.clone(),
+        down_tx.clone(),
+    ));
     if opts.exit_on_stdin_eof {
         let tx = down_tx.clone();
         tokio::spawn(async move {
@@ -328,7 +452,13 @@ async fn run_with(opts: &LabOptions, paths: &LabPaths, id: u8, scenario: Scenari
         c.abort();
     }
     // Pod workers own etcd members and watchers: stop them first.
-    let workers: Vec<_> = ctx.workers.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, h)| h).collect();
+    let workers: Vec<_> = ctx
+        .workers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .drain()
+        .map(|(_, h)| h)
+        .collect();
     for w in workers {
         w.abort();
         let _ = w.await;
@@ -351,23 +481,42 @@ fn b64(s: &str) -> String {
 fn random_token() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..40).map(|_| rng.sample(rand::distributions::Alphanumeric) as char).collect()
+    (0..40)
+        .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
+        .collect()
 }
 
 /// Creates the base namespaces, the scenario's nodes (with their addresses) and
 /// objects, and writes each node's host root.
-fn populate(store: &Store, scenario: &Scenario, node_ips: &[(String, Ipv4Addr)], paths: &LabPaths) -> Result<()> {
-    let ns = store.registry.find("", "v1", "namespaces").ok_or_else(|| anyhow!("namespaces type missing"))?;
+fn populate(
+    store: &Store,
+    scenario: &Scenario,
+    node_ips: &[(String, Ipv4Addr)],
+    paths: &LabPaths,
+) -> Result<()> {
+    let ns = store
+        .registry
+        .find("", "v1", "namespaces")
+        .ok_or_else(|| anyhow!("namespaces type missing"))?;
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let mut obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         super::api::defaults::apply("Namespace", &mut obj);
-        store.create(&ns, obj).map_err(|e| anyhow!("creating namespace {name}: {e}"))?;
+        store
+            .create(&ns, obj)
+            .map_err(|e| anyhow!("creating namespace {name}: {e}"))?;
     }
-    let nodes = store.registry.find("", "v1", "nodes").ok_or_else(|| anyhow!("nodes type missing"))?;
+    let nodes = store
+        .registry
+        .find("", "v1", "nodes")
+        .ok_or_else(|| anyhow!("nodes type missing"))?;
     for (spec, (_, ip)) in scenario.nodes.iter().zip(node_ips) {
-        store.create(&nodes, node_object(spec, *ip)).map_err(|e| anyhow!("creating node {}: {e}", spec.name))?;
+        store
+            .create(&nodes, node_object(spec, *ip))
+            .map_err(|e| anyhow!("creating node {}: {e}", spec.name))?;
         let root = paths.host_root(&spec.name);
-        spec.host.write_to(&root).with_context(|| format!("writing the host root of node {}", spec.name))?;
+        spec.host
+            .write_to(&root)
+            .with_context(|| format!("writing the host root of node {}", spec.name))?;
     }
     for obj in &scenario.objects {
         let api_version = obj["apiVersion"].as_str().unwrap_or_default();
@@ -379,18 +528,27 @@ fn populate(store: &Store, scenario: &Scenario, node_ips: &[(String, Ipv4Addr)],
             obj["metadata"]["namespace"] = json!("default");
         }
         if rt.namespaced {
-            let ns_name = obj["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
+            let ns_name = obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string();
             if store.get(&ns, "", &ns_name).is_none() {
-                let mut n = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns_name}});
+                let mut n =
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns_name}});
                 super::api::defaults::apply("Namespace", &mut n);
                 let _ = store.create(&ns, n);
             }
         }
         super::api::defaults::apply(&rt.kind, &mut obj);
         if rt.kind == "CustomResourceDefinition" {
-            store.registry.register_crd(&obj).map_err(|e| anyhow!("scenario {}: CRD {name}: {e}", scenario.name))?;
+            store
+                .registry
+                .register_crd(&obj)
+                .map_err(|e| anyhow!("scenario {}: CRD {name}: {e}", scenario.name))?;
         }
-        store.create(&rt, obj).map_err(|e| anyhow!("scenario {}: creating {kind} {name}: {e}", scenario.name))?;
+        store
+            .create(&rt, obj)
+            .map_err(|e| anyhow!("scenario {}: creating {kind} {name}: {e}", scenario.name))?;
     }
     Ok(())
 }
@@ -403,16 +561,31 @@ fn node_object(spec: &super::scenario::NodeSpec, ip: Ipv4Addr) -> Value {
     labels.insert("beta.kubernetes.io/os".into(), "linux".into());
     labels.insert("beta.kubernetes.io/arch".into(), "amd64".into());
     let mut annotations = spec.annotations.clone();
-    annotations.entry("kubeadm.alpha.kubernetes.io/cri-socket".into()).or_insert("unix:///var/run/containerd/containerd.sock".into());
-    annotations.entry("node.alpha.kubernetes.io/ttl".into()).or_insert("0".into());
-    if annotations.keys().any(|k| k.starts_with("flannel.alpha.coreos.com/")) {
-        annotations.entry("flannel.alpha.coreos.com/public-ip".into()).or_insert(ip.to_string());
+    annotations
+        .entry("kubeadm.alpha.kubernetes.io/cri-socket".into())
+        .or_insert("unix:///var/run/containerd/containerd.sock".into());
+    annotations
+        .entry("node.alpha.kubernetes.io/ttl".into())
+        .or_insert("0".into());
+    if annotations
+        .keys()
+        .any(|k| k.starts_with("flannel.alpha.coreos.com/"))
+    {
+        annotations
+            .entry("flannel.alpha.coreos.com/public-ip".into())
+            .or_insert(ip.to_string());
     }
-    let taints: Vec<Value> = spec.taints.iter().map(|t| {
-        let mut v = json!({"key": t.key, "effect": t.effect.as_str()});
-        if let Some(val) = &t.value { v["value"] = json!(val); }
-        v
-    }).collect();
+    let taints: Vec<Value> = spec
+        .taints
+        .iter()
+        .map(|t| {
+            let mut v = json!({"key": t.key, "effect": t.effect.as_str()});
+            if let Some(val) = &t.value {
+                v["value"] = json!(val);
+            }
+            v
+        })
+        .collect();
     let now = super::api::store::now_rfc3339();
     let ready = if spec.ready {
         json!({"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": now, "lastTransitionTime": now})
@@ -456,7 +629,13 @@ fn node_object(spec: &super::scenario::NodeSpec, ip: Ipv4Addr) -> Value {
 }
 
 /// The control socket: one command per connection, one reply.
-async fn serve_control(path: PathBuf, comps: Arc<Mutex<Components>>, store: Arc<Store>, ctx: Arc<Ctx>, down: tokio::sync::mpsc::Sender<()>) {
+async fn serve_control(
+    path: PathBuf,
+    comps: Arc<Mutex<Components>>,
+    store: Arc<Store>,
+    ctx: Arc<Ctx>,
+    down: tokio::sync::mpsc::Sender<()>,
+) {
     let _ = std::fs::remove_file(&path);
     let listener = match tokio::net::UnixListener::bind(&path) {
         Ok(l) => l,
@@ -466,16 +645,26 @@ async fn serve_control(path: PathBuf, comps: Arc<Mutex<Components>>, store: Arc<
         }
     };
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
-        let Ok(Some(cmd)) = lines.next_line().await else { continue };
+        let Ok(Some(cmd)) = lines.next_line().await else {
+            continue;
+        };
         let reply = control_command(cmd.trim(), &comps, &store, &ctx, &down).await;
         let _ = write.write_all(format!("{reply}\n").as_bytes()).await;
     }
 }
 
-async fn control_command(cmd: &str, comps: &Arc<Mutex<Components>>, store: &Store, ctx: &Ctx, down: &tokio::sync::mpsc::Sender<()>) -> String {
+async fn control_command(
+    cmd: &str,
+    comps: &Arc<Mutex<Components>>,
+    store: &Store,
+    ctx: &Ctx,
+    down: &tokio::sync::mpsc::Sender<()>,
+) -> String {
     let mut c = comps.lock().await;
     let result: Result<String> = match cmd {
         "status" => {
@@ -536,10 +725,19 @@ async fn control_command(cmd: &str, comps: &Arc<Mutex<Components>>, store: &Stor
 /// Sends one command to a running lab's control socket.
 pub async fn control(paths: &LabPaths, cmd: &str) -> Result<String> {
     let sock = paths.control_socket();
-    let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::UnixStream::connect(&sock))
-        .await
-        .map_err(|_| anyhow!("lab {:?} does not answer on {}", paths.name, sock.display()))?
-        .with_context(|| format!("lab {:?} is not running (cannot connect to {})", paths.name, sock.display()))?;
+    let stream = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::UnixStream::connect(&sock),
+    )
+    .await
+    .map_err(|_| anyhow!("lab {:?} does not answer on {}", paths.name, sock.display()))?
+    .with_context(|| {
+        format!(
+            "lab {:?} is not running (cannot connect to {})",
+            paths.name,
+            sock.display()
+        )
+    })?;
     let (read, mut write) = stream.into_split();
     write.write_all(format!("{cmd}\n").as_bytes()).await?;
     let mut lines = BufReader::new(read).lines();

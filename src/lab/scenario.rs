@@ -20,8 +20,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------
@@ -1878,12 +1878,13 @@ impl Checker {
             }
         };
         if let Some(Value::String(ns)) = map.get("metadata").and_then(|m| m.get("namespace"))
-            && !is_dns_label(ns) {
-                self.fail(
-                    extend(&metadata, key("namespace")),
-                    format!("invalid namespace {ns:?}: lowercase letters, digits and '-'"),
-                );
-            }
+            && !is_dns_label(ns)
+        {
+            self.fail(
+                extend(&metadata, key("namespace")),
+                format!("invalid namespace {ns:?}: lowercase letters, digits and '-'"),
+            );
+        }
         self.json_placeholders(path, value);
         let kind = map.get("kind").and_then(Value::as_str)?.to_string();
         let namespace = map
@@ -2014,15 +2015,16 @@ fn validate(s: &Scenario) -> Vec<Issue> {
     for (i, object) in s.objects.iter().enumerate() {
         let path = vec![key("objects"), Seg::Index(i)];
         if let Some(id) = c.manifest(&path, object)
-            && !objects.insert(id.clone()) {
-                let (kind, ns, name) = id;
-                let what = if ns.is_empty() {
-                    format!("{kind} {name}")
-                } else {
-                    format!("{kind} {ns}/{name}")
-                };
-                c.fail(path, format!("{what} is declared twice"));
-            }
+            && !objects.insert(id.clone())
+        {
+            let (kind, ns, name) = id;
+            let what = if ns.is_empty() {
+                format!("{kind} {name}")
+            } else {
+                format!("{kind} {ns}/{name}")
+            };
+            c.fail(path, format!("{what} is declared twice"));
+        }
     }
 
     let mut members = BTreeSet::new();
@@ -2190,16 +2192,17 @@ fn check_nodes(c: &mut Checker, s: &Scenario) {
             }
         }
         if let Some(cidr) = node.pod_cidr
-            && !cidr.is_network() {
-                c.fail(
-                    at("podCIDR"),
-                    format!(
-                        "podCIDR {cidr} has host bits set; did you mean {}/{}?",
-                        cidr.network(),
-                        cidr.prefix
-                    ),
-                );
-            }
+            && !cidr.is_network()
+        {
+            c.fail(
+                at("podCIDR"),
+                format!(
+                    "podCIDR {cidr} has host bits set; did you mean {}/{}?",
+                    cidr.network(),
+                    cidr.prefix
+                ),
+            );
+        }
         let version_ok = node
             .kubelet_version
             .strip_prefix('v')
@@ -2478,7 +2481,9 @@ nodes:
             "{e}"
         );
         // Manifest without a name.
-        let text = format!("{BASE}objects:\n  - apiVersion: v1\n    kind: Namespace\n    metadata: {{labels: {{a: b}}}}\n");
+        let text = format!(
+            "{BASE}objects:\n  - apiVersion: v1\n    kind: Namespace\n    metadata: {{labels: {{a: b}}}}\n"
+        );
         let e = err(&text);
         assert!(
             e.starts_with("x.yaml:10:5: objects[0].metadata: missing field `name`"),
@@ -2493,7 +2498,9 @@ nodes:
             "{e}"
         );
         // Unknown placeholder, and a pod placeholder outside behaviours.
-        let text = format!("{BASE}objects:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {{name: c}}\n    data:\n      x: \"{{{{lab.nope}}}}\"\n      y: \"{{{{ .Values.x }}}} ${{HOSTNAME}}\"\n");
+        let text = format!(
+            "{BASE}objects:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {{name: c}}\n    data:\n      x: \"{{{{lab.nope}}}}\"\n      y: \"{{{{ .Values.x }}}} ${{HOSTNAME}}\"\n"
+        );
         let e = err(&text);
         assert!(
             e.starts_with("x.yaml:12:7: objects[0].data.x: unknown placeholder {{lab.nope}}"),
@@ -2508,7 +2515,9 @@ nodes:
         );
         // IPAM reservation outside the range.
         let id = "a".repeat(64);
-        let text = format!("{BASE}    host:\n      ipamReservations:\n        range: 10.244.1.0/24\n        ids: {{10.244.2.5: {id}}}\n");
+        let text = format!(
+            "{BASE}    host:\n      ipamReservations:\n        range: 10.244.1.0/24\n        ids: {{10.244.2.5: {id}}}\n"
+        );
         let e = err(&text);
         assert!(e.starts_with("x.yaml:10:15: nodes[1].host.ipamReservations.ids[\"10.244.2.5\"]: 10.244.2.5 is not"), "{e}");
         // Empty file, YAML syntax error.
@@ -2572,9 +2581,11 @@ nodes:
         assert_eq!(cidr.network(), Ipv4Addr::new(10, 244, 1, 0));
         assert_eq!(cidr.broadcast(), Ipv4Addr::new(10, 244, 1, 255));
         assert!(!cidr.is_network());
-        assert!("10.244.1.0/24"
-            .parse::<Ipv4Cidr>()
-            .is_ok_and(|c| c.is_network()));
+        assert!(
+            "10.244.1.0/24"
+                .parse::<Ipv4Cidr>()
+                .is_ok_and(|c| c.is_network())
+        );
         for bad in [
             "10.244.1.0",
             "10.244.1.0/",
@@ -2686,9 +2697,10 @@ nodes:
             node: Some("node1"),
             ..pod
         };
-        assert!(r
-            .behaviour_for(&on_node1)
-            .is_some_and(|b| b.crash_loop.is_none()));
+        assert!(
+            r.behaviour_for(&on_node1)
+                .is_some_and(|b| b.crash_loop.is_none())
+        );
         assert_eq!(
             klog_time(jiff::Timestamp::from_second(0).unwrap_or_default()),
             "0101 00:00:00.000000"

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
-use serde_json::{json, Value};
+use anyhow::{Result, anyhow};
+use serde_json::{Value, json};
 
-use super::api::store::{now_rfc3339, Store};
+use super::api::store::{Store, now_rfc3339};
 
 /// Label that keeps lab controllers (DaemonSets, kubelets) off synthetic nodes.
 pub const SYNTHETIC_LABEL: &str = "lab.kcops.io/synthetic";
@@ -49,12 +49,23 @@ fn pod(i: usize, nodes: usize, now: &str) -> Value {
     let app = format!("app-{:04}", (i / NAMESPACES) % 1000);
     let name = format!("{app}-7d9f8c6b5-{i:06}");
     let node = format!("synth-node-{:05}", i % nodes.max(1));
-    let ip = format!("10.{}.{}.{}", 128 + (i / 65536) % 64, (i / 256) % 256, i % 256);
+    let ip = format!(
+        "10.{}.{}.{}",
+        128 + (i / 65536) % 64,
+        (i / 256) % 256,
+        i % 256
+    );
     let cstatus = |n: &str, image: &str| json!({"name": n, "image": image, "imageID": format!("{image}@sha256:{:064x}", i), "containerID": format!("containerd://{:064x}", i * 2 + n.len()), "ready": true, "started": true, "restartCount": 0, "state": {"running": {"startedAt": now}}});
-    let conditions: Vec<Value> = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
-        .iter()
-        .map(|t| json!({"type": t, "status": "True", "lastProbeTime": null, "lastTransitionTime": now}))
-        .collect();
+    let conditions: Vec<Value> = [
+        "PodReadyToStartContainers",
+        "Initialized",
+        "Ready",
+        "ContainersReady",
+        "PodScheduled",
+    ]
+    .iter()
+    .map(|t| json!({"type": t, "status": "True", "lastProbeTime": null, "lastTransitionTime": now}))
+    .collect();
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {
@@ -81,10 +92,17 @@ fn pod(i: usize, nodes: usize, now: &str) -> Value {
 /// Creates the synthetic nodes, namespaces and pods.
 pub fn populate(store: &Store, nodes: usize, pods: usize) -> Result<()> {
     let now = now_rfc3339();
-    let find = |p: &str| store.registry.find("", "v1", p).ok_or_else(|| anyhow!("{p} type missing"));
+    let find = |p: &str| {
+        store
+            .registry
+            .find("", "v1", p)
+            .ok_or_else(|| anyhow!("{p} type missing"))
+    };
     let (nodes_t, ns_t, pods_t) = (find("nodes")?, find("namespaces")?, find("pods")?);
     for i in 0..nodes {
-        store.create(&nodes_t, node(i, &now)).map_err(|e| anyhow!("synthetic node {i}: {e}"))?;
+        store
+            .create(&nodes_t, node(i, &now))
+            .map_err(|e| anyhow!("synthetic node {i}: {e}"))?;
     }
     if pods > 0 {
         for n in 0..NAMESPACES {
@@ -94,16 +112,32 @@ pub fn populate(store: &Store, nodes: usize, pods: usize) -> Result<()> {
         }
     }
     for i in 0..pods {
-        store.create(&pods_t, pod(i, nodes, &now)).map_err(|e| anyhow!("synthetic pod {i}: {e}"))?;
+        store
+            .create(&pods_t, pod(i, nodes, &now))
+            .map_err(|e| anyhow!("synthetic pod {i}: {e}"))?;
     }
     Ok(())
 }
 
 /// Steady churn: `rate` pod updates per second (a restart count ticking up).
 pub async fn churn(store: Arc<Store>, rate: f64) {
-    let Some(pods_t) = store.registry.find("", "v1", "pods") else { return };
+    let Some(pods_t) = store.registry.find("", "v1", "pods") else {
+        return;
+    };
     let keys: Vec<(String, String)> = (0..NAMESPACES)
-        .flat_map(|n| store.list(&pods_t, Some(&format!("bench-{n:02}"))).into_iter().take(50).map(|e| (e.field("metadata.namespace").to_string(), e.field("metadata.name").to_string())).collect::<Vec<_>>())
+        .flat_map(|n| {
+            store
+                .list(&pods_t, Some(&format!("bench-{n:02}")))
+                .into_iter()
+                .take(50)
+                .map(|e| {
+                    (
+                        e.field("metadata.namespace").to_string(),
+                        e.field("metadata.name").to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
         .collect();
     if keys.is_empty() {
         return;

@@ -2,11 +2,11 @@
 //! events and extra objects, at their times (scaled by the speed knob), each after
 //! its `waitFor` condition holds.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::api::selectors::LabelSelector;
 use super::controllers::Ctx;
@@ -32,7 +32,10 @@ pub async fn run(ctx: Arc<Ctx>) {
                     .filter(|p| sel.matches(&p.labels))
                     .filter(|p| {
                         let v = p.value();
-                        v["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                        v["status"]["conditions"].as_array().is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                        })
                     })
                     .count();
                 if ready >= w.pods_ready as usize {
@@ -52,9 +55,20 @@ fn apply(ctx: &Ctx, action: &TimelineAction) -> anyhow::Result<()> {
         TimelineAction::SetNodeReady(s) => set_node_ready(ctx, &s.node, s.ready),
         TimelineAction::DeletePods(d) => {
             let sel = LabelSelector::parse(&d.selector).map_err(anyhow::Error::msg)?;
-            for p in ctx.store.list(&ctx.kinds.pods, Some(&d.namespace)).into_iter().filter(|p| sel.matches(&p.labels)) {
+            for p in ctx
+                .store
+                .list(&ctx.kinds.pods, Some(&d.namespace))
+                .into_iter()
+                .filter(|p| sel.matches(&p.labels))
+            {
                 let grace = if d.force { Some(0) } else { None };
-                ctx.store.delete(&ctx.kinds.pods, &d.namespace, p.field("metadata.name"), grace, None)?;
+                ctx.store.delete(
+                    &ctx.kinds.pods,
+                    &d.namespace,
+                    p.field("metadata.name"),
+                    grace,
+                    None,
+                )?;
             }
             Ok(())
         }
@@ -83,7 +97,11 @@ fn apply(ctx: &Ctx, action: &TimelineAction) -> anyhow::Result<()> {
             Ok(())
         }
         TimelineAction::Event(e) => {
-            let ns = e.involved_object.namespace.clone().unwrap_or_else(|| e.namespace.clone());
+            let ns = e
+                .involved_object
+                .namespace
+                .clone()
+                .unwrap_or_else(|| e.namespace.clone());
             let involved = find_object(ctx, &e.involved_object.kind, &ns, &e.involved_object.name)
                 .unwrap_or_else(|| json!({"kind": e.involved_object.kind, "metadata": {"namespace": ns, "name": e.involved_object.name}}));
             let t = match e.event_type {
@@ -97,7 +115,10 @@ fn apply(ctx: &Ctx, action: &TimelineAction) -> anyhow::Result<()> {
             let rt = ctx
                 .store
                 .registry
-                .by_kind(obj["apiVersion"].as_str().unwrap_or_default(), obj["kind"].as_str().unwrap_or_default())
+                .by_kind(
+                    obj["apiVersion"].as_str().unwrap_or_default(),
+                    obj["kind"].as_str().unwrap_or_default(),
+                )
                 .ok_or_else(|| anyhow::anyhow!("unknown kind in timeline apply"))?;
             let mut obj = obj.clone();
             super::api::defaults::apply(&rt.kind, &mut obj);
@@ -108,8 +129,14 @@ fn apply(ctx: &Ctx, action: &TimelineAction) -> anyhow::Result<()> {
 }
 
 fn find_object(ctx: &Ctx, kind: &str, ns: &str, name: &str) -> Option<Value> {
-    let rt = ctx.store.registry.all().into_iter().find(|t| t.kind == kind)?;
-    ctx.store.get_value(&rt, if rt.namespaced { ns } else { "" }, name)
+    let rt = ctx
+        .store
+        .registry
+        .all()
+        .into_iter()
+        .find(|t| t.kind == kind)?;
+    ctx.store
+        .get_value(&rt, if rt.namespaced { ns } else { "" }, name)
 }
 
 /// A node going down: its kubelet stops, the node controller marks it Unknown and
@@ -150,15 +177,21 @@ pub fn set_node_ready(ctx: &Ctx, node: &str, ready: bool) -> anyhow::Result<()> 
     if !ready {
         // The node lifecycle controller marks the pods of an unreachable node not ready.
         for p in ctx.store.pods_on_node(&ctx.kinds.pods, node) {
-            let _ = ctx.store.mutate(&ctx.kinds.pods, p.field("metadata.namespace"), p.field("metadata.name"), None, |pod| {
-                if let Some(conds) = pod["status"]["conditions"].as_array_mut() {
-                    for c in conds.iter_mut().filter(|c| c["type"] == "Ready") {
-                        c["status"] = json!("False");
-                        c["lastTransitionTime"] = json!(now);
+            let _ = ctx.store.mutate(
+                &ctx.kinds.pods,
+                p.field("metadata.namespace"),
+                p.field("metadata.name"),
+                None,
+                |pod| {
+                    if let Some(conds) = pod["status"]["conditions"].as_array_mut() {
+                        for c in conds.iter_mut().filter(|c| c["type"] == "Ready") {
+                            c["status"] = json!("False");
+                            c["lastTransitionTime"] = json!(now);
+                        }
                     }
-                }
-                Ok(())
-            });
+                    Ok(())
+                },
+            );
         }
     }
     Ok(())

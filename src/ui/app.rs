@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    Event as TermEvent, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers,
+};
 use futures::StreamExt;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -102,7 +104,15 @@ pub struct App {
 
 impl App {
     pub fn new(opts: &ConsoleOptions, tx: mpsc::Sender<UiMsg>) -> Self {
-        let status = (!opts.config_errors.is_empty()).then(|| (Role::Warning, format!("{} (bad entries use defaults)", opts.config_errors.join("; "))));
+        let status = (!opts.config_errors.is_empty()).then(|| {
+            (
+                Role::Warning,
+                format!(
+                    "{} (bad entries use defaults)",
+                    opts.config_errors.join("; ")
+                ),
+            )
+        });
         Self {
             pane: Pane::Overview,
             storage_view: StorageView::Pvc,
@@ -164,7 +174,14 @@ impl App {
         };
         self.workloads_view = TableModel {
             columns: self.view.workloads.columns.clone(),
-            rows: self.view.workloads.rows.iter().filter(|r| want.is_none_or(|k| r.key.kind == k)).cloned().collect(),
+            rows: self
+                .view
+                .workloads
+                .rows
+                .iter()
+                .filter(|r| want.is_none_or(|k| r.key.kind == k))
+                .cloned()
+                .collect(),
         };
     }
 
@@ -182,7 +199,10 @@ impl App {
 
     pub fn set_view(&mut self, view: Arc<ViewModel>) {
         if self.node.is_none() && !view.snapshot.nodes.is_empty() {
-            self.node = crate::host::node_with_address(view.snapshot.nodes.iter().map(|n| n.as_ref()), &crate::host::local_addresses());
+            self.node = crate::host::node_with_address(
+                view.snapshot.nodes.iter().map(|n| n.as_ref()),
+                &crate::host::local_addresses(),
+            );
         }
         self.view = view;
         self.rebuild_workloads();
@@ -190,7 +210,9 @@ impl App {
     }
 
     fn selected(&self) -> Option<ObjKey> {
-        self.tables.get(&(self.pane, self.sub())).and_then(|t| t.selected_key().cloned())
+        self.tables
+            .get(&(self.pane, self.sub()))
+            .and_then(|t| t.selected_key().cloned())
     }
 
     fn switch(&mut self, pane: Pane) {
@@ -226,27 +248,43 @@ impl App {
                 return;
             }
             "ns" | "namespace" => {
-                self.namespace = arg.filter(|a| *a != "all" && *a != "-A").map(str::to_string);
+                self.namespace = arg
+                    .filter(|a| *a != "all" && *a != "-A")
+                    .map(str::to_string);
                 self.refresh_table();
                 return;
             }
             other => {
-                self.status = Some((Role::Error, format!("unknown command :{other} (try :nodes, :pods [ns], :pvc, :pv, :sc, :sts, :ds, :deploy, :events, :net, :release-ips [network], :ns <name>, :q)")));
+                self.status = Some((
+                    Role::Error,
+                    format!(
+                        "unknown command :{other} (try :nodes, :pods [ns], :pvc, :pv, :sc, :sts, :ds, :deploy, :events, :net, :release-ips [network], :ns <name>, :q)"
+                    ),
+                ));
                 return;
             }
         };
         match (target.0, target.1) {
-            (Pane::Storage, Some(i)) => self.storage_view = [StorageView::Pvc, StorageView::Pv, StorageView::StorageClass][i],
+            (Pane::Storage, Some(i)) => {
+                self.storage_view =
+                    [StorageView::Pvc, StorageView::Pv, StorageView::StorageClass][i]
+            }
             (Pane::Workloads, Some(i)) => {
-                self.workload_filter = [WorkloadFilter::All, WorkloadFilter::StatefulSets, WorkloadFilter::DaemonSets, WorkloadFilter::Deployments][i];
+                self.workload_filter = [
+                    WorkloadFilter::All,
+                    WorkloadFilter::StatefulSets,
+                    WorkloadFilter::DaemonSets,
+                    WorkloadFilter::Deployments,
+                ][i];
                 self.rebuild_workloads();
             }
             _ => {}
         }
         if let Some(ns) = arg
-            && !matches!(target.0, Pane::Nodes | Pane::Overview | Pane::Network) {
-                self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
-            }
+            && !matches!(target.0, Pane::Nodes | Pane::Overview | Pane::Network)
+        {
+            self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
+        }
         self.switch(target.0);
     }
 
@@ -255,29 +293,62 @@ impl App {
     /// report; the executor checks each file again before deleting it.
     fn release_leaked(&mut self, network: Option<&str>) {
         if self.read_only {
-            self.status = Some((Role::Warning, "read-only mode (--read-only): actions are disabled".into()));
+            self.status = Some((
+                Role::Warning,
+                "read-only mode (--read-only): actions are disabled".into(),
+            ));
             return;
         }
         let Some(report) = self.view.snapshot.host.clone() else {
-            self.status = Some((Role::Warning, "no host report yet (the host probes run every 10s)".into()));
+            self.status = Some((
+                Role::Warning,
+                "no host report yet (the host probes run every 10s)".into(),
+            ));
             return;
         };
         let Some(node) = report.node.clone() else {
-            self.status = Some((Role::Warning, "this machine is not a known node of the cluster (--node)".into()));
+            self.status = Some((
+                Role::Warning,
+                "this machine is not a known node of the cluster (--node)".into(),
+            ));
             return;
         };
         let networks = report.ipam.found().cloned().unwrap_or_default();
-        let chosen = networks.iter().filter(|n| network.is_none_or(|want| n.name == want)).find_map(|n| {
-            let leaked = report.leaked(n)?;
-            (!leaked.is_empty()).then(|| (n.name.clone(), leaked.iter().map(|r| (r.ip.to_string(), r.sandbox.clone())).collect::<Vec<_>>()))
-        });
+        let chosen = networks
+            .iter()
+            .filter(|n| network.is_none_or(|want| n.name == want))
+            .find_map(|n| {
+                let leaked = report.leaked(n)?;
+                (!leaked.is_empty()).then(|| {
+                    (
+                        n.name.clone(),
+                        leaked
+                            .iter()
+                            .map(|r| (r.ip.to_string(), r.sandbox.clone()))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+            });
         let Some((name, leaked)) = chosen else {
-            let why = if report.sandboxes.found().is_none() { "the live sandboxes are unknown" } else { "none found" };
-            self.status = Some((Role::Warning, format!("no leaked IP reservations to release on {node} ({why})")));
+            let why = if report.sandboxes.found().is_none() {
+                "the live sandboxes are unknown"
+            } else {
+                "none found"
+            };
+            self.status = Some((
+                Role::Warning,
+                format!("no leaked IP reservations to release on {node} ({why})"),
+            ));
             return;
         };
         self.switch(Pane::Network);
-        let plan = Plan::release_leaked(&node, std::path::Path::new(&report.root), &name, self.sandboxes_command.clone(), leaked);
+        let plan = Plan::release_leaked(
+            &node,
+            std::path::Path::new(&report.root),
+            &name,
+            self.sandboxes_command.clone(),
+            leaked,
+        );
         self.start_plan(plan);
     }
 
@@ -302,7 +373,10 @@ impl App {
                     .snapshot
                     .pods
                     .iter()
-                    .find(|p| p.metadata.name.as_deref() == Some(&key.name) && p.metadata.namespace.as_deref() == Some(&key.namespace))
+                    .find(|p| {
+                        p.metadata.name.as_deref() == Some(&key.name)
+                            && p.metadata.namespace.as_deref() == Some(&key.namespace)
+                    })
                     .and_then(|p| p.spec.as_ref())
                     .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
                     .unwrap_or_default();
@@ -317,7 +391,9 @@ impl App {
 
     /// (Re)starts fetching logs for the open log view, in a background task.
     fn start_logs(&mut self) {
-        let Some(Overlay::Detail(d)) = &mut self.overlay else { return };
+        let Some(Overlay::Detail(d)) = &mut self.overlay else {
+            return;
+        };
         let Some(conn) = &self.connection else {
             d.error = Some("not connected to the API server".into());
             return;
@@ -330,9 +406,16 @@ impl App {
         d.lines.clear();
         d.scroll = 0;
         d.error = None;
-        let api: ::kube::Api<k8s_openapi::api::core::v1::Pod> = ::kube::Api::namespaced(conn.client.clone(), &d.key.namespace);
+        let api: ::kube::Api<k8s_openapi::api::core::v1::Pod> =
+            ::kube::Api::namespaced(conn.client.clone(), &d.key.namespace);
         let name = d.key.name.clone();
-        let params = ::kube::api::LogParams { container: d.container.clone(), previous: d.previous, follow: d.follow, tail_lines: Some(2000), ..Default::default() };
+        let params = ::kube::api::LogParams {
+            container: d.container.clone(),
+            previous: d.previous,
+            follow: d.follow,
+            tail_lines: Some(2000),
+            ..Default::default()
+        };
         let tx = self.tx.clone();
         let server = conn.server.clone();
         self.log_task = Some(tokio::spawn(async move {
@@ -342,7 +425,8 @@ impl App {
                     let mut lines = reader.lines();
                     let mut batch = Vec::new();
                     loop {
-                        let next = tokio::time::timeout(Duration::from_millis(50), lines.next()).await;
+                        let next =
+                            tokio::time::timeout(Duration::from_millis(50), lines.next()).await;
                         match next {
                             Ok(Some(Ok(l))) => {
                                 batch.push(l);
@@ -351,24 +435,47 @@ impl App {
                                 }
                             }
                             Ok(Some(Err(e))) => {
-                                let _ = tx.send(UiMsg::LogsError { id, error: e.to_string() }).await;
+                                let _ = tx
+                                    .send(UiMsg::LogsError {
+                                        id,
+                                        error: e.to_string(),
+                                    })
+                                    .await;
                                 break;
                             }
                             Ok(None) => {
                                 if !batch.is_empty() {
-                                    let _ = tx.send(UiMsg::Logs { id, lines: std::mem::take(&mut batch) }).await;
+                                    let _ = tx
+                                        .send(UiMsg::Logs {
+                                            id,
+                                            lines: std::mem::take(&mut batch),
+                                        })
+                                        .await;
                                 }
                                 break;
                             }
                             Err(_) => {}
                         }
-                        if !batch.is_empty() && tx.send(UiMsg::Logs { id, lines: std::mem::take(&mut batch) }).await.is_err() {
+                        if !batch.is_empty()
+                            && tx
+                                .send(UiMsg::Logs {
+                                    id,
+                                    lines: std::mem::take(&mut batch),
+                                })
+                                .await
+                                .is_err()
+                        {
                             break;
                         }
                     }
                 }
                 Err(e) => {
-                    let _ = tx.send(UiMsg::LogsError { id, error: crate::kube::errors::describe(&e, &server) }).await;
+                    let _ = tx
+                        .send(UiMsg::LogsError {
+                            id,
+                            error: crate::kube::errors::describe(&e, &server),
+                        })
+                        .await;
                 }
             }
         }));
@@ -380,8 +487,12 @@ impl App {
 
     /// Runs the confirmed plan in the background; progress comes back as messages.
     fn run_plan(&mut self) {
-        let Some(Overlay::Dialog(d)) = &mut self.overlay else { return };
-        let DialogKind::ConfirmPlan(plan) = &d.kind else { return };
+        let Some(Overlay::Dialog(d)) = &mut self.overlay else {
+            return;
+        };
+        let DialogKind::ConfirmPlan(plan) = &d.kind else {
+            return;
+        };
         let Some(conn) = &self.connection else {
             d.error = Some("not connected to the API server".into());
             return;
@@ -389,7 +500,12 @@ impl App {
         d.running = true;
         let plan = plan.clone();
         let input = d.input.clone();
-        let executor = Executor::new(conn.client.clone(), self.read_only, crate::ops::AuditLog::new(self.audit_log.clone()), crate::ops::ExecContext::new(conn.user.clone(), conn.context.clone()));
+        let executor = Executor::new(
+            conn.client.clone(),
+            self.read_only,
+            crate::ops::AuditLog::new(self.audit_log.clone()),
+            crate::ops::ExecContext::new(conn.user.clone(), conn.context.clone()),
+        );
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let (ptx, mut prx) = mpsc::channel(32);
@@ -403,26 +519,58 @@ impl App {
             };
             let result = executor.run(&plan, &input, ptx).await;
             let _ = forward.await;
-            let _ = tx.send(UiMsg::PlanDone(result.map(|o| format!("{}: done ({} steps)", o.title, o.steps.len())).map_err(|e| e.to_string()))).await;
+            let _ = tx
+                .send(UiMsg::PlanDone(
+                    result
+                        .map(|o| format!("{}: done ({} steps)", o.title, o.steps.len()))
+                        .map_err(|e| e.to_string()),
+                ))
+                .await;
         });
     }
 
     fn action_plan(&mut self, action: Action) {
         let Some(key) = self.selected() else { return };
         if self.read_only {
-            self.status = Some((Role::Warning, "read-only mode (--read-only): actions are disabled".into()));
+            self.status = Some((
+                Role::Warning,
+                "read-only mode (--read-only): actions are disabled".into(),
+            ));
             return;
         }
         match (action, key.kind) {
             (Action::Cordon, ObjKind::Node) => self.start_plan(Plan::cordon(&key.name)),
             (Action::Uncordon, ObjKind::Node) => self.start_plan(Plan::uncordon(&key.name)),
-            (Action::Delete, ObjKind::Pod) => self.start_plan(Plan::delete_pod(&key.namespace, &key.name)),
-            (Action::Scale, kind @ (ObjKind::StatefulSet | ObjKind::Deployment)) => {
-                let scale_kind = if kind == ObjKind::StatefulSet { ScaleKind::StatefulSet } else { ScaleKind::Deployment };
-                let current = self.model().rows.iter().find(|r| r.key == key).and_then(|r| r.cells.get(3)).and_then(|c| c.parse().ok()).unwrap_or(0);
-                self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput { kind: scale_kind, namespace: key.namespace.clone(), name: key.name.clone(), current })));
+            (Action::Delete, ObjKind::Pod) => {
+                self.start_plan(Plan::delete_pod(&key.namespace, &key.name))
             }
-            (a, k) => self.status = Some((Role::Warning, format!("{a:?} does not apply to a {}", k.label()))),
+            (Action::Scale, kind @ (ObjKind::StatefulSet | ObjKind::Deployment)) => {
+                let scale_kind = if kind == ObjKind::StatefulSet {
+                    ScaleKind::StatefulSet
+                } else {
+                    ScaleKind::Deployment
+                };
+                let current = self
+                    .model()
+                    .rows
+                    .iter()
+                    .find(|r| r.key == key)
+                    .and_then(|r| r.cells.get(3))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput {
+                    kind: scale_kind,
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                    current,
+                })));
+            }
+            (a, k) => {
+                self.status = Some((
+                    Role::Warning,
+                    format!("{a:?} does not apply to a {}", k.label()),
+                ))
+            }
         }
     }
 
@@ -439,7 +587,11 @@ impl App {
         match self.overlay.take() {
             Some(Overlay::Help) => {
                 let a = self.keymap.action(Context::Detail, key);
-                if !matches!(a, Some(Action::Close) | Some(Action::Help) | Some(Action::Quit)) && key.code != KeyCode::Esc {
+                if !matches!(
+                    a,
+                    Some(Action::Close) | Some(Action::Help) | Some(Action::Quit)
+                ) && key.code != KeyCode::Esc
+                {
                     self.overlay = Some(Overlay::Help);
                 }
                 return;
@@ -456,8 +608,14 @@ impl App {
             }
             None => {}
         }
-        let context = if self.pane == Pane::Overview { Context::Global } else { Context::Table };
-        let Some(action) = self.keymap.action(context, key) else { return };
+        let context = if self.pane == Pane::Overview {
+            Context::Global
+        } else {
+            Context::Table
+        };
+        let Some(action) = self.keymap.action(context, key) else {
+            return;
+        };
         self.status = None;
         let n = self.model().rows.len();
         let page = 20isize;
@@ -467,15 +625,29 @@ impl App {
             Action::CommandLine => self.input = Input::Command(String::new()),
             Action::Filter => self.input = Input::Filter(self.filter.text.clone()),
             Action::NextPane => self.switch(Pane::ALL[(self.pane.index() + 1) % Pane::ALL.len()]),
-            Action::PrevPane => self.switch(Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]),
-            Action::Namespace => self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace))),
+            Action::PrevPane => {
+                self.switch(Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()])
+            }
+            Action::Namespace => {
+                self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace)))
+            }
             Action::Refresh => self.refresh_table(),
             a if a.pane().is_some() => {
-                if let Some(p) = a.pane().and_then(|i| Pane::ALL.get(usize::from(i).saturating_sub(1))) {
+                if let Some(p) = a
+                    .pane()
+                    .and_then(|i| Pane::ALL.get(usize::from(i).saturating_sub(1)))
+                {
                     self.switch(*p);
                 }
             }
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom if self.pane == Pane::Overview => {
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
+                if self.pane == Pane::Overview =>
+            {
                 self.overview_scroll = match action {
                     Action::Up => self.overview_scroll.saturating_sub(1),
                     Action::Down => self.overview_scroll.saturating_add(1),
@@ -487,9 +659,18 @@ impl App {
             }
             // The Network pane's node table is short; pages scroll its findings.
             Action::PageUp | Action::PageDown if self.pane == Pane::Network => {
-                self.network_scroll = if action == Action::PageUp { self.network_scroll.saturating_sub(10) } else { self.network_scroll.saturating_add(10) };
+                self.network_scroll = if action == Action::PageUp {
+                    self.network_scroll.saturating_sub(10)
+                } else {
+                    self.network_scroll.saturating_add(10)
+                };
             }
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => {
                 let delta = match action {
                     Action::Up => -1,
                     Action::Down => 1,
@@ -517,7 +698,9 @@ impl App {
             Action::Describe => self.open_detail(DetailKind::Describe),
             Action::Yaml => self.open_detail(DetailKind::Yaml),
             Action::Logs => self.open_detail(DetailKind::Logs),
-            Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => self.action_plan(action),
+            Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => {
+                self.action_plan(action)
+            }
             _ => {}
         }
     }
@@ -576,7 +759,9 @@ impl App {
 
     fn on_detail_key(&mut self, key: KeyEvent) {
         let action = self.keymap.action(Context::Detail, key);
-        let Some(Overlay::Detail(d)) = &mut self.overlay else { return };
+        let Some(Overlay::Detail(d)) = &mut self.overlay else {
+            return;
+        };
         let mut restart = false;
         match action {
             Some(Action::Close) | Some(Action::Quit) => {
@@ -603,8 +788,15 @@ impl App {
                 d.previous = !d.previous;
                 restart = true;
             }
-            Some(Action::NextContainer) if d.kind == DetailKind::Logs && !d.containers.is_empty() => {
-                let i = d.containers.iter().position(|c| Some(c) == d.container.as_ref()).map(|i| (i + 1) % d.containers.len()).unwrap_or(0);
+            Some(Action::NextContainer)
+                if d.kind == DetailKind::Logs && !d.containers.is_empty() =>
+            {
+                let i = d
+                    .containers
+                    .iter()
+                    .position(|c| Some(c) == d.container.as_ref())
+                    .map(|i| (i + 1) % d.containers.len())
+                    .unwrap_or(0);
                 d.container = d.containers.get(i).cloned();
                 restart = true;
             }
@@ -616,7 +808,9 @@ impl App {
     }
 
     fn on_dialog_key(&mut self, key: KeyEvent) {
-        let Some(Overlay::Dialog(d)) = &mut self.overlay else { return };
+        let Some(Overlay::Dialog(d)) = &mut self.overlay else {
+            return;
+        };
         match key.code {
             KeyCode::Esc => {
                 if !d.running {
@@ -652,7 +846,12 @@ impl App {
                 self.overlay = None;
                 self.refresh_table();
             }
-            DialogKind::ScaleInput { kind, namespace, name, current } => match d.input.trim().parse::<i32>() {
+            DialogKind::ScaleInput {
+                kind,
+                namespace,
+                name,
+                current,
+            } => match d.input.trim().parse::<i32>() {
                 Ok(n) if n >= 0 => {
                     let plan = Plan::scale(*kind, namespace, name, *current, n);
                     self.start_plan(plan);
@@ -679,9 +878,16 @@ impl App {
             UiMsg::Progress(p) => {
                 if let Some(Overlay::Dialog(d)) = &mut self.overlay {
                     let (role, text) = match &p {
-                        Progress::StepStarted { index, total, text } => (Role::Text, format!("[{}/{}] {text} ...", index + 1, total)),
-                        Progress::StepDone { index, total, text } => (Role::Ok, format!("[{}/{}] done: {text}", index + 1, total)),
-                        Progress::StepFailed { index, total, text } => (Role::Error, format!("[{}/{}] FAILED: {text}", index + 1, total)),
+                        Progress::StepStarted { index, total, text } => {
+                            (Role::Text, format!("[{}/{}] {text} ...", index + 1, total))
+                        }
+                        Progress::StepDone { index, total, text } => {
+                            (Role::Ok, format!("[{}/{}] done: {text}", index + 1, total))
+                        }
+                        Progress::StepFailed { index, total, text } => (
+                            Role::Error,
+                            format!("[{}/{}] FAILED: {text}", index + 1, total),
+                        ),
                     };
                     d.progress.push((role, text));
                 }
@@ -702,14 +908,29 @@ impl App {
 
     pub fn draw(&mut self, f: &mut Frame) {
         let area = f.area();
-        let [tabs, body, status] = Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(2)]).areas(area);
+        let [tabs, body, status] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(2),
+        ])
+        .areas(area);
         self.draw_tabs(f, tabs);
         match self.pane {
-            Pane::Overview => overview::draw(f, body, &self.view, &self.theme, self.overview_scroll),
+            Pane::Overview => {
+                overview::draw(f, body, &self.view, &self.theme, self.overview_scroll)
+            }
             Pane::Network => {
                 let key = (Pane::Network, 0);
                 let mut state = self.tables.remove(&key).unwrap_or_default();
-                network::draw(f, body, &self.view, &mut state, &self.theme, self.overlay.is_none(), self.network_scroll);
+                network::draw(
+                    f,
+                    body,
+                    &self.view,
+                    &mut state,
+                    &self.theme,
+                    self.overlay.is_none(),
+                    self.network_scroll,
+                );
                 self.tables.insert(key, state);
             }
             pane => {
@@ -731,7 +952,15 @@ impl App {
                 let title = format!("{title} [{ns}]");
                 let key = (self.pane, self.sub());
                 let mut state = self.tables.remove(&key).unwrap_or_default();
-                table::draw(f, body, &title, self.model(), &mut state, &self.theme, self.overlay.is_none());
+                table::draw(
+                    f,
+                    body,
+                    &title,
+                    self.model(),
+                    &mut state,
+                    &self.theme,
+                    self.overlay.is_none(),
+                );
                 self.tables.insert(key, state);
             }
         }
@@ -747,8 +976,15 @@ impl App {
     fn draw_tabs(&self, f: &mut Frame, area: Rect) {
         let mut spans = vec![Span::styled(" kcops ", self.theme.style(Role::Title))];
         for (i, p) in Pane::ALL.iter().enumerate() {
-            let role = if *p == self.pane { Role::Selection } else { Role::Muted };
-            spans.push(Span::styled(format!(" {}:{} ", i + 1, p.title()), self.theme.style(role)));
+            let role = if *p == self.pane {
+                Role::Selection
+            } else {
+                Role::Muted
+            };
+            spans.push(Span::styled(
+                format!(" {}:{} ", i + 1, p.title()),
+                self.theme.style(role),
+            ));
         }
         if self.read_only {
             spans.push(Span::styled(" READ-ONLY ", self.theme.style(Role::Warning)));
@@ -757,32 +993,73 @@ impl App {
     }
 
     fn draw_status(&self, f: &mut Frame, area: Rect) {
-        let [line1, line2] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+        let [line1, line2] =
+            Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
         let c = &self.view.connection;
-        let last = self.view.sources.iter().filter_map(|s| s.last_success).max();
-        let ago = last.map(|t| crate::model::pod_status::human_since(t, jiff::Timestamp::now())).map(|a| format!("last success {a} ago")).unwrap_or_else(|| "never succeeded yet".into());
-        let errors: Vec<String> = self.view.sources.iter().filter_map(|s| s.last_error.as_ref().map(|e| format!("{}: {e}", s.kind))).collect();
+        let last = self
+            .view
+            .sources
+            .iter()
+            .filter_map(|s| s.last_success)
+            .max();
+        let ago = last
+            .map(|t| crate::model::pod_status::human_since(t, jiff::Timestamp::now()))
+            .map(|a| format!("last success {a} ago"))
+            .unwrap_or_else(|| "never succeeded yet".into());
+        let errors: Vec<String> = self
+            .view
+            .sources
+            .iter()
+            .filter_map(|s| s.last_error.as_ref().map(|e| format!("{}: {e}", s.kind)))
+            .collect();
         let (role, text) = if let Some(e) = &c.error {
             (Role::Error, format!("{e} — retrying; {ago}"))
         } else if let Some(first) = errors.first() {
-            (Role::Error, format!("{first} — retrying with backoff; {ago}"))
+            (
+                Role::Error,
+                format!("{first} — retrying with backoff; {ago}"),
+            )
         } else {
             let node = self.node.as_deref().unwrap_or("?");
-            (Role::StatusBar, format!("context {}  user {}  server {}  node {node}  {ago}", c.context, c.user, c.server))
+            (
+                Role::StatusBar,
+                format!(
+                    "context {}  user {}  server {}  node {node}  {ago}",
+                    c.context, c.user, c.server
+                ),
+            )
         };
-        f.render_widget(Paragraph::new(Span::styled(text, self.theme.style(role))), line1);
+        f.render_widget(
+            Paragraph::new(Span::styled(text, self.theme.style(role))),
+            line1,
+        );
         let second = match &self.input {
-            Input::Filter(b) => Line::from(vec![Span::styled("/", self.theme.style(Role::KeyHint)), Span::styled(b.clone(), self.theme.style(Role::Filter))]),
-            Input::Command(b) => Line::from(vec![Span::styled(":", self.theme.style(Role::KeyHint)), Span::styled(b.clone(), self.theme.style(Role::Filter))]),
-            Input::Search(b) => Line::from(vec![Span::styled("search: ", self.theme.style(Role::KeyHint)), Span::styled(b.clone(), self.theme.style(Role::Filter))]),
+            Input::Filter(b) => Line::from(vec![
+                Span::styled("/", self.theme.style(Role::KeyHint)),
+                Span::styled(b.clone(), self.theme.style(Role::Filter)),
+            ]),
+            Input::Command(b) => Line::from(vec![
+                Span::styled(":", self.theme.style(Role::KeyHint)),
+                Span::styled(b.clone(), self.theme.style(Role::Filter)),
+            ]),
+            Input::Search(b) => Line::from(vec![
+                Span::styled("search: ", self.theme.style(Role::KeyHint)),
+                Span::styled(b.clone(), self.theme.style(Role::Filter)),
+            ]),
             Input::None => match &self.status {
                 Some((role, s)) => Line::from(Span::styled(s.clone(), self.theme.style(*role))),
                 None => {
                     let mut spans = Vec::new();
                     if !self.filter.is_empty() {
-                        spans.push(Span::styled(format!("filter: {}  ", self.filter.text), self.theme.style(Role::Filter)));
+                        spans.push(Span::styled(
+                            format!("filter: {}  ", self.filter.text),
+                            self.theme.style(Role::Filter),
+                        ));
                     }
-                    spans.push(Span::styled("? help  : command  / filter  q quit", self.theme.style(Role::Muted)));
+                    spans.push(Span::styled(
+                        "? help  : command  / filter  q quit",
+                        self.theme.style(Role::Muted),
+                    ));
                     Line::from(spans)
                 }
             },
@@ -795,20 +1072,36 @@ impl App {
         f.render_widget(Clear, rect);
         let contexts: &[(Context, &str)] = match self.pane {
             Pane::Overview => &[(Context::Global, "Global")],
-            _ => &[(Context::Table, "This pane"), (Context::Global, "Global"), (Context::Detail, "Detail views")],
+            _ => &[
+                (Context::Table, "This pane"),
+                (Context::Global, "Global"),
+                (Context::Detail, "Detail views"),
+            ],
         };
         let mut sections: Vec<Vec<Line>> = Vec::new();
         for (ctx, title) in contexts {
-            let mut lines = vec![Line::from(Span::styled(*title, self.theme.style(Role::Header)))];
+            let mut lines = vec![Line::from(Span::styled(
+                *title,
+                self.theme.style(Role::Header),
+            ))];
             for (action, keys) in self.keymap.bindings(*ctx) {
                 if self.read_only && action.mutates() {
                     continue;
                 }
-                lines.push(Line::from(vec![Span::styled(format!("  {:<18}", keys.join(", ")), self.theme.style(Role::KeyHint)), Span::styled(action.description(), self.theme.style(Role::Text))]));
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("  {:<18}", keys.join(", ")),
+                        self.theme.style(Role::KeyHint),
+                    ),
+                    Span::styled(action.description(), self.theme.style(Role::Text)),
+                ]));
             }
             sections.push(lines);
         }
-        let block = Block::default().borders(Borders::ALL).border_style(self.theme.style(Role::DialogBorder)).title(Span::styled(" Keys ", self.theme.style(Role::Title)));
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(self.theme.style(Role::DialogBorder))
+            .title(Span::styled(" Keys ", self.theme.style(Role::Title)));
         let inner = block.inner(rect);
         f.render_widget(block, rect);
         // Sections side by side when they do not fit one under the other: a section
@@ -831,7 +1124,9 @@ impl App {
         }
         columns.push(column);
         let n = columns.len() as u32;
-        let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).spacing(2).split(inner);
+        let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n)))
+            .spacing(2)
+            .split(inner);
         for (column, area) in columns.into_iter().zip(areas.iter()) {
             f.render_widget(Paragraph::new(column), *area);
         }
@@ -840,7 +1135,12 @@ impl App {
 
 /// Connects (retrying with backoff and reporting why it cannot), starts the
 /// reflectors, and publishes a new view model after each change batch.
-async fn background(opts: ConnectOptions, probe: crate::host::probe::HostProbe, view_tx: watch::Sender<Arc<ViewModel>>, ui_tx: mpsc::Sender<UiMsg>) {
+async fn background(
+    opts: ConnectOptions,
+    probe: crate::host::probe::HostProbe,
+    view_tx: watch::Sender<Arc<ViewModel>>,
+    ui_tx: mpsc::Sender<UiMsg>,
+) {
     let mut delay = Duration::from_millis(500);
     let conn = loop {
         match crate::kube::connect::connect(&opts).await {
@@ -856,14 +1156,29 @@ async fn background(opts: ConnectOptions, probe: crate::host::probe::HostProbe, 
     };
     let _ = ui_tx.send(UiMsg::Connected(Box::new(conn.clone()))).await;
     let sources = crate::kube::reflectors::Sources::start(&conn);
-    let base = super::view::ConnState { context: conn.context.clone(), server: conn.server.clone(), user: conn.user.clone(), error: None };
+    let base = super::view::ConnState {
+        context: conn.context.clone(),
+        server: conn.server.clone(),
+        user: conn.user.clone(),
+        error: None,
+    };
     let sources = Arc::new(sources);
     // Host probes do file IO and run a command: their own task, every ~10 s.
     let find_node = {
         let nodes = sources.nodes.clone();
-        move || crate::host::node_with_address(nodes.state().iter().map(|n| n.as_ref()), &crate::host::local_addresses())
+        move || {
+            crate::host::node_with_address(
+                nodes.state().iter().map(|n| n.as_ref()),
+                &crate::host::local_addresses(),
+            )
+        }
     };
-    let host = crate::host::watch::HostWatch::start(probe, find_node, sources.changed.clone(), Duration::from_secs(10));
+    let host = crate::host::watch::HostWatch::start(
+        probe,
+        find_node,
+        sources.changed.clone(),
+        Duration::from_secs(10),
+    );
     let mut generation = 0u64;
     let mut last = Instant::now() - Duration::from_secs(1);
     loop {
@@ -900,9 +1215,17 @@ async fn background(opts: ConnectOptions, probe: crate::host::probe::HostProbe, 
 pub async fn run(opts: ConsoleOptions) -> Result<()> {
     let (ui_tx, mut ui_rx) = mpsc::channel::<UiMsg>(256);
     let (view_tx, mut view_rx) = watch::channel(Arc::new(ViewModel::default()));
-    let mut probe = crate::host::probe::HostProbe::new(opts.host_root.clone().unwrap_or_else(|| "/".into()), opts.node.clone());
+    let mut probe = crate::host::probe::HostProbe::new(
+        opts.host_root.clone().unwrap_or_else(|| "/".into()),
+        opts.node.clone(),
+    );
     probe.sandboxes_command = opts.sandboxes_command.clone();
-    let bg = tokio::spawn(background(opts.connect.clone(), probe, view_tx, ui_tx.clone()));
+    let bg = tokio::spawn(background(
+        opts.connect.clone(),
+        probe,
+        view_tx,
+        ui_tx.clone(),
+    ));
     let mut app = App::new(&opts, ui_tx);
     let mut guard = super::terminal::TerminalGuard::enter()?;
     let mut events = EventStream::new();
@@ -918,12 +1241,20 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
             if since >= frame_budget {
                 let t0 = Instant::now();
                 guard.terminal.draw(|f| app.draw(f))?;
-                tracing::trace!(frame_us = t0.elapsed().as_micros() as u64, generation = app.view.generation, "frame");
+                tracing::trace!(
+                    frame_us = t0.elapsed().as_micros() as u64,
+                    generation = app.view.generation,
+                    "frame"
+                );
                 last_draw = Instant::now();
                 dirty = false;
             }
         }
-        let redraw_in = if dirty { frame_budget.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
+        let redraw_in = if dirty {
+            frame_budget.saturating_sub(last_draw.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) => { app.on_key(k); dirty = true; }

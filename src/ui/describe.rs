@@ -8,10 +8,15 @@ use crate::ui::view::{ObjKey, ObjKind};
 
 /// The object behind a row as JSON, if it is still in the snapshot.
 pub fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
-    fn find<K: kube::ResourceExt + serde::Serialize>(items: &[std::sync::Arc<K>], key: &ObjKey) -> Option<Value> {
+    fn find<K: kube::ResourceExt + serde::Serialize>(
+        items: &[std::sync::Arc<K>],
+        key: &ObjKey,
+    ) -> Option<Value> {
         items
             .iter()
-            .find(|o| o.name_any() == key.name && o.namespace().unwrap_or_default() == key.namespace)
+            .find(|o| {
+                o.name_any() == key.name && o.namespace().unwrap_or_default() == key.namespace
+            })
             .and_then(|o| serde_json::to_value(o.as_ref()).ok())
     }
     match key.kind {
@@ -30,7 +35,11 @@ pub fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
 /// The object as YAML lines.
 pub fn yaml_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     match object_json(s, key) {
-        Some(v) => serde_yaml_ng::to_string(&v).unwrap_or_else(|e| format!("cannot render YAML: {e}")).lines().map(str::to_string).collect(),
+        Some(v) => serde_yaml_ng::to_string(&v)
+            .unwrap_or_else(|e| format!("cannot render YAML: {e}"))
+            .lines()
+            .map(str::to_string)
+            .collect(),
         None => vec![format!("{} {} is gone", key.kind.label(), key.name)],
     }
 }
@@ -51,7 +60,10 @@ fn map_lines(out: &mut Vec<String>, title: &str, v: &Value) {
         Some(m) if !m.is_empty() => {
             let mut first = true;
             for (k, val) in m {
-                let val = val.as_str().map(str::to_string).unwrap_or_else(|| val.to_string());
+                let val = val
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| val.to_string());
                 out.push(format!("{:<16}{k}={val}", if first { title } else { "" }));
                 first = false;
             }
@@ -71,32 +83,72 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     }
     map_lines(&mut out, "Labels:", &v["metadata"]["labels"]);
     map_lines(&mut out, "Annotations:", &v["metadata"]["annotations"]);
-    out.push(format!("{:<16}{}", "Created:", str_at(&v, &["metadata", "creationTimestamp"])));
+    out.push(format!(
+        "{:<16}{}",
+        "Created:",
+        str_at(&v, &["metadata", "creationTimestamp"])
+    ));
     if let Some(d) = v["metadata"]["deletionTimestamp"].as_str() {
         out.push(format!("{:<16}{d}", "Terminating:"));
     }
     if let Some(owners) = v["metadata"]["ownerReferences"].as_array() {
         for o in owners {
-            out.push(format!("{:<16}{}/{}", "Controlled By:", str_at(o, &["kind"]), str_at(o, &["name"])));
+            out.push(format!(
+                "{:<16}{}/{}",
+                "Controlled By:",
+                str_at(o, &["kind"]),
+                str_at(o, &["name"])
+            ));
         }
     }
     match key.kind {
         ObjKind::Pod => {
-            out.push(format!("{:<16}{}", "Node:", str_at(&v, &["spec", "nodeName"])));
-            out.push(format!("{:<16}{}", "Status:", str_at(&v, &["status", "phase"])));
+            out.push(format!(
+                "{:<16}{}",
+                "Node:",
+                str_at(&v, &["spec", "nodeName"])
+            ));
+            out.push(format!(
+                "{:<16}{}",
+                "Status:",
+                str_at(&v, &["status", "phase"])
+            ));
             out.push(format!("{:<16}{}", "IP:", str_at(&v, &["status", "podIP"])));
             out.push("Containers:".into());
-            for c in v["spec"]["containers"].as_array().cloned().unwrap_or_default() {
+            for c in v["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
                 out.push(format!("  {}:", str_at(&c, &["name"])));
                 out.push(format!("    Image:     {}", str_at(&c, &["image"])));
             }
-            for cs in v["status"]["containerStatuses"].as_array().cloned().unwrap_or_default() {
-                let state = cs["state"].as_object().and_then(|m| m.keys().next().cloned()).unwrap_or_default();
+            for cs in v["status"]["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                let state = cs["state"]
+                    .as_object()
+                    .and_then(|m| m.keys().next().cloned())
+                    .unwrap_or_default();
                 let reason = cs["state"][&state]["reason"].as_str().unwrap_or("");
-                out.push(format!("  {} state: {state} {reason}  restarts: {}", str_at(&cs, &["name"]), cs["restartCount"]));
+                out.push(format!(
+                    "  {} state: {state} {reason}  restarts: {}",
+                    str_at(&cs, &["name"]),
+                    cs["restartCount"]
+                ));
                 if let Some(t) = cs["lastState"]["terminated"].as_object() {
-                    out.push(format!("    Last State: Terminated  Reason: {}  Exit Code: {}", t.get("reason").and_then(|r| r.as_str()).unwrap_or(""), t.get("exitCode").cloned().unwrap_or_default()));
-                    if let Some(m) = t.get("message").and_then(|m| m.as_str()).filter(|m| !m.is_empty()) {
+                    out.push(format!(
+                        "    Last State: Terminated  Reason: {}  Exit Code: {}",
+                        t.get("reason").and_then(|r| r.as_str()).unwrap_or(""),
+                        t.get("exitCode").cloned().unwrap_or_default()
+                    ));
+                    if let Some(m) = t
+                        .get("message")
+                        .and_then(|m| m.as_str())
+                        .filter(|m| !m.is_empty())
+                    {
                         out.push(format!("    Message:    {m}"));
                     }
                 }
@@ -111,35 +163,87 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
                 if claim.is_empty() {
                     out.push(format!("  {}", str_at(&vol, &["name"])));
                 } else {
-                    out.push(format!("  {}: PersistentVolumeClaim {claim}", str_at(&vol, &["name"])));
+                    out.push(format!(
+                        "  {}: PersistentVolumeClaim {claim}",
+                        str_at(&vol, &["name"])
+                    ));
                 }
             }
         }
         ObjKind::Node => {
-            out.push(format!("{:<16}{}", "PodCIDR:", str_at(&v, &["spec", "podCIDR"])));
-            out.push(format!("{:<16}{}", "Unschedulable:", v["spec"]["unschedulable"].as_bool().unwrap_or(false)));
+            out.push(format!(
+                "{:<16}{}",
+                "PodCIDR:",
+                str_at(&v, &["spec", "podCIDR"])
+            ));
+            out.push(format!(
+                "{:<16}{}",
+                "Unschedulable:",
+                v["spec"]["unschedulable"].as_bool().unwrap_or(false)
+            ));
             for t in v["spec"]["taints"].as_array().cloned().unwrap_or_default() {
-                out.push(format!("{:<16}{}:{}", "Taint:", str_at(&t, &["key"]), str_at(&t, &["effect"])));
+                out.push(format!(
+                    "{:<16}{}:{}",
+                    "Taint:",
+                    str_at(&t, &["key"]),
+                    str_at(&t, &["effect"])
+                ));
             }
-            for a in v["status"]["addresses"].as_array().cloned().unwrap_or_default() {
-                out.push(format!("{:<16}{}", format!("{}:", str_at(&a, &["type"])), str_at(&a, &["address"])));
+            for a in v["status"]["addresses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                out.push(format!(
+                    "{:<16}{}",
+                    format!("{}:", str_at(&a, &["type"])),
+                    str_at(&a, &["address"])
+                ));
             }
         }
         ObjKind::Pvc | ObjKind::Pv => {
-            out.push(format!("{:<16}{}", "Status:", str_at(&v, &["status", "phase"])));
-            out.push(format!("{:<16}{}", "StorageClass:", str_at(&v, &["spec", "storageClassName"])));
+            out.push(format!(
+                "{:<16}{}",
+                "Status:",
+                str_at(&v, &["status", "phase"])
+            ));
+            out.push(format!(
+                "{:<16}{}",
+                "StorageClass:",
+                str_at(&v, &["spec", "storageClassName"])
+            ));
             if key.kind == ObjKind::Pvc {
-                out.push(format!("{:<16}{}", "Volume:", str_at(&v, &["spec", "volumeName"])));
+                out.push(format!(
+                    "{:<16}{}",
+                    "Volume:",
+                    str_at(&v, &["spec", "volumeName"])
+                ));
             } else {
-                out.push(format!("{:<16}{}/{}", "Claim:", str_at(&v, &["spec", "claimRef", "namespace"]), str_at(&v, &["spec", "claimRef", "name"])));
+                out.push(format!(
+                    "{:<16}{}/{}",
+                    "Claim:",
+                    str_at(&v, &["spec", "claimRef", "namespace"]),
+                    str_at(&v, &["spec", "claimRef", "name"])
+                ));
                 // The in-tree rbd source, or a ceph-csi RBD volume (as the RBD column).
-                let (pool, image) = if str_at(&v, &["spec", "csi", "driver"]) == "rbd.csi.ceph.com" {
-                    (str_at(&v, &["spec", "csi", "volumeAttributes", "pool"]), str_at(&v, &["spec", "csi", "volumeAttributes", "imageName"]))
+                let (pool, image) = if str_at(&v, &["spec", "csi", "driver"]) == "rbd.csi.ceph.com"
+                {
+                    (
+                        str_at(&v, &["spec", "csi", "volumeAttributes", "pool"]),
+                        str_at(&v, &["spec", "csi", "volumeAttributes", "imageName"]),
+                    )
                 } else {
-                    (str_at(&v, &["spec", "rbd", "pool"]), str_at(&v, &["spec", "rbd", "image"]))
+                    (
+                        str_at(&v, &["spec", "rbd", "pool"]),
+                        str_at(&v, &["spec", "rbd", "image"]),
+                    )
                 };
                 if !image.is_empty() {
-                    out.push(format!("{:<16}{}/{image}", "RBD image:", if pool.is_empty() { "rbd" } else { pool }));
+                    out.push(format!(
+                        "{:<16}{}/{image}",
+                        "RBD image:",
+                        if pool.is_empty() { "rbd" } else { pool }
+                    ));
                 }
             }
         }
@@ -147,16 +251,29 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     }
     if let Some(conds) = v["status"]["conditions"].as_array() {
         out.push("Conditions:".into());
-        out.push(format!("  {:<28}{:<8}{:<28}{}", "Type", "Status", "Reason", "Message"));
+        out.push(format!(
+            "  {:<28}{:<8}{:<28}{}",
+            "Type", "Status", "Reason", "Message"
+        ));
         for c in conds {
-            out.push(format!("  {:<28}{:<8}{:<28}{}", str_at(c, &["type"]), str_at(c, &["status"]), str_at(c, &["reason"]), str_at(c, &["message"])));
+            out.push(format!(
+                "  {:<28}{:<8}{:<28}{}",
+                str_at(c, &["type"]),
+                str_at(c, &["status"]),
+                str_at(c, &["reason"]),
+                str_at(c, &["message"])
+            ));
         }
     }
     let kind = key.kind.label();
     let mut events: Vec<&std::sync::Arc<k8s_openapi::api::core::v1::Event>> = s
         .events
         .iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(&key.name) && e.involved_object.kind.as_deref() == Some(kind) && e.involved_object.namespace.as_deref().unwrap_or("") == key.namespace)
+        .filter(|e| {
+            e.involved_object.name.as_deref() == Some(&key.name)
+                && e.involved_object.kind.as_deref() == Some(kind)
+                && e.involved_object.namespace.as_deref().unwrap_or("") == key.namespace
+        })
         .collect();
     events.sort_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0));
     out.push("Events:".into());

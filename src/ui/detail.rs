@@ -39,7 +39,18 @@ pub struct Detail {
 
 impl Detail {
     pub fn new(kind: DetailKind, key: ObjKey, lines: Vec<String>) -> Self {
-        Self { kind, key, lines: lines.into(), scroll: 0, search: None, container: None, containers: Vec::new(), previous: false, follow: false, error: None }
+        Self {
+            kind,
+            key,
+            lines: lines.into(),
+            scroll: 0,
+            search: None,
+            container: None,
+            containers: Vec::new(),
+            previous: false,
+            follow: false,
+            error: None,
+        }
     }
 
     pub fn title(&self) -> String {
@@ -48,7 +59,11 @@ impl Detail {
             DetailKind::Yaml => "yaml",
             DetailKind::Logs => "logs",
         };
-        let obj = if self.key.namespace.is_empty() { self.key.name.clone() } else { format!("{}/{}", self.key.namespace, self.key.name) };
+        let obj = if self.key.namespace.is_empty() {
+            self.key.name.clone()
+        } else {
+            format!("{}/{}", self.key.namespace, self.key.name)
+        };
         let mut t = format!(" {what} {} {obj} ", self.key.kind.label());
         if self.kind == DetailKind::Logs {
             if let Some(c) = &self.container {
@@ -85,11 +100,22 @@ impl Detail {
 
     /// Jumps to the next line (after the current one) containing the search text.
     pub fn search_next(&mut self) -> bool {
-        let Some(needle) = self.search.as_ref().map(|s| s.to_lowercase()).filter(|s| !s.is_empty()) else { return false };
+        let Some(needle) = self
+            .search
+            .as_ref()
+            .map(|s| s.to_lowercase())
+            .filter(|s| !s.is_empty())
+        else {
+            return false;
+        };
         let n = self.lines.len();
         for step in 1..=n {
             let i = (self.scroll + step) % n.max(1);
-            if self.lines.get(i).is_some_and(|l| l.to_lowercase().contains(&needle)) {
+            if self
+                .lines
+                .get(i)
+                .is_some_and(|l| l.to_lowercase().contains(&needle))
+            {
                 self.scroll = i;
                 return true;
             }
@@ -100,14 +126,27 @@ impl Detail {
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme) {
         f.render_widget(Clear, area);
         let height = area.height.saturating_sub(2) as usize;
-        let start = if self.follow { self.lines.len().saturating_sub(height) } else { self.scroll.min(self.lines.len().saturating_sub(1)) };
-        let needle = self.search.as_ref().map(|s| s.to_lowercase()).filter(|s| !s.is_empty());
+        let start = if self.follow {
+            self.lines.len().saturating_sub(height)
+        } else {
+            self.scroll.min(self.lines.len().saturating_sub(1))
+        };
+        let needle = self
+            .search
+            .as_ref()
+            .map(|s| s.to_lowercase())
+            .filter(|s| !s.is_empty());
         let mut text: Vec<Line> = Vec::with_capacity(height);
         if let Some(err) = &self.error {
-            text.push(Line::from(Span::styled(err.clone(), theme.style(Role::Error))));
+            text.push(Line::from(Span::styled(
+                err.clone(),
+                theme.style(Role::Error),
+            )));
         }
         for l in self.lines.iter().skip(start).take(height) {
-            let hit = needle.as_ref().is_some_and(|n| l.to_lowercase().contains(n));
+            let hit = needle
+                .as_ref()
+                .is_some_and(|n| l.to_lowercase().contains(n));
             let role = if hit { Role::Selection } else { Role::Text };
             text.push(Line::from(Span::styled(l.clone(), theme.style(role))));
         }
@@ -115,7 +154,10 @@ impl Detail {
         if let Some(s) = &self.search {
             title.push_str(&format!("/{s} "));
         }
-        let block = Block::default().borders(Borders::ALL).border_style(theme.style(Role::BorderFocused)).title(Span::styled(title, theme.style(Role::Title)));
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.style(Role::BorderFocused))
+            .title(Span::styled(title, theme.style(Role::Title)));
         f.render_widget(Paragraph::new(text).block(block), area);
     }
 }

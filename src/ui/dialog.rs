@@ -15,7 +15,12 @@ pub enum DialogKind {
     /// Show the plan, take the confirmation, run it.
     ConfirmPlan(Plan),
     /// Ask for replicas, then build a scale plan.
-    ScaleInput { kind: crate::ops::ScaleKind, namespace: String, name: String, current: i32 },
+    ScaleInput {
+        kind: crate::ops::ScaleKind,
+        namespace: String,
+        name: String,
+        current: i32,
+    },
     /// Ask for a namespace (empty = all).
     Namespace,
 }
@@ -33,14 +38,26 @@ pub struct Dialog {
 
 impl Dialog {
     pub fn new(kind: DialogKind) -> Self {
-        Self { kind, input: String::new(), progress: Vec::new(), running: false, done: false, error: None }
+        Self {
+            kind,
+            input: String::new(),
+            progress: Vec::new(),
+            running: false,
+            done: false,
+            error: None,
+        }
     }
 
     /// Centered rectangle of `pct_x` x `height` inside `area`.
     pub fn area(area: Rect, pct_x: u16, height: u16) -> Rect {
         let w = area.width * pct_x / 100;
         let h = height.min(area.height);
-        Rect { x: area.x + (area.width.saturating_sub(w)) / 2, y: area.y + (area.height.saturating_sub(h)) / 2, width: w, height: h }
+        Rect {
+            x: area.x + (area.width.saturating_sub(w)) / 2,
+            y: area.y + (area.height.saturating_sub(h)) / 2,
+            width: w,
+            height: h,
+        }
     }
 
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme, read_only: bool) {
@@ -56,39 +73,73 @@ impl Dialog {
                 }
                 lines.push(Line::from(""));
                 if read_only {
-                    lines.push(Line::from(Span::styled("read-only mode (--read-only): this plan will be refused", theme.style(Role::Warning))));
+                    lines.push(Line::from(Span::styled(
+                        "read-only mode (--read-only): this plan will be refused",
+                        theme.style(Role::Warning),
+                    )));
                 }
                 if !self.running && !self.done {
                     let prompt = match &plan.confirmation {
-                        Confirmation::TypedName(name) => format!("Type {name} to confirm, Esc to cancel: "),
-                        Confirmation::YesNo => "Type yes and Enter to run, Esc to cancel: ".to_string(),
+                        Confirmation::TypedName(name) => {
+                            format!("Type {name} to confirm, Esc to cancel: ")
+                        }
+                        Confirmation::YesNo => {
+                            "Type yes and Enter to run, Esc to cancel: ".to_string()
+                        }
                         Confirmation::None => "Press Enter to run ".to_string(),
                     };
-                    lines.push(Line::from(vec![Span::styled(prompt, theme.style(Role::KeyHint)), Span::styled(self.input.clone(), theme.style(Role::Filter))]));
+                    lines.push(Line::from(vec![
+                        Span::styled(prompt, theme.style(Role::KeyHint)),
+                        Span::styled(self.input.clone(), theme.style(Role::Filter)),
+                    ]));
                 }
             }
             DialogKind::ScaleInput { name, current, .. } => {
                 title = format!(" Scale {name} ");
                 lines.push(Line::from(format!("Current replicas: {current}")));
-                lines.push(Line::from(vec![Span::styled("New replicas: ", theme.style(Role::KeyHint)), Span::styled(self.input.clone(), theme.style(Role::Filter))]));
-                lines.push(Line::from(Span::styled("Enter to preview the plan, Esc to cancel", theme.style(Role::Muted))));
+                lines.push(Line::from(vec![
+                    Span::styled("New replicas: ", theme.style(Role::KeyHint)),
+                    Span::styled(self.input.clone(), theme.style(Role::Filter)),
+                ]));
+                lines.push(Line::from(Span::styled(
+                    "Enter to preview the plan, Esc to cancel",
+                    theme.style(Role::Muted),
+                )));
             }
             DialogKind::Namespace => {
                 title = " Namespace ".to_string();
-                lines.push(Line::from(vec![Span::styled("Namespace (empty = all): ", theme.style(Role::KeyHint)), Span::styled(self.input.clone(), theme.style(Role::Filter))]));
+                lines.push(Line::from(vec![
+                    Span::styled("Namespace (empty = all): ", theme.style(Role::KeyHint)),
+                    Span::styled(self.input.clone(), theme.style(Role::Filter)),
+                ]));
             }
         }
         for (role, p) in &self.progress {
             lines.push(Line::from(Span::styled(p.clone(), theme.style(*role))));
         }
         if let Some(e) = &self.error {
-            lines.push(Line::from(Span::styled(e.clone(), theme.style(Role::Error))));
+            lines.push(Line::from(Span::styled(
+                e.clone(),
+                theme.style(Role::Error),
+            )));
         }
         if self.done {
-            lines.push(Line::from(Span::styled("Esc to close", theme.style(Role::Muted))));
+            lines.push(Line::from(Span::styled(
+                "Esc to close",
+                theme.style(Role::Muted),
+            )));
         }
-        let block = Block::default().borders(Borders::ALL).border_style(theme.style(Role::DialogBorder)).title(Span::styled(title, theme.style(Role::Title)));
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.style(Role::DialogBorder))
+            .title(Span::styled(title, theme.style(Role::Title)));
         let [inner] = Layout::vertical([Constraint::Min(1)]).areas(rect);
-        f.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).style(theme.style(Role::Dialog)), inner);
+        f.render_widget(
+            Paragraph::new(lines)
+                .block(block)
+                .wrap(Wrap { trim: false })
+                .style(theme.style(Role::Dialog)),
+            inner,
+        );
     }
 }

@@ -7,7 +7,9 @@ use std::io::{self, Stdout};
 use anyhow::{Context, Result};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
-use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -21,19 +23,26 @@ pub struct TerminalGuard {
 /// Puts the terminal back: leave the alternate screen, show the cursor, cooked mode.
 pub fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, DisableMouseCapture, crossterm::cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        LeaveAlternateScreen,
+        DisableMouseCapture,
+        crossterm::cursor::Show
+    );
 }
 
 impl TerminalGuard {
     pub fn enter() -> Result<Self> {
         install_panic_hook();
-        enable_raw_mode().context("cannot switch the terminal to raw mode (is this a terminal?)")?;
+        enable_raw_mode()
+            .context("cannot switch the terminal to raw mode (is this a terminal?)")?;
         let mut out = io::stdout();
         if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
             restore();
             return Err(e).context("cannot enter the alternate screen");
         }
-        let terminal = Terminal::new(CrosstermBackend::new(out)).context("cannot start the terminal backend")?;
+        let terminal = Terminal::new(CrosstermBackend::new(out))
+            .context("cannot start the terminal backend")?;
         Ok(Self { terminal })
     }
 }

@@ -1,7 +1,7 @@
 //! Defaults the API server fills in on create, so objects look as they do on a real
 //! cluster (and k8s-openapi's required fields are present).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn set_default(obj: &mut Value, path: &[&str], value: Value) {
     let mut cur = obj;
@@ -9,7 +9,9 @@ fn set_default(obj: &mut Value, path: &[&str], value: Value) {
         if !cur.is_object() {
             *cur = json!({});
         }
-        let Some(map) = cur.as_object_mut() else { return };
+        let Some(map) = cur.as_object_mut() else {
+            return;
+        };
         if i + 1 == path.len() {
             map.entry(part.to_string()).or_insert(value);
             return;
@@ -24,9 +26,10 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
         *list = json!([]);
     }
     if let Some(a) = list.as_array_mut()
-        && !a.iter().any(|f| f == finalizer) {
-            a.push(json!(finalizer));
-        }
+        && !a.iter().any(|f| f == finalizer)
+    {
+        a.push(json!(finalizer));
+    }
 }
 
 /// Fills defaults for `kind` in place.
@@ -36,7 +39,11 @@ pub fn apply(kind: &str, obj: &mut Value) {
             set_default(obj, &["spec", "finalizers"], json!(["kubernetes"]));
             set_default(obj, &["status", "phase"], json!("Active"));
             let name = obj["metadata"]["name"].clone();
-            set_default(obj, &["metadata", "labels", "kubernetes.io/metadata.name"], name);
+            set_default(
+                obj,
+                &["metadata", "labels", "kubernetes.io/metadata.name"],
+                name,
+            );
         }
         "Pod" => {
             pod_spec_defaults(&mut obj["spec"]);
@@ -51,7 +58,11 @@ pub fn apply(kind: &str, obj: &mut Value) {
         }
         "PersistentVolume" => {
             add_finalizer(obj, "kubernetes.io/pv-protection");
-            set_default(obj, &["spec", "persistentVolumeReclaimPolicy"], json!("Retain"));
+            set_default(
+                obj,
+                &["spec", "persistentVolumeReclaimPolicy"],
+                json!("Retain"),
+            );
             set_default(obj, &["spec", "volumeMode"], json!("Filesystem"));
             set_default(obj, &["status", "phase"], json!("Available"));
         }
@@ -63,8 +74,16 @@ pub fn apply(kind: &str, obj: &mut Value) {
             set_default(obj, &["spec", "replicas"], json!(1));
             set_default(obj, &["spec", "podManagementPolicy"], json!("OrderedReady"));
             set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
-            set_default(obj, &["spec", "updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
-            set_default(obj, &["spec", "persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+            set_default(
+                obj,
+                &["spec", "updateStrategy"],
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+            );
+            set_default(
+                obj,
+                &["spec", "persistentVolumeClaimRetentionPolicy"],
+                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+            );
             pod_spec_defaults(&mut obj["spec"]["template"]["spec"]);
             set_default(obj, &["status", "replicas"], json!(0));
             set_default(obj, &["status", "availableReplicas"], json!(0));
@@ -73,7 +92,11 @@ pub fn apply(kind: &str, obj: &mut Value) {
             set_default(obj, &["spec", "replicas"], json!(1));
             set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
             set_default(obj, &["spec", "progressDeadlineSeconds"], json!(600));
-            set_default(obj, &["spec", "strategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}));
+            set_default(
+                obj,
+                &["spec", "strategy"],
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+            );
             pod_spec_defaults(&mut obj["spec"]["template"]["spec"]);
         }
         "ReplicaSet" => {
@@ -83,9 +106,18 @@ pub fn apply(kind: &str, obj: &mut Value) {
         }
         "DaemonSet" => {
             set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
-            set_default(obj, &["spec", "updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}));
+            set_default(
+                obj,
+                &["spec", "updateStrategy"],
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+            );
             pod_spec_defaults(&mut obj["spec"]["template"]["spec"]);
-            for f in ["currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady"] {
+            for f in [
+                "currentNumberScheduled",
+                "desiredNumberScheduled",
+                "numberMisscheduled",
+                "numberReady",
+            ] {
                 set_default(obj, &["status", f], json!(0));
             }
         }
@@ -95,7 +127,12 @@ pub fn apply(kind: &str, obj: &mut Value) {
             if obj["spec"].get("clusterIP").is_none() {
                 use rand::Rng;
                 let mut rng = rand::thread_rng();
-                let ip = format!("10.{}.{}.{}", rng.gen_range(96..=111), rng.gen_range(0..=255), rng.gen_range(2..=254));
+                let ip = format!(
+                    "10.{}.{}.{}",
+                    rng.gen_range(96..=111),
+                    rng.gen_range(0..=255),
+                    rng.gen_range(2..=254)
+                );
                 obj["spec"]["clusterIP"] = json!(ip);
                 obj["spec"]["clusterIPs"] = json!([ip]);
             }
@@ -133,7 +170,11 @@ fn pod_spec_defaults(spec: &mut Value) {
     for list in ["containers", "initContainers"] {
         if let Some(cs) = spec.get_mut(list).and_then(|c| c.as_array_mut()) {
             for c in cs {
-                set_default(c, &["terminationMessagePath"], json!("/dev/termination-log"));
+                set_default(
+                    c,
+                    &["terminationMessagePath"],
+                    json!("/dev/termination-log"),
+                );
                 set_default(c, &["terminationMessagePolicy"], json!("File"));
                 set_default(c, &["imagePullPolicy"], json!("IfNotPresent"));
                 set_default(c, &["resources"], json!({}));
@@ -143,15 +184,29 @@ fn pod_spec_defaults(spec: &mut Value) {
 }
 
 fn qos_class(spec: &Value) -> &'static str {
-    let containers = spec.get("containers").and_then(|c| c.as_array()).cloned().unwrap_or_default();
-    let has = |c: &Value, k: &str| c["resources"].get(k).and_then(|r| r.as_object()).is_some_and(|m| !m.is_empty());
-    if containers.iter().all(|c| !has(c, "requests") && !has(c, "limits")) {
+    let containers = spec
+        .get("containers")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let has = |c: &Value, k: &str| {
+        c["resources"]
+            .get(k)
+            .and_then(|r| r.as_object())
+            .is_some_and(|m| !m.is_empty())
+    };
+    if containers
+        .iter()
+        .all(|c| !has(c, "requests") && !has(c, "limits"))
+    {
         return "BestEffort";
     }
     let guaranteed = containers.iter().all(|c| {
         let lim = &c["resources"]["limits"];
         let req = &c["resources"]["requests"];
-        ["cpu", "memory"].iter().all(|r| lim.get(*r).is_some() && (req.get(*r).is_none() || req.get(*r) == lim.get(*r)))
+        ["cpu", "memory"]
+            .iter()
+            .all(|r| lim.get(*r).is_some() && (req.get(*r).is_none() || req.get(*r) == lim.get(*r)))
     });
     if guaranteed {
         "Guaranteed"

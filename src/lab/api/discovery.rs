@@ -1,7 +1,7 @@
 //! Discovery documents (`/version`, `/api`, `/apis`, resource lists) so kubectl and
 //! kube-rs can map kinds and short names to resources.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::resources::{Registry, ResourceType};
 
@@ -35,7 +35,10 @@ pub fn group_list(registry: &Registry) -> Value {
         .groups()
         .into_iter()
         .map(|(group, versions)| {
-            let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+            let vs: Vec<Value> = versions
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+                .collect();
             let preferred = vs.first().cloned().unwrap_or(Value::Null);
             json!({"name": group, "versions": vs, "preferredVersion": preferred})
         })
@@ -45,9 +48,14 @@ pub fn group_list(registry: &Registry) -> Value {
 
 pub fn group(registry: &Registry, name: &str) -> Option<Value> {
     let (group, versions) = registry.groups().into_iter().find(|(g, _)| g == name)?;
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
     let preferred = vs.first().cloned().unwrap_or(Value::Null);
-    Some(json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": vs, "preferredVersion": preferred}))
+    Some(
+        json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": vs, "preferredVersion": preferred}),
+    )
 }
 
 fn subresource_verbs(sub: &str) -> Vec<&'static str> {
@@ -60,7 +68,16 @@ fn subresource_verbs(sub: &str) -> Vec<&'static str> {
 }
 
 fn resource_entry(rt: &ResourceType) -> Value {
-    let verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+    let verbs = [
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ];
     let mut v = json!({
         "name": rt.plural,
         "singularName": rt.singular,
@@ -80,7 +97,11 @@ fn resource_entry(rt: &ResourceType) -> Value {
 
 /// `APIResourceList` for one group/version, `None` when nothing is served there.
 pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    let types: Vec<_> = registry.all().into_iter().filter(|t| t.group == group && t.version == version).collect();
+    let types: Vec<_> = registry
+        .all()
+        .into_iter()
+        .filter(|t| t.group == group && t.version == version)
+        .collect();
     if types.is_empty() {
         return None;
     }
@@ -109,8 +130,14 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
             resources.push(entry);
         }
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 /// `api/v1` or `apis/<group>/<version>`: how `/openapi/v3` names a group-version.
@@ -142,7 +169,11 @@ fn served_group_versions(registry: &Registry) -> Vec<(String, String)> {
 /// when an operation lists no request body). There are no schemas: `kubectl explain`
 /// gets nothing from the lab.
 pub fn openapi_v3_doc(registry: &Registry, gv_path: &str) -> Option<Value> {
-    let types: Vec<_> = registry.all().into_iter().filter(|t| openapi_gv_path(&t.group, &t.version) == gv_path).collect();
+    let types: Vec<_> = registry
+        .all()
+        .into_iter()
+        .filter(|t| openapi_gv_path(&t.group, &t.version) == gv_path)
+        .collect();
     if types.is_empty() {
         return None;
     }
@@ -180,10 +211,20 @@ pub fn openapi_v3_root(registry: &Registry) -> Value {
     let mut paths = serde_json::Map::new();
     for (group, version) in served_group_versions(registry) {
         let gv_path = openapi_gv_path(&group, &version);
-        let Some(doc) = openapi_v3_doc(registry, &gv_path) else { continue };
+        let Some(doc) = openapi_v3_doc(registry, &gv_path) else {
+            continue;
+        };
         // FNV-1a of the document: changes when a CRD adds kinds to the group-version.
-        let hash = doc.to_string().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        paths.insert(gv_path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{gv_path}?hash={hash:016X}")}));
+        let hash = doc
+            .to_string()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        paths.insert(
+            gv_path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{gv_path}?hash={hash:016X}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -198,20 +239,34 @@ mod tests {
     fn openapi_v3_documents_patch_operations_with_field_validation() {
         let registry = Registry::with_builtins();
         let root = openapi_v3_root(&registry);
-        let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap_or_default();
+        let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap_or_default();
         assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="), "{root}");
         assert!(root["paths"]["api/v1"].is_object(), "{root}");
 
         let doc = openapi_v3_doc(&registry, "apis/apps/v1").unwrap_or_default();
-        let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"], json!({"group": "apps", "version": "v1", "kind": "Deployment"}));
+        let patch =
+            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"],
+            json!({"group": "apps", "version": "v1", "kind": "Deployment"})
+        );
         let params = patch["parameters"].as_array().cloned().unwrap_or_default();
-        assert!(params.iter().any(|p| p["name"] == "fieldValidation" && p["in"] == "query"), "{patch}");
+        assert!(
+            params
+                .iter()
+                .any(|p| p["name"] == "fieldValidation" && p["in"] == "query"),
+            "{patch}"
+        );
         // No request body: kubectl then builds strategic merge patches from its own types.
         assert!(patch.get("requestBody").is_none());
 
         let core = openapi_v3_doc(&registry, "api/v1").unwrap_or_default();
-        assert!(core["paths"]["/api/v1/nodes/{name}"]["patch"].is_object(), "cluster-scoped path");
+        assert!(
+            core["paths"]["/api/v1/nodes/{name}"]["patch"].is_object(),
+            "cluster-scoped path"
+        );
         assert!(openapi_v3_doc(&registry, "apis/nope/v1").is_none());
     }
 }

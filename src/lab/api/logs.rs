@@ -34,7 +34,10 @@ pub struct LogStore {
 impl Default for LogStore {
     fn default() -> Self {
         let (tx, _) = broadcast::channel(4096);
-        Self { logs: Mutex::new(HashMap::new()), tx }
+        Self {
+            logs: Mutex::new(HashMap::new()),
+            tx,
+        }
     }
 }
 
@@ -50,7 +53,12 @@ impl LogStore {
         while log.current.len() > MAX_LINES {
             log.current.pop_front();
         }
-        let _ = self.tx.send(LogLine { namespace: ns.into(), pod: pod.into(), container: container.into(), line: line.into() });
+        let _ = self.tx.send(LogLine {
+            namespace: ns.into(),
+            pod: pod.into(),
+            container: container.into(),
+            line: line.into(),
+        });
     }
 
     /// A container started without writing anything yet: its (empty) log exists.
@@ -73,7 +81,13 @@ impl LogStore {
     }
 
     /// The lines of the current (or previous) instance; `None` when there is none.
-    pub fn read(&self, ns: &str, pod: &str, container: &str, previous: bool) -> Option<Vec<String>> {
+    pub fn read(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+    ) -> Option<Vec<String>> {
         let logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
         let log = logs.get(&Self::key(ns, pod, container))?;
         if previous {

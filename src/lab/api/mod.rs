@@ -3,7 +3,6 @@
 pub mod defaults;
 pub mod discovery;
 pub mod handlers;
-pub mod watch;
 pub mod logs;
 pub mod patch;
 pub mod resources;
@@ -12,3 +11,4 @@ pub mod server;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod watch;

@@ -34,21 +34,32 @@ impl PatchType {
 pub fn apply(target: &mut Value, patch_type: PatchType, body: &[u8]) -> Result<(), ApiError> {
     match patch_type {
         PatchType::Json => {
-            let p: json_patch::Patch = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-            json_patch::patch(target, &p).map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))
+            let p: json_patch::Patch = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
+            json_patch::patch(target, &p).map_err(|e| {
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
+            })
         }
         PatchType::Merge => {
-            let p: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid merge patch: {e}")))?;
+            let p: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid merge patch: {e}")))?;
             json_patch::merge(target, &p);
             Ok(())
         }
         PatchType::Strategic => {
-            let p: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid strategic merge patch: {e}")))?;
+            let p: Value = serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("invalid strategic merge patch: {e}"))
+            })?;
             strategic_merge(target, &p, "");
             Ok(())
         }
         PatchType::Apply => {
-            let p: Value = serde_yaml_ng::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid apply patch: {e}")))?;
+            let p: Value = serde_yaml_ng::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid apply patch: {e}")))?;
             strategic_merge(target, &p, "");
             Ok(())
         }
@@ -59,7 +70,14 @@ pub fn apply(target: &mut Value, patch_type: PatchType, body: &[u8]) -> Result<(
 /// declare `patchMergeKey`). Lists not named here are replaced.
 fn merge_key(field: &str) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets" | "containerStatuses" | "initContainerStatuses" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "containerStatuses"
+        | "initContainerStatuses" => "name",
         "ports" => "containerPort",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
@@ -93,13 +111,17 @@ fn strategic_merge(target: &mut Value, patch: &Value, field: &str) {
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    let Some(target_map) = target.as_object_mut() else { return };
+    let Some(target_map) = target.as_object_mut() else {
+        return;
+    };
     for (key, value) in patch_map {
         if key.starts_with('$') {
             continue;
         }
         if let Some(list_field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(existing)), Some(remove)) = (target_map.get_mut(list_field), value.as_array()) {
+            if let (Some(Value::Array(existing)), Some(remove)) =
+                (target_map.get_mut(list_field), value.as_array())
+            {
                 existing.retain(|v| !remove.contains(v));
             }
             continue;
@@ -127,7 +149,11 @@ fn strategic_merge(target: &mut Value, patch: &Value, field: &str) {
                         }
                     }
                     _ => {
-                        let cleaned: Vec<Value> = items.iter().filter(|i| i.get("$patch").is_none()).cloned().collect();
+                        let cleaned: Vec<Value> = items
+                            .iter()
+                            .filter(|i| i.get("$patch").is_none())
+                            .cloned()
+                            .collect();
                         target_map.insert(key.clone(), Value::Array(cleaned));
                     }
                 }
@@ -141,8 +167,15 @@ fn strategic_merge(target: &mut Value, patch: &Value, field: &str) {
 }
 
 fn merge_list(current: &mut Vec<Value>, items: &[Value], mk: &str, field: &str) {
-    if items.iter().any(|i| i.get("$patch").and_then(|p| p.as_str()) == Some("replace")) {
-        *current = items.iter().filter(|i| i.get("$patch").is_none()).cloned().collect();
+    if items
+        .iter()
+        .any(|i| i.get("$patch").and_then(|p| p.as_str()) == Some("replace"))
+    {
+        *current = items
+            .iter()
+            .filter(|i| i.get("$patch").is_none())
+            .cloned()
+            .collect();
         return;
     }
     for item in items {
@@ -178,32 +211,68 @@ mod tests {
 
     #[test]
     fn strategic_merges_containers_by_name_and_cordons() {
-        let pod = json!({"spec":{"containers":[{"name":"a","image":"x"},{"name":"b","image":"y"}]}});
-        let out = patched(pod, PatchType::Strategic, json!({"spec":{"containers":[{"name":"b","image":"z"}]}}));
-        assert_eq!(out["spec"]["containers"], json!([{"name":"a","image":"x"},{"name":"b","image":"z"}]));
+        let pod =
+            json!({"spec":{"containers":[{"name":"a","image":"x"},{"name":"b","image":"y"}]}});
+        let out = patched(
+            pod,
+            PatchType::Strategic,
+            json!({"spec":{"containers":[{"name":"b","image":"z"}]}}),
+        );
+        assert_eq!(
+            out["spec"]["containers"],
+            json!([{"name":"a","image":"x"},{"name":"b","image":"z"}])
+        );
         let node = json!({"spec":{"podCIDR":"10.244.1.0/24"}});
-        let out = patched(node, PatchType::Strategic, json!({"spec":{"unschedulable":true}}));
-        assert_eq!(out["spec"], json!({"podCIDR":"10.244.1.0/24","unschedulable":true}));
+        let out = patched(
+            node,
+            PatchType::Strategic,
+            json!({"spec":{"unschedulable":true}}),
+        );
+        assert_eq!(
+            out["spec"],
+            json!({"podCIDR":"10.244.1.0/24","unschedulable":true})
+        );
     }
 
     #[test]
     fn strategic_delete_directive_and_null() {
         let v = json!({"metadata":{"labels":{"a":"1","b":"2"}},"spec":{"taints":[{"key":"k","effect":"NoSchedule"}]}});
-        let out = patched(v, PatchType::Strategic, json!({"metadata":{"labels":{"a":null}},"spec":{"taints":[{"key":"k","$patch":"delete"}]}}));
-        assert_eq!(out, json!({"metadata":{"labels":{"b":"2"}},"spec":{"taints":[]}}));
+        let out = patched(
+            v,
+            PatchType::Strategic,
+            json!({"metadata":{"labels":{"a":null}},"spec":{"taints":[{"key":"k","$patch":"delete"}]}}),
+        );
+        assert_eq!(
+            out,
+            json!({"metadata":{"labels":{"b":"2"}},"spec":{"taints":[]}})
+        );
     }
 
     #[test]
     fn merge_patch_replaces_lists_and_json_patch_works() {
         let v = json!({"spec":{"replicas":3,"containers":[{"name":"a"},{"name":"b"}]}});
-        let out = patched(v.clone(), PatchType::Merge, json!({"spec":{"replicas":2,"containers":[{"name":"c"}]}}));
-        assert_eq!(out, json!({"spec":{"replicas":2,"containers":[{"name":"c"}]}}));
-        let out = patched(v, PatchType::Json, json!([{"op":"replace","path":"/spec/replicas","value":5}]));
+        let out = patched(
+            v.clone(),
+            PatchType::Merge,
+            json!({"spec":{"replicas":2,"containers":[{"name":"c"}]}}),
+        );
+        assert_eq!(
+            out,
+            json!({"spec":{"replicas":2,"containers":[{"name":"c"}]}})
+        );
+        let out = patched(
+            v,
+            PatchType::Json,
+            json!([{"op":"replace","path":"/spec/replicas","value":5}]),
+        );
         assert_eq!(out["spec"]["replicas"], json!(5));
     }
 
     #[test]
     fn unknown_content_type_is_415() {
-        assert_eq!(PatchType::from_content_type("text/plain").map_err(|e| e.code), Err(415));
+        assert_eq!(
+            PatchType::from_content_type("text/plain").map_err(|e| e.code),
+            Err(415)
+        );
     }
 }

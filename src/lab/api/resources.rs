@@ -52,25 +52,129 @@ struct Builtin(
 );
 
 const BUILTINS: &[Builtin] = &[
-    Builtin("", "v1", "namespaces", "Namespace", false, &["ns"], &["status", "finalize"]),
+    Builtin(
+        "",
+        "v1",
+        "namespaces",
+        "Namespace",
+        false,
+        &["ns"],
+        &["status", "finalize"],
+    ),
     Builtin("", "v1", "nodes", "Node", false, &["no"], &["status"]),
-    Builtin("", "v1", "pods", "Pod", true, &["po"], &["status", "log", "eviction", "binding"]),
+    Builtin(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        true,
+        &["po"],
+        &["status", "log", "eviction", "binding"],
+    ),
     Builtin("", "v1", "services", "Service", true, &["svc"], &["status"]),
     Builtin("", "v1", "endpoints", "Endpoints", true, &["ep"], &[]),
     Builtin("", "v1", "events", "Event", true, &["ev"], &[]),
     Builtin("", "v1", "configmaps", "ConfigMap", true, &["cm"], &[]),
     Builtin("", "v1", "secrets", "Secret", true, &[], &[]),
-    Builtin("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"], &[]),
-    Builtin("", "v1", "persistentvolumes", "PersistentVolume", false, &["pv"], &["status"]),
-    Builtin("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, &["pvc"], &["status"]),
-    Builtin("storage.k8s.io", "v1", "storageclasses", "StorageClass", false, &["sc"], &[]),
-    Builtin("apps", "v1", "statefulsets", "StatefulSet", true, &["sts"], &["status", "scale"]),
-    Builtin("apps", "v1", "daemonsets", "DaemonSet", true, &["ds"], &["status"]),
-    Builtin("apps", "v1", "deployments", "Deployment", true, &["deploy"], &["status", "scale"]),
-    Builtin("apps", "v1", "replicasets", "ReplicaSet", true, &["rs"], &["status", "scale"]),
-    Builtin("apps", "v1", "controllerrevisions", "ControllerRevision", true, &[], &[]),
-    Builtin("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, &["pdb"], &["status"]),
-    Builtin("coordination.k8s.io", "v1", "leases", "Lease", true, &[], &[]),
+    Builtin(
+        "",
+        "v1",
+        "serviceaccounts",
+        "ServiceAccount",
+        true,
+        &["sa"],
+        &[],
+    ),
+    Builtin(
+        "",
+        "v1",
+        "persistentvolumes",
+        "PersistentVolume",
+        false,
+        &["pv"],
+        &["status"],
+    ),
+    Builtin(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        true,
+        &["pvc"],
+        &["status"],
+    ),
+    Builtin(
+        "storage.k8s.io",
+        "v1",
+        "storageclasses",
+        "StorageClass",
+        false,
+        &["sc"],
+        &[],
+    ),
+    Builtin(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        true,
+        &["sts"],
+        &["status", "scale"],
+    ),
+    Builtin(
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        true,
+        &["ds"],
+        &["status"],
+    ),
+    Builtin(
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        true,
+        &["deploy"],
+        &["status", "scale"],
+    ),
+    Builtin(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        &["status", "scale"],
+    ),
+    Builtin(
+        "apps",
+        "v1",
+        "controllerrevisions",
+        "ControllerRevision",
+        true,
+        &[],
+        &[],
+    ),
+    Builtin(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        true,
+        &["pdb"],
+        &["status"],
+    ),
+    Builtin(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "Lease",
+        true,
+        &[],
+        &[],
+    ),
     Builtin(
         "apiextensions.k8s.io",
         "v1",
@@ -93,7 +197,10 @@ impl Registry {
         let types = BUILTINS
             .iter()
             .map(|b| {
-                let all = matches!(b.3, "Pod" | "Service" | "StatefulSet" | "DaemonSet" | "Deployment" | "ReplicaSet");
+                let all = matches!(
+                    b.3,
+                    "Pod" | "Service" | "StatefulSet" | "DaemonSet" | "Deployment" | "ReplicaSet"
+                );
                 Arc::new(ResourceType {
                     group: b.0.into(),
                     version: b.1.into(),
@@ -117,11 +224,21 @@ impl Registry {
     }
 
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceType>> {
-        self.types.read().ok()?.iter().find(|t| t.group == group && t.version == version && t.plural == plural).cloned()
+        self.types
+            .read()
+            .ok()?
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+            .cloned()
     }
 
     pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
-        self.types.read().ok()?.iter().find(|t| t.api_version() == api_version && t.kind == kind).cloned()
+        self.types
+            .read()
+            .ok()?
+            .iter()
+            .find(|t| t.api_version() == api_version && t.kind == kind)
+            .cloned()
     }
 
     /// Groups (other than core) with their versions, in registration order.
@@ -129,7 +246,9 @@ impl Registry {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for t in self.all().iter().filter(|t| !t.group.is_empty()) {
             match out.iter_mut().find(|(g, _)| *g == t.group) {
-                Some((_, versions)) if !versions.contains(&t.version) => versions.push(t.version.clone()),
+                Some((_, versions)) if !versions.contains(&t.version) => {
+                    versions.push(t.version.clone())
+                }
                 Some(_) => {}
                 None => out.push((t.group.clone(), vec![t.version.clone()])),
             }
@@ -139,22 +258,46 @@ impl Registry {
 
     /// Registers the served versions of a CustomResourceDefinition object.
     pub fn register_crd(&self, crd: &serde_json::Value) -> Result<Vec<Arc<ResourceType>>, String> {
-        let spec = crd.get("spec").ok_or("CustomResourceDefinition has no spec")?;
-        let group = spec.get("group").and_then(|v| v.as_str()).ok_or("spec.group is required")?;
+        let spec = crd
+            .get("spec")
+            .ok_or("CustomResourceDefinition has no spec")?;
+        let group = spec
+            .get("group")
+            .and_then(|v| v.as_str())
+            .ok_or("spec.group is required")?;
         let names = spec.get("names").ok_or("spec.names is required")?;
-        let plural = names.get("plural").and_then(|v| v.as_str()).ok_or("spec.names.plural is required")?;
-        let kind = names.get("kind").and_then(|v| v.as_str()).ok_or("spec.names.kind is required")?;
-        let singular = names.get("singular").and_then(|v| v.as_str()).map(str::to_string).unwrap_or_else(|| kind.to_lowercase());
+        let plural = names
+            .get("plural")
+            .and_then(|v| v.as_str())
+            .ok_or("spec.names.plural is required")?;
+        let kind = names
+            .get("kind")
+            .and_then(|v| v.as_str())
+            .ok_or("spec.names.kind is required")?;
+        let singular = names
+            .get("singular")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| kind.to_lowercase());
         let short_names = str_list(names.get("shortNames"));
         let categories = str_list(names.get("categories"));
         let namespaced = spec.get("scope").and_then(|v| v.as_str()) != Some("Cluster");
-        let versions = spec.get("versions").and_then(|v| v.as_array()).ok_or("spec.versions is required")?;
+        let versions = spec
+            .get("versions")
+            .and_then(|v| v.as_array())
+            .ok_or("spec.versions is required")?;
         let mut added = Vec::new();
         let mut types = self.types.write().map_err(|_| "registry lock poisoned")?;
         for v in versions {
             let served = v.get("served").and_then(|s| s.as_bool()).unwrap_or(true);
-            let Some(version) = v.get("name").and_then(|n| n.as_str()) else { continue };
-            if !served || types.iter().any(|t| t.group == group && t.version == version && t.plural == plural) {
+            let Some(version) = v.get("name").and_then(|n| n.as_str()) else {
+                continue;
+            };
+            if !served
+                || types
+                    .iter()
+                    .any(|t| t.group == group && t.version == version && t.plural == plural)
+            {
                 continue;
             }
             let mut subresources = Vec::new();
@@ -186,6 +329,10 @@ impl Registry {
 
 fn str_list(v: Option<&serde_json::Value>) -> Vec<String> {
     v.and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }

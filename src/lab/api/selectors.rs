@@ -50,16 +50,27 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         if let Some(m) = sel.get("matchLabels").and_then(|m| m.as_object()) {
             for (k, v) in m {
-                reqs.push(Req::Eq(k.clone(), v.as_str().unwrap_or_default().to_string()));
+                reqs.push(Req::Eq(
+                    k.clone(),
+                    v.as_str().unwrap_or_default().to_string(),
+                ));
             }
         }
         if let Some(exprs) = sel.get("matchExpressions").and_then(|m| m.as_array()) {
             for e in exprs {
-                let key = e.get("key").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+                let key = e
+                    .get("key")
+                    .and_then(|k| k.as_str())
+                    .unwrap_or_default()
+                    .to_string();
                 let values: Vec<String> = e
                     .get("values")
                     .and_then(|v| v.as_array())
-                    .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 match e.get("operator").and_then(|o| o.as_str()) {
                     Some("In") => reqs.push(Req::In(key, values)),
@@ -98,8 +109,14 @@ fn parse_set(rest: &str, whole: &str) -> Result<Vec<String>, String> {
     let inner = rest
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| format!("unable to parse requirement: found '{rest}', expected: '(' in \"{whole}\""))?;
-    Ok(inner.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .ok_or_else(|| {
+            format!("unable to parse requirement: found '{rest}', expected: '(' in \"{whole}\"")
+        })?;
+    Ok(inner
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect())
 }
 
 fn parse_req(part: &str) -> Result<Req, String> {
@@ -131,7 +148,8 @@ fn parse_req(part: &str) -> Result<Req, String> {
 
 fn valid_key(k: &str) -> Result<String, String> {
     let ok = !k.is_empty()
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
     if ok {
         Ok(k.to_string())
     } else {
@@ -154,7 +172,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, false, v)
             } else {
-                return Err(format!("invalid selector: '{part}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{part}'; can't understand '{part}'"
+                ));
             };
             reqs.push((k.trim().to_string(), neg, v.trim().to_string()));
         }
@@ -172,12 +192,19 @@ impl FieldSelector {
 
     /// A `spec.nodeName=<x>` requirement, which the store answers from an index.
     pub fn node_name(&self) -> Option<&str> {
-        self.0.iter().find(|(k, neg, _)| k == "spec.nodeName" && !neg).map(|(_, _, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, neg, _)| k == "spec.nodeName" && !neg)
+            .map(|(_, _, v)| v.as_str())
     }
 
     pub fn matches(&self, fields: &[(String, String)]) -> bool {
         self.0.iter().all(|(k, neg, v)| {
-            let actual = fields.iter().find(|(fk, _)| fk == k).map(|(_, fv)| fv.as_str()).unwrap_or("");
+            let actual = fields
+                .iter()
+                .find(|(fk, _)| fk == k)
+                .map(|(_, fv)| fv.as_str())
+                .unwrap_or("");
             (actual == v) != *neg
         })
     }
@@ -188,7 +215,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -221,11 +251,31 @@ mod tests {
 
     #[test]
     fn field_selector_matches() {
-        let f = vec![("spec.nodeName".to_string(), "node1".to_string()), ("status.phase".to_string(), "Running".to_string())];
-        assert!(FieldSelector::parse("spec.nodeName=node1").map(|s| s.matches(&f)).unwrap_or(false));
-        assert!(FieldSelector::parse("status.phase!=Pending,spec.nodeName==node1").map(|s| s.matches(&f)).unwrap_or(false));
-        assert!(!FieldSelector::parse("spec.nodeName=node2").map(|s| s.matches(&f)).unwrap_or(true));
-        assert_eq!(FieldSelector::parse("spec.nodeName=").ok().and_then(|s| s.node_name().map(str::to_string)), Some(String::new()));
+        let f = vec![
+            ("spec.nodeName".to_string(), "node1".to_string()),
+            ("status.phase".to_string(), "Running".to_string()),
+        ];
+        assert!(
+            FieldSelector::parse("spec.nodeName=node1")
+                .map(|s| s.matches(&f))
+                .unwrap_or(false)
+        );
+        assert!(
+            FieldSelector::parse("status.phase!=Pending,spec.nodeName==node1")
+                .map(|s| s.matches(&f))
+                .unwrap_or(false)
+        );
+        assert!(
+            !FieldSelector::parse("spec.nodeName=node2")
+                .map(|s| s.matches(&f))
+                .unwrap_or(true)
+        );
+        assert_eq!(
+            FieldSelector::parse("spec.nodeName=")
+                .ok()
+                .and_then(|s| s.node_name().map(str::to_string)),
+            Some(String::new())
+        );
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

@@ -81,7 +81,9 @@ impl ServerHandle {
 
 /// Binds the address and serves until stopped.
 pub async fn serve(state: Arc<ApiState>, tls: Arc<rustls::ServerConfig>) -> Result<ServerHandle> {
-    let listener = TcpListener::bind(state.address).await.with_context(|| format!("cannot listen on {}", state.address))?;
+    let listener = TcpListener::bind(state.address)
+        .await
+        .with_context(|| format!("cannot listen on {}", state.address))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -112,7 +114,10 @@ pub async fn serve(state: Arc<ApiState>, tls: Arc<rustls::ServerConfig>) -> Resu
         connections.abort_all();
         while connections.join_next().await.is_some() {}
     });
-    Ok(ServerHandle { stop: Some(stop_tx), task: Some(task) })
+    Ok(ServerHandle {
+        stop: Some(stop_tx),
+        task: Some(task),
+    })
 }
 
 pub fn full(body: impl Into<Bytes>) -> Body {
@@ -120,13 +125,19 @@ pub fn full(body: impl Into<Bytes>) -> Body {
 }
 
 pub fn json_response(code: u16, value: &Value) -> Response<Body> {
-    raw_json(code, Bytes::from(serde_json::to_vec(value).unwrap_or_default()))
+    raw_json(
+        code,
+        Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+    )
 }
 
 pub fn raw_json(code: u16, body: Bytes) -> Response<Body> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -146,7 +157,10 @@ pub struct ApiRequest {
 
 impl ApiRequest {
     pub fn q(&self, key: &str) -> Option<&str> {
-        self.query.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.query
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.q(key), Some("true") | Some("1"))
@@ -168,14 +182,22 @@ fn parse_query(q: Option<&str>) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for pair in q.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
         out.insert(decode(k), decode(v));
     }
     out
 }
 
 fn authenticate(state: &ApiState, req: &Request<hyper::body::Incoming>) -> Option<User> {
-    let header = req.headers().get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let header = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let token = header.strip_prefix("Bearer ")?.trim();
     if token == state.tokens.admin {
         Some(User::Admin)
@@ -192,22 +214,47 @@ async fn route(state: Arc<ApiState>, req: Request<hyper::body::Incoming>) -> Res
     let path = req.uri().path().to_string();
     if matches!(path.as_str(), "/healthz" | "/readyz" | "/livez") {
         let mut r = Response::new(full("ok"));
-        r.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         return r;
     }
     let Some(user) = authenticate(&state, &req) else {
         return error_response(&ApiError::unauthorized());
     };
-    let header = |name: hyper::header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let header = |name: hyper::header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
     let accept = header(hyper::header::ACCEPT);
     let content_type = header(hyper::header::CONTENT_TYPE);
     let query = parse_query(req.uri().query());
     let method = req.method().clone();
-    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY).collect().await {
+    let body = match http_body_util::Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
-        Err(e) => return error_response(&ApiError::new(413, "RequestEntityTooLarge", format!("cannot read request body: {e}"))),
+        Err(e) => {
+            return error_response(&ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("cannot read request body: {e}"),
+            ));
+        }
     };
-    let request = ApiRequest { method, user, query, accept, content_type, body };
+    let request = ApiRequest {
+        method,
+        user,
+        query,
+        accept,
+        content_type,
+        body,
+    };
     tracing::debug!(method = %request.method, path, "api request");
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match dispatch(&state, &segments, request).await {
@@ -216,49 +263,105 @@ async fn route(state: Arc<ApiState>, req: Request<hyper::body::Incoming>) -> Res
     }
 }
 
-async fn dispatch(state: &Arc<ApiState>, segs: &[&str], req: ApiRequest) -> Result<Response<Body>, ApiError> {
+async fn dispatch(
+    state: &Arc<ApiState>,
+    segs: &[&str],
+    req: ApiRequest,
+) -> Result<Response<Body>, ApiError> {
     let registry = &state.store.registry;
-    let not_found = || ApiError::new(404, "NotFound", "the server could not find the requested resource");
+    let not_found = || {
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    };
     let (group, version, rest) = match segs {
         ["version"] => return Ok(json_response(200, &discovery::version())),
-        ["api"] => return Ok(json_response(200, &discovery::core_versions(&state.address.to_string()))),
+        ["api"] => {
+            return Ok(json_response(
+                200,
+                &discovery::core_versions(&state.address.to_string()),
+            ));
+        }
         ["apis"] => return Ok(json_response(200, &discovery::group_list(registry))),
-        ["apis", g] => return discovery::group(registry, g).map(|v| json_response(200, &v)).ok_or_else(not_found),
+        ["apis", g] => {
+            return discovery::group(registry, g)
+                .map(|v| json_response(200, &v))
+                .ok_or_else(not_found);
+        }
         ["openapi", "v3"] => return Ok(json_response(200, &discovery::openapi_v3_root(registry))),
-        ["openapi", "v3", gv @ ..] => return discovery::openapi_v3_doc(registry, &gv.join("/")).map(|v| json_response(200, &v)).ok_or_else(not_found),
+        ["openapi", "v3", gv @ ..] => {
+            return discovery::openapi_v3_doc(registry, &gv.join("/"))
+                .map(|v| json_response(200, &v))
+                .ok_or_else(not_found);
+        }
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Err(not_found()),
     };
     if rest.is_empty() {
-        return discovery::resource_list(registry, group, version).map(|v| json_response(200, &v)).ok_or_else(not_found);
+        return discovery::resource_list(registry, group, version)
+            .map(|v| json_response(200, &v))
+            .ok_or_else(not_found);
     }
     let find = |plural: &str| registry.find(group, version, plural);
     let target = match rest {
         ["namespaces", ns, plural, tail @ ..] if find(plural).is_some_and(|t| t.namespaced) => {
             let rt = find(plural).ok_or_else(not_found)?;
             match tail {
-                [] => Target { rt, namespace: Some(ns.to_string()), name: None, sub: None },
-                [name] => Target { rt, namespace: Some(ns.to_string()), name: Some(name.to_string()), sub: None },
-                [name, sub] => Target { rt, namespace: Some(ns.to_string()), name: Some(name.to_string()), sub: Some(sub.to_string()) },
+                [] => Target {
+                    rt,
+                    namespace: Some(ns.to_string()),
+                    name: None,
+                    sub: None,
+                },
+                [name] => Target {
+                    rt,
+                    namespace: Some(ns.to_string()),
+                    name: Some(name.to_string()),
+                    sub: None,
+                },
+                [name, sub] => Target {
+                    rt,
+                    namespace: Some(ns.to_string()),
+                    name: Some(name.to_string()),
+                    sub: Some(sub.to_string()),
+                },
                 _ => return Err(not_found()),
             }
         }
         [plural, tail @ ..] => {
             let rt = find(plural).ok_or_else(not_found)?;
             match tail {
-                [] => Target { rt, namespace: None, name: None, sub: None },
-                [name] if !rt.namespaced || rt.plural == "namespaces" => Target { rt, namespace: None, name: Some(name.to_string()), sub: None },
-                [name, sub] if !rt.namespaced => Target { rt, namespace: None, name: Some(name.to_string()), sub: Some(sub.to_string()) },
+                [] => Target {
+                    rt,
+                    namespace: None,
+                    name: None,
+                    sub: None,
+                },
+                [name] if !rt.namespaced || rt.plural == "namespaces" => Target {
+                    rt,
+                    namespace: None,
+                    name: Some(name.to_string()),
+                    sub: None,
+                },
+                [name, sub] if !rt.namespaced => Target {
+                    rt,
+                    namespace: None,
+                    name: Some(name.to_string()),
+                    sub: Some(sub.to_string()),
+                },
                 _ => return Err(not_found()),
             }
         }
         _ => return Err(not_found()),
     };
     if let Some(sub) = &target.sub
-        && !target.rt.has_subresource(sub) {
-            return Err(not_found());
-        }
+        && !target.rt.has_subresource(sub)
+    {
+        return Err(not_found());
+    }
     authorize(&req, &target)?;
     handlers::handle(state, target, req).await
 }
@@ -281,7 +384,14 @@ fn authorize(req: &ApiRequest, target: &Target) -> Result<(), ApiError> {
         Some(sub) => format!("{}/{}", target.rt.plural, sub),
         None => target.rt.plural.clone(),
     };
-    Err(ApiError::forbidden(req.user.name(), verb, &resource, &target.rt.group, target.namespace.as_deref(), target.name.as_deref()))
+    Err(ApiError::forbidden(
+        req.user.name(),
+        verb,
+        &resource,
+        &target.rt.group,
+        target.namespace.as_deref(),
+        target.name.as_deref(),
+    ))
 }
 
 /// Keeps a process-wide handle so `lab stop|start apiserver` can find the listener.

@@ -1,6 +1,6 @@
 //! metav1.Status errors with the reasons and codes a real API server uses.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// An API error, rendered as a `metav1.Status` body.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +13,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with_details(mut self, group: &str, kind: &str, name: &str) -> Self {
@@ -27,11 +32,17 @@ impl ApiError {
 
     /// `pods "x" not found`
     pub fn not_found(qualified: &str, group: &str, plural: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found")).with_details(group, plural, name)
+        Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found"))
+            .with_details(group, plural, name)
     }
 
     pub fn already_exists(qualified: &str, group: &str, plural: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{qualified} \"{name}\" already exists")).with_details(group, plural, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{qualified} \"{name}\" already exists"),
+        )
+        .with_details(group, plural, name)
     }
 
     pub fn conflict(qualified: &str, group: &str, plural: &str, name: &str) -> Self {
@@ -50,7 +61,12 @@ impl ApiError {
     }
 
     pub fn invalid(qualified: &str, kind: &str, name: &str, message: impl Into<String>) -> Self {
-        Self::new(422, "Invalid", format!("{qualified} \"{name}\" is invalid: {}", message.into())).with_details("", kind, name)
+        Self::new(
+            422,
+            "Invalid",
+            format!("{qualified} \"{name}\" is invalid: {}", message.into()),
+        )
+        .with_details("", kind, name)
     }
 
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
@@ -68,9 +84,20 @@ impl ApiError {
     /// RBAC's denial text, as kubectl users know it. `plural` may name a subresource
     /// (`statefulsets/scale`); the subject is the group-qualified resource without it
     /// (`statefulsets.apps "zk" is forbidden`), as the API server words it.
-    pub fn forbidden(user: &str, verb: &str, plural: &str, group: &str, namespace: Option<&str>, name: Option<&str>) -> Self {
+    pub fn forbidden(
+        user: &str,
+        verb: &str,
+        plural: &str,
+        group: &str,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Self {
         let resource = plural.split('/').next().unwrap_or(plural);
-        let qualified = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+        let qualified = if group.is_empty() {
+            resource.to_string()
+        } else {
+            format!("{resource}.{group}")
+        };
         let subject = match name {
             Some(n) if !n.is_empty() => format!("{qualified} \"{n}\" is forbidden"),
             _ => format!("{qualified} is forbidden"),

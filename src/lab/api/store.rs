@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::resources::{Registry, ResourceType};
@@ -33,7 +33,11 @@ impl Entry {
     }
 
     pub fn field(&self, name: &str) -> &str {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
     }
 
     /// Parses into a k8s-openapi type.
@@ -116,7 +120,9 @@ pub fn table_name(rt: &ResourceType) -> String {
 
 /// RFC 3339 with seconds, as Kubernetes writes timestamps.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 impl Store {
@@ -157,7 +163,12 @@ impl Store {
 
     pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Arc<Entry>> {
         let inner = self.lock();
-        inner.tables.get(&table_name(rt))?.objects.get(&(ns.to_string(), name.to_string())).cloned()
+        inner
+            .tables
+            .get(&table_name(rt))?
+            .objects
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
     }
 
     pub fn get_value(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Value> {
@@ -167,9 +178,13 @@ impl Store {
     /// Every object of a type (in `ns` when given), newest state.
     pub fn list(&self, rt: &ResourceType, ns: Option<&str>) -> Vec<Arc<Entry>> {
         let inner = self.lock();
-        let Some(table) = inner.tables.get(&table_name(rt)) else { return Vec::new() };
+        let Some(table) = inner.tables.get(&table_name(rt)) else {
+            return Vec::new();
+        };
         match ns {
-            Some(ns) => range_ns(&table.objects, ns).map(|(_, e)| e.clone()).collect(),
+            Some(ns) => range_ns(&table.objects, ns)
+                .map(|(_, e)| e.clone())
+                .collect(),
             None => table.objects.values().cloned().collect(),
         }
     }
@@ -177,16 +192,26 @@ impl Store {
     /// Pods bound to `node` ("" = not yet scheduled), from the index.
     pub fn pods_on_node(&self, rt: &ResourceType, node: &str) -> Vec<Arc<Entry>> {
         let inner = self.lock();
-        let Some(table) = inner.tables.get(&table_name(rt)) else { return Vec::new() };
+        let Some(table) = inner.tables.get(&table_name(rt)) else {
+            return Vec::new();
+        };
         table
             .by_node
             .get(node)
-            .map(|keys| keys.iter().filter_map(|k| table.objects.get(k).cloned()).collect())
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| table.objects.get(k).cloned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     pub fn count(&self, rt: &ResourceType) -> usize {
-        self.lock().tables.get(&table_name(rt)).map(|t| t.objects.len()).unwrap_or(0)
+        self.lock()
+            .tables
+            .get(&table_name(rt))
+            .map(|t| t.objects.len())
+            .unwrap_or(0)
     }
 
     /// One page of a list, as of `at_rv` (a continue token's snapshot) or now. With
@@ -216,15 +241,26 @@ impl Store {
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
                 ));
             }
-            for change in inner.history.iter().rev().take_while(|c| c.rv > snapshot_rv) {
+            for change in inner
+                .history
+                .iter()
+                .rev()
+                .take_while(|c| c.rv > snapshot_rv)
+            {
                 if change.table == tname {
                     at_snapshot.insert(change.key.clone(), change.old.clone());
                 }
             }
         }
         let in_scope = |k: &Key| ns.is_none_or(|n| k.0 == n) && after.is_none_or(|a| k > a);
-        let current = table.objects.iter().filter(|(k, _)| in_scope(k) && !at_snapshot.contains_key(*k));
-        let old = at_snapshot.iter().filter(|(k, e)| e.is_some() && in_scope(k)).filter_map(|(k, e)| e.as_ref().map(|e| (k, e)));
+        let current = table
+            .objects
+            .iter()
+            .filter(|(k, _)| in_scope(k) && !at_snapshot.contains_key(*k));
+        let old = at_snapshot
+            .iter()
+            .filter(|(k, e)| e.is_some() && in_scope(k))
+            .filter_map(|(k, e)| e.as_ref().map(|e| (k, e)));
         let mut merged: Vec<(&Key, &Arc<Entry>)> = Vec::new();
         let mut beyond = 0usize;
         let mut cur = current.peekable();
@@ -264,23 +300,44 @@ impl Store {
             merged.truncate(limit);
             next = merged.last().map(|(k, _)| (*k).clone());
         }
-        Ok(Page { items: merged.into_iter().map(|(_, e)| e.clone()).collect(), rv: snapshot_rv, next, remaining })
+        Ok(Page {
+            items: merged.into_iter().map(|(_, e)| e.clone()).collect(),
+            rv: snapshot_rv,
+            next,
+            remaining,
+        })
     }
 
     /// The changes after `rv` for one table, and a receiver for those that follow,
     /// taken atomically so nothing falls between them.
-    pub fn watch_from(&self, rt: &ResourceType, rv: u64) -> Result<(Vec<Arc<Change>>, ChangeReceiver), ApiError> {
+    pub fn watch_from(
+        &self,
+        rt: &ResourceType,
+        rv: u64,
+    ) -> Result<(Vec<Arc<Change>>, ChangeReceiver), ApiError> {
         let inner = self.lock();
         if rv < inner.compacted {
-            return Err(ApiError::gone(format!("too old resource version: {rv} ({})", inner.compacted + 1)));
+            return Err(ApiError::gone(format!(
+                "too old resource version: {rv} ({})",
+                inner.compacted + 1
+            )));
         }
         let tname = table_name(rt);
-        let backlog = inner.history.iter().filter(|c| c.rv > rv && c.table == tname).cloned().collect();
+        let backlog = inner
+            .history
+            .iter()
+            .filter(|c| c.rv > rv && c.table == tname)
+            .cloned()
+            .collect();
         Ok((backlog, self.tx.subscribe()))
     }
 
     /// The current objects plus a receiver, for watches without a resourceVersion.
-    pub fn snapshot_and_subscribe(&self, rt: &ResourceType, ns: Option<&str>) -> (u64, Vec<Arc<Entry>>, broadcast::Receiver<Arc<Change>>) {
+    pub fn snapshot_and_subscribe(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+    ) -> (u64, Vec<Arc<Entry>>, broadcast::Receiver<Arc<Change>>) {
         let inner = self.lock();
         let items = inner
             .tables
@@ -296,19 +353,47 @@ impl Store {
     /// Creates an object: assigns uid, creationTimestamp, resourceVersion and a
     /// generated name; refuses an existing name with 409.
     pub fn create(&self, rt: &ResourceType, mut obj: Value) -> Result<Arc<Entry>, ApiError> {
-        let meta = obj.get_mut("metadata").and_then(|m| m.as_object_mut()).ok_or_else(|| ApiError::bad_request("metadata is required"))?;
-        let has_name = meta.get("name").and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
+        let meta = obj
+            .get_mut("metadata")
+            .and_then(|m| m.as_object_mut())
+            .ok_or_else(|| ApiError::bad_request("metadata is required"))?;
+        let has_name = meta
+            .get("name")
+            .and_then(|n| n.as_str())
+            .is_some_and(|n| !n.is_empty());
         if !has_name {
-            let prefix = meta.get("generateName").and_then(|n| n.as_str()).unwrap_or_default().to_string();
+            let prefix = meta
+                .get("generateName")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default()
+                .to_string();
             if prefix.is_empty() {
-                return Err(ApiError::invalid(&rt.qualified(), &rt.kind, "", "metadata.name: Required value: name or generateName is required"));
+                return Err(ApiError::invalid(
+                    &rt.qualified(),
+                    &rt.kind,
+                    "",
+                    "metadata.name: Required value: name or generateName is required",
+                ));
             }
-            meta.insert("name".into(), json!(format!("{prefix}{}", random_suffix(5))));
+            meta.insert(
+                "name".into(),
+                json!(format!("{prefix}{}", random_suffix(5))),
+            );
         }
         meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
         meta.remove("deletionTimestamp");
-        if obj.get("spec").is_some() && !matches!(rt.kind.as_str(), "Pod" | "Service" | "PersistentVolumeClaim" | "PersistentVolume" | "Node" | "Namespace") {
+        if obj.get("spec").is_some()
+            && !matches!(
+                rt.kind.as_str(),
+                "Pod"
+                    | "Service"
+                    | "PersistentVolumeClaim"
+                    | "PersistentVolume"
+                    | "Node"
+                    | "Namespace"
+            )
+        {
             obj["metadata"]["generation"] = json!(1);
         }
         obj["apiVersion"] = json!(rt.api_version());
@@ -316,20 +401,39 @@ impl Store {
         let (ns, name) = key_of(&obj);
         let mut inner = self.lock();
         let tname = table_name(rt);
-        if inner.tables.get(&tname).is_some_and(|t| t.objects.contains_key(&(ns.clone(), name.clone()))) {
-            return Err(ApiError::already_exists(&rt.qualified(), &rt.group, &rt.plural, &name));
+        if inner
+            .tables
+            .get(&tname)
+            .is_some_and(|t| t.objects.contains_key(&(ns.clone(), name.clone())))
+        {
+            return Err(ApiError::already_exists(
+                &rt.qualified(),
+                &rt.group,
+                &rt.plural,
+                &name,
+            ));
         }
         inner.commit(&self.tx, rt, (ns, name), Some(obj), ChangeKind::Added)
     }
 
     /// Replaces an object. With `expect_rv`, a stale resourceVersion is a 409 Conflict.
     /// Objects being deleted are removed once their finalizers are gone.
-    pub fn update(&self, rt: &ResourceType, obj: Value, expect_rv: Option<u64>) -> Result<Arc<Entry>, ApiError> {
+    pub fn update(
+        &self,
+        rt: &ResourceType,
+        obj: Value,
+        expect_rv: Option<u64>,
+    ) -> Result<Arc<Entry>, ApiError> {
         let (ns, name) = key_of(&obj);
         self.mutate(rt, &ns, &name, expect_rv, |current| {
             let mut obj = obj;
             // Immutable metadata stays as stored.
-            for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+            for field in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+            ] {
                 match current["metadata"].get(field) {
                     Some(v) => obj["metadata"][field] = v.clone(),
                     None => {
@@ -364,28 +468,50 @@ impl Store {
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.qualified(), &rt.group, &rt.plural, name))?;
         if let Some(want) = expect_rv
-            && want != entry.rv {
-                return Err(ApiError::conflict(&rt.qualified(), &rt.group, &rt.plural, name));
-            }
+            && want != entry.rv
+        {
+            return Err(ApiError::conflict(
+                &rt.qualified(),
+                &rt.group,
+                &rt.plural,
+                name,
+            ));
+        }
         let before = entry.value();
         let mut after = before.clone();
         f(&mut after)?;
         after["apiVersion"] = json!(rt.api_version());
         after["kind"] = json!(rt.kind);
         if key_of(&after) != key {
-            return Err(ApiError::bad_request(format!("the name of the object ({}) does not match the name on the URL ({name})", key_of(&after).1)));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                key_of(&after).1
+            )));
         }
         if after.get("spec") != before.get("spec")
-            && let Some(g) = before["metadata"].get("generation").and_then(|g| g.as_i64()) {
-                after["metadata"]["generation"] = json!(g + 1);
-            }
+            && let Some(g) = before["metadata"]
+                .get("generation")
+                .and_then(|g| g.as_i64())
+        {
+            after["metadata"]["generation"] = json!(g + 1);
+        }
         after["metadata"]["resourceVersion"] = before["metadata"]["resourceVersion"].clone();
         if after == before {
             return Ok(entry);
         }
-        let deleting = after["metadata"].get("deletionTimestamp").is_some_and(|d| !d.is_null());
-        let finalizers_empty = after["metadata"].get("finalizers").and_then(|f| f.as_array()).is_none_or(|f| f.is_empty());
-        let pod_grace_pending = rt.kind == "Pod" && after["metadata"].get("deletionGracePeriodSeconds").and_then(|g| g.as_i64()).unwrap_or(0) > 0;
+        let deleting = after["metadata"]
+            .get("deletionTimestamp")
+            .is_some_and(|d| !d.is_null());
+        let finalizers_empty = after["metadata"]
+            .get("finalizers")
+            .and_then(|f| f.as_array())
+            .is_none_or(|f| f.is_empty());
+        let pod_grace_pending = rt.kind == "Pod"
+            && after["metadata"]
+                .get("deletionGracePeriodSeconds")
+                .and_then(|g| g.as_i64())
+                .unwrap_or(0)
+                > 0;
         if deleting && finalizers_empty && !pod_grace_pending {
             return inner.commit(&self.tx, rt, key, Some(after), ChangeKind::Deleted);
         }
@@ -394,7 +520,14 @@ impl Store {
 
     /// Deletes an object the way the API server does: objects with finalizers, and
     /// pods on a node given a grace period, only get a deletionTimestamp; the rest go.
-    pub fn delete(&self, rt: &ResourceType, ns: &str, name: &str, grace_seconds: Option<i64>, precondition_uid: Option<&str>) -> Result<Arc<Entry>, ApiError> {
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        grace_seconds: Option<i64>,
+        precondition_uid: Option<&str>,
+    ) -> Result<Arc<Entry>, ApiError> {
         let mut inner = self.lock();
         let tname = table_name(rt);
         let key = (ns.to_string(), name.to_string());
@@ -405,29 +538,55 @@ impl Store {
             .cloned()
             .ok_or_else(|| ApiError::not_found(&rt.qualified(), &rt.group, &rt.plural, name))?;
         if let Some(uid) = precondition_uid
-            && uid != entry.uid {
-                return Err(ApiError::new(409, "Conflict", format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", entry.uid)));
-            }
+            && uid != entry.uid
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    entry.uid
+                ),
+            ));
+        }
         let mut obj = entry.value();
-        let has_finalizers = obj["metadata"].get("finalizers").and_then(|f| f.as_array()).is_some_and(|f| !f.is_empty());
-        let scheduled = rt.kind == "Pod" && obj["spec"].get("nodeName").and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
+        let has_finalizers = obj["metadata"]
+            .get("finalizers")
+            .and_then(|f| f.as_array())
+            .is_some_and(|f| !f.is_empty());
+        let scheduled = rt.kind == "Pod"
+            && obj["spec"]
+                .get("nodeName")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| !n.is_empty());
         let grace = if rt.kind == "Pod" {
-            grace_seconds.or_else(|| obj["spec"].get("terminationGracePeriodSeconds").and_then(|g| g.as_i64())).unwrap_or(30)
+            grace_seconds
+                .or_else(|| {
+                    obj["spec"]
+                        .get("terminationGracePeriodSeconds")
+                        .and_then(|g| g.as_i64())
+                })
+                .unwrap_or(30)
         } else {
             0
         };
-        let already = obj["metadata"].get("deletionTimestamp").is_some_and(|d| !d.is_null());
+        let already = obj["metadata"]
+            .get("deletionTimestamp")
+            .is_some_and(|d| !d.is_null());
         if has_finalizers || (scheduled && grace > 0) {
             if already && !(scheduled && grace == 0) {
                 return Ok(entry);
             }
             if !already {
                 // As the API server does: the time by which the object should be gone.
-                let when = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(if scheduled { grace } else { 0 });
-                obj["metadata"]["deletionTimestamp"] = json!(when.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+                let when = jiff::Timestamp::now()
+                    + jiff::SignedDuration::from_secs(if scheduled { grace } else { 0 });
+                obj["metadata"]["deletionTimestamp"] =
+                    json!(when.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
             }
             if rt.kind == "Pod" {
-                obj["metadata"]["deletionGracePeriodSeconds"] = json!(if scheduled { grace } else { 0 });
+                obj["metadata"]["deletionGracePeriodSeconds"] =
+                    json!(if scheduled { grace } else { 0 });
             } else {
                 obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
             }
@@ -442,34 +601,62 @@ impl Store {
 
 impl Inner {
     /// Stores (or removes) one object under a new resourceVersion and records the change.
-    fn commit(&mut self, tx: &broadcast::Sender<Arc<Change>>, rt: &ResourceType, key: Key, obj: Option<Value>, kind: ChangeKind) -> Result<Arc<Entry>, ApiError> {
+    fn commit(
+        &mut self,
+        tx: &broadcast::Sender<Arc<Change>>,
+        rt: &ResourceType,
+        key: Key,
+        obj: Option<Value>,
+        kind: ChangeKind,
+    ) -> Result<Arc<Entry>, ApiError> {
         let Some(mut obj) = obj else {
             return Err(ApiError::internal("commit without object"));
         };
         self.rv += 1;
         let rv = self.rv;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let raw = serde_json::to_vec(&obj).map_err(|e| ApiError::internal(format!("cannot serialize object: {e}")))?;
+        let raw = serde_json::to_vec(&obj)
+            .map_err(|e| ApiError::internal(format!("cannot serialize object: {e}")))?;
         let entry = Arc::new(Entry {
             rv,
             raw: Bytes::from(raw),
-            uid: obj["metadata"].get("uid").and_then(|u| u.as_str()).unwrap_or_default().to_string(),
+            uid: obj["metadata"]
+                .get("uid")
+                .and_then(|u| u.as_str())
+                .unwrap_or_default()
+                .to_string(),
             labels: labels_of(&obj),
             fields: fields_of(&rt.kind, &obj),
         });
         let tname = table_name(rt);
         let table = self.tables.entry(tname.clone()).or_default();
-        let old = if kind == ChangeKind::Deleted { table.objects.remove(&key) } else { table.objects.insert(key.clone(), entry.clone()) };
+        let old = if kind == ChangeKind::Deleted {
+            table.objects.remove(&key)
+        } else {
+            table.objects.insert(key.clone(), entry.clone())
+        };
         if rt.kind == "Pod" {
             if let Some(old) = &old
-                && let Some(set) = table.by_node.get_mut(old.field("spec.nodeName")) {
-                    set.remove(&key);
-                }
+                && let Some(set) = table.by_node.get_mut(old.field("spec.nodeName"))
+            {
+                set.remove(&key);
+            }
             if kind != ChangeKind::Deleted {
-                table.by_node.entry(entry.field("spec.nodeName").to_string()).or_default().insert(key.clone());
+                table
+                    .by_node
+                    .entry(entry.field("spec.nodeName").to_string())
+                    .or_default()
+                    .insert(key.clone());
             }
         }
-        let change = Arc::new(Change { rv, table: tname, kind, key, object: entry.clone(), old });
+        let change = Arc::new(Change {
+            rv,
+            table: tname,
+            kind,
+            key,
+            object: entry.clone(),
+            old,
+        });
         self.history.push_back(change.clone());
         self.trim();
         let _ = tx.send(change);
@@ -485,15 +672,26 @@ impl Inner {
     }
 }
 
-fn range_ns<'a>(objects: &'a BTreeMap<Key, Arc<Entry>>, ns: &'a str) -> impl Iterator<Item = (&'a Key, &'a Arc<Entry>)> + 'a {
-    objects.range((ns.to_string(), String::new())..).take_while(move |(k, _)| k.0 == ns)
+fn range_ns<'a>(
+    objects: &'a BTreeMap<Key, Arc<Entry>>,
+    ns: &'a str,
+) -> impl Iterator<Item = (&'a Key, &'a Arc<Entry>)> + 'a {
+    objects
+        .range((ns.to_string(), String::new())..)
+        .take_while(move |(k, _)| k.0 == ns)
 }
 
 pub fn key_of(obj: &Value) -> Key {
     let meta = &obj["metadata"];
     (
-        meta.get("namespace").and_then(|n| n.as_str()).unwrap_or_default().to_string(),
-        meta.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string(),
+        meta.get("namespace")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        meta.get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or_default()
+            .to_string(),
     )
 }
 
@@ -501,7 +699,11 @@ fn labels_of(obj: &Value) -> BTreeMap<String, String> {
     obj["metadata"]
         .get("labels")
         .and_then(|l| l.as_object())
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -542,10 +744,17 @@ pub fn supported_fields(kind: &str) -> &'static [&'static str] {
 fn fields_of(kind: &str, obj: &Value) -> Vec<(String, String)> {
     let mut out = vec![
         ("metadata.name".to_string(), str_at(obj, "metadata.name")),
-        ("metadata.namespace".to_string(), str_at(obj, "metadata.namespace")),
+        (
+            "metadata.namespace".to_string(),
+            str_at(obj, "metadata.namespace"),
+        ),
     ];
     for f in supported_fields(kind) {
-        let value = if *f == "source" { str_at(obj, "source.component") } else { str_at(obj, f) };
+        let value = if *f == "source" {
+            str_at(obj, "source.component")
+        } else {
+            str_at(obj, f)
+        };
         // The API server formats these from Go zero values: `false` and `0`, never "".
         let value = match (*f, value.as_str()) {
             ("spec.hostNetwork" | "spec.unschedulable", "") => "false".to_string(),
@@ -577,7 +786,9 @@ pub fn random_suffix(n: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::thread_rng();
-    (0..n).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..n)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 #[cfg(test)]
@@ -585,7 +796,10 @@ mod tests {
     use super::*;
 
     fn pods(store: &Store) -> Arc<ResourceType> {
-        store.registry.find("", "v1", "pods").unwrap_or_else(|| panic!("pods type"))
+        store
+            .registry
+            .find("", "v1", "pods")
+            .unwrap_or_else(|| panic!("pods type"))
     }
 
     fn pod(name: &str, node: &str) -> Value {
@@ -597,12 +811,24 @@ mod tests {
         let store = Store::new(100);
         let rt = pods(&store);
         let a = store.create(&rt, pod("a", ""))?;
-        assert_eq!(store.create(&rt, pod("a", "")).map(|_| ()).map_err(|e| e.code), Err(409));
+        assert_eq!(
+            store
+                .create(&rt, pod("a", ""))
+                .map(|_| ())
+                .map_err(|e| e.code),
+            Err(409)
+        );
         let mut v = a.value();
         v["spec"]["nodeName"] = json!("n1");
         let b = store.update(&rt, v.clone(), Some(a.rv))?;
         assert!(b.rv > a.rv);
-        assert_eq!(store.update(&rt, v, Some(a.rv)).map(|_| ()).map_err(|e| e.reason), Err("Conflict"));
+        assert_eq!(
+            store
+                .update(&rt, v, Some(a.rv))
+                .map(|_| ())
+                .map_err(|e| e.reason),
+            Err("Conflict")
+        );
         assert_eq!(store.pods_on_node(&rt, "n1").len(), 1);
         assert!(store.pods_on_node(&rt, "").is_empty());
         Ok(())
@@ -626,7 +852,12 @@ mod tests {
         let mut after = Some(next);
         while let Some(a) = after {
             let page = store.list_page(&rt, None, Some(&a), 4, Some(first.rv), &|_| true, true)?;
-            names.extend(page.items.iter().map(|e| e.value()["metadata"]["name"].as_str().unwrap_or_default().to_string()));
+            names.extend(page.items.iter().map(|e| {
+                e.value()["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            }));
             after = page.next;
         }
         assert_eq!(names, ["p4", "p5", "p6", "p7", "p8", "p9"]);
@@ -641,7 +872,13 @@ mod tests {
         for i in 0..5 {
             store.create(&rt, pod(&format!("b{i}"), ""))?;
         }
-        assert_eq!(store.watch_from(&rt, first.rv).map(|_| ()).map_err(|e| e.code), Err(410));
+        assert_eq!(
+            store
+                .watch_from(&rt, first.rv)
+                .map(|_| ())
+                .map_err(|e| e.code),
+            Err(410)
+        );
         assert!(store.watch_from(&rt, store.current_rv()).is_ok());
         Ok(())
     }
@@ -652,10 +889,16 @@ mod tests {
         let rt = pods(&store);
         store.create(&rt, pod("a", "n1"))?;
         let d = store.delete(&rt, "default", "a", None, None)?;
-        assert!(d.value()["metadata"]["deletionTimestamp"].is_string(), "scheduled pod goes Terminating first");
+        assert!(
+            d.value()["metadata"]["deletionTimestamp"].is_string(),
+            "scheduled pod goes Terminating first"
+        );
         store.delete(&rt, "default", "a", Some(0), None)?;
         assert!(store.get(&rt, "default", "a").is_none());
-        let pvcs = store.registry.find("", "v1", "persistentvolumeclaims").unwrap_or_else(|| panic!("pvc type"));
+        let pvcs = store
+            .registry
+            .find("", "v1", "persistentvolumeclaims")
+            .unwrap_or_else(|| panic!("pvc type"));
         store.create(&pvcs, json!({"metadata":{"name":"c","namespace":"default","finalizers":["kubernetes.io/pvc-protection"]},"spec":{}}))?;
         store.delete(&pvcs, "default", "c", None, None)?;
         assert!(store.get(&pvcs, "default", "c").is_some());

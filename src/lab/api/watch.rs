@@ -7,13 +7,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
 use hyper::Response;
-use serde_json::{json, Value};
+use hyper::body::Frame;
+use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use super::handlers::{to_bytes, Filters};
+use super::handlers::{Filters, to_bytes};
 use super::server::{ApiRequest, ApiState, Body, Target};
 use super::status::ApiError;
 use super::store::{Change, ChangeKind, Entry};
@@ -22,7 +22,10 @@ use super::table::{self, IncludeObject};
 fn streaming(rx: mpsc::Receiver<Bytes>, content_type: &'static str) -> Response<Body> {
     let stream = tokio_stream_from(rx).map(|b| Ok::<_, std::convert::Infallible>(Frame::data(b)));
     let mut resp = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-    resp.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(content_type));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(content_type),
+    );
     resp
 }
 
@@ -50,7 +53,8 @@ impl Renderer {
                 Bytes::from(out)
             }
             Some(include) => {
-                let mut tbl = table::table(&self.plural, &[e.value()], include, jiff::Timestamp::now());
+                let mut tbl =
+                    table::table(&self.plural, &[e.value()], include, jiff::Timestamp::now());
                 tbl["metadata"]["resourceVersion"] = json!(e.rv.to_string());
                 if self.sent_columns {
                     tbl["columnDefinitions"] = json!([]);
@@ -89,28 +93,55 @@ fn filtered_kind(c: &Change, filters: &Filters, ns: Option<&str>) -> Option<&'st
     }
 }
 
-pub fn serve(state: Arc<ApiState>, t: Target, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
+pub fn serve(
+    state: Arc<ApiState>,
+    t: Target,
+    req: &ApiRequest,
+) -> Result<Response<Body>, ApiError> {
     let filters = Filters::from_request(&t, req)?;
     let ns = t.namespace.clone().filter(|_| t.rt.namespaced);
     let bookmarks = req.flag("allowWatchBookmarks");
-    let timeout = req.q("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(Duration::from_secs(1800));
+    let timeout = req
+        .q("timeoutSeconds")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(1800));
     let mut renderer = Renderer {
         plural: t.rt.plural.clone(),
-        table: req.wants_table().then(|| IncludeObject::parse(req.q("includeObject"))),
+        table: req
+            .wants_table()
+            .then(|| IncludeObject::parse(req.q("includeObject"))),
         sent_columns: false,
     };
-    let rv = req.q("resourceVersion").filter(|rv| *rv != "0").map(|rv| rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))).transpose()?;
+    let rv = req
+        .q("resourceVersion")
+        .filter(|rv| *rv != "0")
+        .map(|rv| {
+            rv.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))
+        })
+        .transpose()?;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     // Initial state: synthetic ADDED events (no resourceVersion) or the backlog.
     let (initial, mut live, mut last_rv) = match rv {
         None => {
             let (rv, items, rx) = state.store.snapshot_and_subscribe(&t.rt, ns.as_deref());
-            let events: Vec<Bytes> = items.iter().filter(|e| filters.matches(e)).map(|e| renderer.event("ADDED", e)).collect();
+            let events: Vec<Bytes> = items
+                .iter()
+                .filter(|e| filters.matches(e))
+                .map(|e| renderer.event("ADDED", e))
+                .collect();
             (events, rx, rv)
         }
         Some(rv) => match state.store.watch_from(&t.rt, rv) {
             Ok((backlog, rx)) => {
-                let events = backlog.iter().filter_map(|c| filtered_kind(c, &filters, ns.as_deref()).map(|k| renderer.event(k, &c.object))).collect();
+                let events = backlog
+                    .iter()
+                    .filter_map(|c| {
+                        filtered_kind(c, &filters, ns.as_deref())
+                            .map(|k| renderer.event(k, &c.object))
+                    })
+                    .collect();
                 (events, rx, backlog.last().map(|c| c.rv).unwrap_or(rv))
             }
             Err(err) => {
@@ -161,28 +192,59 @@ pub fn serve(state: Arc<ApiState>, t: Target, req: &ApiRequest) -> Result<Respon
 }
 
 /// `pods/{name}/log` with `container`, `previous`, `tailLines` and `follow`.
-pub fn pod_log(state: Arc<ApiState>, t: &Target, req: &ApiRequest) -> Result<Response<Body>, ApiError> {
+pub fn pod_log(
+    state: Arc<ApiState>,
+    t: &Target,
+    req: &ApiRequest,
+) -> Result<Response<Body>, ApiError> {
     let ns = t.namespace.clone().unwrap_or_default();
     let name = t.name.clone().unwrap_or_default();
-    let pod = state.store.get(&t.rt, &ns, &name).ok_or_else(|| ApiError::not_found("pods", "", "pods", &name))?.value();
-    let containers: Vec<String> = pod["spec"]["containers"].as_array().map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()).unwrap_or_default();
-    let init: Vec<String> = pod["spec"]["initContainers"].as_array().map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let pod = state
+        .store
+        .get(&t.rt, &ns, &name)
+        .ok_or_else(|| ApiError::not_found("pods", "", "pods", &name))?
+        .value();
+    let containers: Vec<String> = pod["spec"]["containers"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let init: Vec<String> = pod["spec"]["initContainers"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     let container = match req.q("container") {
         Some(c) => {
             if !containers.iter().chain(init.iter()).any(|n| n == c) {
-                return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}")));
+                return Err(ApiError::bad_request(format!(
+                    "container {c} is not valid for pod {name}"
+                )));
             }
             c.to_string()
         }
         None if containers.len() == 1 => containers[0].clone(),
         None => {
-            return Err(ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", containers.join(" "))));
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )));
         }
     };
     let previous = req.flag("previous");
     let lines = match state.logs.read(&ns, &name, &container, previous) {
         Some(lines) => lines,
-        None if previous => return Err(ApiError::bad_request(format!("previous terminated container \"{container}\" in pod \"{name}\" not found"))),
+        None if previous => {
+            return Err(ApiError::bad_request(format!(
+                "previous terminated container \"{container}\" in pod \"{name}\" not found"
+            )));
+        }
         None => {
             let waiting = pod["status"]["containerStatuses"]
                 .as_array()
@@ -190,7 +252,9 @@ pub fn pod_log(state: Arc<ApiState>, t: &Target, req: &ApiRequest) -> Result<Res
                 .and_then(|c| c["state"]["waiting"]["reason"].as_str())
                 .unwrap_or("ContainerCreating")
                 .to_string();
-            return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: {waiting}")));
+            return Err(ApiError::bad_request(format!(
+                "container \"{container}\" in pod \"{name}\" is waiting to start: {waiting}"
+            )));
         }
     };
     let tail = req.q("tailLines").and_then(|t| t.parse::<usize>().ok());

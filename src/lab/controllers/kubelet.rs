@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::scheduler::set_condition;
-use super::{is_deleting, str_of, Ctx};
+use super::{Ctx, is_deleting, str_of};
 use crate::lab::api::store::now_rfc3339;
 use crate::lab::members::{EtcdMember, EtcdMemberSpec};
 use crate::lab::rbd;
-use crate::lab::scenario::{klog_time, MemberKind, PodInfo, PodValues};
+use crate::lab::scenario::{MemberKind, PodInfo, PodValues, klog_time};
 
 /// What the scenario says this pod does.
 #[derive(Debug, Clone, Default)]
@@ -64,7 +64,14 @@ pub fn reconcile(ctx: &Arc<Ctx>) {
             let pod_name = entry.field("metadata.name").to_string();
             let uid = entry.uid.clone();
             let node_name = name.clone();
-            workers.insert(entry.uid.clone(), tokio::spawn(async move { PodWorker::new(ctx2, ns, pod_name, uid, node_name).run().await }));
+            workers.insert(
+                entry.uid.clone(),
+                tokio::spawn(async move {
+                    PodWorker::new(ctx2, ns, pod_name, uid, node_name)
+                        .run()
+                        .await
+                }),
+            );
         }
     }
     let mut workers = ctx.workers.lock().unwrap_or_else(|p| p.into_inner());
@@ -103,11 +110,23 @@ enum Stop {
 
 impl PodWorker {
     fn new(ctx: Arc<Ctx>, ns: String, name: String, uid: String, node: String) -> Self {
-        Self { ctx, ns, name, uid, node, mounts: Vec::new(), member: None }
+        Self {
+            ctx,
+            ns,
+            name,
+            uid,
+            node,
+            mounts: Vec::new(),
+            member: None,
+        }
     }
 
     fn state(&self) -> PodState {
-        match self.ctx.store.get(&self.ctx.kinds.pods, &self.ns, &self.name) {
+        match self
+            .ctx
+            .store
+            .get(&self.ctx.kinds.pods, &self.ns, &self.name)
+        {
             Some(e) if e.uid == self.uid => {
                 let v = e.value();
                 if is_deleting(&v) {
@@ -148,7 +167,9 @@ impl PodWorker {
             .store
             .mutate(&self.ctx.kinds.pods, &self.ns, &self.name, None, |p| {
                 if p["metadata"]["uid"] != self.uid.as_str() {
-                    return Err(crate::lab::api::status::ApiError::conflict("pods", "", "pods", &self.name));
+                    return Err(crate::lab::api::status::ApiError::conflict(
+                        "pods", "", "pods", &self.name,
+                    ));
                 }
                 f(p);
                 Ok(())
@@ -158,7 +179,8 @@ impl PodWorker {
     }
 
     fn event(&self, pod: &Value, type_: &str, reason: &str, message: &str) {
-        self.ctx.event(pod, type_, reason, message, "kubelet", Some(&self.node));
+        self.ctx
+            .event(pod, type_, reason, message, "kubelet", Some(&self.node));
     }
 
     async fn run(mut self) {
@@ -178,7 +200,13 @@ impl PodWorker {
             self.unmount().await;
             self.ctx.logs.remove_pod(&self.ns, &self.name);
             if let PodState::Deleting = self.state() {
-                let _ = self.ctx.store.delete(&self.ctx.kinds.pods, &self.ns, &self.name, Some(0), Some(&self.uid));
+                let _ = self.ctx.store.delete(
+                    &self.ctx.kinds.pods,
+                    &self.ns,
+                    &self.name,
+                    Some(0),
+                    Some(&self.uid),
+                );
             }
         }
     }
@@ -188,9 +216,23 @@ impl PodWorker {
         let etcd = etcd_member_of(&self.ctx, &pod);
         let containers: Vec<(String, String)> = pod["spec"]["containers"]
             .as_array()
-            .map(|cs| cs.iter().map(|c| (str_of(c, &["name"]).to_string(), str_of(c, &["image"]).to_string())).collect())
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| {
+                        (
+                            str_of(c, &["name"]).to_string(),
+                            str_of(c, &["image"]).to_string(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
-        let node_ip = self.ctx.nodes.get(&self.node).map(|n| n.ip.to_string()).unwrap_or_default();
+        let node_ip = self
+            .ctx
+            .nodes
+            .get(&self.node)
+            .map(|n| n.ip.to_string())
+            .unwrap_or_default();
         let host_network = pod["spec"]["hostNetwork"].as_bool().unwrap_or(false);
         let pod_ip = match (str_of(&pod, &["status", "podIP"]), &etcd) {
             // A host-network pod's IP is its node's, as a real kubelet reports it.
@@ -208,9 +250,22 @@ impl PodWorker {
         // container waits on `PodInitializing` (kubectl shows `Init:0/N`).
         let init_containers: Vec<(String, String)> = pod["spec"]["initContainers"]
             .as_array()
-            .map(|cs| cs.iter().map(|c| (str_of(c, &["name"]).to_string(), str_of(c, &["image"]).to_string())).collect())
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| {
+                        (
+                            str_of(c, &["name"]).to_string(),
+                            str_of(c, &["image"]).to_string(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
-        let statuses = waiting_statuses(if init_containers.is_empty() { "ContainerCreating" } else { "PodInitializing" });
+        let statuses = waiting_statuses(if init_containers.is_empty() {
+            "ContainerCreating"
+        } else {
+            "PodInitializing"
+        });
         let init_statuses: Vec<Value> = init_containers.iter().map(|(n, img)| json!({"name": n, "image": img, "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": "PodInitializing"}}})).collect();
         self.update(|p| {
             if !init_statuses.is_empty() {
@@ -225,10 +280,38 @@ impl PodWorker {
                 set_condition(p, "Initialized", "True", None, None);
             } else {
                 let names: Vec<&str> = init_containers.iter().map(|c| c.0.as_str()).collect();
-                set_condition(p, "Initialized", "False", Some("ContainersNotInitialized"), Some(&format!("containers with incomplete status: [{}]", names.join(" "))));
+                set_condition(
+                    p,
+                    "Initialized",
+                    "False",
+                    Some("ContainersNotInitialized"),
+                    Some(&format!(
+                        "containers with incomplete status: [{}]",
+                        names.join(" ")
+                    )),
+                );
             }
-            set_condition(p, "Ready", "False", Some("ContainersNotReady"), Some(&format!("containers with unready status: [{}]", containers.iter().map(|c| c.0.as_str()).collect::<Vec<_>>().join(" "))));
-            set_condition(p, "ContainersReady", "False", Some("ContainersNotReady"), None);
+            set_condition(
+                p,
+                "Ready",
+                "False",
+                Some("ContainersNotReady"),
+                Some(&format!(
+                    "containers with unready status: [{}]",
+                    containers
+                        .iter()
+                        .map(|c| c.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )),
+            );
+            set_condition(
+                p,
+                "ContainersReady",
+                "False",
+                Some("ContainersNotReady"),
+                None,
+            );
             set_condition(p, "PodScheduled", "True", None, None);
             p["status"]["containerStatuses"] = statuses;
         });
@@ -252,7 +335,11 @@ impl PodWorker {
         loop {
             self.start_containers(&plan, &pod_ip).await?;
             let started = now_rfc3339();
-            let lines = plan.crash.as_ref().map(|c| c.logs.clone()).unwrap_or_else(|| plan.logs.clone());
+            let lines = plan
+                .crash
+                .as_ref()
+                .map(|c| c.logs.clone())
+                .unwrap_or_else(|| plan.logs.clone());
             for (c, _) in &containers {
                 for l in &lines {
                     self.ctx.logs.append(&self.ns, &self.name, c, l);
@@ -265,19 +352,30 @@ impl PodWorker {
                         c["state"] = json!({"running": {"startedAt": started}});
                         c["started"] = json!(true);
                         c["ready"] = json!(false);
-                        c["imageID"] = json!(format!("{}@sha256:{:064x}", c["image"].as_str().unwrap_or_default(), 0));
-                        c["containerID"] = json!(format!("containerd://{:064x}", rand::random::<u128>()));
+                        c["imageID"] = json!(format!(
+                            "{}@sha256:{:064x}",
+                            c["image"].as_str().unwrap_or_default(),
+                            0
+                        ));
+                        c["containerID"] =
+                            json!(format!("containerd://{:064x}", rand::random::<u128>()));
                     }
                 }
             });
             if restarts == 0
-                && let Some(pod) = &pod {
-                    for (c, img) in &containers {
-                        self.event(pod, "Normal", "Pulled", &format!("Container image \"{img}\" already present on machine"));
-                        self.event(pod, "Normal", "Created", &format!("Created container: {c}"));
-                        self.event(pod, "Normal", "Started", &format!("Started container {c}"));
-                    }
+                && let Some(pod) = &pod
+            {
+                for (c, img) in &containers {
+                    self.event(
+                        pod,
+                        "Normal",
+                        "Pulled",
+                        &format!("Container image \"{img}\" already present on machine"),
+                    );
+                    self.event(pod, "Normal", "Created", &format!("Created container: {c}"));
+                    self.event(pod, "Normal", "Started", &format!("Started container {c}"));
                 }
+            }
             match &plan.crash {
                 Some(crash) => {
                     self.wait(self.ctx.knobs.scaled(crash.run_for)).await?;
@@ -290,19 +388,30 @@ impl PodWorker {
                     loop {
                         self.wait(Duration::from_millis(300)).await?;
                         if let Some(m) = &mut self.member
-                            && let Some(status) = m.exited() {
-                                let tail = m.log_tail(5);
-                                for (c, _) in &containers {
-                                    for l in &tail {
-                                        self.ctx.logs.append(&self.ns, &self.name, c, l);
-                                    }
+                            && let Some(status) = m.exited()
+                        {
+                            let tail = m.log_tail(5);
+                            for (c, _) in &containers {
+                                for l in &tail {
+                                    self.ctx.logs.append(&self.ns, &self.name, c, l);
                                 }
-                                self.member = None;
-                                restarts += 1;
-                                let crash = Crash { exit_code: status.code().unwrap_or(1), reason: if status.success() { "Completed".into() } else { "Error".into() }, message: tail.last().cloned().unwrap_or_default(), logs: vec![], run_for: Duration::ZERO };
-                                self.crash(&crash, restarts, &containers).await?;
-                                break;
                             }
+                            self.member = None;
+                            restarts += 1;
+                            let crash = Crash {
+                                exit_code: status.code().unwrap_or(1),
+                                reason: if status.success() {
+                                    "Completed".into()
+                                } else {
+                                    "Error".into()
+                                },
+                                message: tail.last().cloned().unwrap_or_default(),
+                                logs: vec![],
+                                run_for: Duration::ZERO,
+                            };
+                            self.crash(&crash, restarts, &containers).await?;
+                            break;
+                        }
                     }
                 }
             }
@@ -326,7 +435,12 @@ impl PodWorker {
             });
             self.ctx.logs.start(&self.ns, &self.name, c);
             if let Some(pod) = &pod {
-                self.event(pod, "Normal", "Pulled", &format!("Container image \"{img}\" already present on machine"));
+                self.event(
+                    pod,
+                    "Normal",
+                    "Pulled",
+                    &format!("Container image \"{img}\" already present on machine"),
+                );
                 self.event(pod, "Normal", "Created", &format!("Created container: {c}"));
                 self.event(pod, "Normal", "Started", &format!("Started container {c}"));
             }
@@ -340,16 +454,33 @@ impl PodWorker {
     /// each), and the pod gets the terminal phase a kubelet (1.27+) gives a deleted pod
     /// before it is removed, so watchers see `1/1 Terminating`, then `0/1 Completed`.
     fn stop_containers(&self) {
-        let Some(pod) = self.ctx.store.get_value(&self.ctx.kinds.pods, &self.ns, &self.name) else { return };
-        if pod["metadata"]["uid"] != self.uid.as_str() || !is_deleting(&pod) || str_of(&pod, &["status", "phase"]) != "Running" {
+        let Some(pod) = self
+            .ctx
+            .store
+            .get_value(&self.ctx.kinds.pods, &self.ns, &self.name)
+        else {
+            return;
+        };
+        if pod["metadata"]["uid"] != self.uid.as_str()
+            || !is_deleting(&pod)
+            || str_of(&pod, &["status", "phase"]) != "Running"
+        {
             return;
         }
-        let statuses = pod["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+        let statuses = pod["status"]["containerStatuses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if statuses.is_empty() || !statuses.iter().all(|c| c["state"].get("running").is_some()) {
             return;
         }
         for c in &statuses {
-            self.event(&pod, "Normal", "Killing", &format!("Stopping container {}", str_of(c, &["name"])));
+            self.event(
+                &pod,
+                "Normal",
+                "Killing",
+                &format!("Stopping container {}", str_of(c, &["name"])),
+            );
         }
         let finished = now_rfc3339();
         self.update(|p| {
@@ -369,7 +500,12 @@ impl PodWorker {
     }
 
     /// A container exits: terminated state, previous logs, CrashLoopBackOff, back-off.
-    async fn crash(&mut self, crash: &Crash, restarts: i64, containers: &[(String, String)]) -> Result<(), Stop> {
+    async fn crash(
+        &mut self,
+        crash: &Crash,
+        restarts: i64,
+        containers: &[(String, String)],
+    ) -> Result<(), Stop> {
         let finished = now_rfc3339();
         let pod = self.update(|p| {
             if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
@@ -389,7 +525,15 @@ impl PodWorker {
         for (c, _) in containers {
             self.ctx.logs.rotate(&self.ns, &self.name, c);
             if let Some(pod) = &pod {
-                self.event(pod, "Warning", "BackOff", &format!("Back-off restarting failed container {c} in pod {}_{}({})", self.name, self.ns, self.uid));
+                self.event(
+                    pod,
+                    "Warning",
+                    "BackOff",
+                    &format!(
+                        "Back-off restarting failed container {c} in pod {}_{}({})",
+                        self.name, self.ns, self.uid
+                    ),
+                );
             }
         }
         self.wait(self.ctx.knobs.crash_backoff).await
@@ -421,22 +565,40 @@ impl PodWorker {
     }
 
     async fn start_containers(&mut self, plan: &PodPlan, pod_ip: &str) -> Result<(), Stop> {
-        let Some(etcd) = &plan.etcd else { return Ok(()) };
+        let Some(etcd) = &plan.etcd else {
+            return Ok(());
+        };
         if self.member.is_some() {
             return Ok(());
         }
-        let Ok(ip) = pod_ip.parse() else { return Ok(()) };
-        let pvc_uid = self.pvc_uids().into_iter().next().unwrap_or_else(|| self.uid.clone());
+        let Ok(ip) = pod_ip.parse() else {
+            return Ok(());
+        };
+        let pvc_uid = self
+            .pvc_uids()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| self.uid.clone());
         // The initial cluster: every ordinal up to the StatefulSet's replicas, at the IPs
         // their pods have (a pod not yet created gets its IP reserved on first start).
-        let initial = super::workloads::etcd_initial_cluster(&self.ctx, &self.ns, &etcd.statefulset, &self.name, ip);
+        let initial = super::workloads::etcd_initial_cluster(
+            &self.ctx,
+            &self.ns,
+            &etcd.statefulset,
+            &self.name,
+            ip,
+        );
         let spec = EtcdMemberSpec {
             name: self.name.clone(),
             ip,
             data_dir: self.ctx.paths.etcd_data(&pvc_uid),
             initial_cluster: initial,
             cluster_token: format!("{}-{}", self.ns, etcd.statefulset),
-            log_file: self.ctx.paths.logs().join(format!("etcd-{}-{}.log", self.ns, self.name)),
+            log_file: self
+                .ctx
+                .paths
+                .logs()
+                .join(format!("etcd-{}-{}.log", self.ns, self.name)),
             pid_dir: self.ctx.paths.pids(),
         };
         match EtcdMember::start(&spec) {
@@ -452,10 +614,17 @@ impl PodWorker {
     }
 
     fn pvc_uids(&self) -> Vec<String> {
-        let Ok(pod) = self.check() else { return Vec::new() };
+        let Ok(pod) = self.check() else {
+            return Vec::new();
+        };
         pvc_names(&pod)
             .into_iter()
-            .filter_map(|(_, claim)| self.ctx.store.get(&self.ctx.kinds.pvcs, &self.ns, &claim).map(|e| e.uid.clone()))
+            .filter_map(|(_, claim)| {
+                self.ctx
+                    .store
+                    .get(&self.ctx.kinds.pvcs, &self.ns, &claim)
+                    .map(|e| e.uid.clone())
+            })
             .collect()
     }
 
@@ -465,15 +634,24 @@ impl PodWorker {
         let pod = self.check()?;
         for (volume, claim) in pvc_names(&pod) {
             let pv_name = loop {
-                let pvc = self.ctx.store.get_value(&self.ctx.kinds.pvcs, &self.ns, &claim);
+                let pvc = self
+                    .ctx
+                    .store
+                    .get_value(&self.ctx.kinds.pvcs, &self.ns, &claim);
                 match pvc {
-                    Some(pvc) if str_of(&pvc, &["status", "phase"]) == "Bound" => break str_of(&pvc, &["spec", "volumeName"]).to_string(),
+                    Some(pvc) if str_of(&pvc, &["status", "phase"]) == "Bound" => {
+                        break str_of(&pvc, &["spec", "volumeName"]).to_string();
+                    }
                     _ => {}
                 }
                 self.wait(Duration::from_millis(200)).await?;
             };
-            let Some(pv) = self.ctx.store.get_value(&self.ctx.kinds.pvs, "", &pv_name) else { continue };
-            let Some(spec) = rbd_image_spec(&pv) else { continue };
+            let Some(pv) = self.ctx.store.get_value(&self.ctx.kinds.pvs, "", &pv_name) else {
+                continue;
+            };
+            let Some(spec) = rbd_image_spec(&pv) else {
+                continue;
+            };
             loop {
                 let pod = self.check()?;
                 if let Some(msg) = &plan.mount_failure {
@@ -484,14 +662,27 @@ impl PodWorker {
                 match self.lock_image(&spec).await {
                     Ok(()) => break,
                     Err(msg) => {
-                        self.event(&pod, "Warning", "FailedMount", &format!("MountVolume.WaitForAttach failed for volume \"{pv_name}\" : {msg}"));
+                        self.event(
+                            &pod,
+                            "Warning",
+                            "FailedMount",
+                            &format!(
+                                "MountVolume.WaitForAttach failed for volume \"{pv_name}\" : {msg}"
+                            ),
+                        );
                         self.wait(self.ctx.knobs.mount_retry).await?;
                     }
                 }
             }
             let watcher = self.ctx.ceph.as_ref().and_then(|c| {
-                let log = self.ctx.paths.logs().join(format!("watch-{}-{}.log", self.node, spec.replace('/', "_")));
-                rbd::spawn_watcher(c.node_rbd(&self.node), &spec, Some(&log)).map_err(|e| tracing::warn!("cannot start watcher for {spec}: {e:#}")).ok()
+                let log = self.ctx.paths.logs().join(format!(
+                    "watch-{}-{}.log",
+                    self.node,
+                    spec.replace('/', "_")
+                ));
+                rbd::spawn_watcher(c.node_rbd(&self.node), &spec, Some(&log))
+                    .map_err(|e| tracing::warn!("cannot start watcher for {spec}: {e:#}"))
+                    .ok()
             });
             self.mounts.push(Mounted { spec, watcher });
             let _ = volume;
@@ -502,23 +693,29 @@ impl PodWorker {
     /// The in-tree plugin's lock: our cookie is fine, anyone else's blocks the mount.
     /// Re-reads the real lock every time, so a lock removed by any means lets us in.
     async fn lock_image(&self, spec: &str) -> Result<(), String> {
-        let Some(ceph) = &self.ctx.ceph else { return Ok(()) };
+        let Some(ceph) = &self.ctx.ceph else {
+            return Ok(());
+        };
         let cookie = format!("kubelet_lock_magic_{}", self.node);
         let image = spec.rsplit('/').next().unwrap_or(spec);
-        let lockers = rbd::lock_list(ceph.node_rbd(&self.node), spec).await.map_err(|e| format!("rbd: cannot list locks of image {image}: {e:#}"))?;
+        let lockers = rbd::lock_list(ceph.node_rbd(&self.node), spec)
+            .await
+            .map_err(|e| format!("rbd: cannot list locks of image {image}: {e:#}"))?;
         if lockers.iter().any(|l| l.id == cookie) {
             return Ok(());
         }
         if !lockers.is_empty() {
             return Err(format!("rbd: image {image} is locked by other nodes"));
         }
-        rbd::lock_add(ceph.node_rbd(&self.node), spec, &cookie).await.map_err(|e| {
-            if rbd::cli_error(&e).is_some_and(|c| c.is_busy() || c.is_exists()) {
-                format!("rbd: image {image} is locked by other nodes")
-            } else {
-                format!("rbd: failed to lock image {image}: {e:#}")
-            }
-        })
+        rbd::lock_add(ceph.node_rbd(&self.node), spec, &cookie)
+            .await
+            .map_err(|e| {
+                if rbd::cli_error(&e).is_some_and(|c| c.is_busy() || c.is_exists()) {
+                    format!("rbd: image {image} is locked by other nodes")
+                } else {
+                    format!("rbd: failed to lock image {image}: {e:#}")
+                }
+            })
     }
 
     /// Releases this node's locks (the in-tree plugin's detach).
@@ -528,7 +725,9 @@ impl PodWorker {
         for m in self.mounts.drain(..) {
             if let Ok(lockers) = rbd::lock_list(ceph.node_rbd(&self.node), &m.spec).await {
                 for l in lockers.iter().filter(|l| l.id == cookie) {
-                    if let Err(e) = rbd::lock_remove(ceph.node_rbd(&self.node), &m.spec, &l.id, &l.locker).await {
+                    if let Err(e) =
+                        rbd::lock_remove(ceph.node_rbd(&self.node), &m.spec, &l.id, &l.locker).await
+                    {
                         tracing::warn!("cannot release lock on {}: {e:#}", m.spec);
                     }
                 }
@@ -543,7 +742,11 @@ pub fn pvc_names(pod: &Value) -> Vec<(String, String)> {
         .as_array()
         .map(|vs| {
             vs.iter()
-                .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str().map(|c| (str_of(v, &["name"]).to_string(), c.to_string())))
+                .filter_map(|v| {
+                    v["persistentVolumeClaim"]["claimName"]
+                        .as_str()
+                        .map(|c| (str_of(v, &["name"]).to_string(), c.to_string()))
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -569,13 +772,18 @@ pub fn rbd_image_spec(pv: &Value) -> Option<String> {
 /// The StatefulSet a pod belongs to when the scenario marks it as an etcd member.
 pub fn etcd_member_of(ctx: &Ctx, pod: &Value) -> Option<EtcdPlan> {
     let ns = str_of(pod, &["metadata", "namespace"]);
-    let owner = pod["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["kind"] == "StatefulSet")?;
+    let owner = pod["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["kind"] == "StatefulSet")?;
     let sts = owner["name"].as_str()?;
     ctx.scenario
         .members
         .iter()
         .any(|m| m.kind == MemberKind::Etcd && m.namespace == ns && m.stateful_set == sts)
-        .then(|| EtcdPlan { statefulset: sts.to_string() })
+        .then(|| EtcdPlan {
+            statefulset: sts.to_string(),
+        })
 }
 
 /// The scenario's behaviour for a pod (first match wins), its texts rendered for
@@ -583,7 +791,11 @@ pub fn etcd_member_of(ctx: &Ctx, pod: &Value) -> Option<EtcdPlan> {
 pub fn plan_for(ctx: &Ctx, pod: &Value, pod_ip: &str, node_ip: &str) -> PodPlan {
     let labels: BTreeMap<String, String> = pod["metadata"]["labels"]
         .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let node = str_of(pod, &["spec", "nodeName"]);
     let info = PodInfo {
@@ -600,10 +812,18 @@ pub fn plan_for(ctx: &Ctx, pod: &Value, pod_ip: &str, node_ip: &str) -> PodPlan 
         ip: pod_ip.to_string(),
         node: node.to_string(),
         node_ip: node_ip.to_string(),
-        sandbox_id: format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>()),
+        sandbox_id: format!(
+            "{:032x}{:032x}",
+            rand::random::<u128>(),
+            rand::random::<u128>()
+        ),
         klog_time: klog_time(jiff::Timestamp::now()),
     };
-    let mut plan = PodPlan { etcd: etcd_member_of(ctx, pod), ready_after: Duration::from_millis(300), ..Default::default() };
+    let mut plan = PodPlan {
+        etcd: etcd_member_of(ctx, pod),
+        ready_after: Duration::from_millis(300),
+        ..Default::default()
+    };
     if let Some(b) = ctx.scenario.behaviour_for(&info) {
         if let Some(r) = b.ready_after {
             plan.ready_after = r;
@@ -616,7 +836,10 @@ pub fn plan_for(ctx: &Ctx, pod: &Value, pod_ip: &str, node_ip: &str) -> PodPlan 
             logs: c.logs.iter().map(|l| values.render(l)).collect(),
             run_for: c.run_for,
         });
-        plan.sandbox_failure = b.sandbox_failure.as_ref().map(|f| (f.reason.clone(), values.render(&f.message)));
+        plan.sandbox_failure = b
+            .sandbox_failure
+            .as_ref()
+            .map(|f| (f.reason.clone(), values.render(&f.message)));
         plan.mount_failure = b.mount_failure.as_ref().map(|m| values.render(&m.message));
     }
     if plan.logs.is_empty() && plan.crash.is_none() {

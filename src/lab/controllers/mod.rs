@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::api::logs::LogStore;
 use super::api::resources::ResourceType;
-use super::api::store::{now_rfc3339, Entry, Store};
+use super::api::store::{Entry, Store, now_rfc3339};
 use super::scenario::Scenario;
 
 /// Resource types the controllers use, looked up once.
@@ -40,7 +40,12 @@ pub struct Kinds {
 
 impl Kinds {
     pub fn new(store: &Store) -> anyhow::Result<Self> {
-        let f = |g: &str, p: &str| store.registry.find(g, "v1", p).ok_or_else(|| anyhow::anyhow!("resource type {g}/{p} is not registered"));
+        let f = |g: &str, p: &str| {
+            store
+                .registry
+                .find(g, "v1", p)
+                .ok_or_else(|| anyhow::anyhow!("resource type {g}/{p} is not registered"))
+        };
         Ok(Self {
             pods: f("", "pods")?,
             nodes: f("", "nodes")?,
@@ -71,7 +76,11 @@ pub struct Knobs {
 
 impl Default for Knobs {
     fn default() -> Self {
-        Self { speed: 1.0, mount_retry: Duration::from_secs(2), crash_backoff: Duration::from_secs(5) }
+        Self {
+            speed: 1.0,
+            mount_retry: Duration::from_secs(2),
+            crash_backoff: Duration::from_secs(5),
+        }
     }
 }
 
@@ -102,7 +111,8 @@ impl CephAccess {
             None => std::process::Command::new("rbd"),
         };
         cmd.env("CEPH_CONF", &self.conf);
-        cmd.args(["--id", "kube", "--keyring"]).arg(&self.kube_keyring);
+        cmd.args(["--id", "kube", "--keyring"])
+            .arg(&self.kube_keyring);
         cmd
     }
 
@@ -154,7 +164,20 @@ impl Ctx {
         lab_id: u8,
     ) -> anyhow::Result<Self> {
         let kinds = Kinds::new(&store)?;
-        Ok(Self { store, logs, kinds, knobs, scenario, ceph, nodes, paths, lab_id, next_pod_ip: AtomicU32::new(0), workers: Mutex::new(HashMap::new()), member_ips: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            store,
+            logs,
+            kinds,
+            knobs,
+            scenario,
+            ceph,
+            nodes,
+            paths,
+            lab_id,
+            next_pod_ip: AtomicU32::new(0),
+            workers: Mutex::new(HashMap::new()),
+            member_ips: Mutex::new(HashMap::new()),
+        })
     }
 
     /// A fresh loopback address for a pod: `127.<lab id>.<2..>.<2..251>`.
@@ -166,32 +189,62 @@ impl Ctx {
     /// The reserved address of a member pod.
     pub fn member_ip(&self, ns: &str, pod: &str) -> Ipv4Addr {
         let mut ips = self.member_ips.lock().unwrap_or_else(|p| p.into_inner());
-        *ips.entry(format!("{ns}/{pod}")).or_insert_with(|| self.allocate_pod_ip())
+        *ips.entry(format!("{ns}/{pod}"))
+            .or_insert_with(|| self.allocate_pod_ip())
     }
 
     pub fn node_alive(&self, node: &str) -> bool {
-        self.nodes.get(node).is_some_and(|n| n.alive.load(Ordering::Relaxed))
+        self.nodes
+            .get(node)
+            .is_some_and(|n| n.alive.load(Ordering::Relaxed))
     }
 
     /// Records an Event the way components do, folding repeats into `count`.
-    pub fn event(&self, involved: &Value, type_: &str, reason: &str, message: &str, component: &str, host: Option<&str>) {
-        let ns = involved["metadata"]["namespace"].as_str().unwrap_or("default").to_string();
-        let name = involved["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        let uid = involved["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-        let existing = self.store.list(&self.kinds.events, Some(&ns)).into_iter().find(|e| {
-            e.field("involvedObject.uid") == uid && e.field("reason") == reason && {
-                let v = e.value();
-                v["message"].as_str() == Some(message)
-            }
-        });
+    pub fn event(
+        &self,
+        involved: &Value,
+        type_: &str,
+        reason: &str,
+        message: &str,
+        component: &str,
+        host: Option<&str>,
+    ) {
+        let ns = involved["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let name = involved["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let uid = involved["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let existing = self
+            .store
+            .list(&self.kinds.events, Some(&ns))
+            .into_iter()
+            .find(|e| {
+                e.field("involvedObject.uid") == uid && e.field("reason") == reason && {
+                    let v = e.value();
+                    v["message"].as_str() == Some(message)
+                }
+            });
         let now = now_rfc3339();
         if let Some(e) = existing {
-            let _ = self.store.mutate(&self.kinds.events, &ns, e.field("metadata.name"), None, |ev| {
-                let count = ev["count"].as_i64().unwrap_or(1);
-                ev["count"] = json!(count + 1);
-                ev["lastTimestamp"] = json!(now);
-                Ok(())
-            });
+            let _ = self.store.mutate(
+                &self.kinds.events,
+                &ns,
+                e.field("metadata.name"),
+                None,
+                |ev| {
+                    let count = ev["count"].as_i64().unwrap_or(1);
+                    ev["count"] = json!(count + 1);
+                    ev["lastTimestamp"] = json!(now);
+                    Ok(())
+                },
+            );
             return;
         }
         let mut source = json!({"component": component});
@@ -228,7 +281,11 @@ fn event_name(object: &str) -> String {
     static LAST: AtomicU64 = AtomicU64::new(0);
     let now = u64::try_from(jiff::Timestamp::now().as_nanosecond()).unwrap_or_default();
     let prev = LAST.fetch_max(now, Ordering::Relaxed);
-    let nanos = if now > prev { now } else { LAST.fetch_add(1, Ordering::Relaxed) + 1 };
+    let nanos = if now > prev {
+        now
+    } else {
+        LAST.fetch_add(1, Ordering::Relaxed) + 1
+    };
     format!("{object}.{nanos:x}")
 }
 
@@ -244,7 +301,9 @@ pub fn str_of<'a>(v: &'a Value, path: &[&str]) -> &'a str {
 }
 
 pub fn owned_by(e: &Value, uid: &str) -> bool {
-    e["metadata"]["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
+    e["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
 }
 
 pub fn owner_ref(owner: &Value, kind: &str, api_version: &str) -> Value {
@@ -259,7 +318,9 @@ pub fn owner_ref(owner: &Value, kind: &str, api_version: &str) -> Value {
 }
 
 pub fn is_deleting(v: &Value) -> bool {
-    v["metadata"].get("deletionTimestamp").is_some_and(|d| !d.is_null())
+    v["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|d| !d.is_null())
 }
 
 pub fn entries_values(entries: &[Arc<Entry>]) -> Vec<Value> {
@@ -297,8 +358,17 @@ mod event_name_tests {
     #[test]
     fn event_names_follow_time_order() {
         let names: Vec<String> = (0..1000).map(|_| event_name("web-1")).collect();
-        let stamps: Vec<u64> = names.iter().map(|n| u64::from_str_radix(n.strip_prefix("web-1.").unwrap_or_default(), 16).unwrap_or_default()).collect();
+        let stamps: Vec<u64> = names
+            .iter()
+            .map(|n| {
+                u64::from_str_radix(n.strip_prefix("web-1.").unwrap_or_default(), 16)
+                    .unwrap_or_default()
+            })
+            .collect();
         assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{names:?}");
-        assert!(names.windows(2).all(|w| w[0] < w[1]), "same-length hex sorts as time");
+        assert!(
+            names.windows(2).all(|w| w[0] < w[1]),
+            "same-length hex sorts as time"
+        );
     }
 }

@@ -4,14 +4,17 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{is_deleting, str_of, Ctx};
+use super::{Ctx, is_deleting, str_of};
 use crate::lab::api::selectors::LabelSelector;
 use crate::lab::api::store::Entry;
 
 pub fn tolerates(pod: &Value, taint: &Value) -> bool {
-    let tolerations = pod["spec"]["tolerations"].as_array().cloned().unwrap_or_default();
+    let tolerations = pod["spec"]["tolerations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let key = taint["key"].as_str().unwrap_or_default();
     let effect = taint["effect"].as_str().unwrap_or_default();
     tolerations.iter().any(|t| {
@@ -19,19 +22,27 @@ pub fn tolerates(pod: &Value, taint: &Value) -> bool {
         let t_effect = t["effect"].as_str().unwrap_or_default();
         let op = t["operator"].as_str().unwrap_or("Equal");
         let key_ok = t_key.is_empty() && op == "Exists" || t_key == key;
-        let value_ok = op == "Exists" || t["value"].as_str().unwrap_or_default() == taint["value"].as_str().unwrap_or_default();
+        let value_ok = op == "Exists"
+            || t["value"].as_str().unwrap_or_default()
+                == taint["value"].as_str().unwrap_or_default();
         let effect_ok = t_effect.is_empty() || t_effect == effect;
         key_ok && value_ok && effect_ok
     })
 }
 
 pub fn node_ready(node: &Value) -> bool {
-    node["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    node["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 fn selector_matches(pod: &Value, node: &Value) -> bool {
-    let Some(sel) = pod["spec"]["nodeSelector"].as_object() else { return true };
-    sel.iter().all(|(k, v)| node["metadata"]["labels"].get(k) == Some(v))
+    let Some(sel) = pod["spec"]["nodeSelector"].as_object() else {
+        return true;
+    };
+    sel.iter()
+        .all(|(k, v)| node["metadata"]["labels"].get(k) == Some(v))
 }
 
 /// Why a node cannot take the pod, in the scheduler's words; None if it can.
@@ -42,10 +53,18 @@ fn unfit_reason(ctx: &Ctx, pod: &Value, node: &Value) -> Option<String> {
     if node["spec"]["unschedulable"].as_bool() == Some(true) {
         return Some("node(s) were unschedulable".into());
     }
-    for taint in node["spec"]["taints"].as_array().cloned().unwrap_or_default() {
+    for taint in node["spec"]["taints"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let effect = taint["effect"].as_str().unwrap_or_default();
         if (effect == "NoSchedule" || effect == "NoExecute") && !tolerates(pod, &taint) {
-            return Some(format!("node(s) had untolerated taint {{{}: {}}}", taint["key"].as_str().unwrap_or_default(), taint["value"].as_str().unwrap_or_default()));
+            return Some(format!(
+                "node(s) had untolerated taint {{{}: {}}}",
+                taint["key"].as_str().unwrap_or_default(),
+                taint["value"].as_str().unwrap_or_default()
+            ));
         }
     }
     if !selector_matches(pod, node) {
@@ -53,10 +72,21 @@ fn unfit_reason(ctx: &Ctx, pod: &Value, node: &Value) -> Option<String> {
     }
     let node_name = str_of(node, &["metadata", "name"]);
     let terms = pod["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"].as_array().cloned().unwrap_or_default();
-    for term in terms.iter().filter(|t| t["topologyKey"] == "kubernetes.io/hostname") {
+    for term in terms
+        .iter()
+        .filter(|t| t["topologyKey"] == "kubernetes.io/hostname")
+    {
         let sel = LabelSelector::from_label_selector_json(&term["labelSelector"]);
         let ns = str_of(pod, &["metadata", "namespace"]);
-        let clash = ctx.store.pods_on_node(&ctx.kinds.pods, node_name).iter().any(|p| p.field("metadata.namespace") == ns && sel.matches(&p.labels) && !is_deleting(&p.value()));
+        let clash = ctx
+            .store
+            .pods_on_node(&ctx.kinds.pods, node_name)
+            .iter()
+            .any(|p| {
+                p.field("metadata.namespace") == ns
+                    && sel.matches(&p.labels)
+                    && !is_deleting(&p.value())
+            });
         if clash {
             return Some("node(s) didn't match pod anti-affinity rules".into());
         }
@@ -66,14 +96,24 @@ fn unfit_reason(ctx: &Ctx, pod: &Value, node: &Value) -> Option<String> {
 
 /// The uid of the pod's controlling owner (ReplicaSet, StatefulSet...), if any.
 fn controller_uid(pod: &Value) -> Option<String> {
-    pod["metadata"]["ownerReferences"].as_array()?.iter().find(|r| r["controller"] == true)?["uid"].as_str().map(str::to_string)
+    pod["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == true)?["uid"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// Live pods of the same controller per node (candidates found by their labels).
 fn siblings_per_node(ctx: &Ctx, entry: &Entry, pod: &Value) -> HashMap<String, usize> {
     let mut out = HashMap::new();
-    let Some(owner) = controller_uid(pod) else { return out };
-    for e in ctx.store.list(&ctx.kinds.pods, Some(entry.field("metadata.namespace"))) {
+    let Some(owner) = controller_uid(pod) else {
+        return out;
+    };
+    for e in ctx
+        .store
+        .list(&ctx.kinds.pods, Some(entry.field("metadata.namespace")))
+    {
         if e.uid == entry.uid || !entry.labels.iter().all(|(k, v)| e.labels.get(k) == Some(v)) {
             continue;
         }
@@ -94,10 +134,19 @@ pub fn reconcile(ctx: &Ctx) {
     if pending.is_empty() {
         return;
     }
-    let nodes: Vec<Value> = ctx.store.list(&ctx.kinds.nodes, None).iter().map(|n| n.value()).collect();
+    let nodes: Vec<Value> = ctx
+        .store
+        .list(&ctx.kinds.nodes, None)
+        .iter()
+        .map(|n| n.value())
+        .collect();
     for entry in pending {
         let pod = entry.value();
-        if is_deleting(&pod) || pod["spec"]["schedulerName"].as_str().is_some_and(|s| s != "default-scheduler") {
+        if is_deleting(&pod)
+            || pod["spec"]["schedulerName"]
+                .as_str()
+                .is_some_and(|s| s != "default-scheduler")
+        {
             continue;
         }
         // Score as kube-scheduler's defaults roughly do: spread the replicas of one owner
@@ -111,8 +160,14 @@ pub fn reconcile(ctx: &Ctx) {
             match unfit_reason(ctx, &pod, node) {
                 Some(r) => *reasons.entry(r).or_default() += 1,
                 None => {
-                    let load = (siblings.get(&name).copied().unwrap_or(0), ctx.store.pods_on_node(&ctx.kinds.pods, &name).len());
-                    if best.as_ref().is_none_or(|(l, n)| load < *l || (load == *l && name < *n)) {
+                    let load = (
+                        siblings.get(&name).copied().unwrap_or(0),
+                        ctx.store.pods_on_node(&ctx.kinds.pods, &name).len(),
+                    );
+                    if best
+                        .as_ref()
+                        .is_none_or(|(l, n)| load < *l || (load == *l && name < *n))
+                    {
                         best = Some((load, name));
                     }
                 }
@@ -122,39 +177,80 @@ pub fn reconcile(ctx: &Ctx) {
         let name = entry.field("metadata.name").to_string();
         match best {
             Some((_, node)) => {
-                let bound = ctx.store.mutate(&ctx.kinds.pods, &ns, &name, Some(entry.rv), |p| {
-                    p["spec"]["nodeName"] = json!(node);
-                    set_condition(p, "PodScheduled", "True", None, None);
-                    Ok(())
-                });
+                let bound = ctx
+                    .store
+                    .mutate(&ctx.kinds.pods, &ns, &name, Some(entry.rv), |p| {
+                        p["spec"]["nodeName"] = json!(node);
+                        set_condition(p, "PodScheduled", "True", None, None);
+                        Ok(())
+                    });
                 if let Ok(e) = bound {
-                    ctx.event(&e.value(), "Normal", "Scheduled", &format!("Successfully assigned {ns}/{name} to {node}"), "default-scheduler", None);
+                    ctx.event(
+                        &e.value(),
+                        "Normal",
+                        "Scheduled",
+                        &format!("Successfully assigned {ns}/{name} to {node}"),
+                        "default-scheduler",
+                        None,
+                    );
                 }
             }
             None => {
                 let detail: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
-                let msg = format!("0/{} nodes are available: {}. preemption: 0/{} nodes are available: {} Preemption is not helpful for scheduling.", nodes.len(), detail.join(", "), nodes.len(), nodes.len());
-                let already = pod["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "PodScheduled" && c["message"] == msg.as_str()));
+                let msg = format!(
+                    "0/{} nodes are available: {}. preemption: 0/{} nodes are available: {} Preemption is not helpful for scheduling.",
+                    nodes.len(),
+                    detail.join(", "),
+                    nodes.len(),
+                    nodes.len()
+                );
+                let already = pod["status"]["conditions"].as_array().is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "PodScheduled" && c["message"] == msg.as_str())
+                });
                 if !already
                     && let Ok(e) = ctx.store.mutate(&ctx.kinds.pods, &ns, &name, None, |p| {
-                        set_condition(p, "PodScheduled", "False", Some("Unschedulable"), Some(&msg));
+                        set_condition(
+                            p,
+                            "PodScheduled",
+                            "False",
+                            Some("Unschedulable"),
+                            Some(&msg),
+                        );
                         Ok(())
-                    }) {
-                        ctx.event(&e.value(), "Warning", "FailedScheduling", &msg, "default-scheduler", None);
-                    }
+                    })
+                {
+                    ctx.event(
+                        &e.value(),
+                        "Warning",
+                        "FailedScheduling",
+                        &msg,
+                        "default-scheduler",
+                        None,
+                    );
+                }
             }
         }
     }
 }
 
 /// Sets (or replaces) a pod condition, keeping lastTransitionTime when unchanged.
-pub fn set_condition(pod: &mut Value, type_: &str, status: &str, reason: Option<&str>, message: Option<&str>) {
+pub fn set_condition(
+    pod: &mut Value,
+    type_: &str,
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+) {
     let now = crate::lab::api::store::now_rfc3339();
     if !pod["status"]["conditions"].is_array() {
         pod["status"]["conditions"] = json!([]);
     }
-    let Some(conds) = pod["status"]["conditions"].as_array_mut() else { return };
-    let mut cond = json!({"type": type_, "status": status, "lastProbeTime": null, "lastTransitionTime": now});
+    let Some(conds) = pod["status"]["conditions"].as_array_mut() else {
+        return;
+    };
+    let mut cond =
+        json!({"type": type_, "status": status, "lastProbeTime": null, "lastTransitionTime": now});
     if let Some(r) = reason {
         cond["reason"] = json!(r);
     }

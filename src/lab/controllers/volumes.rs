@@ -6,10 +6,10 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::kubelet::{pvc_names, rbd_image_spec};
-use super::{is_deleting, str_of, Ctx};
+use super::{Ctx, is_deleting, str_of};
 use crate::lab::rbd;
 
 fn in_flight() -> &'static Mutex<HashSet<String>> {
@@ -20,7 +20,14 @@ fn in_flight() -> &'static Mutex<HashSet<String>> {
 pub const RBD_PROVISIONERS: &[&str] = &["kubernetes.io/rbd", "ceph.com/rbd"];
 
 fn default_class(ctx: &Ctx) -> Option<String> {
-    ctx.store.list(&ctx.kinds.storage_classes, None).into_iter().map(|e| e.value()).find(|sc| sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true").map(|sc| str_of(&sc, &["metadata", "name"]).to_string())
+    ctx.store
+        .list(&ctx.kinds.storage_classes, None)
+        .into_iter()
+        .map(|e| e.value())
+        .find(|sc| {
+            sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+        })
+        .map(|sc| str_of(&sc, &["metadata", "name"]).to_string())
 }
 
 /// Size in MiB of a quantity like `1Gi`, `500Mi`, `2G`.
@@ -40,7 +47,12 @@ fn size_mb(q: &str) -> u64 {
 }
 
 pub async fn reconcile(ctx: &Arc<Ctx>) {
-    let pvs: Vec<Value> = ctx.store.list(&ctx.kinds.pvs, None).iter().map(|e| e.value()).collect();
+    let pvs: Vec<Value> = ctx
+        .store
+        .list(&ctx.kinds.pvs, None)
+        .iter()
+        .map(|e| e.value())
+        .collect();
     for entry in ctx.store.list(&ctx.kinds.pvcs, None) {
         let pvc = entry.value();
         if is_deleting(&pvc) {
@@ -50,32 +62,48 @@ pub async fn reconcile(ctx: &Arc<Ctx>) {
         if str_of(&pvc, &["status", "phase"]) != "Pending" {
             continue;
         }
-        let class = pvc["spec"]["storageClassName"].as_str().map(str::to_string).or_else(|| default_class(ctx)).unwrap_or_default();
+        let class = pvc["spec"]["storageClassName"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| default_class(ctx))
+            .unwrap_or_default();
         // A PV already made for (or pointing at) this claim, or a free static one.
-        let candidate = pvs.iter().find(|pv| pv["spec"]["claimRef"]["uid"] == entry.uid.as_str()).or_else(|| {
-            pvs.iter().find(|pv| {
-                str_of(pv, &["status", "phase"]) == "Available"
-                    && pv["spec"]["claimRef"].is_null()
-                    && str_of(pv, &["spec", "storageClassName"]) == class
-                    && (pvc["spec"]["volumeName"].is_null() || pvc["spec"]["volumeName"] == pv["metadata"]["name"])
-            })
-        });
+        let candidate = pvs
+            .iter()
+            .find(|pv| pv["spec"]["claimRef"]["uid"] == entry.uid.as_str())
+            .or_else(|| {
+                pvs.iter().find(|pv| {
+                    str_of(pv, &["status", "phase"]) == "Available"
+                        && pv["spec"]["claimRef"].is_null()
+                        && str_of(pv, &["spec", "storageClassName"]) == class
+                        && (pvc["spec"]["volumeName"].is_null()
+                            || pvc["spec"]["volumeName"] == pv["metadata"]["name"])
+                })
+            });
         if let Some(pv) = candidate {
             bind(ctx, &pvc, pv);
             continue;
         }
-        let Some(sc) = ctx.store.get_value(&ctx.kinds.storage_classes, "", &class) else { continue };
+        let Some(sc) = ctx.store.get_value(&ctx.kinds.storage_classes, "", &class) else {
+            continue;
+        };
         let provisioner = str_of(&sc, &["provisioner"]).to_string();
         if !RBD_PROVISIONERS.contains(&provisioner.as_str()) {
             continue;
         }
-        let fresh = in_flight().lock().unwrap_or_else(|p| p.into_inner()).insert(entry.uid.clone());
+        let fresh = in_flight()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(entry.uid.clone());
         if fresh {
             let ctx = ctx.clone();
             tokio::spawn(async move {
                 provision(&ctx, &pvc, &sc, &provisioner).await;
                 let uid = str_of(&pvc, &["metadata", "uid"]).to_string();
-                in_flight().lock().unwrap_or_else(|p| p.into_inner()).remove(&uid);
+                in_flight()
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&uid);
             });
         }
     }
@@ -86,24 +114,49 @@ pub async fn reconcile(ctx: &Arc<Ctx>) {
 
 async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
     let uid = str_of(pvc, &["metadata", "uid"]);
-    let pool = sc["parameters"]["pool"].as_str().unwrap_or("rbd").to_string();
+    let pool = sc["parameters"]["pool"]
+        .as_str()
+        .unwrap_or("rbd")
+        .to_string();
     let image = format!("kubernetes-dynamic-pvc-{}", uuid::Uuid::new_v4());
     let request = str_of(pvc, &["spec", "resources", "requests", "storage"]).to_string();
-    let request = if request.is_empty() { "1Gi".to_string() } else { request };
+    let request = if request.is_empty() {
+        "1Gi".to_string()
+    } else {
+        request
+    };
     let monitors: Vec<String> = match &ctx.ceph {
         Some(c) => {
-            if let Err(e) = rbd::create_image(c.admin_rbd(), &pool, &image, size_mb(&request)).await {
-                let msg = format!("Failed to provision volume with StorageClass \"{}\": failed to create rbd image: {e:#}", str_of(sc, &["metadata", "name"]));
-                ctx.event(pvc, "Warning", "ProvisioningFailed", &msg, "persistentvolume-controller", None);
+            if let Err(e) = rbd::create_image(c.admin_rbd(), &pool, &image, size_mb(&request)).await
+            {
+                let msg = format!(
+                    "Failed to provision volume with StorageClass \"{}\": failed to create rbd image: {e:#}",
+                    str_of(sc, &["metadata", "name"])
+                );
+                ctx.event(
+                    pvc,
+                    "Warning",
+                    "ProvisioningFailed",
+                    &msg,
+                    "persistentvolume-controller",
+                    None,
+                );
                 return;
             }
             c.monitors.split(',').map(str::to_string).collect()
         }
-        None => sc["parameters"]["monitors"].as_str().unwrap_or_default().split(',').map(str::to_string).collect(),
+        None => sc["parameters"]["monitors"]
+            .as_str()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::to_string)
+            .collect(),
     };
     let pv_name = format!("pvc-{uid}");
     let user = sc["parameters"]["userId"].as_str().unwrap_or("kube");
-    let secret = sc["parameters"]["userSecretName"].as_str().unwrap_or("ceph-secret-user");
+    let secret = sc["parameters"]["userSecretName"]
+        .as_str()
+        .unwrap_or("ceph-secret-user");
     let mut pv = json!({
         "apiVersion": "v1",
         "kind": "PersistentVolume",
@@ -120,7 +173,14 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
     });
     crate::lab::api::defaults::apply("PersistentVolume", &mut pv);
     match ctx.store.create(&ctx.kinds.pvs, pv) {
-        Ok(_) => ctx.event(pvc, "Normal", "ProvisioningSucceeded", &format!("Successfully provisioned volume {pv_name} using {provisioner}"), "persistentvolume-controller", None),
+        Ok(_) => ctx.event(
+            pvc,
+            "Normal",
+            "ProvisioningSucceeded",
+            &format!("Successfully provisioned volume {pv_name} using {provisioner}"),
+            "persistentvolume-controller",
+            None,
+        ),
         Err(e) => tracing::warn!("cannot create PV {pv_name}: {e}"),
     }
 }
@@ -154,7 +214,11 @@ fn bind(ctx: &Ctx, pvc: &Value, pv: &Value) {
 fn release_claim_protection(ctx: &Ctx, pvc: &Value) {
     let ns = str_of(pvc, &["metadata", "namespace"]);
     let name = str_of(pvc, &["metadata", "name"]);
-    let used = ctx.store.list(&ctx.kinds.pods, Some(ns)).iter().any(|p| pvc_names(&p.value()).iter().any(|(_, c)| c == name));
+    let used = ctx
+        .store
+        .list(&ctx.kinds.pods, Some(ns))
+        .iter()
+        .any(|p| pvc_names(&p.value()).iter().any(|(_, c)| c == name));
     if !used {
         let _ = ctx.store.mutate(&ctx.kinds.pvcs, ns, name, None, |v| {
             if let Some(f) = v["metadata"]["finalizers"].as_array_mut() {
@@ -185,12 +249,18 @@ fn reclaim(ctx: &Arc<Ctx>, pv: &Value) {
     let claim_ns = str_of(pv, &["spec", "claimRef", "namespace"]);
     let claim = str_of(pv, &["spec", "claimRef", "name"]);
     let claim_uid = str_of(pv, &["spec", "claimRef", "uid"]);
-    let alive = ctx.store.get(&ctx.kinds.pvcs, claim_ns, claim).is_some_and(|c| c.uid == claim_uid);
+    let alive = ctx
+        .store
+        .get(&ctx.kinds.pvcs, claim_ns, claim)
+        .is_some_and(|c| c.uid == claim_uid);
     if alive {
         return;
     }
     if pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete" {
-        let fresh = in_flight().lock().unwrap_or_else(|p| p.into_inner()).insert(format!("pv/{name}"));
+        let fresh = in_flight()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(format!("pv/{name}"));
         if !fresh {
             return;
         }
@@ -215,7 +285,10 @@ fn reclaim(ctx: &Arc<Ctx>, pv: &Value) {
                 });
                 let _ = ctx.store.delete(&ctx.kinds.pvs, "", &name, None, None);
             }
-            in_flight().lock().unwrap_or_else(|p| p.into_inner()).remove(&format!("pv/{name}"));
+            in_flight()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&format!("pv/{name}"));
         });
     } else {
         let _ = ctx.store.mutate(&ctx.kinds.pvs, "", &name, None, |v| {

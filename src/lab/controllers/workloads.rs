@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::scheduler::{node_ready, tolerates};
-use super::{is_deleting, owned_by, owner_ref, str_of, Ctx};
+use super::{Ctx, is_deleting, owned_by, owner_ref, str_of};
 use crate::lab::api::resources::ResourceType;
 use crate::lab::api::selectors::LabelSelector;
 use crate::lab::api::store::random_suffix;
@@ -29,11 +29,19 @@ pub fn reconcile(ctx: &Ctx) {
 }
 
 fn pod_ready(p: &Value) -> bool {
-    p["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    p["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 fn pods_owned(ctx: &Ctx, ns: &str, uid: &str) -> Vec<Value> {
-    ctx.store.list(&ctx.kinds.pods, Some(ns)).iter().map(|e| e.value()).filter(|p| owned_by(p, uid)).collect()
+    ctx.store
+        .list(&ctx.kinds.pods, Some(ns))
+        .iter()
+        .map(|e| e.value())
+        .filter(|p| owned_by(p, uid))
+        .collect()
 }
 
 /// Short stable hash of a pod template, as controller-revision-hash / pod-template-hash.
@@ -43,10 +51,18 @@ fn template_hash(template: &Value) -> String {
     template.to_string().hash(&mut h);
     let n = h.finish();
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    (0..10).map(|i| ALPHABET[((n >> (i * 6)) % ALPHABET.len() as u64) as usize] as char).collect()
+    (0..10)
+        .map(|i| ALPHABET[((n >> (i * 6)) % ALPHABET.len() as u64) as usize] as char)
+        .collect()
 }
 
-fn pod_from_template(template: &Value, ns: &str, name: &str, owner: Value, extra_labels: &[(&str, String)]) -> Value {
+fn pod_from_template(
+    template: &Value,
+    ns: &str,
+    name: &str,
+    owner: Value,
+    extra_labels: &[(&str, String)],
+) -> Value {
     let mut pod = json!({
         "apiVersion": "v1",
         "kind": "Pod",
@@ -70,15 +86,28 @@ fn pod_from_template(template: &Value, ns: &str, name: &str, owner: Value, extra
 }
 
 fn create_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: Value) {
-    let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     match ctx.store.create(&ctx.kinds.pods, pod) {
         Ok(_) => {
             let msg = if owner_kind == "StatefulSet" {
-                format!("create Pod {name} in StatefulSet {} successful", str_of(owner, &["metadata", "name"]))
+                format!(
+                    "create Pod {name} in StatefulSet {} successful",
+                    str_of(owner, &["metadata", "name"])
+                )
             } else {
                 format!("Created pod: {name}")
             };
-            ctx.event(owner, "Normal", "SuccessfulCreate", &msg, &controller_name(owner_kind), None);
+            ctx.event(
+                owner,
+                "Normal",
+                "SuccessfulCreate",
+                &msg,
+                &controller_name(owner_kind),
+                None,
+            );
         }
         Err(e) if e.code == 409 => {}
         Err(e) => tracing::warn!("cannot create pod {name}: {e}"),
@@ -88,13 +117,27 @@ fn create_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: Value) {
 fn delete_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: &Value) {
     let ns = str_of(pod, &["metadata", "namespace"]);
     let name = str_of(pod, &["metadata", "name"]);
-    if ctx.store.delete(&ctx.kinds.pods, ns, name, None, None).is_ok() {
+    if ctx
+        .store
+        .delete(&ctx.kinds.pods, ns, name, None, None)
+        .is_ok()
+    {
         let msg = if owner_kind == "StatefulSet" {
-            format!("delete Pod {name} in StatefulSet {} successful", str_of(owner, &["metadata", "name"]))
+            format!(
+                "delete Pod {name} in StatefulSet {} successful",
+                str_of(owner, &["metadata", "name"])
+            )
         } else {
             format!("Deleted pod: {name}")
         };
-        ctx.event(owner, "Normal", "SuccessfulDelete", &msg, &controller_name(owner_kind), None);
+        ctx.event(
+            owner,
+            "Normal",
+            "SuccessfulDelete",
+            &msg,
+            &controller_name(owner_kind),
+            None,
+        );
     }
 }
 
@@ -129,7 +172,11 @@ fn set_status(ctx: &Ctx, rt: &ResourceType, obj: &Value, status: Value) {
 }
 
 fn ordinal(sts_name: &str, pod_name: &str) -> Option<i64> {
-    pod_name.strip_prefix(sts_name)?.strip_prefix('-')?.parse().ok()
+    pod_name
+        .strip_prefix(sts_name)?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
 }
 
 fn statefulset(ctx: &Ctx, sts: &Value) {
@@ -150,7 +197,10 @@ fn statefulset(ctx: &Ctx, sts: &Value) {
         }
     }
     // Claims from the templates, created before the pod that needs them.
-    let templates = sts["spec"]["volumeClaimTemplates"].as_array().cloned().unwrap_or_default();
+    let templates = sts["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut blocked = false;
     for ord in 0..replicas {
         if pods.contains_key(&ord) {
@@ -168,7 +218,10 @@ fn statefulset(ctx: &Ctx, sts: &Value) {
         for t in &templates {
             let claim = format!("{}-{pod_name}", str_of(t, &["metadata", "name"]));
             ensure_claim(ctx, sts, t, &ns, &claim);
-            let vols = spec_template["spec"]["volumes"].as_array().cloned().unwrap_or_default();
+            let vols = spec_template["spec"]["volumes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let tname = str_of(t, &["metadata", "name"]);
             let mut vols: Vec<Value> = vols.into_iter().filter(|v| v["name"] != tname).collect();
             vols.push(json!({"name": tname, "persistentVolumeClaim": {"claimName": claim}}));
@@ -183,7 +236,11 @@ fn statefulset(ctx: &Ctx, sts: &Value) {
             &ns,
             &pod_name,
             owner_ref(sts, "StatefulSet", "apps/v1"),
-            &[("statefulset.kubernetes.io/pod-name", pod_name.clone()), ("controller-revision-hash", revision.clone()), ("apps.kubernetes.io/pod-index", ord.to_string())],
+            &[
+                ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
+                ("controller-revision-hash", revision.clone()),
+                ("apps.kubernetes.io/pod-index", ord.to_string()),
+            ],
         );
         create_pod(ctx, sts, "StatefulSet", pod);
         if !parallel {
@@ -236,7 +293,18 @@ fn ensure_claim(ctx: &Ctx, sts: &Value, template: &Value, ns: &str, claim: &str)
     }
     crate::lab::api::defaults::apply("PersistentVolumeClaim", &mut pvc);
     match ctx.store.create(&ctx.kinds.pvcs, pvc) {
-        Ok(_) => ctx.event(sts, "Normal", "SuccessfulCreate", &format!("create Claim {claim} Pod {} in StatefulSet {} success", claim.rsplit_once('-').map(|_| claim).unwrap_or(claim), str_of(sts, &["metadata", "name"])), "statefulset-controller", None),
+        Ok(_) => ctx.event(
+            sts,
+            "Normal",
+            "SuccessfulCreate",
+            &format!(
+                "create Claim {claim} Pod {} in StatefulSet {} success",
+                claim.rsplit_once('-').map(|_| claim).unwrap_or(claim),
+                str_of(sts, &["metadata", "name"])
+            ),
+            "statefulset-controller",
+            None,
+        ),
         Err(e) if e.code == 409 => {}
         Err(e) => tracing::warn!("cannot create claim {claim}: {e}"),
     }
@@ -244,8 +312,18 @@ fn ensure_claim(ctx: &Ctx, sts: &Value, template: &Value, ns: &str, claim: &str)
 
 /// `(name, ip)` of every member of an etcd StatefulSet up to its replicas, for the
 /// `--initial-cluster` of a member starting for the first time.
-pub fn etcd_initial_cluster(ctx: &Ctx, ns: &str, sts: &str, _self_name: &str, _self_ip: Ipv4Addr) -> Vec<(String, Ipv4Addr)> {
-    let replicas = ctx.store.get_value(&ctx.kinds.statefulsets, ns, sts).and_then(|s| s["spec"]["replicas"].as_i64()).unwrap_or(1);
+pub fn etcd_initial_cluster(
+    ctx: &Ctx,
+    ns: &str,
+    sts: &str,
+    _self_name: &str,
+    _self_ip: Ipv4Addr,
+) -> Vec<(String, Ipv4Addr)> {
+    let replicas = ctx
+        .store
+        .get_value(&ctx.kinds.statefulsets, ns, sts)
+        .and_then(|s| s["spec"]["replicas"].as_i64())
+        .unwrap_or(1);
     (0..replicas.max(1))
         .map(|i| {
             let name = format!("{sts}-{i}");
@@ -265,8 +343,17 @@ fn deployment(ctx: &Ctx, d: &Value) {
     let hash = template_hash(&d["spec"]["template"]);
     let rs_name = format!("{name}-{hash}");
     let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
-    let owned: Vec<Value> = ctx.store.list(&ctx.kinds.replicasets, Some(&ns)).iter().map(|e| e.value()).filter(|r| owned_by(r, &uid)).collect();
-    if !owned.iter().any(|r| r["metadata"]["name"] == rs_name.as_str()) {
+    let owned: Vec<Value> = ctx
+        .store
+        .list(&ctx.kinds.replicasets, Some(&ns))
+        .iter()
+        .map(|e| e.value())
+        .filter(|r| owned_by(r, &uid))
+        .collect();
+    if !owned
+        .iter()
+        .any(|r| r["metadata"]["name"] == rs_name.as_str())
+    {
         let mut template = d["spec"]["template"].clone();
         template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
         let mut selector = d["spec"]["selector"].clone();
@@ -282,7 +369,14 @@ fn deployment(ctx: &Ctx, d: &Value) {
         });
         crate::lab::api::defaults::apply("ReplicaSet", &mut rs);
         if ctx.store.create(&ctx.kinds.replicasets, rs).is_ok() {
-            ctx.event(d, "Normal", "ScalingReplicaSet", &format!("Scaled up replica set {rs_name} from 0 to {replicas}"), "deployment-controller", None);
+            ctx.event(
+                d,
+                "Normal",
+                "ScalingReplicaSet",
+                &format!("Scaled up replica set {rs_name} from 0 to {replicas}"),
+                "deployment-controller",
+                None,
+            );
         }
     }
     for rs in &owned {
@@ -290,13 +384,22 @@ fn deployment(ctx: &Ctx, d: &Value) {
         let want = if rs_n == rs_name { replicas } else { 0 };
         let have = rs["spec"]["replicas"].as_i64().unwrap_or(0);
         if have != want {
-            let scaled = ctx.store.mutate(&ctx.kinds.replicasets, &ns, rs_n, None, |r| {
-                r["spec"]["replicas"] = json!(want);
-                Ok(())
-            });
+            let scaled = ctx
+                .store
+                .mutate(&ctx.kinds.replicasets, &ns, rs_n, None, |r| {
+                    r["spec"]["replicas"] = json!(want);
+                    Ok(())
+                });
             if scaled.is_ok() {
                 let how = if want > have { "up" } else { "down" };
-                ctx.event(d, "Normal", "ScalingReplicaSet", &format!("Scaled {how} replica set {rs_n} from {have} to {want}"), "deployment-controller", None);
+                ctx.event(
+                    d,
+                    "Normal",
+                    "ScalingReplicaSet",
+                    &format!("Scaled {how} replica set {rs_n} from {have} to {want}"),
+                    "deployment-controller",
+                    None,
+                );
             }
         }
     }
@@ -337,7 +440,13 @@ fn replicaset(ctx: &Ctx, rs: &Value) {
     let live: Vec<&Value> = pods.iter().filter(|p| !is_deleting(p)).collect();
     let have = live.len() as i64;
     for _ in have..replicas {
-        let pod = pod_from_template(&rs["spec"]["template"], &ns, &format!("{name}-{}", random_suffix(5)), owner_ref(rs, "ReplicaSet", "apps/v1"), &[]);
+        let pod = pod_from_template(
+            &rs["spec"]["template"],
+            &ns,
+            &format!("{name}-{}", random_suffix(5)),
+            owner_ref(rs, "ReplicaSet", "apps/v1"),
+            &[],
+        );
         create_pod(ctx, rs, "ReplicaSet", pod);
     }
     if have > replicas {
@@ -345,20 +454,36 @@ fn replicaset(ctx: &Ctx, rs: &Value) {
         // doubled up on a node with their siblings, then the newest go first.
         let mut per_node: BTreeMap<&str, usize> = BTreeMap::new();
         for p in &live {
-            *per_node.entry(str_of(p, &["spec", "nodeName"])).or_default() += 1;
+            *per_node
+                .entry(str_of(p, &["spec", "nodeName"]))
+                .or_default() += 1;
         }
         let mut victims = live.clone();
         victims.sort_by_key(|p| {
             let node = str_of(p, &["spec", "nodeName"]);
-            let colocated = if node.is_empty() { 0 } else { per_node.get(node).copied().unwrap_or(0) };
-            (!node.is_empty(), pod_ready(p), std::cmp::Reverse(colocated), std::cmp::Reverse(str_of(p, &["metadata", "creationTimestamp"]).to_string()))
+            let colocated = if node.is_empty() {
+                0
+            } else {
+                per_node.get(node).copied().unwrap_or(0)
+            };
+            (
+                !node.is_empty(),
+                pod_ready(p),
+                std::cmp::Reverse(colocated),
+                std::cmp::Reverse(str_of(p, &["metadata", "creationTimestamp"]).to_string()),
+            )
         });
         for p in victims.into_iter().take((have - replicas) as usize) {
             delete_pod(ctx, rs, "ReplicaSet", p);
         }
     }
     let ready = live.iter().filter(|p| pod_ready(p)).count();
-    set_status(ctx, &ctx.kinds.replicasets, rs, json!({"replicas": live.len(), "readyReplicas": ready, "availableReplicas": ready, "fullyLabeledReplicas": live.len(), "observedGeneration": rs["metadata"]["generation"]}));
+    set_status(
+        ctx,
+        &ctx.kinds.replicasets,
+        rs,
+        json!({"replicas": live.len(), "readyReplicas": ready, "availableReplicas": ready, "fullyLabeledReplicas": live.len(), "observedGeneration": rs["metadata"]["generation"]}),
+    );
 }
 
 fn daemonset(ctx: &Ctx, ds: &Value) {
@@ -371,14 +496,31 @@ fn daemonset(ctx: &Ctx, ds: &Value) {
     let template = &ds["spec"]["template"];
     let hash = template_hash(template);
     let pods = pods_owned(ctx, &ns, &uid);
-    let nodes: Vec<Value> = ctx.store.list(&ctx.kinds.nodes, None).iter().map(|e| e.value()).collect();
-    let node_sel = LabelSelector::from_label_selector_json(&json!({"matchLabels": template["spec"]["nodeSelector"].clone()}));
+    let nodes: Vec<Value> = ctx
+        .store
+        .list(&ctx.kinds.nodes, None)
+        .iter()
+        .map(|e| e.value())
+        .collect();
+    let node_sel = LabelSelector::from_label_selector_json(
+        &json!({"matchLabels": template["spec"]["nodeSelector"].clone()}),
+    );
     let mut desired = 0;
     for node in &nodes {
         let node_name = str_of(node, &["metadata", "name"]);
-        let labels: BTreeMap<String, String> = node["metadata"]["labels"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default();
+        let labels: BTreeMap<String, String> = node["metadata"]["labels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let fake_pod = json!({"spec": template["spec"].clone()});
-        let taints_ok = node["spec"]["taints"].as_array().is_none_or(|ts| ts.iter().all(|t| t["effect"] == "PreferNoSchedule" || tolerates(&fake_pod, t)));
+        let taints_ok = node["spec"]["taints"].as_array().is_none_or(|ts| {
+            ts.iter()
+                .all(|t| t["effect"] == "PreferNoSchedule" || tolerates(&fake_pod, t))
+        });
         let synthetic = labels.contains_key(crate::lab::synthetic::SYNTHETIC_LABEL);
         if synthetic || !node_sel.matches(&labels) || !taints_ok {
             continue;
@@ -387,11 +529,26 @@ fn daemonset(ctx: &Ctx, ds: &Value) {
         if pods.iter().any(|p| p["spec"]["nodeName"] == node_name) {
             continue;
         }
-        let mut pod = pod_from_template(template, &ns, &format!("{name}-{}", random_suffix(5)), owner_ref(ds, "DaemonSet", "apps/v1"), &[("controller-revision-hash", hash.clone()), ("pod-template-generation", "1".into())]);
+        let mut pod = pod_from_template(
+            template,
+            &ns,
+            &format!("{name}-{}", random_suffix(5)),
+            owner_ref(ds, "DaemonSet", "apps/v1"),
+            &[
+                ("controller-revision-hash", hash.clone()),
+                ("pod-template-generation", "1".into()),
+            ],
+        );
         pod["spec"]["nodeName"] = json!(node_name);
         // DaemonSet pods tolerate node problems, as the controller adds these.
-        let mut tolerations = pod["spec"]["tolerations"].as_array().cloned().unwrap_or_default();
-        for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let mut tolerations = pod["spec"]["tolerations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
             tolerations.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute"}));
         }
         tolerations.push(json!({"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}));

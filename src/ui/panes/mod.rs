@@ -18,7 +18,15 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [Pane::Overview, Pane::Nodes, Pane::Pods, Pane::Storage, Pane::Workloads, Pane::Events, Pane::Network];
+    pub const ALL: [Pane; 7] = [
+        Pane::Overview,
+        Pane::Nodes,
+        Pane::Pods,
+        Pane::Storage,
+        Pane::Workloads,
+        Pane::Events,
+        Pane::Network,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {

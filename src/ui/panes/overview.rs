@@ -26,7 +26,11 @@ pub(crate) fn wrap_hanging(prefix: &str, body: &str, width: usize) -> Vec<String
     let room = width.saturating_sub(indent.len()).max(10);
     let mut out = Vec::new();
     for (i, paragraph) in body.lines().enumerate() {
-        let mut line = if i == 0 { prefix.to_string() } else { indent.clone() };
+        let mut line = if i == 0 {
+            prefix.to_string()
+        } else {
+            indent.clone()
+        };
         let mut used = 0;
         for word in paragraph.split_whitespace() {
             let len = word.chars().count();
@@ -53,38 +57,69 @@ pub(crate) fn wrap_hanging(prefix: &str, body: &str, width: usize) -> Vec<String
 pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: u16) {
     let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(area);
     let s = &view.summary;
-    let node_role = if s.nodes_ready == s.nodes_total { Role::Ok } else { Role::Error };
+    let node_role = if s.nodes_ready == s.nodes_total {
+        Role::Ok
+    } else {
+        Role::Error
+    };
     let mut pods: Vec<Span> = vec![Span::styled("Pods: ", theme.style(Role::Muted))];
     let total: usize = s.pods_by_status.values().sum();
-    pods.push(Span::styled(format!("{total} total"), theme.style(Role::Text)));
+    pods.push(Span::styled(
+        format!("{total} total"),
+        theme.style(Role::Text),
+    ));
     for (status, n) in &s.pods_by_status {
         let role = match status.as_str() {
             "Running" | "Completed" => Role::Ok,
-            st if st.contains("CrashLoop") || st.contains("Error") || st.contains("Failed") => Role::Error,
+            st if st.contains("CrashLoop") || st.contains("Error") || st.contains("Failed") => {
+                Role::Error
+            }
             _ => Role::Warning,
         };
         pods.push(Span::raw("  "));
         pods.push(Span::styled(format!("{status} {n}"), theme.style(role)));
     }
     let lines = vec![
-        Line::from(vec![Span::styled("Nodes: ", theme.style(Role::Muted)), Span::styled(format!("{}/{} ready", s.nodes_ready, s.nodes_total), theme.style(node_role))]),
+        Line::from(vec![
+            Span::styled("Nodes: ", theme.style(Role::Muted)),
+            Span::styled(
+                format!("{}/{} ready", s.nodes_ready, s.nodes_total),
+                theme.style(node_role),
+            ),
+        ]),
         Line::from(pods),
         Line::from(vec![
             Span::styled("Warnings (last hour): ", theme.style(Role::Muted)),
-            Span::styled(s.warnings_last_hour.to_string(), theme.style(if s.warnings_last_hour > 0 { Role::Warning } else { Role::Ok })),
+            Span::styled(
+                s.warnings_last_hour.to_string(),
+                theme.style(if s.warnings_last_hour > 0 {
+                    Role::Warning
+                } else {
+                    Role::Ok
+                }),
+            ),
         ]),
     ];
-    let block = Block::default().borders(Borders::ALL).border_style(theme.style(Role::Border)).title(Span::styled(" Cluster ", theme.style(Role::Title)));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::Border))
+        .title(Span::styled(" Cluster ", theme.style(Role::Title)));
     f.render_widget(Paragraph::new(lines).block(block), top);
 
     let mut text: Vec<Line> = Vec::new();
     if view.findings.is_empty() {
-        text.push(Line::from(Span::styled("No findings: everything kcops checks looks healthy.", theme.style(Role::Ok))));
+        text.push(Line::from(Span::styled(
+            "No findings: everything kcops checks looks healthy.",
+            theme.style(Role::Ok),
+        )));
     }
     for finding in &view.findings {
         let role = severity_role(finding.severity);
         text.push(Line::from(vec![
-            Span::styled(format!("{:<10}", format!("{:?}", finding.severity).to_uppercase()), theme.style(role)),
+            Span::styled(
+                format!("{:<10}", format!("{:?}", finding.severity).to_uppercase()),
+                theme.style(role),
+            ),
             Span::styled(format!("{}  ", finding.id), theme.style(Role::Header)),
             Span::styled(finding.object.clone(), theme.style(Role::Text)),
         ]));
@@ -102,8 +137,17 @@ pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: 
         text.push(Line::from(""));
     }
     let title = format!(" Findings ({}) ", view.findings.len());
-    let block = Block::default().borders(Borders::ALL).border_style(theme.style(Role::BorderFocused)).title(Span::styled(title, theme.style(Role::Title)));
-    f.render_widget(Paragraph::new(text).block(block).wrap(Wrap { trim: false }).scroll((scroll, 0)), bottom);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Role::BorderFocused))
+        .title(Span::styled(title, theme.style(Role::Title)));
+    f.render_widget(
+        Paragraph::new(text)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        bottom,
+    );
 }
 
 #[cfg(test)]
@@ -112,7 +156,10 @@ mod tests {
 
     #[test]
     fn wrapped_lines_hang_under_the_body() {
-        assert_eq!(wrap_hanging("    fix: ", "run this then that", 22), ["    fix: run this then", "         that"]);
+        assert_eq!(
+            wrap_hanging("    fix: ", "run this then that", 22),
+            ["    fix: run this then", "         that"]
+        );
         assert_eq!(wrap_hanging("    ", "one\ntwo", 40), ["    one", "    two"]);
         assert_eq!(wrap_hanging("    > ", "", 40), ["    > "]);
         assert_eq!(wrap_hanging("    ", "a b", 0), ["    a b"]);

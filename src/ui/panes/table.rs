@@ -27,8 +27,20 @@ impl Filter {
             None => (false, text),
         };
         let has_meta = body.chars().any(|c| "^$.*+?()[]{}|\\".contains(c));
-        let regex = if has_meta { regex::RegexBuilder::new(body).case_insensitive(true).build().ok() } else { None };
-        Self { text: text.to_string(), invert, regex, needle: body.to_lowercase() }
+        let regex = if has_meta {
+            regex::RegexBuilder::new(body)
+                .case_insensitive(true)
+                .build()
+                .ok()
+        } else {
+            None
+        };
+        Self {
+            text: text.to_string(),
+            invert,
+            regex,
+            needle: body.to_lowercase(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -41,7 +53,9 @@ impl Filter {
         }
         let hit = match &self.regex {
             Some(re) => cells.iter().any(|c| re.is_match(c)),
-            None => cells.iter().any(|c| c.to_lowercase().contains(&self.needle)),
+            None => cells
+                .iter()
+                .any(|c| c.to_lowercase().contains(&self.needle)),
         };
         hit != self.invert
     }
@@ -86,12 +100,22 @@ impl TableState {
             .rows
             .iter()
             .enumerate()
-            .filter(|(_, r)| namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns))
+            .filter(|(_, r)| {
+                namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns)
+            })
             .filter(|(_, r)| filter.matches(&r.cells))
             .map(|(i, _)| i)
             .collect();
         if let Some((col, desc)) = self.sort {
-            order.sort_by_cached_key(|i| sort_key(model.rows[*i].cells.get(col).map(String::as_str).unwrap_or("")));
+            order.sort_by_cached_key(|i| {
+                sort_key(
+                    model.rows[*i]
+                        .cells
+                        .get(col)
+                        .map(String::as_str)
+                        .unwrap_or(""),
+                )
+            });
             if desc {
                 order.reverse();
             }
@@ -99,13 +123,17 @@ impl TableState {
         self.order = order;
         // Keep the same object selected when it is still there.
         if let Some(key) = &self.selected_key
-            && let Some(pos) = self.order.iter().position(|i| &model.rows[*i].key == key) {
-                self.selected = pos;
-            }
+            && let Some(pos) = self.order.iter().position(|i| &model.rows[*i].key == key)
+        {
+            self.selected = pos;
+        }
         if self.selected >= self.order.len() {
             self.selected = self.order.len().saturating_sub(1);
         }
-        self.selected_key = self.order.get(self.selected).map(|i| model.rows[*i].key.clone());
+        self.selected_key = self
+            .order
+            .get(self.selected)
+            .map(|i| model.rows[*i].key.clone());
     }
 
     pub fn move_by(&mut self, model: &TableModel, delta: isize) {
@@ -114,7 +142,10 @@ impl TableState {
         }
         let max = self.order.len() as isize - 1;
         self.selected = (self.selected as isize + delta).clamp(0, max) as usize;
-        self.selected_key = self.order.get(self.selected).map(|i| model.rows[*i].key.clone());
+        self.selected_key = self
+            .order
+            .get(self.selected)
+            .map(|i| model.rows[*i].key.clone());
     }
 
     pub fn selected_key(&self) -> Option<&ObjKey> {
@@ -160,14 +191,25 @@ fn fit_widths(widths: &mut [u16], keep: &[bool], available: u16, spacing: u16) {
         return;
     }
     let is_kept = |i: usize| keep.get(i).copied().unwrap_or(false);
-    let kept: u32 = widths.iter().enumerate().filter(|(i, _)| is_kept(*i)).map(|(_, w)| u32::from(*w)).sum();
+    let kept: u32 = widths
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| is_kept(*i))
+        .map(|(_, w)| u32::from(*w))
+        .sum();
     let others: Vec<usize> = (0..widths.len()).filter(|i| !is_kept(*i)).collect();
-    let cap = room.checked_sub(kept).map(|r| water_cap(widths, &others, r));
+    let cap = room
+        .checked_sub(kept)
+        .map(|r| water_cap(widths, &others, r));
     let cols: Vec<usize> = match cap {
         Some((cap, _)) if !others.is_empty() && cap >= MIN_CAP => others,
         _ => (0..widths.len()).collect(),
     };
-    let budget = if cols.len() == widths.len() { room } else { room - kept };
+    let budget = if cols.len() == widths.len() {
+        room
+    } else {
+        room - kept
+    };
     let (cap, mut spare) = water_cap(widths, &cols, budget);
     // Hand the cells left over to the capped columns, left to right.
     for i in cols {
@@ -185,7 +227,11 @@ const MIN_CAP: u16 = 12;
 /// The largest width cap under which columns `cols` fit in `room`, and the cells
 /// left over under it.
 fn water_cap(widths: &[u16], cols: &[usize], room: u32) -> (u16, u32) {
-    let total = |cap: u16| cols.iter().map(|i| u32::from(widths[*i].min(cap))).sum::<u32>();
+    let total = |cap: u16| {
+        cols.iter()
+            .map(|i| u32::from(widths[*i].min(cap)))
+            .sum::<u32>()
+    };
     let mut cap = cols.iter().map(|i| widths[*i]).max().unwrap_or(0);
     while cap > 0 && total(cap) > room {
         cap -= 1;
@@ -201,51 +247,105 @@ fn clip(text: &str, width: u16) -> String {
     }
     match width {
         0 => String::new(),
-        w => text.chars().take(w - 1).chain(std::iter::once('…')).collect(),
+        w => text
+            .chars()
+            .take(w - 1)
+            .chain(std::iter::once('…'))
+            .collect(),
     }
 }
 
 /// Draws the visible window of the table into `area`.
-pub fn draw(f: &mut Frame, area: Rect, title: &str, model: &TableModel, state: &mut TableState, theme: &Theme, focused: bool) {
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    model: &TableModel,
+    state: &mut TableState,
+    theme: &Theme,
+    focused: bool,
+) {
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     if state.selected < state.offset {
         state.offset = state.selected;
     } else if inner_height > 0 && state.selected >= state.offset + inner_height {
         state.offset = state.selected + 1 - inner_height;
     }
-    let visible: Vec<usize> = state.order.iter().skip(state.offset).take(inner_height.max(1)).copied().collect();
+    let visible: Vec<usize> = state
+        .order
+        .iter()
+        .skip(state.offset)
+        .take(inner_height.max(1))
+        .copied()
+        .collect();
     // Column widths from the header and the visible rows only.
     let sorted = |i: usize| state.sort.is_some_and(|(c, _)| c == i);
-    let mut widths: Vec<u16> = model.columns.iter().enumerate().map(|(i, c)| (c.len() + usize::from(sorted(i))) as u16).collect();
+    let mut widths: Vec<u16> = model
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.len() + usize::from(sorted(i))) as u16)
+        .collect();
     for i in &visible {
         for (w, cell) in widths.iter_mut().zip(&model.rows[*i].cells) {
             *w = (*w).max(cell.chars().count().min(80) as u16);
         }
     }
     let keep: Vec<bool> = model.columns.iter().map(|c| *c == "NAME").collect();
-    fit_widths(&mut widths, &keep, area.width.saturating_sub(2), COLUMN_SPACING);
+    fit_widths(
+        &mut widths,
+        &keep,
+        area.width.saturating_sub(2),
+        COLUMN_SPACING,
+    );
     let sort_mark = |i: usize| match state.sort {
         Some((c, false)) if c == i => "↑",
         Some((c, true)) if c == i => "↓",
         _ => "",
     };
-    let header = Row::new(model.columns.iter().enumerate().map(|(i, c)| Cell::from(format!("{c}{}", sort_mark(i))))).style(theme.style(Role::Header));
+    let header = Row::new(
+        model
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Cell::from(format!("{c}{}", sort_mark(i)))),
+    )
+    .style(theme.style(Role::Header));
     let rows = visible.iter().enumerate().map(|(n, i)| {
         let r = &model.rows[*i];
-        let mut style = tone_role(r.tone).map(|role| theme.style(role)).unwrap_or_default();
+        let mut style = tone_role(r.tone)
+            .map(|role| theme.style(role))
+            .unwrap_or_default();
         if state.offset + n == state.selected {
             style = theme.style(Role::Selection);
         }
-        Row::new(r.cells.iter().zip(&widths).map(|(c, w)| Cell::from(clip(c, *w)))).style(style)
+        Row::new(
+            r.cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| Cell::from(clip(c, *w))),
+        )
+        .style(style)
     });
     let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w)).collect();
     let count = format!(" {}/{} ", state.order.len(), model.rows.len());
-    let border = if focused { Role::BorderFocused } else { Role::Border };
+    let border = if focused {
+        Role::BorderFocused
+    } else {
+        Role::Border
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(border))
-        .title(Line::from(vec![Span::styled(format!(" {title} "), theme.style(Role::Title)), Span::styled(count, theme.style(Role::Muted))]));
-    let table = Table::new(rows, constraints).header(header).block(block).column_spacing(COLUMN_SPACING).style(Style::default());
+        .title(Line::from(vec![
+            Span::styled(format!(" {title} "), theme.style(Role::Title)),
+            Span::styled(count, theme.style(Role::Muted)),
+        ]));
+    let table = Table::new(rows, constraints)
+        .header(header)
+        .block(block)
+        .column_spacing(COLUMN_SPACING)
+        .style(Style::default());
     f.render_widget(table, area);
 }
 
@@ -255,7 +355,11 @@ mod tests {
 
     #[test]
     fn filter_substring_regex_and_inversion() {
-        let cells = vec!["kube-system".to_string(), "coredns-abc".to_string(), "Running".to_string()];
+        let cells = vec![
+            "kube-system".to_string(),
+            "coredns-abc".to_string(),
+            "Running".to_string(),
+        ];
         assert!(Filter::new("coredns").matches(&cells));
         assert!(Filter::new("RUNNING").matches(&cells));
         assert!(!Filter::new("!coredns").matches(&cells));

@@ -27,8 +27,8 @@ use crate::model::host::{
     CniConfig, HostReport, IfAddr, IpamNetwork, Link, Probe, Reservation, SandboxList, SubnetEnv,
 };
 
-/// The lab's list of live sandboxes, relative to the host root (see
-/// `crate::lab::scenario::SANDBOXES_FILE`; not imported: the console never uses the lab).
+/// The lab's list of live sandboxes, relative to the host root. The lab's scenario
+/// writer uses this constant; the console never imports the lab.
 pub const LAB_SANDBOXES_FILE: &str = "var/lib/kcops-lab/sandboxes";
 
 /// The lab's per-link address file under `/sys/class/net/<link>/` (real sysfs has

@@ -451,7 +451,7 @@ impl Default for HostSpec {
 /// host root: one 64-hex id per line. A real node has no such file (one would ask the
 /// CRI with `crictl pods -q`); the lab writes it so host probes can compare host-local
 /// IPAM reservations with live sandboxes and find leaks.
-pub const SANDBOXES_FILE: &str = "var/lib/kcops-lab/sandboxes";
+pub const SANDBOXES_FILE: &str = crate::host::probe::LAB_SANDBOXES_FILE;
 
 /// Under `/sys/class/net/<link>/`, the file listing the link's IPv4 addresses, one
 /// CIDR per line. Real sysfs has no address file (addresses come from netlink), so

@@ -92,6 +92,7 @@ pub fn watch_optional(
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
             let now = jiff::Timestamp::now();
+            let mut news = true;
             if let Ok(mut map) = status.lock()
                 && let Some(s) = map.get_mut(kind)
             {
@@ -105,6 +106,9 @@ pub fn watch_optional(
                     }
                     Err(e) if is_absent(e) => {
                         tracing::debug!(kind, "not installed on this cluster");
+                        // Still absent (the watcher retries every second or so): no
+                        // news for the views, which would otherwise be derived again.
+                        news = !s.synced || s.last_error.is_some();
                         s.synced = true;
                         s.last_success = Some(now);
                         s.last_error = None;
@@ -116,7 +120,9 @@ pub fn watch_optional(
                     }
                 }
             }
-            changed.notify_one();
+            if news {
+                changed.notify_one();
+            }
         }
     });
     (reader, task)

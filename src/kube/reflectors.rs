@@ -1,11 +1,17 @@
 //! One reflector per kind (`watcher(..).default_backoff()`), objects stripped of
-//! managedFields and last-applied annotations before they are stored. A change only
-//! wakes whoever waits on [`Sources::changed`]; nothing here waits for the UI.
+//! managedFields and last-applied annotations before they are stored, pods of much
+//! more (see [`strip_pod`]) and nodes of their image lists. A change only wakes
+//! whoever waits on [`Sources::changed`]; nothing here waits for the UI.
+//!
+//! Pods, nodes and events, the kinds that run into the thousands, are kept in an
+//! [`OrderedStore`] (namespace/name order), so a snapshot of 150,000 pods is a copy of
+//! pointers, not a sort. Their watch events are logged at trace level (kind and name:
+//! the benchmark times event-to-screen from them).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ::kube::runtime::WatchStreamExt;
@@ -15,7 +21,8 @@ use ::kube::{Api, Resource, ResourceExt};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Event as KEvent, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
+    ConfigMap, Container, Event as KEvent, Namespace, Node, PersistentVolume,
+    PersistentVolumeClaim, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use serde::de::DeserializeOwned;
@@ -33,15 +40,15 @@ const CONFIGMAP_NAMESPACES: &[&str] = &["kube-system", "kube-flannel"];
 
 /// The live stores of every watched kind.
 pub struct Sources {
-    pub nodes: Store<Node>,
-    pub pods: Store<Pod>,
+    pub nodes: OrderedStore<Node>,
+    pub pods: OrderedStore<Pod>,
     pub pvs: Store<PersistentVolume>,
     pub pvcs: Store<PersistentVolumeClaim>,
     pub storage_classes: Store<StorageClass>,
     pub statefulsets: Store<StatefulSet>,
     pub daemonsets: Store<DaemonSet>,
     pub deployments: Store<Deployment>,
-    pub events: Store<KEvent>,
+    pub events: OrderedStore<KEvent>,
     pub namespaces: Store<Namespace>,
     pub configmaps: Vec<Store<ConfigMap>>,
     /// calico's IPPools and BlockAffinities (empty stores when calico is absent).
@@ -69,6 +76,155 @@ fn strip<K: Resource>(obj: &mut K) {
     }
 }
 
+/// Pods are most of what the console holds (150,000 on a big cluster, ~4.6 KB of JSON
+/// each), so they keep only what the rows, the findings and describe read: metadata
+/// but annotations, the node and scheduling fields, each container's name, image and
+/// restart policy, the storage volumes (claims, rbd, csi, ephemeral), and the status
+/// without image and container ids or resources. Describe and YAML fetch the whole
+/// object from the API server when opened. Code that reads another pod field must keep
+/// it here.
+fn strip_pod(pod: &mut Pod) {
+    strip(pod);
+    pod.metadata.annotations = None;
+    if let Some(spec) = pod.spec.as_mut() {
+        spec.service_account = None;
+        spec.service_account_name = None;
+        spec.dns_policy = None;
+        spec.scheduler_name = None;
+        for c in spec
+            .containers
+            .iter_mut()
+            .chain(spec.init_containers.iter_mut().flatten())
+        {
+            *c = Container {
+                name: std::mem::take(&mut c.name),
+                image: c.image.take(),
+                restart_policy: c.restart_policy.take(),
+                ..Default::default()
+            };
+        }
+        spec.ephemeral_containers = None;
+        spec.affinity = None;
+        spec.tolerations = None;
+        spec.topology_spread_constraints = None;
+        spec.security_context = None;
+        spec.dns_config = None;
+        spec.host_aliases = None;
+        spec.image_pull_secrets = None;
+        spec.overhead = None;
+        spec.resource_claims = None;
+        if let Some(volumes) = spec.volumes.as_mut() {
+            volumes.retain(|v| {
+                v.persistent_volume_claim.is_some()
+                    || v.rbd.is_some()
+                    || v.csi.is_some()
+                    || v.ephemeral.is_some()
+            });
+        }
+    }
+    if let Some(status) = pod.status.as_mut() {
+        for cs in status
+            .container_statuses
+            .iter_mut()
+            .flatten()
+            .chain(status.init_container_statuses.iter_mut().flatten())
+        {
+            cs.image = String::new();
+            cs.image_id = String::new();
+            cs.container_id = None;
+            cs.allocated_resources = None;
+            cs.allocated_resources_status = None;
+            cs.resources = None;
+            cs.volume_mounts = None;
+            cs.user = None;
+        }
+        status.ephemeral_container_statuses = None;
+        status.pod_ips = None;
+        status.host_ips = None;
+        status.resource_claim_statuses = None;
+    }
+    // A fresh copy is packed: no spare capacity left by the decoder or by the above.
+    *pod = pod.clone();
+}
+
+/// Nodes drop their image lists (often dozens of entries per node); nothing reads them.
+fn strip_node(node: &mut Node) {
+    strip(node);
+    if let Some(status) = node.status.as_mut() {
+        status.images = None;
+    }
+}
+
+/// A store kept in namespace/name order (the order of [`Snapshot::sort`]). Like
+/// kube-rs' reflector store, a relist is collected aside and swapped in when complete.
+pub struct OrderedStore<K> {
+    inner: Arc<RwLock<Ordered<K>>>,
+}
+
+impl<K> Clone for OrderedStore<K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+type OrderedKey = (String, String);
+
+struct Ordered<K> {
+    items: BTreeMap<OrderedKey, Arc<K>>,
+    relist: Option<BTreeMap<OrderedKey, Arc<K>>>,
+}
+
+impl<K: Resource> OrderedStore<K> {
+    fn new() -> Self {
+        Self {
+            inner: Arc::new(RwLock::new(Ordered {
+                items: BTreeMap::new(),
+                relist: None,
+            })),
+        }
+    }
+
+    /// Every object, in namespace/name order.
+    pub fn state(&self) -> Vec<Arc<K>> {
+        self.inner
+            .read()
+            .map(|s| s.items.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn key(obj: &K) -> OrderedKey {
+        (obj.namespace().unwrap_or_default(), obj.name_any())
+    }
+
+    fn apply(&self, event: Event<K>) {
+        let Ok(mut s) = self.inner.write() else {
+            return;
+        };
+        match event {
+            Event::Apply(obj) => {
+                s.items.insert(Self::key(&obj), Arc::new(obj));
+            }
+            Event::Delete(obj) => {
+                s.items.remove(&Self::key(&obj));
+            }
+            Event::Init => s.relist = Some(BTreeMap::new()),
+            Event::InitApply(obj) => {
+                let key = Self::key(&obj);
+                s.relist
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(key, Arc::new(obj));
+            }
+            Event::InitDone => {
+                if let Some(items) = s.relist.take() {
+                    s.items = items;
+                }
+            }
+        }
+    }
+}
+
 struct Spawner {
     conn: Connection,
     status: StatusMap,
@@ -76,13 +232,49 @@ struct Spawner {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Records one watch result in the kind's status and wakes the deriver.
+struct Recorder {
+    kind: &'static str,
+    status: StatusMap,
+    changed: Arc<Notify>,
+    server: String,
+    started: std::time::Instant,
+}
+
+impl Recorder {
+    fn record<K>(&self, item: &Result<Event<K>, watcher::Error>) {
+        let now = jiff::Timestamp::now();
+        if let Ok(mut map) = self.status.lock()
+            && let Some(s) = map.get_mut(self.kind)
+        {
+            match item {
+                Ok(ev) => {
+                    if matches!(ev, Event::InitDone) {
+                        if !s.synced {
+                            tracing::debug!(
+                                kind = self.kind,
+                                ms = self.started.elapsed().as_millis() as u64,
+                                "first list complete"
+                            );
+                        }
+                        s.synced = true;
+                    }
+                    s.last_success = Some(now);
+                    s.last_error = None;
+                }
+                Err(e) => {
+                    let text = describe_watcher(e, &self.server);
+                    tracing::warn!(kind = self.kind, "watch failed: {text}");
+                    s.last_error = Some(text);
+                }
+            }
+        }
+        self.changed.notify_one();
+    }
+}
+
 impl Spawner {
-    fn watch<K>(&mut self, api: Api<K>, kind: &'static str) -> Store<K>
-    where
-        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-        K::DynamicType: Default + Eq + Hash + Clone,
-    {
-        let (reader, writer) = reflector::store();
+    fn recorder(&self, kind: &'static str) -> Recorder {
         if let Ok(mut s) = self.status.lock() {
             s.insert(
                 kind,
@@ -94,9 +286,22 @@ impl Spawner {
                 },
             );
         }
-        let status = self.status.clone();
-        let changed = self.changed.clone();
-        let server = self.conn.server.clone();
+        Recorder {
+            kind,
+            status: self.status.clone(),
+            changed: self.changed.clone(),
+            server: self.conn.server.clone(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn watch<K>(&mut self, api: Api<K>, kind: &'static str) -> Store<K>
+    where
+        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        K::DynamicType: Default + Eq + Hash + Clone,
+    {
+        let (reader, writer) = reflector::store();
+        let recorder = self.recorder(kind);
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
             .modify(strip::<K>)
@@ -104,29 +309,45 @@ impl Spawner {
         self.tasks.push(tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             while let Some(item) = stream.next().await {
-                let now = jiff::Timestamp::now();
-                if let Ok(mut map) = status.lock()
-                    && let Some(s) = map.get_mut(kind)
-                {
-                    match &item {
-                        Ok(ev) => {
-                            if matches!(ev, Event::InitDone) {
-                                s.synced = true;
-                            }
-                            s.last_success = Some(now);
-                            s.last_error = None;
-                        }
-                        Err(e) => {
-                            let text = describe_watcher(e, &server);
-                            tracing::warn!(kind, "watch failed: {text}");
-                            s.last_error = Some(text);
-                        }
-                    }
-                }
-                changed.notify_one();
+                recorder.record(&item);
             }
         }));
         reader
+    }
+
+    /// Like [`Spawner::watch`], into an [`OrderedStore`], each object passed through `slim`.
+    fn watch_ordered<K>(
+        &mut self,
+        api: Api<K>,
+        kind: &'static str,
+        slim: fn(&mut K),
+    ) -> OrderedStore<K>
+    where
+        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    {
+        let store = OrderedStore::new();
+        let writer = store.clone();
+        let recorder = self.recorder(kind);
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(slim);
+        self.tasks.push(tokio::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            while let Some(item) = stream.next().await {
+                recorder.record(&item);
+                if let Ok(ev) = item {
+                    if let Event::Apply(o) | Event::Delete(o) = &ev {
+                        tracing::trace!(
+                            kind,
+                            name = o.meta().name.as_deref().unwrap_or_default(),
+                            "watch event"
+                        );
+                    }
+                    writer.apply(ev);
+                }
+            }
+        }));
+        store
     }
 }
 
@@ -199,8 +420,8 @@ impl Sources {
             changed: Arc::new(Notify::new()),
             tasks: Vec::new(),
         };
-        let nodes = sp.watch(Api::<Node>::all(c.clone()), "nodes");
-        let pods = sp.watch(Api::<Pod>::all(c.clone()), "pods");
+        let nodes = sp.watch_ordered(Api::<Node>::all(c.clone()), "nodes", strip_node);
+        let pods = sp.watch_ordered(Api::<Pod>::all(c.clone()), "pods", strip_pod);
         let pvs = sp.watch(Api::<PersistentVolume>::all(c.clone()), "persistentvolumes");
         let pvcs = sp.watch(
             Api::<PersistentVolumeClaim>::all(c.clone()),
@@ -210,7 +431,7 @@ impl Sources {
         let statefulsets = sp.watch(Api::<StatefulSet>::all(c.clone()), "statefulsets");
         let daemonsets = sp.watch(Api::<DaemonSet>::all(c.clone()), "daemonsets");
         let deployments = sp.watch(Api::<Deployment>::all(c.clone()), "deployments");
-        let events = sp.watch(Api::<KEvent>::all(c.clone()), "events");
+        let events = sp.watch_ordered(Api::<KEvent>::all(c.clone()), "events", strip::<KEvent>);
         let namespaces = sp.watch(Api::<Namespace>::all(c.clone()), "namespaces");
         let configmaps = CONFIGMAP_NAMESPACES
             .iter()
@@ -305,15 +526,15 @@ impl Sources {
     pub fn snapshot(&self) -> Snapshot {
         let mut s = Snapshot {
             now: jiff::Timestamp::now(),
-            nodes: self.nodes.state(),
-            pods: self.pods.state(),
+            nodes: Vec::new(),
+            pods: Vec::new(),
             pvs: self.pvs.state(),
             pvcs: self.pvcs.state(),
             storage_classes: self.storage_classes.state(),
             statefulsets: self.statefulsets.state(),
             daemonsets: self.daemonsets.state(),
             deployments: self.deployments.state(),
-            events: self.events.state(),
+            events: Vec::new(),
             namespaces: self.namespaces.state(),
             configmaps: self.configmaps.iter().flat_map(|s| s.state()).collect(),
             ip_pools: self.ip_pools.state(),
@@ -322,6 +543,10 @@ impl Sources {
             host: None,
         };
         s.sort();
+        // Already in namespace/name order (sorting 150,000 pods again takes a second).
+        s.nodes = self.nodes.state();
+        s.pods = self.pods.state();
+        s.events = self.events.state();
         s
     }
 

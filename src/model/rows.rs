@@ -195,7 +195,12 @@ pub fn pods_per_node(pods: &[std::sync::Arc<Pod>]) -> HashMap<&str, usize> {
 }
 
 pub fn node_rows(s: &Snapshot) -> Vec<NodeRow> {
-    let counts = pods_per_node(&s.pods);
+    node_rows_counted(s, &pods_per_node(&s.pods))
+}
+
+/// [`node_rows`] with the pods per node already counted (the console keeps them per
+/// pod between derivations rather than walking 150,000 pods again).
+pub fn node_rows_counted(s: &Snapshot, counts: &HashMap<&str, usize>) -> Vec<NodeRow> {
     s.nodes
         .iter()
         .map(|node| {
@@ -269,6 +274,20 @@ impl PodRow {
 
     pub fn key(&self) -> String {
         ns_key(&self.namespace, &self.name)
+    }
+
+    /// [`PodRow::cells`] without copying.
+    pub fn into_cells(self) -> Vec<String> {
+        vec![
+            self.namespace,
+            self.name,
+            self.ready,
+            self.status,
+            self.restarts,
+            self.age,
+            self.ip,
+            self.node,
+        ]
     }
 }
 
@@ -957,6 +976,7 @@ mod tests {
         assert_eq!(rows[1].ip, "<none>");
         assert_eq!(rows[1].node, "<none>");
         assert_eq!(PodRow::COLUMNS.len(), rows[0].cells().len());
+        assert_eq!(rows[0].clone().into_cells(), rows[0].cells());
     }
 
     #[test]

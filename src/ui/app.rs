@@ -48,11 +48,65 @@ pub struct ConsoleOptions {
 
 /// Messages from background tasks to the UI task.
 pub enum UiMsg {
-    Logs { id: u64, lines: Vec<String> },
-    LogsError { id: u64, error: String },
+    Logs {
+        id: u64,
+        lines: Vec<String>,
+    },
+    LogsError {
+        id: u64,
+        error: String,
+    },
     Progress(Progress),
     PlanDone(Result<String, String>),
     Connected(Box<Connection>),
+    /// The whole object behind an open describe/YAML view, fetched from the API server.
+    Object {
+        id: u64,
+        value: Box<serde_json::Value>,
+    },
+}
+
+/// The object behind `key` from the API server, as JSON, without managedFields and the
+/// last-applied annotation (as the stores keep it).
+async fn fetch_object(
+    client: ::kube::Client,
+    key: &ObjKey,
+) -> Result<serde_json::Value, ::kube::Error> {
+    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+    use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod};
+    use k8s_openapi::api::storage::v1::StorageClass;
+    async fn get<K>(api: ::kube::Api<K>, name: &str) -> Result<serde_json::Value, ::kube::Error>
+    where
+        K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    {
+        let obj = api.get(name).await?;
+        serde_json::to_value(obj).map_err(::kube::Error::SerdeError)
+    }
+    let (c, ns, name) = (client, key.namespace.as_str(), key.name.as_str());
+    let mut v = match key.kind {
+        ObjKind::Node => get(::kube::Api::<Node>::all(c), name).await?,
+        ObjKind::Pod => get(::kube::Api::<Pod>::namespaced(c, ns), name).await?,
+        ObjKind::Pvc => {
+            get(
+                ::kube::Api::<PersistentVolumeClaim>::namespaced(c, ns),
+                name,
+            )
+            .await?
+        }
+        ObjKind::Pv => get(::kube::Api::<PersistentVolume>::all(c), name).await?,
+        ObjKind::StorageClass => get(::kube::Api::<StorageClass>::all(c), name).await?,
+        ObjKind::StatefulSet => get(::kube::Api::<StatefulSet>::namespaced(c, ns), name).await?,
+        ObjKind::DaemonSet => get(::kube::Api::<DaemonSet>::namespaced(c, ns), name).await?,
+        ObjKind::Deployment => get(::kube::Api::<Deployment>::namespaced(c, ns), name).await?,
+        ObjKind::Event => get(::kube::Api::<Event>::namespaced(c, ns), name).await?,
+    };
+    if let Some(meta) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        meta.remove("managedFields");
+        if let Some(a) = meta.get_mut("annotations").and_then(|a| a.as_object_mut()) {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    Ok(v)
 }
 
 #[derive(Debug)]
@@ -89,6 +143,10 @@ pub struct App {
     /// Scroll of the Network pane's host and findings section.
     network_scroll: u16,
     log_id: u64,
+    /// Tells the answer to the latest describe/YAML fetch from older ones.
+    object_id: u64,
+    /// See [`App::now`].
+    clock: Option<jiff::Timestamp>,
     log_task: Option<tokio::task::JoinHandle<()>>,
     connection: Option<Connection>,
     audit_log: std::path::PathBuf,
@@ -130,6 +188,8 @@ impl App {
             overview_scroll: 0,
             network_scroll: 0,
             log_id: 0,
+            object_id: 0,
+            clock: None,
             log_task: None,
             connection: None,
             audit_log: opts.audit_log.clone(),
@@ -193,7 +253,7 @@ impl App {
         let key = (self.pane, self.sub());
         let mut state = self.tables.remove(&key).unwrap_or_default();
         let ns = self.namespace.clone();
-        state.refresh(self.model(), &self.filter, ns.as_deref());
+        state.refresh(self.model(), &self.filter, ns.as_deref(), self.now());
         self.tables.insert(key, state);
     }
 
@@ -207,6 +267,17 @@ impl App {
         self.view = view;
         self.rebuild_workloads();
         self.refresh_table();
+    }
+
+    /// The time ages are shown at: the clock when the event loop set one, else the
+    /// time of the view (deterministic, for tests that draw a fixed snapshot).
+    fn now(&self) -> jiff::Timestamp {
+        self.clock.unwrap_or(self.view.snapshot.now)
+    }
+
+    /// Sets the time the next frame shows ages at.
+    pub fn set_clock(&mut self, now: jiff::Timestamp) {
+        self.clock = Some(now);
     }
 
     fn selected(&self) -> Option<ObjKey> {
@@ -357,11 +428,13 @@ impl App {
         match kind {
             DetailKind::Describe => {
                 let lines = super::describe::describe_lines(&self.view.snapshot, &key);
-                self.overlay = Some(Overlay::Detail(Detail::new(kind, key, lines)));
+                self.overlay = Some(Overlay::Detail(Detail::new(kind, key.clone(), lines)));
+                self.fetch_object(key);
             }
             DetailKind::Yaml => {
                 let lines = super::describe::yaml_lines(&self.view.snapshot, &key);
-                self.overlay = Some(Overlay::Detail(Detail::new(kind, key, lines)));
+                self.overlay = Some(Overlay::Detail(Detail::new(kind, key.clone(), lines)));
+                self.fetch_object(key);
             }
             DetailKind::Logs => {
                 if key.kind != ObjKind::Pod {
@@ -387,6 +460,31 @@ impl App {
                 self.start_logs();
             }
         }
+    }
+
+    /// The stores keep only what the panes read (see `kube::reflectors::strip_pod`), so
+    /// describe and YAML, shown at once from the stored copy, are redone from the whole
+    /// object once a background GET brings it.
+    fn fetch_object(&mut self, key: ObjKey) {
+        let Some(conn) = &self.connection else { return };
+        self.object_id += 1;
+        let id = self.object_id;
+        let client = conn.client.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(Duration::from_secs(10), fetch_object(client, &key)).await {
+                Ok(Ok(value)) => {
+                    let _ = tx
+                        .send(UiMsg::Object {
+                            id,
+                            value: Box::new(value),
+                        })
+                        .await;
+                }
+                Ok(Err(e)) => tracing::debug!("cannot fetch {key:?}: {e}"),
+                Err(_) => tracing::debug!("fetching {key:?} timed out"),
+            }
+        });
     }
 
     /// (Re)starts fetching logs for the open log view, in a background task.
@@ -902,6 +1000,20 @@ impl App {
                     }
                 }
             }
+            UiMsg::Object { id, value } if id == self.object_id => {
+                if let Some(Overlay::Detail(d)) = &mut self.overlay {
+                    let lines = match d.kind {
+                        DetailKind::Describe => {
+                            super::describe::describe_object(&self.view.snapshot, &d.key, &value)
+                        }
+                        DetailKind::Yaml => super::describe::yaml_of(&value),
+                        DetailKind::Logs => return,
+                    };
+                    d.scroll = d.scroll.min(lines.len().saturating_sub(1));
+                    d.lines = lines.into();
+                }
+            }
+            UiMsg::Object { .. } => {}
             UiMsg::Connected(conn) => self.connection = Some(*conn),
         }
     }
@@ -960,6 +1072,7 @@ impl App {
                     &mut state,
                     &self.theme,
                     self.overlay.is_none(),
+                    self.now(),
                 );
                 self.tables.insert(key, state);
             }
@@ -1181,9 +1294,19 @@ async fn background(
     );
     let mut generation = 0u64;
     let mut last = Instant::now() - Duration::from_secs(1);
+    let mut deriver = Some(super::view::Deriver::default());
+    let mut findings = FindingsSchedule::default();
+    let (found_tx, mut found_rx) = mpsc::channel::<(Vec<crate::diagnose::Finding>, Duration)>(1);
     loop {
-        // Wake on change (errors included), or once a minute so ages move while idle.
-        let _ = tokio::time::timeout(Duration::from_secs(60), sources.changed.notified()).await;
+        // Wake on change (errors included), on findings diagnosed in the background, when
+        // findings are due again, or once a minute so ages and time thresholds move.
+        let due = findings.due_in();
+        tokio::select! {
+            _ = sources.changed.notified() => findings.dirty = true,
+            Some((f, cost)) = found_rx.recv() => findings.done(f, cost),
+            _ = tokio::time::sleep(due.unwrap_or_default()), if due.is_some() => {}
+            _ = tokio::time::sleep(Duration::from_secs(60)) => findings.dirty = true,
+        }
         // Coalesce: at most ~20 derivations a second.
         let since = last.elapsed();
         if since < Duration::from_millis(50) {
@@ -1193,21 +1316,121 @@ async fn background(
         generation += 1;
         let s = sources.clone();
         let conn_state = base.clone();
+        let inline = findings.inline();
+        let background = !inline && findings.start_due();
+        let current = findings.latest.clone();
+        let mut d = deriver.take().unwrap_or_default();
         let host_report = host.latest();
-        let derived = tokio::task::spawn_blocking(move || {
+        let job = tokio::task::spawn_blocking(move || {
+            let t0 = Instant::now();
             let mut snapshot = s.snapshot();
             snapshot.host = host_report;
-            super::view::derive(snapshot, conn_state, generation)
-        })
-        .await;
-        match derived {
-            Ok(vm) => {
+            let snapshot_us = t0.elapsed().as_micros() as u64;
+            let t1 = Instant::now();
+            let diagnosed = inline.then(|| crate::diagnose::diagnose(&snapshot));
+            let diagnose = t1.elapsed();
+            let for_diagnosis = background.then(|| snapshot.clone());
+            let pods = snapshot.pods.len();
+            let t2 = Instant::now();
+            let vm = d.derive(
+                snapshot,
+                conn_state,
+                generation,
+                diagnosed.clone().unwrap_or(current),
+            );
+            tracing::debug!(
+                generation,
+                pods,
+                snapshot_us,
+                diagnose_us = diagnose.as_micros() as u64,
+                derive_us = t2.elapsed().as_micros() as u64,
+                "view derived"
+            );
+            (d, vm, diagnosed.map(|f| (f, diagnose)), for_diagnosis)
+        });
+        match job.await {
+            Ok((d, vm, diagnosed, for_diagnosis)) => {
+                deriver = Some(d);
+                if let Some((f, cost)) = diagnosed {
+                    findings.done(f, cost);
+                }
+                if let Some(snapshot) = for_diagnosis {
+                    let tx = found_tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let t = Instant::now();
+                        let f = crate::diagnose::diagnose(&snapshot);
+                        let cost = t.elapsed();
+                        tracing::debug!(
+                            findings = f.len(),
+                            diagnose_us = cost.as_micros() as u64,
+                            "findings diagnosed in the background"
+                        );
+                        let _ = tx.blocking_send((f, cost));
+                    });
+                }
                 if view_tx.send(Arc::new(vm)).is_err() {
                     return;
                 }
             }
             Err(e) => tracing::error!("view derivation failed: {e}"),
         }
+    }
+}
+
+/// When the findings are diagnosed. While that is cheap (a few milliseconds), with
+/// every view, as the rows are; once it is not (150,000 pods take tens of
+/// milliseconds), in the background, at most once per twenty times its cost (and per
+/// second), the views in between keeping the last findings, so rows never wait.
+struct FindingsSchedule {
+    latest: Vec<crate::diagnose::Finding>,
+    /// Something changed since the last diagnosis started.
+    dirty: bool,
+    running: bool,
+    cost: Duration,
+    next_start: Instant,
+}
+
+impl Default for FindingsSchedule {
+    fn default() -> Self {
+        Self {
+            latest: Vec::new(),
+            dirty: true,
+            running: false,
+            cost: Duration::ZERO,
+            next_start: Instant::now(),
+        }
+    }
+}
+
+impl FindingsSchedule {
+    const INLINE_BELOW: Duration = Duration::from_millis(20);
+
+    fn inline(&self) -> bool {
+        self.cost < Self::INLINE_BELOW && !self.running
+    }
+
+    /// Claims a background diagnosis if one is due now.
+    fn start_due(&mut self) -> bool {
+        if !self.dirty || self.running || Instant::now() < self.next_start {
+            return false;
+        }
+        self.dirty = false;
+        self.running = true;
+        self.next_start = Instant::now() + (self.cost * 20).max(Duration::from_secs(1));
+        true
+    }
+
+    /// How long until a pending background diagnosis may start.
+    fn due_in(&self) -> Option<Duration> {
+        (self.dirty && !self.running && !self.inline())
+            .then(|| self.next_start.saturating_duration_since(Instant::now()))
+    }
+
+    fn done(&mut self, findings: Vec<crate::diagnose::Finding>, cost: Duration) {
+        self.latest = findings;
+        self.cost = cost;
+        self.running = false;
+        self.next_start = self.next_start.max(Instant::now() + cost * 19);
     }
 }
 
@@ -1240,6 +1463,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
             let since = last_draw.elapsed();
             if since >= frame_budget {
                 let t0 = Instant::now();
+                app.set_clock(jiff::Timestamp::now());
                 guard.terminal.draw(|f| app.draw(f))?;
                 tracing::trace!(
                     frame_us = t0.elapsed().as_micros() as u64,
@@ -1266,7 +1490,13 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
             changed = view_rx.changed() => {
                 if changed.is_err() { break; }
                 let v = view_rx.borrow_and_update().clone();
+                // The last reference to the old view (150,000 rows and pods) is let go
+                // off the UI task.
+                let old = app.view.clone();
+                let t = Instant::now();
                 app.set_view(v);
+                tracing::trace!(generation = app.view.generation, set_view_us = t.elapsed().as_micros() as u64, "view received");
+                tokio::task::spawn_blocking(move || drop(old));
                 dirty = true;
             }
             Some(msg) = ui_rx.recv() => { app.on_msg(msg); dirty = true; }

@@ -35,13 +35,18 @@ pub fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
 /// The object as YAML lines.
 pub fn yaml_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     match object_json(s, key) {
-        Some(v) => serde_yaml_ng::to_string(&v)
-            .unwrap_or_else(|e| format!("cannot render YAML: {e}"))
-            .lines()
-            .map(str::to_string)
-            .collect(),
+        Some(v) => yaml_of(&v),
         None => vec![format!("{} {} is gone", key.kind.label(), key.name)],
     }
+}
+
+/// An object (as JSON) as YAML lines.
+pub fn yaml_of(v: &Value) -> Vec<String> {
+    serde_yaml_ng::to_string(v)
+        .unwrap_or_else(|e| format!("cannot render YAML: {e}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
@@ -77,6 +82,12 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     let Some(v) = object_json(s, key) else {
         return vec![format!("{} {} is gone", key.kind.label(), key.name)];
     };
+    describe_object(s, key, &v)
+}
+
+/// Describe lines for an object given as JSON (the stored copy, or the whole object
+/// fetched from the API server), with its events from the snapshot.
+pub fn describe_object(s: &Snapshot, key: &ObjKey, v: &Value) -> Vec<String> {
     let mut out = vec![format!("{:<16}{}", "Name:", key.name)];
     if !key.namespace.is_empty() {
         out.push(format!("{:<16}{}", "Namespace:", key.namespace));
@@ -86,7 +97,7 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     out.push(format!(
         "{:<16}{}",
         "Created:",
-        str_at(&v, &["metadata", "creationTimestamp"])
+        str_at(v, &["metadata", "creationTimestamp"])
     ));
     if let Some(d) = v["metadata"]["deletionTimestamp"].as_str() {
         out.push(format!("{:<16}{d}", "Terminating:"));
@@ -106,14 +117,14 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
             out.push(format!(
                 "{:<16}{}",
                 "Node:",
-                str_at(&v, &["spec", "nodeName"])
+                str_at(v, &["spec", "nodeName"])
             ));
             out.push(format!(
                 "{:<16}{}",
                 "Status:",
-                str_at(&v, &["status", "phase"])
+                str_at(v, &["status", "phase"])
             ));
-            out.push(format!("{:<16}{}", "IP:", str_at(&v, &["status", "podIP"])));
+            out.push(format!("{:<16}{}", "IP:", str_at(v, &["status", "podIP"])));
             out.push("Containers:".into());
             for c in v["spec"]["containers"]
                 .as_array()
@@ -174,7 +185,7 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
             out.push(format!(
                 "{:<16}{}",
                 "PodCIDR:",
-                str_at(&v, &["spec", "podCIDR"])
+                str_at(v, &["spec", "podCIDR"])
             ));
             out.push(format!(
                 "{:<16}{}",
@@ -205,37 +216,36 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
             out.push(format!(
                 "{:<16}{}",
                 "Status:",
-                str_at(&v, &["status", "phase"])
+                str_at(v, &["status", "phase"])
             ));
             out.push(format!(
                 "{:<16}{}",
                 "StorageClass:",
-                str_at(&v, &["spec", "storageClassName"])
+                str_at(v, &["spec", "storageClassName"])
             ));
             if key.kind == ObjKind::Pvc {
                 out.push(format!(
                     "{:<16}{}",
                     "Volume:",
-                    str_at(&v, &["spec", "volumeName"])
+                    str_at(v, &["spec", "volumeName"])
                 ));
             } else {
                 out.push(format!(
                     "{:<16}{}/{}",
                     "Claim:",
-                    str_at(&v, &["spec", "claimRef", "namespace"]),
-                    str_at(&v, &["spec", "claimRef", "name"])
+                    str_at(v, &["spec", "claimRef", "namespace"]),
+                    str_at(v, &["spec", "claimRef", "name"])
                 ));
                 // The in-tree rbd source, or a ceph-csi RBD volume (as the RBD column).
-                let (pool, image) = if str_at(&v, &["spec", "csi", "driver"]) == "rbd.csi.ceph.com"
-                {
+                let (pool, image) = if str_at(v, &["spec", "csi", "driver"]) == "rbd.csi.ceph.com" {
                     (
-                        str_at(&v, &["spec", "csi", "volumeAttributes", "pool"]),
-                        str_at(&v, &["spec", "csi", "volumeAttributes", "imageName"]),
+                        str_at(v, &["spec", "csi", "volumeAttributes", "pool"]),
+                        str_at(v, &["spec", "csi", "volumeAttributes", "imageName"]),
                     )
                 } else {
                     (
-                        str_at(&v, &["spec", "rbd", "pool"]),
-                        str_at(&v, &["spec", "rbd", "image"]),
+                        str_at(v, &["spec", "rbd", "pool"]),
+                        str_at(v, &["spec", "rbd", "image"]),
                     )
                 };
                 if !image.is_empty() {

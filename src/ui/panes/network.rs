@@ -6,6 +6,8 @@
 //! The node table is an ordinary table (filter, sort, describe/yaml of the node);
 //! everything else is text derived with the view, off the UI task.
 
+use std::sync::Arc;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -25,19 +27,19 @@ pub fn table_model(summary: &NetworkSummary) -> TableModel {
         rows: summary
             .nodes
             .iter()
-            .map(|n| TableRow {
-                cells: n.cells(),
-                key: ObjKey {
+            .map(|n| {
+                let key = ObjKey {
                     kind: ObjKind::Node,
                     namespace: String::new(),
                     name: n.node.clone(),
-                },
-                tone: match n.severity {
+                };
+                let tone = match n.severity {
                     Some(Severity::Critical) => Tone::Error,
                     Some(Severity::Warning) => Tone::Warning,
                     Some(Severity::Info) => Tone::Normal,
                     None => Tone::Ok,
-                },
+                };
+                Arc::new(TableRow::new(n.cells(), key, tone, None))
             })
             .collect(),
     }
@@ -101,6 +103,7 @@ pub fn draw(
         state,
         theme,
         focused,
+        view.snapshot.now,
     );
 
     let mut text: Vec<Line> = Vec::new();

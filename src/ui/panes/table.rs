@@ -8,7 +8,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use crate::ui::theme::{Role, Theme};
-use crate::ui::view::{ObjKey, TableModel, Tone};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jiff::Timestamp;
+
+use crate::ui::view::{ObjKey, TableModel, TableRow, Tone};
 
 /// The `/` filter: substring by default, a regex when it parses as one and contains
 /// regex syntax, inverted with a leading `!`.
@@ -18,6 +22,11 @@ pub struct Filter {
     invert: bool,
     regex: Option<regex::Regex>,
     needle: String,
+    /// Whether the needle could be in an age (`3d4h`, `<unknown>`, `<invalid>`): one
+    /// with any other character is not looked for in 150,000 ages.
+    may_match_age: bool,
+    /// Tells this filter from every other one, for the answers rows keep.
+    id: u64,
 }
 
 impl Filter {
@@ -35,11 +44,20 @@ impl Filter {
         } else {
             None
         };
+        let needle = body.to_lowercase();
+        let may_match_age = regex.is_some()
+            || needle
+                .chars()
+                .all(|c| c.is_ascii_digit() || "smhdy<>unkowvalid".contains(c));
+        static IDS: AtomicU64 = AtomicU64::new(1);
+        let id = IDS.fetch_add(1, Ordering::Relaxed);
         Self {
             text: text.to_string(),
             invert,
             regex,
-            needle: body.to_lowercase(),
+            needle,
+            may_match_age,
+            id,
         }
     }
 
@@ -53,12 +71,53 @@ impl Filter {
         }
         let hit = match &self.regex {
             Some(re) => cells.iter().any(|c| re.is_match(c)),
-            None => cells
-                .iter()
-                .any(|c| c.to_lowercase().contains(&self.needle)),
+            None => cells.iter().any(|c| contains_lowercase(c, &self.needle)),
         };
         hit != self.invert
     }
+
+    /// [`Filter::matches`] on a row's cells as drawn at `now`. The answer is kept in
+    /// the row unless it depends on `now` (a needle that could be in its age).
+    pub fn matches_row(&self, row: &TableRow, now: Timestamp) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let timeless = row.age.is_none() || !self.may_match_age;
+        if timeless && let Some(m) = row.memo.get(self.id) {
+            return m;
+        }
+        let hit = |c: &str| match &self.regex {
+            Some(re) => re.is_match(c),
+            None => contains_lowercase(c, &self.needle),
+        };
+        let skip = row.age.map(|(c, _)| c).filter(|_| !self.may_match_age);
+        let matched = (0..row.cells.len())
+            .filter(|i| Some(*i) != skip)
+            .any(|i| hit(&row.cell(i, now)))
+            != self.invert;
+        if timeless {
+            row.memo.set(self.id, matched);
+        }
+        matched
+    }
+}
+
+/// Whether `text`, lower-cased, contains `needle` (already lower case). Without
+/// allocating when both are ASCII: the filter runs over every cell of 150,000 rows.
+fn contains_lowercase(text: &str, needle: &str) -> bool {
+    if !text.is_ascii() || !needle.is_ascii() {
+        return text.to_lowercase().contains(needle);
+    }
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    text.len() >= needle.len()
+        && (0..=text.len() - needle.len()).any(|i| {
+            (text[i] == lower || text[i] == upper)
+                && text[i..i + needle.len()].eq_ignore_ascii_case(needle)
+        })
 }
 
 /// Selection, scroll and sort of one table, plus the filtered/sorted row order
@@ -95,7 +154,13 @@ fn sort_key(cell: &str) -> (u8, u64, String) {
 
 impl TableState {
     /// Recomputes the row order for `model` under `filter` and `namespace`.
-    pub fn refresh(&mut self, model: &TableModel, filter: &Filter, namespace: Option<&str>) {
+    pub fn refresh(
+        &mut self,
+        model: &TableModel,
+        filter: &Filter,
+        namespace: Option<&str>,
+        now: Timestamp,
+    ) {
         let mut order: Vec<usize> = model
             .rows
             .iter()
@@ -103,29 +168,27 @@ impl TableState {
             .filter(|(_, r)| {
                 namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns)
             })
-            .filter(|(_, r)| filter.matches(&r.cells))
+            .filter(|(_, r)| filter.matches_row(r, now))
             .map(|(i, _)| i)
             .collect();
         if let Some((col, desc)) = self.sort {
-            order.sort_by_cached_key(|i| {
-                sort_key(
-                    model.rows[*i]
-                        .cells
-                        .get(col)
-                        .map(String::as_str)
-                        .unwrap_or(""),
-                )
-            });
+            order.sort_by_cached_key(|i| sort_key(&model.rows[*i].cell(col, now)));
             if desc {
                 order.reverse();
             }
         }
         self.order = order;
-        // Keep the same object selected when it is still there.
-        if let Some(key) = &self.selected_key
-            && let Some(pos) = self.order.iter().position(|i| &model.rows[*i].key == key)
-        {
-            self.selected = pos;
+        // Keep the same object selected when it is still there (usually where it was).
+        if let Some(key) = &self.selected_key {
+            let in_place = self
+                .order
+                .get(self.selected)
+                .is_some_and(|i| &model.rows[*i].key == key);
+            if !in_place
+                && let Some(pos) = self.order.iter().position(|i| &model.rows[*i].key == key)
+            {
+                self.selected = pos;
+            }
         }
         if self.selected >= self.order.len() {
             self.selected = self.order.len().saturating_sub(1);
@@ -255,7 +318,8 @@ fn clip(text: &str, width: u16) -> String {
     }
 }
 
-/// Draws the visible window of the table into `area`.
+/// Draws the visible window of the table into `area`, ages as of `now`.
+#[allow(clippy::too_many_arguments)]
 pub fn draw(
     f: &mut Frame,
     area: Rect,
@@ -264,6 +328,7 @@ pub fn draw(
     state: &mut TableState,
     theme: &Theme,
     focused: bool,
+    now: Timestamp,
 ) {
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     if state.selected < state.offset {
@@ -286,8 +351,16 @@ pub fn draw(
         .enumerate()
         .map(|(i, c)| (c.len() + usize::from(sorted(i))) as u16)
         .collect();
-    for i in &visible {
-        for (w, cell) in widths.iter_mut().zip(&model.rows[*i].cells) {
+    // The visible cells as of `now` (ages computed here, for these rows only).
+    let texts: Vec<Vec<std::borrow::Cow<str>>> = visible
+        .iter()
+        .map(|i| {
+            let r = &model.rows[*i];
+            (0..r.cells.len()).map(|c| r.cell(c, now)).collect()
+        })
+        .collect();
+    for cells in &texts {
+        for (w, cell) in widths.iter_mut().zip(cells) {
             *w = (*w).max(cell.chars().count().min(80) as u16);
         }
     }
@@ -311,22 +384,26 @@ pub fn draw(
             .map(|(i, c)| Cell::from(format!("{c}{}", sort_mark(i)))),
     )
     .style(theme.style(Role::Header));
-    let rows = visible.iter().enumerate().map(|(n, i)| {
-        let r = &model.rows[*i];
-        let mut style = tone_role(r.tone)
-            .map(|role| theme.style(role))
-            .unwrap_or_default();
-        if state.offset + n == state.selected {
-            style = theme.style(Role::Selection);
-        }
-        Row::new(
-            r.cells
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| Cell::from(clip(c, *w))),
-        )
-        .style(style)
-    });
+    let rows = visible
+        .iter()
+        .zip(&texts)
+        .enumerate()
+        .map(|(n, (i, cells))| {
+            let r = &model.rows[*i];
+            let mut style = tone_role(r.tone)
+                .map(|role| theme.style(role))
+                .unwrap_or_default();
+            if state.offset + n == state.selected {
+                style = theme.style(Role::Selection);
+            }
+            Row::new(
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| Cell::from(clip(c, *w))),
+            )
+            .style(style)
+        });
     let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w)).collect();
     let count = format!(" {}/{} ", state.order.len(), model.rows.len());
     let border = if focused {
@@ -366,6 +443,51 @@ mod tests {
         assert!(Filter::new("^core.*abc$").matches(&cells));
         assert!(!Filter::new("^abc").matches(&cells));
         assert!(Filter::new("").matches(&cells));
+        // Case folding beyond ASCII.
+        let cells = vec!["Größe-Äpfel".to_string()];
+        assert!(Filter::new("ÄPFEL").matches(&cells));
+        assert!(Filter::new("grö").matches(&cells));
+        assert!(!Filter::new("birnen").matches(&cells));
+        assert!(contains_lowercase("Kube-System", "system"));
+        assert!(!contains_lowercase("kube", "kube-system"));
+    }
+
+    #[test]
+    fn filter_sees_ages_as_drawn() {
+        let created: Timestamp = "2025-01-01T11:55:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let now: Timestamp = "2025-01-01T12:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let key = ObjKey {
+            kind: crate::ui::view::ObjKind::Pod,
+            namespace: "demo".into(),
+            name: "web-0".into(),
+        };
+        // The stored text is stale (made at creation); the drawn age is 5m.
+        let row = TableRow::new(
+            vec!["demo".into(), "web-0".into(), "0s".into()],
+            key,
+            Tone::Normal,
+            Some((2, created)),
+        );
+        assert!(Filter::new("5m").matches_row(&row, now));
+        assert!(!Filter::new("0s").matches_row(&row, now));
+        assert!(Filter::new("^5m$").matches_row(&row, now));
+        assert!(Filter::new("web").matches_row(&row, now));
+        assert!(Filter::new("!web-1").matches_row(&row, now));
+        assert!(!Filter::new("web-1").matches_row(&row, now));
+        // Answers kept in the row are per filter.
+        let (web, other) = (Filter::new("web"), Filter::new("db"));
+        for _ in 0..2 {
+            assert!(web.matches_row(&row, now));
+            assert!(!other.matches_row(&row, now));
+        }
+        // An age-like needle is worked out again as time moves.
+        let six = Filter::new("6m");
+        assert!(!six.matches_row(&row, now));
+        assert!(six.matches_row(&row, now + jiff::SignedDuration::from_secs(60)));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct ConsoleArgs {
     /// Keymap: a built-in name (default, vim) or a TOML file.
     #[arg(long, global = true, env = "KCOPS_KEYMAP")]
     pub keymap: Option<String>,
+    #[command(flatten)]
+    pub ceph: kcops::ceph::CephArgs,
 }
 
 #[derive(Debug, Args)]
@@ -66,9 +68,6 @@ pub struct DemoArgs {
     /// Lab scenario to open.
     #[arg(long, default_value = "rbd-stale-lock")]
     pub scenario: String,
-    /// Run the lab without Ceph.
-    #[arg(long)]
-    pub no_ceph: bool,
 }
 
 pub fn state_dir() -> PathBuf {
@@ -133,6 +132,7 @@ fn console_options(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> ConsoleOp
         audit_log: state_dir().join("audit.log"),
         host_root: args.host_root.clone(),
         sandboxes_command: sandboxes_command(args),
+        ceph: args.ceph.settings(),
     }
 }
 
@@ -202,8 +202,31 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
         Ok(report) => snapshot.host = Some(std::sync::Arc::new(report)),
         Err(e) => tracing::warn!("host probe failed: {e}"),
     }
+    if let Some(settings) = args.ceph.settings() {
+        snapshot.ceph = Some(std::sync::Arc::new(check_ceph(settings).await));
+    }
     let findings = kcops::diagnose::diagnose(&snapshot);
     Ok(print(&findings, None))
+}
+
+/// One Ceph refresh for `kcops check`; a failure to connect is part of the report
+/// (it becomes a finding), not an error of the check.
+async fn check_ceph(settings: kcops::ceph::CephSettings) -> kcops::model::ceph::CephReport {
+    let entity = settings.entity();
+    let conf = settings.conf.display().to_string();
+    match kcops::ceph::CephClient::connect(settings) {
+        Ok(client) => {
+            kcops::ceph::source::refresh(&client, &kcops::model::ceph::CephReport::default())
+                .await
+        }
+        Err(e) => kcops::model::ceph::CephReport {
+            entity,
+            conf,
+            attempted_at: Some(jiff::Timestamp::now()),
+            error: Some(e.to_string()),
+            ..Default::default()
+        },
+    }
 }
 
 /// `kcops demo`: a lab in the background, the console on it, the lab down afterwards.
@@ -220,7 +243,7 @@ pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
         "--scenario",
         &d.scenario,
     ]);
-    if d.no_ceph {
+    if args.ceph.no_ceph {
         cmd.arg("--no-ceph");
     }
     eprintln!(
@@ -236,6 +259,12 @@ pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
     let mut args = args.clone();
     args.node = args.node.or(Some(state.console_node.clone()));
     args.host_root = args.host_root.or(Some(state.host_root.clone()));
+    // The lab's cluster as its admin, unless Ceph was named or turned off.
+    if args.ceph.ceph_conf.is_none() {
+        args.ceph.ceph_conf = state.ceph_conf.clone();
+        args.ceph.ceph_id = "admin".into();
+        args.ceph.ceph_keyring = state.ceph_keyring.clone();
+    }
     let result = console(&args, Some(state.kubeconfig.clone())).await;
     eprintln!("kcops demo: taking lab {name} down...");
     if let Err(e) = kcops::lab::runtime::down(&paths).await {

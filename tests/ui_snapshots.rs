@@ -532,6 +532,7 @@ impl Console {
             audit_log: std::env::temp_dir().join("kcops-ui-snapshots-audit.log"),
             host_root: None,
             sandboxes_command: None,
+            ceph: None,
         };
         let (tx, rx) = mpsc::channel(16);
         let mut app = App::new(&opts, tx);

@@ -31,22 +31,37 @@ const CLUSTER: &str = "ceph";
 /// Options the console's command line flattens in (`#[command(flatten)]`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct CephArgs {
-    /// Ceph config file naming the monitors (and usually the keyring).
-    #[arg(long = "ceph-conf", env = "CEPH_CONF", default_value = DEFAULT_CONF)]
-    pub ceph_conf: PathBuf,
+    /// Ceph config file naming the monitors (and usually the keyring) [default:
+    /// /etc/ceph/ceph.conf when it exists; without it the console runs without Ceph].
+    #[arg(long = "ceph-conf", env = "CEPH_CONF", global = true, value_name = "FILE")]
+    pub ceph_conf: Option<PathBuf>,
     /// Ceph user id (without `client.`).
-    #[arg(long = "ceph-id", env = "KCOPS_CEPH_ID", default_value = DEFAULT_ID)]
+    #[arg(long = "ceph-id", env = "KCOPS_CEPH_ID", default_value = DEFAULT_ID, global = true)]
     pub ceph_id: String,
     /// Keyring file (default: the conf's `keyring`, then /etc/ceph/ceph.client.<id>.keyring).
-    #[arg(long = "ceph-keyring", env = "KCOPS_CEPH_KEYRING")]
+    #[arg(long = "ceph-keyring", env = "KCOPS_CEPH_KEYRING", global = true, value_name = "FILE")]
     pub ceph_keyring: Option<PathBuf>,
+    /// Do not talk to Ceph at all (no Ceph pane data, no Ceph findings).
+    #[arg(long = "no-ceph", env = "KCOPS_NO_CEPH", global = true)]
+    pub no_ceph: bool,
 }
 
 impl CephArgs {
-    pub fn settings(&self) -> CephSettings {
-        let mut s = CephSettings::new(&self.ceph_conf, &self.ceph_id);
-        s.keyring = self.ceph_keyring.clone();
-        s
+    /// The settings to connect with, or `None` when Ceph is off: `--no-ceph`, or no
+    /// conf given and none at the default path (a cluster without Ceph is not an
+    /// error). A conf that was named but is missing is kept, so its error is shown.
+    pub fn settings(&self) -> Option<CephSettings> {
+        if self.no_ceph {
+            return None;
+        }
+        let conf = match &self.ceph_conf {
+            Some(c) if !c.as_os_str().is_empty() => c.clone(),
+            _ if Path::new(DEFAULT_CONF).exists() => PathBuf::from(DEFAULT_CONF),
+            _ => return None,
+        };
+        let mut s = CephSettings::new(conf, &self.ceph_id);
+        s.keyring = self.ceph_keyring.clone().filter(|k| !k.as_os_str().is_empty());
+        Some(s)
     }
 }
 

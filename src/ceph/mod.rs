@@ -28,6 +28,7 @@ mod mon;
 mod rados;
 mod rbd;
 mod rbd_ffi;
+pub mod source;
 pub mod types;
 mod worker;
 

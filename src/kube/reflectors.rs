@@ -541,6 +541,7 @@ impl Sources {
             block_affinities: self.block_affinities.state(),
             sources: self.statuses(),
             host: None,
+            ceph: None,
         };
         s.sort();
         // Already in namespace/name order (sorting 150,000 pods again takes a second).

@@ -1,5 +1,6 @@
 //! Plain data the console shows: snapshots of the cluster, rows for each pane. No IO.
 
+pub mod ceph;
 pub mod cidr;
 pub mod host;
 pub mod pod_status;

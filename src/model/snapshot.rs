@@ -49,6 +49,9 @@ pub struct Snapshot {
     /// What the host probes found on the node the console runs on (refreshed in the
     /// background, every ~10 s); `None` when no probe ran.
     pub host: Option<Arc<HostReport>>,
+    /// The Ceph cluster as last refreshed (`crate::ceph::source`); `None` when the
+    /// console runs without Ceph.
+    pub ceph: Option<Arc<super::ceph::CephReport>>,
 }
 
 impl Snapshot {

@@ -44,6 +44,8 @@ pub struct ConsoleOptions {
     /// Lists this node's live CRI sandboxes (`--sandboxes-command`; see
     /// [`crate::host::probe`] for the default).
     pub sandboxes_command: Option<Vec<String>>,
+    /// How to reach Ceph; `None` runs without it (`--no-ceph`, or no conf).
+    pub ceph: Option<crate::ceph::CephSettings>,
 }
 
 /// Messages from background tasks to the UI task.
@@ -158,6 +160,8 @@ pub struct App {
     workloads_view: TableModel,
     /// How the host probes list live sandboxes (for releasing leaked reservations).
     sandboxes_command: Option<Vec<String>>,
+    /// The Ceph refresh task and its client (`None`: running without Ceph).
+    pub ceph: Option<Arc<crate::ceph::source::CephWatch>>,
 }
 
 impl App {
@@ -198,6 +202,7 @@ impl App {
             node: opts.node.clone(),
             workloads_view: TableModel::default(),
             sandboxes_command: opts.sandboxes_command.clone(),
+            ceph: None,
         }
     }
 
@@ -1251,6 +1256,7 @@ impl App {
 async fn background(
     opts: ConnectOptions,
     probe: crate::host::probe::HostProbe,
+    ceph: Option<(Arc<crate::ceph::source::CephWatch>, Arc<tokio::sync::Notify>)>,
     view_tx: watch::Sender<Arc<ViewModel>>,
     ui_tx: mpsc::Sender<UiMsg>,
 ) {
@@ -1292,6 +1298,10 @@ async fn background(
         sources.changed.clone(),
         Duration::from_secs(10),
     );
+    let (ceph, ceph_changed) = match ceph {
+        Some((w, n)) => (Some(w), n),
+        None => (None, Arc::new(tokio::sync::Notify::new())),
+    };
     let mut generation = 0u64;
     let mut last = Instant::now() - Duration::from_secs(1);
     let mut deriver = Some(super::view::Deriver::default());
@@ -1303,6 +1313,7 @@ async fn background(
         let due = findings.due_in();
         tokio::select! {
             _ = sources.changed.notified() => findings.dirty = true,
+            _ = ceph_changed.notified() => findings.dirty = true,
             Some((f, cost)) = found_rx.recv() => findings.done(f, cost),
             _ = tokio::time::sleep(due.unwrap_or_default()), if due.is_some() => {}
             _ = tokio::time::sleep(Duration::from_secs(60)) => findings.dirty = true,
@@ -1321,10 +1332,12 @@ async fn background(
         let current = findings.latest.clone();
         let mut d = deriver.take().unwrap_or_default();
         let host_report = host.latest();
+        let ceph_report = ceph.as_ref().map(|c| c.latest());
         let job = tokio::task::spawn_blocking(move || {
             let t0 = Instant::now();
             let mut snapshot = s.snapshot();
             snapshot.host = host_report;
+            snapshot.ceph = ceph_report;
             let snapshot_us = t0.elapsed().as_micros() as u64;
             let t1 = Instant::now();
             let diagnosed = inline.then(|| crate::diagnose::diagnose(&snapshot));
@@ -1443,13 +1456,30 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         opts.node.clone(),
     );
     probe.sandboxes_command = opts.sandboxes_command.clone();
+    // Ceph has its own thread and refresh task from the start: it needs no API server.
+    let ceph_changed = Arc::new(tokio::sync::Notify::new());
+    let ceph = opts.ceph.clone().and_then(|settings| {
+        match crate::ceph::CephClient::connect(settings) {
+            Ok(client) => Some(Arc::new(crate::ceph::source::CephWatch::start(
+                client,
+                ceph_changed.clone(),
+                Duration::from_secs(10),
+            ))),
+            Err(e) => {
+                tracing::warn!("cannot start the Ceph client: {e}");
+                None
+            }
+        }
+    });
     let bg = tokio::spawn(background(
         opts.connect.clone(),
         probe,
+        ceph.clone().map(|c| (c, ceph_changed.clone())),
         view_tx,
         ui_tx.clone(),
     ));
     let mut app = App::new(&opts, ui_tx);
+    app.ceph = ceph;
     let mut guard = super::terminal::TerminalGuard::enter()?;
     let mut events = EventStream::new();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

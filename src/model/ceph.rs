@@ -1,0 +1,85 @@
+//! What the console knows of the Ceph cluster, as plain data: the Ceph source
+//! (`crate::ceph::source`) fills it off the UI task, the Ceph pane draws it and
+//! diagnosis reads it from the [`Snapshot`](super::snapshot::Snapshot), so findings stay
+//! a pure function of one snapshot. Nothing here holds a key.
+
+use jiff::Timestamp;
+
+use crate::ceph::{BlocklistEntry, DfReport, HealthReport, ImageInfo, OsdStat, PoolInfo};
+
+/// The Ceph side of the console: the data of the last successful refresh (kept while
+/// later refreshes fail, so the pane shows it with its age instead of going blank)
+/// and the error of the last refresh, if it failed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CephReport {
+    /// `client.<id>`: who the console is to Ceph.
+    pub entity: String,
+    /// The conf file in use (for messages: "cannot reach the mons of /etc/ceph/ceph.conf").
+    pub conf: String,
+    /// When the last refresh finished (successfully or not).
+    pub attempted_at: Option<Timestamp>,
+    /// When the data below was fetched.
+    pub fetched_at: Option<Timestamp>,
+    /// Why the last refresh failed, in words (None when it succeeded).
+    pub error: Option<String>,
+    /// The last data fetched successfully.
+    pub data: Option<CephData>,
+}
+
+impl CephReport {
+    /// The last refresh failed (Ceph unreachable, timed out, refused us).
+    pub fn is_down(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// One refresh's worth of cluster state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CephData {
+    pub health: HealthReport,
+    pub df: DfReport,
+    pub osd: OsdStat,
+    /// Pools with the `rbd` application enabled (the ones whose images are listed).
+    pub rbd_pools: Vec<PoolInfo>,
+    pub blocklist: Vec<BlocklistEntry>,
+    /// Every image of every RBD pool, with its lockers and watchers.
+    pub images: Vec<ImageInfo>,
+    /// Images (or whole pools) that could not be read: `(pool/image or pool, error)`.
+    pub image_errors: Vec<(String, String)>,
+    /// Whether the console's Ceph user may blocklist a client (fencing needs it).
+    pub fencing: FencePermission,
+    /// kcops' own client addresses: fencing must never cover them.
+    pub own_addrs: Vec<String>,
+}
+
+impl CephData {
+    pub fn image(&self, pool: &str, name: &str) -> Option<&ImageInfo> {
+        self.images
+            .iter()
+            .find(|i| i.pool == pool && i.name == name)
+    }
+}
+
+/// Can our Ceph user run `osd blocklist add`? Found without changing anything: the mon
+/// checks capabilities before it runs a command, so `osd blocklist rm` of an address
+/// that is not blocklisted (TEST-NET-1) answers "isn't blocklisted" to a user that may
+/// blocklist and `EACCES` to one that may not.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FencePermission {
+    /// Not checked yet.
+    #[default]
+    Unknown,
+    Allowed,
+    /// The mon said "access denied"; `caps` are the user's caps when readable (an
+    /// `allow r` user cannot read its own).
+    Denied { caps: Option<String> },
+    /// The check itself failed for another reason.
+    CheckFailed(String),
+}
+
+/// The exact command that gives `entity` the mon caps fencing needs, keeping its OSD
+/// caps (`profile rbd` on the mon allows `osd blocklist`, as the seed had to learn).
+pub fn fence_caps_fix(entity: &str, osd_caps: Option<&str>) -> String {
+    let osd = osd_caps.unwrap_or("profile rbd");
+    format!("ceph auth caps {entity} mon 'profile rbd' osd '{osd}'")
+}

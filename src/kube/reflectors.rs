@@ -243,31 +243,41 @@ struct Recorder {
 
 impl Recorder {
     fn record<K>(&self, item: &Result<Event<K>, watcher::Error>) {
+        match item {
+            Ok(ev) => self.ok(matches!(ev, Event::InitDone)),
+            Err(e) => self.err(e),
+        }
+    }
+
+    /// A successful watch item; `list_done` after the last item of a (re)list.
+    fn ok(&self, list_done: bool) {
         let now = jiff::Timestamp::now();
         if let Ok(mut map) = self.status.lock()
             && let Some(s) = map.get_mut(self.kind)
         {
-            match item {
-                Ok(ev) => {
-                    if matches!(ev, Event::InitDone) {
-                        if !s.synced {
-                            tracing::debug!(
-                                kind = self.kind,
-                                ms = self.started.elapsed().as_millis() as u64,
-                                "first list complete"
-                            );
-                        }
-                        s.synced = true;
-                    }
-                    s.last_success = Some(now);
-                    s.last_error = None;
+            if list_done {
+                if !s.synced {
+                    tracing::debug!(
+                        kind = self.kind,
+                        ms = self.started.elapsed().as_millis() as u64,
+                        "first list complete"
+                    );
                 }
-                Err(e) => {
-                    let text = describe_watcher(e, &self.server);
-                    tracing::warn!(kind = self.kind, "watch failed: {text}");
-                    s.last_error = Some(text);
-                }
+                s.synced = true;
             }
+            s.last_success = Some(now);
+            s.last_error = None;
+        }
+        self.changed.notify_one();
+    }
+
+    fn err(&self, e: &watcher::Error) {
+        if let Ok(mut map) = self.status.lock()
+            && let Some(s) = map.get_mut(self.kind)
+        {
+            let text = describe_watcher(e, &self.server);
+            tracing::warn!(kind = self.kind, "watch failed: {text}");
+            s.last_error = Some(text);
         }
         self.changed.notify_one();
     }
@@ -334,16 +344,21 @@ impl Spawner {
         self.tasks.push(tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             while let Some(item) = stream.next().await {
-                recorder.record(&item);
-                if let Ok(ev) = item {
-                    if let Event::Apply(o) | Event::Delete(o) = &ev {
-                        tracing::trace!(
-                            kind,
-                            name = o.meta().name.as_deref().unwrap_or_default(),
-                            "watch event"
-                        );
+                match item {
+                    Ok(ev) => {
+                        if let Event::Apply(o) | Event::Delete(o) = &ev {
+                            tracing::trace!(
+                                kind,
+                                name = o.meta().name.as_deref().unwrap_or_default(),
+                                "watch event"
+                            );
+                        }
+                        let list_done = matches!(ev, Event::InitDone);
+                        // Into the store first: "synced" must mean the store is full.
+                        writer.apply(ev);
+                        recorder.ok(list_done);
                     }
-                    writer.apply(ev);
+                    Err(e) => recorder.err(&e),
                 }
             }
         }));

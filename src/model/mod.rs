@@ -4,5 +4,6 @@ pub mod ceph;
 pub mod cidr;
 pub mod host;
 pub mod pod_status;
+pub mod rbd_map;
 pub mod rows;
 pub mod snapshot;

@@ -1,0 +1,190 @@
+//! RBD images beside the Kubernetes objects that use them: for each image, the PV and
+//! PVC bound to it, the pods that mount the claim and their nodes, and which node holds
+//! each lock and each watch. Pure: one function of a [`Snapshot`] with its Ceph data;
+//! the Ceph pane, the Ceph findings and the lock-removal wizard all read this one map.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::ceph::holders::{Holder, NodeIndex, lock_holder, watcher_holder};
+use crate::ceph::{ImageInfo, LockerInfo, WatcherInfo};
+use crate::model::rows::rbd_image;
+use crate::model::snapshot::Snapshot;
+
+/// A pod that mounts the image's claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePod {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.nodeName`, empty while unscheduled.
+    pub node: String,
+    /// `status.phase` (`Pending` for a pod stuck in ContainerCreating).
+    pub phase: String,
+    /// The pod is being deleted.
+    pub terminating: bool,
+}
+
+/// One lock with the node that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLock {
+    pub lock: LockerInfo,
+    pub holder: Holder,
+}
+
+/// One watch with the node it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldWatch {
+    pub watcher: WatcherInfo,
+    pub holder: Holder,
+}
+
+/// An image and its Kubernetes side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageUse {
+    pub image: ImageInfo,
+    /// The PV whose volume is this image (in-tree `rbd` or `rbd.csi.ceph.com`).
+    pub pv: Option<String>,
+    /// `status.phase` of that PV (`Bound`, `Released`, `Failed`, ...).
+    pub pv_phase: Option<String>,
+    /// The claim bound to that PV, as `(namespace, name)`.
+    pub pvc: Option<(String, String)>,
+    /// Pods that mount the claim.
+    pub pods: Vec<ImagePod>,
+    pub locks: Vec<HeldLock>,
+    pub watchers: Vec<HeldWatch>,
+}
+
+impl ImageUse {
+    /// `pool/image`.
+    pub fn spec(&self) -> String {
+        self.image.spec()
+    }
+
+    /// Nodes that run a live (not terminating) pod using the image.
+    pub fn user_nodes(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .pods
+            .iter()
+            .filter(|p| !p.terminating && !p.node.is_empty())
+            .map(|p| p.node.as_str())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// A live client on `node` has the image open (a watch from its address).
+    pub fn watched_from(&self, node: &str) -> bool {
+        self.watchers
+            .iter()
+            .any(|w| w.holder.by_address.as_deref() == Some(node))
+    }
+}
+
+/// Every node's addresses, for matching lock and watcher addresses to nodes.
+pub fn node_index(snapshot: &Snapshot) -> NodeIndex {
+    NodeIndex::new(snapshot.nodes.iter().flat_map(|n| {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        n.status
+            .as_ref()
+            .and_then(|s| s.addresses.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|a| a.type_ == "InternalIP" || a.type_ == "ExternalIP")
+            .filter_map(|a| a.address.parse::<IpAddr>().ok())
+            .map(move |ip| (name.clone(), ip))
+            .collect::<Vec<_>>()
+    }))
+}
+
+/// The images of `snapshot.ceph` (in pool/name order) with their Kubernetes side;
+/// empty when there is no Ceph data.
+pub fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
+    let Some(data) = snapshot.ceph.as_ref().and_then(|c| c.data.as_ref()) else {
+        return Vec::new();
+    };
+    let nodes = node_index(snapshot);
+    // (pool, image) -> PV
+    let mut pv_by_image = HashMap::new();
+    for pv in &snapshot.pvs {
+        if let Some((pool, image)) = rbd_image(pv) {
+            pv_by_image.insert((pool.to_string(), image.to_string()), pv.clone());
+        }
+    }
+    // (namespace, claim) -> pods
+    let mut pods_by_claim: HashMap<(&str, &str), Vec<ImagePod>> = HashMap::new();
+    for pod in &snapshot.pods {
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let claims = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.volumes.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.persistent_volume_claim.as_ref())
+            .map(|c| c.claim_name.as_str());
+        for claim in claims {
+            pods_by_claim.entry((ns, claim)).or_default().push(ImagePod {
+                namespace: ns.to_string(),
+                name: pod.metadata.name.clone().unwrap_or_default(),
+                node: pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.clone())
+                    .unwrap_or_default(),
+                phase: pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.phase.clone())
+                    .unwrap_or_default(),
+                terminating: pod.metadata.deletion_timestamp.is_some(),
+            });
+        }
+    }
+    data.images
+        .iter()
+        .map(|image| {
+            let pv = pv_by_image.get(&(image.pool.clone(), image.name.clone()));
+            let pvc = pv
+                .and_then(|pv| pv.spec.as_ref()?.claim_ref.as_ref())
+                .and_then(|r| Some((r.namespace.clone()?, r.name.clone()?)));
+            // A claimRef alone is not a binding: the claim must name this PV back.
+            let pvc = pvc.filter(|(ns, name)| {
+                snapshot.pvcs.iter().any(|c| {
+                    c.metadata.namespace.as_deref() == Some(ns.as_str())
+                        && c.metadata.name.as_deref() == Some(name.as_str())
+                        && c.spec.as_ref().and_then(|s| s.volume_name.as_deref())
+                            == pv.and_then(|p| p.metadata.name.as_deref())
+                })
+            });
+            let pods = pvc
+                .as_ref()
+                .and_then(|(ns, name)| pods_by_claim.get(&(ns.as_str(), name.as_str())))
+                .cloned()
+                .unwrap_or_default();
+            ImageUse {
+                image: image.clone(),
+                pv: pv.and_then(|p| p.metadata.name.clone()),
+                pv_phase: pv.and_then(|p| p.status.as_ref()?.phase.clone()),
+                pvc,
+                pods,
+                locks: image
+                    .lockers
+                    .iter()
+                    .map(|l| HeldLock {
+                        lock: l.clone(),
+                        holder: lock_holder(l, &nodes),
+                    })
+                    .collect(),
+                watchers: image
+                    .watchers
+                    .iter()
+                    .map(|w| HeldWatch {
+                        watcher: w.clone(),
+                        holder: watcher_holder(w, &nodes),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}

@@ -216,8 +216,7 @@ async fn check_ceph(settings: kcops::ceph::CephSettings) -> kcops::model::ceph::
     let conf = settings.conf.display().to_string();
     match kcops::ceph::CephClient::connect(settings) {
         Ok(client) => {
-            kcops::ceph::source::refresh(&client, &kcops::model::ceph::CephReport::default())
-                .await
+            kcops::ceph::source::refresh(&client, &kcops::model::ceph::CephReport::default()).await
         }
         Err(e) => kcops::model::ceph::CephReport {
             entity,

@@ -208,9 +208,20 @@ impl Drop for Reaped {
 async fn connects_and_reads_cluster_state() {
     let fx = fixture();
     let client = fx.admin();
-    // A fresh mon reports HEALTH_OK until its first health tick; then the micro
-    // cluster always shows this check (and maybe MON_DISK_LOW): never assume
-    // HEALTH_OK, nor its absence.
+    // The lab's cluster is HEALTH_OK; raise a real check to read its details, and
+    // clear it again at the end (other tests share this cluster).
+    cli_ok(
+        fx.cli(None, "ceph"),
+        &[
+            "tell",
+            "mon.a",
+            "config",
+            "set",
+            "auth_allow_insecure_global_id_reclaim",
+            "true",
+        ],
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let health = loop {
         let health = client.health().await.unwrap_or_else(|e| panic!("{e}"));
@@ -282,6 +293,18 @@ async fn connects_and_reads_cluster_state() {
         .blocklist_ls()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    cli_ok(
+        fx.cli(None, "ceph"),
+        &[
+            "tell",
+            "mon.a",
+            "config",
+            "set",
+            "auth_allow_insecure_global_id_reclaim",
+            "false",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]

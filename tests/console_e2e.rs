@@ -3,132 +3,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::pty::{Console, Options};
 use common::{Lab, shared};
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 fn lab() -> &'static Lab {
     shared("e2e", "healthy", &["--no-ceph"])
-}
-
-struct Console {
-    parser: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    _dir: std::path::PathBuf,
-}
-
-impl Console {
-    fn start(lab: &Lab, extra: &[&str]) -> Console {
-        let pty = native_pty_system();
-        let pair = pty
-            .openpty(PtySize {
-                rows: 40,
-                cols: 160,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap_or_else(|e| panic!("openpty: {e}"));
-        let dir = lab.runtime_dir.join(format!("console-{}", rand_suffix()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_kcops"));
-        cmd.args(["--kubeconfig", &lab.state.kubeconfig.display().to_string()]);
-        cmd.args(extra);
-        cmd.env("XDG_STATE_HOME", dir.join("state"));
-        cmd.env("XDG_CONFIG_HOME", dir.join("config"));
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("NO_COLOR");
-        let child = pair
-            .slave
-            .spawn_command(cmd)
-            .unwrap_or_else(|e| panic!("spawn kcops: {e}"));
-        drop(pair.slave);
-        let mut reader = pair
-            .master
-            .try_clone_reader()
-            .unwrap_or_else(|e| panic!("reader: {e}"));
-        let writer = pair
-            .master
-            .take_writer()
-            .unwrap_or_else(|e| panic!("writer: {e}"));
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(40, 160, 0)));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (p, r) = (parser.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let _keep_master = pair.master;
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut p) = p.lock() {
-                    p.process(&buf[..n]);
-                }
-                if let Ok(mut r) = r.lock() {
-                    r.extend_from_slice(&buf[..n]);
-                }
-            }
-        });
-        Console {
-            parser,
-            raw,
-            writer,
-            child,
-            _dir: dir,
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser
-            .lock()
-            .map(|p| p.screen().contents())
-            .unwrap_or_default()
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.writer
-            .write_all(keys.as_bytes())
-            .unwrap_or_else(|e| panic!("write: {e}"));
-        let _ = self.writer.flush();
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    /// Waits until the screen satisfies `pred`; panics with the screen on timeout.
-    fn wait(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_text(&self, text: &str, timeout: Duration) -> String {
-        self.wait(&format!("{text:?} on screen"), timeout, |s| {
-            s.contains(text)
-        })
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 const T: Duration = Duration::from_secs(30);
@@ -136,7 +17,7 @@ const T: Duration = Duration::from_secs(30);
 #[test]
 fn nodes_pane_switching_and_filter() {
     let lab = lab();
-    let mut c = Console::start(lab, &[]);
+    let mut c = Console::start(lab, Options::default());
     c.wait_text("Findings", T);
     c.send("2");
     let s = c.wait("the three nodes", T, |s| {
@@ -162,7 +43,7 @@ fn nodes_pane_switching_and_filter() {
 #[test]
 fn pod_logs_are_shown() {
     let lab = lab();
-    let mut c = Console::start(lab, &[]);
+    let mut c = Console::start(lab, Options::default());
     c.wait_text("Findings", T);
     c.send("3");
     c.wait_text("coredns", T);
@@ -208,7 +89,7 @@ fn pod_deleted_elsewhere_disappears_while_others_stay() {
             "--restart=Never",
         ]);
     }
-    let mut c = Console::start(lab, &[]);
+    let mut c = Console::start(lab, Options::default());
     c.wait_text("Findings", T);
     c.send("3");
     c.send(":pods e2e-del\r");
@@ -231,7 +112,7 @@ fn pod_deleted_elsewhere_disappears_while_others_stay() {
 #[test]
 fn recovers_after_apiserver_restart_and_restores_terminal_on_sigterm() {
     let lab = Lab::start("e2erestart", "healthy", &["--no-ceph"]);
-    let mut c = Console::start(&lab, &[]);
+    let mut c = Console::start(&lab, Options::default());
     c.wait_text("Findings", T);
     c.send("2");
     c.wait_text("node2", T);

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::rbd::{claim_image, moved_pod};
 use common::{Lab, shared, wait_for};
 use serde_json::Value;
 
@@ -13,28 +14,11 @@ fn lab() -> &'static Lab {
     shared("stalelock", "rbd-stale-lock", &[])
 }
 
-fn json(lab: &Lab, args: &[&str]) -> Value {
-    serde_json::from_str(&lab.kubectl_ok(args)).unwrap_or(Value::Null)
-}
-
 #[test]
 fn pod_blocked_by_node1_lock_runs_after_rbd_lock_rm() {
     let lab = lab();
     // The replacement pod lands on node2 and stays ContainerCreating.
-    let pod = wait_for(
-        "the moved pod stuck on node2",
-        Duration::from_secs(120),
-        || {
-            let list = json(lab, &["get", "pods", "-l", "app=index-api", "-o", "json"]);
-            list["items"]
-                .as_array()?
-                .iter()
-                .find(|p| {
-                    p["spec"]["nodeName"] == "node2" && p["metadata"]["deletionTimestamp"].is_null()
-                })
-                .cloned()
-        },
-    );
+    let pod = moved_pod(lab);
     let name = pod["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -55,21 +39,7 @@ fn pod_blocked_by_node1_lock_runs_after_rbd_lock_rm() {
             .and_then(|e| e["message"].as_str())
             .map(str::to_string)
     });
-    let pvc = json(lab, &["get", "pvc", "index-api-pvc", "-o", "json"]);
-    let pv = json(
-        lab,
-        &[
-            "get",
-            "pv",
-            pvc["spec"]["volumeName"].as_str().unwrap_or_default(),
-            "-o",
-            "json",
-        ],
-    );
-    let image = pv["spec"]["rbd"]["image"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (_, image) = claim_image(lab);
     assert!(
         event.ends_with(&format!("rbd: image {image} is locked by other nodes")),
         "event: {event}"

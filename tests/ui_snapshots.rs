@@ -1341,7 +1341,7 @@ fn network_pane() {
     c.app.set_view(network_view());
     let s = c.keys("7").draw();
     insta::assert_snapshot!("network", s.text());
-    assert!(s.lines[0].ends_with(" 7:Network"), "{}", s.lines[0]);
+    assert!(s.lines[0].contains(" 7:Network "), "{}", s.lines[0]);
     assert!(s.contains("add-on"), "{}", s.text());
     assert!(
         s.contains(
@@ -1425,6 +1425,72 @@ fn network_pane() {
     );
 }
 
+/// The network fixes open as wizards: what is wrong, the change line by line, the plan
+/// with its typed confirmation; the agent restart shows the agent's state first.
+#[test]
+fn network_fix_wizards() {
+    let mut c = Console::new(false);
+    c.app.set_view(network_view());
+    let s = c.keys("7").command("set-cluster-cidr").draw();
+    insta::assert_snapshot!("wizard_cluster_cidr_wrong", s.text());
+    assert!(
+        s.contains("Set kube-proxy's clusterCIDR to 10.244.0.0/16"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("kube-proxy runs without a clusterCIDR"),
+        "{}",
+        s.text()
+    );
+    let s = c.press(KeyCode::Enter, KeyModifiers::NONE).draw();
+    insta::assert_snapshot!("wizard_cluster_cidr_change", s.text());
+    assert!(s.contains("- clusterCIDR: \"\""), "{}", s.text());
+    assert!(s.contains("+ clusterCIDR: 10.244.0.0/16"), "{}", s.text());
+    let s = c.press(KeyCode::Enter, KeyModifiers::NONE).draw();
+    assert!(
+        s.contains("Patch ConfigMap kube-system/kube-proxy, key config.conf: clusterCIDR empty -> \"10.244.0.0/16\""),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("kube-proxy-5xq8z"), "{}", s.text());
+
+    let mut c = Console::new(false);
+    c.app.set_view(network_view());
+    let s = c.keys("7").command("restart-cni node2").draw();
+    insta::assert_snapshot!("wizard_restart_cni", s.text());
+    assert!(
+        s.contains("Pod kube-flannel/kube-flannel-ds-zp9wd of DaemonSet kube-flannel-ds on node2"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("container kube-flannel: CrashLoopBackOff, ready false, 14 restarts"),
+        "{}",
+        s.text()
+    );
+    // A node without an agent: nothing to open, the reason on the status line.
+    let mut c = Console::new(false);
+    c.app.set_view(network_view());
+    let s = c.keys("7").command("restart-cni node9").draw();
+    assert!(
+        s.lines
+            .last()
+            .is_some_and(|l| l.starts_with("no kube-flannel/kube-flannel-ds pod runs on node9")),
+        "{}",
+        s.text()
+    );
+    // Read-only: refused before anything opens.
+    let mut ro = Console::new(true);
+    ro.app.set_view(network_view());
+    let s = ro.keys("7").command("set-cluster-cidr").draw();
+    assert!(!s.contains("Set kube-proxy's clusterCIDR"), "{}", s.text());
+    assert_eq!(
+        s.lines.last().map(String::as_str),
+        Some("read-only mode (--read-only): actions are disabled")
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Tiny terminals
 
@@ -1494,6 +1560,14 @@ fn tiny_terminals_do_not_panic() {
             c.app.set_view(network_view());
             c.keys("7");
         }),
+        ("ceph", |c| {
+            c.app.set_view(ceph_view(ceph_report(12, Some("down"))));
+            c.command("ceph");
+        }),
+        ("rbd", |c| {
+            c.app.set_view(ceph_view(ceph_report(12, None)));
+            c.command("rbd");
+        }),
     ];
     for (w, h) in [(20, 5), (1, 1), (140, 3), (8, 40), (0, 0)] {
         for read_only in [false, true] {
@@ -1512,4 +1586,318 @@ fn tiny_terminals_do_not_panic() {
     let mut c = Console::sized(false, 20, 5);
     let s = c.keys("3").draw();
     assert!(s.lines[0].starts_with(" kcops "), "{}", s.text());
+}
+
+// ---------------------------------------------------------------------------------
+// The Ceph pane
+
+/// Ceph as the console would have it for [`cluster`]: `kube/CSI_IMAGE` held and
+/// watched by node1, where web-0 runs; `kube/CSI_IMAGE_1` still locked (kubelet
+/// cookie) and watched by node3 while web-1 waits on node1 (a stale lock); the
+/// Released legacy PV's image; and an image no PV names.
+fn ceph_report(fetched_secs_ago: i64, error: Option<&str>) -> kcops::model::ceph::CephReport {
+    use kcops::ceph::{
+        BlocklistEntry, DfReport, HealthCheck, HealthReport, ImageInfo, LockerInfo, OsdStat,
+        PoolInfo, PoolUsage, WatcherInfo,
+    };
+    use kcops::model::ceph::{CephData, CephReport, FencePermission};
+    let image =
+        |pool: &str, name: &str, lockers: Vec<LockerInfo>, watchers: Vec<WatcherInfo>| ImageInfo {
+            pool: pool.into(),
+            name: name.into(),
+            id: format!("{:x}", name.len() * 4099),
+            size: 10 << 30,
+            object_size: 4 << 20,
+            num_objects: 2560,
+            order: 22,
+            format: 2,
+            features: 61,
+            block_name_prefix: "rbd_data.1".into(),
+            lockers,
+            watchers,
+        };
+    let gib = 1u64 << 30;
+    let data = CephData {
+        health: HealthReport {
+            status: "HEALTH_WARN".into(),
+            checks: vec![
+                HealthCheck {
+                    code: "AUTH_INSECURE_GLOBAL_ID_RECLAIM_ALLOWED".into(),
+                    severity: "HEALTH_WARN".into(),
+                    summary: "mon is allowing insecure global_id reclaim".into(),
+                    details: vec![
+                        "mon.a has auth_allow_insecure_global_id_reclaim set to true".into(),
+                    ],
+                    count: 1,
+                    muted: false,
+                },
+                HealthCheck {
+                    code: "MON_DISK_LOW".into(),
+                    severity: "HEALTH_WARN".into(),
+                    summary: "mon a is low on available space".into(),
+                    details: vec!["mon.a has 21% avail".into()],
+                    count: 1,
+                    muted: false,
+                },
+            ],
+        },
+        df: DfReport {
+            total_bytes: 100 * gib,
+            total_used_bytes: 21 * gib,
+            total_avail_bytes: 79 * gib,
+            pools: vec![
+                PoolUsage {
+                    name: "kube".into(),
+                    id: 2,
+                    stored: 20 * gib,
+                    objects: 5120,
+                    bytes_used: 20 * gib,
+                    percent_used: 0.2021,
+                    max_avail: 79 * gib,
+                },
+                PoolUsage {
+                    name: "rbd".into(),
+                    id: 1,
+                    stored: gib / 2,
+                    objects: 128,
+                    bytes_used: gib / 2,
+                    percent_used: 0.0063,
+                    max_avail: 79 * gib,
+                },
+            ],
+        },
+        osd: OsdStat {
+            epoch: 42,
+            num_osds: 3,
+            num_up_osds: 3,
+            num_in_osds: 3,
+            num_remapped_pgs: 0,
+        },
+        rbd_pools: vec![
+            PoolInfo {
+                id: 2,
+                name: "kube".into(),
+                applications: vec!["rbd".into()],
+            },
+            PoolInfo {
+                id: 1,
+                name: "rbd".into(),
+                applications: vec!["rbd".into()],
+            },
+        ],
+        blocklist: vec![BlocklistEntry {
+            addr: "192.0.2.13:0/3323368536".into(),
+            until: "2025-01-01T12:55:00.000000+0000".into(),
+            expires: "2025-01-01T12:55:00Z".parse().ok(),
+            range: false,
+        }],
+        images: vec![
+            image(
+                "kube",
+                CSI_IMAGE_1,
+                vec![LockerInfo {
+                    locker: "client.4140".into(),
+                    cookie: "kubelet_lock_magic_node3".into(),
+                    address: "192.0.2.13:0/3323368536".into(),
+                    tag: String::new(),
+                    exclusive: true,
+                }],
+                vec![WatcherInfo {
+                    address: "192.0.2.13:0/2937587615".into(),
+                    client_id: 4141,
+                    cookie: 94259303712016,
+                }],
+            ),
+            image(
+                "kube",
+                CSI_IMAGE,
+                vec![LockerInfo {
+                    locker: "client.4150".into(),
+                    cookie: "auto 94259303712017".into(),
+                    address: "192.0.2.11:0/1207354842".into(),
+                    tag: "internal".into(),
+                    exclusive: true,
+                }],
+                vec![WatcherInfo {
+                    address: "192.0.2.11:0/1207354842".into(),
+                    client_id: 4150,
+                    cookie: 94259303712018,
+                }],
+            ),
+            image("rbd", "legacy-img", Vec::new(), Vec::new()),
+            image("rbd", "orphan-img", Vec::new(), Vec::new()),
+        ],
+        image_errors: Vec::new(),
+        fencing: FencePermission::Allowed,
+        own_addrs: vec!["192.0.2.11:0/4000000000".into()],
+    };
+    CephReport {
+        entity: "client.admin".into(),
+        conf: "/etc/ceph/ceph.conf".into(),
+        attempted_at: Some(now() - SignedDuration::from_secs(2)),
+        fetched_at: Some(now() - SignedDuration::from_secs(fetched_secs_ago)),
+        error: error.map(str::to_string),
+        data: Some(data),
+    }
+}
+
+fn ceph_view(report: kcops::model::ceph::CephReport) -> Arc<ViewModel> {
+    let mut s = cluster();
+    s.ceph = Some(Arc::new(report));
+    Arc::new(derive(s, ConnState::default(), 1))
+}
+
+/// The columns a 140-cell terminal shows (the rest are hidden, in the detail).
+const CEPH_COLUMNS: &[&str] = &["POOL", "IMAGE", "STATUS", "LOCKS", "PODS"];
+
+#[test]
+fn ceph_pane_with_a_stale_lock() {
+    let mut c = Console::new(false);
+    c.app.set_view(ceph_view(ceph_report(12, None)));
+    let s = c.command("ceph").draw();
+    insta::assert_snapshot!("ceph", s.text());
+    assert!(s.lines[0].ends_with(" 8:Ceph"), "{}", s.lines[0]);
+    assert!(s.contains("RBD images (5 columns hidden: see the detail)"));
+    assert!(
+        s.contains("client.admin  conf /etc/ceph/ceph.conf  data 12s old"),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("HEALTH_WARN"), "{}", s.text());
+    assert!(
+        s.contains("MON_DISK_LOW: mon a is low on available space"),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("mon.a has 21% avail"), "{}", s.text());
+    assert!(s.contains("3 up, 3 in, of 3 (epoch 42)"), "{}", s.text());
+    assert!(
+        s.contains("kube: 2 images, stored 20 GiB, 20.21% used, 79 GiB max avail"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("192.0.2.13:0/3323368536  until 2025-01-01T12:55:00.000000+0000 (in 55m)"),
+        "{}",
+        s.text()
+    );
+    assert_eq!(c.app.view.ceph.images.rows.len(), 4, "one row per image");
+    // The stale image: the lock and watch come from node3, web-1 waits on node1.
+    assert_eq!(
+        s.cell(CEPH_COLUMNS, "csi-vol-0d7e", "STATUS"),
+        "stale lock: node3 runs no user"
+    );
+    assert_eq!(
+        s.cell(CEPH_COLUMNS, "csi-vol-0d7e", "LOCKS"),
+        "excl kubelet_lock_magic_node3 @node3"
+    );
+    assert!(
+        s.contains("watchers  client.4141 at 192.0.2.13:0/2937587615 on node3 (by address: node3)"),
+        "{}",
+        s.text()
+    );
+    assert_eq!(s.cell(CEPH_COLUMNS, "csi-vol-0d7e", "PODS"), "web-1@node1");
+    // The stale row is an error (drawn selected now); the healthy one is green.
+    assert_eq!(
+        c.app.view.ceph.images.rows[0].tone,
+        kcops::ui::view::Tone::Error
+    );
+    assert_eq!(
+        s.fg_at("in use"),
+        Some(c.theme.style(Role::Ok).fg.unwrap_or_default())
+    );
+    assert_eq!(s.cell(CEPH_COLUMNS, "csi-vol-6f1c", "STATUS"), "in use");
+    assert_eq!(s.cell(CEPH_COLUMNS, "legacy-img", "STATUS"), "PV Released");
+    assert_eq!(s.cell(CEPH_COLUMNS, "orphan-img", "STATUS"), "no PV");
+    // The first row is selected: its detail names every clue.
+    assert!(
+        s.contains(
+            "advisory, exclusive: locker client.4140, cookie kubelet_lock_magic_node3, address 192.0.2.13:0/3323368536"
+        ),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("held by node3 (by cookie: node3, by address: node3)"),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("demo/web-1 on node1 (Pending)"), "{}", s.text());
+    assert_eq!(
+        c.app.selected_image(),
+        Some(("kube".to_string(), CSI_IMAGE_1.to_string()))
+    );
+    // Down one row: the healthy image, its exclusive-lock owner on node1.
+    let s = c.keys("j").draw();
+    assert!(
+        s.contains("exclusive-lock owner: locker client.4150, cookie auto 94259303712017"),
+        "{}",
+        s.text()
+    );
+    assert_eq!(
+        c.app.selected_image(),
+        Some(("kube".to_string(), CSI_IMAGE.to_string()))
+    );
+    // The filter works on image rows like on any table.
+    let s = c.keys("/orphan").enter().draw();
+    assert_eq!(s.rows(CEPH_COLUMNS).len(), 1, "{}", s.text());
+    assert_eq!(
+        c.app.selected_image(),
+        Some(("rbd".to_string(), "orphan-img".to_string()))
+    );
+    // Other panes have no selected image.
+    c.keys("3");
+    assert_eq!(c.app.selected_image(), None);
+}
+
+#[test]
+fn ceph_pane_down_keeps_stale_data_and_shows_the_error() {
+    let mut c = Console::new(false);
+    let error = "cannot reach the mons of /etc/ceph/ceph.conf: timed out after 10s";
+    c.app.set_view(ceph_view(ceph_report(180, Some(error))));
+    let s = c.command("rbd").draw();
+    insta::assert_snapshot!("ceph_down_rbd", s.text());
+    assert!(s.contains("data 3m old"), "{}", s.text());
+    assert!(
+        s.contains(&format!("last error (2s ago): {error}")),
+        "{}",
+        s.text()
+    );
+    assert_eq!(
+        s.fg_at(error),
+        Some(c.theme.style(Role::Error).fg.unwrap_or_default())
+    );
+    // `:rbd` folds the cluster section into one line; the rows are still there.
+    assert!(
+        s.contains("HEALTH_WARN  OSDs 3 up / 3 in of 3  images 4  2 with problems"),
+        "{}",
+        s.text()
+    );
+    assert!(!s.contains("MON_DISK_LOW"), "{}", s.text());
+    assert_eq!(s.rows(CEPH_COLUMNS).len(), 4, "{}", s.text());
+    // `:ceph` unfolds it.
+    let s = c.command("ceph").draw();
+    assert!(s.contains("MON_DISK_LOW"), "{}", s.text());
+    // `d` shows the image's detail as a view of its own.
+    let s = c.keys("d").draw();
+    assert!(s.contains("describe RBD image kube/"), "{}", s.text());
+    assert!(
+        s.contains("cookie kubelet_lock_magic_node3"),
+        "{}",
+        s.text()
+    );
+}
+
+#[test]
+fn ceph_pane_without_ceph_says_how_to_configure_it() {
+    let mut c = Console::new(false);
+    let s = c.keys("8").draw();
+    insta::assert_snapshot!("ceph_not_configured", s.text());
+    for flag in ["--ceph-conf", "CEPH_CONF", "--ceph-id", "--ceph-keyring"] {
+        assert!(s.contains(flag), "{flag}: {}", s.text());
+    }
+    assert_eq!(c.app.selected_image(), None);
+    // The help lists the pane's own keys.
+    let s = c.keys("?").draw();
+    assert!(s.contains("r, ctrl-r"), "{}", s.text());
 }

@@ -47,6 +47,23 @@ struct Inner {
     jobs: Sender<Job>,
     state: watch::Receiver<ConnectionState>,
     settings: CephSettings,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The last handle closes the queue and waits for the thread to shut librados down:
+/// a process that exits while librados is still tearing down its own threads aborts
+/// ("Rust cannot catch foreign exceptions"). The wait is bounded by the request in
+/// flight (the op timeout) plus the shutdown itself.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let (closed, _) = std::sync::mpsc::channel();
+        drop(std::mem::replace(&mut self.jobs, closed));
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// An asynchronous client for one Ceph cluster, as one user.
@@ -72,13 +89,14 @@ impl CephClient {
     pub fn connect(settings: CephSettings) -> Result<CephClient, CephError> {
         let (jobs, rx) = std::sync::mpsc::channel();
         let (state_tx, state) = watch::channel(ConnectionState::Connecting);
-        worker::spawn(settings.clone(), rx, state_tx)
+        let thread = worker::spawn(settings.clone(), rx, state_tx)
             .map_err(|e| CephError::Config(format!("cannot start the Ceph client thread: {e}")))?;
         Ok(CephClient {
             inner: Arc::new(Inner {
                 jobs,
                 state,
                 settings,
+                thread: Some(thread),
             }),
         })
     }

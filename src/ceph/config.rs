@@ -33,13 +33,23 @@ const CLUSTER: &str = "ceph";
 pub struct CephArgs {
     /// Ceph config file naming the monitors (and usually the keyring) [default:
     /// /etc/ceph/ceph.conf when it exists; without it the console runs without Ceph].
-    #[arg(long = "ceph-conf", env = "CEPH_CONF", global = true, value_name = "FILE")]
+    #[arg(
+        long = "ceph-conf",
+        env = "CEPH_CONF",
+        global = true,
+        value_name = "FILE"
+    )]
     pub ceph_conf: Option<PathBuf>,
     /// Ceph user id (without `client.`).
     #[arg(long = "ceph-id", env = "KCOPS_CEPH_ID", default_value = DEFAULT_ID, global = true)]
     pub ceph_id: String,
     /// Keyring file (default: the conf's `keyring`, then /etc/ceph/ceph.client.<id>.keyring).
-    #[arg(long = "ceph-keyring", env = "KCOPS_CEPH_KEYRING", global = true, value_name = "FILE")]
+    #[arg(
+        long = "ceph-keyring",
+        env = "KCOPS_CEPH_KEYRING",
+        global = true,
+        value_name = "FILE"
+    )]
     pub ceph_keyring: Option<PathBuf>,
     /// Do not talk to Ceph at all (no Ceph pane data, no Ceph findings).
     #[arg(long = "no-ceph", env = "KCOPS_NO_CEPH", global = true)]
@@ -60,7 +70,10 @@ impl CephArgs {
             _ => return None,
         };
         let mut s = CephSettings::new(conf, &self.ceph_id);
-        s.keyring = self.ceph_keyring.clone().filter(|k| !k.as_os_str().is_empty());
+        s.keyring = self
+            .ceph_keyring
+            .clone()
+            .filter(|k| !k.as_os_str().is_empty());
         Some(s)
     }
 }

@@ -176,4 +176,16 @@ impl CephWatch {
     pub fn client(&self) -> &CephClient {
         &self.client
     }
+
+    /// Stops refreshing and, when this held the last handle, waits (off the async
+    /// workers) for the Ceph thread to shut librados down, so the process can exit
+    /// safely right after.
+    pub async fn close(mut self) {
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        task.abort();
+        let _ = task.await;
+        let client = self.client.clone();
+        drop(self);
+        let _ = tokio::task::spawn_blocking(move || drop(client)).await;
+    }
 }

@@ -70,11 +70,10 @@ pub(crate) fn spawn(
     settings: CephSettings,
     jobs: Receiver<Job>,
     state: watch::Sender<ConnectionState>,
-) -> std::io::Result<()> {
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("kcops-ceph".into())
         .spawn(move || serve(settings, jobs, state))
-        .map(|_| ())
 }
 
 struct Worker {

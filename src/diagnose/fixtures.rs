@@ -131,3 +131,105 @@ pub fn only(s: &Snapshot, id: &str) -> Vec<Finding> {
         .filter(|f| f.id == id)
         .collect()
 }
+
+/// A node whose Ready condition has `ready`, with InternalIP `ip` (Ceph addresses
+/// map to nodes by IP).
+pub fn node_at(name: &str, ready: &str, ip: &str) -> Arc<Node> {
+    with(
+        node(name, ready),
+        json!({"status": {"addresses": [{"type": "InternalIP", "address": ip}]}}),
+    )
+}
+
+/// A Bound claim `ns/claim` on PV `pv` whose volume is the in-tree RBD image `pool/image`.
+pub fn rbd_volume(s: &mut Snapshot, ns: &str, claim: &str, pv: &str, pool: &str, image: &str) {
+    s.pvcs
+        .push(from(json!({"metadata": {"name": claim, "namespace": ns},
+        "spec": {"volumeName": pv}, "status": {"phase": "Bound"}})));
+    s.pvs.push(from(json!({"metadata": {"name": pv},
+        "spec": {"persistentVolumeReclaimPolicy": "Delete",
+                 "claimRef": {"namespace": ns, "name": claim},
+                 "rbd": {"monitors": ["m"], "pool": pool, "image": image}},
+        "status": {"phase": "Bound"}})));
+}
+
+/// The pod with a volume from claim `claim`.
+pub fn using_claim(p: Arc<Pod>, claim: &str) -> Arc<Pod> {
+    with(
+        p,
+        json!({"spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}}),
+    )
+}
+
+/// The in-tree kubelet's lock for `host`, taken by a client at `ip`.
+pub fn kubelet_lock(host: &str, ip: &str, client: i64) -> crate::ceph::LockerInfo {
+    crate::ceph::LockerInfo {
+        locker: format!("client.{client}"),
+        cookie: format!("kubelet_lock_magic_{host}"),
+        address: format!("{ip}:0/{}", 1000 + client),
+        tag: String::new(),
+        exclusive: true,
+    }
+}
+
+/// A watch from a client at `ip`.
+pub fn watcher(ip: &str, client: i64) -> crate::ceph::WatcherInfo {
+    crate::ceph::WatcherInfo {
+        address: format!("{ip}:0/{}", 2000 + client),
+        client_id: client,
+        cookie: 1,
+    }
+}
+
+/// A 2 GiB image with its locks and watchers.
+pub fn image(
+    pool: &str,
+    name: &str,
+    lockers: Vec<crate::ceph::LockerInfo>,
+    watchers: Vec<crate::ceph::WatcherInfo>,
+) -> crate::ceph::ImageInfo {
+    crate::ceph::ImageInfo {
+        pool: pool.to_string(),
+        name: name.to_string(),
+        id: format!("id-{name}"),
+        size: 2 << 30,
+        object_size: 4 << 20,
+        num_objects: 512,
+        order: 22,
+        format: 2,
+        features: 1,
+        block_name_prefix: format!("rbd_data.{name}"),
+        lockers,
+        watchers,
+    }
+}
+
+/// Ceph data of a HEALTH_OK cluster whose user may blocklist, with these images.
+pub fn ceph_data(images: Vec<crate::ceph::ImageInfo>) -> crate::model::ceph::CephData {
+    crate::model::ceph::CephData {
+        health: crate::ceph::HealthReport {
+            status: "HEALTH_OK".to_string(),
+            checks: Vec::new(),
+        },
+        rbd_pools: vec![crate::ceph::PoolInfo {
+            id: 1,
+            name: "rbd".to_string(),
+            applications: vec!["rbd".to_string()],
+        }],
+        images,
+        fencing: crate::model::ceph::FencePermission::Allowed,
+        ..Default::default()
+    }
+}
+
+/// A report of a refresh that succeeded a minute ago with `data`.
+pub fn ceph_report(data: crate::model::ceph::CephData) -> Arc<crate::model::ceph::CephReport> {
+    Arc::new(crate::model::ceph::CephReport {
+        entity: "client.admin".to_string(),
+        conf: "/etc/ceph/ceph.conf".to_string(),
+        attempted_at: Some(now() - SignedDuration::from_secs(60)),
+        fetched_at: Some(now() - SignedDuration::from_secs(60)),
+        error: None,
+        data: Some(data),
+    })
+}

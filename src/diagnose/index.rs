@@ -9,7 +9,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 
+use crate::model::ceph::{CephData, CephReport};
 use crate::model::pod_status::timestamp;
+use crate::model::rbd_map::{ImageUse, image_uses};
 use crate::model::rows::event_last_seen;
 use crate::model::snapshot::Snapshot;
 
@@ -30,6 +32,12 @@ pub struct Index<'a> {
     pub pvcs: HashMap<(&'a str, &'a str), &'a PersistentVolumeClaim>,
     pub pvs: HashMap<&'a str, &'a PersistentVolume>,
     pub classes: HashMap<&'a str, &'a StorageClass>,
+    /// The Ceph report, when the console runs with Ceph.
+    pub ceph: Option<&'a CephReport>,
+    /// Every RBD image with its PV, claim, pods, locks and watchers (empty without
+    /// Ceph data): the Ceph findings and the Ceph evidence of the storage and pod
+    /// findings all read this one map.
+    pub images: Vec<ImageUse>,
     /// Events per involved object, newest first.
     events: HashMap<ObjectKey<'a>, Timeline<'a>>,
     /// ReplicaSet events by `(namespace, deployment name)`, newest first.
@@ -107,6 +115,8 @@ impl<'a> Index<'a> {
             pvcs,
             pvs,
             classes,
+            ceph: s.ceph.as_deref(),
+            images: image_uses(s),
             events,
             rs_events,
         }
@@ -153,6 +163,18 @@ impl<'a> Index<'a> {
             .get(&(namespace, deployment))
             .map(|v| v.iter().map(|(_, e)| *e).collect())
             .unwrap_or_default()
+    }
+
+    /// The data of the last successful Ceph refresh.
+    pub fn ceph_data(&self) -> Option<&'a CephData> {
+        self.ceph.and_then(|c| c.data.as_ref())
+    }
+
+    /// The image `pool/name` with its Kubernetes side, when Ceph lists it.
+    pub fn image_use(&self, pool: &str, name: &str) -> Option<&ImageUse> {
+        self.images
+            .iter()
+            .find(|u| u.image.pool == pool && u.image.name == name)
     }
 
     pub fn node_not_ready(&self, node: &str) -> bool {

@@ -13,17 +13,19 @@
 //! | `node.notready` | Critical (Warning when cordoned and drained) | Ready is False or Unknown |
 //! | `node.pressure` | Warning | Memory/Disk/PIDPressure is True |
 //! | `pod.crashloop` | Critical (system pod) / Warning | a container is in CrashLoopBackOff, or runs unready after 2+ restarts with a recent failed run (pod network agents: `net.cni-crashloop`) |
-//! | `pod.volume-locked` | Critical | a creating pod's newest mount event says the RBD image is locked / still in use / Multi-Attach |
+//! | `pod.volume-locked` | Critical | a creating pod's newest mount event says the RBD image is locked / still in use / Multi-Attach (with Ceph data, names the lock holders and watchers) |
 //! | `pod.sandbox-failed` | Critical | pods on a node get FailedCreatePodSandBox with a message no `net.*` signature recognises; one finding per node, listing the pods |
 //! | `pod.stuck-creating` | Warning | other FailedMount/FailedAttachVolume events, or creating for 2 minutes |
 //! | `pod.unschedulable` | Warning | PodScheduled is False with reason Unschedulable |
 //! | `pod.terminating-stuck` | Warning | deleted more than 60s past its deadline on a NotReady or missing node |
 //! | `pvc.pending` | Warning | unbound for 1 minute, or a ProvisioningFailed event |
-//! | `pv.released` | Info | a volume kept after its claim was deleted |
-//! | `pv.failed` | Warning | reclaiming the volume failed |
+//! | `pv.released` | Info | a volume kept after its claim was deleted (with Ceph data, its image's state) |
+//! | `pv.failed` | Warning | reclaiming the volume failed (with Ceph data, its image's state) |
 //! | `workload.unavailable` | Critical (none ready) / Warning | fewer ready than desired for 2 minutes, not explained above |
 //! | `net.*` | | the pod network: see [`network`] for its ids |
+//! | `ceph.*`, `rbd.*` | | Ceph and RBD images (only with Ceph data): see [`ceph`] for their ids |
 
+pub mod ceph;
 mod index;
 pub mod network;
 mod nodes;
@@ -169,6 +171,7 @@ pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
     let mut explained = pods::check(s, &ix, &mut handoff, &mut out);
     network::check(s, &ix, handoff, &mut explained, &mut out);
     storage::check(s, &ix, &mut out);
+    ceph::check(s, &ix, &mut out);
     workloads::check(s, &ix, &explained, &mut out);
     sort(&mut out);
     out

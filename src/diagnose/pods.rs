@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use regex::Regex;
 
+use super::ceph::locks::pod_lock_story as lock_story;
 use super::index::{
     Index, at, event_line, pod_claims, pod_condition, pod_key, pod_node, pod_phase,
 };
@@ -116,7 +117,7 @@ pub fn check<'a>(
                 explained.insert(key);
             }
             Some(Failure::Locked(ev)) => {
-                out.push(volume_locked(pod, node, ev, ix));
+                out.push(volume_locked(pod, node, ev, s, ix));
                 explained.insert(key);
             }
             Some(Failure::Mount(evs)) => {
@@ -468,7 +469,7 @@ fn locked_image(message: &str) -> Option<&str> {
     re.captures(message)?.get(1).map(|m| m.as_str())
 }
 
-fn volume_locked(pod: &Pod, node: &str, ev: &Event, ix: &Index) -> Finding {
+fn volume_locked(pod: &Pod, node: &str, ev: &Event, s: &Snapshot, ix: &Index) -> Finding {
     let (ns, name) = pod_key(pod);
     let message = ev.message.as_deref().unwrap_or_default();
     let volumes = rbd_volumes(pod, ix);
@@ -513,7 +514,31 @@ fn volume_locked(pod: &Pod, node: &str, ev: &Event, ix: &Index) -> Finding {
     let claim = volume
         .map(|v| format!("claim {}", v.claim))
         .unwrap_or_else(|| "its volume".to_string());
-    let explanation = if message.contains("Multi-Attach") {
+    // With Ceph data: who really holds the image, and whether it still runs a user.
+    let story = volume
+        .and_then(|v| ix.image_use(v.pool, v.image))
+        .map(|u| lock_story(u, node, s, ix));
+    if let Some(st) = &story {
+        evidence.extend(st.evidence.iter().cloned());
+    }
+    let explanation = if let Some(st) = story.as_ref().filter(|_| !message.contains("Multi-Attach"))
+    {
+        if !st.shared.is_empty() && st.holder.is_empty() {
+            format!(
+                "Pod {ns}/{name} on {node} cannot mount {claim}: RBD image {spec} is locked by {}. An RBD volume is mapped read-write on one node at a time, so this pod waits until that one stops (two pods on two nodes share a ReadWriteOnce claim).",
+                st.shared
+            )
+        } else if st.holder.is_empty() {
+            format!(
+                "Pod {ns}/{name} on {node} could not mount {claim} because RBD image {spec} was locked by another node, but Ceph shows no lock by another node now (see the evidence): the kubelet's next mount retry should succeed."
+            )
+        } else {
+            format!(
+                "Pod {ns}/{name} on {node} cannot mount {claim}: RBD image {spec} is still locked by {}. The kubelet that mapped it there never released the lock (the node went down or the pod was force-deleted), so the pod stays ContainerCreating; the kubelet retries on its own once the lock is gone.{}",
+                st.holder, st.fencing
+            )
+        }
+    } else if message.contains("Multi-Attach") {
         format!(
             "Pod {ns}/{name} on {node} cannot attach {claim} (RBD image {spec}): the volume is still attached to {holder}, and a ReadWriteOnce volume attaches to one node at a time. The pod stays ContainerCreating until it is detached there."
         )
@@ -530,9 +555,9 @@ fn volume_locked(pod: &Pod, node: &str, ev: &Event, ix: &Index) -> Finding {
         node: Some(node.to_string()),
         evidence,
         explanation,
-        fix: format!(
+        fix: story.and_then(|st| st.fix).unwrap_or_else(|| format!(
             "See who holds it: `rbd lock ls {spec}` and `rbd status {spec}` (watchers). If the holder is a node that is down or no longer runs this pod, fence it (`ceph osd blocklist add <address from the lock list>`) and remove the lock (`rbd lock rm {spec} <lock id> <locker>`); never remove a lock whose holder still writes to the image. Then the mount succeeds on the next retry."
-        ),
+        )),
     }
 }
 

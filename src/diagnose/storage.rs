@@ -1,4 +1,6 @@
-//! Storage checks: `pvc.pending`, `pv.released` and `pv.failed`.
+//! Storage checks: `pvc.pending`, `pv.released` and `pv.failed` (with Ceph data, the
+//! latter two say whether the volume's RBD image still exists, and who holds or
+//! watches it).
 
 use std::collections::HashSet;
 
@@ -38,7 +40,7 @@ pub fn check(s: &Snapshot, ix: &Index, out: &mut Vec<Finding>) {
         }
     }
     for pv in &s.pvs {
-        if let Some(f) = released_or_failed(pv) {
+        if let Some(f) = released_or_failed(pv, ix) {
             out.push(f);
         }
     }
@@ -210,7 +212,54 @@ fn pending(
     })
 }
 
-fn released_or_failed(pv: &PersistentVolume) -> Option<Finding> {
+/// Ceph's view of a volume's image: its lines for the evidence, and a warning for the
+/// fix when a client still has it open. Nothing without Ceph data.
+fn image_in_ceph(pool: &str, image: &str, ix: &Index) -> (Vec<String>, String) {
+    let Some(data) = ix.ceph_data() else {
+        return (Vec::new(), String::new());
+    };
+    match ix.image_use(pool, image) {
+        Some(u) => {
+            let mut lines = vec![format!(
+                "{pool}/{image} exists in Ceph ({})",
+                super::ceph::size_text(u.image.size)
+            )];
+            lines.extend(super::ceph::image_lines(u, ix));
+            let warning = if u.watchers.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " Do not delete {pool}/{image} while a client still has it open (see its watchers): find and stop that client first."
+                )
+            };
+            (lines, warning)
+        }
+        None if data
+            .image_errors
+            .iter()
+            .any(|(what, _)| what == pool || what == &format!("{pool}/{image}")) =>
+        {
+            (
+                vec![format!(
+                    "{pool}/{image} could not be read in Ceph (see the Ceph pane)"
+                )],
+                String::new(),
+            )
+        }
+        None if data.rbd_pools.iter().any(|p| p.name == pool) => (
+            vec![format!(
+                "{pool}/{image} does not exist in Ceph (already deleted)"
+            )],
+            String::new(),
+        ),
+        None => (
+            vec![format!("pool {pool} is not an RBD pool Ceph lists")],
+            String::new(),
+        ),
+    }
+}
+
+fn released_or_failed(pv: &PersistentVolume, ix: &Index) -> Option<Finding> {
     let status = pv.status.as_ref()?;
     let phase = status.phase.as_deref()?;
     if pv.metadata.deletion_timestamp.is_some() || !matches!(phase, "Released" | "Failed") {
@@ -244,6 +293,10 @@ fn released_or_failed(pv: &PersistentVolume) -> Option<Finding> {
     if let Some(i) = &image {
         evidence.push(format!("RBD image {i}"));
     }
+    let (ceph_lines, in_use) = rbd_image(pv)
+        .map(|(p, i)| image_in_ceph(p, i, ix))
+        .unwrap_or_default();
+    evidence.extend(ceph_lines);
     let data = image
         .as_deref()
         .map(|i| format!("RBD image {i}"))
@@ -264,7 +317,7 @@ fn released_or_failed(pv: &PersistentVolume) -> Option<Finding> {
                 "Volume {name} was bound to claim {claim}, which is gone; with reclaim policy {policy} the volume and {data} are kept, and no new claim can bind it as it is."
             ),
             fix: format!(
-                "If the data is still needed, make the volume bindable again by removing its claim reference (`kubectl patch pv {name} --type json -p '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef\"}}]'`). If not, delete the volume (`kubectl delete pv {name}`){rm}."
+                "If the data is still needed, make the volume bindable again by removing its claim reference (`kubectl patch pv {name} --type json -p '[{{\"op\":\"remove\",\"path\":\"/spec/claimRef\"}}]'`). If not, delete the volume (`kubectl delete pv {name}`){rm}.{in_use}"
             ),
         }
     } else {
@@ -279,7 +332,7 @@ fn released_or_failed(pv: &PersistentVolume) -> Option<Finding> {
                 "Reclaiming volume {name} (policy {policy}) failed, so {data} was neither deleted nor made available again."
             ),
             fix: format!(
-                "Fix the cause in the message (often Ceph credentials or a watcher still holding the image: `rbd status <image>`), then delete the volume (`kubectl delete pv {name}`){rm}."
+                "Fix the cause in the message (often Ceph credentials or a watcher still holding the image: `rbd status <image>`), then delete the volume (`kubectl delete pv {name}`){rm}.{in_use}"
             ),
         }
     };
@@ -461,5 +514,62 @@ mod tests {
             ]
         );
         assert!(f[1].fix.contains("rbd rm kube/kubernetes-dynamic-pvc-9"));
+    }
+
+    #[test]
+    fn released_and_failed_volumes_say_what_ceph_has() {
+        let mut s = snapshot();
+        s.nodes.push(node_at("node2", "True", "198.18.1.12"));
+        s.pvs.push(from(json!({"metadata": {"name": "pvc-9"},
+            "spec": {"persistentVolumeReclaimPolicy": "Retain", "claimRef": {"namespace": "default", "name": "data-etcd-2"},
+                     "rbd": {"monitors": [], "image": "kubernetes-dynamic-pvc-9", "pool": "rbd"}},
+            "status": {"phase": "Released"}})));
+        s.pvs.push(from(json!({"metadata": {"name": "pvc-8"},
+            "spec": {"persistentVolumeReclaimPolicy": "Delete",
+                     "rbd": {"monitors": [], "image": "kubernetes-dynamic-pvc-8", "pool": "rbd"}},
+            "status": {"phase": "Failed", "message": "rbd: error deleting image: (16) Device or resource busy"}})));
+        // pvc-9's image is still mapped on node2; pvc-8's is gone already.
+        s.ceph = Some(ceph_report(ceph_data(vec![image(
+            "rbd",
+            "kubernetes-dynamic-pvc-9",
+            vec![kubelet_lock("node2", "198.18.1.12", 7)],
+            vec![watcher("198.18.1.12", 8)],
+        )])));
+        let f = diagnose(&s);
+        // The lock is node2's and no pod uses the released volume: stale too.
+        assert_eq!(
+            ids(&f),
+            [
+                ("pv.failed", "PersistentVolume pvc-8".to_string()),
+                (
+                    "rbd.stale-lock",
+                    "RbdImage rbd/kubernetes-dynamic-pvc-9".to_string()
+                ),
+                ("pv.released", "PersistentVolume pvc-9".to_string()),
+            ]
+        );
+        assert_eq!(
+            f[0].evidence[2..],
+            [
+                "RBD image rbd/kubernetes-dynamic-pvc-8",
+                "rbd/kubernetes-dynamic-pvc-8 does not exist in Ceph (already deleted)"
+            ]
+        );
+        assert_eq!(
+            f[2].evidence[1..],
+            [
+                "RBD image rbd/kubernetes-dynamic-pvc-9",
+                "rbd/kubernetes-dynamic-pvc-9 exists in Ceph (2 GiB)",
+                "rbd/kubernetes-dynamic-pvc-9: lock 'kubelet_lock_magic_node2' by client.7 at 198.18.1.12:0/1007 (advisory, exclusive), held by node2 (Ready), which runs no pod using it",
+                "rbd/kubernetes-dynamic-pvc-9: watcher client.8 at 198.18.1.12:0/2008 from node2",
+            ]
+        );
+        assert!(
+            f[2].fix.contains(
+                "Do not delete rbd/kubernetes-dynamic-pvc-9 while a client still has it open"
+            ),
+            "{}",
+            f[2].fix
+        );
     }
 }

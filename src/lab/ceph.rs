@@ -783,6 +783,13 @@ mon data = {d}/mon/ceph-$id\n\
 keyring = $mon_data/keyring\n\
 public addr = {ip}\n\
 paxos propose interval = 0.1\n\
+# A healthy lab is HEALTH_OK (kcops reports every health check as ceph.health):\n\
+# every lab client is a current librados, so the insecure global_id reclaim\n\
+# (CVE-2021-20288) is not needed, and the mon's few MiB of data must not warn\n\
+# (or stop at 5%) because the machine's shared disk is fuller than 30%.\n\
+auth allow insecure global id reclaim = false\n\
+mon data avail warn = 2\n\
+mon data avail crit = 1\n\
 \n\
 [osd]\n\
 osd data = {d}/osd/ceph-$id\n\

@@ -72,7 +72,9 @@ pub enum FencePermission {
     Allowed,
     /// The mon said "access denied"; `caps` are the user's caps when readable (an
     /// `allow r` user cannot read its own).
-    Denied { caps: Option<String> },
+    Denied {
+        caps: Option<String>,
+    },
     /// The check itself failed for another reason.
     CheckFailed(String),
 }

@@ -124,21 +124,24 @@ pub fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
             .filter_map(|v| v.persistent_volume_claim.as_ref())
             .map(|c| c.claim_name.as_str());
         for claim in claims {
-            pods_by_claim.entry((ns, claim)).or_default().push(ImagePod {
-                namespace: ns.to_string(),
-                name: pod.metadata.name.clone().unwrap_or_default(),
-                node: pod
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.node_name.clone())
-                    .unwrap_or_default(),
-                phase: pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.phase.clone())
-                    .unwrap_or_default(),
-                terminating: pod.metadata.deletion_timestamp.is_some(),
-            });
+            pods_by_claim
+                .entry((ns, claim))
+                .or_default()
+                .push(ImagePod {
+                    namespace: ns.to_string(),
+                    name: pod.metadata.name.clone().unwrap_or_default(),
+                    node: pod
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.clone())
+                        .unwrap_or_default(),
+                    phase: pod
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.phase.clone())
+                        .unwrap_or_default(),
+                    terminating: pod.metadata.deletion_timestamp.is_some(),
+                });
         }
     }
     data.images

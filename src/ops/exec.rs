@@ -122,7 +122,7 @@ pub struct Outcome {
 }
 
 /// A step's failure before it becomes an [`OpsError`] with the plan's position.
-enum StepError {
+pub(super) enum StepError {
     /// 403 with the API server's message.
     Forbidden(String),
     Failed(String),
@@ -150,6 +150,8 @@ pub struct Executor {
     read_only: bool,
     audit: AuditLog,
     context: ExecContext,
+    /// For Ceph steps (fence, break a lock, lock waits); `None` fails them clearly.
+    ceph: Option<crate::ceph::CephClient>,
 }
 
 impl Executor {
@@ -159,7 +161,24 @@ impl Executor {
             read_only,
             audit,
             context,
+            ceph: None,
         }
+    }
+
+    /// The same executor with a Ceph client for Ceph steps (existing callers that
+    /// never run one need not have a Ceph connection).
+    pub fn with_ceph(mut self, ceph: crate::ceph::CephClient) -> Self {
+        self.ceph = Some(ceph);
+        self
+    }
+
+    /// The Ceph client Ceph steps use, or the step's failure saying there is none.
+    fn ceph_for(&self, what: &str) -> Result<&crate::ceph::CephClient, StepError> {
+        self.ceph.as_ref().ok_or_else(|| {
+            StepError::Failed(format!(
+                "{what} needs a Ceph connection, and this console has none (--no-ceph, or no ceph.conf/keyring)"
+            ))
+        })
     }
 
     pub fn is_read_only(&self) -> bool {
@@ -400,6 +419,23 @@ impl Executor {
                 }
             }
             Op::Wait { what, timeout } => self.wait(what, *timeout, memo).await,
+            Op::Fence { addr, expire, .. } => {
+                let ceph = self.ceph_for("fencing a Ceph client")?;
+                super::rbd_steps::fence(ceph, addr, *expire).await
+            }
+            Op::BreakLock {
+                pool,
+                image,
+                locker,
+                cookie,
+                address,
+                watchers: _,
+            } => {
+                // The watchers of the plan are for `Plan::validate`; the step re-reads
+                // the live watchers itself.
+                let ceph = self.ceph_for("breaking an RBD lock")?;
+                super::rbd_steps::break_lock(ceph, pool, image, locker, cookie, address).await
+            }
             Op::ReleaseReservations {
                 node,
                 host_root,
@@ -431,6 +467,21 @@ impl Executor {
                         "the release did not finish: {e}"
                     ))),
                 }
+            }
+            Op::SetKubeProxyClusterCidr {
+                namespace,
+                configmap,
+                cidr,
+                expect_current,
+            } => {
+                super::network::set_cluster_cidr(
+                    &self.client,
+                    namespace,
+                    configmap,
+                    cidr,
+                    expect_current,
+                )
+                .await
             }
         }
     }
@@ -535,6 +586,44 @@ impl Executor {
                 .await?;
                 Ok(format!("pod {namespace}/{name} is gone"))
             }
+            WaitFor::DaemonPodReady {
+                namespace,
+                daemonset,
+                node,
+            } => {
+                let deleted: Vec<String> = memo
+                    .deleted_pods
+                    .iter()
+                    .filter(|((ns, _), _)| ns == namespace)
+                    .map(|(_, uid)| uid.clone())
+                    .collect();
+                let deadline = tokio::time::Instant::now() + timeout;
+                loop {
+                    if let Some(pod) =
+                        super::network::daemon_pod_ready(&c, namespace, daemonset, node, &deleted)
+                            .await?
+                    {
+                        return Ok(format!(
+                            "pod {namespace}/{pod} of DaemonSet {daemonset} is Running and Ready on {node}"
+                        ));
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(StepError::Failed(format!(
+                            "{what}: not reached within {}",
+                            human_duration(timeout)
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            WaitFor::ClaimPodReady { namespace, claim } => {
+                super::rbd_steps::wait_claim_pod_ready(&c, namespace, claim, timeout, what).await
+            }
+            WaitFor::LockHeldBy { pool, image, node } => {
+                let ceph = self.ceph_for("waiting for an RBD lock")?;
+                super::rbd_steps::wait_lock_held_by(&c, ceph, pool, image, node, timeout, what)
+                    .await
+            }
             WaitFor::PodReady { namespace, name } => {
                 let cond = |p: Option<&Pod>| p.is_some_and(pod_ready);
                 wait_until(
@@ -591,7 +680,7 @@ impl Executor {
     }
 }
 
-fn patch_params() -> PatchParams {
+pub(super) fn patch_params() -> PatchParams {
     PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
@@ -649,7 +738,7 @@ fn ready_counts(replicas: i32, ready: Option<i32>, want: i32) -> bool {
 }
 
 /// Running, Ready, and not on its way out.
-fn pod_ready(p: &Pod) -> bool {
+pub(super) fn pod_ready(p: &Pod) -> bool {
     if p.metadata.deletion_timestamp.is_some() {
         return false;
     }
@@ -689,14 +778,20 @@ where
 }
 
 /// A read: errors mapped, no answer within [`CALL_TIMEOUT`] is a failure.
-async fn read<T>(what: &str, fut: impl Future<Output = kube::Result<T>>) -> Result<T, StepError> {
+pub(super) async fn read<T>(
+    what: &str,
+    fut: impl Future<Output = kube::Result<T>>,
+) -> Result<T, StepError> {
     within(what, false, fut)
         .await?
         .map_err(|e| from_kube(what, e))
 }
 
 /// A write: as [`read`], but a missing answer says the change may have happened.
-async fn write<T>(what: &str, fut: impl Future<Output = kube::Result<T>>) -> Result<T, StepError> {
+pub(super) async fn write<T>(
+    what: &str,
+    fut: impl Future<Output = kube::Result<T>>,
+) -> Result<T, StepError> {
     within(what, true, fut)
         .await?
         .map_err(|e| from_kube(what, e))

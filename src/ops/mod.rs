@@ -14,11 +14,14 @@
 pub mod audit;
 pub mod error;
 pub mod exec;
+pub mod network;
 pub mod op;
 pub mod plan;
+pub mod rbd_steps;
+pub mod wizard;
 
 pub use audit::{AuditEntry, AuditLog};
 pub use error::{Halt, OpsError};
 pub use exec::{ExecContext, Executor, Outcome, Progress, StepReport};
-pub use op::{ObjectRef, Op, ScaleKind, WaitFor};
+pub use op::{LockNode, ObjectRef, Op, ScaleKind, WaitFor};
 pub use plan::{Confirmation, ConfirmationError, Plan, Step};

@@ -82,6 +82,13 @@ pub enum WaitFor {
     /// The pod is Running and Ready and not being deleted (e.g. a restarted pod after its
     /// volume's lock was broken).
     PodReady { namespace: String, name: String },
+    /// A pod of DaemonSet `daemonset` on `node` is Running and Ready, and it is not
+    /// one this run deleted (the agent restarted by the plan came back).
+    DaemonPodReady {
+        namespace: String,
+        daemonset: String,
+        node: String,
+    },
     /// `status.replicas` and `status.readyReplicas` both equal `replicas`.
     ReplicasReady {
         kind: ScaleKind,
@@ -89,6 +96,35 @@ pub enum WaitFor {
         name: String,
         replicas: i32,
     },
+    /// Some pod that mounts `claim` (the stuck pod or its replacement, whatever its
+    /// name) is Running and Ready (polled every second).
+    ClaimPodReady { namespace: String, claim: String },
+    /// Every lock on the RBD image names `node` (by its kubelet cookie or its
+    /// address), polled from Ceph every second.
+    LockHeldBy {
+        pool: String,
+        image: String,
+        node: LockNode,
+    },
+}
+
+/// The node a [`WaitFor::LockHeldBy`] expects: known when the plan is made, or the
+/// node of the pod that runs with the claim (a replacement may land anywhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockNode {
+    Node(String),
+    PodOfClaim { namespace: String, claim: String },
+}
+
+impl fmt::Display for LockNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockNode::Node(n) => write!(f, "node {n}"),
+            LockNode::PodOfClaim { namespace, claim } => {
+                write!(f, "the node running the pod with claim {namespace}/{claim}")
+            }
+        }
+    }
 }
 
 impl WaitFor {
@@ -103,6 +139,17 @@ impl WaitFor {
                 name,
                 ..
             } => ObjectRef::new(kind.as_str(), Some(namespace), name.as_str()),
+            WaitFor::DaemonPodReady {
+                namespace,
+                daemonset,
+                ..
+            } => ObjectRef::new("DaemonSet", Some(namespace), daemonset.as_str()),
+            WaitFor::ClaimPodReady { namespace, claim } => {
+                ObjectRef::new("PersistentVolumeClaim", Some(namespace), claim.as_str())
+            }
+            WaitFor::LockHeldBy { pool, image, .. } => {
+                ObjectRef::new("RbdImage", Some(pool), image.as_str())
+            }
         }
     }
 }
@@ -114,6 +161,14 @@ impl fmt::Display for WaitFor {
             WaitFor::PodReady { namespace, name } => {
                 write!(f, "pod {namespace}/{name} to be Running and Ready")
             }
+            WaitFor::DaemonPodReady {
+                namespace,
+                daemonset,
+                node,
+            } => write!(
+                f,
+                "a new pod of DaemonSet {namespace}/{daemonset} on {node} to be Running and Ready"
+            ),
             WaitFor::ReplicasReady {
                 kind,
                 namespace,
@@ -123,6 +178,13 @@ impl fmt::Display for WaitFor {
                 f,
                 "{kind} {namespace}/{name} to have {replicas}/{replicas} ready replicas"
             ),
+            WaitFor::ClaimPodReady { namespace, claim } => write!(
+                f,
+                "a pod using claim {namespace}/{claim} to be Running and Ready"
+            ),
+            WaitFor::LockHeldBy { pool, image, node } => {
+                write!(f, "the lock on RBD image {pool}/{image} to name {node}")
+            }
         }
     }
 }
@@ -168,6 +230,37 @@ pub enum Op {
         sandboxes_command: Option<Vec<String>>,
         reservations: Vec<(String, String)>,
     },
+    /// Set `clusterCIDR` in kube-proxy's ConfigMap (key `config.conf`, kubeadm's
+    /// layout), changing only that line. `expect_current` is the value the operator
+    /// saw (`""` for empty or absent): another value by the time the step runs fails
+    /// the step instead of overwriting someone else's change.
+    SetKubeProxyClusterCidr {
+        namespace: String,
+        configmap: String,
+        cidr: String,
+        expect_current: String,
+    },
+    /// Fence one Ceph client: `ceph osd blocklist add <addr> <expire>`. `addr` is an
+    /// exact `ip:port/nonce` (one client instance, never a whole host); `who` says
+    /// whose it is (`lock holder client.4140 on node1`) for the preview and the audit.
+    Fence {
+        addr: String,
+        expire: Duration,
+        who: String,
+    },
+    /// Break one lock on an RBD image, as `rbd lock rm` does. `address` is the lock's
+    /// holder and `watchers` the live watchers from the holder's IP when the plan was
+    /// made: [`crate::ops::Plan::validate`] requires a `Fence` of each before this
+    /// step, and the executor re-checks right before breaking that every watcher from
+    /// the holder's IP is fenced (never break without fencing).
+    BreakLock {
+        pool: String,
+        image: String,
+        locker: String,
+        cookie: String,
+        address: String,
+        watchers: Vec<String>,
+    },
 }
 
 impl Op {
@@ -179,7 +272,10 @@ impl Op {
             Op::DeletePod { .. } => "delete-pod",
             Op::Scale { .. } => "scale",
             Op::Wait { .. } => "wait",
+            Op::Fence { .. } => "blocklist",
+            Op::BreakLock { .. } => "break-lock",
             Op::ReleaseReservations { .. } => "release-ip-reservations",
+            Op::SetKubeProxyClusterCidr { .. } => "set-kube-proxy-cluster-cidr",
         }
     }
 
@@ -202,9 +298,18 @@ impl Op {
                 ..
             } => ObjectRef::new(kind.as_str(), Some(namespace), name.as_str()),
             Op::Wait { what, .. } => what.object(),
+            Op::Fence { addr, .. } => ObjectRef::new("CephClient", None, addr.as_str()),
+            Op::BreakLock { pool, image, .. } => {
+                ObjectRef::new("RbdImage", Some(pool), image.as_str())
+            }
             Op::ReleaseReservations { node, network, .. } => {
                 ObjectRef::new("HostLocalNetwork", Some(node), network.as_str())
             }
+            Op::SetKubeProxyClusterCidr {
+                namespace,
+                configmap,
+                ..
+            } => ObjectRef::new("ConfigMap", Some(namespace), configmap.as_str()),
         }
     }
 
@@ -247,6 +352,20 @@ impl Op {
             Op::Wait { what, timeout } => {
                 format!("Wait up to {} for {what}", human_duration(*timeout))
             }
+            Op::Fence { addr, expire, who } => format!(
+                "Fence {who}: blocklist {addr} for {} (that client can no longer reach any OSD)",
+                human_duration(*expire)
+            ),
+            Op::BreakLock {
+                pool,
+                image,
+                locker,
+                cookie,
+                address,
+                ..
+            } => format!(
+                "Break the lock {cookie} of {locker} ({address}) on RBD image {pool}/{image}"
+            ),
             Op::ReleaseReservations {
                 node,
                 host_root,
@@ -274,6 +393,21 @@ impl Op {
                     } else {
                         String::new()
                     }
+                )
+            }
+            Op::SetKubeProxyClusterCidr {
+                namespace,
+                configmap,
+                cidr,
+                expect_current,
+            } => {
+                let was = if expect_current.is_empty() {
+                    "empty".to_string()
+                } else {
+                    format!("\"{expect_current}\"")
+                };
+                format!(
+                    "Patch ConfigMap {namespace}/{configmap}, key config.conf: clusterCIDR {was} -> \"{cidr}\" (only that line changes; kube-proxy reads it when it starts)"
                 )
             }
         }

@@ -252,7 +252,7 @@ impl Plan {
                 }
             }
         }
-        Ok(())
+        fenced_before_break(&self.steps)
     }
 
     /// Checks the operator's confirmation against the plan's.
@@ -276,6 +276,49 @@ impl Plan {
         });
         lines
     }
+}
+
+/// "Never break without fencing", in one place: every `BreakLock` must come after a
+/// `Fence` covering its lock holder and each live watcher from the holder's IP that the
+/// plan saw. A fence of a whole host (nonce 0) does not count: plans fence clients.
+fn fenced_before_break(steps: &[Step]) -> Result<(), String> {
+    use crate::ceph::holders::EntityAddr;
+    let mut fenced: Vec<EntityAddr> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        match &step.op {
+            Op::Fence { addr, .. } => {
+                if let Some(a) = EntityAddr::parse(addr).filter(|a| a.nonce != 0) {
+                    fenced.push(a);
+                }
+            }
+            Op::BreakLock {
+                cookie,
+                address,
+                watchers,
+                ..
+            } => {
+                let covered = |addr: &str| {
+                    EntityAddr::parse(addr).is_some_and(|a| fenced.iter().any(|f| f.covers(&a)))
+                };
+                let mut missing: Vec<String> = Vec::new();
+                if !covered(address) {
+                    missing.push(format!("its holder {address}"));
+                }
+                for w in watchers.iter().filter(|w| !covered(w)) {
+                    missing.push(format!("the live watcher {w}"));
+                }
+                if !missing.is_empty() {
+                    return Err(format!(
+                        "step {} breaks the lock {cookie} without first fencing {} (never break without fencing)",
+                        i + 1,
+                        missing.join(" and ")
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ pub enum UiMsg {
         error: String,
     },
     Progress(Progress),
+    /// Answers to an open wizard (assessment, dry-run, progress, end).
+    Wizard(super::wizard::WizardMsg),
     PlanDone(Result<String, String>),
     Connected(Box<Connection>),
     /// The whole object behind an open describe/YAML view, fetched from the API server.
@@ -101,6 +103,8 @@ async fn fetch_object(
         ObjKind::DaemonSet => get(::kube::Api::<DaemonSet>::namespaced(c, ns), name).await?,
         ObjKind::Deployment => get(::kube::Api::<Deployment>::namespaced(c, ns), name).await?,
         ObjKind::Event => get(::kube::Api::<Event>::namespaced(c, ns), name).await?,
+        // Not a Kubernetes object (the Ceph pane's detail is shown instead).
+        ObjKind::RbdImage => return Ok(serde_json::Value::Null),
     };
     if let Some(meta) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         meta.remove("managedFields");
@@ -116,6 +120,7 @@ enum Overlay {
     Help,
     Detail(Detail),
     Dialog(Dialog),
+    Wizard(Box<super::wizard::WizardOverlay>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +149,8 @@ pub struct App {
     overview_scroll: u16,
     /// Scroll of the Network pane's host and findings section.
     network_scroll: u16,
+    /// The Ceph pane was opened with `:rbd`: the cluster section folds into one line.
+    ceph_images_only: bool,
     log_id: u64,
     /// Tells the answer to the latest describe/YAML fetch from older ones.
     object_id: u64,
@@ -191,6 +198,7 @@ impl App {
             status,
             overview_scroll: 0,
             network_scroll: 0,
+            ceph_images_only: false,
             log_id: 0,
             object_id: 0,
             clock: None,
@@ -226,6 +234,7 @@ impl App {
             Pane::Workloads => &self.workloads_view,
             Pane::Events => &self.view.events,
             Pane::Network => &self.view.network_nodes,
+            Pane::Ceph => &self.view.ceph.images,
             Pane::Overview => &self.view.nodes,
         }
     }
@@ -291,6 +300,37 @@ impl App {
             .and_then(|t| t.selected_key().cloned())
     }
 
+    /// The image row selected in the Ceph pane, as `(pool, image)`: what the
+    /// lock-removal wizard opens on. `None` on other panes or without a selection.
+    pub fn selected_image(&self) -> Option<(String, String)> {
+        if self.pane != Pane::Ceph {
+            return None;
+        }
+        let key = self.selected()?;
+        self.view
+            .ceph
+            .detail(&key)
+            .map(|d| (d.pool.clone(), d.image.clone()))
+    }
+
+    /// Describe/YAML of an image row: the pane's detail lines as a scrollable view
+    /// (an image is no Kubernetes object to fetch).
+    fn open_image_detail(&mut self, key: ObjKey) {
+        let lines = match self.view.ceph.detail(&key) {
+            Some(d) => d
+                .lines
+                .iter()
+                .map(|segments| segments.iter().map(|(_, t)| t.as_str()).collect())
+                .collect(),
+            None => vec![format!("RBD image {} is gone", key.name)],
+        };
+        self.overlay = Some(Overlay::Detail(Detail::new(
+            DetailKind::Describe,
+            key,
+            lines,
+        )));
+    }
+
     fn switch(&mut self, pane: Pane) {
         self.pane = pane;
         self.refresh_table();
@@ -319,8 +359,31 @@ impl App {
             "workloads" => (Pane::Workloads, Some(0)),
             "events" | "ev" => (Pane::Events, None),
             "net" | "network" => (Pane::Network, None),
+            "ceph" => {
+                self.ceph_images_only = false;
+                (Pane::Ceph, None)
+            }
+            "rbd" | "images" => {
+                self.ceph_images_only = true;
+                (Pane::Ceph, None)
+            }
+            "unlock" => {
+                self.open_unlock(arg);
+                return;
+            }
             "release-ips" => {
                 self.release_leaked(arg);
+                return;
+            }
+            "restart-cni" => {
+                let node = arg.map(str::to_string).or_else(|| self.network_node());
+                let wizard = super::net_actions::restart_cni(&self.view.snapshot, node.as_deref());
+                self.offer_wizard(wizard, Pane::Network);
+                return;
+            }
+            "set-cluster-cidr" => {
+                let wizard = super::net_actions::set_cluster_cidr(&self.view.snapshot, arg);
+                self.offer_wizard(wizard, Pane::Network);
                 return;
             }
             "ns" | "namespace" => {
@@ -334,7 +397,7 @@ impl App {
                 self.status = Some((
                     Role::Error,
                     format!(
-                        "unknown command :{other} (try :nodes, :pods [ns], :pvc, :pv, :sc, :sts, :ds, :deploy, :events, :net, :release-ips [network], :ns <name>, :q)"
+                        "unknown command :{other} (try :nodes, :pods [ns], :pvc, :pv, :sc, :sts, :ds, :deploy, :events, :net, :ceph, :rbd, :release-ips [network], :unlock [ns/pod | pool/image], :restart-cni [node], :set-cluster-cidr [cidr], :ns <name>, :q)"
                     ),
                 ));
                 return;
@@ -357,11 +420,54 @@ impl App {
             _ => {}
         }
         if let Some(ns) = arg
-            && !matches!(target.0, Pane::Nodes | Pane::Overview | Pane::Network)
+            && !matches!(
+                target.0,
+                Pane::Nodes | Pane::Overview | Pane::Network | Pane::Ceph
+            )
         {
             self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
         }
         self.switch(target.0);
+    }
+
+    /// The node a network action means without an argument: the Network pane's
+    /// selected node row, else the node the console runs on.
+    fn network_node(&self) -> Option<String> {
+        if self.pane == Pane::Network
+            && let Some(key) = self.selected()
+            && key.kind == ObjKind::Node
+        {
+            return Some(key.name);
+        }
+        self.view
+            .snapshot
+            .host
+            .as_ref()
+            .and_then(|h| h.node.clone())
+            .or_else(|| self.node.clone())
+    }
+
+    /// Opens a wizard assessed from the view, or says why there is none.
+    fn offer_wizard(&mut self, wizard: Result<crate::ops::wizard::Wizard, String>, pane: Pane) {
+        if self.read_only {
+            self.status = Some((
+                Role::Warning,
+                "read-only mode (--read-only): actions are disabled".into(),
+            ));
+            return;
+        }
+        match wizard {
+            Ok(wizard) => {
+                self.switch(pane);
+                let mut overlay = super::wizard::WizardOverlay::assessing(wizard.title.clone());
+                overlay.on_msg(super::wizard::WizardMsg::Assessed {
+                    id: overlay.id,
+                    wizard: Box::new(wizard),
+                });
+                self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
+            }
+            Err(why) => self.status = Some((Role::Warning, why)),
+        }
     }
 
     /// `:release-ips [network]`: a plan releasing this node's leaked host-local
@@ -430,6 +536,10 @@ impl App {
 
     fn open_detail(&mut self, kind: DetailKind) {
         let Some(key) = self.selected() else { return };
+        if key.kind == ObjKind::RbdImage && kind != DetailKind::Logs {
+            self.open_image_detail(key);
+            return;
+        }
         match kind {
             DetailKind::Describe => {
                 let lines = super::describe::describe_lines(&self.view.snapshot, &key);
@@ -584,6 +694,106 @@ impl App {
         }));
     }
 
+    /// Opens the lock-removal wizard on `:unlock <arg>` or the selected pod, claim,
+    /// volume or image row. The assessment runs in a task of its own (live reads of
+    /// the API server and Ceph); the overlay shows it once it is back.
+    fn open_unlock(&mut self, arg: Option<&str>) {
+        use crate::ops::wizard::unlock::UnlockTarget;
+        let target = match arg {
+            Some(a) => UnlockTarget::parse(a, self.namespace.as_deref().unwrap_or("default")),
+            None if self.pane == Pane::Ceph => self
+                .selected_image()
+                .map(|(pool, image)| UnlockTarget::Image { pool, image }),
+            None => self.selected().and_then(|k| match k.kind {
+                ObjKind::Pod => Some(UnlockTarget::Pod {
+                    namespace: k.namespace,
+                    name: k.name,
+                }),
+                ObjKind::Pvc => Some(UnlockTarget::Claim {
+                    namespace: k.namespace,
+                    name: k.name,
+                }),
+                ObjKind::Pv => Some(UnlockTarget::Volume { name: k.name }),
+                _ => None,
+            }),
+        };
+        let Some(target) = target else {
+            self.status = Some((
+                Role::Warning,
+                "unlock: select a pod, claim, volume or RBD image, or use :unlock ns/pod | pool/image".into(),
+            ));
+            return;
+        };
+        let Some(conn) = &self.connection else {
+            self.status = Some((Role::Error, "not connected to the API server".into()));
+            return;
+        };
+        let Some(ceph) = &self.ceph else {
+            self.status = Some((
+                Role::Error,
+                "unlock needs Ceph: no Ceph connection (--no-ceph, or no ceph.conf/keyring)".into(),
+            ));
+            return;
+        };
+        let what = match &target {
+            UnlockTarget::Pod { namespace, name } => format!("pod {namespace}/{name}"),
+            UnlockTarget::Claim { namespace, name } => format!("claim {namespace}/{name}"),
+            UnlockTarget::Volume { name } => format!("volume {name}"),
+            UnlockTarget::Image { pool, image } => format!("RBD image {pool}/{image}"),
+            UnlockTarget::Spec(s) => s.clone(),
+        };
+        let overlay = super::wizard::WizardOverlay::assessing(what);
+        super::wizard::spawn_assess(
+            overlay.id,
+            conn.client.clone(),
+            ceph.client().clone(),
+            target,
+            self.tx.clone(),
+        );
+        self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
+    }
+
+    /// The executor a wizard's plan runs with: this console's user, audit log and
+    /// read-only mode, plus the Ceph client.
+    fn wizard_executor(&self) -> Option<Executor> {
+        let conn = self.connection.as_ref()?;
+        let mut executor = Executor::new(
+            conn.client.clone(),
+            self.read_only,
+            crate::ops::AuditLog::new(self.audit_log.clone()),
+            crate::ops::ExecContext::new(conn.user.clone(), conn.context.clone()),
+        );
+        if let Some(ceph) = &self.ceph {
+            executor = executor.with_ceph(ceph.client().clone());
+        }
+        Some(executor)
+    }
+
+    fn on_wizard_key(&mut self, mut w: Box<super::wizard::WizardOverlay>, key: KeyEvent) {
+        use super::wizard::{WizardCommand, spawn_dry_run, spawn_run};
+        let id = w.id;
+        match w.on_key(key, &self.keymap) {
+            WizardCommand::Close => return,
+            WizardCommand::None => {}
+            WizardCommand::DryRun(plan) => match self.wizard_executor() {
+                Some(e) => spawn_dry_run(id, e, plan, self.tx.clone()),
+                None => w.fail("not connected to the API server".into()),
+            },
+            WizardCommand::Run(plan, input) => match self.wizard_executor() {
+                Some(e) => {
+                    let ceph = self.ceph.clone();
+                    spawn_run(id, e, plan, input, self.tx.clone(), move || {
+                        if let Some(c) = ceph {
+                            c.refresh_now();
+                        }
+                    });
+                }
+                None => w.fail("not connected to the API server".into()),
+            },
+        }
+        self.overlay = Some(Overlay::Wizard(w));
+    }
+
     fn start_plan(&mut self, plan: Plan) {
         self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ConfirmPlan(plan))));
     }
@@ -709,6 +919,10 @@ impl App {
                 self.on_dialog_key(key);
                 return;
             }
+            Some(Overlay::Wizard(w)) => {
+                self.on_wizard_key(w, key);
+                return;
+            }
             None => {}
         }
         let context = if self.pane == Pane::Overview {
@@ -716,7 +930,15 @@ impl App {
         } else {
             Context::Table
         };
-        let Some(action) = self.keymap.action(context, key) else {
+        // A pane's own keys ([ceph], [pods], [storage]) come first.
+        let own = match self.pane {
+            Pane::Ceph => Some(Context::Ceph),
+            Pane::Pods => Some(Context::Pods),
+            Pane::Storage => Some(Context::Storage),
+            _ => None,
+        }
+        .and_then(|c| self.keymap.action(c, key));
+        let Some(action) = own.or_else(|| self.keymap.action(context, key)) else {
             return;
         };
         self.status = None;
@@ -725,6 +947,7 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.overlay = Some(Overlay::Help),
+            Action::Unlock => self.open_unlock(None),
             Action::CommandLine => self.input = Input::Command(String::new()),
             Action::Filter => self.input = Input::Filter(self.filter.text.clone()),
             Action::NextPane => self.switch(Pane::ALL[(self.pane.index() + 1) % Pane::ALL.len()]),
@@ -734,7 +957,16 @@ impl App {
             Action::Namespace => {
                 self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace)))
             }
-            Action::Refresh => self.refresh_table(),
+            Action::Refresh => {
+                self.refresh_table();
+                // Ceph is asked again at once, on its own thread.
+                if self.pane == Pane::Ceph
+                    && let Some(ceph) = &self.ceph
+                {
+                    ceph.refresh_now();
+                    self.status = Some((Role::Info, "asking Ceph again...".into()));
+                }
+            }
             a if a.pane().is_some() => {
                 if let Some(p) = a
                     .pane()
@@ -1019,6 +1251,11 @@ impl App {
                 }
             }
             UiMsg::Object { .. } => {}
+            UiMsg::Wizard(m) => {
+                if let Some(Overlay::Wizard(w)) = &mut self.overlay {
+                    w.on_msg(m);
+                }
+            }
             UiMsg::Connected(conn) => self.connection = Some(*conn),
         }
     }
@@ -1047,6 +1284,22 @@ impl App {
                     &self.theme,
                     self.overlay.is_none(),
                     self.network_scroll,
+                );
+                self.tables.insert(key, state);
+            }
+            Pane::Ceph => {
+                let key = (Pane::Ceph, 0);
+                let mut state = self.tables.remove(&key).unwrap_or_default();
+                let now = self.now();
+                super::panes::ceph::draw(
+                    f,
+                    body,
+                    &self.view,
+                    &mut state,
+                    &self.theme,
+                    self.overlay.is_none(),
+                    self.ceph_images_only,
+                    now,
                 );
                 self.tables.insert(key, state);
             }
@@ -1087,6 +1340,7 @@ impl App {
             Some(Overlay::Help) => self.draw_help(f, body),
             Some(Overlay::Detail(d)) => d.draw(f, body, &self.theme),
             Some(Overlay::Dialog(d)) => d.draw(f, body, &self.theme, self.read_only),
+            Some(Overlay::Wizard(w)) => w.draw(f, body, &self.theme, self.read_only),
             None => {}
         }
     }
@@ -1190,6 +1444,24 @@ impl App {
         f.render_widget(Clear, rect);
         let contexts: &[(Context, &str)] = match self.pane {
             Pane::Overview => &[(Context::Global, "Global")],
+            Pane::Ceph => &[
+                (Context::Ceph, "Ceph"),
+                (Context::Table, "This pane"),
+                (Context::Global, "Global"),
+                (Context::Detail, "Detail views"),
+            ],
+            Pane::Pods => &[
+                (Context::Pods, "Pods"),
+                (Context::Table, "This pane"),
+                (Context::Global, "Global"),
+                (Context::Detail, "Detail views"),
+            ],
+            Pane::Storage => &[
+                (Context::Storage, "Storage"),
+                (Context::Table, "This pane"),
+                (Context::Global, "Global"),
+                (Context::Detail, "Detail views"),
+            ],
             _ => &[
                 (Context::Table, "This pane"),
                 (Context::Global, "Global"),
@@ -1214,7 +1486,10 @@ impl App {
                     Span::styled(action.description(), self.theme.style(Role::Text)),
                 ]));
             }
-            sections.push(lines);
+            // A pane section of dangerous actions only is empty under --read-only.
+            if lines.len() > 1 {
+                sections.push(lines);
+            }
         }
         let block = Block::default()
             .borders(Borders::ALL)
@@ -1256,7 +1531,10 @@ impl App {
 async fn background(
     opts: ConnectOptions,
     probe: crate::host::probe::HostProbe,
-    ceph: Option<(Arc<crate::ceph::source::CephWatch>, Arc<tokio::sync::Notify>)>,
+    ceph: Option<(
+        Arc<crate::ceph::source::CephWatch>,
+        Arc<tokio::sync::Notify>,
+    )>,
     view_tx: watch::Sender<Arc<ViewModel>>,
     ui_tx: mpsc::Sender<UiMsg>,
 ) {
@@ -1267,6 +1545,11 @@ async fn background(
             Err(e) => {
                 let mut vm = ViewModel::default();
                 vm.connection.error = Some(e.to_string());
+                // Ceph needs no API server: its pane works while this retries.
+                if let Some((watch, _)) = &ceph {
+                    vm.snapshot.ceph = Some(watch.latest());
+                    vm.ceph = super::ceph_view::derive(&vm.snapshot);
+                }
                 let _ = view_tx.send(Arc::new(vm));
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
@@ -1458,19 +1741,20 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
     probe.sandboxes_command = opts.sandboxes_command.clone();
     // Ceph has its own thread and refresh task from the start: it needs no API server.
     let ceph_changed = Arc::new(tokio::sync::Notify::new());
-    let ceph = opts.ceph.clone().and_then(|settings| {
-        match crate::ceph::CephClient::connect(settings) {
-            Ok(client) => Some(Arc::new(crate::ceph::source::CephWatch::start(
-                client,
-                ceph_changed.clone(),
-                Duration::from_secs(10),
-            ))),
-            Err(e) => {
-                tracing::warn!("cannot start the Ceph client: {e}");
-                None
-            }
-        }
-    });
+    let ceph =
+        opts.ceph.clone().and_then(
+            |settings| match crate::ceph::CephClient::connect(settings) {
+                Ok(client) => Some(Arc::new(crate::ceph::source::CephWatch::start(
+                    client,
+                    ceph_changed.clone(),
+                    Duration::from_secs(10),
+                ))),
+                Err(e) => {
+                    tracing::warn!("cannot start the Ceph client: {e}");
+                    None
+                }
+            },
+        );
     let bg = tokio::spawn(background(
         opts.connect.clone(),
         probe,
@@ -1540,6 +1824,15 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         }
     }
     bg.abort();
+    let _ = bg.await;
     drop(guard);
+    // The terminal is back; now let the Ceph thread shut librados down before the
+    // process exits (see `CephClient`'s drop).
+    if let Some(watch) = app.ceph.take() {
+        drop(app);
+        if let Ok(watch) = Arc::try_unwrap(watch) {
+            watch.close().await;
+        }
+    }
     Ok(())
 }

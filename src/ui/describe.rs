@@ -29,6 +29,8 @@ pub fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
         ObjKind::DaemonSet => find(&s.daemonsets, key),
         ObjKind::Deployment => find(&s.deployments, key),
         ObjKind::Event => find(&s.events, key),
+        // Not a Kubernetes object: the Ceph pane shows its own detail.
+        ObjKind::RbdImage => None,
     }
 }
 

@@ -51,16 +51,26 @@ pub enum Context {
     Dialog,
     /// Multi-step wizards (init/join, scaling plans).
     Wizard,
+    /// The Ceph pane: its own keys first, then the table's (and through them the
+    /// global ones).
+    Ceph,
+    /// The Pods pane's own keys, then the table's (like [ceph]).
+    Pods,
+    /// The Storage pane's own keys, then the table's.
+    Storage,
 }
 
 impl Context {
     /// Every context, in file order.
-    pub const ALL: [Context; 5] = [
+    pub const ALL: [Context; 8] = [
         Context::Global,
         Context::Table,
         Context::Detail,
         Context::Dialog,
         Context::Wizard,
+        Context::Ceph,
+        Context::Pods,
+        Context::Storage,
     ];
 
     /// The section name in keymap files.
@@ -71,6 +81,9 @@ impl Context {
             Context::Detail => "detail",
             Context::Dialog => "dialog",
             Context::Wizard => "wizard",
+            Context::Ceph => "ceph",
+            Context::Pods => "pods",
+            Context::Storage => "storage",
         }
     }
 
@@ -137,6 +150,8 @@ impl Context {
             ],
             Context::Dialog => &[Confirm, Cancel, NextField, PrevField],
             Context::Wizard => &[Next, Back, Cancel],
+            Context::Ceph => &[Refresh, Unlock],
+            Context::Pods | Context::Storage => &[Unlock],
         }
     }
 
@@ -155,6 +170,8 @@ impl Context {
             Context::Global => false,
             Context::Table | Context::Detail => true,
             Context::Dialog | Context::Wizard => matches!(action, Action::Help | Action::Refresh),
+            // The pane falls back to [table], which inherits [global] itself.
+            Context::Ceph | Context::Pods | Context::Storage => false,
         }
     }
 }
@@ -196,7 +213,7 @@ pub enum Action {
     Pane6,
     /// Pane 7: network.
     Pane7,
-    /// Pane 8 (reserved for later panes).
+    /// Pane 8: Ceph.
     Pane8,
     /// Pane 9 (reserved for later panes).
     Pane9,
@@ -265,11 +282,14 @@ pub enum Action {
     Next,
     /// Previous wizard step.
     Back,
+    // pods, storage and ceph panes
+    /// Open the lock-removal wizard on the selected pod, claim, volume or image.
+    Unlock,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 45] = {
+    pub const ALL: [Action; 46] = {
         use Action::*;
         [
             Quit,
@@ -317,6 +337,7 @@ impl Action {
             PrevField,
             Next,
             Back,
+            Unlock,
         ]
     };
 
@@ -369,6 +390,7 @@ impl Action {
             PrevField => "prev-field",
             Next => "next",
             Back => "back",
+            Unlock => "unlock",
         }
     }
 
@@ -394,7 +416,8 @@ impl Action {
             Pane5 => "workloads",
             Pane6 => "events",
             Pane7 => "network",
-            Pane8 | Pane9 => "pane",
+            Pane8 => "ceph",
+            Pane9 => "pane",
             Namespace => "switch namespace",
             Refresh => "refresh",
             Up => "up",
@@ -425,6 +448,7 @@ impl Action {
             PrevField => "previous field",
             Next => "next step",
             Back => "previous step",
+            Unlock => "remove a stale RBD lock (wizard)",
         }
     }
 
@@ -450,7 +474,7 @@ impl Action {
     pub fn mutates(self) -> bool {
         matches!(
             self,
-            Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale
+            Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale | Action::Unlock
         )
     }
 
@@ -863,7 +887,7 @@ fn parse_onto(src: &str, file: &str, base: &Keymap) -> (Option<Keymap>, Vec<Conf
         let Some(context) = Context::from_name(cname) else {
             let message = if Action::from_name(cname).is_some() {
                 format!(
-                    "unknown context \"{cname}\" (actions go in a section: [global], [table], [detail], [dialog], [wizard])"
+                    "unknown context \"{cname}\" (actions go in a section: [global], [table], [detail], [dialog], [wizard], [ceph])"
                 )
             } else {
                 with_suggestion(
@@ -1063,7 +1087,7 @@ mod tests {
         let k = Keymap::default();
         for context in Context::ALL {
             for action in context.actions() {
-                let reserved = matches!(action, Action::Pane8 | Action::Pane9);
+                let reserved = matches!(action, Action::Pane9);
                 assert_eq!(
                     k.keys_for(context, *action).is_empty(),
                     reserved,
@@ -1445,7 +1469,7 @@ cancel = ["esc", 7]
         assert_eq!(
             errors,
             [
-                "k.toml:1:1: quit: unknown context \"quit\" (actions go in a section: [global], [table], [detail], [dialog], [wizard])"
+                "k.toml:1:1: quit: unknown context \"quit\" (actions go in a section: [global], [table], [detail], [dialog], [wizard], [ceph])"
             ]
         );
         let (k, errors) = Keymap::parse("[table]\nup = \"k\"\nup = \"j\"\n", "k.toml");

@@ -27,6 +27,8 @@ pub enum ObjKind {
     DaemonSet,
     Deployment,
     Event,
+    /// An RBD image (Ceph pane); its key's name is `pool/image`.
+    RbdImage,
 }
 
 impl ObjKind {
@@ -41,6 +43,7 @@ impl ObjKind {
             ObjKind::DaemonSet => "DaemonSet",
             ObjKind::Deployment => "Deployment",
             ObjKind::Event => "Event",
+            ObjKind::RbdImage => "RBD image",
         }
     }
 }
@@ -165,6 +168,8 @@ pub struct ViewModel {
     /// The Network pane: add-on, settings, per-node rows, host section.
     pub network: crate::diagnose::network::NetworkSummary,
     pub network_nodes: TableModel,
+    /// The Ceph pane: cluster section, image rows and details.
+    pub ceph: crate::ui::ceph_view::CephView,
     pub summary: Summary,
     pub sources: Vec<SourceStatus>,
     pub connection: ConnState,
@@ -426,6 +431,7 @@ impl Deriver {
         let sources = snapshot.sources.clone();
         let network = crate::diagnose::network::summarize(&snapshot, &findings);
         let network_nodes = crate::ui::panes::network::table_model(&network);
+        let ceph = crate::ui::ceph_view::derive(&snapshot);
         ViewModel {
             nodes,
             pods,
@@ -437,6 +443,7 @@ impl Deriver {
             findings,
             network,
             network_nodes,
+            ceph,
             summary,
             sources,
             connection,

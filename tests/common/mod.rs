@@ -2,6 +2,9 @@
 //! stdin (when the test binary exits, the pipe closes and the lab goes down).
 #![allow(dead_code)]
 
+pub mod pty;
+pub mod rbd;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

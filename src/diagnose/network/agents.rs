@@ -170,7 +170,7 @@ fn crashloop(
                 ));
             }
             format!(
-                "Make the kubernetes Service reachable from {node}: check kube-proxy there (`kubectl -n kube-system get pods -o wide | grep kube-proxy`, then its logs) and its clusterCIDR (net.kube-proxy-cluster-cidr, if reported), and that {node} reaches the API server's advertise address. Then `kubectl -n {ns} delete pod {name}` restarts the agent without waiting for its back-off."
+                "Make the kubernetes Service reachable from {node}: check kube-proxy there (`kubectl -n kube-system get pods -o wide | grep kube-proxy`, then its logs) and its clusterCIDR (net.kube-proxy-cluster-cidr, if reported), and that {node} reaches the API server's advertise address. Then `kubectl -n {ns} delete pod {name}` (in kcops `:restart-cni {node}`) restarts the agent without waiting for its back-off."
             )
         }
         Some(sig @ Signature::PodCidrNotAssigned { .. }) => {

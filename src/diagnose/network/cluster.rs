@@ -123,7 +123,7 @@ fn kube_proxy(cfg: &NetConfig, agents: &Agents, out: &mut Vec<Finding>) {
         (
             "ConfigMap kube-system/kube-proxy".to_string(),
             format!(
-                "Set `clusterCIDR: {want}` in the kube-proxy ConfigMap (`kubectl -n kube-system edit configmap kube-proxy`, key config.conf), then `kubectl -n kube-system rollout restart daemonset kube-proxy`, and delete crash-looping network agents so they retry at once."
+                "Set `clusterCIDR: {want}` in the kube-proxy ConfigMap (`kubectl -n kube-system edit configmap kube-proxy`, key config.conf), then `kubectl -n kube-system rollout restart daemonset kube-proxy`, and delete crash-looping network agents so they retry at once. In kcops, `:set-cluster-cidr` shows this patch, then applies it and restarts kube-proxy node by node."
             ),
         )
     };

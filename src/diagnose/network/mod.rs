@@ -27,6 +27,7 @@
 //! | `net.ipam-exhausted` | Critical | sandbox failures "no IP addresses available ...", or this node's host-local range is full; lists leaked reservations |
 //! | `net.cni-config-missing` | Critical | sandbox failures / Ready=False "cni config uninitialized" / "cni plugin not initialized", or this node's /etc/cni/net.d has no usable config |
 //! | `net.cni0-conflict` | Critical | sandbox failures "\"cni0\" already has an IP address different from ...", or this node's cni0 address is outside its podCIDR |
+//! | `net.calico-nodename-missing` | Critical | sandbox failures "stat /var/lib/calico/nodename: no such file or directory" (calico-node has not started on the node) |
 //! | `net.api-unreachable` | Critical | sandbox failures "dial tcp <service>: i/o timeout" (calico's plugin reaching the API) |
 //! | `net.leaked-reservations` | Warning | this node's host-local reservations name sandboxes the CRI no longer has (range not full yet) |
 //! | `net.ip-forward-off` | Critical | this node's net.ipv4.ip_forward is 0 |
@@ -322,6 +323,16 @@ fn render(
                 ),
             )
         }
+        "net.calico-nodename-missing" => (
+            Severity::Critical,
+            format!(
+                "{lead}calico's CNI plugin on {node} reads the node's name from /var/lib/calico/nodename, which calico-node writes when it starts; it has not started on {node} (or cannot mount /var/lib/calico/).{agent}{notes}"
+            ),
+            format!(
+                "Get calico-node running on {node}: `kubectl -n {ns} describe pod <calico-node pod on {node}>` and its logs say why it is not; then restart it (in kcops `:restart-cni {node}`). The kubelet retries the sandboxes by itself once the file exists.",
+                ns = agents.namespace()
+            ),
+        ),
         "net.subnet-env-stale" => (
             Severity::Warning,
             format!(

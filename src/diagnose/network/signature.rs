@@ -30,6 +30,9 @@ pub enum Signature {
     PodCidrNotAssigned { node: Option<String> },
     /// flannel got no lease: there is no Node object of the name it looked up.
     NodeNotFound { node: Option<String> },
+    /// calico's CNI plugin found no `/var/lib/calico/nodename`: calico-node has not
+    /// started on the node (it writes the file once it runs).
+    CalicoNodenameMissing,
     /// Anything else, verbatim (trimmed).
     Other(String),
 }
@@ -45,6 +48,7 @@ impl Signature {
             Signature::ApiUnreachable { .. } => "API service unreachable",
             Signature::PodCidrNotAssigned { .. } => "no podCIDR",
             Signature::NodeNotFound { .. } => "node not found",
+            Signature::CalicoNodenameMissing => "calico-node not started",
             Signature::Other(_) => "other",
         }
     }
@@ -58,6 +62,7 @@ impl Signature {
             Signature::CniConfigMissing => Some("net.cni-config-missing"),
             Signature::BridgeConflict { .. } => Some("net.cni0-conflict"),
             Signature::ApiUnreachable { .. } => Some("net.api-unreachable"),
+            Signature::CalicoNodenameMissing => Some("net.calico-nodename-missing"),
             Signature::PodCidrNotAssigned { .. }
             | Signature::NodeNotFound { .. }
             | Signature::Other(_) => None,
@@ -91,6 +96,10 @@ impl Signature {
                 "it cannot get a lease: there is no Node named {}",
                 node.as_deref().unwrap_or("(this node)")
             ),
+            Signature::CalicoNodenameMissing => {
+                "/var/lib/calico/nodename does not exist (calico-node has not started there)"
+                    .to_string()
+            }
             Signature::Other(text) => text.clone(),
         }
     }
@@ -104,6 +113,7 @@ struct Patterns {
     no_pod_cidr: Regex,
     node_not_found: Regex,
     dial: Regex,
+    calico_nodename: Regex,
 }
 
 fn patterns() -> Option<&'static Patterns> {
@@ -135,6 +145,10 @@ fn patterns() -> Option<&'static Patterns> {
             .ok()?,
             dial: Regex::new(
                 r"dial tcp (\[[0-9A-Fa-f:.]+\]:\d+|[0-9.]+:\d+|[A-Za-z0-9.-]+:\d+): (i/o timeout|connect: connection refused|connect: no route to host|connect: network is unreachable)",
+            )
+            .ok()?,
+            calico_nodename: Regex::new(
+                r"stat /var/lib/calico/nodename: no such file or directory",
             )
             .ok()?,
         })
@@ -176,6 +190,9 @@ pub fn classify(text: &str) -> Signature {
         return Signature::NodeNotFound {
             node: c.get(1).map(|m| m.as_str().to_string()),
         };
+    }
+    if p.calico_nodename.is_match(text) {
+        return Signature::CalicoNodenameMissing;
     }
     if let Some(c) = p.dial.captures(text) {
         let group = |i: usize| c.get(i).map(|m| m.as_str().to_string()).unwrap_or_default();
@@ -350,11 +367,22 @@ mod tests {
             "cni config is fine",
             "dial tcp 10.96.0.1:443: connect: connection reset by peer",
             "failed to acquire lease: timed out",
-            "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"x\": plugin type=\"calico\" failed (add): stat /var/lib/calico/nodename: no such file or directory: check that the calico/node container is running and has mounted /var/lib/calico/",
+            "stat /var/lib/calico/nodename: permission denied",
         ] {
             assert_eq!(classify(text), Signature::Other(text.to_string()), "{text}");
             assert_eq!(classify(text).sandbox_finding(), None);
         }
         assert_eq!(classify("  boom \n"), Signature::Other("boom".to_string()));
+    }
+
+    /// containerd with calico when calico-node never started on the node.
+    #[test]
+    fn calico_nodename_missing() {
+        let text = "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"x\": plugin type=\"calico\" failed (add): stat /var/lib/calico/nodename: no such file or directory: check that the calico/node container is running and has mounted /var/lib/calico/";
+        assert_eq!(classify(text), Signature::CalicoNodenameMissing);
+        assert_eq!(
+            classify(text).sandbox_finding(),
+            Some("net.calico-nodename-missing")
+        );
     }
 }

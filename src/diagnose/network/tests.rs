@@ -395,6 +395,12 @@ fn each_sandbox_signature_has_its_finding() {
             ),
             "net.api-unreachable",
         ),
+        (
+            now(
+                "plugin type=\"calico\" failed (add): stat /var/lib/calico/nodename: no such file or directory: check that the calico/node container is running and has mounted /var/lib/calico/",
+            ),
+            "net.calico-nodename-missing",
+        ),
     ];
     for ((reason, message), want) in cases {
         let mut s = flannel_cluster();
@@ -421,7 +427,7 @@ fn each_sandbox_signature_has_its_finding() {
 fn near_miss_sandbox_failures_stay_pod_sandbox_failed_verbatim() {
     for message in [
         "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"x\": plugin type=\"flannel\" failed (add): open /run/flannel/subnet.env: permission denied",
-        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"x\": plugin type=\"calico\" failed (add): stat /var/lib/calico/nodename: no such file or directory: check that the calico/node container is running and has mounted /var/lib/calico/",
+        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"x\": plugin type=\"calico\" failed (add): stat /var/lib/calico/nodename: permission denied",
     ] {
         let mut s = flannel_cluster();
         let p = creating_pod("default", "p", "node1", 30);

@@ -1,6 +1,7 @@
 //! The panes: Overview, the table panes (nodes, pods, storage, workloads, events),
-//! and Network.
+//! Network and Ceph.
 
+pub mod ceph;
 pub mod network;
 pub mod overview;
 pub mod table;
@@ -15,10 +16,11 @@ pub enum Pane {
     Workloads,
     Events,
     Network,
+    Ceph,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 7] = [
+    pub const ALL: [Pane; 8] = [
         Pane::Overview,
         Pane::Nodes,
         Pane::Pods,
@@ -26,6 +28,7 @@ impl Pane {
         Pane::Workloads,
         Pane::Events,
         Pane::Network,
+        Pane::Ceph,
     ];
 
     pub fn title(self) -> &'static str {
@@ -37,6 +40,7 @@ impl Pane {
             Pane::Workloads => "Workloads",
             Pane::Events => "Events",
             Pane::Network => "Network",
+            Pane::Ceph => "Ceph",
         }
     }
 

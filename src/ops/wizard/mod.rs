@@ -1,0 +1,292 @@
+//! Wizards: a guided fix as plain data, so the UI, a dry-run and tests all read one
+//! thing. A wizard is an assessment made off the UI task from live state: pages of
+//! findings (what is stuck, the evidence, the preflight checks), then either a
+//! [`Blocker`] (why it stops and the exact commands that would unblock it) or a
+//! [`Plan`] the executor runs with its usual safety rules (typed confirmation,
+//! dry-run, read-only refusal, re-checks, audit).
+//!
+//! Nothing here knows about RBD: the lock-removal wizard ([`unlock`]) and later ones
+//! (member-aware scaling, kubeadm init/join/reset) fill the same structure.
+
+pub mod unlock;
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::op::ObjectRef;
+use super::plan::Plan;
+
+/// How a finding reads: fine, worth a look, or a reason for concern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Ok,
+    Warn,
+    Bad,
+    Plain,
+}
+
+impl Tone {
+    /// A mark that survives a colourless terminal and a text dump.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Tone::Ok => "✓",
+            Tone::Warn => "!",
+            Tone::Bad => "✗",
+            Tone::Plain => "·",
+        }
+    }
+}
+
+/// One line of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub tone: Tone,
+    pub text: String,
+}
+
+/// A heading and its lines (`What is stuck`, `Evidence`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub heading: String,
+    pub lines: Vec<Line>,
+}
+
+impl Page {
+    pub fn new(heading: impl Into<String>) -> Self {
+        Page {
+            heading: heading.into(),
+            lines: Vec::new(),
+        }
+    }
+
+    pub fn line(&mut self, tone: Tone, text: impl Into<String>) {
+        self.lines.push(Line {
+            tone,
+            text: text.into(),
+        });
+    }
+
+    pub fn ok(&mut self, text: impl Into<String>) {
+        self.line(Tone::Ok, text);
+    }
+
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.line(Tone::Warn, text);
+    }
+
+    pub fn bad(&mut self, text: impl Into<String>) {
+        self.line(Tone::Bad, text);
+    }
+
+    pub fn plain(&mut self, text: impl Into<String>) {
+        self.line(Tone::Plain, text);
+    }
+}
+
+/// Why the wizard stops before offering a plan, and what would unblock it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    pub reason: String,
+    /// Exact commands for the operator (run elsewhere, with other rights), in order.
+    pub fix: Vec<String>,
+}
+
+/// A choice the operator may toggle before confirming; it changes the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WizardOption {
+    /// The key that toggles it in the UI.
+    pub key: char,
+    pub label: String,
+    pub on: bool,
+}
+
+/// Builds the plan for the options' current values.
+pub type PlanBuilder = Arc<dyn Fn(&[WizardOption]) -> Plan + Send + Sync>;
+
+/// An assessed wizard.
+#[derive(Clone)]
+pub struct Wizard {
+    pub title: String,
+    /// What the wizard is about (shown in the title bar, audited with the plan).
+    pub subject: ObjectRef,
+    pub pages: Vec<Page>,
+    pub blocker: Option<Blocker>,
+    pub options: Vec<WizardOption>,
+    builder: Option<PlanBuilder>,
+}
+
+impl fmt::Debug for Wizard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wizard")
+            .field("title", &self.title)
+            .field("subject", &self.subject)
+            .field("pages", &self.pages)
+            .field("blocker", &self.blocker)
+            .field("options", &self.options)
+            .field("plan", &self.plan())
+            .finish()
+    }
+}
+
+impl Wizard {
+    pub fn new(title: impl Into<String>, subject: ObjectRef) -> Self {
+        Wizard {
+            title: title.into(),
+            subject,
+            pages: Vec::new(),
+            blocker: None,
+            options: Vec::new(),
+            builder: None,
+        }
+    }
+
+    /// Stops the wizard. The first blocker stays: it is the most basic problem, and
+    /// fixing it may change what the assessment finds next.
+    pub fn block(&mut self, reason: impl Into<String>, fix: Vec<String>) {
+        if self.blocker.is_none() {
+            self.blocker = Some(Blocker {
+                reason: reason.into(),
+                fix,
+            });
+        }
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        self.blocker.is_some()
+    }
+
+    pub fn add_option(&mut self, key: char, label: impl Into<String>, on: bool) {
+        self.options.push(WizardOption {
+            key,
+            label: label.into(),
+            on,
+        });
+    }
+
+    /// Flips the option bound to `key`; false when there is none.
+    pub fn toggle(&mut self, key: char) -> bool {
+        match self.options.iter_mut().find(|o| o.key == key) {
+            Some(o) => {
+                o.on = !o.on;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn option(&self, key: char) -> Option<bool> {
+        self.options.iter().find(|o| o.key == key).map(|o| o.on)
+    }
+
+    pub fn set_plan(&mut self, builder: PlanBuilder) {
+        self.builder = Some(builder);
+    }
+
+    /// The plan for the current options; `None` while blocked (a blocked wizard
+    /// never hands out a plan, so nothing can run it by mistake).
+    pub fn plan(&self) -> Option<Plan> {
+        if self.blocker.is_some() {
+            return None;
+        }
+        self.builder.as_ref().map(|b| b(&self.options))
+    }
+
+    /// The findings pages followed by the last page: the plan with its options and
+    /// confirmation, or the blocker with its fix.
+    pub fn all_pages(&self) -> Vec<Page> {
+        let mut pages = self.pages.clone();
+        let mut last = Page::new("Plan");
+        match (&self.blocker, self.plan()) {
+            (Some(b), _) => {
+                last.bad(format!("Stopped: {}", b.reason));
+                if !b.fix.is_empty() {
+                    last.plain("To fix, run as a Ceph admin:");
+                    for cmd in &b.fix {
+                        last.plain(format!("  {cmd}"));
+                    }
+                }
+                last.plain("Nothing was changed.");
+            }
+            (None, Some(plan)) => {
+                for l in plan.render() {
+                    last.plain(l);
+                }
+                for o in &self.options {
+                    let mark = if o.on { "[x]" } else { "[ ]" };
+                    last.plain(format!("{mark} {} (press {})", o.label, o.key));
+                }
+            }
+            (None, None) => last.warn("Nothing to do."),
+        }
+        pages.push(last);
+        pages
+    }
+
+    /// Every page as text (`kcops` dumps, logs and tests read the same words the
+    /// overlay shows).
+    pub fn render(&self) -> Vec<String> {
+        let mut out = vec![self.title.clone()];
+        for page in self.all_pages() {
+            out.push(format!("== {} ==", page.heading));
+            for l in page.lines {
+                out.push(format!("{} {}", l.tone.mark(), l.text));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::op::Op;
+    use crate::ops::plan::{Confirmation, Step};
+
+    fn wizard() -> Wizard {
+        let mut w = Wizard::new("Fix it", ObjectRef::node("n1"));
+        let mut p = Page::new("What");
+        p.ok("fine");
+        p.bad("broken");
+        w.pages.push(p);
+        w.add_option('p', "also uncordon", false);
+        w.set_plan(Arc::new(|opts: &[WizardOption]| {
+            let mut plan = Plan::new("Fix", ObjectRef::node("n1"), Confirmation::YesNo)
+                .step(Step::new(Op::Cordon { node: "n1".into() }, false));
+            if opts.iter().any(|o| o.key == 'p' && o.on) {
+                plan = plan.step(Step::new(Op::Uncordon { node: "n1".into() }, false));
+            }
+            plan
+        }));
+        w
+    }
+
+    #[test]
+    fn options_change_the_plan() {
+        let mut w = wizard();
+        assert_eq!(w.plan().map(|p| p.steps.len()), Some(1));
+        assert!(w.toggle('p'));
+        assert!(!w.toggle('z'));
+        assert_eq!(w.option('p'), Some(true));
+        assert_eq!(w.plan().map(|p| p.steps.len()), Some(2));
+        let text = w.render();
+        assert_eq!(text[0], "Fix it");
+        assert!(text.contains(&"== What ==".to_string()));
+        assert!(text.contains(&"✗ broken".to_string()));
+        assert!(text.contains(&"· [x] also uncordon (press p)".to_string()));
+    }
+
+    #[test]
+    fn a_blocked_wizard_has_no_plan() {
+        let mut w = wizard();
+        w.block("no rights", vec!["grant rights".into()]);
+        w.block("second reason", vec![]);
+        assert!(w.plan().is_none());
+        assert_eq!(
+            w.blocker.as_ref().map(|b| b.reason.as_str()),
+            Some("no rights")
+        );
+        let text = w.render();
+        assert!(text.contains(&"✗ Stopped: no rights".to_string()));
+        assert!(text.contains(&"·   grant rights".to_string()));
+    }
+}

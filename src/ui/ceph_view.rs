@@ -1,0 +1,780 @@
+//! The Ceph pane's view model, derived with the rest of the view (off the UI task)
+//! from the snapshot's [`CephReport`] and the image map of
+//! [`crate::model::rbd_map::image_uses`]: the cluster section (health, OSDs, pools,
+//! blocklist, fencing), one table row per RBD image with a verdict, and the detail
+//! lines of every image (each lock and watch with the node behind it, PV, PVC, pods).
+//!
+//! Times that move by themselves (the age of the data) are kept as timestamps and
+//! turned into words when drawn. Nothing here holds a key: the report has none.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::ceph::holders::Holder;
+use crate::ceph::{BlocklistEntry, HealthCheck};
+use crate::model::ceph::{CephReport, FencePermission, fence_caps_fix};
+use crate::model::pod_status::human_since;
+use crate::model::rbd_map::{HeldLock, ImageUse, image_uses};
+use crate::model::snapshot::Snapshot;
+use crate::ui::theme::Role;
+use crate::ui::view::{ObjKey, ObjKind, TableModel, TableRow, Tone};
+
+/// One line of text in parts, each with its role.
+pub type Segments = Vec<(Role, String)>;
+
+/// Everything the Ceph pane draws.
+#[derive(Debug, Clone, Default)]
+pub struct CephView {
+    /// The console talks to Ceph (`snapshot.ceph` is set).
+    pub configured: bool,
+    /// `client.<id>`.
+    pub entity: String,
+    pub conf: String,
+    /// When the shown data was fetched (None: no data yet).
+    pub fetched_at: Option<Timestamp>,
+    /// When the last refresh finished (None: the first one still runs).
+    pub attempted_at: Option<Timestamp>,
+    /// Why the last refresh failed.
+    pub error: Option<String>,
+    /// Health, OSDs, pools, blocklist, fencing and unreadable images.
+    pub cluster: Vec<Segments>,
+    /// One line for the images-focused layout (`:rbd`): status, OSDs, images.
+    pub brief: Segments,
+    /// One row per image, keyed `RbdImage` / `pool/image`.
+    pub images: TableModel,
+    /// The detail of every image, in row order.
+    pub details: Vec<ImageDetail>,
+}
+
+/// One image's detail section.
+#[derive(Debug, Clone, Default)]
+pub struct ImageDetail {
+    pub pool: String,
+    pub image: String,
+    pub lines: Vec<Segments>,
+}
+
+impl CephView {
+    /// The detail of the image whose row has `key`.
+    pub fn detail(&self, key: &ObjKey) -> Option<&ImageDetail> {
+        (key.kind == ObjKind::RbdImage)
+            .then(|| {
+                self.details
+                    .iter()
+                    .find(|d| key.name == image_key_name(&d.pool, &d.image))
+            })
+            .flatten()
+    }
+}
+
+/// The table columns.
+/// In priority order: the pane drops columns from the right that do not fit (the
+/// detail shows them all), so the verdict, locks and pods stay readable.
+pub const COLUMNS: &[&str] = &[
+    "POOL", "IMAGE", "STATUS", "LOCKS", "PODS", "WATCHERS", "PVC", "PV", "SIZE", "FORMAT",
+];
+
+/// The row key's name for an image: `pool/image`, as the rbd CLI spells it.
+pub fn image_key_name(pool: &str, image: &str) -> String {
+    format!("{pool}/{image}")
+}
+
+/// Derives the Ceph view of `snapshot` (empty, `configured: false`, without Ceph).
+pub fn derive(snapshot: &Snapshot) -> CephView {
+    let Some(report) = snapshot.ceph.as_deref() else {
+        return CephView {
+            images: TableModel {
+                columns: COLUMNS.to_vec(),
+                rows: Vec::new(),
+            },
+            ..CephView::default()
+        };
+    };
+    // image_uses walks every pod: not worth it for a cluster without images.
+    let uses = if report.data.as_ref().is_some_and(|d| !d.images.is_empty()) {
+        image_uses(snapshot)
+    } else {
+        Vec::new()
+    };
+    let mut rows = Vec::with_capacity(uses.len());
+    let mut details = Vec::with_capacity(uses.len());
+    for u in &uses {
+        let (verdict, tone) = verdict(u);
+        let key = ObjKey {
+            kind: ObjKind::RbdImage,
+            namespace: String::new(),
+            name: image_key_name(&u.image.pool, &u.image.name),
+        };
+        rows.push(Arc::new(TableRow::new(
+            row_cells(u, &verdict),
+            key,
+            tone,
+            None,
+        )));
+        details.push(ImageDetail {
+            pool: u.image.pool.clone(),
+            image: u.image.name.clone(),
+            lines: detail_lines(u, &verdict, tone),
+        });
+    }
+    CephView {
+        configured: true,
+        entity: report.entity.clone(),
+        conf: report.conf.clone(),
+        fetched_at: report.fetched_at,
+        attempted_at: report.attempted_at,
+        error: report.error.clone(),
+        cluster: cluster_lines(report, snapshot.now),
+        brief: brief(report, &rows),
+        images: TableModel {
+            columns: COLUMNS.to_vec(),
+            rows,
+        },
+        details,
+    }
+}
+
+/// `2 GiB`, `1.5 MiB`, `512 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || v.fract() == 0.0 || v >= 100.0 {
+        format!("{v:.0} {}", UNITS[unit])
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Short feature names for the table, where room is scarce (the detail lists them
+/// whole).
+fn short_feature(name: &str) -> &str {
+    match name {
+        "layering" => "lyr",
+        "striping" => "strp",
+        "exclusive-lock" => "xl",
+        "object-map" => "om",
+        "fast-diff" => "fd",
+        "deep-flatten" => "df",
+        "journaling" => "jrn",
+        "data-pool" => "dp",
+        other => other,
+    }
+}
+
+/// The kind of a lock, in words: the exclusive-lock feature's owner, or an advisory
+/// lock (`rbd lock add`, the in-tree kubelet's) taken exclusive or shared.
+fn lock_kind(l: &HeldLock) -> &'static str {
+    if l.lock.is_exclusive_lock_owner() {
+        "exclusive-lock owner"
+    } else if l.lock.exclusive {
+        "advisory, exclusive"
+    } else {
+        "advisory, shared"
+    }
+}
+
+fn lock_kind_short(l: &HeldLock) -> &'static str {
+    if l.lock.is_exclusive_lock_owner() {
+        "owner"
+    } else if l.lock.exclusive {
+        "excl"
+    } else {
+        "shared"
+    }
+}
+
+/// `@node1`, `@node2 (cookie: node1)`, or the bare IP when no node has it.
+fn holder_short(h: &Holder) -> String {
+    let cookie = h.by_cookie.as_ref().and_then(|c| c.node.as_deref());
+    match (h.by_address.as_deref(), cookie) {
+        (Some(a), Some(c)) if a != c => format!("@{a} (cookie: {c})"),
+        (Some(a), _) => format!("@{a}"),
+        (None, Some(c)) => match h.addr {
+            Some(addr) => format!("@{c}? ({})", addr.ip),
+            None => format!("@{c}?"),
+        },
+        (None, None) => match h.addr {
+            Some(addr) => format!("@{}", addr.ip),
+            None => "@?".to_string(),
+        },
+    }
+}
+
+fn row_cells(u: &ImageUse, verdict: &str) -> Vec<String> {
+    let img = &u.image;
+    let features: Vec<&str> = img.feature_names().into_iter().map(short_feature).collect();
+    let format = if features.is_empty() {
+        format!("v{}", img.format)
+    } else {
+        format!("v{} {}", img.format, features.join(","))
+    };
+    let locks = u
+        .locks
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {} {}",
+                lock_kind_short(l),
+                l.lock.cookie,
+                holder_short(&l.holder)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let watchers = u
+        .watchers
+        .iter()
+        .map(|w| match (w.holder.node(), w.holder.addr) {
+            (Some(n), _) => n.to_string(),
+            (None, Some(a)) => a.ip.to_string(),
+            (None, None) => w.watcher.address.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let pods = u
+        .pods
+        .iter()
+        .map(|p| {
+            let node = if p.node.is_empty() { "-" } else { &p.node };
+            let gone = if p.terminating { " (terminating)" } else { "" };
+            format!("{}@{node}{gone}", p.name)
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        img.pool.clone(),
+        img.name.clone(),
+        verdict.to_string(),
+        or_dash(locks),
+        or_dash(pods),
+        or_dash(watchers),
+        or_dash(
+            u.pvc
+                .as_ref()
+                .map(|(ns, n)| format!("{ns}/{n}"))
+                .unwrap_or_default(),
+        ),
+        or_dash(u.pv.clone().unwrap_or_default()),
+        human_bytes(img.size),
+        format,
+    ]
+}
+
+fn or_dash(s: String) -> String {
+    if s.is_empty() { "-".into() } else { s }
+}
+
+/// What is wrong with the image, if anything, in a few words, and how loud to say it.
+///
+/// A lock (or a watch) from a node that runs no live pod using the image is stale:
+/// the kubelet of that node never released it, and a pod elsewhere cannot mount the
+/// image while it is there (seed 004). It is an error while a pod waits for the
+/// image, a warning otherwise (it will block the next mount).
+pub fn verdict(u: &ImageUse) -> (String, Tone) {
+    let users = u.user_nodes();
+    // Pods that mount the claim but do not run (yet): waiting for the image.
+    let waiting = u
+        .pods
+        .iter()
+        .any(|p| !p.terminating && p.phase != "Running" && p.phase != "Succeeded");
+    for l in &u.locks {
+        match l.holder.node() {
+            Some(node) if !users.contains(&node) => {
+                let tone = if waiting || !users.is_empty() {
+                    Tone::Error
+                } else {
+                    Tone::Warning
+                };
+                return (format!("stale lock: {node} runs no user"), tone);
+            }
+            None => {
+                let who = l
+                    .holder
+                    .addr
+                    .map(|a| a.ip.to_string())
+                    .unwrap_or_else(|| l.lock.address.clone());
+                return (format!("locked by unknown client {who}"), Tone::Warning);
+            }
+            Some(_) => {}
+        }
+        if l.holder.conflict() {
+            let cookie = l
+                .holder
+                .by_cookie
+                .as_ref()
+                .and_then(|c| c.node.clone())
+                .unwrap_or_default();
+            let addr = l.holder.by_address.clone().unwrap_or_default();
+            return (
+                format!("lock cookie names {cookie}, address is {addr}"),
+                Tone::Warning,
+            );
+        }
+    }
+    for w in &u.watchers {
+        if let Some(node) = w.holder.node()
+            && !users.contains(&node)
+        {
+            return (format!("stale watch: {node} runs no user"), Tone::Warning);
+        }
+    }
+    if waiting {
+        return ("pod waiting".into(), Tone::Warning);
+    }
+    match (&u.pv, u.pv_phase.as_deref()) {
+        (None, _) if u.locks.is_empty() && u.watchers.is_empty() => {
+            return ("no PV".into(), Tone::Muted);
+        }
+        (None, _) => return ("no PV, in use".into(), Tone::Warning),
+        (Some(_), Some(phase)) if phase != "Bound" => {
+            return (format!("PV {phase}"), Tone::Warning);
+        }
+        _ => {}
+    }
+    if !users.is_empty() || !u.watchers.is_empty() || !u.locks.is_empty() {
+        ("in use".into(), Tone::Ok)
+    } else {
+        ("idle".into(), Tone::Normal)
+    }
+}
+
+fn tone_role(t: Tone) -> Role {
+    match t {
+        Tone::Normal => Role::Text,
+        Tone::Ok => Role::Ok,
+        Tone::Warning => Role::Warning,
+        Tone::Error => Role::Error,
+        Tone::Muted => Role::Muted,
+    }
+}
+
+fn seg(role: Role, text: impl Into<String>) -> (Role, String) {
+    (role, text.into())
+}
+
+/// `label  value` with the label muted and padded.
+fn field(label: &str, value: impl Into<String>, role: Role) -> Segments {
+    vec![seg(Role::Muted, format!("{label:<10}")), seg(role, value)]
+}
+
+/// The node behind a holder, by each clue, in words.
+fn holder_words(h: &Holder, with_cookie: bool) -> String {
+    let mut parts = Vec::new();
+    if with_cookie {
+        parts.push(match &h.by_cookie {
+            Some(c) => match &c.node {
+                Some(n) => format!("by cookie: {n}"),
+                None => format!("by cookie: {} (no such node)", c.host),
+            },
+            None => "by cookie: -".to_string(),
+        });
+    }
+    parts.push(match (&h.by_address, h.addr) {
+        (Some(n), _) => format!("by address: {n}"),
+        (None, Some(a)) => format!("by address: none ({} is no node's)", a.ip),
+        (None, None) => "by address: unparsable".to_string(),
+    });
+    parts.join(", ")
+}
+
+fn detail_lines(u: &ImageUse, verdict: &str, tone: Tone) -> Vec<Segments> {
+    let img = &u.image;
+    let mut out = vec![
+        vec![
+            seg(Role::Header, img.spec()),
+            seg(Role::Muted, "  "),
+            seg(tone_role(tone), verdict),
+        ],
+        field(
+            "image",
+            format!(
+                "{}, format {}, id {}, {} objects of {}",
+                human_bytes(img.size),
+                img.format,
+                img.id,
+                img.num_objects,
+                human_bytes(img.object_size)
+            ),
+            Role::Text,
+        ),
+        field("features", img.feature_names().join(", "), Role::Text),
+    ];
+    if u.locks.is_empty() {
+        out.push(field("locks", "none", Role::Muted));
+    }
+    for (i, l) in u.locks.iter().enumerate() {
+        let label = if i == 0 { "locks" } else { "" };
+        let role = if l.holder.conflict() {
+            Role::Warning
+        } else {
+            Role::Text
+        };
+        out.push(field(
+            label,
+            format!(
+                "{}: locker {}, cookie {}, address {}",
+                lock_kind(l),
+                l.lock.locker,
+                l.lock.cookie,
+                l.lock.address
+            ),
+            role,
+        ));
+        let mut held = format!(
+            "  held by {} ({})",
+            l.holder.node().unwrap_or("no known node"),
+            holder_words(&l.holder, true)
+        );
+        if l.holder.conflict() {
+            held.push_str(" - conflict: cookie and address name different nodes");
+        }
+        out.push(field("", held, role));
+    }
+    if u.watchers.is_empty() {
+        out.push(field("watchers", "none", Role::Muted));
+    }
+    for (i, w) in u.watchers.iter().enumerate() {
+        let label = if i == 0 { "watchers" } else { "" };
+        out.push(field(
+            label,
+            format!(
+                "{} at {} on {} ({})",
+                w.watcher.entity(),
+                w.watcher.address,
+                w.holder.node().unwrap_or("no known node"),
+                holder_words(&w.holder, false)
+            ),
+            Role::Text,
+        ));
+    }
+    let pv = match (&u.pv, &u.pv_phase) {
+        (Some(pv), Some(phase)) => format!("{pv} ({phase})"),
+        (Some(pv), None) => pv.clone(),
+        (None, _) => "none (no PV names this image)".into(),
+    };
+    out.push(field("PV", pv, Role::Text));
+    out.push(field(
+        "PVC",
+        u.pvc
+            .as_ref()
+            .map(|(ns, n)| format!("{ns}/{n}"))
+            .unwrap_or_else(|| "none".into()),
+        Role::Text,
+    ));
+    if u.pods.is_empty() {
+        out.push(field("pods", "none", Role::Muted));
+    }
+    for (i, p) in u.pods.iter().enumerate() {
+        let label = if i == 0 { "pods" } else { "" };
+        let node = if p.node.is_empty() {
+            "unscheduled"
+        } else {
+            &p.node
+        };
+        let gone = if p.terminating { ", terminating" } else { "" };
+        out.push(field(
+            label,
+            format!("{}/{} on {node} ({}{gone})", p.namespace, p.name, p.phase),
+            Role::Text,
+        ));
+    }
+    out
+}
+
+fn health_role(severity: &str) -> Role {
+    match severity {
+        "HEALTH_OK" => Role::Ok,
+        "HEALTH_ERR" => Role::Error,
+        _ => Role::Warning,
+    }
+}
+
+fn check_lines(c: &HealthCheck) -> Vec<Segments> {
+    let sev = c.severity.strip_prefix("HEALTH_").unwrap_or(&c.severity);
+    let muted = if c.muted { " (muted)" } else { "" };
+    let role = if c.muted {
+        Role::Muted
+    } else {
+        health_role(&c.severity)
+    };
+    let mut out = vec![vec![
+        seg(Role::Muted, format!("{:<10}", "")),
+        seg(role, format!("{sev:<5}")),
+        seg(Role::Header, format!("{}{muted}", c.code)),
+        seg(Role::Text, format!(": {}", c.summary)),
+    ]];
+    for d in &c.details {
+        out.push(vec![
+            seg(Role::Muted, format!("{:<16}", "")),
+            seg(Role::Muted, d.clone()),
+        ]);
+    }
+    out
+}
+
+fn blocklist_line(b: &BlocklistEntry, now: Timestamp) -> Segments {
+    let kind = if b.range { "range " } else { "" };
+    let until = match b.expires {
+        Some(t) if t > now => format!("until {} (in {})", b.until, human_since(now, t)),
+        Some(_) => format!("until {} (expired)", b.until),
+        None => format!("until {}", b.until),
+    };
+    vec![
+        seg(Role::Muted, format!("{:<10}", "")),
+        seg(Role::Warning, format!("{kind}{}", b.addr)),
+        seg(Role::Muted, format!("  {until}")),
+    ]
+}
+
+fn cluster_lines(report: &CephReport, now: Timestamp) -> Vec<Segments> {
+    let Some(data) = &report.data else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let status = if data.health.status.is_empty() {
+        "unknown".to_string()
+    } else {
+        data.health.status.clone()
+    };
+    out.push(field("health", status, health_role(&data.health.status)));
+    for c in &data.health.checks {
+        out.extend(check_lines(c));
+    }
+    let o = &data.osd;
+    let osd_role = if o.num_up_osds < o.num_osds || o.num_in_osds < o.num_osds {
+        Role::Warning
+    } else {
+        Role::Ok
+    };
+    let mut osds = format!(
+        "{} up, {} in, of {} (epoch {})",
+        o.num_up_osds, o.num_in_osds, o.num_osds, o.epoch
+    );
+    if o.num_remapped_pgs > 0 {
+        osds.push_str(&format!(", {} remapped PGs", o.num_remapped_pgs));
+    }
+    out.push(field("OSDs", osds, osd_role));
+    if data.rbd_pools.is_empty() {
+        out.push(field(
+            "RBD pools",
+            "none (no pool has the rbd application)",
+            Role::Warning,
+        ));
+    }
+    for (i, p) in data.rbd_pools.iter().enumerate() {
+        let label = if i == 0 { "RBD pools" } else { "" };
+        let images = data.images.iter().filter(|im| im.pool == p.name).count();
+        let text = match data.df.pool(&p.name) {
+            Some(u) => format!(
+                "{}: {} images, stored {}, {:.2}% used, {} max avail",
+                p.name,
+                images,
+                human_bytes(u.stored),
+                u.percent_used * 100.0,
+                human_bytes(u.max_avail)
+            ),
+            None => format!("{}: {} images, usage unknown", p.name, images),
+        };
+        let role = match data.df.pool(&p.name) {
+            Some(u) if u.percent_used >= 0.85 => Role::Error,
+            Some(u) if u.percent_used >= 0.75 => Role::Warning,
+            _ => Role::Text,
+        };
+        out.push(field(label, text, role));
+    }
+    if data.blocklist.is_empty() {
+        out.push(field("blocklist", "empty", Role::Muted));
+    } else {
+        out.push(field(
+            "blocklist",
+            format!("{} entries", data.blocklist.len()),
+            Role::Warning,
+        ));
+        out.extend(data.blocklist.iter().map(|b| blocklist_line(b, now)));
+    }
+    let fencing = match &data.fencing {
+        FencePermission::Unknown => ("not checked yet".to_string(), Role::Muted),
+        FencePermission::Allowed => (format!("{} may blocklist clients", report.entity), Role::Ok),
+        FencePermission::Denied { .. } => (
+            format!(
+                "{} may not blocklist clients; fix: {}",
+                report.entity,
+                fence_caps_fix(&report.entity, None)
+            ),
+            Role::Warning,
+        ),
+        FencePermission::CheckFailed(e) => (format!("cannot tell: {e}"), Role::Warning),
+    };
+    out.push(field("fencing", fencing.0, fencing.1));
+    for (what, e) in &data.image_errors {
+        out.push(field("unreadable", format!("{what}: {e}"), Role::Error));
+    }
+    out
+}
+
+/// The one-line summary of the images-focused layout.
+fn brief(report: &CephReport, rows: &[Arc<TableRow>]) -> Segments {
+    let Some(data) = &report.data else {
+        return Vec::new();
+    };
+    let problems = rows
+        .iter()
+        .filter(|r| matches!(r.tone, Tone::Error | Tone::Warning))
+        .count();
+    vec![
+        seg(
+            health_role(&data.health.status),
+            if data.health.status.is_empty() {
+                "unknown".to_string()
+            } else {
+                data.health.status.clone()
+            },
+        ),
+        seg(
+            Role::Muted,
+            format!(
+                "  OSDs {} up / {} in of {}  images {}  ",
+                data.osd.num_up_osds,
+                data.osd.num_in_osds,
+                data.osd.num_osds,
+                rows.len()
+            ),
+        ),
+        seg(
+            if problems > 0 {
+                Role::Warning
+            } else {
+                Role::Ok
+            },
+            format!("{problems} with problems"),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::ceph::holders::{NodeIndex, lock_holder, watcher_holder};
+    use crate::ceph::{ImageInfo, LockerInfo, WatcherInfo};
+    use crate::model::rbd_map::{HeldWatch, ImagePod};
+
+    fn nodes() -> NodeIndex {
+        let ip = |s: &str| s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+        NodeIndex::new([("node1", ip("198.18.1.11")), ("node2", ip("198.18.1.12"))])
+    }
+
+    /// An image with a PV and claim, a kubelet lock and a watch from `holder_ip`,
+    /// and one pod of `phase` on `pod_node`.
+    fn image_use(holder_ip: &str, cookie_host: &str, pod_node: &str, phase: &str) -> ImageUse {
+        let lock = LockerInfo {
+            locker: "client.4140".into(),
+            cookie: format!("kubelet_lock_magic_{cookie_host}"),
+            address: format!("{holder_ip}:0/1"),
+            tag: String::new(),
+            exclusive: true,
+        };
+        let watcher = WatcherInfo {
+            address: format!("{holder_ip}:0/2"),
+            client_id: 4141,
+            cookie: 1,
+        };
+        let n = nodes();
+        ImageUse {
+            image: ImageInfo {
+                pool: "rbd".into(),
+                name: "img".into(),
+                id: "1".into(),
+                size: 1 << 30,
+                object_size: 4 << 20,
+                num_objects: 256,
+                order: 22,
+                format: 2,
+                features: 1,
+                block_name_prefix: "rbd_data.1".into(),
+                lockers: vec![lock.clone()],
+                watchers: vec![watcher.clone()],
+            },
+            pv: Some("pv1".into()),
+            pv_phase: Some("Bound".into()),
+            pvc: Some(("default".into(), "data".into())),
+            pods: vec![ImagePod {
+                namespace: "default".into(),
+                name: "app-0".into(),
+                node: pod_node.into(),
+                phase: phase.into(),
+                terminating: false,
+            }],
+            locks: vec![HeldLock {
+                holder: lock_holder(&lock, &n),
+                lock,
+            }],
+            watchers: vec![HeldWatch {
+                holder: watcher_holder(&watcher, &n),
+                watcher,
+            }],
+        }
+    }
+
+    #[test]
+    fn verdicts_name_the_stale_holder() {
+        // Seed 004: node1 still holds the lock, the pod waits on node2.
+        let stale = image_use("198.18.1.11", "node1", "node2", "Pending");
+        assert_eq!(
+            verdict(&stale),
+            ("stale lock: node1 runs no user".to_string(), Tone::Error)
+        );
+        let cells = row_cells(&stale, "v");
+        assert_eq!(cells[3], "excl kubelet_lock_magic_node1 @node1");
+        assert_eq!(cells[4], "app-0@node2");
+        assert_eq!(cells[5], "node1");
+        // The holder runs the pod: fine.
+        let fine = image_use("198.18.1.12", "node2", "node2", "Running");
+        assert_eq!(verdict(&fine), ("in use".to_string(), Tone::Ok));
+        // Taken for node2 by a client on node1: both clues shown, node1 is the holder.
+        let moved = image_use("198.18.1.11", "node2", "node1", "Running");
+        assert_eq!(
+            verdict(&moved),
+            (
+                "lock cookie names node2, address is node1".to_string(),
+                Tone::Warning
+            )
+        );
+        assert_eq!(
+            row_cells(&moved, "v")[3],
+            "excl kubelet_lock_magic_node2 @node1 (cookie: node2)"
+        );
+        // A client no node has.
+        let unknown = image_use("203.0.113.9", "gone", "node2", "Pending");
+        assert_eq!(
+            verdict(&unknown),
+            (
+                "locked by unknown client 203.0.113.9".to_string(),
+                Tone::Warning
+            )
+        );
+        // Nobody uses it, nothing holds it.
+        let mut idle = image_use("198.18.1.11", "node1", "node1", "Running");
+        idle.locks.clear();
+        idle.watchers.clear();
+        idle.pods.clear();
+        assert_eq!(verdict(&idle), ("idle".to_string(), Tone::Normal));
+        idle.pv = None;
+        assert_eq!(verdict(&idle), ("no PV".to_string(), Tone::Muted));
+    }
+
+    #[test]
+    fn bytes_read_like_rbd_ls() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(2 << 30), "2 GiB");
+        assert_eq!(human_bytes(1536 * 1024), "1.5 MiB");
+        assert_eq!(human_bytes(4 << 20), "4 MiB");
+    }
+}

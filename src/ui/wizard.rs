@@ -1,0 +1,423 @@
+//! The wizard overlay: an assessed [`Wizard`] shown page by page (the findings, then
+//! the plan or what blocks it), its options toggled, a dry-run, the typed confirmation,
+//! and the run's progress step by step. Assessment, dry-run and run all happen in
+//! spawned tasks that answer with [`WizardMsg`]s; the UI task only draws and reads keys.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use tokio::sync::mpsc;
+
+use super::app::UiMsg;
+use super::dialog::Dialog;
+use super::keymap::{Action, Context, Keymap};
+use super::theme::{Role, Theme};
+use crate::ops::wizard::{Tone, Wizard};
+use crate::ops::{Confirmation, Executor, Plan, Progress};
+
+/// Answers from a wizard's background tasks; `id` tells them from an older wizard's.
+#[derive(Debug)]
+pub enum WizardMsg {
+    Assessed {
+        id: u64,
+        wizard: Box<Wizard>,
+    },
+    DryRun {
+        id: u64,
+        result: Result<Vec<String>, String>,
+    },
+    Progress {
+        id: u64,
+        progress: Progress,
+    },
+    Done {
+        id: u64,
+        result: Result<String, String>,
+    },
+}
+
+/// What a key asks the app to do (the overlay itself owns no clients).
+#[derive(Debug)]
+pub enum WizardCommand {
+    None,
+    Close,
+    DryRun(Plan),
+    Run(Plan, String),
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[derive(Debug)]
+pub struct WizardOverlay {
+    pub id: u64,
+    /// Shown while assessing.
+    what: String,
+    pub wizard: Option<Wizard>,
+    page: usize,
+    /// The confirmation field on the plan page has the keys.
+    typing: bool,
+    input: String,
+    dry_run: Vec<String>,
+    /// Step descriptions of the running plan.
+    steps: Vec<String>,
+    progress: Vec<(Role, String)>,
+    running: bool,
+    done: bool,
+    error: Option<String>,
+}
+
+impl WizardOverlay {
+    /// An overlay waiting for its assessment (`what` says what is being looked at).
+    pub fn assessing(what: impl Into<String>) -> Self {
+        WizardOverlay {
+            id: next_id(),
+            what: what.into(),
+            wizard: None,
+            page: 0,
+            typing: false,
+            input: String::new(),
+            dry_run: Vec::new(),
+            steps: Vec::new(),
+            progress: Vec::new(),
+            running: false,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Ends the wizard with an error that arose before the plan could start.
+    pub fn fail(&mut self, error: String) {
+        self.running = false;
+        self.done = true;
+        self.error = Some(error);
+    }
+
+    fn last_page(&self) -> usize {
+        self.wizard
+            .as_ref()
+            .map(|w| w.all_pages().len().saturating_sub(1))
+            .unwrap_or(0)
+    }
+
+    fn plan(&self) -> Option<Plan> {
+        self.wizard.as_ref().and_then(Wizard::plan)
+    }
+
+    pub fn on_msg(&mut self, msg: WizardMsg) {
+        match msg {
+            WizardMsg::Assessed { id, wizard } if id == self.id => {
+                self.wizard = Some(*wizard);
+                self.page = 0;
+            }
+            WizardMsg::DryRun { id, result } if id == self.id => match result {
+                Ok(lines) => self.dry_run = lines,
+                Err(e) => self.error = Some(e),
+            },
+            WizardMsg::Progress { id, progress } if id == self.id => self.on_progress(progress),
+            WizardMsg::Done { id, result } if id == self.id => {
+                self.running = false;
+                self.done = true;
+                match result {
+                    Ok(text) => self.progress.push((Role::Ok, text)),
+                    Err(e) => self.progress.push((Role::Error, e)),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_progress(&mut self, p: Progress) {
+        let step = |i: usize, steps: &[String]| steps.get(i).cloned().unwrap_or_default();
+        match p {
+            Progress::StepStarted { index, total, .. } => {
+                self.progress.push((
+                    Role::Muted,
+                    format!("… {}/{total} {}", index + 1, step(index, &self.steps)),
+                ));
+            }
+            Progress::StepDone { index, total, text } => {
+                self.progress.pop();
+                self.progress.push((
+                    Role::Ok,
+                    format!("✓ {}/{total} {}", index + 1, step(index, &self.steps)),
+                ));
+                self.progress.push((Role::Muted, format!("    {text}")));
+            }
+            Progress::StepFailed { index, total, text } => {
+                self.progress.pop();
+                self.progress.push((
+                    Role::Error,
+                    format!("✗ {}/{total} {}", index + 1, step(index, &self.steps)),
+                ));
+                self.progress.push((Role::Error, format!("    {text}")));
+            }
+        }
+    }
+
+    /// Reads one key. `p` (or another option's key) toggles that option and `d` asks
+    /// for a dry-run, except while the confirmation field has the keys: names may
+    /// hold any letter.
+    pub fn on_key(&mut self, key: KeyEvent, keymap: &Keymap) -> WizardCommand {
+        let action = keymap.action(Context::Wizard, key);
+        let cancel = key.code == KeyCode::Esc || action == Some(Action::Cancel);
+        if self.running {
+            return WizardCommand::None;
+        }
+        if self.done || self.wizard.is_none() {
+            return if cancel || key.code == KeyCode::Enter {
+                WizardCommand::Close
+            } else {
+                WizardCommand::None
+            };
+        }
+        let last = self.last_page();
+        if self.typing {
+            let ctrl = key.modifiers.contains(KeyModifiers::CONTROL)
+                || key.modifiers.contains(KeyModifiers::ALT);
+            match key.code {
+                KeyCode::Esc => self.typing = false,
+                KeyCode::Left => {
+                    self.typing = false;
+                    self.page = self.page.saturating_sub(1);
+                }
+                KeyCode::Backspace => {
+                    self.input.pop();
+                }
+                KeyCode::Enter => {
+                    if let Some(plan) = self.plan() {
+                        self.error = None;
+                        self.steps = plan.steps.iter().map(|s| s.description.clone()).collect();
+                        self.running = true;
+                        self.progress.clear();
+                        self.dry_run.clear();
+                        return WizardCommand::Run(plan, self.input.clone());
+                    }
+                }
+                KeyCode::Char(c) if !ctrl => self.input.push(c),
+                _ if cancel => self.typing = false,
+                _ => {}
+            }
+            return WizardCommand::None;
+        }
+        if cancel {
+            return WizardCommand::Close;
+        }
+        if key.code == KeyCode::Right || key.code == KeyCode::Enter || action == Some(Action::Next)
+        {
+            if self.page < last {
+                self.page += 1;
+            } else if self.plan().is_some() {
+                self.typing = true;
+            }
+            return WizardCommand::None;
+        }
+        if key.code == KeyCode::Left || action == Some(Action::Back) {
+            self.page = self.page.saturating_sub(1);
+            return WizardCommand::None;
+        }
+        if let KeyCode::Char(c) = key.code {
+            if c == 'd' {
+                return match self.plan() {
+                    Some(plan) => WizardCommand::DryRun(plan),
+                    None => WizardCommand::None,
+                };
+            }
+            if let Some(w) = &mut self.wizard
+                && w.toggle(c)
+            {
+                // The plan changed: an older dry-run no longer shows it.
+                self.dry_run.clear();
+            }
+        }
+        WizardCommand::None
+    }
+
+    pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme, read_only: bool) {
+        let rect = Dialog::area(area, 92, area.height.saturating_sub(2));
+        f.render_widget(Clear, rect);
+        let mut lines: Vec<Line> = Vec::new();
+        let title = match &self.wizard {
+            None => {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "Assessing {} (live from the API server and Ceph)...",
+                        self.what
+                    ),
+                    theme.style(Role::Info),
+                )));
+                lines.push(Line::from(Span::styled(
+                    "Esc to close",
+                    theme.style(Role::Muted),
+                )));
+                " Wizard ".to_string()
+            }
+            Some(w) => {
+                let pages = w.all_pages();
+                let page = self.page.min(pages.len().saturating_sub(1));
+                let mut tabs: Vec<Span> = Vec::new();
+                for (i, p) in pages.iter().enumerate() {
+                    if i > 0 {
+                        tabs.push(Span::styled(" › ", theme.style(Role::Muted)));
+                    }
+                    let role = if i == page {
+                        Role::Selection
+                    } else {
+                        Role::Muted
+                    };
+                    tabs.push(Span::styled(
+                        format!("{}. {}", i + 1, p.heading),
+                        theme.style(role),
+                    ));
+                }
+                lines.push(Line::from(tabs));
+                lines.push(Line::from(""));
+                if let Some(p) = pages.get(page) {
+                    for l in &p.lines {
+                        let role = match l.tone {
+                            Tone::Ok => Role::Ok,
+                            Tone::Warn => Role::Warning,
+                            Tone::Bad => Role::Error,
+                            Tone::Plain => Role::Text,
+                        };
+                        lines.push(Line::from(Span::styled(
+                            format!("{} {}", l.tone.mark(), l.text),
+                            theme.style(role),
+                        )));
+                    }
+                }
+                lines.push(Line::from(""));
+                let on_plan = page + 1 == pages.len();
+                if read_only && on_plan && w.plan().is_some() {
+                    lines.push(Line::from(Span::styled(
+                        "read-only mode (--read-only): this plan will be refused",
+                        theme.style(Role::Warning),
+                    )));
+                }
+                for l in &self.dry_run {
+                    lines.push(Line::from(Span::styled(l.clone(), theme.style(Role::Info))));
+                }
+                if self.typing
+                    && let Some(Confirmation::TypedName(name)) = w.plan().map(|p| p.confirmation)
+                {
+                    lines.push(Line::from(vec![
+                        Span::styled(
+                            format!("Type {name} and Enter to run (Esc: back to the plan): "),
+                            theme.style(Role::Destructive),
+                        ),
+                        Span::styled(self.input.clone(), theme.style(Role::Filter)),
+                    ]));
+                } else if !self.running && !self.done {
+                    let hint = if !on_plan {
+                        "Enter/→ next  ← back  d dry-run  Esc close"
+                    } else if w.plan().is_some() {
+                        "Enter: type the name to run  p toggle option  d dry-run  ← back  Esc close"
+                    } else {
+                        "← back  Esc close"
+                    };
+                    lines.push(Line::from(Span::styled(hint, theme.style(Role::KeyHint))));
+                }
+                format!(" {} ", w.title)
+            }
+        };
+        for (role, p) in &self.progress {
+            lines.push(Line::from(Span::styled(p.clone(), theme.style(*role))));
+        }
+        if let Some(e) = &self.error {
+            lines.push(Line::from(Span::styled(
+                e.clone(),
+                theme.style(Role::Error),
+            )));
+        }
+        if self.done {
+            lines.push(Line::from(Span::styled(
+                "Esc to close",
+                theme.style(Role::Muted),
+            )));
+        }
+        // Keep the end in view (progress) when the page is taller than the overlay.
+        let height = usize::from(rect.height.saturating_sub(2));
+        let skip = lines.len().saturating_sub(height.max(1));
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.style(Role::DialogBorder))
+            .title(Span::styled(title, theme.style(Role::Title)));
+        f.render_widget(
+            Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>())
+                .block(block)
+                .wrap(Wrap { trim: false })
+                .style(theme.style(Role::Dialog)),
+            rect,
+        );
+    }
+}
+
+/// Assesses `target` in a task of its own and sends the wizard back.
+pub fn spawn_assess(
+    id: u64,
+    kube: ::kube::Client,
+    ceph: crate::ceph::CephClient,
+    target: crate::ops::wizard::unlock::UnlockTarget,
+    tx: mpsc::Sender<UiMsg>,
+) {
+    tokio::spawn(async move {
+        let wizard = crate::ops::wizard::unlock::assess(&kube, &ceph, &target).await;
+        let _ = tx
+            .send(UiMsg::Wizard(WizardMsg::Assessed {
+                id,
+                wizard: Box::new(wizard),
+            }))
+            .await;
+    });
+}
+
+/// The dry-run (an audit append: file IO, so not on the UI task).
+pub fn spawn_dry_run(id: u64, executor: Executor, plan: Plan, tx: mpsc::Sender<UiMsg>) {
+    tokio::spawn(async move {
+        let result = tokio::task::spawn_blocking(move || executor.dry_run(&plan))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let _ = tx
+            .send(UiMsg::Wizard(WizardMsg::DryRun { id, result }))
+            .await;
+    });
+}
+
+/// Runs the confirmed plan; progress and the end come back as messages, and `after`
+/// runs once it ended (e.g. ask Ceph again).
+pub fn spawn_run(
+    id: u64,
+    executor: Executor,
+    plan: Plan,
+    input: String,
+    tx: mpsc::Sender<UiMsg>,
+    after: impl FnOnce() + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let (ptx, mut prx) = mpsc::channel(32);
+        let forward = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(progress) = prx.recv().await {
+                    let _ = tx
+                        .send(UiMsg::Wizard(WizardMsg::Progress { id, progress }))
+                        .await;
+                }
+            })
+        };
+        let result = executor.run(&plan, &input, ptx).await;
+        let _ = forward.await;
+        after();
+        let result = result
+            .map(|o| format!("{}: done ({} steps)", o.title, o.steps.len()))
+            .map_err(|e| e.to_string());
+        let _ = tx.send(UiMsg::Wizard(WizardMsg::Done { id, result })).await;
+    });
+}

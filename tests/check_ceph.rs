@@ -1,0 +1,445 @@
+//! `kcops check --json` with Ceph on `rbd-stale-lock` (seeds 003 and 004, real Ceph):
+//! the stale lock of node1 is found in Ceph and named in the stuck pod's finding; an
+//! image no PV references is an orphan; a user that may not blocklist is told how to
+//! get the caps; an unreachable mon is reported while the Kubernetes findings stay.
+//!
+//! The tests share one lab and change its Ceph state, so they take turns ([`SERIAL`]).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::{Lab, shared};
+
+fn lab() -> &'static Lab {
+    shared("chkceph", "rbd-stale-lock", &[])
+}
+
+/// One test at a time: each asserts the exact set of finding ids.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The lab's findings once settled, without Ceph.
+const BASE: &[&str] = &["node.notready", "pod.volume-locked"];
+
+/// How to run `kcops check` as which Ceph user.
+struct Ceph<'a> {
+    conf: &'a Path,
+    id: &'a str,
+    keyring: &'a Path,
+}
+
+impl Ceph<'static> {
+    fn admin() -> Ceph<'static> {
+        let lab = lab();
+        Ceph {
+            conf: lab.state.ceph_conf.as_deref().expect("the lab runs Ceph"),
+            id: "admin",
+            keyring: lab
+                .state
+                .ceph_keyring
+                .as_deref()
+                .expect("the lab has an admin keyring"),
+        }
+    }
+}
+
+/// `kcops check --json` as the console on master would run it: exit code and report.
+fn check(ceph: &Ceph) -> (i32, Value) {
+    let lab = lab();
+    let dir = lab.runtime_dir.join("check");
+    let out = Command::new(env!("CARGO_BIN_EXE_kcops"))
+        .args(["check", "--json"])
+        .env("KUBECONFIG", &lab.state.kubeconfig)
+        .env("CEPH_CONF", ceph.conf)
+        .env("KCOPS_CEPH_ID", ceph.id)
+        .env("KCOPS_CEPH_KEYRING", ceph.keyring)
+        .env("KCOPS_NODE", "master")
+        .env("KCOPS_HOST_ROOT", lab.host_root("master"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("HOME", &lab.home)
+        .env_remove("KCOPS_NO_CEPH")
+        .env_remove("KCOPS_NAMESPACE")
+        .env_remove("CEPH_ARGS")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run kcops check: {e}"));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "kcops check printed no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), report)
+}
+
+fn findings(report: &Value) -> &[Value] {
+    report["findings"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// The sorted, distinct ids of a report.
+fn ids(report: &Value) -> Vec<String> {
+    let mut v: Vec<String> = findings(report)
+        .iter()
+        .filter_map(|f| f["id"].as_str().map(str::to_string))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn with(id: &str, report: &Value) -> Vec<Value> {
+    findings(report)
+        .iter()
+        .filter(|f| f["id"] == id)
+        .cloned()
+        .collect()
+}
+
+fn text(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `kcops check` until its id set is `want` and stays so for `stable`.
+fn wait_for_ids(ceph: &Ceph, want: &[&str], stable: Duration, timeout: Duration) -> (i32, Value) {
+    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    let deadline = Instant::now() + timeout;
+    let mut since: Option<Instant> = None;
+    loop {
+        let (code, report) = check(ceph);
+        if ids(&report) == want {
+            if since.get_or_insert_with(Instant::now).elapsed() >= stable {
+                return (code, report);
+            }
+        } else {
+            since = None;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {want:?}; last report:\n{}",
+            text(&report)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The stuck state with Ceph as admin: the base findings and node1's stale lock.
+fn settled() -> (i32, Value) {
+    let mut want = BASE.to_vec();
+    want.push("rbd.stale-lock");
+    wait_for_ids(
+        &Ceph::admin(),
+        &want,
+        Duration::from_secs(5),
+        Duration::from_secs(300),
+    )
+}
+
+/// `rbd lock ls --format json` of an image: `(cookie, locker, address)`.
+fn locks(spec: &str) -> Vec<(String, String, String)> {
+    let mut cmd = lab().ceph_cmd("rbd");
+    cmd.args(["lock", "ls", "--format", "json", spec]);
+    let out = Lab::run_ok(cmd);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|l| {
+                    let s = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+                    (s("id"), s("locker"), s("address"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn stale_lock_is_found_in_ceph_and_named_in_the_stuck_pod() {
+    let _turn = SERIAL.lock().await;
+    let (code, report) = settled();
+    let all = text(&report);
+    assert_eq!(code, 2, "{all}");
+    assert_eq!(report["status"], "critical");
+    assert_eq!(findings(&report).len(), 3, "{all}");
+
+    let stale = &with("rbd.stale-lock", &report)[0];
+    let object = stale["object"].as_str().unwrap_or_default();
+    let spec = object
+        .strip_prefix("RbdImage ")
+        .unwrap_or_else(|| panic!("object {object}"));
+    assert!(spec.starts_with("rbd/kubernetes-dynamic-pvc-"), "{all}");
+    assert_eq!(stale["severity"], "critical");
+    assert_eq!(stale["node"], "node1");
+    assert_eq!(stale["namespace"], "default");
+
+    // Exactly the lock Ceph has, held from node1's address.
+    let held = locks(spec);
+    assert_eq!(held.len(), 1, "{held:?}");
+    let (cookie, locker, address) = &held[0];
+    assert_eq!(cookie, "kubelet_lock_magic_node1");
+    assert!(
+        address.starts_with(&format!("{}:0/", lab().node_ip("node1"))),
+        "{address}"
+    );
+    let evidence = strings(&stale["evidence"]);
+    assert!(
+        evidence[0].starts_with(&format!("image {spec}: PV pvc-"))
+            && evidence[0].ends_with("(Bound), claim default/index-api-pvc"),
+        "{all}"
+    );
+    assert_eq!(
+        evidence[1],
+        format!("lock '{cookie}' by {locker} at {address} (advisory, exclusive)")
+    );
+    assert!(
+        evidence[2].starts_with("holder node1: Ready=Unknown since "),
+        "{all}"
+    );
+    assert!(
+        evidence[3].starts_with("pod default/index-api-")
+            && evidence[3].ends_with(" on node2 (Pending)"),
+        "{all}"
+    );
+    // node1's client died with its kubelet: nothing has the image open.
+    assert_eq!(evidence[4], "no watchers: no client has the image open");
+    let explanation = stale["explanation"].as_str().unwrap_or_default();
+    assert!(
+        explanation
+            .contains("is locked by node1, which runs no live pod using it (node1 is NotReady)")
+            && explanation.contains("on node2 stays ContainerCreating")
+            && explanation.contains("removing the lock is safe"),
+        "{explanation}"
+    );
+    let fix = stale["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains("Press `u`")
+            && fix.contains(&format!(
+                "`ceph osd blocklist add {address} 3600`, then `rbd lock rm {spec} '{cookie}' {locker}`"
+            )),
+        "{fix}"
+    );
+
+    // The stuck pod's finding names the holder Ceph shows.
+    let pod = &with("pod.volume-locked", &report)[0];
+    assert_eq!(pod["node"], "node2");
+    let evidence = strings(&pod["evidence"]);
+    assert_eq!(
+        evidence[2],
+        format!(
+            "{spec}: lock '{cookie}' by {locker} at {address} (advisory, exclusive), held by node1 (NotReady), which runs no pod using it"
+        ),
+        "{all}"
+    );
+    let explanation = pod["explanation"].as_str().unwrap_or_default();
+    assert!(
+        explanation.contains(&format!(
+            "RBD image {spec} is still locked by node1, which no longer runs it (node1 is NotReady)"
+        )),
+        "{explanation}"
+    );
+    assert!(
+        pod["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("rbd lock rm {spec} '{cookie}' {locker}"))
+    );
+}
+
+/// Removes the images it names when dropped, pass or fail.
+struct Images(Vec<&'static str>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        for spec in &self.0 {
+            let mut rm = lab().ceph_cmd("rbd");
+            rm.args(["rm", "--no-progress", spec]);
+            let _ = rm.output();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_image_no_pv_references_is_an_orphan() {
+    let _turn = SERIAL.lock().await;
+    settled();
+    let orphan = "rbd/kubernetes-dynamic-pvc-0d5e1c2a-orphan";
+    let own = "rbd/ops-backup-1";
+    let _cleanup = Images(vec![orphan, own]);
+    for spec in [orphan, own] {
+        let mut create = lab().ceph_cmd("rbd");
+        create.args(["create", spec, "--size", "16"]);
+        Lab::run_ok(create);
+    }
+    let mut want = BASE.to_vec();
+    want.extend(["rbd.stale-lock", "rbd.orphan-image"]);
+    let (code, report) = wait_for_ids(
+        &Ceph::admin(),
+        &want,
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    );
+    let all = text(&report);
+    assert_eq!(code, 2);
+    // Exactly the provisioner-named one; the operator's own image is left alone.
+    let orphans = with("rbd.orphan-image", &report);
+    assert_eq!(orphans.len(), 1, "{all}");
+    let f = &orphans[0];
+    assert_eq!(f["object"], format!("RbdImage {orphan}"));
+    assert_eq!(f["severity"], "info");
+    assert_eq!(
+        strings(&f["evidence"]),
+        [
+            format!("image {orphan}: 16 MiB, format 2, no PersistentVolume names it"),
+            format!("{orphan}: no watchers (no client has it open)"),
+        ]
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("`rbd rm {orphan}`")),
+        "{all}"
+    );
+    drop(_cleanup);
+    let mut want = BASE.to_vec();
+    want.push("rbd.stale-lock");
+    wait_for_ids(
+        &Ceph::admin(),
+        &want,
+        Duration::ZERO,
+        Duration::from_secs(60),
+    );
+}
+
+#[tokio::test]
+async fn a_user_that_may_not_blocklist_is_told_the_caps() {
+    let _turn = SERIAL.lock().await;
+    settled();
+    let lab = lab();
+    let kube = Ceph {
+        keyring: lab
+            .state
+            .ceph_kube_keyring
+            .as_deref()
+            .expect("the lab has client.kube"),
+        id: "kube",
+        ..Ceph::admin()
+    };
+    let mut want = BASE.to_vec();
+    want.extend(["rbd.stale-lock", "ceph.fence-denied"]);
+    let (code, report) = wait_for_ids(&kube, &want, Duration::ZERO, Duration::from_secs(60));
+    let all = text(&report);
+    assert_eq!(code, 2);
+    let f = &with("ceph.fence-denied", &report)[0];
+    assert_eq!(f["object"], "CephUser client.kube");
+    // A stale lock exists that this user could not break.
+    assert_eq!(f["severity"], "warning");
+    let evidence = strings(&f["evidence"]);
+    assert!(
+        evidence[0]
+            .starts_with("client.kube may not blocklist: the monitor answered \"access denied\""),
+        "{all}"
+    );
+    assert_eq!(evidence[2], "1 image with a stale lock (rbd.stale-lock)");
+    let fix = f["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.starts_with(
+            "As client.admin: `ceph auth caps client.kube mon 'profile rbd' osd 'profile rbd'`"
+        ),
+        "{fix}"
+    );
+    assert!(
+        f["explanation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unable to blacklist client"),
+        "{all}"
+    );
+    let stale = &with("rbd.stale-lock", &report)[0];
+    assert!(
+        stale["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("client.kube may not blocklist (see ceph.fence-denied)"),
+        "{all}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_mon_is_reported_and_kubernetes_findings_stay() {
+    let _turn = SERIAL.lock().await;
+    settled();
+    let lab = lab();
+    let admin = Ceph::admin();
+    // The lab's conf with a mon address nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+        .port();
+    let conf = std::fs::read_to_string(admin.conf).unwrap_or_else(|e| panic!("{e}"));
+    let dead: String = conf
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("mon host") {
+                format!("mon host = v1:127.0.0.1:{closed}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = lab.runtime_dir.join("dead-mon.conf");
+    std::fs::write(&path, dead + "\n").unwrap_or_else(|e| panic!("{e}"));
+    let ceph = Ceph {
+        conf: &path,
+        ..admin
+    };
+    let started = Instant::now();
+    let (code, report) = check(&ceph);
+    let took = started.elapsed();
+    let all = text(&report);
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let mut want: Vec<String> = BASE.iter().map(|s| s.to_string()).collect();
+    want.push("ceph.unreachable".to_string());
+    want.sort();
+    assert_eq!(ids(&report), want, "{all}");
+    assert_eq!(code, 2);
+    let f = &with("ceph.unreachable", &report)[0];
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["object"], format!("CephCluster {}", path.display()));
+    let evidence = strings(&f["evidence"]);
+    assert!(
+        evidence[0].starts_with("error: ") && evidence[0].contains(&format!("127.0.0.1:{closed}")),
+        "{all}"
+    );
+    assert_eq!(
+        evidence[1],
+        format!("conf {}, user client.admin", path.display())
+    );
+    assert_eq!(evidence[3], "no Ceph data fetched since kcops started");
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("`ceph -c {} --id admin -s`", path.display())),
+        "{all}"
+    );
+}

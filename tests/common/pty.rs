@@ -1,0 +1,169 @@
+//! The real `kcops` binary in a pseudo-terminal against a lab, its screen read with a
+//! VT100 parser and driven by keys like an operator: one harness for every end-to-end
+//! console test.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+use super::Lab;
+
+/// How to start the console.
+pub struct Options<'a> {
+    pub rows: u16,
+    pub cols: u16,
+    /// Talk to the lab's Ceph as `client.admin` (otherwise `--no-ceph`).
+    pub ceph: bool,
+    pub args: &'a [&'a str],
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            rows: 40,
+            cols: 160,
+            ceph: false,
+            args: &[],
+        }
+    }
+}
+
+pub struct Console {
+    parser: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the console wrote (terminal modes, for the restore checks).
+    pub raw: Arc<Mutex<Vec<u8>>>,
+    writer: Box<dyn Write + Send>,
+    pub child: Box<dyn portable_pty::Child + Send + Sync>,
+    /// This console's own XDG state/config directory (audit log, tracing log).
+    pub dir: PathBuf,
+}
+
+fn next_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Console {
+    pub fn start(lab: &Lab, opts: Options) -> Console {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows: opts.rows,
+                cols: opts.cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap_or_else(|e| panic!("openpty: {e}"));
+        let dir = lab.runtime_dir.join(format!("console-{}", next_id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_kcops"));
+        cmd.args(["--kubeconfig", &lab.state.kubeconfig.display().to_string()]);
+        if opts.ceph {
+            let conf = lab
+                .state
+                .ceph_conf
+                .clone()
+                .unwrap_or_else(|| panic!("the lab has no Ceph conf"));
+            let keyring = lab
+                .state
+                .ceph_keyring
+                .clone()
+                .unwrap_or_else(|| panic!("the lab has no Ceph keyring"));
+            cmd.env("CEPH_CONF", conf);
+            cmd.env("KCOPS_CEPH_ID", "admin");
+            cmd.env("KCOPS_CEPH_KEYRING", keyring);
+            cmd.env_remove("KCOPS_NO_CEPH");
+        } else {
+            cmd.arg("--no-ceph");
+        }
+        cmd.args(opts.args);
+        cmd.env("XDG_STATE_HOME", dir.join("state"));
+        cmd.env("XDG_CONFIG_HOME", dir.join("config"));
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        let child = pair
+            .slave
+            .spawn_command(cmd)
+            .unwrap_or_else(|e| panic!("spawn kcops: {e}"));
+        drop(pair.slave);
+        let mut reader = pair
+            .master
+            .try_clone_reader()
+            .unwrap_or_else(|e| panic!("reader: {e}"));
+        let writer = pair
+            .master
+            .take_writer()
+            .unwrap_or_else(|e| panic!("writer: {e}"));
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(opts.rows, opts.cols, 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (p, r) = (parser.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let _keep_master = pair.master;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut p) = p.lock() {
+                    p.process(&buf[..n]);
+                }
+                if let Ok(mut r) = r.lock() {
+                    r.extend_from_slice(&buf[..n]);
+                }
+            }
+        });
+        Console {
+            parser,
+            raw,
+            writer,
+            child,
+            dir,
+        }
+    }
+
+    pub fn screen(&self) -> String {
+        self.parser
+            .lock()
+            .map(|p| p.screen().contents())
+            .unwrap_or_default()
+    }
+
+    pub fn send(&mut self, keys: &str) {
+        self.writer
+            .write_all(keys.as_bytes())
+            .unwrap_or_else(|e| panic!("write: {e}"));
+        let _ = self.writer.flush();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Waits until the screen satisfies `pred`; panics with the screen on timeout.
+    pub fn wait(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_text(&self, text: &str, timeout: Duration) -> String {
+        self.wait(&format!("{text:?} on screen"), timeout, |s| {
+            s.contains(text)
+        })
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}

@@ -41,9 +41,19 @@ fn stuck_pod_flagged_then_unlocked_through_the_wizard() {
             ..Options::default()
         },
     );
-    // The overview flags the stuck pod.
+    // The overview flags the stuck pod, and `u` there opens the wizard on it.
     c.wait("the volume-locked finding on the overview", T, |s| {
         s.contains("Findings") && s.contains(&pod) && s.contains("lock")
+    });
+    c.send("u");
+    let s = c.wait("the wizard opened from the overview", T, |s| {
+        s.contains(&format!("Remove the stale lock on RBD image {spec}"))
+            && s.contains("1. What is stuck")
+    });
+    assert!(s.contains(&format!("Pod default/{pod} on node2")), "{s}");
+    c.send("\x1b");
+    c.wait("the wizard closed", T, |s| {
+        !s.contains("1. What is stuck") && s.contains("Findings")
     });
     // The Pods pane shows it waiting; `u` on it opens the wizard.
     c.send("3");

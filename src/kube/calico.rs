@@ -98,6 +98,8 @@ pub fn watch_optional(
             {
                 match &item {
                     Ok(ev) => {
+                        // Each retry of a missing CRD starts with `Init`: not news.
+                        news = super::reflectors::shows_change(ev);
                         if matches!(ev, Event::InitDone) {
                             s.synced = true;
                         }

@@ -225,6 +225,12 @@ impl<K: Resource> OrderedStore<K> {
     }
 }
 
+/// Whether a watch item changes what a store shows: objects applied or deleted, or a
+/// (re)list swapped in. `Init` and the items of a list are buffered until `InitDone`.
+pub(crate) fn shows_change<K>(ev: &Event<K>) -> bool {
+    matches!(ev, Event::Apply(_) | Event::Delete(_) | Event::InitDone)
+}
+
 struct Spawner {
     conn: Connection,
     status: StatusMap,
@@ -244,13 +250,15 @@ struct Recorder {
 impl Recorder {
     fn record<K>(&self, item: &Result<Event<K>, watcher::Error>) {
         match item {
-            Ok(ev) => self.ok(matches!(ev, Event::InitDone)),
+            Ok(ev) => self.ok(matches!(ev, Event::InitDone), shows_change(ev)),
             Err(e) => self.err(e),
         }
     }
 
-    /// A successful watch item; `list_done` after the last item of a (re)list.
-    fn ok(&self, list_done: bool) {
+    /// A successful watch item. Only what the store shows wakes the deriver: the
+    /// items of a (re)list are buffered until its end, and a watcher that retries a
+    /// missing resource starts every attempt with `Init`.
+    fn ok(&self, list_done: bool, shown: bool) {
         let now = jiff::Timestamp::now();
         if let Ok(mut map) = self.status.lock()
             && let Some(s) = map.get_mut(self.kind)
@@ -268,7 +276,9 @@ impl Recorder {
             s.last_success = Some(now);
             s.last_error = None;
         }
-        self.changed.notify_one();
+        if shown {
+            self.changed.notify_one();
+        }
     }
 
     fn err(&self, e: &watcher::Error) {
@@ -354,9 +364,10 @@ impl Spawner {
                             );
                         }
                         let list_done = matches!(ev, Event::InitDone);
+                        let shown = shows_change(&ev);
                         // Into the store first: "synced" must mean the store is full.
                         writer.apply(ev);
-                        recorder.ok(list_done);
+                        recorder.ok(list_done, shown);
                     }
                     Err(e) => recorder.err(&e),
                 }

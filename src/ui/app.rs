@@ -697,6 +697,33 @@ impl App {
     /// Opens the lock-removal wizard on `:unlock <arg>` or the selected pod, claim,
     /// volume or image row. The assessment runs in a task of its own (live reads of
     /// the API server and Ceph); the overlay shows it once it is back.
+    /// From the Overview: the first pod stuck on a lock, else the first image with a
+    /// stale lock (findings come most severe first).
+    fn stuck_on_lock(&self) -> Option<crate::ops::wizard::unlock::UnlockTarget> {
+        use crate::ops::wizard::unlock::UnlockTarget;
+        let findings = &self.view.findings;
+        let object = |id: &str, kind: &str| {
+            findings
+                .iter()
+                .filter(|f| f.id == id)
+                .find_map(|f| f.object.strip_prefix(kind).map(str::to_string))
+        };
+        if let Some(pod) = object("pod.volume-locked", "Pod ")
+            && let Some((namespace, name)) = pod.split_once('/')
+        {
+            return Some(UnlockTarget::Pod {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            });
+        }
+        let image = object("rbd.stale-lock", "RbdImage ")?;
+        let (pool, image) = image.split_once('/')?;
+        Some(UnlockTarget::Image {
+            pool: pool.to_string(),
+            image: image.to_string(),
+        })
+    }
+
     fn open_unlock(&mut self, arg: Option<&str>) {
         use crate::ops::wizard::unlock::UnlockTarget;
         let target = match arg {
@@ -704,6 +731,7 @@ impl App {
             None if self.pane == Pane::Ceph => self
                 .selected_image()
                 .map(|(pool, image)| UnlockTarget::Image { pool, image }),
+            None if self.pane == Pane::Overview => self.stuck_on_lock(),
             None => self.selected().and_then(|k| match k.kind {
                 ObjKind::Pod => Some(UnlockTarget::Pod {
                     namespace: k.namespace,
@@ -720,7 +748,7 @@ impl App {
         let Some(target) = target else {
             self.status = Some((
                 Role::Warning,
-                "unlock: select a pod, claim, volume or RBD image, or use :unlock ns/pod | pool/image".into(),
+                "unlock: no pod stuck on an RBD lock here; select a pod, claim, volume or RBD image, or use :unlock ns/pod | pool/image".into(),
             ));
             return;
         };
@@ -935,6 +963,7 @@ impl App {
             Pane::Ceph => Some(Context::Ceph),
             Pane::Pods => Some(Context::Pods),
             Pane::Storage => Some(Context::Storage),
+            Pane::Overview => Some(Context::Overview),
             _ => None,
         }
         .and_then(|c| self.keymap.action(c, key));
@@ -1443,7 +1472,7 @@ impl App {
         let rect = Dialog::area(area, 80, area.height.saturating_sub(2));
         f.render_widget(Clear, rect);
         let contexts: &[(Context, &str)] = match self.pane {
-            Pane::Overview => &[(Context::Global, "Global")],
+            Pane::Overview => &[(Context::Overview, "Overview"), (Context::Global, "Global")],
             Pane::Ceph => &[
                 (Context::Ceph, "Ceph"),
                 (Context::Table, "This pane"),

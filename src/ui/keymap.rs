@@ -58,11 +58,13 @@ pub enum Context {
     Pods,
     /// The Storage pane's own keys, then the table's.
     Storage,
+    /// The Overview's own keys, then the global ones.
+    Overview,
 }
 
 impl Context {
     /// Every context, in file order.
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 9] = [
         Context::Global,
         Context::Table,
         Context::Detail,
@@ -71,6 +73,7 @@ impl Context {
         Context::Ceph,
         Context::Pods,
         Context::Storage,
+        Context::Overview,
     ];
 
     /// The section name in keymap files.
@@ -84,6 +87,7 @@ impl Context {
             Context::Ceph => "ceph",
             Context::Pods => "pods",
             Context::Storage => "storage",
+            Context::Overview => "overview",
         }
     }
 
@@ -151,7 +155,7 @@ impl Context {
             Context::Dialog => &[Confirm, Cancel, NextField, PrevField],
             Context::Wizard => &[Next, Back, Cancel],
             Context::Ceph => &[Refresh, Unlock],
-            Context::Pods | Context::Storage => &[Unlock],
+            Context::Pods | Context::Storage | Context::Overview => &[Unlock],
         }
     }
 
@@ -171,7 +175,7 @@ impl Context {
             Context::Table | Context::Detail => true,
             Context::Dialog | Context::Wizard => matches!(action, Action::Help | Action::Refresh),
             // The pane falls back to [table], which inherits [global] itself.
-            Context::Ceph | Context::Pods | Context::Storage => false,
+            Context::Ceph | Context::Pods | Context::Storage | Context::Overview => false,
         }
     }
 }

@@ -114,21 +114,12 @@ impl Dialog {
                 ]));
             }
         }
-        for (role, p) in &self.progress {
-            lines.push(Line::from(Span::styled(p.clone(), theme.style(*role))));
-        }
-        if let Some(e) = &self.error {
-            lines.push(Line::from(Span::styled(
-                e.clone(),
-                theme.style(Role::Error),
-            )));
-        }
-        if self.done {
-            lines.push(Line::from(Span::styled(
-                "Esc to close",
-                theme.style(Role::Muted),
-            )));
-        }
+        lines.extend(super::dialog::outcome_lines(
+            &self.progress,
+            self.error.as_deref(),
+            self.done,
+            theme,
+        ));
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.style(Role::DialogBorder))
@@ -142,4 +133,28 @@ impl Dialog {
             inner,
         );
     }
+}
+
+/// A running plan's progress lines, its error and the close hint: the same in the plan
+/// dialog and the wizard overlay.
+pub fn outcome_lines<'a>(
+    progress: &'a [(Role, String)],
+    error: Option<&'a str>,
+    done: bool,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let mut lines: Vec<Line> = progress
+        .iter()
+        .map(|(role, p)| Line::from(Span::styled(p.as_str(), theme.style(*role))))
+        .collect();
+    if let Some(e) = error {
+        lines.push(Line::from(Span::styled(e, theme.style(Role::Error))));
+    }
+    if done {
+        lines.push(Line::from(Span::styled(
+            "Esc to close",
+            theme.style(Role::Muted),
+        )));
+    }
+    lines
 }

@@ -326,21 +326,12 @@ impl WizardOverlay {
                 format!(" {} ", w.title)
             }
         };
-        for (role, p) in &self.progress {
-            lines.push(Line::from(Span::styled(p.clone(), theme.style(*role))));
-        }
-        if let Some(e) = &self.error {
-            lines.push(Line::from(Span::styled(
-                e.clone(),
-                theme.style(Role::Error),
-            )));
-        }
-        if self.done {
-            lines.push(Line::from(Span::styled(
-                "Esc to close",
-                theme.style(Role::Muted),
-            )));
-        }
+        lines.extend(super::dialog::outcome_lines(
+            &self.progress,
+            self.error.as_deref(),
+            self.done,
+            theme,
+        ));
         // Keep the end in view (progress) when the page is taller than the overlay.
         let height = usize::from(rect.height.saturating_sub(2));
         let skip = lines.len().saturating_sub(height.max(1));

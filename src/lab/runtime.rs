@@ -241,10 +241,31 @@ pub async fn run(opts: LabOptions) -> Result<()> {
         n.teardown();
     }
     super::process::kill_pidfiles(&paths.pids(), Duration::from_secs(3));
-    let _ = std::fs::remove_file(paths.state_file());
-    let _ = std::fs::remove_file(paths.control_socket());
+    remove_all_but_logs(&paths);
     drop(lease);
     result
+}
+
+/// A stopped lab keeps only its logs: etcd preallocates 128 MiB of WAL per member,
+/// and a test run starts dozens of labs on one disk.
+fn remove_all_but_logs(paths: &LabPaths) {
+    let Ok(entries) = std::fs::read_dir(&paths.root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path == paths.logs() {
+            continue;
+        }
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(e) = removed {
+            tracing::warn!(path = %path.display(), "cannot remove lab file: {e}");
+        }
+    }
 }
 
 fn load_scenario(name: &str) -> Result<Scenario> {

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::model::pod::Pod;
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::core::v1::{Event, Node};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

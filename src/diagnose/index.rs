@@ -3,9 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::model::pod::Pod;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{
-    Event, Node, PersistentVolume, PersistentVolumeClaim, Pod, PodCondition,
+    Event, Node, PersistentVolume, PersistentVolumeClaim, PodCondition,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 

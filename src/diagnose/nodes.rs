@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use crate::model::pod::Pod;
+use k8s_openapi::api::core::v1::Node;
 
 use super::index::{Index, at, node_ready, pod_claims, pod_key, pod_node};
 use super::{Finding, Severity, cap_listed};

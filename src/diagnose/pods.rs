@@ -15,7 +15,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
-use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use crate::model::pod::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::Event;
 use regex::Regex;
 
 use super::ceph::locks::pod_lock_story as lock_story;

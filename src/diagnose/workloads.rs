@@ -10,8 +10,9 @@
 
 use std::collections::HashMap;
 
+use crate::model::pod::Pod;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::index::{

@@ -98,8 +98,9 @@ pub fn watch_optional(
             {
                 match &item {
                     Ok(ev) => {
-                        // Each retry of a missing CRD starts with `Init`: not news.
-                        news = super::reflectors::shows_change(ev);
+                        // Each retry of a missing CRD starts with `Init`: not news,
+                        // unless it clears an error the views still show.
+                        news = super::reflectors::shows_change(ev) || s.last_error.is_some();
                         if matches!(ev, Event::InitDone) {
                             s.synced = true;
                         }

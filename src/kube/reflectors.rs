@@ -14,6 +14,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use crate::model::pod::Pod;
 use ::kube::runtime::WatchStreamExt;
 use ::kube::runtime::reflector::{self, Store};
 use ::kube::runtime::watcher::{self, Event};
@@ -21,8 +22,7 @@ use ::kube::{Api, Resource, ResourceExt};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Event as KEvent, Namespace, Node, PersistentVolume,
-    PersistentVolumeClaim, Pod,
+    ConfigMap, Event as KEvent, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use serde::de::DeserializeOwned;
@@ -76,75 +76,12 @@ fn strip<K: Resource>(obj: &mut K) {
     }
 }
 
-/// Pods are most of what the console holds (150,000 on a big cluster, ~4.6 KB of JSON
-/// each), so they keep only what the rows, the findings and describe read: metadata
-/// but annotations, the node and scheduling fields, each container's name, image and
-/// restart policy, the storage volumes (claims, rbd, csi, ephemeral), and the status
-/// without image and container ids or resources. Describe and YAML fetch the whole
-/// object from the API server when opened. Code that reads another pod field must keep
-/// it here.
+/// Pods are decoded into the console's own [`Pod`] (only what the panes, findings
+/// and wizards read); what is left to drop is in the metadata. Describe and YAML
+/// fetch the whole object from the API server when opened.
 fn strip_pod(pod: &mut Pod) {
     strip(pod);
     pod.metadata.annotations = None;
-    if let Some(spec) = pod.spec.as_mut() {
-        spec.service_account = None;
-        spec.service_account_name = None;
-        spec.dns_policy = None;
-        spec.scheduler_name = None;
-        for c in spec
-            .containers
-            .iter_mut()
-            .chain(spec.init_containers.iter_mut().flatten())
-        {
-            *c = Container {
-                name: std::mem::take(&mut c.name),
-                image: c.image.take(),
-                restart_policy: c.restart_policy.take(),
-                ..Default::default()
-            };
-        }
-        spec.ephemeral_containers = None;
-        spec.affinity = None;
-        spec.tolerations = None;
-        spec.topology_spread_constraints = None;
-        spec.security_context = None;
-        spec.dns_config = None;
-        spec.host_aliases = None;
-        spec.image_pull_secrets = None;
-        spec.overhead = None;
-        spec.resource_claims = None;
-        if let Some(volumes) = spec.volumes.as_mut() {
-            volumes.retain(|v| {
-                v.persistent_volume_claim.is_some()
-                    || v.rbd.is_some()
-                    || v.csi.is_some()
-                    || v.ephemeral.is_some()
-            });
-        }
-    }
-    if let Some(status) = pod.status.as_mut() {
-        for cs in status
-            .container_statuses
-            .iter_mut()
-            .flatten()
-            .chain(status.init_container_statuses.iter_mut().flatten())
-        {
-            cs.image = String::new();
-            cs.image_id = String::new();
-            cs.container_id = None;
-            cs.allocated_resources = None;
-            cs.allocated_resources_status = None;
-            cs.resources = None;
-            cs.volume_mounts = None;
-            cs.user = None;
-        }
-        status.ephemeral_container_statuses = None;
-        status.pod_ips = None;
-        status.host_ips = None;
-        status.resource_claim_statuses = None;
-    }
-    // A fresh copy is packed: no spare capacity left by the decoder or by the above.
-    *pod = pod.clone();
 }
 
 /// Nodes drop their image lists (often dozens of entries per node); nothing reads them.
@@ -255,11 +192,12 @@ impl Recorder {
         }
     }
 
-    /// A successful watch item. Only what the store shows wakes the deriver: the
-    /// items of a (re)list are buffered until its end, and a watcher that retries a
-    /// missing resource starts every attempt with `Init`.
+    /// A successful watch item. Only what the store shows, or an error it clears,
+    /// wakes the deriver: the items of a (re)list are buffered until its end, and a
+    /// watcher that retries a missing resource starts every attempt with `Init`.
     fn ok(&self, list_done: bool, shown: bool) {
         let now = jiff::Timestamp::now();
+        let mut cleared = false;
         if let Ok(mut map) = self.status.lock()
             && let Some(s) = map.get_mut(self.kind)
         {
@@ -274,9 +212,9 @@ impl Recorder {
                 s.synced = true;
             }
             s.last_success = Some(now);
-            s.last_error = None;
+            cleared = s.last_error.take().is_some();
         }
-        if shown {
+        if shown || cleared {
             self.changed.notify_one();
         }
     }
@@ -403,6 +341,7 @@ impl Spawner {
                     tokio::time::timeout(Duration::from_secs(5), client.apiserver_version())
                         .await
                         .is_ok_and(|r| r.is_ok());
+                tracing::debug!(answered, "API server probe after a connection error");
                 if !answered {
                     continue;
                 }
@@ -587,5 +526,46 @@ impl Sources {
             .collect();
         v.sort();
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorder() -> Recorder {
+        let status: StatusMap = Arc::new(Mutex::new(BTreeMap::new()));
+        if let Ok(mut m) = status.lock() {
+            m.insert(
+                "pods",
+                SourceStatus {
+                    kind: "pods",
+                    synced: true,
+                    last_success: None,
+                    last_error: Some("cannot reach the API server".into()),
+                },
+            );
+        }
+        Recorder {
+            kind: "pods",
+            status,
+            changed: Arc::new(Notify::new()),
+            server: "https://192.0.2.1:6443".into(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// A resumed watch whose first item shows nothing (a retry's `Init`) still has
+    /// to wake the deriver once: the views show the error it clears.
+    #[tokio::test]
+    async fn clearing_an_error_wakes_the_deriver_once() {
+        let r = recorder();
+        r.ok(false, false);
+        let woken = tokio::time::timeout(Duration::from_millis(100), r.changed.notified()).await;
+        assert!(woken.is_ok(), "the cleared error woke nobody");
+        assert!(r.status.lock().unwrap()["pods"].last_error.is_none());
+        r.ok(false, false);
+        let again = tokio::time::timeout(Duration::from_millis(100), r.changed.notified()).await;
+        assert!(again.is_err(), "an idle retry must not wake the deriver");
     }
 }

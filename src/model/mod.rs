@@ -3,6 +3,7 @@
 pub mod ceph;
 pub mod cidr;
 pub mod host;
+pub mod pod;
 pub mod pod_status;
 pub mod rbd_map;
 pub mod rows;

@@ -7,9 +7,10 @@
 
 use std::collections::HashMap;
 
+use crate::model::pod::Pod;
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::pod_status::{age, micro_timestamp, pod_columns, timestamp};

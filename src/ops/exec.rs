@@ -11,8 +11,9 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::model::pod::Pod;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::wait::{Condition, await_condition};
 use kube::{Client, Resource};

@@ -8,16 +8,21 @@ use crate::ui::view::{ObjKey, ObjKind};
 
 /// The object behind a row as JSON, if it is still in the snapshot.
 pub fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
-    fn find<K: kube::ResourceExt + serde::Serialize>(
-        items: &[std::sync::Arc<K>],
-        key: &ObjKey,
-    ) -> Option<Value> {
-        items
-            .iter()
-            .find(|o| {
-                o.name_any() == key.name && o.namespace().unwrap_or_default() == key.namespace
-            })
-            .and_then(|o| serde_json::to_value(o.as_ref()).ok())
+    /// The console's own pod type serialises without apiVersion and kind: add them.
+    fn find<K>(items: &[std::sync::Arc<K>], key: &ObjKey) -> Option<Value>
+    where
+        K: kube::ResourceExt<DynamicType = ()> + serde::Serialize,
+    {
+        let obj = items.iter().find(|o| {
+            o.name_any() == key.name && o.namespace().unwrap_or_default() == key.namespace
+        })?;
+        let mut v = serde_json::to_value(obj.as_ref()).ok()?;
+        if let Some(map) = v.as_object_mut() {
+            map.entry("apiVersion")
+                .or_insert_with(|| K::api_version(&()).into());
+            map.entry("kind").or_insert_with(|| K::kind(&()).into());
+        }
+        Some(v)
     }
     match key.kind {
         ObjKind::Node => find(&s.nodes, key),
@@ -44,11 +49,29 @@ pub fn yaml_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
 
 /// An object (as JSON) as YAML lines.
 pub fn yaml_of(v: &Value) -> Vec<String> {
-    serde_yaml_ng::to_string(v)
+    serde_yaml_ng::to_string(&sorted(v))
         .unwrap_or_else(|e| format!("cannot render YAML: {e}"))
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+/// Keys in alphabetical order at every level, as `kubectl get -o yaml` prints them
+/// (serde_json keeps insertion order here, and types serialise in field order).
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::model::pod::Pod;
 
 use crate::diagnose::network::config;
 use crate::model::snapshot::Snapshot;

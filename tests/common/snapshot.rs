@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod,
+    ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use kcops::diagnose::{Finding, Thresholds, diagnose, diagnose_with};
@@ -46,7 +46,7 @@ async fn calico(
 pub async fn snapshot(client: &kube::Client) -> Snapshot {
     let mut s = Snapshot {
         nodes: list::<Node>(client).await,
-        pods: list::<Pod>(client).await,
+        pods: list::<kcops::model::pod::Pod>(client).await,
         pvs: list::<PersistentVolume>(client).await,
         pvcs: list::<PersistentVolumeClaim>(client).await,
         storage_classes: list::<StorageClass>(client).await,

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::model::pod::Pod;
 
 use super::config::{CniKind, NetConfig};
 use super::signature::{Signature, classify};

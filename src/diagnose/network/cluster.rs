@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use crate::model::pod::Pod;
+use k8s_openapi::api::core::v1::Node;
 
 use super::agents::Agents;
 use super::config::{CniKind, NetConfig};

@@ -7,8 +7,9 @@
 
 use std::collections::HashMap;
 
+use crate::model::pod::Pod;
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::DynamicObject;
 
 use crate::diagnose::index::pod_node;

@@ -5,7 +5,7 @@
 //! Findings merge into the node's event findings of the same id (see
 //! [`super::Drafts`]): the events say pods fail, the host says why, in one finding.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::model::pod::Pod;
 
 use super::agents::{AgentState, Agents};
 use super::config::{CniKind, NetConfig};

@@ -46,7 +46,8 @@ mod summary;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Event, Node, NodeCondition, Pod};
+use crate::model::pod::Pod;
+use k8s_openapi::api::core::v1::{Event, Node, NodeCondition};
 
 use super::index::{Index, event_line, pod_key};
 use super::{Explained, Finding, Severity, cap_listed};

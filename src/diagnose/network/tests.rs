@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::model::pod::Pod;
 
 use super::super::fixtures::*;
 use super::super::{Severity, diagnose};

@@ -349,7 +349,7 @@ impl Printer {
             })
         };
         match self {
-            Self::Pods => pod_row(&parse(obj)?, now),
+            Self::Pods => pod_row(&parse(obj)?, &parse(obj)?, now),
             Self::Nodes => plain(node_cells(&parse(obj)?, now)),
             Self::PersistentVolumes => plain(pv_cells(&parse(obj)?, now)),
             Self::PersistentVolumeClaims => plain(pvc_cells(&parse(obj)?, now)),
@@ -723,10 +723,11 @@ fn canonicalize(mut mantissa: i128, mut scale: i32, format: QFormat) -> Option<S
 
 // ---- printers ----
 
-fn pod_row(pod: &Pod, now: Timestamp) -> Option<Row> {
+/// `shown` is the console's own pod type, which the STATUS/READY/RESTARTS port reads.
+fn pod_row(pod: &Pod, shown: &crate::model::pod::Pod, now: Timestamp) -> Option<Row> {
     let status = pod.status.as_ref();
     let spec = pod.spec.as_ref();
-    let (ready, reason, restarts) = pod_status::pod_columns(pod, now);
+    let (ready, reason, restarts) = pod_status::pod_columns(shown, now);
     let mut cells = vec![
         json!(name_of(&pod.metadata)),
         json!(ready),

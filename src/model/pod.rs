@@ -1,0 +1,278 @@
+//! The console's pod: only the fields kcops reads, decoded straight from the API
+//! server's JSON (serde skips the rest without allocating it).
+//!
+//! Pods are most of what the console holds (150,000 on a big cluster). k8s-openapi's
+//! `Pod` is 2 KiB before any field is set, each `Container` another 2 KiB and each
+//! `Volume` 3 KiB, so 150,000 of them, even stripped, took over 2 GiB. These types keep
+//! k8s-openapi's field names and shapes (so code reads `pod.spec`, `status.conditions`
+//! the same way) and implement `k8s_openapi::Resource`, so `Api<Pod>`, watchers and
+//! reflectors work with them directly. Code that needs another pod field adds it here;
+//! describe and YAML fetch the whole object from the API server.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    CSIVolumeSource, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    EphemeralVolumeSource, PersistentVolumeClaimVolumeSource, PodCondition, RBDVolumeSource,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use serde::{Deserialize, Serialize};
+
+/// A pod (`v1/Pod`) as the console keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct Pod {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<PodSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PodStatus>,
+}
+
+impl k8s_openapi::Resource for Pod {
+    const API_VERSION: &'static str = "v1";
+    const GROUP: &'static str = "";
+    const KIND: &'static str = "Pod";
+    const VERSION: &'static str = "v1";
+    const URL_PATH_SEGMENT: &'static str = "pods";
+    type Scope = k8s_openapi::NamespaceResourceScope;
+}
+
+impl k8s_openapi::ListableResource for Pod {
+    const LIST_KIND: &'static str = "PodList";
+}
+
+impl k8s_openapi::Metadata for Pod {
+    type Ty = ObjectMeta;
+
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// `PodSpec`: where the pod runs, its containers and its storage volumes.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    #[serde(default)]
+    pub containers: Vec<Container>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_containers: Option<Vec<Container>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_network: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
+    /// `system-node-critical` / `system-cluster-critical` mark system pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+    /// Only volumes that can be backed by a PV or an RBD image are kept.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "storage_volumes"
+    )]
+    pub volumes: Option<Vec<Volume>>,
+}
+
+/// A container of the spec: its name, image and restart policy (sidecars).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
+}
+
+/// A volume that can be backed by storage kcops shows (a claim, RBD, CSI, ephemeral).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbd: Option<Box<RBDVolumeSource>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csi: Option<Box<CSIVolumeSource>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral: Option<Box<EphemeralVolumeSource>>,
+}
+
+impl Volume {
+    fn is_storage(&self) -> bool {
+        self.persistent_volume_claim.is_some()
+            || self.rbd.is_some()
+            || self.csi.is_some()
+            || self.ephemeral.is_some()
+    }
+}
+
+/// Decodes the volume list keeping only storage volumes (the service-account token,
+/// ConfigMaps and emptyDirs of every pod are dropped as they are read).
+fn storage_volumes<'de, D>(d: D) -> Result<Option<Vec<Volume>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let volumes: Option<Vec<Volume>> = Option::deserialize(d)?;
+    Ok(volumes.map(|mut v| {
+        v.retain(Volume::is_storage);
+        v.shrink_to_fit();
+        v
+    }))
+}
+
+/// `PodStatus` without IPs lists, resources and ids.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(rename = "hostIP", default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
+    #[serde(rename = "podIP", default, skip_serializing_if = "Option::is_none")]
+    pub pod_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<PodCondition>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_container_statuses: Option<Vec<ContainerStatus>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_statuses: Option<Vec<ContainerStatus>>,
+}
+
+/// A container's status: readiness, restarts, current and last state.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStatus {
+    pub name: String,
+    #[serde(default)]
+    pub ready: bool,
+    #[serde(default)]
+    pub restart_count: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ContainerState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_state: Option<ContainerState>,
+}
+
+/// `ContainerState` with the (rare, large) terminated state boxed.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<ContainerStateRunning>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminated: Option<Box<ContainerStateTerminated>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<ContainerStateWaiting>,
+}
+
+/// Labels as a map, for code that matches selectors.
+pub fn labels(pod: &Pod) -> &BTreeMap<String, String> {
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    pod.metadata.labels.as_ref().unwrap_or(&EMPTY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pod as the API server sends it, with what the console drops.
+    fn full_pod() -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web-0", "namespace": "default", "uid": "u1",
+                "labels": {"app": "web"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web", "uid": "s1", "controller": true}]},
+            "spec": {
+                "nodeName": "node1", "restartPolicy": "Always", "hostNetwork": false,
+                "serviceAccountName": "default",
+                "initContainers": [{"name": "init", "image": "busybox", "restartPolicy": "Always",
+                    "command": ["sh"], "env": [{"name": "A", "value": "b"}]}],
+                "containers": [{"name": "app", "image": "nginx:1.27",
+                    "resources": {"requests": {"cpu": "100m"}},
+                    "livenessProbe": {"httpGet": {"path": "/", "port": 80}},
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                "volumes": [
+                    {"name": "data", "persistentVolumeClaim": {"claimName": "data-web-0"}},
+                    {"name": "kube-api-access-x", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}},
+                    {"name": "cfg", "configMap": {"name": "web"}},
+                    {"name": "img", "rbd": {"image": "foo", "monitors": ["10.0.0.1:6789"], "pool": "rbd"}},
+                    {"name": "csi", "csi": {"driver": "rbd.csi.ceph.com", "volumeAttributes": {"imageName": "csi-vol-1"}}}
+                ]
+            },
+            "status": {
+                "phase": "Running", "hostIP": "10.0.0.11", "podIP": "10.244.1.5",
+                "podIPs": [{"ip": "10.244.1.5"}], "qosClass": "BestEffort",
+                "startTime": "2026-11-27T10:00:00Z",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "containerStatuses": [{"name": "app", "ready": true, "restartCount": 3,
+                    "image": "nginx:1.27", "imageID": "sha256:abc", "containerID": "containerd://1",
+                    "started": true,
+                    "state": {"running": {"startedAt": "2026-11-27T10:01:00Z"}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "message": "boom"}}}]
+            }
+        })
+    }
+
+    #[test]
+    fn decodes_what_the_console_reads_and_drops_the_rest() {
+        let pod: Pod = serde_json::from_value(full_pod()).unwrap();
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.node_name.as_deref(), Some("node1"));
+        assert_eq!(spec.containers.len(), 1);
+        assert_eq!(spec.containers[0].image.as_deref(), Some("nginx:1.27"));
+        let init = spec.init_containers.as_ref().unwrap();
+        assert_eq!(init[0].restart_policy.as_deref(), Some("Always"));
+        let names: Vec<&str> = spec
+            .volumes
+            .iter()
+            .flatten()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert_eq!(names, ["data", "img", "csi"], "only storage volumes stay");
+        let status = pod.status.as_ref().unwrap();
+        let cs = &status.container_statuses.as_ref().unwrap()[0];
+        assert_eq!((cs.ready, cs.restart_count), (true, 3));
+        let last = cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+        assert_eq!(last.message.as_deref(), Some("boom"));
+        assert_eq!(labels(&pod).get("app").map(String::as_str), Some("web"));
+        // What was dropped is gone from the re-serialised object too.
+        let back = serde_json::to_value(&pod).unwrap();
+        assert!(back["spec"]["serviceAccountName"].is_null());
+        assert!(back["spec"]["containers"][0]["resources"].is_null());
+        assert!(back["status"]["containerStatuses"][0]["imageID"].is_null());
+        assert_eq!(back["status"]["hostIP"], "10.0.0.11");
+    }
+
+    #[test]
+    fn a_pod_is_a_fraction_of_k8s_openapi_s() {
+        let lite = std::mem::size_of::<Pod>()
+            + 2 * std::mem::size_of::<Container>()
+            + std::mem::size_of::<Volume>()
+            + 2 * std::mem::size_of::<ContainerStatus>();
+        let full = std::mem::size_of::<k8s_openapi::api::core::v1::Pod>()
+            + 2 * std::mem::size_of::<k8s_openapi::api::core::v1::Container>()
+            + std::mem::size_of::<k8s_openapi::api::core::v1::Volume>()
+            + 2 * std::mem::size_of::<k8s_openapi::api::core::v1::ContainerStatus>();
+        assert!(
+            lite * 5 < full,
+            "inline size {lite} B is not a fifth of {full} B"
+        );
+    }
+}

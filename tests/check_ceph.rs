@@ -7,13 +7,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::{Lab, shared};
+use common::{CephUser, Lab, shared};
 
 fn lab() -> &'static Lab {
     shared("chkceph", "rbd-stale-lock", &[])
@@ -24,58 +22,6 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The lab's findings once settled, without Ceph.
 const BASE: &[&str] = &["node.notready", "pod.volume-locked"];
-
-/// How to run `kcops check` as which Ceph user.
-struct Ceph<'a> {
-    conf: &'a Path,
-    id: &'a str,
-    keyring: &'a Path,
-}
-
-impl Ceph<'static> {
-    fn admin() -> Ceph<'static> {
-        let lab = lab();
-        Ceph {
-            conf: lab.state.ceph_conf.as_deref().expect("the lab runs Ceph"),
-            id: "admin",
-            keyring: lab
-                .state
-                .ceph_keyring
-                .as_deref()
-                .expect("the lab has an admin keyring"),
-        }
-    }
-}
-
-/// `kcops check --json` as the console on master would run it: exit code and report.
-fn check(ceph: &Ceph) -> (i32, Value) {
-    let lab = lab();
-    let dir = lab.runtime_dir.join("check");
-    let out = Command::new(env!("CARGO_BIN_EXE_kcops"))
-        .args(["check", "--json"])
-        .env("KUBECONFIG", &lab.state.kubeconfig)
-        .env("CEPH_CONF", ceph.conf)
-        .env("KCOPS_CEPH_ID", ceph.id)
-        .env("KCOPS_CEPH_KEYRING", ceph.keyring)
-        .env("KCOPS_NODE", "master")
-        .env("KCOPS_HOST_ROOT", lab.host_root("master"))
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("HOME", &lab.home)
-        .env_remove("KCOPS_NO_CEPH")
-        .env_remove("KCOPS_NAMESPACE")
-        .env_remove("CEPH_ARGS")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run kcops check: {e}"));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "kcops check printed no JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), report)
-}
 
 fn findings(report: &Value) -> &[Value] {
     report["findings"]
@@ -118,13 +64,18 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// Runs `kcops check` until its id set is `want` and stays so for `stable`.
-fn wait_for_ids(ceph: &Ceph, want: &[&str], stable: Duration, timeout: Duration) -> (i32, Value) {
+fn wait_for_ids(
+    ceph: &CephUser,
+    want: &[&str],
+    stable: Duration,
+    timeout: Duration,
+) -> (i32, Value) {
     let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
     want.sort();
     let deadline = Instant::now() + timeout;
     let mut since: Option<Instant> = None;
     loop {
-        let (code, report) = check(ceph);
+        let (code, report) = lab().check_json(ceph);
         if ids(&report) == want {
             if since.get_or_insert_with(Instant::now).elapsed() >= stable {
                 return (code, report);
@@ -146,7 +97,7 @@ fn settled() -> (i32, Value) {
     let mut want = BASE.to_vec();
     want.push("rbd.stale-lock");
     wait_for_ids(
-        &Ceph::admin(),
+        &lab().ceph_admin(),
         &want,
         Duration::from_secs(5),
         Duration::from_secs(300),
@@ -291,7 +242,7 @@ async fn an_image_no_pv_references_is_an_orphan() {
     let mut want = BASE.to_vec();
     want.extend(["rbd.stale-lock", "rbd.orphan-image"]);
     let (code, report) = wait_for_ids(
-        &Ceph::admin(),
+        &lab().ceph_admin(),
         &want,
         Duration::from_secs(2),
         Duration::from_secs(60),
@@ -322,7 +273,7 @@ async fn an_image_no_pv_references_is_an_orphan() {
     let mut want = BASE.to_vec();
     want.push("rbd.stale-lock");
     wait_for_ids(
-        &Ceph::admin(),
+        &lab().ceph_admin(),
         &want,
         Duration::ZERO,
         Duration::from_secs(60),
@@ -334,14 +285,14 @@ async fn a_user_that_may_not_blocklist_is_told_the_caps() {
     let _turn = SERIAL.lock().await;
     settled();
     let lab = lab();
-    let kube = Ceph {
+    let kube = CephUser {
         keyring: lab
             .state
             .ceph_kube_keyring
             .as_deref()
             .expect("the lab has client.kube"),
         id: "kube",
-        ..Ceph::admin()
+        ..lab.ceph_admin()
     };
     let mut want = BASE.to_vec();
     want.extend(["rbd.stale-lock", "ceph.fence-denied"]);
@@ -388,7 +339,7 @@ async fn an_unreachable_mon_is_reported_and_kubernetes_findings_stay() {
     let _turn = SERIAL.lock().await;
     settled();
     let lab = lab();
-    let admin = Ceph::admin();
+    let admin = lab.ceph_admin();
     // The lab's conf with a mon address nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -408,12 +359,12 @@ async fn an_unreachable_mon_is_reported_and_kubernetes_findings_stay() {
         .join("\n");
     let path = lab.runtime_dir.join("dead-mon.conf");
     std::fs::write(&path, dead + "\n").unwrap_or_else(|e| panic!("{e}"));
-    let ceph = Ceph {
+    let ceph = CephUser {
         conf: &path,
         ..admin
     };
     let started = Instant::now();
-    let (code, report) = check(&ceph);
+    let (code, report) = lab.check_json(&ceph);
     let took = started.elapsed();
     let all = text(&report);
     assert!(took < Duration::from_secs(15), "took {took:?}");

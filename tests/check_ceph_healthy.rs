@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -16,42 +15,9 @@ fn lab() -> &'static Lab {
     shared("chkcephok", "healthy", &[])
 }
 
-/// `kcops check --json` as the console on master with the lab's admin: exit code and report.
+/// `kcops check --json` as the console on master with the lab's admin.
 fn check(lab: &Lab) -> (i32, Value) {
-    let dir = lab.runtime_dir.join("check");
-    let out = Command::new(env!("CARGO_BIN_EXE_kcops"))
-        .args(["check", "--json"])
-        .env("KUBECONFIG", &lab.state.kubeconfig)
-        .env(
-            "CEPH_CONF",
-            lab.state.ceph_conf.as_deref().expect("the lab runs Ceph"),
-        )
-        .env("KCOPS_CEPH_ID", "admin")
-        .env(
-            "KCOPS_CEPH_KEYRING",
-            lab.state
-                .ceph_keyring
-                .as_deref()
-                .expect("the lab has an admin keyring"),
-        )
-        .env("KCOPS_NODE", "master")
-        .env("KCOPS_HOST_ROOT", lab.host_root("master"))
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("HOME", &lab.home)
-        .env_remove("KCOPS_NO_CEPH")
-        .env_remove("KCOPS_NAMESPACE")
-        .env_remove("CEPH_ARGS")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run kcops check: {e}"));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "kcops check printed no JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), report)
+    lab.check_json(&lab.ceph_admin())
 }
 
 #[tokio::test]

@@ -7,26 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Lab, client_for, shared, wait_for};
-use kcops::kube::connect::{ConnectOptions, connect};
-use kcops::kube::reflectors::Sources;
 use kcops::ops::{AuditLog, ExecContext, Executor, OpsError, Plan, ScaleKind};
 
 fn lab() -> &'static Lab {
     shared("consoleops", "healthy", &["--no-ceph"])
-}
-
-async fn sources(lab: &Lab) -> Sources {
-    let conn = connect(&ConnectOptions {
-        kubeconfig: Some(lab.state.kubeconfig.clone()),
-        context: None,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("connect: {e}"));
-    let s = Sources::start(&conn);
-    s.wait_synced(Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|e| panic!("sync: {e}"));
-    s
 }
 
 fn executor(client: kube::Client, lab: &Lab, test: &str) -> Executor {
@@ -53,7 +37,7 @@ async fn wait_store(what: &str, f: impl Fn() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cordon_scale_and_delete_reach_the_stores_and_kubectl() {
     let lab = lab();
-    let s = sources(lab).await;
+    let s = lab.sources().await;
     let exec = executor(lab.client().await, lab, "main");
     let (tx, _rx) = tokio::sync::mpsc::channel(64);
 

@@ -9,27 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::{Lab, shared, wait_for};
-use kcops::kube::connect::{ConnectOptions, connect};
-use kcops::kube::reflectors::Sources;
 use kcops::ops::{AuditLog, ExecContext, Executor, OpsError};
 use kcops::ui::net_actions;
 
 fn lab() -> &'static Lab {
     shared("netactions", "flannel-broken", &["--no-ceph"])
-}
-
-async fn sources(lab: &Lab) -> Sources {
-    let conn = connect(&ConnectOptions {
-        kubeconfig: Some(lab.state.kubeconfig.clone()),
-        context: None,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("connect: {e}"));
-    let s = Sources::start(&conn);
-    s.wait_synced(Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|e| panic!("sync: {e}"));
-    s
 }
 
 fn executor(client: kube::Client, lab: &Lab, read_only: bool) -> Executor {
@@ -80,7 +64,7 @@ fn ready_daemon_pods(lab: &Lab, ns: &str, label: &str) -> Vec<(String, String)> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
     let lab = lab();
-    let s = sources(lab).await;
+    let s = lab.sources().await;
     let client = lab.client().await;
     let before_config = proxy_config(lab);
     assert!(

@@ -234,3 +234,71 @@ pub fn normalize_ages(text: &str) -> String {
 
 /// Snapshots listed from a lab and waiting for settled findings (`kcops check` tests).
 pub mod snapshot;
+
+/// Who `kcops check` is to Ceph: a conf, a user id and its keyring.
+pub struct CephUser<'a> {
+    pub conf: &'a std::path::Path,
+    pub id: &'a str,
+    pub keyring: &'a std::path::Path,
+}
+
+impl Lab {
+    /// The lab's `client.admin`.
+    pub fn ceph_admin(&self) -> CephUser<'_> {
+        CephUser {
+            conf: self.state.ceph_conf.as_deref().expect("the lab runs Ceph"),
+            id: "admin",
+            keyring: self
+                .state
+                .ceph_keyring
+                .as_deref()
+                .expect("the lab has an admin keyring"),
+        }
+    }
+
+    /// `kcops check --json` as the console on master would run it, as `ceph`'s user:
+    /// its exit code and report.
+    pub fn check_json(&self, ceph: &CephUser) -> (i32, serde_json::Value) {
+        let dir = self.runtime_dir.join("check");
+        let out = Command::new(env!("CARGO_BIN_EXE_kcops"))
+            .args(["check", "--json"])
+            .env("KUBECONFIG", &self.state.kubeconfig)
+            .env("CEPH_CONF", ceph.conf)
+            .env("KCOPS_CEPH_ID", ceph.id)
+            .env("KCOPS_CEPH_KEYRING", ceph.keyring)
+            .env("KCOPS_NODE", "master")
+            .env("KCOPS_HOST_ROOT", self.host_root("master"))
+            .env("XDG_STATE_HOME", dir.join("state"))
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("HOME", &self.home)
+            .env_remove("KCOPS_NO_CEPH")
+            .env_remove("KCOPS_NAMESPACE")
+            .env_remove("CEPH_ARGS")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run kcops check: {e}"));
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "kcops check printed no JSON ({e}): {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), report)
+    }
+
+    /// kcops' reflectors on the lab, every kind listed.
+    pub async fn sources(&self) -> kcops::kube::reflectors::Sources {
+        use kcops::kube::connect::{ConnectOptions, connect};
+        let conn = connect(&ConnectOptions {
+            kubeconfig: Some(self.state.kubeconfig.clone()),
+            context: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+        let s = kcops::kube::reflectors::Sources::start(&conn);
+        s.wait_synced(Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("sync: {e}"));
+        s
+    }
+}

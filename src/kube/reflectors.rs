@@ -1,6 +1,7 @@
 //! One reflector per kind (`watcher(..).default_backoff()`), objects stripped of
-//! managedFields and last-applied annotations before they are stored, pods of much
-//! more (see [`strip_pod`]) and nodes of their image lists. A change only wakes
+//! managedFields and last-applied annotations before they are stored, pods decoded
+//! into the console's own [`Pod`] (see [`strip_pod`]) and nodes stripped of their
+//! image lists. A change only wakes
 //! whoever waits on [`Sources::changed`]; nothing here waits for the UI.
 //!
 //! Pods, nodes and events, the kinds that run into the thousands, are kept in an

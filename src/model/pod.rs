@@ -9,8 +9,6 @@
 //! reflectors work with them directly. Code that needs another pod field adds it here;
 //! describe and YAML fetch the whole object from the API server.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{
     CSIVolumeSource, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
     EphemeralVolumeSource, PersistentVolumeClaimVolumeSource, PodCondition, RBDVolumeSource,
@@ -182,12 +180,6 @@ pub struct ContainerState {
     pub waiting: Option<ContainerStateWaiting>,
 }
 
-/// Labels as a map, for code that matches selectors.
-pub fn labels(pod: &Pod) -> &BTreeMap<String, String> {
-    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
-    pod.metadata.labels.as_ref().unwrap_or(&EMPTY)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +243,8 @@ mod tests {
         assert_eq!((cs.ready, cs.restart_count), (true, 3));
         let last = cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
         assert_eq!(last.message.as_deref(), Some("boom"));
-        assert_eq!(labels(&pod).get("app").map(String::as_str), Some("web"));
+        let labels = pod.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels.get("app").map(String::as_str), Some("web"));
         // What was dropped is gone from the re-serialised object too.
         let back = serde_json::to_value(&pod).unwrap();
         assert!(back["spec"]["serviceAccountName"].is_null());

@@ -6,20 +6,17 @@
 //! listed (empty), no `source.error` finding appears, and the watch keeps retrying
 //! with backoff so that installing calico later is noticed.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ::kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use ::kube::runtime::WatchStreamExt;
 use ::kube::runtime::reflector::{self, Store};
-use ::kube::runtime::watcher::{self, Event};
+use ::kube::runtime::watcher;
 use ::kube::{Api, Client, Resource};
 use futures::StreamExt;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::errors::describe_watcher;
-use crate::model::snapshot::SourceStatus;
+use super::reflectors::Recorder;
 
 /// calico's API group for the resources it keeps in the Kubernetes datastore.
 pub const GROUP: &str = "crd.projectcalico.org";
@@ -58,29 +55,15 @@ fn is_absent(e: &watcher::Error) -> bool {
     }
 }
 
-/// Watches `ar` cluster-wide into a store, reporting into `status` under `kind` like
-/// the other reflectors, except that a 404 counts as listed and empty.
-pub fn watch_optional(
+/// Watches `ar` cluster-wide into a store, reporting through `recorder` like the
+/// other reflectors, except that a 404 counts as listed and empty.
+pub(super) fn watch_optional(
     client: Client,
     ar: ApiResource,
-    kind: &'static str,
-    server: String,
-    status: Arc<Mutex<BTreeMap<&'static str, SourceStatus>>>,
-    changed: Arc<Notify>,
+    recorder: Recorder,
 ) -> (Store<DynamicObject>, JoinHandle<()>) {
     let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
     let reader = writer.as_reader();
-    if let Ok(mut s) = status.lock() {
-        s.insert(
-            kind,
-            SourceStatus {
-                kind,
-                synced: false,
-                last_success: None,
-                last_error: None,
-            },
-        );
-    }
     let api: Api<DynamicObject> = Api::all_with(client, &ar);
     let stream = watcher::watcher(api, watcher::Config::default())
         .default_backoff()
@@ -91,40 +74,12 @@ pub fn watch_optional(
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
-            let now = jiff::Timestamp::now();
-            let mut news = true;
-            if let Ok(mut map) = status.lock()
-                && let Some(s) = map.get_mut(kind)
-            {
-                match &item {
-                    Ok(ev) => {
-                        // Each retry of a missing CRD starts with `Init`: not news,
-                        // unless it clears an error the views still show.
-                        news = super::reflectors::shows_change(ev) || s.last_error.is_some();
-                        if matches!(ev, Event::InitDone) {
-                            s.synced = true;
-                        }
-                        s.last_success = Some(now);
-                        s.last_error = None;
-                    }
-                    Err(e) if is_absent(e) => {
-                        tracing::debug!(kind, "not installed on this cluster");
-                        // Still absent (the watcher retries every second or so): no
-                        // news for the views, which would otherwise be derived again.
-                        news = !s.synced || s.last_error.is_some();
-                        s.synced = true;
-                        s.last_success = Some(now);
-                        s.last_error = None;
-                    }
-                    Err(e) => {
-                        let text = describe_watcher(e, &server);
-                        tracing::warn!(kind, "watch failed: {text}");
-                        s.last_error = Some(text);
-                    }
+            match &item {
+                Err(e) if is_absent(e) => {
+                    tracing::debug!(kind = recorder.kind(), "not installed on this cluster");
+                    recorder.absent();
                 }
-            }
-            if news {
-                changed.notify_one();
+                _ => recorder.record(&item),
             }
         }
     });

@@ -180,8 +180,9 @@ struct Spawner {
     tasks: Vec<JoinHandle<()>>,
 }
 
-/// Records one watch result in the kind's status and wakes the deriver.
-struct Recorder {
+/// Records one watch result in the kind's status and wakes the deriver. Every watch,
+/// calico's optional ones included, reports through one of these.
+pub(super) struct Recorder {
     kind: &'static str,
     status: StatusMap,
     changed: Arc<Notify>,
@@ -190,7 +191,11 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn record<K>(&self, item: &Result<Event<K>, watcher::Error>) {
+    pub(super) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub(super) fn record<K>(&self, item: &Result<Event<K>, watcher::Error>) {
         match item {
             Ok(ev) => self.ok(matches!(ev, Event::InitDone), shows_change(ev)),
             Err(e) => self.err(e),
@@ -224,7 +229,25 @@ impl Recorder {
         }
     }
 
-    fn err(&self, e: &watcher::Error) {
+    /// The resource does not exist on this server: listed and empty, not an error.
+    /// The watcher retries about every second; only the first answer, or one that
+    /// clears an error, is news.
+    pub(super) fn absent(&self) {
+        let mut news = false;
+        if let Ok(mut map) = self.status.lock()
+            && let Some(s) = map.get_mut(self.kind)
+        {
+            news = !s.synced || s.last_error.is_some();
+            s.synced = true;
+            s.last_success = Some(jiff::Timestamp::now());
+            s.last_error = None;
+        }
+        if news {
+            self.changed.notify_one();
+        }
+    }
+
+    pub(super) fn err(&self, e: &watcher::Error) {
         if let Ok(mut map) = self.status.lock()
             && let Some(s) = map.get_mut(self.kind)
         {
@@ -417,14 +440,7 @@ impl Sources {
         let [ip_pools, block_affinities] =
             [super::calico::ip_pools(), super::calico::block_affinities()].map(|ar| {
                 let kind = super::calico::source_kind(&ar);
-                let (store, task) = super::calico::watch_optional(
-                    c.clone(),
-                    ar,
-                    kind,
-                    conn.server.clone(),
-                    sp.status.clone(),
-                    sp.changed.clone(),
-                );
+                let (store, task) = super::calico::watch_optional(c.clone(), ar, sp.recorder(kind));
                 sp.tasks.push(task);
                 store
             });

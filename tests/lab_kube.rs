@@ -1715,6 +1715,44 @@ async fn deployment_gets_replicaset_and_pods_then_is_garbage_collected() {
     .await;
 }
 
+/// Like Kubernetes' collector, the lab's does not depend on seeing the owner go: a
+/// ReplicaSet created for a Deployment that no longer exists (what a controller that
+/// read the Deployment just before its deletion does) is collected, pods and all.
+#[tokio::test]
+async fn dependent_of_an_owner_already_gone_is_collected() {
+    let client = lab().client().await;
+    let ns = "kube-orphan";
+    create_namespace(&client, ns).await;
+    let replicasets: Api<ReplicaSet> = Api::namespaced(client.clone(), ns);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let orphan: ReplicaSet = from_json(json!({
+        "metadata": {
+            "name": "ghost-5d8f7c9b4",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "ghost",
+                "uid": "0b4c7a52-6d1e-4f7e-9a55-3c2d1e0f9a8b", "controller": true, "blockOwnerDeletion": true}]
+        },
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "ghost"}},
+            "template": {"metadata": {"labels": {"app": "ghost"}}, "spec": {"containers": [{"name": "ghost", "image": "nginx:1.27.5"}]}}
+        }
+    }));
+    replicasets
+        .create(&PostParams::default(), &orphan)
+        .await
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    eventually(
+        "the ownerless ReplicaSet and any pods it made to be collected",
+        SLOW,
+        || async {
+            let rs = list(&replicasets, &ListParams::default()).await;
+            let p = list(&pods, &ListParams::default()).await;
+            (rs.is_empty() && p.is_empty()).then_some(())
+        },
+    )
+    .await;
+}
+
 /// A lab of its own, keeping only 50 changes: a continue token and a watch from
 /// before them get 410 Expired, kube's watcher relists and recovers, and a
 /// reflector keeps working across an API server stop and start.

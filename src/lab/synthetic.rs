@@ -13,6 +13,10 @@ use super::api::store::{Store, now_rfc3339};
 /// Label that keeps lab controllers (DaemonSets, kubelets) off synthetic nodes.
 pub const SYNTHETIC_LABEL: &str = "lab.kcops.io/synthetic";
 const NAMESPACES: usize = 100;
+/// Synthetic pods name ReplicaSets the lab never creates (150k pods would need
+/// thousands of them, each reconciled): the garbage collector leaves owners with this
+/// uid prefix alone.
+pub const SYNTHETIC_OWNER_UID_PREFIX: &str = "00000000-0000-4000-8000-";
 
 fn node(i: usize, now: &str) -> Value {
     let name = format!("synth-node-{i:05}");
@@ -72,7 +76,7 @@ fn pod(i: usize, nodes: usize, now: &str) -> Value {
             "name": name, "namespace": ns,
             "labels": {"app": app, "pod-template-hash": "7d9f8c6b5", "tier": "backend"},
             "annotations": {"kubectl.kubernetes.io/restartedAt": now, "prometheus.io/scrape": "true"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{app}-7d9f8c6b5"), "uid": format!("00000000-0000-4000-8000-{:012}", i / NAMESPACES % 1000), "controller": true, "blockOwnerDeletion": true}]
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("{app}-7d9f8c6b5"), "uid": format!("{SYNTHETIC_OWNER_UID_PREFIX}{:012}", i / NAMESPACES % 1000), "controller": true, "blockOwnerDeletion": true}]
         },
         "spec": {
             "nodeName": node,

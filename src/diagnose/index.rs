@@ -3,11 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::pod::Pod;
+use crate::model::pod::{Pod, PodCondition};
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::{
-    Event, Node, PersistentVolume, PersistentVolumeClaim, PodCondition,
-};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use crate::model::ceph::{CephData, CephReport};

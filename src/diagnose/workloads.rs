@@ -29,7 +29,8 @@ use crate::model::snapshot::Snapshot;
 type WorkloadKey<'a> = (WorkloadKind, &'a str, &'a str);
 
 /// The workload that controls a pod; a ReplicaSet's pods belong to the Deployment
-/// named by the ReplicaSet's name without its `-<pod-template-hash>`.
+/// named by the ReplicaSet's name without its `-<pod-template-hash>` (the hash never
+/// holds a `-`, so the pod's labels are not needed).
 fn owner(p: &Pod) -> Option<WorkloadKey<'_>> {
     let refs = p.metadata.owner_references.as_deref()?;
     let r = refs
@@ -41,18 +42,8 @@ fn owner(p: &Pod) -> Option<WorkloadKey<'_>> {
         "StatefulSet" => Some((WorkloadKind::StatefulSet, ns, r.name.as_str())),
         "DaemonSet" => Some((WorkloadKind::DaemonSet, ns, r.name.as_str())),
         "ReplicaSet" => {
-            let hash = p
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("pod-template-hash"));
-            let name = r.name.as_str();
-            let deployment = hash
-                .and_then(|h| name.strip_suffix(h.as_str()))
-                .and_then(|n| n.strip_suffix('-'))
-                .filter(|n| !n.is_empty())
-                .or_else(|| name.rsplit_once('-').map(|(d, _)| d))?;
-            Some((WorkloadKind::Deployment, ns, deployment))
+            let (deployment, _hash) = r.name.rsplit_once('-')?;
+            (!deployment.is_empty()).then_some((WorkloadKind::Deployment, ns, deployment))
         }
         _ => None,
     }

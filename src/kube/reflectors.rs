@@ -83,6 +83,9 @@ fn strip<K: Resource>(obj: &mut K) {
 fn strip_pod(pod: &mut Pod) {
     strip(pod);
     pod.metadata.annotations = None;
+    // Nothing reads a pod's labels (its workload comes from ownerReferences), and a
+    // label map costs a 0.5 KiB tree node even with one entry.
+    pod.metadata.labels = None;
     // A fresh copy is packed: the decoder leaves vectors with spare capacity (two
     // container statuses in room for four, five conditions in room for eight), a
     // third of what a decoded pod holds.

@@ -48,7 +48,7 @@ fn container(name: &str, image: &str, port: u16) -> Value {
     })
 }
 
-fn pod(i: usize, nodes: usize, now: &str) -> Value {
+pub(crate) fn pod(i: usize, nodes: usize, now: &str) -> Value {
     let ns = format!("bench-{:02}", i % NAMESPACES);
     let app = format!("app-{:04}", (i / NAMESPACES) % 1000);
     let name = format!("{app}-7d9f8c6b5-{i:06}");

@@ -8,3 +8,4 @@ pub mod pod_status;
 pub mod rbd_map;
 pub mod rows;
 pub mod snapshot;
+pub mod word;

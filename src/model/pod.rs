@@ -11,10 +11,12 @@
 
 use k8s_openapi::api::core::v1::{
     CSIVolumeSource, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
-    EphemeralVolumeSource, PersistentVolumeClaimVolumeSource, PodCondition, RBDVolumeSource,
+    EphemeralVolumeSource, PersistentVolumeClaimVolumeSource, RBDVolumeSource,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::{Deserialize, Serialize};
+
+use super::word::Word;
 
 /// A pod (`v1/Pod`) as the console keeps it.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -151,6 +153,22 @@ pub struct PodStatus {
     pub container_statuses: Option<Vec<ContainerStatus>>,
 }
 
+/// A pod condition. Its type and status are nearly always one of a handful of words,
+/// held without an allocation (five conditions per pod, 150,000 pods).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodCondition {
+    #[serde(rename = "type")]
+    pub type_: Word,
+    pub status: Word,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+}
+
 /// A container's status: readiness, restarts, current and last state.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -168,7 +186,8 @@ pub struct ContainerStatus {
     pub last_state: Option<ContainerState>,
 }
 
-/// `ContainerState` with the (rare, large) terminated state boxed.
+/// `ContainerState` with the rarer, larger states boxed: most containers are running,
+/// and each pod holds two states per container.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerState {
@@ -177,7 +196,7 @@ pub struct ContainerState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminated: Option<Box<ContainerStateTerminated>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waiting: Option<ContainerStateWaiting>,
+    pub waiting: Option<Box<ContainerStateWaiting>>,
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
+use crate::model::pod::PodCondition;
 use crate::model::pod::{Container, ContainerStatus, Pod};
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::PodCondition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 
 /// The pod's STATUS column (`Running`, `Init:1/2`, `CrashLoopBackOff`, `Terminating`...).

@@ -1,0 +1,126 @@
+//! A short string that is nearly always one of a few well-known words (condition
+//! types, `True`/`False`/`Unknown`): the known ones point at a static copy instead
+//! of each pod allocating its own.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Words kept without an allocation.
+const KNOWN: &[&str] = &[
+    "True",
+    "False",
+    "Unknown",
+    "Ready",
+    "ContainersReady",
+    "Initialized",
+    "PodScheduled",
+    "PodReadyToStartContainers",
+    "DisruptionTarget",
+];
+
+/// A string that reads like `&str`; well-known values cost no allocation.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Word(Cow<'static, str>);
+
+impl Word {
+    pub fn new(s: &str) -> Self {
+        match KNOWN.iter().find(|k| **k == s) {
+            Some(k) => Self(Cow::Borrowed(k)),
+            None => Self(Cow::Owned(s.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Word {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Word {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Word {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl PartialEq<str> for Word {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Word {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl fmt::Debug for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Word {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Word;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Word, E> {
+                Ok(Word::new(v))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_words_borrow_and_others_own_and_both_read_as_str() {
+        let ready: Word = serde_json::from_str("\"Ready\"").unwrap();
+        assert!(matches!(ready.0, Cow::Borrowed(_)));
+        let custom: Word = serde_json::from_str("\"example.com/Gate\"").unwrap();
+        assert!(matches!(custom.0, Cow::Owned(_)));
+        assert_eq!((ready.as_str(), &*custom), ("Ready", "example.com/Gate"));
+        assert!(ready == "Ready");
+        assert_eq!(
+            serde_json::to_string(&custom).unwrap(),
+            "\"example.com/Gate\""
+        );
+    }
+}

@@ -665,7 +665,7 @@ fn sandbox_failed(node: &str, pods: &[(&Pod, &Event)], crashing_cni: &[String]) 
 
 fn unschedulable(pod: &Pod, ix: &Index) -> Option<Finding> {
     let cond = pod_condition(pod, "PodScheduled")?;
-    if cond.status != "False" || cond.reason.as_deref() != Some("Unschedulable") {
+    if cond.status != "False" || cond.reason() != Some("Unschedulable") {
         return None;
     }
     let newest_event = ix
@@ -673,8 +673,7 @@ fn unschedulable(pod: &Pod, ix: &Index) -> Option<Finding> {
         .into_iter()
         .find(|e| e.reason.as_deref() == Some("FailedScheduling"));
     let message = cond
-        .message
-        .as_deref()
+        .message()
         .filter(|m| !m.is_empty())
         .or_else(|| newest_event.and_then(|e| e.message.as_deref()))
         .unwrap_or_default();

@@ -261,7 +261,7 @@ fn unavailable(w: &Workload, pods: &[&Pod], ix: &Index, explained: &Explained) -
             unready_since(p)
                 .map(|t| t.to_string())
                 .unwrap_or_else(|| "an unknown time".to_string()),
-            cond.and_then(|c| c.reason.as_deref())
+            cond.and_then(|c| c.reason())
                 .filter(|r| !r.is_empty())
                 .unwrap_or("no reason given")
         ));

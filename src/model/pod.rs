@@ -67,7 +67,7 @@ pub struct PodSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_network: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restart_policy: Option<String>,
+    pub restart_policy: Option<Word>,
     /// `system-node-critical` / `system-cluster-critical` mark system pods.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
@@ -134,7 +134,7 @@ where
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    pub phase: Option<Word>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,20 +153,78 @@ pub struct PodStatus {
     pub container_statuses: Option<Vec<ContainerStatus>>,
 }
 
-/// A pod condition. Its type and status are nearly always one of a handful of words,
-/// held without an allocation (five conditions per pod, 150,000 pods).
+/// A pod condition, in 64 bytes instead of k8s-openapi's 120 plus two allocations:
+/// its type and status are nearly always one of a handful of words (held without an
+/// allocation), and only a condition that is not as it should be carries a reason or
+/// a message (boxed together). Five per pod, 150,000 pods.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "WireCondition", into = "WireCondition")]
 pub struct PodCondition {
-    #[serde(rename = "type")]
     pub type_: Word,
     pub status: Word,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<Time>,
+    text: Option<Box<ConditionText>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ConditionText {
+    reason: Option<String>,
+    message: Option<String>,
+}
+
+impl PodCondition {
+    pub fn reason(&self) -> Option<&str> {
+        self.text.as_ref()?.reason.as_deref()
+    }
+
+    pub fn message(&self) -> Option<&str> {
+        self.text.as_ref()?.message.as_deref()
+    }
+}
+
+/// A pod condition as the API server writes it.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireCondition {
+    #[serde(rename = "type")]
+    type_: Word,
+    status: Word,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_transition_time: Option<Time>,
+}
+
+impl From<WireCondition> for PodCondition {
+    fn from(w: WireCondition) -> Self {
+        let text = (w.reason.is_some() || w.message.is_some()).then(|| {
+            Box::new(ConditionText {
+                reason: w.reason,
+                message: w.message,
+            })
+        });
+        Self {
+            type_: w.type_,
+            status: w.status,
+            last_transition_time: w.last_transition_time,
+            text,
+        }
+    }
+}
+
+impl From<PodCondition> for WireCondition {
+    fn from(c: PodCondition) -> Self {
+        let text = c.text.map(|t| *t).unwrap_or_default();
+        Self {
+            type_: c.type_,
+            status: c.status,
+            reason: text.reason,
+            message: text.message,
+            last_transition_time: c.last_transition_time,
+        }
+    }
 }
 
 /// A container's status: readiness, restarts, current and last state.
@@ -231,7 +289,9 @@ mod tests {
                 "phase": "Running", "hostIP": "10.0.0.11", "podIP": "10.244.1.5",
                 "podIPs": [{"ip": "10.244.1.5"}], "qosClass": "BestEffort",
                 "startTime": "2026-11-27T10:00:00Z",
-                "conditions": [{"type": "Ready", "status": "True"}],
+                "conditions": [{"type": "Ready", "status": "True"},
+                    {"type": "example.com/Gate", "status": "False", "reason": "Waiting", "message": "gate closed",
+                     "lastTransitionTime": "2026-11-27T10:02:00Z", "lastProbeTime": null}],
                 "containerStatuses": [{"name": "app", "ready": true, "restartCount": 3,
                     "image": "nginx:1.27", "imageID": "sha256:abc", "containerID": "containerd://1",
                     "started": true,
@@ -270,6 +330,30 @@ mod tests {
         assert!(back["spec"]["containers"][0]["resources"].is_null());
         assert!(back["status"]["containerStatuses"][0]["imageID"].is_null());
         assert_eq!(back["status"]["hostIP"], "10.0.0.11");
+        // Conditions keep their words, reason and message, and write them back as read.
+        let conds = status.conditions.as_ref().unwrap();
+        let read: Vec<_> = conds
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str(), c.reason(), c.message()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("Ready", "True", None, None),
+                (
+                    "example.com/Gate",
+                    "False",
+                    Some("Waiting"),
+                    Some("gate closed")
+                )
+            ]
+        );
+        assert_eq!(
+            back["status"]["conditions"],
+            serde_json::json!([{"type": "Ready", "status": "True"},
+                {"type": "example.com/Gate", "status": "False", "reason": "Waiting", "message": "gate closed",
+                 "lastTransitionTime": "2026-11-27T10:02:00Z"}])
+        );
     }
 
     #[test]

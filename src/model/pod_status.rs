@@ -204,7 +204,7 @@ fn summarize(pod: &Pod) -> Summary {
     let mut reason = non_empty(&status.reason).unwrap_or(phase).to_string();
     if conditions
         .iter()
-        .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("SchedulingGated"))
+        .any(|c| c.type_ == "PodScheduled" && c.reason() == Some("SchedulingGated"))
     {
         reason = "SchedulingGated".to_string();
     }

@@ -111,40 +111,9 @@ pub fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
             pv_by_image.insert((pool.to_string(), image.to_string()), pv.clone());
         }
     }
-    // (namespace, claim) -> pods
-    let mut pods_by_claim: HashMap<(&str, &str), Vec<ImagePod>> = HashMap::new();
-    for pod in &snapshot.pods {
-        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
-        let claims = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.volumes.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.persistent_volume_claim.as_ref())
-            .map(|c| c.claim_name.as_str());
-        for claim in claims {
-            pods_by_claim
-                .entry((ns, claim))
-                .or_default()
-                .push(ImagePod {
-                    namespace: ns.to_string(),
-                    name: pod.metadata.name.clone().unwrap_or_default(),
-                    node: pod
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.node_name.clone())
-                        .unwrap_or_default(),
-                    phase: pod
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.phase.clone())
-                        .unwrap_or_default(),
-                    terminating: pod.metadata.deletion_timestamp.is_some(),
-                });
-        }
-    }
-    data.images
+    // Each image's PV, and the claim bound to it.
+    let bound: Vec<_> = data
+        .images
         .iter()
         .map(|image| {
             let pv = pv_by_image.get(&(image.pool.clone(), image.name.clone()));
@@ -160,6 +129,52 @@ pub fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
                             == pv.and_then(|p| p.metadata.name.as_deref())
                 })
             });
+            (image, pv, pvc)
+        })
+        .collect();
+    // (namespace, claim) -> pods, for the claims of images only: one pass over the
+    // pods that allocates nothing for the (many) pods using other volumes.
+    let mut pods_by_claim: HashMap<(&str, &str), Vec<ImagePod>> = bound
+        .iter()
+        .filter_map(|(_, _, pvc)| pvc.as_ref())
+        .map(|(ns, name)| ((ns.as_str(), name.as_str()), Vec::new()))
+        .collect();
+    if !pods_by_claim.is_empty() {
+        for pod in &snapshot.pods {
+            let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+            let claims = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.volumes.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.persistent_volume_claim.as_ref());
+            for claim in claims {
+                let Some(users) = pods_by_claim.get_mut(&(ns, claim.claim_name.as_str())) else {
+                    continue;
+                };
+                users.push(ImagePod {
+                    namespace: ns.to_string(),
+                    name: pod.metadata.name.clone().unwrap_or_default(),
+                    node: pod
+                        .spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.clone())
+                        .unwrap_or_default(),
+                    phase: pod
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.phase.as_deref())
+                        .unwrap_or_default()
+                        .to_string(),
+                    terminating: pod.metadata.deletion_timestamp.is_some(),
+                });
+            }
+        }
+    }
+    bound
+        .iter()
+        .map(|&(image, pv, ref pvc)| {
             let pods = pvc
                 .as_ref()
                 .and_then(|(ns, name)| pods_by_claim.get(&(ns.as_str(), name.as_str())))
@@ -169,7 +184,7 @@ pub fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
                 image: image.clone(),
                 pv: pv.and_then(|p| p.metadata.name.clone()),
                 pv_phase: pv.and_then(|p| p.status.as_ref()?.phase.clone()),
-                pvc,
+                pvc: pvc.clone(),
                 pods,
                 locks: image
                     .lockers

@@ -65,9 +65,13 @@ pub enum Tone {
     Muted,
 }
 
+/// A cell's text: up to 24 bytes (nearly every cell but long names) held inline,
+/// without an allocation of its own.
+pub type Cell = compact_str::CompactString;
+
 #[derive(Debug, Clone)]
 pub struct TableRow {
-    pub cells: Vec<String>,
+    pub cells: Box<[Cell]>,
     pub key: ObjKey,
     pub tone: Tone,
     /// A cell that shows how long ago a time was (the pods' AGE), as `(column, time)`.
@@ -111,7 +115,7 @@ impl TableRow {
         age: Option<(usize, Timestamp)>,
     ) -> Self {
         Self {
-            cells,
+            cells: cells.into_iter().map(Cell::from).collect(),
             key,
             tone,
             age,
@@ -123,7 +127,7 @@ impl TableRow {
     pub fn cell(&self, i: usize, now: Timestamp) -> Cow<'_, str> {
         match self.age {
             Some((column, since)) if column == i => Cow::Owned(human_since(since, now)),
-            _ => Cow::Borrowed(self.cells.get(i).map(String::as_str).unwrap_or_default()),
+            _ => Cow::Borrowed(self.cells.get(i).map(Cell::as_str).unwrap_or_default()),
         }
     }
 }

@@ -232,8 +232,8 @@ fn not_ready(pod: &Pod, node: &str, cfg: &NetConfig, ix: &Index) -> Option<Findi
             "Ready={} since {} ({}): {}",
             c.status,
             at(c.last_transition_time.as_ref()),
-            c.reason.as_deref().unwrap_or_default(),
-            c.message.as_deref().unwrap_or_default()
+            c.reason().unwrap_or_default(),
+            c.message().unwrap_or_default()
         ));
     }
     for c in pod

@@ -162,7 +162,10 @@ fn pod_state(pod: &Pod) -> String {
         .into_iter()
         .flatten()
         .find_map(|c| c.state.as_ref()?.waiting.as_ref()?.reason.clone());
-    let phase = status.and_then(|s| s.phase.clone()).unwrap_or_default();
+    let phase = status
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or_default()
+        .to_string();
     if pod.metadata.deletion_timestamp.is_some() {
         return "Terminating".into();
     }

@@ -140,7 +140,7 @@ fn draw_table(
             .map(|r| {
                 let cells = picked
                     .iter()
-                    .map(|i| r.cells.get(*i).cloned().unwrap_or_default())
+                    .map(|i| r.cells.get(*i).map(|c| c.to_string()).unwrap_or_default())
                     .collect();
                 Arc::new(TableRow::new(cells, r.key.clone(), r.tone, None))
             })

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use crate::ceph::holders::{Holder, NodeIndex, lock_holder, watcher_holder};
 use crate::ceph::{ImageInfo, LockerInfo, WatcherInfo};
+use crate::model::pod::Pod;
 use crate::model::rows::rbd_image;
 use crate::model::snapshot::Snapshot;
 
@@ -22,6 +23,27 @@ pub struct ImagePod {
     pub phase: String,
     /// The pod is being deleted.
     pub terminating: bool,
+}
+
+impl ImagePod {
+    fn of(pod: &Pod) -> Self {
+        Self {
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            node: pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default(),
+            phase: pod
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .unwrap_or_default()
+                .to_string(),
+            terminating: pod.metadata.deletion_timestamp.is_some(),
+        }
+    }
 }
 
 /// One lock with the node that holds it.
@@ -97,6 +119,35 @@ pub fn node_index(snapshot: &Snapshot) -> NodeIndex {
     }))
 }
 
+/// The pods that mount each of `claims` (`(namespace, name)`), in one pass over the
+/// pods that allocates nothing for the (many) pods using other volumes.
+fn claim_users<'a>(
+    snapshot: &'a Snapshot,
+    claims: impl Iterator<Item = (&'a str, &'a str)>,
+) -> HashMap<(&'a str, &'a str), Vec<ImagePod>> {
+    let mut users: HashMap<(&str, &str), Vec<ImagePod>> =
+        claims.map(|claim| (claim, Vec::new())).collect();
+    if users.is_empty() {
+        return users;
+    }
+    for pod in &snapshot.pods {
+        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let claims = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.volumes.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.persistent_volume_claim.as_ref());
+        for claim in claims {
+            if let Some(list) = users.get_mut(&(ns, claim.claim_name.as_str())) {
+                list.push(ImagePod::of(pod));
+            }
+        }
+    }
+    users
+}
+
 /// The images of `snapshot.ceph` (in pool/name order) with their Kubernetes side;
 /// empty when there is no Ceph data.
 pub fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
@@ -132,46 +183,13 @@ pub fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
             (image, pv, pvc)
         })
         .collect();
-    // (namespace, claim) -> pods, for the claims of images only: one pass over the
-    // pods that allocates nothing for the (many) pods using other volumes.
-    let mut pods_by_claim: HashMap<(&str, &str), Vec<ImagePod>> = bound
-        .iter()
-        .filter_map(|(_, _, pvc)| pvc.as_ref())
-        .map(|(ns, name)| ((ns.as_str(), name.as_str()), Vec::new()))
-        .collect();
-    if !pods_by_claim.is_empty() {
-        for pod in &snapshot.pods {
-            let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
-            let claims = pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.volumes.as_ref())
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.persistent_volume_claim.as_ref());
-            for claim in claims {
-                let Some(users) = pods_by_claim.get_mut(&(ns, claim.claim_name.as_str())) else {
-                    continue;
-                };
-                users.push(ImagePod {
-                    namespace: ns.to_string(),
-                    name: pod.metadata.name.clone().unwrap_or_default(),
-                    node: pod
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.node_name.clone())
-                        .unwrap_or_default(),
-                    phase: pod
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.phase.as_deref())
-                        .unwrap_or_default()
-                        .to_string(),
-                    terminating: pod.metadata.deletion_timestamp.is_some(),
-                });
-            }
-        }
-    }
+    let pods_by_claim = claim_users(
+        snapshot,
+        bound
+            .iter()
+            .filter_map(|(_, _, pvc)| pvc.as_ref())
+            .map(|(ns, name)| (ns.as_str(), name.as_str())),
+    );
     bound
         .iter()
         .map(|&(image, pv, ref pvc)| {

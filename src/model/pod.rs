@@ -15,17 +15,17 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 
 use super::word::Word;
 
 /// A pod (`v1/Pod`) as the console keeps it.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 pub struct Pod {
     #[serde(default)]
     pub metadata: ObjectMeta,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<PodSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PodStatus>,
 }
 
@@ -55,54 +55,42 @@ impl k8s_openapi::Metadata for Pod {
 }
 
 /// `PodSpec`: where the pod runs, its containers and its storage volumes.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
     #[serde(default)]
     pub containers: Vec<Container>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_containers: Option<Vec<Container>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_network: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<Word>,
     /// `system-node-critical` / `system-cluster-critical` mark system pods.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
     /// Only volumes that can be backed by a PV or an RBD image are kept.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "storage_volumes"
-    )]
+    #[serde(default, deserialize_with = "storage_volumes")]
     pub volumes: Option<Vec<Volume>>,
 }
 
 /// A container of the spec: its name, image and restart policy (sidecars).
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<String>,
 }
 
 /// A volume that can be backed by storage kcops shows (a claim, RBD, CSI, ephemeral).
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rbd: Option<Box<RBDVolumeSource>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csi: Option<Box<CSIVolumeSource>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral: Option<Box<EphemeralVolumeSource>>,
 }
 
@@ -130,26 +118,20 @@ where
 }
 
 /// `PodStatus` without IPs lists, resources and ids.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Word>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(rename = "hostIP", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "hostIP")]
     pub host_ip: Option<String>,
-    #[serde(rename = "podIP", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Vec<PodCondition>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_container_statuses: Option<Vec<ContainerStatus>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_statuses: Option<Vec<ContainerStatus>>,
 }
 
@@ -183,17 +165,15 @@ impl PodCondition {
 }
 
 /// A pod condition as the API server writes it.
+#[skip_serializing_none]
 #[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct WireCondition {
     #[serde(rename = "type")]
     type_: Word,
     status: Word,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     last_transition_time: Option<Time>,
 }
 
@@ -228,6 +208,7 @@ impl From<PodCondition> for WireCondition {
 }
 
 /// A container's status: readiness, restarts, current and last state.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStatus {
@@ -236,24 +217,19 @@ pub struct ContainerStatus {
     pub ready: bool,
     #[serde(default)]
     pub restart_count: i32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<ContainerState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_state: Option<ContainerState>,
 }
 
 /// `ContainerState` with the rarer, larger states boxed: most containers are running,
 /// and each pod holds two states per container.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerState {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<ContainerStateRunning>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminated: Option<Box<ContainerStateTerminated>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<Box<ContainerStateWaiting>>,
 }
 

@@ -75,7 +75,7 @@ fn on_deleted(ctx: &Ctx, change: &Change) {
     let uid = &change.object.uid;
     for rt in namespaced_types(ctx) {
         for e in ctx.store.list(&rt, Some(ns)) {
-            let mentions = e.raw.windows(uid.len()).any(|w| w == uid.as_bytes());
+            let mentions = contains(&e.raw, uid.as_bytes());
             if mentions && super::owned_by(&e.value(), uid) {
                 let _ = ctx
                     .store
@@ -166,5 +166,5 @@ fn owner_may_exist(ctx: &Ctx, ns: &str, owner: &Value) -> bool {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -29,6 +29,7 @@
 //! built with this bench), `KCOPS_BENCH_SAMPLES` (100), `KCOPS_BENCH_CHURN` (50 pod
 //! updates/s), `KCOPS_BENCH_OUT` (default `target/bench/console.json`),
 //! `KCOPS_BENCH_KUBECTL_RUNS` (3).
+#![allow(unsafe_code)] // sysconf and wait4 (rusage of the measured child): the bench's only libc calls.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use kcops::kube::connect::ConnectOptions;
@@ -63,6 +63,7 @@ pub struct CheckArgs {
     pub timeout_seconds: u64,
 }
 
+#[cfg(feature = "lab")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Lab scenario to open.
@@ -229,7 +230,9 @@ async fn check_ceph(settings: kcops::ceph::CephSettings) -> kcops::model::ceph::
 }
 
 /// `kcops demo`: a lab in the background, the console on it, the lab down afterwards.
+#[cfg(feature = "lab")]
 pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
+    use anyhow::Context as _;
     let name = format!("demo-{}", std::process::id());
     let exe = std::env::current_exe().context("cannot find the kcops binary")?;
     let mut cmd = std::process::Command::new(&exe);
@@ -253,11 +256,14 @@ pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
     if !status.success() {
         anyhow::bail!("the demo lab did not come up (see the messages above)");
     }
-    let paths = kcops::lab::paths::LabPaths::new(&name);
-    let state = kcops::lab::runtime::LabState::read(&paths)?;
+    let paths = kcops_lab::paths::LabPaths::new(&name);
+    let state = kcops_lab::runtime::LabState::read(&paths)?;
     let mut args = args.clone();
     args.node = args.node.or(Some(state.console_node.clone()));
     args.host_root = args.host_root.or(Some(state.host_root.clone()));
+    args.sandboxes_command = args
+        .sandboxes_command
+        .or(Some(state.sandboxes_command().join(" ")));
     // The lab's cluster as its admin, unless Ceph was named or turned off.
     if args.ceph.ceph_conf.is_none() {
         args.ceph.ceph_conf = state.ceph_conf.clone();
@@ -266,7 +272,7 @@ pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
     }
     let result = console(&args, Some(state.kubeconfig.clone())).await;
     eprintln!("kcops demo: taking lab {name} down...");
-    if let Err(e) = kcops::lab::runtime::down(&paths).await {
+    if let Err(e) = kcops_lab::runtime::down(&paths).await {
         eprintln!("kcops demo: {e:#}");
     }
     result

@@ -1,14 +1,14 @@
 //! kcops: a terminal operations console for kubeadm clusters whose volumes live on Ceph RBD.
 //!
-//! The console's layers live in their own modules; `lab` is the local test cluster that
-//! only the `lab`/`demo` subcommands and the tests use.
+//! The console's layers live in their own modules (see ARCHITECTURE.md). The lab, the
+//! local test cluster behind `kcops lab`/`kcops demo` and the tests, is its own crate
+//! (`crates/kcops-lab`).
 
 pub mod ceph;
 pub mod check;
 pub mod diagnose;
 pub mod host;
 pub mod kube;
-pub mod lab;
 pub mod members;
 pub mod model;
 pub mod ops;

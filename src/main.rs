@@ -1,4 +1,5 @@
-//! The `kcops` binary: the console (default), `check`, `demo`, and the `lab` subcommands.
+//! The `kcops` binary: the console (default), `check`, and (with the default `lab`
+//! feature) `demo` and the `lab` subcommands.
 
 use std::path::PathBuf;
 
@@ -31,11 +32,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The lab: a local cluster speaking the Kubernetes API, with real Ceph and etcd.
+    #[cfg(feature = "lab")]
     #[command(subcommand)]
-    Lab(kcops::lab::cli::LabCommand),
+    Lab(kcops_lab::cli::LabCommand),
     /// Print the findings without the TUI (exit 0 healthy, 1 warnings, 2 critical, 3 could not evaluate).
     Check(cli::CheckArgs),
     /// Bring up a lab, open the console on it, and take the lab down on exit.
+    #[cfg(feature = "lab")]
     Demo(cli::DemoArgs),
 }
 
@@ -60,8 +63,10 @@ fn main() {
     };
     let code = runtime.block_on(async {
         match args.command {
-            Some(Command::Lab(cmd)) => kcops::lab::cli::run(cmd).await,
+            #[cfg(feature = "lab")]
+            Some(Command::Lab(cmd)) => kcops_lab::cli::run(cmd).await,
             Some(Command::Check(c)) => cli::check(&args.console, &c).await,
+            #[cfg(feature = "lab")]
             Some(Command::Demo(d)) => cli::demo(&args.console, &d).await,
             None => cli::console(&args.console, None).await,
         }

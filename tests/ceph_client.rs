@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use kcops::ceph::holders::{EntityAddr, NodeIndex, lock_holder, watcher_holder};
 use kcops::ceph::{CephClient, CephError, CephSettings, ConnectionState, ImageInfo};
-use kcops::lab::ceph::CephCluster;
-use kcops::lab::netns::{LabNet, netns_available, teardown_lab_id};
-use kcops::lab::paths::LabPaths;
-use kcops::lab::rbd;
+use kcops_lab::ceph::CephCluster;
+use kcops_lab::netns::{LabNet, netns_available, teardown_lab_id};
+use kcops_lab::paths::LabPaths;
+use kcops_lab::rbd;
 use serde_json::{Value, json};
 
 /// Our own lab network id: labs lease 10..=249 and the netns unit tests use 249/251.
@@ -54,8 +54,11 @@ fn start_fixture() -> Fixture {
     remove_stale_roots();
     let root = std::env::temp_dir().join(format!("{ROOT_PREFIX}{}", std::process::id()));
     let _ = ROOT.set(root.clone());
+    #[allow(unsafe_code)] // atexit: the shared fixture has no owner to drop it.
     // SAFETY: registers a plain extern "C" fn that ignores every error.
-    unsafe { libc::atexit(cleanup_at_exit) };
+    unsafe {
+        libc::atexit(cleanup_at_exit)
+    };
     let paths = LabPaths {
         name: "cephclient".into(),
         root,
@@ -96,7 +99,7 @@ fn remove_stale_roots() {
         else {
             continue;
         };
-        if !kcops::lab::process::alive(pid) {
+        if !kcops_lab::process::alive(pid) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

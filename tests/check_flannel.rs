@@ -126,7 +126,7 @@ async fn flannel_broken_gives_the_seeds_network_findings() {
     );
     assert!(
         ipam.evidence.iter().any(|e| e.starts_with(
-            "host node1: 251 of them name sandboxes the runtime no longer has (4 live sandboxes from file "
+            "host node1: 251 of them name sandboxes the runtime no longer has (4 live sandboxes from command `cat "
         )),
         "{text}"
     );
@@ -220,7 +220,13 @@ async fn release_leaked_reservations(lab: &Lab, client: &kube::Client) {
         .collect();
     assert_eq!(leaked.len(), 251);
     assert!(leaked.iter().all(|(_, id)| !LIVE.contains(&id.as_str())));
-    let plan = Plan::release_leaked("node1", &root, "cbr0", None, leaked.clone());
+    let plan = Plan::release_leaked(
+        "node1",
+        &root,
+        "cbr0",
+        Some(lab.sandboxes_command("node1")),
+        leaked.clone(),
+    );
     let audit = AuditLog::new(lab.runtime_dir.join("release-audit.log"));
     let context = ExecContext::new("kubernetes-admin", "lab");
 

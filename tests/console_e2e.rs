@@ -129,9 +129,11 @@ fn recovers_after_apiserver_restart_and_restores_terminal_on_sigterm() {
     });
     // SIGTERM: the console leaves the alternate screen before exiting.
     let pid = c.child.process_id().unwrap_or_else(|| panic!("no pid"));
-    unsafe {
-        libc::kill(pid as i32, libc::SIGTERM);
-    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap_or_else(|e| panic!("cannot signal the console: {e}"));
     let deadline = Instant::now() + T;
     while Instant::now() < deadline {
         if let Ok(Some(_)) = c.child.try_wait() {

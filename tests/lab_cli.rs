@@ -61,6 +61,7 @@ fn detached_lab_env_status_and_down() {
             "KUBECONFIG",
             "KCOPS_CEPH_ID",
             "KCOPS_HOST_ROOT",
+            "KCOPS_SANDBOXES_COMMAND",
             "KCOPS_NODE"
         ],
         "{text}"
@@ -76,7 +77,7 @@ fn detached_lab_env_status_and_down() {
         serde_json::from_slice(&std::fs::read(root.join("lab.json")).unwrap_or_default())
             .unwrap_or_default();
     let pid = state["pid"].as_i64().unwrap_or(0) as i32;
-    assert!(pid > 0 && kcops::lab::process::alive(pid));
+    assert!(pid > 0 && kcops_lab::process::alive(pid));
     let down = kcops(&runtime, &["lab", "down", "--name", &name]);
     assert!(
         down.status.success(),
@@ -84,7 +85,7 @@ fn detached_lab_env_status_and_down() {
         String::from_utf8_lossy(&down.stderr)
     );
     wait_for("the supervisor to exit", Duration::from_secs(30), || {
-        (!kcops::lab::process::alive(pid)).then_some(())
+        (!kcops_lab::process::alive(pid)).then_some(())
     });
     assert!(!root.exists(), "down removes the lab's files");
     // etcd members of the healthy scenario died with the lab.

@@ -26,6 +26,7 @@ pub mod error;
 pub mod holders;
 mod mon;
 mod rados;
+mod rados_sys;
 mod rbd;
 mod rbd_ffi;
 pub mod source;

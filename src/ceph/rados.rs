@@ -1,27 +1,19 @@
-//! The librados calls we need, over the raw declarations the `ceph` crate exports.
+//! The librados calls we need, over the raw declarations in `rados_sys.rs`.
 //!
-//! The crate's own helpers are avoided: `connect_to_ceph` leaks the handle when the
-//! connect fails (a console that retries against a down mon would leak librados
-//! threads each time), `Rados::config_set` refuses once connected,
-//! `ceph_mon_command_without_data` reads a freed buffer on error, and its health
-//! helpers do not parse Pacific's output. Here every handle has an owner whose `Drop`
+//! The `ceph` crate's safe helpers (used in an earlier version) were unsuitable:
+//! `connect_to_ceph` leaked the handle when the connect failed, `Rados::config_set`
+//! refused once connected, `ceph_mon_command_without_data` read a freed buffer on
+//! error. Here every handle has an owner whose `Drop`
 //! releases it, and every librados-allocated buffer is copied by length and then
 //! freed exactly once.
+#![allow(unsafe_code)] // the safe owners of librados handles and buffers; each call states its safety.
 
 use std::ffi::{CStr, CString, c_char};
 use std::marker::PhantomData;
 use std::path::Path;
 use std::ptr;
 
-use ceph::rados as sys;
-
-#[link(name = "rados")]
-unsafe extern "C" {
-    /// Not declared by the `ceph` crate. librados.h (Pacific):
-    /// `int rados_getaddrs(rados_t cluster, char** addrs);` — `*addrs` is a
-    /// malloc'd NUL-terminated string the caller frees (`rados_buffer_free`).
-    fn rados_getaddrs(cluster: sys::rados_t, addrs: *mut *mut c_char) -> libc::c_int;
-}
+use super::rados_sys as sys;
 
 /// Which step of a connect failed, with librados' (negative) return code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +82,7 @@ impl Cluster {
     pub fn own_addrs(&self) -> Result<String, i32> {
         let mut out: *mut c_char = ptr::null_mut();
         // SAFETY: connected handle, valid out-pointer.
-        let r = unsafe { rados_getaddrs(self.handle, &mut out) };
+        let r = unsafe { sys::rados_getaddrs(self.handle, &mut out) };
         if r < 0 {
             return Err(r);
         }

@@ -6,6 +6,7 @@
 //! by a guard, so an early return cannot leak or double-free them. Calls that report
 //! -ERANGE are retried with the size librbd says it needs (plus slack, since the set
 //! can grow between two calls), a bounded number of times.
+#![allow(unsafe_code)] // the safe wrappers over librbd; each call states its safety.
 
 use std::ffi::{CStr, CString, c_char};
 use std::marker::PhantomData;

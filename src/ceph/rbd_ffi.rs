@@ -3,12 +3,12 @@
 //! wrappers are in `rbd`.
 //!
 //! librbd has no pkg-config file on Debian either; it is linked by name.
-
+#![allow(unsafe_code)] // librbd declarations: the callers in rbd.rs state each call's safety.
 #![allow(non_camel_case_types)]
 
 use std::ffi::c_char;
 
-use ceph::rados::rados_ioctx_t;
+use super::rados_sys::rados_ioctx_t;
 use libc::{c_int, size_t, ssize_t};
 
 /// `typedef void *rbd_image_t;`

@@ -5,11 +5,10 @@
 //!
 //! The live CRI sandboxes (to tell leaked host-local reservations from live ones) come
 //! from, in order:
-//! 1. `<root>/var/lib/kcops-lab/sandboxes` when it exists (the lab writes it: a lab
-//!    node has no container runtime to ask);
-//! 2. the configured command (`--sandboxes-command`, `KCOPS_SANDBOXES_COMMAND`),
-//!    split on whitespace and run without a shell, printing one id per line;
-//! 3. `crictl pods -q` when the root is `/` (the command asks this machine's runtime,
+//! 1. the configured command (`--sandboxes-command`, `KCOPS_SANDBOXES_COMMAND`),
+//!    split on whitespace and run without a shell, printing one id per line (the lab
+//!    sets it: a lab node has no container runtime to ask);
+//! 2. `crictl pods -q` when the root is `/` (the command asks this machine's runtime,
 //!    so it is only a default when the root is this machine's).
 //!
 //! Otherwise, or when this machine is not a known node (no command is run then), the
@@ -26,10 +25,6 @@ use crate::model::cidr::Cidr;
 use crate::model::host::{
     CniConfig, HostReport, IfAddr, IpamNetwork, Link, Probe, Reservation, SandboxList, SubnetEnv,
 };
-
-/// The lab's list of live sandboxes, relative to the host root. The lab's scenario
-/// writer uses this constant; the console never imports the lab.
-pub const LAB_SANDBOXES_FILE: &str = "var/lib/kcops-lab/sandboxes";
 
 /// The lab's per-link address file under `/sys/class/net/<link>/` (real sysfs has
 /// none; addresses come from netlink, read with getifaddrs when the root is `/`).
@@ -177,15 +172,14 @@ impl HostProbe {
         Probe::Found(out)
     }
 
+    /// The same probe, listing live sandboxes with `argv` (no shell).
+    pub fn with_sandboxes_command(mut self, argv: Vec<String>) -> HostProbe {
+        self.sandboxes_command = Some(argv);
+        self
+    }
+
     /// The node's live CRI sandboxes, from the sources listed in the module docs.
     pub fn live_sandboxes(&self) -> Probe<SandboxList> {
-        let lab = self.path(LAB_SANDBOXES_FILE);
-        if lab.exists() {
-            return read_text(&lab).map(|t| SandboxList {
-                source: format!("file {}", lab.display()),
-                ids: ids(&t),
-            });
-        }
         if self.node.is_none() {
             // Not a node of the cluster: its sandboxes say nothing, do not ask.
             return Probe::Error("this machine is not a known node (--node)".to_string());
@@ -444,13 +438,18 @@ fn run_command(argv: &[String], timeout: Duration) -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn write(root: &Path, rel: &str, text: &str) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
+    }
+
+    /// A sandboxes command that prints a file, as the lab's does.
+    pub(crate) fn cat(file: &Path) -> Vec<String> {
+        vec!["cat".to_string(), file.display().to_string()]
     }
 
     fn tmp(tag: &str) -> PathBuf {
@@ -492,7 +491,7 @@ mod tests {
             "10.244.1.3",
         );
         write(&root, "var/lib/cni/networks/cbr0/lock", "");
-        write(&root, LAB_SANDBOXES_FILE, &format!("{live}\n"));
+        write(&root, "sandboxes", &format!("{live}\n"));
         write(&root, "proc/sys/net/ipv4/ip_forward", "1\n");
         write(
             &root,
@@ -500,7 +499,9 @@ mod tests {
             "10.244.1.1/24\n",
         );
         write(&root, "sys/class/net/cni0/operstate", "up\n");
-        let r = HostProbe::new(&root, Some("node1".into())).run();
+        let r = HostProbe::new(&root, Some("node1".into()))
+            .with_sandboxes_command(cat(&root.join("sandboxes")))
+            .run();
         let env = r.subnet_env.found().unwrap();
         assert_eq!(env.subnet.unwrap().to_string(), "10.244.1.0/24");
         assert_eq!(env.subnet_text.as_deref(), Some("10.244.1.1/24"));

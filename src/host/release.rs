@@ -168,7 +168,10 @@ pub fn release(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::probe::LAB_SANDBOXES_FILE;
+    use crate::host::probe::tests::cat;
+
+    /// The test's list of live sandboxes, printed by the probe's sandboxes command.
+    const LAB_SANDBOXES_FILE: &str = "sandboxes";
 
     fn root(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("kcops-release-{tag}-{}", std::process::id()));
@@ -197,7 +200,8 @@ mod tests {
         }
         std::fs::write(net.join("lock"), "").unwrap();
         std::fs::write(r.join(LAB_SANDBOXES_FILE), format!("{}\n", id('a'))).unwrap();
-        let probe = HostProbe::new(&r, Some("node1".into()));
+        let probe = HostProbe::new(&r, Some("node1".into()))
+            .with_sandboxes_command(cat(&r.join(LAB_SANDBOXES_FILE)));
         let approved: Vec<Approved> = [
             ("10.244.1.3", 'b'),
             ("10.244.1.4", 'c'),
@@ -258,7 +262,8 @@ mod tests {
         }];
         // No sandbox list (no lab file, not root /, no command).
         std::fs::remove_dir_all(r.join("var/lib/kcops-lab")).unwrap();
-        let probe = HostProbe::new(&r, Some("node1".into()));
+        let probe = HostProbe::new(&r, Some("node1".into()))
+            .with_sandboxes_command(cat(&r.join(LAB_SANDBOXES_FILE)));
         let err = release(&probe, "cbr0", &approved).unwrap_err();
         assert!(err.contains("nothing released"), "{err}");
         assert!(net.join("10.244.1.3").exists());

@@ -1,11 +1,10 @@
 //! Plain data the console shows: snapshots of the cluster, rows for each pane. No IO.
 
+pub use kcops_pod::{pod, pod_status, word};
+
 pub mod ceph;
 pub mod cidr;
 pub mod host;
-pub mod pod;
-pub mod pod_status;
 pub mod rbd_map;
 pub mod rows;
 pub mod snapshot;
-pub mod word;

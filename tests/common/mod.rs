@@ -11,8 +11,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use kcops::lab::paths::LabPaths;
-use kcops::lab::runtime::LabState;
+use kcops_lab::paths::LabPaths;
+use kcops_lab::runtime::LabState;
 
 pub struct Lab {
     pub name: String,
@@ -166,6 +166,12 @@ impl Lab {
     /// The host probes of the console running on `node` (`--node node --host-root ...`).
     pub fn host_probe(&self, node: &str) -> kcops::host::probe::HostProbe {
         kcops::host::probe::HostProbe::new(self.host_root(node), Some(node.to_string()))
+            .with_sandboxes_command(self.sandboxes_command(node))
+    }
+
+    /// The `--sandboxes-command` of the console running on `node`.
+    pub fn sandboxes_command(&self, node: &str) -> Vec<String> {
+        kcops_lab::paths::sandboxes_command(&self.host_root(node))
     }
 
     pub fn node_ip(&self, node: &str) -> String {
@@ -268,6 +274,10 @@ impl Lab {
             .env("KCOPS_CEPH_KEYRING", ceph.keyring)
             .env("KCOPS_NODE", "master")
             .env("KCOPS_HOST_ROOT", self.host_root("master"))
+            .env(
+                "KCOPS_SANDBOXES_COMMAND",
+                self.sandboxes_command("master").join(" "),
+            )
             .env("XDG_STATE_HOME", dir.join("state"))
             .env("XDG_CONFIG_HOME", dir.join("config"))
             .env("HOME", &self.home)

@@ -19,9 +19,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
-use crate::lab::paths::LabPaths;
-use crate::lab::process::{alive, spawn_tied, terminate, write_pidfile};
-use crate::lab::rbd::run_cli;
+use crate::paths::LabPaths;
+use crate::process::{alive, spawn_tied, terminate, write_pidfile};
+use crate::rbd::run_cli;
 
 /// Binaries the lab's Ceph needs, all from the Debian packages in [`INSTALL_HINT`].
 const REQUIRED: [&str; 7] = [
@@ -997,7 +997,7 @@ mod tests {
     struct Cleanup(LabPaths);
     impl Drop for Cleanup {
         fn drop(&mut self) {
-            crate::lab::process::kill_pidfiles(&self.0.pids(), Duration::from_secs(5));
+            crate::process::kill_pidfiles(&self.0.pids(), Duration::from_secs(5));
             let _ = std::fs::remove_dir_all(&self.0.root);
         }
     }

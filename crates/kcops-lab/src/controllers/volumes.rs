@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::kubelet::{pvc_names, rbd_image_spec};
 use super::{Ctx, is_deleting, str_of};
-use crate::lab::rbd;
+use crate::rbd;
 
 fn in_flight() -> &'static Mutex<HashSet<String>> {
     static SET: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
@@ -171,7 +171,7 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
             "rbd": {"monitors": monitors, "image": image, "pool": pool, "user": user, "keyring": "/etc/ceph/keyring", "secretRef": {"name": secret}, "fsType": sc["parameters"]["fsType"].as_str().unwrap_or("ext4")},
         },
     });
-    crate::lab::api::defaults::apply("PersistentVolume", &mut pv);
+    crate::api::defaults::apply("PersistentVolume", &mut pv);
     match ctx.store.create(&ctx.kinds.pvs, pv) {
         Ok(_) => ctx.event(
             pvc,
@@ -194,7 +194,8 @@ fn bind(ctx: &Ctx, pvc: &Value, pv: &Value) {
     let claim_ref = json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": ns, "name": claim, "uid": pvc["metadata"]["uid"], "resourceVersion": pvc["metadata"]["resourceVersion"]});
     let bound_pv = ctx.store.mutate(&ctx.kinds.pvs, "", &pv_name, None, |v| {
         v["spec"]["claimRef"] = claim_ref;
-        v["status"] = json!({"phase": "Bound", "lastPhaseTransitionTime": crate::lab::api::store::now_rfc3339()});
+        v["status"] =
+            json!({"phase": "Bound", "lastPhaseTransitionTime": crate::api::store::now_rfc3339()});
         v["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
         Ok(())
     });
@@ -292,7 +293,7 @@ fn reclaim(ctx: &Arc<Ctx>, pv: &Value) {
         });
     } else {
         let _ = ctx.store.mutate(&ctx.kinds.pvs, "", &name, None, |v| {
-            v["status"] = json!({"phase": "Released", "lastPhaseTransitionTime": crate::lab::api::store::now_rfc3339()});
+            v["status"] = json!({"phase": "Released", "lastPhaseTransitionTime": crate::api::store::now_rfc3339()});
             Ok(())
         });
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::lab::process::spawn_tied;
+use crate::process::spawn_tied;
 
 /// Bound on one CLI run. Our ceph.conf makes clients give up after 10 s on an
 /// unreachable mon or OSD, so this only catches a client that hangs for other reasons.
@@ -331,7 +331,7 @@ fn supervise_watcher(
                 pid,
                 "rbd watch lost its watch ({line}); stopping it"
             );
-            crate::lab::process::terminate(pid, libc::SIGTERM);
+            crate::process::terminate(pid, libc::SIGTERM);
         }
     }
 }
@@ -374,9 +374,9 @@ fn parse_json_or_empty<T: serde::de::DeserializeOwned + Default>(out: &str) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::ceph::CephCluster;
-    use crate::lab::netns::{LabNet, netns_available};
-    use crate::lab::paths::LabPaths;
+    use crate::ceph::CephCluster;
+    use crate::netns::{LabNet, netns_available};
+    use crate::paths::LabPaths;
     use std::net::IpAddr;
 
     #[test]
@@ -452,7 +452,7 @@ mod tests {
             if let Some(net) = self.net.take() {
                 net.teardown();
             }
-            crate::lab::process::kill_pidfiles(&self.root.join("pids"), Duration::from_secs(5));
+            crate::process::kill_pidfiles(&self.root.join("pids"), Duration::from_secs(5));
             let _ = std::fs::remove_dir_all(&self.root);
         }
     }
@@ -468,7 +468,7 @@ mod tests {
             .with_env_filter("kcops=debug")
             .with_test_writer()
             .try_init();
-        crate::lab::ceph::check_installed()?;
+        crate::ceph::check_installed()?;
         let root = std::env::temp_dir().join(format!(
             "kcops-rbd-test-{}-{}",
             std::process::id(),

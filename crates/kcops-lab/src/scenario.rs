@@ -1,4 +1,4 @@
-//! Lab scenarios: the YAML files in `assets/lab/scenarios/` that say what a lab cluster
+//! Lab scenarios: the YAML files in `crates/kcops-lab/scenarios/` that say what a lab cluster
 //! looks like (nodes, objects, per-pod behaviour, host files) and what happens to it
 //! over time.
 //!
@@ -9,7 +9,7 @@
 //! duplicates, placeholders). Every error names the file, the line and column, and the
 //! field path, so the user can go straight to the mistake. Parsing never panics.
 //!
-//! The schema is documented for users in `assets/lab/scenarios/README.md`; keep the two
+//! The schema is documented for users in `crates/kcops-lab/scenarios/README.md`; keep the two
 //! in step.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,35 +35,35 @@ const BUILTINS: [(&str, &str); 5] = [
         "healthy",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/assets/lab/scenarios/healthy.yaml"
+            "/scenarios/healthy.yaml"
         )),
     ),
     (
         "rbd-stale-lock",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/assets/lab/scenarios/rbd-stale-lock.yaml"
+            "/scenarios/rbd-stale-lock.yaml"
         )),
     ),
     (
         "flannel-broken",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/assets/lab/scenarios/flannel-broken.yaml"
+            "/scenarios/flannel-broken.yaml"
         )),
     ),
     (
         "etcd-scaled-down",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/assets/lab/scenarios/etcd-scaled-down.yaml"
+            "/scenarios/etcd-scaled-down.yaml"
         )),
     ),
     (
         "calico-broken",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/assets/lab/scenarios/calico-broken.yaml"
+            "/scenarios/calico-broken.yaml"
         )),
     ),
 ];
@@ -79,7 +79,7 @@ const BUILTIN_NAMES: [&str; 5] = [
 
 /// Where the built-in files live in the source tree; used as the file name in error
 /// messages about an embedded scenario, so they point at a file a developer can open.
-const BUILTIN_DIR: &str = "assets/lab/scenarios";
+const BUILTIN_DIR: &str = "crates/kcops-lab/scenarios";
 
 /// The text of a built-in scenario, or `None` if there is none of that name.
 pub fn builtin(name: &str) -> Option<&'static str> {
@@ -451,7 +451,7 @@ impl Default for HostSpec {
 /// host root: one 64-hex id per line. A real node has no such file (one would ask the
 /// CRI with `crictl pods -q`); the lab writes it so host probes can compare host-local
 /// IPAM reservations with live sandboxes and find leaks.
-pub const SANDBOXES_FILE: &str = crate::host::probe::LAB_SANDBOXES_FILE;
+pub const SANDBOXES_FILE: &str = "var/lib/kcops-lab/sandboxes";
 
 /// Under `/sys/class/net/<link>/`, the file listing the link's IPv4 addresses, one
 /// CIDR per line. Real sysfs has no address file (addresses come from netlink), so
@@ -2377,7 +2377,7 @@ nodes:
 
     #[test]
     fn scenario_load_resolves_names_and_paths() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/lab/scenarios");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         let s = load("healthy", &dir).map_err(|e| e.to_string());
         assert_eq!(s.map(|s| s.name), Ok("healthy".to_string()));
         // Outside a checkout, the embedded copy is used.
@@ -2532,10 +2532,7 @@ nodes:
     #[test]
     fn scenario_readme_example_parses() {
         // The README is what users copy from: its example must stay valid.
-        let readme = include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/assets/lab/scenarios/README.md"
-        ));
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/README.md"));
         let example = readme
             .split("## A short example")
             .nth(1)

@@ -1,4 +1,5 @@
 //! `kcops lab ...`: bring labs up and down, inspect them, stop and start components.
+#![allow(unsafe_code)] // pre_exec(setsid) so a detached lab leaves the caller's session.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 
 use super::scheduler::{node_ready, tolerates};
 use super::{Ctx, is_deleting, owned_by, owner_ref, str_of};
-use crate::lab::api::resources::ResourceType;
-use crate::lab::api::selectors::LabelSelector;
-use crate::lab::api::store::random_suffix;
+use crate::api::resources::ResourceType;
+use crate::api::selectors::LabelSelector;
+use crate::api::store::random_suffix;
 
 pub fn reconcile(ctx: &Ctx) {
     for sts in ctx.store.list(&ctx.kinds.statefulsets, None) {
@@ -81,7 +81,7 @@ fn pod_from_template(
     for (k, v) in extra_labels {
         pod["metadata"]["labels"][*k] = json!(v);
     }
-    crate::lab::api::defaults::apply("Pod", &mut pod);
+    crate::api::defaults::apply("Pod", &mut pod);
     pod
 }
 
@@ -291,7 +291,7 @@ fn ensure_claim(ctx: &Ctx, sts: &Value, template: &Value, ns: &str, claim: &str)
     if pvc["metadata"]["labels"].is_null() {
         pvc["metadata"]["labels"] = json!(sts["spec"]["selector"]["matchLabels"].clone());
     }
-    crate::lab::api::defaults::apply("PersistentVolumeClaim", &mut pvc);
+    crate::api::defaults::apply("PersistentVolumeClaim", &mut pvc);
     match ctx.store.create(&ctx.kinds.pvcs, pvc) {
         Ok(_) => ctx.event(
             sts,
@@ -367,7 +367,7 @@ fn deployment(ctx: &Ctx, d: &Value) {
                           "annotations": {"deployment.kubernetes.io/revision": "1", "deployment.kubernetes.io/desired-replicas": replicas.to_string()}},
             "spec": {"replicas": replicas, "selector": selector, "template": template},
         });
-        crate::lab::api::defaults::apply("ReplicaSet", &mut rs);
+        crate::api::defaults::apply("ReplicaSet", &mut rs);
         if ctx.store.create(&ctx.kinds.replicasets, rs).is_ok() {
             ctx.event(
                 d,
@@ -521,7 +521,7 @@ fn daemonset(ctx: &Ctx, ds: &Value) {
             ts.iter()
                 .all(|t| t["effect"] == "PreferNoSchedule" || tolerates(&fake_pod, t))
         });
-        let synthetic = labels.contains_key(crate::lab::synthetic::SYNTHETIC_LABEL);
+        let synthetic = labels.contains_key(crate::synthetic::SYNTHETIC_LABEL);
         if synthetic || !node_sel.matches(&labels) || !taints_ok {
             continue;
         }

@@ -3,6 +3,7 @@
 //! Every child gets `PR_SET_PDEATHSIG(SIGKILL)` so a crashed lab leaves nothing behind.
 //! Linux delivers that signal when the *thread* that forked the child exits, not the
 //! process, so all spawns go through one long-lived spawner thread.
+#![allow(unsafe_code)] // pre_exec (prctl between fork and exec) and kill(2) on our own children's pids.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};

@@ -76,6 +76,11 @@ impl LabState {
             .with_context(|| format!("{} is not a valid lab state file", file.display()))
     }
 
+    /// How the console on the lab's console node lists its live sandboxes.
+    pub fn sandboxes_command(&self) -> Vec<String> {
+        crate::paths::sandboxes_command(&self.host_root)
+    }
+
     /// The exports `kcops lab env` prints.
     pub fn env_lines(&self) -> Vec<String> {
         let q = |p: &Path| shell_quote(&p.display().to_string());
@@ -88,6 +93,10 @@ impl LabState {
             out.push(format!("export KCOPS_CEPH_KEYRING={}", q(k)));
         }
         out.push(format!("export KCOPS_HOST_ROOT={}", q(&self.host_root)));
+        out.push(format!(
+            "export KCOPS_SANDBOXES_COMMAND={}",
+            shell_quote(&self.sandboxes_command().join(" "))
+        ));
         out.push(format!(
             "export KCOPS_NODE={}",
             shell_quote(&self.console_node)
@@ -270,10 +279,10 @@ fn remove_all_but_logs(paths: &LabPaths) {
 
 fn load_scenario(name: &str) -> Result<Scenario> {
     if let Some(text) = scenario::builtin(name) {
-        return scenario::parse(text, &format!("assets/lab/scenarios/{name}.yaml"))
+        return scenario::parse(text, &format!("crates/kcops-lab/scenarios/{name}.yaml"))
             .map_err(|e| anyhow!("{e}"));
     }
-    scenario::load(name, Path::new("assets/lab/scenarios")).map_err(|e| anyhow!("{e}"))
+    scenario::load(name, Path::new("crates/kcops-lab/scenarios")).map_err(|e| anyhow!("{e}"))
 }
 
 /// Whatever a crashed lab of this name left: processes by pidfile, its network.

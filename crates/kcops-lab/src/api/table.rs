@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::model::pod_status::{self, age, timestamp};
+use kcops_pod::pod_status::{self, age, timestamp};
 
 /// What each row carries besides its cells (the `includeObject` query parameter).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -724,7 +724,7 @@ fn canonicalize(mut mantissa: i128, mut scale: i32, format: QFormat) -> Option<S
 // ---- printers ----
 
 /// `shown` is the console's own pod type, which the STATUS/READY/RESTARTS port reads.
-fn pod_row(pod: &Pod, shown: &crate::model::pod::Pod, now: Timestamp) -> Option<Row> {
+fn pod_row(pod: &Pod, shown: &kcops_pod::pod::Pod, now: Timestamp) -> Option<Row> {
     let status = pod.status.as_ref();
     let spec = pod.spec.as_ref();
     let (ready, reason, restarts) = pod_status::pod_columns(shown, now);

@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use crate::model::pod::PodCondition;
-use crate::model::pod::{Container, ContainerStatus, Pod};
+use crate::pod::PodCondition;
+use crate::pod::{Container, ContainerStatus, Pod};
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 

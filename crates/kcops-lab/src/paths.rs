@@ -62,3 +62,17 @@ impl LabPaths {
         Path::new(&self.state_file()).exists()
     }
 }
+
+/// The `--sandboxes-command` for a lab node whose directory is `host_root`: a lab
+/// node has no container runtime to ask (`crictl pods -q` on a real node), so the
+/// lab keeps the node's live sandbox ids in a file and the console prints it. The
+/// console itself knows no lab path.
+pub fn sandboxes_command(host_root: &Path) -> Vec<String> {
+    vec![
+        "cat".to_string(),
+        host_root
+            .join(crate::scenario::SANDBOXES_FILE)
+            .display()
+            .to_string(),
+    ]
+}

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use super::scheduler::set_condition;
 use super::{Ctx, is_deleting, str_of};
-use crate::lab::api::store::now_rfc3339;
-use crate::lab::members::{EtcdMember, EtcdMemberSpec};
-use crate::lab::rbd;
-use crate::lab::scenario::{MemberKind, PodInfo, PodValues, klog_time};
+use crate::api::store::now_rfc3339;
+use crate::members::{EtcdMember, EtcdMemberSpec};
+use crate::rbd;
+use crate::scenario::{MemberKind, PodInfo, PodValues, klog_time};
 
 /// What the scenario says this pod does.
 #[derive(Debug, Clone, Default)]
@@ -167,7 +167,7 @@ impl PodWorker {
             .store
             .mutate(&self.ctx.kinds.pods, &self.ns, &self.name, None, |p| {
                 if p["metadata"]["uid"] != self.uid.as_str() {
-                    return Err(crate::lab::api::status::ApiError::conflict(
+                    return Err(crate::api::status::ApiError::conflict(
                         "pods", "", "pods", &self.name,
                     ));
                 }

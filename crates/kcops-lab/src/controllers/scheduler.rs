@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::{Ctx, is_deleting, str_of};
-use crate::lab::api::selectors::LabelSelector;
-use crate::lab::api::store::Entry;
+use crate::api::selectors::LabelSelector;
+use crate::api::store::Entry;
 
 pub fn tolerates(pod: &Value, taint: &Value) -> bool {
     let tolerations = pod["spec"]["tolerations"]
@@ -242,7 +242,7 @@ pub fn set_condition(
     reason: Option<&str>,
     message: Option<&str>,
 ) {
-    let now = crate::lab::api::store::now_rfc3339();
+    let now = crate::api::store::now_rfc3339();
     if !pod["status"]["conditions"].is_array() {
         pod["status"]["conditions"] = json!([]);
     }

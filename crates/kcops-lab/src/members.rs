@@ -27,7 +27,7 @@ use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::lab::process::{spawn_tied, terminate, write_pidfile};
+use crate::process::{spawn_tied, terminate, write_pidfile};
 
 /// Port etcd serves clients on (as in a real cluster, so `etcdctl` needs no port flags).
 pub const CLIENT_PORT: u16 = 2379;
@@ -407,7 +407,7 @@ fn health_response_ok(response: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::process::alive;
+    use crate::process::alive;
 
     /// A scratch dir removed when the test ends (there is no tempfile crate here).
     struct Scratch(PathBuf);

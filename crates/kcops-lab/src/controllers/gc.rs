@@ -13,9 +13,9 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Ctx;
-use crate::lab::api::resources::ResourceType;
-use crate::lab::api::store::{Change, ChangeKind, Entry, table_name};
-use crate::lab::synthetic::SYNTHETIC_OWNER_UID_PREFIX;
+use crate::api::resources::ResourceType;
+use crate::api::store::{Change, ChangeKind, Entry, table_name};
+use crate::synthetic::SYNTHETIC_OWNER_UID_PREFIX;
 
 pub async fn run(ctx: Arc<Ctx>) {
     let mut changes = ctx.store.subscribe();

@@ -1,0 +1,177 @@
+//! The scenario schema: the cluster, its nodes and their taints.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// The kubelet version nodes report unless a scenario says otherwise.
+pub const DEFAULT_KUBELET_VERSION: &str = "v1.32.4";
+
+/// A whole scenario file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scenario {
+    pub name: String,
+    /// One paragraph, shown by `kcops lab status`.
+    #[serde(default)]
+    pub description: String,
+    /// The node the console "runs on" (`KCOPS_NODE`); see [`Scenario::console_node`].
+    #[serde(default)]
+    pub console_node: Option<String>,
+    pub nodes: Vec<NodeSpec>,
+    /// Kubernetes manifests of any kind, created in order.
+    #[serde(default)]
+    pub objects: Vec<Value>,
+    /// StatefulSets whose pods run real member processes.
+    #[serde(default)]
+    pub members: Vec<MemberSpec>,
+    /// What the lab kubelet does with matching pods; the first match wins.
+    #[serde(default)]
+    pub behaviours: Vec<Behaviour>,
+    /// Changes applied while the lab runs, in order.
+    #[serde(default)]
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Scenario {
+    /// The node of that name.
+    pub fn node(&self, name: &str) -> Option<&NodeSpec> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The node the console runs on: `consoleNode` if given, else the first
+    /// control-plane node, else the first node (a scenario always has one).
+    pub fn console_node(&self) -> &str {
+        if let Some(name) = &self.console_node {
+            return name;
+        }
+        self.nodes
+            .iter()
+            .find(|n| n.roles.iter().any(|r| r == "control-plane"))
+            .or(self.nodes.first())
+            .map_or("", |n| n.name.as_str())
+    }
+
+    /// The behaviour for a pod: the first entry whose `match` fits it.
+    pub fn behaviour_for(&self, pod: &PodInfo<'_>) -> Option<&Behaviour> {
+        self.behaviours.iter().find(|b| b.matches.matches(pod))
+    }
+
+    /// A copy with every `{{lab.*}}` placeholder replaced by the running lab's values,
+    /// in objects, host files, behaviours and the timeline. `{{pod.*}}` placeholders in
+    /// behaviours are left for [`PodValues::render`], which knows the pod.
+    pub fn resolve(&self, lab: &LabValues) -> Scenario {
+        let lookup = |name: &str| lab.lookup(name);
+        let mut out = self.clone();
+        for object in &mut out.objects {
+            expand_json(object, &lookup);
+        }
+        for node in &mut out.nodes {
+            for content in node.host.files.values_mut() {
+                *content = expand(content, lookup);
+            }
+        }
+        for b in &mut out.behaviours {
+            for text in b.texts_mut() {
+                *text = expand(text, lookup);
+            }
+        }
+        for entry in &mut out.timeline {
+            match &mut entry.action {
+                TimelineAction::Apply(object) => expand_json(object, &lookup),
+                TimelineAction::Event(event) => {
+                    event.reason = expand(&event.reason, lookup);
+                    event.message = expand(&event.message, lookup);
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// One lab node.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeSpec {
+    pub name: String,
+    /// Each role becomes a `node-role.kubernetes.io/<role>` label.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    #[serde(default, rename = "podCIDR")]
+    pub pod_cidr: Option<Ipv4Cidr>,
+    #[serde(default = "yes")]
+    pub ready: bool,
+    #[serde(default)]
+    pub unschedulable: bool,
+    #[serde(default = "default_kubelet_version")]
+    pub kubelet_version: String,
+    /// Extra labels, on top of the ones a kubelet sets (see [`NodeSpec::all_labels`]).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// The node's host root.
+    #[serde(default)]
+    pub host: HostSpec,
+}
+
+pub(super) fn yes() -> bool {
+    true
+}
+
+pub(super) fn default_kubelet_version() -> String {
+    DEFAULT_KUBELET_VERSION.to_string()
+}
+
+impl NodeSpec {
+    /// The labels a kubeadm node carries: what the kubelet sets itself (hostname, os,
+    /// arch), one `node-role.kubernetes.io/<role>` per role, then the scenario's own
+    /// labels, which win.
+    pub fn all_labels(&self) -> BTreeMap<String, String> {
+        let mut labels = BTreeMap::new();
+        for (k, v) in [
+            ("beta.kubernetes.io/arch", "amd64"),
+            ("beta.kubernetes.io/os", "linux"),
+            ("kubernetes.io/arch", "amd64"),
+            ("kubernetes.io/os", "linux"),
+        ] {
+            labels.insert(k.to_string(), v.to_string());
+        }
+        labels.insert("kubernetes.io/hostname".to_string(), self.name.clone());
+        for role in &self.roles {
+            labels.insert(format!("node-role.kubernetes.io/{role}"), String::new());
+        }
+        labels.extend(self.labels.clone());
+        labels
+    }
+}
+
+/// A node taint.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Taint {
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    pub effect: TaintEffect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+impl TaintEffect {
+    /// The spelling Kubernetes uses in `spec.taints[].effect`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaintEffect::NoSchedule => "NoSchedule",
+            TaintEffect::PreferNoSchedule => "PreferNoSchedule",
+            TaintEffect::NoExecute => "NoExecute",
+        }
+    }
+}

@@ -134,7 +134,7 @@ pub fn assess(facts: &Facts) -> Result<Wizard, WizardError> {
 
 /// Restart the network agent on one node. The pod's name must be typed: pod
 /// networking on that node pauses while the agent restarts.
-pub fn restart_agent(pod: &AgentPod) -> Plan {
+pub(crate) fn restart_agent(pod: &AgentPod) -> Plan {
     pod.restart_steps(Plan::new(
         format!("Restart the network agent on {}", pod.node),
         ObjectRef::pod(&pod.namespace, &pod.name),

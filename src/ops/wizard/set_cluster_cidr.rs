@@ -175,7 +175,7 @@ pub fn assess(facts: &Facts, cidr: Option<&str>) -> Result<Wizard, WizardError> 
 /// Set kube-proxy's clusterCIDR, then restart its pods one node at a time (it reads
 /// the file only at start), each waited for before the next. `current` is the value the
 /// operator saw (`""` when empty or absent). Typed confirmation: `kube-proxy`.
-pub fn set_kube_proxy_cluster_cidr(
+pub(crate) fn set_kube_proxy_cluster_cidr(
     namespace: &str,
     cidr: &str,
     current: &str,

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{DELETE_POD_KEY, FENCE_EXPIRE, Facts, Found, LOCK_TIMEOUT, Live, POD_TIMEOUT};
-use crate::ceph::LockerInfo;
+use super::{DELETE_POD_KEY, FENCE_EXPIRE, Facts, Fencing, Found, LOCK_TIMEOUT, Live, POD_TIMEOUT};
 use crate::ceph::holders::{EntityAddr, NodeIndex, lock_holder, watcher_holder};
+use crate::ceph::{ImageInfo, LockerInfo};
 use crate::model::ceph::{FencePermission, fence_caps_fix};
 use crate::model::pod::Pod;
 use crate::ops::op::{LockNode, ObjectRef, Op, WaitFor};
@@ -79,6 +79,67 @@ pub fn assess(facts: &Facts) -> Wizard {
     w.pages.push(what);
 
     // 2. Evidence that each holder is gone.
+    let (ev, stale, not_stale) = evidence(found, info, &index, &ready);
+    w.pages.push(ev);
+
+    // 3. Permission preflight and our own address.
+    let (perm, own_hit) = permission(fencing, &stale);
+    w.pages.push(perm);
+
+    // Blockers, most basic first.
+    if info.lockers.is_empty() {
+        w.block(
+            format!(
+                "RBD image {spec} has no lock; the pod waits for something else (see its events)"
+            ),
+            Vec::new(),
+        );
+    }
+    if !not_stale.is_empty() {
+        w.block(
+            format!("the lock is not stale: {}", not_stale.join("; ")),
+            Vec::new(),
+        );
+    }
+    if let Some(hit) = &own_hit {
+        w.block(
+            format!("fencing would cut off kcops itself: {hit}"),
+            Vec::new(),
+        );
+    }
+    if let Some((reason, fix)) = permission_blocker(fencing) {
+        w.block(reason, fix);
+    }
+    if stale.is_empty() && !w.is_blocked() {
+        w.block("no stale lock to break", Vec::new());
+    }
+
+    // 4. The plan.
+    let stuck = found
+        .stuck
+        .as_ref()
+        .map(|p| (p.metadata.namespace.clone().unwrap_or_default(), name_of(p)));
+    let (pool, image, pvc) = (found.pool.clone(), found.image.clone(), found.claim.clone());
+    let delete_label = match &stuck {
+        Some((ns, name)) => format!("delete the stuck pod {ns}/{name} after breaking the lock"),
+        None => "delete the stuck pod after breaking the lock (none found)".to_string(),
+    };
+    w.add_option(DELETE_POD_KEY, delete_label, false);
+    w.set_plan(Arc::new(move |opts: &[WizardOption]| {
+        build_plan(&pool, &image, &stale, stuck.as_ref(), pvc.as_ref(), opts)
+    }));
+    w
+}
+
+/// The second page: for each lock, whether its holder is gone (node NotReady, no live
+/// user of the volume there) and which live watchers from its address need fencing.
+/// Returns the page, the stale locks and why the others are not stale.
+fn evidence(
+    found: &Found,
+    info: &ImageInfo,
+    index: &NodeIndex,
+    ready: &BTreeMap<String, bool>,
+) -> (Page, Vec<Stale>, Vec<String>) {
     let mut ev = Page::new("Evidence");
     let stuck_node = found.stuck.as_ref().map(pod_node).unwrap_or_default();
     let live_users: Vec<(String, String)> = found
@@ -90,7 +151,7 @@ pub fn assess(facts: &Facts) -> Wizard {
     let mut stale: Vec<Stale> = Vec::new();
     let mut not_stale: Vec<String> = Vec::new();
     for l in &info.lockers {
-        let h = lock_holder(l, &index);
+        let h = lock_holder(l, index);
         let Some(holder_addr) = EntityAddr::parse(&l.address) else {
             ev.bad(format!(
                 "Lock {}: the address {} does not parse",
@@ -183,7 +244,7 @@ pub fn assess(facts: &Facts) -> Wizard {
         });
     }
     for wt in &info.watchers {
-        let h = watcher_holder(wt, &index);
+        let h = watcher_holder(wt, index);
         let from_holder = stale
             .iter()
             .any(|s| s.watchers.iter().any(|(a, _)| *a == wt.address));
@@ -196,9 +257,12 @@ pub fn assess(facts: &Facts) -> Wizard {
             ));
         }
     }
-    w.pages.push(ev);
+    (ev, stale, not_stale)
+}
 
-    // 3. Permission preflight and our own address.
+/// The third page: may our Ceph user fence, and would a planned fence cut off kcops'
+/// own client (returned: which address, if so).
+fn permission(fencing: &Fencing, stale: &[Stale]) -> (Page, Option<String>) {
     let mut perm = Page::new("Permission");
     let entity = &fencing.entity;
     let permission = &fencing.permission;
@@ -208,7 +272,7 @@ pub fn assess(facts: &Facts) -> Wizard {
         .filter_map(|a| EntityAddr::parse(a))
         .collect();
     let mut own_hit: Option<String> = None;
-    for s in &stale {
+    for s in stale {
         for addr in std::iter::once(&s.lock.address).chain(s.watchers.iter().map(|(a, _)| a)) {
             if let Some(a) = EntityAddr::parse(addr)
                 && let Some(o) = own.iter().find(|o| a.covers(o))
@@ -238,69 +302,35 @@ pub fn assess(facts: &Facts) -> Wizard {
         Some(hit) => perm.bad(hit.clone()),
         None => perm.ok("No planned fence covers kcops' own Ceph client"),
     }
-    w.pages.push(perm);
+    (perm, own_hit)
+}
 
-    // Blockers, most basic first.
-    if info.lockers.is_empty() {
-        w.block(
-            format!(
-                "RBD image {spec} has no lock; the pod waits for something else (see its events)"
-            ),
-            Vec::new(),
-        );
-    }
-    if !not_stale.is_empty() {
-        w.block(
-            format!("the lock is not stale: {}", not_stale.join("; ")),
-            Vec::new(),
-        );
-    }
-    if let Some(hit) = &own_hit {
-        w.block(
-            format!("fencing would cut off kcops itself: {hit}"),
-            Vec::new(),
-        );
-    }
-    match permission {
-        FencePermission::Allowed => {}
+/// Why the permission preflight stops the wizard, with the commands that would fix it.
+fn permission_blocker(fencing: &Fencing) -> Option<(String, Vec<String>)> {
+    let entity = &fencing.entity;
+    match &fencing.permission {
+        FencePermission::Allowed => None,
         FencePermission::Denied { caps } => {
             let osd = caps.as_deref().and_then(osd_caps).map(str::to_string);
-            let mut fix = vec![format!(
-                "ceph auth get {entity}    # note its current osd caps, then keep them below"
-            )];
-            fix.push(fence_caps_fix(entity, osd.as_deref()));
-            w.block(
+            let fix = vec![
+                format!(
+                    "ceph auth get {entity}    # note its current osd caps, then keep them below"
+                ),
+                fence_caps_fix(entity, osd.as_deref()),
+            ];
+            Some((
                 format!(
                     "permission preflight: {entity} may not blocklist (fence) clients; it needs mon caps `profile rbd` (or `allow rw`)"
                 ),
                 fix,
-            );
+            ))
         }
-        FencePermission::CheckFailed(e) => w.block(
+        FencePermission::CheckFailed(e) => Some((
             format!("permission preflight: the check failed: {e}"),
             Vec::new(),
-        ),
-        FencePermission::Unknown => w.block("permission preflight: not checked", Vec::new()),
+        )),
+        FencePermission::Unknown => Some(("permission preflight: not checked".into(), Vec::new())),
     }
-    if stale.is_empty() && !w.is_blocked() {
-        w.block("no stale lock to break", Vec::new());
-    }
-
-    // 4. The plan.
-    let stuck = found
-        .stuck
-        .as_ref()
-        .map(|p| (p.metadata.namespace.clone().unwrap_or_default(), name_of(p)));
-    let (pool, image, pvc) = (found.pool.clone(), found.image.clone(), found.claim.clone());
-    let delete_label = match &stuck {
-        Some((ns, name)) => format!("delete the stuck pod {ns}/{name} after breaking the lock"),
-        None => "delete the stuck pod after breaking the lock (none found)".to_string(),
-    };
-    w.add_option(DELETE_POD_KEY, delete_label, false);
-    w.set_plan(Arc::new(move |opts: &[WizardOption]| {
-        build_plan(&pool, &image, &stale, stuck.as_ref(), pvc.as_ref(), opts)
-    }));
-    w
 }
 
 fn build_plan(
@@ -481,7 +511,7 @@ struct Stale {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ceph::{ImageInfo, WatcherInfo};
+    use crate::ceph::WatcherInfo;
     use crate::ops::wizard::unlock::{Fencing, NodeFacts, UnlockTarget, Volume};
 
     fn stale() -> Stale {

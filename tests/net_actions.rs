@@ -9,8 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Lab, shared, wait_for};
+use kcops::ops::wizard::{restart_cni, set_cluster_cidr};
 use kcops::ops::{AuditLog, ExecContext, Executor, OpsError};
-use kcops::ui::net_actions;
 
 fn lab() -> &'static Lab {
     shared("netactions", "flannel-broken", &["--no-ceph"])
@@ -76,7 +76,7 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
 
     // The wizard: what is wrong, the change line by line, then the plan (one restart
     // and wait per node).
-    let wizard = net_actions::set_cluster_cidr(&s.snapshot(), None)
+    let wizard = set_cluster_cidr::assess(&set_cluster_cidr::gather(&s.snapshot()), None)
         .unwrap_or_else(|e| panic!("no wizard: {e}"));
     let text = wizard.render().join("\n");
     assert!(
@@ -147,8 +147,8 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
             (!ids.iter().any(|i| i == "net.kube-proxy-cluster-cidr")).then_some(snap)
         },
     );
-    let again =
-        net_actions::set_cluster_cidr(&fresh, None).unwrap_or_else(|e| panic!("no wizard: {e}"));
+    let again = set_cluster_cidr::assess(&set_cluster_cidr::gather(&fresh), None)
+        .unwrap_or_else(|e| panic!("no wizard: {e}"));
     assert!(again.plan().is_none());
     assert!(
         again.blocker.as_ref().is_some_and(|b| b
@@ -164,7 +164,7 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
         .find(|(n, _)| n == "master")
         .map(|(_, p)| p.clone())
         .unwrap_or_else(|| panic!("no flannel pod on master: {flannel_before:?}"));
-    let wizard = net_actions::restart_cni(&fresh, Some("master"))
+    let wizard = restart_cni::assess(&restart_cni::gather(&fresh, Some("master")))
         .unwrap_or_else(|e| panic!("no restart wizard: {e}"));
     let text = wizard.render().join("\n");
     assert!(
@@ -191,9 +191,10 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
     assert_ne!(new_master, old_master);
 
     // A node without an agent has nothing to restart; the reason says so.
-    let none = net_actions::restart_cni(&fresh, Some("no-such-node"));
+    let none = restart_cni::assess(&restart_cni::gather(&fresh, Some("no-such-node")));
     assert!(
-        none.as_ref().is_err_and(|e| e.contains("no-such-node")),
+        none.as_ref()
+            .is_err_and(|e| e.to_string().contains("no-such-node")),
         "{none:?}"
     );
 

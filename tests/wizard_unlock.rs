@@ -16,7 +16,7 @@ use common::rbd::{
 };
 use common::{Lab, shared, wait_for};
 use kcops::ceph::{CephClient, CephSettings};
-use kcops::ops::wizard::unlock::{UnlockTarget, assess};
+use kcops::ops::wizard::unlock::{UnlockTarget, assess, gather};
 use kcops::ops::{
     AuditLog, Confirmation, ExecContext, Executor, ObjectRef, Op, OpsError, Plan, Progress, Step,
 };
@@ -105,7 +105,7 @@ async fn stale_lock_blocked_for_kube_refused_read_only_then_removed_as_admin() {
 
     // (a) client.kube (mon 'allow r'): stopped at the permission preflight.
     let kube = kube_user(lab);
-    let w = assess(&client, &kube, &target).await;
+    let w = assess(&gather(&client, &kube, &target).await);
     let text = w.render().join("\n");
     let blocker = w
         .blocker
@@ -130,7 +130,7 @@ async fn stale_lock_blocked_for_kube_refused_read_only_then_removed_as_admin() {
 
     // As admin the wizard offers the plan.
     let ceph = admin(lab);
-    let w = assess(&client, &ceph, &target).await;
+    let w = assess(&gather(&client, &ceph, &target).await);
     let text = w.render().join("\n");
     assert!(w.blocker.is_none(), "admin is not blocked:\n{text}");
     let plan = w
@@ -244,7 +244,7 @@ async fn stale_lock_blocked_for_kube_refused_read_only_then_removed_as_admin() {
     assert_eq!(log.iter().filter(|e| e.dry_run).count(), fences + 1);
 
     // Assessed again, the wizard finds the lock held by the pod's own node.
-    let w = assess(&client, &ceph, &target).await;
+    let w = assess(&gather(&client, &ceph, &target).await);
     assert!(w.is_blocked(), "{}", w.render().join("\n"));
     drop((w, exec, ro, ceph, kube));
     ceph_threads_gone().await;
@@ -319,14 +319,16 @@ async fn live_client_on_the_holder_is_fenced_before_the_lock_is_broken() {
     let client = lab.client().await;
     let ceph = admin(lab);
     let w = assess(
-        &client,
-        &ceph,
-        &UnlockTarget::Image {
-            pool: "rbd".into(),
-            image: "wiz-live".into(),
-        },
-    )
-    .await;
+        &gather(
+            &client,
+            &ceph,
+            &UnlockTarget::Image {
+                pool: "rbd".into(),
+                image: "wiz-live".into(),
+            },
+        )
+        .await,
+    );
     let text = w.render().join("\n");
     assert!(w.blocker.is_none(), "{text}");
     assert!(

@@ -6,33 +6,20 @@
 //! (an accepted request is not proof of the state), reported as progress and audited; the
 //! first failure stops the plan and the error says what was done and what was not.
 
-use std::collections::HashMap;
-use std::fmt::Debug;
-use std::future::Future;
 use std::time::Duration;
 
-use crate::model::pod::Pod;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use kube::runtime::wait::{Condition, await_condition};
-use kube::{Client, Resource};
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use kube::Client;
+use kube::api::Api;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::audit::{AuditEntry, AuditLog, now_rfc3339};
 use super::error::{Halt, OpsError};
-use super::op::{ObjectRef, Op, ScaleKind, WaitFor, human_duration};
+use super::op::{ObjectRef, Op, ScaleKind, WaitFor};
 use super::plan::Plan;
-
-/// How long one API request may take. kube's own read timeout is minutes; a console step
-/// that hangs that long is worse than one that says it got no answer.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The field manager our writes carry, so `managedFields` show who changed what.
-const FIELD_MANAGER: &str = "kcops";
+use super::steps::kube::DeletedPods;
+use super::steps::{self, StepError};
 
 /// Who is acting, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,27 +109,11 @@ pub struct Outcome {
     pub steps: Vec<StepReport>,
 }
 
-/// A step's failure before it becomes an [`OpsError`] with the plan's position.
-pub(super) enum StepError {
-    /// 403 with the API server's message.
-    Forbidden(String),
-    Failed(String),
-}
-
-impl StepError {
-    fn text(&self) -> String {
-        match self {
-            StepError::Forbidden(m) => format!("forbidden by RBAC: {m}"),
-            StepError::Failed(m) => m.clone(),
-        }
-    }
-}
-
 /// What earlier steps of the same run learned that later ones need (the uid of a pod
 /// deleted in step 2 tells the wait in step 3 that a same-named pod is a replacement).
 #[derive(Default)]
 struct RunMemo {
-    deleted_pods: HashMap<(String, String), String>,
+    deleted_pods: DeletedPods,
 }
 
 /// Executes plans with one client, as one user, into one audit log.
@@ -163,6 +134,28 @@ impl Executor {
             audit,
             context,
             ceph: None,
+        }
+    }
+
+    /// The console's executor: the connection's client, user and context, the console's
+    /// audit log and read-only mode, and its Ceph client when it has one (without, Ceph
+    /// steps fail saying so). Every plan the console runs, from a dialog or a wizard,
+    /// gets the same one.
+    pub fn for_console(
+        conn: &crate::kube::connect::Connection,
+        ceph: Option<crate::ceph::CephClient>,
+        audit_log: &std::path::Path,
+        read_only: bool,
+    ) -> Self {
+        let executor = Executor::new(
+            conn.client.clone(),
+            read_only,
+            AuditLog::new(audit_log.to_path_buf()),
+            ExecContext::new(conn.user.clone(), conn.context.clone()),
+        );
+        match ceph {
+            Some(ceph) => executor.with_ceph(ceph),
+            None => executor,
         }
     }
 
@@ -385,16 +378,17 @@ impl Executor {
     }
 
     /// Applies one operation and re-checks the state it should leave; `Ok` carries what
-    /// the re-check found.
+    /// the re-check found. Each arm hands over to the module of the system it touches.
     async fn perform(&self, op: &Op, memo: &mut RunMemo) -> Result<String, StepError> {
+        let c = &self.client;
         match op {
-            Op::Cordon { node } => self.set_unschedulable(node, true).await,
-            Op::Uncordon { node } => self.set_unschedulable(node, false).await,
+            Op::Cordon { node } => steps::kube::set_unschedulable(c, node, true).await,
+            Op::Uncordon { node } => steps::kube::set_unschedulable(c, node, false).await,
             Op::DeletePod {
                 namespace,
                 name,
                 grace,
-            } => self.delete_pod(namespace, name, *grace, memo).await,
+            } => steps::kube::delete_pod(c, namespace, name, *grace, &mut memo.deleted_pods).await,
             Op::Scale {
                 kind,
                 namespace,
@@ -402,27 +396,27 @@ impl Executor {
                 replicas,
                 expect_current,
             } => {
-                let c = self.client.clone();
+                let c = c.clone();
                 let obj = format!("{kind} {namespace}/{name}");
                 match kind {
                     ScaleKind::StatefulSet => {
                         let api = Api::<StatefulSet>::namespaced(c, namespace);
-                        scale(api, &obj, name, *replicas, *expect_current).await
+                        steps::kube::scale(api, &obj, name, *replicas, *expect_current).await
                     }
                     ScaleKind::Deployment => {
                         let api = Api::<Deployment>::namespaced(c, namespace);
-                        scale(api, &obj, name, *replicas, *expect_current).await
+                        steps::kube::scale(api, &obj, name, *replicas, *expect_current).await
                     }
                     ScaleKind::ReplicaSet => {
                         let api = Api::<ReplicaSet>::namespaced(c, namespace);
-                        scale(api, &obj, name, *replicas, *expect_current).await
+                        steps::kube::scale(api, &obj, name, *replicas, *expect_current).await
                     }
                 }
             }
             Op::Wait { what, timeout } => self.wait(what, *timeout, memo).await,
             Op::Fence { addr, expire, .. } => {
                 let ceph = self.ceph_for("fencing a Ceph client")?;
-                super::rbd_steps::fence(ceph, addr, *expire).await
+                steps::ceph::fence(ceph, addr, *expire).await
             }
             Op::BreakLock {
                 pool,
@@ -435,7 +429,7 @@ impl Executor {
                 // The watchers of the plan are for `Plan::validate`; the step re-reads
                 // the live watchers itself.
                 let ceph = self.ceph_for("breaking an RBD lock")?;
-                super::rbd_steps::break_lock(ceph, pool, image, locker, cookie, address).await
+                steps::ceph::break_lock(ceph, pool, image, locker, cookie, address).await
             }
             Op::ReleaseReservations {
                 node,
@@ -444,30 +438,14 @@ impl Executor {
                 sandboxes_command,
                 reservations,
             } => {
-                let mut probe =
-                    crate::host::probe::HostProbe::new(host_root.clone(), Some(node.clone()));
-                probe.sandboxes_command = sandboxes_command.clone();
-                let approved: Vec<crate::host::release::Approved> = reservations
-                    .iter()
-                    .map(|(ip, sandbox)| crate::host::release::Approved {
-                        ip: ip.clone(),
-                        sandbox: sandbox.clone(),
-                    })
-                    .collect();
-                let total = approved.len();
-                let network = network.clone();
-                // File IO, a lock wait and perhaps a command: off the async workers.
-                match tokio::task::spawn_blocking(move || {
-                    crate::host::release::release(&probe, &network, &approved)
-                })
+                steps::host::release_reservations(
+                    node,
+                    host_root,
+                    network,
+                    sandboxes_command.clone(),
+                    reservations,
+                )
                 .await
-                {
-                    Ok(Ok(done)) => Ok(done.summary(total)),
-                    Ok(Err(e)) => Err(StepError::Failed(e)),
-                    Err(e) => Err(StepError::Failed(format!(
-                        "the release did not finish: {e}"
-                    ))),
-                }
             }
             Op::SetKubeProxyClusterCidr {
                 namespace,
@@ -475,8 +453,8 @@ impl Executor {
                 cidr,
                 expect_current,
             } => {
-                super::network::set_cluster_cidr(
-                    &self.client,
+                steps::kube::set_kube_proxy_cluster_cidr(
+                    c,
                     namespace,
                     configmap,
                     cidr,
@@ -487,105 +465,20 @@ impl Executor {
         }
     }
 
-    /// Cordon/uncordon as kubectl does it: a merge patch of `spec.unschedulable` (`null`
-    /// to uncordon, so the field disappears as with kubectl).
-    async fn set_unschedulable(&self, node: &str, on: bool) -> Result<String, StepError> {
-        let nodes: Api<Node> = Api::all(self.client.clone());
-        let value = if on { json!(true) } else { Value::Null };
-        let patch = json!({"spec": {"unschedulable": value}});
-        write(
-            &format!("patch node {node}"),
-            nodes.patch(node, &patch_params(), &Patch::Merge(&patch)),
-        )
-        .await?;
-        let now = read(&format!("re-check node {node}"), nodes.get(node)).await?;
-        let unschedulable = now.spec.and_then(|s| s.unschedulable).unwrap_or(false);
-        match (on, unschedulable) {
-            (true, true) => Ok(format!(
-                "node {node} is cordoned (spec.unschedulable is true)"
-            )),
-            (false, false) => Ok(format!("node {node} is schedulable again")),
-            _ => Err(StepError::Failed(format!(
-                "re-check: node {node} has spec.unschedulable {unschedulable} after the patch"
-            ))),
-        }
-    }
-
-    /// Deletes exactly the pod that is there now (uid precondition, so a replacement that
-    /// appears between our read and our delete is not deleted in its place), then checks
-    /// that it is gone, terminating, or replaced.
-    async fn delete_pod(
-        &self,
-        namespace: &str,
-        name: &str,
-        grace: Option<u32>,
-        memo: &mut RunMemo,
-    ) -> Result<String, StepError> {
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        let pod = format!("pod {namespace}/{name}");
-        let Some(current) = read(&format!("get {pod}"), pods.get_opt(name)).await? else {
-            return Ok(format!("{pod} was already gone; nothing to delete"));
-        };
-        let uid = current.metadata.uid.clone();
-        let params = DeleteParams {
-            grace_period_seconds: grace,
-            preconditions: uid.clone().map(|uid| Preconditions {
-                uid: Some(uid),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match within(&format!("delete {pod}"), true, pods.delete(name, &params)).await? {
-            Ok(_) => {}
-            Err(kube::Error::Api(r)) if r.code == 404 => {
-                return Ok(format!("{pod} was already gone; nothing to delete"));
-            }
-            Err(e) => return Err(from_kube(&format!("delete {pod}"), e)),
-        }
-        if let Some(uid) = &uid {
-            memo.deleted_pods
-                .insert((namespace.to_string(), name.to_string()), uid.clone());
-        }
-        match read(&format!("re-check {pod}"), pods.get_opt(name)).await? {
-            None => Ok(format!("{pod} is gone")),
-            Some(p) if p.metadata.uid != uid => Ok(format!(
-                "{pod} was deleted; its controller already created a replacement"
-            )),
-            Some(p) if p.metadata.deletion_timestamp.is_some() => {
-                Ok(format!("{pod} is terminating"))
-            }
-            Some(_) => Err(StepError::Failed(format!(
-                "re-check: {pod} is still there and not terminating"
-            ))),
-        }
-    }
-
     async fn wait(
         &self,
         what: &WaitFor,
         timeout: Duration,
         memo: &RunMemo,
     ) -> Result<String, StepError> {
-        let c = self.client.clone();
+        let c = &self.client;
         match what {
             WaitFor::PodGone { namespace, name } => {
                 let deleted = memo
                     .deleted_pods
                     .get(&(namespace.clone(), name.clone()))
                     .cloned();
-                let cond = move |p: Option<&Pod>| match p {
-                    None => true,
-                    Some(p) => deleted.is_some() && p.metadata.uid != deleted,
-                };
-                wait_until(
-                    Api::<Pod>::namespaced(c, namespace),
-                    name,
-                    cond,
-                    timeout,
-                    what,
-                )
-                .await?;
-                Ok(format!("pod {namespace}/{name} is gone"))
+                steps::kube_wait::pod_gone(c, namespace, name, deleted, timeout, what).await
             }
             WaitFor::DaemonPodReady {
                 namespace,
@@ -598,44 +491,20 @@ impl Executor {
                     .filter(|((ns, _), _)| ns == namespace)
                     .map(|(_, uid)| uid.clone())
                     .collect();
-                let deadline = tokio::time::Instant::now() + timeout;
-                loop {
-                    if let Some(pod) =
-                        super::network::daemon_pod_ready(&c, namespace, daemonset, node, &deleted)
-                            .await?
-                    {
-                        return Ok(format!(
-                            "pod {namespace}/{pod} of DaemonSet {daemonset} is Running and Ready on {node}"
-                        ));
-                    }
-                    if tokio::time::Instant::now() >= deadline {
-                        return Err(StepError::Failed(format!(
-                            "{what}: not reached within {}",
-                            human_duration(timeout)
-                        )));
-                    }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
+                steps::kube_wait::daemon_pod_back(
+                    c, namespace, daemonset, node, &deleted, timeout, what,
+                )
+                .await
             }
             WaitFor::ClaimPodReady { namespace, claim } => {
-                super::rbd_steps::wait_claim_pod_ready(&c, namespace, claim, timeout, what).await
+                steps::kube_wait::claim_pod_ready(c, namespace, claim, timeout, what).await
             }
             WaitFor::LockHeldBy { pool, image, node } => {
                 let ceph = self.ceph_for("waiting for an RBD lock")?;
-                super::rbd_steps::wait_lock_held_by(&c, ceph, pool, image, node, timeout, what)
-                    .await
+                steps::ceph::wait_lock_held_by(c, ceph, pool, image, node, timeout, what).await
             }
             WaitFor::PodReady { namespace, name } => {
-                let cond = |p: Option<&Pod>| p.is_some_and(pod_ready);
-                wait_until(
-                    Api::<Pod>::namespaced(c, namespace),
-                    name,
-                    cond,
-                    timeout,
-                    what,
-                )
-                .await?;
-                Ok(format!("pod {namespace}/{name} is Running and Ready"))
+                steps::kube_wait::pod_running_ready(c, namespace, name, timeout, what).await
             }
             WaitFor::ReplicasReady {
                 kind,
@@ -643,205 +512,13 @@ impl Executor {
                 name,
                 replicas,
             } => {
-                let want = *replicas;
-                match kind {
-                    ScaleKind::StatefulSet => {
-                        let cond = move |s: Option<&StatefulSet>| {
-                            s.and_then(|s| s.status.as_ref()).is_some_and(|st| {
-                                ready_counts(st.replicas, st.ready_replicas, want)
-                            })
-                        };
-                        let api = Api::<StatefulSet>::namespaced(c, namespace);
-                        wait_until(api, name, cond, timeout, what).await?;
-                    }
-                    ScaleKind::Deployment => {
-                        let cond = move |d: Option<&Deployment>| {
-                            d.and_then(|d| d.status.as_ref()).is_some_and(|st| {
-                                ready_counts(st.replicas.unwrap_or(0), st.ready_replicas, want)
-                            })
-                        };
-                        let api = Api::<Deployment>::namespaced(c, namespace);
-                        wait_until(api, name, cond, timeout, what).await?;
-                    }
-                    ScaleKind::ReplicaSet => {
-                        let cond = move |r: Option<&ReplicaSet>| {
-                            r.and_then(|r| r.status.as_ref()).is_some_and(|st| {
-                                ready_counts(st.replicas, st.ready_replicas, want)
-                            })
-                        };
-                        let api = Api::<ReplicaSet>::namespaced(c, namespace);
-                        wait_until(api, name, cond, timeout, what).await?;
-                    }
-                }
-                Ok(format!(
-                    "{kind} {namespace}/{name} has {want}/{want} ready replicas"
-                ))
+                steps::kube_wait::replicas_ready(
+                    c, *kind, namespace, name, *replicas, timeout, what,
+                )
+                .await
             }
         }
     }
-}
-
-pub(super) fn patch_params() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PatchParams::default()
-    }
-}
-
-/// Scale through the scale subresource: read the current desired count (refusing if it
-/// is not what the plan was made for), patch it with the read resourceVersion (so a
-/// concurrent change is a conflict on API servers that honour it), then re-read it.
-async fn scale<K>(
-    api: Api<K>,
-    obj: &str,
-    name: &str,
-    replicas: i32,
-    expect_current: Option<i32>,
-) -> Result<String, StepError>
-where
-    K: Clone + DeserializeOwned,
-{
-    let before = read(&format!("get the scale of {obj}"), api.get_scale(name)).await?;
-    // ScaleSpec.replicas is omitempty on the server: absent means 0.
-    let current = before.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-    if let Some(expected) = expect_current
-        && current != expected
-    {
-        return Err(StepError::Failed(format!(
-            "{obj} now wants {current} replicas, not the {expected} this plan was made for; nothing was changed, review the plan and try again"
-        )));
-    }
-    let mut patch = json!({"spec": {"replicas": replicas}});
-    if let Some(rv) = &before.metadata.resource_version {
-        patch["metadata"] = json!({"resourceVersion": rv});
-    }
-    write(
-        &format!("scale {obj}"),
-        api.patch_scale(name, &patch_params(), &Patch::Merge(&patch)),
-    )
-    .await?;
-    let after = read(&format!("re-check the scale of {obj}"), api.get_scale(name)).await?;
-    let now = after.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
-    let existing = after.status.as_ref().map(|s| s.replicas).unwrap_or(0);
-    if now == replicas {
-        Ok(format!(
-            "{obj} now wants {replicas} replicas (was {current}; {existing} exist so far)"
-        ))
-    } else {
-        Err(StepError::Failed(format!(
-            "re-check: {obj} wants {now} replicas after the change, not {replicas}"
-        )))
-    }
-}
-
-fn ready_counts(replicas: i32, ready: Option<i32>, want: i32) -> bool {
-    replicas == want && ready.unwrap_or(0) == want
-}
-
-/// Running, Ready, and not on its way out.
-pub(super) fn pod_ready(p: &Pod) -> bool {
-    if p.metadata.deletion_timestamp.is_some() {
-        return false;
-    }
-    let Some(status) = &p.status else {
-        return false;
-    };
-    status.phase.as_deref() == Some("Running")
-        && status
-            .conditions
-            .iter()
-            .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
-}
-
-/// Watches `name` until `cond` holds or `timeout` passes.
-async fn wait_until<K>(
-    api: Api<K>,
-    name: &str,
-    cond: impl Condition<K>,
-    timeout: Duration,
-    what: &WaitFor,
-) -> Result<(), StepError>
-where
-    K: Clone + Debug + Send + DeserializeOwned + Resource + 'static,
-{
-    match tokio::time::timeout(timeout, await_condition(api, name, cond)).await {
-        Err(_) => Err(StepError::Failed(format!(
-            "{what}: not reached within {}",
-            human_duration(timeout)
-        ))),
-        Ok(Err(e)) => Err(StepError::Failed(format!(
-            "waiting for {what}: {}",
-            error_chain(&e)
-        ))),
-        Ok(Ok(_)) => Ok(()),
-    }
-}
-
-/// A read: errors mapped, no answer within [`CALL_TIMEOUT`] is a failure.
-pub(super) async fn read<T>(
-    what: &str,
-    fut: impl Future<Output = kube::Result<T>>,
-) -> Result<T, StepError> {
-    within(what, false, fut)
-        .await?
-        .map_err(|e| from_kube(what, e))
-}
-
-/// A write: as [`read`], but a missing answer says the change may have happened.
-pub(super) async fn write<T>(
-    what: &str,
-    fut: impl Future<Output = kube::Result<T>>,
-) -> Result<T, StepError> {
-    within(what, true, fut)
-        .await?
-        .map_err(|e| from_kube(what, e))
-}
-
-/// Bounds a request by [`CALL_TIMEOUT`], leaving its own result to the caller.
-async fn within<T>(
-    what: &str,
-    mutating: bool,
-    fut: impl Future<Output = kube::Result<T>>,
-) -> Result<kube::Result<T>, StepError> {
-    tokio::time::timeout(CALL_TIMEOUT, fut).await.map_err(|_| {
-        let unknown = if mutating {
-            "; whether the change was applied is unknown, check before retrying"
-        } else {
-            ""
-        };
-        StepError::Failed(format!(
-            "{what}: no answer from the API server within {}{unknown}",
-            human_duration(CALL_TIMEOUT)
-        ))
-    })
-}
-
-/// 403 keeps the API server's message verbatim (it names user, verb and resource, which
-/// is what the operator needs to ask for the right RBAC); other API errors keep code and
-/// reason; transport errors keep their cause chain (`connection refused`, TLS, ...).
-fn from_kube(what: &str, e: kube::Error) -> StepError {
-    match e {
-        kube::Error::Api(r) if r.code == 403 => StepError::Forbidden(r.message),
-        kube::Error::Api(r) => {
-            StepError::Failed(format!("{what}: {} ({} {})", r.message, r.code, r.reason))
-        }
-        other => StepError::Failed(format!("{what}: {}", error_chain(&other))),
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
@@ -867,16 +544,5 @@ mod tests {
         assert!(!c.os_user.is_empty());
         let c = ExecContext::from_kubeconfig(&kc, Some("missing"));
         assert_eq!(c.kube_user, "");
-    }
-
-    #[test]
-    fn ready_counts_need_both_numbers() {
-        assert!(ready_counts(3, Some(3), 3));
-        assert!(
-            !ready_counts(4, Some(3), 3),
-            "a surplus pod is still going away"
-        );
-        assert!(!ready_counts(3, Some(2), 3));
-        assert!(ready_counts(0, None, 0));
     }
 }

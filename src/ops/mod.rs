@@ -8,16 +8,17 @@
 //! - [`op`]: what a step does ([`Op`], one enum; new kinds of steps are new variants).
 //! - [`plan`]: plans, steps, confirmations, builders and the preview (pure data).
 //! - [`exec`]: the [`Executor`] that runs plans against the cluster.
+//! - [`steps`]: what each step does, one module per system it touches (Kubernetes,
+//!   Ceph, the host).
 //! - [`audit`]: the JSON-lines audit log.
 //! - [`error`]: refusals and failures, saying what was and was not done.
 
 pub mod audit;
 pub mod error;
 pub mod exec;
-pub mod network;
 pub mod op;
 pub mod plan;
-pub mod rbd_steps;
+pub(crate) mod steps;
 pub mod wizard;
 
 pub use audit::{AuditEntry, AuditLog};

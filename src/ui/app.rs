@@ -377,12 +377,16 @@ impl App {
             }
             "restart-cni" => {
                 let node = arg.map(str::to_string).or_else(|| self.network_node());
-                let wizard = super::net_actions::restart_cni(&self.view.snapshot, node.as_deref());
+                use crate::ops::wizard::restart_cni;
+                let wizard =
+                    restart_cni::assess(&restart_cni::gather(&self.view.snapshot, node.as_deref()));
                 self.offer_wizard(wizard, Pane::Network);
                 return;
             }
             "set-cluster-cidr" => {
-                let wizard = super::net_actions::set_cluster_cidr(&self.view.snapshot, arg);
+                use crate::ops::wizard::set_cluster_cidr;
+                let wizard =
+                    set_cluster_cidr::assess(&set_cluster_cidr::gather(&self.view.snapshot), arg);
                 self.offer_wizard(wizard, Pane::Network);
                 return;
             }
@@ -448,7 +452,11 @@ impl App {
     }
 
     /// Opens a wizard assessed from the view, or says why there is none.
-    fn offer_wizard(&mut self, wizard: Result<crate::ops::wizard::Wizard, String>, pane: Pane) {
+    fn offer_wizard(
+        &mut self,
+        wizard: Result<crate::ops::wizard::Wizard, crate::ops::wizard::WizardError>,
+        pane: Pane,
+    ) {
         if self.read_only {
             self.status = Some((
                 Role::Warning,
@@ -466,7 +474,7 @@ impl App {
                 });
                 self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
             }
-            Err(why) => self.status = Some((Role::Warning, why)),
+            Err(why) => self.status = Some((Role::Warning, why.to_string())),
         }
     }
 
@@ -474,6 +482,7 @@ impl App {
     /// reservations (the first network with leaks unless named), from the latest host
     /// report; the executor checks each file again before deleting it.
     fn release_leaked(&mut self, network: Option<&str>) {
+        use crate::ops::wizard::release_ips;
         if self.read_only {
             self.status = Some((
                 Role::Warning,
@@ -481,57 +490,14 @@ impl App {
             ));
             return;
         }
-        let Some(report) = self.view.snapshot.host.clone() else {
-            self.status = Some((
-                Role::Warning,
-                "no host report yet (the host probes run every 10s)".into(),
-            ));
-            return;
-        };
-        let Some(node) = report.node.clone() else {
-            self.status = Some((
-                Role::Warning,
-                "this machine is not a known node of the cluster (--node)".into(),
-            ));
-            return;
-        };
-        let networks = report.ipam.found().cloned().unwrap_or_default();
-        let chosen = networks
-            .iter()
-            .filter(|n| network.is_none_or(|want| n.name == want))
-            .find_map(|n| {
-                let leaked = report.leaked(n)?;
-                (!leaked.is_empty()).then(|| {
-                    (
-                        n.name.clone(),
-                        leaked
-                            .iter()
-                            .map(|r| (r.ip.to_string(), r.sandbox.clone()))
-                            .collect::<Vec<_>>(),
-                    )
-                })
-            });
-        let Some((name, leaked)) = chosen else {
-            let why = if report.sandboxes.found().is_none() {
-                "the live sandboxes are unknown"
-            } else {
-                "none found"
-            };
-            self.status = Some((
-                Role::Warning,
-                format!("no leaked IP reservations to release on {node} ({why})"),
-            ));
-            return;
-        };
-        self.switch(Pane::Network);
-        let plan = Plan::release_leaked(
-            &node,
-            std::path::Path::new(&report.root),
-            &name,
-            self.sandboxes_command.clone(),
-            leaked,
-        );
-        self.start_plan(plan);
+        let facts = release_ips::gather(&self.view.snapshot);
+        match release_ips::assess(&facts, network, self.sandboxes_command.clone()) {
+            Ok(plan) => {
+                self.switch(Pane::Network);
+                self.start_plan(plan);
+            }
+            Err(why) => self.status = Some((Role::Warning, why.to_string())),
+        }
     }
 
     fn open_detail(&mut self, kind: DetailKind) {
@@ -785,16 +751,13 @@ impl App {
     /// read-only mode, plus the Ceph client.
     fn wizard_executor(&self) -> Option<Executor> {
         let conn = self.connection.as_ref()?;
-        let mut executor = Executor::new(
-            conn.client.clone(),
+        let ceph = self.ceph.as_ref().map(|c| c.client().clone());
+        Some(Executor::for_console(
+            conn,
+            ceph,
+            &self.audit_log,
             self.read_only,
-            crate::ops::AuditLog::new(self.audit_log.clone()),
-            crate::ops::ExecContext::new(conn.user.clone(), conn.context.clone()),
-        );
-        if let Some(ceph) = &self.ceph {
-            executor = executor.with_ceph(ceph.client().clone());
-        }
-        Some(executor)
+        ))
     }
 
     fn on_wizard_key(&mut self, mut w: Box<super::wizard::WizardOverlay>, key: KeyEvent) {
@@ -841,12 +804,8 @@ impl App {
         d.running = true;
         let plan = plan.clone();
         let input = d.input.clone();
-        let executor = Executor::new(
-            conn.client.clone(),
-            self.read_only,
-            crate::ops::AuditLog::new(self.audit_log.clone()),
-            crate::ops::ExecContext::new(conn.user.clone(), conn.context.clone()),
-        );
+        let ceph = self.ceph.as_ref().map(|c| c.client().clone());
+        let executor = Executor::for_console(conn, ceph, &self.audit_log, self.read_only);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             let (ptx, mut prx) = mpsc::channel(32);

@@ -7,7 +7,6 @@ pub mod describe;
 pub mod detail;
 pub mod dialog;
 pub mod keymap;
-pub mod net_actions;
 pub mod panes;
 pub mod terminal;
 pub mod theme;

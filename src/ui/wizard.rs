@@ -358,7 +358,8 @@ pub fn spawn_assess(
     tx: mpsc::Sender<UiMsg>,
 ) {
     tokio::spawn(async move {
-        let wizard = crate::ops::wizard::unlock::assess(&kube, &ceph, &target).await;
+        use crate::ops::wizard::unlock;
+        let wizard = unlock::assess(&unlock::gather(&kube, &ceph, &target).await);
         let _ = tx
             .send(UiMsg::Wizard(WizardMsg::Assessed {
                 id,

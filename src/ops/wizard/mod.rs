@@ -5,10 +5,25 @@
 //! [`Plan`] the executor runs with its usual safety rules (typed confirmation,
 //! dry-run, read-only refusal, re-checks, audit).
 //!
-//! Nothing here knows about RBD: the lock-removal wizard ([`unlock`]) and later ones
+//! Nothing here knows about RBD: the lock-removal wizard ([`unlock`]), the network
+//! fixes ([`restart_cni`], [`set_cluster_cidr`], [`release_ips`]) and later ones
 //! (member-aware scaling, kubeadm init/join/reset) fill the same structure.
+//!
+//! Where a wizard goes: one module `<name>.rs` (or `<name>/` when it is large) with
+//! - `Facts`: what the wizard judges, plain data a test can write by hand;
+//! - `gather`: the reads (async for live API server / Ceph / host reads; the console's
+//!   snapshot for the Network pane's fixes), recording failed reads in the facts or
+//!   returning a [`WizardError`];
+//! - `assess`: pure, from the facts to the [`Wizard`] (pages, blocker, plan), unit
+//!   tested on fixtures without a cluster.
 
+pub mod error;
+pub mod release_ips;
+pub mod restart_cni;
+pub mod set_cluster_cidr;
 pub mod unlock;
+
+pub use error::{System, WizardError};
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,19 +1,18 @@
-//! The executor's Ceph steps: fence a client, break an RBD lock, and the two waits the
-//! lock-removal wizard ends with. Each applies its change and re-checks it in Ceph
-//! (an accepted mon command is not proof of the state), like the Kubernetes steps.
+//! Ceph steps: fence a client, break an RBD lock, and wait for the lock to name the
+//! node of the pod that now runs (the end of the lock-removal wizard). Each applies its
+//! change and re-checks it in Ceph (an accepted mon command is not proof of the state),
+//! like the Kubernetes steps.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::model::pod::Pod;
-use k8s_openapi::api::core::v1::Node;
 use kube::Client;
-use kube::api::{Api, ListParams};
 
-use super::exec::{StepError, pod_ready, read};
-use super::op::{LockNode, WaitFor, human_duration};
+use super::StepError;
+use super::kube_wait::{node_ips, ready_claim_pod};
 use crate::ceph::holders::{EntityAddr, kubelet_cookie_host};
 use crate::ceph::{CephClient, CephError, LockerInfo};
+use crate::ops::op::{LockNode, WaitFor, human_duration};
 
 fn ceph_failed(what: &str, e: CephError) -> StepError {
     StepError::Failed(format!("{what}: {e}"))
@@ -21,7 +20,7 @@ fn ceph_failed(what: &str, e: CephError) -> StepError {
 
 /// `ceph osd blocklist add <addr> <expire>`, then checks the entry is listed with an
 /// expiry. Refuses a whole-host address (nonce 0): one client is fenced, never a node.
-pub(super) async fn fence(
+pub(crate) async fn fence(
     ceph: &CephClient,
     addr: &str,
     expire: Duration,
@@ -63,7 +62,7 @@ pub(super) async fn fence(
 /// Breaks the lock `cookie` of `locker` if it is still the one the plan was made for,
 /// and only when its holder and every live watcher from the holder's IP are fenced
 /// right now (checked against the live blocklist, whatever the plan says).
-pub(super) async fn break_lock(
+pub(crate) async fn break_lock(
     ceph: &CephClient,
     pool: &str,
     image: &str,
@@ -163,85 +162,9 @@ fn find_lock<'a>(lockers: &'a [LockerInfo], locker: &str, cookie: &str) -> Optio
         .find(|l| l.locker == locker && l.cookie == cookie)
 }
 
-/// Whether `pod` mounts the claim `claim`.
-pub fn pod_uses_claim(pod: &Pod, claim: &str) -> bool {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.volumes.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.persistent_volume_claim.as_ref())
-        .any(|c| c.claim_name == claim)
-}
-
-/// The Running and Ready pod that mounts `claim`, if any.
-async fn ready_claim_pod(
-    client: &Client,
-    namespace: &str,
-    claim: &str,
-) -> Result<Option<Pod>, StepError> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let list = read(
-        &format!("list pods in {namespace}"),
-        pods.list(&ListParams::default()),
-    )
-    .await?;
-    Ok(list
-        .items
-        .into_iter()
-        .find(|p| pod_uses_claim(p, claim) && pod_ready(p)))
-}
-
-/// Polls (every second) until a pod using the claim is Running and Ready. A failed
-/// list is retried until the deadline; a 403 is not (it will not get better).
-pub(super) async fn wait_claim_pod_ready(
-    client: &Client,
-    namespace: &str,
-    claim: &str,
-    timeout: Duration,
-    what: &WaitFor,
-) -> Result<String, StepError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut last_error = String::new();
-    loop {
-        match ready_claim_pod(client, namespace, claim).await {
-            Ok(Some(p)) => {
-                let name = p.metadata.name.unwrap_or_default();
-                let node = p.spec.and_then(|s| s.node_name).unwrap_or_default();
-                return Ok(format!(
-                    "pod {namespace}/{name} (claim {claim}) is Running and Ready on {node}"
-                ));
-            }
-            Ok(None) => {}
-            Err(StepError::Forbidden(m)) => return Err(StepError::Forbidden(m)),
-            Err(StepError::Failed(m)) => last_error = format!(" (last error: {m})"),
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(StepError::Failed(format!(
-                "{what}: not reached within {}{last_error}",
-                human_duration(timeout)
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-/// The node's InternalIP/ExternalIP addresses.
-async fn node_ips(client: &Client, node: &str) -> Result<Vec<IpAddr>, StepError> {
-    let nodes: Api<Node> = Api::all(client.clone());
-    let n = read(&format!("get node {node}"), nodes.get(node)).await?;
-    Ok(n.status
-        .and_then(|s| s.addresses)
-        .into_iter()
-        .flatten()
-        .filter(|a| a.type_ == "InternalIP" || a.type_ == "ExternalIP")
-        .filter_map(|a| a.address.parse().ok())
-        .collect())
-}
-
 /// The lock names `node`: its kubelet cookie says so, or (no kubelet cookie) it was
 /// taken from one of the node's addresses.
-pub fn lock_names_node(lock: &LockerInfo, node: &str, ips: &[IpAddr]) -> bool {
+pub(crate) fn lock_names_node(lock: &LockerInfo, node: &str, ips: &[IpAddr]) -> bool {
     let short = |s: &str| s.split('.').next().unwrap_or(s).to_ascii_lowercase();
     match kubelet_cookie_host(&lock.cookie) {
         Some(host) => short(host) == short(node),
@@ -250,7 +173,7 @@ pub fn lock_names_node(lock: &LockerInfo, node: &str, ips: &[IpAddr]) -> bool {
 }
 
 /// Polls Ceph (every second) until the image has locks and every one names the node.
-pub(super) async fn wait_lock_held_by(
+pub(crate) async fn wait_lock_held_by(
     client: &Client,
     ceph: &CephClient,
     pool: &str,

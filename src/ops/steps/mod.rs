@@ -1,0 +1,32 @@
+//! What each plan step does to the system it touches, apply then re-check: the
+//! executor ([`super::exec`]) decides order, refusals and audit; these modules only
+//! talk to one system each, so a new kind of step goes next to its peers.
+//!
+//! - [`kube`]: Kubernetes writes (cordon, delete a pod, scale, kube-proxy's config)
+//!   and the bounded request helpers every Kubernetes call goes through.
+//! - [`kube_wait`]: waiting for Kubernetes states (a pod gone or Ready, replicas
+//!   ready, an agent back on its node, a claim's pod running).
+//! - [`ceph`]: fencing a client, breaking an RBD lock, waiting for a lock to move.
+//! - [`host`]: the files of the node the console runs on (leaked IP reservations).
+
+pub(crate) mod ceph;
+pub(crate) mod host;
+pub(crate) mod kube;
+pub(crate) mod kube_wait;
+
+/// A step's failure before it becomes an [`super::OpsError`] with the plan's position.
+pub(crate) enum StepError {
+    /// 403 with the API server's message.
+    Forbidden(String),
+    Failed(String),
+}
+
+impl StepError {
+    /// The failure in the words the progress line and the audit log show.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            StepError::Forbidden(m) => format!("forbidden by RBAC: {m}"),
+            StepError::Failed(m) => m.clone(),
+        }
+    }
+}

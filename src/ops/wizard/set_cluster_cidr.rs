@@ -1,0 +1,308 @@
+//! Give kube-proxy the clusterCIDR it lacks: `:set-cluster-cidr [cidr]` on the
+//! Network pane (seed 000: flannel could not reach 10.96.0.1:443 until kube-proxy got
+//! `--cluster-cidr`). [`gather`] reads kube-proxy's value and where it comes from, the
+//! pod subnet and kube-proxy's pods from the console's snapshot; [`assess`] shows what
+//! is wrong and the one-line change, and plans it: patch the ConfigMap, then restart
+//! kube-proxy one node at a time.
+
+use std::sync::Arc;
+
+use super::error::WizardError;
+use super::restart_cni::AgentPod;
+use super::{Page, Wizard, WizardOption};
+use crate::diagnose::network::config::{self, Sourced};
+use crate::model::cidr::Cidr;
+use crate::model::pod::Pod;
+use crate::model::snapshot::Snapshot;
+use crate::ops::op::{ObjectRef, Op};
+use crate::ops::plan::{Confirmation, Plan, Step};
+
+/// What the fix needs to know, from the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// kube-proxy's clusterCIDR (`""` when empty) and where it is set; `None` when
+    /// there is no kube-proxy ConfigMap or DaemonSet.
+    pub current: Option<Sourced<String>>,
+    /// kubeadm's podSubnet when it parses.
+    pub pod_subnets: Vec<Cidr>,
+    /// Where the pod subnet was read, when it was.
+    pub pod_subnet_source: Option<String>,
+    /// The `clusterCIDR:` line of the ConfigMap's config.conf, if it has one.
+    pub config_line: Option<String>,
+    /// kube-proxy's pods (not being deleted), in node order.
+    pub proxies: Vec<AgentPod>,
+}
+
+/// Reads the facts from the console's snapshot (already live state).
+pub fn gather(s: &Snapshot) -> Facts {
+    let cfg = config::read(s);
+    let config_line = s
+        .configmaps
+        .iter()
+        .find(|c| {
+            c.metadata.namespace.as_deref() == Some("kube-system")
+                && c.metadata.name.as_deref() == Some("kube-proxy")
+        })
+        .and_then(|c| c.data.as_ref()?.get("config.conf"))
+        .and_then(|text| text.lines().find(|l| l.starts_with("clusterCIDR:")))
+        .map(str::to_string);
+    let mut proxies: Vec<AgentPod> = s
+        .pods
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some("kube-system"))
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| owned_by_daemonset(p, "kube-proxy"))
+        .filter_map(|p| {
+            Some(AgentPod {
+                namespace: "kube-system".into(),
+                name: p.metadata.name.clone()?,
+                daemonset: "kube-proxy".into(),
+                node: p.spec.as_ref()?.node_name.clone()?,
+            })
+        })
+        .collect();
+    proxies.sort_by(|a, b| a.node.cmp(&b.node));
+    Facts {
+        current: cfg.cluster_cidr.clone(),
+        pod_subnets: cfg.pod_subnets(),
+        pod_subnet_source: cfg.pod_subnet.as_ref().map(|p| p.source.clone()),
+        config_line,
+        proxies,
+    }
+}
+
+/// The wizard setting clusterCIDR to `cidr` (default: kubeadm's podSubnet). Blocked
+/// when kube-proxy takes `--cluster-cidr` from its DaemonSet (the ConfigMap would not
+/// matter) or already has a value (changing a working value is not this fix).
+pub fn assess(facts: &Facts, cidr: Option<&str>) -> Result<Wizard, WizardError> {
+    let Some(current) = &facts.current else {
+        return Err(WizardError::not_found_because(
+            "kube-proxy ConfigMap or DaemonSet in kube-system",
+            "nothing to change",
+        ));
+    };
+    let want = match cidr {
+        Some(c) => c.to_string(),
+        None if facts.pod_subnets.is_empty() => {
+            return Err(WizardError::NeedsInput {
+                what: "CIDR".into(),
+                usage: ":set-cluster-cidr <cidr>".into(),
+                why: "the pod subnet is unknown: no kubeadm-config podSubnet".into(),
+            });
+        }
+        None => facts
+            .pod_subnets
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    };
+    for part in want.split(',') {
+        part.parse::<Cidr>().map_err(|e| WizardError::Invalid {
+            input: part.to_string(),
+            expected: "a CIDR".into(),
+            why: e.to_string(),
+        })?;
+    }
+    let mut w = Wizard::new(
+        format!("Set kube-proxy's clusterCIDR to {want}"),
+        ObjectRef::new("ConfigMap", Some("kube-system"), "kube-proxy"),
+    );
+    let mut wrong = Page::new("What is wrong");
+    if current.value.is_empty() {
+        wrong.bad(format!(
+            "kube-proxy runs without a clusterCIDR ({})",
+            current.source
+        ));
+    } else {
+        wrong.plain(format!(
+            "kube-proxy's clusterCIDR is {:?} ({})",
+            current.value, current.source
+        ));
+    }
+    match &facts.pod_subnet_source {
+        Some(source) => wrong.plain(format!("the cluster's pod subnet: {want} ({source})")),
+        None => wrong.plain(format!("the pod network given: {want}")),
+    }
+    wrong.plain("Without it, traffic from nodes and host-network pods to Service IPs (flannel and calico reach the API server at 10.96.0.1:443 that way) is not masqueraded and can time out: seed 000's flannel CrashLoopBackOff.");
+    w.pages.push(wrong);
+    if !current.source.starts_with("ConfigMap") {
+        w.block(
+            format!(
+                "kube-proxy takes its clusterCIDR from {} ({:?}); the ConfigMap would not change it",
+                current.source, current.value
+            ),
+            vec![format!(
+                "kubectl -n kube-system edit daemonset kube-proxy   # set --cluster-cidr={want}"
+            )],
+        );
+        return Ok(w);
+    }
+    if !current.value.is_empty() {
+        w.block(
+            format!(
+                "kube-proxy already has clusterCIDR {:?}; this fix only sets a missing one",
+                current.value
+            ),
+            vec!["kubectl -n kube-system edit configmap kube-proxy   # key config.conf".into()],
+        );
+        return Ok(w);
+    }
+    let mut patch = Page::new("The change");
+    patch.plain("ConfigMap kube-system/kube-proxy, key config.conf:");
+    match &facts.config_line {
+        Some(l) => patch.bad(format!("- {l}")),
+        None => patch.plain("(no clusterCIDR line: it is added)"),
+    }
+    patch.ok(format!("+ clusterCIDR: {want}"));
+    patch.plain("No other line changes; the value is re-read before the patch and the patch carries the resourceVersion read.");
+    patch.plain(match facts.proxies.len() {
+        0 => "kube-proxy reads the file only when it starts; no kube-proxy pod runs now.".to_string(),
+        1 => "kube-proxy reads the file only when it starts: its pod restarts and is waited for until Ready.".to_string(),
+        n => format!(
+            "kube-proxy reads the file only when it starts: its {n} pods restart one node at a time, each waited for until Ready."
+        ),
+    });
+    w.pages.push(patch);
+    let value = current.value.clone();
+    let pods = facts.proxies.clone();
+    w.set_plan(Arc::new(move |_: &[WizardOption]| -> Plan {
+        set_kube_proxy_cluster_cidr("kube-system", &want, &value, &pods)
+    }));
+    Ok(w)
+}
+
+/// Set kube-proxy's clusterCIDR, then restart its pods one node at a time (it reads
+/// the file only at start), each waited for before the next. `current` is the value the
+/// operator saw (`""` when empty or absent). Typed confirmation: `kube-proxy`.
+pub(crate) fn set_kube_proxy_cluster_cidr(
+    namespace: &str,
+    cidr: &str,
+    current: &str,
+    pods: &[AgentPod],
+) -> Plan {
+    let plan = Plan::new(
+        format!("Set kube-proxy's clusterCIDR to {cidr}"),
+        ObjectRef::new("ConfigMap", Some(namespace), "kube-proxy"),
+        Confirmation::TypedName("kube-proxy".into()),
+    )
+    .step(Step::new(
+        Op::SetKubeProxyClusterCidr {
+            namespace: namespace.into(),
+            configmap: "kube-proxy".into(),
+            cidr: cidr.into(),
+            expect_current: current.into(),
+        },
+        false,
+    ));
+    pods.iter().fold(plan, |plan, pod| pod.restart_steps(plan))
+}
+
+fn owned_by_daemonset(p: &Pod, name: &str) -> bool {
+    p.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "DaemonSet" && o.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy(node: &str) -> AgentPod {
+        AgentPod {
+            namespace: "kube-system".into(),
+            name: format!("kube-proxy-{node}"),
+            daemonset: "kube-proxy".into(),
+            node: node.into(),
+        }
+    }
+
+    /// kubeadm's layout with an empty clusterCIDR, podSubnet 10.244.0.0/16, two nodes.
+    fn facts() -> Facts {
+        Facts {
+            current: Some(Sourced {
+                value: String::new(),
+                source: "ConfigMap kube-system/kube-proxy config.conf clusterCIDR".into(),
+            }),
+            pod_subnets: vec!["10.244.0.0/16".parse().unwrap_or_else(|e| panic!("{e}"))],
+            pod_subnet_source: Some("ConfigMap kube-system/kubeadm-config".into()),
+            config_line: Some("clusterCIDR: \"\"".into()),
+            proxies: vec![proxy("node1"), proxy("node2")],
+        }
+    }
+
+    #[test]
+    fn the_change_is_one_line_and_each_proxy_restarts_in_turn() {
+        let w = assess(&facts(), None).unwrap_or_else(|e| panic!("no wizard: {e}"));
+        assert_eq!(w.title, "Set kube-proxy's clusterCIDR to 10.244.0.0/16");
+        let text = w.render();
+        for want in [
+            "✗ kube-proxy runs without a clusterCIDR (ConfigMap kube-system/kube-proxy config.conf clusterCIDR)",
+            "✗ - clusterCIDR: \"\"",
+            "✓ + clusterCIDR: 10.244.0.0/16",
+        ] {
+            assert!(text.contains(&want.to_string()), "{want}\n{text:#?}");
+        }
+        let plan = w.plan().unwrap_or_else(|| panic!("blocked"));
+        assert_eq!(plan.steps.len(), 5);
+        assert!(plan.validate().is_ok());
+        assert!(plan.check_confirmation("yes").is_err());
+        assert!(plan.check_confirmation("kube-proxy").is_ok());
+        let preview = plan.render().join("\n");
+        assert!(
+            preview.contains("clusterCIDR empty -> \"10.244.0.0/16\""),
+            "{preview}"
+        );
+        assert!(
+            matches!(&plan.steps[1].op, Op::DeletePod { name, .. } if name == "kube-proxy-node1")
+        );
+        assert!(
+            matches!(&plan.steps[3].op, Op::DeletePod { name, .. } if name == "kube-proxy-node2")
+        );
+    }
+
+    #[test]
+    fn a_value_already_set_or_set_elsewhere_blocks() {
+        let mut f = facts();
+        if let Some(c) = f.current.as_mut() {
+            c.value = "10.244.0.0/16".into();
+        }
+        let w = assess(&f, None).unwrap_or_else(|e| panic!("no wizard: {e}"));
+        assert!(w.plan().is_none());
+        assert!(w.blocker.as_ref().is_some_and(|b| {
+            b.reason
+                .contains("already has clusterCIDR \"10.244.0.0/16\"")
+        }));
+        let mut f = facts();
+        f.current = Some(Sourced {
+            value: String::new(),
+            source: "DaemonSet kube-system/kube-proxy --cluster-cidr".into(),
+        });
+        let w = assess(&f, None).unwrap_or_else(|e| panic!("no wizard: {e}"));
+        assert!(w.blocker.as_ref().is_some_and(|b| {
+            b.fix[0].contains("edit daemonset kube-proxy   # set --cluster-cidr=10.244.0.0/16")
+        }));
+    }
+
+    #[test]
+    fn input_errors_are_typed() {
+        assert!(matches!(
+            assess(&facts(), Some("10.244.0.0/33")),
+            Err(WizardError::Invalid { input, .. }) if input == "10.244.0.0/33"
+        ));
+        let mut f = facts();
+        f.pod_subnets.clear();
+        assert!(matches!(
+            assess(&f, None),
+            Err(WizardError::NeedsInput { .. })
+        ));
+        assert!(assess(&f, Some("10.0.0.0/8")).is_ok());
+        f.current = None;
+        assert!(matches!(
+            assess(&f, None),
+            Err(WizardError::NotFound { .. })
+        ));
+    }
+}

@@ -178,6 +178,7 @@ mod tests {
             id,
             severity,
             object: object.to_string(),
+            subject: None,
             namespace: Some("default".to_string()),
             node: None,
             evidence: vec!["line one".to_string(), "line two".to_string()],
@@ -280,13 +281,17 @@ WARNING   pvc.pending  PersistentVolumeClaim d/b
                 kind: "nodes",
                 synced: true,
                 last_success: None,
-                last_error: Some("watch failed".to_string()),
+                last_error: Some(crate::kube::errors::KubeError::Other(
+                    "watch failed".to_string(),
+                )),
             },
             SourceStatus {
                 kind: "pods",
                 synced: false,
                 last_success: None,
-                last_error: Some("forbidden by RBAC".to_string()),
+                last_error: Some(crate::kube::errors::KubeError::Other(
+                    "forbidden by RBAC".to_string(),
+                )),
             },
             SourceStatus {
                 kind: "events",

@@ -2,7 +2,9 @@
 
 pub mod ceph;
 pub mod cidr;
+pub mod columns;
 pub mod host;
+pub mod objref;
 pub mod pod;
 pub mod pod_status;
 pub mod rbd_map;

@@ -7,6 +7,7 @@
 //! Times that move by themselves (the age of the data) are kept as timestamps and
 //! turned into words when drawn. Nothing here holds a key: the report has none.
 
+use crate::model::columns::{Column, ColumnKind};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -71,8 +72,17 @@ impl CephView {
 /// The table columns.
 /// In priority order: the pane drops columns from the right that do not fit (the
 /// detail shows them all), so the verdict, locks and pods stay readable.
-pub const COLUMNS: &[&str] = &[
-    "POOL", "IMAGE", "STATUS", "LOCKS", "PODS", "WATCHERS", "PVC", "PV", "SIZE", "FORMAT",
+pub const COLUMNS: &[Column] = &[
+    Column::new("POOL", ColumnKind::Name),
+    Column::new("IMAGE", ColumnKind::Name),
+    Column::new("STATUS", ColumnKind::Status),
+    Column::new("LOCKS", ColumnKind::Text),
+    Column::new("PODS", ColumnKind::Text),
+    Column::new("WATCHERS", ColumnKind::Text),
+    Column::new("PVC", ColumnKind::Name),
+    Column::new("PV", ColumnKind::Name),
+    Column::new("SIZE", ColumnKind::Size),
+    Column::new("FORMAT", ColumnKind::Text),
 ];
 
 /// The row key's name for an image: `pool/image`, as the rbd CLI spells it.

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use crate::model::pod_status::human_since;
 
 use crate::diagnose::Finding;
+use crate::model::columns::{Column, ColumnKind, SortKey};
 use crate::model::rows;
 use crate::model::snapshot::{Snapshot, SourceStatus};
 
@@ -69,15 +70,35 @@ pub enum Tone {
 /// without an allocation of its own.
 pub type Cell = compact_str::CompactString;
 
+/// The cell of a row that says how long ago a time was (an AGE or LAST SEEN column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgeCell {
+    pub column: usize,
+    /// The time it counts from: what the column sorts by.
+    pub since: Timestamp,
+    /// Drawn as of the draw time (the pods' AGE: a row kept from batch to batch would
+    /// go stale), rather than as its text in `cells` says.
+    pub live: bool,
+}
+
+/// What other code reads from a row, typed, so that nothing parses cells back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowData {
+    #[default]
+    None,
+    /// A workload's replica counts.
+    Replicas(rows::Replicas),
+}
+
 #[derive(Debug, Clone)]
 pub struct TableRow {
     pub cells: Box<[Cell]>,
     pub key: ObjKey,
     pub tone: Tone,
-    /// A cell that shows how long ago a time was (the pods' AGE), as `(column, time)`.
-    /// Its text in `cells` is as of when the row was made, which can be a while for a
-    /// row kept from batch to batch; [`TableRow::cell`] gives it as of any instant.
-    pub age: Option<(usize, Timestamp)>,
+    /// The cell that shows an age, if any; [`TableRow::cell`] gives a live one as of
+    /// any instant.
+    pub age: Option<AgeCell>,
+    pub data: RowData,
     /// The last filter this row was matched against, and the answer.
     pub memo: FilterMemo,
 }
@@ -108,6 +129,7 @@ impl FilterMemo {
 }
 
 impl TableRow {
+    /// A row whose cell `age.0`, if any, shows a live age counted from `age.1`.
     pub fn new(
         cells: Vec<String>,
         key: ObjKey,
@@ -118,16 +140,56 @@ impl TableRow {
             cells: cells.into_iter().map(Cell::from).collect(),
             key,
             tone,
-            age,
+            age: age.map(|(column, since)| AgeCell {
+                column,
+                since,
+                live: true,
+            }),
+            data: RowData::None,
             memo: FilterMemo::default(),
         }
     }
 
-    /// Cell `i` as of `now` (the age cell computed, the others as they are).
+    /// The time cell `column`'s age text (as made) counts from, for sorting by it.
+    pub fn aged(mut self, column: usize, since: Option<Timestamp>) -> Self {
+        self.age = since.map(|since| AgeCell {
+            column,
+            since,
+            live: false,
+        });
+        self
+    }
+
+    pub fn with_data(mut self, data: RowData) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Cell `i` as of `now` (a live age computed, the others as they are).
     pub fn cell(&self, i: usize, now: Timestamp) -> Cow<'_, str> {
         match self.age {
-            Some((column, since)) if column == i => Cow::Owned(human_since(since, now)),
+            Some(a) if a.live && a.column == i => Cow::Owned(human_since(a.since, now)),
             _ => Cow::Borrowed(self.cells.get(i).map(Cell::as_str).unwrap_or_default()),
+        }
+    }
+
+    /// The text of the first cell of `kind` under `columns`, as made.
+    pub fn text_of(&self, columns: &[Column], kind: ColumnKind) -> Option<&str> {
+        let i = Column::find(columns, kind)?;
+        self.cells.get(i).map(Cell::as_str)
+    }
+
+    /// What column `i` (of `kind`) sorts this row by, as of `now`.
+    pub fn sort_key(&self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey {
+        let since = self.age.filter(|a| a.column == i).map(|a| a.since);
+        SortKey::of(kind, &self.cell(i, now), since)
+    }
+
+    /// The replicas a workload row wants.
+    pub fn desired_replicas(&self) -> Option<i32> {
+        match self.data {
+            RowData::Replicas(r) => Some(r.desired),
+            RowData::None => None,
         }
     }
 }
@@ -136,7 +198,7 @@ impl TableRow {
 /// 150,000 pods copies pointers, not strings.
 #[derive(Debug, Clone, Default)]
 pub struct TableModel {
-    pub columns: Vec<&'static str>,
+    pub columns: Vec<Column>,
     pub rows: Vec<Arc<TableRow>>,
 }
 
@@ -146,8 +208,8 @@ pub struct ConnState {
     pub context: String,
     pub server: String,
     pub user: String,
-    /// Why we are not connected / not watching (clear words), if so.
-    pub error: Option<String>,
+    /// Why we are not connected, if so (its `Display` is in clear words).
+    pub error: Option<crate::kube::errors::KubeError>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -202,19 +264,22 @@ fn tone_for_status(status: &str) -> Tone {
     }
 }
 
+/// A table of `items`; `since` gives the time its Age column counts from.
 fn model<R>(
-    columns: &'static [&'static str],
-    items: Vec<R>,
+    columns: &'static [Column],
+    items: &[R],
     kind: ObjKind,
     cells: impl Fn(&R) -> Vec<String>,
     key: impl Fn(&R) -> (String, String),
     tone: impl Fn(&R) -> Tone,
+    since: impl Fn(&R) -> Option<Timestamp>,
 ) -> TableModel {
+    let age_column = Column::find(columns, ColumnKind::Age);
     let rows = items
         .iter()
         .map(|r| {
             let (namespace, name) = key(r);
-            Arc::new(TableRow::new(
+            let row = TableRow::new(
                 cells(r),
                 ObjKey {
                     kind,
@@ -223,7 +288,11 @@ fn model<R>(
                 },
                 tone(r),
                 None,
-            ))
+            );
+            Arc::new(match age_column {
+                Some(column) => row.aged(column, since(r)),
+                None => row,
+            })
         })
         .collect();
     TableModel {
@@ -256,7 +325,8 @@ impl PodEntry {
     fn new(pod: &Arc<Pod>, now: Timestamp) -> PodEntry {
         let row = rows::pod_row(pod, now);
         let stale = row.restarts.ends_with(" ago)");
-        let age = rows::created(&pod.metadata).map(|t| (5, t));
+        let age =
+            Column::find(rows::PodRow::COLUMNS, ColumnKind::Age).zip(rows::created(&pod.metadata));
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
         let occupies_node = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some())
             && !matches!(phase, Some("Succeeded" | "Failed"));
@@ -326,40 +396,50 @@ impl Deriver {
             .iter()
             .map(|(k, v)| (k.as_str(), *v))
             .collect();
+        let node_rows = rows::node_rows_counted(&snapshot, &counts);
+        let nodes_ready = node_rows
+            .iter()
+            .filter(|r| r.status.starts_with("Ready"))
+            .count();
         let nodes = model(
             rows::NodeRow::COLUMNS,
-            rows::node_rows_counted(&snapshot, &counts),
+            &node_rows,
             ObjKind::Node,
             |r| r.cells(),
             |r| (String::new(), r.name.clone()),
             |r| tone_for_status(&r.status),
+            |r| r.created,
         );
         let pvcs = model(
             rows::PvcRow::COLUMNS,
-            rows::pvc_rows(&snapshot),
+            &rows::pvc_rows(&snapshot),
             ObjKind::Pvc,
             |r| r.cells(),
             |r| (r.namespace.clone(), r.name.clone()),
             |r| tone_for_status(&r.status),
+            |r| r.created,
         );
         let pvs = model(
             rows::PvRow::COLUMNS,
-            rows::pv_rows(&snapshot),
+            &rows::pv_rows(&snapshot),
             ObjKind::Pv,
             |r| r.cells(),
             |r| (String::new(), r.name.clone()),
             |r| tone_for_status(&r.status),
+            |r| r.created,
         );
         let storage_classes = model(
             rows::StorageClassRow::COLUMNS,
-            rows::storage_class_rows(&snapshot),
+            &rows::storage_class_rows(&snapshot),
             ObjKind::StorageClass,
             |r| r.cells(),
             |r| (String::new(), r.name.clone()),
             |_| Tone::Normal,
+            |r| r.created,
         );
         // A workload row's kind comes from the row itself.
         let workload_rows = rows::workload_rows(&snapshot);
+        let workload_age = Column::find(rows::WorkloadRow::COLUMNS, ColumnKind::Age);
         let workloads = TableModel {
             columns: rows::WorkloadRow::COLUMNS.to_vec(),
             rows: workload_rows
@@ -375,7 +455,7 @@ impl Deriver {
                     } else {
                         Tone::Ok
                     };
-                    Arc::new(TableRow::new(
+                    let row = TableRow::new(
                         r.cells(),
                         ObjKey {
                             kind,
@@ -384,13 +464,18 @@ impl Deriver {
                         },
                         tone,
                         None,
-                    ))
+                    )
+                    .with_data(RowData::Replicas(r.replicas));
+                    Arc::new(match workload_age {
+                        Some(column) => row.aged(column, r.created),
+                        None => row,
+                    })
                 })
                 .collect(),
         };
         let events = model(
             rows::EventRow::COLUMNS,
-            rows::event_rows(&snapshot),
+            &rows::event_rows(&snapshot),
             ObjKind::Event,
             |r| r.cells(),
             |r| (r.namespace.clone(), r.name.clone()),
@@ -401,16 +486,13 @@ impl Deriver {
                     Tone::Normal
                 }
             },
+            |r| r.last_seen_at,
         );
         let mut summary = Summary {
             nodes_total: snapshot.nodes.len(),
             ..Default::default()
         };
-        summary.nodes_ready = nodes
-            .rows
-            .iter()
-            .filter(|r| r.cells.get(1).is_some_and(|s| s.starts_with("Ready")))
-            .count();
+        summary.nodes_ready = nodes_ready;
         summary.pods_by_status = self
             .by_status
             .iter()
@@ -463,7 +545,7 @@ impl Deriver {
         {
             count(&mut self.per_node, node, add);
         }
-        if let Some(status) = e.row.cells.get(3) {
+        if let Some(status) = e.row.text_of(rows::PodRow::COLUMNS, ColumnKind::Status) {
             count(&mut self.by_status, status, add);
         }
     }
@@ -634,13 +716,10 @@ mod tests {
         }
         // A fresh row's cells are its text at the view's time.
         let fresh = derive(s.clone(), ConnState::default(), 9);
-        assert!(
-            fresh
-                .pods
-                .rows
-                .iter()
-                .all(|r| r.cells[5] == r.cell(5, s.now))
-        );
+        assert!(fresh.pods.rows.iter().all(|r| {
+            r.age
+                .is_some_and(|a| r.cells[a.column] == r.cell(a.column, s.now))
+        }));
         // Everything gone.
         s.pods.clear();
         check(&s, &mut d);

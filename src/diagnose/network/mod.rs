@@ -44,6 +44,7 @@ mod host;
 pub mod signature;
 mod summary;
 
+use crate::model::objref::ObjRef;
 use std::collections::BTreeMap;
 
 use crate::model::pod::Pod;
@@ -178,6 +179,7 @@ fn node_finding(
     Finding {
         id,
         severity,
+        subject: Some(ObjRef::cluster("Node", node)),
         object: format!("Node {node}"),
         namespace: None,
         node: Some(node.to_string()),

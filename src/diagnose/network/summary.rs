@@ -2,6 +2,7 @@
 //! the host section of this node, and the network findings. Derived once per change
 //! batch with the rest of the view, off the UI task.
 
+use crate::model::columns::{Column, ColumnKind};
 use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::Event;
@@ -35,16 +36,16 @@ pub struct NodeNet {
 }
 
 impl NodeNet {
-    pub const COLUMNS: &'static [&'static str] = &[
-        "NODE",
-        "CNI POD",
-        "STATE",
-        "RESTARTS",
-        "PODCIDR",
-        "BACKEND",
-        "PUBLIC IP",
-        "SANDBOX FAILS/1H",
-        "VERDICT",
+    pub const COLUMNS: &'static [Column] = &[
+        Column::new("NODE", ColumnKind::Name),
+        Column::new("CNI POD", ColumnKind::Name),
+        Column::new("STATE", ColumnKind::Status),
+        Column::new("RESTARTS", ColumnKind::Count),
+        Column::new("PODCIDR", ColumnKind::Text),
+        Column::new("BACKEND", ColumnKind::Text),
+        Column::new("PUBLIC IP", ColumnKind::Text),
+        Column::new("SANDBOX FAILS/1H", ColumnKind::Count),
+        Column::new("VERDICT", ColumnKind::Text),
     ];
 
     pub fn cells(&self) -> Vec<String> {

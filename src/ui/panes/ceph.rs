@@ -100,7 +100,7 @@ fn fitting_columns(model: &TableModel, width: u16) -> Vec<usize> {
             .rows
             .iter()
             .map(|r| r.cells.get(i).map_or(0, |c| c.chars().count().min(80)))
-            .chain(std::iter::once(model.columns[i].len() + 1))
+            .chain(std::iter::once(model.columns[i].title.len() + 1))
             .max()
             .unwrap_or(0)
     };

@@ -26,7 +26,7 @@
 //! | `ceph.*`, `rbd.*` | | Ceph and RBD images (only with Ceph data): see [`ceph`] for their ids |
 
 pub mod ceph;
-mod index;
+pub(crate) mod index;
 pub mod network;
 mod nodes;
 mod pods;

@@ -94,11 +94,10 @@ fn ready_share(text: &str) -> Option<SortKey> {
     let (ready, desired) = text.split_once('/')?;
     let ready: u64 = ready.trim().parse().ok()?;
     let desired: u64 = desired.trim().parse().ok()?;
-    let share = if desired == 0 {
-        1_000_000
-    } else {
-        ready.saturating_mul(1_000_000) / desired
-    };
+    let share = ready
+        .saturating_mul(1_000_000)
+        .checked_div(desired)
+        .unwrap_or(1_000_000);
     Some(SortKey::Ready(share, desired))
 }
 

@@ -1570,7 +1570,7 @@ async fn background(
                 // Ceph needs no API server: its pane works while this retries.
                 if let Some((watch, _)) = &ceph {
                     vm.snapshot.ceph = Some(watch.latest());
-                    vm.ceph = super::ceph_view::derive(&vm.snapshot);
+                    vm.ceph = crate::views::ceph::derive(&vm.snapshot);
                 }
                 let _ = view_tx.send(Arc::new(vm));
                 tokio::time::sleep(delay).await;

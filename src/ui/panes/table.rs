@@ -224,6 +224,7 @@ fn tone_role(t: Tone) -> Option<Role> {
         Tone::Warning => Some(Role::Warning),
         Tone::Error => Some(Role::Error),
         Tone::Muted => Some(Role::Muted),
+        Tone::Header => Some(Role::Header),
     }
 }
 

@@ -262,6 +262,18 @@ WARNING   pvc.pending  PersistentVolumeClaim d/b
                 "explanation": "Because.", "fix": "Do this."
             })
         );
+        // A typed subject is one more field; the others stay as they were.
+        let mut typed = f.clone();
+        typed.subject = Some(crate::diagnose::ObjRef::namespaced(
+            "Pod", "default", "web-0",
+        ));
+        let v: serde_json::Value =
+            serde_json::from_str(&render_json(std::slice::from_ref(&typed), at())).unwrap();
+        assert_eq!(
+            v["findings"][0]["subject"],
+            serde_json::json!({"kind": "Pod", "namespace": "default", "name": "web-0"})
+        );
+        assert_eq!(v["findings"][0]["object"], "Pod default/web-0");
         let v: serde_json::Value = serde_json::from_str(&render_json(&[], at())).unwrap();
         assert_eq!(v["status"], "healthy");
         assert_eq!(v["findings"], serde_json::json!([]));

@@ -178,6 +178,7 @@ mod tests {
             id,
             severity,
             object: object.to_string(),
+            subject: None,
             namespace: Some("default".to_string()),
             node: None,
             evidence: vec!["line one".to_string(), "line two".to_string()],
@@ -261,6 +262,18 @@ WARNING   pvc.pending  PersistentVolumeClaim d/b
                 "explanation": "Because.", "fix": "Do this."
             })
         );
+        // A typed subject is one more field; the others stay as they were.
+        let mut typed = f.clone();
+        typed.subject = Some(crate::diagnose::ObjRef::namespaced(
+            "Pod", "default", "web-0",
+        ));
+        let v: serde_json::Value =
+            serde_json::from_str(&render_json(std::slice::from_ref(&typed), at())).unwrap();
+        assert_eq!(
+            v["findings"][0]["subject"],
+            serde_json::json!({"kind": "Pod", "namespace": "default", "name": "web-0"})
+        );
+        assert_eq!(v["findings"][0]["object"], "Pod default/web-0");
         let v: serde_json::Value = serde_json::from_str(&render_json(&[], at())).unwrap();
         assert_eq!(v["status"], "healthy");
         assert_eq!(v["findings"], serde_json::json!([]));
@@ -280,13 +293,17 @@ WARNING   pvc.pending  PersistentVolumeClaim d/b
                 kind: "nodes",
                 synced: true,
                 last_success: None,
-                last_error: Some("watch failed".to_string()),
+                last_error: Some(crate::kube::errors::KubeError::Other(
+                    "watch failed".to_string(),
+                )),
             },
             SourceStatus {
                 kind: "pods",
                 synced: false,
                 last_success: None,
-                last_error: Some("forbidden by RBAC".to_string()),
+                last_error: Some(crate::kube::errors::KubeError::Other(
+                    "forbidden by RBAC".to_string(),
+                )),
             },
             SourceStatus {
                 kind: "events",

@@ -13,3 +13,4 @@ pub mod members;
 pub mod model;
 pub mod ops;
 pub mod ui;
+pub mod views;

@@ -120,8 +120,19 @@ pub fn object_event(
     }))
 }
 
-/// `(id, object)` of each finding, in order.
+/// `(id, object)` of each finding, in order. Also checks that each finding's typed
+/// subject names the object its text names (every test listing ids checks it).
 pub fn ids(findings: &[Finding]) -> Vec<(&'static str, String)> {
+    for f in findings {
+        if let Some(subject) = &f.subject {
+            assert_eq!(
+                subject.to_string(),
+                f.object,
+                "{}: subject and text differ",
+                f.id
+            );
+        }
+    }
     findings.iter().map(|f| (f.id, f.object.clone())).collect()
 }
 

@@ -26,7 +26,7 @@
 //! | `ceph.*`, `rbd.*` | | Ceph and RBD images (only with Ceph data): see [`ceph`] for their ids |
 
 pub mod ceph;
-mod index;
+pub(crate) mod index;
 pub mod network;
 mod nodes;
 mod pods;
@@ -43,6 +43,8 @@ use jiff::SignedDuration;
 use serde::Serialize;
 
 use crate::model::snapshot::Snapshot;
+
+pub use crate::model::objref::ObjRef;
 
 pub use index::Index;
 
@@ -79,6 +81,10 @@ pub struct Finding {
     pub severity: Severity,
     /// `Kind namespace/name` (or `Kind name`), e.g. `Pod kube-flannel/kube-flannel-ds-abcde`.
     pub object: String,
+    /// The object as a typed reference, for code that acts on it; `None` when the
+    /// finding is about several objects at once (the text then names them all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<ObjRef>,
     pub namespace: Option<String>,
     pub node: Option<String>,
     /// The exact lines the finding rests on: event messages, termination messages,

@@ -1,5 +1,6 @@
 //! Node checks: `node.notready` and `node.pressure`.
 
+use crate::model::objref::ObjRef;
 use std::collections::HashMap;
 
 use crate::model::pod::Pod;
@@ -125,6 +126,7 @@ fn not_ready(node: &Node, name: &str, pods: Option<&[&Pod]>, ix: &Index) -> Opti
     Some(Finding {
         id: "node.notready",
         severity,
+        subject: Some(ObjRef::cluster("Node", name)),
         object: format!("Node {name}"),
         namespace: None,
         node: Some(name.to_string()),
@@ -160,6 +162,7 @@ fn pressure(node: &Node, name: &str) -> Option<Finding> {
     Some(Finding {
         id: "node.pressure",
         severity: Severity::Warning,
+        subject: Some(ObjRef::cluster("Node", name)),
         object: format!("Node {name}"),
         namespace: None,
         node: Some(name.to_string()),

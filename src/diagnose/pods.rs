@@ -12,6 +12,7 @@
 //! finding. This check finds them and hands them over; `pod.sandbox-failed` keeps the
 //! failures it cannot classify, verbatim.
 
+use crate::model::objref::ObjRef;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
@@ -320,6 +321,7 @@ fn crashloop(pod: &Pod, node: &str, ix: &Index) -> Option<Finding> {
         } else {
             Severity::Warning
         },
+        subject: Some(ObjRef::namespaced("Pod", ns, name)),
         object: format!("Pod {ns}/{name}"),
         namespace: Some(ns.to_string()),
         node: Some(node.to_string()),
@@ -551,6 +553,7 @@ fn volume_locked(pod: &Pod, node: &str, ev: &Event, s: &Snapshot, ix: &Index) ->
     Finding {
         id: "pod.volume-locked",
         severity: Severity::Critical,
+        subject: Some(ObjRef::namespaced("Pod", ns, name)),
         object: format!("Pod {ns}/{name}"),
         namespace: Some(ns.to_string()),
         node: Some(node.to_string()),
@@ -607,6 +610,7 @@ fn stuck_creating(pod: &Pod, node: &str, events: &[&Event], ix: &Index) -> Findi
     Finding {
         id: "pod.stuck-creating",
         severity: Severity::Warning,
+        subject: Some(ObjRef::namespaced("Pod", ns, name)),
         object: format!("Pod {ns}/{name}"),
         namespace: Some(ns.to_string()),
         node: Some(node.to_string()),
@@ -651,6 +655,7 @@ fn sandbox_failed(node: &str, pods: &[(&Pod, &Event)], crashing_cni: &[String]) 
     Finding {
         id: "pod.sandbox-failed",
         severity: Severity::Critical,
+        subject: Some(ObjRef::cluster("Node", node)),
         object: format!("Node {node}"),
         namespace: None,
         node: Some(node.to_string()),
@@ -719,6 +724,7 @@ fn unschedulable(pod: &Pod, ix: &Index) -> Option<Finding> {
     Some(Finding {
         id: "pod.unschedulable",
         severity: Severity::Warning,
+        subject: Some(ObjRef::namespaced("Pod", ns, name)),
         object: format!("Pod {ns}/{name}"),
         namespace: Some(ns.to_string()),
         node: None,
@@ -776,6 +782,7 @@ fn terminating_stuck(pod: &Pod, node: Option<&str>, ix: &Index) -> Option<Findin
     Some(Finding {
         id: "pod.terminating-stuck",
         severity: Severity::Warning,
+        subject: Some(ObjRef::namespaced("Pod", ns, name)),
         object: format!("Pod {ns}/{name}"),
         namespace: Some(ns.to_string()),
         node: Some(node.to_string()),
@@ -830,6 +837,10 @@ mod tests {
         let f = only(&s, "pod.crashloop");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].object, "Pod kube-system/coredns-abcde");
+        assert_eq!(
+            f[0].subject,
+            Some(ObjRef::namespaced("Pod", "kube-system", "coredns-abcde"))
+        );
         assert_eq!(f[0].severity, Severity::Critical);
         assert_eq!(f[0].node.as_deref(), Some("node2"));
         assert_eq!(

@@ -3,11 +3,12 @@
 //! missing or stale.
 
 use super::{Finding, Severity};
+use crate::model::objref::ObjRef;
 use crate::model::snapshot::Snapshot;
 
 pub fn check(s: &Snapshot, out: &mut Vec<Finding>) {
     for src in &s.sources {
-        let Some(err) = src.last_error.as_deref() else {
+        let Some(err) = src.last_error.as_ref() else {
             continue;
         };
         let (severity, state, explanation) = if src.synced {
@@ -36,6 +37,7 @@ pub fn check(s: &Snapshot, out: &mut Vec<Finding>) {
         out.push(Finding {
             id: "source.error",
             severity,
+            subject: Some(ObjRef::cluster("Source", src.kind)),
             object: format!("Source {}", src.kind),
             namespace: None,
             node: None,
@@ -60,7 +62,7 @@ mod tests {
             kind,
             synced,
             last_success: synced.then(now),
-            last_error: err.map(str::to_string),
+            last_error: err.map(|e| crate::kube::errors::KubeError::Other(e.to_string())),
         }
     }
 

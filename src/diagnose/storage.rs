@@ -2,6 +2,7 @@
 //! latter two say whether the volume's RBD image still exists, and who holds or
 //! watches it).
 
+use crate::model::objref::ObjRef;
 use std::collections::HashSet;
 
 use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim};
@@ -203,6 +204,7 @@ fn pending(
     Some(Finding {
         id: "pvc.pending",
         severity: Severity::Warning,
+        subject: Some(ObjRef::namespaced("PersistentVolumeClaim", ns, name)),
         object: format!("PersistentVolumeClaim {ns}/{name}"),
         namespace: Some(ns.to_string()),
         node: None,
@@ -309,6 +311,7 @@ fn released_or_failed(pv: &PersistentVolume, ix: &Index) -> Option<Finding> {
         Finding {
             id: "pv.released",
             severity: Severity::Info,
+            subject: Some(ObjRef::cluster("PersistentVolume", name)),
             object: format!("PersistentVolume {name}"),
             namespace: None,
             node: None,
@@ -324,6 +327,7 @@ fn released_or_failed(pv: &PersistentVolume, ix: &Index) -> Option<Finding> {
         Finding {
             id: "pv.failed",
             severity: Severity::Warning,
+            subject: Some(ObjRef::cluster("PersistentVolume", name)),
             object: format!("PersistentVolume {name}"),
             namespace: None,
             node: None,

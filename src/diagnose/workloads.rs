@@ -8,6 +8,7 @@
 //! workload (creation, pods, events, conditions) for that long, or at once when the
 //! controller reports FailedCreate.
 
+use crate::model::objref::ObjRef;
 use std::collections::HashMap;
 
 use crate::model::pod::Pod;
@@ -328,6 +329,7 @@ fn unavailable(w: &Workload, pods: &[&Pod], ix: &Index, explained: &Explained) -
         } else {
             Severity::Warning
         },
+        subject: Some(ObjRef::namespaced(kind, ns, name)),
         object: format!("{kind} {ns}/{name}"),
         namespace: Some(ns.to_string()),
         node: None,

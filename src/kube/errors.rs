@@ -1,32 +1,164 @@
-//! Kubernetes client errors in an operator's words: unreachable API server, 403 from
-//! RBAC, expired credentials, and the rest verbatim.
+//! Kubernetes client errors as one typed value at the kube boundary: callers match on
+//! what went wrong (unreachable API server, 403 from RBAC, expired credentials, ...)
+//! and show its `Display`, which says it in an operator's words.
+
+use std::fmt;
+
+use ::kube::core::ErrorResponse;
+
+use super::connect::ConnectError;
+
+/// Why the API server could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    Refused,
+    TimedOut,
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unreachable::Refused => "connection refused",
+            Unreachable::TimedOut => "timed out",
+        })
+    }
+}
+
+/// A failed request, list or watch against the API server, or a kubeconfig that gives
+/// no client at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KubeError {
+    /// No answer: the connection was refused or timed out. Retrying may help.
+    #[error("cannot reach the API server at {server}: {why}")]
+    Unreachable { server: String, why: Unreachable },
+    /// 401: the credentials were rejected (expired token or certificate).
+    #[error("unauthorized: the API server at {server} rejected our credentials")]
+    Unauthorized { server: String },
+    /// 403: RBAC does not allow this user the request.
+    #[error("forbidden by RBAC: {message}")]
+    Forbidden { message: String },
+    /// 404 on a request (a watch's 404 is an [`KubeError::Api`] with `watch`).
+    #[error("API error 404 ({reason}): {message}")]
+    NotFound { reason: String, message: String },
+    /// Any other status the API server answered with; `watch` when it came inside a
+    /// watch stream rather than as a response.
+    #[error("{} error {code} ({reason}): {message}", if *.watch { "watch" } else { "API" })]
+    Api {
+        code: u16,
+        reason: String,
+        message: String,
+        watch: bool,
+    },
+    /// The TLS handshake failed (an unknown CA, a wrong server name, ...).
+    #[error("TLS error talking to {server}: {detail}")]
+    Tls { server: String, detail: String },
+    /// The kubeconfig gives no client.
+    #[error(transparent)]
+    Config(#[from] ConnectError),
+    /// Anything else, as the client said it (with its causes).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl KubeError {
+    /// Classifies a client error; `server` is the API server's address, for the text.
+    pub fn from_kube(err: &::kube::Error, server: &str) -> KubeError {
+        match err {
+            ::kube::Error::Api(resp) => Self::from_response(resp, server, false),
+            ::kube::Error::RustlsTls(_) => KubeError::Tls {
+                server: server.to_string(),
+                detail: error_chain(err),
+            },
+            other => Self::from_transport(other, server),
+        }
+    }
+
+    /// Classifies a watcher error (a failed list or watch, or an error event).
+    pub fn from_watcher(err: &::kube::runtime::watcher::Error, server: &str) -> KubeError {
+        use ::kube::runtime::watcher::Error as W;
+        match err {
+            W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => {
+                Self::from_kube(e, server)
+            }
+            W::WatchError(resp) => Self::from_response(resp, server, true),
+            other => KubeError::Other(error_chain(other)),
+        }
+    }
+
+    /// The connection failed or timed out: the API server may come back by itself.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, KubeError::Unreachable { .. })
+    }
+
+    fn from_response(resp: &ErrorResponse, server: &str, watch: bool) -> KubeError {
+        match resp.code {
+            403 => KubeError::Forbidden {
+                message: resp.message.clone(),
+            },
+            401 if !watch => KubeError::Unauthorized {
+                server: server.to_string(),
+            },
+            404 if !watch => KubeError::NotFound {
+                reason: resp.reason.clone(),
+                message: resp.message.clone(),
+            },
+            code => KubeError::Api {
+                code,
+                reason: resp.reason.clone(),
+                message: resp.message.clone(),
+                watch,
+            },
+        }
+    }
+
+    /// No status from the server: the connection's fate decides, read from the
+    /// `io::Error` among the causes, else from the causes' words.
+    fn from_transport(err: &::kube::Error, server: &str) -> KubeError {
+        let text = error_chain(err);
+        let why = io_kind(err)
+            .and_then(|kind| match kind {
+                std::io::ErrorKind::ConnectionRefused => Some(Unreachable::Refused),
+                std::io::ErrorKind::TimedOut => Some(Unreachable::TimedOut),
+                _ => None,
+            })
+            .or_else(|| {
+                if text.contains("Connection refused") || text.contains("connection refused") {
+                    Some(Unreachable::Refused)
+                } else if text.contains("timed out") || text.contains("deadline") {
+                    Some(Unreachable::TimedOut)
+                } else {
+                    None
+                }
+            });
+        match why {
+            Some(why) => KubeError::Unreachable {
+                server: server.to_string(),
+                why,
+            },
+            None if text.contains("certificate") => KubeError::Tls {
+                server: server.to_string(),
+                detail: text,
+            },
+            None => KubeError::Other(text),
+        }
+    }
+}
+
+/// The kind of the first `io::Error` among `err`'s causes.
+fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = e.source();
+    }
+    None
+}
 
 /// Describes a kube client error for the status line and findings.
 pub fn describe(err: &::kube::Error, server: &str) -> String {
-    match err {
-        ::kube::Error::Api(resp) if resp.code == 403 => {
-            format!("forbidden by RBAC: {}", resp.message)
-        }
-        ::kube::Error::Api(resp) if resp.code == 401 => {
-            format!("unauthorized: the API server at {server} rejected our credentials")
-        }
-        ::kube::Error::Api(resp) => format!(
-            "API error {} ({}): {}",
-            resp.code, resp.reason, resp.message
-        ),
-        other => {
-            let text = error_chain(other);
-            if text.contains("Connection refused") || text.contains("connection refused") {
-                format!("cannot reach the API server at {server}: connection refused")
-            } else if text.contains("timed out") || text.contains("deadline") {
-                format!("cannot reach the API server at {server}: timed out")
-            } else if text.contains("certificate") {
-                format!("TLS error talking to {server}: {text}")
-            } else {
-                text
-            }
-        }
-    }
+    KubeError::from_kube(err, server).to_string()
 }
 
 /// The error and its sources on one line (the cause is usually deepest).
@@ -43,16 +175,133 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// A watcher error, described.
-pub fn describe_watcher(err: &::kube::runtime::watcher::Error, server: &str) -> String {
+#[cfg(test)]
+mod tests {
+    use super::*;
     use ::kube::runtime::watcher::Error as W;
-    match err {
-        W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => describe(e, server),
-        W::WatchError(resp) if resp.code == 403 => format!("forbidden by RBAC: {}", resp.message),
-        W::WatchError(resp) => format!(
-            "watch error {} ({}): {}",
-            resp.code, resp.reason, resp.message
-        ),
-        other => error_chain(other),
+
+    const SERVER: &str = "https://10.0.0.1:6443";
+
+    fn api(code: u16, reason: &str, message: &str) -> ::kube::Error {
+        ::kube::Error::Api(response(code, reason, message))
+    }
+
+    fn response(code: u16, reason: &str, message: &str) -> ErrorResponse {
+        ErrorResponse {
+            status: "Failure".into(),
+            message: message.into(),
+            reason: reason.into(),
+            code,
+        }
+    }
+
+    fn transport(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ::kube::Error {
+        ::kube::Error::Service(e.into())
+    }
+
+    #[test]
+    fn statuses_map_to_their_variants() {
+        let e = KubeError::from_kube(&api(403, "Forbidden", "pods is forbidden"), SERVER);
+        assert_eq!(
+            e,
+            KubeError::Forbidden {
+                message: "pods is forbidden".into()
+            }
+        );
+        assert_eq!(e.to_string(), "forbidden by RBAC: pods is forbidden");
+
+        let e = KubeError::from_kube(&api(401, "Unauthorized", "Unauthorized"), SERVER);
+        assert!(matches!(e, KubeError::Unauthorized { .. }));
+        assert_eq!(
+            e.to_string(),
+            "unauthorized: the API server at https://10.0.0.1:6443 rejected our credentials"
+        );
+
+        let e = KubeError::from_kube(&api(404, "NotFound", "pods \"x\" not found"), SERVER);
+        assert!(matches!(e, KubeError::NotFound { .. }));
+        assert_eq!(
+            e.to_string(),
+            "API error 404 (NotFound): pods \"x\" not found"
+        );
+
+        let e = KubeError::from_kube(&api(500, "InternalError", "etcd down"), SERVER);
+        assert!(matches!(
+            e,
+            KubeError::Api {
+                code: 500,
+                watch: false,
+                ..
+            }
+        ));
+        assert_eq!(e.to_string(), "API error 500 (InternalError): etcd down");
+    }
+
+    #[test]
+    fn connection_failures_are_unreachable() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "os error 111");
+        let e = KubeError::from_kube(&transport(refused), SERVER);
+        assert!(e.is_unreachable());
+        assert_eq!(
+            e.to_string(),
+            "cannot reach the API server at https://10.0.0.1:6443: connection refused"
+        );
+
+        let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer");
+        let e = KubeError::from_kube(&transport(timeout), SERVER);
+        assert_eq!(
+            e,
+            KubeError::Unreachable {
+                server: SERVER.into(),
+                why: Unreachable::TimedOut
+            }
+        );
+
+        // A wrapper that hides the io::Error still says so in words.
+        let e = KubeError::from_kube(&transport("request timed out"), SERVER);
+        assert!(e.is_unreachable());
+    }
+
+    #[test]
+    fn certificates_are_tls_and_the_rest_verbatim() {
+        let e = KubeError::from_kube(
+            &transport("invalid peer certificate: UnknownIssuer"),
+            SERVER,
+        );
+        assert!(matches!(e, KubeError::Tls { .. }));
+        assert!(
+            e.to_string()
+                .starts_with("TLS error talking to https://10.0.0.1:6443: ")
+        );
+
+        let e = KubeError::from_kube(&transport("something odd"), SERVER);
+        assert_eq!(e, KubeError::Other("ServiceError: something odd".into()));
+        assert!(!e.is_unreachable());
+    }
+
+    #[test]
+    fn watcher_errors() {
+        let e = KubeError::from_watcher(&W::WatchError(response(403, "Forbidden", "no")), SERVER);
+        assert_eq!(
+            e,
+            KubeError::Forbidden {
+                message: "no".into()
+            }
+        );
+
+        let e = KubeError::from_watcher(&W::WatchError(response(410, "Gone", "too old")), SERVER);
+        assert_eq!(e.to_string(), "watch error 410 (Gone): too old");
+
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "os error 111");
+        let e = KubeError::from_watcher(&W::InitialListFailed(transport(refused)), SERVER);
+        assert!(e.is_unreachable());
+    }
+
+    #[test]
+    fn kubeconfig_errors_keep_their_words() {
+        let c = ConnectError::NoKubeconfig {
+            searched: vec!["/root/.kube/config".into()],
+        };
+        let e = KubeError::from(c.clone());
+        assert_eq!(e.to_string(), c.to_string());
     }
 }

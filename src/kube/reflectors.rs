@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::connect::Connection;
-use super::errors::describe_watcher;
+use super::errors::KubeError;
 use crate::model::snapshot::{Snapshot, SourceStatus};
 
 type StatusMap = Arc<Mutex<BTreeMap<&'static str, SourceStatus>>>;
@@ -254,9 +254,9 @@ impl Recorder {
         if let Ok(mut map) = self.status.lock()
             && let Some(s) = map.get_mut(self.kind)
         {
-            let text = describe_watcher(e, &self.server);
-            tracing::warn!(kind = self.kind, "watch failed: {text}");
-            s.last_error = Some(text);
+            let error = KubeError::from_watcher(e, &self.server);
+            tracing::warn!(kind = self.kind, "watch failed: {error}");
+            s.last_error = Some(error);
         }
         self.changed.notify_one();
     }
@@ -362,7 +362,7 @@ impl Spawner {
                     .lock()
                     .map(|m| {
                         m.values()
-                            .any(|s| s.last_error.as_deref().is_some_and(is_connectivity))
+                            .any(|s| s.last_error.as_ref().is_some_and(is_connectivity))
                     })
                     .unwrap_or(false);
                 if !unreachable {
@@ -380,7 +380,7 @@ impl Spawner {
                     let now = jiff::Timestamp::now();
                     for s in map
                         .values_mut()
-                        .filter(|s| s.last_error.as_deref().is_some_and(is_connectivity))
+                        .filter(|s| s.last_error.as_ref().is_some_and(is_connectivity))
                     {
                         s.last_error = None;
                         s.last_success = Some(now);
@@ -392,8 +392,8 @@ impl Spawner {
     }
 }
 
-fn is_connectivity(error: &str) -> bool {
-    error.contains("cannot reach the API server")
+fn is_connectivity(error: &KubeError) -> bool {
+    error.is_unreachable()
 }
 
 fn watcher<K>(
@@ -497,7 +497,8 @@ impl Sources {
                         format!(
                             "{}: {}",
                             s.kind,
-                            s.last_error.unwrap_or_else(|| "no answer yet".into())
+                            s.last_error
+                                .map_or_else(|| "no answer yet".into(), |e| e.to_string())
                         )
                     })
                     .collect();
@@ -566,7 +567,10 @@ mod tests {
                     kind: "pods",
                     synced: true,
                     last_success: None,
-                    last_error: Some("cannot reach the API server".into()),
+                    last_error: Some(KubeError::Unreachable {
+                        server: "https://127.0.0.1:6443".into(),
+                        why: crate::kube::errors::Unreachable::Refused,
+                    }),
                 },
             );
         }

@@ -4,7 +4,9 @@ pub use kcops_pod::{pod, pod_status, word};
 
 pub mod ceph;
 pub mod cidr;
+pub mod columns;
 pub mod host;
+pub mod objref;
 pub mod rbd_map;
 pub mod rows;
 pub mod snapshot;

@@ -13,6 +13,8 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::columns::Column;
+use super::columns::ColumnKind::{Age, Count, Name, Ready, Size, Status, Text};
 use super::pod_status::{age, micro_timestamp, pod_columns, timestamp};
 use super::snapshot::Snapshot;
 
@@ -57,22 +59,24 @@ pub struct NodeRow {
     /// Non-terminated pods bound to the node (as `kubectl describe node` counts them).
     pub pods: usize,
     pub age: String,
+    /// The creation time behind `age`, which the AGE column sorts by.
+    pub created: Option<Timestamp>,
     /// Conditions other than Ready that are True (`MemoryPressure`, ...), or `ok`.
     pub conditions: String,
 }
 
 impl NodeRow {
-    pub const COLUMNS: &[&str] = &[
-        "NAME",
-        "STATUS",
-        "ROLES",
-        "TAINTS",
-        "INTERNAL-IP",
-        "POD-CIDR",
-        "VERSION",
-        "PODS",
-        "AGE",
-        "CONDITIONS",
+    pub const COLUMNS: &[Column] = &[
+        Column::new("NAME", Name),
+        Column::new("STATUS", Status),
+        Column::new("ROLES", Text),
+        Column::new("TAINTS", Text),
+        Column::new("INTERNAL-IP", Text),
+        Column::new("POD-CIDR", Text),
+        Column::new("VERSION", Text),
+        Column::new("PODS", Count),
+        Column::new("AGE", Age),
+        Column::new("CONDITIONS", Text),
     ];
 
     pub fn cells(&self) -> Vec<String> {
@@ -221,6 +225,7 @@ pub fn node_rows_counted(s: &Snapshot, counts: &HashMap<&str, usize>) -> Vec<Nod
                     .unwrap_or_default(),
                 pods: counts.get(name.as_str()).copied().unwrap_or(0),
                 age: age(created(&node.metadata), s.now),
+                created: created(&node.metadata),
                 conditions: if abnormal.is_empty() {
                     "ok".to_string()
                 } else {
@@ -249,15 +254,15 @@ pub struct PodRow {
 }
 
 impl PodRow {
-    pub const COLUMNS: &[&str] = &[
-        "NAMESPACE",
-        "NAME",
-        "READY",
-        "STATUS",
-        "RESTARTS",
-        "AGE",
-        "IP",
-        "NODE",
+    pub const COLUMNS: &[Column] = &[
+        Column::new("NAMESPACE", Name),
+        Column::new("NAME", Name),
+        Column::new("READY", Ready),
+        Column::new("STATUS", Status),
+        Column::new("RESTARTS", Count),
+        Column::new("AGE", Age),
+        Column::new("IP", Text),
+        Column::new("NODE", Name),
     ];
 
     pub fn cells(&self) -> Vec<String> {
@@ -342,18 +347,20 @@ pub struct PvcRow {
     pub access_modes: String,
     pub storage_class: String,
     pub age: String,
+    /// The creation time behind `age`, which the AGE column sorts by.
+    pub created: Option<Timestamp>,
 }
 
 impl PvcRow {
-    pub const COLUMNS: &[&str] = &[
-        "NAMESPACE",
-        "NAME",
-        "STATUS",
-        "VOLUME",
-        "CAPACITY",
-        "ACCESS MODES",
-        "STORAGECLASS",
-        "AGE",
+    pub const COLUMNS: &[Column] = &[
+        Column::new("NAMESPACE", Name),
+        Column::new("NAME", Name),
+        Column::new("STATUS", Status),
+        Column::new("VOLUME", Name),
+        Column::new("CAPACITY", Size),
+        Column::new("ACCESS MODES", Text),
+        Column::new("STORAGECLASS", Name),
+        Column::new("AGE", Age),
     ];
 
     pub fn cells(&self) -> Vec<String> {
@@ -427,6 +434,7 @@ pub fn pvc_rows(s: &Snapshot) -> Vec<PvcRow> {
                     _ => "<unset>".to_string(),
                 },
                 age: age(created(&pvc.metadata), s.now),
+                created: created(&pvc.metadata),
             }
         })
         .collect()
@@ -462,18 +470,20 @@ pub struct PvRow {
     /// `pool/image` for RBD volumes, empty otherwise.
     pub rbd: String,
     pub age: String,
+    /// The creation time behind `age`, which the AGE column sorts by.
+    pub created: Option<Timestamp>,
 }
 
 impl PvRow {
-    pub const COLUMNS: &[&str] = &[
-        "NAME",
-        "CAPACITY",
-        "RECLAIM",
-        "STATUS",
-        "CLAIM",
-        "STORAGECLASS",
-        "RBD",
-        "AGE",
+    pub const COLUMNS: &[Column] = &[
+        Column::new("NAME", Name),
+        Column::new("CAPACITY", Size),
+        Column::new("RECLAIM", Text),
+        Column::new("STATUS", Status),
+        Column::new("CLAIM", Name),
+        Column::new("STORAGECLASS", Name),
+        Column::new("RBD", Name),
+        Column::new("AGE", Age),
     ];
 
     pub fn cells(&self) -> Vec<String> {
@@ -536,6 +546,7 @@ pub fn pv_rows(s: &Snapshot) -> Vec<PvRow> {
                     .map(|(pool, image)| format!("{pool}/{image}"))
                     .unwrap_or_default(),
                 age: age(created(&pv.metadata), s.now),
+                created: created(&pv.metadata),
             }
         })
         .collect()
@@ -551,15 +562,17 @@ pub struct StorageClassRow {
     pub reclaim_policy: String,
     pub volume_binding_mode: String,
     pub age: String,
+    /// The creation time behind `age`, which the AGE column sorts by.
+    pub created: Option<Timestamp>,
 }
 
 impl StorageClassRow {
-    pub const COLUMNS: &[&str] = &[
-        "NAME",
-        "PROVISIONER",
-        "RECLAIMPOLICY",
-        "VOLUMEBINDINGMODE",
-        "AGE",
+    pub const COLUMNS: &[Column] = &[
+        Column::new("NAME", Name),
+        Column::new("PROVISIONER", Text),
+        Column::new("RECLAIMPOLICY", Text),
+        Column::new("VOLUMEBINDINGMODE", Text),
+        Column::new("AGE", Age),
     ];
 
     pub fn cells(&self) -> Vec<String> {
@@ -605,6 +618,7 @@ pub fn storage_class_rows(s: &Snapshot) -> Vec<StorageClassRow> {
                     .clone()
                     .unwrap_or_else(|| "Immediate".to_string()),
                 age: age(created(&sc.metadata), s.now),
+                created: created(&sc.metadata),
             }
         })
         .collect()
@@ -678,18 +692,20 @@ pub struct WorkloadRow {
     pub name: String,
     pub replicas: Replicas,
     pub age: String,
+    /// The creation time behind `age`, which the AGE column sorts by.
+    pub created: Option<Timestamp>,
 }
 
 impl WorkloadRow {
-    pub const COLUMNS: &[&str] = &[
-        "KIND",
-        "NAMESPACE",
-        "NAME",
-        "DESIRED",
-        "READY",
-        "UP-TO-DATE",
-        "AVAILABLE",
-        "AGE",
+    pub const COLUMNS: &[Column] = &[
+        Column::new("KIND", Text),
+        Column::new("NAMESPACE", Name),
+        Column::new("NAME", Name),
+        Column::new("DESIRED", Count),
+        Column::new("READY", Count),
+        Column::new("UP-TO-DATE", Count),
+        Column::new("AVAILABLE", Count),
+        Column::new("AGE", Age),
     ];
 
     pub fn cells(&self) -> Vec<String> {
@@ -719,6 +735,7 @@ pub fn workload_rows(s: &Snapshot) -> Vec<WorkloadRow> {
         name: meta.name.clone().unwrap_or_default(),
         replicas,
         age: age(created(meta), s.now),
+        created: created(meta),
     };
     let mut rows =
         Vec::with_capacity(s.statefulsets.len() + s.daemonsets.len() + s.deployments.len());
@@ -788,14 +805,14 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    pub const COLUMNS: &[&str] = &[
-        "LAST SEEN",
-        "TYPE",
-        "REASON",
-        "OBJECT",
-        "MESSAGE",
-        "COUNT",
-        "NAMESPACE",
+    pub const COLUMNS: &[Column] = &[
+        Column::new("LAST SEEN", Age),
+        Column::new("TYPE", Text),
+        Column::new("REASON", Text),
+        Column::new("OBJECT", Name),
+        Column::new("MESSAGE", Text),
+        Column::new("COUNT", Count),
+        Column::new("NAMESPACE", Name),
     ];
 
     pub fn cells(&self) -> Vec<String> {

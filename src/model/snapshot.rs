@@ -12,6 +12,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::DynamicObject;
 
 use super::host::HostReport;
+use crate::kube::errors::KubeError;
 
 /// How one watched kind is doing: the console shows this instead of a blank table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +23,9 @@ pub struct SourceStatus {
     pub synced: bool,
     /// When a list or watch last succeeded.
     pub last_success: Option<jiff::Timestamp>,
-    /// The most recent error, in words an operator understands (None once recovered).
-    pub last_error: Option<String>,
+    /// The most recent error (None once recovered); its `Display` is in words an
+    /// operator understands.
+    pub last_error: Option<KubeError>,
 }
 
 /// The cluster as the console knows it at `now`.

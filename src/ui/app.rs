@@ -666,28 +666,22 @@ impl App {
     /// From the Overview: the first pod stuck on a lock, else the first image with a
     /// stale lock (findings come most severe first).
     fn stuck_on_lock(&self) -> Option<crate::ops::wizard::unlock::UnlockTarget> {
+        use crate::diagnose::ObjRef;
         use crate::ops::wizard::unlock::UnlockTarget;
         let findings = &self.view.findings;
-        let object = |id: &str, kind: &str| {
+        let subject = |id: &str, kind: &str| {
             findings
                 .iter()
                 .filter(|f| f.id == id)
-                .find_map(|f| f.object.strip_prefix(kind).map(str::to_string))
+                .filter_map(|f| f.subject.as_ref()?.namespaced_as(kind))
+                .map(|(ns, name)| (ns.to_string(), name.to_string()))
+                .next()
         };
-        if let Some(pod) = object("pod.volume-locked", "Pod ")
-            && let Some((namespace, name)) = pod.split_once('/')
-        {
-            return Some(UnlockTarget::Pod {
-                namespace: namespace.to_string(),
-                name: name.to_string(),
-            });
+        if let Some((namespace, name)) = subject("pod.volume-locked", ObjRef::POD) {
+            return Some(UnlockTarget::Pod { namespace, name });
         }
-        let image = object("rbd.stale-lock", "RbdImage ")?;
-        let (pool, image) = image.split_once('/')?;
-        Some(UnlockTarget::Image {
-            pool: pool.to_string(),
-            image: image.to_string(),
-        })
+        let (pool, image) = subject("rbd.stale-lock", ObjRef::RBD_IMAGE)?;
+        Some(UnlockTarget::Image { pool, image })
     }
 
     fn open_unlock(&mut self, arg: Option<&str>) {
@@ -855,8 +849,7 @@ impl App {
                     .rows
                     .iter()
                     .find(|r| r.key == key)
-                    .and_then(|r| r.cells.get(3))
-                    .and_then(|c| c.parse().ok())
+                    .and_then(|r| r.desired_replicas())
                     .unwrap_or(0);
                 self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput {
                     kind: scale_kind,
@@ -1532,11 +1525,11 @@ async fn background(
             Ok(c) => break c,
             Err(e) => {
                 let mut vm = ViewModel::default();
-                vm.connection.error = Some(e.to_string());
+                vm.connection.error = Some(e.into());
                 // Ceph needs no API server: its pane works while this retries.
                 if let Some((watch, _)) = &ceph {
                     vm.snapshot.ceph = Some(watch.latest());
-                    vm.ceph = super::ceph_view::derive(&vm.snapshot);
+                    vm.ceph = crate::views::ceph::derive(&vm.snapshot);
                 }
                 let _ = view_tx.send(Arc::new(vm));
                 tokio::time::sleep(delay).await;

@@ -1,7 +1,8 @@
 //! The terminal UI: event loop, panes, overlays, theme and keymap.
 
 pub mod app;
-pub mod ceph_view;
+/// The Ceph pane's view model moved to [`crate::views::ceph`] (no UI there).
+pub use crate::views::ceph as ceph_view;
 pub mod config_error;
 pub mod describe;
 pub mod detail;

@@ -3,6 +3,7 @@
 
 use crate::ceph::{HealthCheck, HealthReport};
 use crate::model::ceph::{CephReport, FencePermission, fence_caps_fix};
+use crate::model::objref::ObjRef;
 
 use super::super::index::Index;
 use super::super::{Finding, Severity, cap_listed};
@@ -34,8 +35,12 @@ fn id_of(entity: &str) -> &str {
     entity.strip_prefix("client.").unwrap_or(entity)
 }
 
+fn cluster_subject(report: &CephReport) -> ObjRef {
+    ObjRef::cluster("CephCluster", report.conf.clone())
+}
+
 fn cluster_object(report: &CephReport) -> String {
-    format!("CephCluster {}", report.conf)
+    cluster_subject(report).to_string()
 }
 
 fn unreachable(report: &CephReport, error: &str, ix: &Index) -> Finding {
@@ -78,6 +83,7 @@ fn unreachable(report: &CephReport, error: &str, ix: &Index) -> Finding {
     Finding {
         id: "ceph.unreachable",
         severity: Severity::Critical,
+        subject: Some(cluster_subject(report)),
         object: cluster_object(report),
         namespace: None,
         node: None,
@@ -211,6 +217,7 @@ fn health(report: &CephReport, h: &HealthReport) -> Option<Finding> {
         } else {
             Severity::Warning
         },
+        subject: Some(cluster_subject(report)),
         object: cluster_object(report),
         namespace: None,
         node: None,
@@ -252,6 +259,7 @@ fn fence_denied(report: &CephReport, caps: Option<&str>, stale_locks: usize) -> 
         } else {
             Severity::Info
         },
+        subject: Some(ObjRef::cluster("CephUser", entity)),
         object: format!("CephUser {entity}"),
         namespace: None,
         node: None,

@@ -18,6 +18,7 @@
 //! Info, not Warning: a leftover costs space but breaks nothing, and an image kept on
 //! purpose must not fail `kcops check` for ever.
 
+use crate::model::objref::ObjRef;
 use std::collections::HashSet;
 
 use crate::model::rbd_map::ImageUse;
@@ -99,6 +100,7 @@ fn finding(u: &ImageUse) -> Finding {
     Finding {
         id: "rbd.orphan-image",
         severity: Severity::Info,
+        subject: Some(ObjRef::at(ObjRef::RBD_IMAGE, &spec)),
         object: format!("RbdImage {spec}"),
         namespace: None,
         node: None,
@@ -213,7 +215,9 @@ mod tests {
             kind: "persistentvolumes",
             synced: false,
             last_success: None,
-            last_error: Some("forbidden".to_string()),
+            last_error: Some(crate::kube::errors::KubeError::Other(
+                "forbidden".to_string(),
+            )),
         });
         assert!(only(&s, "rbd.orphan-image").is_empty());
         s.sources.clear();

@@ -18,6 +18,7 @@
 
 use crate::ceph::holders::EntityAddr;
 use crate::model::ceph::{FencePermission, fence_caps_fix};
+use crate::model::objref::ObjRef;
 use crate::model::pod_status::timestamp;
 use crate::model::rbd_map::{HeldLock, ImagePod, ImageUse};
 use crate::model::snapshot::Snapshot;
@@ -340,6 +341,7 @@ fn finding(u: &ImageUse, stale: &[Stale], fencing: &FencePermission, ix: &Index)
         } else {
             Severity::Critical
         },
+        subject: Some(ObjRef::at(ObjRef::RBD_IMAGE, &spec)),
         object: format!("RbdImage {spec}"),
         namespace: u.pvc.as_ref().map(|(ns, _)| ns.clone()),
         node: holders.first().map(|h| h.to_string()),

@@ -6,6 +6,7 @@
 //! `terminationMessagePolicy: FallbackToLogsOnError`, which is how flannel's
 //! "dial tcp 10.96.0.1:443: i/o timeout" reaches this check.
 
+use crate::model::objref::ObjRef;
 use std::collections::HashMap;
 
 use crate::model::pod::Pod;
@@ -283,6 +284,7 @@ fn not_ready(pod: &Pod, node: &str, cfg: &NetConfig, ix: &Index) -> Option<Findi
     Some(Finding {
         id: "net.cni-not-ready",
         severity: Severity::Critical,
+        subject: Some(ObjRef::namespaced("Pod", ns, name)),
         object: format!("Pod {ns}/{name}"),
         namespace: Some(ns.to_string()),
         node: Some(node.to_string()),

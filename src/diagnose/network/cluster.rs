@@ -2,6 +2,7 @@
 //! kubeadm's podSubnet and the nodes' podCIDRs, nodes without a podCIDR, the
 //! NetworkUnavailable condition, flannel's public IPs and calico's block affinities.
 
+use crate::model::objref::ObjRef;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::model::pod::Pod;
@@ -113,16 +114,16 @@ fn kube_proxy(cfg: &NetConfig, agents: &Agents, out: &mut Vec<Finding>) {
             if unreachable == 1 { "" } else { "s" }
         ));
     }
-    let (object, fix) = if cc.source.starts_with("DaemonSet") {
+    let (subject, fix) = if cc.source.starts_with("DaemonSet") {
         (
-            "DaemonSet kube-system/kube-proxy".to_string(),
+            ObjRef::namespaced("DaemonSet", "kube-system", "kube-proxy"),
             format!(
                 "Set --cluster-cidr={want} in the kube-proxy DaemonSet's command (`kubectl -n kube-system edit daemonset kube-proxy`); its pods restart by themselves. Then delete crash-looping network agents so they retry at once."
             ),
         )
     } else {
         (
-            "ConfigMap kube-system/kube-proxy".to_string(),
+            ObjRef::namespaced("ConfigMap", "kube-system", "kube-proxy"),
             format!(
                 "Set `clusterCIDR: {want}` in the kube-proxy ConfigMap (`kubectl -n kube-system edit configmap kube-proxy`, key config.conf), then `kubectl -n kube-system rollout restart daemonset kube-proxy`, and delete crash-looping network agents so they retry at once. In kcops, `:set-cluster-cidr` shows this patch, then applies it and restarts kube-proxy node by node."
             ),
@@ -135,7 +136,8 @@ fn kube_proxy(cfg: &NetConfig, agents: &Agents, out: &mut Vec<Finding>) {
         } else {
             Severity::Warning
         },
-        object,
+        object: subject.to_string(),
+        subject: Some(subject),
         namespace: Some("kube-system".to_string()),
         node: None,
         evidence,
@@ -216,6 +218,7 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             out.push(Finding {
                 id: "net.pod-cidr-mismatch",
                 severity: Severity::Critical,
+                subject: Some(ObjRef::at("ConfigMap", &cm)),
                 object: format!("ConfigMap {cm}"),
                 namespace: Some(ns.clone()),
                 node: None,
@@ -248,6 +251,7 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
                 out.push(Finding {
                     id: "net.pod-cidr-mismatch",
                     severity: Severity::Critical,
+                    subject: Some(ObjRef::cluster("IPPool", p.name.clone())),
                     object: format!("IPPool {}", p.name),
                     namespace: None,
                     node: None,
@@ -279,6 +283,7 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             out.push(Finding {
                 id: "net.pod-cidr-mismatch",
                 severity: Severity::Critical,
+                subject: Some(ObjRef::namespaced("ConfigMap", "kube-system", "kubeadm-config")),
                 object: "ConfigMap kube-system/kubeadm-config".to_string(),
                 namespace: Some("kube-system".to_string()),
                 node: None,
@@ -412,13 +417,16 @@ fn public_ip(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             .iter()
             .map(|n| n.metadata.name.as_deref().unwrap_or_default())
             .collect();
-        let object = match &ds {
-            Some(d) => format!("DaemonSet {d}"),
+        // Several nodes are no one object: only the DaemonSet is a subject.
+        let subject = ds.as_deref().map(|d| ObjRef::at("DaemonSet", d));
+        let object = match &subject {
+            Some(s) => s.to_string(),
             None => format!("Node {}", names.join(", ")),
         };
         out.push(Finding {
             id: "net.flannel-public-ip",
             severity: Severity::Warning,
+            subject,
             object,
             namespace: ds.as_ref().and_then(|d| d.split('/').next().map(str::to_string)),
             node: None,

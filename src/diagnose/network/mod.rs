@@ -42,8 +42,8 @@ mod cluster;
 pub mod config;
 mod host;
 pub mod signature;
-mod summary;
 
+use crate::model::objref::ObjRef;
 use std::collections::BTreeMap;
 
 use crate::model::pod::Pod;
@@ -54,8 +54,9 @@ use super::{Explained, Finding, Severity, cap_listed};
 use crate::model::snapshot::Snapshot;
 use signature::{Signature, classify};
 
+/// The network pane's view model moved to [`crate::views::network`].
+pub use crate::views::network::{NetworkSummary, NodeNet, summarize};
 pub use config::{CniKind, NetConfig};
-pub use summary::{NetworkSummary, NodeNet, summarize};
 
 /// A sandbox failure the pod check found and the network checks explain.
 pub struct SandboxFailure<'a> {
@@ -178,6 +179,7 @@ fn node_finding(
     Finding {
         id,
         severity,
+        subject: Some(ObjRef::cluster("Node", node)),
         object: format!("Node {node}"),
         namespace: None,
         node: Some(node.to_string()),

@@ -17,18 +17,30 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::table::{self, TableState};
 use crate::model::pod_status::human_since;
-use crate::ui::ceph_view::{CephView, Segments};
 use crate::ui::theme::{Role, Theme};
-use crate::ui::view::{TableModel, TableRow, ViewModel};
+use crate::ui::view::{TableModel, TableRow, Tone, ViewModel};
+use crate::views::ceph::{CephView, Segments};
 
 /// Data older than this is shown as stale even without an error (a refresh hangs).
 const STALE_AFTER_SECS: i64 = 30;
+
+/// The theme role of a piece of the view's text.
+fn tone_role(t: Tone) -> Role {
+    match t {
+        Tone::Normal => Role::Text,
+        Tone::Ok => Role::Ok,
+        Tone::Warning => Role::Warning,
+        Tone::Error => Role::Error,
+        Tone::Muted => Role::Muted,
+        Tone::Header => Role::Header,
+    }
+}
 
 fn line<'a>(segments: &Segments, theme: &Theme) -> Line<'a> {
     Line::from(
         segments
             .iter()
-            .map(|(role, text)| Span::styled(text.clone(), theme.style(*role)))
+            .map(|(tone, text)| Span::styled(text.clone(), theme.style(tone_role(*tone))))
             .collect::<Vec<_>>(),
     )
 }
@@ -100,7 +112,7 @@ fn fitting_columns(model: &TableModel, width: u16) -> Vec<usize> {
             .rows
             .iter()
             .map(|r| r.cells.get(i).map_or(0, |c| c.chars().count().min(80)))
-            .chain(std::iter::once(model.columns[i].len() + 1))
+            .chain(std::iter::once(model.columns[i].title.len() + 1))
             .max()
             .unwrap_or(0)
     };

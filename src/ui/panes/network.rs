@@ -6,8 +6,6 @@
 //! The node table is an ordinary table (filter, sort, describe/yaml of the node);
 //! everything else is text derived with the view, off the UI task.
 
-use std::sync::Arc;
-
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -16,34 +14,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::overview::wrap_hanging;
 use super::table::{self, TableState};
 use crate::diagnose::Severity;
-use crate::diagnose::network::{NetworkSummary, NodeNet};
 use crate::ui::theme::{Role, Theme};
-use crate::ui::view::{ObjKey, ObjKind, TableModel, TableRow, Tone, ViewModel};
-
-/// The node table's rows, keyed by node so describe/yaml act on the Node.
-pub fn table_model(summary: &NetworkSummary) -> TableModel {
-    TableModel {
-        columns: NodeNet::COLUMNS.to_vec(),
-        rows: summary
-            .nodes
-            .iter()
-            .map(|n| {
-                let key = ObjKey {
-                    kind: ObjKind::Node,
-                    namespace: String::new(),
-                    name: n.node.clone(),
-                };
-                let tone = match n.severity {
-                    Some(Severity::Critical) => Tone::Error,
-                    Some(Severity::Warning) => Tone::Warning,
-                    Some(Severity::Info) => Tone::Normal,
-                    None => Tone::Ok,
-                };
-                Arc::new(TableRow::new(n.cells(), key, tone, None))
-            })
-            .collect(),
-    }
-}
+use crate::ui::view::ViewModel;
 
 fn severity_role(s: Severity) -> Role {
     match s {

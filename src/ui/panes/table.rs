@@ -82,7 +82,9 @@ impl Filter {
         if self.is_empty() {
             return true;
         }
-        let timeless = row.age.is_none() || !self.may_match_age;
+        // Only a live age changes with `now`; other cells are as made.
+        let live_age = row.age.filter(|a| a.live).map(|a| a.column);
+        let timeless = live_age.is_none() || !self.may_match_age;
         if timeless && let Some(m) = row.memo.get(self.id) {
             return m;
         }
@@ -90,7 +92,7 @@ impl Filter {
             Some(re) => re.is_match(c),
             None => contains_lowercase(c, &self.needle),
         };
-        let skip = row.age.map(|(c, _)| c).filter(|_| !self.may_match_age);
+        let skip = live_age.filter(|_| !self.may_match_age);
         let matched = (0..row.cells.len())
             .filter(|i| Some(*i) != skip)
             .any(|i| hit(&row.cell(i, now)))
@@ -133,25 +135,6 @@ pub struct TableState {
     pub selected_key: Option<ObjKey>,
 }
 
-/// Numbers and ages sort as numbers/durations, the rest as text.
-fn sort_key(cell: &str) -> (u8, u64, String) {
-    let digits: String = cell.chars().take_while(|c| c.is_ascii_digit()).collect();
-    if !digits.is_empty() {
-        let rest = &cell[digits.len()..];
-        let n: u64 = digits.parse().unwrap_or(0);
-        let mult = match rest.chars().next() {
-            Some('s') => 1,
-            Some('m') => 60,
-            Some('h') => 3600,
-            Some('d') => 86400,
-            Some('y') => 31_536_000,
-            _ => 1,
-        };
-        return (0, n * mult, String::new());
-    }
-    (1, 0, cell.to_lowercase())
-}
-
 impl TableState {
     /// Recomputes the row order for `model` under `filter` and `namespace`.
     pub fn refresh(
@@ -171,8 +154,11 @@ impl TableState {
             .filter(|(_, r)| filter.matches_row(r, now))
             .map(|(i, _)| i)
             .collect();
-        if let Some((col, desc)) = self.sort {
-            order.sort_by_cached_key(|i| sort_key(&model.rows[*i].cell(col, now)));
+        if let Some((col, desc)) = self.sort
+            && let Some(column) = model.columns.get(col)
+        {
+            // By what the column holds: ages by their time, counts as numbers.
+            order.sort_by_cached_key(|i| model.rows[*i].sort_key(col, column.kind, now));
             if desc {
                 order.reverse();
             }
@@ -238,6 +224,7 @@ fn tone_role(t: Tone) -> Option<Role> {
         Tone::Warning => Some(Role::Warning),
         Tone::Error => Some(Role::Error),
         Tone::Muted => Some(Role::Muted),
+        Tone::Header => Some(Role::Header),
     }
 }
 
@@ -349,7 +336,7 @@ pub fn draw(
         .columns
         .iter()
         .enumerate()
-        .map(|(i, c)| (c.len() + usize::from(sorted(i))) as u16)
+        .map(|(i, c)| (c.title.len() + usize::from(sorted(i))) as u16)
         .collect();
     // The visible cells as of `now` (ages computed here, for these rows only).
     let texts: Vec<Vec<std::borrow::Cow<str>>> = visible
@@ -364,7 +351,7 @@ pub fn draw(
             *w = (*w).max(cell.chars().count().min(80) as u16);
         }
     }
-    let keep: Vec<bool> = model.columns.iter().map(|c| *c == "NAME").collect();
+    let keep: Vec<bool> = model.columns.iter().map(|c| c.title == "NAME").collect();
     fit_widths(
         &mut widths,
         &keep,
@@ -381,7 +368,7 @@ pub fn draw(
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| Cell::from(format!("{c}{}", sort_mark(i)))),
+            .map(|(i, c)| Cell::from(format!("{}{}", c.title, sort_mark(i)))),
     )
     .style(theme.style(Role::Header));
     let rows = visible
@@ -429,6 +416,87 @@ pub fn draw(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::columns::{Column, ColumnKind};
+    use crate::ui::view::ObjKind;
+    use std::sync::Arc;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    /// The NAME cells of `model` in the order `sort` puts them.
+    fn sorted(model: &TableModel, sort: (usize, bool), now: Timestamp) -> Vec<String> {
+        let mut state = TableState {
+            sort: Some(sort),
+            ..TableState::default()
+        };
+        state.refresh(model, &Filter::default(), None, now);
+        state
+            .order
+            .iter()
+            .map(|i| model.rows[*i].cells[0].to_string())
+            .collect()
+    }
+
+    /// One table with a column of each kind; each column sorts by its typed value.
+    #[test]
+    fn columns_sort_by_what_they_hold() {
+        const COLUMNS: &[Column] = &[
+            Column::new("NAME", ColumnKind::Name),
+            Column::new("STATUS", ColumnKind::Status),
+            Column::new("READY", ColumnKind::Ready),
+            Column::new("RESTARTS", ColumnKind::Count),
+            Column::new("SIZE", ColumnKind::Size),
+            Column::new("AGE", ColumnKind::Age),
+            Column::new("NOTE", ColumnKind::Text),
+        ];
+        let now = ts("2025-01-01T12:00:00Z");
+        let row = |cells: [&str; 7], created: &str, live: bool| {
+            let key = ObjKey {
+                kind: ObjKind::Pod,
+                namespace: "ns".into(),
+                name: cells[0].into(),
+            };
+            let cells = cells.iter().map(|c| c.to_string()).collect();
+            let row = if live {
+                TableRow::new(cells, key, Tone::Normal, Some((5, ts(created))))
+            } else {
+                TableRow::new(cells, key, Tone::Normal, None).aged(5, Some(ts(created)))
+            };
+            Arc::new(row)
+        };
+        let model = TableModel {
+            columns: COLUMNS.to_vec(),
+            rows: vec![
+                // The AGE texts are as made, long ago: the times decide.
+                row(
+                    ["b", "Running", "2/3", "10 (1m ago)", "2Gi", "1s", "Zeta"],
+                    "2025-01-01T11:00:00Z",
+                    false,
+                ),
+                row(
+                    ["a", "pending", "1/1", "9", "512Mi", "1s", "alpha"],
+                    "2024-12-29T08:00:00Z",
+                    false,
+                ),
+                row(
+                    ["c", "CrashLoopBackOff", "0/1", "0", "10Gi", "1s", "beta"],
+                    "2025-01-01T11:59:00Z",
+                    true,
+                ),
+            ],
+        };
+        assert_eq!(sorted(&model, (0, false), now), ["a", "b", "c"]);
+        assert_eq!(sorted(&model, (0, true), now), ["c", "b", "a"]);
+        assert_eq!(sorted(&model, (1, false), now), ["c", "a", "b"]);
+        assert_eq!(sorted(&model, (2, false), now), ["c", "b", "a"]);
+        assert_eq!(sorted(&model, (3, false), now), ["c", "a", "b"]);
+        assert_eq!(sorted(&model, (4, false), now), ["a", "b", "c"]);
+        // Youngest first, then reversed.
+        assert_eq!(sorted(&model, (5, false), now), ["c", "b", "a"]);
+        assert_eq!(sorted(&model, (5, true), now), ["a", "b", "c"]);
+        assert_eq!(sorted(&model, (6, false), now), ["a", "c", "b"]);
+    }
 
     #[test]
     fn filter_substring_regex_and_inversion() {
@@ -509,12 +577,5 @@ mod tests {
         assert_eq!(clip("Ready,SchedulingDisabled", 10), "Ready,Sch…");
         assert_eq!(clip("Ready", 10), "Ready");
         assert_eq!(clip("Ready", 0), "");
-    }
-
-    #[test]
-    fn ages_sort_by_duration() {
-        assert!(sort_key("59s") < sort_key("2m"));
-        assert!(sort_key("2m") < sort_key("1h"));
-        assert!(sort_key("3d") < sort_key("1y"));
     }
 }

@@ -1,14 +1,17 @@
-//! What the `:net` pane shows: the add-on and its configuration, one row per node,
-//! the host section of this node, and the network findings. Derived once per change
-//! batch with the rest of the view, off the UI task.
+//! What the `:net` pane shows: the add-on and its configuration, one row per node
+//! (also as the pane's table), the host section of this node, and the network
+//! findings. Derived once per change batch with the rest of the view, off the UI task.
 
+use crate::model::columns::{Column, ColumnKind};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Event;
 
-use super::config::{self, CniKind, NetConfig};
-use super::node_pod_cidr;
+use super::tables::{ObjKey, ObjKind, TableModel, TableRow, Tone};
 use crate::diagnose::index::{node_ready, pod_key, pod_node};
+use crate::diagnose::network::config::{self, CniKind, NetConfig};
+use crate::diagnose::network::node_pod_cidr;
 use crate::diagnose::{Finding, Severity};
 use crate::model::host::{CNI_LINKS, HostReport, Probe};
 use crate::model::pod_status::pod_status;
@@ -35,16 +38,16 @@ pub struct NodeNet {
 }
 
 impl NodeNet {
-    pub const COLUMNS: &'static [&'static str] = &[
-        "NODE",
-        "CNI POD",
-        "STATE",
-        "RESTARTS",
-        "PODCIDR",
-        "BACKEND",
-        "PUBLIC IP",
-        "SANDBOX FAILS/1H",
-        "VERDICT",
+    pub const COLUMNS: &'static [Column] = &[
+        Column::new("NODE", ColumnKind::Name),
+        Column::new("CNI POD", ColumnKind::Name),
+        Column::new("STATE", ColumnKind::Status),
+        Column::new("RESTARTS", ColumnKind::Count),
+        Column::new("PODCIDR", ColumnKind::Text),
+        Column::new("BACKEND", ColumnKind::Text),
+        Column::new("PUBLIC IP", ColumnKind::Text),
+        Column::new("SANDBOX FAILS/1H", ColumnKind::Count),
+        Column::new("VERDICT", ColumnKind::Text),
     ];
 
     pub fn cells(&self) -> Vec<String> {
@@ -453,6 +456,31 @@ pub fn summarize(s: &Snapshot, findings: &[Finding]) -> NetworkSummary {
             .iter()
             .filter(|f| is_network_finding(f))
             .cloned()
+            .collect(),
+    }
+}
+
+/// The node table's rows, keyed by node so describe/yaml act on the Node.
+pub fn table_model(summary: &NetworkSummary) -> TableModel {
+    TableModel {
+        columns: NodeNet::COLUMNS.to_vec(),
+        rows: summary
+            .nodes
+            .iter()
+            .map(|n| {
+                let key = ObjKey {
+                    kind: ObjKind::Node,
+                    namespace: String::new(),
+                    name: n.node.clone(),
+                };
+                let tone = match n.severity {
+                    Some(Severity::Critical) => Tone::Error,
+                    Some(Severity::Warning) => Tone::Warning,
+                    Some(Severity::Info) => Tone::Normal,
+                    None => Tone::Ok,
+                };
+                Arc::new(TableRow::new(n.cells(), key, tone, None))
+            })
             .collect(),
     }
 }

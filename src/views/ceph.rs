@@ -7,21 +7,21 @@
 //! Times that move by themselves (the age of the data) are kept as timestamps and
 //! turned into words when drawn. Nothing here holds a key: the report has none.
 
+use crate::model::columns::{Column, ColumnKind};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::tables::{ObjKey, ObjKind, TableModel, TableRow, Tone};
 use crate::ceph::holders::Holder;
 use crate::ceph::{BlocklistEntry, HealthCheck};
 use crate::model::ceph::{CephReport, FencePermission, fence_caps_fix};
 use crate::model::pod_status::human_since;
 use crate::model::rbd_map::{HeldLock, ImageUse, image_uses};
 use crate::model::snapshot::Snapshot;
-use crate::ui::theme::Role;
-use crate::ui::view::{ObjKey, ObjKind, TableModel, TableRow, Tone};
 
 /// One line of text in parts, each with its role.
-pub type Segments = Vec<(Role, String)>;
+pub type Segments = Vec<(Tone, String)>;
 
 /// Everything the Ceph pane draws.
 #[derive(Debug, Clone, Default)]
@@ -71,8 +71,17 @@ impl CephView {
 /// The table columns.
 /// In priority order: the pane drops columns from the right that do not fit (the
 /// detail shows them all), so the verdict, locks and pods stay readable.
-pub const COLUMNS: &[&str] = &[
-    "POOL", "IMAGE", "STATUS", "LOCKS", "PODS", "WATCHERS", "PVC", "PV", "SIZE", "FORMAT",
+pub const COLUMNS: &[Column] = &[
+    Column::new("POOL", ColumnKind::Name),
+    Column::new("IMAGE", ColumnKind::Name),
+    Column::new("STATUS", ColumnKind::Status),
+    Column::new("LOCKS", ColumnKind::Text),
+    Column::new("PODS", ColumnKind::Text),
+    Column::new("WATCHERS", ColumnKind::Text),
+    Column::new("PVC", ColumnKind::Name),
+    Column::new("PV", ColumnKind::Name),
+    Column::new("SIZE", ColumnKind::Size),
+    Column::new("FORMAT", ColumnKind::Text),
 ];
 
 /// The row key's name for an image: `pool/image`, as the rbd CLI spells it.
@@ -344,23 +353,13 @@ pub fn verdict(u: &ImageUse) -> (String, Tone) {
     }
 }
 
-fn tone_role(t: Tone) -> Role {
-    match t {
-        Tone::Normal => Role::Text,
-        Tone::Ok => Role::Ok,
-        Tone::Warning => Role::Warning,
-        Tone::Error => Role::Error,
-        Tone::Muted => Role::Muted,
-    }
-}
-
-fn seg(role: Role, text: impl Into<String>) -> (Role, String) {
+fn seg(role: Tone, text: impl Into<String>) -> (Tone, String) {
     (role, text.into())
 }
 
 /// `label  value` with the label muted and padded.
-fn field(label: &str, value: impl Into<String>, role: Role) -> Segments {
-    vec![seg(Role::Muted, format!("{label:<10}")), seg(role, value)]
+fn field(label: &str, value: impl Into<String>, role: Tone) -> Segments {
+    vec![seg(Tone::Muted, format!("{label:<10}")), seg(role, value)]
 }
 
 /// The node behind a holder, by each clue, in words.
@@ -387,9 +386,9 @@ fn detail_lines(u: &ImageUse, verdict: &str, tone: Tone) -> Vec<Segments> {
     let img = &u.image;
     let mut out = vec![
         vec![
-            seg(Role::Header, img.spec()),
-            seg(Role::Muted, "  "),
-            seg(tone_role(tone), verdict),
+            seg(Tone::Header, img.spec()),
+            seg(Tone::Muted, "  "),
+            seg(tone, verdict),
         ],
         field(
             "image",
@@ -401,19 +400,19 @@ fn detail_lines(u: &ImageUse, verdict: &str, tone: Tone) -> Vec<Segments> {
                 img.num_objects,
                 human_bytes(img.object_size)
             ),
-            Role::Text,
+            Tone::Normal,
         ),
-        field("features", img.feature_names().join(", "), Role::Text),
+        field("features", img.feature_names().join(", "), Tone::Normal),
     ];
     if u.locks.is_empty() {
-        out.push(field("locks", "none", Role::Muted));
+        out.push(field("locks", "none", Tone::Muted));
     }
     for (i, l) in u.locks.iter().enumerate() {
         let label = if i == 0 { "locks" } else { "" };
         let role = if l.holder.conflict() {
-            Role::Warning
+            Tone::Warning
         } else {
-            Role::Text
+            Tone::Normal
         };
         out.push(field(
             label,
@@ -437,7 +436,7 @@ fn detail_lines(u: &ImageUse, verdict: &str, tone: Tone) -> Vec<Segments> {
         out.push(field("", held, role));
     }
     if u.watchers.is_empty() {
-        out.push(field("watchers", "none", Role::Muted));
+        out.push(field("watchers", "none", Tone::Muted));
     }
     for (i, w) in u.watchers.iter().enumerate() {
         let label = if i == 0 { "watchers" } else { "" };
@@ -450,7 +449,7 @@ fn detail_lines(u: &ImageUse, verdict: &str, tone: Tone) -> Vec<Segments> {
                 w.holder.node().unwrap_or("no known node"),
                 holder_words(&w.holder, false)
             ),
-            Role::Text,
+            Tone::Normal,
         ));
     }
     let pv = match (&u.pv, &u.pv_phase) {
@@ -458,17 +457,17 @@ fn detail_lines(u: &ImageUse, verdict: &str, tone: Tone) -> Vec<Segments> {
         (Some(pv), None) => pv.clone(),
         (None, _) => "none (no PV names this image)".into(),
     };
-    out.push(field("PV", pv, Role::Text));
+    out.push(field("PV", pv, Tone::Normal));
     out.push(field(
         "PVC",
         u.pvc
             .as_ref()
             .map(|(ns, n)| format!("{ns}/{n}"))
             .unwrap_or_else(|| "none".into()),
-        Role::Text,
+        Tone::Normal,
     ));
     if u.pods.is_empty() {
-        out.push(field("pods", "none", Role::Muted));
+        out.push(field("pods", "none", Tone::Muted));
     }
     for (i, p) in u.pods.iter().enumerate() {
         let label = if i == 0 { "pods" } else { "" };
@@ -481,17 +480,17 @@ fn detail_lines(u: &ImageUse, verdict: &str, tone: Tone) -> Vec<Segments> {
         out.push(field(
             label,
             format!("{}/{} on {node} ({}{gone})", p.namespace, p.name, p.phase),
-            Role::Text,
+            Tone::Normal,
         ));
     }
     out
 }
 
-fn health_role(severity: &str) -> Role {
+fn health_role(severity: &str) -> Tone {
     match severity {
-        "HEALTH_OK" => Role::Ok,
-        "HEALTH_ERR" => Role::Error,
-        _ => Role::Warning,
+        "HEALTH_OK" => Tone::Ok,
+        "HEALTH_ERR" => Tone::Error,
+        _ => Tone::Warning,
     }
 }
 
@@ -499,20 +498,20 @@ fn check_lines(c: &HealthCheck) -> Vec<Segments> {
     let sev = c.severity.strip_prefix("HEALTH_").unwrap_or(&c.severity);
     let muted = if c.muted { " (muted)" } else { "" };
     let role = if c.muted {
-        Role::Muted
+        Tone::Muted
     } else {
         health_role(&c.severity)
     };
     let mut out = vec![vec![
-        seg(Role::Muted, format!("{:<10}", "")),
+        seg(Tone::Muted, format!("{:<10}", "")),
         seg(role, format!("{sev:<5}")),
-        seg(Role::Header, format!("{}{muted}", c.code)),
-        seg(Role::Text, format!(": {}", c.summary)),
+        seg(Tone::Header, format!("{}{muted}", c.code)),
+        seg(Tone::Normal, format!(": {}", c.summary)),
     ]];
     for d in &c.details {
         out.push(vec![
-            seg(Role::Muted, format!("{:<16}", "")),
-            seg(Role::Muted, d.clone()),
+            seg(Tone::Muted, format!("{:<16}", "")),
+            seg(Tone::Muted, d.clone()),
         ]);
     }
     out
@@ -526,9 +525,9 @@ fn blocklist_line(b: &BlocklistEntry, now: Timestamp) -> Segments {
         None => format!("until {}", b.until),
     };
     vec![
-        seg(Role::Muted, format!("{:<10}", "")),
-        seg(Role::Warning, format!("{kind}{}", b.addr)),
-        seg(Role::Muted, format!("  {until}")),
+        seg(Tone::Muted, format!("{:<10}", "")),
+        seg(Tone::Warning, format!("{kind}{}", b.addr)),
+        seg(Tone::Muted, format!("  {until}")),
     ]
 }
 
@@ -548,9 +547,9 @@ fn cluster_lines(report: &CephReport, now: Timestamp) -> Vec<Segments> {
     }
     let o = &data.osd;
     let osd_role = if o.num_up_osds < o.num_osds || o.num_in_osds < o.num_osds {
-        Role::Warning
+        Tone::Warning
     } else {
-        Role::Ok
+        Tone::Ok
     };
     let mut osds = format!(
         "{} up, {} in, of {} (epoch {})",
@@ -564,7 +563,7 @@ fn cluster_lines(report: &CephReport, now: Timestamp) -> Vec<Segments> {
         out.push(field(
             "RBD pools",
             "none (no pool has the rbd application)",
-            Role::Warning,
+            Tone::Warning,
         ));
     }
     for (i, p) in data.rbd_pools.iter().enumerate() {
@@ -582,38 +581,38 @@ fn cluster_lines(report: &CephReport, now: Timestamp) -> Vec<Segments> {
             None => format!("{}: {} images, usage unknown", p.name, images),
         };
         let role = match data.df.pool(&p.name) {
-            Some(u) if u.percent_used >= 0.85 => Role::Error,
-            Some(u) if u.percent_used >= 0.75 => Role::Warning,
-            _ => Role::Text,
+            Some(u) if u.percent_used >= 0.85 => Tone::Error,
+            Some(u) if u.percent_used >= 0.75 => Tone::Warning,
+            _ => Tone::Normal,
         };
         out.push(field(label, text, role));
     }
     if data.blocklist.is_empty() {
-        out.push(field("blocklist", "empty", Role::Muted));
+        out.push(field("blocklist", "empty", Tone::Muted));
     } else {
         out.push(field(
             "blocklist",
             format!("{} entries", data.blocklist.len()),
-            Role::Warning,
+            Tone::Warning,
         ));
         out.extend(data.blocklist.iter().map(|b| blocklist_line(b, now)));
     }
     let fencing = match &data.fencing {
-        FencePermission::Unknown => ("not checked yet".to_string(), Role::Muted),
-        FencePermission::Allowed => (format!("{} may blocklist clients", report.entity), Role::Ok),
+        FencePermission::Unknown => ("not checked yet".to_string(), Tone::Muted),
+        FencePermission::Allowed => (format!("{} may blocklist clients", report.entity), Tone::Ok),
         FencePermission::Denied { .. } => (
             format!(
                 "{} may not blocklist clients; fix: {}",
                 report.entity,
                 fence_caps_fix(&report.entity, None)
             ),
-            Role::Warning,
+            Tone::Warning,
         ),
-        FencePermission::CheckFailed(e) => (format!("cannot tell: {e}"), Role::Warning),
+        FencePermission::CheckFailed(e) => (format!("cannot tell: {e}"), Tone::Warning),
     };
     out.push(field("fencing", fencing.0, fencing.1));
     for (what, e) in &data.image_errors {
-        out.push(field("unreadable", format!("{what}: {e}"), Role::Error));
+        out.push(field("unreadable", format!("{what}: {e}"), Tone::Error));
     }
     out
 }
@@ -637,7 +636,7 @@ fn brief(report: &CephReport, rows: &[Arc<TableRow>]) -> Segments {
             },
         ),
         seg(
-            Role::Muted,
+            Tone::Muted,
             format!(
                 "  OSDs {} up / {} in of {}  images {}  ",
                 data.osd.num_up_osds,
@@ -648,9 +647,9 @@ fn brief(report: &CephReport, rows: &[Arc<TableRow>]) -> Segments {
         ),
         seg(
             if problems > 0 {
-                Role::Warning
+                Tone::Warning
             } else {
-                Role::Ok
+                Tone::Ok
             },
             format!("{problems} with problems"),
         ),

@@ -1,0 +1,258 @@
+//! Table view models: rows with typed columns and keys, shared by every table pane,
+//! and the helpers that derive them from typed rows. No UI here: panes render these.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use jiff::Timestamp;
+
+use crate::model::columns::{Column, ColumnKind, SortKey};
+use crate::model::pod_status::human_since;
+use crate::model::rows;
+
+/// Which kind of object a row stands for (what describe/yaml/actions act on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjKind {
+    Node,
+    Pod,
+    Pvc,
+    Pv,
+    StorageClass,
+    StatefulSet,
+    DaemonSet,
+    Deployment,
+    Event,
+    /// An RBD image (Ceph pane); its key's name is `pool/image`.
+    RbdImage,
+}
+
+impl ObjKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ObjKind::Node => "Node",
+            ObjKind::Pod => "Pod",
+            ObjKind::Pvc => "PersistentVolumeClaim",
+            ObjKind::Pv => "PersistentVolume",
+            ObjKind::StorageClass => "StorageClass",
+            ObjKind::StatefulSet => "StatefulSet",
+            ObjKind::DaemonSet => "DaemonSet",
+            ObjKind::Deployment => "Deployment",
+            ObjKind::Event => "Event",
+            ObjKind::RbdImage => "RBD image",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjKey {
+    pub kind: ObjKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// How a row, or a piece of a pane's text, should stand out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Normal,
+    Ok,
+    Warning,
+    Error,
+    Muted,
+    /// Headings inside a pane's text (the Ceph pane's sections).
+    Header,
+}
+
+/// A cell's text: up to 24 bytes (nearly every cell but long names) held inline,
+/// without an allocation of its own.
+pub type Cell = compact_str::CompactString;
+
+/// The cell of a row that says how long ago a time was (an AGE or LAST SEEN column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgeCell {
+    pub column: usize,
+    /// The time it counts from: what the column sorts by.
+    pub since: Timestamp,
+    /// Drawn as of the draw time (the pods' AGE: a row kept from batch to batch would
+    /// go stale), rather than as its text in `cells` says.
+    pub live: bool,
+}
+
+/// What other code reads from a row, typed, so that nothing parses cells back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowData {
+    #[default]
+    None,
+    /// A workload's replica counts.
+    Replicas(rows::Replicas),
+}
+
+#[derive(Debug, Clone)]
+pub struct TableRow {
+    pub cells: Box<[Cell]>,
+    pub key: ObjKey,
+    pub tone: Tone,
+    /// The cell that shows an age, if any; [`TableRow::cell`] gives a live one as of
+    /// any instant.
+    pub age: Option<AgeCell>,
+    pub data: RowData,
+    /// The last filter this row was matched against, and the answer.
+    pub memo: FilterMemo,
+}
+
+/// A row's answer to the last filter it was matched against: rows are kept from view
+/// to view, so filtering 150,000 rows again only reads the rows that changed. Holds
+/// `filter id << 1 | matched`, or 0.
+#[derive(Debug, Default)]
+pub struct FilterMemo(AtomicU64);
+
+impl Clone for FilterMemo {
+    fn clone(&self) -> Self {
+        Self(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl FilterMemo {
+    /// The remembered answer for filter `id`.
+    pub fn get(&self, id: u64) -> Option<bool> {
+        let m = self.0.load(Ordering::Relaxed);
+        (m != 0 && m >> 1 == id).then_some(m & 1 == 1)
+    }
+
+    pub fn set(&self, id: u64, matched: bool) {
+        self.0
+            .store(id << 1 | u64::from(matched), Ordering::Relaxed);
+    }
+}
+
+impl TableRow {
+    /// A row whose cell `age.0`, if any, shows a live age counted from `age.1`.
+    pub fn new(
+        cells: Vec<String>,
+        key: ObjKey,
+        tone: Tone,
+        age: Option<(usize, Timestamp)>,
+    ) -> Self {
+        Self {
+            cells: cells.into_iter().map(Cell::from).collect(),
+            key,
+            tone,
+            age: age.map(|(column, since)| AgeCell {
+                column,
+                since,
+                live: true,
+            }),
+            data: RowData::None,
+            memo: FilterMemo::default(),
+        }
+    }
+
+    /// The time cell `column`'s age text (as made) counts from, for sorting by it.
+    pub fn aged(mut self, column: usize, since: Option<Timestamp>) -> Self {
+        self.age = since.map(|since| AgeCell {
+            column,
+            since,
+            live: false,
+        });
+        self
+    }
+
+    pub fn with_data(mut self, data: RowData) -> Self {
+        self.data = data;
+        self
+    }
+
+    /// Cell `i` as of `now` (a live age computed, the others as they are).
+    pub fn cell(&self, i: usize, now: Timestamp) -> Cow<'_, str> {
+        match self.age {
+            Some(a) if a.live && a.column == i => Cow::Owned(human_since(a.since, now)),
+            _ => Cow::Borrowed(self.cells.get(i).map(Cell::as_str).unwrap_or_default()),
+        }
+    }
+
+    /// The text of the first cell of `kind` under `columns`, as made.
+    pub fn text_of(&self, columns: &[Column], kind: ColumnKind) -> Option<&str> {
+        let i = Column::find(columns, kind)?;
+        self.cells.get(i).map(Cell::as_str)
+    }
+
+    /// What column `i` (of `kind`) sorts this row by, as of `now`.
+    pub fn sort_key(&self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey {
+        let since = self.age.filter(|a| a.column == i).map(|a| a.since);
+        SortKey::of(kind, &self.cell(i, now), since)
+    }
+
+    /// The replicas a workload row wants.
+    pub fn desired_replicas(&self) -> Option<i32> {
+        match self.data {
+            RowData::Replicas(r) => Some(r.desired),
+            RowData::None => None,
+        }
+    }
+}
+
+/// Rows are shared (between views, and with the deriver's cache): a new view of
+/// 150,000 pods copies pointers, not strings.
+#[derive(Debug, Clone, Default)]
+pub struct TableModel {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Arc<TableRow>>,
+}
+
+pub(crate) fn tone_for_status(status: &str) -> Tone {
+    match status {
+        "Running" | "Ready" | "Bound" | "Completed" | "Succeeded" | "Active" | "Available" => {
+            Tone::Ok
+        }
+        s if s.contains("NotReady") || s.contains("Unknown") => Tone::Error,
+        s if s.contains("SchedulingDisabled") => Tone::Warning,
+        s if s.contains("CrashLoop")
+            || s.contains("Error")
+            || s.contains("Failed")
+            || s.contains("BackOff")
+            || s.contains("Lost") =>
+        {
+            Tone::Error
+        }
+        "Pending" | "ContainerCreating" | "Terminating" | "Released" => Tone::Warning,
+        s if s.starts_with("Init:") => Tone::Warning,
+        _ => Tone::Normal,
+    }
+}
+
+/// A table of `items`; `since` gives the time its Age column counts from.
+pub(crate) fn model<R>(
+    columns: &'static [Column],
+    items: &[R],
+    kind: ObjKind,
+    cells: impl Fn(&R) -> Vec<String>,
+    key: impl Fn(&R) -> (String, String),
+    tone: impl Fn(&R) -> Tone,
+    since: impl Fn(&R) -> Option<Timestamp>,
+) -> TableModel {
+    let age_column = Column::find(columns, ColumnKind::Age);
+    let rows = items
+        .iter()
+        .map(|r| {
+            let (namespace, name) = key(r);
+            let row = TableRow::new(
+                cells(r),
+                ObjKey {
+                    kind,
+                    namespace,
+                    name,
+                },
+                tone(r),
+                None,
+            );
+            Arc::new(match age_column {
+                Some(column) => row.aged(column, since(r)),
+                None => row,
+            })
+        })
+        .collect();
+    TableModel {
+        columns: columns.to_vec(),
+        rows,
+    }
+}

@@ -5,8 +5,10 @@
 //! through [`commands`]; views and messages from background tasks arrive here.
 //!
 //! What a pane shows and does is in its module under [`super::panes`]; starting plans
-//! and wizards in [`launch`]; the data behind everything comes from [`crate::feed`].
+//! and wizards in [`launch`]; opening and feeding detail views in [`details`]; the data
+//! behind everything comes from [`crate::feed`].
 
+mod details;
 mod launch;
 #[cfg(test)]
 mod tests;
@@ -27,7 +29,7 @@ use super::keymap::{Action, Context, Keymap};
 use super::panes::table::Filter;
 use super::panes::{self, DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use super::theme::{Role, Theme};
-use super::view::{ObjKey, ObjKind, TableModel, ViewModel};
+use super::view::{ObjKey, TableModel, ViewModel};
 use crate::feed::FeedMsg;
 use crate::kube::connect::{ConnectOptions, Connection};
 use crate::ops::{Plan, Progress};
@@ -225,24 +227,6 @@ impl App {
             .map(|d| (d.pool.clone(), d.image.clone()))
     }
 
-    /// Describe/YAML of an image row: the pane's detail lines as a scrollable view
-    /// (an image is no Kubernetes object to fetch).
-    fn open_image_detail(&mut self, key: ObjKey) {
-        let lines = match self.view.ceph.detail(&key) {
-            Some(d) => d
-                .lines
-                .iter()
-                .map(|segments| segments.iter().map(|(_, t)| t.as_str()).collect())
-                .collect(),
-            None => vec![format!("RBD image {} is gone", key.name)],
-        };
-        self.overlay = Some(Overlay::Detail(Detail::new(
-            DetailKind::Describe,
-            key,
-            lines,
-        )));
-    }
-
     fn switch(&mut self, pane: PaneId) {
         self.pane = pane;
         self.refresh_table();
@@ -285,90 +269,6 @@ impl App {
     /// `:help`: the command list.
     pub(crate) fn show_commands(&mut self) {
         self.overlay = Some(Overlay::Commands);
-    }
-
-    fn open_detail(&mut self, kind: DetailKind) {
-        let Some(key) = self.selected() else { return };
-        if key.kind == ObjKind::RbdImage && kind != DetailKind::Logs {
-            self.open_image_detail(key);
-            return;
-        }
-        match kind {
-            DetailKind::Describe => {
-                let lines = super::describe::describe_lines(&self.view.snapshot, &key);
-                self.overlay = Some(Overlay::Detail(Detail::new(kind, key.clone(), lines)));
-                self.fetch_object(key);
-            }
-            DetailKind::Yaml => {
-                let lines = super::describe::yaml_lines(&self.view.snapshot, &key);
-                self.overlay = Some(Overlay::Detail(Detail::new(kind, key.clone(), lines)));
-                self.fetch_object(key);
-            }
-            DetailKind::Logs => {
-                if key.kind != ObjKind::Pod {
-                    self.status = Some((Role::Warning, "logs: select a pod".into()));
-                    return;
-                }
-                let containers: Vec<String> = self
-                    .view
-                    .snapshot
-                    .pods
-                    .iter()
-                    .find(|p| {
-                        p.metadata.name.as_deref() == Some(&key.name)
-                            && p.metadata.namespace.as_deref() == Some(&key.namespace)
-                    })
-                    .and_then(|p| p.spec.as_ref())
-                    .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
-                    .unwrap_or_default();
-                let mut d = Detail::new(kind, key, Vec::new());
-                d.container = containers.first().cloned();
-                d.containers = containers;
-                self.overlay = Some(Overlay::Detail(d));
-                self.start_logs();
-            }
-        }
-    }
-
-    /// The stores keep only what the panes read, so describe and YAML, shown at once
-    /// from the stored copy, are redone from the whole object once a background GET
-    /// brings it.
-    fn fetch_object(&mut self, key: ObjKey) {
-        let Some(conn) = &self.connection else { return };
-        self.object_id += 1;
-        crate::feed::object::spawn_fetch(conn.client.clone(), key, self.object_id, self.tx.clone());
-    }
-
-    /// (Re)starts fetching logs for the open log view, in a background task.
-    fn start_logs(&mut self) {
-        let Some(Overlay::Detail(d)) = &mut self.overlay else {
-            return;
-        };
-        let Some(conn) = &self.connection else {
-            d.error = Some("not connected to the API server".into());
-            return;
-        };
-        if let Some(t) = self.log_task.take() {
-            t.abort();
-        }
-        self.log_id += 1;
-        d.lines.clear();
-        d.scroll = 0;
-        d.error = None;
-        let request = crate::feed::logs::LogRequest {
-            namespace: d.key.namespace.clone(),
-            pod: d.key.name.clone(),
-            container: d.container.clone(),
-            previous: d.previous,
-            follow: d.follow,
-        };
-        self.log_task = Some(crate::feed::logs::spawn(
-            conn.client.clone(),
-            conn.server.clone(),
-            request,
-            self.log_id,
-            self.tx.clone(),
-        ));
     }
 
     fn on_wizard_key(&mut self, mut w: Box<super::wizard::WizardOverlay>, key: KeyEvent) {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::ui::panes::storage::StorageView;
-use crate::ui::view::{TableRow, Tone};
+use crate::ui::view::{ObjKind, TableRow, Tone};
 
 fn options(read_only: bool) -> ConsoleOptions {
     ConsoleOptions {

@@ -7,6 +7,7 @@
 pub mod ceph;
 pub mod check;
 pub mod diagnose;
+pub mod feed;
 pub mod host;
 pub mod kube;
 pub mod members;

@@ -886,7 +886,7 @@ fn storage_pvc_pv_and_storageclass_views() {
         "Retain"
     );
     // The Storage tab is the active one throughout.
-    assert_eq!(c.app.pane, kcops::ui::panes::Pane::Storage);
+    assert_eq!(c.app.pane, kcops::ui::panes::PaneId::Storage);
 }
 
 #[test]

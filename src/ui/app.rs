@@ -1,32 +1,40 @@
-//! The console's event loop: terminal events, view-model updates from the background
-//! deriver, log lines and plan progress, all over channels. The UI task never awaits
-//! Kubernetes; it redraws only when something changed, at most ~20 times a second.
+//! The console's top level: the pane in front, the overlays over it (help, detail
+//! views, dialogs, wizards), the status line and the text inputs. Keys go to the
+//! overlay or input that has them, else through the keymap to the pane in front
+//! ([`Pane::on_action`]) and then to what works alike on every pane; `:` commands go
+//! through [`commands`]; views and messages from background tasks arrive here.
+//!
+//! What a pane shows and does is in its module under [`super::panes`]; starting plans
+//! and wizards in [`launch`]; opening and feeding detail views in [`details`]; the data
+//! behind everything comes from [`crate::feed`].
 
-use std::collections::HashMap;
+mod details;
+mod launch;
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use crossterm::event::{
-    Event as TermEvent, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers,
-};
-use futures::StreamExt;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
+use super::commands::{self, Command, Run};
 use super::detail::{Detail, DetailKind};
 use super::dialog::{Dialog, DialogKind};
 use super::keymap::{Action, Context, Keymap};
-use super::panes::table::{self, Filter, TableState};
-use super::panes::{Pane, StorageView, WorkloadFilter, network, overview};
+use super::panes::table::Filter;
+use super::panes::{self, DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use super::theme::{Role, Theme};
-use super::view::{ObjKey, ObjKind, TableModel, ViewModel};
+use super::view::{ObjKey, TableModel, ViewModel};
+use crate::feed::FeedMsg;
 use crate::kube::connect::{ConnectOptions, Connection};
-use crate::ops::{Executor, Progress};
-use crate::ops::{Plan, ScaleKind};
+use crate::ops::{Plan, Progress};
+
+pub use super::event_loop::run;
 
 /// Everything the console needs from flags and files.
 pub struct ConsoleOptions {
@@ -50,74 +58,25 @@ pub struct ConsoleOptions {
 
 /// Messages from background tasks to the UI task.
 pub enum UiMsg {
-    Logs {
-        id: u64,
-        lines: Vec<String>,
-    },
-    LogsError {
-        id: u64,
-        error: String,
-    },
+    /// From the feed: the connection, log lines, fetched objects.
+    Feed(FeedMsg),
     Progress(Progress),
     /// Answers to an open wizard (assessment, dry-run, progress, end).
     Wizard(super::wizard::WizardMsg),
     PlanDone(Result<String, String>),
-    Connected(Box<Connection>),
-    /// The whole object behind an open describe/YAML view, fetched from the API server.
-    Object {
-        id: u64,
-        value: Box<serde_json::Value>,
-    },
 }
 
-/// The object behind `key` from the API server, as JSON, without managedFields and the
-/// last-applied annotation (as the stores keep it).
-async fn fetch_object(
-    client: ::kube::Client,
-    key: &ObjKey,
-) -> Result<serde_json::Value, ::kube::Error> {
-    use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-    use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod};
-    use k8s_openapi::api::storage::v1::StorageClass;
-    async fn get<K>(api: ::kube::Api<K>, name: &str) -> Result<serde_json::Value, ::kube::Error>
-    where
-        K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
-    {
-        let obj = api.get(name).await?;
-        serde_json::to_value(obj).map_err(::kube::Error::SerdeError)
+impl From<FeedMsg> for UiMsg {
+    fn from(msg: FeedMsg) -> Self {
+        UiMsg::Feed(msg)
     }
-    let (c, ns, name) = (client, key.namespace.as_str(), key.name.as_str());
-    let mut v = match key.kind {
-        ObjKind::Node => get(::kube::Api::<Node>::all(c), name).await?,
-        ObjKind::Pod => get(::kube::Api::<Pod>::namespaced(c, ns), name).await?,
-        ObjKind::Pvc => {
-            get(
-                ::kube::Api::<PersistentVolumeClaim>::namespaced(c, ns),
-                name,
-            )
-            .await?
-        }
-        ObjKind::Pv => get(::kube::Api::<PersistentVolume>::all(c), name).await?,
-        ObjKind::StorageClass => get(::kube::Api::<StorageClass>::all(c), name).await?,
-        ObjKind::StatefulSet => get(::kube::Api::<StatefulSet>::namespaced(c, ns), name).await?,
-        ObjKind::DaemonSet => get(::kube::Api::<DaemonSet>::namespaced(c, ns), name).await?,
-        ObjKind::Deployment => get(::kube::Api::<Deployment>::namespaced(c, ns), name).await?,
-        ObjKind::Event => get(::kube::Api::<Event>::namespaced(c, ns), name).await?,
-        // Not a Kubernetes object (the Ceph pane's detail is shown instead).
-        ObjKind::RbdImage => return Ok(serde_json::Value::Null),
-    };
-    if let Some(meta) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-        meta.remove("managedFields");
-        if let Some(a) = meta.get_mut("annotations").and_then(|a| a.as_object_mut()) {
-            a.remove("kubectl.kubernetes.io/last-applied-configuration");
-        }
-    }
-    Ok(v)
 }
 
 #[derive(Debug)]
 enum Overlay {
     Help,
+    /// The `:` commands (`:help`).
+    Commands,
     Detail(Detail),
     Dialog(Dialog),
     Wizard(Box<super::wizard::WizardOverlay>),
@@ -131,12 +90,14 @@ enum Input {
     Search(String),
 }
 
-/// The console's state. Panes keep their own table state.
+/// The console's state. Each pane keeps its own (see [`super::panes`]).
 pub struct App {
-    pub pane: Pane,
-    storage_view: StorageView,
-    workload_filter: WorkloadFilter,
-    tables: HashMap<(Pane, u8), TableState>,
+    /// The pane in front.
+    pub pane: PaneId,
+    /// Every pane, in [`PaneId::ALL`]'s order.
+    panes: Vec<Box<dyn Pane>>,
+    /// The `:` commands (the panes' and the app's).
+    commands: Vec<&'static Command>,
     filter: Filter,
     pub namespace: Option<String>,
     overlay: Option<Overlay>,
@@ -146,11 +107,6 @@ pub struct App {
     keymap: Keymap,
     read_only: bool,
     status: Option<(Role, String)>,
-    overview_scroll: u16,
-    /// Scroll of the Network pane's host and findings section.
-    network_scroll: u16,
-    /// The Ceph pane was opened with `:rbd`: the cluster section folds into one line.
-    ceph_images_only: bool,
     log_id: u64,
     /// Tells the answer to the latest describe/YAML fetch from older ones.
     object_id: u64,
@@ -163,8 +119,6 @@ pub struct App {
     pub quit: bool,
     /// The node the console runs on (`--node`, or found by address once nodes arrive).
     node: Option<String>,
-    /// The filtered workload model for the current filter (derived on view change).
-    workloads_view: TableModel,
     /// How the host probes list live sandboxes (for releasing leaked reservations).
     sandboxes_command: Option<Vec<String>>,
     /// The Ceph refresh task and its client (`None`: running without Ceph).
@@ -182,11 +136,12 @@ impl App {
                 ),
             )
         });
+        let panes = panes::all();
+        let commands = commands::table(&panes);
         Self {
-            pane: Pane::Overview,
-            storage_view: StorageView::Pvc,
-            workload_filter: WorkloadFilter::All,
-            tables: HashMap::new(),
+            pane: PaneId::Overview,
+            panes,
+            commands,
             filter: Filter::default(),
             namespace: opts.namespace.clone(),
             overlay: None,
@@ -196,9 +151,6 @@ impl App {
             keymap: opts.keymap.clone(),
             read_only: opts.read_only,
             status,
-            overview_scroll: 0,
-            network_scroll: 0,
-            ceph_images_only: false,
             log_id: 0,
             object_id: 0,
             clock: None,
@@ -208,67 +160,29 @@ impl App {
             tx,
             quit: false,
             node: opts.node.clone(),
-            workloads_view: TableModel::default(),
             sandboxes_command: opts.sandboxes_command.clone(),
             ceph: None,
         }
     }
 
-    fn sub(&self) -> u8 {
-        match self.pane {
-            Pane::Storage => self.storage_view as u8,
-            Pane::Workloads => self.workload_filter as u8,
-            _ => 0,
-        }
+    /// The pane in front.
+    fn active(&self) -> &dyn Pane {
+        self.panes[self.pane.index()].as_ref()
     }
 
-    fn model(&self) -> &TableModel {
-        match self.pane {
-            Pane::Nodes => &self.view.nodes,
-            Pane::Pods => &self.view.pods,
-            Pane::Storage => match self.storage_view {
-                StorageView::Pvc => &self.view.pvcs,
-                StorageView::Pv => &self.view.pvs,
-                StorageView::StorageClass => &self.view.storage_classes,
-            },
-            Pane::Workloads => &self.workloads_view,
-            Pane::Events => &self.view.events,
-            Pane::Network => &self.view.network_nodes,
-            Pane::Ceph => &self.view.ceph.images,
-            Pane::Overview => &self.view.nodes,
-        }
-    }
-
-    fn rebuild_workloads(&mut self) {
-        let want = match self.workload_filter {
-            WorkloadFilter::All => None,
-            WorkloadFilter::StatefulSets => Some(ObjKind::StatefulSet),
-            WorkloadFilter::DaemonSets => Some(ObjKind::DaemonSet),
-            WorkloadFilter::Deployments => Some(ObjKind::Deployment),
-        };
-        self.workloads_view = TableModel {
-            columns: self.view.workloads.columns.clone(),
-            rows: self
-                .view
-                .workloads
-                .rows
-                .iter()
-                .filter(|r| want.is_none_or(|k| r.key.kind == k))
-                .cloned()
-                .collect(),
-        };
+    /// The table of the pane in front (`None` on the Overview).
+    fn model(&self) -> Option<&TableModel> {
+        self.active().table(&self.view).map(|(model, _)| model)
     }
 
     /// Recomputes the current table's row order (after a view, filter or sort change).
     fn refresh_table(&mut self) {
-        if self.pane == Pane::Overview {
-            return;
+        let view = self.view.clone();
+        let now = self.now();
+        let i = self.pane.index();
+        if let Some((model, state)) = self.panes[i].table_mut(&view) {
+            state.refresh(model, &self.filter, self.namespace.as_deref(), now);
         }
-        let key = (self.pane, self.sub());
-        let mut state = self.tables.remove(&key).unwrap_or_default();
-        let ns = self.namespace.clone();
-        state.refresh(self.model(), &self.filter, ns.as_deref(), self.now());
-        self.tables.insert(key, state);
     }
 
     pub fn set_view(&mut self, view: Arc<ViewModel>) {
@@ -278,8 +192,10 @@ impl App {
                 &crate::host::local_addresses(),
             );
         }
+        for pane in &mut self.panes {
+            pane.on_view(&view);
+        }
         self.view = view;
-        self.rebuild_workloads();
         self.refresh_table();
     }
 
@@ -295,15 +211,13 @@ impl App {
     }
 
     fn selected(&self) -> Option<ObjKey> {
-        self.tables
-            .get(&(self.pane, self.sub()))
-            .and_then(|t| t.selected_key().cloned())
+        self.active().selected(&self.view)
     }
 
     /// The image row selected in the Ceph pane, as `(pool, image)`: what the
     /// lock-removal wizard opens on. `None` on other panes or without a selection.
     pub fn selected_image(&self) -> Option<(String, String)> {
-        if self.pane != Pane::Ceph {
+        if self.pane != PaneId::Ceph {
             return None;
         }
         let key = self.selected()?;
@@ -313,445 +227,48 @@ impl App {
             .map(|d| (d.pool.clone(), d.image.clone()))
     }
 
-    /// Describe/YAML of an image row: the pane's detail lines as a scrollable view
-    /// (an image is no Kubernetes object to fetch).
-    fn open_image_detail(&mut self, key: ObjKey) {
-        let lines = match self.view.ceph.detail(&key) {
-            Some(d) => d
-                .lines
-                .iter()
-                .map(|segments| segments.iter().map(|(_, t)| t.as_str()).collect())
-                .collect(),
-            None => vec![format!("RBD image {} is gone", key.name)],
-        };
-        self.overlay = Some(Overlay::Detail(Detail::new(
-            DetailKind::Describe,
-            key,
-            lines,
-        )));
-    }
-
-    fn switch(&mut self, pane: Pane) {
+    fn switch(&mut self, pane: PaneId) {
         self.pane = pane;
         self.refresh_table();
     }
 
     /// Runs a `:` command: `:pods kube-system`, `:pvc`, `:q`, ...
     fn command(&mut self, text: &str) {
-        let mut words = text.split_whitespace();
-        let cmd = words.next().unwrap_or_default();
-        let arg = words.next();
-        let target = match cmd {
-            "q" | "quit" => {
-                self.quit = true;
-                return;
+        match commands::parse(&self.commands, text) {
+            Ok((command, arg)) => match command.run {
+                Run::Show { pane, namespaced } => {
+                    self.show(pane, command.name, arg.filter(|_| namespaced))
+                }
+                Run::App { handler, .. } => handler(self, arg),
+            },
+            Err(word) => {
+                self.status = Some((Role::Error, commands::unknown(&self.commands, word)));
             }
-            "overview" | "o" => (Pane::Overview, None),
-            "nodes" | "node" | "no" => (Pane::Nodes, None),
-            "pods" | "pod" | "po" => (Pane::Pods, None),
-            "pvc" | "pvcs" => (Pane::Storage, Some(0)),
-            "pv" | "pvs" => (Pane::Storage, Some(1)),
-            "sc" | "storageclasses" => (Pane::Storage, Some(2)),
-            "storage" => (Pane::Storage, None),
-            "sts" | "statefulsets" => (Pane::Workloads, Some(1)),
-            "ds" | "daemonsets" => (Pane::Workloads, Some(2)),
-            "deploy" | "deployments" => (Pane::Workloads, Some(3)),
-            "workloads" => (Pane::Workloads, Some(0)),
-            "events" | "ev" => (Pane::Events, None),
-            "net" | "network" => (Pane::Network, None),
-            "ceph" => {
-                self.ceph_images_only = false;
-                (Pane::Ceph, None)
-            }
-            "rbd" | "images" => {
-                self.ceph_images_only = true;
-                (Pane::Ceph, None)
-            }
-            "unlock" => {
-                self.open_unlock(arg);
-                return;
-            }
-            "release-ips" => {
-                self.release_leaked(arg);
-                return;
-            }
-            "restart-cni" => {
-                let node = arg.map(str::to_string).or_else(|| self.network_node());
-                use crate::ops::wizard::restart_cni;
-                let wizard =
-                    restart_cni::assess(&restart_cni::gather(&self.view.snapshot, node.as_deref()));
-                self.offer_wizard(wizard, Pane::Network);
-                return;
-            }
-            "set-cluster-cidr" => {
-                use crate::ops::wizard::set_cluster_cidr;
-                let wizard =
-                    set_cluster_cidr::assess(&set_cluster_cidr::gather(&self.view.snapshot), arg);
-                self.offer_wizard(wizard, Pane::Network);
-                return;
-            }
-            "ns" | "namespace" => {
-                self.namespace = arg
-                    .filter(|a| *a != "all" && *a != "-A")
-                    .map(str::to_string);
-                self.refresh_table();
-                return;
-            }
-            other => {
-                self.status = Some((
-                    Role::Error,
-                    format!(
-                        "unknown command :{other} (try :nodes, :pods [ns], :pvc, :pv, :sc, :sts, :ds, :deploy, :events, :net, :ceph, :rbd, :release-ips [network], :unlock [ns/pod | pool/image], :restart-cni [node], :set-cluster-cidr [cidr], :ns <name>, :q)"
-                    ),
-                ));
-                return;
-            }
-        };
-        match (target.0, target.1) {
-            (Pane::Storage, Some(i)) => {
-                self.storage_view =
-                    [StorageView::Pvc, StorageView::Pv, StorageView::StorageClass][i]
-            }
-            (Pane::Workloads, Some(i)) => {
-                self.workload_filter = [
-                    WorkloadFilter::All,
-                    WorkloadFilter::StatefulSets,
-                    WorkloadFilter::DaemonSets,
-                    WorkloadFilter::Deployments,
-                ][i];
-                self.rebuild_workloads();
-            }
-            _ => {}
         }
-        if let Some(ns) = arg
-            && !matches!(
-                target.0,
-                Pane::Nodes | Pane::Overview | Pane::Network | Pane::Ceph
-            )
-        {
+    }
+
+    /// Brings `pane` to the front as `command` asks (its sub-view, and `namespace`
+    /// if given).
+    fn show(&mut self, pane: PaneId, command: &str, namespace: Option<&str>) {
+        let view = self.view.clone();
+        self.panes[pane.index()].open(command, &view);
+        if let Some(ns) = namespace {
             self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
         }
-        self.switch(target.0);
+        self.switch(pane);
     }
 
-    /// The node a network action means without an argument: the Network pane's
-    /// selected node row, else the node the console runs on.
-    fn network_node(&self) -> Option<String> {
-        if self.pane == Pane::Network
-            && let Some(key) = self.selected()
-            && key.kind == ObjKind::Node
-        {
-            return Some(key.name);
-        }
-        self.view
-            .snapshot
-            .host
-            .as_ref()
-            .and_then(|h| h.node.clone())
-            .or_else(|| self.node.clone())
+    /// `:ns [name]`: one namespace, or every one without a name (or with `all`, `-A`).
+    pub(crate) fn set_namespace(&mut self, name: Option<&str>) {
+        self.namespace = name
+            .filter(|a| *a != "all" && *a != "-A")
+            .map(str::to_string);
+        self.refresh_table();
     }
 
-    /// Opens a wizard assessed from the view, or says why there is none.
-    fn offer_wizard(
-        &mut self,
-        wizard: Result<crate::ops::wizard::Wizard, crate::ops::wizard::WizardError>,
-        pane: Pane,
-    ) {
-        if self.read_only {
-            self.status = Some((
-                Role::Warning,
-                "read-only mode (--read-only): actions are disabled".into(),
-            ));
-            return;
-        }
-        match wizard {
-            Ok(wizard) => {
-                self.switch(pane);
-                let mut overlay = super::wizard::WizardOverlay::assessing(wizard.title.clone());
-                overlay.on_msg(super::wizard::WizardMsg::Assessed {
-                    id: overlay.id,
-                    wizard: Box::new(wizard),
-                });
-                self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
-            }
-            Err(why) => self.status = Some((Role::Warning, why.to_string())),
-        }
-    }
-
-    /// `:release-ips [network]`: a plan releasing this node's leaked host-local
-    /// reservations (the first network with leaks unless named), from the latest host
-    /// report; the executor checks each file again before deleting it.
-    fn release_leaked(&mut self, network: Option<&str>) {
-        use crate::ops::wizard::release_ips;
-        if self.read_only {
-            self.status = Some((
-                Role::Warning,
-                "read-only mode (--read-only): actions are disabled".into(),
-            ));
-            return;
-        }
-        let facts = release_ips::gather(&self.view.snapshot);
-        match release_ips::assess(&facts, network, self.sandboxes_command.clone()) {
-            Ok(plan) => {
-                self.switch(Pane::Network);
-                self.start_plan(plan);
-            }
-            Err(why) => self.status = Some((Role::Warning, why.to_string())),
-        }
-    }
-
-    fn open_detail(&mut self, kind: DetailKind) {
-        let Some(key) = self.selected() else { return };
-        if key.kind == ObjKind::RbdImage && kind != DetailKind::Logs {
-            self.open_image_detail(key);
-            return;
-        }
-        match kind {
-            DetailKind::Describe => {
-                let lines = super::describe::describe_lines(&self.view.snapshot, &key);
-                self.overlay = Some(Overlay::Detail(Detail::new(kind, key.clone(), lines)));
-                self.fetch_object(key);
-            }
-            DetailKind::Yaml => {
-                let lines = super::describe::yaml_lines(&self.view.snapshot, &key);
-                self.overlay = Some(Overlay::Detail(Detail::new(kind, key.clone(), lines)));
-                self.fetch_object(key);
-            }
-            DetailKind::Logs => {
-                if key.kind != ObjKind::Pod {
-                    self.status = Some((Role::Warning, "logs: select a pod".into()));
-                    return;
-                }
-                let containers: Vec<String> = self
-                    .view
-                    .snapshot
-                    .pods
-                    .iter()
-                    .find(|p| {
-                        p.metadata.name.as_deref() == Some(&key.name)
-                            && p.metadata.namespace.as_deref() == Some(&key.namespace)
-                    })
-                    .and_then(|p| p.spec.as_ref())
-                    .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
-                    .unwrap_or_default();
-                let mut d = Detail::new(kind, key, Vec::new());
-                d.container = containers.first().cloned();
-                d.containers = containers;
-                self.overlay = Some(Overlay::Detail(d));
-                self.start_logs();
-            }
-        }
-    }
-
-    /// The stores keep only what the panes read (see `kube::reflectors::strip_pod`), so
-    /// describe and YAML, shown at once from the stored copy, are redone from the whole
-    /// object once a background GET brings it.
-    fn fetch_object(&mut self, key: ObjKey) {
-        let Some(conn) = &self.connection else { return };
-        self.object_id += 1;
-        let id = self.object_id;
-        let client = conn.client.clone();
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(Duration::from_secs(10), fetch_object(client, &key)).await {
-                Ok(Ok(value)) => {
-                    let _ = tx
-                        .send(UiMsg::Object {
-                            id,
-                            value: Box::new(value),
-                        })
-                        .await;
-                }
-                Ok(Err(e)) => tracing::debug!("cannot fetch {key:?}: {e}"),
-                Err(_) => tracing::debug!("fetching {key:?} timed out"),
-            }
-        });
-    }
-
-    /// (Re)starts fetching logs for the open log view, in a background task.
-    fn start_logs(&mut self) {
-        let Some(Overlay::Detail(d)) = &mut self.overlay else {
-            return;
-        };
-        let Some(conn) = &self.connection else {
-            d.error = Some("not connected to the API server".into());
-            return;
-        };
-        if let Some(t) = self.log_task.take() {
-            t.abort();
-        }
-        self.log_id += 1;
-        let id = self.log_id;
-        d.lines.clear();
-        d.scroll = 0;
-        d.error = None;
-        let api: ::kube::Api<k8s_openapi::api::core::v1::Pod> =
-            ::kube::Api::namespaced(conn.client.clone(), &d.key.namespace);
-        let name = d.key.name.clone();
-        let params = ::kube::api::LogParams {
-            container: d.container.clone(),
-            previous: d.previous,
-            follow: d.follow,
-            tail_lines: Some(2000),
-            ..Default::default()
-        };
-        let tx = self.tx.clone();
-        let server = conn.server.clone();
-        self.log_task = Some(tokio::spawn(async move {
-            use futures::AsyncBufReadExt;
-            match api.log_stream(&name, &params).await {
-                Ok(reader) => {
-                    let mut lines = reader.lines();
-                    let mut batch = Vec::new();
-                    loop {
-                        let next =
-                            tokio::time::timeout(Duration::from_millis(50), lines.next()).await;
-                        match next {
-                            Ok(Some(Ok(l))) => {
-                                batch.push(l);
-                                if batch.len() < 500 {
-                                    continue;
-                                }
-                            }
-                            Ok(Some(Err(e))) => {
-                                let _ = tx
-                                    .send(UiMsg::LogsError {
-                                        id,
-                                        error: e.to_string(),
-                                    })
-                                    .await;
-                                break;
-                            }
-                            Ok(None) => {
-                                if !batch.is_empty() {
-                                    let _ = tx
-                                        .send(UiMsg::Logs {
-                                            id,
-                                            lines: std::mem::take(&mut batch),
-                                        })
-                                        .await;
-                                }
-                                break;
-                            }
-                            Err(_) => {}
-                        }
-                        if !batch.is_empty()
-                            && tx
-                                .send(UiMsg::Logs {
-                                    id,
-                                    lines: std::mem::take(&mut batch),
-                                })
-                                .await
-                                .is_err()
-                        {
-                            break;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let _ = tx
-                        .send(UiMsg::LogsError {
-                            id,
-                            error: crate::kube::errors::describe(&e, &server),
-                        })
-                        .await;
-                }
-            }
-        }));
-    }
-
-    /// Opens the lock-removal wizard on `:unlock <arg>` or the selected pod, claim,
-    /// volume or image row. The assessment runs in a task of its own (live reads of
-    /// the API server and Ceph); the overlay shows it once it is back.
-    /// From the Overview: the first pod stuck on a lock, else the first image with a
-    /// stale lock (findings come most severe first).
-    fn stuck_on_lock(&self) -> Option<crate::ops::wizard::unlock::UnlockTarget> {
-        use crate::diagnose::ObjRef;
-        use crate::ops::wizard::unlock::UnlockTarget;
-        let findings = &self.view.findings;
-        let subject = |id: &str, kind: &str| {
-            findings
-                .iter()
-                .filter(|f| f.id == id)
-                .filter_map(|f| f.subject.as_ref()?.namespaced_as(kind))
-                .map(|(ns, name)| (ns.to_string(), name.to_string()))
-                .next()
-        };
-        if let Some((namespace, name)) = subject("pod.volume-locked", ObjRef::POD) {
-            return Some(UnlockTarget::Pod { namespace, name });
-        }
-        let (pool, image) = subject("rbd.stale-lock", ObjRef::RBD_IMAGE)?;
-        Some(UnlockTarget::Image { pool, image })
-    }
-
-    fn open_unlock(&mut self, arg: Option<&str>) {
-        use crate::ops::wizard::unlock::UnlockTarget;
-        let target = match arg {
-            Some(a) => UnlockTarget::parse(a, self.namespace.as_deref().unwrap_or("default")),
-            None if self.pane == Pane::Ceph => self
-                .selected_image()
-                .map(|(pool, image)| UnlockTarget::Image { pool, image }),
-            None if self.pane == Pane::Overview => self.stuck_on_lock(),
-            None => self.selected().and_then(|k| match k.kind {
-                ObjKind::Pod => Some(UnlockTarget::Pod {
-                    namespace: k.namespace,
-                    name: k.name,
-                }),
-                ObjKind::Pvc => Some(UnlockTarget::Claim {
-                    namespace: k.namespace,
-                    name: k.name,
-                }),
-                ObjKind::Pv => Some(UnlockTarget::Volume { name: k.name }),
-                _ => None,
-            }),
-        };
-        let Some(target) = target else {
-            self.status = Some((
-                Role::Warning,
-                "unlock: no pod stuck on an RBD lock here; select a pod, claim, volume or RBD image, or use :unlock ns/pod | pool/image".into(),
-            ));
-            return;
-        };
-        let Some(conn) = &self.connection else {
-            self.status = Some((Role::Error, "not connected to the API server".into()));
-            return;
-        };
-        let Some(ceph) = &self.ceph else {
-            self.status = Some((
-                Role::Error,
-                "unlock needs Ceph: no Ceph connection (--no-ceph, or no ceph.conf/keyring)".into(),
-            ));
-            return;
-        };
-        let what = match &target {
-            UnlockTarget::Pod { namespace, name } => format!("pod {namespace}/{name}"),
-            UnlockTarget::Claim { namespace, name } => format!("claim {namespace}/{name}"),
-            UnlockTarget::Volume { name } => format!("volume {name}"),
-            UnlockTarget::Image { pool, image } => format!("RBD image {pool}/{image}"),
-            UnlockTarget::Spec(s) => s.clone(),
-        };
-        let overlay = super::wizard::WizardOverlay::assessing(what);
-        super::wizard::spawn_assess(
-            overlay.id,
-            conn.client.clone(),
-            ceph.client().clone(),
-            target,
-            self.tx.clone(),
-        );
-        self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
-    }
-
-    /// The executor a wizard's plan runs with: this console's user, audit log and
-    /// read-only mode, plus the Ceph client.
-    fn wizard_executor(&self) -> Option<Executor> {
-        let conn = self.connection.as_ref()?;
-        let ceph = self.ceph.as_ref().map(|c| c.client().clone());
-        Some(Executor::for_console(
-            conn,
-            ceph,
-            &self.audit_log,
-            self.read_only,
-        ))
+    /// `:help`: the command list.
+    pub(crate) fn show_commands(&mut self) {
+        self.overlay = Some(Overlay::Commands);
     }
 
     fn on_wizard_key(&mut self, mut w: Box<super::wizard::WizardOverlay>, key: KeyEvent) {
@@ -779,94 +296,6 @@ impl App {
         self.overlay = Some(Overlay::Wizard(w));
     }
 
-    fn start_plan(&mut self, plan: Plan) {
-        self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ConfirmPlan(plan))));
-    }
-
-    /// Runs the confirmed plan in the background; progress comes back as messages.
-    fn run_plan(&mut self) {
-        let Some(Overlay::Dialog(d)) = &mut self.overlay else {
-            return;
-        };
-        let DialogKind::ConfirmPlan(plan) = &d.kind else {
-            return;
-        };
-        let Some(conn) = &self.connection else {
-            d.error = Some("not connected to the API server".into());
-            return;
-        };
-        d.running = true;
-        let plan = plan.clone();
-        let input = d.input.clone();
-        let ceph = self.ceph.as_ref().map(|c| c.client().clone());
-        let executor = Executor::for_console(conn, ceph, &self.audit_log, self.read_only);
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            let (ptx, mut prx) = mpsc::channel(32);
-            let forward = {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    while let Some(p) = prx.recv().await {
-                        let _ = tx.send(UiMsg::Progress(p)).await;
-                    }
-                })
-            };
-            let result = executor.run(&plan, &input, ptx).await;
-            let _ = forward.await;
-            let _ = tx
-                .send(UiMsg::PlanDone(
-                    result
-                        .map(|o| format!("{}: done ({} steps)", o.title, o.steps.len()))
-                        .map_err(|e| e.to_string()),
-                ))
-                .await;
-        });
-    }
-
-    fn action_plan(&mut self, action: Action) {
-        let Some(key) = self.selected() else { return };
-        if self.read_only {
-            self.status = Some((
-                Role::Warning,
-                "read-only mode (--read-only): actions are disabled".into(),
-            ));
-            return;
-        }
-        match (action, key.kind) {
-            (Action::Cordon, ObjKind::Node) => self.start_plan(Plan::cordon(&key.name)),
-            (Action::Uncordon, ObjKind::Node) => self.start_plan(Plan::uncordon(&key.name)),
-            (Action::Delete, ObjKind::Pod) => {
-                self.start_plan(Plan::delete_pod(&key.namespace, &key.name))
-            }
-            (Action::Scale, kind @ (ObjKind::StatefulSet | ObjKind::Deployment)) => {
-                let scale_kind = if kind == ObjKind::StatefulSet {
-                    ScaleKind::StatefulSet
-                } else {
-                    ScaleKind::Deployment
-                };
-                let current = self
-                    .model()
-                    .rows
-                    .iter()
-                    .find(|r| r.key == key)
-                    .and_then(|r| r.desired_replicas())
-                    .unwrap_or(0);
-                self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput {
-                    kind: scale_kind,
-                    namespace: key.namespace.clone(),
-                    name: key.name.clone(),
-                    current,
-                })));
-            }
-            (a, k) => {
-                self.status = Some((
-                    Role::Warning,
-                    format!("{a:?} does not apply to a {}", k.label()),
-                ))
-            }
-        }
-    }
-
     /// Handles one key press.
     pub fn on_key(&mut self, key: KeyEvent) {
         if key.kind == KeyEventKind::Release {
@@ -878,14 +307,14 @@ impl App {
             return;
         }
         match self.overlay.take() {
-            Some(Overlay::Help) => {
+            Some(overlay @ (Overlay::Help | Overlay::Commands)) => {
                 let a = self.keymap.action(Context::Detail, key);
                 if !matches!(
                     a,
                     Some(Action::Close) | Some(Action::Help) | Some(Action::Quit)
                 ) && key.code != KeyCode::Esc
                 {
-                    self.overlay = Some(Overlay::Help);
+                    self.overlay = Some(overlay);
                 }
                 return;
             }
@@ -905,111 +334,42 @@ impl App {
             }
             None => {}
         }
-        let context = if self.pane == Pane::Overview {
-            Context::Global
-        } else {
-            Context::Table
-        };
-        // A pane's own keys ([ceph], [pods], [storage]) come first.
-        let own = match self.pane {
-            Pane::Ceph => Some(Context::Ceph),
-            Pane::Pods => Some(Context::Pods),
-            Pane::Storage => Some(Context::Storage),
-            Pane::Overview => Some(Context::Overview),
-            _ => None,
-        }
-        .and_then(|c| self.keymap.action(c, key));
-        let Some(action) = own.or_else(|| self.keymap.action(context, key)) else {
+        // The pane's own keys ([ceph], [pods], ...) first, then those it falls back to.
+        let Some(action) = self
+            .active()
+            .contexts()
+            .iter()
+            .find_map(|c| self.keymap.action(*c, key))
+        else {
             return;
         };
         self.status = None;
-        let n = self.model().rows.len();
-        let page = 20isize;
+        if self.offer_to_pane(action) {
+            return;
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.overlay = Some(Overlay::Help),
             Action::Unlock => self.open_unlock(None),
             Action::CommandLine => self.input = Input::Command(String::new()),
             Action::Filter => self.input = Input::Filter(self.filter.text.clone()),
-            Action::NextPane => self.switch(Pane::ALL[(self.pane.index() + 1) % Pane::ALL.len()]),
-            Action::PrevPane => {
-                self.switch(Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()])
+            Action::NextPane => {
+                self.switch(PaneId::ALL[(self.pane.index() + 1) % PaneId::ALL.len()])
             }
+            Action::PrevPane => self.switch(
+                PaneId::ALL[(self.pane.index() + PaneId::ALL.len() - 1) % PaneId::ALL.len()],
+            ),
             Action::Namespace => {
                 self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace)))
             }
-            Action::Refresh => {
-                self.refresh_table();
-                // Ceph is asked again at once, on its own thread.
-                if self.pane == Pane::Ceph
-                    && let Some(ceph) = &self.ceph
-                {
-                    ceph.refresh_now();
-                    self.status = Some((Role::Info, "asking Ceph again...".into()));
-                }
-            }
+            Action::Refresh => self.refresh_table(),
             a if a.pane().is_some() => {
                 if let Some(p) = a
                     .pane()
-                    .and_then(|i| Pane::ALL.get(usize::from(i).saturating_sub(1)))
+                    .and_then(|i| PaneId::ALL.get(usize::from(i).saturating_sub(1)))
                 {
                     self.switch(*p);
                 }
-            }
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom
-                if self.pane == Pane::Overview =>
-            {
-                self.overview_scroll = match action {
-                    Action::Up => self.overview_scroll.saturating_sub(1),
-                    Action::Down => self.overview_scroll.saturating_add(1),
-                    Action::PageUp => self.overview_scroll.saturating_sub(10),
-                    Action::PageDown => self.overview_scroll.saturating_add(10),
-                    Action::Top => 0,
-                    _ => self.overview_scroll.saturating_add(1000),
-                };
-            }
-            // The Network pane's node table is short; pages scroll its findings.
-            Action::PageUp | Action::PageDown if self.pane == Pane::Network => {
-                self.network_scroll = if action == Action::PageUp {
-                    self.network_scroll.saturating_sub(10)
-                } else {
-                    self.network_scroll.saturating_add(10)
-                };
-            }
-            Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Top
-            | Action::Bottom => {
-                let delta = match action {
-                    Action::Up => -1,
-                    Action::Down => 1,
-                    Action::PageUp => -page,
-                    Action::PageDown => page,
-                    Action::Top => -(n as isize),
-                    _ => n as isize,
-                };
-                let key = (self.pane, self.sub());
-                let mut state = self.tables.remove(&key).unwrap_or_default();
-                state.move_by(self.model(), delta);
-                self.tables.insert(key, state);
-            }
-            Action::SortNextColumn | Action::SortReverse => {
-                let cols = self.model().columns.len();
-                let key = (self.pane, self.sub());
-                let state = self.tables.entry(key).or_default();
-                if action == Action::SortNextColumn {
-                    state.cycle_sort(cols);
-                } else {
-                    state.reverse_sort();
-                }
-                self.refresh_table();
             }
             Action::Describe => self.open_detail(DetailKind::Describe),
             Action::Yaml => self.open_detail(DetailKind::Yaml),
@@ -1018,6 +378,31 @@ impl App {
                 self.action_plan(action)
             }
             _ => {}
+        }
+    }
+
+    /// Gives the pane in front the first say on `action`; `true` when it took it.
+    fn offer_to_pane(&mut self, action: Action) -> bool {
+        let view = self.view.clone();
+        let now = self.now();
+        let ctx = PaneCtx {
+            view: &view,
+            filter: &self.filter,
+            namespace: self.namespace.as_deref(),
+            now,
+        };
+        let i = self.pane.index();
+        match self.panes[i].on_action(action, &ctx) {
+            Outcome::Ignored => false,
+            Outcome::Handled => true,
+            Outcome::AskCeph => {
+                // Ceph is asked again at once, on its own thread.
+                if let Some(ceph) = &self.ceph {
+                    ceph.refresh_now();
+                    self.status = Some((Role::Info, "asking Ceph again...".into()));
+                }
+                true
+            }
         }
     }
 
@@ -1180,17 +565,17 @@ impl App {
 
     pub fn on_msg(&mut self, msg: UiMsg) {
         match msg {
-            UiMsg::Logs { id, lines } if id == self.log_id => {
+            UiMsg::Feed(FeedMsg::Logs { id, lines }) if id == self.log_id => {
                 if let Some(Overlay::Detail(d)) = &mut self.overlay {
                     d.push_lines(lines);
                 }
             }
-            UiMsg::LogsError { id, error } if id == self.log_id => {
+            UiMsg::Feed(FeedMsg::LogsError { id, error }) if id == self.log_id => {
                 if let Some(Overlay::Detail(d)) = &mut self.overlay {
                     d.error = Some(error);
                 }
             }
-            UiMsg::Logs { .. } | UiMsg::LogsError { .. } => {}
+            UiMsg::Feed(FeedMsg::Logs { .. } | FeedMsg::LogsError { .. }) => {}
             UiMsg::Progress(p) => {
                 if let Some(Overlay::Dialog(d)) = &mut self.overlay {
                     let (role, text) = match &p {
@@ -1218,7 +603,7 @@ impl App {
                     }
                 }
             }
-            UiMsg::Object { id, value } if id == self.object_id => {
+            UiMsg::Feed(FeedMsg::Object { id, value }) if id == self.object_id => {
                 if let Some(Overlay::Detail(d)) = &mut self.overlay {
                     let lines = match d.kind {
                         DetailKind::Describe => {
@@ -1231,13 +616,13 @@ impl App {
                     d.lines = lines.into();
                 }
             }
-            UiMsg::Object { .. } => {}
+            UiMsg::Feed(FeedMsg::Object { .. }) => {}
             UiMsg::Wizard(m) => {
                 if let Some(Overlay::Wizard(w)) = &mut self.overlay {
                     w.on_msg(m);
                 }
             }
-            UiMsg::Connected(conn) => self.connection = Some(*conn),
+            UiMsg::Feed(FeedMsg::Connected(conn)) => self.connection = Some(*conn),
         }
     }
 
@@ -1250,75 +635,20 @@ impl App {
         ])
         .areas(area);
         self.draw_tabs(f, tabs);
-        match self.pane {
-            Pane::Overview => {
-                overview::draw(f, body, &self.view, &self.theme, self.overview_scroll)
-            }
-            Pane::Network => {
-                let key = (Pane::Network, 0);
-                let mut state = self.tables.remove(&key).unwrap_or_default();
-                network::draw(
-                    f,
-                    body,
-                    &self.view,
-                    &mut state,
-                    &self.theme,
-                    self.overlay.is_none(),
-                    self.network_scroll,
-                );
-                self.tables.insert(key, state);
-            }
-            Pane::Ceph => {
-                let key = (Pane::Ceph, 0);
-                let mut state = self.tables.remove(&key).unwrap_or_default();
-                let now = self.now();
-                super::panes::ceph::draw(
-                    f,
-                    body,
-                    &self.view,
-                    &mut state,
-                    &self.theme,
-                    self.overlay.is_none(),
-                    self.ceph_images_only,
-                    now,
-                );
-                self.tables.insert(key, state);
-            }
-            pane => {
-                let title = match pane {
-                    Pane::Storage => match self.storage_view {
-                        StorageView::Pvc => "PersistentVolumeClaims",
-                        StorageView::Pv => "PersistentVolumes",
-                        StorageView::StorageClass => "StorageClasses",
-                    },
-                    Pane::Workloads => match self.workload_filter {
-                        WorkloadFilter::All => "Workloads",
-                        WorkloadFilter::StatefulSets => "StatefulSets",
-                        WorkloadFilter::DaemonSets => "DaemonSets",
-                        WorkloadFilter::Deployments => "Deployments",
-                    },
-                    p => p.title(),
-                };
-                let ns = self.namespace.clone().unwrap_or_else(|| "all".into());
-                let title = format!("{title} [{ns}]");
-                let key = (self.pane, self.sub());
-                let mut state = self.tables.remove(&key).unwrap_or_default();
-                table::draw(
-                    f,
-                    body,
-                    &title,
-                    self.model(),
-                    &mut state,
-                    &self.theme,
-                    self.overlay.is_none(),
-                    self.now(),
-                );
-                self.tables.insert(key, state);
-            }
-        }
+        let view = self.view.clone();
+        let ctx = DrawCtx {
+            view: &view,
+            theme: &self.theme,
+            focused: self.overlay.is_none(),
+            namespace: self.namespace.as_deref(),
+            now: self.now(),
+        };
+        let i = self.pane.index();
+        self.panes[i].draw(f, body, &ctx);
         self.draw_status(f, status);
         match &self.overlay {
             Some(Overlay::Help) => self.draw_help(f, body),
+            Some(Overlay::Commands) => self.draw_commands(f, body),
             Some(Overlay::Detail(d)) => d.draw(f, body, &self.theme),
             Some(Overlay::Dialog(d)) => d.draw(f, body, &self.theme, self.read_only),
             Some(Overlay::Wizard(w)) => w.draw(f, body, &self.theme, self.read_only),
@@ -1328,8 +658,8 @@ impl App {
 
     fn draw_tabs(&self, f: &mut Frame, area: Rect) {
         let mut spans = vec![Span::styled(" kcops ", self.theme.style(Role::Title))];
-        for (i, p) in Pane::ALL.iter().enumerate() {
-            let role = if *p == self.pane {
+        for (i, p) in self.panes.iter().enumerate() {
+            let role = if p.id() == self.pane {
                 Role::Selection
             } else {
                 Role::Muted
@@ -1424,20 +754,20 @@ impl App {
         let rect = Dialog::area(area, 80, area.height.saturating_sub(2));
         f.render_widget(Clear, rect);
         let contexts: &[(Context, &str)] = match self.pane {
-            Pane::Overview => &[(Context::Overview, "Overview"), (Context::Global, "Global")],
-            Pane::Ceph => &[
+            PaneId::Overview => &[(Context::Overview, "Overview"), (Context::Global, "Global")],
+            PaneId::Ceph => &[
                 (Context::Ceph, "Ceph"),
                 (Context::Table, "This pane"),
                 (Context::Global, "Global"),
                 (Context::Detail, "Detail views"),
             ],
-            Pane::Pods => &[
+            PaneId::Pods => &[
                 (Context::Pods, "Pods"),
                 (Context::Table, "This pane"),
                 (Context::Global, "Global"),
                 (Context::Detail, "Detail views"),
             ],
-            Pane::Storage => &[
+            PaneId::Storage => &[
                 (Context::Storage, "Storage"),
                 (Context::Table, "This pane"),
                 (Context::Global, "Global"),
@@ -1505,315 +835,34 @@ impl App {
             f.render_widget(Paragraph::new(column), *area);
         }
     }
-}
 
-/// Connects (retrying with backoff and reporting why it cannot), starts the
-/// reflectors, and publishes a new view model after each change batch.
-async fn background(
-    opts: ConnectOptions,
-    probe: crate::host::probe::HostProbe,
-    ceph: Option<(
-        Arc<crate::ceph::source::CephWatch>,
-        Arc<tokio::sync::Notify>,
-    )>,
-    view_tx: watch::Sender<Arc<ViewModel>>,
-    ui_tx: mpsc::Sender<UiMsg>,
-) {
-    let mut delay = Duration::from_millis(500);
-    let conn = loop {
-        match crate::kube::connect::connect(&opts).await {
-            Ok(c) => break c,
-            Err(e) => {
-                let mut vm = ViewModel::default();
-                vm.connection.error = Some(e.into());
-                // Ceph needs no API server: its pane works while this retries.
-                if let Some((watch, _)) = &ceph {
-                    vm.snapshot.ceph = Some(watch.latest());
-                    vm.ceph = crate::views::ceph::derive(&vm.snapshot);
-                }
-                let _ = view_tx.send(Arc::new(vm));
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-        }
-    };
-    let _ = ui_tx.send(UiMsg::Connected(Box::new(conn.clone()))).await;
-    let sources = crate::kube::reflectors::Sources::start(&conn);
-    let base = super::view::ConnState {
-        context: conn.context.clone(),
-        server: conn.server.clone(),
-        user: conn.user.clone(),
-        error: None,
-    };
-    let sources = Arc::new(sources);
-    // Host probes do file IO and run a command: their own task, every ~10 s.
-    let find_node = {
-        let nodes = sources.nodes.clone();
-        move || {
-            crate::host::node_with_address(
-                nodes.state().iter().map(|n| n.as_ref()),
-                &crate::host::local_addresses(),
-            )
-        }
-    };
-    let host = crate::host::watch::HostWatch::start(
-        probe,
-        find_node,
-        sources.changed.clone(),
-        Duration::from_secs(10),
-    );
-    let (ceph, ceph_changed) = match ceph {
-        Some((w, n)) => (Some(w), n),
-        None => (None, Arc::new(tokio::sync::Notify::new())),
-    };
-    let mut generation = 0u64;
-    let mut last = Instant::now() - Duration::from_secs(1);
-    let mut deriver = Some(super::view::Deriver::default());
-    let mut findings = FindingsSchedule::default();
-    let (found_tx, mut found_rx) = mpsc::channel::<(Vec<crate::diagnose::Finding>, Duration)>(1);
-    loop {
-        // Wake on change (errors included), on findings diagnosed in the background, when
-        // findings are due again, or once a minute so ages and time thresholds move.
-        let due = findings.due_in();
-        tokio::select! {
-            _ = sources.changed.notified() => findings.dirty = true,
-            _ = ceph_changed.notified() => findings.dirty = true,
-            Some((f, cost)) = found_rx.recv() => findings.done(f, cost),
-            _ = tokio::time::sleep(due.unwrap_or_default()), if due.is_some() => {}
-            _ = tokio::time::sleep(Duration::from_secs(60)) => findings.dirty = true,
-        }
-        // Coalesce: at most ~20 derivations a second.
-        let since = last.elapsed();
-        if since < Duration::from_millis(50) {
-            tokio::time::sleep(Duration::from_millis(50) - since).await;
-        }
-        last = Instant::now();
-        generation += 1;
-        let s = sources.clone();
-        let conn_state = base.clone();
-        let inline = findings.inline();
-        let background = !inline && findings.start_due();
-        let current = findings.latest.clone();
-        let mut d = deriver.take().unwrap_or_default();
-        let host_report = host.latest();
-        let ceph_report = ceph.as_ref().map(|c| c.latest());
-        let job = tokio::task::spawn_blocking(move || {
-            let t0 = Instant::now();
-            let mut snapshot = s.snapshot();
-            snapshot.host = host_report;
-            snapshot.ceph = ceph_report;
-            let snapshot_us = t0.elapsed().as_micros() as u64;
-            let t1 = Instant::now();
-            let diagnosed = inline.then(|| crate::diagnose::diagnose(&snapshot));
-            let diagnose = t1.elapsed();
-            let for_diagnosis = background.then(|| snapshot.clone());
-            let pods = snapshot.pods.len();
-            let t2 = Instant::now();
-            let vm = d.derive(
-                snapshot,
-                conn_state,
-                generation,
-                diagnosed.clone().unwrap_or(current),
-            );
-            tracing::debug!(
-                generation,
-                pods,
-                snapshot_us,
-                diagnose_us = diagnose.as_micros() as u64,
-                derive_us = t2.elapsed().as_micros() as u64,
-                "view derived"
-            );
-            (d, vm, diagnosed.map(|f| (f, diagnose)), for_diagnosis)
-        });
-        match job.await {
-            Ok((d, vm, diagnosed, for_diagnosis)) => {
-                deriver = Some(d);
-                if let Some((f, cost)) = diagnosed {
-                    findings.done(f, cost);
-                }
-                if let Some(snapshot) = for_diagnosis {
-                    let tx = found_tx.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let t = Instant::now();
-                        let f = crate::diagnose::diagnose(&snapshot);
-                        let cost = t.elapsed();
-                        tracing::debug!(
-                            findings = f.len(),
-                            diagnose_us = cost.as_micros() as u64,
-                            "findings diagnosed in the background"
-                        );
-                        let _ = tx.blocking_send((f, cost));
-                    });
-                }
-                if view_tx.send(Arc::new(vm)).is_err() {
-                    return;
-                }
-            }
-            Err(e) => tracing::error!("view derivation failed: {e}"),
-        }
+    /// The `:` commands with their aliases, arguments and what they do (`:help`).
+    fn draw_commands(&self, f: &mut Frame, area: Rect) {
+        let help = commands::help(&self.commands);
+        let width = help
+            .iter()
+            .map(|(u, _)| u.chars().count())
+            .max()
+            .unwrap_or(0);
+        let lines: Vec<Line> = help
+            .into_iter()
+            .map(|(usage, what)| {
+                Line::from(vec![
+                    Span::styled(
+                        format!("  {usage:<width$}  "),
+                        self.theme.style(Role::KeyHint),
+                    ),
+                    Span::styled(what, self.theme.style(Role::Text)),
+                ])
+            })
+            .collect();
+        let height = (lines.len() as u16).saturating_add(2);
+        let rect = Dialog::area(area, 100, height.min(area.height.saturating_sub(2)));
+        f.render_widget(Clear, rect);
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(self.theme.style(Role::DialogBorder))
+            .title(Span::styled(" Commands ", self.theme.style(Role::Title)));
+        f.render_widget(Paragraph::new(lines).block(block), rect);
     }
-}
-
-/// When the findings are diagnosed. While that is cheap (a few milliseconds), with
-/// every view, as the rows are; once it is not (150,000 pods take tens of
-/// milliseconds), in the background, at most once per twenty times its cost (and per
-/// second), the views in between keeping the last findings, so rows never wait.
-struct FindingsSchedule {
-    latest: Vec<crate::diagnose::Finding>,
-    /// Something changed since the last diagnosis started.
-    dirty: bool,
-    running: bool,
-    cost: Duration,
-    next_start: Instant,
-}
-
-impl Default for FindingsSchedule {
-    fn default() -> Self {
-        Self {
-            latest: Vec::new(),
-            dirty: true,
-            running: false,
-            cost: Duration::ZERO,
-            next_start: Instant::now(),
-        }
-    }
-}
-
-impl FindingsSchedule {
-    const INLINE_BELOW: Duration = Duration::from_millis(20);
-
-    fn inline(&self) -> bool {
-        self.cost < Self::INLINE_BELOW && !self.running
-    }
-
-    /// Claims a background diagnosis if one is due now.
-    fn start_due(&mut self) -> bool {
-        if !self.dirty || self.running || Instant::now() < self.next_start {
-            return false;
-        }
-        self.dirty = false;
-        self.running = true;
-        self.next_start = Instant::now() + (self.cost * 20).max(Duration::from_secs(1));
-        true
-    }
-
-    /// How long until a pending background diagnosis may start.
-    fn due_in(&self) -> Option<Duration> {
-        (self.dirty && !self.running && !self.inline())
-            .then(|| self.next_start.saturating_duration_since(Instant::now()))
-    }
-
-    fn done(&mut self, findings: Vec<crate::diagnose::Finding>, cost: Duration) {
-        self.latest = findings;
-        self.cost = cost;
-        self.running = false;
-        self.next_start = self.next_start.max(Instant::now() + cost * 19);
-    }
-}
-
-/// Runs the console until the operator quits or a signal arrives.
-pub async fn run(opts: ConsoleOptions) -> Result<()> {
-    let (ui_tx, mut ui_rx) = mpsc::channel::<UiMsg>(256);
-    let (view_tx, mut view_rx) = watch::channel(Arc::new(ViewModel::default()));
-    let mut probe = crate::host::probe::HostProbe::new(
-        opts.host_root.clone().unwrap_or_else(|| "/".into()),
-        opts.node.clone(),
-    );
-    probe.sandboxes_command = opts.sandboxes_command.clone();
-    // Ceph has its own thread and refresh task from the start: it needs no API server.
-    let ceph_changed = Arc::new(tokio::sync::Notify::new());
-    let ceph =
-        opts.ceph.clone().and_then(
-            |settings| match crate::ceph::CephClient::connect(settings) {
-                Ok(client) => Some(Arc::new(crate::ceph::source::CephWatch::start(
-                    client,
-                    ceph_changed.clone(),
-                    Duration::from_secs(10),
-                ))),
-                Err(e) => {
-                    tracing::warn!("cannot start the Ceph client: {e}");
-                    None
-                }
-            },
-        );
-    let bg = tokio::spawn(background(
-        opts.connect.clone(),
-        probe,
-        ceph.clone().map(|c| (c, ceph_changed.clone())),
-        view_tx,
-        ui_tx.clone(),
-    ));
-    let mut app = App::new(&opts, ui_tx);
-    app.ceph = ceph;
-    let mut guard = super::terminal::TerminalGuard::enter()?;
-    let mut events = EventStream::new();
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut dirty = true;
-    let mut last_draw = Instant::now() - Duration::from_secs(1);
-    let frame_budget = Duration::from_millis(50);
-    loop {
-        if dirty {
-            let since = last_draw.elapsed();
-            if since >= frame_budget {
-                let t0 = Instant::now();
-                app.set_clock(jiff::Timestamp::now());
-                guard.terminal.draw(|f| app.draw(f))?;
-                tracing::trace!(
-                    frame_us = t0.elapsed().as_micros() as u64,
-                    generation = app.view.generation,
-                    "frame"
-                );
-                last_draw = Instant::now();
-                dirty = false;
-            }
-        }
-        let redraw_in = if dirty {
-            frame_budget.saturating_sub(last_draw.elapsed())
-        } else {
-            Duration::from_secs(3600)
-        };
-        tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) => { app.on_key(k); dirty = true; }
-                Some(Ok(TermEvent::Resize(..))) => dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => { tracing::warn!("terminal event error: {e}"); }
-                None => break,
-            },
-            changed = view_rx.changed() => {
-                if changed.is_err() { break; }
-                let v = view_rx.borrow_and_update().clone();
-                // The last reference to the old view (150,000 rows and pods) is let go
-                // off the UI task.
-                let old = app.view.clone();
-                let t = Instant::now();
-                app.set_view(v);
-                tracing::trace!(generation = app.view.generation, set_view_us = t.elapsed().as_micros() as u64, "view received");
-                tokio::task::spawn_blocking(move || drop(old));
-                dirty = true;
-            }
-            Some(msg) = ui_rx.recv() => { app.on_msg(msg); dirty = true; }
-            _ = tick.tick() => { dirty = true; }
-            _ = tokio::time::sleep(redraw_in) => {}
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => break,
-        }
-        if app.quit {
-            break;
-        }
-    }
-    bg.abort();
-    let _ = bg.await;
-    drop(guard);
-    // The terminal is back; now let the Ceph thread shut librados down before the
-    // process exits (see `CephClient`'s drop).
-    if let Some(watch) = app.ceph.take() {
-        drop(app);
-        if let Ok(watch) = Arc::try_unwrap(watch) {
-            watch.close().await;
-        }
-    }
-    Ok(())
 }

@@ -3,10 +3,12 @@
 pub mod app;
 /// The Ceph pane's view model moved to [`crate::views::ceph`] (no UI there).
 pub use crate::views::ceph as ceph_view;
+pub(crate) mod commands;
 pub mod config_error;
 pub mod describe;
 pub mod detail;
 pub mod dialog;
+mod event_loop;
 pub mod keymap;
 pub mod panes;
 pub mod terminal;

@@ -16,7 +16,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::table::{self, TableState};
+use super::{DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use crate::model::pod_status::human_since;
+use crate::ops::wizard::unlock::UnlockTarget;
+use crate::ui::commands::{Command, Run};
+use crate::ui::keymap::{Action, Context};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::view::{TableModel, TableRow, Tone, ViewModel};
 use crate::views::ceph::{CephView, Segments};
@@ -256,4 +260,100 @@ pub fn draw(
             .wrap(Wrap { trim: false }),
         lower,
     );
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "ceph",
+        aliases: &[],
+        help: "the Ceph cluster and its RBD images",
+        hinted: true,
+        run: Run::Show {
+            pane: PaneId::Ceph,
+            namespaced: false,
+        },
+    },
+    Command {
+        name: "rbd",
+        aliases: &["images"],
+        help: "the RBD images (the cluster section folded into one line)",
+        hinted: true,
+        run: Run::Show {
+            pane: PaneId::Ceph,
+            namespaced: false,
+        },
+    },
+];
+
+/// The image table's selection and sort, and whether the pane was opened with
+/// `:rbd` (the cluster section folds into one line).
+#[derive(Debug, Default)]
+pub(crate) struct CephPane {
+    table: TableState,
+    images_only: bool,
+}
+
+impl Pane for CephPane {
+    fn id(&self) -> PaneId {
+        PaneId::Ceph
+    }
+
+    fn title(&self) -> &'static str {
+        "Ceph"
+    }
+
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::Ceph, Context::Table]
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn open(&mut self, command: &str, _view: &ViewModel) {
+        self.images_only = command == "rbd";
+    }
+
+    fn table<'a>(&'a self, view: &'a ViewModel) -> Option<(&'a TableModel, &'a TableState)> {
+        Some((&view.ceph.images, &self.table))
+    }
+
+    fn table_mut<'a>(
+        &'a mut self,
+        view: &'a ViewModel,
+    ) -> Option<(&'a TableModel, &'a mut TableState)> {
+        Some((&view.ceph.images, &mut self.table))
+    }
+
+    /// Refresh asks Ceph again at once (on its own thread), besides the table.
+    fn on_action(&mut self, action: Action, ctx: &PaneCtx) -> Outcome {
+        if action == Action::Refresh {
+            self.table
+                .refresh(&ctx.view.ceph.images, ctx.filter, ctx.namespace, ctx.now);
+            return Outcome::AskCeph;
+        }
+        table::on_action(self.table_mut(ctx.view), action, ctx)
+    }
+
+    /// The selected image.
+    fn unlock_target(&self, view: &ViewModel) -> Option<UnlockTarget> {
+        let key = self.selected(view)?;
+        view.ceph.detail(&key).map(|d| UnlockTarget::Image {
+            pool: d.pool.clone(),
+            image: d.image.clone(),
+        })
+    }
+
+    fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
+        draw(
+            f,
+            area,
+            ctx.view,
+            &mut self.table,
+            ctx.theme,
+            ctx.focused,
+            self.images_only,
+            ctx.now,
+        );
+    }
 }

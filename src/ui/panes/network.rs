@@ -13,8 +13,12 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::overview::wrap_hanging;
 use super::table::{self, TableState};
+use super::{DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use crate::diagnose::Severity;
+use crate::ui::commands::{Command, Run};
+use crate::ui::keymap::{Action, Context};
 use crate::ui::theme::{Role, Theme};
+use crate::ui::view::TableModel;
 use crate::ui::view::ViewModel;
 
 fn severity_role(s: Severity) -> Role {
@@ -136,4 +140,73 @@ pub fn draw(
             .scroll((scroll, 0)),
         bottom,
     );
+}
+
+const COMMANDS: &[Command] = &[Command {
+    name: "net",
+    aliases: &["network"],
+    help: "the pod network: add-on, settings, nodes, host, findings",
+    hinted: true,
+    run: Run::Show {
+        pane: PaneId::Network,
+        namespaced: false,
+    },
+}];
+
+/// The node table's selection and sort, and how far the section below is scrolled.
+#[derive(Debug, Default)]
+pub(crate) struct NetworkPane {
+    table: TableState,
+    scroll: u16,
+}
+
+impl Pane for NetworkPane {
+    fn id(&self) -> PaneId {
+        PaneId::Network
+    }
+
+    fn title(&self) -> &'static str {
+        "Network"
+    }
+
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::Table]
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn table<'a>(&'a self, view: &'a ViewModel) -> Option<(&'a TableModel, &'a TableState)> {
+        Some((&view.network_nodes, &self.table))
+    }
+
+    fn table_mut<'a>(
+        &'a mut self,
+        view: &'a ViewModel,
+    ) -> Option<(&'a TableModel, &'a mut TableState)> {
+        Some((&view.network_nodes, &mut self.table))
+    }
+
+    /// The node table is short: pages scroll the host and findings section.
+    fn on_action(&mut self, action: Action, ctx: &PaneCtx) -> Outcome {
+        match action {
+            Action::PageUp => self.scroll = self.scroll.saturating_sub(10),
+            Action::PageDown => self.scroll = self.scroll.saturating_add(10),
+            _ => return table::on_action(self.table_mut(ctx.view), action, ctx),
+        }
+        Outcome::Handled
+    }
+
+    fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
+        draw(
+            f,
+            area,
+            ctx.view,
+            &mut self.table,
+            ctx.theme,
+            ctx.focused,
+            self.scroll,
+        );
+    }
 }

@@ -6,9 +6,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use super::table::TableState;
+use super::{DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use crate::diagnose::Severity;
+use crate::ops::wizard::unlock::UnlockTarget;
+use crate::ui::commands::{Command, Run};
+use crate::ui::keymap::{Action, Context};
 use crate::ui::theme::{Role, Theme};
-use crate::ui::view::ViewModel;
+use crate::ui::view::{TableModel, ViewModel};
 
 fn severity_role(s: Severity) -> Role {
     match s {
@@ -148,6 +153,95 @@ pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: 
             .scroll((scroll, 0)),
         bottom,
     );
+}
+
+const COMMANDS: &[Command] = &[Command {
+    name: "overview",
+    aliases: &["o"],
+    help: "health at a glance and the findings",
+    hinted: false,
+    run: Run::Show {
+        pane: PaneId::Overview,
+        namespaced: false,
+    },
+}];
+
+/// How far the findings are scrolled.
+#[derive(Debug, Default)]
+pub(crate) struct OverviewPane {
+    scroll: u16,
+}
+
+impl Pane for OverviewPane {
+    fn id(&self) -> PaneId {
+        PaneId::Overview
+    }
+
+    fn title(&self) -> &'static str {
+        "Overview"
+    }
+
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::Overview, Context::Global]
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn table<'a>(&'a self, _view: &'a ViewModel) -> Option<(&'a TableModel, &'a TableState)> {
+        None
+    }
+
+    fn table_mut<'a>(
+        &'a mut self,
+        _view: &'a ViewModel,
+    ) -> Option<(&'a TableModel, &'a mut TableState)> {
+        None
+    }
+
+    /// The moves scroll the findings.
+    fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Outcome {
+        self.scroll = match action {
+            Action::Up => self.scroll.saturating_sub(1),
+            Action::Down => self.scroll.saturating_add(1),
+            Action::PageUp => self.scroll.saturating_sub(10),
+            Action::PageDown => self.scroll.saturating_add(10),
+            Action::Top => 0,
+            Action::Bottom => self.scroll.saturating_add(1000),
+            _ => return Outcome::Ignored,
+        };
+        Outcome::Handled
+    }
+
+    /// The first pod stuck on a lock, else the first image with a stale lock
+    /// (findings come most severe first).
+    fn unlock_target(&self, view: &ViewModel) -> Option<UnlockTarget> {
+        let object = |id: &str, kind: &str| {
+            view.findings
+                .iter()
+                .filter(|f| f.id == id)
+                .find_map(|f| f.object.strip_prefix(kind).map(str::to_string))
+        };
+        if let Some(pod) = object("pod.volume-locked", "Pod ")
+            && let Some((namespace, name)) = pod.split_once('/')
+        {
+            return Some(UnlockTarget::Pod {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            });
+        }
+        let image = object("rbd.stale-lock", "RbdImage ")?;
+        let (pool, image) = image.split_once('/')?;
+        Some(UnlockTarget::Image {
+            pool: pool.to_string(),
+            image: image.to_string(),
+        })
+    }
+
+    fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
+        draw(f, area, ctx.view, ctx.theme, self.scroll);
+    }
 }
 
 #[cfg(test)]

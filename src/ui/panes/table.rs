@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 
+use super::{DrawCtx, Outcome, PaneCtx};
+use crate::ui::keymap::Action;
 use crate::ui::view::{ObjKey, TableModel, TableRow, Tone};
 
 /// The `/` filter: substring by default, a regex when it parses as one and contains
@@ -411,6 +413,62 @@ pub fn draw(
         .column_spacing(COLUMN_SPACING)
         .style(Style::default());
     f.render_widget(table, area);
+}
+
+/// The moves and sorting every table pane does alike ([`super::Pane::on_action`]'s
+/// default): `Ignored` for other actions and panes without a table.
+pub(crate) fn on_action(
+    table: Option<(&TableModel, &mut TableState)>,
+    action: Action,
+    ctx: &PaneCtx,
+) -> Outcome {
+    let Some((model, state)) = table else {
+        return Outcome::Ignored;
+    };
+    let n = model.rows.len() as isize;
+    let page = 20isize;
+    let delta = match action {
+        Action::Up => -1,
+        Action::Down => 1,
+        Action::PageUp => -page,
+        Action::PageDown => page,
+        Action::Top => -n,
+        Action::Bottom => n,
+        Action::SortNextColumn | Action::SortReverse => {
+            if action == Action::SortNextColumn {
+                state.cycle_sort(model.columns.len());
+            } else {
+                state.reverse_sort();
+            }
+            state.refresh(model, ctx.filter, ctx.namespace, ctx.now);
+            return Outcome::Handled;
+        }
+        _ => return Outcome::Ignored,
+    };
+    state.move_by(model, delta);
+    Outcome::Handled
+}
+
+/// Draws a table pane titled `title [namespace]` (`all` without one).
+pub(crate) fn draw_titled(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    model: &TableModel,
+    state: &mut TableState,
+    ctx: &DrawCtx,
+) {
+    let title = format!("{title} [{}]", ctx.namespace.unwrap_or("all"));
+    draw(
+        f,
+        area,
+        &title,
+        model,
+        state,
+        ctx.theme,
+        ctx.focused,
+        ctx.now,
+    );
 }
 
 #[cfg(test)]

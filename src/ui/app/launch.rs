@@ -1,0 +1,290 @@
+//! Starting what changes the cluster: plans behind a confirm dialog (cordon, delete,
+//! scale, releasing leaked IPs) and wizards (lock removal, network repairs). All of
+//! them are refused under `--read-only` and run with one [`Executor`].
+
+use tokio::sync::mpsc;
+
+use super::{App, Overlay, UiMsg};
+use crate::ops::wizard::unlock::UnlockTarget;
+use crate::ops::{Executor, Plan, ScaleKind};
+use crate::ui::dialog::{Dialog, DialogKind};
+use crate::ui::keymap::Action;
+use crate::ui::panes::PaneId;
+use crate::ui::theme::Role;
+use crate::ui::view::ObjKind;
+
+impl App {
+    /// Says so and returns `true` under `--read-only`.
+    fn refused_read_only(&mut self) -> bool {
+        if self.read_only {
+            self.status = Some((
+                Role::Warning,
+                "read-only mode (--read-only): actions are disabled".into(),
+            ));
+        }
+        self.read_only
+    }
+
+    /// `:restart-cni [node]`: the wizard restarting a node's pod network agent (the
+    /// selected or this console's node without an argument).
+    pub(crate) fn offer_restart_cni(&mut self, node: Option<&str>) {
+        let node = node.map(str::to_string).or_else(|| self.network_node());
+        use crate::ops::wizard::restart_cni;
+        let wizard =
+            restart_cni::assess(&restart_cni::gather(&self.view.snapshot, node.as_deref()));
+        self.offer_wizard(wizard, PaneId::Network);
+    }
+
+    /// `:set-cluster-cidr [cidr]`: the wizard changing the cluster's pod network range.
+    pub(crate) fn offer_set_cluster_cidr(&mut self, cidr: Option<&str>) {
+        use crate::ops::wizard::set_cluster_cidr;
+        let wizard = set_cluster_cidr::assess(&set_cluster_cidr::gather(&self.view.snapshot), cidr);
+        self.offer_wizard(wizard, PaneId::Network);
+    }
+
+    /// The node a network action means without an argument: the Network pane's
+    /// selected node row, else the node the console runs on.
+    fn network_node(&self) -> Option<String> {
+        if self.pane == PaneId::Network
+            && let Some(key) = self.selected()
+            && key.kind == ObjKind::Node
+        {
+            return Some(key.name);
+        }
+        self.view
+            .snapshot
+            .host
+            .as_ref()
+            .and_then(|h| h.node.clone())
+            .or_else(|| self.node.clone())
+    }
+
+    /// Opens a wizard assessed from the view, or says why there is none.
+    fn offer_wizard(
+        &mut self,
+        wizard: Result<crate::ops::wizard::Wizard, crate::ops::wizard::WizardError>,
+        pane: PaneId,
+    ) {
+        if self.refused_read_only() {
+            return;
+        }
+        match wizard {
+            Ok(wizard) => {
+                self.switch(pane);
+                let mut overlay = crate::ui::wizard::WizardOverlay::assessing(wizard.title.clone());
+                overlay.on_msg(crate::ui::wizard::WizardMsg::Assessed {
+                    id: overlay.id,
+                    wizard: Box::new(wizard),
+                });
+                self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
+            }
+            Err(why) => self.status = Some((Role::Warning, why.to_string())),
+        }
+    }
+
+    /// `:release-ips [network]`: a plan releasing this node's leaked host-local
+    /// reservations (the first network with leaks unless named), from the latest host
+    /// report; the executor checks each file again before deleting it.
+    pub(crate) fn release_leaked(&mut self, network: Option<&str>) {
+        if self.refused_read_only() {
+            return;
+        }
+        let Some(report) = self.view.snapshot.host.clone() else {
+            self.status = Some((
+                Role::Warning,
+                "no host report yet (the host probes run every 10s)".into(),
+            ));
+            return;
+        };
+        let Some(node) = report.node.clone() else {
+            self.status = Some((
+                Role::Warning,
+                "this machine is not a known node of the cluster (--node)".into(),
+            ));
+            return;
+        };
+        let networks = report.ipam.found().cloned().unwrap_or_default();
+        let chosen = networks
+            .iter()
+            .filter(|n| network.is_none_or(|want| n.name == want))
+            .find_map(|n| {
+                let leaked = report.leaked(n)?;
+                (!leaked.is_empty()).then(|| {
+                    (
+                        n.name.clone(),
+                        leaked
+                            .iter()
+                            .map(|r| (r.ip.to_string(), r.sandbox.clone()))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+            });
+        let Some((name, leaked)) = chosen else {
+            let why = if report.sandboxes.found().is_none() {
+                "the live sandboxes are unknown"
+            } else {
+                "none found"
+            };
+            self.status = Some((
+                Role::Warning,
+                format!("no leaked IP reservations to release on {node} ({why})"),
+            ));
+            return;
+        };
+        self.switch(PaneId::Network);
+        let plan = Plan::release_leaked(
+            &node,
+            std::path::Path::new(&report.root),
+            &name,
+            self.sandboxes_command.clone(),
+            leaked,
+        );
+        self.start_plan(plan);
+    }
+
+    /// Opens the lock-removal wizard on `:unlock <arg>` or what the pane in front
+    /// offers ([`crate::ui::panes::PaneId::unlock_target`]). The assessment runs in a
+    /// task of its own (live reads of the API server and Ceph); the overlay shows it
+    /// once it is back.
+    pub(crate) fn open_unlock(&mut self, arg: Option<&str>) {
+        let target = match arg {
+            Some(a) => UnlockTarget::parse(a, self.namespace.as_deref().unwrap_or("default")),
+            None => self.active().unlock_target(&self.view),
+        };
+        let Some(target) = target else {
+            self.status = Some((
+                Role::Warning,
+                "unlock: no pod stuck on an RBD lock here; select a pod, claim, volume or RBD image, or use :unlock ns/pod | pool/image".into(),
+            ));
+            return;
+        };
+        let Some(conn) = &self.connection else {
+            self.status = Some((Role::Error, "not connected to the API server".into()));
+            return;
+        };
+        let Some(ceph) = &self.ceph else {
+            self.status = Some((
+                Role::Error,
+                "unlock needs Ceph: no Ceph connection (--no-ceph, or no ceph.conf/keyring)".into(),
+            ));
+            return;
+        };
+        let what = match &target {
+            UnlockTarget::Pod { namespace, name } => format!("pod {namespace}/{name}"),
+            UnlockTarget::Claim { namespace, name } => format!("claim {namespace}/{name}"),
+            UnlockTarget::Volume { name } => format!("volume {name}"),
+            UnlockTarget::Image { pool, image } => format!("RBD image {pool}/{image}"),
+            UnlockTarget::Spec(s) => s.clone(),
+        };
+        let overlay = crate::ui::wizard::WizardOverlay::assessing(what);
+        crate::ui::wizard::spawn_assess(
+            overlay.id,
+            conn.client.clone(),
+            ceph.client().clone(),
+            target,
+            self.tx.clone(),
+        );
+        self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
+    }
+
+    /// The executor plans and wizards run with: this console's user, audit log and
+    /// read-only mode, plus the Ceph client when there is one. `None` before the API
+    /// server answered.
+    pub(super) fn wizard_executor(&self) -> Option<Executor> {
+        let conn = self.connection.as_ref()?;
+        let ceph = self.ceph.as_ref().map(|c| c.client().clone());
+        Some(Executor::for_console(
+            conn,
+            ceph,
+            &self.audit_log,
+            self.read_only,
+        ))
+    }
+
+    pub(super) fn start_plan(&mut self, plan: Plan) {
+        self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ConfirmPlan(plan))));
+    }
+
+    /// Runs the confirmed plan in the background; progress comes back as messages.
+    pub(super) fn run_plan(&mut self) {
+        let Some(Overlay::Dialog(d)) = &mut self.overlay else {
+            return;
+        };
+        let DialogKind::ConfirmPlan(plan) = &d.kind else {
+            return;
+        };
+        let plan = plan.clone();
+        let input = d.input.clone();
+        let executor = self.wizard_executor();
+        let Some(Overlay::Dialog(d)) = &mut self.overlay else {
+            return;
+        };
+        let Some(executor) = executor else {
+            d.error = Some("not connected to the API server".into());
+            return;
+        };
+        d.running = true;
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let (ptx, mut prx) = mpsc::channel(32);
+            let forward = {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(p) = prx.recv().await {
+                        let _ = tx.send(UiMsg::Progress(p)).await;
+                    }
+                })
+            };
+            let result = executor.run(&plan, &input, ptx).await;
+            let _ = forward.await;
+            let _ = tx
+                .send(UiMsg::PlanDone(
+                    result
+                        .map(|o| format!("{}: done ({} steps)", o.title, o.steps.len()))
+                        .map_err(|e| e.to_string()),
+                ))
+                .await;
+        });
+    }
+
+    pub(super) fn action_plan(&mut self, action: Action) {
+        let Some(key) = self.selected() else { return };
+        if self.refused_read_only() {
+            return;
+        }
+        match (action, key.kind) {
+            (Action::Cordon, ObjKind::Node) => self.start_plan(Plan::cordon(&key.name)),
+            (Action::Uncordon, ObjKind::Node) => self.start_plan(Plan::uncordon(&key.name)),
+            (Action::Delete, ObjKind::Pod) => {
+                self.start_plan(Plan::delete_pod(&key.namespace, &key.name))
+            }
+            (Action::Scale, kind @ (ObjKind::StatefulSet | ObjKind::Deployment)) => {
+                let scale_kind = if kind == ObjKind::StatefulSet {
+                    ScaleKind::StatefulSet
+                } else {
+                    ScaleKind::Deployment
+                };
+                let current = self
+                    .model()
+                    .into_iter()
+                    .flat_map(|m| m.rows.iter())
+                    .find(|r| r.key == key)
+                    .and_then(|r| r.cells.get(3))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput {
+                    kind: scale_kind,
+                    namespace: key.namespace.clone(),
+                    name: key.name.clone(),
+                    current,
+                })));
+            }
+            (a, k) => {
+                self.status = Some((
+                    Role::Warning,
+                    format!("{a:?} does not apply to a {}", k.label()),
+                ))
+            }
+        }
+    }
+}

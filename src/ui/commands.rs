@@ -1,0 +1,267 @@
+//! The `:` commands: one table of name, aliases, arguments, help and handler. The
+//! panes declare the commands that show them ([`super::panes::Pane::commands`]); the
+//! rest are here. The same table parses what is typed, writes the hint after an
+//! unknown command and the command list of the help, so none of them can drift.
+
+use super::app::App;
+use super::panes::{Pane, PaneId};
+
+/// One `:` command.
+#[derive(Debug)]
+pub(crate) struct Command {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    /// What it does, for the command list.
+    pub help: &'static str,
+    /// Listed in the hint after an unknown command (the ones most often reached for).
+    pub hinted: bool,
+    pub run: Run,
+}
+
+/// What a command does.
+#[derive(Debug)]
+pub(crate) enum Run {
+    /// Shows `pane`, which picks its sub-view from the command's name first
+    /// ([`Pane::open`]); the argument, if `namespaced`, chooses the namespace
+    /// (`all` or `-A`: every namespace).
+    Show { pane: PaneId, namespaced: bool },
+    /// Anything else: `handler` with the argument, `args` naming it for the hint and
+    /// help (`""`: takes none).
+    App {
+        args: &'static str,
+        handler: fn(&mut App, Option<&str>),
+    },
+}
+
+impl Command {
+    /// The argument it takes, as help writes it (`""`: none).
+    pub(crate) fn args(&self) -> &'static str {
+        match self.run {
+            Run::Show {
+                namespaced: true, ..
+            } => "[ns]",
+            Run::Show { .. } => "",
+            Run::App { args, .. } => args,
+        }
+    }
+
+    fn answers_to(&self, word: &str) -> bool {
+        self.name == word || self.aliases.contains(&word)
+    }
+
+    /// `:name args`, as typed.
+    fn usage(&self) -> String {
+        match self.args() {
+            "" => format!(":{}", self.name),
+            args => format!(":{} {args}", self.name),
+        }
+    }
+}
+
+/// The commands that show no pane of their own, listed after the panes' ones.
+const APP_COMMANDS: &[Command] = &[
+    Command {
+        name: "release-ips",
+        aliases: &[],
+        help: "release this node's leaked pod IP reservations (a plan to confirm)",
+        hinted: true,
+        run: Run::App {
+            args: "[network]",
+            handler: |app, arg| app.release_leaked(arg),
+        },
+    },
+    Command {
+        name: "unlock",
+        aliases: &[],
+        help: "remove a stale RBD lock (wizard); without an argument, of the selection",
+        hinted: true,
+        run: Run::App {
+            args: "[ns/pod | pool/image]",
+            handler: |app, arg| app.open_unlock(arg),
+        },
+    },
+    Command {
+        name: "restart-cni",
+        aliases: &[],
+        help: "restart the pod network agent of a node (wizard)",
+        hinted: true,
+        run: Run::App {
+            args: "[node]",
+            handler: |app, arg| app.offer_restart_cni(arg),
+        },
+    },
+    Command {
+        name: "set-cluster-cidr",
+        aliases: &[],
+        help: "change the cluster's pod network range (wizard)",
+        hinted: true,
+        run: Run::App {
+            args: "[cidr]",
+            handler: |app, arg| app.offer_set_cluster_cidr(arg),
+        },
+    },
+    Command {
+        name: "ns",
+        aliases: &["namespace"],
+        help: "show one namespace (all or -A, or none: every namespace)",
+        hinted: true,
+        run: Run::App {
+            args: "<name>",
+            handler: |app, arg| app.set_namespace(arg),
+        },
+    },
+    Command {
+        name: "q",
+        aliases: &["quit"],
+        help: "leave the console",
+        hinted: true,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.quit = true,
+        },
+    },
+    Command {
+        name: "help",
+        aliases: &["h"],
+        help: "this list",
+        hinted: true,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.show_commands(),
+        },
+    },
+];
+
+/// Every command: the panes' (in pane order), then the others.
+pub(crate) fn table(panes: &[Box<dyn Pane>]) -> Vec<&'static Command> {
+    panes
+        .iter()
+        .flat_map(|p| p.commands())
+        .chain(APP_COMMANDS)
+        .collect()
+}
+
+/// The command `text` (`pods kube-system`, without the colon) calls and its
+/// argument (the second word; more are ignored), or the unknown first word.
+pub(crate) fn parse<'t>(
+    table: &[&'static Command],
+    text: &'t str,
+) -> Result<(&'static Command, Option<&'t str>), &'t str> {
+    let mut words = text.split_whitespace();
+    let word = words.next().unwrap_or_default();
+    let command = table.iter().find(|c| c.answers_to(word)).ok_or(word)?;
+    Ok((command, words.next()))
+}
+
+/// What the status line says after an unknown command.
+pub(crate) fn unknown(table: &[&'static Command], word: &str) -> String {
+    let hint: Vec<String> = table
+        .iter()
+        .filter(|c| c.hinted)
+        .map(|c| c.usage())
+        .collect();
+    format!("unknown command :{word} (try {})", hint.join(", "))
+}
+
+/// Every command for the help: usage with its aliases, and what it does.
+pub(crate) fn help(table: &[&'static Command]) -> Vec<(String, &'static str)> {
+    table
+        .iter()
+        .map(|c| {
+            let mut usage = c.usage();
+            for alias in c.aliases {
+                usage.push_str(&format!(", :{alias}"));
+            }
+            (usage, c.help)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::panes;
+
+    fn commands() -> Vec<&'static Command> {
+        table(&panes::all())
+    }
+
+    fn parsed(text: &str) -> Option<(&'static str, Option<&str>)> {
+        parse(&commands(), text).ok().map(|(c, arg)| (c.name, arg))
+    }
+
+    #[test]
+    fn names_and_aliases_find_the_same_command() {
+        assert_eq!(parsed("pods"), Some(("pods", None)));
+        assert_eq!(parsed("po"), Some(("pods", None)));
+        assert_eq!(parsed("pod"), Some(("pods", None)));
+        assert_eq!(parsed("no"), Some(("nodes", None)));
+        assert_eq!(parsed("pvcs"), Some(("pvc", None)));
+        assert_eq!(parsed("storageclasses"), Some(("sc", None)));
+        assert_eq!(parsed("deployments"), Some(("deploy", None)));
+        assert_eq!(parsed("images"), Some(("rbd", None)));
+        assert_eq!(parsed("quit"), Some(("q", None)));
+        assert_eq!(parsed("namespace"), Some(("ns", None)));
+        assert_eq!(parsed("o"), Some(("overview", None)));
+    }
+
+    #[test]
+    fn the_second_word_is_the_argument_and_more_are_ignored() {
+        assert_eq!(
+            parsed("pods kube-system"),
+            Some(("pods", Some("kube-system")))
+        );
+        assert_eq!(parsed("  ns   demo  extra"), Some(("ns", Some("demo"))));
+        assert_eq!(
+            parsed("unlock rbd/csi-vol-1"),
+            Some(("unlock", Some("rbd/csi-vol-1")))
+        );
+    }
+
+    #[test]
+    fn an_unknown_command_is_returned_with_a_hint_from_the_table() {
+        let table = commands();
+        assert_eq!(parse(&table, "podz x").err(), Some("podz"));
+        assert_eq!(parse(&table, "").err(), Some(""), "a bare colon");
+        let hint = unknown(&table, "podz");
+        assert!(hint.starts_with("unknown command :podz (try :nodes, :pods [ns], :pvc [ns]"));
+        assert!(hint.ends_with(":ns <name>, :q, :help)"), "{hint}");
+        for c in &table {
+            assert_eq!(
+                hint.contains(&format!(":{}", c.name)),
+                c.hinted,
+                ":{} in the hint",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn no_word_means_two_commands() {
+        let table = commands();
+        let mut words: Vec<&str> = table
+            .iter()
+            .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+            .collect();
+        let n = words.len();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), n, "a name or alias is used twice");
+    }
+
+    #[test]
+    fn help_lists_every_command_with_its_aliases_and_arguments() {
+        let table = commands();
+        let help = help(&table);
+        assert_eq!(help.len(), table.len());
+        assert!(help.contains(&(
+            ":pods [ns], :pod, :po".to_string(),
+            "the pods (in namespace ns)"
+        )));
+        assert!(help.contains(&(":q, :quit".to_string(), "leave the console")));
+        assert!(
+            help.iter()
+                .any(|(usage, _)| usage == ":unlock [ns/pod | pool/image]")
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! The console's event loop: terminal events, view models from the feed, log lines
+//! and plan progress, all over channels. The UI task never awaits Kubernetes; it
+//! redraws only when something changed, at most ~20 times a second.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures::StreamExt;
+use tokio::sync::{mpsc, watch};
+
+use super::app::{App, ConsoleOptions, UiMsg};
+use super::view::ViewModel;
+
+/// Runs the console until the operator quits or a signal arrives.
+pub async fn run(opts: ConsoleOptions) -> Result<()> {
+    let (ui_tx, mut ui_rx) = mpsc::channel::<UiMsg>(256);
+    let (view_tx, mut view_rx) = watch::channel(Arc::new(ViewModel::default()));
+    let mut probe = crate::host::probe::HostProbe::new(
+        opts.host_root.clone().unwrap_or_else(|| "/".into()),
+        opts.node.clone(),
+    );
+    probe.sandboxes_command = opts.sandboxes_command.clone();
+    // Ceph has its own thread and refresh task from the start: it needs no API server.
+    let ceph_changed = Arc::new(tokio::sync::Notify::new());
+    let ceph =
+        opts.ceph.clone().and_then(
+            |settings| match crate::ceph::CephClient::connect(settings) {
+                Ok(client) => Some(Arc::new(crate::ceph::source::CephWatch::start(
+                    client,
+                    ceph_changed.clone(),
+                    Duration::from_secs(10),
+                ))),
+                Err(e) => {
+                    tracing::warn!("cannot start the Ceph client: {e}");
+                    None
+                }
+            },
+        );
+    let bg = tokio::spawn(crate::feed::views::run(
+        opts.connect.clone(),
+        probe,
+        ceph.clone().map(|c| (c, ceph_changed.clone())),
+        view_tx,
+        ui_tx.clone(),
+    ));
+    let mut app = App::new(&opts, ui_tx);
+    app.ceph = ceph;
+    let mut guard = super::terminal::TerminalGuard::enter()?;
+    let mut events = EventStream::new();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    let frame_budget = Duration::from_millis(50);
+    loop {
+        if dirty {
+            let since = last_draw.elapsed();
+            if since >= frame_budget {
+                let t0 = Instant::now();
+                app.set_clock(jiff::Timestamp::now());
+                guard.terminal.draw(|f| app.draw(f))?;
+                tracing::trace!(
+                    frame_us = t0.elapsed().as_micros() as u64,
+                    generation = app.view.generation,
+                    "frame"
+                );
+                last_draw = Instant::now();
+                dirty = false;
+            }
+        }
+        let redraw_in = if dirty {
+            frame_budget.saturating_sub(last_draw.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) => { app.on_key(k); dirty = true; }
+                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => { tracing::warn!("terminal event error: {e}"); }
+                None => break,
+            },
+            changed = view_rx.changed() => {
+                if changed.is_err() { break; }
+                let v = view_rx.borrow_and_update().clone();
+                // The last reference to the old view (150,000 rows and pods) is let go
+                // off the UI task.
+                let old = app.view.clone();
+                let t = Instant::now();
+                app.set_view(v);
+                tracing::trace!(generation = app.view.generation, set_view_us = t.elapsed().as_micros() as u64, "view received");
+                tokio::task::spawn_blocking(move || drop(old));
+                dirty = true;
+            }
+            Some(msg) = ui_rx.recv() => { app.on_msg(msg); dirty = true; }
+            _ = tick.tick() => { dirty = true; }
+            _ = tokio::time::sleep(redraw_in) => {}
+            _ = sigterm.recv() => break,
+            _ = sighup.recv() => break,
+        }
+        if app.quit {
+            break;
+        }
+    }
+    bg.abort();
+    let _ = bg.await;
+    drop(guard);
+    // The terminal is back; now let the Ceph thread shut librados down before the
+    // process exits (see `CephClient`'s drop).
+    if let Some(watch) = app.ceph.take() {
+        drop(app);
+        if let Ok(watch) = Arc::try_unwrap(watch) {
+            watch.close().await;
+        }
+    }
+    Ok(())
+}

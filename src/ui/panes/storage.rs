@@ -1,0 +1,117 @@
+//! The Storage pane (`:pvc`, `:pv`, `:sc`, key 4): claims, volumes or storage
+//! classes, one sub-view at a time, each with its own selection and sort.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::table::{self, TableState};
+use super::{DrawCtx, Pane, PaneId};
+use crate::ui::commands::{Command, Run};
+use crate::ui::keymap::Context;
+use crate::ui::view::{TableModel, ViewModel};
+
+/// Sub-views of the Storage pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) enum StorageView {
+    #[default]
+    Pvc,
+    Pv,
+    StorageClass,
+}
+
+impl StorageView {
+    fn title(self) -> &'static str {
+        match self {
+            StorageView::Pvc => "PersistentVolumeClaims",
+            StorageView::Pv => "PersistentVolumes",
+            StorageView::StorageClass => "StorageClasses",
+        }
+    }
+
+    fn model(self, view: &ViewModel) -> &TableModel {
+        match self {
+            StorageView::Pvc => &view.pvcs,
+            StorageView::Pv => &view.pvs,
+            StorageView::StorageClass => &view.storage_classes,
+        }
+    }
+}
+
+const fn show(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    help: &'static str,
+    hinted: bool,
+) -> Command {
+    Command {
+        name,
+        aliases,
+        help,
+        hinted,
+        run: Run::Show {
+            pane: PaneId::Storage,
+            namespaced: true,
+        },
+    }
+}
+
+const COMMANDS: &[Command] = &[
+    show("pvc", &["pvcs"], "persistent volume claims", true),
+    show("pv", &["pvs"], "persistent volumes", true),
+    show("sc", &["storageclasses"], "storage classes", true),
+    show("storage", &[], "the storage pane as last shown", false),
+];
+
+/// The sub-view shown and each sub-view's table state.
+#[derive(Debug, Default)]
+pub(crate) struct StoragePane {
+    shown: StorageView,
+    tables: [TableState; 3],
+}
+
+impl Pane for StoragePane {
+    fn id(&self) -> PaneId {
+        PaneId::Storage
+    }
+
+    fn title(&self) -> &'static str {
+        "Storage"
+    }
+
+    fn contexts(&self) -> &'static [Context] {
+        &[Context::Storage, Context::Table]
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn open(&mut self, command: &str, _view: &ViewModel) {
+        self.shown = match command {
+            "pvc" => StorageView::Pvc,
+            "pv" => StorageView::Pv,
+            "sc" => StorageView::StorageClass,
+            _ => self.shown,
+        };
+    }
+
+    fn table<'a>(&'a self, view: &'a ViewModel) -> Option<(&'a TableModel, &'a TableState)> {
+        Some((self.shown.model(view), &self.tables[self.shown as usize]))
+    }
+
+    fn table_mut<'a>(
+        &'a mut self,
+        view: &'a ViewModel,
+    ) -> Option<(&'a TableModel, &'a mut TableState)> {
+        Some((
+            self.shown.model(view),
+            &mut self.tables[self.shown as usize],
+        ))
+    }
+
+    fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
+        let shown = self.shown;
+        let state = &mut self.tables[shown as usize];
+        table::draw_titled(f, area, shown.title(), shown.model(ctx.view), state, ctx);
+    }
+}

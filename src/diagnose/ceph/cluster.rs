@@ -265,7 +265,7 @@ fn fence_denied(report: &CephReport, caps: Option<&str>, stale_locks: usize) -> 
         node: None,
         evidence,
         explanation: format!(
-            "Ceph user {entity} may not blocklist clients, so it cannot break a stale RBD lock safely: librbd blocklists the holder before it breaks a lock, and that fails with \"rbd: releasing lock failed: (13) Permission denied ... unable to blacklist client\" (seed 003). A kubelet or storage class using a user with these caps cannot take over the image of a pod that moved either, so the pod stays ContainerCreating."
+            "Ceph user {entity} may not blocklist clients, so it cannot break a stale RBD lock safely: librbd blocklists the holder before it breaks a lock, and that fails with \"rbd: releasing lock failed: (13) Permission denied ... unable to blacklist client\". A kubelet or storage class using a user with these caps cannot take over the image of a pod that moved either, so the pod stays ContainerCreating."
         ),
         fix: format!(
             "As client.admin: `{}` (`mon 'profile rbd'` allows `osd blocklist`; {keep}). Or run kcops as a user that may blocklist (`--ceph-id admin`).",

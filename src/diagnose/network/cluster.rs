@@ -106,7 +106,7 @@ fn kube_proxy(cfg: &NetConfig, agents: &Agents, out: &mut Vec<Finding>) {
         evidence.push(format!("Pod {pod} on {node}: {}", sig.describe()));
     }
     let mut explanation = format!(
-        "kube-proxy {problem} although the pod network is {want}. kube-proxy uses it to tell pod traffic from other traffic to Service IPs; without it, traffic from nodes and host-network pods to the kubernetes Service (flannel and calico reach the API server that way) is not masqueraded as the pod network needs, and can time out. In seed 000 this was flannel's \"dial tcp 10.96.0.1:443: i/o timeout\", fixed by giving kube-proxy --cluster-cidr. kubeadm sets clusterCIDR from podSubnet; it is empty when the cluster was initialised without --pod-network-cidr or the setting was edited."
+        "kube-proxy {problem} although the pod network is {want}. kube-proxy uses it to tell pod traffic from other traffic to Service IPs; without it, traffic from nodes and host-network pods to the kubernetes Service (flannel and calico reach the API server that way) is not masqueraded as the pod network needs, and can time out. A typical symptom is flannel crash-looping with \"dial tcp 10.96.0.1:443: i/o timeout\", fixed by giving kube-proxy --cluster-cidr. kubeadm sets clusterCIDR from podSubnet; it is empty when the cluster was initialised without --pod-network-cidr or the setting was edited."
     );
     if unreachable > 0 {
         explanation.push_str(&format!(
@@ -474,7 +474,7 @@ fn public_ip(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
                 format!("Node {name} addresses: {}", addresses.join(", ")),
             ],
             format!(
-                "flannel on {name} announces {ip}, which is none of the node's addresses: it picked another interface (the default route's, often a public one), so the other nodes send {name}'s vxlan traffic there and cross-node pod traffic can fail, as in seed 000."
+                "flannel on {name} announces {ip}, which is none of the node's addresses: it picked another interface (the default route's, often a public one), so the other nodes send {name}'s vxlan traffic there and cross-node pod traffic can fail."
             ),
             "Add `--iface=<interface of the node's InternalIP>` to the kube-flannel container's args, or set the flannel.alpha.coreos.com/public-ip-overwrite annotation if that address is intended.".to_string(),
         ));

@@ -287,7 +287,7 @@ fn permission(fencing: &Fencing, stale: &[Stale]) -> (Page, Option<String>) {
         )),
         FencePermission::Denied { caps } => {
             perm.bad(format!(
-                "{entity} may not blocklist clients. Breaking a lock fences its holder first, so it fails with \"rbd: releasing lock failed: (13) Permission denied\" and \"unable to blacklist client\" (seed 003)"
+                "{entity} may not blocklist clients. Breaking a lock fences its holder first, so it fails with \"rbd: releasing lock failed: (13) Permission denied\" and \"unable to blacklist client\""
             ));
             perm.plain(format!(
                 "Caps of {entity}: {}",

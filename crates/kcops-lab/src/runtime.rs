@@ -441,8 +441,14 @@ async fn run_with(
         ceph,
     }));
     let (down_tx, mut down_rx) = tokio::sync::mpsc::channel::<()>(1);
+    // Bound before "ready" is printed, so `lab up --detach` never returns to a caller
+    // whose first `lab status` finds no socket yet.
+    let sock = paths.control_socket();
+    let _ = std::fs::remove_file(&sock);
+    let listener = tokio::net::UnixListener::bind(&sock)
+        .with_context(|| format!("cannot listen on {}", sock.display()))?;
     let control = tokio::spawn(serve_control(
-        paths.control_socket(),
+        listener,
         components.clone(),
         store.clone(),
         ctx.clone(),
@@ -660,20 +666,12 @@ fn node_object(spec: &super::scenario::NodeSpec, ip: Ipv4Addr) -> Value {
 
 /// The control socket: one command per connection, one reply.
 async fn serve_control(
-    path: PathBuf,
+    listener: tokio::net::UnixListener,
     comps: Arc<Mutex<Components>>,
     store: Arc<Store>,
     ctx: Arc<Ctx>,
     down: tokio::sync::mpsc::Sender<()>,
 ) {
-    let _ = std::fs::remove_file(&path);
-    let listener = match tokio::net::UnixListener::bind(&path) {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!("cannot listen on {}: {e}", path.display());
-            return;
-        }
-    };
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;

@@ -519,6 +519,11 @@ impl Console {
     }
 
     fn sized(read_only: bool, width: u16, height: u16) -> Self {
+        let keymap = Keymap::builtin("default").unwrap_or_else(|| panic!("no default keymap"));
+        Self::with_keymap(read_only, width, height, keymap)
+    }
+
+    fn with_keymap(read_only: bool, width: u16, height: u16, keymap: Keymap) -> Self {
         let theme = Theme::builtin("dark").unwrap_or_else(|| panic!("no builtin dark theme"));
         let opts = ConsoleOptions {
             connect: ConnectOptions::default(),
@@ -527,7 +532,7 @@ impl Console {
             node: Some("node1".into()),
             read_only,
             theme: theme.clone(),
-            keymap: Keymap::builtin("default").unwrap_or_else(|| panic!("no default keymap")),
+            keymap,
             config_errors: Vec::new(),
             audit_log: std::env::temp_dir().join("kcops-ui-snapshots-audit.log"),
             host_root: None,
@@ -988,6 +993,94 @@ fn help_overlay() {
 
     let s = c.keys("1?").draw();
     insta::assert_snapshot!("help_overview", s.text());
+}
+
+/// Help at the sizes operators have (80x24, and a 60x15 split), in both shipped
+/// keymaps: keys and descriptions never run into each other, and what does not fit
+/// scrolls into view.
+#[test]
+fn help_at_small_sizes_in_both_keymaps() {
+    for name in ["default", "vim"] {
+        for (w, h) in [(80, 24), (60, 15)] {
+            let keymap = Keymap::builtin(name).unwrap_or_else(|| panic!("no {name} keymap"));
+            let mut c = Console::with_keymap(false, w, h, keymap);
+            let s = c.keys("3?").draw();
+            if name == "vim" {
+                insta::assert_snapshot!(format!("help_pods_vim_{w}x{h}"), s.text());
+            }
+            assert!(s.contains(" Keys"), "{name} {w}x{h}:\n{}", s.text());
+            // A key list is followed by two spaces or ends its row.
+            for line in &s.lines {
+                assert!(
+                    !line.contains("ctrl-upage") && !line.contains("spacepage"),
+                    "{name} {w}x{h}: keys ran into a description:\n{}",
+                    s.text()
+                );
+            }
+            // Scrolling to the end shows the last section's last entry.
+            let mut seen = s.text();
+            for _ in 0..40 {
+                seen.push_str(&c.keys("j").draw().text());
+            }
+            for want in ["remove a stale RBD lock", "scale", "quit", "close"] {
+                assert!(seen.contains(want), "{name} {w}x{h}: never shows {want:?}");
+            }
+        }
+    }
+}
+
+/// On the Pods pane `u` removes a lock; uncordon (its table key) does not apply
+/// there, so help lists `u` once.
+#[test]
+fn help_lists_a_key_once() {
+    let mut c = Console::new(false);
+    let s = c.keys("3?").draw();
+    let us = s.text().matches("  u  ").count();
+    assert_eq!(us, 1, "{}", s.text());
+    assert!(!s.contains("uncordon"), "{}", s.text());
+}
+
+/// The hint bar shows the keys of the keymap in use.
+#[test]
+fn hint_bar_shows_rebound_keys() {
+    let (keymap, errors) = Keymap::parse("[global]\nhelp = \"f1\"\nquit = \"ctrl-q\"\n", "k.toml");
+    assert!(errors.is_empty(), "{errors:?}");
+    let keymap = keymap.unwrap_or_else(|| panic!("keymap"));
+    let mut c = Console::with_keymap(false, WIDTH, HEIGHT, keymap);
+    let s = c.keys("3").draw();
+    assert_eq!(
+        s.lines.last().map(String::as_str),
+        Some("f1 help  : command  / filter  ctrl-q quit")
+    );
+    // And f1 opens the help, which says so.
+    let s = c.press(KeyCode::F(1), KeyModifiers::NONE).draw();
+    assert!(s.contains(" Keys "), "{}", s.text());
+    assert!(s.contains("f1 "), "{}", s.text());
+}
+
+/// In a confirm dialog ctrl-c cancels and `?` shows the dialog's keys (and
+/// returns to the dialog) instead of being typed.
+#[test]
+fn dialog_keys_come_from_the_keymap() {
+    let mut c = Console::new(false);
+    let ctrl_k = |c: &mut Console| {
+        c.keys("3").press(KeyCode::Char('k'), KeyModifiers::CONTROL);
+    };
+    ctrl_k(&mut c);
+    let s = c.keys("api").press(KeyCode::Char('c'), KeyModifiers::CONTROL).draw();
+    assert!(!s.contains("Delete pod"), "ctrl-c did not cancel:\n{}", s.text());
+    ctrl_k(&mut c);
+    let s = c.keys("api?").draw();
+    assert!(s.contains(" Keys "), "{}", s.text());
+    assert!(s.contains("confirm") && s.contains("cancel"), "{}", s.text());
+    let s = c.press(KeyCode::Esc, KeyModifiers::NONE).draw();
+    assert!(!s.contains(" Keys "), "{}", s.text());
+    assert!(
+        s.contains(&format!("Type {CRASHING} to confirm, Esc to cancel: api")),
+        "{}",
+        s.text()
+    );
+    assert!(!s.contains("api?"), "{}", s.text());
 }
 
 #[test]

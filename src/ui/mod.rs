@@ -6,10 +6,14 @@ pub mod config_error;
 pub mod describe;
 pub mod detail;
 pub mod dialog;
+pub mod help;
 pub mod keymap;
 pub mod net_actions;
 pub mod panes;
 pub mod terminal;
+pub mod text_field;
 pub mod theme;
 pub mod view;
 pub mod wizard;
+#[cfg(test)]
+mod key_coverage;

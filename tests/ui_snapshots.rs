@@ -1019,11 +1019,14 @@ fn help_at_small_sizes_in_both_keymaps() {
             }
             // Scrolling to the end shows the last section's last entry.
             let mut seen = s.text();
-            for _ in 0..40 {
+            for _ in 0..80 {
                 seen.push_str(&c.keys("j").draw().text());
             }
             for want in ["remove a stale RBD lock", "scale", "quit", "close"] {
-                assert!(seen.contains(want), "{name} {w}x{h}: never shows {want:?}");
+                assert!(
+                    seen.contains(want),
+                    "{name} {w}x{h}: never shows {want:?}:\n{seen}"
+                );
             }
         }
     }
@@ -1067,12 +1070,23 @@ fn dialog_keys_come_from_the_keymap() {
         c.keys("3").press(KeyCode::Char('k'), KeyModifiers::CONTROL);
     };
     ctrl_k(&mut c);
-    let s = c.keys("api").press(KeyCode::Char('c'), KeyModifiers::CONTROL).draw();
-    assert!(!s.contains("Delete pod"), "ctrl-c did not cancel:\n{}", s.text());
+    let s = c
+        .keys("api")
+        .press(KeyCode::Char('c'), KeyModifiers::CONTROL)
+        .draw();
+    assert!(
+        !s.contains("Delete pod"),
+        "ctrl-c did not cancel:\n{}",
+        s.text()
+    );
     ctrl_k(&mut c);
     let s = c.keys("api?").draw();
     assert!(s.contains(" Keys "), "{}", s.text());
-    assert!(s.contains("confirm") && s.contains("cancel"), "{}", s.text());
+    assert!(
+        s.contains("confirm") && s.contains("cancel"),
+        "{}",
+        s.text()
+    );
     let s = c.press(KeyCode::Esc, KeyModifiers::NONE).draw();
     assert!(!s.contains(" Keys "), "{}", s.text());
     assert!(
@@ -1081,6 +1095,48 @@ fn dialog_keys_come_from_the_keymap() {
         s.text()
     );
     assert!(!s.contains("api?"), "{}", s.text());
+}
+
+/// Rebinding `[dialog] confirm` moves confirming to the new key.
+#[test]
+fn rebound_dialog_confirm_takes_effect() {
+    let (keymap, errors) = Keymap::parse("[dialog]\nconfirm = \"ctrl-y\"\n", "k.toml");
+    assert!(errors.is_empty(), "{errors:?}");
+    let keymap = keymap.unwrap_or_else(|| panic!("keymap"));
+    let mut c = Console::with_keymap(false, WIDTH, HEIGHT, keymap);
+    let s = c
+        .keys("5s")
+        .press(KeyCode::Backspace, KeyModifiers::NONE)
+        .keys("2")
+        .enter()
+        .draw();
+    assert!(
+        s.contains(" Scale web "),
+        "enter still confirms:\n{}",
+        s.text()
+    );
+    assert!(s.contains("ctrl-y to preview the plan"), "{}", s.text());
+    let s = c.press(KeyCode::Char('y'), KeyModifiers::CONTROL).draw();
+    assert!(
+        s.contains("Scale StatefulSet demo/web from 3 to 2 replicas"),
+        "{}",
+        s.text()
+    );
+}
+
+/// `N` (search-prev) goes back to the previous match in a detail view.
+#[test]
+fn search_prev_in_a_detail_view() {
+    let mut c = Console::new(false);
+    let first_body_line = |s: &Screen| s.lines[s.header(&["yaml Pod"]) + 1].clone();
+    let s = c.keys("3y/name:").enter().draw();
+    let first = first_body_line(&s);
+    assert!(first.contains("name:"), "{}", s.text());
+    let s = c.keys("n").draw();
+    let second = first_body_line(&s);
+    assert!(second.contains("name:") && second != first, "{}", s.text());
+    let s = c.keys("N").draw();
+    assert_eq!(first_body_line(&s), first, "{}", s.text());
 }
 
 #[test]

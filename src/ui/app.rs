@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use crossterm::event::{
-    Event as TermEvent, EventStream, KeyEvent, KeyEventKind,
-};
+use crossterm::event::{Event as TermEvent, EventStream, KeyEvent, KeyEventKind};
 use futures::StreamExt;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -17,15 +15,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use tokio::sync::{mpsc, watch};
 
-use super::detail::{Detail, DetailKind};
-use super::dialog::{Dialog, DialogKind};
 use super::detail::DetailOutcome;
+use super::detail::{Detail, DetailKind};
 use super::dialog::DialogOutcome;
+use super::dialog::{Dialog, DialogKind};
 use super::help::{Focus, HelpOverlay};
 use super::keymap::{Action, Context, Keymap};
-use super::text_field::{Charset, FieldKey, TextField};
 use super::panes::table::{self, Filter, TableState};
 use super::panes::{Pane, StorageView, WorkloadFilter, network, overview};
+use super::text_field::{Charset, FieldKey, TextField};
 use super::theme::{Role, Theme};
 use super::view::{ObjKey, ObjKind, TableModel, ViewModel};
 use crate::kube::connect::{ConnectOptions, Connection};
@@ -995,7 +993,13 @@ impl App {
             }
             Action::Namespace => {
                 let choices = std::iter::once("all".to_owned())
-                    .chain(self.view.snapshot.namespaces.iter().filter_map(|n| n.metadata.name.clone()))
+                    .chain(
+                        self.view
+                            .snapshot
+                            .namespaces
+                            .iter()
+                            .filter_map(|n| n.metadata.name.clone()),
+                    )
                     .collect();
                 self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace {
                     choices,

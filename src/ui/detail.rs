@@ -290,7 +290,8 @@ mod tests {
         let k = Keymap::default();
         let mut d = view(DetailKind::Yaml);
         d.search = Some("MATCH".into());
-        let key = |d: &mut Detail, c| d.on_key(&k, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        let key =
+            |d: &mut Detail, c| d.on_key(&k, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
         assert_eq!(key(&mut d, 'n'), DetailOutcome::Stay);
         assert_eq!(d.scroll, 1);
         key(&mut d, 'n');
@@ -307,7 +308,8 @@ mod tests {
     #[test]
     fn log_keys_restart_the_stream_only_in_logs() {
         let k = Keymap::default();
-        let key = |d: &mut Detail, c| d.on_key(&k, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        let key =
+            |d: &mut Detail, c| d.on_key(&k, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
         let mut d = view(DetailKind::Logs);
         d.containers = vec!["app".into(), "sidecar".into()];
         d.container = Some("app".into());

@@ -325,7 +325,10 @@ mod tests {
         typed(&mut d, &k, "web");
         assert_eq!(typed(&mut d, &k, "?"), [DialogOutcome::Help]);
         assert_eq!(d.input.text(), "web");
-        assert_eq!(typed(&mut d, &k, "-0"), [DialogOutcome::Stay, DialogOutcome::Stay]);
+        assert_eq!(
+            typed(&mut d, &k, "-0"),
+            [DialogOutcome::Stay, DialogOutcome::Stay]
+        );
         assert_eq!(
             d.on_key(&k, ev(KeyCode::Enter, KeyModifiers::NONE)),
             DialogOutcome::Run
@@ -344,7 +347,10 @@ mod tests {
         let ctrl = |c| ev(KeyCode::Char(c), KeyModifiers::CONTROL);
         let mut d = namespaces();
         // The old keys do nothing any more.
-        assert_eq!(d.on_key(&k, ev(KeyCode::Enter, KeyModifiers::NONE)), DialogOutcome::Stay);
+        assert_eq!(
+            d.on_key(&k, ev(KeyCode::Enter, KeyModifiers::NONE)),
+            DialogOutcome::Stay
+        );
         d.on_key(&k, ev(KeyCode::Tab, KeyModifiers::NONE));
         assert_eq!(d.input.text(), "");
         // The new ones step through the namespaces and confirm.
@@ -367,7 +373,10 @@ mod tests {
         assert_eq!(d.input.text(), "kube-system");
         d.on_key(&k, ev(KeyCode::Tab, KeyModifiers::NONE));
         assert_eq!(d.input.text(), "all");
-        assert_eq!(d.on_key(&k, ev(KeyCode::Enter, KeyModifiers::NONE)), DialogOutcome::Namespace(None));
+        assert_eq!(
+            d.on_key(&k, ev(KeyCode::Enter, KeyModifiers::NONE)),
+            DialogOutcome::Namespace(None)
+        );
     }
 
     #[test]
@@ -380,8 +389,14 @@ mod tests {
             current: 3,
         });
         typed(&mut d, &k, "x");
-        assert_eq!(d.on_key(&k, ev(KeyCode::Enter, KeyModifiers::NONE)), DialogOutcome::Stay);
-        assert_eq!(d.error.as_deref(), Some("\"x\" is not a replica count (0 or more)"));
+        assert_eq!(
+            d.on_key(&k, ev(KeyCode::Enter, KeyModifiers::NONE)),
+            DialogOutcome::Stay
+        );
+        assert_eq!(
+            d.error.as_deref(),
+            Some("\"x\" is not a replica count (0 or more)")
+        );
         d.on_key(&k, ev(KeyCode::Backspace, KeyModifiers::NONE));
         typed(&mut d, &k, "2");
         assert!(matches!(

@@ -61,10 +61,7 @@ pub fn status_hints(keymap: &Keymap, context: Context) -> String {
 pub enum Focus {
     /// A pane: its own context (if it has one), then its base (`[table]`, or
     /// `[global]` for the Overview); table panes also list the detail views' keys.
-    Pane {
-        own: Option<Context>,
-        base: Context,
-    },
+    Pane { own: Option<Context>, base: Context },
     /// An overlay with its own context (detail view, dialog, wizard).
     Overlay(Context),
 }
@@ -327,7 +324,10 @@ fn section_rows(section: &Section, key_width: usize, width: usize) -> Vec<Row> {
         if keys.chars().count() > key_width {
             // The keys get a row of their own.
             for part in wrap(&keys.replace(", ", ",\u{a0}"), width.saturating_sub(2)) {
-                rows.push(Row::Entry(format!("  {}", part.replace('\u{a0}', " ")), String::new()));
+                rows.push(Row::Entry(
+                    format!("  {}", part.replace('\u{a0}', " ")),
+                    String::new(),
+                ));
             }
             for line in lines {
                 rows.push(Row::Entry(" ".repeat(indent), line));
@@ -418,11 +418,10 @@ mod tests {
 
     #[test]
     fn wrap_keeps_words_whole() {
-        assert_eq!(wrap("previous container logs on/off", 12), [
-            "previous",
-            "container",
-            "logs on/off"
-        ]);
+        assert_eq!(
+            wrap("previous container logs on/off", 12),
+            ["previous", "container", "logs on/off"]
+        );
         assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
         assert_eq!(wrap("", 4), [""]);
     }

@@ -67,9 +67,11 @@ fn every_bound_action_has_a_handler() {
         }
         // The help overlay reads the detail views' scrolling and closing keys.
         for action in [Action::Up, Action::Down, Action::PageDown, Action::Close] {
-            assert!(HelpOverlay::new(super::help::Focus::Overlay(Context::Detail))
-                .on_action(action)
-                .is_some());
+            assert!(
+                HelpOverlay::new(super::help::Focus::Overlay(Context::Detail))
+                    .on_action(action)
+                    .is_some()
+            );
         }
     }
 }

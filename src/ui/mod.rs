@@ -7,6 +7,8 @@ pub mod describe;
 pub mod detail;
 pub mod dialog;
 pub mod help;
+#[cfg(test)]
+mod key_coverage;
 pub mod keymap;
 pub mod net_actions;
 pub mod panes;
@@ -15,5 +17,3 @@ pub mod text_field;
 pub mod theme;
 pub mod view;
 pub mod wizard;
-#[cfg(test)]
-mod key_coverage;

@@ -130,7 +130,11 @@ mod tests {
 
     fn typed(field: &mut TextField, keymap: &Keymap, text: &str) {
         for c in text.chars() {
-            field.on_key(keymap, Context::Dialog, ev(KeyCode::Char(c), KeyModifiers::NONE));
+            field.on_key(
+                keymap,
+                Context::Dialog,
+                ev(KeyCode::Char(c), KeyModifiers::NONE),
+            );
         }
     }
 
@@ -142,11 +146,19 @@ mod tests {
         assert_eq!(f.text(), "web-0");
         // `?` cannot be in a name: it is the help key there.
         assert_eq!(
-            f.on_key(&k, Context::Dialog, ev(KeyCode::Char('?'), KeyModifiers::NONE)),
+            f.on_key(
+                &k,
+                Context::Dialog,
+                ev(KeyCode::Char('?'), KeyModifiers::NONE)
+            ),
             FieldKey::Action(Action::Help)
         );
         assert_eq!(
-            f.on_key(&k, Context::Dialog, ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            f.on_key(
+                &k,
+                Context::Dialog,
+                ev(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
             FieldKey::Action(Action::Cancel)
         );
         assert_eq!(
@@ -164,7 +176,8 @@ mod tests {
     fn unbound_keys_edit_like_a_line_editor() {
         let k = Keymap::default();
         let mut f = TextField::with_text(Charset::Free, "kube-system");
-        let key = |f: &mut TextField, code| f.on_key(&k, Context::Dialog, ev(code, KeyModifiers::NONE));
+        let key =
+            |f: &mut TextField, code| f.on_key(&k, Context::Dialog, ev(code, KeyModifiers::NONE));
         assert_eq!(key(&mut f, KeyCode::Backspace), FieldKey::Edited);
         assert_eq!(f.text(), "kube-syste");
         assert_eq!(key(&mut f, KeyCode::Home), FieldKey::Unchanged);
@@ -172,10 +185,18 @@ mod tests {
         assert_eq!(f.text(), "xkube-syste");
         // ctrl-w deletes a word backwards from the end.
         key(&mut f, KeyCode::End);
-        f.on_key(&k, Context::Dialog, ev(KeyCode::Char('w'), KeyModifiers::CONTROL));
+        f.on_key(
+            &k,
+            Context::Dialog,
+            ev(KeyCode::Char('w'), KeyModifiers::CONTROL),
+        );
         assert_eq!(f.text(), "xkube-");
         // Never a second line.
-        f.on_key(&k, Context::Wizard, ev(KeyCode::Char('m'), KeyModifiers::CONTROL));
+        f.on_key(
+            &k,
+            Context::Wizard,
+            ev(KeyCode::Char('m'), KeyModifiers::CONTROL),
+        );
         assert_eq!(f.text(), "xkube-");
         let spans = f.spans(Style::default(), true);
         assert_eq!(spans.len(), 2);

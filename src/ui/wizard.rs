@@ -330,14 +330,15 @@ impl WizardOverlay {
                         super::help::hint_text(keymap, Context::Wizard, items)
                     };
                     let mut text = if !on_plan {
-                        hint(&[(Action::Next, "next"), (Action::Back, "back")])
+                        hint(&[(Action::Next, "next")])
                     } else if w.plan().is_some() {
                         hint(&[(Action::Next, "type the name to run")])
                     } else {
                         String::new()
                     };
                     let tail = if w.plan().is_some() {
-                        let keys: Vec<String> = w.options.iter().map(|o| o.key.to_string()).collect();
+                        let keys: Vec<String> =
+                            w.options.iter().map(|o| o.key.to_string()).collect();
                         if on_plan && !keys.is_empty() {
                             text.push_str(&format!("  {} toggle option", keys.join("/")));
                         }

@@ -9,7 +9,11 @@ use crate::ui::config_error::{
     ConfigError, ConfigErrorKind, entries_in_order, line_col, sort_errors, with_suggestion,
 };
 
-pub(super) fn parse_onto(src: &str, file: &str, base: &Keymap) -> (Option<Keymap>, Vec<ConfigError>) {
+pub(super) fn parse_onto(
+    src: &str,
+    file: &str,
+    base: &Keymap,
+) -> (Option<Keymap>, Vec<ConfigError>) {
     let doc = match DeTable::parse(src) {
         Ok(doc) => doc,
         Err(e) => return (None, vec![ConfigError::syntax(file, src, &e)]),
@@ -178,4 +182,3 @@ fn entry_keys(
     }
     keys
 }
-

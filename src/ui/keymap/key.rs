@@ -25,7 +25,11 @@ impl Key {
     /// or alt (shift is already part of the character).
     pub fn text(&self) -> Option<char> {
         match self.code {
-            KeyCode::Char(c) if !self.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {
+            KeyCode::Char(c)
+                if !self
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+            {
                 Some(c)
             }
             _ => None,
@@ -197,4 +201,3 @@ impl fmt::Display for Key {
         }
     }
 }
-

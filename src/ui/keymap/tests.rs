@@ -509,4 +509,3 @@ fn action_names_round_trip() {
     let back: Result<Action, _> = serde_json::from_str("\"pane-9\"");
     assert_eq!(back.ok(), Some(Action::Pane9));
 }
-

@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use super::keymap::{Action, Context, Keymap};
+use super::keymap::{Action, ActionKeys, Context, Keymap};
 use super::theme::{Role, Theme};
 
 /// The first key of `action` in `context` as prose writes it (`Esc`, `Enter`,
@@ -68,7 +68,7 @@ pub enum Focus {
 
 impl Focus {
     /// The sections of the overlay: the keys that really work, each once.
-    fn sections(self, keymap: &Keymap) -> Vec<(Context, Vec<(Action, Vec<String>)>)> {
+    fn sections(self, keymap: &Keymap) -> Vec<(Context, ActionKeys)> {
         match self {
             Focus::Pane { own, base } => {
                 let chain: Vec<Context> = own.into_iter().chain([base]).collect();

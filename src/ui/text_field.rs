@@ -48,7 +48,8 @@ pub enum FieldKey {
 /// A single-line text field.
 #[derive(Debug, Clone)]
 pub struct TextField {
-    editor: TextArea<'static>,
+    /// Boxed: the editor is large, and dialogs sit in enums beside small overlays.
+    editor: Box<TextArea<'static>>,
     charset: Charset,
 }
 
@@ -61,7 +62,10 @@ impl TextField {
     pub fn with_text(charset: Charset, text: &str) -> Self {
         let mut editor = TextArea::new(vec![text.to_owned()]);
         editor.move_cursor(CursorMove::End);
-        TextField { editor, charset }
+        TextField {
+            editor: Box::new(editor),
+            charset,
+        }
     }
 
     /// The text typed so far.

@@ -73,6 +73,9 @@ impl Bindings {
     }
 }
 
+/// Bound actions with their keys in display form (`ctrl-k`), as help lists them.
+pub type ActionKeys = Vec<(Action, Vec<String>)>;
+
 /// A resolved keymap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {
@@ -128,7 +131,7 @@ impl Keymap {
     /// action's keys that reach it; a key shadowed by an earlier context is left
     /// out of the later one, so no key is listed twice. Sections with no key are
     /// left out. For the help overlay.
-    pub fn reachable(&self, chain: &[Context]) -> Vec<(Context, Vec<(Action, Vec<String>)>)> {
+    pub fn reachable(&self, chain: &[Context]) -> Vec<(Context, ActionKeys)> {
         let mut sections: Vec<Context> = chain.to_vec();
         if !sections.contains(&Context::Global) {
             sections.push(Context::Global);
@@ -178,7 +181,7 @@ impl Keymap {
     /// The bound actions of `context` itself (not the inherited global ones; show
     /// `bindings(Context::Global)` beside them) with their keys, in the order of
     /// [`Context::actions`], for the help overlay.
-    pub fn bindings(&self, context: Context) -> Vec<(Action, Vec<String>)> {
+    pub fn bindings(&self, context: Context) -> ActionKeys {
         let own = &self.contexts[context.index()];
         context
             .actions()

@@ -445,3 +445,97 @@ pub fn spawn_run(
         let _ = tx.send(UiMsg::Wizard(WizardMsg::Done { id, result })).await;
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::wizard::Page;
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn overlay() -> WizardOverlay {
+        let mut w = Wizard::new(
+            "Delete web-0",
+            crate::ops::ObjectRef::new("Pod", Some("demo"), "web-0"),
+        );
+        w.pages.push(Page::new("What"));
+        w.add_option('p', "also something", false);
+        w.set_plan(std::sync::Arc::new(|_| Plan::delete_pod("demo", "web-0")));
+        let mut o = WizardOverlay::assessing("web-0");
+        let id = o.id;
+        o.on_msg(WizardMsg::Assessed {
+            id,
+            wizard: Box::new(w),
+        });
+        o
+    }
+
+    fn press(o: &mut WizardOverlay, k: &Keymap, code: KeyCode) -> WizardCommand {
+        o.on_key(KeyEvent::new(code, KeyModifiers::NONE), k)
+    }
+
+    #[test]
+    fn pages_and_the_typed_confirmation_follow_the_keymap() {
+        let k = Keymap::default();
+        let mut o = overlay();
+        press(&mut o, &k, KeyCode::Right);
+        assert_eq!(o.page, 1);
+        press(&mut o, &k, KeyCode::Left);
+        assert_eq!(o.page, 0);
+        press(&mut o, &k, KeyCode::Enter);
+        // The option's own key toggles it; `d` asks for a dry-run.
+        press(&mut o, &k, KeyCode::Char('p'));
+        assert_eq!(o.wizard.as_ref().and_then(|w| w.option('p')), Some(true));
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Char('d')),
+            WizardCommand::DryRun(_)
+        ));
+        // Enter on the plan page opens the field; there `d` and `p` are text, `?`
+        // is help, ctrl-c goes back to the plan.
+        press(&mut o, &k, KeyCode::Enter);
+        assert!(o.typing);
+        for c in "dp".chars() {
+            press(&mut o, &k, KeyCode::Char(c));
+        }
+        assert_eq!(o.input.text(), "dp");
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Char('?')),
+            WizardCommand::Help
+        ));
+        o.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), &k);
+        assert!(!o.typing);
+        press(&mut o, &k, KeyCode::Enter);
+        press(&mut o, &k, KeyCode::Backspace);
+        press(&mut o, &k, KeyCode::Backspace);
+        for c in "web-0".chars() {
+            press(&mut o, &k, KeyCode::Char(c));
+        }
+        match press(&mut o, &k, KeyCode::Enter) {
+            WizardCommand::Run(_, typed) => assert_eq!(typed, "web-0"),
+            other => panic!("expected a run, got {other:?}"),
+        }
+        // While it runs, keys do nothing but help.
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Esc),
+            WizardCommand::None
+        ));
+    }
+
+    #[test]
+    fn rebound_wizard_keys_take_effect() {
+        let (k, errors) = Keymap::parse(
+            "[wizard]\nnext = \"ctrl-n\"\ndry-run = \"none\"\n",
+            "k.toml",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let k = k.unwrap_or_default();
+        let mut o = overlay();
+        press(&mut o, &k, KeyCode::Enter);
+        assert_eq!(o.page, 0);
+        o.on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL), &k);
+        assert_eq!(o.page, 1);
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Char('d')),
+            WizardCommand::None
+        ));
+    }
+}

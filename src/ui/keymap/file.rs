@@ -29,8 +29,10 @@ pub(super) fn parse_onto(
         let cname = ckey.get_ref().as_ref();
         let Some(context) = Context::from_name(cname) else {
             let message = if Action::from_name(cname).is_some() {
+                let sections: Vec<String> = Context::all().map(|c| format!("[{c}]")).collect();
                 format!(
-                    "unknown context \"{cname}\" (actions go in a section: [global], [table], [detail], [dialog], [wizard], [ceph])"
+                    "unknown context \"{cname}\" (actions go in a section: {})",
+                    sections.join(", ")
                 )
             } else {
                 with_suggestion(

@@ -1,8 +1,13 @@
 //! Keymaps: which key triggers which [`Action`] in which [`Context`].
 //!
-//! The event loop never matches on key codes; it asks the keymap what a key means
-//! where the focus is, so every binding can be changed by the operator and the `?`
-//! overlay always shows the keys that really work.
+//! Nothing in the UI matches on key codes; every pane, overlay and dialog asks the
+//! keymap what a key means where the focus is, so every binding can be changed by
+//! the operator and the `?` overlay (`ui::help`) shows the keys that really work.
+//! The one exception is text entry (`ui::text_field`): a character a field can
+//! hold is typed into it.
+//!
+//! The actions and contexts are listed once, in `keymap/action.rs`; their
+//! names, descriptions and lists are derived from that.
 //!
 //! File format (`keymaps/*.toml`, see `keymaps/default.toml` for the full default):
 //!

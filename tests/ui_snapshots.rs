@@ -519,6 +519,11 @@ impl Console {
     }
 
     fn sized(read_only: bool, width: u16, height: u16) -> Self {
+        let keymap = Keymap::builtin("default").unwrap_or_else(|| panic!("no default keymap"));
+        Self::with_keymap(read_only, width, height, keymap)
+    }
+
+    fn with_keymap(read_only: bool, width: u16, height: u16, keymap: Keymap) -> Self {
         let theme = Theme::builtin("dark").unwrap_or_else(|| panic!("no builtin dark theme"));
         let opts = ConsoleOptions {
             connect: ConnectOptions::default(),
@@ -527,7 +532,7 @@ impl Console {
             node: Some("node1".into()),
             read_only,
             theme: theme.clone(),
-            keymap: Keymap::builtin("default").unwrap_or_else(|| panic!("no default keymap")),
+            keymap,
             config_errors: Vec::new(),
             audit_log: std::env::temp_dir().join("kcops-ui-snapshots-audit.log"),
             host_root: None,
@@ -988,6 +993,150 @@ fn help_overlay() {
 
     let s = c.keys("1?").draw();
     insta::assert_snapshot!("help_overview", s.text());
+}
+
+/// Help at the sizes operators have (80x24, and a 60x15 split), in both shipped
+/// keymaps: keys and descriptions never run into each other, and what does not fit
+/// scrolls into view.
+#[test]
+fn help_at_small_sizes_in_both_keymaps() {
+    for name in ["default", "vim"] {
+        for (w, h) in [(80, 24), (60, 15)] {
+            let keymap = Keymap::builtin(name).unwrap_or_else(|| panic!("no {name} keymap"));
+            let mut c = Console::with_keymap(false, w, h, keymap);
+            let s = c.keys("3?").draw();
+            if name == "vim" {
+                insta::assert_snapshot!(format!("help_pods_vim_{w}x{h}"), s.text());
+            }
+            assert!(s.contains(" Keys"), "{name} {w}x{h}:\n{}", s.text());
+            // A key list is followed by two spaces or ends its row.
+            for line in &s.lines {
+                assert!(
+                    !line.contains("ctrl-upage") && !line.contains("spacepage"),
+                    "{name} {w}x{h}: keys ran into a description:\n{}",
+                    s.text()
+                );
+            }
+            // Scrolling to the end shows the last section's last entry.
+            let mut seen = s.text();
+            for _ in 0..80 {
+                seen.push_str(&c.keys("j").draw().text());
+            }
+            for want in ["remove a stale RBD lock", "scale", "quit", "close"] {
+                assert!(
+                    seen.contains(want),
+                    "{name} {w}x{h}: never shows {want:?}:\n{seen}"
+                );
+            }
+        }
+    }
+}
+
+/// On the Pods pane `u` removes a lock; uncordon (its table key) does not apply
+/// there, so help lists `u` once.
+#[test]
+fn help_lists_a_key_once() {
+    let mut c = Console::new(false);
+    let s = c.keys("3?").draw();
+    let us = s.text().matches("  u  ").count();
+    assert_eq!(us, 1, "{}", s.text());
+    assert!(!s.contains("uncordon"), "{}", s.text());
+}
+
+/// The hint bar shows the keys of the keymap in use.
+#[test]
+fn hint_bar_shows_rebound_keys() {
+    let (keymap, errors) = Keymap::parse("[global]\nhelp = \"f1\"\nquit = \"ctrl-q\"\n", "k.toml");
+    assert!(errors.is_empty(), "{errors:?}");
+    let keymap = keymap.unwrap_or_else(|| panic!("keymap"));
+    let mut c = Console::with_keymap(false, WIDTH, HEIGHT, keymap);
+    let s = c.keys("3").draw();
+    assert_eq!(
+        s.lines.last().map(String::as_str),
+        Some("f1 help  : command  / filter  ctrl-q quit")
+    );
+    // And f1 opens the help, which says so.
+    let s = c.press(KeyCode::F(1), KeyModifiers::NONE).draw();
+    assert!(s.contains(" Keys "), "{}", s.text());
+    assert!(s.contains("f1 "), "{}", s.text());
+}
+
+/// In a confirm dialog ctrl-c cancels and `?` shows the dialog's keys (and
+/// returns to the dialog) instead of being typed.
+#[test]
+fn dialog_keys_come_from_the_keymap() {
+    let mut c = Console::new(false);
+    let ctrl_k = |c: &mut Console| {
+        c.keys("3").press(KeyCode::Char('k'), KeyModifiers::CONTROL);
+    };
+    ctrl_k(&mut c);
+    let s = c
+        .keys("api")
+        .press(KeyCode::Char('c'), KeyModifiers::CONTROL)
+        .draw();
+    assert!(
+        !s.contains("Delete pod"),
+        "ctrl-c did not cancel:\n{}",
+        s.text()
+    );
+    ctrl_k(&mut c);
+    let s = c.keys("api?").draw();
+    assert!(s.contains(" Keys "), "{}", s.text());
+    assert!(
+        s.contains("confirm") && s.contains("cancel"),
+        "{}",
+        s.text()
+    );
+    let s = c.press(KeyCode::Esc, KeyModifiers::NONE).draw();
+    assert!(!s.contains(" Keys "), "{}", s.text());
+    assert!(
+        s.contains(&format!("Type {CRASHING} to confirm, Esc to cancel: api")),
+        "{}",
+        s.text()
+    );
+    assert!(!s.contains("api?"), "{}", s.text());
+}
+
+/// Rebinding `[dialog] confirm` moves confirming to the new key.
+#[test]
+fn rebound_dialog_confirm_takes_effect() {
+    let (keymap, errors) = Keymap::parse("[dialog]\nconfirm = \"ctrl-y\"\n", "k.toml");
+    assert!(errors.is_empty(), "{errors:?}");
+    let keymap = keymap.unwrap_or_else(|| panic!("keymap"));
+    let mut c = Console::with_keymap(false, WIDTH, HEIGHT, keymap);
+    let s = c
+        .keys("5s")
+        .press(KeyCode::Backspace, KeyModifiers::NONE)
+        .keys("2")
+        .enter()
+        .draw();
+    assert!(
+        s.contains(" Scale web "),
+        "enter still confirms:\n{}",
+        s.text()
+    );
+    assert!(s.contains("ctrl-y to preview the plan"), "{}", s.text());
+    let s = c.press(KeyCode::Char('y'), KeyModifiers::CONTROL).draw();
+    assert!(
+        s.contains("Scale StatefulSet demo/web from 3 to 2 replicas"),
+        "{}",
+        s.text()
+    );
+}
+
+/// `N` (search-prev) goes back to the previous match in a detail view.
+#[test]
+fn search_prev_in_a_detail_view() {
+    let mut c = Console::new(false);
+    let first_body_line = |s: &Screen| s.lines[s.header(&["yaml Pod"]) + 1].clone();
+    let s = c.keys("3y/name:").enter().draw();
+    let first = first_body_line(&s);
+    assert!(first.contains("name:"), "{}", s.text());
+    let s = c.keys("n").draw();
+    let second = first_body_line(&s);
+    assert!(second.contains("name:") && second != first, "{}", s.text());
+    let s = c.keys("N").draw();
+    assert_eq!(first_body_line(&s), first, "{}", s.text());
 }
 
 #[test]

@@ -15,24 +15,28 @@ mod tests;
 
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyEvent, KeyEventKind};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 use tokio::sync::mpsc;
 
 use super::commands::{self, Command, Run};
+use super::detail::DetailOutcome;
 use super::detail::{Detail, DetailKind};
+use super::dialog::DialogOutcome;
 use super::dialog::{Dialog, DialogKind};
+use super::help::{Focus, HelpOverlay};
 use super::keymap::{Action, Context, Keymap};
 use super::panes::table::Filter;
 use super::panes::{self, DrawCtx, Outcome, Pane, PaneCtx, PaneId};
+use super::text_field::{Charset, FieldKey, TextField};
 use super::theme::{Role, Theme};
 use super::view::{ObjKey, TableModel, ViewModel};
 use crate::feed::FeedMsg;
 use crate::kube::connect::{ConnectOptions, Connection};
-use crate::ops::{Plan, Progress};
+use crate::ops::Progress;
 
 pub use super::event_loop::run;
 
@@ -74,20 +78,21 @@ impl From<FeedMsg> for UiMsg {
 
 #[derive(Debug)]
 enum Overlay {
-    Help,
-    /// The `:` commands (`:help`).
-    Commands,
+    /// The keys (or the `:` commands); the overlay it was opened over comes back
+    /// when it closes.
+    Help(HelpOverlay, Option<Box<Overlay>>),
     Detail(Detail),
     Dialog(Dialog),
     Wizard(Box<super::wizard::WizardOverlay>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The one-line prompt on the status bar, if one has the keys.
+#[derive(Debug)]
 enum Input {
     None,
-    Filter(String),
-    Command(String),
-    Search(String),
+    Filter(TextField),
+    Command(TextField),
+    Search(TextField),
 }
 
 /// The console's state. Each pane keeps its own (see [`super::panes`]).
@@ -268,7 +273,8 @@ impl App {
 
     /// `:help`: the command list.
     pub(crate) fn show_commands(&mut self) {
-        self.overlay = Some(Overlay::Commands);
+        let help = HelpOverlay::new(Focus::Commands).with_commands(commands::help(&self.commands));
+        self.overlay = Some(Overlay::Help(help, None));
     }
 
     fn on_wizard_key(&mut self, mut w: Box<super::wizard::WizardOverlay>, key: KeyEvent) {
@@ -277,6 +283,11 @@ impl App {
         match w.on_key(key, &self.keymap) {
             WizardCommand::Close => return,
             WizardCommand::None => {}
+            WizardCommand::Help => {
+                self.overlay = Some(Overlay::Wizard(w));
+                self.show_help(Some(Context::Wizard));
+                return;
+            }
             WizardCommand::DryRun(plan) => match self.wizard_executor() {
                 Some(e) => spawn_dry_run(id, e, plan, self.tx.clone()),
                 None => w.fail("not connected to the API server".into()),
@@ -302,20 +313,17 @@ impl App {
             return;
         }
         // Text input first: filter, command line, search.
-        if self.input != Input::None {
+        if !matches!(self.input, Input::None) {
             self.on_input_key(key);
             return;
         }
         match self.overlay.take() {
-            Some(overlay @ (Overlay::Help | Overlay::Commands)) => {
-                let a = self.keymap.action(Context::Detail, key);
-                if !matches!(
-                    a,
-                    Some(Action::Close) | Some(Action::Help) | Some(Action::Quit)
-                ) && key.code != KeyCode::Esc
-                {
-                    self.overlay = Some(overlay);
-                }
+            Some(Overlay::Help(mut help, under)) => {
+                self.overlay = if help.on_key(&self.keymap, key) {
+                    under.map(|o| *o)
+                } else {
+                    Some(Overlay::Help(help, under))
+                };
                 return;
             }
             Some(Overlay::Detail(d)) => {
@@ -344,15 +352,23 @@ impl App {
             return;
         };
         self.status = None;
-        if self.offer_to_pane(action) {
-            return;
+        if !self.offer_to_pane(action) {
+            self.on_common_action(action);
         }
+    }
+
+    /// Carries out an action every pane shares; `false` when `action` is not one
+    /// (or names a pane that does not exist), so a test can prove each bound key
+    /// does something.
+    fn on_common_action(&mut self, action: Action) -> bool {
         match action {
             Action::Quit => self.quit = true,
-            Action::Help => self.overlay = Some(Overlay::Help),
+            Action::Help => self.show_help(None),
             Action::Unlock => self.open_unlock(None),
-            Action::CommandLine => self.input = Input::Command(String::new()),
-            Action::Filter => self.input = Input::Filter(self.filter.text.clone()),
+            Action::CommandLine => self.input = Input::Command(TextField::new(Charset::Free)),
+            Action::Filter => {
+                self.input = Input::Filter(TextField::with_text(Charset::Free, &self.filter.text))
+            }
             Action::NextPane => {
                 self.switch(PaneId::ALL[(self.pane.index() + 1) % PaneId::ALL.len()])
             }
@@ -360,15 +376,27 @@ impl App {
                 PaneId::ALL[(self.pane.index() + PaneId::ALL.len() - 1) % PaneId::ALL.len()],
             ),
             Action::Namespace => {
-                self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace)))
+                let choices = std::iter::once("all".to_owned())
+                    .chain(
+                        self.view
+                            .snapshot
+                            .namespaces
+                            .iter()
+                            .filter_map(|n| n.metadata.name.clone()),
+                    )
+                    .collect();
+                self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::Namespace {
+                    choices,
+                })))
             }
             Action::Refresh => self.refresh_table(),
             a if a.pane().is_some() => {
-                if let Some(p) = a
+                match a
                     .pane()
                     .and_then(|i| PaneId::ALL.get(usize::from(i).saturating_sub(1)))
                 {
-                    self.switch(*p);
+                    Some(p) => self.switch(*p),
+                    None => return false,
                 }
             }
             Action::Describe => self.open_detail(DetailKind::Describe),
@@ -377,8 +405,9 @@ impl App {
             Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => {
                 self.action_plan(action)
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
 
     /// Gives the pane in front the first say on `action`; `true` when it took it.
@@ -406,28 +435,32 @@ impl App {
         }
     }
 
+    /// The `/` filter, `:` command line and detail search: a text field with the
+    /// `[dialog]` keys (confirm keeps, cancel leaves; the filter applies as typed).
     fn on_input_key(&mut self, key: KeyEvent) {
-        let (buf, kind) = match &mut self.input {
-            Input::Filter(b) => (b, 0),
-            Input::Command(b) => (b, 1),
-            Input::Search(b) => (b, 2),
+        let field = match &mut self.input {
+            Input::Filter(f) | Input::Command(f) | Input::Search(f) => f,
             Input::None => return,
         };
-        match key.code {
-            KeyCode::Esc => {
-                if kind == 0 {
+        let answer = field.on_key(&self.keymap, Context::Dialog, key);
+        let text = field.text().to_owned();
+        match answer {
+            FieldKey::Edited if matches!(self.input, Input::Filter(_)) => {
+                self.filter = Filter::new(&text);
+                self.refresh_table();
+            }
+            FieldKey::Edited | FieldKey::Unchanged => {}
+            FieldKey::Action(Action::Cancel) => {
+                if matches!(self.input, Input::Filter(_)) {
                     self.filter = Filter::default();
                     self.refresh_table();
                 }
                 self.input = Input::None;
             }
-            KeyCode::Enter => {
-                let text = buf.clone();
-                self.input = Input::None;
-                match kind {
-                    0 => {}
-                    1 => self.command(&text),
-                    _ => {
+            FieldKey::Action(Action::Confirm) => {
+                match std::mem::replace(&mut self.input, Input::None) {
+                    Input::Command(_) => self.command(&text),
+                    Input::Search(_) => {
                         if let Some(Overlay::Detail(d)) = &mut self.overlay {
                             d.search = Some(text);
                             if !d.search_next() {
@@ -435,131 +468,59 @@ impl App {
                             }
                         }
                     }
+                    Input::Filter(_) | Input::None => {}
                 }
             }
-            KeyCode::Backspace => {
-                buf.pop();
-                if kind == 0 {
-                    let t = buf.clone();
-                    self.filter = Filter::new(&t);
-                    self.refresh_table();
-                }
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                buf.push(c);
-                if kind == 0 {
-                    let t = buf.clone();
-                    self.filter = Filter::new(&t);
-                    self.refresh_table();
-                }
-            }
-            KeyCode::Char('c') => self.input = Input::None,
-            _ => {}
+            // Free text takes `?` as text; other dialog keys mean nothing on one line.
+            FieldKey::Action(_) => {}
         }
     }
 
     fn on_detail_key(&mut self, key: KeyEvent) {
-        let action = self.keymap.action(Context::Detail, key);
         let Some(Overlay::Detail(d)) = &mut self.overlay else {
             return;
         };
-        let mut restart = false;
-        match action {
-            Some(Action::Close) | Some(Action::Quit) => {
+        match d.on_key(&self.keymap, key) {
+            DetailOutcome::Stay => {}
+            DetailOutcome::Close => {
                 if let Some(t) = self.log_task.take() {
                     t.abort();
                 }
                 self.overlay = None;
             }
-            Some(Action::Up) => d.scroll_by(-1),
-            Some(Action::Down) => d.scroll_by(1),
-            Some(Action::PageUp) => d.scroll_by(-20),
-            Some(Action::PageDown) => d.scroll_by(20),
-            Some(Action::Top) => d.scroll = 0,
-            Some(Action::Bottom) => d.scroll = d.lines.len().saturating_sub(1),
-            Some(Action::Search) => self.input = Input::Search(String::new()),
-            Some(Action::SearchNext) => {
-                d.search_next();
-            }
-            Some(Action::ToggleFollow) if d.kind == DetailKind::Logs => {
-                d.follow = !d.follow;
-                restart = true;
-            }
-            Some(Action::TogglePrevious) if d.kind == DetailKind::Logs => {
-                d.previous = !d.previous;
-                restart = true;
-            }
-            Some(Action::NextContainer)
-                if d.kind == DetailKind::Logs && !d.containers.is_empty() =>
-            {
-                let i = d
-                    .containers
-                    .iter()
-                    .position(|c| Some(c) == d.container.as_ref())
-                    .map(|i| (i + 1) % d.containers.len())
-                    .unwrap_or(0);
-                d.container = d.containers.get(i).cloned();
-                restart = true;
-            }
-            _ => {}
+            DetailOutcome::Help => self.show_help(Some(Context::Detail)),
+            DetailOutcome::Search => self.input = Input::Search(TextField::new(Charset::Free)),
+            DetailOutcome::NoMatch => self.status = Some((Role::Warning, "no match".into())),
+            DetailOutcome::RestartLogs => self.start_logs(),
         }
-        if restart {
-            self.start_logs();
-        }
+    }
+
+    /// Opens the keys overlay over the current overlay (`Some(its context)`), or
+    /// over the pane (`:help` lists the commands).
+    fn show_help(&mut self, over: Option<Context>) {
+        let help = match over {
+            Some(context) => HelpOverlay::new(Focus::Overlay(context)),
+            None => HelpOverlay::new(Focus::Pane(self.active().contexts())),
+        };
+        let under = over.and(self.overlay.take()).map(Box::new);
+        self.overlay = Some(Overlay::Help(help, under));
     }
 
     fn on_dialog_key(&mut self, key: KeyEvent) {
         let Some(Overlay::Dialog(d)) = &mut self.overlay else {
             return;
         };
-        match key.code {
-            KeyCode::Esc => {
-                if !d.running {
-                    self.overlay = None;
-                }
-                return;
-            }
-            KeyCode::Enter => {}
-            KeyCode::Backspace => {
-                d.input.pop();
-                return;
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                if !d.running && !d.done {
-                    d.input.push(c);
-                }
-                return;
-            }
-            _ => return,
-        }
-        // Enter.
-        if d.running {
-            return;
-        }
-        if d.done {
-            self.overlay = None;
-            return;
-        }
-        match &d.kind {
-            DialogKind::Namespace => {
-                let ns = d.input.trim().to_string();
-                self.namespace = (!ns.is_empty() && ns != "all").then_some(ns);
+        match d.on_key(&self.keymap, key) {
+            DialogOutcome::Stay => {}
+            DialogOutcome::Close => self.overlay = None,
+            DialogOutcome::Help => self.show_help(Some(Context::Dialog)),
+            DialogOutcome::Namespace(ns) => {
+                self.namespace = ns;
                 self.overlay = None;
                 self.refresh_table();
             }
-            DialogKind::ScaleInput {
-                kind,
-                namespace,
-                name,
-                current,
-            } => match d.input.trim().parse::<i32>() {
-                Ok(n) if n >= 0 => {
-                    let plan = Plan::scale(*kind, namespace, name, *current, n);
-                    self.start_plan(plan);
-                }
-                _ => d.error = Some(format!("{:?} is not a replica count (0 or more)", d.input)),
-            },
-            DialogKind::ConfirmPlan(_) => self.run_plan(),
+            DialogOutcome::Preview(plan) => self.start_plan(plan),
+            DialogOutcome::Run => self.run_plan(),
         }
     }
 
@@ -646,13 +607,23 @@ impl App {
         let i = self.pane.index();
         self.panes[i].draw(f, body, &ctx);
         self.draw_status(f, status);
-        match &self.overlay {
-            Some(Overlay::Help) => self.draw_help(f, body),
-            Some(Overlay::Commands) => self.draw_commands(f, body),
-            Some(Overlay::Detail(d)) => d.draw(f, body, &self.theme),
-            Some(Overlay::Dialog(d)) => d.draw(f, body, &self.theme, self.read_only),
-            Some(Overlay::Wizard(w)) => w.draw(f, body, &self.theme, self.read_only),
-            None => {}
+        if let Some(overlay) = &self.overlay {
+            self.draw_overlay(f, body, overlay);
+        }
+    }
+
+    fn draw_overlay(&self, f: &mut Frame, body: Rect, overlay: &Overlay) {
+        let (theme, keymap) = (&self.theme, &self.keymap);
+        match overlay {
+            Overlay::Help(help, under) => {
+                if let Some(under) = under {
+                    self.draw_overlay(f, body, under);
+                }
+                help.draw(f, body, theme, keymap, self.read_only);
+            }
+            Overlay::Detail(d) => d.draw(f, body, theme),
+            Overlay::Dialog(d) => d.draw(f, body, theme, keymap, self.read_only),
+            Overlay::Wizard(w) => w.draw(f, body, theme, keymap, self.read_only),
         }
     }
 
@@ -716,19 +687,15 @@ impl App {
             Paragraph::new(Span::styled(text, self.theme.style(role))),
             line1,
         );
+        let prompt = |prompt: &'static str, field: &TextField| {
+            let mut spans = vec![Span::styled(prompt, self.theme.style(Role::KeyHint))];
+            spans.extend(field.spans(self.theme.style(Role::Filter), true));
+            Line::from(spans)
+        };
         let second = match &self.input {
-            Input::Filter(b) => Line::from(vec![
-                Span::styled("/", self.theme.style(Role::KeyHint)),
-                Span::styled(b.clone(), self.theme.style(Role::Filter)),
-            ]),
-            Input::Command(b) => Line::from(vec![
-                Span::styled(":", self.theme.style(Role::KeyHint)),
-                Span::styled(b.clone(), self.theme.style(Role::Filter)),
-            ]),
-            Input::Search(b) => Line::from(vec![
-                Span::styled("search: ", self.theme.style(Role::KeyHint)),
-                Span::styled(b.clone(), self.theme.style(Role::Filter)),
-            ]),
+            Input::Filter(field) => prompt("/", field),
+            Input::Command(field) => prompt(":", field),
+            Input::Search(field) => prompt("search: ", field),
             Input::None => match &self.status {
                 Some((role, s)) => Line::from(Span::styled(s.clone(), self.theme.style(*role))),
                 None => {
@@ -739,8 +706,15 @@ impl App {
                             self.theme.style(Role::Filter),
                         ));
                     }
+                    // The pane's fallback section: `[table]`, or `[global]` on the Overview.
+                    let context = self
+                        .active()
+                        .contexts()
+                        .last()
+                        .copied()
+                        .unwrap_or(Context::Global);
                     spans.push(Span::styled(
-                        "? help  : command  / filter  q quit",
+                        super::help::status_hints(&self.keymap, context),
                         self.theme.style(Role::Muted),
                     ));
                     Line::from(spans)
@@ -748,121 +722,5 @@ impl App {
             },
         };
         f.render_widget(Paragraph::new(second), line2);
-    }
-
-    fn draw_help(&self, f: &mut Frame, area: Rect) {
-        let rect = Dialog::area(area, 80, area.height.saturating_sub(2));
-        f.render_widget(Clear, rect);
-        let contexts: &[(Context, &str)] = match self.pane {
-            PaneId::Overview => &[(Context::Overview, "Overview"), (Context::Global, "Global")],
-            PaneId::Ceph => &[
-                (Context::Ceph, "Ceph"),
-                (Context::Table, "This pane"),
-                (Context::Global, "Global"),
-                (Context::Detail, "Detail views"),
-            ],
-            PaneId::Pods => &[
-                (Context::Pods, "Pods"),
-                (Context::Table, "This pane"),
-                (Context::Global, "Global"),
-                (Context::Detail, "Detail views"),
-            ],
-            PaneId::Storage => &[
-                (Context::Storage, "Storage"),
-                (Context::Table, "This pane"),
-                (Context::Global, "Global"),
-                (Context::Detail, "Detail views"),
-            ],
-            _ => &[
-                (Context::Table, "This pane"),
-                (Context::Global, "Global"),
-                (Context::Detail, "Detail views"),
-            ],
-        };
-        let mut sections: Vec<Vec<Line>> = Vec::new();
-        for (ctx, title) in contexts {
-            let mut lines = vec![Line::from(Span::styled(
-                *title,
-                self.theme.style(Role::Header),
-            ))];
-            for (action, keys) in self.keymap.bindings(*ctx) {
-                if self.read_only && action.mutates() {
-                    continue;
-                }
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("  {:<18}", keys.join(", ")),
-                        self.theme.style(Role::KeyHint),
-                    ),
-                    Span::styled(action.description(), self.theme.style(Role::Text)),
-                ]));
-            }
-            // A pane section of dangerous actions only is empty under --read-only.
-            if lines.len() > 1 {
-                sections.push(lines);
-            }
-        }
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .border_style(self.theme.style(Role::DialogBorder))
-            .title(Span::styled(" Keys ", self.theme.style(Role::Title)));
-        let inner = block.inner(rect);
-        f.render_widget(block, rect);
-        // Sections side by side when they do not fit one under the other: a section
-        // starts a new column rather than being split, unless it is taller than one.
-        let height = usize::from(inner.height.max(1));
-        let mut columns: Vec<Vec<Line>> = Vec::new();
-        let mut column: Vec<Line> = Vec::new();
-        for section in sections {
-            if !column.is_empty() && column.len() + 1 + section.len() > height {
-                columns.push(std::mem::take(&mut column));
-            } else if !column.is_empty() {
-                column.push(Line::from(""));
-            }
-            for line in section {
-                if column.len() >= height {
-                    columns.push(std::mem::take(&mut column));
-                }
-                column.push(line);
-            }
-        }
-        columns.push(column);
-        let n = columns.len() as u32;
-        let areas = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n)))
-            .spacing(2)
-            .split(inner);
-        for (column, area) in columns.into_iter().zip(areas.iter()) {
-            f.render_widget(Paragraph::new(column), *area);
-        }
-    }
-
-    /// The `:` commands with their aliases, arguments and what they do (`:help`).
-    fn draw_commands(&self, f: &mut Frame, area: Rect) {
-        let help = commands::help(&self.commands);
-        let width = help
-            .iter()
-            .map(|(u, _)| u.chars().count())
-            .max()
-            .unwrap_or(0);
-        let lines: Vec<Line> = help
-            .into_iter()
-            .map(|(usage, what)| {
-                Line::from(vec![
-                    Span::styled(
-                        format!("  {usage:<width$}  "),
-                        self.theme.style(Role::KeyHint),
-                    ),
-                    Span::styled(what, self.theme.style(Role::Text)),
-                ])
-            })
-            .collect();
-        let height = (lines.len() as u16).saturating_add(2);
-        let rect = Dialog::area(area, 100, height.min(area.height.saturating_sub(2)));
-        f.render_widget(Clear, rect);
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .border_style(self.theme.style(Role::DialogBorder))
-            .title(Span::styled(" Commands ", self.theme.style(Role::Title)));
-        f.render_widget(Paragraph::new(lines).block(block), rect);
     }
 }

@@ -1,16 +1,40 @@
 //! The detail overlay: describe-style text, YAML with search, and pod logs (container
 //! choice, previous instance, follow, bounded buffer). Text arrives from background
-//! tasks; this only holds and draws it.
+//! tasks; this holds and draws it, and reads the `[detail]` keys
+//! ([`Detail::on_key`]).
 
 use std::collections::VecDeque;
+
+use crossterm::event::KeyEvent;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+use crate::ui::keymap::{Action, Context, Keymap};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::view::ObjKey;
+
+/// Lines one page-up / page-down moves.
+const PAGE: isize = 20;
+
+/// What a key asks the app to do once the view has taken it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailOutcome {
+    /// Nothing beyond what the view did itself (scrolled, found, ...).
+    Stay,
+    /// Close the view (and stop its log stream).
+    Close,
+    /// Show the keys of the view (and come back to it).
+    Help,
+    /// Open the search prompt.
+    Search,
+    /// No line matches the search.
+    NoMatch,
+    /// The log options changed: restart the stream.
+    RestartLogs,
+}
 
 /// Most log lines kept in memory for one view.
 pub const MAX_LOG_LINES: usize = 10_000;
@@ -98,8 +122,87 @@ impl Detail {
         self.scroll = (self.scroll as isize + delta).clamp(0, max.max(0)) as usize;
     }
 
+    /// Reads one key through the keymap's `[detail]` section.
+    pub fn on_key(&mut self, keymap: &Keymap, key: KeyEvent) -> DetailOutcome {
+        match keymap.action(Context::Detail, key) {
+            Some(action) => self.on_action(action).unwrap_or(DetailOutcome::Stay),
+            None => DetailOutcome::Stay,
+        }
+    }
+
+    /// Carries out `action`; `None` if a detail view has no use for it (so a test
+    /// can tell a binding that does nothing).
+    pub fn on_action(&mut self, action: Action) -> Option<DetailOutcome> {
+        let logs = self.kind == DetailKind::Logs;
+        let found = |found: bool| {
+            if found {
+                DetailOutcome::Stay
+            } else {
+                DetailOutcome::NoMatch
+            }
+        };
+        Some(match action {
+            Action::Close | Action::Quit => DetailOutcome::Close,
+            Action::Help => DetailOutcome::Help,
+            Action::Up => self.scroll_and_stay(-1),
+            Action::Down => self.scroll_and_stay(1),
+            Action::PageUp => self.scroll_and_stay(-PAGE),
+            Action::PageDown => self.scroll_and_stay(PAGE),
+            Action::Top => {
+                self.scroll = 0;
+                DetailOutcome::Stay
+            }
+            Action::Bottom => {
+                self.scroll = self.lines.len().saturating_sub(1);
+                DetailOutcome::Stay
+            }
+            Action::Search => DetailOutcome::Search,
+            Action::SearchNext => found(self.search_next()),
+            Action::SearchPrev => found(self.search_prev()),
+            // Log options mean nothing in describe and YAML views.
+            Action::ToggleFollow | Action::TogglePrevious | Action::NextContainer if !logs => {
+                DetailOutcome::Stay
+            }
+            Action::ToggleFollow => {
+                self.follow = !self.follow;
+                DetailOutcome::RestartLogs
+            }
+            Action::TogglePrevious => {
+                self.previous = !self.previous;
+                DetailOutcome::RestartLogs
+            }
+            Action::NextContainer if self.containers.is_empty() => DetailOutcome::Stay,
+            Action::NextContainer => {
+                let i = self
+                    .containers
+                    .iter()
+                    .position(|c| Some(c) == self.container.as_ref())
+                    .map(|i| (i + 1) % self.containers.len())
+                    .unwrap_or(0);
+                self.container = self.containers.get(i).cloned();
+                DetailOutcome::RestartLogs
+            }
+            _ => return None,
+        })
+    }
+
+    fn scroll_and_stay(&mut self, delta: isize) -> DetailOutcome {
+        self.scroll_by(delta);
+        DetailOutcome::Stay
+    }
+
     /// Jumps to the next line (after the current one) containing the search text.
     pub fn search_next(&mut self) -> bool {
+        self.search_step(true)
+    }
+
+    /// Jumps to the previous line (before the current one) containing the search
+    /// text.
+    pub fn search_prev(&mut self) -> bool {
+        self.search_step(false)
+    }
+
+    fn search_step(&mut self, forward: bool) -> bool {
         let Some(needle) = self
             .search
             .as_ref()
@@ -110,7 +213,11 @@ impl Detail {
         };
         let n = self.lines.len();
         for step in 1..=n {
-            let i = (self.scroll + step) % n.max(1);
+            let i = if forward {
+                (self.scroll + step) % n
+            } else {
+                (self.scroll + n - step % n) % n
+            };
             if self
                 .lines
                 .get(i)
@@ -159,5 +266,61 @@ impl Detail {
             .border_style(theme.style(Role::BorderFocused))
             .title(Span::styled(title, theme.style(Role::Title)));
         f.render_widget(Paragraph::new(text).block(block), area);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::view::ObjKind;
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn view(kind: DetailKind) -> Detail {
+        let key = ObjKey {
+            kind: ObjKind::Pod,
+            namespace: "demo".into(),
+            name: "web-0".into(),
+        };
+        let lines = ["a: 1", "match one", "b: 2", "match two", "c: 3"];
+        Detail::new(kind, key, lines.map(String::from).to_vec())
+    }
+
+    #[test]
+    fn search_prev_moves_to_the_previous_match() {
+        let k = Keymap::default();
+        let mut d = view(DetailKind::Yaml);
+        d.search = Some("MATCH".into());
+        let key =
+            |d: &mut Detail, c| d.on_key(&k, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        assert_eq!(key(&mut d, 'n'), DetailOutcome::Stay);
+        assert_eq!(d.scroll, 1);
+        key(&mut d, 'n');
+        assert_eq!(d.scroll, 3);
+        // N goes back, and wraps round from the first match to the last.
+        key(&mut d, 'N');
+        assert_eq!(d.scroll, 1);
+        key(&mut d, 'N');
+        assert_eq!(d.scroll, 3);
+        d.search = Some("nowhere".into());
+        assert_eq!(key(&mut d, 'N'), DetailOutcome::NoMatch);
+    }
+
+    #[test]
+    fn log_keys_restart_the_stream_only_in_logs() {
+        let k = Keymap::default();
+        let key =
+            |d: &mut Detail, c| d.on_key(&k, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        let mut d = view(DetailKind::Logs);
+        d.containers = vec!["app".into(), "sidecar".into()];
+        d.container = Some("app".into());
+        assert_eq!(key(&mut d, 'c'), DetailOutcome::RestartLogs);
+        assert_eq!(d.container.as_deref(), Some("sidecar"));
+        assert_eq!(key(&mut d, 'f'), DetailOutcome::RestartLogs);
+        assert!(d.follow);
+        let mut d = view(DetailKind::Describe);
+        assert_eq!(key(&mut d, 'f'), DetailOutcome::Stay);
+        assert!(!d.follow);
+        assert_eq!(key(&mut d, '?'), DetailOutcome::Help);
+        assert_eq!(key(&mut d, 'q'), DetailOutcome::Close);
     }
 }

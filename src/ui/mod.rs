@@ -9,9 +9,13 @@ pub mod describe;
 pub mod detail;
 pub mod dialog;
 mod event_loop;
+pub mod help;
+#[cfg(test)]
+mod key_coverage;
 pub mod keymap;
 pub mod panes;
 pub mod terminal;
+pub mod text_field;
 pub mod theme;
 pub mod view;
 pub mod wizard;

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 
 use super::app::UiMsg;
 use super::dialog::Dialog;
-use super::keymap::{Action, Context, Keymap};
+use super::keymap::{Action, Context, Key, Keymap};
+use super::text_field::{Charset, FieldKey, TextField};
 use super::theme::{Role, Theme};
 use crate::ops::wizard::{Tone, Wizard};
 use crate::ops::{Confirmation, Executor, Plan, Progress};
@@ -45,6 +46,8 @@ pub enum WizardMsg {
 pub enum WizardCommand {
     None,
     Close,
+    /// Show the keys of the wizard (and come back to it).
+    Help,
     DryRun(Plan),
     Run(Plan, String),
 }
@@ -63,7 +66,7 @@ pub struct WizardOverlay {
     page: usize,
     /// The confirmation field on the plan page has the keys.
     typing: bool,
-    input: String,
+    input: TextField,
     dry_run: Vec<String>,
     /// Step descriptions of the running plan.
     steps: Vec<String>,
@@ -82,7 +85,7 @@ impl WizardOverlay {
             wizard: None,
             page: 0,
             typing: false,
-            input: String::new(),
+            input: TextField::new(Charset::Name),
             dry_run: Vec::new(),
             steps: Vec::new(),
             progress: Vec::new(),
@@ -161,85 +164,89 @@ impl WizardOverlay {
         }
     }
 
-    /// Reads one key. `p` (or another option's key) toggles that option and `d` asks
-    /// for a dry-run, except while the confirmation field has the keys: names may
-    /// hold any letter.
+    /// Reads one key through the keymap's `[wizard]` section; on the plan's
+    /// confirmation field, through `[dialog]` (the field is a typed confirmation
+    /// like a dialog's). A character no `[wizard]` key takes toggles the option it
+    /// names (the wizard's options carry their own keys, e.g. `p`).
     pub fn on_key(&mut self, key: KeyEvent, keymap: &Keymap) -> WizardCommand {
-        let action = keymap.action(Context::Wizard, key);
-        let cancel = key.code == KeyCode::Esc || action == Some(Action::Cancel);
-        if self.running {
-            return WizardCommand::None;
-        }
-        if self.done || self.wizard.is_none() {
-            return if cancel || key.code == KeyCode::Enter {
-                WizardCommand::Close
-            } else {
-                WizardCommand::None
+        if self.typing && !self.running && !self.done {
+            return match self.input.on_key(keymap, Context::Dialog, key) {
+                FieldKey::Action(action) => self.on_field_action(action),
+                FieldKey::Edited | FieldKey::Unchanged => WizardCommand::None,
             };
         }
-        let last = self.last_page();
-        if self.typing {
-            let ctrl = key.modifiers.contains(KeyModifiers::CONTROL)
-                || key.modifiers.contains(KeyModifiers::ALT);
-            match key.code {
-                KeyCode::Esc => self.typing = false,
-                KeyCode::Left => {
-                    self.typing = false;
-                    self.page = self.page.saturating_sub(1);
-                }
-                KeyCode::Backspace => {
-                    self.input.pop();
-                }
-                KeyCode::Enter => {
-                    if let Some(plan) = self.plan() {
-                        self.error = None;
-                        self.steps = plan.steps.iter().map(|s| s.description.clone()).collect();
-                        self.running = true;
-                        self.progress.clear();
-                        self.dry_run.clear();
-                        return WizardCommand::Run(plan, self.input.clone());
-                    }
-                }
-                KeyCode::Char(c) if !ctrl => self.input.push(c),
-                _ if cancel => self.typing = false,
-                _ => {}
-            }
-            return WizardCommand::None;
+        if let Some(action) = keymap.action(Context::Wizard, key) {
+            return self.on_action(action).unwrap_or(WizardCommand::None);
         }
-        if cancel {
-            return WizardCommand::Close;
-        }
-        if key.code == KeyCode::Right || key.code == KeyCode::Enter || action == Some(Action::Next)
+        if let Some(c) = Key::from_event(&key).and_then(|k| k.text())
+            && !self.running
+            && !self.done
+            && let Some(w) = &mut self.wizard
+            && w.toggle(c)
         {
-            if self.page < last {
-                self.page += 1;
-            } else if self.plan().is_some() {
-                self.typing = true;
-            }
-            return WizardCommand::None;
-        }
-        if key.code == KeyCode::Left || action == Some(Action::Back) {
-            self.page = self.page.saturating_sub(1);
-            return WizardCommand::None;
-        }
-        if let KeyCode::Char(c) = key.code {
-            if c == 'd' {
-                return match self.plan() {
-                    Some(plan) => WizardCommand::DryRun(plan),
-                    None => WizardCommand::None,
-                };
-            }
-            if let Some(w) = &mut self.wizard
-                && w.toggle(c)
-            {
-                // The plan changed: an older dry-run no longer shows it.
-                self.dry_run.clear();
-            }
+            // The plan changed: an older dry-run no longer shows it.
+            self.dry_run.clear();
         }
         WizardCommand::None
     }
 
-    pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme, read_only: bool) {
+    /// Carries out a `[wizard]` action on the pages; `None` if the wizard has no
+    /// use for it (so a test can tell a binding that does nothing).
+    pub fn on_action(&mut self, action: Action) -> Option<WizardCommand> {
+        let finished = self.done || self.wizard.is_none();
+        Some(match action {
+            Action::Help => WizardCommand::Help,
+            _ if self.running => WizardCommand::None,
+            Action::Cancel => WizardCommand::Close,
+            Action::Next if finished => WizardCommand::Close,
+            Action::Next => {
+                if self.page < self.last_page() {
+                    self.page += 1;
+                } else if self.plan().is_some() {
+                    self.typing = true;
+                }
+                WizardCommand::None
+            }
+            Action::Back | Action::DryRun if finished => WizardCommand::None,
+            Action::Back => {
+                self.page = self.page.saturating_sub(1);
+                WizardCommand::None
+            }
+            Action::DryRun => match self.plan() {
+                Some(plan) => WizardCommand::DryRun(plan),
+                None => WizardCommand::None,
+            },
+            _ => return None,
+        })
+    }
+
+    /// A `[dialog]` action on the confirmation field: confirm runs the plan with
+    /// the typed text, cancel goes back to the plan page.
+    fn on_field_action(&mut self, action: Action) -> WizardCommand {
+        match action {
+            Action::Help => WizardCommand::Help,
+            Action::Cancel => {
+                self.typing = false;
+                WizardCommand::None
+            }
+            Action::Confirm => match self.plan() {
+                Some(plan) => {
+                    self.error = None;
+                    self.steps = plan.steps.iter().map(|s| s.description.clone()).collect();
+                    self.running = true;
+                    self.progress.clear();
+                    self.dry_run.clear();
+                    WizardCommand::Run(plan, self.input.text().to_owned())
+                }
+                None => WizardCommand::None,
+            },
+            // One field: nothing to move to.
+            _ => WizardCommand::None,
+        }
+    }
+
+    pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme, keymap: &Keymap, read_only: bool) {
+        let cancel = super::help::key_in_prose(keymap, Context::Wizard, Action::Cancel);
         let rect = Dialog::area(area, 92, area.height.saturating_sub(2));
         f.render_widget(Clear, rect);
         let mut lines: Vec<Line> = Vec::new();
@@ -253,7 +260,7 @@ impl WizardOverlay {
                     theme.style(Role::Info),
                 )));
                 lines.push(Line::from(Span::styled(
-                    "Esc to close",
+                    format!("{cancel} to close"),
                     theme.style(Role::Muted),
                 )));
                 " Wizard ".to_string()
@@ -306,22 +313,48 @@ impl WizardOverlay {
                 if self.typing
                     && let Some(Confirmation::TypedName(name)) = w.plan().map(|p| p.confirmation)
                 {
-                    lines.push(Line::from(vec![
-                        Span::styled(
-                            format!("Type {name} and Enter to run (Esc: back to the plan): "),
-                            theme.style(Role::Destructive),
+                    let field_key =
+                        |action| super::help::key_in_prose(keymap, Context::Dialog, action);
+                    let mut spans = vec![Span::styled(
+                        format!(
+                            "Type {name} and {} to run ({}: back to the plan): ",
+                            field_key(Action::Confirm),
+                            field_key(Action::Cancel)
                         ),
-                        Span::styled(self.input.clone(), theme.style(Role::Filter)),
-                    ]));
+                        theme.style(Role::Destructive),
+                    )];
+                    spans.extend(self.input.spans(theme.style(Role::Filter), !self.running));
+                    lines.push(Line::from(spans));
                 } else if !self.running && !self.done {
-                    let hint = if !on_plan {
-                        "Enter/→ next  ← back  d dry-run  Esc close"
-                    } else if w.plan().is_some() {
-                        "Enter: type the name to run  p toggle option  d dry-run  ← back  Esc close"
-                    } else {
-                        "← back  Esc close"
+                    let hint = |items: &[(Action, &str)]| {
+                        super::help::hint_text(keymap, Context::Wizard, items)
                     };
-                    lines.push(Line::from(Span::styled(hint, theme.style(Role::KeyHint))));
+                    let mut text = if !on_plan {
+                        hint(&[(Action::Next, "next")])
+                    } else if w.plan().is_some() {
+                        hint(&[(Action::Next, "type the name to run")])
+                    } else {
+                        String::new()
+                    };
+                    let tail = if w.plan().is_some() {
+                        let keys: Vec<String> =
+                            w.options.iter().map(|o| o.key.to_string()).collect();
+                        if on_plan && !keys.is_empty() {
+                            text.push_str(&format!("  {} toggle option", keys.join("/")));
+                        }
+                        hint(&[
+                            (Action::DryRun, "dry-run"),
+                            (Action::Back, "back"),
+                            (Action::Cancel, "close"),
+                        ])
+                    } else {
+                        hint(&[(Action::Back, "back"), (Action::Cancel, "close")])
+                    };
+                    let text = [text.trim(), tail.as_str()].join("  ");
+                    lines.push(Line::from(Span::styled(
+                        text.trim().to_owned(),
+                        theme.style(Role::KeyHint),
+                    )));
                 }
                 format!(" {} ", w.title)
             }
@@ -329,7 +362,7 @@ impl WizardOverlay {
         lines.extend(super::dialog::outcome_lines(
             &self.progress,
             self.error.as_deref(),
-            self.done,
+            self.done.then_some(cancel.as_str()),
             theme,
         ));
         // Keep the end in view (progress) when the page is taller than the overlay.
@@ -412,4 +445,98 @@ pub fn spawn_run(
             .map_err(|e| e.to_string());
         let _ = tx.send(UiMsg::Wizard(WizardMsg::Done { id, result })).await;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::wizard::Page;
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn overlay() -> WizardOverlay {
+        let mut w = Wizard::new(
+            "Delete web-0",
+            crate::ops::ObjectRef::new("Pod", Some("demo"), "web-0"),
+        );
+        w.pages.push(Page::new("What"));
+        w.add_option('p', "also something", false);
+        w.set_plan(std::sync::Arc::new(|_| Plan::delete_pod("demo", "web-0")));
+        let mut o = WizardOverlay::assessing("web-0");
+        let id = o.id;
+        o.on_msg(WizardMsg::Assessed {
+            id,
+            wizard: Box::new(w),
+        });
+        o
+    }
+
+    fn press(o: &mut WizardOverlay, k: &Keymap, code: KeyCode) -> WizardCommand {
+        o.on_key(KeyEvent::new(code, KeyModifiers::NONE), k)
+    }
+
+    #[test]
+    fn pages_and_the_typed_confirmation_follow_the_keymap() {
+        let k = Keymap::default();
+        let mut o = overlay();
+        press(&mut o, &k, KeyCode::Right);
+        assert_eq!(o.page, 1);
+        press(&mut o, &k, KeyCode::Left);
+        assert_eq!(o.page, 0);
+        press(&mut o, &k, KeyCode::Enter);
+        // The option's own key toggles it; `d` asks for a dry-run.
+        press(&mut o, &k, KeyCode::Char('p'));
+        assert_eq!(o.wizard.as_ref().and_then(|w| w.option('p')), Some(true));
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Char('d')),
+            WizardCommand::DryRun(_)
+        ));
+        // Enter on the plan page opens the field; there `d` and `p` are text, `?`
+        // is help, ctrl-c goes back to the plan.
+        press(&mut o, &k, KeyCode::Enter);
+        assert!(o.typing);
+        for c in "dp".chars() {
+            press(&mut o, &k, KeyCode::Char(c));
+        }
+        assert_eq!(o.input.text(), "dp");
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Char('?')),
+            WizardCommand::Help
+        ));
+        o.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), &k);
+        assert!(!o.typing);
+        press(&mut o, &k, KeyCode::Enter);
+        press(&mut o, &k, KeyCode::Backspace);
+        press(&mut o, &k, KeyCode::Backspace);
+        for c in "web-0".chars() {
+            press(&mut o, &k, KeyCode::Char(c));
+        }
+        match press(&mut o, &k, KeyCode::Enter) {
+            WizardCommand::Run(_, typed) => assert_eq!(typed, "web-0"),
+            other => panic!("expected a run, got {other:?}"),
+        }
+        // While it runs, keys do nothing but help.
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Esc),
+            WizardCommand::None
+        ));
+    }
+
+    #[test]
+    fn rebound_wizard_keys_take_effect() {
+        let (k, errors) = Keymap::parse(
+            "[wizard]\nnext = \"ctrl-n\"\ndry-run = \"none\"\n",
+            "k.toml",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let k = k.unwrap_or_default();
+        let mut o = overlay();
+        press(&mut o, &k, KeyCode::Enter);
+        assert_eq!(o.page, 0);
+        o.on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL), &k);
+        assert_eq!(o.page, 1);
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Char('d')),
+            WizardCommand::None
+        ));
+    }
 }

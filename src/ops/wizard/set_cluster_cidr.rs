@@ -124,7 +124,7 @@ pub fn assess(facts: &Facts, cidr: Option<&str>) -> Result<Wizard, WizardError> 
         Some(source) => wrong.plain(format!("the cluster's pod subnet: {want} ({source})")),
         None => wrong.plain(format!("the pod network given: {want}")),
     }
-    wrong.plain("Without it, traffic from nodes and host-network pods to Service IPs (flannel and calico reach the API server at 10.96.0.1:443 that way) is not masqueraded and can time out: seed 000's flannel CrashLoopBackOff.");
+    wrong.plain("Without it, traffic from nodes and host-network pods to Service IPs (flannel and calico reach the API server at 10.96.0.1:443 that way) is not masqueraded and can time out; that is how flannel ends in CrashLoopBackOff with \"dial tcp 10.96.0.1:443: i/o timeout\".");
     w.pages.push(wrong);
     if !current.source.starts_with("ConfigMap") {
         w.block(

@@ -214,7 +214,7 @@ impl App {
             return;
         };
         let plan = plan.clone();
-        let input = d.input.clone();
+        let input = d.input.text().to_owned();
         let executor = self.wizard_executor();
         let Some(Overlay::Dialog(d)) = &mut self.overlay else {
             return;
@@ -269,8 +269,7 @@ impl App {
                     .into_iter()
                     .flat_map(|m| m.rows.iter())
                     .find(|r| r.key == key)
-                    .and_then(|r| r.cells.get(3))
-                    .and_then(|c| c.parse().ok())
+                    .and_then(|r| r.desired_replicas())
                     .unwrap_or(0);
                 self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput {
                     kind: scale_kind,

@@ -12,6 +12,7 @@ use super::*;
 use crate::model::columns::{Column, ColumnKind};
 use crate::ui::panes::storage::StorageView;
 use crate::ui::view::{ObjKind, TableRow, Tone};
+use crate::views::tables::RowData;
 
 fn options(read_only: bool) -> ConsoleOptions {
     ConsoleOptions {
@@ -76,11 +77,19 @@ fn view() -> Arc<ViewModel> {
                 "web",
                 &["demo", "sts", "web", "2"],
             ),
-            row(
-                ObjKind::Deployment,
-                "demo",
-                "api",
-                &["demo", "deploy", "api", "3"],
+            // The dialog reads the typed count, not the cell: the cell says "3/3".
+            Arc::new(
+                (*row(
+                    ObjKind::Deployment,
+                    "demo",
+                    "api",
+                    &["demo", "deploy", "api", "3/3"],
+                ))
+                .clone()
+                .with_data(RowData::Replicas(crate::model::rows::Replicas {
+                    desired: 3,
+                    ..Default::default()
+                })),
             ),
         ],
     };
@@ -273,13 +282,16 @@ fn the_filter_narrows_the_pane_in_front() {
 fn help_and_the_command_list_open_and_close() {
     let mut c = Console::new();
     c.keys("?");
-    assert!(matches!(c.app.overlay, Some(Overlay::Help)));
+    assert!(matches!(c.app.overlay, Some(Overlay::Help(..))));
     c.keys("3");
     assert_eq!(c.app.pane, PaneId::Overview, "keys stay in the overlay");
     c.key(KeyCode::Esc);
     assert!(c.app.overlay.is_none());
     c.command("help");
-    assert!(matches!(c.app.overlay, Some(Overlay::Commands)));
+    assert!(matches!(
+        &c.app.overlay,
+        Some(Overlay::Help(h, None)) if h.focus == crate::ui::help::Focus::Commands
+    ));
     c.keys("?");
     assert!(c.app.overlay.is_none());
 }
@@ -401,4 +413,36 @@ fn every_pane_draws_with_and_without_overlays() {
             c.key(KeyCode::Esc);
         }
     }
+}
+
+/// The keymap's promise for the panes (the overlays' half is in `key_coverage`):
+/// in both shipped keymaps, every action a key reaches on a pane is taken by the
+/// pane or by what all panes share, so `?` lists no key that does nothing.
+#[test]
+fn every_key_bound_on_a_pane_does_something() {
+    for name in crate::ui::keymap::BUILTIN_KEYMAPS {
+        let keymap = Keymap::builtin(name).unwrap_or_default();
+        for id in PaneId::ALL {
+            let contexts = Console::new().app.panes[id.index()].contexts();
+            for action in Action::all() {
+                if !contexts
+                    .iter()
+                    .any(|c| !keymap.keys_for(*c, action).is_empty())
+                {
+                    continue;
+                }
+                let mut c = Console::with(options(false));
+                c.app.switch(id);
+                let taken = c.app.offer_to_pane(action) || c.app.on_common_action(action);
+                assert!(
+                    taken,
+                    "{name}: {action} is bound on {id:?} but does nothing"
+                );
+            }
+        }
+    }
+    // The check can fail: a dialog's action means nothing on a pane.
+    let mut c = Console::new();
+    c.app.switch(PaneId::Pods);
+    assert!(!c.app.offer_to_pane(Action::Confirm) && !c.app.on_common_action(Action::Confirm));
 }

@@ -34,6 +34,42 @@ pub(crate) enum Run {
 }
 
 impl Command {
+    /// A command that shows `pane`, listed in the hint after an unknown command.
+    pub(crate) const fn show(
+        pane: PaneId,
+        name: &'static str,
+        aliases: &'static [&'static str],
+        help: &'static str,
+    ) -> Command {
+        Command {
+            name,
+            aliases,
+            help,
+            hinted: true,
+            run: Run::Show {
+                pane,
+                namespaced: false,
+            },
+        }
+    }
+
+    /// Its argument chooses the namespace (`all` or `-A`: every namespace).
+    pub(crate) const fn namespaced(mut self) -> Command {
+        if let Run::Show { pane, .. } = self.run {
+            self.run = Run::Show {
+                pane,
+                namespaced: true,
+            };
+        }
+        self
+    }
+
+    /// Left out of the hint after an unknown command.
+    pub(crate) const fn unhinted(mut self) -> Command {
+        self.hinted = false;
+        self
+    }
+
     /// The argument it takes, as help writes it (`""`: none).
     pub(crate) fn args(&self) -> &'static str {
         match self.run {

@@ -19,7 +19,7 @@ use super::table::{self, TableState};
 use super::{DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use crate::model::pod_status::human_since;
 use crate::ops::wizard::unlock::UnlockTarget;
-use crate::ui::commands::{Command, Run};
+use crate::ui::commands::Command;
 use crate::ui::keymap::{Action, Context};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::view::{TableModel, TableRow, Tone, ViewModel};
@@ -263,26 +263,18 @@ pub fn draw(
 }
 
 const COMMANDS: &[Command] = &[
-    Command {
-        name: "ceph",
-        aliases: &[],
-        help: "the Ceph cluster and its RBD images",
-        hinted: true,
-        run: Run::Show {
-            pane: PaneId::Ceph,
-            namespaced: false,
-        },
-    },
-    Command {
-        name: "rbd",
-        aliases: &["images"],
-        help: "the RBD images (the cluster section folded into one line)",
-        hinted: true,
-        run: Run::Show {
-            pane: PaneId::Ceph,
-            namespaced: false,
-        },
-    },
+    Command::show(
+        PaneId::Ceph,
+        "ceph",
+        &[],
+        "the Ceph cluster and its RBD images",
+    ),
+    Command::show(
+        PaneId::Ceph,
+        "rbd",
+        &["images"],
+        "the RBD images (the cluster section folded into one line)",
+    ),
 ];
 
 /// The image table's selection and sort, and whether the pane was opened with

@@ -5,20 +5,17 @@ use ratatui::layout::Rect;
 
 use super::table::{self, TableState};
 use super::{DrawCtx, Pane, PaneId};
-use crate::ui::commands::{Command, Run};
+use crate::ui::commands::Command;
 use crate::ui::keymap::Context;
 use crate::ui::view::{TableModel, ViewModel};
 
-const COMMANDS: &[Command] = &[Command {
-    name: "events",
-    aliases: &["ev"],
-    help: "the events (in namespace ns)",
-    hinted: true,
-    run: Run::Show {
-        pane: PaneId::Events,
-        namespaced: true,
-    },
-}];
+const COMMANDS: &[Command] = &[Command::show(
+    PaneId::Events,
+    "events",
+    &["ev"],
+    "the events (in namespace ns)",
+)
+.namespaced()];
 
 /// The event table's selection and sort.
 #[derive(Debug, Default)]

@@ -15,7 +15,7 @@ use super::overview::wrap_hanging;
 use super::table::{self, TableState};
 use super::{DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use crate::diagnose::Severity;
-use crate::ui::commands::{Command, Run};
+use crate::ui::commands::Command;
 use crate::ui::keymap::{Action, Context};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::view::TableModel;
@@ -142,16 +142,12 @@ pub fn draw(
     );
 }
 
-const COMMANDS: &[Command] = &[Command {
-    name: "net",
-    aliases: &["network"],
-    help: "the pod network: add-on, settings, nodes, host, findings",
-    hinted: true,
-    run: Run::Show {
-        pane: PaneId::Network,
-        namespaced: false,
-    },
-}];
+const COMMANDS: &[Command] = &[Command::show(
+    PaneId::Network,
+    "net",
+    &["network"],
+    "the pod network: add-on, settings, nodes, host, findings",
+)];
 
 /// The node table's selection and sort, and how far the section below is scrolled.
 #[derive(Debug, Default)]

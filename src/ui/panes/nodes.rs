@@ -5,20 +5,16 @@ use ratatui::layout::Rect;
 
 use super::table::{self, TableState};
 use super::{DrawCtx, Pane, PaneId};
-use crate::ui::commands::{Command, Run};
+use crate::ui::commands::Command;
 use crate::ui::keymap::Context;
 use crate::ui::view::{TableModel, ViewModel};
 
-const COMMANDS: &[Command] = &[Command {
-    name: "nodes",
-    aliases: &["node", "no"],
-    help: "the nodes",
-    hinted: true,
-    run: Run::Show {
-        pane: PaneId::Nodes,
-        namespaced: false,
-    },
-}];
+const COMMANDS: &[Command] = &[Command::show(
+    PaneId::Nodes,
+    "nodes",
+    &["node", "no"],
+    "the nodes",
+)];
 
 /// The node table's selection and sort.
 #[derive(Debug, Default)]

@@ -9,8 +9,9 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use super::table::TableState;
 use super::{DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use crate::diagnose::Severity;
+use crate::model::objref::ObjRef;
 use crate::ops::wizard::unlock::UnlockTarget;
-use crate::ui::commands::{Command, Run};
+use crate::ui::commands::Command;
 use crate::ui::keymap::{Action, Context};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::view::{TableModel, ViewModel};
@@ -155,16 +156,13 @@ pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: 
     );
 }
 
-const COMMANDS: &[Command] = &[Command {
-    name: "overview",
-    aliases: &["o"],
-    help: "health at a glance and the findings",
-    hinted: false,
-    run: Run::Show {
-        pane: PaneId::Overview,
-        namespaced: false,
-    },
-}];
+const COMMANDS: &[Command] = &[Command::show(
+    PaneId::Overview,
+    "overview",
+    &["o"],
+    "health at a glance and the findings",
+)
+.unhinted()];
 
 /// How far the findings are scrolled.
 #[derive(Debug, Default)]
@@ -217,26 +215,18 @@ impl Pane for OverviewPane {
     /// The first pod stuck on a lock, else the first image with a stale lock
     /// (findings come most severe first).
     fn unlock_target(&self, view: &ViewModel) -> Option<UnlockTarget> {
-        let object = |id: &str, kind: &str| {
+        let subject = |id: &str, kind: &str| {
             view.findings
                 .iter()
                 .filter(|f| f.id == id)
-                .find_map(|f| f.object.strip_prefix(kind).map(str::to_string))
+                .find_map(|f| f.subject.as_ref()?.namespaced_as(kind))
+                .map(|(ns, name)| (ns.to_string(), name.to_string()))
         };
-        if let Some(pod) = object("pod.volume-locked", "Pod ")
-            && let Some((namespace, name)) = pod.split_once('/')
-        {
-            return Some(UnlockTarget::Pod {
-                namespace: namespace.to_string(),
-                name: name.to_string(),
-            });
+        if let Some((namespace, name)) = subject("pod.volume-locked", ObjRef::POD) {
+            return Some(UnlockTarget::Pod { namespace, name });
         }
-        let image = object("rbd.stale-lock", "RbdImage ")?;
-        let (pool, image) = image.split_once('/')?;
-        Some(UnlockTarget::Image {
-            pool: pool.to_string(),
-            image: image.to_string(),
-        })
+        let (pool, image) = subject("rbd.stale-lock", ObjRef::RBD_IMAGE)?;
+        Some(UnlockTarget::Image { pool, image })
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {

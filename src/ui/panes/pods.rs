@@ -5,20 +5,17 @@ use ratatui::layout::Rect;
 
 use super::table::{self, TableState};
 use super::{DrawCtx, Pane, PaneId};
-use crate::ui::commands::{Command, Run};
+use crate::ui::commands::Command;
 use crate::ui::keymap::Context;
 use crate::ui::view::{TableModel, ViewModel};
 
-const COMMANDS: &[Command] = &[Command {
-    name: "pods",
-    aliases: &["pod", "po"],
-    help: "the pods (in namespace ns)",
-    hinted: true,
-    run: Run::Show {
-        pane: PaneId::Pods,
-        namespaced: true,
-    },
-}];
+const COMMANDS: &[Command] = &[Command::show(
+    PaneId::Pods,
+    "pods",
+    &["pod", "po"],
+    "the pods (in namespace ns)",
+)
+.namespaced()];
 
 /// The pod table's selection and sort.
 #[derive(Debug, Default)]

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 
 use super::table::{self, TableState};
 use super::{DrawCtx, Pane, PaneId};
-use crate::ui::commands::{Command, Run};
+use crate::ui::commands::Command;
 use crate::ui::keymap::Context;
 use crate::ui::view::{TableModel, ViewModel};
 
@@ -37,29 +37,30 @@ impl StorageView {
     }
 }
 
-const fn show(
-    name: &'static str,
-    aliases: &'static [&'static str],
-    help: &'static str,
-    hinted: bool,
-) -> Command {
-    Command {
-        name,
-        aliases,
-        help,
-        hinted,
-        run: Run::Show {
-            pane: PaneId::Storage,
-            namespaced: true,
-        },
-    }
-}
-
 const COMMANDS: &[Command] = &[
-    show("pvc", &["pvcs"], "persistent volume claims", true),
-    show("pv", &["pvs"], "persistent volumes", true),
-    show("sc", &["storageclasses"], "storage classes", true),
-    show("storage", &[], "the storage pane as last shown", false),
+    Command::show(
+        PaneId::Storage,
+        "pvc",
+        &["pvcs"],
+        "persistent volume claims",
+    )
+    .namespaced(),
+    Command::show(PaneId::Storage, "pv", &["pvs"], "persistent volumes").namespaced(),
+    Command::show(
+        PaneId::Storage,
+        "sc",
+        &["storageclasses"],
+        "storage classes",
+    )
+    .namespaced(),
+    Command::show(
+        PaneId::Storage,
+        "storage",
+        &[],
+        "the storage pane as last shown",
+    )
+    .namespaced()
+    .unhinted(),
 ];
 
 /// The sub-view shown and each sub-view's table state.

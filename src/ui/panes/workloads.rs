@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 
 use super::table::{self, TableState};
 use super::{DrawCtx, Pane, PaneId};
-use crate::ui::commands::{Command, Run};
+use crate::ui::commands::Command;
 use crate::ui::keymap::Context;
 use crate::ui::view::{ObjKind, TableModel, ViewModel};
 
@@ -41,29 +41,13 @@ impl WorkloadFilter {
     }
 }
 
-const fn show(
-    name: &'static str,
-    aliases: &'static [&'static str],
-    help: &'static str,
-    hinted: bool,
-) -> Command {
-    Command {
-        name,
-        aliases,
-        help,
-        hinted,
-        run: Run::Show {
-            pane: PaneId::Workloads,
-            namespaced: true,
-        },
-    }
-}
-
 const COMMANDS: &[Command] = &[
-    show("sts", &["statefulsets"], "StatefulSets", true),
-    show("ds", &["daemonsets"], "DaemonSets", true),
-    show("deploy", &["deployments"], "Deployments", true),
-    show("workloads", &[], "all workloads", false),
+    Command::show(PaneId::Workloads, "sts", &["statefulsets"], "StatefulSets").namespaced(),
+    Command::show(PaneId::Workloads, "ds", &["daemonsets"], "DaemonSets").namespaced(),
+    Command::show(PaneId::Workloads, "deploy", &["deployments"], "Deployments").namespaced(),
+    Command::show(PaneId::Workloads, "workloads", &[], "all workloads")
+        .namespaced()
+        .unhinted(),
 ];
 
 /// The kind shown, each kind's table state, and the rows of that kind (picked out

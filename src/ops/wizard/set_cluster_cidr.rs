@@ -11,7 +11,8 @@ use super::error::WizardError;
 use super::restart_cni::AgentPod;
 use super::{Page, Wizard, WizardOption};
 use crate::diagnose::network::config::{self, Sourced};
-use crate::model::cidr::Cidr;
+use crate::diagnose::network::node_pod_cidr;
+use crate::model::cidr::{self, Cidr};
 use crate::model::pod::Pod;
 use crate::model::snapshot::Snapshot;
 use crate::ops::op::{ObjectRef, Op};
@@ -27,6 +28,10 @@ pub struct Facts {
     pub pod_subnets: Vec<Cidr>,
     /// Where the pod subnet was read, when it was.
     pub pod_subnet_source: Option<String>,
+    /// kubeadm's serviceSubnet when it parses (a cluster CIDR must not overlap it).
+    pub service_subnets: Vec<Cidr>,
+    /// Each node's podCIDR that parses (a cluster CIDR must hold them all).
+    pub node_pod_cidrs: Vec<(String, Cidr)>,
     /// The `clusterCIDR:` line of the ConfigMap's config.conf, if it has one.
     pub config_line: Option<String>,
     /// kube-proxy's pods (not being deleted), in node order.
@@ -62,10 +67,24 @@ pub fn gather(s: &Snapshot) -> Facts {
         })
         .collect();
     proxies.sort_by(|a, b| a.node.cmp(&b.node));
+    let node_pod_cidrs = s
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let cidr = node_pod_cidr(n)?.parse().ok()?;
+            Some((n.metadata.name.clone()?, cidr))
+        })
+        .collect();
     Facts {
         current: cfg.cluster_cidr.clone(),
         pod_subnets: cfg.pod_subnets(),
         pod_subnet_source: cfg.pod_subnet.as_ref().map(|p| p.source.clone()),
+        service_subnets: cfg
+            .service_subnet
+            .as_deref()
+            .and_then(|t| cidr::parse_list(t).ok())
+            .unwrap_or_default(),
+        node_pod_cidrs,
         config_line,
         proxies,
     }
@@ -82,7 +101,10 @@ pub fn assess(facts: &Facts, cidr: Option<&str>) -> Result<Wizard, WizardError> 
         ));
     };
     let want = match cidr {
-        Some(c) => c.to_string(),
+        Some(typed) => {
+            validate(facts, typed)?;
+            typed.trim().to_string()
+        }
         None if facts.pod_subnets.is_empty() => {
             return Err(WizardError::NeedsInput {
                 what: "CIDR".into(),
@@ -97,13 +119,6 @@ pub fn assess(facts: &Facts, cidr: Option<&str>) -> Result<Wizard, WizardError> 
             .collect::<Vec<_>>()
             .join(","),
     };
-    for part in want.split(',') {
-        part.parse::<Cidr>().map_err(|e| WizardError::Invalid {
-            input: part.to_string(),
-            expected: "a CIDR".into(),
-            why: e.to_string(),
-        })?;
-    }
     let mut w = Wizard::new(
         format!("Set kube-proxy's clusterCIDR to {want}"),
         ObjectRef::new("ConfigMap", Some("kube-system"), "kube-proxy"),
@@ -120,9 +135,26 @@ pub fn assess(facts: &Facts, cidr: Option<&str>) -> Result<Wizard, WizardError> 
             current.value, current.source
         ));
     }
-    match &facts.pod_subnet_source {
-        Some(source) => wrong.plain(format!("the cluster's pod subnet: {want} ({source})")),
-        None => wrong.plain(format!("the pod network given: {want}")),
+    let pod_subnet = facts
+        .pod_subnets
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    match (&facts.pod_subnet_source, pod_subnet.is_empty()) {
+        (Some(source), false) => {
+            wrong.plain(format!("the cluster's pod subnet: {pod_subnet} ({source})"))
+        }
+        _ => wrong.plain("the cluster's pod subnet: unknown (no kubeadm-config podSubnet)"),
+    }
+    if cidr.is_some() {
+        if pod_subnet.is_empty() || pod_subnet == want {
+            wrong.plain(format!("the value typed: {want}"));
+        } else {
+            wrong.bad(format!(
+                "the value typed: {want}, not the pod subnet {pod_subnet}"
+            ));
+        }
     }
     wrong.plain("Without it, traffic from nodes and host-network pods to Service IPs (flannel and calico reach the API server at 10.96.0.1:443 that way) is not masqueraded and can time out; that is how flannel ends in CrashLoopBackOff with \"dial tcp 10.96.0.1:443: i/o timeout\".");
     w.pages.push(wrong);
@@ -172,6 +204,66 @@ pub fn assess(facts: &Facts, cidr: Option<&str>) -> Result<Wizard, WizardError> 
     Ok(w)
 }
 
+/// A typed cluster CIDR that kube-proxy could use: each part a network address (no
+/// host bits) of the cluster's family (IPv4 when nothing says), outside the service
+/// subnet, and together holding every node's podCIDR of its family.
+fn validate(facts: &Facts, typed: &str) -> Result<(), WizardError> {
+    let invalid = |why: String| WizardError::Invalid {
+        input: typed.trim().to_string(),
+        expected: "a cluster CIDR for this cluster".into(),
+        why,
+    };
+    let known: Vec<&Cidr> = facts
+        .pod_subnets
+        .iter()
+        .chain(&facts.service_subnets)
+        .chain(facts.node_pod_cidrs.iter().map(|(_, c)| c))
+        .collect();
+    let v4 = |c: &Cidr| c.network().is_ipv4();
+    let mut parts = Vec::new();
+    for part in typed.split(',').map(str::trim) {
+        let parsed: Cidr = part
+            .parse()
+            .map_err(|e: cidr::CidrError| WizardError::Invalid {
+                input: part.to_string(),
+                expected: "a CIDR".into(),
+                why: e.to_string(),
+            })?;
+        let address = part.split_once('/').map(|(a, _)| a).unwrap_or(part);
+        if address.parse::<std::net::IpAddr>().ok() != Some(parsed.network()) {
+            return Err(invalid(format!(
+                "{part} has host bits set; the network is {parsed}"
+            )));
+        }
+        let family_known = if known.is_empty() {
+            v4(&parsed)
+        } else {
+            known.iter().any(|k| v4(k) == v4(&parsed))
+        };
+        if !family_known {
+            return Err(invalid(format!(
+                "{part} is {}, and this cluster's subnets and podCIDRs are not",
+                if v4(&parsed) { "IPv4" } else { "IPv6" }
+            )));
+        }
+        if let Some(service) = facts.service_subnets.iter().find(|s| s.overlaps(&parsed)) {
+            return Err(invalid(format!(
+                "{part} overlaps the service subnet {service}"
+            )));
+        }
+        parts.push(parsed);
+    }
+    for (node, pod_cidr) in &facts.node_pod_cidrs {
+        let same_family: Vec<&Cidr> = parts.iter().filter(|p| v4(p) == v4(pod_cidr)).collect();
+        if !same_family.is_empty() && !same_family.iter().any(|p| p.contains_cidr(pod_cidr)) {
+            return Err(invalid(format!(
+                "{node}'s podCIDR {pod_cidr} is outside it; kube-proxy would treat that node's pods as outside the cluster"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Set kube-proxy's clusterCIDR, then restart its pods one node at a time (it reads
 /// the file only at start), each waited for before the next. `current` is the value the
 /// operator saw (`""` when empty or absent). Typed confirmation: `kube-proxy`.
@@ -219,6 +311,10 @@ mod tests {
         }
     }
 
+    fn cidr(text: &str) -> Cidr {
+        text.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// kubeadm's layout with an empty clusterCIDR, podSubnet 10.244.0.0/16, two nodes.
     fn facts() -> Facts {
         Facts {
@@ -228,6 +324,11 @@ mod tests {
             }),
             pod_subnets: vec!["10.244.0.0/16".parse().unwrap_or_else(|e| panic!("{e}"))],
             pod_subnet_source: Some("ConfigMap kube-system/kubeadm-config".into()),
+            service_subnets: vec![cidr("10.96.0.0/12")],
+            node_pod_cidrs: vec![
+                ("node1".into(), cidr("10.244.1.0/24")),
+                ("node2".into(), cidr("10.244.2.0/24")),
+            ],
             config_line: Some("clusterCIDR: \"\"".into()),
             proxies: vec![proxy("node1"), proxy("node2")],
         }
@@ -298,11 +399,53 @@ mod tests {
             assess(&f, None),
             Err(WizardError::NeedsInput { .. })
         ));
-        assert!(assess(&f, Some("10.0.0.0/8")).is_ok());
+        assert!(assess(&f, Some("10.244.0.0/16")).is_ok());
         f.current = None;
         assert!(matches!(
             assess(&f, None),
             Err(WizardError::NotFound { .. })
         ));
+    }
+
+    /// What an operator might type wrongly is refused with what is wrong, before any
+    /// page or plan exists.
+    #[test]
+    fn a_typed_cidr_must_fit_the_cluster() {
+        let why = |typed: &str| match assess(&facts(), Some(typed)) {
+            Err(WizardError::Invalid { why, .. }) => why,
+            other => panic!("{typed}: {other:?}"),
+        };
+        assert!(
+            why("10.244.0.1/16").contains("host bits"),
+            "{}",
+            why("10.244.0.1/16")
+        );
+        assert!(why("fd00::/64").contains("IPv6"));
+        assert!(why("10.96.0.0/16").contains("service subnet 10.96.0.0/12"));
+        assert!(why("10.0.0.0/8").contains("service subnet"));
+        assert!(why("10.244.2.0/24").contains("node1's podCIDR 10.244.1.0/24"));
+        assert!(why("10.244.0.0/16,zz").contains("no /prefix"));
+        // A wider range that holds every node is the operator's to choose, and the
+        // pages say it is not the pod subnet.
+        let w = assess(&facts(), Some("10.240.0.0/12")).unwrap_or_else(|e| panic!("{e}"));
+        let text = w.render().join("\n");
+        assert!(
+            text.contains(
+                "the cluster's pod subnet: 10.244.0.0/16 (ConfigMap kube-system/kubeadm-config)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("the value typed: 10.240.0.0/12, not the pod subnet 10.244.0.0/16"),
+            "{text}"
+        );
+        assert!(w.plan().is_some());
+        // Nothing known about the cluster: IPv4 only.
+        let mut f = facts();
+        f.pod_subnets.clear();
+        f.service_subnets.clear();
+        f.node_pod_cidrs.clear();
+        assert!(assess(&f, Some("fd00::/64")).is_err());
+        assert!(assess(&f, Some("10.244.0.0/16")).is_ok());
     }
 }

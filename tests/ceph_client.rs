@@ -115,7 +115,7 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// The lab's `client.kube`: `mon 'allow r'`, the seed 003 user.
+    /// The lab's `client.kube`: `mon 'allow r'`, too few rights to blocklist.
     fn kube(&self) -> CephClient {
         let s = CephSettings::new(self.conf(), "kube").with_keyring(self.cluster.kube_keyring());
         CephClient::connect(s).unwrap_or_else(|e| panic!("{e}"))
@@ -759,7 +759,8 @@ async fn kube_user_cannot_blocklist_or_break_locks() {
     assert!(msg.contains("client.kube may not blocklist"), "{msg}");
     assert!(msg.contains("profile rbd"), "{msg}");
 
-    // The seed 003 case: breaking the lock needs blocklisting first.
+    // Breaking the lock needs blocklisting first: without the rights, "rbd: releasing
+    // lock failed: (13) Permission denied".
     create_image(fx, "cc-kube-lock", 16).await;
     rbd::lock_add(
         fx.cli(Some("node1"), "rbd"),

@@ -1,6 +1,7 @@
-//! `kcops check` on `etcd-scaled-down` (seed 003): at this layer nothing is wrong —
-//! the StatefulSet has the two replicas it asks for, and the claim data-etcd-2 left
-//! behind is still Bound. (The stale etcd member is the members layer's finding.)
+//! `kcops check` on `etcd-scaled-down` (etcd scaled 3 -> 2 without `etcdctl member
+//! remove`): at this layer nothing is wrong — the StatefulSet has the two replicas it
+//! asks for, and the claim data-etcd-2 left behind is still Bound. (The stale etcd
+//! member is the members layer's finding.)
 //!
 //! The snapshot helper these tests share is `common::snapshot`; each scenario runs in
 //! its own test binary (`check_healthy`, `check_stale_lock`, `check_flannel`) because a

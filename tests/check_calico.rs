@@ -1,5 +1,6 @@
-//! `kcops check` on `calico-broken` (seed 000's calico attempt, today's components),
-//! with the host probes of the console node (master): exactly
+//! `kcops check` on `calico-broken` (calico's default IPPool on a 10.244.0.0/16
+//! cluster, today's components), with the host probes of the console node (master):
+//! exactly
 //! - calico-node on node2 running but never ready, `net.cni-not-ready`;
 //! - the IPPool 192.168.0.0/16 outside kubeadm's podSubnet 10.244.0.0/16,
 //!   `net.pod-cidr-mismatch`;

@@ -1,5 +1,5 @@
-//! `kcops check --json` with Ceph on `rbd-stale-lock` (seeds 003 and 004, real Ceph):
-//! the stale lock of node1 is found in Ceph and named in the stuck pod's finding; an
+//! `kcops check --json` with Ceph on `rbd-stale-lock` (real Ceph): the stale lock that
+//! node1's dead kubelet left is found in Ceph and named in the stuck pod's finding; an
 //! image no PV references is an orphan; a user that may not blocklist is told how to
 //! get the caps; an unreachable mon is reported while the Kubernetes findings stay.
 //!

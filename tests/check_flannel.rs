@@ -1,5 +1,6 @@
-//! `kcops check` on `flannel-broken` (seed 000), as the console sees it from node1 (its
-//! host root) and from master: exactly the seed's network findings —
+//! `kcops check` on `flannel-broken` (a kubeadm cluster whose flannel pod network is
+//! broken), as the console sees it from node1 (its host root) and from master: exactly
+//! the scenario's network findings —
 //! - flannel crash-looping on node2 with its reason (it cannot reach the API service
 //!   10.96.0.1:443), `net.cni-crashloop`;
 //! - kube-proxy without clusterCIDR, `net.kube-proxy-cluster-cidr`;
@@ -44,7 +45,7 @@ const LIVE: [&str; 2] = [
 ];
 
 #[tokio::test]
-async fn flannel_broken_gives_the_seeds_network_findings() {
+async fn flannel_broken_gives_its_network_findings() {
     let lab = lab();
     let client = lab.client().await;
     let node1 = lab.host_probe("node1");

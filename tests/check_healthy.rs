@@ -100,7 +100,8 @@ async fn healthy_has_no_findings_and_one_fault_gives_one() {
     )
     .await;
 
-    // A network fault: kube-proxy loses its clusterCIDR (seed 000's cause).
+    // A network fault: kube-proxy loses its clusterCIDR (what left flannel unable to
+    // reach 10.96.0.1:443, "i/o timeout").
     let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
     let original = configmaps
         .get("kube-proxy")

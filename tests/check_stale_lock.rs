@@ -1,5 +1,6 @@
-//! `kcops check` on `rbd-stale-lock` (seed 004, real Ceph): exactly the NotReady node1
-//! and the moved pod stuck on node1's RBD lock, naming the image.
+//! `kcops check` on `rbd-stale-lock` (node1's kubelet died holding the RBD lock, real
+//! Ceph): exactly the NotReady node1 and the moved pod stuck on node1's RBD lock,
+//! naming the image.
 
 mod common;
 

@@ -1,8 +1,8 @@
 //! The Ceph pane end to end: the real `kcops` binary in a pseudo-terminal against the
-//! `rbd-stale-lock` lab (real Ceph), read with a VT100 parser. The stale lock of seed
-//! 004 shows on the image row with the node behind it; with the mon stopped the pane
-//! shows the error while the other panes keep updating; with the mon back the data
-//! returns.
+//! `rbd-stale-lock` lab (real Ceph), read with a VT100 parser. The stale lock that
+//! node1's dead kubelet left shows on the image row with the node behind it; with the
+//! mon stopped the pane shows the error while the other panes keep updating; with the
+//! mon back the data returns.
 
 mod common;
 
@@ -31,7 +31,7 @@ fn line_with<'a>(screen: &'a str, needle: &str) -> Option<&'a str> {
 #[test]
 fn stale_lock_shown_and_mon_outage_survived() {
     let lab = lab();
-    // Seed 004 has happened: the replacement pod waits on node2 for node1's lock.
+    // node1's kubelet died holding the lock: the replacement pod waits on node2 for it.
     let pod = moved_pod_name(lab);
     let (pv_name, image) = claim_image(lab);
     let node1_ip = lab.node_ip("node1");

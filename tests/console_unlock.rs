@@ -1,8 +1,9 @@
-//! Seed 004 through the real `kcops` binary in a pseudo-terminal, on its own
-//! `rbd-stale-lock` lab with real Ceph: the console flags the stuck pod, `u` on it
-//! opens the lock-removal wizard, its pages are read, the image name is typed and the
-//! plan runs to the end with progress. Then, from outside (ceph, rbd, kubectl): node1's
-//! client is blocklisted with an expiry, node2's kubelet holds the lock, the pod runs.
+//! A stale RBD lock left by node1's dead kubelet, through the real `kcops` binary in a
+//! pseudo-terminal, on its own `rbd-stale-lock` lab with real Ceph: the console flags
+//! the stuck pod, `u` on it opens the lock-removal wizard, its pages are read, the
+//! image name is typed and the plan runs to the end with progress. Then, from outside
+//! (ceph, rbd, kubectl): node1's client is blocklisted with an expiry, node2's kubelet
+//! holds the lock, the pod runs.
 
 mod common;
 

@@ -1,6 +1,6 @@
-//! Seed 004 end to end on real Ceph: the pod that moved from node1 to node2 stays
-//! ContainerCreating on node1's RBD lock (whose address is node1's IP), and once the
-//! lock is removed with the rbd CLI the pod starts and node2 holds the lock.
+//! A dead kubelet's RBD lock end to end on real Ceph: the pod that moved from node1 to
+//! node2 stays ContainerCreating on node1's RBD lock (whose address is node1's IP), and
+//! once the lock is removed with the rbd CLI the pod starts and node2 holds the lock.
 
 mod common;
 
@@ -82,7 +82,7 @@ fn pod_blocked_by_node1_lock_runs_after_rbd_lock_rm() {
         lab.node_ip("node1")
     );
 
-    // The operator's fix from the seed: rbd lock remove.
+    // The operator's usual fix: rbd lock remove.
     let mut rm = lab.ceph_cmd("rbd");
     rm.args([
         "lock",

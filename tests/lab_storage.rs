@@ -1,6 +1,7 @@
 //! The healthy scenario on real Ceph and real etcd: provisioning makes real RBD images,
 //! the lab kubelet locks them from each node's own address, and etcd members run at
-//! their pod IPs (seed 003: scaling 3 -> 2 leaves etcd-2 registered).
+//! their pod IPs (scaling 3 -> 2 without `etcdctl member remove` leaves etcd-2
+//! registered).
 
 mod common;
 
@@ -187,7 +188,7 @@ fn etcd_members_at_pod_ips_and_scale_down_leaves_a_member() {
             format!("http://{}:2380", ip_of(&name)).as_str()
         );
     }
-    // Seed 003: scale down without `etcdctl member remove`.
+    // Scale down without `etcdctl member remove`.
     lab.kubectl_ok(&["scale", "statefulset", "etcd", "--replicas=2"]);
     wait_for("etcd-2 to be gone", Duration::from_secs(60), || {
         let out = lab.kubectl(&["get", "pod", "etcd-2"]);

@@ -1357,9 +1357,9 @@ fn read_only_mode() {
 // ---------------------------------------------------------------------------------
 // Network
 
-/// The fixture cluster on flannel: node2's flannel crash-looping (seed 000's reason),
-/// kube-proxy without clusterCIDR, and the host of node1 (the console's node) with
-/// leaked host-local reservations.
+/// The fixture cluster on flannel: node2's flannel crash-looping ("dial tcp
+/// 10.96.0.1:443: i/o timeout"), kube-proxy without clusterCIDR, and the host of node1
+/// (the console's node) with leaked host-local reservations.
 fn network_view() -> Arc<ViewModel> {
     use kcops::model::host::{
         CniConfig, HostReport, IfAddr, IpamNetwork, Link, Probe, Reservation, SandboxList,

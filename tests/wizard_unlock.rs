@@ -1,10 +1,10 @@
-//! The lock-removal wizard at the ops level against the lab's `rbd-stale-lock`
-//! scenario on real Ceph (seeds 003 and 004): the under-privileged `client.kube` is
-//! stopped at the permission preflight with the `ceph auth caps` fix and nothing
-//! changes; a read-only executor refuses; as admin the plan fences node1's client,
-//! breaks its lock, and the pod runs with node2's lock. An image held open by a live
-//! client on the holder node is fenced before its lock is broken, and plans that would
-//! break without fencing are refused.
+//! The lock-removal wizard at the ops level against the lab's `rbd-stale-lock` scenario
+//! on real Ceph (node1's dead kubelet left its lock on the image; removing it needs
+//! blocklist rights): the under-privileged `client.kube` is stopped at the permission
+//! preflight with the `ceph auth caps` fix and nothing changes; a read-only executor
+//! refuses; as admin the plan fences node1's client, breaks its lock, and the pod runs
+//! with node2's lock. An image held open by a live client on the holder node is fenced
+//! before its lock is broken, and plans that would break without fencing are refused.
 
 mod common;
 

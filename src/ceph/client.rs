@@ -248,8 +248,8 @@ impl CephClient {
 
     /// Breaks the lock `cookie` held by `locker` (`client.4140`) on the image, as
     /// `rbd lock rm` does. librbd blocklists the holder first, so this needs blocklist
-    /// rights (the seed 003 failure otherwise). ENOENT when no such lock exists (any
-    /// more).
+    /// rights (otherwise "rbd: releasing lock failed: (13) Permission denied", as for a
+    /// `client.kube` with `mon 'allow r'`). ENOENT when no such lock exists (any more).
     pub async fn break_lock(
         &self,
         pool: &str,

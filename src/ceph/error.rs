@@ -102,7 +102,8 @@ impl CephError {
     }
 
     /// The user lacks a capability (EACCES), or cephx refused the entity (EPERM):
-    /// the seed 003 case, "releasing lock failed: (13) Permission denied".
+    /// e.g. a user without blocklist rights breaking a stale lock, "rbd: releasing lock
+    /// failed: (13) Permission denied".
     pub fn is_permission_denied(&self) -> bool {
         matches!(self.errno(), Some(EACCES | EPERM))
     }

@@ -390,7 +390,8 @@ fn is_sandbox_event(e: &Event) -> bool {
     let reason = e.reason.as_deref().unwrap_or_default();
     let message = e.message.as_deref().unwrap_or_default();
     reason == "FailedCreatePodSandBox"
-        // Kubelets before CRI reported CNI failures as FailedSync (seed 000).
+        // Kubelets before CRI (docker, Kubernetes 1.5) reported CNI failures as
+        // FailedSync: `failed to "SetupNetwork" ... Failed to setup network for pod`.
         || (reason == "FailedSync"
             && (message.contains("SetupNetwork") || message.contains("Failed to setup network")))
 }
@@ -964,7 +965,8 @@ mod tests {
         )
     }
 
-    /// Seed 004 as the lab produces it.
+    /// A stale kubelet lock as the lab produces it: node1's kubelet died holding the RBD
+    /// lock, and the pod rescheduled to node2 waits in ContainerCreating.
     fn stale_lock() -> Snapshot {
         let mut s = snapshot();
         s.nodes.push(node("master", "True"));

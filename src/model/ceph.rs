@@ -80,7 +80,8 @@ pub enum FencePermission {
 }
 
 /// The exact command that gives `entity` the mon caps fencing needs, keeping its OSD
-/// caps (`profile rbd` on the mon allows `osd blocklist`, as the seed had to learn).
+/// caps (`profile rbd` on the mon allows `osd blocklist`; with less, removing a stale
+/// lock fails with "rbd: releasing lock failed: (13) Permission denied").
 pub fn fence_caps_fix(entity: &str, osd_caps: Option<&str>) -> String {
     let osd = osd_caps.unwrap_or("profile rbd");
     format!("ceph auth caps {entity} mon 'profile rbd' osd '{osd}'")

@@ -128,25 +128,38 @@ pub struct App {
     sandboxes_command: Option<Vec<String>>,
     /// The Ceph refresh task and its client (`None`: running without Ceph).
     pub ceph: Option<Arc<crate::ceph::source::CephWatch>>,
+    /// Config problems and each status line said, oldest first (`:messages`).
+    messages: Vec<String>,
+    /// The status text last kept in `messages`, so it is kept once.
+    said: Option<String>,
 }
 
 impl App {
     pub fn new(opts: &ConsoleOptions, tx: mpsc::Sender<UiMsg>) -> Self {
-        let status = (!opts.config_errors.is_empty()).then(|| {
-            (
+        let status = match opts.config_errors.len() {
+            0 => None,
+            n => Some((
                 Role::Warning,
                 format!(
-                    "{} (bad entries use defaults)",
-                    opts.config_errors.join("; ")
+                    "{n} problem{} in the config files (bad entries use defaults): :messages lists {}",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "it" } else { "them" }
                 ),
-            )
-        });
+            )),
+        };
+        let messages = opts
+            .config_errors
+            .iter()
+            .map(|e| format!("config: {e}"))
+            .collect();
         let panes = panes::all();
         let commands = commands::table(&panes);
         Self {
             pane: PaneId::Overview,
             panes,
             commands,
+            messages,
+            said: None,
             filter: Filter::default(),
             namespace: opts.namespace.clone(),
             overlay: None,
@@ -410,6 +423,33 @@ impl App {
         true
     }
 
+    /// Keeps what the status line says now in the messages (once per change), so a
+    /// message cleared by the next key can still be read with `:messages`.
+    pub(super) fn keep_status(&mut self) {
+        let now = self.status.as_ref().map(|(_, text)| text);
+        if now.is_some() && now != self.said.as_ref() {
+            self.said = now.cloned();
+            if let Some(text) = now {
+                let at = jiff::Zoned::now().strftime("%H:%M:%S");
+                self.messages.push(format!("{at} {text}"));
+            }
+            // Bounded: a long session keeps its last thousand.
+            let over = self.messages.len().saturating_sub(1000);
+            self.messages.drain(..over);
+        } else if now.is_none() {
+            self.said = None;
+        }
+    }
+
+    pub(crate) fn show_messages(&mut self) {
+        let lines = if self.messages.is_empty() {
+            vec!["no messages yet".to_owned()]
+        } else {
+            self.messages.clone()
+        };
+        self.overlay = Some(Overlay::Detail(Detail::messages(lines)));
+    }
+
     /// Gives the pane in front the first say on `action`; `true` when it took it.
     fn offer_to_pane(&mut self, action: Action) -> bool {
         let view = self.view.clone();
@@ -571,7 +611,7 @@ impl App {
                             super::describe::describe_object(&self.view.snapshot, &d.key, &value)
                         }
                         DetailKind::Yaml => super::describe::yaml_of(&value),
-                        DetailKind::Logs => return,
+                        DetailKind::Logs | DetailKind::Messages => return,
                     };
                     d.scroll = d.scroll.min(lines.len().saturating_sub(1));
                     d.lines = lines.into();

@@ -157,6 +157,16 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "messages",
+        aliases: &["msg"],
+        help: "what the status line said, and problems in the config files",
+        hinted: false,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.show_messages(),
+        },
+    },
+    Command {
         name: "help",
         aliases: &["h"],
         help: "this list",

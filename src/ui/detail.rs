@@ -44,6 +44,9 @@ pub enum DetailKind {
     Describe,
     Yaml,
     Logs,
+    /// The console's own messages (config problems, what the status line said):
+    /// kept here because the status line shows one at a time and clears at a key.
+    Messages,
 }
 
 #[derive(Debug)]
@@ -77,11 +80,24 @@ impl Detail {
         }
     }
 
+    /// The console's messages, oldest first, scrolled to the newest.
+    pub fn messages(lines: Vec<String>) -> Self {
+        let key = ObjKey {
+            kind: super::view::ObjKind::Event,
+            namespace: String::new(),
+            name: String::new(),
+        };
+        let mut d = Detail::new(DetailKind::Messages, key, lines);
+        d.scroll = d.lines.len().saturating_sub(1);
+        d
+    }
+
     pub fn title(&self) -> String {
         let what = match self.kind {
             DetailKind::Describe => "describe",
             DetailKind::Yaml => "yaml",
             DetailKind::Logs => "logs",
+            DetailKind::Messages => return format!(" messages ({}) ", self.lines.len()),
         };
         let obj = if self.key.namespace.is_empty() {
             self.key.name.clone()
@@ -265,7 +281,14 @@ impl Detail {
             .borders(Borders::ALL)
             .border_style(theme.style(Role::BorderFocused))
             .title(Span::styled(title, theme.style(Role::Title)));
-        f.render_widget(Paragraph::new(text).block(block), area);
+        let paragraph = Paragraph::new(text).block(block);
+        // Messages are prose, often longer than the screen is wide.
+        let paragraph = if self.kind == DetailKind::Messages {
+            paragraph.wrap(ratatui::widgets::Wrap { trim: false })
+        } else {
+            paragraph
+        };
+        f.render_widget(paragraph, area);
     }
 }
 

@@ -78,7 +78,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         };
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) => { app.on_key(k); dirty = true; }
+                Some(Ok(TermEvent::Key(k))) => { app.on_key(k); app.keep_status(); dirty = true; }
                 Some(Ok(TermEvent::Resize(..))) => dirty = true,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => { tracing::warn!("terminal event error: {e}"); }
@@ -96,7 +96,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
                 tokio::task::spawn_blocking(move || drop(old));
                 dirty = true;
             }
-            Some(msg) = ui_rx.recv() => { app.on_msg(msg); dirty = true; }
+            Some(msg) = ui_rx.recv() => { app.on_msg(msg); app.keep_status(); dirty = true; }
             _ = tick.tick() => { dirty = true; }
             _ = tokio::time::sleep(redraw_in) => {}
             _ = sigterm.recv() => break,

@@ -203,6 +203,9 @@ const MODIFIER_NAMES: &[(&str, Modifier)] = &[
 pub struct Theme {
     name: String,
     styles: [Style; Role::ALL.len()],
+    /// The named colours it was written with: a file parsed on top of this theme
+    /// may use them without defining them again.
+    palette: Vec<(String, Color)>,
 }
 
 impl Default for Theme {
@@ -249,6 +252,7 @@ impl Theme {
         Theme {
             name: "no-color".to_owned(),
             styles,
+            palette: Vec::new(),
         }
     }
 
@@ -268,6 +272,7 @@ impl Theme {
                 Theme {
                     name: format!("{} (NO_COLOR)", self.name),
                     styles,
+                    palette: Vec::new(),
                 }
             }
             _ => self,
@@ -344,6 +349,18 @@ fn parse_onto(src: &str, file: &str, base: &Theme) -> (Option<Theme>, Vec<Config
             palette = p.palette(table);
         }
     }
+    // The base theme's names after the file's own, which may shadow them.
+    palette.extend(
+        base.palette
+            .iter()
+            .filter(|(name, _)| !palette.iter().any(|(n, _)| n == name))
+            .map(|(name, colour)| (name.clone(), Some(*colour)))
+            .collect::<Vec<_>>(),
+    );
+    theme.palette = palette
+        .iter()
+        .filter_map(|(name, colour)| Some((name.clone(), (*colour)?)))
+        .collect();
     for (key, value) in &top {
         match key.get_ref().as_ref() {
             "palette" => {}

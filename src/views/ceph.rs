@@ -281,10 +281,10 @@ fn or_dash(s: String) -> String {
 
 /// What is wrong with the image, if anything, in a few words, and how loud to say it.
 ///
-/// A lock (or a watch) from a node that runs no live pod using the image is stale:
-/// the kubelet of that node never released it, and a pod elsewhere cannot mount the
-/// image while it is there (seed 004). It is an error while a pod waits for the
-/// image, a warning otherwise (it will block the next mount).
+/// A lock (or a watch) from a node that runs no live pod using the image is stale: the
+/// kubelet of that node never released it, and a pod elsewhere cannot mount the image
+/// while it is there ("rbd: image ... is locked by other nodes"). It is an error while
+/// a pod waits for the image, a warning otherwise (it will block the next mount).
 pub fn verdict(u: &ImageUse) -> (String, Tone) {
     let users = u.user_nodes();
     // Pods that mount the claim but do not run (yet): waiting for the image.
@@ -723,7 +723,7 @@ mod tests {
 
     #[test]
     fn verdicts_name_the_stale_holder() {
-        // Seed 004: node1 still holds the lock, the pod waits on node2.
+        // node1's kubelet died holding the lock; the pod rescheduled to node2 waits.
         let stale = image_use("198.18.1.11", "node1", "node2", "Pending");
         assert_eq!(
             verdict(&stale),

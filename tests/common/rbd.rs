@@ -1,6 +1,6 @@
-//! The `rbd-stale-lock` scenario (seed 004) as tests read it from outside: the moved
-//! pod stuck on node2, its image, the image's locks and the OSD blocklist, through
-//! kubectl and the real `rbd`/`ceph` CLIs.
+//! The `rbd-stale-lock` scenario (node1's kubelet died holding the RBD lock) as tests
+//! read it from outside: the moved pod stuck on node2, its image, the image's locks and
+//! the OSD blocklist, through kubectl and the real `rbd`/`ceph` CLIs.
 
 use std::time::Duration;
 

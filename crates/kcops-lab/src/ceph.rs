@@ -650,8 +650,9 @@ impl CephCluster {
     pub fn admin_keyring(&self) -> PathBuf {
         self.dir.join("ceph.client.admin.keyring")
     }
-    /// Keyring of `client.kube` (`mon 'allow r'`, the seed's under-privileged user);
-    /// the conf names it for `--id kube` too.
+    /// Keyring of `client.kube` (`mon 'allow r'`: too few rights to blocklist, so it
+    /// cannot break a stale lock, "(13) Permission denied"); the conf names it for
+    /// `--id kube` too.
     pub fn kube_keyring(&self) -> PathBuf {
         self.dir.join("ceph.client.kube.keyring")
     }

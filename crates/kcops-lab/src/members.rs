@@ -4,8 +4,9 @@
 //! on its node and stops it when the pod is deleted. Each member binds only on the
 //! pod's own loopback address (client port 2379, peer port 2380), so `etcdctl
 //! --endpoints=<pod IPs>` sees exactly what it would see in a real cluster, and its data
-//! dir is keyed by the PVC's UID so that it outlives the pod. That is what makes seed 003
-//! reproducible: scaling 3 -> 2 stops `etcd-2` but leaves it registered in the cluster.
+//! dir is keyed by the PVC's UID so that it outlives the pod. That is what makes the
+//! scale-down incident reproducible: scaling the etcd StatefulSet 3 -> 2 without
+//! `etcdctl member remove` stops `etcd-2` but leaves it registered in the cluster.
 //!
 //! Readiness: the kubelet should mark an etcd pod Ready with [`EtcdMember::ready`]
 //! (process running and the client port accepting connections, like a `tcpSocket`
@@ -654,7 +655,7 @@ mod tests {
         assert!(get.ok, "get failed: {}", get.stderr);
         assert_eq!(get.stdout.trim(), "hello");
 
-        // Scale down: etcd-2 stops but stays registered (seed 003).
+        // Scale down without `etcdctl member remove`: etcd-2 stops but stays registered.
         let old_pid = members[2].pid();
         members[2].stop().await;
         assert!(members[2].exited().is_some());

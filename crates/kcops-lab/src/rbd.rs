@@ -256,7 +256,8 @@ fn parse_lock_list(out: &str) -> Result<Vec<Locker>> {
 }
 
 /// `rbd lock rm <spec> <cookie> <locker>`. rbd blocklists the locker first, so a user
-/// with `mon 'allow r'` gets EACCES here, as in the seed incident.
+/// with `mon 'allow r'` gets EACCES here ("rbd: releasing lock failed: (13) Permission
+/// denied").
 pub async fn lock_remove(cmd: Command, image_spec: &str, cookie: &str, locker: &str) -> Result<()> {
     check_arg("image spec", image_spec)?;
     check_arg("lock cookie", cookie)?;
@@ -567,7 +568,7 @@ mod tests {
         let logged = std::fs::read_to_string(&log)?;
         assert!(logged.contains("received error"), "{logged}");
 
-        // The seed's under-privileged user cannot break the lock; admin can.
+        // The under-privileged client.kube cannot break the lock; admin can.
         let err = lock_remove(kube(), spec, cookie, &locks[0].locker)
             .await
             .err()

@@ -1,6 +1,6 @@
 //! `rbd.orphan-image`: an RBD image no PersistentVolume references. Kubernetes never
-//! deletes an RBD image when a PV goes unless its reclaim policy deletes it (seed 003:
-//! "if you delete the PV/PVC, delete the RBD image by hand too"), so such images
+//! deletes an RBD image when a PV goes unless its reclaim policy deletes it (whoever
+//! deletes a PV/PVC by hand must delete its RBD image by hand too), so such images
 //! pile up and hold space.
 //!
 //! The rule, so that the images of other Ceph users (VM disks, backups) never flood

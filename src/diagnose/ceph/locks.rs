@@ -1,7 +1,7 @@
-//! `rbd.stale-lock`: an RBD image locked by a node that runs no live pod using it
-//! (seed 004: the kubelet on node1 died holding `kubelet_lock_magic_node1`, and the
-//! pod that moved to node2 cannot map the image), and the lock story the
-//! `pod.volume-locked` finding tells when Ceph data is there.
+//! `rbd.stale-lock`: an RBD image locked by a node that runs no live pod using it (e.g.
+//! the kubelet on node1 died holding `kubelet_lock_magic_node1`, and the pod that moved
+//! to node2 cannot map the image: "rbd: image ... is locked by other nodes"), and the
+//! lock story the `pod.volume-locked` finding tells when Ceph data is there.
 //!
 //! A lock counts as stale when:
 //! - it is Kubernetes' to judge: the image has a PV, or the lock is a kubelet's
@@ -438,8 +438,9 @@ mod tests {
 
     const IMG: &str = "kubernetes-dynamic-pvc-42";
 
-    /// Seed 004 with Ceph: node1 (NotReady) holds the lock, the pod now waits on node2.
-    fn seed_004(watched_from_node1: bool) -> Snapshot {
+    /// A dead kubelet's lock, with Ceph: node1 (NotReady) holds the lock, the pod now
+    /// waits on node2 with FailedMount "rbd: image ... is locked by other nodes".
+    fn dead_kubelet_lock(watched_from_node1: bool) -> Snapshot {
         let mut s = snapshot();
         s.nodes.push(node_at("master", "True", "198.18.1.10"));
         s.nodes.push(node_at("node1", "Unknown", "198.18.1.11"));
@@ -468,7 +469,7 @@ mod tests {
 
     #[test]
     fn lock_of_a_node_without_the_pod_is_stale_and_critical_while_a_pod_waits() {
-        let s = seed_004(false);
+        let s = dead_kubelet_lock(false);
         let all = diagnose(&s);
         assert_eq!(
             ids(&all),
@@ -514,7 +515,7 @@ mod tests {
 
     #[test]
     fn a_watcher_from_the_holder_means_fencing_is_required() {
-        let s = seed_004(true);
+        let s = dead_kubelet_lock(true);
         let f = only(&s, "rbd.stale-lock");
         assert_eq!(f.len(), 1);
         assert_eq!(
@@ -539,7 +540,7 @@ mod tests {
 
     #[test]
     fn volume_locked_names_the_holder_from_ceph() {
-        let s = seed_004(false);
+        let s = dead_kubelet_lock(false);
         let f = only(&s, "pod.volume-locked");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Critical);
@@ -562,7 +563,7 @@ mod tests {
     #[test]
     fn volume_locked_by_a_live_pod_elsewhere_or_by_nobody_now() {
         // Two pods of a ReadWriteOnce claim on two nodes: node3's lock is not stale.
-        let mut s = seed_004(false);
+        let mut s = dead_kubelet_lock(false);
         s.nodes.push(node_at("node3", "True", "198.18.1.13"));
         s.pods.push(using_claim(
             pod("default", "index-api-old", "node3"),
@@ -709,7 +710,7 @@ mod tests {
 
     #[test]
     fn denied_fencing_says_how_to_get_the_caps() {
-        let mut s = seed_004(false);
+        let mut s = dead_kubelet_lock(false);
         if let Some(report) = s.ceph.as_mut().map(std::sync::Arc::make_mut) {
             report.entity = "client.kube".to_string();
             if let Some(d) = report.data.as_mut() {

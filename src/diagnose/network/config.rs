@@ -88,7 +88,7 @@ pub struct NetConfig<'a> {
     pub kubeadm: bool,
     pub service_subnet: Option<String>,
     /// kube-proxy's clusterCIDR as it runs: the `--cluster-cidr` flag of its
-    /// DaemonSet when given (the seed's fix), else `clusterCIDR` of its ConfigMap.
+    /// DaemonSet when given (the usual fix), else `clusterCIDR` of its ConfigMap.
     /// `None` when there is no kube-proxy to ask (not kubeadm, or kube-proxy-less).
     pub cluster_cidr: Option<Sourced<String>>,
 }
@@ -425,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn the_seeds_flag_wins_over_the_configmap() {
+    fn the_daemonset_flag_wins_over_the_configmap() {
         let mut s = snapshot();
         s.configmaps.push(from(json!({
             "metadata": {"name": "kube-proxy", "namespace": "kube-system"},

@@ -1,8 +1,10 @@
 //! Failure signatures of the pod network: what a sandbox failure event or a network
 //! agent's last words say went wrong.
 //!
-//! Every text in seed 000 is a case, in its docker-era wording (kubelet `FailedSync` /
-//! `SetupNetworkError`, flannel 0.6 logs) and in today's (containerd's
+//! Every failure of a broken kubeadm flannel install (unreachable API server Service,
+//! missing subnet.env, exhausted IPAM, missing CNI config, cni0 address conflict) is a
+//! case, in its docker-era wording (kubelet `FailedSync` / `SetupNetworkError`, flannel
+//! 0.6 logs) and in today's (containerd's
 //! `FailedCreatePodSandBox` with `plugin type="flannel" failed (add): ...`, flannel
 //! 0.2x). Anything not recognised is [`Signature::Other`], carrying the text verbatim:
 //! a guess would send the operator the wrong way.
@@ -208,10 +210,10 @@ pub fn classify(text: &str) -> Signature {
 mod tests {
     use super::*;
 
-    /// Seed 000, `kubectl describe pod` on the minion: the kubelet of Kubernetes 1.5
-    /// (docker, no CRI) as a FailedSync event; the inner quotes are escaped as the
-    /// event message carries them.
-    fn seed_failed_sync(cause: &str) -> String {
+    /// `kubectl describe pod` on a worker whose pod network failed: the kubelet of
+    /// Kubernetes 1.5 (docker, no CRI) as a FailedSync event; the inner quotes are
+    /// escaped as the event message carries them.
+    fn docker_era_failed_sync(cause: &str) -> String {
         format!(
             "Error syncing pod, skipping: failed to \"SetupNetwork\" for \"my-nginx-2560993602-0440x_default\" with SetupNetworkError: \"Failed to setup network for pod \\\"my-nginx-2560993602-0440x_default(ba5ce554-cbf1-11e6-8c42-00163e1001d7)\\\" using network plugins \\\"cni\\\": {cause}; Skipping pod\""
         )
@@ -227,7 +229,7 @@ mod tests {
     #[test]
     fn subnet_env_missing_both_wordings() {
         for text in [
-            seed_failed_sync("open /run/flannel/subnet.env: no such file or directory"),
+            docker_era_failed_sync("open /run/flannel/subnet.env: no such file or directory"),
             containerd(
                 "plugin type=\"flannel\" failed (add): loadFlannelSubnetEnv failed: open /run/flannel/subnet.env: no such file or directory",
             ),
@@ -245,7 +247,7 @@ mod tests {
     #[test]
     fn ipam_exhausted_both_wordings() {
         assert_eq!(
-            classify(&seed_failed_sync(
+            classify(&docker_era_failed_sync(
                 "no IP addresses available in network: cbr0"
             )),
             Signature::IpamExhausted {
@@ -269,7 +271,7 @@ mod tests {
     #[test]
     fn cni_config_missing_both_wordings() {
         for text in [
-            // Seed 000's kubelet log line, typo included.
+            // The Kubernetes 1.5 kubelet's log line, typo included.
             "Failed to setup network for pod \"kube-dns-2924299975-pddz5_kube-system(43fd7264-cb46-11e6-ad8f-00163e1001d7)\" using network plugins \"cni\": cni config unintialized; Skipping pod".to_string(),
             "network plugin is not ready: cni config uninitialized".to_string(),
             containerd("cni plugin not initialized"),
@@ -287,7 +289,7 @@ mod tests {
             expected: "10.244.1.1/24".into(),
         };
         assert_eq!(
-            classify(&seed_failed_sync(
+            classify(&docker_era_failed_sync(
                 "\\\"cni0\\\" already has an IP address different from 10.244.1.1/24"
             )),
             want
@@ -310,7 +312,7 @@ mod tests {
             address: "10.96.0.1:443".into(),
             error: "i/o timeout".into(),
         };
-        // Seed 000, flannel 0.6.
+        // flannel 0.6 crash-looping because kube-proxy had no --cluster-cidr.
         assert_eq!(
             classify(
                 "E1227 06:17:50.605110       1 main.go:127] Failed to create SubnetManager: error retrieving pod spec for 'kube-system/kube-flannel-ds-tr8zr': Get https://10.96.0.1:443/api/v1/namespaces/kube-system/pods/kube-flannel-ds-tr8zr: dial tcp 10.96.0.1:443: i/o timeout"

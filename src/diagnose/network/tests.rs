@@ -1,4 +1,5 @@
-//! The network checks on hand-built clusters: seed 000's failures in both wordings,
+//! The network checks on hand-built clusters: a broken flannel install's failures
+//! (crash-looping flannel, missing subnet.env, exhausted IPAM) in both wordings,
 //! a healthy flannel cluster, calico, and the host checks.
 
 use std::sync::Arc;
@@ -110,8 +111,9 @@ fn flannel_cluster() -> Snapshot {
     s
 }
 
-/// Seed 000 on today's components: flannel on node2 cannot reach 10.96.0.1:443,
-/// kube-proxy has no clusterCIDR, node1's range is exhausted, node2 has no subnet.env.
+/// A broken kubeadm flannel install on today's components: flannel on node2 cannot
+/// reach 10.96.0.1:443 ("dial tcp 10.96.0.1:443: i/o timeout"), kube-proxy has no
+/// clusterCIDR, node1's range is exhausted, node2 has no subnet.env.
 fn flannel_broken() -> Snapshot {
     let mut s = flannel_cluster();
     s.configmaps
@@ -218,7 +220,7 @@ fn healthy_flannel_cluster_has_no_findings() {
 }
 
 #[test]
-fn seed_000_on_todays_components() {
+fn flannel_broken_on_todays_components() {
     let s = flannel_broken();
     let f = diagnose(&s);
     assert_eq!(
@@ -299,7 +301,7 @@ fn seed_000_on_todays_components() {
 }
 
 #[test]
-fn seed_000_host_of_the_exhausted_node_lists_the_leaks() {
+fn flannel_broken_host_of_the_exhausted_node_lists_the_leaks() {
     let mut s = flannel_broken();
     s.host = Some(Arc::new(node1_host(253, false)));
     let f = diagnose(&s);
@@ -336,11 +338,11 @@ fn seed_000_host_of_the_exhausted_node_lists_the_leaks() {
     );
 }
 
-/// Every sandbox signature, in seed 000's FailedSync wording and today's, owned by
-/// its network finding; pod.sandbox-failed does not fire for them.
+/// Every sandbox signature, in the docker-era kubelet's FailedSync wording and today's,
+/// owned by its network finding; pod.sandbox-failed does not fire for them.
 #[test]
 fn each_sandbox_signature_has_its_finding() {
-    let seed = |cause: &str| {
+    let failed_sync = |cause: &str| {
         (
             "FailedSync",
             format!(
@@ -358,7 +360,7 @@ fn each_sandbox_signature_has_its_finding() {
     };
     let cases = [
         (
-            seed("open /run/flannel/subnet.env: no such file or directory"),
+            failed_sync("open /run/flannel/subnet.env: no such file or directory"),
             "net.subnet-env-missing",
         ),
         (
@@ -368,7 +370,7 @@ fn each_sandbox_signature_has_its_finding() {
             "net.subnet-env-missing",
         ),
         (
-            seed("no IP addresses available in network: cbr0"),
+            failed_sync("no IP addresses available in network: cbr0"),
             "net.ipam-exhausted",
         ),
         (
@@ -377,10 +379,13 @@ fn each_sandbox_signature_has_its_finding() {
             ),
             "net.ipam-exhausted",
         ),
-        (seed("cni config unintialized"), "net.cni-config-missing"),
+        (
+            failed_sync("cni config unintialized"),
+            "net.cni-config-missing",
+        ),
         (now("cni plugin not initialized"), "net.cni-config-missing"),
         (
-            seed("\\\"cni0\\\" already has an IP address different from 10.244.1.1/24"),
+            failed_sync("\\\"cni0\\\" already has an IP address different from 10.244.1.1/24"),
             "net.cni0-conflict",
         ),
         (
@@ -477,7 +482,7 @@ fn mixed_causes_on_one_node_split_between_owners() {
 }
 
 #[test]
-fn crash_reasons_in_the_seeds_wording() {
+fn crash_reasons_in_flannel_log_wording() {
     for (message, reason) in [
         (
             "E1227 06:17:50.605110       1 main.go:127] Failed to create SubnetManager: error retrieving pod spec for 'kube-system/kube-flannel-ds-tr8zr': Get https://10.96.0.1:443/api/v1/namespaces/kube-system/pods/kube-flannel-ds-tr8zr: dial tcp 10.96.0.1:443: i/o timeout",
@@ -547,7 +552,7 @@ fn kube_proxy_cluster_cidr_alone_is_a_warning() {
         f[0].explanation
             .starts_with("kube-proxy has clusterCIDR 10.32.0.0/16, which does not cover")
     );
-    // The seed's fix, a flag on the DaemonSet, wins over the ConfigMap.
+    // The usual fix, `--cluster-cidr` on the DaemonSet, wins over the ConfigMap.
     s.daemonsets.push(from(json!({
         "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
         "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "kube-proxy",
@@ -652,7 +657,8 @@ fn one_public_ip_on_every_node_means_the_wrong_interface() {
         "Node master: flannel.alpha.coreos.com/public-ip=59.110.67.15"
     );
     assert!(f[0].fix.contains("--iface"));
-    // One node announcing an address that is not its own (seed 000's public interface).
+    // One node announcing an address that is not its own (flannel picked the public
+    // interface, 59.110.67.15, as its external interface).
     let mut s = flannel_cluster();
     s.nodes[2] = with(
         s.nodes[2].clone(),

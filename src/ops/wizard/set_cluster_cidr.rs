@@ -1,5 +1,6 @@
 //! Give kube-proxy the clusterCIDR it lacks: `:set-cluster-cidr [cidr]` on the
-//! Network pane (seed 000: flannel could not reach 10.96.0.1:443 until kube-proxy got
+//! Network pane (without it, flannel pods crash-loop on "dial tcp 10.96.0.1:443: i/o
+//! timeout", unable to reach the API server Service, until kube-proxy gets
 //! `--cluster-cidr`). [`gather`] reads kube-proxy's value and where it comes from, the
 //! pod subnet and kube-proxy's pods from the console's snapshot; [`assess`] shows what
 //! is wrong and the one-line change, and plans it: patch the ConfigMap, then restart

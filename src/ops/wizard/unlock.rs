@@ -1,10 +1,12 @@
-//! The lock-removal wizard (seeds 003 and 004): a pod stays ContainerCreating because
-//! its RBD image is still locked by a node that is gone.
+//! The lock-removal wizard: a pod stays ContainerCreating ("rbd: image ... is locked by
+//! other nodes") because its RBD image is still locked by a node that is gone, for
+//! example a kubelet that died holding `kubelet_lock_magic_node1`.
 //!
 //! [`gather`] reads live state (the objects from the API server, the image's lockers
 //! and watchers from Ceph, our own client and its right to fence); [`assess`] judges
 //! it without I/O: what is stuck and the evidence that the holder is gone, whether our
-//! Ceph user may fence (the seed 003 failure), and the plan: fence the holder and
+//! Ceph user may fence (without blocklist rights, removing the lock fails with "rbd:
+//! releasing lock failed: (13) Permission denied"), and the plan: fence the holder and
 //! every live watcher from its address, break the lock, optionally delete the stuck
 //! pod, then wait for the pod to run and the lock to name its node.
 

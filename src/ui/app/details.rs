@@ -43,6 +43,7 @@ impl App {
                 self.overlay = Some(Overlay::Detail(Detail::new(kind, key.clone(), lines)));
                 self.fetch_object(key);
             }
+            DetailKind::Messages => self.show_messages(),
             DetailKind::Logs => {
                 if key.kind != ObjKind::Pod {
                     self.status = Some((Role::Warning, "logs: select a pod".into()));

@@ -446,3 +446,37 @@ fn every_key_bound_on_a_pane_does_something() {
     c.app.switch(PaneId::Pods);
     assert!(!c.app.offer_to_pane(Action::Confirm) && !c.app.on_common_action(Action::Confirm));
 }
+
+/// A config problem is not lost when the status line clears at the next key: it
+/// and what the status line said since are in `:messages`, in full.
+#[test]
+fn config_problems_and_status_messages_stay_readable() {
+    let mut opts = options(false);
+    let long = format!(
+        "theme.toml:3:1: roles.titel: unknown role \"titel\" {}",
+        "x".repeat(200)
+    );
+    opts.config_errors = vec![long.clone()];
+    let mut c = Console::with(opts);
+    c.app.keep_status();
+    assert!(
+        c.status()
+            .is_some_and(|s| s.contains("1 problem") && s.contains(":messages"))
+    );
+    c.keys("j");
+    c.app.keep_status();
+    c.keys("2");
+    c.app.read_only = true;
+    c.keys("c");
+    c.app.keep_status();
+    let refused = c.status().map(str::to_owned).unwrap_or_default();
+    assert!(refused.contains("read-only"), "{refused}");
+    c.command("messages");
+    let Some(Overlay::Detail(d)) = &c.app.overlay else {
+        panic!("no messages view");
+    };
+    let lines: Vec<&String> = d.lines.iter().collect();
+    assert_eq!(lines[0], &format!("config: {long}"), "in full, first");
+    assert!(lines.iter().any(|l| l.ends_with(&refused)), "{lines:?}");
+    assert_eq!(d.title(), format!(" messages ({}) ", lines.len()));
+}

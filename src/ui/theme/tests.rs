@@ -168,7 +168,7 @@ ok = { fg = "nope" }
             "x.toml:7:22: roles.text.bgg: unknown key \"bgg\" (expected fg, bg, modifiers) (did you mean \"bg\"?)",
             "x.toml:8:32: roles.muted.modifiers: unknown modifier \"blink\" (expected bold, dim, italic, underlined, reversed)",
             "x.toml:9:1: roles.header: expected a colour or a table with fg, bg, modifiers, found boolean",
-            "x.toml:10:8: roles.ok.fg: unknown colour \"nope\"",
+            "x.toml:10:8: roles.ok.fg: unknown colour \"nope\" (did you mean \"rose\"?)",
             "x.toml:11:2: colours: unknown key \"colours\" (expected palette, roles)",
         ]
     );
@@ -310,4 +310,27 @@ fn resolve_order_and_fallbacks() {
     );
 
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The shipped theme's comment promises that a copy may be cut down: a user file
+/// can name the default theme's palette entries without defining them, and its own
+/// entries shadow them.
+#[test]
+fn a_user_theme_uses_the_default_palette_names() {
+    let (theme, errors) =
+        parse("[roles]\ntitle = \"accent\"\nok = { fg = \"leaf\", bg = \"raised\" }\n");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        theme.style(Role::Title).fg,
+        Some(Color::Rgb(0x7a, 0xa2, 0xf7))
+    );
+    assert_eq!(theme.style(Role::Ok).bg, Some(Color::Rgb(0x1f, 0x23, 0x35)));
+    let (theme, errors) = parse("[palette]\naccent = \"red\"\n[roles]\ntitle = \"accent\"\n");
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(theme.style(Role::Title).fg, Some(Color::Red));
+    let (_, errors) = parse("[roles]\ntitle = \"acent\"\n");
+    assert!(
+        errors.iter().any(|e| e.contains("accent")),
+        "a near name is suggested: {errors:?}"
+    );
 }

@@ -188,7 +188,8 @@ pub(super) fn default_network() -> String {
 #[serde(rename_all = "camelCase")]
 pub enum IpamFill {
     /// Every usable address not in `ids` is reserved by a sandbox id that exists
-    /// nowhere (generated, stable across runs): the kubelet leak of seed 000.
+    /// nowhere (generated, stable across runs): reservations the kubelet leaked in
+    /// `/var/lib/cni/networks/cbr0`, "no IP addresses available in network: cbr0".
     Leaked,
 }
 

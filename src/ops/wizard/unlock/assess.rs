@@ -572,9 +572,9 @@ mod tests {
         }
     }
 
-    /// Seed 004 as gathered: web-1 moved to node2 and waits; node1 (NotReady) still
-    /// holds the lock and has a live watcher; node2's own watcher is left alone; our
-    /// user may fence.
+    /// A kubelet that died holding its RBD lock, as gathered: web-1 moved to node2 and
+    /// waits; node1 (NotReady) still holds the lock and has a live watcher; node2's own
+    /// watcher is left alone; our user may fence.
     fn facts() -> Facts {
         let stuck = pod("web-1", "node2", false);
         Facts {

@@ -102,14 +102,30 @@ pub fn config_dir() -> Option<PathBuf> {
     }
 }
 
+/// Sends tracing to `path`, readable by its owner only (0600, in a 0700 directory
+/// when kcops creates it), like the audit log: the log names the cluster, its
+/// objects and the console's errors. A log an older kcops left readable to others is
+/// tightened.
 pub fn init_tracing(path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(path)?;
+    let meta = file.metadata()?;
+    // Only a regular file of ours: never chmod /dev/null or a shared pipe.
+    if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(
+            meta.permissions().mode() & 0o700,
+        ))?;
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("KCOPS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

@@ -269,6 +269,7 @@ async fn check_ceph(settings: kcops::ceph::CephSettings) -> kcops::model::ceph::
             conf,
             attempted_at: Some(jiff::Timestamp::now()),
             error: Some(e.to_string()),
+            failure: Some(e.failure()),
             ..Default::default()
         },
     }

@@ -96,11 +96,13 @@ pub async fn refresh(client: &CephClient, previous: &CephReport) -> CephReport {
         Ok(data) => {
             next.fetched_at = Some(now);
             next.error = None;
+            next.failure = None;
             next.data = Some(data);
         }
         Err(e) => {
             tracing::warn!("ceph refresh failed: {e}");
             next.error = Some(e.to_string());
+            next.failure = Some(e.failure());
         }
     }
     next

@@ -18,7 +18,10 @@ pub fn check(s: &Snapshot, out: &mut Vec<Finding>) {
         .map_or(!s.nodes.is_empty(), |src| src.synced);
     if let Some(name) = r.node.as_deref()
         && nodes_listed
-        && !s.nodes.iter().any(|n| n.metadata.name.as_deref() == Some(name))
+        && !s
+            .nodes
+            .iter()
+            .any(|n| n.metadata.name.as_deref() == Some(name))
     {
         let known: Vec<&str> = s
             .nodes

@@ -69,10 +69,7 @@ impl HostProbe {
     /// A root other than `/` with none of a node's top directories: a wrong
     /// `--host-root` (an empty or mistyped directory), not a node without files.
     fn root_looks_empty(&self) -> bool {
-        !self.is_real_root()
-            && NODE_TOP_DIRS
-                .iter()
-                .all(|d| !self.root.join(d).exists())
+        !self.is_real_root() && NODE_TOP_DIRS.iter().all(|d| !self.root.join(d).exists())
     }
 
     /// Probes everything; never fails (each part records its own error).
@@ -492,7 +489,7 @@ pub(crate) mod tests {
 
     #[test]
     fn an_empty_root_is_said_to_be_empty_not_a_node_missing_files() {
-        let root = tmp("empty");
+        let root = tmp("blank");
         let r = HostProbe::new(&root, Some("master".into())).run();
         assert!(r.root_looks_empty);
         assert!(
@@ -576,6 +573,8 @@ pub(crate) mod tests {
     #[test]
     fn an_empty_root_reports_missing_and_no_sandbox_list() {
         let root = tmp("empty");
+        // A node's root without the network files (an empty one is not a node's).
+        std::fs::create_dir_all(root.join("etc")).unwrap();
         let r = HostProbe::new(&root, Some("n".into())).run();
         assert!(r.subnet_env.is_missing());
         assert!(r.cni_configs.is_missing());
@@ -588,6 +587,7 @@ pub(crate) mod tests {
     #[test]
     fn sandbox_command_runs_without_a_shell_and_times_out() {
         let root = tmp("cmd");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
         let mut p = HostProbe::new(&root, None);
         assert!(matches!(p.run().sandboxes, Probe::Error(e) if e.contains("not a known node")));
         p.node = Some("n".into());

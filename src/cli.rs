@@ -163,7 +163,7 @@ fn console_options(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> ConsoleOp
         audit_log: state_dir().join("audit.log"),
         host_root: args.host_root.clone(),
         sandboxes_command: sandboxes_command(args),
-        ceph: args.ceph.settings(),
+        ceph: args.ceph.settings().map(|s| s.read_only(args.read_only)),
     }
 }
 
@@ -239,7 +239,7 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
         Ok(report) => snapshot.host = Some(std::sync::Arc::new(report)),
         Err(e) => tracing::warn!("host probe failed: {e}"),
     }
-    if let Some(settings) = args.ceph.settings() {
+    if let Some(settings) = args.ceph.settings().map(|s| s.read_only(args.read_only)) {
         snapshot.ceph = Some(std::sync::Arc::new(check_ceph(settings).await));
     }
     let findings = kcops::diagnose::diagnose(&snapshot);

@@ -66,3 +66,52 @@ pub fn check(s: &Snapshot, out: &mut Vec<Finding>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::fixtures::*;
+    use super::super::{Severity, diagnose};
+    use crate::model::host::HostReport;
+    use crate::model::snapshot::SourceStatus;
+
+    fn host(s: &mut crate::model::snapshot::Snapshot, node: &str, empty: bool) {
+        let mut r = HostReport::empty("/mnt/node", Some(node.to_string()), now());
+        r.root_looks_empty = empty;
+        s.host = Some(Arc::new(r));
+    }
+
+    #[test]
+    fn an_unknown_node_is_said_once_the_nodes_are_listed() {
+        let mut s = snapshot();
+        s.nodes = vec![node("master", "True"), node("node1", "True")];
+        host(&mut s, "no-such-node", false);
+        let f = only(&s, "host.node-unknown");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].evidence[1], "nodes: master, node1");
+        // Not before the nodes are listed: an empty list proves nothing.
+        s.sources = vec![SourceStatus {
+            kind: "nodes",
+            synced: false,
+            last_success: None,
+            last_error: None,
+        }];
+        assert!(only(&s, "host.node-unknown").is_empty());
+        host(&mut s, "master", false);
+        s.sources.clear();
+        assert!(diagnose(&s).iter().all(|f| !f.id.starts_with("host.")));
+    }
+
+    #[test]
+    fn an_empty_root_is_one_warning() {
+        let mut s = snapshot();
+        s.nodes = vec![node("master", "True")];
+        host(&mut s, "master", true);
+        let f = only(&s, "host.root-empty");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert!(f[0].explanation.contains("/mnt/node looks empty"));
+    }
+}

@@ -242,3 +242,55 @@ pub async fn first_answer(conn: &Connection, timeout: Duration) -> Result<(), Ku
         after_secs: timeout.as_secs(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(token: Option<&str>, token_file: Option<&std::path::Path>) -> ::kube::config::AuthInfo {
+        ::kube::config::AuthInfo {
+            token: token.map(|t| SecretString::from(t.to_string())),
+            token_file: token_file.map(|p| p.display().to_string()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_token_is_one_line() {
+        let mut u = user(Some("abc\ndef"), None);
+        let (field, problem) = tidy_credentials(&mut u).unwrap_err();
+        assert_eq!(field, "token");
+        assert_eq!(problem, "holds a line break (a token is one line)");
+        assert!(!problem.contains("abc"));
+        let mut u = user(Some("  abc\n"), None);
+        assert_eq!(tidy_credentials(&mut u), Ok(()));
+        assert_eq!(u.token.as_ref().map(|t| t.expose_secret()), Some("abc"));
+        assert!(check_token("a\u{7f}b").unwrap_err().contains("\\u{7f}"));
+        assert_eq!(check_token(""), Err("is empty".to_string()));
+    }
+
+    #[test]
+    fn a_token_file_is_trimmed_like_kubectl_does() {
+        let dir = std::env::temp_dir().join(format!("kcops-tokenfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "abc\n").unwrap();
+        let mut u = user(None, Some(&file));
+        assert_eq!(tidy_credentials(&mut u), Ok(()));
+        assert_eq!(u.token.as_ref().map(|t| t.expose_secret()), Some("abc"));
+        assert_eq!(u.token_file, None);
+        // A clean file stays a file, so kube re-reads it when it is rotated.
+        std::fs::write(&file, "abc").unwrap();
+        let mut u = user(None, Some(&file));
+        assert_eq!(tidy_credentials(&mut u), Ok(()));
+        assert!(u.token.is_none() && u.token_file.is_some());
+        std::fs::write(&file, "ab\ncd\n").unwrap();
+        let (field, _) = tidy_credentials(&mut user(None, Some(&file))).unwrap_err();
+        assert_eq!(field, "tokenFile");
+        let (field, problem) =
+            tidy_credentials(&mut user(None, Some(&dir.join("gone")))).unwrap_err();
+        assert_eq!(field, "tokenFile");
+        assert!(problem.starts_with("cannot be read"), "{problem}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

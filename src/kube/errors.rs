@@ -202,23 +202,13 @@ pub(crate) fn failed_plugin_status(err: &(dyn std::error::Error + 'static)) -> O
                 _ => None,
             };
         }
-        if let Some(::kube::Error::Auth(auth)) = e.downcast_ref::<::kube::Error>()
-            && let AuthError::AuthExecRun { status, .. } = auth
-        {
-            return Some(status.to_string());
+        if let Some(::kube::Error::Auth(auth)) = e.downcast_ref::<::kube::Error>() {
+            cur = Some(auth);
+            continue;
         }
         cur = e.source();
     }
     None
-}
-
-/// The failure of a kube client call in words safe to show and log: a failed
-/// credential plugin is reduced to its exit status (see [`KubeError::CredentialPlugin`]).
-pub fn redacted(err: &::kube::Error) -> String {
-    match failed_plugin_status(err) {
-        Some(status) => KubeError::CredentialPlugin { status }.to_string(),
-        None => error_chain(err),
-    }
 }
 
 /// The kind of the first `io::Error` among `err`'s causes.
@@ -371,6 +361,46 @@ mod tests {
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "os error 111");
         let e = KubeError::from_watcher(&W::InitialListFailed(transport(refused)), SERVER);
         assert!(e.is_unreachable());
+    }
+
+    #[test]
+    fn definitive_errors_end_a_check_at_once() {
+        let e = KubeError::from_kube(&api(401, "Unauthorized", "Unauthorized"), SERVER);
+        assert!(e.is_definitive());
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "os error 111");
+        assert!(KubeError::from_kube(&transport(refused), SERVER).is_definitive());
+        let nx = KubeError::from_kube(
+            &transport(
+                "dns error: failed to lookup address information: Name or service not known",
+            ),
+            SERVER,
+        );
+        assert_eq!(
+            nx.to_string(),
+            "cannot reach the API server at https://10.0.0.1:6443: its host name does not resolve (DNS)"
+        );
+        assert!(nx.is_definitive());
+        let tls = KubeError::from_kube(
+            &transport("invalid peer certificate: UnknownIssuer"),
+            SERVER,
+        );
+        assert!(tls.is_definitive());
+        // These may pass by themselves: retried until the timeout.
+        let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer");
+        assert!(!KubeError::from_kube(&transport(timeout), SERVER).is_definitive());
+        assert!(
+            !KubeError::from_kube(&api(503, "ServiceUnavailable", "x"), SERVER).is_definitive()
+        );
+        assert!(!KubeError::from_kube(&api(429, "TooManyRequests", "x"), SERVER).is_definitive());
+        let silent = KubeError::NoAnswer {
+            server: SERVER.into(),
+            after_secs: 20,
+        };
+        assert!(!silent.is_definitive() && silent.is_unreachable());
+        assert_eq!(
+            silent.to_string(),
+            "the API server at https://10.0.0.1:6443 did not answer within 20s"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::errors::KubeError;
+use super::errors::{KubeError, failed_plugin_status};
 
 /// Where to connect, from flags and environment.
 #[derive(Debug, Clone, Default)]
@@ -75,7 +75,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
         });
     };
     let shown = path.display().to_string();
-    let kc =
+    let mut kc =
         ::kube::config::Kubeconfig::read_from(&path).map_err(|e| ConnectError::BadKubeconfig {
             path: shown.clone(),
             reason: e.to_string(),
@@ -108,7 +108,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
         .and_then(|c| c.cluster.as_ref())
         .and_then(|c| c.server.clone())
         .unwrap_or_default();
-    let mut kc = kc;
+    let mut plugin = None;
     if let Some(info) = kc
         .auth_infos
         .iter_mut()
@@ -121,14 +121,8 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
             field,
             problem,
         })?;
+        plugin = info.exec.as_ref().and_then(|e| e.command.clone());
     }
-    let plugin = kc
-        .auth_infos
-        .iter()
-        .find(|a| a.name == user)
-        .and_then(|a| a.auth_info.as_ref())
-        .and_then(|a| a.exec.as_ref())
-        .and_then(|e| e.command.clone());
     let plugin_failed = |status: String| ConnectError::CredentialPlugin {
         path: shown.clone(),
         user: user.clone(),
@@ -141,14 +135,14 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
     };
     let config = ::kube::Config::from_custom_kubeconfig(kc, &options)
         .await
-        .map_err(|e| match plugin_status(&e) {
+        .map_err(|e| match failed_plugin_status(&e) {
             Some(status) => plugin_failed(status),
             None => ConnectError::BadContext {
                 path: shown.clone(),
                 reason: e.to_string(),
             },
         })?;
-    let client = ::kube::Client::try_from(config).map_err(|e| match plugin_status(&e) {
+    let client = ::kube::Client::try_from(config).map_err(|e| match failed_plugin_status(&e) {
         Some(status) => plugin_failed(status),
         None => ConnectError::BadKubeconfig {
             path: shown.clone(),
@@ -161,11 +155,6 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
         user,
         server,
     })
-}
-
-/// The failed credential plugin's status, when `e` is that (see [`KubeError::CredentialPlugin`]).
-fn plugin_status(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    super::errors::failed_plugin_status(e)
 }
 
 /// Makes the user's token usable as kubectl would, or says which field is wrong:

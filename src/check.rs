@@ -48,6 +48,59 @@ pub fn could_not_evaluate(s: &Snapshot) -> Option<String> {
     }
 }
 
+/// Kinds that did not list, grouped by their error, so one cause (a dead server, a
+/// missing permission) is said once with the kinds it hit, not once per kind.
+pub fn unlisted(s: &Snapshot) -> Option<String> {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for src in s.sources.iter().filter(|src| !src.synced) {
+        let why = match &src.last_error {
+            Some(e) => e.to_string(),
+            None => "no answer yet".to_string(),
+        };
+        match groups.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, kinds)) => kinds.push(src.kind),
+            None => groups.push((why, vec![src.kind])),
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    Some(
+        groups
+            .into_iter()
+            .map(|(why, kinds)| format!("{}: {why}", kinds.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+}
+
+/// `--timeout`: whole seconds (`30`) or a number with `ms`, `s` or `m` (`500ms`,
+/// `1m`); zero is refused, since nothing can answer in no time.
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 30, 30s, 500ms or 2m)"))?;
+    let d = match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n.saturating_mul(60)),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?} (use ms, s or m)"
+            ));
+        }
+    };
+    if d.is_zero() {
+        return Err("the timeout must be longer than zero".to_string());
+    }
+    Ok(d)
+}
+
 fn counts(findings: &[Finding]) -> (usize, usize, usize) {
     let n = |sev| findings.iter().filter(|f| f.severity == sev).count();
     (
@@ -282,6 +335,49 @@ WARNING   pvc.pending  PersistentVolumeClaim d/b
         assert_eq!(v["status"], "unknown");
         assert_eq!(v["exitCode"], 3);
         assert_eq!(v["reason"], "no kubeconfig found");
+    }
+
+    #[test]
+    fn timeouts() {
+        use std::time::Duration;
+        assert_eq!(parse_timeout("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("5h").unwrap_err().contains("unknown unit"));
+        assert!(parse_timeout("soon").is_err());
+        assert!(parse_timeout("").is_err());
+    }
+
+    #[test]
+    fn one_cause_is_said_once() {
+        let down = || {
+            Some(crate::kube::errors::KubeError::Other(
+                "server down".to_string(),
+            ))
+        };
+        let mut s = Snapshot::default();
+        assert_eq!(unlisted(&s), None);
+        s.sources = ["nodes", "pods", "events"]
+            .into_iter()
+            .map(|kind| SourceStatus {
+                kind,
+                synced: kind == "events",
+                last_success: None,
+                last_error: down(),
+            })
+            .chain(std::iter::once(SourceStatus {
+                kind: "pvs",
+                synced: false,
+                last_success: None,
+                last_error: None,
+            }))
+            .collect();
+        assert_eq!(
+            unlisted(&s).as_deref(),
+            Some("nodes, pods: server down; pvs: no answer yet")
+        );
     }
 
     #[test]

@@ -53,14 +53,28 @@ pub struct ConsoleArgs {
     pub ceph: kcops::ceph::CephArgs,
 }
 
+/// The exit codes of `kcops check`, shown under `kcops check --help`.
+pub const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0   healthy: no findings, or only info ones
+  1   warnings
+  2   critical findings
+  3   UNKNOWN: the cluster could not be evaluated (the reason is printed once:
+      wrong token or CA, refused, unknown host, no answer within --timeout, ...)
+  64  usage error (an unknown flag, a bad value)";
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// How long to wait for the first complete list of every kind.
-    #[arg(long, default_value_t = 20)]
-    pub timeout_seconds: u64,
+    /// How long to wait for the API server to answer and every kind to list before
+    /// giving up with UNKNOWN (exit 3): seconds, or a number with ms, s or m.
+    /// Wrong credentials, a wrong CA, a refused connection or an unknown host end
+    /// the check at once.
+    #[arg(long, alias = "timeout-seconds", default_value = "20s", value_name = "DURATION",
+          value_parser = kcops::check::parse_timeout)]
+    pub timeout: Duration,
 }
 
 #[cfg(feature = "lab")]
@@ -88,14 +102,30 @@ pub fn config_dir() -> Option<PathBuf> {
     }
 }
 
+/// Sends tracing to `path`, readable by its owner only (0600, in a 0700 directory
+/// when kcops creates it), like the audit log: the log names the cluster, its
+/// objects and the console's errors. A log an older kcops left readable to others is
+/// tightened.
 pub fn init_tracing(path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(path)?;
+    let meta = file.metadata()?;
+    // Only a regular file of ours: never chmod /dev/null or a shared pipe.
+    if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(
+            meta.permissions().mode() & 0o700,
+        ))?;
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("KCOPS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -133,7 +163,7 @@ fn console_options(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> ConsoleOp
         audit_log: state_dir().join("audit.log"),
         host_root: args.host_root.clone(),
         sandboxes_command: sandboxes_command(args),
-        ceph: args.ceph.settings(),
+        ceph: args.ceph.settings().map(|s| s.read_only(args.read_only)),
     }
 }
 
@@ -173,16 +203,22 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
         Ok(c) => c,
         Err(e) => return Ok(print(&[], Some(&e.to_string()))),
     };
+    // One request first: a wrong token, CA or address is said once, at once, instead
+    // of by every reflector until the timeout.
+    let started = tokio::time::Instant::now();
+    if let Err(e) = kcops::kube::connect::first_answer(&conn, c.timeout).await {
+        return Ok(print(&[], Some(&e.to_string())));
+    }
     let sources = kcops::kube::reflectors::Sources::start(&conn);
-    if let Err(reason) = sources
-        .wait_synced(Duration::from_secs(c.timeout_seconds))
-        .await
-    {
+    let left = c.timeout.saturating_sub(started.elapsed());
+    if sources.wait_synced(left).await.is_err() {
+        let why =
+            kcops::check::unlisted(&sources.snapshot()).unwrap_or_else(|| "no answer".to_string());
         return Ok(print(
             &[],
             Some(&format!(
-                "could not list everything within {}s: {reason}",
-                c.timeout_seconds
+                "could not list everything within {}: {why}",
+                shown_duration(c.timeout)
             )),
         ));
     }
@@ -203,11 +239,20 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
         Ok(report) => snapshot.host = Some(std::sync::Arc::new(report)),
         Err(e) => tracing::warn!("host probe failed: {e}"),
     }
-    if let Some(settings) = args.ceph.settings() {
+    if let Some(settings) = args.ceph.settings().map(|s| s.read_only(args.read_only)) {
         snapshot.ceph = Some(std::sync::Arc::new(check_ceph(settings).await));
     }
     let findings = kcops::diagnose::diagnose(&snapshot);
     Ok(print(&findings, None))
+}
+
+/// `20s`, `1500ms`: a timeout as the user would write it.
+fn shown_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 /// One Ceph refresh for `kcops check`; a failure to connect is part of the report
@@ -224,6 +269,7 @@ async fn check_ceph(settings: kcops::ceph::CephSettings) -> kcops::model::ceph::
             conf,
             attempted_at: Some(jiff::Timestamp::now()),
             error: Some(e.to_string()),
+            failure: Some(e.failure()),
             ..Default::default()
         },
     }

@@ -35,15 +35,28 @@ pub enum Command {
     #[cfg(feature = "lab")]
     #[command(subcommand)]
     Lab(kcops_lab::cli::LabCommand),
-    /// Print the findings without the TUI (exit 0 healthy, 1 warnings, 2 critical, 3 could not evaluate).
+    /// Print the findings without the TUI (exit 0 healthy, 1 warnings, 2 critical, 3 could not evaluate, 64 usage error).
+    #[command(after_help = cli::CHECK_EXIT_CODES)]
     Check(cli::CheckArgs),
     /// Bring up a lab, open the console on it, and take the lab down on exit.
     #[cfg(feature = "lab")]
     Demo(cli::DemoArgs),
 }
 
+/// sysexits' EX_USAGE: a command line kcops cannot run. Above the findings' 0-3, so a
+/// monitoring system never reads a typo as "critical" (clap's own code is 2).
+const EXIT_USAGE: i32 = 64;
+
 fn main() {
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // `--help` and `--version` are "errors" to clap that print to stdout.
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let log = args
         .log_file
         .clone()

@@ -1886,6 +1886,7 @@ fn ceph_report(fetched_secs_ago: i64, error: Option<&str>) -> kcops::model::ceph
         attempted_at: Some(now() - SignedDuration::from_secs(2)),
         fetched_at: Some(now() - SignedDuration::from_secs(fetched_secs_ago)),
         error: error.map(str::to_string),
+        failure: None,
         data: Some(data),
     }
 }

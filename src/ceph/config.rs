@@ -91,6 +91,10 @@ pub struct CephSettings {
     pub op_timeout: Duration,
     /// The caller's bound on one request.
     pub request_timeout: Duration,
+    /// Ask the mon whether we may blocklist (`osd blocklist rm` of a TEST-NET address,
+    /// once per connection). Off under `--read-only`: nothing can be fenced there, and
+    /// the probe is a line in Ceph's audit log on every connection.
+    pub fence_probe: bool,
 }
 
 impl CephSettings {
@@ -101,6 +105,7 @@ impl CephSettings {
             keyring: None,
             op_timeout: DEFAULT_OP_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            fence_probe: true,
         }
     }
 
@@ -115,6 +120,13 @@ impl CephSettings {
         let mut s = CephSettings::new(conf, &id);
         s.keyring = var("KCOPS_CEPH_KEYRING").map(PathBuf::from);
         s
+    }
+
+    /// Settings for a console that may (or, `read_only`, may not) change anything:
+    /// a read-only one never probes the fencing permission.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.fence_probe = !read_only;
+        self
     }
 
     pub fn with_keyring(mut self, keyring: impl Into<PathBuf>) -> Self {

@@ -133,6 +133,21 @@ impl CephError {
         ) || self.is_timeout()
     }
 
+    /// The kind of failure, for `ceph.unreachable` to name its cause. Settings errors
+    /// are told apart by the words config.rs writes for them.
+    pub fn failure(&self) -> crate::model::ceph::CephFailure {
+        use crate::model::ceph::CephFailure as F;
+        match self {
+            CephError::Config(text) if text.contains("names no monitors") => F::NoMonitors,
+            CephError::Config(text) if text.contains("keyring") => F::Keyring,
+            CephError::Config(_) => F::Settings,
+            e if e.is_permission_denied() => F::Refused,
+            e if e.is_timeout() => F::NoAnswer,
+            CephError::Connect { .. } => F::NoAnswer,
+            _ => F::Other,
+        }
+    }
+
     /// This client has been blocklisted (EBLOCKLISTED = ESHUTDOWN): the connection is
     /// useless and must be replaced.
     pub(crate) fn is_blocklisted(&self) -> bool {
@@ -172,6 +187,41 @@ mod tests {
         assert_eq!(
             c.to_string(),
             "cannot connect to Ceph as client.admin (mon v1:10.0.0.1:6789): (110) Connection timed out"
+        );
+    }
+
+    #[test]
+    fn failures_are_told_apart() {
+        use crate::model::ceph::CephFailure as F;
+        let conf = |t: &str| CephError::Config(t.to_string()).failure();
+        assert_eq!(
+            conf("Ceph config /c names no monitors: set `mon host` in its [global] section"),
+            F::NoMonitors
+        );
+        assert_eq!(
+            conf("keyring /k (from --ceph-keyring / KCOPS_CEPH_KEYRING) is not found"),
+            F::Keyring
+        );
+        assert_eq!(conf("cannot read Ceph config /c: denied"), F::Settings);
+        let connect = |errno| {
+            CephError::Connect {
+                entity: "client.admin".into(),
+                mons: "v1:10.0.0.1:6789".into(),
+                errno,
+                hint: String::new(),
+            }
+            .failure()
+        };
+        assert_eq!(connect(13), F::Refused);
+        assert_eq!(connect(1), F::Refused);
+        assert_eq!(connect(110), F::NoAnswer);
+        assert_eq!(
+            CephError::Parse {
+                what: "x".into(),
+                detail: "y".into()
+            }
+            .failure(),
+            F::Other
         );
     }
 }

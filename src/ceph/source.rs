@@ -22,6 +22,12 @@ pub const FENCE_PROBE_ADDR: &str = "192.0.2.1:0/1";
 /// cannot be asked at all (health is the first call); pools or images that cannot be
 /// read are listed in `image_errors`.
 pub async fn fetch(client: &CephClient) -> Result<CephData, CephError> {
+    fetch_since(client, &CephReport::default()).await
+}
+
+/// [`fetch`] after `previous`: the fencing permission found on this connection is
+/// kept rather than asked again ([`fencing_since`]).
+async fn fetch_since(client: &CephClient, previous: &CephReport) -> Result<CephData, CephError> {
     let health = client.health().await?;
     let df = client.df().await?;
     let osd = client.osd_stat().await?;
@@ -46,11 +52,11 @@ pub async fn fetch(client: &CephClient) -> Result<CephData, CephError> {
         }
     }
     images.sort_by(|a, b| (&a.pool, &a.name).cmp(&(&b.pool, &b.name)));
-    let fencing = fence_permission(client).await;
     let own_addrs = match client.state() {
         ConnectionState::Connected { addrs, .. } => addrs,
         _ => Vec::new(),
     };
+    let fencing = fencing_since(client, previous, &own_addrs).await;
     Ok(CephData {
         health,
         df,
@@ -62,6 +68,33 @@ pub async fn fetch(client: &CephClient) -> Result<CephData, CephError> {
         fencing,
         own_addrs,
     })
+}
+
+/// The fencing permission, asked once per connection: the previous refresh's answer
+/// while our client addresses are the same (a reconnect gets new ones), asked again
+/// when there was no clear answer; never under `--read-only`
+/// ([`CephSettings::fence_probe`](super::CephSettings)), where it stays `Unknown`.
+async fn fencing_since(
+    client: &CephClient,
+    previous: &CephReport,
+    own_addrs: &[String],
+) -> FencePermission {
+    if !client.settings().fence_probe {
+        return FencePermission::Unknown;
+    }
+    match previous.data.as_ref() {
+        Some(d)
+            if !own_addrs.is_empty()
+                && d.own_addrs == own_addrs
+                && matches!(
+                    d.fencing,
+                    FencePermission::Allowed | FencePermission::Denied { .. }
+                ) =>
+        {
+            d.fencing.clone()
+        }
+        _ => fence_permission(client).await,
+    }
 }
 
 /// May our user blocklist? Asked without changing anything (see [`FENCE_PROBE_ADDR`]).
@@ -84,7 +117,7 @@ pub async fn fence_permission(client: &CephClient) -> FencePermission {
 
 /// One refresh folded into the previous report.
 pub async fn refresh(client: &CephClient, previous: &CephReport) -> CephReport {
-    let result = fetch(client).await;
+    let result = fetch_since(client, previous).await;
     let now = jiff::Timestamp::now();
     let mut next = CephReport {
         entity: client.entity(),
@@ -96,11 +129,13 @@ pub async fn refresh(client: &CephClient, previous: &CephReport) -> CephReport {
         Ok(data) => {
             next.fetched_at = Some(now);
             next.error = None;
+            next.failure = None;
             next.data = Some(data);
         }
         Err(e) => {
             tracing::warn!("ceph refresh failed: {e}");
             next.error = Some(e.to_string());
+            next.failure = Some(e.failure());
         }
     }
     next

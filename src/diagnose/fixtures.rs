@@ -242,6 +242,7 @@ pub fn ceph_report(data: crate::model::ceph::CephData) -> Arc<crate::model::ceph
         attempted_at: Some(now() - SignedDuration::from_secs(60)),
         fetched_at: Some(now() - SignedDuration::from_secs(60)),
         error: None,
+        failure: None,
         data: Some(data),
     })
 }

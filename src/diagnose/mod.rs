@@ -10,6 +10,8 @@
 //! | id | severity | fires when |
 //! |---|---|---|
 //! | `source.error` | Critical (never listed) / Warning (stale) | a watched kind has an error |
+//! | `host.node-unknown` | Warning | `--node` names no node of the cluster (the host checks are not made) |
+//! | `host.root-empty` | Warning | `--host-root` has none of a node's top directories (its probes are not read as missing files) |
 //! | `node.notready` | Critical (Warning when cordoned and drained) | Ready is False or Unknown |
 //! | `node.pressure` | Warning | Memory/Disk/PIDPressure is True |
 //! | `pod.crashloop` | Critical (system pod) / Warning | a container is in CrashLoopBackOff, or runs unready after 2+ restarts with a recent failed run (pod network agents: `net.cni-crashloop`) |
@@ -26,6 +28,7 @@
 //! | `ceph.*`, `rbd.*` | | Ceph and RBD images (only with Ceph data): see [`ceph`] for their ids |
 
 pub mod ceph;
+mod host_setup;
 pub(crate) mod index;
 pub mod network;
 mod nodes;
@@ -172,6 +175,7 @@ pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
     let ix = Index::new(s, *limits);
     let mut out = Vec::new();
     sources::check(s, &mut out);
+    host_setup::check(s, &mut out);
     nodes::check(s, &ix, &mut out);
     let mut handoff = network::Handoff::default();
     let mut explained = pods::check(s, &ix, &mut handoff, &mut out);

@@ -30,6 +30,9 @@ use crate::model::host::{
 /// none; addresses come from netlink, read with getifaddrs when the root is `/`).
 pub const LAB_ADDRESSES_FILE: &str = "kcops-addresses";
 
+/// A node's root has at least one of these; a host root with none is not a node's.
+const NODE_TOP_DIRS: &[&str] = &["etc", "run", "var", "proc", "sys"];
+
 /// The command that lists live sandboxes on a real node.
 pub const DEFAULT_SANDBOXES_COMMAND: &[&str] = &["crictl", "pods", "-q"];
 
@@ -63,6 +66,12 @@ impl HostProbe {
         self.root == Path::new("/")
     }
 
+    /// A root other than `/` with none of a node's top directories: a wrong
+    /// `--host-root` (an empty or mistyped directory), not a node without files.
+    fn root_looks_empty(&self) -> bool {
+        !self.is_real_root() && NODE_TOP_DIRS.iter().all(|d| !self.root.join(d).exists())
+    }
+
     /// Probes everything; never fails (each part records its own error).
     pub fn run(&self) -> HostReport {
         let mut r = HostReport::empty(
@@ -70,6 +79,21 @@ impl HostProbe {
             self.node.clone(),
             jiff::Timestamp::now(),
         );
+        if self.root_looks_empty() {
+            let why = format!(
+                "host root {} looks empty (no {} in it)",
+                self.root.display(),
+                NODE_TOP_DIRS.join(", ")
+            );
+            r.root_looks_empty = true;
+            r.subnet_env = Probe::Error(why.clone());
+            r.cni_configs = Probe::Error(why.clone());
+            r.ipam = Probe::Error(why.clone());
+            r.sandboxes = Probe::Error(why.clone());
+            r.ip_forward = Probe::Error(why.clone());
+            r.links = Probe::Error(why);
+            return r;
+        }
         r.subnet_env =
             read_text(&self.path("/run/flannel/subnet.env")).map(|t| parse_subnet_env(&t));
         r.cni_configs = self.cni_configs();
@@ -464,6 +488,24 @@ pub(crate) mod tests {
         {"type": "portmap", "capabilities": {"portMappings": true}}]}"#;
 
     #[test]
+    fn an_empty_root_is_said_to_be_empty_not_a_node_missing_files() {
+        let root = tmp("blank");
+        let r = HostProbe::new(&root, Some("master".into())).run();
+        assert!(r.root_looks_empty);
+        assert!(
+            matches!(&r.subnet_env, Probe::Error(e) if e.contains("looks empty")),
+            "{:?}",
+            r.subnet_env
+        );
+        assert!(matches!(r.cni_configs, Probe::Error(_)));
+        // One of a node's directories is enough to be probed as a node.
+        write(&root, "etc/hostname", "master\n");
+        let r = HostProbe::new(&root, Some("master".into())).run();
+        assert!(!r.root_looks_empty);
+        assert_eq!(r.subnet_env, Probe::Missing);
+    }
+
+    #[test]
     fn a_flannel_node_with_leaks() {
         let root = tmp("flannel");
         let live = "7c166dd7ae0cece3c7a15ad63a4ea381553e3a11e31f1bb0262d693a94f39541";
@@ -531,6 +573,8 @@ pub(crate) mod tests {
     #[test]
     fn an_empty_root_reports_missing_and_no_sandbox_list() {
         let root = tmp("empty");
+        // A node's root without the network files (an empty one is not a node's).
+        std::fs::create_dir_all(root.join("etc")).unwrap();
         let r = HostProbe::new(&root, Some("n".into())).run();
         assert!(r.subnet_env.is_missing());
         assert!(r.cni_configs.is_missing());
@@ -543,6 +587,7 @@ pub(crate) mod tests {
     #[test]
     fn sandbox_command_runs_without_a_shell_and_times_out() {
         let root = tmp("cmd");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
         let mut p = HostProbe::new(&root, None);
         assert!(matches!(p.run().sandboxes, Probe::Error(e) if e.contains("not a known node")));
         p.node = Some("n".into());

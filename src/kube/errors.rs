@@ -13,6 +13,8 @@ use super::connect::ConnectError;
 pub enum Unreachable {
     Refused,
     TimedOut,
+    /// The server's host name does not resolve (NXDOMAIN, no such host).
+    NoSuchHost,
 }
 
 impl fmt::Display for Unreachable {
@@ -20,6 +22,7 @@ impl fmt::Display for Unreachable {
         f.write_str(match self {
             Unreachable::Refused => "connection refused",
             Unreachable::TimedOut => "timed out",
+            Unreachable::NoSuchHost => "its host name does not resolve (DNS)",
         })
     }
 }
@@ -52,6 +55,14 @@ pub enum KubeError {
     /// The TLS handshake failed (an unknown CA, a wrong server name, ...).
     #[error("TLS error talking to {server}: {detail}")]
     Tls { server: String, detail: String },
+    /// The connection was made (or is pending) but nothing came back in time: a hung
+    /// server, a proxy that swallows requests, a firewall that drops packets.
+    #[error("the API server at {server} did not answer within {after_secs}s")]
+    NoAnswer { server: String, after_secs: u64 },
+    /// The exec credential plugin failed. Its arguments and output are never kept:
+    /// they may hold a token.
+    #[error("the credential plugin (exec) of the kubeconfig failed: {status}")]
+    CredentialPlugin { status: String },
     /// The kubeconfig gives no client.
     #[error(transparent)]
     Config(#[from] ConnectError),
@@ -63,6 +74,9 @@ pub enum KubeError {
 impl KubeError {
     /// Classifies a client error; `server` is the API server's address, for the text.
     pub fn from_kube(err: &::kube::Error, server: &str) -> KubeError {
+        if let Some(status) = failed_plugin_status(err) {
+            return KubeError::CredentialPlugin { status };
+        }
         match err {
             ::kube::Error::Api(resp) => Self::from_response(resp, server, false),
             ::kube::Error::RustlsTls(_) => KubeError::Tls {
@@ -87,7 +101,29 @@ impl KubeError {
 
     /// The connection failed or timed out: the API server may come back by itself.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, KubeError::Unreachable { .. })
+        matches!(
+            self,
+            KubeError::Unreachable { .. } | KubeError::NoAnswer { .. }
+        )
+    }
+
+    /// Asking again will get the same answer: the credentials, the CA, the address or
+    /// the kubeconfig are wrong, so `kcops check` stops at the first one instead of
+    /// retrying until its timeout. A timeout or a 5xx may pass; these do not.
+    pub fn is_definitive(&self) -> bool {
+        match self {
+            KubeError::Unreachable { why, .. } => {
+                matches!(why, Unreachable::Refused | Unreachable::NoSuchHost)
+            }
+            KubeError::Unauthorized { .. }
+            | KubeError::Forbidden { .. }
+            | KubeError::Tls { .. }
+            | KubeError::CredentialPlugin { .. }
+            | KubeError::Config(_) => true,
+            KubeError::Api { code, .. } => (400..500).contains(code) && *code != 429,
+            KubeError::NotFound { .. } => true,
+            KubeError::NoAnswer { .. } | KubeError::Other(_) => false,
+        }
     }
 
     fn from_response(resp: &ErrorResponse, server: &str, watch: bool) -> KubeError {
@@ -122,8 +158,15 @@ impl KubeError {
                 _ => None,
             })
             .or_else(|| {
-                if text.contains("Connection refused") || text.contains("connection refused") {
+                let lower = text.to_ascii_lowercase();
+                if lower.contains("connection refused") {
                     Some(Unreachable::Refused)
+                } else if lower.contains("failed to lookup address")
+                    || lower.contains("name or service not known")
+                    || lower.contains("no address associated")
+                    || lower.contains("nodename nor servname")
+                {
+                    Some(Unreachable::NoSuchHost)
                 } else if text.contains("timed out") || text.contains("deadline") {
                     Some(Unreachable::TimedOut)
                 } else {
@@ -142,6 +185,30 @@ impl KubeError {
             None => KubeError::Other(text),
         }
     }
+}
+
+/// The exit status of a failed exec credential plugin, when that is what `err` is.
+/// kube's own text for it holds the plugin's arguments, environment and stdout.
+pub(crate) fn failed_plugin_status(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use ::kube::client::AuthError;
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(auth) = e.downcast_ref::<AuthError>() {
+            return match auth {
+                AuthError::AuthExecRun { status, .. } => Some(status.to_string()),
+                AuthError::AuthExecParse(_) => {
+                    Some("it printed something that is not an ExecCredential".to_string())
+                }
+                _ => None,
+            };
+        }
+        if let Some(::kube::Error::Auth(auth)) = e.downcast_ref::<::kube::Error>() {
+            cur = Some(auth);
+            continue;
+        }
+        cur = e.source();
+    }
+    None
 }
 
 /// The kind of the first `io::Error` among `err`'s causes.
@@ -294,6 +361,46 @@ mod tests {
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "os error 111");
         let e = KubeError::from_watcher(&W::InitialListFailed(transport(refused)), SERVER);
         assert!(e.is_unreachable());
+    }
+
+    #[test]
+    fn definitive_errors_end_a_check_at_once() {
+        let e = KubeError::from_kube(&api(401, "Unauthorized", "Unauthorized"), SERVER);
+        assert!(e.is_definitive());
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "os error 111");
+        assert!(KubeError::from_kube(&transport(refused), SERVER).is_definitive());
+        let nx = KubeError::from_kube(
+            &transport(
+                "dns error: failed to lookup address information: Name or service not known",
+            ),
+            SERVER,
+        );
+        assert_eq!(
+            nx.to_string(),
+            "cannot reach the API server at https://10.0.0.1:6443: its host name does not resolve (DNS)"
+        );
+        assert!(nx.is_definitive());
+        let tls = KubeError::from_kube(
+            &transport("invalid peer certificate: UnknownIssuer"),
+            SERVER,
+        );
+        assert!(tls.is_definitive());
+        // These may pass by themselves: retried until the timeout.
+        let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer");
+        assert!(!KubeError::from_kube(&transport(timeout), SERVER).is_definitive());
+        assert!(
+            !KubeError::from_kube(&api(503, "ServiceUnavailable", "x"), SERVER).is_definitive()
+        );
+        assert!(!KubeError::from_kube(&api(429, "TooManyRequests", "x"), SERVER).is_definitive());
+        let silent = KubeError::NoAnswer {
+            server: SERVER.into(),
+            after_secs: 20,
+        };
+        assert!(!silent.is_definitive() && silent.is_unreachable());
+        assert_eq!(
+            silent.to_string(),
+            "the API server at https://10.0.0.1:6443 did not answer within 20s"
+        );
     }
 
     #[test]

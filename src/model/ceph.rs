@@ -22,8 +22,29 @@ pub struct CephReport {
     pub fetched_at: Option<Timestamp>,
     /// Why the last refresh failed, in words (None when it succeeded).
     pub error: Option<String>,
+    /// What kind of failure `error` is, so findings name the cause (None when the
+    /// refresh succeeded, or nobody classified it).
+    pub failure: Option<CephFailure>,
     /// The last data fetched successfully.
     pub data: Option<CephData>,
+}
+
+/// Why Ceph could not be read, as far as the console can tell: each asks for a
+/// different fix, so `ceph.unreachable` must not blame the monitors for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CephFailure {
+    /// The conf names no monitors (`mon host`).
+    NoMonitors,
+    /// The keyring is missing, unreadable, or holds no key for the user.
+    Keyring,
+    /// Another setting cannot be used (the conf file itself, the user id, ...).
+    Settings,
+    /// cephx refused the key, or the user's caps do not allow the request.
+    Refused,
+    /// No monitor answered in time.
+    NoAnswer,
+    /// Anything else (the error says what).
+    Other,
 }
 
 impl CephReport {

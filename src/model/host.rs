@@ -188,6 +188,10 @@ pub struct HostReport {
     pub ip_forward: Probe<bool>,
     /// `/sys/class/net`, in name order.
     pub links: Probe<Vec<Link>>,
+    /// The root holds none of a node's top directories (`etc`, `run`, `var`, `proc`,
+    /// `sys`): a wrong `--host-root`. Its probes are errors then, not "missing", so no
+    /// finding blames the node for files that were never there to read.
+    pub root_looks_empty: bool,
 }
 
 impl HostReport {
@@ -203,6 +207,7 @@ impl HostReport {
             sandboxes: Probe::Missing,
             ip_forward: Probe::Missing,
             links: Probe::Missing,
+            root_looks_empty: false,
         }
     }
 

@@ -2,7 +2,7 @@
 //! `ceph.fence-denied`.
 
 use crate::ceph::{HealthCheck, HealthReport};
-use crate::model::ceph::{CephReport, FencePermission, fence_caps_fix};
+use crate::model::ceph::{CephFailure, CephReport, FencePermission, fence_caps_fix};
 use crate::model::objref::ObjRef;
 
 use super::super::index::Index;
@@ -66,18 +66,36 @@ fn unreachable(report: &CephReport, error: &str, ix: &Index) -> Finding {
             String::new()
         }
     };
-    let lower = error.to_ascii_lowercase();
-    let denied = lower.contains("permission denied")
-        || lower.contains("eacces")
-        || lower.contains("access denied")
-        || lower.contains("keyring");
-    let cause = if denied {
-        format!(
-            "Ceph refused the user {entity} (its key or keyring is wrong or missing, or its caps do not allow reading the cluster state)"
-        )
-    } else {
-        "the monitors did not answer in time (down, unreachable from here, or a wrong `mon host`)"
-            .to_string()
+    let refused = format!(
+        "Ceph refused the user {entity} (its key is wrong, or its caps do not allow reading the cluster state)"
+    );
+    let silent =
+        "the monitors did not answer in time (down, unreachable from here, or a wrong `mon host`)";
+    let cause = match report.failure {
+        Some(CephFailure::NoMonitors) => format!("{conf} names no monitors (no `mon host`)"),
+        Some(CephFailure::Keyring) => format!(
+            "there is no usable keyring for {entity} (missing, unreadable, or without its key), so kcops never asked the monitors"
+        ),
+        Some(CephFailure::Settings) => {
+            "the Ceph settings cannot be used (see the error), so kcops never asked the monitors"
+                .to_string()
+        }
+        Some(CephFailure::Refused) => refused,
+        Some(CephFailure::NoAnswer) => silent.to_string(),
+        Some(CephFailure::Other) | None => {
+            let lower = error.to_ascii_lowercase();
+            if lower.contains("permission denied")
+                || lower.contains("eacces")
+                || lower.contains("access denied")
+                || lower.contains("keyring")
+            {
+                refused
+            } else if lower.contains("timed out") || lower.contains("did not answer") {
+                silent.to_string()
+            } else {
+                "the last refresh failed (see the error)".to_string()
+            }
+        }
     };
     let id = id_of(entity);
     Finding {
@@ -278,6 +296,8 @@ fn fence_denied(report: &CephReport, caps: Option<&str>, stale_locks: usize) -> 
 mod tests {
     use std::sync::Arc;
 
+    use crate::model::ceph::CephFailure;
+
     use super::super::super::fixtures::*;
     use super::super::super::{Severity, diagnose};
     use crate::ceph::{HealthCheck, HealthReport};
@@ -365,6 +385,44 @@ mod tests {
         assert!(diagnose(&s).is_empty());
     }
 
+    /// D18: the cause named is the one that happened, not always the monitors.
+    #[test]
+    fn unreachable_names_the_real_cause() {
+        let said = |failure: CephFailure, error: &str| {
+            let mut s = snapshot();
+            s.ceph = Some(Arc::new(CephReport {
+                entity: "client.kube".to_string(),
+                conf: "/etc/ceph/ceph.conf".to_string(),
+                attempted_at: Some(now()),
+                error: Some(error.to_string()),
+                failure: Some(failure),
+                ..Default::default()
+            }));
+            let f = diagnose(&s);
+            assert_eq!(f.len(), 1, "{f:?}");
+            f[0].explanation.clone()
+        };
+        let no_mons = said(CephFailure::NoMonitors, "names no monitors");
+        assert!(no_mons.contains("/etc/ceph/ceph.conf names no monitors (no `mon host`)"));
+        assert!(!no_mons.contains("did not answer"), "{no_mons}");
+        let keyring = said(CephFailure::Keyring, "keyring /k is not found");
+        assert!(
+            keyring.contains("no usable keyring for client.kube"),
+            "{keyring}"
+        );
+        assert!(!keyring.contains("did not answer") && !keyring.contains("refused"));
+        let refused = said(CephFailure::Refused, "(13) Permission denied");
+        assert!(
+            refused.contains("Ceph refused the user client.kube"),
+            "{refused}"
+        );
+        let silent = said(CephFailure::NoAnswer, "(110) Connection timed out");
+        assert!(
+            silent.contains("the monitors did not answer in time"),
+            "{silent}"
+        );
+    }
+
     #[test]
     fn unreachable_is_critical_and_says_how_old_the_data_is() {
         let mut s = snapshot();
@@ -374,6 +432,7 @@ mod tests {
             attempted_at: Some(now()),
             fetched_at: None,
             error: Some("cannot connect to the Ceph monitors: timed out (110)".to_string()),
+            failure: None,
             data: None,
         }));
         let f = diagnose(&s);

@@ -58,22 +58,45 @@ pub enum UnlockTarget {
     Spec(String),
 }
 
+/// Why an `:unlock` argument names nothing, in the words the status line shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadUnlockArgument {
+    #[error("unlock: name what to unlock: ns/pod, a pod in the current namespace, or pool/image")]
+    Empty,
+    #[error("unlock: {0:?} holds a space; give one argument: ns/pod, pod, or pool/image")]
+    Space(String),
+    #[error(
+        "unlock: {arg:?} has {slashes} slashes; a pod is ns/pod and an RBD image is pool/image (one slash)"
+    )]
+    Slashes { arg: String, slashes: usize },
+    #[error("unlock: {0:?} is missing a name on one side of the slash; use ns/pod or pool/image")]
+    HalfEmpty(String),
+}
+
 impl UnlockTarget {
     /// `:unlock` arguments: `ns/pod` or `pool/image` (told apart by the API server),
-    /// or a bare pod name in `default_ns`.
-    pub fn parse(arg: &str, default_ns: &str) -> Option<UnlockTarget> {
+    /// or a bare pod name in `default_ns`; anything else is refused with what is wrong
+    /// with it.
+    pub fn parse(arg: &str, default_ns: &str) -> Result<UnlockTarget, BadUnlockArgument> {
         let arg = arg.trim();
-        if arg.is_empty() || arg.contains(char::is_whitespace) {
-            return None;
+        if arg.is_empty() {
+            return Err(BadUnlockArgument::Empty);
         }
-        match arg.split_once('/') {
-            Some((a, b)) if !a.is_empty() && !b.is_empty() && !b.contains('/') => {
-                Some(UnlockTarget::Spec(arg.to_string()))
-            }
-            Some(_) => None,
-            None => Some(UnlockTarget::Pod {
+        if arg.contains(char::is_whitespace) {
+            return Err(BadUnlockArgument::Space(arg.to_string()));
+        }
+        match arg.matches('/').count() {
+            0 => Ok(UnlockTarget::Pod {
                 namespace: default_ns.to_string(),
                 name: arg.to_string(),
+            }),
+            1 if arg.starts_with('/') || arg.ends_with('/') => {
+                Err(BadUnlockArgument::HalfEmpty(arg.to_string()))
+            }
+            1 => Ok(UnlockTarget::Spec(arg.to_string())),
+            slashes => Err(BadUnlockArgument::Slashes {
+                arg: arg.to_string(),
+                slashes,
             }),
         }
     }

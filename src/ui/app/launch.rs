@@ -147,8 +147,14 @@ impl App {
     /// task of its own (live reads of the API server and Ceph); the overlay shows it
     /// once it is back.
     pub(crate) fn open_unlock(&mut self, arg: Option<&str>) {
-        let target = match arg {
-            Some(a) => UnlockTarget::parse(a, self.namespace.as_deref().unwrap_or("default")),
+        let target = match arg
+            .map(|a| UnlockTarget::parse(a, self.namespace.as_deref().unwrap_or("default")))
+        {
+            Some(Ok(t)) => Some(t),
+            Some(Err(bad)) => {
+                self.status = Some((Role::Warning, bad.to_string()));
+                return;
+            }
             None => self.active().unlock_target(&self.view),
         };
         let Some(target) = target else {

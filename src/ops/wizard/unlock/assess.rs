@@ -799,17 +799,33 @@ mod tests {
     fn targets_parse() {
         assert_eq!(
             UnlockTarget::parse("web-0", "db"),
-            Some(UnlockTarget::Pod {
+            Ok(UnlockTarget::Pod {
                 namespace: "db".into(),
                 name: "web-0".into()
             })
         );
         assert_eq!(
             UnlockTarget::parse("rbd/img", "db"),
-            Some(UnlockTarget::Spec("rbd/img".into()))
+            Ok(UnlockTarget::Spec("rbd/img".into()))
         );
-        assert_eq!(UnlockTarget::parse("a/b/c", "db"), None);
-        assert_eq!(UnlockTarget::parse("", "db"), None);
+        // A bad argument is named with what is wrong with it (D16), never taken for
+        // "nothing stuck here".
+        let said = |arg: &str| {
+            UnlockTarget::parse(arg, "db")
+                .map(|t| format!("{t:?}"))
+                .unwrap_or_else(|e| e.to_string())
+        };
+        assert_eq!(
+            said("a/b/c"),
+            "unlock: \"a/b/c\" has 2 slashes; a pod is ns/pod and an RBD image is pool/image (one slash)"
+        );
+        assert_eq!(
+            said("rbd/"),
+            "unlock: \"rbd/\" is missing a name on one side of the slash; use ns/pod or pool/image"
+        );
+        assert!(said("/img").contains("missing a name"));
+        assert!(said("a b").contains("holds a space"));
+        assert!(said(" ").starts_with("unlock: name what to unlock"));
         assert_eq!(
             osd_caps("mon 'allow r' osd 'profile rbd'"),
             Some("profile rbd")

@@ -16,14 +16,14 @@ use std::time::Duration;
 
 use crate::ceph::error::CephError;
 
-pub const DEFAULT_CONF: &str = "/etc/ceph/ceph.conf";
-pub const DEFAULT_ID: &str = "admin";
+pub(crate) const DEFAULT_CONF: &str = "/etc/ceph/ceph.conf";
+pub(crate) const DEFAULT_ID: &str = "admin";
 /// librados' mon/osd op and mount timeout: an unreachable cluster surfaces as an error
 /// after this long instead of librados' default 300 s.
-pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_OP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The caller's bound on one request: a connect plus an op, each bounded by the op
 /// timeout, fit in it, so librados' own (more precise) error normally wins.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Cluster name for `$cluster` in keyring paths; kcops has no `--cluster` option.
 const CLUSTER: &str = "ceph";
@@ -109,19 +109,6 @@ impl CephSettings {
         }
     }
 
-    /// Settings from `CEPH_CONF`, `KCOPS_CEPH_ID` and `KCOPS_CEPH_KEYRING` (empty values
-    /// count as unset), with the documented defaults.
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        let conf = var("CEPH_CONF").map_or_else(|| PathBuf::from(DEFAULT_CONF), PathBuf::from);
-        let id = var("KCOPS_CEPH_ID")
-            .map(|v| v.to_string_lossy().into_owned())
-            .unwrap_or_else(|| DEFAULT_ID.to_string());
-        let mut s = CephSettings::new(conf, &id);
-        s.keyring = var("KCOPS_CEPH_KEYRING").map(PathBuf::from);
-        s
-    }
-
     /// Settings for a console that may (or, `read_only`, may not) change anything:
     /// a read-only one never probes the fencing permission.
     pub fn read_only(mut self, read_only: bool) -> Self {
@@ -135,7 +122,7 @@ impl CephSettings {
     }
 
     /// The bare id: `admin` also when given as `client.admin`.
-    pub fn bare_id(&self) -> &str {
+    pub(crate) fn bare_id(&self) -> &str {
         self.id.strip_prefix("client.").unwrap_or(&self.id)
     }
 
@@ -522,7 +509,7 @@ impl ConfFile {
     }
 
     /// The options a client `entity` sees: [global], then [client], then [<entity>].
-    pub fn client_values(&self, entity: &str) -> BTreeMap<String, ConfValue> {
+    pub(crate) fn client_values(&self, entity: &str) -> BTreeMap<String, ConfValue> {
         let mut out = BTreeMap::new();
         for wanted in ["global", "client", entity] {
             for (name, entries) in &self.sections {
@@ -537,7 +524,7 @@ impl ConfFile {
     }
 
     /// `mon addr` of old-style `[mon.X]` sections, joined as a `mon host` value.
-    pub fn legacy_mon_addrs(&self) -> Option<String> {
+    pub(crate) fn legacy_mon_addrs(&self) -> Option<String> {
         let addrs: Vec<&str> = self
             .sections
             .iter()

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-pub const EPERM: i32 = libc::EPERM;
+pub(crate) const EPERM: i32 = libc::EPERM;
 pub const ENOENT: i32 = libc::ENOENT;
 pub const EACCES: i32 = libc::EACCES;
 pub const EBUSY: i32 = libc::EBUSY;
@@ -13,10 +13,10 @@ pub const EINVAL: i32 = libc::EINVAL;
 pub const ERANGE: i32 = libc::ERANGE;
 pub const ETIMEDOUT: i32 = libc::ETIMEDOUT;
 /// librados' EBLOCKLISTED: this client was blocklisted and must reconnect.
-pub const ESHUTDOWN: i32 = libc::ESHUTDOWN;
+pub(crate) const ESHUTDOWN: i32 = libc::ESHUTDOWN;
 
 /// `(13) Permission denied`, as Ceph's tools print an errno. Accepts either sign.
-pub fn errno_text(errno: i32) -> String {
+pub(crate) fn errno_text(errno: i32) -> String {
     let e = errno.saturating_abs();
     format!("({e}) {}", nix::errno::Errno::from_raw(e).desc())
 }

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use crate::ceph::types::{LockerInfo, WatcherInfo};
 
 /// The in-tree kubelet RBD plugin's lock cookie prefix.
-pub const KUBELET_COOKIE_PREFIX: &str = "kubelet_lock_magic_";
+pub(crate) const KUBELET_COOKIE_PREFIX: &str = "kubelet_lock_magic_";
 
 /// A Ceph entity address: IP, port (0 for clients) and nonce (per client instance).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,7 +60,7 @@ impl EntityAddr {
     }
 
     /// Every address of an address or an address vector (`[v2:a/n,v1:b/n]`).
-    pub fn parse_all(text: &str) -> Vec<EntityAddr> {
+    pub(crate) fn parse_all(text: &str) -> Vec<EntityAddr> {
         let text = text.trim();
         let inner = text
             .strip_prefix('[')
@@ -71,7 +71,7 @@ impl EntityAddr {
 
     /// Whether blocklisting `self` would cut off `client`: the same IP, and the same
     /// nonce unless `self` names the whole host (nonce 0).
-    pub fn covers(&self, client: &EntityAddr) -> bool {
+    pub(crate) fn covers(&self, client: &EntityAddr) -> bool {
         self.ip == client.ip && (self.nonce == 0 || self.nonce == client.nonce)
     }
 }
@@ -86,7 +86,7 @@ impl fmt::Display for EntityAddr {
 }
 
 /// The host a kubelet lock cookie names: `node1` for `kubelet_lock_magic_node1`.
-pub fn kubelet_cookie_host(cookie: &str) -> Option<&str> {
+pub(crate) fn kubelet_cookie_host(cookie: &str) -> Option<&str> {
     cookie
         .strip_prefix(KUBELET_COOKIE_PREFIX)
         .filter(|h| !h.is_empty())
@@ -114,19 +114,20 @@ impl NodeIndex {
         index
     }
 
-    pub fn node_by_ip(&self, ip: IpAddr) -> Option<&str> {
+    pub(crate) fn node_by_ip(&self, ip: IpAddr) -> Option<&str> {
         self.by_ip.get(&ip).map(String::as_str)
     }
 
+    #[cfg(test)]
     /// The node whose IP a Ceph address carries.
-    pub fn node_by_address(&self, address: &str) -> Option<&str> {
+    pub(crate) fn node_by_address(&self, address: &str) -> Option<&str> {
         EntityAddr::parse(address).and_then(|a| self.node_by_ip(a.ip))
     }
 
     /// The node a host name means: the exact name, else a node whose short name (up
     /// to the first dot) equals the host's short name (kubelets may use FQDNs or
     /// short names for the same node).
-    pub fn node_by_host(&self, host: &str) -> Option<&str> {
+    pub(crate) fn node_by_host(&self, host: &str) -> Option<&str> {
         if let Some(n) = self.names.iter().find(|n| n.as_str() == host) {
             return Some(n);
         }

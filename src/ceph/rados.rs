@@ -72,7 +72,7 @@ impl Cluster {
     }
 
     /// Our global id: the `N` of `client.N` in watcher and locker lists.
-    pub fn instance_id(&self) -> u64 {
+    pub(crate) fn instance_id(&self) -> u64 {
         // SAFETY: connected handle.
         unsafe { sys::rados_get_instance_id(self.handle) }
     }
@@ -92,7 +92,7 @@ impl Cluster {
 
     /// Waits until we have the newest OSD map, so an operation after a blocklist
     /// change sees it.
-    pub fn wait_for_latest_osdmap(&self) -> Result<(), i32> {
+    pub(crate) fn wait_for_latest_osdmap(&self) -> Result<(), i32> {
         // SAFETY: connected handle.
         let r = unsafe { sys::rados_wait_for_latest_osdmap(self.handle) };
         if r < 0 { Err(r) } else { Ok(()) }
@@ -143,7 +143,7 @@ impl Cluster {
     }
 
     /// An I/O context on `pool`, valid while the cluster lives.
-    pub fn ioctx(&self, pool: &str) -> Result<IoCtx<'_>, i32> {
+    pub(crate) fn ioctx(&self, pool: &str) -> Result<IoCtx<'_>, i32> {
         let name = CString::new(pool).map_err(|_| -libc::EINVAL)?;
         let mut io: sys::rados_ioctx_t = ptr::null_mut();
         // SAFETY: connected handle, valid C string, valid out-pointer.

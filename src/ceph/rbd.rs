@@ -461,7 +461,7 @@ impl<'io> Image<'io> {
 
     /// Breaks the exclusive lock owned by `owner` (an address from `lock_owners`).
     /// Needs a read-write open; librbd blocklists the owner first.
-    pub fn lock_break(&self, owner: &str) -> Result<(), i32> {
+    pub(crate) fn lock_break(&self, owner: &str) -> Result<(), i32> {
         let owner = cstring(owner)?;
         // SAFETY: open image, valid C string.
         let r = unsafe {

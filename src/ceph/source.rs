@@ -98,7 +98,7 @@ async fn fencing_since(
 }
 
 /// May our user blocklist? Asked without changing anything (see [`FENCE_PROBE_ADDR`]).
-pub async fn fence_permission(client: &CephClient) -> FencePermission {
+pub(crate) async fn fence_permission(client: &CephClient) -> FencePermission {
     match client.blocklist_rm(FENCE_PROBE_ADDR).await {
         Ok(()) => FencePermission::Allowed,
         Err(e) if e.is_permission_denied() => {
@@ -204,7 +204,7 @@ impl CephWatch {
     }
 
     /// Asks for a refresh now (after the wizard changed something, or on a key press).
-    pub fn refresh_now(&self) {
+    pub(crate) fn refresh_now(&self) {
         self.wake.notify_one();
     }
 

@@ -209,18 +209,18 @@ impl WatcherInfo {
 }
 
 /// librbd feature bits (`rbd/features.h`).
-pub const FEATURE_LAYERING: u64 = 1 << 0;
-pub const FEATURE_STRIPINGV2: u64 = 1 << 1;
+pub(crate) const FEATURE_LAYERING: u64 = 1 << 0;
+pub(crate) const FEATURE_STRIPINGV2: u64 = 1 << 1;
 pub const FEATURE_EXCLUSIVE_LOCK: u64 = 1 << 2;
-pub const FEATURE_OBJECT_MAP: u64 = 1 << 3;
-pub const FEATURE_FAST_DIFF: u64 = 1 << 4;
-pub const FEATURE_DEEP_FLATTEN: u64 = 1 << 5;
-pub const FEATURE_JOURNALING: u64 = 1 << 6;
-pub const FEATURE_DATA_POOL: u64 = 1 << 7;
-pub const FEATURE_OPERATIONS: u64 = 1 << 8;
-pub const FEATURE_MIGRATING: u64 = 1 << 9;
-pub const FEATURE_NON_PRIMARY: u64 = 1 << 10;
-pub const FEATURE_DIRTY_CACHE: u64 = 1 << 11;
+pub(crate) const FEATURE_OBJECT_MAP: u64 = 1 << 3;
+pub(crate) const FEATURE_FAST_DIFF: u64 = 1 << 4;
+pub(crate) const FEATURE_DEEP_FLATTEN: u64 = 1 << 5;
+pub(crate) const FEATURE_JOURNALING: u64 = 1 << 6;
+pub(crate) const FEATURE_DATA_POOL: u64 = 1 << 7;
+pub(crate) const FEATURE_OPERATIONS: u64 = 1 << 8;
+pub(crate) const FEATURE_MIGRATING: u64 = 1 << 9;
+pub(crate) const FEATURE_NON_PRIMARY: u64 = 1 << 10;
+pub(crate) const FEATURE_DIRTY_CACHE: u64 = 1 << 11;
 
 const FEATURES: [(u64, &str); 12] = [
     (FEATURE_LAYERING, "layering"),

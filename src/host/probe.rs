@@ -28,13 +28,13 @@ use crate::model::host::{
 
 /// The lab's per-link address file under `/sys/class/net/<link>/` (real sysfs has
 /// none; addresses come from netlink, read with getifaddrs when the root is `/`).
-pub const LAB_ADDRESSES_FILE: &str = "kcops-addresses";
+pub(crate) const LAB_ADDRESSES_FILE: &str = "kcops-addresses";
 
 /// A node's root has at least one of these; a host root with none is not a node's.
 const NODE_TOP_DIRS: &[&str] = &["etc", "run", "var", "proc", "sys"];
 
 /// The command that lists live sandboxes on a real node.
-pub const DEFAULT_SANDBOXES_COMMAND: &[&str] = &["crictl", "pods", "-q"];
+pub(crate) const DEFAULT_SANDBOXES_COMMAND: &[&str] = &["crictl", "pods", "-q"];
 
 /// How to probe one host.
 #[derive(Debug, Clone)]
@@ -203,7 +203,7 @@ impl HostProbe {
     }
 
     /// The node's live CRI sandboxes, from the sources listed in the module docs.
-    pub fn live_sandboxes(&self) -> Probe<SandboxList> {
+    pub(crate) fn live_sandboxes(&self) -> Probe<SandboxList> {
         if self.node.is_none() {
             // Not a node of the cluster: its sandboxes say nothing, do not ask.
             return Probe::Error("this machine is not a known node (--node)".to_string());
@@ -301,7 +301,7 @@ fn ids(text: &str) -> BTreeSet<String> {
 }
 
 /// `KEY=value` lines of subnet.env.
-pub fn parse_subnet_env(text: &str) -> SubnetEnv {
+pub(crate) fn parse_subnet_env(text: &str) -> SubnetEnv {
     let mut env = SubnetEnv::default();
     for line in text.lines() {
         let Some((k, v)) = line.trim().split_once('=') else {
@@ -323,7 +323,7 @@ pub fn parse_subnet_env(text: &str) -> SubnetEnv {
 }
 
 /// A `.conf` (one plugin) or `.conflist` (`plugins: [...]`) file.
-pub fn parse_cni_config(file: &str, text: &str) -> CniConfig {
+pub(crate) fn parse_cni_config(file: &str, text: &str) -> CniConfig {
     let mut c = CniConfig {
         file: file.to_string(),
         ..Default::default()

@@ -12,7 +12,7 @@ use super::probe::HostProbe;
 use crate::model::host::HostReport;
 
 /// The latest report and the task refreshing it (stopped on drop).
-pub struct HostWatch {
+pub(crate) struct HostWatch {
     latest: Arc<Mutex<Option<Arc<HostReport>>>>,
     task: JoinHandle<()>,
 }

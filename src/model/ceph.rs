@@ -47,12 +47,7 @@ pub enum CephFailure {
     Other,
 }
 
-impl CephReport {
-    /// The last refresh failed (Ceph unreachable, timed out, refused us).
-    pub fn is_down(&self) -> bool {
-        self.error.is_some()
-    }
-}
+impl CephReport {}
 
 /// One refresh's worth of cluster state.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -103,7 +98,7 @@ pub enum FencePermission {
 /// The exact command that gives `entity` the mon caps fencing needs, keeping its OSD
 /// caps (`profile rbd` on the mon allows `osd blocklist`; with less, removing a stale
 /// lock fails with "rbd: releasing lock failed: (13) Permission denied").
-pub fn fence_caps_fix(entity: &str, osd_caps: Option<&str>) -> String {
+pub(crate) fn fence_caps_fix(entity: &str, osd_caps: Option<&str>) -> String {
     let osd = osd_caps.unwrap_or("profile rbd");
     format!("ceph auth caps {entity} mon 'profile rbd' osd '{osd}'")
 }

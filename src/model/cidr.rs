@@ -75,12 +75,12 @@ impl Cidr {
     }
 
     /// Whether `other` lies wholly inside this range.
-    pub fn contains_cidr(&self, other: &Cidr) -> bool {
+    pub(crate) fn contains_cidr(&self, other: &Cidr) -> bool {
         other.prefix >= self.prefix && self.contains(other.network)
     }
 
     /// Whether the two ranges share any address.
-    pub fn overlaps(&self, other: &Cidr) -> bool {
+    pub(crate) fn overlaps(&self, other: &Cidr) -> bool {
         self.contains_cidr(other) || other.contains_cidr(self)
     }
 
@@ -93,7 +93,7 @@ impl Cidr {
     /// Addresses host-local hands out in this range by default: all but the network
     /// address, the gateway (the first host address, the bridge's) and, for IPv4, the
     /// broadcast address — `.2` to `.254` of a /24, 253 addresses.
-    pub fn host_local_capacity(&self) -> u128 {
+    pub(crate) fn host_local_capacity(&self) -> u128 {
         let reserved = if self.width() == 32 { 3 } else { 2 };
         self.size().saturating_sub(reserved)
     }
@@ -138,7 +138,7 @@ impl FromStr for Cidr {
 
 /// Parses a comma-separated list (`podSubnet: 10.244.0.0/16,fd00::/56`), skipping
 /// empty items; the first bad item is the error.
-pub fn parse_list(s: &str) -> Result<Vec<Cidr>, CidrError> {
+pub(crate) fn parse_list(s: &str) -> Result<Vec<Cidr>, CidrError> {
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())

@@ -28,7 +28,8 @@ impl<T> Probe<T> {
         }
     }
 
-    pub fn is_missing(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_missing(&self) -> bool {
         matches!(self, Probe::Missing)
     }
 
@@ -167,7 +168,7 @@ pub struct Link {
 }
 
 /// Links pod network add-ons create and `kubeadm reset` leaves behind.
-pub const CNI_LINKS: &[&str] = &["cni0", "flannel.1", "flannel0", "tunl0", "vxlan.calico"];
+pub(crate) const CNI_LINKS: &[&str] = &["cni0", "flannel.1", "flannel0", "tunl0", "vxlan.calico"];
 
 /// Everything the host probes found, at one time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,7 +214,7 @@ impl HostReport {
 
     /// Whether two reports say the same (the probe time aside): the console only
     /// re-derives its view when the host actually changed.
-    pub fn same_state(&self, other: &HostReport) -> bool {
+    pub(crate) fn same_state(&self, other: &HostReport) -> bool {
         HostReport {
             probed_at: other.probed_at,
             ..self.clone()

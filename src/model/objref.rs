@@ -17,7 +17,7 @@ pub struct ObjRef {
 
 impl ObjRef {
     pub const POD: &'static str = "Pod";
-    pub const RBD_IMAGE: &'static str = "RbdImage";
+    pub(crate) const RBD_IMAGE: &'static str = "RbdImage";
 
     /// An object in a namespace (or an RBD image in a pool).
     pub fn namespaced(
@@ -50,7 +50,7 @@ impl ObjRef {
     }
 
     /// The namespace and name when this is a `kind` object in a namespace.
-    pub fn namespaced_as(&self, kind: &str) -> Option<(&str, &str)> {
+    pub(crate) fn namespaced_as(&self, kind: &str) -> Option<(&str, &str)> {
         match &self.namespace {
             Some(ns) if self.kind == kind => Some((ns, &self.name)),
             _ => None,

@@ -83,7 +83,7 @@ impl ImageUse {
     }
 
     /// Nodes that run a live (not terminating) pod using the image.
-    pub fn user_nodes(&self) -> Vec<&str> {
+    pub(crate) fn user_nodes(&self) -> Vec<&str> {
         let mut v: Vec<&str> = self
             .pods
             .iter()
@@ -94,17 +94,10 @@ impl ImageUse {
         v.dedup();
         v
     }
-
-    /// A live client on `node` has the image open (a watch from its address).
-    pub fn watched_from(&self, node: &str) -> bool {
-        self.watchers
-            .iter()
-            .any(|w| w.holder.by_address.as_deref() == Some(node))
-    }
 }
 
 /// Every node's addresses, for matching lock and watcher addresses to nodes.
-pub fn node_index(snapshot: &Snapshot) -> NodeIndex {
+pub(crate) fn node_index(snapshot: &Snapshot) -> NodeIndex {
     NodeIndex::new(snapshot.nodes.iter().flat_map(|n| {
         let name = n.metadata.name.clone().unwrap_or_default();
         n.status
@@ -150,7 +143,7 @@ fn claim_users<'a>(
 
 /// The images of `snapshot.ceph` (in pool/name order) with their Kubernetes side;
 /// empty when there is no Ceph data.
-pub fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
+pub(crate) fn image_uses(snapshot: &Snapshot) -> Vec<ImageUse> {
     let Some(data) = snapshot.ceph.as_ref().and_then(|c| c.data.as_ref()) else {
         return Vec::new();
     };

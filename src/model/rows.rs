@@ -27,6 +27,7 @@ pub fn created(meta: &ObjectMeta) -> Option<Timestamp> {
 }
 
 /// `namespace/name`, or `name` for cluster-scoped objects: the stable row key.
+#[cfg(test)]
 fn ns_key(namespace: &str, name: &str) -> String {
     if namespace.is_empty() {
         name.to_string()
@@ -66,7 +67,7 @@ pub struct NodeRow {
 }
 
 impl NodeRow {
-    pub const COLUMNS: &[Column] = &[
+    pub(crate) const COLUMNS: &[Column] = &[
         Column::new("NAME", Name),
         Column::new("STATUS", Status),
         Column::new("ROLES", Text),
@@ -94,6 +95,7 @@ impl NodeRow {
         ]
     }
 
+    #[cfg(test)]
     pub fn key(&self) -> String {
         self.name.clone()
     }
@@ -101,7 +103,7 @@ impl NodeRow {
 
 /// kubectl's node STATUS: the Ready condition (`Ready`/`NotReady`, `Unknown` when the
 /// node has none) and `SchedulingDisabled` for a cordoned node.
-pub fn node_status(node: &Node) -> String {
+pub(crate) fn node_status(node: &Node) -> String {
     let ready = node
         .status
         .as_ref()
@@ -142,7 +144,7 @@ pub fn node_roles(node: &Node) -> String {
 }
 
 /// Taints as `key=value:Effect` (or `key:Effect`), comma-separated.
-pub fn node_taints(node: &Node) -> String {
+pub(crate) fn node_taints(node: &Node) -> String {
     let taints = node.spec.as_ref().and_then(|s| s.taints.as_deref());
     match taints {
         Some(ts) if !ts.is_empty() => ts
@@ -158,7 +160,7 @@ pub fn node_taints(node: &Node) -> String {
 }
 
 /// The node's first InternalIP address.
-pub fn node_internal_ip(node: &Node) -> Option<&str> {
+pub(crate) fn node_internal_ip(node: &Node) -> Option<&str> {
     node.status
         .as_ref()?
         .addresses
@@ -170,7 +172,7 @@ pub fn node_internal_ip(node: &Node) -> Option<&str> {
 
 /// Conditions other than Ready whose status is True: each one is a problem
 /// (pressure, NetworkUnavailable, node-problem-detector conditions).
-pub fn node_abnormal_conditions(node: &Node) -> Vec<&str> {
+pub(crate) fn node_abnormal_conditions(node: &Node) -> Vec<&str> {
     node.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -184,7 +186,7 @@ pub fn node_abnormal_conditions(node: &Node) -> Vec<&str> {
 }
 
 /// Pods that still occupy their node (not Succeeded or Failed), counted per node.
-pub fn pods_per_node(pods: &[std::sync::Arc<Pod>]) -> HashMap<&str, usize> {
+pub(crate) fn pods_per_node(pods: &[std::sync::Arc<Pod>]) -> HashMap<&str, usize> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for pod in pods {
         let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
@@ -205,7 +207,7 @@ pub fn node_rows(s: &Snapshot) -> Vec<NodeRow> {
 
 /// [`node_rows`] with the pods per node already counted (the console keeps them per
 /// pod between derivations rather than walking 150,000 pods again).
-pub fn node_rows_counted(s: &Snapshot, counts: &HashMap<&str, usize>) -> Vec<NodeRow> {
+pub(crate) fn node_rows_counted(s: &Snapshot, counts: &HashMap<&str, usize>) -> Vec<NodeRow> {
     s.nodes
         .iter()
         .map(|node| {
@@ -254,7 +256,7 @@ pub struct PodRow {
 }
 
 impl PodRow {
-    pub const COLUMNS: &[Column] = &[
+    pub(crate) const COLUMNS: &[Column] = &[
         Column::new("NAMESPACE", Name),
         Column::new("NAME", Name),
         Column::new("READY", Ready),
@@ -278,12 +280,13 @@ impl PodRow {
         ]
     }
 
+    #[cfg(test)]
     pub fn key(&self) -> String {
         ns_key(&self.namespace, &self.name)
     }
 
     /// [`PodRow::cells`] without copying.
-    pub fn into_cells(self) -> Vec<String> {
+    pub(crate) fn into_cells(self) -> Vec<String> {
         vec![
             self.namespace,
             self.name,
@@ -311,7 +314,8 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     }
 }
 
-pub fn pod_rows(s: &Snapshot) -> Vec<PodRow> {
+#[cfg(test)]
+pub(crate) fn pod_rows(s: &Snapshot) -> Vec<PodRow> {
     s.pods.iter().map(|p| pod_row(p, s.now)).collect()
 }
 
@@ -338,7 +342,7 @@ pub fn access_modes(modes: Option<&[String]>) -> String {
 
 /// A row of the PVC table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PvcRow {
+pub(crate) struct PvcRow {
     pub namespace: String,
     pub name: String,
     pub status: String,
@@ -352,7 +356,7 @@ pub struct PvcRow {
 }
 
 impl PvcRow {
-    pub const COLUMNS: &[Column] = &[
+    pub(crate) const COLUMNS: &[Column] = &[
         Column::new("NAMESPACE", Name),
         Column::new("NAME", Name),
         Column::new("STATUS", Status),
@@ -375,14 +379,10 @@ impl PvcRow {
             self.age.clone(),
         ]
     }
-
-    pub fn key(&self) -> String {
-        ns_key(&self.namespace, &self.name)
-    }
 }
 
 /// The claim's class: `spec.storageClassName`, else the old beta annotation.
-pub fn pvc_class(pvc: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> Option<&str> {
+pub(crate) fn pvc_class(pvc: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> Option<&str> {
     pvc.spec
         .as_ref()
         .and_then(|s| s.storage_class_name.as_deref())
@@ -395,7 +395,7 @@ pub fn pvc_class(pvc: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> Opt
         })
 }
 
-pub fn pvc_rows(s: &Snapshot) -> Vec<PvcRow> {
+pub(crate) fn pvc_rows(s: &Snapshot) -> Vec<PvcRow> {
     s.pvcs
         .iter()
         .map(|pvc| {
@@ -459,7 +459,7 @@ pub fn rbd_image(pv: &PersistentVolume) -> Option<(&str, &str)> {
 
 /// A row of the PV table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PvRow {
+pub(crate) struct PvRow {
     pub name: String,
     pub capacity: String,
     pub reclaim: String,
@@ -475,7 +475,7 @@ pub struct PvRow {
 }
 
 impl PvRow {
-    pub const COLUMNS: &[Column] = &[
+    pub(crate) const COLUMNS: &[Column] = &[
         Column::new("NAME", Name),
         Column::new("CAPACITY", Size),
         Column::new("RECLAIM", Text),
@@ -498,13 +498,9 @@ impl PvRow {
             self.age.clone(),
         ]
     }
-
-    pub fn key(&self) -> String {
-        self.name.clone()
-    }
 }
 
-pub fn pv_rows(s: &Snapshot) -> Vec<PvRow> {
+pub(crate) fn pv_rows(s: &Snapshot) -> Vec<PvRow> {
     s.pvs
         .iter()
         .map(|pv| {
@@ -554,7 +550,7 @@ pub fn pv_rows(s: &Snapshot) -> Vec<PvRow> {
 
 /// A row of the StorageClass table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageClassRow {
+pub(crate) struct StorageClassRow {
     pub name: String,
     /// Shown as ` (default)` after the name, as kubectl does.
     pub is_default: bool,
@@ -567,7 +563,7 @@ pub struct StorageClassRow {
 }
 
 impl StorageClassRow {
-    pub const COLUMNS: &[Column] = &[
+    pub(crate) const COLUMNS: &[Column] = &[
         Column::new("NAME", Name),
         Column::new("PROVISIONER", Text),
         Column::new("RECLAIMPOLICY", Text),
@@ -589,12 +585,13 @@ impl StorageClassRow {
         ]
     }
 
+    #[cfg(test)]
     pub fn key(&self) -> String {
         self.name.clone()
     }
 }
 
-pub fn storage_class_rows(s: &Snapshot) -> Vec<StorageClassRow> {
+pub(crate) fn storage_class_rows(s: &Snapshot) -> Vec<StorageClassRow> {
     s.storage_classes
         .iter()
         .map(|sc| {
@@ -629,7 +626,7 @@ pub fn storage_class_rows(s: &Snapshot) -> Vec<StorageClassRow> {
 
 /// The workload kinds the Workloads pane lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum WorkloadKind {
+pub(crate) enum WorkloadKind {
     StatefulSet,
     DaemonSet,
     Deployment,
@@ -654,7 +651,7 @@ pub struct Replicas {
     pub available: i32,
 }
 
-pub fn statefulset_replicas(sts: &StatefulSet) -> Replicas {
+pub(crate) fn statefulset_replicas(sts: &StatefulSet) -> Replicas {
     let st = sts.status.as_ref();
     Replicas {
         desired: sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
@@ -664,7 +661,7 @@ pub fn statefulset_replicas(sts: &StatefulSet) -> Replicas {
     }
 }
 
-pub fn deployment_replicas(d: &Deployment) -> Replicas {
+pub(crate) fn deployment_replicas(d: &Deployment) -> Replicas {
     let st = d.status.as_ref();
     Replicas {
         desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
@@ -674,7 +671,7 @@ pub fn deployment_replicas(d: &Deployment) -> Replicas {
     }
 }
 
-pub fn daemonset_replicas(ds: &DaemonSet) -> Replicas {
+pub(crate) fn daemonset_replicas(ds: &DaemonSet) -> Replicas {
     let st = ds.status.as_ref();
     Replicas {
         desired: st.map(|s| s.desired_number_scheduled).unwrap_or(0),
@@ -686,7 +683,7 @@ pub fn daemonset_replicas(ds: &DaemonSet) -> Replicas {
 
 /// A row of the Workloads pane (StatefulSets, DaemonSets and Deployments together).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkloadRow {
+pub(crate) struct WorkloadRow {
     pub kind: WorkloadKind,
     pub namespace: String,
     pub name: String,
@@ -697,7 +694,7 @@ pub struct WorkloadRow {
 }
 
 impl WorkloadRow {
-    pub const COLUMNS: &[Column] = &[
+    pub(crate) const COLUMNS: &[Column] = &[
         Column::new("KIND", Text),
         Column::new("NAMESPACE", Name),
         Column::new("NAME", Name),
@@ -721,6 +718,7 @@ impl WorkloadRow {
         ]
     }
 
+    #[cfg(test)]
     /// `Kind/namespace/name`: names repeat across kinds.
     pub fn key(&self) -> String {
         format!("{}/{}/{}", self.kind.as_str(), self.namespace, self.name)
@@ -728,7 +726,7 @@ impl WorkloadRow {
 }
 
 /// StatefulSets, then DaemonSets, then Deployments, each by namespace/name.
-pub fn workload_rows(s: &Snapshot) -> Vec<WorkloadRow> {
+pub(crate) fn workload_rows(s: &Snapshot) -> Vec<WorkloadRow> {
     let row = |kind, meta: &ObjectMeta, replicas| WorkloadRow {
         kind,
         namespace: meta.namespace.clone().unwrap_or_default(),
@@ -766,7 +764,7 @@ pub fn workload_rows(s: &Snapshot) -> Vec<WorkloadRow> {
 
 /// When an event was last seen: its series, lastTimestamp, eventTime, firstTimestamp,
 /// then its creation (events.k8s.io-style events only fill some of these).
-pub fn event_last_seen(ev: &Event) -> Option<Timestamp> {
+pub(crate) fn event_last_seen(ev: &Event) -> Option<Timestamp> {
     ev.series
         .as_ref()
         .and_then(|s| s.last_observed_time.as_ref())
@@ -778,7 +776,7 @@ pub fn event_last_seen(ev: &Event) -> Option<Timestamp> {
 }
 
 /// How many times an event happened (series count, `count`, at least 1).
-pub fn event_count(ev: &Event) -> i32 {
+pub(crate) fn event_count(ev: &Event) -> i32 {
     ev.series
         .as_ref()
         .and_then(|s| s.count)
@@ -789,7 +787,7 @@ pub fn event_count(ev: &Event) -> i32 {
 
 /// A row of the Events pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventRow {
+pub(crate) struct EventRow {
     pub last_seen: String,
     pub type_: String,
     pub reason: String,
@@ -805,7 +803,7 @@ pub struct EventRow {
 }
 
 impl EventRow {
-    pub const COLUMNS: &[Column] = &[
+    pub(crate) const COLUMNS: &[Column] = &[
         Column::new("LAST SEEN", Age),
         Column::new("TYPE", Text),
         Column::new("REASON", Text),
@@ -827,17 +825,13 @@ impl EventRow {
         ]
     }
 
-    pub fn key(&self) -> String {
-        ns_key(&self.namespace, &self.name)
-    }
-
-    pub fn is_warning(&self) -> bool {
+    pub(crate) fn is_warning(&self) -> bool {
         self.type_ == "Warning"
     }
 }
 
 /// Warnings first, then the most recently seen first (ties by namespace/name).
-pub fn event_rows(s: &Snapshot) -> Vec<EventRow> {
+pub(crate) fn event_rows(s: &Snapshot) -> Vec<EventRow> {
     let mut rows: Vec<EventRow> = s
         .events
         .iter()

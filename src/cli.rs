@@ -206,6 +206,8 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
     if let Some(settings) = args.ceph.settings() {
         snapshot.ceph = Some(std::sync::Arc::new(check_ceph(settings).await));
     }
+    snapshot.interrupted =
+        kcops::ops::journal::interrupted_or_unreadable(&state_dir().join("audit.log"));
     let findings = kcops::diagnose::diagnose(&snapshot);
     Ok(print(&findings, None))
 }

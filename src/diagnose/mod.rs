@@ -9,6 +9,7 @@
 //!
 //! | id | severity | fires when |
 //! |---|---|---|
+//! | `audit.interrupted` | Warning | the audit journal has a step's intent without its outcome (kcops stopped mid-plan), until acknowledged with `:ack-interrupted` |
 //! | `source.error` | Critical (never listed) / Warning (stale) | a watched kind has an error |
 //! | `node.notready` | Critical (Warning when cordoned and drained) | Ready is False or Unknown |
 //! | `node.pressure` | Warning | Memory/Disk/PIDPressure is True |
@@ -25,6 +26,7 @@
 //! | `net.*` | | the pod network: see [`network`] for its ids |
 //! | `ceph.*`, `rbd.*` | | Ceph and RBD images (only with Ceph data): see [`ceph`] for their ids |
 
+mod audit;
 pub mod ceph;
 pub(crate) mod index;
 pub mod network;
@@ -172,6 +174,7 @@ pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
     let ix = Index::new(s, *limits);
     let mut out = Vec::new();
     sources::check(s, &mut out);
+    audit::check(s, &mut out);
     nodes::check(s, &ix, &mut out);
     let mut handoff = network::Handoff::default();
     let mut explained = pods::check(s, &ix, &mut handoff, &mut out);

@@ -128,6 +128,8 @@ pub struct App {
     sandboxes_command: Option<Vec<String>>,
     /// The Ceph refresh task and its client (`None`: running without Ceph).
     pub ceph: Option<Arc<crate::ceph::source::CephWatch>>,
+    /// Plans running now, and the stop a signal triggers.
+    pub plans: super::plans::Plans,
 }
 
 impl App {
@@ -167,7 +169,13 @@ impl App {
             node: opts.node.clone(),
             sandboxes_command: opts.sandboxes_command.clone(),
             ceph: None,
+            plans: super::plans::Plans::default(),
         }
+    }
+
+    /// The status line's text (the event loop says what a signal is doing there).
+    pub fn set_status(&mut self, role: Role, text: String) {
+        self.status = Some((role, text));
     }
 
     /// The pane in front.
@@ -295,7 +303,9 @@ impl App {
             WizardCommand::Run(plan, input) => match self.wizard_executor() {
                 Some(e) => {
                     let ceph = self.ceph.clone();
+                    let running = self.plans.start();
                     spawn_run(id, e, plan, input, self.tx.clone(), move || {
+                        drop(running);
                         if let Some(c) = ceph {
                             c.refresh_now();
                         }

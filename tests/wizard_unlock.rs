@@ -221,10 +221,16 @@ async fn stale_lock_blocked_for_kube_refused_read_only_then_removed_as_admin() {
         .audit_log()
         .read_entries()
         .unwrap_or_else(|e| panic!("audit: {e}"));
-    let real: Vec<_> = log
+    let outcomes = common::journal::outcomes(&log);
+    let real: Vec<_> = outcomes
         .iter()
         .filter(|e| !e.dry_run && !e.result.starts_with("refused"))
         .collect();
+    assert_eq!(
+        log.iter().filter(|e| e.is_intent()).count(),
+        real.len(),
+        "one intent per mutation"
+    );
     // One line per fence (node1's lock holder, and any watcher Ceph still listed from
     // node1's address), then the break.
     let fences = plan

@@ -80,6 +80,13 @@ pub(crate) async fn delete_pod(
             "{pod} was already gone; nothing to delete"
         )));
     };
+    // Being deleted already (another console, a controller): a plain delete would
+    // change nothing. A shorter grace period is a change of its own and goes ahead.
+    if grace.is_none() && current.metadata.deletion_timestamp.is_some() {
+        return Ok(Applied::AlreadyDone(format!(
+            "{pod} is already being deleted; nothing to delete"
+        )));
+    }
     let uid = current.metadata.uid.clone();
     let params = DeleteParams {
         grace_period_seconds: grace,

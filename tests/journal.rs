@@ -181,22 +181,23 @@ fn run_cidr_plan(lab: &Lab) -> (Console, Vec<(String, String)>) {
         },
     );
     c.wait_text("last success", T);
-    // The wizard needs kube-proxy's ConfigMap and pods in the console's view.
+    // The wizard needs kube-proxy's ConfigMap and its 3 pods in the console's view.
     let deadline = Instant::now() + T;
     loop {
         c.send(":set-cluster-cidr\r");
+        c.send("\r");
+        c.send("\r");
         let s = c.screen();
-        if s.contains("Set kube-proxy's clusterCIDR to") && s.contains("1. ") {
+        if s.contains("Type kube-proxy and Enter to run")
+            && s.matches("Delete pod kube-system/kube-proxy").count() == 3
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "no wizard: {s}");
+        assert!(Instant::now() < deadline, "no 7-step plan: {s}");
         c.send("\x1b");
-        std::thread::sleep(Duration::from_millis(500));
+        c.send("\x1b");
+        std::thread::sleep(Duration::from_millis(300));
     }
-    c.send("\r");
-    c.send("\r");
-    let s = c.wait_text("Type kube-proxy and Enter to run", T);
-    assert!(s.contains("Delete pod kube-system/"), "{s}");
     c.send("kube-proxy");
     c.send("\r");
     (c, before)
@@ -341,7 +342,7 @@ fn a_plan_killed_mid_step_is_reported_until_acknowledged() {
     let deadline = Instant::now() + T;
     loop {
         c.send(":release-ips\r");
-        if c.screen().contains("Type \"cbr0\" to confirm") {
+        if c.screen().contains("Type cbr0 to confirm") {
             break;
         }
         assert!(Instant::now() < deadline, "no plan: {}", c.screen());
@@ -458,6 +459,60 @@ async fn executor(audit: AuditLog) -> Executor {
     )
 }
 
+/// Creates `value` (a Namespace, Pod or Deployment as JSON) through the API.
+async fn create(lab: &Lab, value: serde_json::Value) {
+    use kube::api::{Api, DynamicObject, PostParams};
+    use kube::discovery::ApiResource;
+    let kind = value["kind"].as_str().unwrap_or_default().to_string();
+    let ns = value["metadata"]["namespace"].as_str().map(str::to_string);
+    let (group, version) = match kind.as_str() {
+        "Deployment" => ("apps", "v1"),
+        _ => ("", "v1"),
+    };
+    let gvk = kube::api::GroupVersionKind::gvk(group, version, &kind);
+    let ar = ApiResource::from_gvk(&gvk);
+    let client = lab.client().await;
+    let api: Api<DynamicObject> = match &ns {
+        Some(ns) => Api::namespaced_with(client, ns, &ar),
+        None => Api::all_with(client, &ar),
+    };
+    let obj: DynamicObject =
+        serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{e}: {value}"));
+    api.create(&PostParams::default(), &obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {value}: {e}"));
+}
+
+async fn create_namespace(lab: &Lab, ns: &str) {
+    create(
+        lab,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+    )
+    .await;
+}
+
+async fn create_pod(lab: &Lab, ns: &str, name: &str) {
+    create(
+        lab,
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
+            "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]}}),
+    )
+    .await;
+}
+
+async fn create_deployment(lab: &Lab, ns: &str, name: &str) {
+    create(
+        lab,
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": name, "image": "busybox:1.36"}]}}}}),
+    )
+    .await;
+}
+
 fn unschedulable(lab: &Lab, node: &str) -> String {
     lab.kubectl_ok(&["get", "node", node, "-o", "jsonpath={.spec.unschedulable}"])
 }
@@ -475,14 +530,14 @@ async fn a_full_disk_keeps_the_step_from_running() {
     let block = [b'x'; 4096];
     while std::io::Write::write(&mut filler, &block).is_ok_and(|n| n > 0) {}
     drop(filler);
-    assert_eq!(unschedulable(lab, "node3"), "");
+    assert_eq!(unschedulable(lab, "node2"), "");
 
     let exec = executor(audit.clone()).await;
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-    let result = exec.run(&Plan::cordon("node3"), "yes", tx).await;
-    let cordoned = unschedulable(lab, "node3");
+    let result = exec.run(&Plan::cordon("node2"), "yes", tx).await;
+    let cordoned = unschedulable(lab, "node2");
     if cordoned == "true" {
-        let _ = lab.kubectl(&["uncordon", "node3"]);
+        let _ = lab.kubectl(&["uncordon", "node2"]);
     }
     assert_eq!(cordoned, "", "the node is unchanged");
     match &result {
@@ -520,19 +575,11 @@ async fn a_full_disk_keeps_the_step_from_running() {
 async fn a_read_only_journal_keeps_the_next_step_from_running() {
     let lab = lab();
     let ns = "journal-ro";
-    let _ = lab.kubectl(&["create", "namespace", ns]);
+    create_namespace(lab, ns).await;
     for d in ["first", "second"] {
-        lab.kubectl_ok(&[
-            "-n",
-            ns,
-            "create",
-            "deployment",
-            d,
-            "--image=busybox:1.36",
-            "--replicas=1",
-        ]);
+        create_deployment(lab, ns, d).await;
     }
-    lab.kubectl_ok(&["-n", ns, "run", "gate", "--image=busybox:1.36"]);
+    create_pod(lab, ns, "gate").await;
     let replicas = |d: &str| {
         lab.kubectl_ok(&[
             "-n",
@@ -621,17 +668,9 @@ async fn a_read_only_journal_keeps_the_next_step_from_running() {
 async fn the_second_console_records_already_done_by_someone_else() {
     let lab = lab();
     let ns = "journal-twice";
-    let _ = lab.kubectl(&["create", "namespace", ns]);
-    lab.kubectl_ok(&["-n", ns, "run", "victim", "--image=busybox:1.36"]);
-    lab.kubectl_ok(&[
-        "-n",
-        ns,
-        "create",
-        "deployment",
-        "web",
-        "--image=busybox:1.36",
-        "--replicas=1",
-    ]);
+    create_namespace(lab, ns).await;
+    create_pod(lab, ns, "victim").await;
+    create_deployment(lab, ns, "web").await;
     let dir = lab.runtime_dir.join("journal-twice");
     let one = executor(AuditLog::new(dir.join("one/audit.log"))).await;
     let two = executor(AuditLog::new(dir.join("two/audit.log"))).await;

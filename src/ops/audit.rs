@@ -322,6 +322,50 @@ mod tests {
     }
 
     #[test]
+    fn step_lines_name_the_plan_run_and_old_lines_still_read() {
+        let intent = AuditEntry {
+            result: INTENT.into(),
+            plan: Some("3f2a".into()),
+            plan_title: Some("Cordon node node1".into()),
+            step: Some(2),
+            steps: Some(5),
+            ..entry(1)
+        };
+        assert!(intent.is_intent());
+        let v: serde_json::Value = serde_json::to_value(&intent).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            keys[9..],
+            ["plan", "plan_title", "step", "steps"],
+            "the plan's fields follow the old ones"
+        );
+        assert_eq!(
+            (
+                v["result"].as_str(),
+                v["step"].as_u64(),
+                v["steps"].as_u64()
+            ),
+            (Some("intent"), Some(2), Some(5))
+        );
+        // A line written before the journal (no plan fields) is still an entry.
+        let old = r#"{"time":"2026-01-01T00:00:00Z","os_user":"ops","kube_user":"admin","context":"lab","action":"cordon","object":"Node n1","detail":"Cordon","result":"ok","dry_run":false}"#;
+        let e: AuditEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (e.plan.as_deref(), e.step, e.is_intent()),
+            (None, None, false)
+        );
+        // Refusals and dry-runs keep exactly the old fields.
+        assert_eq!(
+            serde_json::to_value(entry(1))
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len(),
+            9
+        );
+    }
+
+    #[test]
     fn concurrent_appends_never_interleave() {
         let dir = temp_dir("concurrent");
         let log = AuditLog::new(dir.join("audit.log"));

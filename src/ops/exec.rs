@@ -653,6 +653,55 @@ impl Executor {
 mod tests {
     use super::*;
 
+    /// A plan asked to stop before it sends anything: each mutation is recorded as not
+    /// run (no intent, so nothing looks interrupted), and the error says where it stopped.
+    #[tokio::test]
+    async fn a_stopped_plan_records_its_steps_as_not_run() {
+        let dir = std::env::temp_dir().join(format!(
+            "kcops-exec-stop-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        let audit = AuditLog::new(dir.join("audit.log"));
+        let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+        let stop = PlanStop::default();
+        let exec = Executor::new(
+            Client::try_from(config).unwrap(),
+            false,
+            audit.clone(),
+            ExecContext::new("ops", "lab"),
+        )
+        .with_stop(stop.clone());
+        stop.stop("interrupted by SIGTERM");
+        let plan = Plan::cordon("n1").step(super::super::plan::Step::new(
+            Op::Uncordon { node: "n1".into() },
+            false,
+        ));
+        let (tx, _rx) = mpsc::channel(8);
+        let err = exec.run(&plan, "yes", tx).await.err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "interrupted by SIGTERM; stopped at step 1 of 2 (not finished: Cordon node n1: mark it unschedulable (pods already running there stay)); done: nothing; not run: Uncordon node n1: allow new pods to be scheduled on it again"
+        );
+        let lines = audit.read_entries().unwrap();
+        let got: Vec<(Option<usize>, &str)> =
+            lines.iter().map(|e| (e.step, e.result.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (Some(1), "not run: interrupted by SIGTERM"),
+                (Some(2), "not run: interrupted by SIGTERM")
+            ]
+        );
+        assert!(
+            lines
+                .iter()
+                .all(|e| e.plan == lines[0].plan && e.plan.is_some())
+        );
+        assert!(crate::ops::journal::interrupted(&lines).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn context_comes_from_the_kubeconfig() {
         let kc = kube::config::Kubeconfig::from_yaml(

@@ -160,13 +160,13 @@ fn how_to_check(action: &str, object: &str) -> String {
 /// The journal as last read, read again only when the file changed (size or mtime):
 /// the console's feed asks on every derive.
 #[derive(Debug, Default)]
-pub struct JournalCache {
+pub(crate) struct JournalCache {
     seen: Option<(u64, Option<SystemTime>)>,
     steps: Vec<InterruptedStep>,
 }
 
 impl JournalCache {
-    pub fn interrupted(&mut self, path: &Path) -> Vec<InterruptedStep> {
+    pub(crate) fn interrupted(&mut self, path: &Path) -> Vec<InterruptedStep> {
         let stamp = std::fs::metadata(path)
             .ok()
             .map(|m| (m.len(), m.modified().ok()));

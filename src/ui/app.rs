@@ -129,7 +129,7 @@ pub struct App {
     /// The Ceph refresh task and its client (`None`: running without Ceph).
     pub ceph: Option<Arc<crate::ceph::source::CephWatch>>,
     /// Plans running now, and the stop a signal triggers.
-    pub plans: super::plans::Plans,
+    pub(crate) plans: super::plans::Plans,
 }
 
 impl App {
@@ -174,7 +174,7 @@ impl App {
     }
 
     /// The status line's text (the event loop says what a signal is doing there).
-    pub fn set_status(&mut self, role: Role, text: String) {
+    pub(crate) fn set_status(&mut self, role: Role, text: String) {
         self.status = Some((role, text));
     }
 

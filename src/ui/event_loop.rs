@@ -49,9 +49,10 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
     ));
     let mut app = App::new(&opts, ui_tx);
     app.ceph = ceph;
+    // Before raw mode: from here on a signal is ours, and always restores the terminal.
+    let mut signals = super::signals::Signals::install()?;
     let mut guard = super::terminal::TerminalGuard::enter()?;
     let mut events = EventStream::new();
-    let mut signals = super::signals::Signals::install()?;
     // The signal that stopped a running plan; the loop ends once no plan runs.
     let mut stopping: Option<&'static str> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));

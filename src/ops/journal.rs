@@ -5,7 +5,7 @@
 //! The lines themselves are written by the executor ([`super::exec`]) through
 //! [`AuditLog`]; the format is described in [`super::audit`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io;
 use std::path::Path;
 use std::time::SystemTime;
@@ -37,30 +37,34 @@ pub fn interrupted(entries: &[AuditEntry]) -> Vec<InterruptedStep> {
             closed.insert((plan, step));
         }
     }
-    // One per (plan, step), first intent wins.
-    let mut open: BTreeMap<(usize, &str, usize), InterruptedStep> = BTreeMap::new();
-    for (i, e) in entries.iter().enumerate() {
+    // In journal order, one per (plan, step).
+    let mut seen: HashSet<(&str, usize)> = HashSet::new();
+    let mut open = Vec::new();
+    for e in entries {
         let (Some(plan), Some(step)) = (e.plan.as_deref(), e.step) else {
             continue;
         };
-        if !e.is_intent() || closed.contains(&(plan, step)) || acknowledged.contains(plan) {
+        if !e.is_intent()
+            || closed.contains(&(plan, step))
+            || acknowledged.contains(plan)
+            || !seen.insert((plan, step))
+        {
             continue;
         }
-        open.entry((i, plan, step))
-            .or_insert_with(|| InterruptedStep {
-                plan: plan.to_string(),
-                plan_title: e.plan_title.clone().unwrap_or_default(),
-                step,
-                steps: e.steps.unwrap_or(step),
-                action: e.action.clone(),
-                object: e.object.clone(),
-                detail: e.detail.clone(),
-                time: e.time.clone(),
-                who: format!("{} as {} in context {}", e.os_user, e.kube_user, e.context),
-                how_to_check: how_to_check(&e.action, &e.object),
-            });
+        open.push(InterruptedStep {
+            plan: plan.to_string(),
+            plan_title: e.plan_title.clone().unwrap_or_default(),
+            step,
+            steps: e.steps.unwrap_or(step),
+            action: e.action.clone(),
+            object: e.object.clone(),
+            detail: e.detail.clone(),
+            time: e.time.clone(),
+            who: format!("{} as {} in context {}", e.os_user, e.kube_user, e.context),
+            how_to_check: how_to_check(&e.action, &e.object),
+        });
     }
-    open.into_values().collect()
+    open
 }
 
 /// The interrupted steps of the journal at `log` (none when it does not exist yet).

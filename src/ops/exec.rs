@@ -2,9 +2,13 @@
 //!
 //! The order of checks is the safety contract: read-only mode, the plan's own invariants
 //! and the operator's confirmation are all checked before the first request is sent, and
-//! each refusal is audited. Then every step is applied, re-checked against the cluster
-//! (an accepted request is not proof of the state), reported as progress and audited; the
-//! first failure stops the plan and the error says what was done and what was not.
+//! each refusal is audited. Then, for every step: its intent is written to the journal
+//! and fsync'ed (if that fails, the step does not run), it is applied and re-checked
+//! against the cluster (an accepted request is not proof of the state; a change found
+//! already made is recorded as such), and its outcome is journaled. The first failure
+//! stops the plan and the error says what was done and what was not; a [`PlanStop`]
+//! (a signal) lets the step under way finish, or cancels a wait, and records the rest
+//! as not run.
 
 use std::time::Duration;
 
@@ -228,7 +232,7 @@ impl Executor {
     /// Runs `plan` after checking read-only mode, the plan and `confirmation_input`.
     ///
     /// `progress` should be drained by the caller (the UI); a dropped receiver is fine,
-    /// the plan still runs to its end or its first failure.
+    /// the plan still runs to its end, its first failure or a stop.
     pub async fn run(
         &self,
         plan: &Plan,

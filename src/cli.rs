@@ -242,6 +242,8 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
     if let Some(settings) = args.ceph.settings().map(|s| s.read_only(args.read_only)) {
         snapshot.ceph = Some(std::sync::Arc::new(check_ceph(settings).await));
     }
+    snapshot.interrupted =
+        kcops::ops::journal::interrupted_or_unreadable(&state_dir().join("audit.log"));
     let findings = kcops::diagnose::diagnose(&snapshot);
     Ok(print(&findings, None))
 }

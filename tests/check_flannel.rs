@@ -288,7 +288,7 @@ async fn release_leaked_reservations(lab: &Lab, client: &kube::Client) {
     .map(String::from)
     .collect();
     assert_eq!(files(), want);
-    let entries = audit.read_entries().expect("audit log");
+    let entries = common::journal::outcomes(&audit.read_entries().expect("audit log"));
     let lines: Vec<(&str, &str, bool, &str)> = entries
         .iter()
         .map(|e| {

@@ -88,6 +88,10 @@ fn stuck_pod_flagged_then_unlocked_through_the_wizard() {
         "the plan fences node1's client first: {s}"
     );
     assert!(s.contains("[ ] delete the stuck pod"), "{s}");
+    // The plan page's field has the keys: esc leaves it for the options and dry-run.
+    c.wait_text(&format!("Type {image} and Enter to run"), T);
+    c.send("\x1b");
+    c.wait("the field left", T, |s| !s.contains("and Enter to run"));
     // Dry-run: the plan only.
     c.send("d");
     c.wait_text("Dry run: nothing will be changed.", T);

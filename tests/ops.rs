@@ -94,9 +94,10 @@ fn entries(log: &AuditLog) -> Vec<AuditEntry> {
         .unwrap_or_else(|e| panic!("audit log: {e}"))
 }
 
-/// (action, object, result, dry_run) of each audit line: the parts that differ per line.
+/// (action, object, result, dry_run) of each audit line but the intents (each of which
+/// is checked to come before its step's outcome): the parts that differ per line.
 fn summary(log: &AuditLog) -> Vec<(String, String, String, bool)> {
-    entries(log)
+    common::journal::outcomes(&entries(log))
         .into_iter()
         .map(|e| (e.action, e.object, e.result, e.dry_run))
         .collect()
@@ -739,7 +740,7 @@ async fn refusals_send_nothing_and_audit_lines_are_json() {
     let (r, p) = run(&exec, &Plan::cordon("node9"), "yes").await;
     match &r {
         Err(OpsError::StepFailed { message, halt }) => {
-            assert!(message.starts_with("patch node node9: "), "{message}");
+            assert!(message.starts_with("get node node9: "), "{message}");
             assert_eq!(halt.step, 1);
         }
         other => panic!("expected a connection failure, got {other:?}"),
@@ -772,27 +773,33 @@ async fn refusals_send_nothing_and_audit_lines_are_json() {
         ]
     );
     let text = std::fs::read_to_string(audit.path()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(text.lines().count(), 5);
-    for l in text.lines() {
+    // Four refusals, then the cordon's intent and its failure.
+    assert_eq!(text.lines().count(), 6);
+    for (i, l) in text.lines().enumerate() {
         let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
         let obj = v
             .as_object()
             .unwrap_or_else(|| panic!("not an object: {l}"));
         let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            [
-                "time",
-                "os_user",
-                "kube_user",
-                "context",
-                "action",
-                "object",
-                "detail",
-                "result",
-                "dry_run"
-            ]
-        );
+        let mut want = vec![
+            "time",
+            "os_user",
+            "kube_user",
+            "context",
+            "action",
+            "object",
+            "detail",
+            "result",
+            "dry_run",
+        ];
+        // A plan step's lines also name the plan run and the step.
+        if i >= 4 {
+            want.extend(["plan", "plan_title", "step", "steps"]);
+            assert_eq!(v["step"], 1);
+            assert_eq!(v["steps"], 1);
+            assert_eq!(v["plan_title"], "Cordon node node9");
+        }
+        assert_eq!(keys, want);
         let time = v["time"].as_str().unwrap_or_default();
         assert!(time.parse::<jiff::Timestamp>().is_ok(), "RFC 3339: {time}");
         assert_eq!(v["kube_user"], "ops-user");
@@ -802,8 +809,13 @@ async fn refusals_send_nothing_and_audit_lines_are_json() {
     }
     assert!(
         text.lines()
+            .nth(4)
+            .is_some_and(|l| l.contains("\"result\":\"intent\""))
+    );
+    assert!(
+        text.lines()
             .last()
-            .is_some_and(|l| l.contains("\"result\":\"failed: patch node node9: "))
+            .is_some_and(|l| l.contains("\"result\":\"failed: get node node9: "))
     );
     use std::os::unix::fs::PermissionsExt;
 

@@ -207,6 +207,33 @@ async fn stale_lock_blocked_for_kube_refused_read_only_then_removed_as_admin() {
     let status = lab.kubectl_ok(&["get", "pod", &pod, "--no-headers"]);
     assert!(status.contains("Running"), "{status}");
 
+    // A second console that had confirmed the same plan runs it now: its re-check
+    // finds the lock already broken and says so instead of claiming the break (D10).
+    let second = executor(client.clone(), lab, "second", false);
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    second
+        .run(&plan, &image, tx)
+        .await
+        .unwrap_or_else(|e| panic!("the second console's run: {e}"));
+    let breaks: Vec<String> = common::journal::outcomes(
+        &second
+            .audit_log()
+            .read_entries()
+            .unwrap_or_else(|e| panic!("audit: {e}")),
+    )
+    .into_iter()
+    .filter(|e| e.action == "break-lock")
+    .map(|e| e.result)
+    .collect();
+    assert_eq!(breaks.len(), 1, "{breaks:?}");
+    assert!(
+        breaks[0].starts_with("already done by someone else: the lock "),
+        "{breaks:?}"
+    );
+    assert_eq!(locks(lab, &spec), after, "node2's lock is left alone");
+    // Its Ceph client goes with it (the end of the test waits for every one).
+    drop(second);
+
     // The audit log: the refusal, the dry-run, and one line per mutation.
     let ro_log = AuditLog::new(lab.runtime_dir.join("audit-ro.log"))
         .read_entries()
@@ -221,10 +248,16 @@ async fn stale_lock_blocked_for_kube_refused_read_only_then_removed_as_admin() {
         .audit_log()
         .read_entries()
         .unwrap_or_else(|e| panic!("audit: {e}"));
-    let real: Vec<_> = log
+    let outcomes = common::journal::outcomes(&log);
+    let real: Vec<_> = outcomes
         .iter()
         .filter(|e| !e.dry_run && !e.result.starts_with("refused"))
         .collect();
+    assert_eq!(
+        log.iter().filter(|e| e.is_intent()).count(),
+        real.len(),
+        "one intent per mutation"
+    );
     // One line per fence (node1's lock holder, and any watcher Ceph still listed from
     // node1's address), then the break.
     let fences = plan

@@ -9,6 +9,7 @@
 //!
 //! | id | severity | fires when |
 //! |---|---|---|
+//! | `audit.interrupted` | Warning | the audit journal has a step's intent without its outcome (kcops stopped mid-plan), until acknowledged with `:ack-interrupted` |
 //! | `source.error` | Critical (never listed) / Warning (stale) | a watched kind has an error |
 //! | `host.node-unknown` | Warning | `--node` names no node of the cluster (the host checks are not made) |
 //! | `host.root-empty` | Warning | `--host-root` has none of a node's top directories (its probes are not read as missing files) |
@@ -27,6 +28,7 @@
 //! | `net.*` | | the pod network: see [`network`] for its ids |
 //! | `ceph.*`, `rbd.*` | | Ceph and RBD images (only with Ceph data): see [`ceph`] for their ids |
 
+mod audit;
 pub mod ceph;
 mod host_setup;
 pub(crate) mod index;
@@ -176,6 +178,7 @@ pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
     let mut out = Vec::new();
     sources::check(s, &mut out);
     host_setup::check(s, &mut out);
+    audit::check(s, &mut out);
     nodes::check(s, &ix, &mut out);
     let mut handoff = network::Handoff::default();
     let mut explained = pods::check(s, &ix, &mut handoff, &mut out);

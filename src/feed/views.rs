@@ -17,13 +17,18 @@ use crate::ui::view::{ConnState, Deriver, ViewModel};
 /// Connects, starts the reflectors, and publishes a new view model on `views` after
 /// each change batch, until the receiving side is gone. `ceph` is the Ceph watch and
 /// the notify it pings on each new report; `tx` hears when the API server answered.
+/// `journal` is the audit journal whose interrupted plans become findings.
 pub(crate) async fn run<M: From<FeedMsg>>(
     opts: ConnectOptions,
     probe: crate::host::probe::HostProbe,
     ceph: Option<(Arc<CephWatch>, Arc<Notify>)>,
+    journal: std::path::PathBuf,
     views: watch::Sender<Arc<ViewModel>>,
     tx: mpsc::Sender<M>,
 ) {
+    let journal_cache = Arc::new(std::sync::Mutex::new(
+        crate::ops::journal::JournalCache::default(),
+    ));
     let mut delay = Duration::from_millis(500);
     let conn = loop {
         match crate::kube::connect::connect(&opts).await {
@@ -104,11 +109,16 @@ pub(crate) async fn run<M: From<FeedMsg>>(
         let mut d = deriver.take().unwrap_or_default();
         let host_report = host.latest();
         let ceph_report = ceph.as_ref().map(|c| c.latest());
+        let (journal, journal_cache) = (journal.clone(), journal_cache.clone());
         let job = tokio::task::spawn_blocking(move || {
             let t0 = Instant::now();
             let mut snapshot = s.snapshot();
             snapshot.host = host_report;
             snapshot.ceph = ceph_report;
+            snapshot.interrupted = journal_cache
+                .lock()
+                .map(|mut c| c.interrupted(&journal))
+                .unwrap_or_default();
             let snapshot_us = t0.elapsed().as_micros() as u64;
             let t1 = Instant::now();
             let diagnosed = inline.then(|| crate::diagnose::diagnose(&snapshot));

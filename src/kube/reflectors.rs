@@ -532,6 +532,7 @@ impl Sources {
             sources: self.statuses(),
             host: None,
             ceph: None,
+            interrupted: Vec::new(),
         };
         s.sort();
         // Already in namespace/name order (sorting 150,000 pods again takes a second).

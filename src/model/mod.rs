@@ -6,6 +6,7 @@ pub mod ceph;
 pub mod cidr;
 pub mod columns;
 pub mod host;
+pub mod interrupted;
 pub mod objref;
 pub mod rbd_map;
 pub mod rows;

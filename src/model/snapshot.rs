@@ -55,6 +55,9 @@ pub struct Snapshot {
     /// The Ceph cluster as last refreshed (`crate::ceph::source`); `None` when the
     /// console runs without Ceph.
     pub ceph: Option<Arc<super::ceph::CephReport>>,
+    /// Plan steps the audit journal announced and never closed (`audit.interrupted`);
+    /// empty when the journal was not read.
+    pub interrupted: Vec<super::interrupted::InterruptedStep>,
 }
 
 impl Snapshot {

@@ -1,5 +1,11 @@
-//! The audit log: one JSON line per mutation attempt (and per refusal), so "who cordoned
-//! node2 at 03:12?" has an answer after the SSH session is gone.
+//! The audit log: a journal of JSON lines, so "who cordoned node2 at 03:12?" has an
+//! answer after the SSH session is gone, and a console killed mid-plan leaves a trace.
+//!
+//! Each mutating step of a plan gets two lines: an *intent* (`"result":"intent"`, written
+//! and fsync'ed before the step runs) and its *result* (`ok`, `failed: ...`, `already
+//! done by someone else: ...`, or `not run: ...`), both carrying the plan's id and the
+//! step's number. An intent without a result is a step that may or may not have
+//! happened ([`super::journal`] finds them). Refusals and dry-runs stay one line each.
 //!
 //! Lines are appended with `O_APPEND` and a single `write(2)` each, so two consoles on the
 //! same host never interleave halves of lines. The file is created `0600` (it names
@@ -31,10 +37,39 @@ pub struct AuditEntry {
     pub object: String,
     /// The step or plan in words (`Scale StatefulSet db/zk from 1 to 3 replicas ...`).
     pub detail: String,
-    /// `ok`, `refused: <why>` or `failed: <why>`.
+    /// `intent` (the step is about to run), `ok`, `failed: <why>`, `already done by
+    /// someone else: <what the re-check found>`, `not run: <why>`, `refused: <why>`, or
+    /// `acknowledged` (an interrupted plan the operator has looked at).
     pub result: String,
     /// A dry-run records what would have been done; nothing was changed.
     pub dry_run: bool,
+    /// The run of a plan this line belongs to (a UUID per run); absent on refusals and
+    /// dry-runs, which are one line each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// The plan's title, so an interrupted step can be named without the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_title: Option<String>,
+    /// The step's number in the plan, 1-based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// How many steps the plan has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
+}
+
+/// The `result` of the line written before a step runs.
+pub const INTENT: &str = "intent";
+/// The `result` of a step another actor had already carried out (prefix).
+pub const ALREADY_DONE: &str = "already done by someone else";
+/// The `result` of an acknowledgement of an interrupted plan.
+pub const ACKNOWLEDGED: &str = "acknowledged";
+
+impl AuditEntry {
+    /// The line written before a step runs.
+    pub fn is_intent(&self) -> bool {
+        self.result == INTENT
+    }
 }
 
 /// Where audit lines go.
@@ -80,7 +115,8 @@ impl AuditLog {
         self.open().map(drop)
     }
 
-    /// Appends one entry as one line with a single write.
+    /// Appends one entry as one line with a single write, and waits until it is on
+    /// disk (fsync): an intent line must survive a crash of the step it announces.
     pub fn append(&self, entry: &AuditEntry) -> io::Result<()> {
         let mut line = serde_json::to_vec(entry).map_err(io::Error::other)?;
         line.push(b'\n');
@@ -88,6 +124,11 @@ impl AuditLog {
         // One write(2) on an O_APPEND file: the line lands whole, after every other line.
         let written = file.write(&line)?;
         if written != line.len() {
+            // A full disk can take half a line: end it, so the next line starts clean
+            // (readers of the journal skip the torn one).
+            if written > 0 {
+                let _ = file.write(b"\n");
+            }
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!(
@@ -97,7 +138,7 @@ impl AuditLog {
                 ),
             ));
         }
-        Ok(())
+        file.sync_data()
     }
 
     /// Every entry in the log, in order; a line that is not an entry is an error naming
@@ -117,15 +158,32 @@ impl AuditLog {
             .collect()
     }
 
+    /// Every line that is an entry, in order, skipping lines that are not (a line torn
+    /// by a full disk or a crash): for scans that must not give up on one bad line.
+    pub fn read_entries_lenient(&self) -> io::Result<Vec<AuditEntry>> {
+        let text = std::fs::read_to_string(&self.path)?;
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
+    }
+
     fn open(&self) -> io::Result<std::fs::File> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir {
             DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
         }
-        OpenOptions::new()
+        let existed = self.path.exists();
+        let file = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .open(&self.path)
+            .open(&self.path)?;
+        // A new file's name must survive a crash too, not only its lines.
+        if !existed && let Some(dir) = dir {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(file)
     }
 }
 
@@ -178,6 +236,10 @@ mod tests {
             detail: "Cordon node".into(),
             result: "ok".into(),
             dry_run: false,
+            plan: None,
+            plan_title: None,
+            step: None,
+            steps: None,
         }
     }
 
@@ -257,6 +319,50 @@ mod tests {
             ]
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn step_lines_name_the_plan_run_and_old_lines_still_read() {
+        let intent = AuditEntry {
+            result: INTENT.into(),
+            plan: Some("3f2a".into()),
+            plan_title: Some("Cordon node node1".into()),
+            step: Some(2),
+            steps: Some(5),
+            ..entry(1)
+        };
+        assert!(intent.is_intent());
+        let v: serde_json::Value = serde_json::to_value(&intent).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            keys[9..],
+            ["plan", "plan_title", "step", "steps"],
+            "the plan's fields follow the old ones"
+        );
+        assert_eq!(
+            (
+                v["result"].as_str(),
+                v["step"].as_u64(),
+                v["steps"].as_u64()
+            ),
+            (Some("intent"), Some(2), Some(5))
+        );
+        // A line written before the journal (no plan fields) is still an entry.
+        let old = r#"{"time":"2026-01-01T00:00:00Z","os_user":"ops","kube_user":"admin","context":"lab","action":"cordon","object":"Node n1","detail":"Cordon","result":"ok","dry_run":false}"#;
+        let e: AuditEntry = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (e.plan.as_deref(), e.step, e.is_intent()),
+            (None, None, false)
+        );
+        // Refusals and dry-runs keep exactly the old fields.
+        assert_eq!(
+            serde_json::to_value(entry(1))
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len(),
+            9
+        );
     }
 
     #[test]

@@ -64,8 +64,14 @@ pub enum OpsError {
     /// found the cluster not in the state the step should have left it in.
     #[error("{message}; {halt}")]
     StepFailed { message: String, halt: Box<Halt> },
-    /// The audit log could not be written. Before the first step this refuses the plan
-    /// (an unrecorded mutation is not allowed); after a step it stops the plan there.
+    /// The plan was asked to stop (a signal): the step under way finished or was
+    /// cancelled and the rest were not run (and recorded so). `reason` says why
+    /// (`interrupted by SIGTERM`).
+    #[error("{reason}; {halt}")]
+    Stopped { reason: String, halt: Box<Halt> },
+    /// The audit log could not be written. Before the plan this refuses it; before a
+    /// step (its intent) the step is not run and the plan stops there; after a step
+    /// (its outcome) the plan stops there. An unrecorded mutation is never started.
     #[error("cannot write the audit log {}: {message}{}", path.display(), halt.as_ref().map(|h| format!("; {h}")).unwrap_or_default())]
     Audit {
         path: PathBuf,
@@ -78,7 +84,9 @@ impl OpsError {
     /// Where the plan stopped, for errors raised after it started.
     pub fn halt(&self) -> Option<&Halt> {
         match self {
-            OpsError::Forbidden { halt, .. } | OpsError::StepFailed { halt, .. } => Some(halt),
+            OpsError::Forbidden { halt, .. }
+            | OpsError::StepFailed { halt, .. }
+            | OpsError::Stopped { halt, .. } => Some(halt),
             OpsError::Audit { halt, .. } => halt.as_deref(),
             _ => None,
         }

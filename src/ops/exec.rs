@@ -2,9 +2,13 @@
 //!
 //! The order of checks is the safety contract: read-only mode, the plan's own invariants
 //! and the operator's confirmation are all checked before the first request is sent, and
-//! each refusal is audited. Then every step is applied, re-checked against the cluster
-//! (an accepted request is not proof of the state), reported as progress and audited; the
-//! first failure stops the plan and the error says what was done and what was not.
+//! each refusal is audited. Then, for every step: its intent is written to the journal
+//! and fsync'ed (if that fails, the step does not run), it is applied and re-checked
+//! against the cluster (an accepted request is not proof of the state; a change found
+//! already made is recorded as such), and its outcome is journaled. The first failure
+//! stops the plan and the error says what was done and what was not; a [`PlanStop`]
+//! (a signal) lets the step under way finish, or cancels a wait, and records the rest
+//! as not run.
 
 use std::time::Duration;
 
@@ -14,12 +18,13 @@ use kube::api::Api;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::audit::{AuditEntry, AuditLog, now_rfc3339};
+use super::audit::{AuditEntry, AuditLog, INTENT, now_rfc3339};
 use super::error::{Halt, OpsError};
 use super::op::{ObjectRef, Op, ScaleKind, WaitFor};
 use super::plan::Plan;
 use super::steps::kube::DeletedPods;
-use super::steps::{self, StepError};
+use super::steps::{self, Applied, StepError};
+use super::stop::PlanStop;
 
 /// Who is acting, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +121,12 @@ struct RunMemo {
     deleted_pods: DeletedPods,
 }
 
+/// One run of a plan: the plan and the id its journal lines carry.
+struct PlanRun<'a> {
+    plan: &'a Plan,
+    id: String,
+}
+
 /// Executes plans with one client, as one user, into one audit log.
 pub struct Executor {
     client: Client,
@@ -124,6 +135,8 @@ pub struct Executor {
     context: ExecContext,
     /// For Ceph steps (fence, break a lock, lock waits); `None` fails them clearly.
     ceph: Option<crate::ceph::CephClient>,
+    /// Asked by a signal: finish or cancel the step under way, run no more.
+    stop: PlanStop,
 }
 
 impl Executor {
@@ -134,7 +147,14 @@ impl Executor {
             audit,
             context,
             ceph: None,
+            stop: PlanStop::default(),
         }
+    }
+
+    /// The same executor stopping when `stop` is triggered (the console's signals).
+    pub fn with_stop(mut self, stop: PlanStop) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// The console's executor: the connection's client, user and context, the console's
@@ -212,7 +232,7 @@ impl Executor {
     /// Runs `plan` after checking read-only mode, the plan and `confirmation_input`.
     ///
     /// `progress` should be drained by the caller (the UI); a dropped receiver is fine,
-    /// the plan still runs to its end or its first failure.
+    /// the plan still runs to its end, its first failure or a stop.
     pub async fn run(
         &self,
         plan: &Plan,
@@ -246,11 +266,26 @@ impl Executor {
             halt: None,
         })?;
 
+        let run = PlanRun {
+            plan,
+            id: uuid::Uuid::new_v4().to_string(),
+        };
         let total = plan.steps.len();
         let mut memo = RunMemo::default();
         let mut reports: Vec<StepReport> = Vec::new();
-        info!(plan = %plan.title, user = %self.context.kube_user, context = %self.context.context_name, "running plan");
+        let done = |reports: &[StepReport]| -> Vec<String> {
+            reports.iter().map(|r| r.description.clone()).collect()
+        };
+        info!(plan = %plan.title, id = %run.id, user = %self.context.kube_user, context = %self.context.context_name, "running plan");
         for (index, step) in plan.steps.iter().enumerate() {
+            let not_run: Vec<String> = plan.steps[index + 1..]
+                .iter()
+                .map(|s| s.description.clone())
+                .collect();
+            // Asked to stop between steps: this one and the rest are not run.
+            if let Some(reason) = self.stop.reason() {
+                return Err(self.stopped(&run, index, reason, &reports));
+            }
             let _ = progress
                 .send(Progress::StepStarted {
                     index,
@@ -259,31 +294,67 @@ impl Executor {
                 })
                 .await;
             info!(plan = %plan.title, step = index + 1, "{}", step.description);
-            let result = self.perform(&step.op, &mut memo).await;
+            // Written ahead, or the step does not run.
+            if step.op.is_mutation()
+                && let Err(e) = self
+                    .audit
+                    .append(&self.step_entry(&run, index, INTENT.into()))
+            {
+                warn!(plan = %plan.title, step = index + 1, "cannot record the intent: {e}");
+                let text = format!("not run: its intent cannot be written to the audit log: {e}");
+                let _ = progress
+                    .send(Progress::StepFailed { index, total, text })
+                    .await;
+                return Err(OpsError::Audit {
+                    path: self.audit.path().to_path_buf(),
+                    message: e.to_string(),
+                    halt: Some(Box::new(Halt {
+                        step: index + 1,
+                        total,
+                        failed: format!(
+                            "not run, since its intent could not be recorded: {}",
+                            step.description
+                        ),
+                        done: done(&reports),
+                        not_run,
+                    })),
+                });
+            }
+            // A mutation under way finishes (its outcome is unknown otherwise); a wait
+            // is cancelled by a stop.
+            let result = if step.op.is_mutation() {
+                Some(self.perform(&step.op, &mut memo).await)
+            } else {
+                tokio::select! {
+                    r = self.perform(&step.op, &mut memo) => Some(r),
+                    _ = self.stop.stopped() => None,
+                }
+            };
+            let Some(result) = result else {
+                let reason = self.stop.reason().unwrap_or("stopped");
+                let text = format!("cancelled: {reason}");
+                let _ = progress
+                    .send(Progress::StepFailed { index, total, text })
+                    .await;
+                return Err(self.stopped(&run, index, reason, &reports));
+            };
 
             let audit_error = if step.op.is_mutation() {
                 let outcome = match &result {
-                    Ok(_) => "ok".to_string(),
+                    Ok(Applied::Done(_)) => "ok".to_string(),
+                    Ok(a @ Applied::AlreadyDone(_)) => a.text(),
                     Err(e) => format!("failed: {}", e.text()),
                 };
-                let entry = self.entry(
-                    step.op.action(),
-                    &step.op.object(),
-                    &step.description,
-                    outcome,
-                    false,
-                );
-                self.audit.append(&entry).err()
+                self.audit
+                    .append(&self.step_entry(&run, index, outcome))
+                    .err()
             } else {
                 None
             };
-            let not_run: Vec<String> = plan.steps[index + 1..]
-                .iter()
-                .map(|s| s.description.clone())
-                .collect();
 
             match result {
-                Ok(text) => {
+                Ok(applied) => {
+                    let text = applied.text();
                     info!(plan = %plan.title, step = index + 1, "done: {text}");
                     let _ = progress
                         .send(Progress::StepDone {
@@ -305,7 +376,7 @@ impl Executor {
                                 step: index + 1,
                                 total,
                                 failed: format!("recording step {} in the audit log", index + 1),
-                                done: reports.into_iter().map(|r| r.description).collect(),
+                                done: done(&reports),
                                 not_run,
                             })),
                         });
@@ -324,7 +395,7 @@ impl Executor {
                         step: index + 1,
                         total,
                         failed: step.description.clone(),
-                        done: reports.into_iter().map(|r| r.description).collect(),
+                        done: done(&reports),
                         not_run,
                     });
                     return Err(match e {
@@ -338,6 +409,60 @@ impl Executor {
             title: plan.title.clone(),
             steps: reports,
         })
+    }
+
+    /// Stops the run at step `index` (not started, or a wait cancelled): every
+    /// mutation from there on gets a "not run" line, and the error says where it
+    /// stopped.
+    fn stopped(
+        &self,
+        run: &PlanRun,
+        index: usize,
+        reason: &str,
+        reports: &[StepReport],
+    ) -> OpsError {
+        let plan = run.plan;
+        warn!(plan = %plan.title, step = index + 1, "{reason}: the rest is not run");
+        for (i, step) in plan.steps.iter().enumerate().skip(index) {
+            if step.op.is_mutation()
+                && let Err(e) =
+                    self.audit
+                        .append(&self.step_entry(run, i, format!("not run: {reason}")))
+            {
+                warn!(plan = %plan.title, step = i + 1, "cannot record that it was not run: {e}");
+            }
+        }
+        OpsError::Stopped {
+            reason: reason.to_string(),
+            halt: Box::new(Halt {
+                step: index + 1,
+                total: plan.steps.len(),
+                failed: format!("not finished: {}", plan.steps[index].description),
+                done: reports.iter().map(|r| r.description.clone()).collect(),
+                not_run: plan.steps[index + 1..]
+                    .iter()
+                    .map(|s| s.description.clone())
+                    .collect(),
+            }),
+        }
+    }
+
+    /// The journal line of step `index` of a run: an intent or an outcome.
+    fn step_entry(&self, run: &PlanRun, index: usize, result: String) -> AuditEntry {
+        let step = &run.plan.steps[index];
+        AuditEntry {
+            plan: Some(run.id.clone()),
+            plan_title: Some(run.plan.title.clone()),
+            step: Some(index + 1),
+            steps: Some(run.plan.steps.len()),
+            ..self.entry(
+                step.op.action(),
+                &step.op.object(),
+                &step.description,
+                result,
+                false,
+            )
+        }
     }
 
     /// One audit line for a plan refused before it started (one line, not one per step:
@@ -374,21 +499,28 @@ impl Executor {
             detail: detail.to_string(),
             result,
             dry_run,
+            plan: None,
+            plan_title: None,
+            step: None,
+            steps: None,
         }
     }
 
     /// Applies one operation and re-checks the state it should leave; `Ok` carries what
     /// the re-check found. Each arm hands over to the module of the system it touches.
-    async fn perform(&self, op: &Op, memo: &mut RunMemo) -> Result<String, StepError> {
+    async fn perform(&self, op: &Op, memo: &mut RunMemo) -> Result<Applied, StepError> {
         let c = &self.client;
-        match op {
-            Op::Cordon { node } => steps::kube::set_unschedulable(c, node, true).await,
-            Op::Uncordon { node } => steps::kube::set_unschedulable(c, node, false).await,
+        Ok(Applied::Done(match op {
+            Op::Cordon { node } => return steps::kube::set_unschedulable(c, node, true).await,
+            Op::Uncordon { node } => return steps::kube::set_unschedulable(c, node, false).await,
             Op::DeletePod {
                 namespace,
                 name,
                 grace,
-            } => steps::kube::delete_pod(c, namespace, name, *grace, &mut memo.deleted_pods).await,
+            } => {
+                return steps::kube::delete_pod(c, namespace, name, *grace, &mut memo.deleted_pods)
+                    .await;
+            }
             Op::Scale {
                 kind,
                 namespace,
@@ -398,7 +530,7 @@ impl Executor {
             } => {
                 let c = c.clone();
                 let obj = format!("{kind} {namespace}/{name}");
-                match kind {
+                return match kind {
                     ScaleKind::StatefulSet => {
                         let api = Api::<StatefulSet>::namespaced(c, namespace);
                         steps::kube::scale(api, &obj, name, *replicas, *expect_current).await
@@ -411,12 +543,12 @@ impl Executor {
                         let api = Api::<ReplicaSet>::namespaced(c, namespace);
                         steps::kube::scale(api, &obj, name, *replicas, *expect_current).await
                     }
-                }
+                };
             }
-            Op::Wait { what, timeout } => self.wait(what, *timeout, memo).await,
+            Op::Wait { what, timeout } => self.wait(what, *timeout, memo).await?,
             Op::Fence { addr, expire, .. } => {
                 let ceph = self.ceph_for("fencing a Ceph client")?;
-                steps::ceph::fence(ceph, addr, *expire).await
+                steps::ceph::fence(ceph, addr, *expire).await?
             }
             Op::BreakLock {
                 pool,
@@ -429,7 +561,7 @@ impl Executor {
                 // The watchers of the plan are for `Plan::validate`; the step re-reads
                 // the live watchers itself.
                 let ceph = self.ceph_for("breaking an RBD lock")?;
-                steps::ceph::break_lock(ceph, pool, image, locker, cookie, address).await
+                return steps::ceph::break_lock(ceph, pool, image, locker, cookie, address).await;
             }
             Op::ReleaseReservations {
                 node,
@@ -445,7 +577,7 @@ impl Executor {
                     sandboxes_command.clone(),
                     reservations,
                 )
-                .await
+                .await?
             }
             Op::SetKubeProxyClusterCidr {
                 namespace,
@@ -453,16 +585,16 @@ impl Executor {
                 cidr,
                 expect_current,
             } => {
-                steps::kube::set_kube_proxy_cluster_cidr(
+                return steps::kube::set_kube_proxy_cluster_cidr(
                     c,
                     namespace,
                     configmap,
                     cidr,
                     expect_current,
                 )
-                .await
+                .await;
             }
-        }
+        }))
     }
 
     async fn wait(
@@ -524,6 +656,55 @@ impl Executor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plan asked to stop before it sends anything: each mutation is recorded as not
+    /// run (no intent, so nothing looks interrupted), and the error says where it stopped.
+    #[tokio::test]
+    async fn a_stopped_plan_records_its_steps_as_not_run() {
+        let dir = std::env::temp_dir().join(format!(
+            "kcops-exec-stop-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        let audit = AuditLog::new(dir.join("audit.log"));
+        let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+        let stop = PlanStop::default();
+        let exec = Executor::new(
+            Client::try_from(config).unwrap(),
+            false,
+            audit.clone(),
+            ExecContext::new("ops", "lab"),
+        )
+        .with_stop(stop.clone());
+        stop.stop("interrupted by SIGTERM");
+        let plan = Plan::cordon("n1").step(super::super::plan::Step::new(
+            Op::Uncordon { node: "n1".into() },
+            false,
+        ));
+        let (tx, _rx) = mpsc::channel(8);
+        let err = exec.run(&plan, "yes", tx).await.err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "interrupted by SIGTERM; stopped at step 1 of 2 (not finished: Cordon node n1: mark it unschedulable (pods already running there stay)); done: nothing; not run: Uncordon node n1: allow new pods to be scheduled on it again"
+        );
+        let lines = audit.read_entries().unwrap();
+        let got: Vec<(Option<usize>, &str)> =
+            lines.iter().map(|e| (e.step, e.result.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (Some(1), "not run: interrupted by SIGTERM"),
+                (Some(2), "not run: interrupted by SIGTERM")
+            ]
+        );
+        assert!(
+            lines
+                .iter()
+                .all(|e| e.plan == lines[0].plan && e.plan.is_some())
+        );
+        assert!(crate::ops::journal::interrupted(&lines).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn context_comes_from_the_kubeconfig() {

@@ -10,15 +10,19 @@
 //! - [`exec`]: the [`Executor`] that runs plans against the cluster.
 //! - [`steps`]: what each step does, one module per system it touches (Kubernetes,
 //!   Ceph, the host).
-//! - [`audit`]: the JSON-lines audit log.
+//! - [`audit`]: the JSON-lines audit journal (intent before each step, result after).
+//! - [`journal`]: reading it back: interrupted plans and their acknowledgement.
+//! - [`stop`]: stopping running plans cleanly on a signal.
 //! - [`error`]: refusals and failures, saying what was and was not done.
 
 pub mod audit;
 pub mod error;
 pub mod exec;
+pub mod journal;
 pub mod op;
 pub mod plan;
 pub(crate) mod steps;
+pub mod stop;
 pub mod wizard;
 
 pub use audit::{AuditEntry, AuditLog};
@@ -26,3 +30,4 @@ pub use error::{Halt, OpsError};
 pub use exec::{ExecContext, Executor, Outcome, Progress, StepReport};
 pub use op::{LockNode, ObjectRef, Op, ScaleKind, WaitFor};
 pub use plan::{Confirmation, ConfirmationError, Plan, Step};
+pub use stop::PlanStop;

@@ -132,6 +132,8 @@ pub struct App {
     messages: Vec<String>,
     /// The status text last kept in `messages`, so it is kept once.
     said: Option<String>,
+    /// Plans running now, and the stop a signal triggers.
+    pub(crate) plans: super::plans::Plans,
 }
 
 impl App {
@@ -180,7 +182,13 @@ impl App {
             node: opts.node.clone(),
             sandboxes_command: opts.sandboxes_command.clone(),
             ceph: None,
+            plans: super::plans::Plans::default(),
         }
+    }
+
+    /// The status line's text (the event loop says what a signal is doing there).
+    pub(crate) fn set_status(&mut self, role: Role, text: String) {
+        self.status = Some((role, text));
     }
 
     /// The pane in front.
@@ -308,7 +316,9 @@ impl App {
             WizardCommand::Run(plan, input) => match self.wizard_executor() {
                 Some(e) => {
                     let ceph = self.ceph.clone();
+                    let running = self.plans.start();
                     spawn_run(id, e, plan, input, self.tx.clone(), move || {
+                        drop(running);
                         if let Some(c) = ceph {
                             c.refresh_now();
                         }

@@ -137,6 +137,16 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "ack-interrupted",
+        aliases: &[],
+        help: "acknowledge the plans the audit journal shows interrupted (audit.interrupted)",
+        hinted: false,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.ack_interrupted(),
+        },
+    },
+    Command {
         name: "ns",
         aliases: &["namespace"],
         help: "show one namespace (all or -A, or none: every namespace)",

@@ -13,7 +13,8 @@ use tokio::sync::{mpsc, watch};
 use super::app::{App, ConsoleOptions, UiMsg};
 use super::view::ViewModel;
 
-/// Runs the console until the operator quits or a signal arrives.
+/// Runs the console until the operator quits or a signal arrives. A signal during a
+/// plan stops the plan cleanly first and then ends in an error (a non-zero exit).
 pub async fn run(opts: ConsoleOptions) -> Result<()> {
     let (ui_tx, mut ui_rx) = mpsc::channel::<UiMsg>(256);
     let (view_tx, mut view_rx) = watch::channel(Arc::new(ViewModel::default()));
@@ -42,15 +43,18 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         opts.connect.clone(),
         probe,
         ceph.clone().map(|c| (c, ceph_changed.clone())),
+        opts.audit_log.clone(),
         view_tx,
         ui_tx.clone(),
     ));
     let mut app = App::new(&opts, ui_tx);
     app.ceph = ceph;
+    // Before raw mode: from here on a signal is ours, and always restores the terminal.
+    let mut signals = super::signals::Signals::install()?;
     let mut guard = super::terminal::TerminalGuard::enter()?;
     let mut events = EventStream::new();
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // The signal that stopped a running plan; the loop ends once no plan runs.
+    let mut stopping: Option<&'static str> = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
@@ -99,8 +103,21 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
             Some(msg) = ui_rx.recv() => { app.on_msg(msg); app.keep_status(); dirty = true; }
             _ = tick.tick() => { dirty = true; }
             _ = tokio::time::sleep(redraw_in) => {}
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => break,
+            name = signals.recv() => {
+                // Outside a plan (or a second signal): restore the terminal and go.
+                if stopping.is_some() || app.plans.running() == 0 {
+                    stopping = stopping.or((app.plans.running() > 0).then_some(name));
+                    break;
+                }
+                app.plans.stop.stop(format!("interrupted by {name}"));
+                app.set_status(
+                    crate::ui::theme::Role::Warning,
+                    format!("{name}: finishing the step under way, the rest will not run; a second signal quits at once"),
+                );
+                stopping = Some(name);
+                dirty = true;
+            }
+            _ = app.plans.idle(), if stopping.is_some() => break,
         }
         if app.quit {
             break;
@@ -109,6 +126,12 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
     bg.abort();
     let _ = bg.await;
     drop(guard);
+    let interrupted = stopping.map(|name| {
+        anyhow::anyhow!(
+            "{name} during a plan: the step under way was finished or cancelled and the rest did not run; each step's outcome is in the audit log {}",
+            opts.audit_log.display()
+        )
+    });
     // The terminal is back; now let the Ceph thread shut librados down before the
     // process exits (see `CephClient`'s drop).
     if let Some(watch) = app.ceph.take() {
@@ -117,5 +140,8 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
             watch.close().await;
         }
     }
-    Ok(())
+    match interrupted {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -14,6 +14,8 @@ pub mod help;
 mod key_coverage;
 pub mod keymap;
 pub mod panes;
+pub(crate) mod plans;
+mod signals;
 pub mod terminal;
 pub mod text_field;
 pub mod theme;

@@ -113,11 +113,26 @@ impl WizardOverlay {
         self.wizard.as_ref().and_then(Wizard::plan)
     }
 
+    /// On the plan page of a plan confirmed by a typed name, the field has the keys
+    /// from the start: the page asks for text, so letters are text, never commands
+    /// (an operator typing the name must not tick options or fire dry-runs). Its
+    /// cancel key leaves the field for the options and the dry-run.
+    fn focus_field_on_plan_page(&mut self) {
+        self.typing = !self.running
+            && !self.done
+            && self.page == self.last_page()
+            && matches!(
+                self.plan().map(|p| p.confirmation),
+                Some(Confirmation::TypedName(_))
+            );
+    }
+
     pub fn on_msg(&mut self, msg: WizardMsg) {
         match msg {
             WizardMsg::Assessed { id, wizard } if id == self.id => {
                 self.wizard = Some(*wizard);
                 self.page = 0;
+                self.focus_field_on_plan_page();
             }
             WizardMsg::DryRun { id, result } if id == self.id => match result {
                 Ok(lines) => self.dry_run = lines,
@@ -202,6 +217,7 @@ impl WizardOverlay {
             Action::Next => {
                 if self.page < self.last_page() {
                     self.page += 1;
+                    self.focus_field_on_plan_page();
                 } else if self.plan().is_some() {
                     self.typing = true;
                 }
@@ -221,7 +237,7 @@ impl WizardOverlay {
     }
 
     /// A `[dialog]` action on the confirmation field: confirm runs the plan with
-    /// the typed text, cancel goes back to the plan page.
+    /// the typed text, cancel leaves the field for the plan's options and dry-run.
     fn on_field_action(&mut self, action: Action) -> WizardCommand {
         match action {
             Action::Help => WizardCommand::Help,
@@ -317,7 +333,7 @@ impl WizardOverlay {
                         |action| super::help::key_in_prose(keymap, Context::Dialog, action);
                     let mut spans = vec![Span::styled(
                         format!(
-                            "Type {name} and {} to run ({}: back to the plan): ",
+                            "Type {name} and {} to run ({}: options and dry-run): ",
                             field_key(Action::Confirm),
                             field_key(Action::Cancel)
                         ),
@@ -478,20 +494,28 @@ mod tests {
     fn pages_and_the_typed_confirmation_follow_the_keymap() {
         let k = Keymap::default();
         let mut o = overlay();
+        assert!(!o.typing, "the first page takes no text");
         press(&mut o, &k, KeyCode::Right);
         assert_eq!(o.page, 1);
+        // The plan page asks for the name: its field has the keys at once.
+        assert!(o.typing);
+        // Its cancel key leaves the field for the options and the dry-run.
+        press(&mut o, &k, KeyCode::Esc);
+        assert!(!o.typing);
         press(&mut o, &k, KeyCode::Left);
         assert_eq!(o.page, 0);
         press(&mut o, &k, KeyCode::Enter);
-        // The option's own key toggles it; `d` asks for a dry-run.
+        assert!(o.typing);
+        o.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), &k);
+        assert!(!o.typing);
+        // Outside the field, the option's own key toggles it; `d` asks for a dry-run.
         press(&mut o, &k, KeyCode::Char('p'));
         assert_eq!(o.wizard.as_ref().and_then(|w| w.option('p')), Some(true));
         assert!(matches!(
             press(&mut o, &k, KeyCode::Char('d')),
             WizardCommand::DryRun(_)
         ));
-        // Enter on the plan page opens the field; there `d` and `p` are text, `?`
-        // is help, ctrl-c goes back to the plan.
+        // Enter opens the field again; there `d` and `p` are text, `?` is help.
         press(&mut o, &k, KeyCode::Enter);
         assert!(o.typing);
         for c in "dp".chars() {
@@ -502,9 +526,6 @@ mod tests {
             press(&mut o, &k, KeyCode::Char('?')),
             WizardCommand::Help
         ));
-        o.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), &k);
-        assert!(!o.typing);
-        press(&mut o, &k, KeyCode::Enter);
         press(&mut o, &k, KeyCode::Backspace);
         press(&mut o, &k, KeyCode::Backspace);
         for c in "web-0".chars() {
@@ -521,6 +542,59 @@ mod tests {
         ));
     }
 
+    /// D22: typing the name on the plan page before pressing Enter: every letter is
+    /// text (no option ticked, no dry-run asked for), and Enter runs with the name.
+    #[test]
+    fn letters_typed_on_the_plan_page_are_text_only() {
+        let k = Keymap::default();
+        let mut o = overlay();
+        press(&mut o, &k, KeyCode::Enter);
+        assert_eq!(o.page, 1);
+        let mut commands = Vec::new();
+        for c in "dpdp-web-0".chars() {
+            commands.push(press(&mut o, &k, KeyCode::Char(c)));
+        }
+        assert!(
+            commands.iter().all(|c| matches!(c, WizardCommand::None)),
+            "{commands:?}"
+        );
+        assert_eq!(o.wizard.as_ref().and_then(|w| w.option('p')), Some(false));
+        assert!(o.dry_run.is_empty());
+        assert_eq!(o.input.text(), "dpdp-web-0");
+        for _ in 0.."dpdp-".len() {
+            press(&mut o, &k, KeyCode::Home);
+            press(&mut o, &k, KeyCode::Delete);
+        }
+        assert_eq!(o.input.text(), "web-0");
+        match press(&mut o, &k, KeyCode::Enter) {
+            WizardCommand::Run(plan, typed) => {
+                assert_eq!(typed, "web-0");
+                assert!(plan.check_confirmation(&typed).is_ok());
+            }
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    /// A wizard whose only page is the plan takes text from the start.
+    #[test]
+    fn a_plan_only_wizard_takes_text_from_the_start() {
+        let mut w = Wizard::new(
+            "Delete web-0",
+            crate::ops::ObjectRef::new("Pod", Some("demo"), "web-0"),
+        );
+        w.set_plan(std::sync::Arc::new(|_| Plan::delete_pod("demo", "web-0")));
+        let mut o = WizardOverlay::assessing("web-0");
+        let id = o.id;
+        o.on_msg(WizardMsg::Assessed {
+            id,
+            wizard: Box::new(w),
+        });
+        assert_eq!(o.last_page(), 0);
+        assert!(o.typing);
+        press(&mut o, &Keymap::default(), KeyCode::Char('d'));
+        assert_eq!(o.input.text(), "d");
+    }
+
     #[test]
     fn rebound_wizard_keys_take_effect() {
         let (k, errors) = Keymap::parse(
@@ -534,6 +608,9 @@ mod tests {
         assert_eq!(o.page, 0);
         o.on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::CONTROL), &k);
         assert_eq!(o.page, 1);
+        // Out of the plan page's field, `d` is no longer a dry-run.
+        press(&mut o, &k, KeyCode::Esc);
+        assert!(!o.typing);
         assert!(matches!(
             press(&mut o, &k, KeyCode::Char('d')),
             WizardCommand::None

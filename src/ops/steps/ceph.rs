@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use kube::Client;
 
-use super::StepError;
 use super::kube_wait::{node_ips, ready_claim_pod};
+use super::{Applied, StepError};
 use crate::ceph::holders::{EntityAddr, kubelet_cookie_host};
 use crate::ceph::{CephClient, CephError, LockerInfo};
 use crate::ops::op::{LockNode, WaitFor, human_duration};
@@ -69,16 +69,17 @@ pub(crate) async fn break_lock(
     locker: &str,
     cookie: &str,
     address: &str,
-) -> Result<String, StepError> {
+) -> Result<Applied, StepError> {
     let spec = format!("{pool}/{image}");
     let info = ceph
         .image_info(pool, image)
         .await
         .map_err(|e| ceph_failed(&format!("rbd info {spec}"), e))?;
     let Some(lock) = find_lock(&info.lockers, locker, cookie) else {
-        return Ok(format!(
+        // Another console (or the holder itself) removed it since the plan was made.
+        return Ok(Applied::AlreadyDone(format!(
             "the lock {cookie} of {locker} on {spec} was already gone; nothing to break"
-        ));
+        )));
     };
     if lock.address != address {
         return Err(StepError::Failed(format!(
@@ -119,9 +120,11 @@ pub(crate) async fn break_lock(
             unfenced.join(", ")
         )));
     }
+    // Not found: someone else broke it between our read and our request.
+    let mut raced = false;
     match ceph.break_lock(pool, image, locker, cookie).await {
         Ok(()) => {}
-        Err(e) if e.is_not_found() => {}
+        Err(e) if e.is_not_found() => raced = true,
         Err(e) => {
             return Err(ceph_failed(
                 &format!("rbd lock rm {spec} {cookie} {locker}"),
@@ -151,9 +154,12 @@ pub(crate) async fn break_lock(
                 .join(", ")
         )
     };
-    Ok(format!(
-        "the lock {cookie} of {locker} is gone from {spec}; {now}"
-    ))
+    let text = format!("the lock {cookie} of {locker} is gone from {spec}; {now}");
+    Ok(if raced {
+        Applied::AlreadyDone(text)
+    } else {
+        Applied::Done(text)
+    })
 }
 
 fn find_lock<'a>(lockers: &'a [LockerInfo], locker: &str, cookie: &str) -> Option<&'a LockerInfo> {

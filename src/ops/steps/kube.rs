@@ -13,7 +13,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::StepError;
+use super::{Applied, StepError};
 use crate::ops::op::human_duration;
 
 /// How long one API request may take. kube's own read timeout is minutes; a console step
@@ -28,13 +28,21 @@ const FIELD_MANAGER: &str = "kcops";
 pub(crate) type DeletedPods = HashMap<(String, String), String>;
 
 /// Cordon/uncordon as kubectl does it: a merge patch of `spec.unschedulable` (`null`
-/// to uncordon, so the field disappears as with kubectl).
+/// to uncordon, so the field disappears as with kubectl). A node already in that
+/// state is left alone and reported as such.
 pub(crate) async fn set_unschedulable(
     client: &Client,
     node: &str,
     on: bool,
-) -> Result<String, StepError> {
+) -> Result<Applied, StepError> {
     let nodes: Api<Node> = Api::all(client.clone());
+    let before = read(&format!("get node {node}"), nodes.get(node)).await?;
+    if before.spec.and_then(|s| s.unschedulable).unwrap_or(false) == on {
+        return Ok(Applied::AlreadyDone(format!(
+            "node {node} was already {}",
+            if on { "cordoned" } else { "schedulable" }
+        )));
+    }
     let value = if on { json!(true) } else { Value::Null };
     let patch = json!({"spec": {"unschedulable": value}});
     write(
@@ -45,10 +53,10 @@ pub(crate) async fn set_unschedulable(
     let now = read(&format!("re-check node {node}"), nodes.get(node)).await?;
     let unschedulable = now.spec.and_then(|s| s.unschedulable).unwrap_or(false);
     match (on, unschedulable) {
-        (true, true) => Ok(format!(
+        (true, true) => Ok(Applied::Done(format!(
             "node {node} is cordoned (spec.unschedulable is true)"
-        )),
-        (false, false) => Ok(format!("node {node} is schedulable again")),
+        ))),
+        (false, false) => Ok(Applied::Done(format!("node {node} is schedulable again"))),
         _ => Err(StepError::Failed(format!(
             "re-check: node {node} has spec.unschedulable {unschedulable} after the patch"
         ))),
@@ -64,12 +72,21 @@ pub(crate) async fn delete_pod(
     name: &str,
     grace: Option<u32>,
     deleted: &mut DeletedPods,
-) -> Result<String, StepError> {
+) -> Result<Applied, StepError> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let pod = format!("pod {namespace}/{name}");
     let Some(current) = read(&format!("get {pod}"), pods.get_opt(name)).await? else {
-        return Ok(format!("{pod} was already gone; nothing to delete"));
+        return Ok(Applied::AlreadyDone(format!(
+            "{pod} was already gone; nothing to delete"
+        )));
     };
+    // Being deleted already (another console, a controller): a plain delete would
+    // change nothing. A shorter grace period is a change of its own and goes ahead.
+    if grace.is_none() && current.metadata.deletion_timestamp.is_some() {
+        return Ok(Applied::AlreadyDone(format!(
+            "{pod} is already being deleted; nothing to delete"
+        )));
+    }
     let uid = current.metadata.uid.clone();
     let params = DeleteParams {
         grace_period_seconds: grace,
@@ -82,7 +99,9 @@ pub(crate) async fn delete_pod(
     match within(&format!("delete {pod}"), true, pods.delete(name, &params)).await? {
         Ok(_) => {}
         Err(kube::Error::Api(r)) if r.code == 404 => {
-            return Ok(format!("{pod} was already gone; nothing to delete"));
+            return Ok(Applied::AlreadyDone(format!(
+                "{pod} was already gone; nothing to delete"
+            )));
         }
         Err(e) => return Err(from_kube(&format!("delete {pod}"), e)),
     }
@@ -90,11 +109,13 @@ pub(crate) async fn delete_pod(
         deleted.insert((namespace.to_string(), name.to_string()), uid.clone());
     }
     match read(&format!("re-check {pod}"), pods.get_opt(name)).await? {
-        None => Ok(format!("{pod} is gone")),
-        Some(p) if p.metadata.uid != uid => Ok(format!(
+        None => Ok(Applied::Done(format!("{pod} is gone"))),
+        Some(p) if p.metadata.uid != uid => Ok(Applied::Done(format!(
             "{pod} was deleted; its controller already created a replacement"
-        )),
-        Some(p) if p.metadata.deletion_timestamp.is_some() => Ok(format!("{pod} is terminating")),
+        ))),
+        Some(p) if p.metadata.deletion_timestamp.is_some() => {
+            Ok(Applied::Done(format!("{pod} is terminating")))
+        }
         Some(_) => Err(StepError::Failed(format!(
             "re-check: {pod} is still there and not terminating"
         ))),
@@ -117,13 +138,18 @@ pub(crate) async fn scale<K>(
     name: &str,
     replicas: i32,
     expect_current: Option<i32>,
-) -> Result<String, StepError>
+) -> Result<Applied, StepError>
 where
     K: Clone + DeserializeOwned,
 {
     let before = read(&format!("get the scale of {obj}"), api.get_scale(name)).await?;
     // ScaleSpec.replicas is omitempty on the server: absent means 0.
     let current = before.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    if current == replicas && expect_current.is_some_and(|e| e != replicas) {
+        return Ok(Applied::AlreadyDone(format!(
+            "{obj} already wants {replicas} replicas"
+        )));
+    }
     if let Some(expected) = expect_current
         && current != expected
     {
@@ -144,9 +170,9 @@ where
     let now = after.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
     let existing = after.status.as_ref().map(|s| s.replicas).unwrap_or(0);
     if now == replicas {
-        Ok(format!(
+        Ok(Applied::Done(format!(
             "{obj} now wants {replicas} replicas (was {current}; {existing} exist so far)"
-        ))
+        )))
     } else {
         Err(StepError::Failed(format!(
             "re-check: {obj} wants {now} replicas after the change, not {replicas}"
@@ -206,7 +232,7 @@ pub(crate) async fn set_kube_proxy_cluster_cidr(
     configmap: &str,
     cidr: &str,
     expect_current: &str,
-) -> Result<String, StepError> {
+) -> Result<Applied, StepError> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let obj = format!("ConfigMap {namespace}/{configmap}");
     let cm = read(&format!("get {obj}"), api.get(configmap)).await?;
@@ -216,6 +242,11 @@ pub(crate) async fn set_kube_proxy_cluster_cidr(
         )));
     };
     let current = cluster_cidr_of(config).map_err(StepError::Failed)?;
+    if current == cidr && current != expect_current {
+        return Ok(Applied::AlreadyDone(format!(
+            "{obj} already has clusterCIDR {cidr}"
+        )));
+    }
     if current != expect_current {
         return Err(StepError::Failed(format!(
             "{obj} now has clusterCIDR {current:?}, not the {expect_current:?} this plan was made for; nothing was changed"
@@ -241,7 +272,7 @@ pub(crate) async fn set_kube_proxy_cluster_cidr(
         .map_err(StepError::Failed)?
         .unwrap_or_default();
     if now == cidr {
-        Ok(format!("{obj}: clusterCIDR is now {cidr}"))
+        Ok(Applied::Done(format!("{obj}: clusterCIDR is now {cidr}")))
     } else {
         Err(StepError::Failed(format!(
             "re-check: {obj} has clusterCIDR {now:?} after the patch, not {cidr:?}"

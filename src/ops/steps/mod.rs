@@ -14,6 +14,26 @@ pub(crate) mod host;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
 
+/// What a step that did not fail found.
+pub(crate) enum Applied {
+    /// The step made its change; the text is what the re-check found.
+    Done(String),
+    /// The re-check before the change found it already made (another console, another
+    /// operator, a controller): nothing was sent, and the audit says so instead of
+    /// claiming the change.
+    AlreadyDone(String),
+}
+
+impl Applied {
+    /// The text the progress line shows.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Applied::Done(t) => t.clone(),
+            Applied::AlreadyDone(t) => format!("{}: {t}", crate::ops::audit::ALREADY_DONE),
+        }
+    }
+}
+
 /// A step's failure before it becomes an [`super::OpsError`] with the plan's position.
 pub(crate) enum StepError {
     /// 403 with the API server's message.

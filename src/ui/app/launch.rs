@@ -199,12 +199,36 @@ impl App {
     pub(super) fn wizard_executor(&self) -> Option<Executor> {
         let conn = self.connection.as_ref()?;
         let ceph = self.ceph.as_ref().map(|c| c.client().clone());
-        Some(Executor::for_console(
-            conn,
-            ceph,
-            &self.audit_log,
-            self.read_only,
-        ))
+        Some(
+            Executor::for_console(conn, ceph, &self.audit_log, self.read_only)
+                .with_stop(self.plans.stop.clone()),
+        )
+    }
+
+    /// `:ack-interrupted`: the operator checked the steps `audit.interrupted` names;
+    /// one acknowledgement line per plan goes to the audit journal (so the finding
+    /// goes away on the next derive, here and for `kcops check`).
+    pub(crate) fn ack_interrupted(&mut self) {
+        let log = crate::ops::AuditLog::new(self.audit_log.clone());
+        let context = match &self.connection {
+            Some(c) => crate::ops::ExecContext::new(c.user.clone(), c.context.clone()),
+            None => crate::ops::ExecContext::new("", ""),
+        };
+        self.status = Some(match crate::ops::journal::acknowledge(&log, &context) {
+            Ok(0) => (Role::Info, "no interrupted plan to acknowledge".into()),
+            Ok(n) => (
+                Role::Ok,
+                format!(
+                    "acknowledged {n} interrupted plan{} in {}",
+                    if n == 1 { "" } else { "s" },
+                    log.path().display()
+                ),
+            ),
+            Err(e) => (
+                Role::Error,
+                format!("cannot acknowledge in {}: {e}", log.path().display()),
+            ),
+        });
     }
 
     pub(super) fn start_plan(&mut self, plan: Plan) {
@@ -231,6 +255,7 @@ impl App {
         };
         d.running = true;
         let tx = self.tx.clone();
+        let running = self.plans.start();
         tokio::spawn(async move {
             let (ptx, mut prx) = mpsc::channel(32);
             let forward = {
@@ -243,6 +268,7 @@ impl App {
             };
             let result = executor.run(&plan, &input, ptx).await;
             let _ = forward.await;
+            drop(running);
             let _ = tx
                 .send(UiMsg::PlanDone(
                     result

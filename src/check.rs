@@ -10,10 +10,10 @@ use serde::Serialize;
 use crate::diagnose::{Finding, Severity};
 use crate::model::snapshot::Snapshot;
 
-pub const EXIT_HEALTHY: i32 = 0;
-pub const EXIT_WARNING: i32 = 1;
-pub const EXIT_CRITICAL: i32 = 2;
-pub const EXIT_UNEVALUATED: i32 = 3;
+pub(crate) const EXIT_HEALTHY: i32 = 0;
+pub(crate) const EXIT_WARNING: i32 = 1;
+pub(crate) const EXIT_CRITICAL: i32 = 2;
+pub(crate) const EXIT_UNEVALUATED: i32 = 3;
 
 /// The exit code for a run: 3 when the cluster could not be evaluated, else by the
 /// worst severity found (`info` does not fail a check).
@@ -25,26 +25,6 @@ pub fn exit_code(findings: &[Finding], could_not_evaluate: Option<&str>) -> i32 
         Some(Severity::Critical) => EXIT_CRITICAL,
         Some(Severity::Warning) => EXIT_WARNING,
         Some(Severity::Info) | None => EXIT_HEALTHY,
-    }
-}
-
-/// Why a snapshot cannot be evaluated: a watched kind that never listed. Nodes and
-/// pods failing is fatal to every check; other kinds are named too, since a check
-/// that reads them would silently find nothing.
-pub fn could_not_evaluate(s: &Snapshot) -> Option<String> {
-    let missing: Vec<String> = s
-        .sources
-        .iter()
-        .filter(|src| !src.synced)
-        .map(|src| match &src.last_error {
-            Some(e) => format!("{}: {e}", src.kind),
-            None => format!("{}: not listed yet", src.kind),
-        })
-        .collect();
-    if missing.is_empty() {
-        None
-    } else {
-        Some(format!("could not list {}", missing.join("; ")))
     }
 }
 
@@ -377,40 +357,6 @@ WARNING   pvc.pending  PersistentVolumeClaim d/b
         assert_eq!(
             unlisted(&s).as_deref(),
             Some("nodes, pods: server down; pvs: no answer yet")
-        );
-    }
-
-    #[test]
-    fn unevaluated_when_a_kind_never_listed() {
-        let mut s = Snapshot::default();
-        assert_eq!(could_not_evaluate(&s), None);
-        s.sources = vec![
-            SourceStatus {
-                kind: "nodes",
-                synced: true,
-                last_success: None,
-                last_error: Some(crate::kube::errors::KubeError::Other(
-                    "watch failed".to_string(),
-                )),
-            },
-            SourceStatus {
-                kind: "pods",
-                synced: false,
-                last_success: None,
-                last_error: Some(crate::kube::errors::KubeError::Other(
-                    "forbidden by RBAC".to_string(),
-                )),
-            },
-            SourceStatus {
-                kind: "events",
-                synced: false,
-                last_success: None,
-                last_error: None,
-            },
-        ];
-        assert_eq!(
-            could_not_evaluate(&s).as_deref(),
-            Some("could not list pods: forbidden by RBAC; events: not listed yet")
         );
     }
 }

@@ -73,7 +73,7 @@ pub fn pod(ns: &str, name: &str, node: &str) -> Arc<Pod> {
 }
 
 /// A pod scheduled `secs` ago to `node` whose container is still being created.
-pub fn creating_pod(ns: &str, name: &str, node: &str, secs: i64) -> Arc<Pod> {
+pub(crate) fn creating_pod(ns: &str, name: &str, node: &str, secs: i64) -> Arc<Pod> {
     from(json!({
         "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{name}"),
                      "creationTimestamp": ago(secs + 1)},
@@ -91,7 +91,13 @@ pub fn creating_pod(ns: &str, name: &str, node: &str, secs: i64) -> Arc<Pod> {
 }
 
 /// An event about a pod (by its fixture uid), last seen `secs` ago.
-pub fn pod_event(pod: &Pod, type_: &str, reason: &str, message: &str, secs: i64) -> Arc<Event> {
+pub(crate) fn pod_event(
+    pod: &Pod,
+    type_: &str,
+    reason: &str,
+    message: &str,
+    secs: i64,
+) -> Arc<Event> {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     from(json!({
@@ -103,7 +109,7 @@ pub fn pod_event(pod: &Pod, type_: &str, reason: &str, message: &str, secs: i64)
 }
 
 /// An event about any object, last seen `secs` ago.
-pub fn object_event(
+pub(crate) fn object_event(
     kind: &str,
     ns: &str,
     name: &str,
@@ -146,7 +152,7 @@ pub fn only(s: &Snapshot, id: &str) -> Vec<Finding> {
 
 /// A node whose Ready condition has `ready`, with InternalIP `ip` (Ceph addresses
 /// map to nodes by IP).
-pub fn node_at(name: &str, ready: &str, ip: &str) -> Arc<Node> {
+pub(crate) fn node_at(name: &str, ready: &str, ip: &str) -> Arc<Node> {
     with(
         node(name, ready),
         json!({"status": {"addresses": [{"type": "InternalIP", "address": ip}]}}),
@@ -154,7 +160,14 @@ pub fn node_at(name: &str, ready: &str, ip: &str) -> Arc<Node> {
 }
 
 /// A Bound claim `ns/claim` on PV `pv` whose volume is the in-tree RBD image `pool/image`.
-pub fn rbd_volume(s: &mut Snapshot, ns: &str, claim: &str, pv: &str, pool: &str, image: &str) {
+pub(crate) fn rbd_volume(
+    s: &mut Snapshot,
+    ns: &str,
+    claim: &str,
+    pv: &str,
+    pool: &str,
+    image: &str,
+) {
     s.pvcs
         .push(from(json!({"metadata": {"name": claim, "namespace": ns},
         "spec": {"volumeName": pv}, "status": {"phase": "Bound"}})));
@@ -166,7 +179,7 @@ pub fn rbd_volume(s: &mut Snapshot, ns: &str, claim: &str, pv: &str, pool: &str,
 }
 
 /// The pod with a volume from claim `claim`.
-pub fn using_claim(p: Arc<Pod>, claim: &str) -> Arc<Pod> {
+pub(crate) fn using_claim(p: Arc<Pod>, claim: &str) -> Arc<Pod> {
     with(
         p,
         json!({"spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}}),
@@ -174,7 +187,7 @@ pub fn using_claim(p: Arc<Pod>, claim: &str) -> Arc<Pod> {
 }
 
 /// The in-tree kubelet's lock for `host`, taken by a client at `ip`.
-pub fn kubelet_lock(host: &str, ip: &str, client: i64) -> crate::ceph::LockerInfo {
+pub(crate) fn kubelet_lock(host: &str, ip: &str, client: i64) -> crate::ceph::LockerInfo {
     crate::ceph::LockerInfo {
         locker: format!("client.{client}"),
         cookie: format!("kubelet_lock_magic_{host}"),
@@ -217,7 +230,7 @@ pub fn image(
 }
 
 /// Ceph data of a HEALTH_OK cluster whose user may blocklist, with these images.
-pub fn ceph_data(images: Vec<crate::ceph::ImageInfo>) -> crate::model::ceph::CephData {
+pub(crate) fn ceph_data(images: Vec<crate::ceph::ImageInfo>) -> crate::model::ceph::CephData {
     crate::model::ceph::CephData {
         health: crate::ceph::HealthReport {
             status: "HEALTH_OK".to_string(),

@@ -144,7 +144,7 @@ impl<'a> Index<'a> {
     }
 
     /// Warning events about a pod, newest first.
-    pub fn pod_warnings(&self, pod: &Pod) -> Vec<&'a Event> {
+    pub(crate) fn pod_warnings(&self, pod: &Pod) -> Vec<&'a Event> {
         let mut events = self.events(
             "Pod",
             pod.metadata.namespace.as_deref().unwrap_or_default(),
@@ -157,7 +157,7 @@ impl<'a> Index<'a> {
 
     /// Events about the ReplicaSets of a Deployment (`<deployment>-<hash>`), newest
     /// first: the ReplicaSet, not the Deployment, reports failures to create pods.
-    pub fn replicaset_events(&self, namespace: &str, deployment: &str) -> Vec<&'a Event> {
+    pub(crate) fn replicaset_events(&self, namespace: &str, deployment: &str) -> Vec<&'a Event> {
         self.rs_events
             .get(&(namespace, deployment))
             .map(|v| v.iter().map(|(_, e)| *e).collect())
@@ -165,18 +165,18 @@ impl<'a> Index<'a> {
     }
 
     /// The data of the last successful Ceph refresh.
-    pub fn ceph_data(&self) -> Option<&'a CephData> {
+    pub(crate) fn ceph_data(&self) -> Option<&'a CephData> {
         self.ceph.and_then(|c| c.data.as_ref())
     }
 
     /// The image `pool/name` with its Kubernetes side, when Ceph lists it.
-    pub fn image_use(&self, pool: &str, name: &str) -> Option<&ImageUse> {
+    pub(crate) fn image_use(&self, pool: &str, name: &str) -> Option<&ImageUse> {
         self.images
             .iter()
             .find(|u| u.image.pool == pool && u.image.name == name)
     }
 
-    pub fn node_not_ready(&self, node: &str) -> bool {
+    pub(crate) fn node_not_ready(&self, node: &str) -> bool {
         self.not_ready.contains(node)
     }
 
@@ -186,12 +186,12 @@ impl<'a> Index<'a> {
     }
 }
 
-pub fn is_warning(e: &Event) -> bool {
+pub(crate) fn is_warning(e: &Event) -> bool {
     e.type_.as_deref() == Some("Warning")
 }
 
 /// `Reason: message`, the way findings quote an event.
-pub fn event_line(e: &Event) -> String {
+pub(crate) fn event_line(e: &Event) -> String {
     format!(
         "{}: {}",
         e.reason.as_deref().unwrap_or_default(),
@@ -208,7 +208,7 @@ pub fn node_ready(n: &Node) -> Option<&k8s_openapi::api::core::v1::NodeCondition
         .find(|c| c.type_ == "Ready")
 }
 
-pub fn pod_condition<'p>(pod: &'p Pod, type_: &str) -> Option<&'p PodCondition> {
+pub(crate) fn pod_condition<'p>(pod: &'p Pod, type_: &str) -> Option<&'p PodCondition> {
     pod.status
         .as_ref()?
         .conditions
@@ -217,19 +217,19 @@ pub fn pod_condition<'p>(pod: &'p Pod, type_: &str) -> Option<&'p PodCondition> 
         .find(|c| c.type_ == type_)
 }
 
-pub fn pod_is_ready(pod: &Pod) -> bool {
+pub(crate) fn pod_is_ready(pod: &Pod) -> bool {
     pod_condition(pod, "Ready").is_some_and(|c| c.status == "True")
 }
 
 /// `namespace/name` of a pod, borrowed.
-pub fn pod_key(pod: &Pod) -> (&str, &str) {
+pub(crate) fn pod_key(pod: &Pod) -> (&str, &str) {
     (
         pod.metadata.namespace.as_deref().unwrap_or_default(),
         pod.metadata.name.as_deref().unwrap_or_default(),
     )
 }
 
-pub fn pod_node(pod: &Pod) -> Option<&str> {
+pub(crate) fn pod_node(pod: &Pod) -> Option<&str> {
     pod.spec
         .as_ref()?
         .node_name
@@ -237,7 +237,7 @@ pub fn pod_node(pod: &Pod) -> Option<&str> {
         .filter(|n| !n.is_empty())
 }
 
-pub fn pod_phase(pod: &Pod) -> &str {
+pub(crate) fn pod_phase(pod: &Pod) -> &str {
     pod.status
         .as_ref()
         .and_then(|s| s.phase.as_deref())
@@ -245,7 +245,7 @@ pub fn pod_phase(pod: &Pod) -> &str {
 }
 
 /// Claims a pod mounts, by name.
-pub fn pod_claims(pod: &Pod) -> impl Iterator<Item = &str> {
+pub(crate) fn pod_claims(pod: &Pod) -> impl Iterator<Item = &str> {
     pod.spec
         .as_ref()
         .and_then(|s| s.volumes.as_deref())

@@ -59,11 +59,11 @@ pub struct AuditEntry {
 }
 
 /// The `result` of the line written before a step runs.
-pub const INTENT: &str = "intent";
+pub(crate) const INTENT: &str = "intent";
 /// The `result` of a step another actor had already carried out (prefix).
-pub const ALREADY_DONE: &str = "already done by someone else";
+pub(crate) const ALREADY_DONE: &str = "already done by someone else";
 /// The `result` of an acknowledgement of an interrupted plan.
-pub const ACKNOWLEDGED: &str = "acknowledged";
+pub(crate) const ACKNOWLEDGED: &str = "acknowledged";
 
 impl AuditEntry {
     /// The line written before a step runs.
@@ -81,28 +81,6 @@ pub struct AuditLog {
 impl AuditLog {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         AuditLog { path: path.into() }
-    }
-
-    /// The log at its default place, `$XDG_STATE_HOME/kcops/audit.log`.
-    pub fn at_default() -> io::Result<Self> {
-        Self::default_path().map(Self::new).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::NotFound,
-                "no place for the audit log: neither $XDG_STATE_HOME nor a home directory is known",
-            )
-        })
-    }
-
-    /// `$XDG_STATE_HOME/kcops/audit.log`, falling back to `~/.local/state/kcops/audit.log`
-    /// (`$HOME`, else the passwd entry of the current uid).
-    pub fn default_path() -> Option<PathBuf> {
-        let home = std::env::var_os("HOME").or_else(|| {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
-                .ok()
-                .flatten()
-                .map(|u| u.dir.into_os_string())
-        });
-        default_path_from(std::env::var_os("XDG_STATE_HOME"), home)
     }
 
     pub fn path(&self) -> &Path {

@@ -152,7 +152,7 @@ impl Executor {
     }
 
     /// The same executor stopping when `stop` is triggered (the console's signals).
-    pub fn with_stop(mut self, stop: PlanStop) -> Self {
+    pub(crate) fn with_stop(mut self, stop: PlanStop) -> Self {
         self.stop = stop;
         self
     }
@@ -161,7 +161,7 @@ impl Executor {
     /// audit log and read-only mode, and its Ceph client when it has one (without, Ceph
     /// steps fail saying so). Every plan the console runs, from a dialog or a wizard,
     /// gets the same one.
-    pub fn for_console(
+    pub(crate) fn for_console(
         conn: &crate::kube::connect::Connection,
         ceph: Option<crate::ceph::CephClient>,
         audit_log: &std::path::Path,

@@ -15,10 +15,10 @@ use super::exec::ExecContext;
 use crate::model::interrupted::InterruptedStep;
 
 /// The action of the line that acknowledges an interrupted plan.
-pub const ACK_ACTION: &str = "acknowledge-interrupted";
+pub(crate) const ACK_ACTION: &str = "acknowledge-interrupted";
 
 /// The `:` command that acknowledges every interrupted plan (named in the finding).
-pub const ACK_COMMAND: &str = ":ack-interrupted";
+pub(crate) const ACK_COMMAND: &str = ":ack-interrupted";
 
 /// Every step with an intent line and no result line of the same plan run and step,
 /// in journal order, leaving out plans someone acknowledged.
@@ -69,7 +69,7 @@ pub fn interrupted(entries: &[AuditEntry]) -> Vec<InterruptedStep> {
 
 /// The interrupted steps of the journal at `log` (none when it does not exist yet).
 /// A journal that cannot be read is an error: "nothing interrupted" would be a guess.
-pub fn interrupted_in(log: &AuditLog) -> io::Result<Vec<InterruptedStep>> {
+pub(crate) fn interrupted_in(log: &AuditLog) -> io::Result<Vec<InterruptedStep>> {
     match log.read_entries_lenient() {
         Ok(entries) => Ok(interrupted(&entries)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),

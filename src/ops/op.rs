@@ -280,7 +280,7 @@ impl Op {
     }
 
     /// Whether the step changes the cluster (and so needs an audit line).
-    pub fn is_mutation(&self) -> bool {
+    pub(crate) fn is_mutation(&self) -> bool {
         !matches!(self, Op::Wait { .. })
     }
 

@@ -58,15 +58,6 @@ impl Confirmation {
             }
         }
     }
-
-    /// The question the confirmation dialog asks.
-    pub fn prompt(&self) -> String {
-        match self {
-            Confirmation::None => "No confirmation needed".to_string(),
-            Confirmation::YesNo => "Proceed? (yes/no)".to_string(),
-            Confirmation::TypedName(name) => format!("Type \"{name}\" to confirm"),
-        }
-    }
 }
 
 /// One step of a plan: what it will do (shown before it runs) and the operation.
@@ -230,7 +221,7 @@ impl Plan {
         }
     }
 
-    pub fn is_destructive(&self) -> bool {
+    pub(crate) fn is_destructive(&self) -> bool {
         self.steps.iter().any(|s| s.destructive)
     }
 
@@ -256,7 +247,7 @@ impl Plan {
     }
 
     /// Checks the operator's confirmation against the plan's.
-    pub fn check_confirmation(&self, input: &str) -> Result<(), ConfirmationError> {
+    pub(crate) fn check_confirmation(&self, input: &str) -> Result<(), ConfirmationError> {
         self.confirmation.check(input)
     }
 

@@ -19,7 +19,7 @@ use crate::model::pod_status::timestamp;
 
 /// How the agent on a node is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentState {
+pub(crate) enum AgentState {
     /// Crash-looping: `ns/name`.
     Crashing(String),
     /// Running but not Ready past the threshold: `ns/name`.
@@ -32,7 +32,7 @@ pub enum AgentState {
 
 /// The agents as the other network checks need them.
 #[derive(Debug, Default)]
-pub struct Agents<'a> {
+pub(crate) struct Agents<'a> {
     pub kind: CniKind,
     namespace: String,
     /// Crash-looping agents by node, with the crash reason.
@@ -60,13 +60,13 @@ impl Agents<'_> {
     }
 
     /// Crash reasons of all crash-looping agents, by node.
-    pub fn crash_reasons(&self) -> impl Iterator<Item = (&str, &str, &Signature)> {
+    pub(crate) fn crash_reasons(&self) -> impl Iterator<Item = (&str, &str, &Signature)> {
         self.crashing
             .iter()
             .filter_map(|(node, (pod, sig))| Some((*node, pod.as_str(), sig.as_ref()?)))
     }
 
-    pub fn crash_reason(&self, node: &str) -> Option<&Signature> {
+    pub(crate) fn crash_reason(&self, node: &str) -> Option<&Signature> {
         self.crashing.get(node)?.1.as_ref()
     }
 

@@ -100,7 +100,7 @@ impl NetConfig<'_> {
 
     /// The pod network the add-on hands addresses from: flannel's Network, or
     /// calico's enabled pools.
-    pub fn cni_ranges(&self) -> Vec<Cidr> {
+    pub(crate) fn cni_ranges(&self) -> Vec<Cidr> {
         match self.kind() {
             CniKind::Flannel => self
                 .flannel_network
@@ -118,7 +118,7 @@ impl NetConfig<'_> {
     }
 
     /// kubeadm's podSubnet when it parses.
-    pub fn pod_subnets(&self) -> Vec<Cidr> {
+    pub(crate) fn pod_subnets(&self) -> Vec<Cidr> {
         self.pod_subnet
             .as_ref()
             .and_then(|s| s.value.as_ref().ok())
@@ -127,7 +127,7 @@ impl NetConfig<'_> {
     }
 
     /// What the pod network should be: kubeadm's podSubnet, else what the add-on uses.
-    pub fn expected_network(&self) -> Vec<Cidr> {
+    pub(crate) fn expected_network(&self) -> Vec<Cidr> {
         let subnets = self.pod_subnets();
         if subnets.is_empty() {
             self.cni_ranges()
@@ -137,7 +137,7 @@ impl NetConfig<'_> {
     }
 
     /// `kube-flannel/kube-flannel-ds`
-    pub fn daemonset_name(&self) -> Option<String> {
+    pub(crate) fn daemonset_name(&self) -> Option<String> {
         let ds = self.daemonset?;
         Some(format!(
             "{}/{}",
@@ -395,7 +395,7 @@ mod tests {
     use super::super::super::fixtures::*;
     use super::*;
 
-    pub fn kubeadm_config(pod_subnet: &str) -> std::sync::Arc<ConfigMap> {
+    pub(crate) fn kubeadm_config(pod_subnet: &str) -> std::sync::Arc<ConfigMap> {
         from(json!({
             "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
             "data": {"ClusterConfiguration": format!(

@@ -79,7 +79,7 @@ pub struct Handoff<'a> {
 /// Whether a node's Ready condition is False only because the runtime's network
 /// plugin is not initialised (no CNI config yet): `net.cni-config-missing` owns that,
 /// with the right explanation, instead of `node.notready`.
-pub fn waits_for_network(ready: &NodeCondition) -> bool {
+pub(crate) fn waits_for_network(ready: &NodeCondition) -> bool {
     ready.status == "False"
         && (ready
             .message

@@ -57,7 +57,7 @@ impl Signature {
 
     /// The finding that owns a sandbox failure of this kind, or `None` when the pod
     /// check (`pod.sandbox-failed`) reports it verbatim.
-    pub fn sandbox_finding(&self) -> Option<&'static str> {
+    pub(crate) fn sandbox_finding(&self) -> Option<&'static str> {
         match self {
             Signature::SubnetEnvMissing => Some("net.subnet-env-missing"),
             Signature::IpamExhausted { .. } => Some("net.ipam-exhausted"),
@@ -159,7 +159,7 @@ fn patterns() -> Option<&'static Patterns> {
 }
 
 /// Classifies a sandbox failure message or a network agent's termination message.
-pub fn classify(text: &str) -> Signature {
+pub(crate) fn classify(text: &str) -> Signature {
     let Some(p) = patterns() else {
         return Signature::Other(text.trim().to_string());
     };

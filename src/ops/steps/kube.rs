@@ -182,7 +182,7 @@ where
 
 /// The value of the top-level `clusterCIDR` key of a KubeProxyConfiguration (`""` when
 /// absent or empty); `Err` when the text is not YAML.
-pub fn cluster_cidr_of(config: &str) -> Result<String, String> {
+pub(crate) fn cluster_cidr_of(config: &str) -> Result<String, String> {
     let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(config)
         .map_err(|e| format!("config.conf is not valid YAML: {e}"))?;
     Ok(match v.get("clusterCIDR") {
@@ -193,7 +193,7 @@ pub fn cluster_cidr_of(config: &str) -> Result<String, String> {
 
 /// `config` with its top-level `clusterCIDR` set to `cidr`, every other line (comments
 /// included) untouched: the line replaced when there is one, appended when not.
-pub fn with_cluster_cidr(config: &str, cidr: &str) -> Result<String, String> {
+pub(crate) fn with_cluster_cidr(config: &str, cidr: &str) -> Result<String, String> {
     let line = format!("clusterCIDR: {cidr}");
     let mut found = false;
     let mut out: Vec<String> = config

@@ -56,14 +56,14 @@ impl WizardError {
         }
     }
 
-    pub fn not_found_because(what: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn not_found_because(what: impl Into<String>, hint: impl Into<String>) -> Self {
         WizardError::NotFound {
             what: what.into(),
             hint: Some(hint.into()),
         }
     }
 
-    pub fn not_applicable(what: impl Into<String>, why: impl Into<String>) -> Self {
+    pub(crate) fn not_applicable(what: impl Into<String>, why: impl Into<String>) -> Self {
         WizardError::NotApplicable {
             what: what.into(),
             why: why.into(),

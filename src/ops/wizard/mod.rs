@@ -116,7 +116,7 @@ pub struct WizardOption {
 }
 
 /// Builds the plan for the options' current values.
-pub type PlanBuilder = Arc<dyn Fn(&[WizardOption]) -> Plan + Send + Sync>;
+pub(crate) type PlanBuilder = Arc<dyn Fn(&[WizardOption]) -> Plan + Send + Sync>;
 
 /// An assessed wizard.
 #[derive(Clone)]
@@ -170,7 +170,7 @@ impl Wizard {
         self.blocker.is_some()
     }
 
-    pub fn add_option(&mut self, key: char, label: impl Into<String>, on: bool) {
+    pub(crate) fn add_option(&mut self, key: char, label: impl Into<String>, on: bool) {
         self.options.push(WizardOption {
             key,
             label: label.into(),
@@ -179,7 +179,7 @@ impl Wizard {
     }
 
     /// Flips the option bound to `key`; false when there is none.
-    pub fn toggle(&mut self, key: char) -> bool {
+    pub(crate) fn toggle(&mut self, key: char) -> bool {
         match self.options.iter_mut().find(|o| o.key == key) {
             Some(o) => {
                 o.on = !o.on;
@@ -189,11 +189,12 @@ impl Wizard {
         }
     }
 
-    pub fn option(&self, key: char) -> Option<bool> {
+    #[cfg(test)]
+    pub(crate) fn option(&self, key: char) -> Option<bool> {
         self.options.iter().find(|o| o.key == key).map(|o| o.on)
     }
 
-    pub fn set_plan(&mut self, builder: PlanBuilder) {
+    pub(crate) fn set_plan(&mut self, builder: PlanBuilder) {
         self.builder = Some(builder);
     }
 
@@ -208,7 +209,7 @@ impl Wizard {
 
     /// The findings pages followed by the last page: the plan with its options and
     /// confirmation, or the blocker with its fix.
-    pub fn all_pages(&self) -> Vec<Page> {
+    pub(crate) fn all_pages(&self) -> Vec<Page> {
         let mut pages = self.pages.clone();
         let mut last = Page::new("Plan");
         match (&self.blocker, self.plan()) {

@@ -27,13 +27,13 @@ pub use gather::gather;
 
 /// How long a fence lasts: long enough for the pod to move, short enough that a node
 /// that comes back is not cut off for good (Ceph's own default for lock breaking).
-pub const FENCE_EXPIRE: Duration = Duration::from_secs(3600);
+pub(crate) const FENCE_EXPIRE: Duration = Duration::from_secs(3600);
 /// The option key: delete the stuck pod after breaking the lock.
-pub const DELETE_POD_KEY: char = 'p';
+pub(crate) const DELETE_POD_KEY: char = 'p';
 /// How long to wait for the pod to run after the lock is gone.
-pub const POD_TIMEOUT: Duration = Duration::from_secs(180);
+pub(crate) const POD_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long to wait for the new lock once the pod runs.
-pub const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the wizard was opened on.
 #[derive(Debug, Clone, PartialEq, Eq)]

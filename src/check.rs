@@ -5,6 +5,7 @@
 //! 3 could not evaluate (the reason is printed instead of findings, which would be
 //! meaningless without the data).
 
+use crate::model::count::count;
 use serde::Serialize;
 
 use crate::diagnose::{Finding, Severity};
@@ -90,10 +91,6 @@ fn counts(findings: &[Finding]) -> (usize, usize, usize) {
     )
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 /// Findings as text for a terminal or a mail from cron: one block per finding, most
 /// severe first, and a summary line.
 pub fn render_text(findings: &[Finding]) -> String {
@@ -117,10 +114,10 @@ pub fn render_text(findings: &[Finding]) -> String {
     let (c, w, i) = counts(findings);
     out.push_str(&format!(
         "{}: {}, {}, {}.\n",
-        plural(findings.len(), "finding", "findings"),
-        plural(c, "critical", "critical"),
-        plural(w, "warning", "warnings"),
-        plural(i, "info", "info"),
+        count(findings.len(), "finding", "findings"),
+        count(c, "critical", "critical"),
+        count(w, "warning", "warnings"),
+        count(i, "info", "info"),
     ));
     out
 }

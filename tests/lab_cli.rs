@@ -88,6 +88,10 @@ fn detached_lab_env_status_and_down() {
         (!kcops_lab::process::alive(pid)).then_some(())
     });
     assert!(!root.exists(), "down removes the lab's files");
+    assert!(
+        !root.with_extension("supervisor.log").exists(),
+        "an empty supervisor log is not left behind"
+    );
     // etcd members of the healthy scenario died with the lab.
     let etcd = Command::new("pgrep")
         .args(["-f", &format!("kcops/lab/{name}/")])

@@ -5,6 +5,7 @@ pub use kcops_pod::{pod, pod_status, word};
 pub mod ceph;
 pub mod cidr;
 pub mod columns;
+pub(crate) mod count;
 pub mod host;
 pub mod interrupted;
 pub mod objref;

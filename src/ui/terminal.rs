@@ -5,7 +5,7 @@
 use std::io::{self, Stdout};
 
 use anyhow::{Context, Result};
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::DisableMouseCapture;
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -37,7 +37,9 @@ impl TerminalGuard {
         enable_raw_mode()
             .context("cannot switch the terminal to raw mode (is this a terminal?)")?;
         let mut out = io::stdout();
-        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+        // No mouse capture: the console has no use for clicks, and capturing them
+        // would stop the operator selecting an error text to copy it.
+        if let Err(e) = execute!(out, EnterAlternateScreen) {
             restore();
             return Err(e).context("cannot enter the alternate screen");
         }

@@ -457,7 +457,13 @@ pub fn spawn_run(
         let _ = forward.await;
         after();
         let result = result
-            .map(|o| format!("{}: done ({} steps)", o.title, o.steps.len()))
+            .map(|o| {
+                format!(
+                    "{}: done ({})",
+                    o.title,
+                    crate::model::count::count(o.steps.len(), "step", "steps")
+                )
+            })
             .map_err(|e| e.to_string());
         let _ = tx.send(UiMsg::Wizard(WizardMsg::Done { id, result })).await;
     });

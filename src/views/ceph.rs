@@ -8,6 +8,7 @@
 //! turned into words when drawn. Nothing here holds a key: the report has none.
 
 use crate::model::columns::{Column, ColumnKind};
+use crate::model::count::count;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -571,14 +572,18 @@ fn cluster_lines(report: &CephReport, now: Timestamp) -> Vec<Segments> {
         let images = data.images.iter().filter(|im| im.pool == p.name).count();
         let text = match data.df.pool(&p.name) {
             Some(u) => format!(
-                "{}: {} images, stored {}, {:.2}% used, {} max avail",
+                "{}: {}, stored {}, {:.2}% used, {} max avail",
                 p.name,
-                images,
+                count(images, "image", "images"),
                 human_bytes(u.stored),
                 u.percent_used * 100.0,
                 human_bytes(u.max_avail)
             ),
-            None => format!("{}: {} images, usage unknown", p.name, images),
+            None => format!(
+                "{}: {}, usage unknown",
+                p.name,
+                count(images, "image", "images")
+            ),
         };
         let role = match data.df.pool(&p.name) {
             Some(u) if u.percent_used >= 0.85 => Tone::Error,
@@ -592,7 +597,7 @@ fn cluster_lines(report: &CephReport, now: Timestamp) -> Vec<Segments> {
     } else {
         out.push(field(
             "blocklist",
-            format!("{} entries", data.blocklist.len()),
+            count(data.blocklist.len(), "entry", "entries"),
             Tone::Warning,
         ));
         out.extend(data.blocklist.iter().map(|b| blocklist_line(b, now)));

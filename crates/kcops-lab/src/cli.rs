@@ -200,7 +200,7 @@ fn detach(args: &UpArgs) -> Result<i32> {
     let paths = LabPaths::new(&args.name);
     let exe = std::env::current_exe().context("cannot find the kcops binary")?;
     std::fs::create_dir_all(paths.root.parent().unwrap_or(&paths.root)).ok();
-    let log: PathBuf = paths.root.with_extension("supervisor.log");
+    let log: PathBuf = paths.supervisor_log();
     let log_file =
         std::fs::File::create(&log).with_context(|| format!("cannot write {}", log.display()))?;
     let mut cmd = Command::new(exe);

@@ -27,6 +27,12 @@ impl LabPaths {
         self.root.join("lab.json")
     }
     /// Unix socket the supervisor listens on for `lab stop|start|down`.
+    /// A detached lab's stderr, beside its folder so it outlives a crash of the lab;
+    /// `down` removes it when the lab had nothing to say.
+    pub fn supervisor_log(&self) -> PathBuf {
+        self.root.with_extension("supervisor.log")
+    }
+
     pub fn control_socket(&self) -> PathBuf {
         self.root.join("control.sock")
     }

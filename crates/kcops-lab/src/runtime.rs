@@ -798,5 +798,9 @@ pub async fn down(paths: &LabPaths) -> Result<()> {
         bail!("no lab named {:?} is running", paths.name);
     }
     let _ = std::fs::remove_dir_all(&paths.root);
+    let log = paths.supervisor_log();
+    if std::fs::metadata(&log).is_ok_and(|m| m.len() == 0) {
+        let _ = std::fs::remove_file(&log);
+    }
     Ok(())
 }

@@ -272,7 +272,13 @@ impl App {
             let _ = tx
                 .send(UiMsg::PlanDone(
                     result
-                        .map(|o| format!("{}: done ({} steps)", o.title, o.steps.len()))
+                        .map(|o| {
+                            format!(
+                                "{}: done ({})",
+                                o.title,
+                                crate::model::count::count(o.steps.len(), "step", "steps")
+                            )
+                        })
                         .map_err(|e| e.to_string()),
                 ))
                 .await;

@@ -18,6 +18,8 @@ use crate::ui::view::ObjKey;
 
 /// Lines one page-up / page-down moves.
 const PAGE: isize = 20;
+/// Columns a sideways scroll moves (when long lines are not wrapped).
+const SIDEWAYS: u16 = 8;
 
 /// What a key asks the app to do once the view has taken it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,10 @@ pub struct Detail {
     pub key: ObjKey,
     pub lines: VecDeque<String>,
     pub scroll: usize,
+    /// Long lines wrap (logs and messages start so: their point is often at the
+    /// end), else they are cut and `column` scrolls them sideways.
+    pub wrap: bool,
+    pub column: u16,
     pub search: Option<String>,
     /// Logs: which container, all containers, previous instance, following.
     pub container: Option<String>,
@@ -71,6 +77,8 @@ impl Detail {
             key,
             lines: lines.into(),
             scroll: 0,
+            wrap: matches!(kind, DetailKind::Logs | DetailKind::Messages),
+            column: 0,
             search: None,
             container: None,
             containers: Vec::new(),
@@ -187,6 +195,25 @@ impl Detail {
                 self.previous = !self.previous;
                 DetailOutcome::RestartLogs
             }
+            Action::ToggleWrap => {
+                self.wrap = !self.wrap;
+                self.column = 0;
+                DetailOutcome::Stay
+            }
+            Action::ScrollLeft => {
+                self.column = self.column.saturating_sub(SIDEWAYS);
+                DetailOutcome::Stay
+            }
+            Action::ScrollRight if self.wrap => DetailOutcome::Stay,
+            Action::ScrollRight => {
+                let longest = self.lines.iter().map(|l| l.chars().count()).max();
+                let limit = u16::try_from(longest.unwrap_or(0)).unwrap_or(u16::MAX);
+                self.column = self
+                    .column
+                    .saturating_add(SIDEWAYS)
+                    .min(limit.saturating_sub(1));
+                DetailOutcome::Stay
+            }
             Action::NextContainer if self.containers.is_empty() => DetailOutcome::Stay,
             Action::NextContainer => {
                 let i = self
@@ -274,6 +301,9 @@ impl Detail {
             text.push(Line::from(Span::styled(l.clone(), theme.style(role))));
         }
         let mut title = self.title();
+        if self.column > 0 {
+            title.push_str(&format!("(from column {}) ", self.column + 1));
+        }
         if let Some(s) = &self.search {
             title.push_str(&format!("/{s} "));
         }
@@ -282,11 +312,10 @@ impl Detail {
             .border_style(theme.style(Role::BorderFocused))
             .title(Span::styled(title, theme.style(Role::Title)));
         let paragraph = Paragraph::new(text).block(block);
-        // Messages are prose, often longer than the screen is wide.
-        let paragraph = if self.kind == DetailKind::Messages {
+        let paragraph = if self.wrap {
             paragraph.wrap(ratatui::widgets::Wrap { trim: false })
         } else {
-            paragraph
+            paragraph.scroll((0, self.column))
         };
         f.render_widget(paragraph, area);
     }
@@ -345,5 +374,33 @@ mod tests {
         assert!(!d.follow);
         assert_eq!(key(&mut d, '?'), DetailOutcome::Help);
         assert_eq!(key(&mut d, 'q'), DetailOutcome::Close);
+    }
+
+    /// A log line's point is often at its end: logs wrap by default, `w` cuts
+    /// them instead and the arrows scroll sideways, never past the longest line.
+    #[test]
+    fn long_lines_wrap_or_scroll_sideways() {
+        let key = ObjKey {
+            kind: super::super::view::ObjKind::Pod,
+            namespace: "kube-flannel".into(),
+            name: "kube-flannel-ds-x".into(),
+        };
+        let line = "E1203 Failed to create SubnetManager: dial tcp 10.96.0.1:443: i/o timeout";
+        let mut d = Detail::new(DetailKind::Logs, key.clone(), vec![line.into()]);
+        assert!(d.wrap);
+        let k = Keymap::default();
+        let press = |d: &mut Detail, code| d.on_key(&k, KeyEvent::new(code, KeyModifiers::NONE));
+        press(&mut d, KeyCode::Right);
+        assert_eq!(d.column, 0, "wrapped lines do not scroll sideways");
+        press(&mut d, KeyCode::Char('w'));
+        assert!(!d.wrap);
+        for _ in 0..20 {
+            press(&mut d, KeyCode::Right);
+        }
+        assert_eq!(usize::from(d.column), line.chars().count() - 1);
+        press(&mut d, KeyCode::Left);
+        assert_eq!(usize::from(d.column), line.chars().count() - 1 - 8);
+        let yaml = Detail::new(DetailKind::Yaml, key, vec![]);
+        assert!(!yaml.wrap, "YAML keeps its indentation on one line");
     }
 }

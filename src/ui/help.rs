@@ -60,7 +60,7 @@ pub fn status_hints(keymap: &Keymap, context: Context) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     /// A pane: the sections its keys are looked up in (`Pane::contexts`, its own
-    /// first); table panes also list the detail views' keys.
+    /// first).
     Pane(&'static [Context]),
     /// An overlay with its own context (detail view, dialog, wizard).
     Overlay(Context),
@@ -72,13 +72,8 @@ impl Focus {
     /// The sections of the overlay: the keys that really work, each once.
     fn sections(self, keymap: &Keymap) -> Vec<(Context, ActionKeys)> {
         match self {
-            Focus::Pane(chain) => {
-                let mut sections = keymap.reachable(chain);
-                if chain.contains(&Context::Table) {
-                    sections.push((Context::Detail, keymap.bindings(Context::Detail)));
-                }
-                sections
-            }
+            // The detail views' keys are listed by `?` in a detail view, where they work.
+            Focus::Pane(chain) => keymap.reachable(chain),
             Focus::Overlay(context) => {
                 let mut sections = keymap.reachable(&[context]);
                 // The wizard's confirmation field answers like a dialog.

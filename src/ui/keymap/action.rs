@@ -114,6 +114,9 @@ impl Context {
                 ToggleFollow,
                 TogglePrevious,
                 NextContainer,
+                ToggleWrap,
+                ScrollLeft,
+                ScrollRight,
                 Close,
             ],
             Context::Dialog => &[Confirm, Cancel, NextField, PrevField],
@@ -249,6 +252,13 @@ pub enum Action {
     TogglePrevious,
     #[strum(message = "next container")]
     NextContainer,
+    /// Long lines wrap, or are cut and scroll sideways.
+    #[strum(message = "wrap long lines on/off")]
+    ToggleWrap,
+    #[strum(message = "scroll left (lines not wrapped)")]
+    ScrollLeft,
+    #[strum(message = "scroll right (lines not wrapped)")]
+    ScrollRight,
     #[strum(message = "close")]
     Close,
     // dialog

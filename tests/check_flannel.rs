@@ -202,6 +202,58 @@ async fn flannel_broken_gives_its_network_findings() {
     );
 
     release_leaked_reservations(lab, &client).await;
+
+    // That fix alone heals node1, not node2: node1's pod-network pods get addresses
+    // from its podCIDR and run, while node2's agent and pods stay broken.
+    wait_for_ids_on(
+        &client,
+        Some(&node1),
+        &[
+            "net.cni-crashloop",
+            "net.kube-proxy-cluster-cidr",
+            "net.subnet-env-missing",
+        ],
+        Duration::from_secs(3),
+        Duration::from_secs(120),
+    )
+    .await;
+    let pods = pod_network_pods(lab);
+    let on = |node: &str| -> Vec<&(String, String, String, String)> {
+        pods.iter().filter(|p| p.1 == node).collect()
+    };
+    assert!(!on("node1").is_empty(), "{pods:?}");
+    for (name, _, phase, ip) in on("node1") {
+        assert_eq!(phase, "Running", "{name}: {pods:?}");
+        assert!(ip.starts_with("10.244.1."), "{name} has {ip}: {pods:?}");
+    }
+    assert!(!on("node2").is_empty(), "{pods:?}");
+    for (name, _, phase, ip) in on("node2") {
+        assert_eq!((phase.as_str(), ip.as_str()), ("Pending", ""), "{name}");
+    }
+}
+
+/// `(namespace/name, node, phase, podIP)` of every pod not on the host network.
+fn pod_network_pods(lab: &Lab) -> Vec<(String, String, String, String)> {
+    let out = lab.kubectl_ok(&[
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.spec.nodeName} {.spec.hostNetwork} {.status.phase} {.status.podIP}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() == 5 && f[2] != "true").then(|| {
+                (
+                    f[0].to_string(),
+                    f[1].to_string(),
+                    f[3].to_string(),
+                    f[4].to_string(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// `:release-ips` on node1, as the console builds and runs it.

@@ -14,6 +14,9 @@
 //! Then the guided action on node1: releasing the leaked reservations removes exactly
 //! the leaked files — never a live sandbox's, also not one whose sandbox became live
 //! between the plan and its execution — audited, and refused under `--read-only`.
+//! The lab plays the network from state, so that fix alone lets node1's pods start
+//! (addresses from node1's podCIDR) while node2 stays broken; and a pod force-deleted
+//! while node1 is down leaves its reservation behind, reported as a leak.
 
 mod common;
 
@@ -230,6 +233,48 @@ async fn flannel_broken_gives_its_network_findings() {
     for (name, _, phase, ip) in on("node2") {
         assert_eq!((phase.as_str(), ip.as_str()), ("Pending", ""), "{name}");
     }
+
+    // A pod force-deleted while its node is down never gets its sandbox torn down:
+    // when node1 is back, its reservation is a leak `kcops check` reports.
+    let (victim, _, _, victim_ip) = on("node1")[0].clone();
+    let (ns, name) = victim.split_once('/').expect("namespace/name");
+    let out = lab.kcops_lab(&["stop", "node", "node1"]);
+    assert!(out.status.success(), "{out:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    lab.kubectl_ok(&[
+        "-n",
+        ns,
+        "delete",
+        "pod",
+        name,
+        "--force",
+        "--grace-period=0",
+    ]);
+    let out = lab.kcops_lab(&["start", "node", "node1"]);
+    assert!(out.status.success(), "{out:?}");
+    let (_, findings) = wait_for_ids_on(
+        &client,
+        Some(&node1),
+        &[
+            "net.cni-crashloop",
+            "net.kube-proxy-cluster-cidr",
+            "net.leaked-reservations",
+            "net.subnet-env-missing",
+        ],
+        Duration::from_secs(3),
+        Duration::from_secs(120),
+    )
+    .await;
+    let leak = findings
+        .iter()
+        .find(|f| f.id == "net.leaked-reservations")
+        .expect("the leak finding");
+    let line = format!("leaked: /var/lib/cni/networks/cbr0/{victim_ip} (sandbox");
+    assert!(
+        leak.evidence.iter().any(|e| e.starts_with(&line)),
+        "{victim} held {victim_ip}: {}",
+        render_text(&findings)
+    );
 }
 
 /// `(namespace/name, node, phase, podIP)` of every pod not on the host network.

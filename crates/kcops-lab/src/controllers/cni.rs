@@ -161,6 +161,34 @@ pub(crate) fn set_sandbox_live(root: &Path, container_id: &str, live: bool) {
     }
 }
 
+/// The lab kubelet set up `container_id` on `node` (`live`) or tore it down.
+pub(crate) fn record(ctx: &super::Ctx, node: &str, container_id: &str, live: bool) {
+    let root = ctx.paths.host_root(node);
+    set_sandbox_live(&root, container_id, live);
+    let mut all = ctx.cni_sandboxes.lock().unwrap_or_else(|p| p.into_inner());
+    let ids = all.entry(node.to_string()).or_default();
+    if live {
+        ids.insert(container_id.to_string());
+    } else {
+        ids.remove(container_id);
+    }
+}
+
+/// `node` boots again after going down: the sandboxes the lab kubelet had set up there
+/// are gone (no CNI DEL ran, so their reservations stay: leaks).
+pub(crate) fn node_rebooted(ctx: &super::Ctx, node: &str) {
+    let gone = ctx
+        .cni_sandboxes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(node)
+        .unwrap_or_default();
+    let root = ctx.paths.host_root(node);
+    for id in gone {
+        set_sandbox_live(&root, &id, false);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

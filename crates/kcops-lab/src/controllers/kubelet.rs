@@ -225,7 +225,7 @@ impl PodWorker {
             if self.cni_address.take().is_some() {
                 let root = self.ctx.paths.host_root(&self.node);
                 super::cni::del(&root, &self.sandbox_id);
-                super::cni::set_sandbox_live(&root, &self.sandbox_id, false);
+                super::cni::record(&self.ctx, &self.node, &self.sandbox_id, false);
             }
             self.unmount().await;
             self.ctx.logs.remove_pod(&self.ns, &self.name);
@@ -602,7 +602,7 @@ impl PodWorker {
             let pod = self.check()?;
             match super::cni::add(&root, &self.sandbox_id) {
                 Ok(ip) => {
-                    super::cni::set_sandbox_live(&root, &self.sandbox_id, true);
+                    super::cni::record(&self.ctx, &self.node, &self.sandbox_id, true);
                     self.cni_address = Some(ip);
                     return Ok(ip);
                 }

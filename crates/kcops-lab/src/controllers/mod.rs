@@ -158,6 +158,8 @@ pub struct Ctx {
     pub(crate) kube_proxy_cidr: Mutex<HashMap<String, String>>,
     /// Nodes whose kube-proxy the lab has started at least once.
     pub(crate) kube_proxy_first_start: Mutex<HashSet<String>>,
+    /// Node -> the pod sandboxes the lab kubelet set up there and has not torn down.
+    pub(crate) cni_sandboxes: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 impl Ctx {
@@ -193,6 +195,7 @@ impl Ctx {
             member_ips: Mutex::new(HashMap::new()),
             kube_proxy_cidr: Mutex::new(kube_proxy_cidr),
             kube_proxy_first_start: Mutex::new(HashSet::new()),
+            cni_sandboxes: Mutex::new(HashMap::new()),
         })
     }
 

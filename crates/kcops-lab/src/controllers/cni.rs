@@ -161,6 +161,60 @@ pub(crate) fn set_sandbox_live(root: &Path, container_id: &str, live: bool) {
     }
 }
 
+/// Where calico-node writes, and calico's CNI plugin reads, the node's name.
+pub(crate) const CALICO_NODENAME: &str = "var/lib/calico/nodename";
+
+/// calico's CNI plugin: the node's name from `/var/lib/calico/nodename`, then an
+/// address from calico-ipam — the node's affine block first, else borrowed from
+/// another block (as calico does without strictAffinity). A block's first address is
+/// its node's tunnel address, never a pod's.
+pub(crate) fn add_calico(
+    ctx: &super::Ctx,
+    node: &str,
+    container_id: &str,
+) -> Result<Ipv4Addr, PluginError> {
+    let root = ctx.paths.host_root(node);
+    if !root.join(CALICO_NODENAME).exists() {
+        return Err("plugin type=\"calico\" failed (add): stat /var/lib/calico/nodename: no such file or directory: check that the calico/node container is running and has mounted /var/lib/calico/".to_string());
+    }
+    let blocks: Vec<(bool, Ipv4Cidr)> = ctx
+        .store
+        .registry
+        .find("crd.projectcalico.org", "v1", "ipamblocks")
+        .map(|rt| ctx.store.list(&rt, None))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| {
+            let v = e.value();
+            let cidr = v["spec"]["cidr"].as_str()?.parse().ok()?;
+            let own = v["spec"]["affinity"].as_str() == Some(&format!("host:{node}"));
+            Some((!own, cidr))
+        })
+        .collect();
+    let mut blocks = blocks;
+    blocks.sort_by_key(|(borrowed, cidr)| (*borrowed, u32::from(cidr.network())));
+    let mut ips = ctx.calico_ips.lock().unwrap_or_else(|p| p.into_inner());
+    for (_, block) in blocks {
+        let first = u32::from(block.network()).saturating_add(1);
+        let last = u32::from(block.broadcast());
+        for ip in (first..=last).map(Ipv4Addr::from) {
+            if !ips.values().any(|used| *used == ip) {
+                ips.insert(container_id.to_string(), ip);
+                return Ok(ip);
+            }
+        }
+    }
+    Err("plugin type=\"calico\" failed (add): error adding host side routes for interface: no IPAM blocks with free addresses".to_string())
+}
+
+/// calico-ipam releases the sandbox's address.
+pub(crate) fn del_calico(ctx: &super::Ctx, container_id: &str) {
+    ctx.calico_ips
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(container_id);
+}
+
 /// The lab kubelet set up `container_id` on `node` (`live`) or tore it down.
 pub(crate) fn record(ctx: &super::Ctx, node: &str, container_id: &str, live: bool) {
     let root = ctx.paths.host_root(node);

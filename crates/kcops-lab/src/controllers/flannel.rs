@@ -23,6 +23,12 @@ pub(crate) fn is_agent(pod: &Value) -> bool {
         && str_of(pod, &["metadata", "labels", "app"]) == "flannel"
 }
 
+/// calico-node's pods: `k8s-app=calico-node` in `kube-system`.
+pub(crate) fn is_calico_agent(pod: &Value) -> bool {
+    str_of(pod, &["metadata", "namespace"]) == "kube-system"
+        && str_of(pod, &["metadata", "labels", "k8s-app"]) == "calico-node"
+}
+
 /// kube-proxy's pods: `k8s-app=kube-proxy` in `kube-system`.
 pub(crate) fn is_kube_proxy(pod: &Value) -> bool {
     str_of(pod, &["metadata", "namespace"]) == "kube-system"

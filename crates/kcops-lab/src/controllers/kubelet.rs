@@ -15,7 +15,7 @@ use super::{Ctx, is_deleting, str_of};
 use crate::api::store::now_rfc3339;
 use crate::members::{EtcdMember, EtcdMemberSpec};
 use crate::rbd;
-use crate::scenario::{MemberKind, PodInfo, PodValues, klog_time};
+use crate::scenario::{CniKind, MemberKind, PodInfo, PodValues, klog_time};
 
 /// What the scenario says this pod does.
 #[derive(Debug, Clone, Default)]
@@ -224,7 +224,10 @@ impl PodWorker {
             // never runs it, so its reservations stay behind).
             if self.cni_address.take().is_some() {
                 let root = self.ctx.paths.host_root(&self.node);
-                super::cni::del(&root, &self.sandbox_id);
+                match self.ctx.cni() {
+                    Some(CniKind::Calico) => super::cni::del_calico(&self.ctx, &self.sandbox_id),
+                    _ => super::cni::del(&root, &self.sandbox_id),
+                }
                 super::cni::record(&self.ctx, &self.node, &self.sandbox_id, false);
             }
             self.unmount().await;
@@ -586,6 +589,24 @@ impl PodWorker {
             if super::flannel::is_kube_proxy(&pod) {
                 super::flannel::kube_proxy_started(&self.ctx, &self.node);
             }
+            if super::flannel::is_calico_agent(&pod) {
+                // calico-node's startup: the name the CNI plugin needs.
+                let path = self
+                    .ctx
+                    .paths
+                    .host_root(&self.node)
+                    .join(super::cni::CALICO_NODENAME);
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, &self.node));
+                if let Err(e) = written {
+                    return Some(Crash::error(format!(
+                        "failed to write {}: {e}",
+                        super::cni::CALICO_NODENAME
+                    )));
+                }
+            }
             if super::flannel::is_agent(&pod) {
                 return super::flannel::start(&self.ctx, &self.node, &self.ns, &self.name).err();
             }
@@ -600,7 +621,13 @@ impl PodWorker {
         let root = self.ctx.paths.host_root(&self.node);
         loop {
             let pod = self.check()?;
-            match super::cni::add(&root, &self.sandbox_id) {
+            let added = match self.ctx.cni() {
+                Some(CniKind::Calico) => {
+                    super::cni::add_calico(&self.ctx, &self.node, &self.sandbox_id)
+                }
+                _ => super::cni::add(&root, &self.sandbox_id),
+            };
+            match added {
                 Ok(ip) => {
                     super::cni::record(&self.ctx, &self.node, &self.sandbox_id, true);
                     self.cni_address = Some(ip);

@@ -160,6 +160,9 @@ pub struct Ctx {
     pub(crate) kube_proxy_first_start: Mutex<HashSet<String>>,
     /// Node -> the pod sandboxes the lab kubelet set up there and has not torn down.
     pub(crate) cni_sandboxes: Mutex<HashMap<String, HashSet<String>>>,
+    /// calico-ipam's allocations: sandbox id -> address (calico keeps them in its
+    /// datastore, not on the node).
+    pub(crate) calico_ips: Mutex<HashMap<String, Ipv4Addr>>,
 }
 
 impl Ctx {
@@ -196,6 +199,7 @@ impl Ctx {
             kube_proxy_cidr: Mutex::new(kube_proxy_cidr),
             kube_proxy_first_start: Mutex::new(HashSet::new()),
             cni_sandboxes: Mutex::new(HashMap::new()),
+            calico_ips: Mutex::new(HashMap::new()),
         })
     }
 
@@ -215,6 +219,11 @@ impl Ctx {
     /// Whether the scenario has the lab play its pod network (CNI, IPAM, agent).
     pub(crate) fn causal_network(&self) -> bool {
         self.scenario.network.is_some()
+    }
+
+    /// The CNI plugin the lab plays, if any.
+    pub(crate) fn cni(&self) -> Option<crate::scenario::CniKind> {
+        self.scenario.network.as_ref().map(|n| n.cni)
     }
 
     /// The crash-loop back-off before restart number `restarts` (1 = the first):

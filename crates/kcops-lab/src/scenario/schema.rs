@@ -68,6 +68,9 @@ pub struct NetworkSpec {
 pub enum CniKind {
     /// flannel's CNI plugin delegating to bridge + host-local (`cbr0`), and flanneld.
     Flannel,
+    /// calico's CNI plugin with calico-ipam (addresses from the IPAMBlocks, the node's
+    /// own first), and calico-node writing `/var/lib/calico/nodename`.
+    Calico,
 }
 
 impl Scenario {

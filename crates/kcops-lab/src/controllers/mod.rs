@@ -229,14 +229,11 @@ impl Ctx {
     /// The crash-loop back-off before restart number `restarts` (1 = the first):
     /// doubling from the lab's back-off up to the scenario's cap, if it has one.
     pub(crate) fn crash_backoff(&self, restarts: i64) -> Duration {
-        let base = self.knobs.crash_backoff;
-        match self.scenario.kubelet.crash_backoff_cap {
-            None => base,
-            Some(cap) => {
-                let doublings = u32::try_from(restarts.saturating_sub(1).clamp(0, 16)).unwrap_or(0);
-                base.saturating_mul(1 << doublings).min(cap.max(base))
-            }
-        }
+        crash_backoff(
+            self.knobs.crash_backoff,
+            self.scenario.kubelet.crash_backoff_cap,
+            restarts,
+        )
     }
 
     pub fn node_alive(&self, node: &str) -> bool {
@@ -335,6 +332,18 @@ fn event_name(object: &str) -> String {
     format!("{object}.{nanos:x}")
 }
 
+/// `base` doubled for each restart after the first, up to `cap` (never below `base`);
+/// `base` throughout without a cap.
+fn crash_backoff(base: Duration, cap: Option<Duration>, restarts: i64) -> Duration {
+    match cap {
+        None => base,
+        Some(cap) => {
+            let doublings = u32::try_from(restarts.saturating_sub(1).clamp(0, 16)).unwrap_or(0);
+            base.saturating_mul(1 << doublings).min(cap.max(base))
+        }
+    }
+}
+
 pub fn str_of<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut cur = v;
     for p in path {
@@ -393,6 +402,25 @@ pub async fn run(ctx: Arc<Ctx>) {
         workloads::reconcile(&ctx);
         scheduler::reconcile(&ctx);
         kubelet::reconcile(&ctx);
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::crash_backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn the_back_off_doubles_up_to_the_scenarios_cap() {
+        let s = Duration::from_secs;
+        let run = |cap| {
+            (1..=5)
+                .map(|n| crash_backoff(s(1), cap, n))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(Some(s(4))), [s(1), s(2), s(4), s(4), s(4)]);
+        assert_eq!(run(None), [s(1); 5]);
+        assert_eq!(crash_backoff(s(5), Some(s(1)), 3), s(5));
     }
 }
 

@@ -149,6 +149,14 @@ fn scenario_semantic_errors_are_located() {
         e.starts_with("x.yaml:10:5: objects[0].metadata: missing field `name`"),
         "{e}"
     );
+    // A kube-proxy start planted on a node that does not exist.
+    let e = err(&format!(
+        "{BASE}network:\n  cni: flannel\n  kubeProxyStartedWithClusterCIDR: {{node9: 10.244.0.0/16}}\n"
+    ));
+    assert!(
+        e.contains("network.kubeProxyStartedWithClusterCIDR.node9: unknown node \"node9\""),
+        "{e}"
+    );
     // Member without its StatefulSet.
     let e = err(&format!(
         "{BASE}members:\n  - {{kind: etcd, statefulSet: etcd}}\n"

@@ -9,6 +9,11 @@
 //!
 //! The calico-node DaemonSet short of one ready pod is explained by the first, so no
 //! `workload.unavailable` repeats it.
+//!
+//! The lab plays calico's CNI plugin from state: without `/var/lib/calico/nodename`
+//! (which calico-node writes when it starts) a new pod on node1 cannot get a sandbox,
+//! `net.calico-nodename-missing`, until calico-node there is restarted through kcops'
+//! own plan.
 
 mod common;
 
@@ -16,9 +21,11 @@ use std::time::Duration;
 
 use kcops::check::{exit_code, render_text};
 use kcops::diagnose::Severity;
+use kcops::ops::wizard::restart_cni;
+use kcops::ops::{AuditLog, ExecContext, Executor};
 
 use common::snapshot::{SETTLED, wait_for_ids_on};
-use common::{Lab, shared};
+use common::{Lab, shared, wait_for};
 
 fn lab() -> &'static Lab {
     shared("chkcalico", "calico-broken", &["--no-ceph"])
@@ -112,4 +119,78 @@ async fn calico_broken_gives_its_network_findings() {
     assert_eq!(cni.ipam_type.as_deref(), Some("calico-ipam"));
     let tunl0 = report.link("tunl0").expect("tunl0");
     assert_eq!(tunl0.addresses[0].to_string(), "192.168.219.64/32");
+
+    nodename_missing_until_calico_node_runs(lab, &client).await;
+}
+
+/// node1 loses `/var/lib/calico/nodename` and a web pod there is replaced: the new pod
+/// gets no sandbox until calico-node on node1 is restarted and writes the file again.
+async fn nodename_missing_until_calico_node_runs(lab: &Lab, client: &kube::Client) {
+    const BASE: [&str; 3] = [
+        "net.calico-no-block-affinity",
+        "net.cni-not-ready",
+        "net.pod-cidr-mismatch",
+    ];
+    let nodename = lab.host_root("node1").join("var/lib/calico/nodename");
+    assert_eq!(
+        std::fs::read_to_string(&nodename).ok().as_deref(),
+        Some("node1"),
+        "calico-node on node1 wrote its name"
+    );
+    std::fs::remove_file(&nodename).expect("remove nodename");
+    let web = lab.kubectl_ok(&[
+        "-n",
+        "demo",
+        "get",
+        "pods",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    lab.kubectl_ok(&["-n", "demo", "delete", "pod", &web, "--wait=false"]);
+    let master = lab.host_probe("master");
+    let mut want = BASE.to_vec();
+    want.push("net.calico-nodename-missing");
+    let (s, findings) = wait_for_ids_on(
+        client,
+        Some(&master),
+        &want,
+        Duration::from_secs(3),
+        Duration::from_secs(90),
+    )
+    .await;
+    let missing = findings
+        .iter()
+        .find(|f| f.id == "net.calico-nodename-missing")
+        .expect("nodename finding");
+    assert_eq!(missing.object, "Node node1", "{}", render_text(&findings));
+
+    // calico-node restarted on node1 through the Network pane's plan.
+    let wizard = restart_cni::assess(&restart_cni::gather(&s, Some("node1")))
+        .unwrap_or_else(|e| panic!("no restart wizard: {e}"));
+    let plan = wizard.plan().expect("a restart plan");
+    let kcops::ops::Confirmation::TypedName(agent) = plan.confirmation.clone() else {
+        panic!("{:?}", plan.confirmation);
+    };
+    let executor = Executor::new(
+        client.clone(),
+        false,
+        AuditLog::new(lab.runtime_dir.join("audit-calico.log")),
+        ExecContext::new("kubernetes-admin", "lab"),
+    );
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    executor
+        .run(&plan, &agent, tx)
+        .await
+        .unwrap_or_else(|e| panic!("restart calico-node: {e}"));
+    wait_for("node1's nodename", Duration::from_secs(10), || {
+        nodename.exists().then_some(())
+    });
+    wait_for_ids_on(
+        client,
+        Some(&master),
+        &BASE,
+        Duration::from_secs(3),
+        Duration::from_secs(90),
+    )
+    .await;
 }

@@ -14,6 +14,9 @@
 //! Then the guided action on node1: releasing the leaked reservations removes exactly
 //! the leaked files — never a live sandbox's, also not one whose sandbox became live
 //! between the plan and its execution — audited, and refused under `--read-only`.
+//! The lab plays the network from state, so that fix alone lets node1's pods start
+//! (addresses from node1's podCIDR) while node2 stays broken; and a pod force-deleted
+//! while node1 is down leaves its reservation behind, reported as a leak.
 
 mod common;
 
@@ -25,7 +28,7 @@ use kcops::diagnose::Severity;
 use kcops::ops::{AuditLog, ExecContext, Executor, OpsError, Plan};
 
 use common::snapshot::{SETTLED, wait_for_ids_on};
-use common::{Lab, shared};
+use common::{Lab, shared, wait_for};
 
 fn lab() -> &'static Lab {
     shared("chkflannel", "flannel-broken", &["--no-ceph"])
@@ -202,6 +205,100 @@ async fn flannel_broken_gives_its_network_findings() {
     );
 
     release_leaked_reservations(lab, &client).await;
+
+    // That fix alone heals node1, not node2: node1's pod-network pods get addresses
+    // from its podCIDR and run, while node2's agent and pods stay broken.
+    wait_for_ids_on(
+        &client,
+        Some(&node1),
+        &[
+            "net.cni-crashloop",
+            "net.kube-proxy-cluster-cidr",
+            "net.subnet-env-missing",
+        ],
+        Duration::from_secs(3),
+        Duration::from_secs(120),
+    )
+    .await;
+    let pods = pod_network_pods(lab);
+    let on = |node: &str| -> Vec<&(String, String, String, String)> {
+        pods.iter().filter(|p| p.1 == node).collect()
+    };
+    assert!(!on("node1").is_empty(), "{pods:?}");
+    for (name, _, phase, ip) in on("node1") {
+        assert_eq!(phase, "Running", "{name}: {pods:?}");
+        assert!(ip.starts_with("10.244.1."), "{name} has {ip}: {pods:?}");
+    }
+    assert!(!on("node2").is_empty(), "{pods:?}");
+    for (name, _, phase, ip) in on("node2") {
+        assert_eq!((phase.as_str(), ip.as_str()), ("Pending", ""), "{name}");
+    }
+
+    // A pod force-deleted while its node is down never gets its sandbox torn down:
+    // when node1 is back, its reservation is a leak `kcops check` reports.
+    let (victim, _, _, victim_ip) = on("node1")[0].clone();
+    let (ns, name) = victim.split_once('/').expect("namespace/name");
+    let out = lab.kcops_lab(&["stop", "node", "node1"]);
+    assert!(out.status.success(), "{out:?}");
+    std::thread::sleep(Duration::from_secs(1));
+    lab.kubectl_ok(&[
+        "-n",
+        ns,
+        "delete",
+        "pod",
+        name,
+        "--force",
+        "--grace-period=0",
+    ]);
+    let out = lab.kcops_lab(&["start", "node", "node1"]);
+    assert!(out.status.success(), "{out:?}");
+    let (_, findings) = wait_for_ids_on(
+        &client,
+        Some(&node1),
+        &[
+            "net.cni-crashloop",
+            "net.kube-proxy-cluster-cidr",
+            "net.leaked-reservations",
+            "net.subnet-env-missing",
+        ],
+        Duration::from_secs(3),
+        Duration::from_secs(120),
+    )
+    .await;
+    let leak = findings
+        .iter()
+        .find(|f| f.id == "net.leaked-reservations")
+        .expect("the leak finding");
+    let line = format!("leaked: /var/lib/cni/networks/cbr0/{victim_ip} (sandbox");
+    assert!(
+        leak.evidence.iter().any(|e| e.starts_with(&line)),
+        "{victim} held {victim_ip}: {}",
+        render_text(&findings)
+    );
+}
+
+/// `(namespace/name, node, phase, podIP)` of every pod not on the host network.
+fn pod_network_pods(lab: &Lab) -> Vec<(String, String, String, String)> {
+    let out = lab.kubectl_ok(&[
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.spec.nodeName} {.spec.hostNetwork} {.status.phase} {.status.podIP}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f.len() == 5 && f[2] != "true").then(|| {
+                (
+                    f[0].to_string(),
+                    f[1].to_string(),
+                    f[3].to_string(),
+                    f[4].to_string(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// `:release-ips` on node1, as the console builds and runs it.
@@ -287,7 +384,29 @@ async fn release_leaked_reservations(lab: &Lab, client: &kube::Client) {
     .into_iter()
     .map(String::from)
     .collect();
-    assert_eq!(files(), want);
+    // The freed range is live again: node1's waiting pods may already hold addresses
+    // in it, each named after a sandbox the lab kubelet has just set up.
+    let leaked_ids: BTreeSet<&str> = leaked.iter().map(|(_, id)| id.as_str()).collect();
+    let (kept, taken): (BTreeSet<String>, BTreeSet<String>) =
+        files().into_iter().partition(|f| want.contains(f));
+    assert_eq!(kept, want);
+    for ip in &taken {
+        let holder = std::fs::read_to_string(dir.join(ip)).unwrap_or_default();
+        let id = holder.lines().next().unwrap_or_default().trim().to_string();
+        assert!(
+            !leaked_ids.contains(id.as_str()),
+            "{ip} is held by leaked {id}"
+        );
+        // The kubelet lists the sandbox right after host-local reserved its address.
+        wait_for(
+            &format!("sandbox {id} of {ip} to be live"),
+            Duration::from_secs(5),
+            || {
+                let live = std::fs::read_to_string(&sandboxes).unwrap_or_default();
+                live.lines().any(|l| l == id).then_some(())
+            },
+        );
+    }
     let entries = common::journal::outcomes(&audit.read_entries().expect("audit log"));
     let lines: Vec<(&str, &str, bool, &str)> = entries
         .iter()

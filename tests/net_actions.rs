@@ -3,14 +3,21 @@
 //! (only that line of its config changes, its pods restart one node at a time) and
 //! the network agent on a node is restarted; read-only and a wrong typed name change
 //! nothing.
+//!
+//! The lab plays the pod network from state, so the fixes are seen to work: restarting
+//! node2's agent alone changes nothing (the new one crash-loops the same way), the
+//! clusterCIDR alone leaves node1's range exhausted, and after all three (clusterCIDR
+//! with kube-proxy restarted, node2's agent restarted, node1's leaked reservations
+//! released) every pod is Running and Ready and no `net.*` finding is left.
 
 mod common;
 
 use std::time::Duration;
 
+use common::snapshot::wait_for_ids_on;
 use common::{Lab, shared, wait_for};
 use kcops::ops::wizard::{restart_cni, set_cluster_cidr};
-use kcops::ops::{AuditLog, ExecContext, Executor, OpsError};
+use kcops::ops::{AuditLog, ExecContext, Executor, OpsError, Plan};
 
 fn lab() -> &'static Lab {
     shared("netactions", "flannel-broken", &["--no-ceph"])
@@ -61,11 +68,91 @@ fn ready_daemon_pods(lab: &Lab, ns: &str, label: &str) -> Vec<(String, String)> 
     v
 }
 
+/// `(node, pod, last termination message)` of each flannel pod.
+fn flannel_pods(lab: &Lab) -> Vec<(String, String, String)> {
+    let out = lab.kubectl_ok(&[
+        "-n",
+        "kube-flannel",
+        "get",
+        "pods",
+        "-l",
+        "app=flannel",
+        "-o",
+        "jsonpath={range .items[*]}{.spec.nodeName} {.metadata.name} {.status.containerStatuses[0].lastState.terminated.message}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter_map(|l| {
+            let (node, rest) = l.split_once(' ')?;
+            let (pod, message) = rest.split_once(' ').unwrap_or((rest, ""));
+            Some((node.to_string(), pod.to_string(), message.to_string()))
+        })
+        .collect()
+}
+
+/// The restart wizard's plan for the agent `pod` on `node`, once the console's
+/// snapshot shows that pod.
+fn restart_plan(s: &kcops::kube::reflectors::Sources, node: &str, pod: &str) -> Plan {
+    wait_for(
+        &format!("the restart wizard for {pod} on {node}"),
+        Duration::from_secs(30),
+        || {
+            let wizard =
+                restart_cni::assess(&restart_cni::gather(&s.snapshot(), Some(node))).ok()?;
+            let text = wizard.render().join("\n");
+            text.contains(&format!("Pod kube-flannel/{pod} "))
+                .then(|| wizard.plan())
+                .flatten()
+        },
+    )
+}
+
+/// `(pod, phase, ready)` of every pod that is not Running and Ready.
+fn unready_pods(lab: &Lab) -> Vec<String> {
+    let out = lab.kubectl_ok(&[
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.status.phase} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+    ]);
+    out.lines()
+        .filter(|l| !l.ends_with(" Running True"))
+        .map(str::to_string)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
     let lab = lab();
     let s = lab.sources().await;
     let client = lab.client().await;
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+
+    // Restarting node2's agent alone changes nothing: node2's kube-proxy still runs
+    // without a clusterCIDR, so the new agent times out on the API the same way (the
+    // plan's wait for Ready is cut short here; the console's would time out).
+    let old_node2 = wait_for("flannel on node2", Duration::from_secs(60), || {
+        flannel_pods(lab)
+            .into_iter()
+            .find(|(n, _, _)| n == "node2")
+            .map(|(_, p, _)| p)
+    });
+    let plan = restart_plan(&s, "node2", &old_node2);
+    let run = tokio::time::timeout(
+        Duration::from_secs(5),
+        executor(client.clone(), lab, false).run(&plan, &old_node2, tx.clone()),
+    )
+    .await;
+    assert!(run.is_err(), "node2's new agent became Ready: {run:?}");
+    let crashed = wait_for("node2's new agent to fail", Duration::from_secs(60), || {
+        flannel_pods(lab)
+            .into_iter()
+            .find(|(n, p, m)| n == "node2" && *p != old_node2 && !m.is_empty())
+    });
+    assert!(
+        crashed.2.ends_with("dial tcp 10.96.0.1:443: i/o timeout"),
+        "{crashed:?}"
+    );
     let before_config = proxy_config(lab);
     assert!(
         before_config.contains("clusterCIDR: \"\""),
@@ -94,7 +181,6 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
     assert_eq!(plan.steps.len(), 1 + 2 * before_pods.len(), "{preview}");
 
     // Read-only and a wrong name change nothing.
-    let (tx, _rx) = tokio::sync::mpsc::channel(64);
     let refused = executor(client.clone(), lab, true)
         .run(&plan, "kube-proxy", tx.clone())
         .await;
@@ -147,6 +233,12 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
             (!ids.iter().any(|i| i == "net.kube-proxy-cluster-cidr")).then_some(snap)
         },
     );
+    // That fix alone leaves node1's range exhausted.
+    let ids: Vec<&str> = kcops::diagnose::diagnose(&fresh)
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert!(ids.contains(&"net.ipam-exhausted"), "{ids:?}");
     let again = set_cluster_cidr::assess(&set_cluster_cidr::gather(&fresh), None)
         .unwrap_or_else(|e| panic!("no wizard: {e}"));
     assert!(again.plan().is_none());
@@ -197,6 +289,60 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
             .is_err_and(|e| e.to_string().contains("no-such-node")),
         "{none:?}"
     );
+
+    // With kube-proxy fixed, node2's agent restarted gets through and is Ready.
+    let crashing_node2 = flannel_pods(lab)
+        .into_iter()
+        .find(|(n, _, _)| n == "node2")
+        .map(|(_, p, _)| p)
+        .unwrap_or_else(|| panic!("no flannel pod on node2"));
+    let plan = restart_plan(&s, "node2", &crashing_node2);
+    executor(client.clone(), lab, false)
+        .run(&plan, &crashing_node2, tx.clone())
+        .await
+        .unwrap_or_else(|e| panic!("restart flannel on node2: {e}"));
+
+    // node1's leaked reservations released, as `:release-ips` builds it there.
+    let report = lab.host_probe("node1").run();
+    let cbr0 = report
+        .ipam
+        .found()
+        .and_then(|nets| nets.iter().find(|n| n.name == "cbr0"))
+        .unwrap_or_else(|| panic!("no cbr0 on node1"));
+    let leaked: Vec<(String, String)> = report
+        .leaked(cbr0)
+        .unwrap_or_else(|| panic!("node1's live sandboxes are unknown"))
+        .iter()
+        .map(|r| (r.ip.to_string(), r.sandbox.clone()))
+        .collect();
+    assert_eq!(leaked.len(), 251);
+    let plan = Plan::release_leaked(
+        "node1",
+        &lab.host_root("node1"),
+        "cbr0",
+        Some(lab.sandboxes_command("node1")),
+        leaked,
+    );
+    executor(client.clone(), lab, false)
+        .run(&plan, "cbr0", tx.clone())
+        .await
+        .unwrap_or_else(|e| panic!("release node1's leaks: {e}"));
+
+    // Every pod runs, and the console finds nothing wrong with the network.
+    wait_for(
+        "every pod to be Running and Ready",
+        Duration::from_secs(90),
+        || unready_pods(lab).is_empty().then_some(()),
+    );
+    let (_, findings) = wait_for_ids_on(
+        &client,
+        Some(&lab.host_probe("node1")),
+        &[],
+        Duration::from_secs(3),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(findings.iter().all(|f| !f.id.starts_with("net.")));
 
     let audit = std::fs::read_to_string(lab.runtime_dir.join("audit-net.log"))
         .unwrap_or_else(|e| panic!("audit log: {e}"));

@@ -40,11 +40,16 @@ pub struct NameArg {
 pub enum Component {
     Apiserver,
     Mon,
+    /// A lab node (name it after `node`): stopping it is a machine going down (its
+    /// kubelet stops, nothing is cleaned up); starting it again is its reboot.
+    Node,
 }
 
 #[derive(Debug, Args)]
 pub struct ComponentArgs {
     pub component: Component,
+    /// The node, for `node`.
+    pub node: Option<String>,
     #[arg(long, default_value = "default")]
     pub name: String,
 }
@@ -186,9 +191,12 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
 }
 
 async fn component(c: ComponentArgs, verb: &str) -> Result<i32> {
-    let which = match c.component {
-        Component::Apiserver => "apiserver",
-        Component::Mon => "mon",
+    let which = match (c.component, &c.node) {
+        (Component::Apiserver, None) => "apiserver".to_string(),
+        (Component::Mon, None) => "mon".to_string(),
+        (Component::Node, Some(node)) => format!("node {node}"),
+        (Component::Node, None) => anyhow::bail!("name the node: kcops lab {verb} node <name>"),
+        (_, Some(extra)) => anyhow::bail!("unexpected argument {extra:?}"),
     };
     let reply = runtime::control(&LabPaths::new(&c.name), &format!("{verb} {which}")).await?;
     println!("{verb} {which}: {reply}");

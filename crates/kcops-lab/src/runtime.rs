@@ -742,7 +742,13 @@ async fn control_command(
             Some(ceph) => ceph.start_mon().await.map(|_| "ok".into()),
             None => Err(anyhow!("this lab runs without Ceph")),
         },
-        other => Err(anyhow!("unknown command {other:?}")),
+        other => match other.split_once(" node ") {
+            Some((verb @ ("stop" | "start"), node)) if ctx.nodes.contains_key(node) => {
+                crate::timeline::set_node_ready(ctx, node, verb == "start").map(|()| "ok".into())
+            }
+            Some((_, node)) => Err(anyhow!("no lab node {node:?}")),
+            None => Err(anyhow!("unknown command {other:?}")),
+        },
     };
     match result {
         Ok(s) => s,

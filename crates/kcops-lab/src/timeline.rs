@@ -143,7 +143,12 @@ fn find_object(ctx: &Ctx, kind: &str, ns: &str, name: &str) -> Option<Value> {
 /// taints it unreachable. Coming back reverses both.
 pub fn set_node_ready(ctx: &Ctx, node: &str, ready: bool) -> anyhow::Result<()> {
     if let Some(n) = ctx.nodes.get(node) {
-        n.alive.store(ready, Ordering::Relaxed);
+        let was_alive = n.alive.swap(ready, Ordering::Relaxed);
+        if ready && !was_alive {
+            // Back from a crash: a rebooted node has no sandboxes left, but its
+            // host-local reservations were never released.
+            super::controllers::cni::node_rebooted(ctx, node);
+        }
     }
     let now = super::api::store::now_rfc3339();
     ctx.store.mutate(&ctx.kinds.nodes, "", node, None, |n| {

@@ -15,7 +15,7 @@ use super::{Ctx, is_deleting, str_of};
 use crate::api::store::now_rfc3339;
 use crate::members::{EtcdMember, EtcdMemberSpec};
 use crate::rbd;
-use crate::scenario::{MemberKind, PodInfo, PodValues, klog_time};
+use crate::scenario::{CniKind, MemberKind, PodInfo, PodValues, klog_time};
 
 /// What the scenario says this pod does.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +36,19 @@ pub struct Crash {
     pub message: String,
     pub logs: Vec<String>,
     pub run_for: Duration,
+}
+
+impl Crash {
+    /// A container that fails at once with `message` as its last log line.
+    pub(crate) fn error(message: String) -> Self {
+        Crash {
+            exit_code: 1,
+            reason: "Error".into(),
+            logs: vec![message.clone()],
+            message,
+            run_for: Duration::from_secs(1),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +111,10 @@ struct PodWorker {
     node: String,
     mounts: Vec<Mounted>,
     member: Option<EtcdMember>,
+    /// The pod sandbox's id (what host-local records as the container id).
+    sandbox_id: String,
+    /// Set once the CNI plugin gave the sandbox an address: teardown releases it.
+    cni_address: Option<std::net::Ipv4Addr>,
 }
 
 /// Why the worker stopped driving the pod.
@@ -118,6 +135,12 @@ impl PodWorker {
             node,
             mounts: Vec::new(),
             member: None,
+            sandbox_id: format!(
+                "{:032x}{:032x}",
+                rand::random::<u128>(),
+                rand::random::<u128>()
+            ),
+            cni_address: None,
         }
     }
 
@@ -197,6 +220,16 @@ impl PodWorker {
         }
         if let Err(Stop::Deleted) = outcome {
             self.stop_containers();
+            // CNI DEL: a clean teardown releases the address (a node that went down
+            // never runs it, so its reservations stay behind).
+            if self.cni_address.take().is_some() {
+                let root = self.ctx.paths.host_root(&self.node);
+                match self.ctx.cni() {
+                    Some(CniKind::Calico) => super::cni::del_calico(&self.ctx, &self.sandbox_id),
+                    _ => super::cni::del(&root, &self.sandbox_id),
+                }
+                super::cni::record(&self.ctx, &self.node, &self.sandbox_id, false);
+            }
             self.unmount().await;
             self.ctx.logs.remove_pod(&self.ns, &self.name);
             if let PodState::Deleting = self.state() {
@@ -234,14 +267,19 @@ impl PodWorker {
             .map(|n| n.ip.to_string())
             .unwrap_or_default();
         let host_network = pod["spec"]["hostNetwork"].as_bool().unwrap_or(false);
-        let pod_ip = match (str_of(&pod, &["status", "podIP"]), &etcd) {
+        // Pods on the pod network get their address from the CNI plugin when the
+        // scenario has the lab play it; etcd members keep a loopback address their
+        // real processes can listen on.
+        let on_cni = self.ctx.causal_network() && !host_network && etcd.is_none();
+        let mut pod_ip = match (str_of(&pod, &["status", "podIP"]), &etcd) {
+            _ if on_cni => String::new(),
             // A host-network pod's IP is its node's, as a real kubelet reports it.
             _ if host_network && !node_ip.is_empty() => node_ip.clone(),
             (_, Some(_)) => self.ctx.member_ip(&self.ns, &self.name).to_string(),
             ("", None) => self.ctx.allocate_pod_ip().to_string(),
             (ip, None) => ip.to_string(),
         };
-        let plan = plan_for(&self.ctx, &pod, &pod_ip, &node_ip);
+        let plan = plan_for(&self.ctx, &pod, &pod_ip, &node_ip, &self.sandbox_id);
         let start = now_rfc3339();
         let waiting_statuses = |reason: &str| -> Value {
             json!(containers.iter().map(|(n, img)| json!({"name": n, "image": img, "imageID": "", "ready": false, "restartCount": 0, "started": false, "state": {"waiting": {"reason": reason}}})).collect::<Vec<_>>())
@@ -323,6 +361,9 @@ impl PodWorker {
                 self.wait(self.ctx.knobs.mount_retry).await?;
             }
         }
+        if on_cni {
+            pod_ip = self.set_up_network().await?.to_string();
+        }
         self.mount_volumes(&plan).await?;
         self.update(|p| {
             p["status"]["podIP"] = json!(pod_ip);
@@ -334,9 +375,9 @@ impl PodWorker {
         let mut restarts = 0i64;
         loop {
             self.start_containers(&plan, &pod_ip).await?;
+            let crash = self.what_runs(&plan);
             let started = now_rfc3339();
-            let lines = plan
-                .crash
+            let lines = crash
                 .as_ref()
                 .map(|c| c.logs.clone())
                 .unwrap_or_else(|| plan.logs.clone());
@@ -376,7 +417,7 @@ impl PodWorker {
                     self.event(pod, "Normal", "Started", &format!("Started container {c}"));
                 }
             }
-            match &plan.crash {
+            match &crash {
                 Some(crash) => {
                     self.wait(self.ctx.knobs.scaled(crash.run_for)).await?;
                     restarts += 1;
@@ -536,7 +577,72 @@ impl PodWorker {
                 );
             }
         }
-        self.wait(self.ctx.knobs.crash_backoff).await
+        self.wait(self.ctx.crash_backoff(restarts)).await
+    }
+
+    /// The containers start: the crash they run into, if any. Network components the
+    /// lab plays decide it from the state they find; others follow the scenario.
+    fn what_runs(&self, plan: &PodPlan) -> Option<Crash> {
+        if self.ctx.causal_network()
+            && let Ok(pod) = self.check()
+        {
+            if super::flannel::is_kube_proxy(&pod) {
+                super::flannel::kube_proxy_started(&self.ctx, &self.node);
+            }
+            if super::flannel::is_calico_agent(&pod) {
+                // calico-node's startup: the name the CNI plugin needs.
+                let path = self
+                    .ctx
+                    .paths
+                    .host_root(&self.node)
+                    .join(super::cni::CALICO_NODENAME);
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, &self.node));
+                if let Err(e) = written {
+                    return Some(Crash::error(format!(
+                        "failed to write {}: {e}",
+                        super::cni::CALICO_NODENAME
+                    )));
+                }
+            }
+            if super::flannel::is_agent(&pod) {
+                return super::flannel::start(&self.ctx, &self.node, &self.ns, &self.name).err();
+            }
+        }
+        plan.crash.clone()
+    }
+
+    /// CNI ADD for the pod's sandbox, retried like the kubelet does until it works:
+    /// each failure is the kubelet's FailedCreatePodSandBox event with the plugin's
+    /// error.
+    async fn set_up_network(&mut self) -> Result<std::net::Ipv4Addr, Stop> {
+        let root = self.ctx.paths.host_root(&self.node);
+        loop {
+            let pod = self.check()?;
+            let added = match self.ctx.cni() {
+                Some(CniKind::Calico) => {
+                    super::cni::add_calico(&self.ctx, &self.node, &self.sandbox_id)
+                }
+                _ => super::cni::add(&root, &self.sandbox_id),
+            };
+            match added {
+                Ok(ip) => {
+                    super::cni::record(&self.ctx, &self.node, &self.sandbox_id, true);
+                    self.cni_address = Some(ip);
+                    return Ok(ip);
+                }
+                Err(plugin) => {
+                    let message = format!(
+                        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to set up sandbox container \"{}\" network for pod \"{}\": networkPlugin cni failed to set up pod \"{}_{}\" network: {plugin}",
+                        self.sandbox_id, self.name, self.name, self.ns
+                    );
+                    self.event(&pod, "Warning", "FailedCreatePodSandBox", &message);
+                    self.wait(self.ctx.knobs.mount_retry).await?;
+                }
+            }
+        }
     }
 
     async fn become_ready(&mut self, plan: &PodPlan, pod_ip: &str) -> Result<(), Stop> {
@@ -788,7 +894,7 @@ pub fn etcd_member_of(ctx: &Ctx, pod: &Value) -> Option<EtcdPlan> {
 
 /// The scenario's behaviour for a pod (first match wins), its texts rendered for
 /// this pod, and etcd membership.
-pub fn plan_for(ctx: &Ctx, pod: &Value, pod_ip: &str, node_ip: &str) -> PodPlan {
+pub fn plan_for(ctx: &Ctx, pod: &Value, pod_ip: &str, node_ip: &str, sandbox_id: &str) -> PodPlan {
     let labels: BTreeMap<String, String> = pod["metadata"]["labels"]
         .as_object()
         .map(|m| {
@@ -812,11 +918,7 @@ pub fn plan_for(ctx: &Ctx, pod: &Value, pod_ip: &str, node_ip: &str) -> PodPlan 
         ip: pod_ip.to_string(),
         node: node.to_string(),
         node_ip: node_ip.to_string(),
-        sandbox_id: format!(
-            "{:032x}{:032x}",
-            rand::random::<u128>(),
-            rand::random::<u128>()
-        ),
+        sandbox_id: sandbox_id.to_string(),
         klog_time: klog_time(jiff::Timestamp::now()),
     };
     let mut plan = PodPlan {

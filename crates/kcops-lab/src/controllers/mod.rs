@@ -2,13 +2,15 @@
 //! binding and RBD provisioning, garbage collection. They run in the lab process and
 //! work on the store directly (under its lock, so they never conflict).
 
+pub(crate) mod cni;
+pub(crate) mod flannel;
 pub mod gc;
 pub mod kubelet;
 pub mod scheduler;
 pub mod volumes;
 pub mod workloads;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -36,6 +38,7 @@ pub struct Kinds {
     pub events: Arc<ResourceType>,
     pub namespaces: Arc<ResourceType>,
     pub secrets: Arc<ResourceType>,
+    pub configmaps: Arc<ResourceType>,
 }
 
 impl Kinds {
@@ -59,6 +62,7 @@ impl Kinds {
             events: f("", "events")?,
             namespaces: f("", "namespaces")?,
             secrets: f("", "secrets")?,
+            configmaps: f("", "configmaps")?,
         })
     }
 }
@@ -149,6 +153,16 @@ pub struct Ctx {
     /// Addresses reserved for member pods (`ns/pod`), stable across restarts, so a
     /// new etcd cluster can name every peer before its pods exist.
     member_ips: Mutex<HashMap<String, Ipv4Addr>>,
+    /// Node -> the `clusterCIDR` its kube-proxy read when it last started
+    /// ([`flannel::kube_proxy_started`]).
+    pub(crate) kube_proxy_cidr: Mutex<HashMap<String, String>>,
+    /// Nodes whose kube-proxy the lab has started at least once.
+    pub(crate) kube_proxy_first_start: Mutex<HashSet<String>>,
+    /// Node -> the pod sandboxes the lab kubelet set up there and has not torn down.
+    pub(crate) cni_sandboxes: Mutex<HashMap<String, HashSet<String>>>,
+    /// calico-ipam's allocations: sandbox id -> address (calico keeps them in its
+    /// datastore, not on the node).
+    pub(crate) calico_ips: Mutex<HashMap<String, Ipv4Addr>>,
 }
 
 impl Ctx {
@@ -164,6 +178,11 @@ impl Ctx {
         lab_id: u8,
     ) -> anyhow::Result<Self> {
         let kinds = Kinds::new(&store)?;
+        let kube_proxy_cidr = scenario
+            .network
+            .as_ref()
+            .map(|n| n.kube_proxy_started_with.clone().into_iter().collect())
+            .unwrap_or_default();
         Ok(Self {
             store,
             logs,
@@ -177,6 +196,10 @@ impl Ctx {
             next_pod_ip: AtomicU32::new(0),
             workers: Mutex::new(HashMap::new()),
             member_ips: Mutex::new(HashMap::new()),
+            kube_proxy_cidr: Mutex::new(kube_proxy_cidr),
+            kube_proxy_first_start: Mutex::new(HashSet::new()),
+            cni_sandboxes: Mutex::new(HashMap::new()),
+            calico_ips: Mutex::new(HashMap::new()),
         })
     }
 
@@ -191,6 +214,26 @@ impl Ctx {
         let mut ips = self.member_ips.lock().unwrap_or_else(|p| p.into_inner());
         *ips.entry(format!("{ns}/{pod}"))
             .or_insert_with(|| self.allocate_pod_ip())
+    }
+
+    /// Whether the scenario has the lab play its pod network (CNI, IPAM, agent).
+    pub(crate) fn causal_network(&self) -> bool {
+        self.scenario.network.is_some()
+    }
+
+    /// The CNI plugin the lab plays, if any.
+    pub(crate) fn cni(&self) -> Option<crate::scenario::CniKind> {
+        self.scenario.network.as_ref().map(|n| n.cni)
+    }
+
+    /// The crash-loop back-off before restart number `restarts` (1 = the first):
+    /// doubling from the lab's back-off up to the scenario's cap, if it has one.
+    pub(crate) fn crash_backoff(&self, restarts: i64) -> Duration {
+        crash_backoff(
+            self.knobs.crash_backoff,
+            self.scenario.kubelet.crash_backoff_cap,
+            restarts,
+        )
     }
 
     pub fn node_alive(&self, node: &str) -> bool {
@@ -289,6 +332,18 @@ fn event_name(object: &str) -> String {
     format!("{object}.{nanos:x}")
 }
 
+/// `base` doubled for each restart after the first, up to `cap` (never below `base`);
+/// `base` throughout without a cap.
+fn crash_backoff(base: Duration, cap: Option<Duration>, restarts: i64) -> Duration {
+    match cap {
+        None => base,
+        Some(cap) => {
+            let doublings = u32::try_from(restarts.saturating_sub(1).clamp(0, 16)).unwrap_or(0);
+            base.saturating_mul(1 << doublings).min(cap.max(base))
+        }
+    }
+}
+
 pub fn str_of<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut cur = v;
     for p in path {
@@ -347,6 +402,25 @@ pub async fn run(ctx: Arc<Ctx>) {
         workloads::reconcile(&ctx);
         scheduler::reconcile(&ctx);
         kubelet::reconcile(&ctx);
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::crash_backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn the_back_off_doubles_up_to_the_scenarios_cap() {
+        let s = Duration::from_secs;
+        let run = |cap| {
+            (1..=5)
+                .map(|n| crash_backoff(s(1), cap, n))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(Some(s(4))), [s(1), s(2), s(4), s(4), s(4)]);
+        assert_eq!(run(None), [s(1); 5]);
+        assert_eq!(crash_backoff(s(5), Some(s(1)), 3), s(5));
     }
 }
 

@@ -30,6 +30,47 @@ pub struct Scenario {
     /// Changes applied while the lab runs, in order.
     #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
+    /// The lab kubelet's own settings.
+    #[serde(default)]
+    pub kubelet: KubeletSpec,
+    /// A pod network the lab plays causally (CNI plugin, IPAM, network agent) instead
+    /// of through behaviours; absent, pod IPs are loopback addresses as before.
+    #[serde(default)]
+    pub network: Option<NetworkSpec>,
+}
+
+/// The lab kubelet's settings a scenario may change.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KubeletSpec {
+    /// The cap of the crash-loop back-off, which doubles from the lab's
+    /// `--crash-backoff-ms` up to it (a real kubelet: 10s doubling to 5m). Absent, the
+    /// back-off stays at `--crash-backoff-ms`.
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub crash_backoff_cap: Option<Duration>,
+}
+
+/// The pod network the lab kubelet and its network agent play.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NetworkSpec {
+    pub cni: CniKind,
+    /// Node -> the `clusterCIDR` its running kube-proxy read when it started, for a
+    /// kube-proxy started before the ConfigMap took its present value. A node not
+    /// listed (and any kube-proxy the lab starts again) reads the ConfigMap.
+    #[serde(default, rename = "kubeProxyStartedWithClusterCIDR")]
+    pub kube_proxy_started_with: BTreeMap<String, String>,
+}
+
+/// The CNI plugins the lab plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CniKind {
+    /// flannel's CNI plugin delegating to bridge + host-local (`cbr0`), and flanneld.
+    Flannel,
+    /// calico's CNI plugin with calico-ipam (addresses from the IPAMBlocks, the node's
+    /// own first), and calico-node writing `/var/lib/calico/nodename`.
+    Calico,
 }
 
 impl Scenario {

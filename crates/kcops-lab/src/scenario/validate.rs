@@ -261,6 +261,19 @@ pub(super) fn validate(s: &Scenario) -> Vec<Issue> {
     if let Some(console) = &s.console_node {
         c.node_ref(&nodes, vec![key("consoleNode")], console);
     }
+    if let Some(network) = &s.network {
+        for node in network.kube_proxy_started_with.keys() {
+            c.node_ref(
+                &nodes,
+                vec![
+                    key("network"),
+                    key("kubeProxyStartedWithClusterCIDR"),
+                    key(node),
+                ],
+                node,
+            );
+        }
+    }
 
     let mut objects = BTreeSet::new();
     for (i, object) in s.objects.iter().enumerate() {

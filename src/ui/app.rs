@@ -650,19 +650,10 @@ impl App {
         let [line1, line2] =
             Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
         let c = &self.view.connection;
-        let last = self
-            .view
-            .sources
-            .iter()
-            .filter_map(|s| s.last_success)
-            .max();
-        let ago = last
-            .map(|t| crate::model::pod_status::human_since(t, jiff::Timestamp::now()))
-            .map(|a| format!("last success {a} ago"))
-            .unwrap_or_else(|| "never succeeded yet".into());
-        let errors: Vec<String> = self
-            .view
-            .sources
+        // The age of the newest data received (a retry is no success), from the clock.
+        let sources = &self.view.sources;
+        let ago = crate::views::freshness::last_success(sources, jiff::Timestamp::now());
+        let errors: Vec<String> = sources
             .iter()
             .filter_map(|s| s.last_error.as_ref().map(|e| format!("{}: {e}", s.kind)))
             .collect();
@@ -672,6 +663,14 @@ impl App {
             (
                 Role::Error,
                 format!("{first} — retrying with backoff; {ago}"),
+            )
+        } else if let Some(waiting) = crate::views::freshness::waiting(sources) {
+            (
+                Role::Warning,
+                format!(
+                    "waiting for the API server at {}: {waiting}; {ago}",
+                    c.server
+                ),
             )
         } else {
             let node = self.node.as_deref().unwrap_or("?");

@@ -653,22 +653,19 @@ impl App {
         // The age of the newest data received (a retry is no success), from the clock.
         let sources = &self.view.sources;
         let ago = crate::views::freshness::last_success(sources, jiff::Timestamp::now());
-        let errors: Vec<String> = sources
-            .iter()
-            .filter_map(|s| s.last_error.as_ref().map(|e| format!("{}: {e}", s.kind)))
-            .collect();
+        // The age first: a long error is cut at the screen's edge.
         let (role, text) = if let Some(e) = &c.error {
-            (Role::Error, format!("{e} — retrying; {ago}"))
-        } else if let Some(first) = errors.first() {
+            (Role::Error, format!("{ago}; {e} — retrying"))
+        } else if let Some(failing) = crate::views::freshness::failing(sources) {
             (
                 Role::Error,
-                format!("{first} — retrying with backoff; {ago}"),
+                format!("{ago}; {failing} — retrying with backoff"),
             )
         } else if let Some(waiting) = crate::views::freshness::waiting(sources) {
             (
                 Role::Warning,
                 format!(
-                    "waiting for the API server at {}: {waiting}; {ago}",
+                    "{ago}; waiting for the API server at {}: {waiting}",
                     c.server
                 ),
             )

@@ -91,6 +91,21 @@ pub fn last_success(sources: &[SourceStatus], now: Timestamp) -> String {
         .unwrap_or_else(|| "no data received yet".into())
 }
 
+/// What fails, for the status line: `pods: <error>`, `13 kinds: <error>` when they
+/// share one, `pods: <error> (and 2 more kinds failing)` otherwise.
+pub fn failing(sources: &[SourceStatus]) -> Option<String> {
+    let errors: Vec<(&str, String)> = sources
+        .iter()
+        .filter_map(|s| s.last_error.as_ref().map(|e| (s.kind, e.to_string())))
+        .collect();
+    let (kind, first) = errors.first()?;
+    Some(match errors.len() {
+        1 => format!("{kind}: {first}"),
+        n if errors.iter().all(|(_, e)| e == first) => format!("{n} kinds: {first}"),
+        n => format!("{kind}: {first} (and {} more kinds failing)", n - 1),
+    })
+}
+
 /// How many kinds still wait for their first list, when some do:
 /// `3 of 14 kinds not listed yet`.
 pub fn waiting(sources: &[SourceStatus]) -> Option<String> {

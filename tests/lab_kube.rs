@@ -2078,7 +2078,7 @@ fn console_screens(
     );
     app.set_view(Arc::new(view));
     app.set_clock(jiff::Timestamp::now());
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(140, 40))
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(250, 40))
         .unwrap_or_else(|e| panic!("test terminal: {e}"));
     let screens: Vec<String> = (1..=8)
         .map(|n| {

@@ -92,17 +92,19 @@ pub fn last_success(sources: &[SourceStatus], now: Timestamp) -> String {
 }
 
 /// What fails, for the status line: `pods: <error>`, `13 kinds: <error>` when they
-/// share one, `pods: <error> (and 2 more kinds failing)` otherwise.
+/// share one, `3 kinds failing, e.g. pods: <error>` (the shortest name, so the line
+/// keeps its room for the error) otherwise.
 pub fn failing(sources: &[SourceStatus]) -> Option<String> {
     let errors: Vec<(&str, String)> = sources
         .iter()
         .filter_map(|s| s.last_error.as_ref().map(|e| (s.kind, e.to_string())))
         .collect();
-    let (kind, first) = errors.first()?;
+    let (_, first) = errors.first()?;
+    let (kind, example) = errors.iter().min_by_key(|(k, _)| k.len())?;
     Some(match errors.len() {
-        1 => format!("{kind}: {first}"),
+        1 => format!("{kind}: {example}"),
         n if errors.iter().all(|(_, e)| e == first) => format!("{n} kinds: {first}"),
-        n => format!("{kind}: {first} (and {} more kinds failing)", n - 1),
+        n => format!("{n} kinds failing, e.g. {kind}: {example}"),
     })
 }
 

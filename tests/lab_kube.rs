@@ -1500,6 +1500,115 @@ async fn watches_see_added_modified_deleted_and_bookmarks() {
     assert_eq!(bookmark.types.kind, "Pod");
 }
 
+/// One event of a raw watch: `(type, name, resourceVersion)`.
+type RawEvent = (String, String, String);
+
+/// Two raw watches from one resourceVersion, one with bookmarks and one without, read
+/// after 200 pods were created and force-deleted, must see exactly the same events
+/// (a bookmark once stood in for a change not yet delivered, which was then skipped
+/// as older than it; over HTTP the race is rare, so the lab's own unit test
+/// `a_change_pending_when_a_bookmark_is_due_is_delivered` forces it).
+#[tokio::test]
+async fn bookmarks_never_replace_undelivered_events() {
+    const PODS: usize = 200;
+    let client = lab().client().await;
+    let ns = "kube-churn";
+    create_namespace(&client, ns).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let rv = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .metadata
+        .resource_version
+        .unwrap_or_default();
+    let open = |params: WatchParams| {
+        let pods = pods.clone();
+        let rv = rv.clone();
+        async move {
+            pods.watch(&params, &rv)
+                .await
+                .unwrap_or_else(|e| panic!("watch: {e}"))
+                .boxed()
+        }
+    };
+    let mut with_bookmarks = open(WatchParams::default()).await;
+    let mut without = open(WatchParams::default().disable_bookmarks()).await;
+
+    let churn = futures::stream::iter(0..PODS).for_each_concurrent(8, |i| {
+        let pods = pods.clone();
+        async move {
+            let name = format!("churn-{i:03}");
+            pods.create(
+                &PostParams::default(),
+                &pod_spec(&name, json!({}), json!({})),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"));
+            pods.delete(&name, &DeleteParams::default().grace_period(0))
+                .await
+                .unwrap_or_else(|e| panic!("delete {name}: {e}"));
+        }
+    });
+    churn.await;
+    // A few bookmark intervals pass with the changes unread.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    /// Reads `stream` until it delivered `PODS` deletions (and a bookmark after them
+    /// if `bookmark`), or until it stays quiet for 5 s.
+    async fn read<S>(
+        stream: &mut S,
+        bookmark: bool,
+    ) -> (std::collections::BTreeSet<RawEvent>, usize)
+    where
+        S: Stream<Item = Result<WatchEvent<Pod>, kube::Error>> + Unpin,
+    {
+        let mut seen = std::collections::BTreeSet::new();
+        let (mut deleted, mut bookmarks) = (0, 0);
+        let mut last_was_bookmark = false;
+        while deleted < PODS || (bookmark && !last_was_bookmark) {
+            let next = tokio::time::timeout(Duration::from_secs(5), stream.next()).await;
+            let (kind, o) = match next {
+                Ok(Some(Ok(WatchEvent::Added(o)))) => ("ADDED", o),
+                Ok(Some(Ok(WatchEvent::Modified(o)))) => ("MODIFIED", o),
+                Ok(Some(Ok(WatchEvent::Deleted(o)))) => ("DELETED", o),
+                Ok(Some(Ok(WatchEvent::Bookmark(_)))) => {
+                    bookmarks += 1;
+                    last_was_bookmark = true;
+                    continue;
+                }
+                Ok(Some(Ok(WatchEvent::Error(e)))) => panic!("watch error event: {e:?}"),
+                Ok(Some(Err(e))) => panic!("watch failed: {e}"),
+                Ok(None) | Err(_) => break,
+            };
+            last_was_bookmark = false;
+            deleted += usize::from(kind == "DELETED");
+            seen.insert((
+                kind.to_string(),
+                o.name_any(),
+                o.resource_version().unwrap_or_default(),
+            ));
+        }
+        (seen, bookmarks)
+    }
+    let (plain, plain_bookmarks) = read(&mut without, false).await;
+    let (marked, bookmarks) = read(&mut with_bookmarks, true).await;
+    let deletions =
+        |s: &std::collections::BTreeSet<RawEvent>| s.iter().filter(|e| e.0 == "DELETED").count();
+    assert_eq!(plain_bookmarks, 0, "bookmarks were not asked for");
+    assert!(bookmarks > 0, "the bookmark watch got no bookmark");
+    assert_eq!(deletions(&plain), PODS, "the watch without bookmarks");
+    let missing: Vec<_> = plain.difference(&marked).collect();
+    let extra: Vec<_> = marked.difference(&plain).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "with bookmarks, {} of {} events missing ({} deletions of {PODS} seen): {missing:?}; extra: {extra:?}",
+        missing.len(),
+        plain.len(),
+        deletions(&marked)
+    );
+}
+
 /// The read-only user lists everything and is refused every write with 403 Forbidden.
 #[tokio::test]
 async fn read_only_user_lists_but_cannot_write() {
@@ -1933,6 +2042,272 @@ async fn short_history_gives_410_and_watchers_recover_across_restart() {
         want,
         "the API server kept its state across the restart"
     );
+
+    console_through_an_outage(&lab).await;
+    kcops_relist_drops_what_was_deleted_meanwhile(&lab, tick).await;
+}
+
+/// The console on kcops' own reflectors (as the feed derives its views), drawn into a
+/// test terminal, every pane in turn: `(status line, screens)`.
+fn console_screens(
+    sources: &kcops::kube::reflectors::Sources,
+    generation: u64,
+) -> (String, Vec<String>) {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use kcops::ui::app::{App, ConsoleOptions};
+    let opts = ConsoleOptions {
+        connect: kcops::kube::connect::ConnectOptions::default(),
+        namespace: None,
+        node: Some("master".into()),
+        read_only: true,
+        theme: kcops::ui::theme::Theme::builtin("dark").unwrap_or_else(|| panic!("no theme")),
+        keymap: kcops::ui::keymap::Keymap::builtin("default")
+            .unwrap_or_else(|| panic!("no keymap")),
+        config_errors: Vec::new(),
+        audit_log: std::env::temp_dir().join("kcops-lab-kube-audit.log"),
+        host_root: None,
+        sandboxes_command: None,
+        ceph: None,
+    };
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let mut app = App::new(&opts, tx);
+    let view = kcops::ui::view::derive(
+        sources.snapshot(),
+        kcops::ui::view::ConnState::default(),
+        generation,
+    );
+    app.set_view(Arc::new(view));
+    app.set_clock(jiff::Timestamp::now());
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(250, 40))
+        .unwrap_or_else(|e| panic!("test terminal: {e}"));
+    let screens: Vec<String> = (1..=8)
+        .map(|n| {
+            let key = char::from_digit(n, 10).unwrap_or('1');
+            app.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE));
+            let frame = terminal
+                .draw(|f| app.draw(f))
+                .unwrap_or_else(|e| panic!("draw: {e}"));
+            let area = frame.buffer.area;
+            (area.top()..area.bottom())
+                .map(|y| {
+                    (area.left()..area.right())
+                        .map(|x| frame.buffer[(x, y)].symbol())
+                        .collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    let status = screens[0]
+        .lines()
+        .nth(38)
+        .unwrap_or_default()
+        .trim_end()
+        .to_string();
+    (status, screens)
+}
+
+/// The seconds of the status line's `last success <age> ago`.
+fn last_success_secs(status: &str) -> u64 {
+    let re =
+        regex::Regex::new(r"last success (?:(\d+)m)?(\d+)s ago").unwrap_or_else(|e| panic!("{e}"));
+    let c = re
+        .captures(status)
+        .unwrap_or_else(|| panic!("no \"last success <age> ago\" in {status:?}"));
+    let n = |i: usize| {
+        c.get(i)
+            .map_or(0, |m| m.as_str().parse::<u64>().unwrap_or(0))
+    };
+    n(1) * 60 + n(2)
+}
+
+/// D4a: while the API server is down, the status line's "last success" age grows
+/// (a watch retry is no success), the tables say they are stale and how old their
+/// data is, and no screen says "healthy"; once it is back, all of it clears.
+async fn console_through_an_outage(lab: &Lab) {
+    let sources = lab.sources().await;
+    let healthy = regex::Regex::new(r"(?i)\bhealthy\b").unwrap_or_else(|e| panic!("{e}"));
+    let (status, screens) = console_screens(&sources, 1);
+    assert!(
+        !screens[2].contains("stale"),
+        "live data marked stale:\n{}",
+        screens[2]
+    );
+    assert!(!status.contains("retrying"), "{status}");
+
+    let out = lab.kcops_lab(&["stop", "apiserver"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (early, _) = console_screens(&sources, 2);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (late, screens) = console_screens(&sources, 3);
+    assert!(
+        late.contains("retrying") && late.contains("connection refused"),
+        "the status line says the server is unreachable: {late}"
+    );
+    assert!(
+        last_success_secs(&late) >= last_success_secs(&early) + 2,
+        "the age of the last success grows during the outage: {early:?}, then {late:?}"
+    );
+    for (n, screen) in screens.iter().enumerate() {
+        assert!(
+            !healthy.is_match(screen),
+            "pane {} says healthy during the outage:\n{screen}",
+            n + 1
+        );
+    }
+    for (pane, title) in [(1, "Nodes [all]"), (2, "Pods [all]"), (5, "Events [all]")] {
+        let line = screens[pane]
+            .lines()
+            .find(|l| l.contains(title))
+            .unwrap_or_else(|| panic!("no {title} in\n{}", screens[pane]));
+        assert!(
+            line.contains("stale: data from"),
+            "{title} is not marked stale: {line}"
+        );
+    }
+
+    let out = lab.kcops_lab(&["start", "apiserver"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut generation = 4;
+    eventually("the console to recover", SLOW, || {
+        generation += 1;
+        let (status, screens) = console_screens(&sources, generation);
+        let ok = !status.contains("retrying") && !screens[2].contains("stale");
+        async move { ok.then_some(()) }
+    })
+    .await;
+}
+
+/// Runs kcops' reflectors on a thread of their own that the test can freeze (block
+/// with every task on it), so that their watches miss what happens meanwhile.
+struct FrozenSources {
+    sources: Arc<kcops::kube::reflectors::Sources>,
+    control: std::sync::mpsc::Sender<std::sync::mpsc::Receiver<()>>,
+}
+
+impl FrozenSources {
+    fn start(kubeconfig: std::path::PathBuf) -> FrozenSources {
+        let (give, take) = std::sync::mpsc::channel();
+        let (control, freezes) = std::sync::mpsc::channel::<std::sync::mpsc::Receiver<()>>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("runtime: {e}"));
+            rt.block_on(async move {
+                use kcops::kube::connect::{ConnectOptions, connect};
+                let conn = connect(&ConnectOptions {
+                    kubeconfig: Some(kubeconfig),
+                    context: None,
+                })
+                .await
+                .unwrap_or_else(|e| panic!("connect: {e}"));
+                let _ = give.send(Arc::new(kcops::kube::reflectors::Sources::start(&conn)));
+                loop {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    match freezes.try_recv() {
+                        // Blocks this thread: no task of these reflectors runs.
+                        Ok(thaw) => {
+                            let _ = thaw.recv();
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => return,
+                    }
+                }
+            });
+        });
+        let sources = take
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("reflectors did not start: {e}"));
+        FrozenSources { sources, control }
+    }
+
+    /// Freezes the reflectors until the returned sender is dropped.
+    fn freeze(&self) -> std::sync::mpsc::Sender<()> {
+        let (thaw, wait) = std::sync::mpsc::channel();
+        self.control
+            .send(wait)
+            .unwrap_or_else(|e| panic!("the reflector thread is gone: {e}"));
+        std::thread::sleep(Duration::from_millis(100));
+        thaw
+    }
+}
+
+/// Objects deleted while kcops' watches were away, with more changes than the
+/// server's history after them: the watches resume from a version the server no
+/// longer has (410 Gone), relist, and the relisted stores drop what was deleted —
+/// kcops' own ordered store (pods) and kube-rs' store (ConfigMaps) alike.
+async fn kcops_relist_drops_what_was_deleted_meanwhile<F, Fut>(lab: &Lab, tick: F)
+where
+    F: Fn(usize, usize) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let client = lab.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-410");
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    pods.create(
+        &PostParams::default(),
+        &pod_spec("doomed", json!({}), json!({})),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create pod: {e}"));
+    cms.create(
+        &PostParams::default(),
+        &from_json(json!({"metadata": {"name": "doomed"}})),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create configmap: {e}"));
+    let frozen = FrozenSources::start(lab.state.kubeconfig.clone());
+    let s = frozen.sources.clone();
+    let has_pod = move || s.pods.state().iter().any(|p| p.name_any() == "doomed");
+    let s = frozen.sources.clone();
+    let has_cm = move || {
+        s.configmaps
+            .iter()
+            .any(|c| c.state().iter().any(|c| c.name_any() == "doomed"))
+    };
+    eventually("kcops to list both", SLOW, || {
+        let ok = has_pod() && has_cm() && frozen.sources.all_synced();
+        async move { ok.then_some(()) }
+    })
+    .await;
+
+    let thaw = frozen.freeze();
+    for what in ["stop", "start"] {
+        let out = lab.kcops_lab(&[what, "apiserver"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let client = lab.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-410");
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    eventually("the API server back", SLOW, || async {
+        cms.delete("doomed", &DeleteParams::default()).await.ok()
+    })
+    .await;
+    pods.delete("doomed", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap_or_else(|e| panic!("delete pod: {e}"));
+    // More changes than the history of 50 holds.
+    tick(1000, 1060).await;
+    drop(thaw);
+    eventually("the relisted stores to drop both", SLOW, || {
+        let ok = !has_pod() && !has_cm();
+        async move { ok.then_some(()) }
+    })
+    .await;
 }
 
 /// Polls a reflector stream until `done`, returning the errors it reported.

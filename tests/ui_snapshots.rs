@@ -2050,3 +2050,118 @@ fn ceph_pane_without_ceph_says_how_to_configure_it() {
     let s = c.keys("?").draw();
     assert!(s.contains("r, ctrl-r"), "{}", s.text());
 }
+
+// ---------------------------------------------------------------------------------
+// Honest about what it knows
+
+/// Every pane of `console`, drawn in turn (number keys), then back to the Overview.
+fn every_pane(console: &mut Console) -> Vec<Screen> {
+    let screens = (1..=8)
+        .map(|n| {
+            console.keys(&n.to_string());
+            console.draw()
+        })
+        .collect();
+    console.keys("1");
+    screens
+}
+
+/// The word "healthy" (not "Unhealthy", an event reason a table may show).
+fn says_healthy(screen: &Screen) -> bool {
+    let re = regex::Regex::new(r"(?i)\bhealthy\b").unwrap_or_else(|e| panic!("{e}"));
+    re.is_match(&screen.lines.join("\n"))
+}
+
+/// D4b: an API server that accepts connections and never answers. The console, fed
+/// by the real reflectors as the feed feeds it, never shows the empty tables as a
+/// cluster with no problems: no screen says "healthy", the status line says no data
+/// was received and, once the probe gives up, why; the tables say they have no data.
+#[test]
+fn a_server_that_never_answers_is_never_called_healthy() {
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("listen: {e}"));
+        let port = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .port();
+        // Accepts every connection and holds it, never reading or answering.
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let server = format!("https://127.0.0.1:{port}");
+        let kubeconfig =
+            std::env::temp_dir().join(format!("kcops-hung-{}.yaml", std::process::id()));
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\ncurrent-context: hung\nclusters:\n- name: hung\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: hung\n  context:\n    cluster: hung\n    user: hung\nusers:\n- name: hung\n  user:\n    token: not-a-secret\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("kubeconfig: {e}"));
+        let conn = kcops::kube::connect::connect(&ConnectOptions {
+            kubeconfig: Some(kubeconfig.clone()),
+            context: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+        let sources = kcops::kube::reflectors::Sources::start(&conn);
+        let state = ConnState {
+            context: conn.context.clone(),
+            server: conn.server.clone(),
+            user: conn.user.clone(),
+            error: None,
+        };
+        let mut console = Console::new(false);
+        let started = std::time::Instant::now();
+        let mut generation = 0;
+        let mut last = Vec::new();
+        // The probe waits 2 s, then gives the server 5 s to answer.
+        while started.elapsed() < std::time::Duration::from_millis(8500) {
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            generation += 1;
+            let view = derive(sources.snapshot(), state.clone(), generation);
+            console.app.set_view(Arc::new(view));
+            console.app.set_clock(Timestamp::now());
+            last = every_pane(&mut console);
+            for (n, screen) in last.iter().enumerate() {
+                assert!(
+                    !says_healthy(screen),
+                    "pane {} at {:?} calls a server that never answered healthy:\n{}",
+                    n + 1,
+                    started.elapsed(),
+                    screen.text()
+                );
+            }
+            let status = &last[0].lines[HEIGHT as usize - 2];
+            assert!(
+                status.contains("no data received yet"),
+                "the status line claims data: {status}"
+            );
+        }
+        let _ = std::fs::remove_file(&kubeconfig);
+        let status = &last[0].lines[HEIGHT as usize - 2];
+        assert!(
+            status.contains(&format!("cannot reach the API server at {server}: timed out")),
+            "the status line says why: {status}"
+        );
+        let overview = &last[0];
+        assert!(
+            overview.contains("Cluster no data: listing fails"),
+            "{}",
+            overview.text()
+        );
+        assert!(overview.contains("source.error"), "{}", overview.text());
+        let pods = &last[2];
+        assert!(
+            pods.contains("Pods [all]") && pods.contains("no data: listing fails"),
+            "{}",
+            pods.text()
+        );
+    });
+}

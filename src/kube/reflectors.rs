@@ -170,6 +170,27 @@ impl<K: Resource> OrderedStore<K> {
     }
 }
 
+/// What a successful watch item brought from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Received {
+    /// Nothing yet: a (re)list is about to start.
+    Nothing,
+    /// Objects of a list, or a change the watch delivered.
+    Data,
+    /// The last page of a list.
+    ListDone,
+}
+
+impl Received {
+    pub(crate) fn of<K>(ev: &Event<K>) -> Received {
+        match ev {
+            Event::Init => Received::Nothing,
+            Event::InitDone => Received::ListDone,
+            Event::InitApply(_) | Event::Apply(_) | Event::Delete(_) => Received::Data,
+        }
+    }
+}
+
 /// Whether a watch item changes what a store shows: objects applied or deleted, or a
 /// (re)list swapped in. `Init` and the items of a list are buffered until `InitDone`.
 pub(crate) fn shows_change<K>(ev: &Event<K>) -> bool {
@@ -200,21 +221,26 @@ impl Recorder {
 
     pub(super) fn record<K>(&self, item: &Result<Event<K>, watcher::Error>) {
         match item {
-            Ok(ev) => self.ok(matches!(ev, Event::InitDone), shows_change(ev)),
+            Ok(ev) => self.ok(Received::of(ev), shows_change(ev)),
             Err(e) => self.err(e),
         }
     }
 
-    /// A successful watch item. Only what the store shows, or an error it clears,
-    /// wakes the deriver: the items of a (re)list are buffered until its end, and a
-    /// watcher that retries a missing resource starts every attempt with `Init`.
-    fn ok(&self, list_done: bool, shown: bool) {
+    /// A successful watch item. Only data from the server counts as a success: a
+    /// list's `Init` is the start of an attempt (the watcher starts every retry with
+    /// one), so it neither clears an error nor refreshes the data's age. Only what the
+    /// store shows, or an error cleared, wakes the deriver: the items of a (re)list
+    /// are buffered until its end.
+    fn ok(&self, received: Received, shown: bool) {
+        if received == Received::Nothing {
+            return;
+        }
         let now = jiff::Timestamp::now();
         let mut cleared = false;
         if let Ok(mut map) = self.status.lock()
             && let Some(s) = map.get_mut(self.kind)
         {
-            if list_done {
+            if received == Received::ListDone {
                 if !s.synced {
                     tracing::debug!(
                         kind = self.kind,
@@ -332,11 +358,11 @@ impl Spawner {
                                 "watch event"
                             );
                         }
-                        let list_done = matches!(ev, Event::InitDone);
+                        let received = Received::of(&ev);
                         let shown = shows_change(&ev);
                         // Into the store first: "synced" must mean the store is full.
                         writer.apply(ev);
-                        recorder.ok(list_done, shown);
+                        recorder.ok(received, shown);
                     }
                     Err(e) => recorder.err(&e),
                 }
@@ -346,47 +372,62 @@ impl Spawner {
     }
 }
 
+/// How long the API server has to answer a probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Spawner {
-    /// A watch that resumed after an outage yields nothing until something changes, so
-    /// its error would stay on screen. While a kind reports the API server unreachable,
-    /// ask the server for its version; once it answers, those kinds are marked healthy
-    /// again (a watch that still fails reports its error anew on its next retry).
+    /// Asks the API server for its version every two seconds while a kind waits for
+    /// its first list or reports the server unreachable:
+    /// - a watch that resumed after an outage yields nothing until something changes,
+    ///   so its error would stay on screen: once the server answers, the errors that
+    ///   said it was unreachable are cleared (a watch that still fails reports its
+    ///   error anew on its next retry). The answer is not data: the kinds keep the
+    ///   age of what they last received.
+    /// - a server that accepts connections and never answers leaves a first list
+    ///   waiting for minutes without an error: when the probe gets no answer either,
+    ///   the waiting kinds are marked failing with why.
     fn spawn_probe(&mut self) {
         let status = self.status.clone();
         let changed = self.changed.clone();
         let client = self.conn.client.clone();
+        let server = self.conn.server.clone();
         self.tasks.push(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                let unreachable = status
+                let needed = status
                     .lock()
                     .map(|m| {
                         m.values()
-                            .any(|s| s.last_error.as_ref().is_some_and(is_connectivity))
+                            .any(|s| s.last_error.as_ref().map_or(!s.synced, is_connectivity))
                     })
                     .unwrap_or(false);
-                if !unreachable {
+                if !needed {
                     continue;
                 }
-                let answered =
-                    tokio::time::timeout(Duration::from_secs(5), client.apiserver_version())
-                        .await
-                        .is_ok_and(|r| r.is_ok());
-                tracing::debug!(answered, "API server probe after a connection error");
-                if !answered {
-                    continue;
-                }
+                let answer = tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await;
+                tracing::debug!(answered = matches!(answer, Ok(Ok(_))), "API server probe");
+                let error = match answer {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(KubeError::from_kube(&e, &server)),
+                    Err(_) => Some(KubeError::Unreachable {
+                        server: server.clone(),
+                        why: super::errors::Unreachable::TimedOut,
+                    }),
+                };
+                let mut news = false;
                 if let Ok(mut map) = status.lock() {
-                    let now = jiff::Timestamp::now();
-                    for s in map
-                        .values_mut()
-                        .filter(|s| s.last_error.as_ref().is_some_and(is_connectivity))
-                    {
-                        s.last_error = None;
-                        s.last_success = Some(now);
+                    for s in map.values_mut() {
+                        match (&error, &s.last_error) {
+                            (None, Some(e)) if is_connectivity(e) => s.last_error = None,
+                            (Some(e), None) if !s.synced => s.last_error = Some(e.clone()),
+                            _ => continue,
+                        }
+                        news = true;
                     }
                 }
-                changed.notify_one();
+                if news {
+                    changed.notify_one();
+                }
             }
         }));
     }
@@ -584,16 +625,22 @@ mod tests {
         }
     }
 
-    /// A resumed watch whose first item shows nothing (a retry's `Init`) still has
-    /// to wake the deriver once: the views show the error it clears.
+    /// A retry's `Init` leaves the error standing; the first data after it clears the
+    /// error and wakes the deriver once, even if it shows nothing yet (a list's items
+    /// are buffered): the views show the error it clears.
     #[tokio::test]
     async fn clearing_an_error_wakes_the_deriver_once() {
         let r = recorder();
-        r.ok(false, false);
+        r.ok(Received::Nothing, false);
+        assert!(
+            r.status.lock().unwrap()["pods"].last_error.is_some(),
+            "a retry's start is no success"
+        );
+        r.ok(Received::Data, false);
         let woken = tokio::time::timeout(Duration::from_millis(100), r.changed.notified()).await;
         assert!(woken.is_ok(), "the cleared error woke nobody");
         assert!(r.status.lock().unwrap()["pods"].last_error.is_none());
-        r.ok(false, false);
+        r.ok(Received::Data, false);
         let again = tokio::time::timeout(Duration::from_millis(100), r.changed.notified()).await;
         assert!(again.is_err(), "an idle retry must not wake the deriver");
     }

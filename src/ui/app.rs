@@ -700,28 +700,24 @@ impl App {
         let [line1, line2] =
             Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
         let c = &self.view.connection;
-        let last = self
-            .view
-            .sources
-            .iter()
-            .filter_map(|s| s.last_success)
-            .max();
-        let ago = last
-            .map(|t| crate::model::pod_status::human_since(t, jiff::Timestamp::now()))
-            .map(|a| format!("last success {a} ago"))
-            .unwrap_or_else(|| "never succeeded yet".into());
-        let errors: Vec<String> = self
-            .view
-            .sources
-            .iter()
-            .filter_map(|s| s.last_error.as_ref().map(|e| format!("{}: {e}", s.kind)))
-            .collect();
+        // The age of the newest data received (a retry is no success), from the clock.
+        let sources = &self.view.sources;
+        let ago = crate::views::freshness::last_success(sources, jiff::Timestamp::now());
+        // The age first: a long error is cut at the screen's edge.
         let (role, text) = if let Some(e) = &c.error {
-            (Role::Error, format!("{e} — retrying; {ago}"))
-        } else if let Some(first) = errors.first() {
+            (Role::Error, format!("{ago}; {e} — retrying"))
+        } else if let Some(failing) = crate::views::freshness::failing(sources) {
             (
                 Role::Error,
-                format!("{first} — retrying with backoff; {ago}"),
+                format!("{ago}; {failing} — retrying with backoff"),
+            )
+        } else if let Some(waiting) = crate::views::freshness::waiting(sources) {
+            (
+                Role::Warning,
+                format!(
+                    "{ago}; waiting for the API server at {}: {waiting}",
+                    c.server
+                ),
             )
         } else {
             let node = self.node.as_deref().unwrap_or("?");

@@ -4,6 +4,7 @@
 //! the `ui` panes only render what these make.
 
 pub mod ceph;
+pub mod freshness;
 pub mod network;
 pub mod tables;
 

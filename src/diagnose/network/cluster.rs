@@ -569,7 +569,7 @@ fn block_affinity(
                 "calico has not given {name} an IPAM block of its own, yet pods run there on the pod network: their addresses were borrowed from other nodes' blocks (or assigned before calico ran), so the routes other nodes learn point elsewhere and cross-node traffic to these pods fails."
             ),
             format!(
-                "`calicoctl ipam check` and `calicoctl ipam show --show-blocks` show the blocks and who holds them; check calico-node on {name} (`kubectl -n {} logs <calico-node pod on {name}> -c calico-node`). Once it is healthy, recreating the pods on {name} gives them addresses from a block of {name}'s own.",
+                "`calicoctl ipam check` and `calicoctl ipam show --show-blocks` show the blocks and who holds them; check calico-node on {name} (`kubectl -n {} logs <calico-node pod on {name}> -c calico-node`). Once it runs and is Ready again, recreating the pods on {name} gives them addresses from a block of {name}'s own.",
                 agents.namespace()
             ),
         ));

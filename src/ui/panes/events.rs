@@ -52,6 +52,14 @@ impl Pane for EventsPane {
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
-        table::draw_titled(f, area, "Events", &ctx.view.events, &mut self.table, ctx);
+        table::draw_titled(
+            f,
+            area,
+            "Events",
+            &["events"],
+            &ctx.view.events,
+            &mut self.table,
+            ctx,
+        );
     }
 }

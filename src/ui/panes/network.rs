@@ -71,10 +71,14 @@ pub fn draw(
         top,
     );
 
-    table::draw(
+    let live = crate::views::freshness::all_live(&view.sources);
+    let note =
+        crate::views::freshness::of(&view.sources, &["nodes", "pods"]).note(view.snapshot.now);
+    table::draw_noted(
         f,
         middle,
         "Nodes",
+        note.as_deref(),
         &view.network_nodes,
         state,
         theme,
@@ -102,10 +106,14 @@ pub fn draw(
     }
     text.push(Line::from(""));
     if net.findings.is_empty() {
-        text.push(Line::from(Span::styled(
-            "No network findings.",
-            theme.style(Role::Ok),
-        )));
+        text.push(Line::from(if live {
+            Span::styled("No network findings.", theme.style(Role::Ok))
+        } else {
+            Span::styled(
+                "No network findings yet: not every kind is listed and current.",
+                theme.style(Role::Warning),
+            )
+        }));
     }
     let width = usize::from(bottom.width.saturating_sub(2));
     for finding in &net.findings {

@@ -51,6 +51,14 @@ impl Pane for NodesPane {
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
-        table::draw_titled(f, area, "Nodes", &ctx.view.nodes, &mut self.table, ctx);
+        table::draw_titled(
+            f,
+            area,
+            "Nodes",
+            &["nodes", "pods"],
+            &ctx.view.nodes,
+            &mut self.table,
+            ctx,
+        );
     }
 }

@@ -15,6 +15,7 @@ use crate::ui::commands::Command;
 use crate::ui::keymap::{Action, Context};
 use crate::ui::theme::{Role, Theme};
 use crate::ui::view::{TableModel, ViewModel};
+use crate::views::freshness;
 
 fn severity_role(s: Severity) -> Role {
     match s {
@@ -59,12 +60,25 @@ pub(crate) fn wrap_hanging(prefix: &str, body: &str, width: usize) -> Vec<String
     out
 }
 
-/// Draws the overview; `scroll` scrolls the findings list.
-pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: u16) {
+/// Draws the overview at `now`; `scroll` scrolls the findings list. Counts from data
+/// that is not live are dimmed and say how old they are; "no findings" is good news
+/// only when every watched kind is listed and current.
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    view: &ViewModel,
+    theme: &Theme,
+    scroll: u16,
+    now: jiff::Timestamp,
+) {
     let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(area);
     let s = &view.summary;
+    let live = freshness::all_live(&view.sources);
+    let note = freshness::of(&view.sources, &["nodes", "pods", "events"]).note(now);
+    // Stale or missing counts are not good news.
+    let shade = |role: Role| if note.is_some() { Role::Muted } else { role };
     let node_role = if s.nodes_ready == s.nodes_total {
-        Role::Ok
+        shade(Role::Ok)
     } else {
         Role::Error
     };
@@ -76,7 +90,7 @@ pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: 
     ));
     for (status, n) in &s.pods_by_status {
         let role = match status.as_str() {
-            "Running" | "Completed" => Role::Ok,
+            "Running" | "Completed" => shade(Role::Ok),
             st if st.contains("CrashLoop") || st.contains("Error") || st.contains("Failed") => {
                 Role::Error
             }
@@ -101,7 +115,7 @@ pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: 
                 theme.style(if s.warnings_last_hour > 0 {
                     Role::Warning
                 } else {
-                    Role::Ok
+                    shade(Role::Ok)
                 }),
             ),
         ]),
@@ -109,15 +123,27 @@ pub fn draw(f: &mut Frame, area: Rect, view: &ViewModel, theme: &Theme, scroll: 
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(Role::Border))
-        .title(Span::styled(" Cluster ", theme.style(Role::Title)));
+        .title(Line::from(
+            [Span::styled(" Cluster ", theme.style(Role::Title))]
+                .into_iter()
+                .chain(note.map(|n| Span::styled(format!("{n} "), theme.style(Role::Warning))))
+                .collect::<Vec<_>>(),
+        ));
     f.render_widget(Paragraph::new(lines).block(block), top);
 
     let mut text: Vec<Line> = Vec::new();
     if view.findings.is_empty() {
-        text.push(Line::from(Span::styled(
-            "No findings: everything kcops checks looks healthy.",
-            theme.style(Role::Ok),
-        )));
+        text.push(Line::from(if live {
+            Span::styled(
+                "No findings: everything kcops checks looks healthy.",
+                theme.style(Role::Ok),
+            )
+        } else {
+            Span::styled(
+                "No findings yet, and none can be trusted: not every kind is listed and current (see the status line).",
+                theme.style(Role::Warning),
+            )
+        }));
     }
     for finding in &view.findings {
         let role = severity_role(finding.severity);
@@ -230,7 +256,7 @@ impl Pane for OverviewPane {
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
-        draw(f, area, ctx.view, ctx.theme, self.scroll);
+        draw(f, area, ctx.view, ctx.theme, self.scroll, ctx.now);
     }
 }
 

@@ -52,6 +52,14 @@ impl Pane for PodsPane {
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
-        table::draw_titled(f, area, "Pods", &ctx.view.pods, &mut self.table, ctx);
+        table::draw_titled(
+            f,
+            area,
+            "Pods",
+            &["pods"],
+            &ctx.view.pods,
+            &mut self.table,
+            ctx,
+        );
     }
 }

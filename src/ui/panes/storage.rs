@@ -28,6 +28,15 @@ impl StorageView {
         }
     }
 
+    /// The watched kinds the table shows.
+    fn kinds(self) -> &'static [&'static str] {
+        match self {
+            StorageView::Pvc => &["persistentvolumeclaims"],
+            StorageView::Pv => &["persistentvolumes"],
+            StorageView::StorageClass => &["storageclasses"],
+        }
+    }
+
     fn model(self, view: &ViewModel) -> &TableModel {
         match self {
             StorageView::Pvc => &view.pvcs,
@@ -113,6 +122,14 @@ impl Pane for StoragePane {
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
         let shown = self.shown;
         let state = &mut self.tables[shown as usize];
-        table::draw_titled(f, area, shown.title(), shown.model(ctx.view), state, ctx);
+        table::draw_titled(
+            f,
+            area,
+            shown.title(),
+            shown.kinds(),
+            shown.model(ctx.view),
+            state,
+            ctx,
+        );
     }
 }

@@ -319,6 +319,23 @@ pub fn draw(
     focused: bool,
     now: Timestamp,
 ) {
+    draw_noted(f, area, title, None, model, state, theme, focused, now);
+}
+
+/// [`draw`], with a staleness `note` (see [`crate::views::freshness`]): the note
+/// joins the title and the rows are dimmed, so old data never passes for current.
+#[allow(clippy::too_many_arguments)]
+pub fn draw_noted(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    note: Option<&str>,
+    model: &TableModel,
+    state: &mut TableState,
+    theme: &Theme,
+    focused: bool,
+    now: Timestamp,
+) {
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     if state.selected < state.offset {
         state.offset = state.selected;
@@ -379,9 +396,12 @@ pub fn draw(
         .enumerate()
         .map(|(n, (i, cells))| {
             let r = &model.rows[*i];
-            let mut style = tone_role(r.tone)
-                .map(|role| theme.style(role))
-                .unwrap_or_default();
+            let mut style = match note {
+                Some(_) => theme.style(Role::Muted),
+                None => tone_role(r.tone)
+                    .map(|role| theme.style(role))
+                    .unwrap_or_default(),
+            };
             if state.offset + n == state.selected {
                 style = theme.style(Role::Selection);
             }
@@ -403,10 +423,15 @@ pub fn draw(
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(border))
-        .title(Line::from(vec![
-            Span::styled(format!(" {title} "), theme.style(Role::Title)),
-            Span::styled(count, theme.style(Role::Muted)),
-        ]));
+        .title(Line::from(
+            [
+                Span::styled(format!(" {title} "), theme.style(Role::Title)),
+                Span::styled(count, theme.style(Role::Muted)),
+            ]
+            .into_iter()
+            .chain(note.map(|n| Span::styled(format!("{n} "), theme.style(Role::Warning))))
+            .collect::<Vec<_>>(),
+        ));
     let table = Table::new(rows, constraints)
         .header(header)
         .block(block)
@@ -449,20 +474,24 @@ pub(crate) fn on_action(
     Outcome::Handled
 }
 
-/// Draws a table pane titled `title [namespace]` (`all` without one).
+/// Draws a table pane titled `title [namespace]` (`all` without one), its data from
+/// the watched `kinds` (dimmed and noted when they are not live).
 pub(crate) fn draw_titled(
     f: &mut Frame,
     area: Rect,
     title: &str,
+    kinds: &[&str],
     model: &TableModel,
     state: &mut TableState,
     ctx: &DrawCtx,
 ) {
     let title = format!("{title} [{}]", ctx.namespace.unwrap_or("all"));
-    draw(
+    let note = crate::views::freshness::of(&ctx.view.sources, kinds).note(ctx.now);
+    draw_noted(
         f,
         area,
         &title,
+        note.as_deref(),
         model,
         state,
         ctx.theme,

@@ -31,6 +31,16 @@ impl WorkloadFilter {
         }
     }
 
+    /// The watched kinds the table shows.
+    fn kinds(self) -> &'static [&'static str] {
+        match self {
+            WorkloadFilter::All => &["statefulsets", "daemonsets", "deployments"],
+            WorkloadFilter::StatefulSets => &["statefulsets"],
+            WorkloadFilter::DaemonSets => &["daemonsets"],
+            WorkloadFilter::Deployments => &["deployments"],
+        }
+    }
+
     fn kind(self) -> Option<ObjKind> {
         match self {
             WorkloadFilter::All => None,
@@ -119,6 +129,7 @@ impl Pane for WorkloadsPane {
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
         let state = &mut self.tables[self.shown as usize];
-        table::draw_titled(f, area, self.shown.title(), &self.rows, state, ctx);
+        let (title, kinds) = (self.shown.title(), self.shown.kinds());
+        table::draw_titled(f, area, title, kinds, &self.rows, state, ctx);
     }
 }

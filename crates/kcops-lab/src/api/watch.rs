@@ -10,13 +10,13 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::Response;
 use hyper::body::Frame;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
 
 use super::handlers::{Filters, to_bytes};
 use super::server::{ApiRequest, ApiState, Body, Target};
 use super::status::ApiError;
-use super::store::{Change, ChangeKind, Entry};
+use super::store::{Change, ChangeKind, ChangeReceiver, Entry};
 use super::table::{self, IncludeObject};
 
 fn streaming(rx: mpsc::Receiver<Bytes>, content_type: &'static str) -> Response<Body> {
@@ -93,6 +93,36 @@ fn filtered_kind(c: &Change, filters: &Filters, ns: Option<&str>) -> Option<&'st
     }
 }
 
+/// The live part of one watch: the store's changes in commit order, rendered for this
+/// watch's table, namespace and selectors.
+struct LiveFeed {
+    live: ChangeReceiver,
+    /// Every change up to this version has been received (and delivered if it
+    /// concerns this watch): the only version a bookmark may carry. Taking the
+    /// store's current version instead would skip changes committed but not yet
+    /// received, which the client would then never see.
+    seen_rv: u64,
+    table: String,
+    filters: Filters,
+    ns: Option<String>,
+    renderer: Renderer,
+}
+
+impl LiveFeed {
+    /// The event `c` is for this watch, if any; notes that `c` was seen.
+    fn event(&mut self, c: &Change) -> Option<Bytes> {
+        if c.rv <= self.seen_rv {
+            return None;
+        }
+        self.seen_rv = c.rv;
+        if c.table != self.table {
+            return None;
+        }
+        let kind = filtered_kind(c, &self.filters, self.ns.as_deref())?;
+        Some(self.renderer.event(kind, &c.object))
+    }
+}
+
 pub fn serve(
     state: Arc<ApiState>,
     t: Target,
@@ -123,7 +153,7 @@ pub fn serve(
         .transpose()?;
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     // Initial state: synthetic ADDED events (no resourceVersion) or the backlog.
-    let (initial, mut live, mut last_rv) = match rv {
+    let (initial, live, seen_rv) = match rv {
         None => {
             let (rv, items, rx) = state.store.snapshot_and_subscribe(&t.rt, ns.as_deref());
             let events: Vec<Bytes> = items
@@ -152,7 +182,14 @@ pub fn serve(
             }
         },
     };
-    let table_name = super::store::table_name(&t.rt);
+    let mut feed = LiveFeed {
+        live,
+        seen_rv,
+        table: super::store::table_name(&t.rt),
+        filters,
+        ns,
+        renderer,
+    };
     let api_version = t.rt.api_version();
     let kind = t.rt.kind.clone();
     let bookmark_interval = state.bookmark_interval;
@@ -171,16 +208,23 @@ pub fn serve(
                 _ = &mut deadline => return,
                 _ = tx.closed() => return,
                 _ = ticker.tick(), if bookmarks => {
-                    last_rv = last_rv.max(state.store.current_rv());
-                    let bm = json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": last_rv.to_string()}}});
+                    // Whatever was committed before now is delivered first: the
+                    // bookmark promises the client every change up to its version.
+                    loop {
+                        match feed.live.try_recv() {
+                            Ok(c) => if let Some(ev) = feed.event(&c)
+                                && tx.send(ev).await.is_err() { return; },
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Lagged(_) | TryRecvError::Closed) => return,
+                        }
+                    }
+                    let bm = json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": feed.seen_rv.to_string()}}});
                     if tx.send(line(&bm)).await.is_err() { return; }
                 }
-                msg = live.recv() => match msg {
+                msg = feed.live.recv() => match msg {
                     Ok(c) => {
-                        if c.table != table_name || c.rv <= last_rv { continue; }
-                        last_rv = c.rv;
-                        if let Some(k) = filtered_kind(&c, &filters, ns.as_deref())
-                            && tx.send(renderer.event(k, &c.object)).await.is_err() { return; }
+                        if let Some(ev) = feed.event(&c)
+                            && tx.send(ev).await.is_err() { return; }
                     }
                     // Too slow to keep up: end the watch; the client resumes from its last version.
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
@@ -290,4 +334,87 @@ pub fn pod_log(
         }
     });
     Ok(streaming(rx, "text/plain"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::logs::LogStore;
+    use super::super::server::{Tokens, User};
+    use super::super::store::Store;
+    use super::*;
+
+    /// A change committed while a bookmark falls due, both waiting for the watch when it
+    /// next runs, is delivered before the bookmark (a bookmark once took the store's
+    /// version and the change, now "older", was skipped: a lost event).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_change_pending_when_a_bookmark_is_due_is_delivered() -> Result<(), ApiError> {
+        const ROUNDS: usize = 40;
+        let interval = Duration::from_millis(20);
+        let store = Arc::new(Store::new(1000));
+        let rt = store
+            .registry
+            .find("", "v1", "configmaps")
+            .ok_or_else(|| ApiError::internal("no configmaps type"))?;
+        let state = Arc::new(ApiState {
+            store: store.clone(),
+            logs: Arc::new(LogStore::default()),
+            tokens: Tokens {
+                admin: String::new(),
+                readonly: String::new(),
+            },
+            address: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            bookmark_interval: interval,
+        });
+        let target = Target {
+            rt: rt.clone(),
+            namespace: Some("default".into()),
+            name: None,
+            sub: None,
+        };
+        let query = [
+            ("watch", "true".to_string()),
+            ("allowWatchBookmarks", "true".to_string()),
+            ("resourceVersion", store.current_rv().to_string()),
+        ];
+        let req = ApiRequest {
+            method: hyper::Method::GET,
+            user: User::Admin,
+            query: query.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            accept: "application/json".into(),
+            content_type: String::new(),
+            body: Bytes::new(),
+        };
+        let mut body = serve(state, target, &req)?.into_body();
+        tokio::task::yield_now().await;
+        for i in 0..ROUNDS {
+            // This (only) thread blocks past the bookmark's time, then commits: the
+            // watch task finds both ready when it runs.
+            std::thread::sleep(interval + Duration::from_millis(5));
+            let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("cm-{i:02}"), "namespace": "default"}});
+            store.create(&rt, cm)?;
+            tokio::task::yield_now().await;
+        }
+        // Bookmarks keep coming: read what arrives within half a second.
+        let mut text = String::new();
+        let until = tokio::time::Instant::now() + Duration::from_millis(500);
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout_at(until, body.frame()).await {
+            if let Ok(data) = frame.into_data() {
+                text.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+        let events: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let added: Vec<&str> = events
+            .iter()
+            .filter(|e| e["type"] == "ADDED")
+            .filter_map(|e| e["object"]["metadata"]["name"].as_str())
+            .collect();
+        let bookmarks = events.iter().filter(|e| e["type"] == "BOOKMARK").count();
+        assert!(bookmarks > 0, "no bookmark sent");
+        assert_eq!(added.len(), ROUNDS, "events lost: only {added:?}");
+        Ok(())
+    }
 }

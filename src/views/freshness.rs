@@ -1,0 +1,180 @@
+//! How current the data behind a pane is, from the watched kinds' statuses: live,
+//! still waiting for a first list, or failing (stale since the last data received).
+//! The panes say so rather than show old or missing data as the cluster's state, and
+//! nothing on screen calls the cluster healthy unless every kind is live.
+
+use jiff::Timestamp;
+
+use crate::model::pod_status::human_since;
+use crate::model::snapshot::SourceStatus;
+
+/// The state of the data behind one pane (the worst of its kinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Listed, and the watch reports no error.
+    Live,
+    /// No first list yet, and no error so far (starting, or a server slow to answer).
+    Waiting,
+    /// Failing: what is shown was last received at `data_from` (`None`: never listed).
+    Failing { data_from: Option<Timestamp> },
+}
+
+/// Whether `source` is one of `kinds` (`configmaps` covers `configmaps/kube-system`).
+fn covers(kinds: &[&str], source: &str) -> bool {
+    kinds.iter().any(|k| {
+        source == *k
+            || source
+                .strip_prefix(k)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// The freshness of the data of `kinds`. Without any source (not connected yet)
+/// nothing is live.
+pub fn of(sources: &[SourceStatus], kinds: &[&str]) -> Freshness {
+    if sources.is_empty() {
+        return Freshness::Waiting;
+    }
+    let mut worst = Freshness::Live;
+    for s in sources.iter().filter(|s| covers(kinds, s.kind)) {
+        let this = match (&s.last_error, s.synced) {
+            (Some(_), true) => Freshness::Failing {
+                data_from: s.last_success,
+            },
+            (Some(_), false) => Freshness::Failing { data_from: None },
+            (None, false) => Freshness::Waiting,
+            (None, true) => Freshness::Live,
+        };
+        worst = match (worst, this) {
+            (Freshness::Failing { data_from: a }, Freshness::Failing { data_from: b }) => {
+                Freshness::Failing {
+                    // The oldest data, or none if one kind has none.
+                    data_from: a.zip(b).map(|(a, b)| a.min(b)),
+                }
+            }
+            (f @ Freshness::Failing { .. }, _) | (_, f @ Freshness::Failing { .. }) => f,
+            (Freshness::Waiting, _) | (_, Freshness::Waiting) => Freshness::Waiting,
+            _ => Freshness::Live,
+        };
+    }
+    worst
+}
+
+/// Every watched kind is listed and none reports an error: only then may the
+/// console say that what it checks looks fine.
+pub fn all_live(sources: &[SourceStatus]) -> bool {
+    !sources.is_empty() && sources.iter().all(|s| s.synced && s.last_error.is_none())
+}
+
+impl Freshness {
+    /// What a pane's title adds (`None` when live), ages as of `now`.
+    pub fn note(self, now: Timestamp) -> Option<String> {
+        match self {
+            Freshness::Live => None,
+            Freshness::Waiting => Some("not listed yet".into()),
+            Freshness::Failing { data_from: Some(t) } => {
+                Some(format!("stale: data from {} ago", human_since(t, now)))
+            }
+            Freshness::Failing { data_from: None } => Some("no data: listing fails".into()),
+        }
+    }
+}
+
+/// The age of the newest data received from the API server, for the status line:
+/// `last success 42s ago`, or `no data received yet`.
+pub fn last_success(sources: &[SourceStatus], now: Timestamp) -> String {
+    sources
+        .iter()
+        .filter_map(|s| s.last_success)
+        .max()
+        .map(|t| format!("last success {} ago", human_since(t, now)))
+        .unwrap_or_else(|| "no data received yet".into())
+}
+
+/// What fails, for the status line: `pods: <error>`, `13 kinds: <error>` when they
+/// share one, `3 kinds failing, e.g. pods: <error>` (the shortest name, so the line
+/// keeps its room for the error) otherwise.
+pub fn failing(sources: &[SourceStatus]) -> Option<String> {
+    let errors: Vec<(&str, String)> = sources
+        .iter()
+        .filter_map(|s| s.last_error.as_ref().map(|e| (s.kind, e.to_string())))
+        .collect();
+    let (_, first) = errors.first()?;
+    let (kind, example) = errors.iter().min_by_key(|(k, _)| k.len())?;
+    Some(match errors.len() {
+        1 => format!("{kind}: {example}"),
+        n if errors.iter().all(|(_, e)| e == first) => format!("{n} kinds: {first}"),
+        n => format!("{n} kinds failing, e.g. {kind}: {example}"),
+    })
+}
+
+/// How many kinds still wait for their first list, when some do:
+/// `3 of 14 kinds not listed yet`.
+pub fn waiting(sources: &[SourceStatus]) -> Option<String> {
+    let n = sources.iter().filter(|s| !s.synced).count();
+    (n > 0).then(|| format!("{n} of {} kinds not listed yet", sources.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kube::errors::KubeError;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn src(kind: &'static str, synced: bool, at: Option<&str>, err: bool) -> SourceStatus {
+        SourceStatus {
+            kind,
+            synced,
+            last_success: at.map(ts),
+            last_error: err.then(|| KubeError::Other("watch failed".into())),
+        }
+    }
+
+    #[test]
+    fn the_worst_kind_decides_and_the_oldest_data_is_shown() {
+        let now = ts("2025-01-01T12:00:00Z");
+        let sources = vec![
+            src("pods", true, Some("2025-01-01T11:59:18Z"), true),
+            src("nodes", true, Some("2025-01-01T11:58:00Z"), true),
+            src("events", false, None, false),
+            src(
+                "configmaps/kube-system",
+                true,
+                Some("2025-01-01T11:59:59Z"),
+                false,
+            ),
+            src("persistentvolumes", false, None, true),
+        ];
+        assert_eq!(of(&sources, &["configmaps"]), Freshness::Live);
+        assert_eq!(of(&sources, &["events"]), Freshness::Waiting);
+        assert_eq!(
+            of(&sources, &["pods"]).note(now).as_deref(),
+            Some("stale: data from 42s ago")
+        );
+        assert_eq!(
+            of(&sources, &["pods", "nodes", "events"])
+                .note(now)
+                .as_deref(),
+            Some("stale: data from 2m ago")
+        );
+        assert_eq!(
+            of(&sources, &["persistentvolumes", "pods"])
+                .note(now)
+                .as_deref(),
+            Some("no data: listing fails")
+        );
+        assert_eq!(of(&[], &["pods"]), Freshness::Waiting, "not connected");
+        assert!(!all_live(&sources));
+        assert!(!all_live(&[]));
+        assert!(all_live(&sources[3..4]));
+        assert_eq!(last_success(&sources, now), "last success 1s ago");
+        assert_eq!(last_success(&sources[2..3], now), "no data received yet");
+        assert_eq!(
+            waiting(&sources).as_deref(),
+            Some("2 of 5 kinds not listed yet")
+        );
+    }
+}

@@ -1174,8 +1174,17 @@ fn describe_and_yaml_of_a_pod() {
     );
     // `?` in a detail view lists its own keys, over it; Esc goes back to it.
     let s = c.keys("?").draw();
-    for want in ["This view", "next match", "wrap long lines on/off", "scroll right"] {
-        assert!(s.contains(want), "detail help lacks {want:?}:\n{}", s.text());
+    for want in [
+        "This view",
+        "next match",
+        "wrap long lines on/off",
+        "scroll right",
+    ] {
+        assert!(
+            s.contains(want),
+            "detail help lacks {want:?}:\n{}",
+            s.text()
+        );
     }
     let s = c.press(KeyCode::Esc, KeyModifiers::NONE).draw();
     assert!(s.contains(" yaml Pod "), "{}", s.text());

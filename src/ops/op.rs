@@ -126,8 +126,9 @@ pub enum WaitFor {
         settle: Duration,
         after_crashes: bool,
     },
-    /// A fix's check that its symptom is gone: every pod on `node` that waits for a
-    /// pod sandbox (no IP yet, not host-network) gets one. A new FailedCreatePodSandBox
+    /// A fix's check that its symptom is gone: every pod on `node` stuck on its pod
+    /// sandbox (Pending without an IP, not host-network, with a FailedCreatePodSandBox
+    /// event) gets one. A new FailedCreatePodSandBox
     /// event for one of them after the step starts stops the wait with the plugin's
     /// error: the cause persists.
     PodNetworkOnNode { node: String },

@@ -207,9 +207,16 @@ async fn agent_pod(
     }))
 }
 
-/// `namespace/name` of the pods that wait for a sandbox: not host-network, not being
-/// deleted, not finished, and without an IP.
-pub(crate) fn waiting_for_sandbox(pods: &[Pod]) -> Vec<String> {
+/// `namespace/name` of the pods stuck on their sandbox: not host-network, not being
+/// deleted, Pending without an IP, and with a FailedCreatePodSandBox event (a pod
+/// Pending for another reason, such as a volume that cannot attach, is not the
+/// network fix's to wait for).
+pub(crate) fn waiting_for_sandbox(pods: &[Pod], events: &[Event]) -> Vec<String> {
+    let failed: Vec<String> = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("FailedCreatePodSandBox"))
+        .map(|e| pod_key(&e.involved_object))
+        .collect();
     pods.iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .filter(|p| {
@@ -231,7 +238,16 @@ pub(crate) fn waiting_for_sandbox(pods: &[Pod]) -> Vec<String> {
                 p.metadata.name.as_deref().unwrap_or_default()
             )
         })
+        .filter(|p| failed.contains(p))
         .collect()
+}
+
+fn pod_key(o: &k8s_openapi::api::core::v1::ObjectReference) -> String {
+    format!(
+        "{}/{}",
+        o.namespace.as_deref().unwrap_or_default(),
+        o.name.as_deref().unwrap_or_default()
+    )
 }
 
 /// The newest sandbox failure seen after `since` for one of `waiting`: `(pod, the
@@ -245,12 +261,7 @@ pub(crate) fn fresh_sandbox_failure(
         .iter()
         .filter(|e| e.reason.as_deref() == Some("FailedCreatePodSandBox"))
         .filter_map(|e| {
-            let o = &e.involved_object;
-            let pod = format!(
-                "{}/{}",
-                o.namespace.as_deref().unwrap_or_default(),
-                o.name.as_deref().unwrap_or_default()
-            );
+            let pod = pod_key(&e.involved_object);
             let seen = event_last_seen(e)?;
             (seen > since && waiting.contains(&pod)).then_some((seen, pod, e))
         })
@@ -285,7 +296,8 @@ pub(crate) async fn pod_network_on_node(
     let mut first: Option<usize> = None;
     loop {
         let pods = read(&format!("list pods on {node}"), pods_api.list(&on_node)).await?;
-        let waiting = waiting_for_sandbox(&pods.items);
+        let events = read("list sandbox failures", events_api.list(&failures)).await?;
+        let waiting = waiting_for_sandbox(&pods.items, &events.items);
         let at_start = *first.get_or_insert(waiting.len());
         if waiting.is_empty() {
             return Ok(match at_start {
@@ -296,7 +308,6 @@ pub(crate) async fn pod_network_on_node(
                 ),
             });
         }
-        let events = read("list sandbox failures", events_api.list(&failures)).await?;
         if let Some((pod, error)) = fresh_sandbox_failure(&events.items, &waiting, since) {
             return Err(StepError::Failed(format!(
                 "{} pod{} on {node} still get no sandbox; the newest failure, for {pod}: {error}",
@@ -422,14 +433,19 @@ mod tests {
                 false,
             ),
             workload("host", serde_json::json!({"phase": "Pending"}), true),
+            workload("mounting", serde_json::json!({"phase": "Pending"}), false),
         ];
-        let waiting = waiting_for_sandbox(&pods);
-        assert_eq!(waiting, ["demo/stuck"]);
         let since: Timestamp = "2026-12-04T01:00:00Z"
             .parse()
             .unwrap_or_else(|e| panic!("{e}"));
         let msg = "Failed to create pod sandbox: ... networkPlugin cni failed to set up pod \"stuck_demo\" network: failed to allocate for range 0: no IP addresses available in network: cbr0";
-        let old = [failure("stuck", "2026-12-04T01:00:00Z", msg)];
+        let old = [
+            failure("stuck", "2026-12-04T01:00:00Z", msg),
+            failure("host", "2026-12-04T01:00:00Z", msg),
+        ];
+        // "mounting" has had no sandbox failure: it waits for something else.
+        let waiting = waiting_for_sandbox(&pods, &old);
+        assert_eq!(waiting, ["demo/stuck"]);
         assert_eq!(fresh_sandbox_failure(&old, &waiting, since), None);
         let new = [
             failure("stuck", "2026-12-04T01:00:05Z", msg),

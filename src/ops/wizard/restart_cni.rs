@@ -1,7 +1,9 @@
 //! Restart the pod network agent (flannel, calico-node) on one node: `:restart-cni
 //! [node]` on the Network pane. [`gather`] picks the add-on's DaemonSet and its pod on
 //! the node from the console's snapshot; [`assess`] shows the agent's state and plans
-//! the restart (delete the pod, wait for the DaemonSet's new one there to be Ready).
+//! the restart: delete the pod, then check the symptom is gone (the DaemonSet's new pod
+//! there is Ready and stays Ready, the node's pods stuck on their sandbox get one); a
+//! crash of the new agent stops the plan with its last log line and the likely cause.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -155,20 +155,38 @@ pub(crate) async fn agent_settled(
             ready_since = None;
         }
         if tokio::time::Instant::now() >= deadline {
-            let hint = if after_crashes {
-                format!(
-                    "; the kubelet backs off up to 5m between restarts of a crashing container: :restart-cni {node} starts it now"
-                )
-            } else {
-                String::new()
-            };
-            return Err(StepError::Failed(format!(
-                "{what}: not reached within {} ({last_seen}){hint}",
-                human_duration(timeout)
+            return Err(StepError::Failed(not_settled(
+                what,
+                timeout,
+                &last_seen,
+                node,
+                after_crashes,
             )));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// The timeout's text: what was last seen, and for an agent that was crash-looping
+/// before the fix, that the kubelet's back-off may simply not have restarted it yet.
+fn not_settled(
+    what: &WaitFor,
+    timeout: Duration,
+    last_seen: &str,
+    node: &str,
+    after_crashes: bool,
+) -> String {
+    let hint = if after_crashes {
+        format!(
+            "; the kubelet waits up to 5m between restarts of a crashing container: :restart-cni {node} starts it now"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}: not reached within {} ({last_seen}){hint}",
+        human_duration(timeout)
+    )
 }
 
 fn restart_count(pod: &Pod) -> i32 {
@@ -401,6 +419,34 @@ mod tests {
         assert_eq!(
             dial_timeout_target("dial tcp 10.96.0.1:443: connection refused"),
             None
+        );
+    }
+
+    #[test]
+    fn an_agent_still_in_back_off_points_at_restart_cni() {
+        let what = WaitFor::AgentSettled {
+            agent: "flannel".into(),
+            namespace: "kube-flannel".into(),
+            daemonset: "kube-flannel-ds".into(),
+            node: "node2".into(),
+            settle: Duration::from_secs(5),
+            after_crashes: true,
+        };
+        let text = not_settled(
+            &what,
+            Duration::from_secs(90),
+            "pod kube-flannel-ds-x is in back-off; its last log line: x",
+            "node2",
+            true,
+        );
+        assert!(
+            text.starts_with("the crash-looping flannel agent on node2 (DaemonSet kube-flannel/kube-flannel-ds) to start again, be Ready and stay Ready for 5s: not reached within 1m30s (pod kube-flannel-ds-x is in back-off"),
+            "{text}"
+        );
+        assert!(text.ends_with(":restart-cni node2 starts it now"), "{text}");
+        assert!(
+            !not_settled(&what, Duration::from_secs(90), "-", "node2", false)
+                .contains("restart-cni")
         );
     }
 

@@ -187,6 +187,7 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
         Err(e) => e.to_string(),
         Ok(o) => panic!("restarting node2's agent alone passed its check: {o:?}"),
     };
+    eprintln!("restart-cni alone on node2: {error}");
     assert!(
         error.contains("flannel on node2 still cannot reach 10.96.0.1:443")
             && error.contains("dial tcp 10.96.0.1:443: i/o timeout")
@@ -398,6 +399,7 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
         Err(e) => e.to_string(),
         Ok(o) => panic!("releasing one leak passed its check: {o:?}"),
     };
+    eprintln!("one of node1's leaks released: {error}");
     assert!(
         error.contains("on node1 still get no sandbox")
             && error.contains("no IP addresses available in network: cbr0"),

@@ -379,7 +379,7 @@ fn a_plan_killed_mid_step_is_reported_until_acknowledged() {
     let text = check(&c.dir);
     assert!(text.contains("WARNING   audit.interrupted"), "{text}");
     assert!(
-        text.contains("interrupted: step 1 of 1 (Release 251 leaked host-local reservations"),
+        text.contains("interrupted: step 1 of 2 (Release 251 leaked host-local reservations"),
         "{text}"
     );
     assert!(

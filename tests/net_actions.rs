@@ -4,11 +4,15 @@
 //! the network agent on a node is restarted; read-only and a wrong typed name change
 //! nothing.
 //!
-//! The lab plays the pod network from state, so the fixes are seen to work: restarting
-//! node2's agent alone changes nothing (the new one crash-loops the same way), the
-//! clusterCIDR alone leaves node1's range exhausted, and after all three (clusterCIDR
-//! with kube-proxy restarted, node2's agent restarted, node1's leaked reservations
-//! released) every pod is Running and Ready and no `net.*` finding is left.
+//! The lab plays the pod network from state, so the fixes are seen to work, and each
+//! fix ends by checking its symptom is gone: restarting node2's agent alone changes
+//! nothing (the new one crash-loops the same way) and the plan says so at its first
+//! crash, naming the timeout to the service VIP and kube-proxy; the clusterCIDR alone
+//! lets node2's crash-looping agent recover on its next start but leaves node1's range
+//! exhausted; releasing too few of node1's leaks ends with the sandbox failure that
+//! persists; and after all three (clusterCIDR with kube-proxy restarted, node2's agent
+//! restarted, node1's leaked reservations released) every check passes, every pod is
+//! Running and Ready and no `net.*` finding is left.
 
 mod common;
 
@@ -17,7 +21,7 @@ use std::time::Duration;
 use common::snapshot::wait_for_ids_on;
 use common::{Lab, shared, wait_for};
 use kcops::ops::wizard::{restart_cni, set_cluster_cidr};
-use kcops::ops::{AuditLog, ExecContext, Executor, OpsError, Plan};
+use kcops::ops::{AuditLog, ExecContext, Executor, Op, OpsError, Plan, WaitFor};
 
 fn lab() -> &'static Lab {
     shared("netactions", "flannel-broken", &["--no-ceph"])
@@ -106,6 +110,22 @@ fn restart_plan(s: &kcops::kube::reflectors::Sources, node: &str, pod: &str) -> 
     )
 }
 
+/// node1's leaked cbr0 reservations, `(ip, sandbox)`, as `:release-ips` reads them.
+fn node1_leaks(lab: &Lab) -> Vec<(String, String)> {
+    let report = lab.host_probe("node1").run();
+    let cbr0 = report
+        .ipam
+        .found()
+        .and_then(|nets| nets.iter().find(|n| n.name == "cbr0"))
+        .unwrap_or_else(|| panic!("no cbr0 on node1"));
+    report
+        .leaked(cbr0)
+        .unwrap_or_else(|| panic!("node1's live sandboxes are unknown"))
+        .iter()
+        .map(|r| (r.ip.to_string(), r.sandbox.clone()))
+        .collect()
+}
+
 /// `(pod, phase, ready)` of every pod that is not Running and Ready.
 fn unready_pods(lab: &Lab) -> Vec<String> {
     let out = lab.kubectl_ok(&[
@@ -128,9 +148,24 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
     let client = lab.client().await;
     let (tx, _rx) = tokio::sync::mpsc::channel(64);
 
+    // Two more pods for node1, where the range is exhausted: releasing too few leaks
+    // leaves one of them without an address.
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), "default");
+    for name in ["ipam-a", "ipam-b"] {
+        let pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeName": "node1", "containers": [{"name": "web", "image": "nginx"}]}
+        }))
+        .unwrap_or_else(|e| panic!("pod {name}: {e}"));
+        pods.create(&Default::default(), &pod)
+            .await
+            .unwrap_or_else(|e| panic!("create pod {name}: {e}"));
+    }
+
     // Restarting node2's agent alone changes nothing: node2's kube-proxy still runs
-    // without a clusterCIDR, so the new agent times out on the API the same way (the
-    // plan's wait for Ready is cut short here; the console's would time out).
+    // without a clusterCIDR, so the new agent times out on the API the same way, and
+    // the plan's check stops at that crash (not at its 3m timeout) and says why.
     let old_node2 = wait_for("flannel on node2", Duration::from_secs(60), || {
         flannel_pods(lab)
             .into_iter()
@@ -138,12 +173,32 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
             .map(|(_, p, _)| p)
     });
     let plan = restart_plan(&s, "node2", &old_node2);
-    let run = tokio::time::timeout(
-        Duration::from_secs(5),
-        executor(client.clone(), lab, false).run(&plan, &old_node2, tx.clone()),
-    )
-    .await;
-    assert!(run.is_err(), "node2's new agent became Ready: {run:?}");
+    let preview = plan.render().join("\n");
+    assert!(
+        preview.contains("stay Ready for 5s (a crash stops the wait)")
+            && preview.contains("the pods on node2 waiting for a pod sandbox to get one"),
+        "{preview}"
+    );
+    let started = std::time::Instant::now();
+    let run = executor(client.clone(), lab, false)
+        .run(&plan, &old_node2, tx.clone())
+        .await;
+    let error = match run {
+        Err(e) => e.to_string(),
+        Ok(o) => panic!("restarting node2's agent alone passed its check: {o:?}"),
+    };
+    eprintln!("restart-cni alone on node2: {error}");
+    assert!(
+        error.contains("flannel on node2 still cannot reach 10.96.0.1:443")
+            && error.contains("dial tcp 10.96.0.1:443: i/o timeout")
+            && error.contains("kube-proxy there runs without a clusterCIDR"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "the crash was reported after {:?}",
+        started.elapsed()
+    );
     let crashed = wait_for("node2's new agent to fail", Duration::from_secs(60), || {
         flannel_pods(lab)
             .into_iter()
@@ -162,9 +217,22 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
     assert_eq!(before_pods.len(), 3, "{before_pods:?}");
 
     // The wizard: what is wrong, the change line by line, then the plan (one restart
-    // and wait per node).
-    let wizard = set_cluster_cidr::assess(&set_cluster_cidr::gather(&s.snapshot()), None)
-        .unwrap_or_else(|e| panic!("no wizard: {e}"));
+    // and wait per node, then the check that node2's crash-looping agent recovers and
+    // its pods get sandboxes).
+    let checks_node2 = |plan: &Plan| {
+        plan.steps.iter().any(|st| {
+            matches!(&st.op, Op::Wait { what: WaitFor::AgentSettled { node, after_crashes: true, .. }, .. } if node == "node2")
+        })
+    };
+    let wizard = wait_for(
+        "the wizard to see node2's agent crash-looping",
+        Duration::from_secs(30),
+        || {
+            let w =
+                set_cluster_cidr::assess(&set_cluster_cidr::gather(&s.snapshot()), None).ok()?;
+            w.plan().is_some_and(|p| checks_node2(&p)).then_some(w)
+        },
+    );
     let text = wizard.render().join("\n");
     assert!(
         text.contains("✗ kube-proxy runs without a clusterCIDR"),
@@ -178,7 +246,11 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
         preview.contains("clusterCIDR empty -> \"10.244.0.0/16\""),
         "{preview}"
     );
-    assert_eq!(plan.steps.len(), 1 + 2 * before_pods.len(), "{preview}");
+    assert_eq!(plan.steps.len(), 1 + 2 * before_pods.len() + 2, "{preview}");
+    assert!(
+        preview.contains("the crash-looping flannel agent on node2 (DaemonSet kube-flannel/kube-flannel-ds) to start again"),
+        "{preview}"
+    );
 
     // Read-only and a wrong name change nothing.
     let refused = executor(client.clone(), lab, true)
@@ -197,6 +269,9 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
     );
     assert_eq!(proxy_config(lab), before_config);
 
+    // In the lab's model flannel decides reachability when it starts, so node2's agent
+    // recovers on its next start after kube-proxy there restarted, and the plan's
+    // check of that (and of node2's stuck pods) passes.
     executor(client.clone(), lab, false)
         .run(&plan, "kube-proxy", tx.clone())
         .await
@@ -290,41 +365,53 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
         "{none:?}"
     );
 
-    // With kube-proxy fixed, node2's agent restarted gets through and is Ready.
-    let crashing_node2 = flannel_pods(lab)
+    // With kube-proxy fixed, node2's agent restarted gets through, stays Ready, and
+    // the plan's checks pass.
+    let node2_agent = flannel_pods(lab)
         .into_iter()
         .find(|(n, _, _)| n == "node2")
         .map(|(_, p, _)| p)
         .unwrap_or_else(|| panic!("no flannel pod on node2"));
-    let plan = restart_plan(&s, "node2", &crashing_node2);
+    let plan = restart_plan(&s, "node2", &node2_agent);
     executor(client.clone(), lab, false)
-        .run(&plan, &crashing_node2, tx.clone())
+        .run(&plan, &node2_agent, tx.clone())
         .await
         .unwrap_or_else(|e| panic!("restart flannel on node2: {e}"));
 
-    // node1's leaked reservations released, as `:release-ips` builds it there.
-    let report = lab.host_probe("node1").run();
-    let cbr0 = report
-        .ipam
-        .found()
-        .and_then(|nets| nets.iter().find(|n| n.name == "cbr0"))
-        .unwrap_or_else(|| panic!("no cbr0 on node1"));
-    let leaked: Vec<(String, String)> = report
-        .leaked(cbr0)
-        .unwrap_or_else(|| panic!("node1's live sandboxes are unknown"))
-        .iter()
-        .map(|r| (r.ip.to_string(), r.sandbox.clone()))
-        .collect();
+    // Releasing one of node1's leaks is not enough for its stuck pods: the check ends
+    // with the sandbox failure that persists instead of waiting it out.
+    let release = |leaked: Vec<(String, String)>| {
+        Plan::release_leaked(
+            "node1",
+            &lab.host_root("node1"),
+            "cbr0",
+            Some(lab.sandboxes_command("node1")),
+            leaked,
+        )
+    };
+    let leaked = node1_leaks(lab);
     assert_eq!(leaked.len(), 251);
-    let plan = Plan::release_leaked(
-        "node1",
-        &lab.host_root("node1"),
-        "cbr0",
-        Some(lab.sandboxes_command("node1")),
-        leaked,
-    );
-    executor(client.clone(), lab, false)
+    let plan = release(leaked[..1].to_vec());
+    let error = match executor(client.clone(), lab, false)
         .run(&plan, "cbr0", tx.clone())
+        .await
+    {
+        Err(e) => e.to_string(),
+        Ok(o) => panic!("releasing one leak passed its check: {o:?}"),
+    };
+    eprintln!("one of node1's leaks released: {error}");
+    assert!(
+        error.contains("on node1 still get no sandbox")
+            && error.contains("no IP addresses available in network: cbr0"),
+        "{error}"
+    );
+
+    // node1's leaked reservations released, as `:release-ips` builds it there: its
+    // stuck pods get addresses.
+    let leaked = node1_leaks(lab);
+    assert_eq!(leaked.len(), 250);
+    executor(client.clone(), lab, false)
+        .run(&release(leaked), "cbr0", tx.clone())
         .await
         .unwrap_or_else(|e| panic!("release node1's leaks: {e}"));
 

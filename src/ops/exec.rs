@@ -628,6 +628,37 @@ impl Executor {
                 )
                 .await
             }
+            WaitFor::AgentSettled {
+                agent,
+                namespace,
+                daemonset,
+                node,
+                settle,
+                after_crashes,
+            } => {
+                let deleted: Vec<String> = memo
+                    .deleted_pods
+                    .iter()
+                    .filter(|((ns, _), _)| ns == namespace)
+                    .map(|(_, uid)| uid.clone())
+                    .collect();
+                steps::net_wait::agent_settled(
+                    c,
+                    agent,
+                    namespace,
+                    daemonset,
+                    node,
+                    *settle,
+                    *after_crashes,
+                    &deleted,
+                    timeout,
+                    what,
+                )
+                .await
+            }
+            WaitFor::PodNetworkOnNode { node } => {
+                steps::net_wait::pod_network_on_node(c, node, timeout, what).await
+            }
             WaitFor::ClaimPodReady { namespace, claim } => {
                 steps::kube_wait::claim_pod_ready(c, namespace, claim, timeout, what).await
             }

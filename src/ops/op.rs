@@ -73,6 +73,11 @@ impl fmt::Display for ScaleKind {
     }
 }
 
+/// How long the pods stuck without a sandbox may take to get one once a network fix
+/// removed the cause (the kubelet retries sandbox setup on its own); a new sandbox
+/// failure stops the wait sooner.
+pub(crate) const POD_NETWORK_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// A state a `Wait` step waits for (watched, not polled).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitFor {
@@ -106,6 +111,27 @@ pub enum WaitFor {
         image: String,
         node: LockNode,
     },
+    /// A fix's check that the network agent (`agent`: flannel, calico) of DaemonSet
+    /// `daemonset` on `node` works, not only that it was restarted: a pod of it is
+    /// Running and Ready and stays Ready for `settle` (a crash-looping agent is Ready
+    /// briefly or never). Without `after_crashes` the pod must be one this run did not
+    /// delete and its first crash stops the wait with the agent's last words and the
+    /// likely cause; with it, the agent was crash-looping before the plan's change and
+    /// its next start is what counts, so crashes meanwhile are waited out.
+    AgentSettled {
+        agent: String,
+        namespace: String,
+        daemonset: String,
+        node: String,
+        settle: Duration,
+        after_crashes: bool,
+    },
+    /// A fix's check that its symptom is gone: every pod on `node` stuck on its pod
+    /// sandbox (Pending without an IP, not host-network, with a FailedCreatePodSandBox
+    /// event) gets one. A new FailedCreatePodSandBox
+    /// event for one of them after the step starts stops the wait with the plugin's
+    /// error: the cause persists.
+    PodNetworkOnNode { node: String },
 }
 
 /// The node a [`WaitFor::LockHeldBy`] expects: known when the plan is made, or the
@@ -150,6 +176,12 @@ impl WaitFor {
             WaitFor::LockHeldBy { pool, image, .. } => {
                 ObjectRef::new("RbdImage", Some(pool), image.as_str())
             }
+            WaitFor::AgentSettled {
+                namespace,
+                daemonset,
+                ..
+            } => ObjectRef::new("DaemonSet", Some(namespace), daemonset.as_str()),
+            WaitFor::PodNetworkOnNode { node } => ObjectRef::node(node),
         }
     }
 }
@@ -185,6 +217,34 @@ impl fmt::Display for WaitFor {
             WaitFor::LockHeldBy { pool, image, node } => {
                 write!(f, "the lock on RBD image {pool}/{image} to name {node}")
             }
+            WaitFor::AgentSettled {
+                agent,
+                namespace,
+                daemonset,
+                node,
+                settle,
+                after_crashes: false,
+            } => write!(
+                f,
+                "a new {agent} pod of DaemonSet {namespace}/{daemonset} on {node} to be Running and Ready and stay Ready for {} (a crash stops the wait)",
+                human_duration(*settle)
+            ),
+            WaitFor::AgentSettled {
+                agent,
+                namespace,
+                daemonset,
+                node,
+                settle,
+                after_crashes: true,
+            } => write!(
+                f,
+                "the crash-looping {agent} agent on {node} (DaemonSet {namespace}/{daemonset}) to start again, be Ready and stay Ready for {}",
+                human_duration(*settle)
+            ),
+            WaitFor::PodNetworkOnNode { node } => write!(
+                f,
+                "the pods on {node} waiting for a pod sandbox to get one (a new sandbox failure stops the wait)"
+            ),
         }
     }
 }

@@ -179,7 +179,8 @@ impl Plan {
 
     /// Release leaked host-local IP reservations of `network` on `node` (files under
     /// `host_root`): destructive (a wrong deletion gives one address to two pods), so the
-    /// network's name must be typed.
+    /// network's name must be typed. It ends by checking the symptom is gone: the
+    /// node's pods stuck without a sandbox get one (a new failure stops it with why).
     pub fn release_leaked(
         node: &str,
         host_root: &std::path::Path,
@@ -202,6 +203,10 @@ impl Plan {
             },
             true,
         ))
+        .then_wait(
+            WaitFor::PodNetworkOnNode { node: node.into() },
+            super::op::POD_NETWORK_TIMEOUT,
+        )
     }
 
     /// The audit log's action: the distinct mutating verbs in step order (`scale`,
@@ -521,6 +526,7 @@ mod tests {
                 "Target: HostLocalNetwork node1/cbr0",
                 "Steps:",
                 "  1. [destructive] Release 10 leaked host-local reservations of network cbr0 on node1 (/var/lib/cni/networks/cbr0): 10.244.1.4, 10.244.1.5, 10.244.1.6, 10.244.1.7, 10.244.1.8, 10.244.1.9, 10.244.1.10, 10.244.1.11 and 2 more; each only if its sandbox is still gone when checked again under the directory's lock",
+                "  2. Wait up to 2m for the pods on node1 waiting for a pod sandbox to get one (a new sandbox failure stops the wait)",
                 "Confirmation: type \"cbr0\"",
             ]
         );

@@ -6,6 +6,8 @@
 //!   and the bounded request helpers every Kubernetes call goes through.
 //! - [`kube_wait`]: waiting for Kubernetes states (a pod gone or Ready, replicas
 //!   ready, an agent back on its node, a claim's pod running).
+//! - [`net_wait`]: the network fixes' checks that the symptom is gone (the agent stays
+//!   Ready, the stuck pods get sandboxes), stopping at the first sign it is not.
 //! - [`ceph`]: fencing a client, breaking an RBD lock, waiting for a lock to move.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
 
@@ -13,6 +15,7 @@ pub(crate) mod ceph;
 pub(crate) mod host;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
+pub(crate) mod net_wait;
 
 /// What a step that did not fail found.
 pub(crate) enum Applied {

@@ -2,7 +2,9 @@
 //! Not a paged wizard (the finding already is the evidence) but the same split:
 //! [`gather`] reads the latest host report from the console's snapshot; [`assess`]
 //! picks the network (the first with leaks unless named) and builds the plan, or says
-//! why there is none. The executor checks each file again before deleting it.
+//! why there is none. The executor checks each file again before deleting it, and the
+//! plan ends by checking the node's pods stuck on their sandbox get an address (a new
+//! "no IP addresses available" failure stops it and says so).
 
 use std::path::Path;
 

@@ -1,7 +1,9 @@
 //! Restart the pod network agent (flannel, calico-node) on one node: `:restart-cni
 //! [node]` on the Network pane. [`gather`] picks the add-on's DaemonSet and its pod on
 //! the node from the console's snapshot; [`assess`] shows the agent's state and plans
-//! the restart (delete the pod, wait for the DaemonSet's new one there to be Ready).
+//! the restart: delete the pod, then check the symptom is gone (the DaemonSet's new pod
+//! there is Ready and stays Ready, the node's pods stuck on their sandbox get one); a
+//! crash of the new agent stops the plan with its last log line and the likely cause.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,11 +13,15 @@ use super::{Page, Tone, Wizard, WizardOption};
 use crate::diagnose::network::config;
 use crate::model::pod::Pod;
 use crate::model::snapshot::Snapshot;
-use crate::ops::op::{ObjectRef, Op, WaitFor};
+use crate::ops::op::{ObjectRef, Op, POD_NETWORK_TIMEOUT, WaitFor};
 use crate::ops::plan::{Confirmation, Plan, Step};
 
 /// How long a restarted agent may take to be Ready again.
 pub(crate) const AGENT_READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// How long a restarted network agent must stay Ready before the fix counts: a
+/// crash-looping agent is Ready briefly or never.
+pub(crate) const AGENT_SETTLE: Duration = Duration::from_secs(5);
 
 /// A pod of a DaemonSet on one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +50,37 @@ impl AgentPod {
                 node: self.node.clone(),
             },
             AGENT_READY_TIMEOUT,
+        )
+    }
+
+    /// Restart a network agent (`agent`: flannel, calico) and check the symptom is
+    /// gone: the new pod is Ready and stays Ready (its first crash stops the plan with
+    /// the cause), then the node's pods stuck without a sandbox get one.
+    pub(crate) fn restart_agent_steps(&self, agent: &str, plan: Plan) -> Plan {
+        plan.step(Step::new(
+            Op::DeletePod {
+                namespace: self.namespace.clone(),
+                name: self.name.clone(),
+                grace: None,
+            },
+            true,
+        ))
+        .then_wait(
+            WaitFor::AgentSettled {
+                agent: agent.to_string(),
+                namespace: self.namespace.clone(),
+                daemonset: self.daemonset.clone(),
+                node: self.node.clone(),
+                settle: AGENT_SETTLE,
+                after_crashes: false,
+            },
+            AGENT_READY_TIMEOUT,
+        )
+        .then_wait(
+            WaitFor::PodNetworkOnNode {
+                node: self.node.clone(),
+            },
+            POD_NETWORK_TIMEOUT,
         )
     }
 }
@@ -127,19 +164,29 @@ pub fn assess(facts: &Facts) -> Result<Wizard, WizardError> {
     what.warn(format!(
         "Until the new agent is Ready, new pods on {node} get no network; running pods keep theirs."
     ));
+    what.plain(format!(
+        "Then the new agent must stay Ready for {} and {node}'s pods waiting for a sandbox must get one; if the agent crashes again the plan stops with its last words.",
+        crate::ops::op::human_duration(AGENT_SETTLE)
+    ));
     w.pages.push(what);
-    w.set_plan(Arc::new(move |_: &[WizardOption]| restart_agent(&agent)));
+    let kind = cni.kind.clone();
+    w.set_plan(Arc::new(move |_: &[WizardOption]| {
+        restart_agent(&agent, &kind)
+    }));
     Ok(w)
 }
 
-/// Restart the network agent on one node. The pod's name must be typed: pod
-/// networking on that node pauses while the agent restarts.
-pub(crate) fn restart_agent(pod: &AgentPod) -> Plan {
-    pod.restart_steps(Plan::new(
-        format!("Restart the network agent on {}", pod.node),
-        ObjectRef::pod(&pod.namespace, &pod.name),
-        Confirmation::TypedName(pod.name.clone()),
-    ))
+/// Restart the network agent (`agent`: flannel, calico) on one node. The pod's name
+/// must be typed: pod networking on that node pauses while the agent restarts.
+pub(crate) fn restart_agent(pod: &AgentPod, agent: &str) -> Plan {
+    pod.restart_agent_steps(
+        agent,
+        Plan::new(
+            format!("Restart the network agent on {}", pod.node),
+            ObjectRef::pod(&pod.namespace, &pod.name),
+            Confirmation::TypedName(pod.name.clone()),
+        ),
+    )
 }
 
 /// Phase, readiness, restarts and the last termination of the agent pod, as wizard lines.
@@ -225,12 +272,16 @@ mod tests {
             assert!(text.contains(&want.to_string()), "{want}\n{text:#?}");
         }
         let plan = w.plan().unwrap_or_else(|| panic!("blocked"));
-        assert_eq!(plan.steps.len(), 2);
+        assert_eq!(plan.steps.len(), 3);
         assert!(plan.check_confirmation("kube-flannel-ds-zp9wd").is_ok());
         assert!(plan.check_confirmation("yes").is_err());
         assert_eq!(
             plan.steps[1].description,
-            "Wait up to 3m for a new pod of DaemonSet kube-flannel/kube-flannel-ds on node2 to be Running and Ready"
+            "Wait up to 3m for a new flannel pod of DaemonSet kube-flannel/kube-flannel-ds on node2 to be Running and Ready and stay Ready for 5s (a crash stops the wait)"
+        );
+        assert_eq!(
+            plan.steps[2].description,
+            "Wait up to 2m for the pods on node2 waiting for a pod sandbox to get one (a new sandbox failure stops the wait)"
         );
     }
 

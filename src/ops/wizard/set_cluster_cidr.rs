@@ -7,17 +7,19 @@
 //! kube-proxy one node at a time.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::error::WizardError;
-use super::restart_cni::AgentPod;
+use super::restart_cni::{AGENT_SETTLE, AgentPod};
 use super::{Page, Wizard, WizardOption};
 use crate::diagnose::network::config::{self, Sourced};
 use crate::diagnose::network::node_pod_cidr;
 use crate::model::cidr::{self, Cidr};
 use crate::model::pod::Pod;
 use crate::model::snapshot::Snapshot;
-use crate::ops::op::{ObjectRef, Op};
+use crate::ops::op::{ObjectRef, Op, POD_NETWORK_TIMEOUT, WaitFor};
 use crate::ops::plan::{Confirmation, Plan, Step};
+use crate::ops::steps::net_wait::{AgentState, agent_state};
 
 /// What the fix needs to know, from the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,9 @@ pub struct Facts {
     pub config_line: Option<String>,
     /// kube-proxy's pods (not being deleted), in node order.
     pub proxies: Vec<AgentPod>,
+    /// The network agents (`flannel`, `calico` and the pod) that crash-loop now, in
+    /// node order: the plan ends by checking they recover.
+    pub crashing_agents: Vec<(String, AgentPod)>,
 }
 
 /// Reads the facts from the console's snapshot (already live state).
@@ -68,6 +73,29 @@ pub fn gather(s: &Snapshot) -> Facts {
         })
         .collect();
     proxies.sort_by(|a, b| a.node.cmp(&b.node));
+    let kind = cfg.kind().name().to_string();
+    let mut crashing_agents: Vec<(String, AgentPod)> = cfg
+        .daemonset
+        .and_then(|ds| ds.metadata.name.clone())
+        .map(|daemonset| {
+            cfg.agents
+                .iter()
+                .filter(|(_, p)| matches!(agent_state(p), AgentState::Crashed { .. }))
+                .filter_map(|(node, p)| {
+                    Some((
+                        kind.clone(),
+                        AgentPod {
+                            namespace: p.metadata.namespace.clone()?,
+                            name: p.metadata.name.clone()?,
+                            daemonset: daemonset.clone(),
+                            node: node.to_string(),
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    crashing_agents.sort_by(|a, b| a.1.node.cmp(&b.1.node));
     let node_pod_cidrs = s
         .nodes
         .iter()
@@ -88,6 +116,7 @@ pub fn gather(s: &Snapshot) -> Facts {
         node_pod_cidrs,
         config_line,
         proxies,
+        crashing_agents,
     }
 }
 
@@ -196,11 +225,18 @@ pub fn assess(facts: &Facts, cidr: Option<&str>) -> Result<Wizard, WizardError> 
             "kube-proxy reads the file only when it starts: its {n} pods restart one node at a time, each waited for until Ready."
         ),
     });
+    for (kind, agent) in &facts.crashing_agents {
+        patch.plain(format!(
+            "{kind} on {} crash-loops now: its next start should reach the API server; the plan ends by checking it recovers and that {}'s pods waiting for a sandbox get one.",
+            agent.node, agent.node
+        ));
+    }
     w.pages.push(patch);
     let value = current.value.clone();
     let pods = facts.proxies.clone();
+    let agents = facts.crashing_agents.clone();
     w.set_plan(Arc::new(move |_: &[WizardOption]| -> Plan {
-        set_kube_proxy_cluster_cidr("kube-system", &want, &value, &pods)
+        set_kube_proxy_cluster_cidr("kube-system", &want, &value, &pods, &agents)
     }));
     Ok(w)
 }
@@ -266,13 +302,17 @@ fn validate(facts: &Facts, typed: &str) -> Result<(), WizardError> {
 }
 
 /// Set kube-proxy's clusterCIDR, then restart its pods one node at a time (it reads
-/// the file only at start), each waited for before the next. `current` is the value the
-/// operator saw (`""` when empty or absent). Typed confirmation: `kube-proxy`.
+/// the file only at start), each waited for before the next; then check that each
+/// crash-looping network agent of `agents` recovers on its own next start (a
+/// flannel reaches the API once its node's kube-proxy routes the service VIP) and its
+/// node's stuck pods get sandboxes. `current` is the value the operator saw (`""`
+/// when empty or absent). Typed confirmation: `kube-proxy`.
 pub(crate) fn set_kube_proxy_cluster_cidr(
     namespace: &str,
     cidr: &str,
     current: &str,
     pods: &[AgentPod],
+    agents: &[(String, AgentPod)],
 ) -> Plan {
     let plan = Plan::new(
         format!("Set kube-proxy's clusterCIDR to {cidr}"),
@@ -288,8 +328,33 @@ pub(crate) fn set_kube_proxy_cluster_cidr(
         },
         false,
     ));
-    pods.iter().fold(plan, |plan, pod| pod.restart_steps(plan))
+    let plan = pods.iter().fold(plan, |plan, pod| pod.restart_steps(plan));
+    agents.iter().fold(plan, |plan, (kind, agent)| {
+        plan.then_wait(
+            WaitFor::AgentSettled {
+                agent: kind.clone(),
+                namespace: agent.namespace.clone(),
+                daemonset: agent.daemonset.clone(),
+                node: agent.node.clone(),
+                settle: AGENT_SETTLE,
+                after_crashes: true,
+            },
+            AGENT_RECOVERY_TIMEOUT,
+        )
+        .then_wait(
+            WaitFor::PodNetworkOnNode {
+                node: agent.node.clone(),
+            },
+            POD_NETWORK_TIMEOUT,
+        )
+    })
 }
+
+/// How long a crash-looping agent gets to recover on its own once kube-proxy is
+/// fixed: the kubelet's next restart of it may be up to 5m away on a real node (a
+/// scenario's back-off cap makes it seconds in the lab); past this the failure says
+/// `:restart-cni <node>` starts it at once.
+pub(crate) const AGENT_RECOVERY_TIMEOUT: Duration = Duration::from_secs(90);
 
 fn owned_by_daemonset(p: &Pod, name: &str) -> bool {
     p.metadata
@@ -332,6 +397,15 @@ mod tests {
             ],
             config_line: Some("clusterCIDR: \"\"".into()),
             proxies: vec![proxy("node1"), proxy("node2")],
+            crashing_agents: vec![(
+                "flannel".into(),
+                AgentPod {
+                    namespace: "kube-flannel".into(),
+                    name: "kube-flannel-ds-x".into(),
+                    daemonset: "kube-flannel-ds".into(),
+                    node: "node2".into(),
+                },
+            )],
         }
     }
 
@@ -348,7 +422,7 @@ mod tests {
             assert!(text.contains(&want.to_string()), "{want}\n{text:#?}");
         }
         let plan = w.plan().unwrap_or_else(|| panic!("blocked"));
-        assert_eq!(plan.steps.len(), 5);
+        assert_eq!(plan.steps.len(), 7);
         assert!(plan.validate().is_ok());
         assert!(plan.check_confirmation("yes").is_err());
         assert!(plan.check_confirmation("kube-proxy").is_ok());
@@ -362,6 +436,14 @@ mod tests {
         );
         assert!(
             matches!(&plan.steps[3].op, Op::DeletePod { name, .. } if name == "kube-proxy-node2")
+        );
+        // Then the check that the symptom is gone: node2's agent recovers, its pods run.
+        assert_eq!(
+            plan.steps[5].description,
+            "Wait up to 1m30s for the crash-looping flannel agent on node2 (DaemonSet kube-flannel/kube-flannel-ds) to start again, be Ready and stay Ready for 5s"
+        );
+        assert!(
+            matches!(&plan.steps[6].op, Op::Wait { what: WaitFor::PodNetworkOnNode { node }, .. } if node == "node2")
         );
     }
 

@@ -186,6 +186,22 @@ async fn daemon_pod_ready(
     node: &str,
     deleted_uids: &[String],
 ) -> Result<Option<String>, StepError> {
+    let pods = daemon_pods(client, namespace, daemonset, node, deleted_uids).await?;
+    Ok(pods
+        .into_iter()
+        .find(pod_ready)
+        .and_then(|p| p.metadata.name))
+}
+
+/// The pods of `daemonset` on `node`, except the ones whose uid is in `deleted_uids`
+/// (those this run deleted, which may linger while they terminate).
+pub(super) async fn daemon_pods(
+    client: &Client,
+    namespace: &str,
+    daemonset: &str,
+    node: &str,
+    deleted_uids: &[String],
+) -> Result<Vec<Pod>, StepError> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let params = ListParams::default().fields(&format!("spec.nodeName={node}"));
     let pods = read(
@@ -202,15 +218,12 @@ async fn daemon_pod_ready(
                 .iter()
                 .flatten()
                 .any(|o| o.kind == "DaemonSet" && o.name == daemonset)
+                && p.metadata
+                    .uid
+                    .as_ref()
+                    .is_none_or(|u| !deleted_uids.contains(u))
         })
-        .filter(|p| {
-            p.metadata
-                .uid
-                .as_ref()
-                .is_none_or(|u| !deleted_uids.contains(u))
-        })
-        .find(pod_ready)
-        .and_then(|p| p.metadata.name))
+        .collect())
 }
 
 /// Whether `pod` mounts the claim `claim`.

@@ -207,22 +207,10 @@ async fn agent_pod(
     node: &str,
     deleted: &[String],
 ) -> Result<Option<Pod>, StepError> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let params = ListParams::default().fields(&format!("spec.nodeName={node}"));
-    let pods = read(
-        &format!("list pods of {namespace}/{daemonset} on {node}"),
-        api.list(&params),
-    )
-    .await?;
-    Ok(pods.items.into_iter().find(|p| {
-        p.metadata.deletion_timestamp.is_none()
-            && p.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.kind == "DaemonSet" && o.name == daemonset)
-            && p.metadata.uid.as_ref().is_none_or(|u| !deleted.contains(u))
-    }))
+    let pods = super::kube_wait::daemon_pods(client, namespace, daemonset, node, deleted).await?;
+    Ok(pods
+        .into_iter()
+        .find(|p| p.metadata.deletion_timestamp.is_none()))
 }
 
 /// `namespace/name` of the pods stuck on their sandbox: not host-network, not being

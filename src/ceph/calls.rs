@@ -20,7 +20,7 @@ pub(crate) const BLOCKLIST_CAPS_HINT: &str =
     "blocklisting needs mon caps `profile rbd` or `allow rw` (or `allow *`)";
 
 /// A live session with the cluster, owned by the Ceph thread.
-pub(crate) struct Connection {
+pub struct Connection {
     pub cluster: Cluster,
     pub entity: String,
     pub mons: String,

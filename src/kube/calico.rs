@@ -35,7 +35,7 @@ pub fn block_affinities() -> ApiResource {
 }
 
 /// The source name of a resource in the status list (`ippools.crd.projectcalico.org`).
-pub fn source_kind(ar: &ApiResource) -> &'static str {
+pub(crate) fn source_kind(ar: &ApiResource) -> &'static str {
     if ar.plural == "ippools" {
         "ippools.crd.projectcalico.org"
     } else {

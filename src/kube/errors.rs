@@ -73,7 +73,7 @@ pub enum KubeError {
 
 impl KubeError {
     /// Classifies a client error; `server` is the API server's address, for the text.
-    pub fn from_kube(err: &::kube::Error, server: &str) -> KubeError {
+    pub(crate) fn from_kube(err: &::kube::Error, server: &str) -> KubeError {
         if let Some(status) = failed_plugin_status(err) {
             return KubeError::CredentialPlugin { status };
         }
@@ -88,7 +88,7 @@ impl KubeError {
     }
 
     /// Classifies a watcher error (a failed list or watch, or an error event).
-    pub fn from_watcher(err: &::kube::runtime::watcher::Error, server: &str) -> KubeError {
+    pub(crate) fn from_watcher(err: &::kube::runtime::watcher::Error, server: &str) -> KubeError {
         use ::kube::runtime::watcher::Error as W;
         match err {
             W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => {
@@ -110,7 +110,7 @@ impl KubeError {
     /// Asking again will get the same answer: the credentials, the CA, the address or
     /// the kubeconfig are wrong, so `kcops check` stops at the first one instead of
     /// retrying until its timeout. A timeout or a 5xx may pass; these do not.
-    pub fn is_definitive(&self) -> bool {
+    pub(crate) fn is_definitive(&self) -> bool {
         match self {
             KubeError::Unreachable { why, .. } => {
                 matches!(why, Unreachable::Refused | Unreachable::NoSuchHost)

@@ -582,18 +582,6 @@ impl Sources {
         s.events = self.events.state();
         s
     }
-
-    /// Names of namespaces, for the namespace switcher.
-    pub fn namespace_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .namespaces
-            .state()
-            .iter()
-            .map(|n| n.name_any())
-            .collect();
-        v.sort();
-        v
-    }
 }
 
 #[cfg(test)]

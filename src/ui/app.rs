@@ -574,7 +574,7 @@ impl App {
         }
     }
 
-    pub fn on_msg(&mut self, msg: UiMsg) {
+    pub(crate) fn on_msg(&mut self, msg: UiMsg) {
         match msg {
             UiMsg::Feed(FeedMsg::Logs { id, lines }) if id == self.log_id => {
                 if let Some(Overlay::Detail(d)) = &mut self.overlay {

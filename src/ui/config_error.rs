@@ -68,7 +68,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// An error with no position (the file as a whole).
-    pub fn whole_file(
+    pub(crate) fn whole_file(
         file: impl Into<String>,
         kind: ConfigErrorKind,
         message: impl Into<String>,

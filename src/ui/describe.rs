@@ -7,7 +7,7 @@ use crate::model::snapshot::Snapshot;
 use crate::ui::view::{ObjKey, ObjKind};
 
 /// The object behind a row as JSON, if it is still in the snapshot.
-pub fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
+pub(crate) fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
     /// The console's own pod type serialises without apiVersion and kind: add them.
     fn find<K>(items: &[std::sync::Arc<K>], key: &ObjKey) -> Option<Value>
     where
@@ -40,7 +40,7 @@ pub fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
 }
 
 /// The object as YAML lines.
-pub fn yaml_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
+pub(crate) fn yaml_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     match object_json(s, key) {
         Some(v) => yaml_of(&v),
         None => vec![format!("{} {} is gone", key.kind.label(), key.name)],
@@ -48,7 +48,7 @@ pub fn yaml_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
 }
 
 /// An object (as JSON) as YAML lines.
-pub fn yaml_of(v: &Value) -> Vec<String> {
+pub(crate) fn yaml_of(v: &Value) -> Vec<String> {
     serde_yaml_ng::to_string(&sorted(v))
         .unwrap_or_else(|e| format!("cannot render YAML: {e}"))
         .lines()
@@ -103,7 +103,7 @@ fn map_lines(out: &mut Vec<String>, title: &str, v: &Value) {
 }
 
 /// Describe lines for an object.
-pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
+pub(crate) fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
     let Some(v) = object_json(s, key) else {
         return vec![format!("{} {} is gone", key.kind.label(), key.name)];
     };
@@ -112,7 +112,7 @@ pub fn describe_lines(s: &Snapshot, key: &ObjKey) -> Vec<String> {
 
 /// Describe lines for an object given as JSON (the stored copy, or the whole object
 /// fetched from the API server), with its events from the snapshot.
-pub fn describe_object(s: &Snapshot, key: &ObjKey, v: &Value) -> Vec<String> {
+pub(crate) fn describe_object(s: &Snapshot, key: &ObjKey, v: &Value) -> Vec<String> {
     let mut out = vec![format!("{:<16}{}", "Name:", key.name)];
     if !key.namespace.is_empty() {
         out.push(format!("{:<16}{}", "Namespace:", key.namespace));

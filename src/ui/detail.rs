@@ -23,7 +23,7 @@ const SIDEWAYS: u16 = 8;
 
 /// What a key asks the app to do once the view has taken it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DetailOutcome {
+pub(crate) enum DetailOutcome {
     /// Nothing beyond what the view did itself (scrolled, found, ...).
     Stay,
     /// Close the view (and stop its log stream).
@@ -39,10 +39,10 @@ pub enum DetailOutcome {
 }
 
 /// Most log lines kept in memory for one view.
-pub const MAX_LOG_LINES: usize = 10_000;
+pub(crate) const MAX_LOG_LINES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DetailKind {
+pub(crate) enum DetailKind {
     Describe,
     Yaml,
     Logs,
@@ -52,7 +52,7 @@ pub enum DetailKind {
 }
 
 #[derive(Debug)]
-pub struct Detail {
+pub(crate) struct Detail {
     pub kind: DetailKind,
     pub key: ObjKey,
     pub lines: VecDeque<String>,
@@ -128,7 +128,7 @@ impl Detail {
     }
 
     /// Appends log lines, keeping the buffer bounded and following the tail if asked.
-    pub fn push_lines(&mut self, new: impl IntoIterator<Item = String>) {
+    pub(crate) fn push_lines(&mut self, new: impl IntoIterator<Item = String>) {
         for l in new {
             self.lines.push_back(l);
         }
@@ -141,7 +141,7 @@ impl Detail {
         }
     }
 
-    pub fn scroll_by(&mut self, delta: isize) {
+    pub(crate) fn scroll_by(&mut self, delta: isize) {
         let max = self.lines.len().saturating_sub(1) as isize;
         self.scroll = (self.scroll as isize + delta).clamp(0, max.max(0)) as usize;
     }
@@ -156,7 +156,7 @@ impl Detail {
 
     /// Carries out `action`; `None` if a detail view has no use for it (so a test
     /// can tell a binding that does nothing).
-    pub fn on_action(&mut self, action: Action) -> Option<DetailOutcome> {
+    pub(crate) fn on_action(&mut self, action: Action) -> Option<DetailOutcome> {
         let logs = self.kind == DetailKind::Logs;
         let found = |found: bool| {
             if found {
@@ -235,13 +235,13 @@ impl Detail {
     }
 
     /// Jumps to the next line (after the current one) containing the search text.
-    pub fn search_next(&mut self) -> bool {
+    pub(crate) fn search_next(&mut self) -> bool {
         self.search_step(true)
     }
 
     /// Jumps to the previous line (before the current one) containing the search
     /// text.
-    pub fn search_prev(&mut self) -> bool {
+    pub(crate) fn search_prev(&mut self) -> bool {
         self.search_step(false)
     }
 

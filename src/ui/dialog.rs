@@ -16,7 +16,7 @@ use crate::ui::theme::{Role, Theme};
 
 /// What a dialog is for.
 #[derive(Debug)]
-pub enum DialogKind {
+pub(crate) enum DialogKind {
     /// Show the plan, take the confirmation, run it.
     ConfirmPlan(Plan),
     /// Ask for replicas, then build a scale plan.
@@ -33,7 +33,7 @@ pub enum DialogKind {
 
 /// What a key asks the app to do once the dialog has taken it.
 #[derive(Debug, PartialEq)]
-pub enum DialogOutcome {
+pub(crate) enum DialogOutcome {
     /// Nothing beyond what the dialog did itself.
     Stay,
     /// Close the dialog.
@@ -50,7 +50,7 @@ pub enum DialogOutcome {
 }
 
 #[derive(Debug)]
-pub struct Dialog {
+pub(crate) struct Dialog {
     pub kind: DialogKind,
     pub input: TextField,
     /// Progress and result lines once a plan runs.
@@ -90,7 +90,7 @@ impl Dialog {
 
     /// Carries out `action`; `None` if the dialog has no use for it (so a test can
     /// tell a binding that does nothing).
-    pub fn on_action(&mut self, action: Action) -> Option<DialogOutcome> {
+    pub(crate) fn on_action(&mut self, action: Action) -> Option<DialogOutcome> {
         Some(match action {
             Action::Help => DialogOutcome::Help,
             Action::Cancel if self.running => DialogOutcome::Stay,
@@ -243,7 +243,7 @@ impl Dialog {
 
 /// A running plan's progress lines, its error and, once done, the close hint with
 /// the key that closes: the same in the plan dialog and the wizard overlay.
-pub fn outcome_lines<'a>(
+pub(crate) fn outcome_lines<'a>(
     progress: &'a [(Role, String)],
     error: Option<&'a str>,
     close_key: Option<&str>,

@@ -14,7 +14,7 @@ use super::theme::{Role, Theme};
 
 /// The first key of `action` in `context` as prose writes it (`Esc`, `Enter`,
 /// `ctrl-c`, `?`); empty if nothing is bound.
-pub fn key_in_prose(keymap: &Keymap, context: Context, action: Action) -> String {
+pub(crate) fn key_in_prose(keymap: &Keymap, context: Context, action: Action) -> String {
     let Some(key) = keymap.keys_for(context, action).into_iter().next() else {
         return String::new();
     };
@@ -30,7 +30,7 @@ pub fn key_in_prose(keymap: &Keymap, context: Context, action: Action) -> String
 
 /// `key label` pairs for the actions bound in `context`, two spaces apart
 /// (`? help  : command`); unbound actions are left out.
-pub fn hint_text(keymap: &Keymap, context: Context, items: &[(Action, &str)]) -> String {
+pub(crate) fn hint_text(keymap: &Keymap, context: Context, items: &[(Action, &str)]) -> String {
     items
         .iter()
         .filter_map(|(action, label)| {
@@ -43,7 +43,7 @@ pub fn hint_text(keymap: &Keymap, context: Context, items: &[(Action, &str)]) ->
 
 /// The status bar's hints where the focus is a pane whose keys come from
 /// `context` (the table's, or `[global]` on the Overview).
-pub fn status_hints(keymap: &Keymap, context: Context) -> String {
+pub(crate) fn status_hints(keymap: &Keymap, context: Context) -> String {
     hint_text(
         keymap,
         context,
@@ -58,7 +58,7 @@ pub fn status_hints(keymap: &Keymap, context: Context) -> String {
 
 /// Where the keys the overlay explains come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Focus {
+pub(crate) enum Focus {
     /// A pane: the sections its keys are looked up in (`Pane::contexts`, its own
     /// first).
     Pane(&'static [Context]),
@@ -106,7 +106,7 @@ fn title(context: Context, focus: Focus) -> &'static str {
 /// The `?` overlay: the keys of the focus (and, over a pane, the `:` commands),
 /// scrollable when they do not fit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HelpOverlay {
+pub(crate) struct HelpOverlay {
     pub focus: Focus,
     /// `:` commands as help lists them: usage with aliases, what it does.
     commands: Vec<(String, &'static str)>,
@@ -123,7 +123,7 @@ impl HelpOverlay {
     }
 
     /// Lists the `:` commands too, in a section after the keys.
-    pub fn with_commands(mut self, commands: Vec<(String, &'static str)>) -> Self {
+    pub(crate) fn with_commands(mut self, commands: Vec<(String, &'static str)>) -> Self {
         self.commands = commands;
         self
     }
@@ -139,7 +139,7 @@ impl HelpOverlay {
 
     /// Carries out `action`: `Some(true)` closes, `None` if the overlay has no use
     /// for it.
-    pub fn on_action(&mut self, action: Action) -> Option<bool> {
+    pub(crate) fn on_action(&mut self, action: Action) -> Option<bool> {
         let page = 10;
         self.scroll = match action {
             Action::Close | Action::Help | Action::Quit => return Some(true),

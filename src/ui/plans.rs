@@ -8,7 +8,7 @@ use crate::ops::PlanStop;
 
 /// Counts running plans and carries the stop every executor of the console shares.
 #[derive(Debug)]
-pub struct Plans {
+pub(crate) struct Plans {
     pub stop: PlanStop,
     running: watch::Sender<usize>,
 }

@@ -5,7 +5,7 @@
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-pub struct Signals {
+pub(crate) struct Signals {
     term: Signal,
     hup: Signal,
     int: Signal,

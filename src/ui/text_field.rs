@@ -17,7 +17,7 @@ use super::keymap::{Action, Context, Key, Keymap};
 
 /// Which characters a field takes as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Charset {
+pub(crate) enum Charset {
     /// Any character (a regex filter, a command, a search may hold `?`).
     Free,
     /// What object names, numbers, CIDRs and `pool/image` are made of; other
@@ -36,7 +36,7 @@ impl Charset {
 
 /// What a key did to a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldKey {
+pub(crate) enum FieldKey {
     /// The keymap binds the key in the field's context: the owner acts on it.
     Action(Action),
     /// The text changed.
@@ -47,7 +47,7 @@ pub enum FieldKey {
 
 /// A single-line text field.
 #[derive(Debug, Clone)]
-pub struct TextField {
+pub(crate) struct TextField {
     /// Boxed: the editor is large, and dialogs sit in enums beside small overlays.
     editor: Box<TextArea<'static>>,
     charset: Charset,
@@ -59,7 +59,7 @@ impl TextField {
     }
 
     /// A field holding `text`, the cursor at its end.
-    pub fn with_text(charset: Charset, text: &str) -> Self {
+    pub(crate) fn with_text(charset: Charset, text: &str) -> Self {
         let mut editor = TextArea::new(vec![text.to_owned()]);
         editor.move_cursor(CursorMove::End);
         TextField {
@@ -74,7 +74,7 @@ impl TextField {
     }
 
     /// Replaces the text (e.g. with a chosen completion), the cursor at its end.
-    pub fn set_text(&mut self, text: &str) {
+    pub(crate) fn set_text(&mut self, text: &str) {
         *self = TextField::with_text(self.charset, text);
     }
 
@@ -106,7 +106,7 @@ impl TextField {
 
     /// The text as spans in `style`, with the cursor shown (reversed) when the field
     /// has the focus.
-    pub fn spans(&self, style: Style, focused: bool) -> Vec<Span<'static>> {
+    pub(crate) fn spans(&self, style: Style, focused: bool) -> Vec<Span<'static>> {
         let text = self.text();
         if !focused {
             return vec![Span::styled(text.to_owned(), style)];

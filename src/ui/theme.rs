@@ -46,7 +46,7 @@ const BUILTINS: &[(&str, &str, &str)] = &[
 ];
 
 /// Names accepted by [`Theme::builtin`] and `--theme`.
-pub const BUILTIN_THEMES: &[&str] = &["dark", "light", "ansi16"];
+pub(crate) const BUILTIN_THEMES: &[&str] = &["dark", "light", "ansi16"];
 
 /// What a piece of the screen *means*; the theme maps each to a style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -137,7 +137,7 @@ impl Role {
     }
 
     /// The role with this `[roles]` key.
-    pub fn from_name(name: &str) -> Option<Role> {
+    pub(crate) fn from_name(name: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.name() == name)
     }
 
@@ -244,7 +244,7 @@ impl Theme {
 
     /// No colours at all, only the modifiers that carry meaning (bold titles, a
     /// reversed selection). What `NO_COLOR` gives when applied to it.
-    pub fn no_color() -> Theme {
+    pub(crate) fn no_color() -> Theme {
         let mut styles = [Style::new(); Role::ALL.len()];
         for role in Role::ALL {
             styles[role.index()] = Style::new().add_modifier(role.monochrome());

@@ -43,7 +43,7 @@ pub enum WizardMsg {
 
 /// What a key asks the app to do (the overlay itself owns no clients).
 #[derive(Debug)]
-pub enum WizardCommand {
+pub(crate) enum WizardCommand {
     None,
     Close,
     /// Show the keys of the wizard (and come back to it).
@@ -58,7 +58,7 @@ fn next_id() -> u64 {
 }
 
 #[derive(Debug)]
-pub struct WizardOverlay {
+pub(crate) struct WizardOverlay {
     pub id: u64,
     /// Shown while assessing.
     what: String,
@@ -78,7 +78,7 @@ pub struct WizardOverlay {
 
 impl WizardOverlay {
     /// An overlay waiting for its assessment (`what` says what is being looked at).
-    pub fn assessing(what: impl Into<String>) -> Self {
+    pub(crate) fn assessing(what: impl Into<String>) -> Self {
         WizardOverlay {
             id: next_id(),
             what: what.into(),
@@ -127,7 +127,7 @@ impl WizardOverlay {
             );
     }
 
-    pub fn on_msg(&mut self, msg: WizardMsg) {
+    pub(crate) fn on_msg(&mut self, msg: WizardMsg) {
         match msg {
             WizardMsg::Assessed { id, wizard } if id == self.id => {
                 self.wizard = Some(*wizard);
@@ -207,7 +207,7 @@ impl WizardOverlay {
 
     /// Carries out a `[wizard]` action on the pages; `None` if the wizard has no
     /// use for it (so a test can tell a binding that does nothing).
-    pub fn on_action(&mut self, action: Action) -> Option<WizardCommand> {
+    pub(crate) fn on_action(&mut self, action: Action) -> Option<WizardCommand> {
         let finished = self.done || self.wizard.is_none();
         Some(match action {
             Action::Help => WizardCommand::Help,
@@ -399,7 +399,7 @@ impl WizardOverlay {
 }
 
 /// Assesses `target` in a task of its own and sends the wizard back.
-pub fn spawn_assess(
+pub(crate) fn spawn_assess(
     id: u64,
     kube: ::kube::Client,
     ceph: crate::ceph::CephClient,
@@ -419,7 +419,7 @@ pub fn spawn_assess(
 }
 
 /// The dry-run (an audit append: file IO, so not on the UI task).
-pub fn spawn_dry_run(id: u64, executor: Executor, plan: Plan, tx: mpsc::Sender<UiMsg>) {
+pub(crate) fn spawn_dry_run(id: u64, executor: Executor, plan: Plan, tx: mpsc::Sender<UiMsg>) {
     tokio::spawn(async move {
         let result = tokio::task::spawn_blocking(move || executor.dry_run(&plan))
             .await
@@ -433,7 +433,7 @@ pub fn spawn_dry_run(id: u64, executor: Executor, plan: Plan, tx: mpsc::Sender<U
 
 /// Runs the confirmed plan; progress and the end come back as messages, and `after`
 /// runs once it ended (e.g. ask Ceph again).
-pub fn spawn_run(
+pub(crate) fn spawn_run(
     id: u64,
     executor: Executor,
     plan: Plan,

@@ -22,7 +22,7 @@ use crate::model::rbd_map::{HeldLock, ImageUse, image_uses};
 use crate::model::snapshot::Snapshot;
 
 /// One line of text in parts, each with its role.
-pub type Segments = Vec<(Tone, String)>;
+pub(crate) type Segments = Vec<(Tone, String)>;
 
 /// Everything the Ceph pane draws.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +72,7 @@ impl CephView {
 /// The table columns.
 /// In priority order: the pane drops columns from the right that do not fit (the
 /// detail shows them all), so the verdict, locks and pods stay readable.
-pub const COLUMNS: &[Column] = &[
+pub(crate) const COLUMNS: &[Column] = &[
     Column::new("POOL", ColumnKind::Name),
     Column::new("IMAGE", ColumnKind::Name),
     Column::new("STATUS", ColumnKind::Status),
@@ -86,7 +86,7 @@ pub const COLUMNS: &[Column] = &[
 ];
 
 /// The row key's name for an image: `pool/image`, as the rbd CLI spells it.
-pub fn image_key_name(pool: &str, image: &str) -> String {
+pub(crate) fn image_key_name(pool: &str, image: &str) -> String {
     format!("{pool}/{image}")
 }
 
@@ -146,7 +146,7 @@ pub fn derive(snapshot: &Snapshot) -> CephView {
 }
 
 /// `2 GiB`, `1.5 MiB`, `512 B`.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = n as f64;
     let mut unit = 0;

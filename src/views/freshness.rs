@@ -62,7 +62,7 @@ pub fn of(sources: &[SourceStatus], kinds: &[&str]) -> Freshness {
 
 /// Every watched kind is listed and none reports an error: only then may the
 /// console say that what it checks looks fine.
-pub fn all_live(sources: &[SourceStatus]) -> bool {
+pub(crate) fn all_live(sources: &[SourceStatus]) -> bool {
     !sources.is_empty() && sources.iter().all(|s| s.synced && s.last_error.is_none())
 }
 

@@ -118,7 +118,7 @@ impl PodEntry {
 /// the next batch only makes the rows of pods that changed: on a cluster of 150,000
 /// pods a batch of a few changes costs milliseconds, not seconds.
 #[derive(Debug, Default)]
-pub struct Deriver {
+pub(crate) struct Deriver {
     pods: Vec<PodEntry>,
     /// Pods occupying each node, and pods per STATUS, kept as entries come and go
     /// (counting them again would walk every pod).
@@ -367,8 +367,6 @@ impl Deriver {
         }
     }
 }
-
-pub type SharedView = Arc<ViewModel>;
 
 #[cfg(test)]
 mod tests {

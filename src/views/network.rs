@@ -38,7 +38,7 @@ pub struct NodeNet {
 }
 
 impl NodeNet {
-    pub const COLUMNS: &'static [Column] = &[
+    pub(crate) const COLUMNS: &'static [Column] = &[
         Column::new("NODE", ColumnKind::Name),
         Column::new("CNI POD", ColumnKind::Name),
         Column::new("STATE", ColumnKind::Status),
@@ -80,7 +80,7 @@ pub struct NetworkSummary {
 }
 
 /// Whether a finding is about the pod network (shown in the pane).
-pub fn is_network_finding(f: &Finding) -> bool {
+pub(crate) fn is_network_finding(f: &Finding) -> bool {
     f.id.starts_with("net.") || f.id == "pod.sandbox-failed"
 }
 
@@ -461,7 +461,7 @@ pub fn summarize(s: &Snapshot, findings: &[Finding]) -> NetworkSummary {
 }
 
 /// The node table's rows, keyed by node so describe/yaml act on the Node.
-pub fn table_model(summary: &NetworkSummary) -> TableModel {
+pub(crate) fn table_model(summary: &NetworkSummary) -> TableModel {
     TableModel {
         columns: NodeNet::COLUMNS.to_vec(),
         rows: summary

@@ -148,7 +148,7 @@ impl TableRow {
     }
 
     /// The time cell `column`'s age text (as made) counts from, for sorting by it.
-    pub fn aged(mut self, column: usize, since: Option<Timestamp>) -> Self {
+    pub(crate) fn aged(mut self, column: usize, since: Option<Timestamp>) -> Self {
         self.age = since.map(|since| AgeCell {
             column,
             since,
@@ -157,7 +157,7 @@ impl TableRow {
         self
     }
 
-    pub fn with_data(mut self, data: RowData) -> Self {
+    pub(crate) fn with_data(mut self, data: RowData) -> Self {
         self.data = data;
         self
     }
@@ -171,19 +171,19 @@ impl TableRow {
     }
 
     /// The text of the first cell of `kind` under `columns`, as made.
-    pub fn text_of(&self, columns: &[Column], kind: ColumnKind) -> Option<&str> {
+    pub(crate) fn text_of(&self, columns: &[Column], kind: ColumnKind) -> Option<&str> {
         let i = Column::find(columns, kind)?;
         self.cells.get(i).map(Cell::as_str)
     }
 
     /// What column `i` (of `kind`) sorts this row by, as of `now`.
-    pub fn sort_key(&self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey {
+    pub(crate) fn sort_key(&self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey {
         let since = self.age.filter(|a| a.column == i).map(|a| a.since);
         SortKey::of(kind, &self.cell(i, now), since)
     }
 
     /// The replicas a workload row wants.
-    pub fn desired_replicas(&self) -> Option<i32> {
+    pub(crate) fn desired_replicas(&self) -> Option<i32> {
         match self.data {
             RowData::Replicas(r) => Some(r.desired),
             RowData::None => None,

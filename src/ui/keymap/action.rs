@@ -56,7 +56,7 @@ impl Context {
     }
 
     /// The context with this section name.
-    pub fn from_name(name: &str) -> Option<Context> {
+    pub(crate) fn from_name(name: &str) -> Option<Context> {
         name.parse().ok()
     }
 
@@ -298,7 +298,7 @@ impl Action {
     }
 
     /// The action with this kebab-case name.
-    pub fn from_name(name: &str) -> Option<Action> {
+    pub(crate) fn from_name(name: &str) -> Option<Action> {
         name.parse().ok()
     }
 
@@ -314,7 +314,7 @@ impl Action {
 
     /// Whether the action changes the cluster (and so is refused under
     /// `--read-only` and shown in the destructive style).
-    pub fn mutates(self) -> bool {
+    pub(crate) fn mutates(self) -> bool {
         matches!(
             self,
             Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale | Action::Unlock

@@ -62,7 +62,7 @@ impl Key {
 
     /// The key of a terminal event; `None` for key releases (reported by terminals
     /// with the kitty protocol), which must not trigger an action a second time.
-    pub fn from_event(event: &KeyEvent) -> Option<Key> {
+    pub(crate) fn from_event(event: &KeyEvent) -> Option<Key> {
         if event.kind == KeyEventKind::Release {
             return None;
         }

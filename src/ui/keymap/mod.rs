@@ -42,7 +42,7 @@ const DEFAULT_TOML: &str = include_str!("../../../keymaps/default.toml");
 const VIM_TOML: &str = include_str!("../../../keymaps/vim.toml");
 
 /// Names accepted by [`Keymap::builtin`] and `--keymap`.
-pub const BUILTIN_KEYMAPS: &[&str] = &["default", "vim"];
+pub(crate) const BUILTIN_KEYMAPS: &[&str] = &["default", "vim"];
 
 /// The bindings of one context: each bound action with its keys, in binding order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl Bindings {
 }
 
 /// Bound actions with their keys in display form (`ctrl-k`), as help lists them.
-pub type ActionKeys = Vec<(Action, Vec<String>)>;
+pub(crate) type ActionKeys = Vec<(Action, Vec<String>)>;
 
 /// A resolved keymap.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Keymap {
     }
 
     /// [`Keymap::action`] for an already normalised key.
-    pub fn action_for_key(&self, context: Context, key: &Key) -> Option<Action> {
+    pub(crate) fn action_for_key(&self, context: Context, key: &Key) -> Option<Action> {
         if let Some(a) = self.contexts[context.index()].action(key) {
             return Some(a);
         }
@@ -118,7 +118,7 @@ impl Keymap {
     /// What `key` means along `chain`, a pane's contexts in the order they are asked
     /// (its own, then the table's): the first context binding the key, else a
     /// `[global]` action the last one inherits. The context is the one that bound it.
-    pub fn resolve_in(&self, chain: &[Context], key: &Key) -> Option<(Context, Action)> {
+    pub(crate) fn resolve_in(&self, chain: &[Context], key: &Key) -> Option<(Context, Action)> {
         for context in chain {
             if let Some(a) = self.contexts[context.index()].action(key) {
                 return Some((*context, a));
@@ -167,7 +167,7 @@ impl Keymap {
     /// The keys that trigger `action` in `context`, in display form (`ctrl-k`), for
     /// hints and the help overlay. For a `[global]` action asked in another context,
     /// only the keys that still reach it there (not shadowed, inherited).
-    pub fn keys_for(&self, context: Context, action: Action) -> Vec<String> {
+    pub(crate) fn keys_for(&self, context: Context, action: Action) -> Vec<String> {
         let own = &self.contexts[context.index()];
         if context.actions().contains(&action) {
             return own.keys(action).iter().map(ToString::to_string).collect();
@@ -186,7 +186,7 @@ impl Keymap {
     /// The bound actions of `context` itself (not the inherited global ones; show
     /// `bindings(Context::Global)` beside them) with their keys, in the order of
     /// [`Context::actions`], for the help overlay.
-    pub fn bindings(&self, context: Context) -> ActionKeys {
+    pub(crate) fn bindings(&self, context: Context) -> ActionKeys {
         let own = &self.contexts[context.index()];
         context
             .actions()

@@ -74,7 +74,7 @@ fn not_configured<'a>(theme: &Theme) -> Vec<Line<'a>> {
 }
 
 /// The connection lines: who we are, the conf, the age of the data, the last error.
-pub fn connection_lines<'a>(c: &CephView, theme: &Theme, now: Timestamp) -> Vec<Line<'a>> {
+pub(crate) fn connection_lines<'a>(c: &CephView, theme: &Theme, now: Timestamp) -> Vec<Line<'a>> {
     let mut spans = vec![
         Span::styled(c.entity.clone(), theme.style(Role::Header)),
         Span::styled(format!("  conf {}  ", c.conf), theme.style(Role::Muted)),

@@ -80,7 +80,7 @@ impl Filter {
 
     /// [`Filter::matches`] on a row's cells as drawn at `now`. The answer is kept in
     /// the row unless it depends on `now` (a needle that could be in its age).
-    pub fn matches_row(&self, row: &TableRow, now: Timestamp) -> bool {
+    pub(crate) fn matches_row(&self, row: &TableRow, now: Timestamp) -> bool {
         if self.is_empty() {
             return true;
         }
@@ -187,7 +187,7 @@ impl TableState {
             .map(|i| model.rows[*i].key.clone());
     }
 
-    pub fn move_by(&mut self, model: &TableModel, delta: isize) {
+    pub(crate) fn move_by(&mut self, model: &TableModel, delta: isize) {
         if self.order.is_empty() {
             return;
         }
@@ -199,11 +199,11 @@ impl TableState {
             .map(|i| model.rows[*i].key.clone());
     }
 
-    pub fn selected_key(&self) -> Option<&ObjKey> {
+    pub(crate) fn selected_key(&self) -> Option<&ObjKey> {
         self.selected_key.as_ref()
     }
 
-    pub fn cycle_sort(&mut self, columns: usize) {
+    pub(crate) fn cycle_sort(&mut self, columns: usize) {
         self.sort = match self.sort {
             None => Some((0, false)),
             Some((c, d)) if c + 1 < columns => Some((c + 1, d)),
@@ -211,7 +211,7 @@ impl TableState {
         };
     }
 
-    pub fn reverse_sort(&mut self) {
+    pub(crate) fn reverse_sort(&mut self) {
         self.sort = match self.sort {
             None => Some((0, true)),
             Some((c, d)) => Some((c, !d)),
@@ -325,7 +325,7 @@ pub fn draw(
 /// [`draw`], with a staleness `note` (see [`crate::views::freshness`]): the note
 /// joins the title and the rows are dimmed, so old data never passes for current.
 #[allow(clippy::too_many_arguments)]
-pub fn draw_noted(
+pub(crate) fn draw_noted(
     f: &mut Frame,
     area: Rect,
     title: &str,

@@ -146,6 +146,11 @@ pub(crate) fn del(root: &Path, container_id: &str) {
 /// Adds or removes a live sandbox in the node's sandbox list (the lab's stand-in for
 /// `crictl pods -q`), keeping every other line as it is.
 pub(crate) fn set_sandbox_live(root: &Path, container_id: &str, live: bool) {
+    // Pod workers set sandboxes up concurrently: without this, two read-modify-writes
+    // race and one live sandbox drops out of the list (its address then reads as
+    // leaked). Readers (kcops' host probe) see the old or the new file, never half.
+    static LIST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = LIST.lock().unwrap_or_else(|p| p.into_inner());
     let path = root.join(SANDBOXES_FILE);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut lines: Vec<&str> = text.lines().filter(|l| l.trim() != container_id).collect();
@@ -156,7 +161,8 @@ pub(crate) fn set_sandbox_live(root: &Path, container_id: &str, live: bool) {
     if !out.is_empty() {
         out.push('\n');
     }
-    if let Err(e) = std::fs::write(&path, out) {
+    let tmp = path.with_extension("tmp");
+    if let Err(e) = std::fs::write(&tmp, out).and_then(|()| std::fs::rename(&tmp, &path)) {
         tracing::warn!("cannot update {}: {e}", path.display());
     }
 }
@@ -330,5 +336,24 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "x\ny\nz\n");
         set_sandbox_live(dir.path(), "x", false);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "y\nz\n");
+    }
+
+    /// Many pod workers set their sandboxes up at once: every one stays listed.
+    #[test]
+    fn concurrent_sandboxes_are_all_listed() {
+        let root = std::env::temp_dir().join(format!("kcops-cni-list-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("var/lib/kcops-lab")).unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<String> = (0..32).map(|i| format!("sandbox{i:02}")).collect();
+        std::thread::scope(|s| {
+            for id in &ids {
+                let root = &root;
+                s.spawn(move || set_sandbox_live(root, id, true));
+            }
+        });
+        let listed = std::fs::read_to_string(root.join(SANDBOXES_FILE)).unwrap_or_default();
+        let mut listed: Vec<&str> = listed.lines().collect();
+        listed.sort_unstable();
+        assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -121,6 +121,18 @@ struct RunMemo {
     deleted_pods: DeletedPods,
 }
 
+impl RunMemo {
+    /// The uids of the pods this run deleted in `namespace` (a wait must not take
+    /// one of them, still terminating, for its replacement).
+    fn deleted_in(&self, namespace: &str) -> Vec<String> {
+        self.deleted_pods
+            .iter()
+            .filter(|((ns, _), _)| ns == namespace)
+            .map(|(_, uid)| uid.clone())
+            .collect()
+    }
+}
+
 /// One run of a plan: the plan and the id its journal lines carry.
 struct PlanRun<'a> {
     plan: &'a Plan,
@@ -617,12 +629,7 @@ impl Executor {
                 daemonset,
                 node,
             } => {
-                let deleted: Vec<String> = memo
-                    .deleted_pods
-                    .iter()
-                    .filter(|((ns, _), _)| ns == namespace)
-                    .map(|(_, uid)| uid.clone())
-                    .collect();
+                let deleted = memo.deleted_in(namespace);
                 steps::kube_wait::daemon_pod_back(
                     c, namespace, daemonset, node, &deleted, timeout, what,
                 )
@@ -636,12 +643,7 @@ impl Executor {
                 settle,
                 after_crashes,
             } => {
-                let deleted: Vec<String> = memo
-                    .deleted_pods
-                    .iter()
-                    .filter(|((ns, _), _)| ns == namespace)
-                    .map(|(_, uid)| uid.clone())
-                    .collect();
+                let deleted = memo.deleted_in(namespace);
                 steps::net_wait::agent_settled(
                     c,
                     agent,

@@ -33,17 +33,21 @@ pub struct AgentPod {
 }
 
 impl AgentPod {
-    /// Delete the pod, then wait for the DaemonSet's new pod on the node to be Ready.
-    pub(crate) fn restart_steps(&self, plan: Plan) -> Plan {
-        plan.step(Step::new(
+    /// Delete the pod (its DaemonSet makes a new one): the first step of a restart.
+    fn delete_step(&self) -> Step {
+        Step::new(
             Op::DeletePod {
                 namespace: self.namespace.clone(),
                 name: self.name.clone(),
                 grace: None,
             },
             true,
-        ))
-        .then_wait(
+        )
+    }
+
+    /// Delete the pod, then wait for the DaemonSet's new pod on the node to be Ready.
+    pub(crate) fn restart_steps(&self, plan: Plan) -> Plan {
+        plan.step(self.delete_step()).then_wait(
             WaitFor::DaemonPodReady {
                 namespace: self.namespace.clone(),
                 daemonset: self.daemonset.clone(),
@@ -57,31 +61,24 @@ impl AgentPod {
     /// gone: the new pod is Ready and stays Ready (its first crash stops the plan with
     /// the cause), then the node's pods stuck without a sandbox get one.
     pub(crate) fn restart_agent_steps(&self, agent: &str, plan: Plan) -> Plan {
-        plan.step(Step::new(
-            Op::DeletePod {
-                namespace: self.namespace.clone(),
-                name: self.name.clone(),
-                grace: None,
-            },
-            true,
-        ))
-        .then_wait(
-            WaitFor::AgentSettled {
-                agent: agent.to_string(),
-                namespace: self.namespace.clone(),
-                daemonset: self.daemonset.clone(),
-                node: self.node.clone(),
-                settle: AGENT_SETTLE,
-                after_crashes: false,
-            },
-            AGENT_READY_TIMEOUT,
-        )
-        .then_wait(
-            WaitFor::PodNetworkOnNode {
-                node: self.node.clone(),
-            },
-            POD_NETWORK_TIMEOUT,
-        )
+        plan.step(self.delete_step())
+            .then_wait(
+                WaitFor::AgentSettled {
+                    agent: agent.to_string(),
+                    namespace: self.namespace.clone(),
+                    daemonset: self.daemonset.clone(),
+                    node: self.node.clone(),
+                    settle: AGENT_SETTLE,
+                    after_crashes: false,
+                },
+                AGENT_READY_TIMEOUT,
+            )
+            .then_wait(
+                WaitFor::PodNetworkOnNode {
+                    node: self.node.clone(),
+                },
+                POD_NETWORK_TIMEOUT,
+            )
     }
 }
 

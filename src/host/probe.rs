@@ -16,22 +16,16 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::model::cidr::Cidr;
-use crate::model::host::{
-    CniConfig, HostReport, IfAddr, IpamNetwork, Link, Probe, Reservation, SandboxList, SubnetEnv,
-};
+use super::read::{HostFiles, LocalRoot, read_host};
+use crate::model::host::{CniConfig, HostReport, Probe, SandboxList, SubnetEnv};
 
 /// The lab's per-link address file under `/sys/class/net/<link>/` (real sysfs has
 /// none; addresses come from netlink, read with getifaddrs when the root is `/`).
 pub(crate) const LAB_ADDRESSES_FILE: &str = "kcops-addresses";
-
-/// A node's root has at least one of these; a host root with none is not a node's.
-const NODE_TOP_DIRS: &[&str] = &["etc", "run", "var", "proc", "sys"];
 
 /// The command that lists live sandboxes on a real node.
 pub(crate) const DEFAULT_SANDBOXES_COMMAND: &[&str] = &["crictl", "pods", "-q"];
@@ -58,142 +52,19 @@ impl HostProbe {
         }
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root.join(rel.trim_start_matches('/'))
-    }
-
     fn is_real_root(&self) -> bool {
         self.root == Path::new("/")
     }
 
-    /// A root other than `/` with none of a node's top directories: a wrong
-    /// `--host-root` (an empty or mistyped directory), not a node without files.
-    fn root_looks_empty(&self) -> bool {
-        !self.is_real_root() && NODE_TOP_DIRS.iter().all(|d| !self.root.join(d).exists())
-    }
-
     /// Probes everything; never fails (each part records its own error).
     pub fn run(&self) -> HostReport {
-        let mut r = HostReport::empty(
-            &self.root.display().to_string(),
-            self.node.clone(),
-            jiff::Timestamp::now(),
-        );
-        if self.root_looks_empty() {
-            let why = format!(
-                "host root {} looks empty (no {} in it)",
-                self.root.display(),
-                NODE_TOP_DIRS.join(", ")
-            );
-            r.root_looks_empty = true;
-            r.subnet_env = Probe::Error(why.clone());
-            r.cni_configs = Probe::Error(why.clone());
-            r.ipam = Probe::Error(why.clone());
-            r.sandboxes = Probe::Error(why.clone());
-            r.ip_forward = Probe::Error(why.clone());
-            r.links = Probe::Error(why);
-            return r;
-        }
-        r.subnet_env =
-            read_text(&self.path("/run/flannel/subnet.env")).map(|t| parse_subnet_env(&t));
-        r.cni_configs = self.cni_configs();
-        r.ipam = self.ipam(r.cni_configs.found(), r.subnet_env.found());
-        r.sandboxes = self.live_sandboxes();
-        r.ip_forward =
-            read_text(&self.path("/proc/sys/net/ipv4/ip_forward")).and_then(|t| match t.trim() {
-                "1" => Probe::Found(true),
-                "0" => Probe::Found(false),
-                other => Probe::Error(format!("unexpected content {other:?}")),
-            });
-        r.links = self.links();
-        r
-    }
-
-    fn cni_configs(&self) -> Probe<Vec<CniConfig>> {
-        let dir = self.path("/etc/cni/net.d");
-        let mut names = match list_dir(&dir) {
-            Probe::Found(n) => n,
-            Probe::Missing => return Probe::Missing,
-            Probe::Error(e) => return Probe::Error(e),
+        let files = LocalRoot(self.root.clone());
+        let sandboxes = if files.looks_empty() {
+            Probe::Missing
+        } else {
+            self.live_sandboxes()
         };
-        names.retain(|n| n.ends_with(".conf") || n.ends_with(".conflist") || n.ends_with(".json"));
-        names.sort();
-        Probe::Found(
-            names
-                .into_iter()
-                .map(|name| match std::fs::read_to_string(dir.join(&name)) {
-                    Ok(text) => parse_cni_config(&name, &text),
-                    Err(e) => CniConfig {
-                        file: name,
-                        error: Some(e.to_string()),
-                        ..Default::default()
-                    },
-                })
-                .collect(),
-        )
-    }
-
-    fn ipam(
-        &self,
-        configs: Option<&Vec<CniConfig>>,
-        subnet_env: Option<&SubnetEnv>,
-    ) -> Probe<Vec<IpamNetwork>> {
-        let dir = self.path("/var/lib/cni/networks");
-        let mut names = match list_dir(&dir) {
-            Probe::Found(n) => n,
-            Probe::Missing => return Probe::Missing,
-            Probe::Error(e) => return Probe::Error(e),
-        };
-        names.sort();
-        let mut out = Vec::new();
-        for name in names {
-            let net_dir = dir.join(&name);
-            if !net_dir.is_dir() {
-                continue;
-            }
-            let mut net = IpamNetwork {
-                name: name.clone(),
-                ..Default::default()
-            };
-            if let Probe::Found(files) = list_dir(&net_dir) {
-                for f in files {
-                    let Ok(ip) = f.parse::<IpAddr>() else {
-                        continue;
-                    };
-                    let Ok(text) = std::fs::read_to_string(net_dir.join(&f)) else {
-                        continue;
-                    };
-                    let mut lines = text.lines().map(str::trim);
-                    let sandbox = lines.next().unwrap_or_default().to_string();
-                    let ifname = lines.next().filter(|l| !l.is_empty()).map(str::to_string);
-                    net.reservations.push(Reservation {
-                        ip,
-                        sandbox,
-                        ifname,
-                    });
-                }
-            }
-            net.reservations.sort_by_key(|r| r.ip);
-            let config =
-                configs.and_then(|cs| cs.iter().find(|c| c.name.as_deref() == Some(&name)));
-            if let Some(c) = config {
-                if let Some(range) = c.ranges.first() {
-                    net.range = Some(*range);
-                    net.capacity = Some(c.ranges.iter().map(Cidr::host_local_capacity).sum());
-                    net.range_source = Some(c.file.clone());
-                } else if c.plugins.iter().any(|p| p == "flannel")
-                    && let Some(sub) = subnet_env.and_then(|e| e.subnet)
-                {
-                    // flannel's config has no IPAM section: the plugin hands host-local
-                    // FLANNEL_SUBNET from subnet.env.
-                    net.range = Some(sub);
-                    net.capacity = Some(sub.host_local_capacity());
-                    net.range_source = Some(format!("{} via subnet.env", c.file));
-                }
-            }
-            out.push(net);
-        }
-        Probe::Found(out)
+        read_host(&files, &self.root.display().to_string(), self.node.clone(), sandboxes)
     }
 
     /// The same probe, listing live sandboxes with `argv` (no shell).
@@ -228,66 +99,6 @@ impl HostProbe {
             }),
             Err(e) => Probe::Error(e),
         }
-    }
-
-    fn links(&self) -> Probe<Vec<Link>> {
-        let dir = self.path("/sys/class/net");
-        let mut names = match list_dir(&dir) {
-            Probe::Found(n) => n,
-            Probe::Missing => return Probe::Missing,
-            Probe::Error(e) => return Probe::Error(e),
-        };
-        names.sort();
-        let live = if self.is_real_root() {
-            interface_addresses()
-        } else {
-            Vec::new()
-        };
-        let links = names
-            .into_iter()
-            .map(|name| {
-                let d = dir.join(&name);
-                let operstate = std::fs::read_to_string(d.join("operstate"))
-                    .ok()
-                    .map(|s| s.trim().to_string());
-                let mut addresses: Vec<IfAddr> =
-                    match std::fs::read_to_string(d.join(LAB_ADDRESSES_FILE)) {
-                        Ok(text) => text.lines().filter_map(parse_ifaddr).collect(),
-                        Err(_) => live
-                            .iter()
-                            .filter(|(n, _)| *n == name)
-                            .map(|(_, a)| *a)
-                            .collect(),
-                    };
-                addresses.sort();
-                Link {
-                    name,
-                    operstate,
-                    addresses,
-                }
-            })
-            .collect();
-        Probe::Found(links)
-    }
-}
-
-fn read_text(path: &Path) -> Probe<String> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Probe::Found(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Probe::Missing,
-        Err(e) => Probe::Error(format!("{}: {e}", path.display())),
-    }
-}
-
-fn list_dir(path: &Path) -> Probe<Vec<String>> {
-    match std::fs::read_dir(path) {
-        Ok(rd) => Probe::Found(
-            rd.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect(),
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Probe::Missing,
-        Err(e) => Probe::Error(format!("{}: {e}", path.display())),
     }
 }
 
@@ -374,37 +185,6 @@ pub(crate) fn parse_cni_config(file: &str, text: &str) -> CniConfig {
         c.error = Some("no plugin type".to_string());
     }
     c
-}
-
-fn parse_ifaddr(line: &str) -> Option<IfAddr> {
-    let (ip, prefix) = line.trim().split_once('/')?;
-    Some(IfAddr {
-        ip: ip.parse().ok()?,
-        prefix: prefix.parse().ok()?,
-    })
-}
-
-/// This machine's interface addresses with their prefixes.
-fn interface_addresses() -> Vec<(String, IfAddr)> {
-    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
-        return Vec::new();
-    };
-    addrs
-        .filter_map(|a| {
-            let addr = a.address?;
-            let mask = a.netmask?;
-            let (ip, prefix) = if let (Some(v4), Some(m)) =
-                (addr.as_sockaddr_in(), mask.as_sockaddr_in())
-            {
-                (IpAddr::V4(v4.ip()), u32::from(m.ip()).count_ones() as u8)
-            } else if let (Some(v6), Some(m)) = (addr.as_sockaddr_in6(), mask.as_sockaddr_in6()) {
-                (IpAddr::V6(v6.ip()), u128::from(m.ip()).count_ones() as u8)
-            } else {
-                return None;
-            };
-            Some((a.interface_name, IfAddr { ip, prefix }))
-        })
-        .collect()
 }
 
 /// Runs `argv` (no shell) and returns its stdout; kills it after `timeout`.

@@ -4,6 +4,7 @@
 pub mod probe;
 pub(crate) mod read;
 pub mod release;
+pub mod remote;
 pub mod watch;
 
 use std::collections::BTreeSet;

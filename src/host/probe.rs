@@ -64,7 +64,12 @@ impl HostProbe {
         } else {
             self.live_sandboxes()
         };
-        read_host(&files, &self.root.display().to_string(), self.node.clone(), sandboxes)
+        read_host(
+            &files,
+            &self.root.display().to_string(),
+            self.node.clone(),
+            sandboxes,
+        )
     }
 
     /// The same probe, listing live sandboxes with `argv` (no shell).
@@ -245,7 +250,7 @@ fn run_command(argv: &[String], timeout: Duration) -> Result<String, String> {
 pub(crate) mod tests {
     use super::*;
 
-    fn write(root: &Path, rel: &str, text: &str) {
+    pub(crate) fn write(root: &Path, rel: &str, text: &str) {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
@@ -256,7 +261,7 @@ pub(crate) mod tests {
         vec!["cat".to_string(), file.display().to_string()]
     }
 
-    fn tmp(tag: &str) -> PathBuf {
+    pub(crate) fn tmp(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("kcops-probe-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
@@ -285,42 +290,53 @@ pub(crate) mod tests {
         assert_eq!(r.subnet_env, Probe::Missing);
     }
 
-    #[test]
-    fn a_flannel_node_with_leaks() {
-        let root = tmp("flannel");
-        let live = "7c166dd7ae0cece3c7a15ad63a4ea381553e3a11e31f1bb0262d693a94f39541";
-        let gone = "1111111111111111111111111111111111111111111111111111111111111111";
+    /// A live sandbox (10.244.1.2) and a leaked reservation (10.244.1.3).
+    pub(crate) const LIVE: &str =
+        "7c166dd7ae0cece3c7a15ad63a4ea381553e3a11e31f1bb0262d693a94f39541";
+    pub(crate) const GONE: &str =
+        "1111111111111111111111111111111111111111111111111111111111111111";
+
+    /// node1 of a flannel cluster, its live sandboxes listed in `<root>/sandboxes`.
+    pub(crate) fn plant_flannel_node(root: &Path) {
+        let (live, gone) = (LIVE, GONE);
         write(
-            &root,
+            root,
             "run/flannel/subnet.env",
             "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
         );
-        write(&root, "etc/cni/net.d/10-flannel.conflist", FLANNEL_CONFLIST);
-        write(&root, "etc/cni/net.d/README", "not a config");
+        write(root, "etc/cni/net.d/10-flannel.conflist", FLANNEL_CONFLIST);
+        write(root, "etc/cni/net.d/README", "not a config");
         write(
-            &root,
+            root,
             "var/lib/cni/networks/cbr0/10.244.1.2",
             &format!("{live}\r\neth0"),
         );
         write(
-            &root,
+            root,
             "var/lib/cni/networks/cbr0/10.244.1.3",
             &format!("{gone}\r\neth0"),
         );
         write(
-            &root,
+            root,
             "var/lib/cni/networks/cbr0/last_reserved_ip.0",
             "10.244.1.3",
         );
-        write(&root, "var/lib/cni/networks/cbr0/lock", "");
-        write(&root, "sandboxes", &format!("{live}\n"));
-        write(&root, "proc/sys/net/ipv4/ip_forward", "1\n");
+        write(root, "var/lib/cni/networks/cbr0/lock", "");
+        write(root, "sandboxes", &format!("{live}\n"));
+        write(root, "proc/sys/net/ipv4/ip_forward", "1\n");
         write(
-            &root,
+            root,
             "sys/class/net/cni0/kcops-addresses",
             "10.244.1.1/24\n",
         );
-        write(&root, "sys/class/net/cni0/operstate", "up\n");
+        write(root, "sys/class/net/cni0/operstate", "up\n");
+    }
+
+    #[test]
+    fn a_flannel_node_with_leaks() {
+        let root = tmp("flannel");
+        plant_flannel_node(&root);
+        let gone = GONE;
         let r = HostProbe::new(&root, Some("node1".into()))
             .with_sandboxes_command(cat(&root.join("sandboxes")))
             .run();

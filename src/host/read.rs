@@ -26,9 +26,7 @@ pub(crate) trait HostFiles {
     fn live_addresses(&self) -> Vec<(String, IfAddr)>;
     /// None of a node's top directories: a wrong root, not a node without files.
     fn looks_empty(&self) -> bool {
-        NODE_TOP_DIRS
-            .iter()
-            .all(|d| !self.is_dir(&format!("/{d}")))
+        NODE_TOP_DIRS.iter().all(|d| !self.is_dir(&format!("/{d}")))
     }
 }
 

@@ -40,6 +40,14 @@ pub struct ConsoleArgs {
         value_name = "COMMAND"
     )]
     pub sandboxes_command: Option<String>,
+    /// Image of the short-lived pods that read or release another node's host state
+    /// (`:probe-host`, `:release-ips NODE`): any image with a POSIX shell, base64 and
+    /// flock; give one your nodes can pull when they cannot reach Docker Hub.
+    #[arg(long, global = true, env = "KCOPS_DEBUG_IMAGE", value_name = "IMAGE", default_value = kcops::ops::DEFAULT_DEBUG_IMAGE)]
+    pub debug_image: String,
+    /// Namespace those pods are created in (it must admit privileged pods).
+    #[arg(long, global = true, env = "KCOPS_DEBUG_NAMESPACE", value_name = "NS", default_value = kcops::ops::DEFAULT_DEBUG_NAMESPACE)]
+    pub debug_namespace: String,
     /// Hide and refuse every action that changes the cluster.
     #[arg(long, global = true, env = "KCOPS_READ_ONLY")]
     pub read_only: bool,
@@ -163,6 +171,10 @@ fn console_options(args: &ConsoleArgs, kubeconfig: Option<PathBuf>) -> ConsoleOp
         audit_log: state_dir().join("audit.log"),
         host_root: args.host_root.clone(),
         sandboxes_command: sandboxes_command(args),
+        debug_pod: kcops::ops::DebugPodSpec {
+            namespace: args.debug_namespace.clone(),
+            image: args.debug_image.clone(),
+        },
         ceph: args.ceph.settings().map(|s| s.read_only(args.read_only)),
     }
 }

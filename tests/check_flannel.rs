@@ -318,13 +318,11 @@ async fn release_leaked_reservations(lab: &Lab, client: &kube::Client) {
         .collect();
     assert_eq!(leaked.len(), 251);
     assert!(leaked.iter().all(|(_, id)| !LIVE.contains(&id.as_str())));
-    let plan = Plan::release_leaked(
-        "node1",
-        &root,
-        "cbr0",
-        Some(lab.sandboxes_command("node1")),
-        leaked.clone(),
-    );
+    let via = kcops::ops::HostAccess::Local {
+        host_root: root.clone(),
+        sandboxes_command: Some(lab.sandboxes_command("node1")),
+    };
+    let plan = Plan::release_leaked("node1", via, "cbr0", leaked.clone());
     let audit = AuditLog::new(lab.runtime_dir.join("release-audit.log"));
     let context = ExecContext::new("kubernetes-admin", "lab");
 

@@ -2067,6 +2067,7 @@ fn console_screens(
         audit_log: std::env::temp_dir().join("kcops-lab-kube-audit.log"),
         host_root: None,
         sandboxes_command: None,
+        debug_pod: Default::default(),
         ceph: None,
     };
     let (tx, _rx) = tokio::sync::mpsc::channel(16);

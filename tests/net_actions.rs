@@ -381,13 +381,11 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
     // Releasing one of node1's leaks is not enough for its stuck pods: the check ends
     // with the sandbox failure that persists instead of waiting it out.
     let release = |leaked: Vec<(String, String)>| {
-        Plan::release_leaked(
-            "node1",
-            &lab.host_root("node1"),
-            "cbr0",
-            Some(lab.sandboxes_command("node1")),
-            leaked,
-        )
+        let via = kcops::ops::HostAccess::Local {
+            host_root: lab.host_root("node1"),
+            sandboxes_command: Some(lab.sandboxes_command("node1")),
+        };
+        Plan::release_leaked("node1", via, "cbr0", leaked)
     };
     let leaked = node1_leaks(lab);
     assert_eq!(leaked.len(), 251);

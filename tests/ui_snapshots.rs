@@ -537,6 +537,7 @@ impl Console {
             audit_log: std::env::temp_dir().join("kcops-ui-snapshots-audit.log"),
             host_root: None,
             sandboxes_command: None,
+            debug_pod: Default::default(),
             ceph: None,
         };
         let (tx, rx) = mpsc::channel(16);

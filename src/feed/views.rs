@@ -23,6 +23,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
     probe: crate::host::probe::HostProbe,
     ceph: Option<(Arc<CephWatch>, Arc<Notify>)>,
     journal: std::path::PathBuf,
+    remote_hosts: crate::host::remote::RemoteHosts,
     views: watch::Sender<Arc<ViewModel>>,
     tx: mpsc::Sender<M>,
 ) {
@@ -90,6 +91,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
         tokio::select! {
             _ = sources.changed.notified() => findings.changed(),
             _ = ceph_changed.notified() => findings.changed(),
+            _ = remote_hosts.changed.notified() => findings.changed(),
             Some((f, cost)) = found_rx.recv() => findings.done(f, cost, Instant::now()),
             _ = tokio::time::sleep(due.unwrap_or_default()), if due.is_some() => {}
             _ = tokio::time::sleep(Duration::from_secs(60)) => findings.changed(),
@@ -108,12 +110,14 @@ pub(crate) async fn run<M: From<FeedMsg>>(
         let current = findings.latest.clone();
         let mut d = deriver.take().unwrap_or_default();
         let host_report = host.latest();
+        let remote_reports = remote_hosts.all();
         let ceph_report = ceph.as_ref().map(|c| c.latest());
         let (journal, journal_cache) = (journal.clone(), journal_cache.clone());
         let job = tokio::task::spawn_blocking(move || {
             let t0 = Instant::now();
             let mut snapshot = s.snapshot();
             snapshot.host = host_report;
+            snapshot.remote_hosts = remote_reports;
             snapshot.ceph = ceph_report;
             snapshot.interrupted = journal_cache
                 .lock()

@@ -290,6 +290,8 @@ pub(crate) fn release_args(
 #[derive(Debug, Clone, Default)]
 pub struct RemoteHosts {
     reports: Arc<Mutex<BTreeMap<String, Arc<HostReport>>>>,
+    /// Pinged on each new report, so the view is derived again at once.
+    pub(crate) changed: Arc<tokio::sync::Notify>,
 }
 
 impl RemoteHosts {
@@ -300,6 +302,7 @@ impl RemoteHosts {
         if let Ok(mut r) = self.reports.lock() {
             r.insert(node, Arc::new(report));
         }
+        self.changed.notify_one();
     }
 
     /// Every report, by node.

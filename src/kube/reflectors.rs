@@ -572,6 +572,7 @@ impl Sources {
             block_affinities: self.block_affinities.state(),
             sources: self.statuses(),
             host: None,
+            remote_hosts: Default::default(),
             ceph: None,
             interrupted: Vec::new(),
         };

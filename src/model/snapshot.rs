@@ -52,6 +52,8 @@ pub struct Snapshot {
     /// What the host probes found on the node the console runs on (refreshed in the
     /// background, every ~10 s); `None` when no probe ran.
     pub host: Option<Arc<HostReport>>,
+    /// Other nodes' hosts, read through debug pods on demand (`:probe-host`), by node.
+    pub remote_hosts: std::collections::BTreeMap<String, Arc<HostReport>>,
     /// The Ceph cluster as last refreshed (`crate::ceph::source`); `None` when the
     /// console runs without Ceph.
     pub ceph: Option<Arc<super::ceph::CephReport>>,
@@ -61,6 +63,27 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The host report of `node`: the console's own when it runs there, else one read
+    /// through a debug pod.
+    pub fn host_of(&self, node: &str) -> Option<&Arc<HostReport>> {
+        self.host
+            .as_ref()
+            .filter(|h| h.node.as_deref() == Some(node))
+            .or_else(|| self.remote_hosts.get(node))
+    }
+
+    /// Every host report, the console's own first; a remote report of the console's
+    /// node is left out (the local one is fresher).
+    pub fn host_reports(&self) -> impl Iterator<Item = &Arc<HostReport>> {
+        let local = self.host.as_ref().and_then(|h| h.node.clone());
+        self.host.iter().chain(
+            self.remote_hosts
+                .iter()
+                .filter(move |(n, _)| local.as_deref() != Some(n.as_str()))
+                .map(|(_, r)| r),
+        )
+    }
+
     /// Sorts every list by namespace/name so rows and findings come out stable.
     pub fn sort(&mut self) {
         fn key<K: kube::ResourceExt>(k: &Arc<K>) -> (String, String) {

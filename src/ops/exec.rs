@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use super::audit::{AuditEntry, AuditLog, INTENT, now_rfc3339};
 use super::error::{Halt, OpsError};
-use super::op::{ObjectRef, Op, ScaleKind, WaitFor};
+use super::op::{HostAccess, ObjectRef, Op, ScaleKind, WaitFor};
 use super::plan::Plan;
 use super::steps::kube::DeletedPods;
 use super::steps::{self, Applied, StepError};
@@ -149,6 +149,8 @@ pub struct Executor {
     ceph: Option<crate::ceph::CephClient>,
     /// Asked by a signal: finish or cancel the step under way, run no more.
     stop: PlanStop,
+    /// Where host reports read through debug pods go (the Network pane's other nodes).
+    remote_hosts: crate::host::remote::RemoteHosts,
 }
 
 impl Executor {
@@ -160,7 +162,14 @@ impl Executor {
             context,
             ceph: None,
             stop: PlanStop::default(),
+            remote_hosts: Default::default(),
         }
+    }
+
+    /// The same executor filing the host reports its debug pods read into `hosts`.
+    pub fn with_remote_hosts(mut self, hosts: crate::host::remote::RemoteHosts) -> Self {
+        self.remote_hosts = hosts;
+        self
     }
 
     /// The same executor stopping when `stop` is triggered (the console's signals).
@@ -577,9 +586,12 @@ impl Executor {
             }
             Op::ReleaseReservations {
                 node,
-                host_root,
+                via:
+                    HostAccess::Local {
+                        host_root,
+                        sandboxes_command,
+                    },
                 network,
-                sandboxes_command,
                 reservations,
             } => {
                 steps::host::release_reservations(
@@ -590,6 +602,21 @@ impl Executor {
                     reservations,
                 )
                 .await?
+            }
+            Op::ReleaseReservations {
+                node,
+                via: HostAccess::DebugPod(debug),
+                network,
+                reservations,
+            } => {
+                steps::host::release_through_debug_pod(c, debug, node, network, reservations)
+                    .await?
+            }
+            Op::ProbeHost { node, debug } => {
+                let report = steps::host::probe_through_debug_pod(c, debug, node).await?;
+                let text = report.0;
+                self.remote_hosts.insert(report.1);
+                text
             }
             Op::SetKubeProxyClusterCidr {
                 namespace,

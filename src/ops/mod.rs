@@ -28,6 +28,7 @@ pub mod wizard;
 pub use audit::{AuditEntry, AuditLog};
 pub use error::{Halt, OpsError};
 pub use exec::{ExecContext, Executor, Outcome, Progress, StepReport};
-pub use op::{LockNode, ObjectRef, Op, ScaleKind, WaitFor};
+pub use op::{HostAccess, LockNode, ObjectRef, Op, ScaleKind, WaitFor};
 pub use plan::{Confirmation, ConfirmationError, Plan, Step};
+pub use steps::debug_pod::{DEFAULT_DEBUG_IMAGE, DEFAULT_DEBUG_NAMESPACE, DebugPodSpec};
 pub use stop::PlanStop;

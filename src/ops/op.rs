@@ -3,6 +3,7 @@
 //! breaking or etcd member changes later is one variant plus one arm in the executor,
 //! not a new framework.
 
+use crate::ops::steps::debug_pod::DebugPodSpec;
 use std::fmt;
 use std::time::Duration;
 
@@ -249,6 +250,35 @@ impl fmt::Display for WaitFor {
     }
 }
 
+/// How a step reaches a node's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostAccess {
+    /// Through a host root on the console's machine (`/` on a real node).
+    Local {
+        host_root: std::path::PathBuf,
+        /// The sandbox listing command (`None`: the probe's default).
+        sandboxes_command: Option<Vec<String>>,
+    },
+    /// Through a short-lived privileged pod on the node.
+    DebugPod(DebugPodSpec),
+}
+
+impl HostAccess {
+    /// Where the files are, for the plan's text.
+    fn describe(&self, node: &str, dir: &str) -> String {
+        match self {
+            HostAccess::Local { host_root, .. } => host_root
+                .join(dir.trim_start_matches('/'))
+                .display()
+                .to_string(),
+            HostAccess::DebugPod(d) => format!(
+                "{dir} on {node}, through a debug pod in {} (image {}, privileged, host / at /host; deleted afterwards)",
+                d.namespace, d.image
+            ),
+        }
+    }
+}
+
 /// One operation of a plan step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -277,19 +307,20 @@ pub enum Op {
     },
     /// Wait (without changing anything) until `what` holds, failing after `timeout`.
     Wait { what: WaitFor, timeout: Duration },
-    /// Delete leaked host-local reservations (`<host root>/var/lib/cni/networks/
-    /// <network>/<ip>`) of the node the console runs on. `reservations` are the
-    /// `(ip, sandbox id)` pairs the operator approved; each is deleted only if, under the
-    /// directory's lock and with the live sandboxes listed again, the file still names
-    /// that sandbox and the sandbox is still gone (see [`crate::host::release`]).
+    /// Delete leaked host-local reservations (`/var/lib/cni/networks/<network>/<ip>`)
+    /// of `node`, through `via`. `reservations` are the `(ip, sandbox id)` pairs the
+    /// operator approved; each is deleted only if, under the directory's lock and with
+    /// the live sandboxes listed again, the file still names that sandbox and the
+    /// sandbox is still gone (see [`crate::host::release`]).
     ReleaseReservations {
         node: String,
-        host_root: std::path::PathBuf,
+        via: HostAccess,
         network: String,
-        /// The sandbox listing command (`None`: the probe's default).
-        sandboxes_command: Option<Vec<String>>,
         reservations: Vec<(String, String)>,
     },
+    /// Read another node's pod-network host state through a debug pod (host `/`
+    /// mounted read-only), for the Network pane and the diagnosis.
+    ProbeHost { node: String, debug: DebugPodSpec },
     /// Set `clusterCIDR` in kube-proxy's ConfigMap (key `config.conf`, kubeadm's
     /// layout), changing only that line. `expect_current` is the value the operator
     /// saw (`""` for empty or absent): another value by the time the step runs fails
@@ -335,6 +366,7 @@ impl Op {
             Op::Fence { .. } => "blocklist",
             Op::BreakLock { .. } => "break-lock",
             Op::ReleaseReservations { .. } => "release-ip-reservations",
+            Op::ProbeHost { .. } => "node-debug-pod",
             Op::SetKubeProxyClusterCidr { .. } => "set-kube-proxy-cluster-cidr",
         }
     }
@@ -365,6 +397,7 @@ impl Op {
             Op::ReleaseReservations { node, network, .. } => {
                 ObjectRef::new("HostLocalNetwork", Some(node), network.as_str())
             }
+            Op::ProbeHost { node, .. } => ObjectRef::node(node),
             Op::SetKubeProxyClusterCidr {
                 namespace,
                 configmap,
@@ -426,12 +459,23 @@ impl Op {
             } => format!(
                 "Break the lock {cookie} of {locker} ({address}) on RBD image {pool}/{image}"
             ),
+            Op::ProbeHost { node, debug } => format!(
+                "Read the pod-network state of {node}'s host: {}",
+                HostAccess::DebugPod(debug.clone())
+                    .describe(
+                        node,
+                        "/run/flannel, /etc/cni/net.d, /var/lib/cni/networks and the live sandboxes"
+                    )
+                    .replace(
+                        "privileged, host / at /host",
+                        "privileged, host / read-only at /host"
+                    )
+            ),
             Op::ReleaseReservations {
                 node,
-                host_root,
+                via,
                 network,
                 reservations,
-                ..
             } => {
                 let shown: Vec<&str> = reservations
                     .iter()
@@ -443,10 +487,7 @@ impl Op {
                     "Release {} leaked host-local reservation{} of network {network} on {node} ({}): {}{}; each only if its sandbox is still gone when checked again under the directory's lock",
                     reservations.len(),
                     if reservations.len() == 1 { "" } else { "s" },
-                    host_root
-                        .join("var/lib/cni/networks")
-                        .join(network)
-                        .display(),
+                    via.describe(node, &format!("/var/lib/cni/networks/{network}")),
                     shown.join(", "),
                     if more > 0 {
                         format!(" and {more} more")

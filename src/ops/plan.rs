@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::op::{ObjectRef, Op, ScaleKind, WaitFor};
+use super::op::{HostAccess, ObjectRef, Op, ScaleKind, WaitFor};
+use super::steps::debug_pod::DebugPodSpec;
 
 /// How the operator confirms a plan before it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,15 +178,14 @@ impl Plan {
         ))
     }
 
-    /// Release leaked host-local IP reservations of `network` on `node` (files under
-    /// `host_root`): destructive (a wrong deletion gives one address to two pods), so the
+    /// Release leaked host-local IP reservations of `network` on `node` (through
+    /// `via`): destructive (a wrong deletion gives one address to two pods), so the
     /// network's name must be typed. It ends by checking the symptom is gone: the
     /// node's pods stuck without a sandbox get one (a new failure stops it with why).
     pub fn release_leaked(
         node: &str,
-        host_root: &std::path::Path,
+        via: HostAccess,
         network: &str,
-        sandboxes_command: Option<Vec<String>>,
         reservations: Vec<(String, String)>,
     ) -> Self {
         Plan::new(
@@ -196,9 +196,8 @@ impl Plan {
         .step(Step::new(
             Op::ReleaseReservations {
                 node: node.into(),
-                host_root: host_root.to_path_buf(),
+                via,
                 network: network.into(),
-                sandboxes_command,
                 reservations,
             },
             true,
@@ -207,6 +206,23 @@ impl Plan {
             WaitFor::PodNetworkOnNode { node: node.into() },
             super::op::POD_NETWORK_TIMEOUT,
         )
+    }
+
+    /// Read `node`'s host through a debug pod: it creates (and deletes) a pod, so it is
+    /// confirmed and audited like any change, but nothing on the node is written.
+    pub fn probe_host(node: &str, debug: DebugPodSpec) -> Self {
+        Plan::new(
+            format!("Read {node}'s host through a debug pod"),
+            ObjectRef::node(node),
+            Confirmation::YesNo,
+        )
+        .step(Step::new(
+            Op::ProbeHost {
+                node: node.into(),
+                debug,
+            },
+            false,
+        ))
     }
 
     /// The audit log's action: the distinct mutating verbs in step order (`scale`,
@@ -512,7 +528,11 @@ mod tests {
         let leaked: Vec<(String, String)> = (4..14)
             .map(|i| (format!("10.244.1.{i}"), format!("{i:064x}")))
             .collect();
-        let plan = Plan::release_leaked("node1", std::path::Path::new("/"), "cbr0", None, leaked);
+        let via = HostAccess::Local {
+            host_root: "/".into(),
+            sandboxes_command: None,
+        };
+        let plan = Plan::release_leaked("node1", via, "cbr0", leaked);
         assert!(plan.validate().is_ok());
         assert!(plan.is_destructive());
         assert_eq!(plan.action(), "release-ip-reservations");

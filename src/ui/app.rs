@@ -56,6 +56,8 @@ pub struct ConsoleOptions {
     /// Lists this node's live CRI sandboxes (`--sandboxes-command`; see
     /// [`crate::host::probe`] for the default).
     pub sandboxes_command: Option<Vec<String>>,
+    /// How debug pods on other nodes run (`--debug-image`, `--debug-namespace`).
+    pub debug_pod: crate::ops::DebugPodSpec,
     /// How to reach Ceph; `None` runs without it (`--no-ceph`, or no conf).
     pub ceph: Option<crate::ceph::CephSettings>,
 }
@@ -126,6 +128,10 @@ pub struct App {
     node: Option<String>,
     /// How the host probes list live sandboxes (for releasing leaked reservations).
     sandboxes_command: Option<Vec<String>>,
+    /// How debug pods on other nodes run (`:probe-host`, `:release-ips NODE`).
+    debug_pod: crate::ops::DebugPodSpec,
+    /// Other nodes' host reports, filled by the plans that read them.
+    pub(crate) remote_hosts: crate::host::remote::RemoteHosts,
     /// The Ceph refresh task and its client (`None`: running without Ceph).
     pub ceph: Option<Arc<crate::ceph::source::CephWatch>>,
     /// Config problems and each status line said, oldest first (`:messages`).
@@ -181,6 +187,8 @@ impl App {
             quit: false,
             node: opts.node.clone(),
             sandboxes_command: opts.sandboxes_command.clone(),
+            debug_pod: opts.debug_pod.clone(),
+            remote_hosts: Default::default(),
             ceph: None,
             plans: super::plans::Plans::default(),
         }

@@ -99,11 +99,21 @@ const APP_COMMANDS: &[Command] = &[
     Command {
         name: "release-ips",
         aliases: &[],
-        help: "release this node's leaked pod IP reservations (a plan to confirm)",
+        help: "release a node's leaked pod IP reservations (a plan to confirm; another node's after :probe-host)",
         hinted: true,
         run: Run::App {
-            args: "[network]",
+            args: "[node] [network]",
             handler: |app, arg| app.release_leaked(arg),
+        },
+    },
+    Command {
+        name: "probe-host",
+        aliases: &[],
+        help: "read a node's pod-network files and sandboxes through a short-lived debug pod (a plan to confirm)",
+        hinted: false,
+        run: Run::App {
+            args: "[node]",
+            handler: |app, arg| app.probe_host(arg),
         },
     },
     Command {

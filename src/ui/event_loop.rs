@@ -23,6 +23,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         opts.node.clone(),
     );
     probe.sandboxes_command = opts.sandboxes_command.clone();
+    let remote_hosts = crate::host::remote::RemoteHosts::default();
     // Ceph has its own thread and refresh task from the start: it needs no API server.
     let ceph_changed = Arc::new(tokio::sync::Notify::new());
     let ceph =
@@ -44,11 +45,13 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         probe,
         ceph.clone().map(|c| (c, ceph_changed.clone())),
         opts.audit_log.clone(),
+        remote_hosts.clone(),
         view_tx,
         ui_tx.clone(),
     ));
     let mut app = App::new(&opts, ui_tx);
     app.ceph = ceph;
+    app.remote_hosts = remote_hosts;
     // Before raw mode: from here on a signal is ours, and always restores the terminal.
     let mut signals = super::signals::Signals::install()?;
     let mut guard = super::terminal::TerminalGuard::enter()?;

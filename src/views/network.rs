@@ -75,6 +75,8 @@ pub struct NetworkSummary {
     /// The host section's title (`Host master (root /)`), empty without a report.
     pub host_title: String,
     pub host: Vec<(String, String)>,
+    /// Other nodes' hosts read through debug pods (`:probe-host`): title and lines.
+    pub remote_hosts: Vec<(String, Vec<(String, String)>)>,
     /// The network findings (`net.*`, `pod.sandbox-failed`), most severe first.
     pub findings: Vec<Finding>,
 }
@@ -446,7 +448,20 @@ pub fn summarize(s: &Snapshot, findings: &[Finding]) -> NetworkSummary {
         ),
         None => (String::new(), Vec::new()),
     };
+    let local = s.host.as_ref().and_then(|h| h.node.clone());
+    let remote_hosts = s
+        .remote_hosts
+        .iter()
+        .filter(|(n, _)| local.as_deref() != Some(n.as_str()))
+        .map(|(n, r)| {
+            (
+                format!("Host {n} ({}, probed {})", r.root, r.probed_at),
+                host_lines(r),
+            )
+        })
+        .collect();
     NetworkSummary {
+        remote_hosts,
         cni: cfg.kind(),
         facts: facts(&cfg),
         nodes,

@@ -158,7 +158,7 @@ pub fn check<'a>(
                 ));
         }
     }
-    if let Some(report) = s.host.as_deref() {
+    for report in s.host_reports() {
         host::check(s, report, ix, &cfg, &agents, &mut drafts);
     }
     for ((id, node), draft) in drafts.map {
@@ -265,7 +265,7 @@ fn render(
                     "{lead}host-local IPAM on {node} has no free address in {pool}. Usually the range is held by reservations of sandboxes that no longer exist (left by runtime crashes, force-deleted pods or kubeadm reset, which does not clean the directory).{notes}"
                 ),
                 format!(
-                    "On {node}, compare the files in {dir} with the live sandboxes (`crictl pods -q`) and delete only the files of sandboxes that are gone, holding the directory's `lock` file while you do; the kubelet retries by itself. Never delete the file of a live sandbox: two pods would get one address."
+                    "On {node}, compare the files in {dir} with the live sandboxes (`crictl pods -q`) and delete only the files of sandboxes that are gone, holding the directory's `lock` file while you do; the kubelet retries by itself. Never delete the file of a live sandbox: two pods would get one address. In kcops: `:release-ips {node}` does exactly that (for a node other than the console's, `:probe-host {node}` reads its host first)."
                 ),
             )
         }
@@ -351,7 +351,7 @@ fn render(
                 "host-local reservations on {node} name sandboxes the container runtime no longer has. They are never freed by themselves; once they fill the range, new pods on {node} fail with \"no IP addresses available\".{notes}"
             ),
             format!(
-                "On {node}, delete the listed files under /var/lib/cni/networks/<network>/ after checking once more that their sandboxes are gone (`crictl pods -q`), holding the directory's `lock` file."
+                "On {node}, delete the listed files under /var/lib/cni/networks/<network>/ after checking once more that their sandboxes are gone (`crictl pods -q`), holding the directory's `lock` file. In kcops: `:release-ips {node}` (for a node other than the console's, `:probe-host {node}` reads its host first)."
             ),
         ),
         "net.ip-forward-off" => (

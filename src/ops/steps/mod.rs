@@ -12,6 +12,7 @@
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
 
 pub(crate) mod ceph;
+pub mod debug_pod;
 pub(crate) mod host;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;

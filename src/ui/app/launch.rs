@@ -82,64 +82,70 @@ impl App {
         }
     }
 
-    /// `:release-ips [network]`: a plan releasing this node's leaked host-local
-    /// reservations (the first network with leaks unless named), from the latest host
-    /// report; the executor checks each file again before deleting it.
-    pub(crate) fn release_leaked(&mut self, network: Option<&str>) {
+    /// `:release-ips [node] [network]`: a plan releasing a node's leaked host-local
+    /// reservations (the first network with leaks unless named), from the node's
+    /// latest host report: this console's own host, or one read with `:probe-host`
+    /// (the release then runs in a debug pod on that node). A first argument that is
+    /// not a node's name is the network.
+    pub(crate) fn release_leaked(&mut self, args: Option<&str>) {
         if self.refused_read_only() {
             return;
         }
-        let Some(report) = self.view.snapshot.host.clone() else {
-            self.status = Some((
-                Role::Warning,
-                "no host report yet (the host probes run every 10s)".into(),
-            ));
-            return;
+        use crate::ops::wizard::release_ips;
+        let mut words = args.unwrap_or_default().split_whitespace();
+        let first = words.next();
+        let is_node = |n: &str| {
+            self.view
+                .snapshot
+                .nodes
+                .iter()
+                .any(|node| node.metadata.name.as_deref() == Some(n))
         };
-        let Some(node) = report.node.clone() else {
-            self.status = Some((
-                Role::Warning,
-                "this machine is not a known node of the cluster (--node)".into(),
-            ));
-            return;
+        let (node, network) = match first {
+            Some(n) if is_node(n) => (Some(n.to_string()), words.next()),
+            other => (None, other),
         };
-        let networks = report.ipam.found().cloned().unwrap_or_default();
-        let chosen = networks
-            .iter()
-            .filter(|n| network.is_none_or(|want| n.name == want))
-            .find_map(|n| {
-                let leaked = report.leaked(n)?;
-                (!leaked.is_empty()).then(|| {
-                    (
-                        n.name.clone(),
-                        leaked
-                            .iter()
-                            .map(|r| (r.ip.to_string(), r.sandbox.clone()))
-                            .collect::<Vec<_>>(),
-                    )
-                })
-            });
-        let Some((name, leaked)) = chosen else {
-            let why = if report.sandboxes.found().is_none() {
-                "the live sandboxes are unknown"
-            } else {
-                "none found"
-            };
-            self.status = Some((
-                Role::Warning,
-                format!("no leaked IP reservations to release on {node} ({why})"),
-            ));
-            return;
-        };
-        self.switch(PaneId::Network);
-        let plan = Plan::release_leaked(
-            &node,
-            std::path::Path::new(&report.root),
-            &name,
+        let facts = release_ips::gather(&self.view.snapshot, node.as_deref());
+        match release_ips::assess(
+            &facts,
+            network,
             self.sandboxes_command.clone(),
-            leaked,
-        );
-        self.start_plan(plan);
+            &self.debug_pod,
+        ) {
+            Ok(plan) => {
+                self.switch(PaneId::Network);
+                self.start_plan(plan);
+            }
+            Err(why) => self.status = Some((Role::Warning, why.to_string())),
+        }
+    }
+
+    /// `:probe-host [node]`: read a node's pod-network host state through a debug pod
+    /// (a plan to confirm: it creates and deletes a pod); the Network pane and the
+    /// diagnosis then judge that node as they judge this console's own.
+    pub(crate) fn probe_host(&mut self, node: Option<&str>) {
+        if self.refused_read_only() {
+            return;
+        }
+        let Some(node) = node.map(str::to_string).or_else(|| self.network_node()) else {
+            self.status = Some((
+                Role::Warning,
+                "probe-host: name a node (:probe-host NODE)".into(),
+            ));
+            return;
+        };
+        if !self
+            .view
+            .snapshot
+            .nodes
+            .iter()
+            .any(|n| n.metadata.name.as_deref() == Some(node.as_str()))
+        {
+            self.status = Some((Role::Warning, format!("probe-host: no node named {node:?}")));
+            return;
+        }
+        self.switch(PaneId::Network);
+        self.start_plan(Plan::probe_host(&node, self.debug_pod.clone()));
     }
 
     /// Opens the lock-removal wizard on `:unlock <arg>` or what the pane in front
@@ -201,7 +207,8 @@ impl App {
         let ceph = self.ceph.as_ref().map(|c| c.client().clone());
         Some(
             Executor::for_console(conn, ceph, &self.audit_log, self.read_only)
-                .with_stop(self.plans.stop.clone()),
+                .with_stop(self.plans.stop.clone())
+                .with_remote_hosts(self.remote_hosts.clone()),
         )
     }
 

@@ -26,6 +26,7 @@ fn options(read_only: bool) -> ConsoleOptions {
         audit_log: std::env::temp_dir().join("kcops-app-tests-audit.log"),
         host_root: None,
         sandboxes_command: None,
+        debug_pod: Default::default(),
         ceph: None,
     }
 }

@@ -104,6 +104,18 @@ pub fn draw(
             text.push(Line::from(spans));
         }
     }
+    for (title, lines) in &net.remote_hosts {
+        text.push(Line::from(Span::styled(
+            title.clone(),
+            theme.style(Role::Header),
+        )));
+        let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for l in label_lines(lines, width, theme) {
+            let mut spans = vec![Span::raw("  ")];
+            spans.extend(l.spans);
+            text.push(Line::from(spans));
+        }
+    }
     text.push(Line::from(""));
     if net.findings.is_empty() {
         text.push(Line::from(if live {

@@ -68,6 +68,25 @@ pub(crate) async fn run<M: From<FeedMsg>>(
             )
         }
     };
+    // The ensembles' members: their own task, every 5 s and on `r` (pods by name only).
+    let members = {
+        let settings = crate::members::source::PollSettings {
+            host_root: probe.root.clone(),
+            ..Default::default()
+        };
+        let s = sources.clone();
+        crate::members::poll::MembersWatch::start(
+            settings,
+            move || {
+                crate::members::recognise::recognise(
+                    &s.statefulsets.state(),
+                    &s.nodes.state(),
+                    |ns, name| s.pods.get(ns, name),
+                )
+            },
+            sources.changed.clone(),
+        )
+    };
     let host = crate::host::watch::HostWatch::start(
         probe,
         find_node,
@@ -108,6 +127,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
         let current = findings.latest.clone();
         let mut d = deriver.take().unwrap_or_default();
         let host_report = host.latest();
+        let members_report = members.latest();
         let ceph_report = ceph.as_ref().map(|c| c.latest());
         let (journal, journal_cache) = (journal.clone(), journal_cache.clone());
         let job = tokio::task::spawn_blocking(move || {
@@ -115,6 +135,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
             let mut snapshot = s.snapshot();
             snapshot.host = host_report;
             snapshot.ceph = ceph_report;
+            snapshot.members = members_report;
             snapshot.interrupted = journal_cache
                 .lock()
                 .map(|mut c| c.interrupted(&journal))

@@ -256,8 +256,25 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
     }
     snapshot.interrupted =
         kcops::ops::journal::interrupted_or_unreadable(&state_dir().join("audit.log"));
+    snapshot.members = Some(std::sync::Arc::new(check_members(args, &snapshot).await));
     let findings = kcops::diagnose::diagnose(&snapshot);
     Ok(print(&findings, None))
+}
+
+/// One poll of every ensemble's members for `kcops check` (its pods by name).
+async fn check_members(
+    args: &ConsoleArgs,
+    snapshot: &kcops::model::snapshot::Snapshot,
+) -> kcops::model::members::MembersReport {
+    use kcops::members::{poll, recognise, source::PollSettings};
+    let targets = recognise::recognise(&snapshot.statefulsets, &snapshot.nodes, |ns, name| {
+        snapshot.pod(ns, name).cloned()
+    });
+    let settings = PollSettings {
+        host_root: args.host_root.clone().unwrap_or_else(|| "/".into()),
+        ..Default::default()
+    };
+    poll::poll_all(&targets, &poll::sources(&settings)).await
 }
 
 /// `20s`, `1500ms`: a timeout as the user would write it.

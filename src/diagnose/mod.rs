@@ -26,12 +26,14 @@
 //! | `pv.failed` | Warning | reclaiming the volume failed (with Ceph data, its image's state) |
 //! | `workload.unavailable` | Critical (none ready) / Warning | fewer ready than desired for 2 minutes, not explained above |
 //! | `net.*` | | the pod network: see [`network`] for its ids |
+//! | `members.*` | | ensemble members (only with a member poll): see [`members`] for their ids |
 //! | `ceph.*`, `rbd.*` | | Ceph and RBD images (only with Ceph data): see [`ceph`] for their ids |
 
 mod audit;
 pub mod ceph;
 mod host_setup;
 pub(crate) mod index;
+pub mod members;
 pub mod network;
 mod nodes;
 mod pods;
@@ -186,6 +188,7 @@ pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
     storage::check(s, &ix, &mut out);
     ceph::check(s, &ix, &mut out);
     workloads::check(s, &ix, &explained, &mut out);
+    members::check(s, &mut out);
     sort(&mut out);
     out
 }

@@ -69,6 +69,25 @@ pub(crate) async fn run<M: From<FeedMsg>>(
             )
         }
     };
+    // The ensembles' members: their own task, every 5 s and on `r` (pods by name only).
+    let members = {
+        let settings = crate::members::source::PollSettings {
+            host_root: probe.root.clone(),
+            ..Default::default()
+        };
+        let s = sources.clone();
+        crate::members::poll::MembersWatch::start(
+            settings,
+            move || {
+                crate::members::recognise::recognise(
+                    &s.statefulsets.state(),
+                    &s.nodes.state(),
+                    |ns, name| s.pods.get(ns, name),
+                )
+            },
+            sources.changed.clone(),
+        )
+    };
     let host = crate::host::watch::HostWatch::start(
         probe,
         find_node,
@@ -111,6 +130,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
         let mut d = deriver.take().unwrap_or_default();
         let host_report = host.latest();
         let remote_reports = remote_hosts.all();
+        let members_report = members.latest();
         let ceph_report = ceph.as_ref().map(|c| c.latest());
         let (journal, journal_cache) = (journal.clone(), journal_cache.clone());
         let job = tokio::task::spawn_blocking(move || {
@@ -119,6 +139,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
             snapshot.host = host_report;
             snapshot.remote_hosts = remote_reports;
             snapshot.ceph = ceph_report;
+            snapshot.members = members_report;
             snapshot.interrupted = journal_cache
                 .lock()
                 .map(|mut c| c.interrupted(&journal))

@@ -139,6 +139,16 @@ impl<K: Resource> OrderedStore<K> {
             .unwrap_or_default()
     }
 
+    /// One object by namespace and name, without copying the rest (the member poll
+    /// looks up an ensemble's few pods this way, never walking every pod).
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
+        self.inner.read().ok().and_then(|s| {
+            s.items
+                .get(&(namespace.to_string(), name.to_string()))
+                .cloned()
+        })
+    }
+
     fn key(obj: &K) -> OrderedKey {
         (obj.namespace().unwrap_or_default(), obj.name_any())
     }
@@ -575,6 +585,7 @@ impl Sources {
             remote_hosts: Default::default(),
             ceph: None,
             interrupted: Vec::new(),
+            members: None,
         };
         s.sort();
         // Already in namespace/name order (sorting 150,000 pods again takes a second).

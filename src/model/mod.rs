@@ -8,6 +8,7 @@ pub mod columns;
 pub(crate) mod count;
 pub mod host;
 pub mod interrupted;
+pub mod members;
 pub mod objref;
 pub mod rbd_map;
 pub mod rows;

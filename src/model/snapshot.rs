@@ -60,6 +60,9 @@ pub struct Snapshot {
     /// Plan steps the audit journal announced and never closed (`audit.interrupted`);
     /// empty when the journal was not read.
     pub interrupted: Vec<super::interrupted::InterruptedStep>,
+    /// The ensembles' members as last polled (`crate::members`); `None` when no poll
+    /// ran (then no `members.*` finding is made).
+    pub members: Option<Arc<super::members::MembersReport>>,
 }
 
 impl Snapshot {
@@ -102,5 +105,17 @@ impl Snapshot {
         self.configmaps.sort_by_key(key);
         self.ip_pools.sort_by_key(key);
         self.block_affinities.sort_by_key(key);
+    }
+
+    /// The pod `namespace/name`, found by bisection (pods are kept in that order).
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<&Arc<Pod>> {
+        self.pods
+            .binary_search_by(|p| {
+                let ns = p.metadata.namespace.as_deref().unwrap_or_default();
+                let n = p.metadata.name.as_deref().unwrap_or_default();
+                (ns, n).cmp(&(namespace, name))
+            })
+            .ok()
+            .and_then(|i| self.pods.get(i))
     }
 }

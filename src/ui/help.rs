@@ -100,6 +100,7 @@ fn title(context: Context, focus: Focus) -> &'static str {
         (Context::Pods, _) => "Pods",
         (Context::Storage, _) => "Storage",
         (Context::Overview, _) => "Overview",
+        (Context::Members, _) => "Members",
     }
 }
 

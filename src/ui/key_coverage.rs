@@ -50,7 +50,8 @@ fn handled(context: Context, action: Action) -> Option<bool> {
         | Context::Ceph
         | Context::Pods
         | Context::Storage
-        | Context::Overview => return None,
+        | Context::Overview
+        | Context::Members => return None,
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod ceph;
 pub mod freshness;
+pub mod members;
 pub mod network;
 pub mod tables;
 
@@ -56,6 +57,8 @@ pub struct ViewModel {
     pub network_nodes: TableModel,
     /// The Ceph pane: cluster section, image rows and details.
     pub ceph: ceph::CephView,
+    /// The Members pane: ensembles and their members.
+    pub members: members::MembersView,
     pub summary: Summary,
     pub sources: Vec<SourceStatus>,
     pub connection: ConnState,
@@ -280,6 +283,7 @@ impl Deriver {
         let network = network::summarize(&snapshot, &findings);
         let network_nodes = network::table_model(&network);
         let ceph = ceph::derive(&snapshot);
+        let members = members::derive(&snapshot);
         ViewModel {
             nodes,
             pods,
@@ -292,6 +296,7 @@ impl Deriver {
             network,
             network_nodes,
             ceph,
+            members,
             summary,
             sources,
             connection,

@@ -226,6 +226,22 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
+/// The program and leading arguments that start a `kcops` process (the console, `kcops
+/// check`) against `lab`: every kcops process a test runs starts from here, so that
+/// running them where the lab's pod IPs are reachable (e.g. inside the console node's
+/// network namespace) is one change in one place.
+pub fn kcops_argv(_lab: &Lab) -> Vec<std::ffi::OsString> {
+    vec![env!("CARGO_BIN_EXE_kcops").into()]
+}
+
+/// [`kcops_argv`] as a `Command`.
+pub fn kcops_command(lab: &Lab) -> Command {
+    let argv = kcops_argv(lab);
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    c
+}
+
 /// The shared lab of a test binary (never dropped: the lab goes down when this
 /// process exits and its stdin pipe closes).
 pub fn shared(tag: &str, scenario: &str, extra: &[&str]) -> &'static Lab {
@@ -267,7 +283,7 @@ impl Lab {
     /// its exit code and report.
     pub fn check_json(&self, ceph: &CephUser) -> (i32, serde_json::Value) {
         let dir = self.runtime_dir.join("check");
-        let out = Command::new(env!("CARGO_BIN_EXE_kcops"))
+        let out = kcops_command(self)
             .args(["check", "--json"])
             .env("KUBECONFIG", &self.state.kubeconfig)
             .env("CEPH_CONF", ceph.conf)

@@ -60,7 +60,9 @@ impl Console {
             .unwrap_or_else(|e| panic!("openpty: {e}"));
         let dir = lab.runtime_dir.join(format!("console-{}", next_id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_kcops"));
+        let argv = super::kcops_argv(lab);
+        let mut cmd = CommandBuilder::new(&argv[0]);
+        cmd.args(&argv[1..]);
         cmd.args(["--kubeconfig", &lab.state.kubeconfig.display().to_string()]);
         if opts.ceph {
             let conf = lab

@@ -42,6 +42,8 @@ pub enum Context {
     Storage,
     /// The Overview's own keys, then the global ones.
     Overview,
+    /// The Members pane's own keys, then the table's.
+    Members,
 }
 
 impl Context {
@@ -123,6 +125,7 @@ impl Context {
             Context::Wizard => &[Next, Back, DryRun, Cancel],
             Context::Ceph => &[Refresh, Unlock],
             Context::Pods | Context::Storage | Context::Overview => &[Unlock],
+            Context::Members => &[Refresh],
         }
     }
 
@@ -144,7 +147,11 @@ impl Context {
             Context::Detail => matches!(action, Action::Help | Action::Quit),
             Context::Dialog | Context::Wizard => action == Action::Help,
             // The pane falls back to [table], which inherits [global] itself.
-            Context::Ceph | Context::Pods | Context::Storage | Context::Overview => false,
+            Context::Ceph
+            | Context::Pods
+            | Context::Storage
+            | Context::Overview
+            | Context::Members => false,
         }
     }
 }
@@ -198,8 +205,7 @@ pub enum Action {
     Pane7,
     #[strum(serialize = "pane-8", message = "ceph")]
     Pane8,
-    /// Reserved for a later pane.
-    #[strum(serialize = "pane-9", message = "pane 9")]
+    #[strum(serialize = "pane-9", message = "members")]
     Pane9,
     #[strum(message = "switch namespace")]
     Namespace,

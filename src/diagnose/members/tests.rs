@@ -1,0 +1,218 @@
+use super::{Severity, Snapshot, check};
+use crate::members::fixtures::*;
+use crate::model::members::Health;
+
+fn found(s: &Snapshot) -> Vec<(&'static str, Severity, String)> {
+    let mut out = Vec::new();
+    check(s, &mut out);
+    super::super::sort(&mut out);
+    for f in &out {
+        assert_eq!(
+            f.subject.as_ref().map(|r| r.to_string()),
+            Some(f.object.clone())
+        );
+    }
+    out.into_iter()
+        .map(|f| (f.id, f.severity, f.object))
+        .collect()
+}
+
+fn has(ids: &[(&'static str, Severity, String)], id: &str) -> bool {
+    ids.iter().any(|(i, _, _)| *i == id)
+}
+
+#[test]
+fn seed_003_scaled_down_is_an_orphan_and_a_stale_claim() {
+    let s = scaled_down();
+    assert_eq!(
+        found(&s),
+        [
+            (
+                "members.orphan",
+                Severity::Critical,
+                "EtcdMember default/etcd-2".to_string()
+            ),
+            (
+                "members.stale-claim",
+                Severity::Warning,
+                "PersistentVolumeClaim default/data-etcd-2".to_string()
+            ),
+        ]
+    );
+    let mut out = Vec::new();
+    check(&s, &mut out);
+    super::super::sort(&mut out);
+    let orphan = &out[0];
+    assert!(
+        orphan.explanation.contains("etcd-2"),
+        "{}",
+        orphan.explanation
+    );
+    assert!(
+        orphan.fix.contains("etcdctl member remove 1002"),
+        "{}",
+        orphan.fix
+    );
+    assert!(
+        orphan
+            .evidence
+            .contains(&"3 voters · quorum 2 · tolerates 1; 2 of 3 voters healthy".to_string())
+    );
+    let claim = &out[1];
+    assert!(claim.explanation.contains("has already been removed"));
+    assert!(
+        claim
+            .evidence
+            .iter()
+            .any(|e| e == "member etcd-2 (1002) is still registered")
+    );
+}
+
+#[test]
+fn no_poll_no_member_findings() {
+    assert!(found(&cluster(2, &[0, 1], &[0, 1, 2])).is_empty());
+}
+
+#[test]
+fn a_healthy_ensemble_has_none() {
+    let s = polled(
+        cluster(3, &[0, 1, 2], &[0, 1, 2]),
+        (0..3).map(|i| member(i, Health::Healthy, 100)).collect(),
+    );
+    assert!(found(&s).is_empty());
+}
+
+#[test]
+fn an_orphan_with_failures_to_spare_is_a_warning() {
+    let s = polled(
+        cluster(4, &[0, 1, 2, 3], &[0, 1, 2, 3]),
+        (0..5)
+            .map(|i| {
+                if i == 4 {
+                    member(i, down(), 0)
+                } else {
+                    member(i, Health::Healthy, 100)
+                }
+            })
+            .collect(),
+    );
+    assert_eq!(
+        found(&s),
+        [(
+            "members.orphan",
+            Severity::Warning,
+            "EtcdMember default/etcd-4".to_string()
+        )]
+    );
+}
+
+#[test]
+fn a_member_down_in_its_pod_puts_quorum_at_risk() {
+    let s = polled(
+        cluster(3, &[0, 1, 2], &[0, 1, 2]),
+        vec![
+            member(0, Health::Healthy, 100),
+            member(1, Health::Healthy, 100),
+            member(2, down(), 0),
+        ],
+    );
+    let ids = found(&s);
+    assert_eq!(
+        ids,
+        [
+            (
+                "members.quorum-at-risk",
+                Severity::Critical,
+                "StatefulSet default/etcd".to_string()
+            ),
+            (
+                "members.unreachable",
+                Severity::Warning,
+                "Pod default/etcd-2".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn two_of_three_down_is_no_quorum() {
+    let slow = || Health::Unhealthy("no answer within 2s".to_string());
+    let s = polled(
+        cluster(3, &[0, 1, 2], &[0, 1, 2]),
+        vec![
+            member(0, slow(), 100),
+            member(1, down(), 0),
+            member(2, down(), 0),
+        ],
+    );
+    let ids = found(&s);
+    assert!(has(&ids, "members.no-quorum"), "{ids:?}");
+    assert!(!has(&ids, "members.quorum-at-risk"));
+    // The member that answered but could not read is the quorum's doing, not its own.
+    assert!(
+        !ids.iter()
+            .any(|(i, _, o)| *i == "members.unreachable" && o.ends_with("etcd-0"))
+    );
+    assert_eq!(
+        ids.iter()
+            .filter(|(i, _, _)| *i == "members.unreachable")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_pod_that_is_no_member_and_a_stuck_learner() {
+    let mut learner = member(3, Health::Healthy, 10);
+    learner.learner = true;
+    let s = polled(
+        cluster(5, &[0, 1, 2, 3, 4], &[0, 1, 2, 3, 4]),
+        vec![
+            member(0, Health::Healthy, 5000),
+            member(1, Health::Healthy, 5000),
+            member(2, Health::Healthy, 5000),
+            learner,
+        ],
+    );
+    assert_eq!(
+        found(&s),
+        [
+            (
+                "members.learner-stuck",
+                Severity::Warning,
+                "Pod default/etcd-3".to_string()
+            ),
+            (
+                "members.pod-not-member",
+                Severity::Warning,
+                "Pod default/etcd-4".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn an_unreadable_member_list_is_said_once() {
+    let mut s = cluster(3, &[0, 1, 2], &[0, 1, 2, 3]);
+    s = polled(s, Vec::new());
+    if let Some(r) = s.members.as_mut() {
+        let r = std::sync::Arc::make_mut(r);
+        r.ensembles[0].error =
+            Some("no member answered: 10.244.1.3:2379: connection refused".into());
+    }
+    assert_eq!(
+        found(&s),
+        [
+            (
+                "members.stale-claim",
+                Severity::Warning,
+                "PersistentVolumeClaim default/data-etcd-3".to_string()
+            ),
+            (
+                "members.unreachable",
+                Severity::Warning,
+                "StatefulSet default/etcd".to_string()
+            ),
+        ]
+    );
+}

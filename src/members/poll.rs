@@ -1,0 +1,93 @@
+//! The member poll: every ensemble's members read in the background, every 5 s and at
+//! once when asked (`r` on the Members pane), never on the UI task. The ensembles'
+//! pods are looked up by name in the watchers' store ([`recognise`]), so a poll costs
+//! the same on a cluster of 150,000 pods as on one of ten.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::etcd::EtcdSource;
+use super::recognise::Target;
+use super::source::{MemberSource, PollSettings};
+use crate::model::members::MembersReport;
+
+/// How often the members are read.
+pub const EVERY: Duration = Duration::from_secs(5);
+
+/// Polls every target with the source of its kind, side by side.
+pub async fn poll_all(targets: &[Target], sources: &[Box<dyn MemberSource>]) -> MembersReport {
+    let polls = targets.iter().filter_map(|t| {
+        let source = sources.iter().find(|s| s.kind() == t.kind)?;
+        Some(source.poll(t))
+    });
+    MembersReport {
+        ensembles: futures::future::join_all(polls).await,
+    }
+}
+
+/// The sources of every kind kcops knows.
+pub fn sources(settings: &PollSettings) -> Vec<Box<dyn MemberSource>> {
+    vec![Box::new(EtcdSource {
+        settings: settings.clone(),
+    })]
+}
+
+/// The process's "poll now" request (the pane asks; the running watch hears).
+fn asked() -> &'static Notify {
+    static ASKED: OnceLock<Notify> = OnceLock::new();
+    ASKED.get_or_init(Notify::new)
+}
+
+/// Asks the running [`MembersWatch`] to poll at once.
+pub fn poll_now() {
+    asked().notify_one();
+}
+
+/// The latest report and the task refreshing it (stopped on drop).
+pub(crate) struct MembersWatch {
+    latest: Arc<Mutex<Option<Arc<MembersReport>>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for MembersWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MembersWatch {
+    /// Polls the ensembles `targets` finds, every [`EVERY`] and on [`poll_now`]; pings
+    /// `changed` after each poll whose report differs.
+    pub fn start(
+        settings: PollSettings,
+        targets: impl Fn() -> Vec<Target> + Send + 'static,
+        changed: Arc<Notify>,
+    ) -> MembersWatch {
+        let latest: Arc<Mutex<Option<Arc<MembersReport>>>> = Arc::new(Mutex::new(None));
+        let slot = latest.clone();
+        let task = tokio::spawn(async move {
+            let sources = sources(&settings);
+            loop {
+                let report = poll_all(&targets(), &sources).await;
+                if let Ok(mut cur) = slot.lock() {
+                    *cur = Some(Arc::new(report));
+                }
+                // Each poll has a new time, so the view shows the data's age moving.
+                changed.notify_one();
+                tokio::select! {
+                    _ = tokio::time::sleep(EVERY) => {}
+                    _ = asked().notified() => {}
+                }
+            }
+        });
+        MembersWatch { latest, task }
+    }
+
+    /// The latest report, once a poll finished.
+    pub fn latest(&self) -> Option<Arc<MembersReport>> {
+        self.latest.lock().ok().and_then(|l| l.clone())
+    }
+}

@@ -1,0 +1,133 @@
+//! What the member poll found (`crate::members`): plain data the snapshot carries, so
+//! findings and views stay pure functions of the snapshot.
+
+use jiff::Timestamp;
+
+/// Which software an ensemble runs: how its members are asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EnsembleKind {
+    Etcd,
+}
+
+impl EnsembleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnsembleKind::Etcd => "etcd",
+        }
+    }
+}
+
+/// What runs an ensemble's pods.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Owner {
+    /// A StatefulSet: pod `<name>-<ordinal>`, claims `<template>-<name>-<ordinal>`.
+    StatefulSet { namespace: String, name: String },
+    /// Static pods of the control plane (kubeadm's stacked etcd: `etcd-<node>` in
+    /// kube-system), one per control-plane node; read-only.
+    StaticPods { namespace: String },
+}
+
+impl Owner {
+    pub fn namespace(&self) -> &str {
+        match self {
+            Owner::StatefulSet { namespace, .. } | Owner::StaticPods { namespace } => namespace,
+        }
+    }
+
+    /// `StatefulSet default/etcd` or `static pods kube-system`.
+    pub fn label(&self) -> String {
+        match self {
+            Owner::StatefulSet { namespace, name } => format!("StatefulSet {namespace}/{name}"),
+            Owner::StaticPods { namespace } => format!("static pods {namespace}"),
+        }
+    }
+}
+
+/// Whether a member answered a health check (`etcdctl endpoint health`). Only an
+/// answer makes a member healthy: what could not be reached is never called healthy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    /// Reached, but the check failed (e.g. no quorum: a linearizable read timed out).
+    Unhealthy(String),
+    /// Not reached at all (connection refused, timed out, no address to try).
+    Unreachable(String),
+}
+
+impl Health {
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, Health::Healthy)
+    }
+
+    /// `healthy`, `unhealthy` or `unreachable`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Unhealthy(_) => "unhealthy",
+            Health::Unreachable(_) => "unreachable",
+        }
+    }
+
+    /// Why not healthy, if so.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Health::Healthy => None,
+            Health::Unhealthy(r) | Health::Unreachable(r) => Some(r),
+        }
+    }
+}
+
+/// What one member said about itself (`etcdctl endpoint status`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberStatus {
+    /// The member id of the leader as this member knows it (0: none).
+    pub leader: u64,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub db_size: i64,
+    pub version: String,
+    pub learner: bool,
+}
+
+/// One registered member, as the member list and its own endpoint told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolledMember {
+    pub id: u64,
+    /// Empty for a member added but not started yet.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    pub learner: bool,
+    /// Where kcops reached it (`http://10.244.1.3:2379`), if it tried.
+    pub endpoint: Option<String>,
+    pub status: Option<MemberStatus>,
+    pub health: Health,
+}
+
+/// One ensemble's poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnsemblePoll {
+    pub kind: EnsembleKind,
+    pub owner: Owner,
+    pub polled_at: Timestamp,
+    /// The registered members (empty when no endpoint gave the list).
+    pub members: Vec<PolledMember>,
+    /// Why the member list could not be read, naming the endpoints tried.
+    pub error: Option<String>,
+    /// The endpoint that gave the member list.
+    pub answered_by: Option<String>,
+}
+
+/// Every recognised ensemble's latest poll.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MembersReport {
+    pub ensembles: Vec<EnsemblePoll>,
+}
+
+impl MembersReport {
+    pub fn poll_of(&self, kind: EnsembleKind, owner: &Owner) -> Option<&EnsemblePoll> {
+        self.ensembles
+            .iter()
+            .find(|p| p.kind == kind && &p.owner == owner)
+    }
+}

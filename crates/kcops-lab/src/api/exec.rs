@@ -23,7 +23,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Message, Role};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Message, Role};
 
 use super::server::{ApiState, Body, User, error_response, full};
 use super::status::ApiError;
@@ -323,6 +324,13 @@ where
                 return;
             }
         }
+        // A normal closure: kubectl reads any other close as a broken stream.
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            })))
+            .await;
         let _ = sink.close().await;
     });
     let mut child = match run.cmd.spawn() {

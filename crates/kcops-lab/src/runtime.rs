@@ -411,7 +411,9 @@ async fn run_with(
     let pids = ctx.clone();
     let _ = api_state
         .main_pids
-        .set(Arc::new(move |ns: &str, name: &str| pids.main_pid(ns, name)));
+        .set(Arc::new(move |ns: &str, name: &str| {
+            pids.main_pid(ns, name)
+        }));
     let controllers = tokio::spawn(controllers::run(ctx.clone()));
     let timeline = tokio::spawn(super::timeline::run(ctx.clone()));
     let churn = (opts.churn > 0.0)

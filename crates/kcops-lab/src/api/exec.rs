@@ -68,7 +68,11 @@ struct ExecOptions {
 impl ExecOptions {
     fn parse(query: Option<&str>) -> Self {
         let mut opts = ExecOptions::default();
-        for pair in query.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        for pair in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             let v = percent_encoding::percent_decode_str(&v.replace('+', " "))
                 .decode_utf8_lossy()
@@ -163,17 +167,13 @@ fn prepare(
         .store
         .get_value(&pods, ns, name)
         .ok_or_else(|| ApiError::not_found("pods", "", "pods", name))?;
-    let container = pick_container(&pod, opts.container.as_deref())
-        .ok_or_else(|| match &opts.container {
-            Some(c) => {
-                ApiError::bad_request(format!("container {c} is not valid for pod {name}"))
-            }
+    let container =
+        pick_container(&pod, opts.container.as_deref()).ok_or_else(|| match &opts.container {
+            Some(c) => ApiError::bad_request(format!("container {c} is not valid for pod {name}")),
             None => ApiError::bad_request(format!("pod {name} has no containers")),
         })?;
     if opts.command.is_empty() {
-        return Err(ApiError::bad_request(
-            "you must specify at least 1 command",
-        ));
+        return Err(ApiError::bad_request("you must specify at least 1 command"));
     }
     let c_name = container["name"].as_str().unwrap_or_default().to_string();
     let pid = state
@@ -253,8 +253,10 @@ fn container_env(pod: &Value, container: &Value) -> HashMap<String, String> {
         let Some(key) = e["name"].as_str() else {
             continue;
         };
-        let value = match (e["value"].as_str(), e["valueFrom"]["fieldRef"]["fieldPath"].as_str())
-        {
+        let value = match (
+            e["value"].as_str(),
+            e["valueFrom"]["fieldRef"]["fieldPath"].as_str(),
+        ) {
             (Some(v), _) => v.to_string(),
             (None, Some(path)) => {
                 let mut cur = pod;
@@ -496,7 +498,10 @@ mod tests {
             exec_target("/api/v1/namespaces/default/pods/etcd-0/exec"),
             Some(("default".into(), "etcd-0".into()))
         );
-        assert_eq!(exec_target("/api/v1/namespaces/default/pods/etcd-0/log"), None);
+        assert_eq!(
+            exec_target("/api/v1/namespaces/default/pods/etcd-0/log"),
+            None
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub(crate) mod flannel;
 pub mod gc;
 pub mod kubelet;
 pub mod scheduler;
+pub(crate) mod statefulset;
 pub mod volumes;
 pub mod workloads;
 
@@ -32,6 +33,7 @@ pub struct Kinds {
     pub pvs: Arc<ResourceType>,
     pub storage_classes: Arc<ResourceType>,
     pub statefulsets: Arc<ResourceType>,
+    pub controllerrevisions: Arc<ResourceType>,
     pub deployments: Arc<ResourceType>,
     pub replicasets: Arc<ResourceType>,
     pub daemonsets: Arc<ResourceType>,
@@ -56,6 +58,7 @@ impl Kinds {
             pvs: f("", "persistentvolumes")?,
             storage_classes: f("storage.k8s.io", "storageclasses")?,
             statefulsets: f("apps", "statefulsets")?,
+            controllerrevisions: f("apps", "controllerrevisions")?,
             deployments: f("apps", "deployments")?,
             replicasets: f("apps", "replicasets")?,
             daemonsets: f("apps", "daemonsets")?,

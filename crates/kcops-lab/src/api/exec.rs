@@ -384,9 +384,14 @@ where
             None
         }
     };
-    for p in pumps {
+    for mut p in pumps {
         // A process that left children holding its output open is not waited for.
-        let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+        if tokio::time::timeout(Duration::from_secs(2), &mut p)
+            .await
+            .is_err()
+        {
+            p.abort();
+        }
     }
     let status = match exit {
         Some(s) => exit_status(&run.argv, exit_code(s)),

@@ -42,7 +42,17 @@ pub(super) fn reconcile(ctx: &Ctx, sts: &Value) {
         .as_i64()
         .unwrap_or(0)
         .max(0);
-    let (current, update) = sync_revisions(ctx, sts, &ns, &name, &uid);
+    let mut pods: BTreeMap<i64, Value> = BTreeMap::new();
+    for p in pods_owned(ctx, &ns, &uid) {
+        if let Some(o) = ordinal(&name, str_of(&p, &["metadata", "name"])) {
+            pods.insert(o, p);
+        }
+    }
+    let in_use: Vec<&str> = pods
+        .values()
+        .map(|p| str_of(p, &["metadata", "labels", POD_REVISION_LABEL]))
+        .collect();
+    let (current, update) = sync_revisions(ctx, sts, &ns, &name, &uid, &in_use);
     // The revision a pod (re)created at an ordinal gets: below the partition of a
     // rolling update it keeps the current one.
     let revision_for = |ord: i64| {
@@ -52,12 +62,6 @@ pub(super) fn reconcile(ctx: &Ctx, sts: &Value) {
             &update
         }
     };
-    let mut pods: BTreeMap<i64, Value> = BTreeMap::new();
-    for p in pods_owned(ctx, &ns, &uid) {
-        if let Some(o) = ordinal(&name, str_of(&p, &["metadata", "name"])) {
-            pods.insert(o, p);
-        }
-    }
     let claim_templates = sts["spec"]["volumeClaimTemplates"]
         .as_array()
         .cloned()
@@ -223,7 +227,15 @@ fn new_pod(
 /// them: one per distinct template, numbered in the order they were (last) used, so a
 /// template returned to (`kubectl rollout undo`) takes the next number again; old ones
 /// beyond `revisionHistoryLimit` go. Returns the current and the update revision.
-fn sync_revisions(ctx: &Ctx, sts: &Value, ns: &str, name: &str, uid: &str) -> (Revision, Revision) {
+/// Revisions in `in_use` (pods still run them) are never pruned.
+fn sync_revisions(
+    ctx: &Ctx,
+    sts: &Value,
+    ns: &str,
+    name: &str,
+    uid: &str,
+    in_use: &[&str],
+) -> (Revision, Revision) {
     let rt = &ctx.kinds.controllerrevisions;
     let template = &sts["spec"]["template"];
     let hash = template_hash(template);
@@ -274,7 +286,9 @@ fn sync_revisions(ctx: &Ctx, sts: &Value, ns: &str, name: &str, uid: &str) -> (R
         name: update_name.clone(),
         template: template.clone(),
     });
-    prune_revisions(ctx, sts, ns, owned, &[&current.name, &update.name]);
+    let mut keep = vec![current.name.as_str(), update.name.as_str()];
+    keep.extend_from_slice(in_use);
+    prune_revisions(ctx, sts, ns, owned, &keep);
     (current, update)
 }
 
@@ -322,19 +336,11 @@ fn revision_template(cr: &Value) -> Value {
     t
 }
 
-/// Deletes the oldest revisions beyond the history limit that no pod and neither the
-/// current nor the update revision uses.
+/// Deletes the oldest revisions beyond the history limit, except those in `keep` (the
+/// current and update revisions, and those pods still run).
 fn prune_revisions(ctx: &Ctx, sts: &Value, ns: &str, mut owned: Vec<Value>, keep: &[&str]) {
     let limit = sts["spec"]["revisionHistoryLimit"].as_i64().unwrap_or(10);
-    let uid = str_of(sts, &["metadata", "uid"]);
-    let in_use: Vec<String> = pods_owned(ctx, ns, uid)
-        .iter()
-        .map(|p| str_of(p, &["metadata", "labels", POD_REVISION_LABEL]).to_string())
-        .collect();
-    owned.retain(|r| {
-        let n = str_of(r, &["metadata", "name"]);
-        !keep.contains(&n) && !in_use.iter().any(|u| u == n)
-    });
+    owned.retain(|r| !keep.contains(&str_of(r, &["metadata", "name"])));
     let excess = owned.len() as i64 - limit;
     if excess <= 0 {
         return;

@@ -180,11 +180,7 @@ fn prepare(
         .main_pids
         .get()
         .and_then(|lookup| lookup(ns, name))
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "pod \"{name}\": the lab does not run this pod's processes, so container \"{c_name}\" has none to exec into"
-            ))
-        })?;
+        .ok_or_else(|| no_process(&pod, name, &c_name))?;
     let (protocol, accept) = websocket_handshake(req.headers())?;
     let mut cmd = tokio::process::Command::new("nsenter");
     cmd.arg(format!("--target={pid}"))
@@ -218,6 +214,25 @@ fn prepare(
         protocol,
         accept,
     ))
+}
+
+/// Why there is no process to exec into: the container is not running (yet), or the
+/// lab plays this pod without running its processes.
+fn no_process(pod: &Value, name: &str, container: &str) -> ApiError {
+    let running = pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["name"] == container && c["state"]["running"].is_object());
+    if running {
+        ApiError::bad_request(format!(
+            "pod \"{name}\": the lab does not run this pod's processes, so container \"{container}\" has none to exec into"
+        ))
+    } else {
+        ApiError::bad_request(format!(
+            "container \"{container}\" of pod \"{name}\" is not running"
+        ))
+    }
 }
 
 /// The container named, or the default one (kubectl's annotation, else the first).
@@ -494,6 +509,93 @@ mod tests {
         assert_eq!(
             exit_status(&[], 0),
             json!({"metadata": {}, "status": "Success"})
+        );
+    }
+
+    /// What a client sees of a session running `argv` after sending `send`: stdout, the
+    /// status on the error channel, and the close code.
+    async fn converse(
+        protocol: &'static str,
+        argv: &[&str],
+        send: &[&[u8]],
+    ) -> (String, Value, Option<CloseCode>) {
+        let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+        let mut cmd = tokio::process::Command::new(argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let run = Run {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            cmd,
+            stdin: true,
+        };
+        tokio::spawn(async move {
+            let ws = WebSocketStream::from_raw_socket(server_io, Role::Server, None).await;
+            session(ws, protocol, run).await;
+        });
+        let mut client = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
+        for m in send {
+            let sent = client.send(Message::Binary(Bytes::from(m.to_vec()))).await;
+            assert!(sent.is_ok(), "{sent:?}");
+        }
+        let (mut stdout, mut status, mut close) = (Vec::new(), Value::Null, None);
+        let relay = async {
+            while let Some(Ok(m)) = client.next().await {
+                match m {
+                    Message::Binary(b) if b.first() == Some(&STDOUT) => stdout.extend(&b[1..]),
+                    Message::Binary(b) if b.first() == Some(&ERROR) => {
+                        status = serde_json::from_slice(&b[1..]).unwrap_or_default();
+                    }
+                    Message::Close(f) => close = f.map(|f| f.code),
+                    _ => {}
+                }
+            }
+        };
+        let ended = tokio::time::timeout(Duration::from_secs(10), relay).await;
+        assert!(ended.is_ok(), "the session did not end");
+        (String::from_utf8_lossy(&stdout).into_owned(), status, close)
+    }
+
+    #[tokio::test]
+    async fn v5_closes_stdin_and_the_session_ends_with_success() {
+        let (out, status, close) =
+            converse(PROTOCOLS[0], &["cat"], &[b"\x00hello\n", &[CLOSE, STDIN]]).await;
+        assert_eq!(out, "hello\n");
+        assert_eq!(status, json!({"metadata": {}, "status": "Success"}));
+        assert_eq!(close, Some(CloseCode::Normal));
+    }
+
+    #[tokio::test]
+    async fn v4_relays_stdin_and_reports_the_exit_code() {
+        let (out, status, close) = converse(
+            PROTOCOLS[1],
+            &["sh", "-c", "read line; echo got $line; exit 5"],
+            &[b"\x00hi\n"],
+        )
+        .await;
+        assert_eq!(out, "got hi\n");
+        assert_eq!(status["reason"], "NonZeroExitCode");
+        assert_eq!(status["details"]["causes"][0]["message"], "5");
+        assert_eq!(close, Some(CloseCode::Normal));
+    }
+
+    #[test]
+    fn a_missing_process_is_explained() {
+        let pod = |state: Value| json!({"status": {"containerStatuses": [{"name": "etcd", "state": state}]}});
+        let running = no_process(&pod(json!({"running": {}})), "p", "etcd");
+        assert!(
+            running.to_status()["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("the lab does not run this pod's processes")),
+            "{:?}",
+            running.to_status()
+        );
+        let waiting = no_process(&pod(json!({"waiting": {}})), "p", "etcd");
+        assert_eq!(
+            waiting.to_status()["message"],
+            "container \"etcd\" of pod \"p\" is not running"
         );
     }
 

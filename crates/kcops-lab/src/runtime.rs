@@ -374,6 +374,7 @@ async fn run_with(
         tokens,
         address,
         bookmark_interval: opts.bookmark_interval,
+        main_pids: std::sync::OnceLock::new(),
     });
     let api = server::serve(api_state.clone(), tls.clone()).await?;
 
@@ -407,6 +408,12 @@ async fn run_with(
         paths.clone(),
         id,
     )?);
+    let pids = ctx.clone();
+    let _ = api_state
+        .main_pids
+        .set(Arc::new(move |ns: &str, name: &str| {
+            pids.main_pid(ns, name)
+        }));
     let controllers = tokio::spawn(controllers::run(ctx.clone()));
     let timeline = tokio::spawn(super::timeline::run(ctx.clone()));
     let churn = (opts.churn > 0.0)

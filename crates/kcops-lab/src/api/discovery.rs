@@ -62,6 +62,7 @@ fn subresource_verbs(sub: &str) -> Vec<&'static str> {
     match sub {
         "log" => vec!["get"],
         "eviction" | "binding" => vec!["create"],
+        "exec" => vec!["create", "get"],
         "finalize" => vec!["update"],
         _ => vec!["get", "patch", "update"],
     }
@@ -113,6 +114,8 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
                 "Scale"
             } else if sub == "eviction" {
                 "Eviction"
+            } else if sub == "exec" {
+                "PodExecOptions"
             } else {
                 rt.kind.as_str()
             };

@@ -69,7 +69,7 @@ const BUILTINS: &[Builtin] = &[
         "Pod",
         true,
         &["po"],
-        &["status", "log", "eviction", "binding"],
+        &["status", "log", "exec", "eviction", "binding"],
     ),
     Builtin("", "v1", "services", "Service", true, &["svc"], &["status"]),
     Builtin("", "v1", "endpoints", "Endpoints", true, &["ep"], &[]),

@@ -44,6 +44,9 @@ pub struct ApiState {
     pub address: SocketAddr,
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Where `pods/exec` finds the process the lab runs for a pod (set once the
+    /// controllers run).
+    pub main_pids: std::sync::OnceLock<super::exec::MainPidLookup>,
 }
 
 /// Who made a request.
@@ -105,6 +108,7 @@ pub async fn serve(state: Arc<ApiState>, tls: Arc<rustls::ServerConfig>) -> Resu
                         let _ = hyper::server::conn::http1::Builder::new()
                             .keep_alive(true)
                             .serve_connection(TokioIo::new(tls), svc)
+                            .with_upgrades()
                             .await;
                     });
                 }
@@ -223,6 +227,10 @@ async fn route(state: Arc<ApiState>, req: Request<hyper::body::Incoming>) -> Res
     let Some(user) = authenticate(&state, &req) else {
         return error_response(&ApiError::unauthorized());
     };
+    // Exec upgrades the connection: it needs the request itself, not its body.
+    if let Some((ns, name)) = super::exec::exec_target(&path) {
+        return super::exec::serve(state, user, req, ns, name).await;
+    }
     let header = |name: hyper::header::HeaderName| {
         req.headers()
             .get(name)

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Endpoints, Event, Namespace, Node, PersistentVolume,
@@ -261,6 +263,14 @@ const PDB_COLS: &[Col] = &[
     AGE,
 ];
 
+#[rustfmt::skip]
+const CONTROLLER_REVISION_COLS: &[Col] = &[
+    NAME,
+    ("Controller", "string", "", 0, "Controller of the object"),
+    ("Revision", "string", "", 0, "Revision indicates the revision of the state represented by Data."),
+    AGE,
+];
+
 /// The default convertor of built-in resources without a printer (`kubectl get crd`).
 const DEFAULT_COLS: &[Col] = &[NAME, ("Created At", "date", "", 0, AGE_DESC)];
 
@@ -287,6 +297,7 @@ enum Printer {
     Endpoints,
     Leases,
     PodDisruptionBudgets,
+    ControllerRevisions,
     Default,
     Custom,
 }
@@ -311,6 +322,7 @@ impl Printer {
             "endpoints" => Self::Endpoints,
             "leases" => Self::Leases,
             "poddisruptionbudgets" => Self::PodDisruptionBudgets,
+            "controllerrevisions" => Self::ControllerRevisions,
             "customresourcedefinitions" => Self::Default,
             _ => Self::Custom,
         }
@@ -335,6 +347,7 @@ impl Printer {
             Self::Endpoints => ENDPOINTS_COLS,
             Self::Leases => LEASE_COLS,
             Self::PodDisruptionBudgets => PDB_COLS,
+            Self::ControllerRevisions => CONTROLLER_REVISION_COLS,
             Self::Default => DEFAULT_COLS,
             Self::Custom => CUSTOM_COLS,
         }
@@ -366,6 +379,7 @@ impl Printer {
             Self::Endpoints => plain(endpoints_cells(&parse(obj)?, now)),
             Self::Leases => plain(lease_cells(&parse(obj)?, now)),
             Self::PodDisruptionBudgets => plain(pdb_cells(&parse(obj)?, now)),
+            Self::ControllerRevisions => plain(controller_revision_cells(&parse(obj)?, now)),
             Self::Default => plain(default_cells(obj)),
             Self::Custom => plain(custom_cells(obj, now)),
         }
@@ -1267,6 +1281,32 @@ fn lease_cells(lease: &Lease, now: Timestamp) -> Vec<Value> {
         json!(name_of(&lease.metadata)),
         json!(holder),
         json!(age_of(&lease.metadata, now)),
+    ]
+}
+
+/// `statefulset.apps/etcd`: the controller as the apiserver's printer names it.
+fn controller_revision_cells(cr: &ControllerRevision, now: Timestamp) -> Vec<Value> {
+    let controller = cr
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+        .map(|r| {
+            let group = r.api_version.split_once('/').map(|(g, _)| g).unwrap_or("");
+            let kind = if group.is_empty() {
+                r.kind.to_lowercase()
+            } else {
+                format!("{}.{group}", r.kind.to_lowercase())
+            };
+            format!("{kind}/{}", r.name)
+        })
+        .unwrap_or_else(|| "<none>".into());
+    vec![
+        json!(name_of(&cr.metadata)),
+        json!(controller),
+        json!(cr.revision),
+        json!(age_of(&cr.metadata, now)),
     ]
 }
 

@@ -364,6 +364,7 @@ mod tests {
             },
             address: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             bookmark_interval: interval,
+            main_pids: std::sync::OnceLock::new(),
         });
         let target = Target {
             rt: rt.clone(),

@@ -217,6 +217,7 @@ impl PodWorker {
         }
         if let Some(member) = &mut self.member {
             member.stop().await;
+            self.ctx.set_main_pid(&self.ns, &self.name, None);
         }
         if let Err(Stop::Deleted) = outcome {
             self.stop_containers();
@@ -438,6 +439,7 @@ impl PodWorker {
                                 }
                             }
                             self.member = None;
+                            self.ctx.set_main_pid(&self.ns, &self.name, None);
                             restarts += 1;
                             let crash = Crash {
                                 exit_code: status.code().unwrap_or(1),
@@ -708,7 +710,10 @@ impl PodWorker {
             pid_dir: self.ctx.paths.pids(),
         };
         match EtcdMember::start(&spec) {
-            Ok(m) => self.member = Some(m),
+            Ok(m) => {
+                self.ctx.set_main_pid(&self.ns, &self.name, Some(m.pid()));
+                self.member = Some(m);
+            }
             Err(e) => {
                 tracing::warn!("cannot start etcd member {}: {e:#}", self.name);
                 if let Ok(pod) = self.check() {

@@ -7,6 +7,7 @@ pub(crate) mod flannel;
 pub mod gc;
 pub mod kubelet;
 pub mod scheduler;
+pub(crate) mod statefulset;
 pub mod volumes;
 pub mod workloads;
 
@@ -32,6 +33,7 @@ pub struct Kinds {
     pub pvs: Arc<ResourceType>,
     pub storage_classes: Arc<ResourceType>,
     pub statefulsets: Arc<ResourceType>,
+    pub controllerrevisions: Arc<ResourceType>,
     pub deployments: Arc<ResourceType>,
     pub replicasets: Arc<ResourceType>,
     pub daemonsets: Arc<ResourceType>,
@@ -56,6 +58,7 @@ impl Kinds {
             pvs: f("", "persistentvolumes")?,
             storage_classes: f("storage.k8s.io", "storageclasses")?,
             statefulsets: f("apps", "statefulsets")?,
+            controllerrevisions: f("apps", "controllerrevisions")?,
             deployments: f("apps", "deployments")?,
             replicasets: f("apps", "replicasets")?,
             daemonsets: f("apps", "daemonsets")?,
@@ -163,6 +166,9 @@ pub struct Ctx {
     /// calico-ipam's allocations: sandbox id -> address (calico keeps them in its
     /// datastore, not on the node).
     pub(crate) calico_ips: Mutex<HashMap<String, Ipv4Addr>>,
+    /// Pod (`ns/name`) -> the pid of the process the lab runs for it: `kubectl exec`
+    /// enters that process's namespaces.
+    main_pids: Mutex<HashMap<String, u32>>,
 }
 
 impl Ctx {
@@ -200,7 +206,27 @@ impl Ctx {
             kube_proxy_first_start: Mutex::new(HashSet::new()),
             cni_sandboxes: Mutex::new(HashMap::new()),
             calico_ips: Mutex::new(HashMap::new()),
+            main_pids: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The pid of the main process the lab runs for pod `ns/name`, while it runs.
+    pub(crate) fn main_pid(&self, ns: &str, name: &str) -> Option<u32> {
+        self.main_pids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&format!("{ns}/{name}"))
+            .copied()
+    }
+
+    /// Records (`Some`) or forgets (`None`) the main process of pod `ns/name`.
+    pub(crate) fn set_main_pid(&self, ns: &str, name: &str, pid: Option<u32>) {
+        let mut pids = self.main_pids.lock().unwrap_or_else(|p| p.into_inner());
+        let key = format!("{ns}/{name}");
+        match pid {
+            Some(pid) => pids.insert(key, pid),
+            None => pids.remove(&key),
+        };
     }
 
     /// A fresh loopback address for a pod: `127.<lab id>.<2..>.<2..251>`.

@@ -1,6 +1,6 @@
-//! Workload controllers: StatefulSet (ordinals, OrderedReady/Parallel, claim
-//! templates, scale down from the highest ordinal), Deployment -> ReplicaSet -> Pods,
-//! and DaemonSet (one pod per eligible node).
+//! Workload controllers: Deployment -> ReplicaSet -> Pods, DaemonSet (one pod per
+//! eligible node), and the pod and claim helpers they share with the StatefulSet
+//! controller (`statefulset.rs`).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -15,7 +15,7 @@ use crate::api::store::random_suffix;
 
 pub fn reconcile(ctx: &Ctx) {
     for sts in ctx.store.list(&ctx.kinds.statefulsets, None) {
-        statefulset(ctx, &sts.value());
+        super::statefulset::reconcile(ctx, &sts.value());
     }
     for d in ctx.store.list(&ctx.kinds.deployments, None) {
         deployment(ctx, &d.value());
@@ -28,14 +28,14 @@ pub fn reconcile(ctx: &Ctx) {
     }
 }
 
-fn pod_ready(p: &Value) -> bool {
+pub(super) fn pod_ready(p: &Value) -> bool {
     p["status"]["conditions"].as_array().is_some_and(|cs| {
         cs.iter()
             .any(|c| c["type"] == "Ready" && c["status"] == "True")
     })
 }
 
-fn pods_owned(ctx: &Ctx, ns: &str, uid: &str) -> Vec<Value> {
+pub(super) fn pods_owned(ctx: &Ctx, ns: &str, uid: &str) -> Vec<Value> {
     ctx.store
         .list(&ctx.kinds.pods, Some(ns))
         .iter()
@@ -45,7 +45,7 @@ fn pods_owned(ctx: &Ctx, ns: &str, uid: &str) -> Vec<Value> {
 }
 
 /// Short stable hash of a pod template, as controller-revision-hash / pod-template-hash.
-fn template_hash(template: &Value) -> String {
+pub(super) fn template_hash(template: &Value) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     template.to_string().hash(&mut h);
@@ -56,7 +56,7 @@ fn template_hash(template: &Value) -> String {
         .collect()
 }
 
-fn pod_from_template(
+pub(super) fn pod_from_template(
     template: &Value,
     ns: &str,
     name: &str,
@@ -85,7 +85,7 @@ fn pod_from_template(
     pod
 }
 
-fn create_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: Value) {
+pub(super) fn create_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: Value) {
     let name = pod["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -114,7 +114,7 @@ fn create_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: Value) {
     }
 }
 
-fn delete_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: &Value) {
+pub(super) fn delete_pod(ctx: &Ctx, owner: &Value, owner_kind: &str, pod: &Value) {
     let ns = str_of(pod, &["metadata", "namespace"]);
     let name = str_of(pod, &["metadata", "name"]);
     if ctx
@@ -150,7 +150,7 @@ fn controller_name(kind: &str) -> String {
     }
 }
 
-fn set_status(ctx: &Ctx, rt: &ResourceType, obj: &Value, status: Value) {
+pub(super) fn set_status(ctx: &Ctx, rt: &ResourceType, obj: &Value, status: Value) {
     let ns = str_of(obj, &["metadata", "namespace"]);
     let name = str_of(obj, &["metadata", "name"]);
     let mut merged = obj["status"].clone();
@@ -171,114 +171,7 @@ fn set_status(ctx: &Ctx, rt: &ResourceType, obj: &Value, status: Value) {
     });
 }
 
-fn ordinal(sts_name: &str, pod_name: &str) -> Option<i64> {
-    pod_name
-        .strip_prefix(sts_name)?
-        .strip_prefix('-')?
-        .parse()
-        .ok()
-}
-
-fn statefulset(ctx: &Ctx, sts: &Value) {
-    if is_deleting(sts) {
-        return;
-    }
-    let ns = str_of(sts, &["metadata", "namespace"]).to_string();
-    let name = str_of(sts, &["metadata", "name"]).to_string();
-    let uid = str_of(sts, &["metadata", "uid"]).to_string();
-    let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1);
-    let parallel = sts["spec"]["podManagementPolicy"] == "Parallel";
-    let template = &sts["spec"]["template"];
-    let revision = format!("{name}-{}", template_hash(template));
-    let mut pods: BTreeMap<i64, Value> = BTreeMap::new();
-    for p in pods_owned(ctx, &ns, &uid) {
-        if let Some(o) = ordinal(&name, str_of(&p, &["metadata", "name"])) {
-            pods.insert(o, p);
-        }
-    }
-    // Claims from the templates, created before the pod that needs them.
-    let templates = sts["spec"]["volumeClaimTemplates"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut blocked = false;
-    for ord in 0..replicas {
-        if pods.contains_key(&ord) {
-            let p = &pods[&ord];
-            if !parallel && (!pod_ready(p) || is_deleting(p)) {
-                blocked = true;
-            }
-            continue;
-        }
-        if blocked {
-            break;
-        }
-        let pod_name = format!("{name}-{ord}");
-        let mut spec_template = template.clone();
-        for t in &templates {
-            let claim = format!("{}-{pod_name}", str_of(t, &["metadata", "name"]));
-            ensure_claim(ctx, sts, t, &ns, &claim);
-            let vols = spec_template["spec"]["volumes"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            let tname = str_of(t, &["metadata", "name"]);
-            let mut vols: Vec<Value> = vols.into_iter().filter(|v| v["name"] != tname).collect();
-            vols.push(json!({"name": tname, "persistentVolumeClaim": {"claimName": claim}}));
-            spec_template["spec"]["volumes"] = json!(vols);
-        }
-        spec_template["spec"]["hostname"] = json!(pod_name);
-        if let Some(svc) = sts["spec"]["serviceName"].as_str() {
-            spec_template["spec"]["subdomain"] = json!(svc);
-        }
-        let pod = pod_from_template(
-            &spec_template,
-            &ns,
-            &pod_name,
-            owner_ref(sts, "StatefulSet", "apps/v1"),
-            &[
-                ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
-                ("controller-revision-hash", revision.clone()),
-                ("apps.kubernetes.io/pod-index", ord.to_string()),
-            ],
-        );
-        create_pod(ctx, sts, "StatefulSet", pod);
-        if !parallel {
-            blocked = true;
-        }
-    }
-    // Scale down from the highest ordinal, one at a time unless Parallel.
-    let extra: Vec<i64> = pods.keys().copied().filter(|o| *o >= replicas).collect();
-    for o in extra.iter().rev() {
-        let p = &pods[o];
-        if !is_deleting(p) {
-            delete_pod(ctx, sts, "StatefulSet", p);
-        }
-        if !parallel {
-            break;
-        }
-    }
-    let live: Vec<&Value> = pods.values().filter(|p| !is_deleting(p)).collect();
-    let ready = live.iter().filter(|p| pod_ready(p)).count();
-    set_status(
-        ctx,
-        &ctx.kinds.statefulsets,
-        sts,
-        json!({
-            "observedGeneration": sts["metadata"]["generation"],
-            "replicas": live.len(),
-            "readyReplicas": ready,
-            "currentReplicas": live.len(),
-            "updatedReplicas": live.len(),
-            "availableReplicas": ready,
-            "currentRevision": revision,
-            "updateRevision": revision,
-            "collisionCount": 0,
-        }),
-    );
-}
-
-fn ensure_claim(ctx: &Ctx, sts: &Value, template: &Value, ns: &str, claim: &str) {
+pub(super) fn ensure_claim(ctx: &Ctx, sts: &Value, template: &Value, ns: &str, claim: &str) {
     if ctx.store.get(&ctx.kinds.pvcs, ns, claim).is_some() {
         return;
     }

@@ -163,6 +163,13 @@ pub struct Ctx {
     /// calico-ipam's allocations: sandbox id -> address (calico keeps them in its
     /// datastore, not on the node).
     pub(crate) calico_ips: Mutex<HashMap<String, Ipv4Addr>>,
+    /// The lab's network namespaces, when it has them: pods the lab runs for real get
+    /// their own there.
+    pub(crate) net: Option<Arc<super::netns::LabNet>>,
+    /// Lab DNS: the names of the pods the lab runs for real.
+    pub(crate) dns: crate::pods::hosts::Registry,
+    /// `namespace/name` -> the pid of the pod's running main container process.
+    main_pids: Mutex<HashMap<String, u32>>,
 }
 
 impl Ctx {
@@ -200,7 +207,36 @@ impl Ctx {
             kube_proxy_first_start: Mutex::new(HashSet::new()),
             cni_sandboxes: Mutex::new(HashMap::new()),
             calico_ips: Mutex::new(HashMap::new()),
+            net: None,
+            dns: Default::default(),
+            main_pids: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Gives pods the lab runs for real their own network namespaces in `net`.
+    pub fn with_net(mut self, net: Option<Arc<super::netns::LabNet>>) -> Self {
+        self.net = net;
+        self
+    }
+
+    /// The pid of the running main container process of pod `ns/name`, if the lab runs
+    /// it for real (what `kubectl exec` joins).
+    pub fn main_pid(&self, ns: &str, name: &str) -> Option<u32> {
+        self.main_pids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&format!("{ns}/{name}"))
+            .copied()
+    }
+
+    /// Records (or, with `None`, forgets) pod `ns/name`'s main container process.
+    pub fn set_main_pid(&self, ns: &str, name: &str, pid: Option<u32>) {
+        let mut pids = self.main_pids.lock().unwrap_or_else(|p| p.into_inner());
+        let key = format!("{ns}/{name}");
+        match pid {
+            Some(pid) => pids.insert(key, pid),
+            None => pids.remove(&key),
+        };
     }
 
     /// A fresh loopback address for a pod: `127.<lab id>.<2..>.<2..251>`.

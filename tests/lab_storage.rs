@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{Lab, shared, wait_for};
@@ -134,20 +133,9 @@ fn kubelet_locks_carry_the_node_address() {
     }
 }
 
+/// etcdctl where kcops on a master runs: the console node's namespace reaches pod IPs.
 fn etcdctl(endpoints: &str, args: &[&str]) -> std::process::Output {
-    Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args([
-            "--endpoints",
-            endpoints,
-            "--dial-timeout",
-            "2s",
-            "--command-timeout",
-            "3s",
-        ])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run etcdctl: {e}"))
+    lab().etcdctl(endpoints, args)
 }
 
 #[test]

@@ -1,0 +1,148 @@
+//! The lab's pod runtime on the field report's etcd StatefulSet (`etcd-scaled-down`):
+//! member pods get their own network namespace with a pod IP from their node's
+//! podCIDR, run the template's own shell script (`hostname -i`, the ping loop over the
+//! headless Service's names, `exec etcd ...`) with their PVC's data dir at
+//! `/var/run/etcd`, and are reached from the console node's namespace as kcops on a
+//! master reaches them. A naive `kubectl scale` 2 -> 4 then fails as it does in
+//! reality: etcd-3 starts with `--initial-cluster-state new` and exits with etcd's own
+//! error in its logs.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use common::{Lab, shared, wait_for};
+
+fn lab() -> &'static Lab {
+    shared("pods", "etcd-scaled-down", &["--no-ceph"])
+}
+
+fn pod(lab: &Lab, name: &str) -> Option<Value> {
+    let out = lab.kubectl(&["get", "pod", name, "-o", "json"]);
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn logs(lab: &Lab, args: &[&str]) -> String {
+    let out = lab.kubectl(&[&["logs"], args].concat());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn member_names(lab: &Lab, endpoints: &str) -> Option<Vec<String>> {
+    let out = lab.etcdctl(endpoints, &["member", "list", "-w", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    let mut names: Vec<String> = v["members"]
+        .as_array()?
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    names.sort();
+    Some(names)
+}
+
+#[test]
+fn member_pods_run_their_template_in_their_own_namespaces() {
+    let lab = lab();
+    // The timeline scales etcd 3 -> 2 once the three members run.
+    wait_for("etcd scaled down to 2", Duration::from_secs(120), || {
+        let sts = lab.kubectl_ok(&["get", "sts", "etcd", "-o", "jsonpath={.spec.replicas}"]);
+        (sts == "2" && pod(lab, "etcd-2").is_none()).then_some(())
+    });
+    let ip_of = |name: &str| {
+        wait_for(
+            &format!("{name} running with an IP"),
+            Duration::from_secs(60),
+            || {
+                let p = pod(lab, name)?;
+                let ip = p["status"]["podIP"].as_str()?.to_string();
+                (p["status"]["phase"] == "Running" && !ip.is_empty()).then_some((ip, p))
+            },
+        )
+    };
+    let mut endpoints = Vec::new();
+    for name in ["etcd-0", "etcd-1"] {
+        let (ip, p) = ip_of(name);
+        // The pod IP is in its node's podCIDR (10.244.<node>.0/24), not a loopback address.
+        let node = p["spec"]["nodeName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let cidr = lab.kubectl_ok(&["get", "node", &node, "-o", "jsonpath={.spec.podCIDR}"]);
+        let prefix = cidr.trim_end_matches("0/24");
+        assert!(
+            ip.starts_with(prefix),
+            "{name}'s IP {ip} is not in {node}'s podCIDR {cidr}"
+        );
+        // The script ran as written: its `sh -x` trace shows `hostname -i` giving the pod IP.
+        let log = logs(lab, &[name]);
+        assert!(log.contains("+ hostname -i"), "{name} logs:\n{log}");
+        assert!(log.contains(&format!("IP={ip}")), "{name} logs:\n{log}");
+        assert!(
+            log.contains("Waiting for etcd-2.etcd to come up"),
+            "{name} logs:\n{log}"
+        );
+        endpoints.push(format!("http://{ip}:2379"));
+    }
+    // The data dir is the claim's, keyed by its UID: it outlives the pod.
+    let uid = lab.kubectl_ok(&[
+        "get",
+        "pvc",
+        "data-etcd-0",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let data = lab
+        .runtime_dir
+        .join("kcops/lab")
+        .join(&lab.name)
+        .join("etcd")
+        .join(uid.trim())
+        .join("default.etcd/member");
+    wait_for(
+        "etcd-0's data in its claim's dir",
+        Duration::from_secs(30),
+        || data.is_dir().then_some(()),
+    );
+
+    // From the console node's namespace, as kcops on a master: etcd-2 stays registered.
+    let survivors = endpoints.join(",");
+    let members = wait_for(
+        "the member list via the survivors",
+        Duration::from_secs(60),
+        || member_names(lab, &survivors).filter(|m| m.len() == 3),
+    );
+    assert_eq!(members, ["etcd-0", "etcd-1", "etcd-2"]);
+    let health = lab.etcdctl(&survivors, &["endpoint", "health"]);
+    assert!(
+        health.status.success(),
+        "the survivors keep quorum: {}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+
+    // Scaling up with the naive template: etcd-3 cannot join, with etcd's own error.
+    lab.kubectl_ok(&["scale", "sts", "etcd", "--replicas=4"]);
+    let error = "couldn't find local name \"etcd-3\" in the initial cluster configuration";
+    let log = wait_for("etcd-3's join error", Duration::from_secs(120), || {
+        let p = pod(lab, "etcd-3")?;
+        let restarted = p["status"]["containerStatuses"][0]["restartCount"]
+            .as_i64()
+            .is_some_and(|n| n >= 1);
+        let log = [logs(lab, &["etcd-3"]), logs(lab, &["etcd-3", "--previous"])].concat();
+        (restarted && log.contains(error)).then_some(log)
+    });
+    assert!(log.contains("--initial-cluster-state new"), "{log}");
+    let p = pod(lab, "etcd-3").unwrap_or_else(|| panic!("etcd-3 gone"));
+    let last = &p["status"]["containerStatuses"][0]["lastState"]["terminated"];
+    assert_eq!(last["reason"], "Error", "{p}");
+    assert_ne!(last["exitCode"], 0, "{p}");
+    // etcd-2 came back on its old data and rejoined as the member it was.
+    let (ip2, _) = ip_of("etcd-2");
+    wait_for("etcd-2 healthy again", Duration::from_secs(60), || {
+        let out = lab.etcdctl(&format!("http://{ip2}:2379"), &["endpoint", "health"]);
+        out.status.success().then_some(())
+    });
+}

@@ -146,3 +146,102 @@ fn member_pods_run_their_template_in_their_own_namespaces() {
         out.status.success().then_some(())
     });
 }
+
+/// Creates `manifest` (JSON) with kubectl.
+fn create(lab: &Lab, name: &str, manifest: &Value) {
+    let file = lab.home.join(format!("{name}.json"));
+    std::fs::write(&file, manifest.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    lab.kubectl_ok(&["create", "-f", &file.display().to_string()]);
+}
+
+fn terminated(lab: &Lab, name: &str) -> (String, Value) {
+    wait_for(
+        &format!("{name} to finish"),
+        Duration::from_secs(60),
+        || {
+            let p = pod(lab, name)?;
+            let phase = p["status"]["phase"].as_str()?.to_string();
+            let term = p["status"]["containerStatuses"][0]["state"]["terminated"].clone();
+            (matches!(phase.as_str(), "Succeeded" | "Failed") && !term.is_null())
+                .then_some((phase, term))
+        },
+    )
+}
+
+/// Pods of host-runnable images run their command for real: restartPolicy Never gives
+/// the container's exit code and phase; a privileged node debug pod (hostNetwork, the
+/// node's root at /host) can `chroot /host` and list the node's sandboxes with crictl.
+#[test]
+fn host_image_pods_run_to_completion_and_debug_pods_see_the_node() {
+    let lab = lab();
+    create(
+        lab,
+        "exit3",
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "exit3", "namespace": "default"},
+            "spec": {"restartPolicy": "Never", "nodeName": "node2", "containers": [{
+                "name": "main", "image": "docker.io/library/debian:12",
+                "command": ["sh", "-c", "echo on $(hostname) at $(hostname -i); exit 3"]
+            }]}
+        }),
+    );
+    let (phase, term) = terminated(lab, "exit3");
+    assert_eq!(phase, "Failed");
+    assert_eq!(term["exitCode"], 3, "{term}");
+    let ip = pod(lab, "exit3")
+        .and_then(|p| p["status"]["podIP"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    assert!(
+        ip.starts_with("10.244.2."),
+        "exit3's IP {ip} is node2's podCIDR"
+    );
+    assert_eq!(logs(lab, &["exit3"]).trim(), format!("on exit3 at {ip}"));
+
+    // What `kubectl debug node/node1` creates, running a host check through chroot.
+    let list = lab.host_root("node1").join("var/lib/kcops-lab/sandboxes");
+    let read = || std::fs::read_to_string(&list).unwrap_or_else(|e| panic!("{e}"));
+    let before = read();
+    create(
+        lab,
+        "debug",
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "node-debugger", "namespace": "default"},
+            "spec": {
+                "restartPolicy": "Never", "nodeName": "node1", "hostNetwork": true,
+                "hostPID": true,
+                "containers": [{
+                    "name": "debugger", "image": "busybox:1.36",
+                    "securityContext": {"privileged": true},
+                    "command": ["chroot", "/host", "sh", "-c",
+                        "crictl pods -q && ls /var/lib/cni/networks/cbr0"],
+                    "volumeMounts": [{"name": "host-root", "mountPath": "/host"}]
+                }],
+                "volumes": [{"name": "host-root", "hostPath": {"path": "/"}}]
+            }
+        }),
+    );
+    let (phase, term) = terminated(lab, "node-debugger");
+    let out = logs(lab, &["node-debugger"]);
+    assert_eq!(phase, "Succeeded", "{term}\n{out}");
+    // Sandboxes live all along (the other test may start one meanwhile).
+    let after = read();
+    let steady: Vec<&str> = before
+        .lines()
+        .filter(|l| after.lines().any(|a| a == *l))
+        .collect();
+    assert!(!steady.is_empty(), "node1 has live sandboxes");
+    for id in steady {
+        assert!(
+            out.lines().any(|l| l == id),
+            "sandbox {id} not listed:\n{out}"
+        );
+    }
+    assert!(out.lines().any(|l| l == "last_reserved_ip.0"), "{out}");
+    // The debug pod ran in node1's namespace: its IP is node1's.
+    let ip = pod(lab, "node-debugger")
+        .and_then(|p| p["status"]["podIP"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    assert_eq!(ip, lab.node_ip("node1"));
+}

@@ -171,9 +171,15 @@ fn etcd_members_at_pod_ips_and_scale_down_leaves_a_member() {
             .iter()
             .find(|m| m["name"] == name.as_str())
             .unwrap_or_else(|| panic!("member {name} missing: {members:?}"));
+        // The template's own flags: clients at the pod IP, peers by the headless
+        // Service's names (its --initial-cluster).
+        assert_eq!(
+            m["clientURLs"][0],
+            format!("http://{}:2379", ip_of(&name)).as_str()
+        );
         assert_eq!(
             m["peerURLs"][0],
-            format!("http://{}:2380", ip_of(&name)).as_str()
+            format!("http://{name}.etcd.default.svc.cluster.local:2380").as_str()
         );
     }
     // Scale down without `etcdctl member remove`.

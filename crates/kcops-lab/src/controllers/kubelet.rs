@@ -232,6 +232,13 @@ impl PodWorker {
         if let Some(real) = self.real.take() {
             real.tear_down(&self.ctx).await;
         }
+        // A pod that ran to completion (restartPolicy Never/OnFailure) gives its
+        // sandbox's address back, as the kubelet tears down a finished pod's sandbox.
+        if outcome.is_ok() && self.cni_address.take().is_some() {
+            let root = self.ctx.paths.host_root(&self.node);
+            super::cni::del(&root, &self.sandbox_id);
+            super::cni::record(&self.ctx, &self.node, &self.sandbox_id, false);
+        }
         if let Err(Stop::Deleted) = outcome {
             self.stop_containers();
             // CNI DEL: a clean teardown releases the address (a node that went down
@@ -286,7 +293,8 @@ impl PodWorker {
         // their own namespaces); without namespaces, etcd members keep a loopback
         // address their processes can listen on.
         let real = crate::pods::runs_for_real(&self.ctx, &pod);
-        let on_cni = !host_network && (real || (self.ctx.causal_network() && etcd.is_none()));
+        let on_cni =
+            !host_network && (real.is_some() || (self.ctx.causal_network() && etcd.is_none()));
         let mut pod_ip = match (str_of(&pod, &["status", "podIP"]), &etcd) {
             _ if on_cni => String::new(),
             // A host-network pod's IP is its node's, as a real kubelet reports it.
@@ -381,8 +389,8 @@ impl PodWorker {
             pod_ip = self.set_up_network().await?.to_string();
         }
         self.mount_volumes(&plan).await?;
-        if real {
-            self.create_sandbox().await?;
+        if real.is_some() {
+            self.create_sandbox(host_network).await?;
         }
         self.update(|p| {
             p["status"]["podIP"] = json!(pod_ip);
@@ -390,8 +398,12 @@ impl PodWorker {
             set_condition(p, "PodReadyToStartContainers", "True", None, None);
         });
         self.run_init_containers(&init_containers);
-        if self.real.is_some() {
-            return self.run_real(&containers).await;
+        if let (Some(runs), Some(_)) = (real, &self.real) {
+            let policy = match runs {
+                crate::pods::Runs::Member => "Always",
+                crate::pods::Runs::HostImage => str_of(&pod, &["spec", "restartPolicy"]),
+            };
+            return self.run_real(&containers, policy).await;
         }
 
         let mut restarts = 0i64;

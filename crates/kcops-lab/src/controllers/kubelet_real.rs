@@ -5,21 +5,29 @@
 
 use std::time::Duration;
 
-use super::{Crash, PodWorker, Stop};
+use serde_json::json;
+
+use super::{Crash, PodWorker, Stop, set_condition};
 use crate::api::store::now_rfc3339;
-use crate::pods::RealPod;
 use crate::pods::container::exit_code;
+use crate::pods::{PodNetwork, RealPod};
 
 impl PodWorker {
     /// Creates the pod's sandbox once the CNI plugin gave it an address; a failure is
     /// the kubelet's FailedCreatePodSandBox event, retried.
-    pub(super) async fn create_sandbox(&mut self) -> Result<(), Stop> {
+    pub(super) async fn create_sandbox(&mut self, host_network: bool) -> Result<(), Stop> {
         loop {
             let pod = self.check()?;
-            let (Some(ip), Some(gateway)) = (self.cni_address, self.cni_subnet) else {
-                return Ok(());
+            let network = match (host_network, self.cni_address, self.cni_subnet) {
+                (true, _, _) => PodNetwork::Node,
+                (false, Some(ip), Some(gateway)) => PodNetwork::Own {
+                    sandbox_id: self.sandbox_id.clone(),
+                    ip,
+                    gateway,
+                },
+                (false, _, _) => return Ok(()),
             };
-            match RealPod::create(&self.ctx, &pod, &self.node, &self.sandbox_id, ip, gateway) {
+            match RealPod::create(&self.ctx, &pod, &self.node, network) {
                 Ok(real) => {
                     self.real = Some(real);
                     return Ok(());
@@ -37,8 +45,13 @@ impl PodWorker {
     }
 
     /// Runs the container until the pod goes: start, readiness, exit, back-off,
-    /// restart.
-    pub(super) async fn run_real(&mut self, containers: &[(String, String)]) -> Result<(), Stop> {
+    /// restart; or, as `restart_policy` says (`Never`, `OnFailure` after a success),
+    /// until the pod completes (phase Succeeded or Failed: `Ok`).
+    pub(super) async fn run_real(
+        &mut self,
+        containers: &[(String, String)],
+        restart_policy: &str,
+    ) -> Result<(), Stop> {
         let mut restarts = 0i64;
         loop {
             let started = now_rfc3339();
@@ -64,6 +77,18 @@ impl PodWorker {
                 self.wait(Duration::from_millis(200)).await?;
                 let exit = self.real.as_mut().and_then(|r| r.take_exit(&self.ctx));
                 if let Some((status, tail)) = exit {
+                    let done = match restart_policy {
+                        "Never" => true,
+                        "OnFailure" => status.success(),
+                        _ => false,
+                    };
+                    if done {
+                        self.complete(exit_code(status), tail.last().cloned());
+                        if let Some(real) = self.real.take() {
+                            real.tear_down(&self.ctx).await;
+                        }
+                        return Ok(());
+                    }
                     restarts += 1;
                     let crash = Crash {
                         exit_code: exit_code(status),
@@ -81,6 +106,37 @@ impl PodWorker {
                 }
             }
         }
+    }
+
+    /// The container exited for good: terminated with its exit code, and the pod's
+    /// phase Succeeded (0) or Failed.
+    fn complete(&self, code: i32, message: Option<String>) {
+        let finished = now_rfc3339();
+        let (reason, phase) = if code == 0 {
+            ("Completed", "Succeeded")
+        } else {
+            ("Error", "Failed")
+        };
+        self.update(|p| {
+            if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                for c in cs {
+                    let started = c["state"]["running"]["startedAt"].clone();
+                    let mut term = json!({"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": finished, "containerID": c["containerID"]});
+                    if let Some(m) = &message
+                        && code != 0
+                    {
+                        term["message"] = json!(m);
+                    }
+                    c["state"] = json!({"terminated": term});
+                    c["ready"] = json!(false);
+                    c["started"] = json!(false);
+                }
+            }
+            p["status"]["phase"] = json!(phase);
+            set_condition(p, "PodReadyToStartContainers", "False", None, None);
+            set_condition(p, "Ready", "False", Some("PodCompleted"), None);
+            set_condition(p, "ContainersReady", "False", Some("PodCompleted"), None);
+        });
     }
 
     /// Ready once the readiness probe succeeds in the pod's namespaces, or at once

@@ -35,13 +35,61 @@ use spec::{ContainerSpec, PodFacts};
 /// leadership over first).
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// Whether the lab runs this pod for real: the lab has namespaces, the pod is on the
-/// pod network, and it is an etcd member.
-pub(crate) fn runs_for_real(ctx: &Ctx, pod: &Value) -> bool {
-    ctx.net.is_some()
-        && !pod["spec"]["hostNetwork"].as_bool().unwrap_or(false)
-        && !matches!(ctx.cni(), Some(crate::scenario::CniKind::Calico))
-        && crate::controllers::kubelet::etcd_member_of(ctx, pod).is_some()
+/// Images whose pods run for real by default: what a node debug pod uses.
+const DEFAULT_HOST_IMAGES: [&str; 4] = ["busybox", "debian", "ubuntu", "alpine"];
+
+/// Why the lab runs a pod for real.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runs {
+    /// A member of a scenario's `members` StatefulSet (restarted whatever its policy).
+    Member,
+    /// A pod of a host-runnable image with a command of its own (its restartPolicy
+    /// decides what an exit means).
+    HostImage,
+}
+
+/// An image's name without registry, repository path, tag or digest.
+fn image_name(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split(':').next().unwrap_or(last)
+}
+
+/// Whether (and why) the lab runs this pod for real: it needs the lab's namespaces;
+/// on the pod network it needs flannel-style addressing (host-local in the podCIDR).
+/// A host-runnable image without a command of its own stays a played pod (its image's
+/// default would be a shell that exits at once).
+pub(crate) fn runs_for_real(ctx: &Ctx, pod: &Value) -> Option<Runs> {
+    ctx.net.as_ref()?;
+    let host_network = pod["spec"]["hostNetwork"].as_bool().unwrap_or(false);
+    let calico = matches!(ctx.cni(), Some(crate::scenario::CniKind::Calico));
+    if crate::controllers::kubelet::etcd_member_of(ctx, pod).is_some() {
+        return (!host_network && !calico).then_some(Runs::Member);
+    }
+    let c = pod["spec"]["containers"].as_array()?.first()?;
+    let has_command = c["command"].as_array().is_some_and(|a| !a.is_empty())
+        || c["args"].as_array().is_some_and(|a| !a.is_empty());
+    let name = image_name(c["image"].as_str().unwrap_or_default());
+    let runnable = DEFAULT_HOST_IMAGES.contains(&name)
+        || ctx
+            .scenario
+            .kubelet
+            .host_runnable_images
+            .iter()
+            .any(|i| i == name);
+    (has_command && runnable && (host_network || !calico)).then_some(Runs::HostImage)
+}
+
+/// The network a sandbox gets.
+pub(crate) enum PodNetwork {
+    /// Its own namespace with this address (from the CNI plugin) in `gateway`'s subnet.
+    Own {
+        sandbox_id: String,
+        ip: Ipv4Addr,
+        gateway: Ipv4Cidr,
+    },
+    /// The node's (`hostNetwork: true`).
+    Node,
 }
 
 /// A pod's sandbox and its container's process.
@@ -51,6 +99,8 @@ pub(crate) struct RealPod {
     name: String,
     node: String,
     netns: String,
+    /// Whether `netns` is the pod's own (removed with it), not its node's.
+    own_netns: bool,
     sandbox: Sandbox,
     spec: ContainerSpec,
     running: Option<Running>,
@@ -63,9 +113,7 @@ impl RealPod {
         ctx: &Ctx,
         pod: &Value,
         node: &str,
-        sandbox_id: &str,
-        ip: Ipv4Addr,
-        gateway: Ipv4Cidr,
+        network: PodNetwork,
     ) -> Result<RealPod> {
         let net = ctx
             .net
@@ -79,6 +127,10 @@ impl RealPod {
             .get(node)
             .map(|n| n.ip.to_string())
             .unwrap_or_default();
+        let ip = match &network {
+            PodNetwork::Own { ip, .. } => *ip,
+            PodNetwork::Node => ctx.nodes.get(node).map(|n| n.ip).context("unknown node")?,
+        };
         let facts = PodFacts {
             pod_ip: ip.to_string(),
             node_ip,
@@ -90,11 +142,16 @@ impl RealPod {
         let mut mounts: Vec<Mount> = Vec::new();
         for m in &spec.mounts {
             let source = volumes::source(ctx, pod, node, &m.volume)?;
+            let host_root = volumes::is_host_root(pod, &m.volume);
             mounts.push(Mount {
                 source,
                 target: m.mount_path.clone().into(),
                 read_only: m.read_only,
+                nested: false,
             });
+            if host_root {
+                mounts.extend(volumes::machine_binaries(ctx, node, &m.mount_path)?);
+            }
         }
         let hosts_file = dir.join("etc-hosts");
         let resolv = dir.join("resolv.conf");
@@ -104,13 +161,27 @@ impl RealPod {
             source: hosts_file.clone(),
             target: "/etc/hosts".into(),
             read_only: false,
+            nested: false,
         });
         mounts.push(Mount {
             source: resolv,
             target: "/etc/resolv.conf".into(),
             read_only: false,
+            nested: false,
         });
-        let netns = net.add_pod(node, sandbox_id, ip, gateway)?;
+        let (netns, own_netns) = match &network {
+            PodNetwork::Own {
+                sandbox_id,
+                ip,
+                gateway,
+            } => (net.add_pod(node, sandbox_id, *ip, *gateway)?, true),
+            PodNetwork::Node => (
+                net.netns_of(node)
+                    .context("the node has no network namespace")?
+                    .to_string(),
+                false,
+            ),
+        };
         let (hostname, subdomain) = spec::hostname_of(pod);
         ctx.dns.insert(
             &uid,
@@ -133,6 +204,7 @@ impl RealPod {
                 mounts,
             },
             netns,
+            own_netns,
             spec,
             running: None,
         })
@@ -187,9 +259,25 @@ impl RealPod {
         }
         ctx.set_main_pid(&self.ns, &self.name, None);
         ctx.dns.remove(&self.uid);
-        if let Some(net) = &ctx.net {
+        if let Some(net) = ctx.net.as_ref().filter(|_| self.own_netns) {
             net.remove_pod(&self.node, &self.netns);
         }
         let _ = std::fs::remove_dir_all(volumes::pod_dir(ctx, &self.uid));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_name;
+
+    #[test]
+    fn image_names_lose_registry_tag_and_digest() {
+        assert_eq!(image_name("busybox"), "busybox");
+        assert_eq!(image_name("docker.io/library/busybox:1.36"), "busybox");
+        assert_eq!(
+            image_name("registry.local:5000/tools/debian:12@sha256:ab"),
+            "debian"
+        );
+        assert_eq!(image_name("quay.io/coreos/etcd:v3.4.23"), "etcd");
     }
 }

@@ -20,6 +20,8 @@ pub(crate) struct Mount {
     pub source: PathBuf,
     pub target: PathBuf,
     pub read_only: bool,
+    /// The target lies inside an earlier mount, whose source already has it.
+    pub nested: bool,
 }
 
 /// Where a pod's processes run.
@@ -73,7 +75,9 @@ impl Sandbox {
             .with_context(|| format!("pod network namespace {} is gone", self.netns))?;
         let mut mounts = Vec::new();
         for m in &self.mounts {
-            ensure_target(m)?;
+            if !m.nested {
+                ensure_target(m)?;
+            }
             mounts.push((cpath(&m.source)?, cpath(&m.target)?, m.read_only));
         }
         let hostname = cstring(&self.hostname)?;

@@ -82,3 +82,79 @@ pub(crate) fn source(ctx: &Ctx, pod: &Value, node: &str, name: &str) -> Result<P
     // emptyDir, and anything the lab does not model, is an empty directory.
     mkdir(&dir)
 }
+
+/// Whether volume `name` of `pod` is the node's whole filesystem (`hostPath: /`).
+pub(crate) fn is_host_root(pod: &Value, name: &str) -> bool {
+    pod["spec"]["volumes"]
+        .as_array()
+        .and_then(|vs| vs.iter().find(|v| v["name"] == name))
+        .and_then(|v| v["hostPath"]["path"].as_str())
+        .is_some_and(|p| p.trim_end_matches('/').is_empty())
+}
+
+/// The machine's programs and libraries the node's host root lacks.
+const MACHINE_DIRS: [&str; 10] = [
+    "bin",
+    "sbin",
+    "lib",
+    "lib64",
+    "usr/bin",
+    "usr/sbin",
+    "usr/lib",
+    "usr/lib64",
+    "usr/libexec",
+    "usr/share",
+];
+
+/// The lab's `crictl`: the node's live sandboxes, as `crictl pods -q` lists them.
+const CRICTL: &str = "#!/bin/sh\n\
+# kcops lab stand-in for crictl: the node's live pod sandboxes.\n\
+case \"$*\" in\n\
+  \"pods -q\"|\"pods --quiet\") cat /var/lib/kcops-lab/sandboxes 2>/dev/null; exit 0 ;;\n\
+  *) echo \"crictl (kcops lab): only 'crictl pods -q' is available\" >&2; exit 1 ;;\n\
+esac\n";
+
+/// With the node's host root mounted at `mount_path`, the machine's /bin, /sbin, /lib,
+/// /lib64 and /usr (but /usr/local) go read-only under it, so `chroot <mount_path> sh
+/// -c ...` works; `usr/local/bin/crictl` is the lab's stand-in. Symlinked directories
+/// (a merged /usr) become the same symlinks.
+pub(crate) fn machine_binaries(
+    ctx: &Ctx,
+    node: &str,
+    mount_path: &str,
+) -> Result<Vec<super::sandbox::Mount>> {
+    let root = ctx.paths.host_root(node);
+    let mut mounts = Vec::new();
+    for dir in MACHINE_DIRS {
+        let machine = Path::new("/").join(dir);
+        let Ok(meta) = std::fs::symlink_metadata(&machine) else {
+            continue;
+        };
+        let inside = root.join(dir);
+        if meta.file_type().is_symlink() {
+            if std::fs::symlink_metadata(&inside).is_err() {
+                let target = std::fs::read_link(&machine)?;
+                if let Some(parent) = inside.parent() {
+                    mkdir(parent)?;
+                }
+                std::os::unix::fs::symlink(target, &inside)
+                    .with_context(|| format!("cannot create {}", inside.display()))?;
+            }
+            continue;
+        }
+        mkdir(&inside)?;
+        mounts.push(super::sandbox::Mount {
+            source: machine,
+            target: Path::new(mount_path).join(dir),
+            read_only: true,
+            nested: true,
+        });
+    }
+    let crictl = root.join("usr/local/bin/crictl");
+    mkdir(root.join("usr/local/bin").as_path())?;
+    std::fs::write(&crictl, CRICTL)
+        .with_context(|| format!("cannot write {}", crictl.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&crictl, std::fs::Permissions::from_mode(0o755))?;
+    Ok(mounts)
+}

@@ -110,12 +110,12 @@ const MACHINE_DIRS: [&str; 10] = [
 const CRICTL: &str = "#!/bin/sh\n\
 # kcops lab stand-in for crictl: the node's live pod sandboxes.\n\
 case \"$*\" in\n\
-  \"pods -q\"|\"pods --quiet\") cat /var/lib/kcops-lab/sandboxes 2>/dev/null; exit 0 ;;\n\
+  \"pods -q\"|\"pods --quiet\") [ -f /var/lib/kcops-lab/sandboxes ] && cat /var/lib/kcops-lab/sandboxes; exit 0 ;;\n\
   *) echo \"crictl (kcops lab): only 'crictl pods -q' is available\" >&2; exit 1 ;;\n\
 esac\n";
 
 /// With the node's host root mounted at `mount_path`, the machine's /bin, /sbin, /lib,
-/// /lib64 and /usr (but /usr/local) go read-only under it, so `chroot <mount_path> sh
+/// /lib64 and /usr (but /usr/local) go read-only under it, and its /dev, so `chroot <mount_path> sh
 /// -c ...` works; `usr/local/bin/crictl` is the lab's stand-in. Symlinked directories
 /// (a merged /usr) become the same symlinks.
 pub(crate) fn machine_binaries(
@@ -150,6 +150,14 @@ pub(crate) fn machine_binaries(
             nested: true,
         });
     }
+    // The machine's devices (writable: /dev/null), as a debug pod's /host has them.
+    mkdir(&root.join("dev"))?;
+    mounts.push(super::sandbox::Mount {
+        source: "/dev".into(),
+        target: Path::new(mount_path).join("dev"),
+        read_only: false,
+        nested: true,
+    });
     let crictl = root.join("usr/local/bin/crictl");
     mkdir(root.join("usr/local/bin").as_path())?;
     std::fs::write(&crictl, CRICTL)

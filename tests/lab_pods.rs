@@ -245,3 +245,60 @@ fn host_image_pods_run_to_completion_and_debug_pods_see_the_node() {
         .unwrap_or_default();
     assert_eq!(ip, lab.node_ip("node1"));
 }
+
+/// Exec probes run in the pod's namespaces: the readiness probe sees the pod's
+/// hostname, and a failing liveness probe restarts the container (its emptyDir stays).
+#[test]
+fn exec_probes_run_in_the_pods_namespaces() {
+    let lab = lab();
+    create(
+        lab,
+        "probes",
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "probes", "namespace": "default"},
+            "spec": {"nodeName": "node2", "containers": [{
+                "name": "main", "image": "alpine:3.20",
+                "command": ["sh", "-c",
+                    "echo start >> /work/starts; touch /work/alive; sleep 2; rm /work/alive; exec sleep 600"],
+                "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+                "readinessProbe": {"exec": {"command": ["sh", "-c", "test \"$(hostname)\" = probes"]},
+                    "periodSeconds": 1},
+                "livenessProbe": {"exec": {"command": ["test", "-f", "/work/alive"]},
+                    "periodSeconds": 1, "failureThreshold": 1}
+            }], "volumes": [{"name": "work", "emptyDir": {}}]}
+        }),
+    );
+    wait_for(
+        "probes Ready, then restarted by its liveness probe",
+        Duration::from_secs(60),
+        || {
+            let p = pod(lab, "probes")?;
+            let status = &p["status"]["containerStatuses"][0];
+            let ready_once = p["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                || status["restartCount"].as_i64() >= Some(1);
+            (ready_once && status["restartCount"].as_i64() >= Some(1)).then_some(())
+        },
+    );
+    let events = lab.kubectl_ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=probes",
+        "-o",
+        "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+    ]);
+    assert!(
+        events.contains("Unhealthy: Liveness probe failed"),
+        "{events}"
+    );
+    assert!(
+        events.contains("failed liveness probe, will be restarted"),
+        "{events}"
+    );
+    assert!(!events.contains("Readiness probe failed"), "{events}");
+    lab.kubectl_ok(&["delete", "pod", "probes", "--wait=false"]);
+}

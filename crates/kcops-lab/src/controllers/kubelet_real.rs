@@ -73,8 +73,12 @@ impl PodWorker {
                 continue;
             }
             self.become_ready_real().await?;
+            let probe = self.real.as_ref().and_then(|r| r.liveness().cloned());
+            let delay = probe.as_ref().map(|p| p.initial_delay).unwrap_or_default();
+            let mut liveness = Liveness::new(probe, self.ctx.knobs.scaled(delay));
             loop {
                 self.wait(Duration::from_millis(200)).await?;
+                self.check_liveness(&mut liveness).await;
                 let exit = self.real.as_mut().and_then(|r| r.take_exit(&self.ctx));
                 if let Some((status, tail)) = exit {
                     let done = match restart_policy {
@@ -103,6 +107,56 @@ impl PodWorker {
                     };
                     self.crash(&crash, restarts, containers).await?;
                     break;
+                }
+            }
+        }
+    }
+
+    /// Runs the liveness probe when it is due; after `failureThreshold` failures in a
+    /// row the container is killed (its exit then restarts it, as the kubelet does).
+    async fn check_liveness(&mut self, liveness: &mut Liveness) {
+        let Some(probe) = liveness.probe.clone() else {
+            return;
+        };
+        if tokio::time::Instant::now() < liveness.next {
+            return;
+        }
+        liveness.next = tokio::time::Instant::now() + self.ctx.knobs.scaled(probe.period);
+        let Some(real) = self.real.as_mut() else {
+            return;
+        };
+        if !real.is_running() {
+            return;
+        }
+        match real.probe(&probe).await {
+            Ok(()) => liveness.failures = 0,
+            Err(why) => {
+                liveness.failures += 1;
+                if let Ok(pod) = self.check() {
+                    self.event(
+                        &pod,
+                        "Warning",
+                        "Unhealthy",
+                        &format!("Liveness probe failed: {why}"),
+                    );
+                }
+                if liveness.failures >= probe.failure_threshold {
+                    liveness.failures = 0;
+                    if let Ok(pod) = self.check() {
+                        let c = self.real.as_ref().map(|r| r.container_name().to_string());
+                        self.event(
+                            &pod,
+                            "Normal",
+                            "Killing",
+                            &format!(
+                                "Container {} failed liveness probe, will be restarted",
+                                c.unwrap_or_default()
+                            ),
+                        );
+                    }
+                    if let Some(real) = self.real.as_mut() {
+                        real.kill().await;
+                    }
                 }
             }
         }
@@ -155,9 +209,16 @@ impl PodWorker {
             if !real.is_running() {
                 return Ok(());
             }
-            if real.probe(&probe).await.is_ok() {
-                self.mark_ready();
-                return Ok(());
+            match real.probe(&probe).await {
+                Ok(()) => {
+                    self.mark_ready();
+                    return Ok(());
+                }
+                Err(why) => {
+                    let pod = self.check()?;
+                    let message = format!("Readiness probe failed: {why}");
+                    self.event(&pod, "Warning", "Unhealthy", &message);
+                }
             }
             self.wait(
                 self.ctx
@@ -166,6 +227,23 @@ impl PodWorker {
                     .max(Duration::from_millis(200)),
             )
             .await?;
+        }
+    }
+}
+
+/// A container's liveness probe and its state.
+struct Liveness {
+    probe: Option<crate::pods::spec::ExecProbe>,
+    next: tokio::time::Instant,
+    failures: u32,
+}
+
+impl Liveness {
+    fn new(probe: Option<crate::pods::spec::ExecProbe>, delay: Duration) -> Self {
+        Liveness {
+            probe,
+            next: tokio::time::Instant::now() + delay,
+            failures: 0,
         }
     }
 }

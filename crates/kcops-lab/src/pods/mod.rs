@@ -210,6 +210,10 @@ impl RealPod {
         })
     }
 
+    pub(crate) fn container_name(&self) -> &str {
+        &self.spec.name
+    }
+
     /// Starts the container's command (once; a running one is left alone).
     pub(crate) fn start(&mut self, ctx: &Ctx) -> Result<()> {
         if self.running.is_some() {
@@ -243,6 +247,18 @@ impl RealPod {
     /// The readiness probe, if the container has one.
     pub(crate) fn readiness(&self) -> Option<&spec::ExecProbe> {
         self.spec.readiness.as_ref()
+    }
+
+    /// The liveness probe, if the container has one.
+    pub(crate) fn liveness(&self) -> Option<&spec::ExecProbe> {
+        self.spec.liveness.as_ref()
+    }
+
+    /// Stops the container (a failed liveness probe); its exit follows as usual.
+    pub(crate) async fn kill(&mut self) {
+        if let Some(r) = self.running.as_mut() {
+            r.stop(STOP_GRACE).await;
+        }
     }
 
     /// Runs an exec probe in the pod's namespaces.

@@ -490,13 +490,75 @@ mod tests {
         let mut net = LabNet::create(lab_id)?;
         net.add_node("a", 0)?;
         net.add_node("b", 3)?;
+        let gateway: Ipv4Cidr = "10.244.3.1/24".parse().map_err(anyhow::Error::msg)?;
+        let pod = net.add_pod(
+            "b",
+            "0a1b2c3d4e5f6a7b",
+            Ipv4Addr::new(10, 244, 3, 2),
+            gateway,
+        )?;
         drop(net);
         assert!(netns_exists(&netns_name(lab_id, 3)));
+        assert!(netns_exists(&pod));
         teardown_lab_id(lab_id);
         assert!(!link_exists(&bridge_name(lab_id)));
         assert!(!link_exists(&veth_host_name(lab_id, 0)));
         assert!(!netns_exists(&netns_name(lab_id, 0)));
         assert!(!netns_exists(&netns_name(lab_id, 3)));
+        assert!(!netns_exists(&pod));
         Ok(())
+    }
+
+    /// Pods on two nodes reach each other over the nodes' routes (host-gw style), and
+    /// the host's routing table never learns the pod network.
+    #[test]
+    fn pods_on_two_nodes_reach_each_other() -> Result<()> {
+        assert!(netns_available(), "needs root and iproute2");
+        let lab_id = 247;
+        let mut net = LabNet::create(lab_id)?;
+        let result = (|| -> Result<()> {
+            net.add_node("a", 0)?;
+            net.add_node("b", 1)?;
+            let cidr = |s: &str| s.parse::<Ipv4Cidr>().map_err(anyhow::Error::msg);
+            net.route_pod_cidrs(&[
+                ("a".into(), cidr("10.244.0.0/24")?),
+                ("b".into(), cidr("10.244.1.0/24")?),
+            ])?;
+            let pa = net.add_pod(
+                "a",
+                "aaaa0000",
+                Ipv4Addr::new(10, 244, 0, 2),
+                cidr("10.244.0.1/24")?,
+            )?;
+            net.add_pod(
+                "b",
+                "bbbb0000",
+                Ipv4Addr::new(10, 244, 1, 2),
+                cidr("10.244.1.1/24")?,
+            )?;
+            let ping = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &pa,
+                    "ping",
+                    "-c",
+                    "1",
+                    "-W",
+                    "2",
+                    "10.244.1.2",
+                ])
+                .output()?;
+            assert!(
+                ping.status.success(),
+                "{}",
+                String::from_utf8_lossy(&ping.stdout)
+            );
+            let host_routes = ip_output(&["route", "show"])?;
+            assert!(!host_routes.contains("10.244."), "{host_routes}");
+            Ok(())
+        })();
+        net.teardown();
+        result
     }
 }

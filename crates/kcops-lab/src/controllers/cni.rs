@@ -83,7 +83,17 @@ fn lock(dir: &Path) -> Result<Flock<std::fs::File>, PluginError> {
 
 /// Sets up the network of sandbox `container_id`: the address host-local reserved for
 /// it in the node's podCIDR.
+#[cfg(test)]
 pub(crate) fn add(root: &Path, container_id: &str) -> Result<Ipv4Addr, PluginError> {
+    add_in_subnet(root, container_id).map(|(ip, _)| ip)
+}
+
+/// [`add`], also returning `FLANNEL_SUBNET` (the gateway and prefix the sandbox's
+/// interface and route use).
+pub(crate) fn add_in_subnet(
+    root: &Path,
+    container_id: &str,
+) -> Result<(Ipv4Addr, Ipv4Cidr), PluginError> {
     let subnet = flannel_subnet(root)?;
     ensure_bridge(root, subnet)?;
     let dir = ipam_dir(root);
@@ -118,7 +128,7 @@ pub(crate) fn add(root: &Path, container_id: &str) -> Result<Ipv4Addr, PluginErr
             .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
         std::fs::write(&last_file, ip.to_string())
             .map_err(|e| format!("failed to write {}: {e}", last_file.display()))?;
-        return Ok(ip);
+        return Ok((ip, subnet));
     }
     Err(format!("no IP addresses available in network: {NETWORK}"))
 }

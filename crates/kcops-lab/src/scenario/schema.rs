@@ -48,6 +48,10 @@ pub struct KubeletSpec {
     /// back-off stays at `--crash-backoff-ms`.
     #[serde(default, deserialize_with = "de_opt_duration")]
     pub crash_backoff_cap: Option<Duration>,
+    /// Images (by name, without registry or tag) whose pods the lab runs for real
+    /// with the host's binaries, besides busybox, debian, ubuntu and alpine.
+    #[serde(default)]
+    pub host_runnable_images: Vec<String>,
 }
 
 /// The pod network the lab kubelet and its network agent play.

@@ -260,8 +260,15 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 /// check`) against `lab`: every kcops process a test runs starts from here, so that
 /// running them where the lab's pod IPs are reachable (e.g. inside the console node's
 /// network namespace) is one change in one place.
-pub fn kcops_argv(_lab: &Lab) -> Vec<std::ffi::OsString> {
-    vec![env!("CARGO_BIN_EXE_kcops").into()]
+///
+/// With network namespaces (root), that is the console node's namespace: kcops on a
+/// real master reaches the API server, Ceph and every pod IP from there.
+pub fn kcops_argv(lab: &Lab) -> Vec<std::ffi::OsString> {
+    let kcops: std::ffi::OsString = env!("CARGO_BIN_EXE_kcops").into();
+    match lab.state.console_netns.as_deref() {
+        Some(ns) => vec!["ip".into(), "netns".into(), "exec".into(), ns.into(), kcops],
+        None => vec![kcops],
+    }
 }
 
 /// [`kcops_argv`] as a `Command`.

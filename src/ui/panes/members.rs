@@ -9,6 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::overview::wrap_hanging;
 use super::table::{self, TableState};
 use super::{DrawCtx, Outcome, Pane, PaneCtx, PaneId};
 use crate::model::pod_status::human_since;
@@ -45,8 +46,9 @@ fn role(t: Tone) -> Role {
     }
 }
 
-/// The members as aligned lines: header, one line per member, then the notes.
-fn member_lines<'a>(d: &EnsembleDetail, theme: &Theme, stale: bool) -> Vec<Line<'a>> {
+/// The members as aligned lines: the ensemble and its quorum, the header, one line
+/// per member, then the notes (wrapped to `width`).
+fn member_lines<'a>(d: &EnsembleDetail, theme: &Theme, stale: bool, width: usize) -> Vec<Line<'a>> {
     let mut widths: Vec<usize> = MEMBER_COLUMNS.iter().map(|c| c.len()).collect();
     for (cells, _) in &d.members {
         for (w, c) in widths.iter_mut().zip(cells) {
@@ -64,10 +66,10 @@ fn member_lines<'a>(d: &EnsembleDetail, theme: &Theme, stale: bool) -> Vec<Line<
             .to_string()
     };
     let header: Vec<String> = MEMBER_COLUMNS.iter().map(|c| c.to_string()).collect();
-    let mut lines = vec![Line::from(Span::styled(
-        join(&header),
-        theme.style(Role::Header),
-    ))];
+    let mut lines = vec![
+        Line::from(Span::styled(d.title.clone(), theme.style(Role::Text))),
+        Line::from(Span::styled(join(&header), theme.style(Role::Header))),
+    ];
     for (cells, tone) in &d.members {
         let r = if stale { Role::Muted } else { role(*tone) };
         lines.push(Line::from(Span::styled(join(cells), theme.style(r))));
@@ -81,15 +83,14 @@ fn member_lines<'a>(d: &EnsembleDetail, theme: &Theme, stale: bool) -> Vec<Line<
         lines.push(Line::from(Span::styled(text, theme.style(Role::Warning))));
     }
     for n in &d.notes {
-        lines.push(Line::from(Span::styled(
-            n.clone(),
-            theme.style(Role::Warning),
-        )));
+        for l in wrap_hanging("", n, width) {
+            lines.push(Line::from(Span::styled(l, theme.style(Role::Warning))));
+        }
     }
     lines
 }
 
-/// ` Members of StatefulSet default/etcd · polled 3s ago ` (`stale:` when old).
+/// ` Members · polled 3s ago ` (`stale: ...` when old).
 fn title(d: &EnsembleDetail, now: Timestamp) -> (String, bool) {
     let (age, stale) = match d.polled_at {
         Some(t) => {
@@ -99,7 +100,7 @@ fn title(d: &EnsembleDetail, now: Timestamp) -> (String, bool) {
         }
         None => ("not polled yet".to_string(), false),
     };
-    (format!(" Members · {age} · {} ", d.title), stale)
+    (format!(" Members · {age} "), stale)
 }
 
 impl MembersPane {
@@ -132,7 +133,8 @@ impl MembersPane {
         let (title, lines) = match detail {
             Some(d) => {
                 let (t, stale) = title(d, ctx.now);
-                (t, member_lines(d, ctx.theme, stale))
+                let width = usize::from(bottom.width.saturating_sub(2));
+                (t, member_lines(d, ctx.theme, stale, width))
             }
             None => (
                 " Members ".to_string(),

@@ -139,7 +139,7 @@ fn pane_9_shows_three_members_with_etcd_2_unreachable_and_podless() {
     let row = |name: &str| {
         screen
             .lines()
-            .find(|l| l.trim_start().starts_with(name))
+            .find(|l| l.trim_start_matches(['│', ' ']).starts_with(name))
             .unwrap_or_else(|| panic!("no row {name}:\n{screen}"))
             .to_string()
     };

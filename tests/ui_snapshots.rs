@@ -2194,12 +2194,12 @@ fn members_view() -> Arc<ViewModel> {
         "status": {"replicas": 2, "readyReplicas": 2, "currentReplicas": 2, "updatedReplicas": 2, "availableReplicas": 2}
     })));
     let ips = ["10.244.1.3", "10.244.2.2", "10.244.1.4"];
-    for i in 0..2 {
+    for (i, ip) in ips.iter().take(2).enumerate() {
         s.pods.push(obj(pod(
             "default",
             &format!("etcd-{i}"),
             &format!("node{}", i + 1),
-            ips[i],
+            ip,
             DAY,
             json!({}),
         )));

@@ -21,7 +21,7 @@ use crate::model::snapshot::Snapshot;
 /// Raft entries a learner may lag the leader before it counts as stuck.
 pub(crate) const LEARNER_LAG: u64 = 1000;
 
-pub fn check(s: &Snapshot, out: &mut Vec<Finding>) {
+pub(crate) fn check(s: &Snapshot, out: &mut Vec<Finding>) {
     if s.members.is_none() {
         return;
     }
@@ -65,7 +65,6 @@ fn member_ref(e: &Ensemble, m: &Member) -> ObjRef {
     ObjRef::namespaced(kind, e.owner.namespace(), m.label())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn finding(
     e: &Ensemble,
     id: &'static str,

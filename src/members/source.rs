@@ -44,7 +44,7 @@ pub trait MemberSource: Send + Sync {
 /// `ip:port` of each pod of `target` that has an IP and is not being deleted: where
 /// the member list is asked (by pod IP: on a real control-plane host the cluster's DNS
 /// names do not resolve).
-pub fn pod_addresses(target: &Target) -> Vec<String> {
+pub(crate) fn pod_addresses(target: &Target) -> Vec<String> {
     target
         .pods
         .iter()
@@ -65,7 +65,7 @@ fn host_port(host: &str, port: u16) -> String {
 /// Where to reach a registered member: its pod's IP (matched by name or peer-URL host)
 /// at the ensemble's client port; else a client URL whose host is an address; else
 /// nowhere (`Err` says why).
-pub fn member_address(
+pub(crate) fn member_address(
     target: &Target,
     name: &str,
     peer_urls: &[String],

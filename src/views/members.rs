@@ -21,7 +21,7 @@ const ENSEMBLE_COLUMNS: &[Column] = &[
 
 /// The members' columns, most telling first (the URLs last: at 80 columns they are
 /// what is cut).
-pub const MEMBER_COLUMNS: &[&str] = &[
+pub(crate) const MEMBER_COLUMNS: &[&str] = &[
     "NAME",
     "HEALTH",
     "ROLE",

@@ -100,3 +100,52 @@ pub(crate) fn member_address(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::members::fixtures::cluster;
+
+    fn target() -> Target {
+        let s = cluster(2, &[0, 1], &[]);
+        let mut t = crate::members::recognise::recognise(&s.statefulsets, &s.nodes, |ns, n| {
+            s.pod(ns, n).cloned()
+        });
+        t.remove(0)
+    }
+
+    #[test]
+    fn members_are_reached_at_their_pod_ip() {
+        let t = target();
+        assert_eq!(pod_addresses(&t), ["10.244.1.3:2379", "10.244.2.3:2379"]);
+        let urls = |u: &str| vec![u.to_string()];
+        // Seed 003 advertises DNS names: the pod IP is used instead.
+        assert_eq!(
+            member_address(
+                &t,
+                "etcd-1",
+                &urls("http://etcd-1.etcd:2380"),
+                &urls("http://etcd-1.etcd:2379")
+            ),
+            Ok("10.244.2.3:2379".to_string())
+        );
+        // No pod: an address in its client URL is still worth a try; a name is not.
+        assert_eq!(
+            member_address(
+                &t,
+                "etcd-2",
+                &urls("http://10.244.1.9:2380"),
+                &urls("http://10.244.1.9:2379")
+            ),
+            Ok("10.244.1.9:2379".to_string())
+        );
+        let err = member_address(
+            &t,
+            "etcd-2",
+            &urls("http://etcd-2.etcd:2380"),
+            &urls("http://etcd-2.etcd:2379"),
+        );
+        assert!(err.is_err_and(|e| e.contains("no pod")));
+        assert!(member_address(&t, "", &urls("http://10.244.1.9:2380"), &[]).is_err());
+    }
+}

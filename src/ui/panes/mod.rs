@@ -1,5 +1,5 @@
 //! The panes: Overview, the table panes (nodes, pods, storage, workloads, events),
-//! Network and Ceph. Each is a module owning its state (selection, sort, sub-view,
+//! Network, Ceph and Members. Each is a module owning its state (selection, sort, sub-view,
 //! scroll) behind the [`Pane`] trait: which keymap sections it reads, which `:`
 //! commands show it, what it does with an action, how it draws. `App` routes keys,
 //! commands and new views to the pane in front and knows nothing else about it.

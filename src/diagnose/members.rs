@@ -28,6 +28,10 @@ pub(crate) fn check(s: &Snapshot, out: &mut Vec<Finding>) {
     for e in ensembles(s) {
         stale_claims(&e, out);
         let Some(poll) = &e.poll else { continue };
+        // Scaled to zero on purpose: no member is expected to answer.
+        if e.replicas == Some(0) && e.pods.is_empty() {
+            continue;
+        }
         if let Some(error) = &poll.error {
             out.push(finding(
                 &e,

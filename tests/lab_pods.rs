@@ -108,6 +108,16 @@ fn member_pods_run_their_template_in_their_own_namespaces() {
         || data.is_dir().then_some(()),
     );
 
+    // The console node's namespace reaches the API server too (on the lab bridge).
+    let api = lab
+        .in_netns("kubectl")
+        .args(["get", "pod", "etcd-0", "-o", "name"])
+        .env("KUBECONFIG", &lab.state.kubeconfig)
+        .env("HOME", &lab.home)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run kubectl: {e}"));
+    assert_eq!(String::from_utf8_lossy(&api.stdout).trim(), "pod/etcd-0");
+
     // From the console node's namespace, as kcops on a master: etcd-2 stays registered.
     let survivors = endpoints.join(",");
     let members = wait_for(

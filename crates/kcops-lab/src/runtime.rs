@@ -229,8 +229,10 @@ pub async fn run(opts: LabOptions) -> Result<()> {
     tracing::info!(lab = %opts.name, id, "starting lab");
 
     // Node addresses: their own network namespaces when we may create them (for
-    // Ceph clients, and for the pods the lab runs for real).
-    let use_netns = (!opts.no_ceph || runs_etcd) && super::netns::netns_available();
+    // Ceph clients, and for the pods the lab runs for real: etcd members, and node
+    // debug pods where the lab plays the pod network).
+    let needs_pods = runs_etcd || scenario.network.is_some();
+    let use_netns = (!opts.no_ceph || needs_pods) && super::netns::netns_available();
     let mut net = None;
     let mut node_ips = Vec::new();
     if use_netns {
@@ -252,7 +254,7 @@ pub async fn run(opts: LabOptions) -> Result<()> {
         }
         net = Some(Arc::new(n));
     } else {
-        if !opts.no_ceph || runs_etcd {
+        if !opts.no_ceph || needs_pods {
             // Said on the terminal too: the lab is a command-line tool, not the console.
             let msg = "no network namespaces (not root or no `ip`): node Ceph clients run on loopback and all show as 127.0.0.1, and etcd members run with flags the lab chooses instead of their pod template's command";
             tracing::warn!("{msg}");

@@ -552,7 +552,12 @@ impl PodWorker {
                 Some(CniKind::Calico) => {
                     super::cni::add_calico(&self.ctx, &self.node, &self.sandbox_id)
                 }
-                _ => super::cni::add_in_subnet(&root, &self.sandbox_id).map(|(ip, subnet)| {
+                _ => super::cni::add_in_subnet(
+                    &root,
+                    &self.sandbox_id,
+                    self.ctx.host_local_wording(),
+                )
+                .map(|(ip, subnet)| {
                     self.cni_subnet = Some(subnet);
                     ip
                 }),

@@ -265,6 +265,16 @@ impl Ctx {
         self.scenario.network.as_ref().map(|n| n.cni)
     }
 
+    /// How the node's host-local says a range is full, by the scenario's plugins version.
+    pub(crate) fn host_local_wording(&self) -> cni::Wording {
+        cni::Wording::of(
+            self.scenario
+                .network
+                .as_ref()
+                .and_then(|n| n.cni_plugins_version.as_deref()),
+        )
+    }
+
     /// The crash-loop back-off before restart number `restarts` (1 = the first):
     /// doubling from the lab's back-off up to the scenario's cap, if it has one.
     pub(crate) fn crash_backoff(&self, restarts: i64) -> Duration {

@@ -64,6 +64,11 @@ pub struct NetworkSpec {
     /// listed (and any kube-proxy the lab starts again) reads the ConfigMap.
     #[serde(default, rename = "kubeProxyStartedWithClusterCIDR")]
     pub kube_proxy_started_with: BTreeMap<String, String>,
+    /// The containernetworking plugins' version on the nodes (`v0.6.0`, `v1.4.0`): it
+    /// decides host-local's wording when a range is full ("in network: cbr0" before
+    /// v0.7.0, "in range set: <first>-<last>" since). Default: a current release.
+    #[serde(default, rename = "cniPluginsVersion")]
+    pub cni_plugins_version: Option<String>,
 }
 
 /// The CNI plugins the lab plays.

@@ -396,6 +396,12 @@ impl App {
             Action::Quit => self.quit = true,
             Action::Help => self.show_help(None),
             Action::Unlock => self.open_unlock(None),
+            Action::ProbeHost => self.probe_host(None),
+            Action::RestartCni => self.offer_restart_cni(None),
+            Action::ReleaseIps => {
+                let node = self.network_node();
+                self.release_leaked(node.as_deref())
+            }
             Action::CommandLine => self.input = Input::Command(TextField::new(Charset::Free)),
             Action::Filter => {
                 self.input = Input::Filter(TextField::with_text(Charset::Free, &self.filter.text))

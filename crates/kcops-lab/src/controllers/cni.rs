@@ -29,9 +29,13 @@ fn ipam_dir(root: &Path) -> PathBuf {
 }
 
 /// `FLANNEL_SUBNET` of the node's subnet.env (`10.244.1.1/24`).
-fn flannel_subnet(root: &Path) -> Result<Ipv4Cidr, PluginError> {
-    let text = std::fs::read_to_string(root.join(SUBNET_ENV))
-        .map_err(|_| "open /run/flannel/subnet.env: no such file or directory".to_string())?;
+fn flannel_subnet(root: &Path, wording: Wording) -> Result<Ipv4Cidr, PluginError> {
+    let missing = "open /run/flannel/subnet.env: no such file or directory";
+    let text = std::fs::read_to_string(root.join(SUBNET_ENV)).map_err(|_| match wording {
+        Wording::Network => missing.to_string(),
+        // flannel's CNI plugin of the same era names the step that failed.
+        Wording::RangeSet => format!("loadFlannelSubnetEnv failed: {missing}"),
+    })?;
     text.lines()
         .find_map(|l| l.strip_prefix("FLANNEL_SUBNET="))
         .and_then(|v| v.trim().parse().ok())
@@ -88,8 +92,9 @@ pub(crate) fn add(root: &Path, container_id: &str) -> Result<Ipv4Addr, PluginErr
     add_in_subnet(root, container_id, Wording::Network).map(|(ip, _)| ip)
 }
 
-/// How host-local says a range is full: its words changed with the range sets of the
-/// containernetworking plugins v0.7.0.
+/// How the plugins word their failures: host-local's "full" changed with the range
+/// sets of the containernetworking plugins v0.7.0, and the flannel plugin shipped with
+/// current releases names its failing step (`loadFlannelSubnetEnv failed: ...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wording {
     /// Before v0.7.0: `no IP addresses available in network: cbr0`.
@@ -123,7 +128,7 @@ pub(crate) fn add_in_subnet(
     container_id: &str,
     wording: Wording,
 ) -> Result<(Ipv4Addr, Ipv4Cidr), PluginError> {
-    let subnet = flannel_subnet(root)?;
+    let subnet = flannel_subnet(root, wording)?;
     ensure_bridge(root, subnet)?;
     let dir = ipam_dir(root);
     let _lock = lock(&dir)?;
@@ -346,6 +351,10 @@ mod tests {
         assert_eq!(
             add(dir.path(), "a").unwrap_err(),
             "open /run/flannel/subnet.env: no such file or directory"
+        );
+        assert_eq!(
+            add_in_subnet(dir.path(), "a", Wording::RangeSet).unwrap_err(),
+            "loadFlannelSubnetEnv failed: open /run/flannel/subnet.env: no such file or directory"
         );
     }
 

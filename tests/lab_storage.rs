@@ -161,8 +161,11 @@ fn etcd_members_at_pod_ips_and_scale_down_leaves_a_member() {
         let v: Value = serde_json::from_slice(&out.stdout).ok()?;
         let m = v["members"].as_array().cloned()?;
         (m.len() == 3
-            && m.iter()
-                .all(|x| x["name"].as_str().is_some_and(|n| !n.is_empty())))
+            && m.iter().all(|x| {
+                // Started and published: a member's name and client URLs appear
+                // once it has joined.
+                x["name"].as_str().is_some_and(|n| !n.is_empty()) && x["clientURLs"][0].is_string()
+            }))
         .then_some(m)
     });
     for i in 0..3 {

@@ -533,6 +533,7 @@ impl Executor {
         let c = &self.client;
         Ok(Applied::Done(match op {
             Op::Cordon { node } => return steps::kube::set_unschedulable(c, node, true).await,
+            Op::Member(m) => return steps::etcd::perform(c, m).await,
             Op::Uncordon { node } => return steps::kube::set_unschedulable(c, node, false).await,
             Op::DeletePod {
                 namespace,

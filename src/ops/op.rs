@@ -352,6 +352,9 @@ pub enum Op {
         address: String,
         watchers: Vec<String>,
     },
+    /// Change (or check) an ensemble's membership: add, promote, remove a member,
+    /// move its leadership, snapshot it ([`crate::ops::ensemble`]).
+    Member(crate::ops::ensemble::MemberOp),
 }
 
 impl Op {
@@ -368,12 +371,17 @@ impl Op {
             Op::ReleaseReservations { .. } => "release-ip-reservations",
             Op::ProbeHost { .. } => "node-debug-pod",
             Op::SetKubeProxyClusterCidr { .. } => "set-kube-proxy-cluster-cidr",
+            Op::Member(m) => m.action(),
         }
     }
 
     /// Whether the step changes the cluster (and so needs an audit line).
     pub(crate) fn is_mutation(&self) -> bool {
-        !matches!(self, Op::Wait { .. })
+        match self {
+            Op::Wait { .. } => false,
+            Op::Member(m) => m.is_mutation(),
+            _ => true,
+        }
     }
 
     /// The object the step acts on.
@@ -403,6 +411,11 @@ impl Op {
                 configmap,
                 ..
             } => ObjectRef::new("ConfigMap", Some(namespace), configmap.as_str()),
+            Op::Member(m) => ObjectRef::new(
+                "EnsembleMember",
+                Some(&m.ensemble.namespace),
+                m.object_name(),
+            ),
         }
     }
 
@@ -511,6 +524,7 @@ impl Op {
                     "Patch ConfigMap {namespace}/{configmap}, key config.conf: clusterCIDR {was} -> \"{cidr}\" (only that line changes; kube-proxy reads it when it starts)"
                 )
             }
+            Op::Member(m) => m.describe(),
         }
     }
 }

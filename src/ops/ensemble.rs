@@ -57,8 +57,9 @@ pub enum MemberChange {
     Promote { name: String, timeout: Duration },
     /// Remove the member `name` (`id` as it was listed; the live list is asked again).
     Remove { name: String, id: u64 },
-    /// Hand leadership to another healthy voter if `name` leads.
-    MoveLeaderAway { name: String },
+    /// Hand leadership to another healthy voter if `name` leads, one not in `avoid`
+    /// (the members going next) when there is one.
+    MoveLeaderAway { name: String, avoid: Vec<String> },
     /// Save a snapshot of the keyspace to `path` on the console's host.
     Snapshot { path: PathBuf },
     /// Wait until `voters` voters, no learner, every member healthy (no change).
@@ -97,7 +98,7 @@ impl MemberOp {
             | MemberChange::AddVoter { name, .. }
             | MemberChange::Promote { name, .. }
             | MemberChange::Remove { name, .. }
-            | MemberChange::MoveLeaderAway { name } => name.clone(),
+            | MemberChange::MoveLeaderAway { name, .. } => name.clone(),
             MemberChange::Snapshot { .. } | MemberChange::Verify { .. } => {
                 self.ensemble.statefulset.clone()
             }
@@ -122,8 +123,13 @@ impl MemberOp {
             MemberChange::Remove { name, id } => format!(
                 "Remove member {name} ({id:x}) from the {of} (refused if fewer healthy voters than a quorum would remain)"
             ),
-            MemberChange::MoveLeaderAway { name } => format!(
-                "Move the {kind} leadership away from {name} if it leads (to another healthy voter)"
+            MemberChange::MoveLeaderAway { name, avoid } => format!(
+                "Move the {kind} leadership away from {name} if it leads (to another healthy voter{})",
+                if avoid.is_empty() {
+                    String::new()
+                } else {
+                    format!(", not {}", avoid.join(", "))
+                }
             ),
             MemberChange::Snapshot { path } => format!(
                 "Save a snapshot of the {of} to {} (etcdctl snapshot save)",
@@ -160,13 +166,12 @@ fn shape(members: &[Counted]) -> (Quorum, usize) {
 /// until a later step proves it; a promoted learner keeps its health).
 pub fn apply(members: &mut Vec<Counted>, change: &MemberChange) {
     match change {
-        MemberChange::AddLearner { name, .. } | MemberChange::AddVoter { name, .. } => {
-            members.push(Counted {
+        MemberChange::AddLearner { name, .. } | MemberChange::AddVoter { name, .. } => members
+            .push(Counted {
                 name: name.clone(),
                 learner: matches!(change, MemberChange::AddLearner { .. }),
                 healthy: false,
-            })
-        }
+            }),
         MemberChange::Promote { name, .. } => {
             // A learner is promoted only once in sync: it is up and following.
             if let Some(m) = members.iter_mut().find(|m| &m.name == name) {

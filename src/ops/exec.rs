@@ -534,6 +534,9 @@ impl Executor {
         Ok(Applied::Done(match op {
             Op::Cordon { node } => return steps::kube::set_unschedulable(c, node, true).await,
             Op::Member(m) => return steps::etcd::perform(c, m).await,
+            Op::DeleteClaim { namespace, name } => {
+                return steps::claims::delete_claim(c, namespace, name).await;
+            }
             Op::Uncordon { node } => return steps::kube::set_unschedulable(c, node, false).await,
             Op::DeletePod {
                 namespace,

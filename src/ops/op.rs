@@ -355,6 +355,9 @@ pub enum Op {
     /// Change (or check) an ensemble's membership: add, promote, remove a member,
     /// move its leadership, snapshot it ([`crate::ops::ensemble`]).
     Member(crate::ops::ensemble::MemberOp),
+    /// Delete a PersistentVolumeClaim no pod uses (re-checked: a pod mounting it
+    /// fails the step); its volume goes with it under a `Delete` reclaim policy.
+    DeleteClaim { namespace: String, name: String },
 }
 
 impl Op {
@@ -372,6 +375,7 @@ impl Op {
             Op::ProbeHost { .. } => "node-debug-pod",
             Op::SetKubeProxyClusterCidr { .. } => "set-kube-proxy-cluster-cidr",
             Op::Member(m) => m.action(),
+            Op::DeleteClaim { .. } => "delete-pvc",
         }
     }
 
@@ -411,6 +415,9 @@ impl Op {
                 configmap,
                 ..
             } => ObjectRef::new("ConfigMap", Some(namespace), configmap.as_str()),
+            Op::DeleteClaim { namespace, name } => {
+                ObjectRef::new("PersistentVolumeClaim", Some(namespace), name.as_str())
+            }
             Op::Member(m) => ObjectRef::new(
                 "EnsembleMember",
                 Some(&m.ensemble.namespace),
@@ -525,6 +532,9 @@ impl Op {
                 )
             }
             Op::Member(m) => m.describe(),
+            Op::DeleteClaim { namespace, name } => format!(
+                "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"
+            ),
         }
     }
 }

@@ -188,7 +188,7 @@ pub(crate) async fn perform(client: &Client, op: &MemberOp) -> Result<Applied, S
         }
         MemberChange::Promote { name, timeout } => promote(client, e, name, *timeout).await,
         MemberChange::Remove { name, id } => remove(client, e, name, *id, &op.change).await,
-        MemberChange::MoveLeaderAway { name } => move_leader(client, e, name).await,
+        MemberChange::MoveLeaderAway { name, avoid } => move_leader(client, e, name, avoid).await,
         MemberChange::Snapshot { path } => snapshot(client, e, path).await,
         MemberChange::Verify { voters, timeout } => verify(client, e, *voters, *timeout).await,
     }
@@ -345,7 +345,12 @@ async fn remove(
     )))
 }
 
-async fn move_leader(client: &Client, e: &EnsembleRef, name: &str) -> Result<Applied, StepError> {
+async fn move_leader(
+    client: &Client,
+    e: &EnsembleRef,
+    name: &str,
+    avoid: &[String],
+) -> Result<Applied, StepError> {
     let live = live(client, e).await?;
     let Some(m) = live.member(name) else {
         return Ok(Applied::AlreadyDone(format!("{name} is not a member")));
@@ -353,11 +358,16 @@ async fn move_leader(client: &Client, e: &EnsembleRef, name: &str) -> Result<App
     if live.leader() != Some(m.id) {
         return Ok(Applied::AlreadyDone(format!("{name} does not lead")));
     }
-    let Some(to) = live
+    let candidates: Vec<&PolledMember> = live
         .poll
         .members
         .iter()
-        .find(|o| o.id != m.id && !o.learner && o.health.is_healthy())
+        .filter(|o| o.id != m.id && !o.learner && o.health.is_healthy())
+        .collect();
+    let Some(to) = candidates
+        .iter()
+        .find(|o| !avoid.contains(&o.name))
+        .or(candidates.first())
     else {
         return Err(StepError::Failed(format!(
             "no other healthy voter to hand the leadership to (members now: {})",

@@ -9,11 +9,13 @@
 //! - [`net_wait`]: the network fixes' checks that the symptom is gone (the agent stays
 //!   Ready, the stuck pods get sandboxes), stopping at the first sign it is not.
 //! - [`ceph`]: fencing a client, breaking an RBD lock, waiting for a lock to move.
+//! - [`claims`]: deleting a claim left by a removed member (never one in use).
 //! - [`etcd`]: etcd member changes (add, promote, remove, move the leader, snapshot),
 //!   each guarded by the quorum rule on the live member list.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
 
 pub(crate) mod ceph;
+pub(crate) mod claims;
 pub mod debug_pod;
 pub(crate) mod etcd;
 pub(crate) mod host;

@@ -127,6 +127,16 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "scale",
+        aliases: &[],
+        help: "scale a StatefulSet or Deployment; an etcd ensemble's members change with it (wizard)",
+        hinted: false,
+        run: Run::App {
+            args: "[ns/]name N",
+            handler: |app, arg| app.scale_command(arg),
+        },
+    },
+    Command {
         name: "restart-cni",
         aliases: &[],
         help: "restart the pod network agent of a node (wizard)",

@@ -417,14 +417,14 @@ pub fn assess(f: &Facts) -> Wizard {
             shape != Shape::Up,
         );
         w.add_option(
-            'd',
+            'c',
             "delete the claims (and volumes) of removed members",
             false,
         );
     }
     let choices = |opts: &[WizardOption]| Choices {
         snapshot: opts.iter().any(|o| o.key == 's' && o.on),
-        delete_claims: opts.iter().any(|o| o.key == 'd' && o.on),
+        delete_claims: opts.iter().any(|o| o.key == 'c' && o.on),
     };
     let default_choices = choices(&w.options);
     let plan_now = match shape {

@@ -131,7 +131,7 @@ fn five_to_three_hands_over_the_leadership_before_removing_the_leader() {
     );
     // Claims only when chosen; the snapshot can be left out.
     let mut w = w;
-    assert!(w.toggle('d'));
+    assert!(w.toggle('c'));
     assert!(w.toggle('s'));
     let with_claims = shape(&w.plan().unwrap());
     assert_eq!(with_claims[0], "move-leader etcd-4");
@@ -160,7 +160,7 @@ fn the_orphan_is_removed_and_its_claim_offered() {
             "member-verify etcd"
         ]
     );
-    assert!(w.toggle('d'));
+    assert!(w.toggle('c'));
     assert_eq!(
         shape(&w.plan().unwrap()),
         [

@@ -381,17 +381,21 @@ impl WizardOverlay {
             self.done.then_some(cancel.as_str()),
             theme,
         ));
-        // Keep the end in view (progress) when the page is taller than the overlay.
+        // Keep the end in view (the confirmation, progress) when the page is taller
+        // than the overlay, counting the rows wrapped lines take.
         let height = usize::from(rect.height.saturating_sub(2));
-        let skip = lines.len().saturating_sub(height.max(1));
+        let width = usize::from(rect.width.saturating_sub(2)).max(1);
+        let rows: usize = lines.iter().map(|l| wrapped_rows(l, width)).sum();
+        let scroll = u16::try_from(rows.saturating_sub(height.max(1))).unwrap_or(u16::MAX);
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.style(Role::DialogBorder))
             .title(Span::styled(title, theme.style(Role::Title)));
         f.render_widget(
-            Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>())
+            Paragraph::new(lines)
                 .block(block)
                 .wrap(Wrap { trim: false })
+                .scroll((scroll, 0))
                 .style(theme.style(Role::Dialog)),
             rect,
         );
@@ -467,6 +471,29 @@ pub(crate) fn spawn_run(
             .map_err(|e| e.to_string());
         let _ = tx.send(UiMsg::Wizard(WizardMsg::Done { id, result })).await;
     });
+}
+
+/// The rows `line` takes in `width` columns, wrapped at spaces as the paragraph
+/// wraps it (a word longer than the width is broken).
+fn wrapped_rows(line: &Line, width: usize) -> usize {
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let mut rows = 1;
+    let mut col = 0;
+    for (i, word) in text.split(' ').enumerate() {
+        let w = Span::raw(word).width();
+        let need = if i == 0 || col == 0 { w } else { w + 1 };
+        if col > 0 && col + need > width {
+            rows += 1;
+            col = 0;
+        }
+        let w = if col == 0 { w } else { need };
+        col += w;
+        while col > width {
+            rows += 1;
+            col -= width;
+        }
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -621,5 +648,15 @@ mod tests {
             press(&mut o, &k, KeyCode::Char('d')),
             WizardCommand::None
         ));
+    }
+
+    #[test]
+    fn wrapped_rows_count_what_the_paragraph_wraps() {
+        let rows = |t: &str, w| super::wrapped_rows(&Line::from(t.to_string()), w);
+        assert_eq!(rows("", 5), 1);
+        assert_eq!(rows("aaa bbb", 7), 1);
+        assert_eq!(rows("aaa bbb", 5), 2);
+        assert_eq!(rows("abcdefghij", 4), 3);
+        assert_eq!(rows("✓ a b c d e", 3), 3);
     }
 }

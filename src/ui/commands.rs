@@ -137,6 +137,16 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "etcd-join-template",
+        aliases: &[],
+        help: "change an etcd StatefulSet's start so new members join the running cluster, restarting members one at a time (wizard)",
+        hinted: false,
+        run: Run::App {
+            args: "[ns/]name",
+            handler: |app, arg| app.offer_join_template(arg),
+        },
+    },
+    Command {
         name: "restart-cni",
         aliases: &[],
         help: "restart the pod network agent of a node (wizard)",

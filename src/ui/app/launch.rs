@@ -447,6 +447,41 @@ impl App {
     /// `target` members: assessed from the view, with its PodDisruptionBudgets read
     /// live in a task of its own.
     pub(crate) fn offer_scale_ensemble(&mut self, namespace: &str, name: &str, target: i32) {
+        self.offer_ensemble_wizard(namespace, name, target, false);
+    }
+
+    /// `:etcd-join-template [ns/]name`: the template change that lets new members
+    /// join, restarting the members one at a time.
+    pub(crate) fn offer_join_template(&mut self, arg: Option<&str>) {
+        let Some(target) = arg.filter(|a| !a.is_empty()) else {
+            self.status = Some((
+                Role::Warning,
+                "etcd-join-template: `:etcd-join-template [namespace/]name`".into(),
+            ));
+            return;
+        };
+        let (namespace, name) = match target.split_once('/') {
+            Some((ns, name)) => (ns.to_string(), name.to_string()),
+            None => (
+                self.namespace.clone().unwrap_or_else(|| "default".into()),
+                target.to_string(),
+            ),
+        };
+        let replicas = self
+            .view
+            .snapshot
+            .statefulsets
+            .iter()
+            .find(|s| {
+                s.metadata.namespace.as_deref() == Some(namespace.as_str())
+                    && s.metadata.name.as_deref() == Some(name.as_str())
+            })
+            .and_then(|s| s.spec.as_ref()?.replicas)
+            .unwrap_or(1);
+        self.offer_ensemble_wizard(&namespace, &name, replicas, true);
+    }
+
+    fn offer_ensemble_wizard(&mut self, namespace: &str, name: &str, target: i32, join: bool) {
         use crate::ops::wizard::scale_ensemble;
         if self.refused_read_only() {
             return;
@@ -482,7 +517,11 @@ impl App {
             let mut facts = facts;
             facts.budgets =
                 scale_ensemble::read_budgets(&client, &snapshot, &namespace, &name).await;
-            let wizard = scale_ensemble::assess(&facts);
+            let wizard = if join {
+                scale_ensemble::join::assess(&facts)
+            } else {
+                scale_ensemble::assess(&facts)
+            };
             let _ = tx
                 .send(UiMsg::Wizard(crate::ui::wizard::WizardMsg::Assessed {
                     id,

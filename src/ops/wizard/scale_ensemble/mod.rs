@@ -10,6 +10,7 @@
 //! etcd is the only kind today; a ZooKeeper ensemble brings its own member steps for
 //! the same [`crate::ops::ensemble::MemberChange`]s.
 
+pub mod join;
 pub mod plan;
 pub mod template;
 
@@ -69,8 +70,15 @@ pub struct Facts {
     /// The etcd version the members report (the oldest), else the image's tag.
     pub version: Option<String>,
     pub join: Join,
-    /// The template lines (command, args, environment), for the template plan's diff.
+    /// The template lines (command, args, environment), as judged for joining.
     pub template: Vec<String>,
+    /// The etcd container's name and command (the template plan changes it).
+    pub container: String,
+    pub command: Vec<String>,
+    /// The headless service (`spec.serviceName`) that names the members.
+    pub service: String,
+    /// `RollingUpdate` or `OnDelete`.
+    pub update_strategy: String,
     /// `Err`: the budgets could not be read.
     pub budgets: Result<Vec<Budget>, String>,
     pub client_port: u16,
@@ -229,6 +237,13 @@ pub fn gather(
     }
     claims.sort();
     let lines = template::template_lines(sts);
+    let spec = sts.spec.as_ref();
+    let etcd_container = spec.and_then(|sp| sp.template.spec.as_ref()).and_then(|p| {
+        p.containers
+            .iter()
+            .find(|c| c.name == "etcd")
+            .or(p.containers.first())
+    });
     let image_version = sts
         .spec
         .as_ref()
@@ -259,6 +274,17 @@ pub fn gather(
         version,
         join: template::join_support(&lines),
         template: lines,
+        container: etcd_container.map(|c| c.name.clone()).unwrap_or_default(),
+        command: etcd_container
+            .and_then(|c| c.command.clone())
+            .unwrap_or_default(),
+        service: spec
+            .map(|sp| sp.service_name.clone().unwrap_or_default())
+            .unwrap_or_default(),
+        update_strategy: spec
+            .and_then(|sp| sp.update_strategy.as_ref())
+            .and_then(|u| u.type_.clone())
+            .unwrap_or_else(|| "RollingUpdate".to_string()),
         budgets,
         client_port: client_port(sts),
         tls: ensemble.tls,

@@ -110,9 +110,7 @@ mod tests {
 /// when the command has no `--initial-cluster-state new` line to change, or no
 /// `exec etcd` line to put the check before.
 pub fn join_aware(command: &[String], service: &str, client_port: u16) -> Option<Vec<String>> {
-    let at = command
-        .iter()
-        .position(|c| c.lines().any(is_state_new))?;
+    let at = command.iter().position(|c| c.lines().any(is_state_new))?;
     let script = &command[at];
     let flag = |name: &str| {
         let re = regex::Regex::new(&format!(r"--{name}[= ](\S+)")).ok()?;

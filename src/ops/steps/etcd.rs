@@ -52,8 +52,9 @@ impl Live {
             .members
             .iter()
             .map(|m| Counted {
+                // As the wizard names them (`crate::members::Member::label`).
                 name: if m.name.is_empty() {
-                    format!("{:x}", m.id)
+                    format!("(unstarted {:x})", m.id)
                 } else {
                     m.name.clone()
                 },

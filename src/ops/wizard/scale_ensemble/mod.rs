@@ -128,15 +128,17 @@ impl Facts {
         }
     }
 
-    /// Registered members without a pod whose ordinal is beyond the current size
-    /// (or whose name names no ordinal and no pod at all).
+    /// Registered members without a pod whose ordinal is beyond the current size, and
+    /// members added but never started (a join that failed half-way).
     pub fn orphans(&self) -> Vec<Orphan> {
         self.members
             .iter()
             .filter(|m| m.pod.is_none())
-            .filter(|m| self.ordinal_of(&m.name).is_some_and(|o| o >= self.replicas))
+            .filter(|m| {
+                m.name.is_empty() || self.ordinal_of(&m.name).is_some_and(|o| o >= self.replicas)
+            })
             .map(|m| Orphan {
-                name: m.name.clone(),
+                name: m.label(),
                 id: m.id,
                 claims: self
                     .ordinal_of(&m.name)
@@ -612,7 +614,7 @@ fn preflight(f: &Facts, shape: Shape, orphans: &[Orphan]) -> (Page, Blocked) {
     let sick: Vec<&Member> = f
         .members
         .iter()
-        .filter(|m| !m.health.is_healthy() && !going.contains(&m.name))
+        .filter(|m| !m.health.is_healthy() && !going.contains(&m.label()))
         .collect();
     if sick.is_empty() {
         p.ok("every member that stays is healthy");

@@ -328,3 +328,34 @@ fn an_unread_member_list_blocks() {
         Err(WizardError::NotFound { .. })
     ));
 }
+
+#[test]
+fn a_member_added_but_never_started_is_removed_as_an_orphan() {
+    let mut unstarted = member(3, down(), 0);
+    unstarted.name = String::new();
+    unstarted.client_urls.clear();
+    let members = (0..3)
+        .map(|i| member(i, Health::Healthy, 100))
+        .chain([unstarted])
+        .collect();
+    let s = polled(cluster(3, &[0, 1, 2], &[0, 1, 2]), members);
+    let f = facts(&s, 3);
+    let orphans = f.orphans();
+    assert_eq!(orphans.len(), 1);
+    assert_eq!(orphans[0].name, "(unstarted 1003)");
+    let w = assess(&f);
+    assert!(!w.is_blocked(), "{}", text(&w));
+    assert_eq!(
+        shape(&w.plan().unwrap()),
+        [
+            "snapshot-save etcd",
+            "member-remove (unstarted 1003)",
+            "member-verify etcd"
+        ]
+    );
+    assert!(
+        text(&w).contains("4 voters q3 tol1 -> 3 q2 tol1"),
+        "{}",
+        text(&w)
+    );
+}

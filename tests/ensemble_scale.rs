@@ -5,6 +5,8 @@
 //! default/etcd 2` assesses the orphan, the plan (snapshot, remove etcd-2, verify,
 //! delete its claim when chosen) runs after the typed name, and then `etcdctl member
 //! list` (run in a member's pod) shows two members, both healthy, and the claim is gone.
+//! Before that, 2 -> 1 (removing the healthy etcd-1 while etcd-2 is down) is refused
+//! and nothing changes.
 //! Then 2 -> 1 with the leader among those going: leadership moves to etcd-0, etcd-1
 //! is removed, the StatefulSet scaled, its pod gone, one healthy member left. A
 //! read-only console refuses the wizard. One test, in order: each step starts from the
@@ -92,6 +94,25 @@ fn orphan_removal_then_scaling_down_the_leader_through_the_wizard() {
     // The member poll has seen etcd-2 gone (the overview's finding says so) before
     // the wizard is asked.
     console.wait_text("etcd-2 unreachable", Duration::from_secs(60));
+    // With etcd-2's pod down, removing a healthy member (2 -> 1 takes etcd-1) is
+    // refused before anything runs.
+    console.send(":scale default/etcd 1\r");
+    console.wait("the assessed wizard", Duration::from_secs(30), |s| {
+        s.contains("The ensemble now") && s.contains("Preflight")
+    });
+    console.send("\r\r\r");
+    let stopped = console.wait_text("Nothing was changed", Duration::from_secs(5));
+    assert!(stopped.contains("etcd-2 not healthy"), "{stopped}");
+    console.send("\x1b");
+    assert_eq!(
+        member_names(&etcdctl(lab, "etcd-0", &["member", "list"])).len(),
+        3,
+        "nothing changed"
+    );
+    assert_eq!(
+        lab.kubectl_ok(&["get", "sts", "etcd", "-o", "jsonpath={.spec.replicas}"]),
+        "2"
+    );
     console.send(":scale default/etcd 2\r");
     console.wait("the assessed wizard", Duration::from_secs(30), |s| {
         s.contains("The ensemble now") && s.contains("Preflight")

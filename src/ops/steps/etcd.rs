@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client as Etcd, MemberAddOptions};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::Client;
 use kube::api::{Api, ListParams};
 
@@ -87,12 +88,26 @@ fn ordinal_of(name: &str, sts: &str) -> Option<i32> {
     name.strip_prefix(sts)?.strip_prefix('-')?.parse().ok()
 }
 
-/// The StatefulSet's pods (by name: `<sts>-<ordinal>`), in ordinal order.
+/// The StatefulSet's pods (by its selector's labels, then by name:
+/// `<sts>-<ordinal>`), in ordinal order.
 async fn pods(client: &Client, e: &EnsembleRef) -> Result<Vec<Arc<Pod>>, StepError> {
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &e.namespace);
+    let sts = super::kube::read(
+        &format!("get StatefulSet {}/{}", e.namespace, e.statefulset),
+        sets.get(&e.statefulset),
+    )
+    .await?;
+    let labels: Vec<String> = sts
+        .spec
+        .and_then(|s| s.selector.match_labels)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     let api: Api<Pod> = Api::namespaced(client.clone(), &e.namespace);
     let list = super::kube::read(
         &format!("list pods in {}", e.namespace),
-        api.list(&ListParams::default()),
+        api.list(&ListParams::default().labels(&labels.join(","))),
     )
     .await?;
     let mut out: Vec<(i32, Arc<Pod>)> = list

@@ -94,34 +94,37 @@ pub fn assess(f: &Facts) -> Wizard {
     ));
     w.pages.push(pre);
     let Some(new) = new else {
-        w.block(
+        w.block_as(
             "there is nothing this wizard can change in the template",
             Vec::new(),
+            None,
         );
         return w;
     };
     if f.join == Join::Aware {
-        w.block("the template already joins an existing cluster", Vec::new());
+        w.block_as(
+            "the template already joins an existing cluster",
+            Vec::new(),
+            None,
+        );
         return w;
     }
     if f.update_strategy != "RollingUpdate" {
-        w.block(
+        w.block_as(
             format!("the StatefulSet's update strategy is {}", f.update_strategy),
             vec![format!(
                 "kubectl -n {} patch statefulset {} -p '{{\"spec\":{{\"updateStrategy\":{{\"type\":\"RollingUpdate\"}}}}}}'",
                 f.namespace, f.statefulset
-            )],
-        );
+            )], None);
         return w;
     }
     if !sick.is_empty() || healthy.saturating_sub(1) < quorum {
-        w.block(
+        w.block_as(
             format!(
                 "restarting a member would leave {} healthy of {voters} voters, fewer than the quorum of {quorum}",
                 healthy.saturating_sub(1)
             ),
-            Vec::new(),
-        );
+            Vec::new(), None);
         return w;
     }
     let facts = Arc::new(f.clone());

@@ -432,9 +432,10 @@ pub fn assess(f: &Facts) -> Wizard {
             .poll_error
             .clone()
             .unwrap_or_else(|| "the members have not been polled yet".to_string());
-        w.block(
+        w.block_as(
             format!("the member list could not be read: {why}"),
             vec![f.etcdctl("member list -w table")],
+            None,
         );
         return w;
     }
@@ -466,13 +467,13 @@ pub fn assess(f: &Facts) -> Wizard {
     let (pre, blocker) = preflight(f, shape, &orphans);
     w.pages.push(pre);
     if let Some((reason, fix)) = blocker {
-        w.block(reason, fix);
+        w.block_as(reason, fix, None);
         return w;
     }
     if let Some(p) = &plan_now
         && let Err(why) = guard(f, p)
     {
-        w.block(why, Vec::new());
+        w.block_as(why, Vec::new(), None);
         return w;
     }
     if shape == Shape::Nothing {

@@ -54,7 +54,8 @@ fn detached_lab_env_status_and_down() {
                 .unwrap_or_default()
         })
         .collect();
-    // --no-ceph: no CEPH_CONF and no keyring to export.
+    // --no-ceph: no CEPH_CONF and no keyring to export; etcd members run in their own
+    // namespaces, reached from the console node's (KCOPS_LAB_NETNS).
     assert_eq!(
         vars,
         [
@@ -62,11 +63,13 @@ fn detached_lab_env_status_and_down() {
             "KCOPS_CEPH_ID",
             "KCOPS_HOST_ROOT",
             "KCOPS_SANDBOXES_COMMAND",
-            "KCOPS_NODE"
+            "KCOPS_NODE",
+            "KCOPS_LAB_NETNS"
         ],
         "{text}"
     );
     assert!(text.contains("export KCOPS_NODE=master"), "{text}");
+    assert!(text.contains("export KCOPS_LAB_NETNS=kcops"), "{text}");
     let status = kcops(&runtime, &["lab", "status", "--name", &name]);
     let s = String::from_utf8_lossy(&status.stdout).into_owned();
     assert!(status.status.success(), "{s}");

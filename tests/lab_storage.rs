@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{Lab, shared, wait_for};
@@ -134,20 +133,9 @@ fn kubelet_locks_carry_the_node_address() {
     }
 }
 
+/// etcdctl where kcops on a master runs: the console node's namespace reaches pod IPs.
 fn etcdctl(endpoints: &str, args: &[&str]) -> std::process::Output {
-    Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args([
-            "--endpoints",
-            endpoints,
-            "--dial-timeout",
-            "2s",
-            "--command-timeout",
-            "3s",
-        ])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run etcdctl: {e}"))
+    lab().etcdctl(endpoints, args)
 }
 
 #[test]
@@ -183,9 +171,15 @@ fn etcd_members_at_pod_ips_and_scale_down_leaves_a_member() {
             .iter()
             .find(|m| m["name"] == name.as_str())
             .unwrap_or_else(|| panic!("member {name} missing: {members:?}"));
+        // The template's own flags: clients at the pod IP, peers by the headless
+        // Service's names (its --initial-cluster).
+        assert_eq!(
+            m["clientURLs"][0],
+            format!("http://{}:2379", ip_of(&name)).as_str()
+        );
         assert_eq!(
             m["peerURLs"][0],
-            format!("http://{}:2380", ip_of(&name)).as_str()
+            format!("http://{name}.etcd.default.svc.cluster.local:2380").as_str()
         );
     }
     // Scale down without `etcdctl member remove`.

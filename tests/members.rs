@@ -123,8 +123,9 @@ fn pane_9_shows_three_members_with_etcd_2_unreachable_and_podless() {
             ..Default::default()
         },
     );
-    console.wait_text("9:Members", Duration::from_secs(30));
+    console.wait_text("Overview", Duration::from_secs(30));
     console.send("9");
+    console.wait_text("9:Members", Duration::from_secs(10));
     let screen = console.wait("etcd's three members", Duration::from_secs(60), |s| {
         s.contains("etcd-0")
             && s.contains("etcd-1")
@@ -138,7 +139,7 @@ fn pane_9_shows_three_members_with_etcd_2_unreachable_and_podless() {
     let row = |name: &str| {
         screen
             .lines()
-            .find(|l| l.trim_start().starts_with(name))
+            .find(|l| l.trim_start_matches(['│', ' ']).starts_with(name))
             .unwrap_or_else(|| panic!("no row {name}:\n{screen}"))
             .to_string()
     };

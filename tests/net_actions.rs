@@ -404,14 +404,68 @@ async fn kube_proxy_gets_its_cluster_cidr_and_agents_restart() {
         "{error}"
     );
 
-    // node1's leaked reservations released, as `:release-ips` builds it there: its
-    // stuck pods get addresses.
-    let leaked = node1_leaks(lab);
-    assert_eq!(leaked.len(), 250);
+    // node1's leaked reservations released from the console on master, as
+    // `:probe-host node1` then `:release-ips node1` do it: a debug pod on node1 reads
+    // its host (the same leaks the local probe sees there), and another releases them
+    // under host-local's lock on node1 itself; its stuck pods get addresses.
+    let debug = kcops::ops::DebugPodSpec::default();
+    let hosts = kcops::host::remote::RemoteHosts::default();
     executor(client.clone(), lab, false)
-        .run(&release(leaked), "cbr0", tx.clone())
+        .with_remote_hosts(hosts.clone())
+        .run(&Plan::probe_host("node1", debug.clone()), "yes", tx.clone())
         .await
-        .unwrap_or_else(|e| panic!("release node1's leaks: {e}"));
+        .unwrap_or_else(|e| panic!("probe node1's host through a debug pod: {e}"));
+    let report = hosts
+        .all()
+        .remove("node1")
+        .unwrap_or_else(|| panic!("no host report of node1 filed"));
+    let cbr0 = report
+        .ipam
+        .found()
+        .and_then(|nets| nets.iter().find(|n| n.name == "cbr0"))
+        .unwrap_or_else(|| panic!("no cbr0 in node1's remote report: {report:?}"));
+    let leaked: Vec<(String, String)> = report
+        .leaked(cbr0)
+        .unwrap_or_else(|| {
+            panic!(
+                "node1's live sandboxes unknown remotely: {:?}",
+                report.sandboxes
+            )
+        })
+        .iter()
+        .map(|r| (r.ip.to_string(), r.sandbox.clone()))
+        .collect();
+    assert_eq!(
+        leaked,
+        node1_leaks(lab),
+        "the remote and the local probe disagree"
+    );
+    assert_eq!(leaked.len(), 250);
+    let remote = Plan::release_leaked(
+        "node1",
+        kcops::ops::HostAccess::DebugPod(debug),
+        "cbr0",
+        leaked,
+    );
+    let outcome = executor(client.clone(), lab, false)
+        .run(&remote, "cbr0", tx.clone())
+        .await
+        .unwrap_or_else(|e| panic!("release node1's leaks through a debug pod: {e}"));
+    let said = format!("{outcome:?}");
+    assert!(said.contains("released 250 of 250"), "{said}");
+    // Both debug pods are gone.
+    assert_eq!(
+        lab.kubectl_ok(&[
+            "get",
+            "pods",
+            "-A",
+            "-l",
+            "kcops.io/node-debug",
+            "-o",
+            "name"
+        ]),
+        ""
+    );
 
     // Every pod runs, and the console finds nothing wrong with the network.
     wait_for(

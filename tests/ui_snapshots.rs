@@ -1915,7 +1915,7 @@ fn ceph_pane_with_a_stale_lock() {
     c.app.set_view(ceph_view(ceph_report(12, None)));
     let s = c.command("ceph").draw();
     insta::assert_snapshot!("ceph", s.text());
-    assert!(s.lines[0].ends_with(" 8:Ceph"), "{}", s.lines[0]);
+    assert!(s.lines[0].contains(" 8:Ceph "), "{}", s.lines[0]);
     assert!(s.contains("RBD images (5 columns hidden: see the detail)"));
     assert!(
         s.contains("client.admin  conf /etc/ceph/ceph.conf  data 12s old"),
@@ -2174,4 +2174,138 @@ fn a_server_that_never_answers_is_never_called_healthy() {
             pods.text()
         );
     });
+}
+
+// ---------------------------------------------------------------------------------
+// Members
+
+/// Seed 003 scaled down: etcd-0/1 running, member etcd-2 registered without a pod, its
+/// claim kept; polled 3 s before `now`.
+fn members_view() -> Arc<ViewModel> {
+    use kcops::model::members::{
+        EnsembleKind, EnsemblePoll, Health, MemberStatus, MembersReport, Owner, PolledMember,
+    };
+    let mut s = cluster();
+    s.statefulsets.push(obj(json!({
+        "metadata": meta("default", "etcd", DAY),
+        "spec": {"replicas": 2, "serviceName": "etcd", "selector": {"matchLabels": {"component": "etcd"}},
+          "template": {"metadata": {"labels": {"component": "etcd"}}, "spec": {"containers": [{"name": "etcd",
+            "image": "quay.io/coreos/etcd:v3.4.23", "ports": [{"name": "client", "containerPort": 2379}]}]}},
+          "volumeClaimTemplates": [{"metadata": {"name": "data"}}]},
+        "status": {"replicas": 2, "readyReplicas": 2, "currentReplicas": 2, "updatedReplicas": 2, "availableReplicas": 2}
+    })));
+    let ips = ["10.244.1.3", "10.244.2.2", "10.244.1.4"];
+    for (i, ip) in ips.iter().take(2).enumerate() {
+        s.pods.push(obj(pod(
+            "default",
+            &format!("etcd-{i}"),
+            &format!("node{}", i + 1),
+            ip,
+            DAY,
+            json!({}),
+        )));
+    }
+    for i in 0..3 {
+        s.pvcs.push(obj(json!({
+            "metadata": meta("default", &format!("data-etcd-{i}"), DAY),
+            "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": format!("pvc-etcd-{i}")},
+            "status": {"phase": "Bound"}
+        })));
+    }
+    let ids = [
+        0xc799a6ef06bc8c14_u64,
+        0x9869f0647883a00d,
+        0x42c8b94265b9b79a,
+    ];
+    let members = (0..3)
+        .map(|i| {
+            let up = i < 2;
+            PolledMember {
+                id: ids[i],
+                name: format!("etcd-{i}"),
+                peer_urls: vec![format!("http://{}:2380", ips[i])],
+                client_urls: vec![format!("http://{}:2379", ips[i])],
+                learner: false,
+                endpoint: Some(format!("http://{}:2379", ips[i])),
+                status: up.then(|| MemberStatus {
+                    leader: ids[0],
+                    raft_term: 2,
+                    raft_index: 1042 - i as u64,
+                    db_size: 20480,
+                    version: "3.4.23".into(),
+                    learner: false,
+                }),
+                health: if up {
+                    Health::Healthy
+                } else {
+                    Health::Unreachable("connection refused".into())
+                },
+            }
+        })
+        .collect();
+    s.members = Some(Arc::new(MembersReport {
+        ensembles: vec![EnsemblePoll {
+            kind: EnsembleKind::Etcd,
+            owner: Owner::StatefulSet {
+                namespace: "default".into(),
+                name: "etcd".into(),
+            },
+            polled_at: now() - SignedDuration::from_secs(3),
+            members,
+            error: None,
+            answered_by: Some("10.244.1.3:2379".into()),
+        }],
+    }));
+    s.sort();
+    let conn = ConnState {
+        context: "kubernetes-admin@lab".into(),
+        server: "https://192.0.2.11:6443".into(),
+        user: "kubernetes-admin".into(),
+        error: None,
+    };
+    Arc::new(derive(s, conn, 1))
+}
+
+#[test]
+fn members_pane_at_80x24() {
+    let mut c = Console::sized(false, 80, 24);
+    c.app.set_view(members_view());
+    let s = c.keys("9").draw();
+    insta::assert_snapshot!("members_80x24", s.text());
+    assert!(s.lines[0].contains("9:Members"), "{}", s.lines[0]);
+    assert!(
+        s.contains("3 voters · quorum 2 · tolerates 1"),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("at risk"), "{}", s.text());
+    assert!(s.contains("polled 3s ago"), "{}", s.text());
+    let row = |name: &str| {
+        s.lines
+            .iter()
+            .find(|l| l.trim_start_matches(['│', ' ']).starts_with(name))
+            .unwrap_or_else(|| panic!("no member {name}:\n{}", s.text()))
+            .clone()
+    };
+    assert!(row("etcd-0").contains("leader") && row("etcd-0").contains("healthy"));
+    let gone = row("etcd-2");
+    assert!(
+        gone.contains("unreachable") && gone.contains("no pod"),
+        "{gone}"
+    );
+    assert!(
+        gone.contains("42c8b94265b9b79a"),
+        "the id as etcdctl prints it: {gone}"
+    );
+    assert!(
+        s.contains("claim data-etcd-2 (Bound) is of ordinal 2"),
+        "{}",
+        s.text()
+    );
+    // The findings reach the Overview.
+    let ids: Vec<&str> = c.app.view.findings.iter().map(|f| f.id).collect();
+    assert!(
+        ids.contains(&"members.orphan") && ids.contains(&"members.stale-claim"),
+        "{ids:?}"
+    );
 }

@@ -21,13 +21,17 @@ use crate::model::snapshot::Snapshot;
 /// Raft entries a learner may lag the leader before it counts as stuck.
 pub(crate) const LEARNER_LAG: u64 = 1000;
 
-pub fn check(s: &Snapshot, out: &mut Vec<Finding>) {
+pub(crate) fn check(s: &Snapshot, out: &mut Vec<Finding>) {
     if s.members.is_none() {
         return;
     }
     for e in ensembles(s) {
         stale_claims(&e, out);
         let Some(poll) = &e.poll else { continue };
+        // Scaled to zero on purpose: no member is expected to answer.
+        if e.replicas == Some(0) && e.pods.is_empty() {
+            continue;
+        }
         if let Some(error) = &poll.error {
             out.push(finding(
                 &e,
@@ -65,7 +69,6 @@ fn member_ref(e: &Ensemble, m: &Member) -> ObjRef {
     ObjRef::namespaced(kind, e.owner.namespace(), m.label())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn finding(
     e: &Ensemble,
     id: &'static str,

@@ -5,8 +5,6 @@
 //! reached by pod IP; TLS with kubeadm's certificates or a directory named by the
 //! StatefulSet's `kcops.io/etcd-tls-dir` annotation.
 
-use std::time::Duration;
-
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 use futures::future::BoxFuture;
 
@@ -200,11 +198,4 @@ impl EtcdSource {
         };
         (status, health)
     }
-}
-
-/// How long [`EtcdSource`] waits at most for one ensemble: the list (tried pod by pod)
-/// plus one round of checks, which run side by side.
-pub fn worst_case(settings: &PollSettings, pods: usize) -> Duration {
-    let one = settings.connect_timeout + settings.request_timeout;
-    one * (pods.max(1) as u32) + one + settings.request_timeout * 2
 }

@@ -105,7 +105,7 @@ pub struct Ensemble {
     /// The StatefulSet's desired replicas (`None` for static pods).
     pub replicas: Option<i32>,
     pub pods: Vec<EnsemblePod>,
-    /// Registered members, in the order the member list gave (empty if not polled).
+    /// Registered members by name, unstarted ones last (empty if not polled).
     pub members: Vec<Member>,
     /// `None`: not polled yet.
     pub poll: Option<PollInfo>,
@@ -300,6 +300,10 @@ fn assemble(s: &Snapshot, t: recognise::Target) -> Ensemble {
             }
         }
     }
+    // By name (unstarted members last), as an operator reads a list.
+    members.sort_by(|a, b| {
+        (a.name.is_empty(), &a.name, a.id).cmp(&(b.name.is_empty(), &b.name, b.id))
+    });
     let stale_claims = match (&t.owner, t.replicas) {
         (Owner::StatefulSet { namespace, name }, Some(replicas)) => {
             stale_claims(s, namespace, name, replicas, &t.claim_templates)

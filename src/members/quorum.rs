@@ -40,7 +40,7 @@ impl Quorum {
 
     /// An even number of voters tolerates no more failures than one voter fewer.
     pub fn is_even(&self) -> bool {
-        self.voters > 0 && self.voters % 2 == 0
+        self.voters > 0 && self.voters.is_multiple_of(2)
     }
 
     /// The short form of one step: `3 voters q2 tol1` (the first of a sequence) or
@@ -161,7 +161,7 @@ mod tests {
         for (v, q, t) in want {
             let s = Quorum::new(v, 0);
             assert_eq!((s.quorum(), s.tolerates()), (q, t), "{v} voters");
-            assert_eq!(s.is_even(), v > 0 && v % 2 == 0, "{v} voters");
+            assert_eq!(s.is_even(), v > 0 && v.is_multiple_of(2), "{v} voters");
             assert_eq!(s.has_quorum(q), v > 0, "{v} voters, {q} healthy");
             if q > 0 {
                 assert!(!s.has_quorum(q - 1), "{v} voters, {} healthy", q - 1);

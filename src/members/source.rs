@@ -44,7 +44,7 @@ pub trait MemberSource: Send + Sync {
 /// `ip:port` of each pod of `target` that has an IP and is not being deleted: where
 /// the member list is asked (by pod IP: on a real control-plane host the cluster's DNS
 /// names do not resolve).
-pub fn pod_addresses(target: &Target) -> Vec<String> {
+pub(crate) fn pod_addresses(target: &Target) -> Vec<String> {
     target
         .pods
         .iter()
@@ -65,7 +65,7 @@ fn host_port(host: &str, port: u16) -> String {
 /// Where to reach a registered member: its pod's IP (matched by name or peer-URL host)
 /// at the ensemble's client port; else a client URL whose host is an address; else
 /// nowhere (`Err` says why).
-pub fn member_address(
+pub(crate) fn member_address(
     target: &Target,
     name: &str,
     peer_urls: &[String],
@@ -99,4 +99,53 @@ pub fn member_address(
             client_urls.join(",")
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::members::fixtures::cluster;
+
+    fn target() -> Target {
+        let s = cluster(2, &[0, 1], &[]);
+        let mut t = crate::members::recognise::recognise(&s.statefulsets, &s.nodes, |ns, n| {
+            s.pod(ns, n).cloned()
+        });
+        t.remove(0)
+    }
+
+    #[test]
+    fn members_are_reached_at_their_pod_ip() {
+        let t = target();
+        assert_eq!(pod_addresses(&t), ["10.244.1.3:2379", "10.244.2.3:2379"]);
+        let urls = |u: &str| vec![u.to_string()];
+        // Seed 003 advertises DNS names: the pod IP is used instead.
+        assert_eq!(
+            member_address(
+                &t,
+                "etcd-1",
+                &urls("http://etcd-1.etcd:2380"),
+                &urls("http://etcd-1.etcd:2379")
+            ),
+            Ok("10.244.2.3:2379".to_string())
+        );
+        // No pod: an address in its client URL is still worth a try; a name is not.
+        assert_eq!(
+            member_address(
+                &t,
+                "etcd-2",
+                &urls("http://10.244.1.9:2380"),
+                &urls("http://10.244.1.9:2379")
+            ),
+            Ok("10.244.1.9:2379".to_string())
+        );
+        let err = member_address(
+            &t,
+            "etcd-2",
+            &urls("http://etcd-2.etcd:2380"),
+            &urls("http://etcd-2.etcd:2379"),
+        );
+        assert!(err.is_err_and(|e| e.contains("no pod")));
+        assert!(member_address(&t, "", &urls("http://10.244.1.9:2380"), &[]).is_err());
+    }
 }

@@ -403,6 +403,12 @@ impl App {
             Action::Quit => self.quit = true,
             Action::Help => self.show_help(None),
             Action::Unlock => self.open_unlock(None),
+            Action::ProbeHost => self.probe_host(None),
+            Action::RestartCni => self.offer_restart_cni(None),
+            Action::ReleaseIps => {
+                let node = self.network_node();
+                self.release_leaked(node.as_deref())
+            }
             Action::CommandLine => self.input = Input::Command(TextField::new(Charset::Free)),
             Action::Filter => {
                 self.input = Input::Filter(TextField::with_text(Charset::Free, &self.filter.text))
@@ -694,16 +700,24 @@ impl App {
 
     fn draw_tabs(&self, f: &mut Frame, area: Rect) {
         let mut spans = vec![Span::styled(" kcops ", self.theme.style(Role::Title))];
+        // Where every title does not fit (80 columns), the other panes show their
+        // number only, so the pane in front is always named.
+        let full: usize = 7 + self
+            .panes
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!(" {}:{} ", i + 1, p.title()).chars().count())
+            .sum::<usize>();
+        let compact = full > usize::from(area.width);
         for (i, p) in self.panes.iter().enumerate() {
-            let role = if p.id() == self.pane {
-                Role::Selection
+            let front = p.id() == self.pane;
+            let role = if front { Role::Selection } else { Role::Muted };
+            let text = if compact && !front {
+                format!(" {} ", i + 1)
             } else {
-                Role::Muted
+                format!(" {}:{} ", i + 1, p.title())
             };
-            spans.push(Span::styled(
-                format!(" {}:{} ", i + 1, p.title()),
-                self.theme.style(role),
-            ));
+            spans.push(Span::styled(text, self.theme.style(role)));
         }
         if self.read_only {
             spans.push(Span::styled(" READ-ONLY ", self.theme.style(Role::Warning)));

@@ -101,6 +101,7 @@ fn title(context: Context, focus: Focus) -> &'static str {
         (Context::Storage, _) => "Storage",
         (Context::Overview, _) => "Overview",
         (Context::Members, _) => "Members",
+        (Context::Network, _) => "Network",
     }
 }
 

@@ -51,7 +51,8 @@ fn handled(context: Context, action: Action) -> Option<bool> {
         | Context::Pods
         | Context::Storage
         | Context::Overview
-        | Context::Members => return None,
+        | Context::Members
+        | Context::Network => return None,
     })
 }
 

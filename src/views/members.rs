@@ -13,7 +13,7 @@ const ENSEMBLE_COLUMNS: &[Column] = &[
     Column::new("KIND", ColumnKind::Text),
     Column::new("ENSEMBLE", ColumnKind::Name),
     Column::new("PODS", ColumnKind::Ready),
-    Column::new("VOTERS/LEARNERS", ColumnKind::Text),
+    Column::new("VOTERS", ColumnKind::Text),
     Column::new("LEADER", ColumnKind::Name),
     Column::new("QUORUM", ColumnKind::Text),
     Column::new("VERDICT", ColumnKind::Status),
@@ -21,7 +21,7 @@ const ENSEMBLE_COLUMNS: &[Column] = &[
 
 /// The members' columns, most telling first (the URLs last: at 80 columns they are
 /// what is cut).
-pub const MEMBER_COLUMNS: &[&str] = &[
+pub(crate) const MEMBER_COLUMNS: &[&str] = &[
     "NAME",
     "HEALTH",
     "ROLE",
@@ -103,10 +103,12 @@ fn ensemble_cells(e: &Ensemble) -> Vec<String> {
         e.kind.as_str().to_string(),
         name,
         format!("{ready}/{desired}"),
-        if listed {
-            format!("{}/{}", q.voters, q.learners)
-        } else {
+        if !listed {
             "-".to_string()
+        } else if q.learners > 0 {
+            format!("{} +{}L", q.voters, q.learners)
+        } else {
+            q.voters.to_string()
         },
         e.leader()
             .map(Member::label)
@@ -193,7 +195,7 @@ fn detail(e: &Ensemble) -> EnsembleDetail {
     }
     for c in &e.stale_claims {
         notes.push(format!(
-            "claim {} ({}) is of ordinal {}, above replicas {}: a pod taking that ordinal would start on old member data",
+            "claim {} ({}) is of ordinal {} but replicas is {}: a pod taking that ordinal would start on a removed member's data",
             c.name,
             c.phase,
             c.ordinal,
@@ -270,7 +272,7 @@ mod tests {
                 "etcd",
                 "default/etcd",
                 "2/2",
-                "3/0",
+                "3",
                 "etcd-0",
                 "3 voters · quorum 2 · tolerates 1",
                 "at risk"

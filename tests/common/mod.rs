@@ -175,6 +175,36 @@ impl Lab {
         kcops_lab::paths::sandboxes_command(&self.host_root(node))
     }
 
+    /// `program` run inside the console node's network namespace, where kcops on a real
+    /// master runs: it reaches the API server and every pod IP.
+    pub fn in_netns(&self, program: &str) -> Command {
+        let ns = self
+            .state
+            .console_netns
+            .as_deref()
+            .unwrap_or_else(|| panic!("lab {} has no network namespaces", self.name));
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+
+    /// `etcdctl` (v3) against `endpoints`, from the console node's namespace.
+    pub fn etcdctl(&self, endpoints: &str, args: &[&str]) -> Output {
+        self.in_netns("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args([
+                "--endpoints",
+                endpoints,
+                "--dial-timeout",
+                "2s",
+                "--command-timeout",
+                "3s",
+            ])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run etcdctl: {e}"))
+    }
+
     pub fn node_ip(&self, node: &str) -> String {
         self.state
             .nodes
@@ -230,8 +260,15 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 /// check`) against `lab`: every kcops process a test runs starts from here, so that
 /// running them where the lab's pod IPs are reachable (e.g. inside the console node's
 /// network namespace) is one change in one place.
-pub fn kcops_argv(_lab: &Lab) -> Vec<std::ffi::OsString> {
-    vec![env!("CARGO_BIN_EXE_kcops").into()]
+///
+/// With network namespaces (root), that is the console node's namespace: kcops on a
+/// real master reaches the API server, Ceph and every pod IP from there.
+pub fn kcops_argv(lab: &Lab) -> Vec<std::ffi::OsString> {
+    let kcops: std::ffi::OsString = env!("CARGO_BIN_EXE_kcops").into();
+    match lab.state.console_netns.as_deref() {
+        Some(ns) => vec!["ip".into(), "netns".into(), "exec".into(), ns.into(), kcops],
+        None => vec![kcops],
+    }
 }
 
 /// [`kcops_argv`] as a `Command`.

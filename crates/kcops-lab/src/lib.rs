@@ -8,6 +8,7 @@ pub mod controllers;
 pub mod members;
 pub mod netns;
 pub mod paths;
+pub(crate) mod pods;
 pub mod process;
 pub mod rbd;
 pub mod runtime;

@@ -1,4 +1,6 @@
-//! Real etcd members behind the pods of StatefulSets a scenario marks as etcd.
+//! Real etcd members behind the pods of StatefulSets a scenario marks as etcd, when the
+//! lab has no network namespaces (not root): with them, member pods run their
+//! template's own command in their own namespaces instead ([`crate::pods`]).
 //!
 //! The lab kubelet starts one `etcd` process per such pod when the pod becomes Running
 //! on its node and stops it when the pod is deleted. Each member binds only on the

@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
+use crate::scenario::Ipv4Cidr;
+
 /// Highest node index: `10 + index` must stay a host address in the /24.
 const MAX_NODE_INDEX: u8 = 244;
 
@@ -152,6 +154,90 @@ impl LabNet {
         Ok(())
     }
 
+    /// Turns the node namespaces into routers of the pod network: each routes every
+    /// other node's podCIDR via that node's address on the lab bridge.
+    pub fn route_pod_cidrs(&self, cidrs: &[(String, Ipv4Cidr)]) -> Result<()> {
+        for (node, n) in &self.nodes {
+            enable_forwarding(&n.netns)?;
+            for (other, cidr) in cidrs {
+                if other == node {
+                    continue;
+                }
+                let Some(via) = self.node_ip(other) else {
+                    continue;
+                };
+                ip(&[
+                    "-n",
+                    &n.netns,
+                    "route",
+                    "replace",
+                    &format!("{}/{}", cidr.network(), cidr.prefix),
+                    "via",
+                    &via.to_string(),
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the network namespace of a pod sandbox on `node`: `eth0` at `ip` in
+    /// `gateway`'s subnet, a veth into the node's `cni0` bridge (created with the
+    /// gateway address on first use, as the bridge plugin does) and the default route
+    /// via the gateway. Returns the namespace's name.
+    pub fn add_pod(
+        &self,
+        node: &str,
+        sandbox_id: &str,
+        ip_addr: Ipv4Addr,
+        gateway: Ipv4Cidr,
+    ) -> Result<String> {
+        let n = self
+            .nodes
+            .get(node)
+            .with_context(|| format!("node {node} has no network namespace"))?;
+        let short = &sandbox_id[..sandbox_id.len().min(12)];
+        let netns = format!("{}-{short}", n.netns);
+        let veth = format!("veth{}", &short[..short.len().min(8)]);
+        let _ = ip_quiet(&["-n", &n.netns, "link", "del", &veth]);
+        let _ = ip_quiet(&["netns", "del", &netns]);
+        let set_up = || -> Result<()> {
+            ensure_cni_bridge(&n.netns, gateway)?;
+            ip(&["netns", "add", &netns])?;
+            ip(&[
+                "-n", &n.netns, "link", "add", &veth, "type", "veth", "peer", "name", "eth0",
+                "netns", &netns,
+            ])?;
+            ip(&["-n", &n.netns, "link", "set", &veth, "master", "cni0", "up"])?;
+            let cidr = format!("{ip_addr}/{}", gateway.prefix);
+            ip(&["-n", &netns, "addr", "add", &cidr, "dev", "eth0"])?;
+            ip(&["-n", &netns, "link", "set", "eth0", "up"])?;
+            ip(&["-n", &netns, "link", "set", "lo", "up"])?;
+            ip(&[
+                "-n",
+                &netns,
+                "route",
+                "add",
+                "default",
+                "via",
+                &gateway.addr.to_string(),
+            ])
+        };
+        if let Err(err) = set_up() {
+            remove_pod_netns(&n.netns, &netns);
+            return Err(err.context(format!(
+                "cannot create the network namespace of {sandbox_id}"
+            )));
+        }
+        Ok(netns)
+    }
+
+    /// Removes a pod sandbox's namespace and its veth (best effort).
+    pub fn remove_pod(&self, node: &str, netns: &str) {
+        if let Some(n) = self.nodes.get(node) {
+            remove_pod_netns(&n.netns, netns);
+        }
+    }
+
     /// The node's IP, if it has a namespace.
     pub fn node_ip(&self, node: &str) -> Option<Ipv4Addr> {
         self.nodes.get(node).map(|n| n.ip)
@@ -185,6 +271,47 @@ impl LabNet {
     }
 }
 
+/// `ip_forward` on in a namespace (each network namespace has its own).
+fn enable_forwarding(netns: &str) -> Result<()> {
+    let status = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            netns,
+            "sysctl",
+            "-q",
+            "-w",
+            "net.ipv4.ip_forward=1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run sysctl in a node namespace")?;
+    if !status.success() {
+        bail!("cannot enable ip_forward in {netns}");
+    }
+    Ok(())
+}
+
+/// The bridge plugin's `cni0` in a node namespace, with the gateway address.
+fn ensure_cni_bridge(node_netns: &str, gateway: Ipv4Cidr) -> Result<()> {
+    if ip_quiet(&["-n", node_netns, "link", "show", "cni0"]).is_err() {
+        ip(&["-n", node_netns, "link", "add", "cni0", "type", "bridge"])?;
+    }
+    let have = ip_output(&["-n", node_netns, "-o", "-4", "addr", "show", "dev", "cni0"])?;
+    let want = format!("{}/{}", gateway.addr, gateway.prefix);
+    if !have.split_whitespace().any(|w| w == want) {
+        ip(&["-n", node_netns, "addr", "add", &want, "dev", "cni0"])?;
+    }
+    ip(&["-n", node_netns, "link", "set", "cni0", "up"])
+}
+
+/// Deletes a pod namespace; the veth pair goes with it (its node end too).
+fn remove_pod_netns(node_netns: &str, netns: &str) {
+    let _ = ip_quiet(&["netns", "del", netns]);
+    let _ = node_netns;
+}
+
 fn host_ip_of(lab_id: u8) -> Ipv4Addr {
     Ipv4Addr::new(198, 18, lab_id, 1)
 }
@@ -202,7 +329,7 @@ pub fn teardown_lab_id(lab_id: u8) {
     let ns_prefix = format!("kcops{lab_id}-");
     if let Ok(list) = ip_output(&["netns", "list"]) {
         for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
-            if suffix_is_index(name, &ns_prefix) {
+            if suffix_is_index(name, &ns_prefix) || is_pod_netns(name, &ns_prefix) {
                 let _ = ip_quiet(&["netns", "del", name]);
             }
         }
@@ -223,6 +350,18 @@ pub fn teardown_lab_id(lab_id: u8) {
 fn suffix_is_index(name: &str, prefix: &str) -> bool {
     name.strip_prefix(prefix)
         .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether `name` is a pod sandbox namespace of this lab: `<prefix><index>-<hex>`.
+fn is_pod_netns(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(index, sandbox)| {
+            !index.is_empty()
+                && index.bytes().all(|b| b.is_ascii_digit())
+                && !sandbox.is_empty()
+                && sandbox.bytes().all(|b| b.is_ascii_hexdigit())
+        })
 }
 
 /// The interface name in a line of `ip -o link show` (`7: kcv1n0@if2: <...`).
@@ -289,6 +428,9 @@ mod tests {
         assert!(!suffix_is_index("kcv25n", "kcv25n"));
         assert!(suffix_is_index("kcops7-12", "kcops7-"));
         assert!(!suffix_is_index("kcops71-2", "kcops7-"));
+        assert!(is_pod_netns("kcops7-1-0a1b2c3d4e5f", "kcops7-"));
+        assert!(!is_pod_netns("kcops71-1-0a1b", "kcops7-"));
+        assert!(!is_pod_netns("kcops7-1", "kcops7-"));
         assert_eq!(
             link_name("7: kcv1n0@if2: <BROADCAST,MULTICAST> mtu 1500"),
             Some("kcv1n0")
@@ -348,13 +490,75 @@ mod tests {
         let mut net = LabNet::create(lab_id)?;
         net.add_node("a", 0)?;
         net.add_node("b", 3)?;
+        let gateway: Ipv4Cidr = "10.244.3.1/24".parse().map_err(anyhow::Error::msg)?;
+        let pod = net.add_pod(
+            "b",
+            "0a1b2c3d4e5f6a7b",
+            Ipv4Addr::new(10, 244, 3, 2),
+            gateway,
+        )?;
         drop(net);
         assert!(netns_exists(&netns_name(lab_id, 3)));
+        assert!(netns_exists(&pod));
         teardown_lab_id(lab_id);
         assert!(!link_exists(&bridge_name(lab_id)));
         assert!(!link_exists(&veth_host_name(lab_id, 0)));
         assert!(!netns_exists(&netns_name(lab_id, 0)));
         assert!(!netns_exists(&netns_name(lab_id, 3)));
+        assert!(!netns_exists(&pod));
         Ok(())
+    }
+
+    /// Pods on two nodes reach each other over the nodes' routes (host-gw style), and
+    /// the host's routing table never learns the pod network.
+    #[test]
+    fn pods_on_two_nodes_reach_each_other() -> Result<()> {
+        assert!(netns_available(), "needs root and iproute2");
+        let lab_id = 247;
+        let mut net = LabNet::create(lab_id)?;
+        let result = (|| -> Result<()> {
+            net.add_node("a", 0)?;
+            net.add_node("b", 1)?;
+            let cidr = |s: &str| s.parse::<Ipv4Cidr>().map_err(anyhow::Error::msg);
+            net.route_pod_cidrs(&[
+                ("a".into(), cidr("10.244.0.0/24")?),
+                ("b".into(), cidr("10.244.1.0/24")?),
+            ])?;
+            let pa = net.add_pod(
+                "a",
+                "aaaa0000",
+                Ipv4Addr::new(10, 244, 0, 2),
+                cidr("10.244.0.1/24")?,
+            )?;
+            net.add_pod(
+                "b",
+                "bbbb0000",
+                Ipv4Addr::new(10, 244, 1, 2),
+                cidr("10.244.1.1/24")?,
+            )?;
+            let ping = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &pa,
+                    "ping",
+                    "-c",
+                    "1",
+                    "-W",
+                    "2",
+                    "10.244.1.2",
+                ])
+                .output()?;
+            assert!(
+                ping.status.success(),
+                "{}",
+                String::from_utf8_lossy(&ping.stdout)
+            );
+            let host_routes = ip_output(&["route", "show"])?;
+            assert!(!host_routes.contains("10.244."), "{host_routes}");
+            Ok(())
+        })();
+        net.teardown();
+        result
     }
 }

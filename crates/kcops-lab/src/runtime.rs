@@ -57,8 +57,13 @@ pub struct LabState {
     pub host_root: PathBuf,
     pub console_node: String,
     pub nodes: Vec<(String, Ipv4Addr)>,
-    /// Whether node Ceph clients run in their own network namespaces.
+    /// Whether nodes (and the pods the lab runs for real) have their own network
+    /// namespaces.
     pub netns: bool,
+    /// The console node's network namespace (`ip netns exec <it> ...`): it reaches the
+    /// API server and every pod IP, as a real master does.
+    #[serde(default)]
+    pub console_netns: Option<String>,
     pub started: String,
 }
 
@@ -101,6 +106,9 @@ impl LabState {
             "export KCOPS_NODE={}",
             shell_quote(&self.console_node)
         ));
+        if let Some(ns) = &self.console_netns {
+            out.push(format!("export KCOPS_LAB_NETNS={}", shell_quote(ns)));
+        }
         out
     }
 }
@@ -220,8 +228,11 @@ pub async fn run(opts: LabOptions) -> Result<()> {
     std::fs::create_dir_all(paths.logs())?;
     tracing::info!(lab = %opts.name, id, "starting lab");
 
-    // Node addresses: their own network namespaces when we may create them.
-    let use_netns = !opts.no_ceph && super::netns::netns_available();
+    // Node addresses: their own network namespaces when we may create them (for
+    // Ceph clients, and for the pods the lab runs for real: etcd members, and node
+    // debug pods where the lab plays the pod network).
+    let needs_pods = runs_etcd || scenario.network.is_some();
+    let use_netns = (!opts.no_ceph || needs_pods) && super::netns::netns_available();
     let mut net = None;
     let mut node_ips = Vec::new();
     if use_netns {
@@ -232,11 +243,20 @@ pub async fn run(opts: LabOptions) -> Result<()> {
                 .with_context(|| format!("creating the network namespace of node {}", node.name))?;
             node_ips.push((node.name.clone(), ip));
         }
+        let cidrs: Vec<(String, super::scenario::Ipv4Cidr)> = scenario
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.name.clone(), n.pod_cidr?)))
+            .collect();
+        if let Err(e) = n.route_pod_cidrs(&cidrs) {
+            n.teardown();
+            return Err(e.context("routing the pod network between the lab's nodes"));
+        }
         net = Some(Arc::new(n));
     } else {
-        if !opts.no_ceph {
+        if !opts.no_ceph || needs_pods {
             // Said on the terminal too: the lab is a command-line tool, not the console.
-            let msg = "no network namespaces (not root or no `ip`): node Ceph clients run on loopback and all show as 127.0.0.1";
+            let msg = "no network namespaces (not root or no `ip`): node Ceph clients run on loopback and all show as 127.0.0.1, and etcd members run with flags the lab chooses instead of their pod template's command";
             tracing::warn!("{msg}");
             eprintln!("kcops lab: {msg}");
         }
@@ -315,7 +335,12 @@ async fn run_with(
                 .context("starting the lab's Ceph cluster")?,
         );
     }
-    let api_ip = Ipv4Addr::new(127, id, 0, 1);
+    // On the lab bridge when there is one: reachable from the host and from inside
+    // every lab namespace alike.
+    let api_ip = net
+        .as_ref()
+        .map(|n| n.host_ip())
+        .unwrap_or(Ipv4Addr::new(127, id, 0, 1));
     let port = free_port(api_ip)?;
     let address = SocketAddr::new(IpAddr::V4(api_ip), port);
     let pki = super::tls::load_or_create(&paths.pki(), IpAddr::V4(api_ip))?;
@@ -398,16 +423,19 @@ async fn run_with(
         monitors: c.mon_addr().to_string(),
         net: net.clone(),
     });
-    let ctx = Arc::new(Ctx::new(
-        store.clone(),
-        logs.clone(),
-        opts.knobs.clone(),
-        scenario.clone(),
-        ceph_access,
-        nodes,
-        paths.clone(),
-        id,
-    )?);
+    let ctx = Arc::new(
+        Ctx::new(
+            store.clone(),
+            logs.clone(),
+            opts.knobs.clone(),
+            scenario.clone(),
+            ceph_access,
+            nodes,
+            paths.clone(),
+            id,
+        )?
+        .with_net(net.clone()),
+    );
     let pids = ctx.clone();
     let _ = api_state
         .main_pids
@@ -432,9 +460,12 @@ async fn run_with(
         ceph_kube_keyring: ceph.as_ref().map(|c| c.kube_keyring()),
         ceph_mon: ceph.as_ref().map(|c| c.mon_addr().to_string()),
         host_root: paths.host_root(&console_node),
-        console_node,
+        console_node: console_node.clone(),
         nodes: node_ips.clone(),
         netns: net.is_some(),
+        console_netns: net
+            .as_ref()
+            .and_then(|n| n.netns_of(&console_node).map(str::to_string)),
         started: super::api::store::now_rfc3339(),
     };
     let tmp = paths.root.join("lab.json.tmp");

@@ -192,6 +192,23 @@ fn a_pod_that_is_no_member_and_a_stuck_learner() {
 }
 
 #[test]
+fn an_ensemble_scaled_to_zero_only_has_its_claims_reported() {
+    let mut s = polled(cluster(0, &[], &[0]), Vec::new());
+    if let Some(r) = s.members.as_mut() {
+        std::sync::Arc::make_mut(r).ensembles[0].error =
+            Some("no pod of the ensemble has an IP to ask".into());
+    }
+    assert_eq!(
+        found(&s),
+        [(
+            "members.stale-claim",
+            Severity::Warning,
+            "PersistentVolumeClaim default/data-etcd-0".to_string()
+        )]
+    );
+}
+
+#[test]
 fn an_unreadable_member_list_is_said_once() {
     let mut s = cluster(3, &[0, 1, 2], &[0, 1, 2, 3]);
     s = polled(s, Vec::new());

@@ -44,7 +44,7 @@ impl App {
 
     /// The node a network action means without an argument: the Network pane's
     /// selected node row, else the node the console runs on.
-    fn network_node(&self) -> Option<String> {
+    pub(super) fn network_node(&self) -> Option<String> {
         if self.pane == PaneId::Network
             && let Some(key) = self.selected()
             && key.kind == ObjKind::Node

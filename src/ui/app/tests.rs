@@ -168,11 +168,13 @@ fn number_keys_and_tab_switch_panes() {
     c.key(KeyCode::Tab);
     assert_eq!(c.app.pane, PaneId::Storage);
     c.keys("8").key(KeyCode::Tab);
+    assert_eq!(c.app.pane, PaneId::Members);
+    c.key(KeyCode::Tab);
     assert_eq!(c.app.pane, PaneId::Overview, "tab wraps around");
     c.key(KeyCode::BackTab);
-    assert_eq!(c.app.pane, PaneId::Ceph, "backtab wraps around");
-    c.keys("9");
-    assert_eq!(c.app.pane, PaneId::Ceph, "no pane 9 (yet)");
+    assert_eq!(c.app.pane, PaneId::Members, "backtab wraps around");
+    c.keys("8").keys("9");
+    assert_eq!(c.app.pane, PaneId::Members, "9 is the Members pane");
 }
 
 #[test]

@@ -44,6 +44,8 @@ pub enum Context {
     Overview,
     /// The Members pane's own keys, then the table's.
     Members,
+    /// The Network pane's own keys, then the table's.
+    Network,
 }
 
 impl Context {
@@ -126,6 +128,7 @@ impl Context {
             Context::Ceph => &[Refresh, Unlock],
             Context::Pods | Context::Storage | Context::Overview => &[Unlock],
             Context::Members => &[Refresh],
+            Context::Network => &[ProbeHost, RestartCni, ReleaseIps],
         }
     }
 
@@ -151,7 +154,8 @@ impl Context {
             | Context::Pods
             | Context::Storage
             | Context::Overview
-            | Context::Members => false,
+            | Context::Members
+            | Context::Network => false,
         }
     }
 }
@@ -290,6 +294,16 @@ pub enum Action {
     /// Opens the lock-removal wizard on the selected pod, claim, volume or image.
     #[strum(message = "remove a stale RBD lock (wizard)")]
     Unlock,
+    // network pane
+    /// Reads the selected node's host (CNI files, IPAM, sandboxes) through a debug pod.
+    #[strum(message = "read the node's host through a debug pod")]
+    ProbeHost,
+    /// Restarts the selected node's pod network agent, then checks it stays Ready.
+    #[strum(message = "restart the node's pod network agent (wizard)")]
+    RestartCni,
+    /// Releases the selected node's leaked host-local reservations (typed name).
+    #[strum(message = "release the node's leaked pod IPs")]
+    ReleaseIps,
 }
 
 impl Action {
@@ -323,7 +337,14 @@ impl Action {
     pub(crate) fn mutates(self) -> bool {
         matches!(
             self,
-            Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale | Action::Unlock
+            Action::Cordon
+                | Action::Uncordon
+                | Action::Delete
+                | Action::Scale
+                | Action::Unlock
+                | Action::ProbeHost
+                | Action::RestartCni
+                | Action::ReleaseIps
         )
     }
 

@@ -1,5 +1,5 @@
 //! The panes: Overview, the table panes (nodes, pods, storage, workloads, events),
-//! Network and Ceph. Each is a module owning its state (selection, sort, sub-view,
+//! Network, Ceph and Members. Each is a module owning its state (selection, sort, sub-view,
 //! scroll) behind the [`Pane`] trait: which keymap sections it reads, which `:`
 //! commands show it, what it does with an action, how it draws. `App` routes keys,
 //! commands and new views to the pane in front and knows nothing else about it.
@@ -8,6 +8,7 @@
 
 pub mod ceph;
 pub mod events;
+pub mod members;
 pub mod network;
 pub mod nodes;
 pub mod overview;
@@ -38,11 +39,12 @@ pub enum PaneId {
     Events,
     Network,
     Ceph,
+    Members,
 }
 
 impl PaneId {
     /// Every pane, in number-key (and tab) order.
-    pub const ALL: [PaneId; 8] = [
+    pub const ALL: [PaneId; 9] = [
         PaneId::Overview,
         PaneId::Nodes,
         PaneId::Pods,
@@ -51,6 +53,7 @@ impl PaneId {
         PaneId::Events,
         PaneId::Network,
         PaneId::Ceph,
+        PaneId::Members,
     ];
 
     /// The pane's place in [`PaneId::ALL`] (its number key less one).
@@ -70,6 +73,7 @@ pub(crate) fn all() -> Vec<Box<dyn Pane>> {
         Box::new(events::EventsPane::default()),
         Box::new(network::NetworkPane::default()),
         Box::new(ceph::CephPane::default()),
+        Box::new(members::MembersPane::default()),
     ]
 }
 

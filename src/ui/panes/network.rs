@@ -186,7 +186,7 @@ impl Pane for NetworkPane {
     }
 
     fn contexts(&self) -> &'static [Context] {
-        &[Context::Table]
+        &[Context::Network, Context::Table]
     }
 
     fn commands(&self) -> &'static [Command] {

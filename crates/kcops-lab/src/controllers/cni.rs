@@ -29,9 +29,13 @@ fn ipam_dir(root: &Path) -> PathBuf {
 }
 
 /// `FLANNEL_SUBNET` of the node's subnet.env (`10.244.1.1/24`).
-fn flannel_subnet(root: &Path) -> Result<Ipv4Cidr, PluginError> {
-    let text = std::fs::read_to_string(root.join(SUBNET_ENV))
-        .map_err(|_| "open /run/flannel/subnet.env: no such file or directory".to_string())?;
+fn flannel_subnet(root: &Path, wording: Wording) -> Result<Ipv4Cidr, PluginError> {
+    let missing = "open /run/flannel/subnet.env: no such file or directory";
+    let text = std::fs::read_to_string(root.join(SUBNET_ENV)).map_err(|_| match wording {
+        Wording::Network => missing.to_string(),
+        // flannel's CNI plugin of the same era names the step that failed.
+        Wording::RangeSet => format!("loadFlannelSubnetEnv failed: {missing}"),
+    })?;
     text.lines()
         .find_map(|l| l.strip_prefix("FLANNEL_SUBNET="))
         .and_then(|v| v.trim().parse().ok())
@@ -83,8 +87,48 @@ fn lock(dir: &Path) -> Result<Flock<std::fs::File>, PluginError> {
 
 /// Sets up the network of sandbox `container_id`: the address host-local reserved for
 /// it in the node's podCIDR.
+#[cfg(test)]
 pub(crate) fn add(root: &Path, container_id: &str) -> Result<Ipv4Addr, PluginError> {
-    let subnet = flannel_subnet(root)?;
+    add_in_subnet(root, container_id, Wording::Network).map(|(ip, _)| ip)
+}
+
+/// How the plugins word their failures: host-local's "full" changed with the range
+/// sets of the containernetworking plugins v0.7.0, and the flannel plugin shipped with
+/// current releases names its failing step (`loadFlannelSubnetEnv failed: ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wording {
+    /// Before v0.7.0: `no IP addresses available in network: cbr0`.
+    Network,
+    /// Since: `failed to allocate for range 0: no IP addresses available in range set:
+    /// 10.244.1.1-10.244.1.254`.
+    RangeSet,
+}
+
+impl Wording {
+    /// The wording of plugins `version` (`v0.6.0`, `0.8.7`, `v1.4.0`); unknown or
+    /// absent: a current release's.
+    pub(crate) fn of(version: Option<&str>) -> Wording {
+        let parsed = version.and_then(|v| {
+            let mut parts = v.trim().trim_start_matches('v').split('.');
+            let major: u32 = parts.next()?.parse().ok()?;
+            let minor: u32 = parts.next()?.parse().ok()?;
+            Some((major, minor))
+        });
+        match parsed {
+            Some((0, minor)) if minor < 7 => Wording::Network,
+            _ => Wording::RangeSet,
+        }
+    }
+}
+
+/// [`add`], also returning `FLANNEL_SUBNET` (the gateway and prefix the sandbox's
+/// interface and route use).
+pub(crate) fn add_in_subnet(
+    root: &Path,
+    container_id: &str,
+    wording: Wording,
+) -> Result<(Ipv4Addr, Ipv4Cidr), PluginError> {
+    let subnet = flannel_subnet(root, wording)?;
     ensure_bridge(root, subnet)?;
     let dir = ipam_dir(root);
     let _lock = lock(&dir)?;
@@ -118,9 +162,20 @@ pub(crate) fn add(root: &Path, container_id: &str) -> Result<Ipv4Addr, PluginErr
             .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
         std::fs::write(&last_file, ip.to_string())
             .map_err(|e| format!("failed to write {}: {e}", last_file.display()))?;
-        return Ok(ip);
+        return Ok((ip, subnet));
     }
-    Err(format!("no IP addresses available in network: {NETWORK}"))
+    Err(match wording {
+        Wording::Network => format!("no IP addresses available in network: {NETWORK}"),
+        Wording::RangeSet => {
+            // The range as host-local prints it: the subnet's first to last host
+            // (the gateway is skipped when allocating, not cut from the range).
+            format!(
+                "failed to allocate for range 0: no IP addresses available in range set: {}-{}",
+                Ipv4Addr::from(first),
+                Ipv4Addr::from(last)
+            )
+        }
+    })
 }
 
 /// Tears down sandbox `container_id`'s network: its reservations go.
@@ -253,6 +308,16 @@ pub(crate) fn node_rebooted(ctx: &super::Ctx, node: &str) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn host_local_says_full_in_the_words_of_its_version() {
+        assert_eq!(Wording::of(Some("v0.6.0")), Wording::Network);
+        assert_eq!(Wording::of(Some("0.5.2")), Wording::Network);
+        assert_eq!(Wording::of(Some("v0.7.0")), Wording::RangeSet);
+        assert_eq!(Wording::of(Some("v1.4.0")), Wording::RangeSet);
+        assert_eq!(Wording::of(None), Wording::RangeSet);
+        assert_eq!(Wording::of(Some("latest")), Wording::RangeSet);
+    }
+
     /// A fresh host root (left in the temp dir: a few small files per test run).
     struct Root(PathBuf);
     impl Root {
@@ -287,6 +352,10 @@ mod tests {
             add(dir.path(), "a").unwrap_err(),
             "open /run/flannel/subnet.env: no such file or directory"
         );
+        assert_eq!(
+            add_in_subnet(dir.path(), "a", Wording::RangeSet).unwrap_err(),
+            "loadFlannelSubnetEnv failed: open /run/flannel/subnet.env: no such file or directory"
+        );
     }
 
     #[test]
@@ -308,6 +377,10 @@ mod tests {
         assert_eq!(
             add(dir.path(), "bbb").unwrap_err(),
             "no IP addresses available in network: cbr0"
+        );
+        assert_eq!(
+            add_in_subnet(dir.path(), "bbb", Wording::RangeSet).unwrap_err(),
+            "failed to allocate for range 0: no IP addresses available in range set: 10.244.1.1-10.244.1.2"
         );
         del(dir.path(), "aaa");
         assert!(!net.join("10.244.1.2").exists());

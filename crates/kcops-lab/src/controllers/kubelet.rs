@@ -17,6 +17,11 @@ use crate::members::{EtcdMember, EtcdMemberSpec};
 use crate::rbd;
 use crate::scenario::{CniKind, MemberKind, PodInfo, PodValues, klog_time};
 
+#[path = "kubelet_real.rs"]
+mod real;
+#[path = "kubelet_status.rs"]
+mod status;
+
 /// What the scenario says this pod does.
 #[derive(Debug, Clone, Default)]
 pub struct PodPlan {
@@ -115,6 +120,10 @@ struct PodWorker {
     sandbox_id: String,
     /// Set once the CNI plugin gave the sandbox an address: teardown releases it.
     cni_address: Option<std::net::Ipv4Addr>,
+    /// The subnet (gateway and prefix) that address is in, from flannel's subnet.env.
+    cni_subnet: Option<crate::scenario::Ipv4Cidr>,
+    /// The sandbox and process of a pod the lab runs for real.
+    real: Option<crate::pods::RealPod>,
 }
 
 /// Why the worker stopped driving the pod.
@@ -141,6 +150,8 @@ impl PodWorker {
                 rand::random::<u128>()
             ),
             cni_address: None,
+            cni_subnet: None,
+            real: None,
         }
     }
 
@@ -219,6 +230,18 @@ impl PodWorker {
             member.stop().await;
             self.ctx.set_main_pid(&self.ns, &self.name, None);
         }
+        // A real pod's processes and namespaces go either way (a node that dies takes
+        // them with it); its address reservation follows the CNI rules below.
+        if let Some(real) = self.real.take() {
+            real.tear_down(&self.ctx).await;
+        }
+        // A pod that ran to completion (restartPolicy Never/OnFailure) gives its
+        // sandbox's address back, as the kubelet tears down a finished pod's sandbox.
+        if outcome.is_ok() && self.cni_address.take().is_some() {
+            let root = self.ctx.paths.host_root(&self.node);
+            super::cni::del(&root, &self.sandbox_id);
+            super::cni::record(&self.ctx, &self.node, &self.sandbox_id, false);
+        }
         if let Err(Stop::Deleted) = outcome {
             self.stop_containers();
             // CNI DEL: a clean teardown releases the address (a node that went down
@@ -269,9 +292,12 @@ impl PodWorker {
             .unwrap_or_default();
         let host_network = pod["spec"]["hostNetwork"].as_bool().unwrap_or(false);
         // Pods on the pod network get their address from the CNI plugin when the
-        // scenario has the lab play it; etcd members keep a loopback address their
-        // real processes can listen on.
-        let on_cni = self.ctx.causal_network() && !host_network && etcd.is_none();
+        // scenario has the lab play it, and so do pods the lab runs for real (in
+        // their own namespaces); without namespaces, etcd members keep a loopback
+        // address their processes can listen on.
+        let real = crate::pods::runs_for_real(&self.ctx, &pod);
+        let on_cni =
+            !host_network && (real.is_some() || (self.ctx.causal_network() && etcd.is_none()));
         let mut pod_ip = match (str_of(&pod, &["status", "podIP"]), &etcd) {
             _ if on_cni => String::new(),
             // A host-network pod's IP is its node's, as a real kubelet reports it.
@@ -366,12 +392,22 @@ impl PodWorker {
             pod_ip = self.set_up_network().await?.to_string();
         }
         self.mount_volumes(&plan).await?;
+        if real.is_some() {
+            self.create_sandbox(host_network).await?;
+        }
         self.update(|p| {
             p["status"]["podIP"] = json!(pod_ip);
             p["status"]["podIPs"] = json!([{"ip": pod_ip}]);
             set_condition(p, "PodReadyToStartContainers", "True", None, None);
         });
         self.run_init_containers(&init_containers);
+        if let (Some(runs), Some(_)) = (real, &self.real) {
+            let policy = match runs {
+                crate::pods::Runs::Member => "Always",
+                crate::pods::Runs::HostImage => str_of(&pod, &["spec", "restartPolicy"]),
+            };
+            return self.run_real(&containers, policy).await;
+        }
 
         let mut restarts = 0i64;
         loop {
@@ -387,37 +423,7 @@ impl PodWorker {
                     self.ctx.logs.append(&self.ns, &self.name, c, l);
                 }
             }
-            let pod = self.update(|p| {
-                p["status"]["phase"] = json!("Running");
-                if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
-                    for c in cs {
-                        c["state"] = json!({"running": {"startedAt": started}});
-                        c["started"] = json!(true);
-                        c["ready"] = json!(false);
-                        c["imageID"] = json!(format!(
-                            "{}@sha256:{:064x}",
-                            c["image"].as_str().unwrap_or_default(),
-                            0
-                        ));
-                        c["containerID"] =
-                            json!(format!("containerd://{:064x}", rand::random::<u128>()));
-                    }
-                }
-            });
-            if restarts == 0
-                && let Some(pod) = &pod
-            {
-                for (c, img) in &containers {
-                    self.event(
-                        pod,
-                        "Normal",
-                        "Pulled",
-                        &format!("Container image \"{img}\" already present on machine"),
-                    );
-                    self.event(pod, "Normal", "Created", &format!("Created container: {c}"));
-                    self.event(pod, "Normal", "Started", &format!("Started container {c}"));
-                }
-            }
+            self.mark_running(&started, restarts == 0, &containers);
             match &crash {
                 Some(crash) => {
                     self.wait(self.ctx.knobs.scaled(crash.run_for)).await?;
@@ -459,87 +465,6 @@ impl PodWorker {
                 }
             }
         }
-    }
-
-    /// Init containers run to completion (exit 0, empty logs), one after the other.
-    fn run_init_containers(&self, init_containers: &[(String, String)]) {
-        for (c, img) in init_containers {
-            let started = now_rfc3339();
-            let pod = self.update(|p| {
-                if let Some(cs) = p["status"]["initContainerStatuses"].as_array_mut() {
-                    for s in cs.iter_mut().filter(|s| s["name"] == c.as_str()) {
-                        let id = format!("containerd://{:064x}", rand::random::<u128>());
-                        s["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started, "containerID": id}});
-                        s["containerID"] = json!(id);
-                        s["imageID"] = json!(format!("{img}@sha256:{:064x}", 0));
-                        s["ready"] = json!(true);
-                    }
-                }
-            });
-            self.ctx.logs.start(&self.ns, &self.name, c);
-            if let Some(pod) = &pod {
-                self.event(
-                    pod,
-                    "Normal",
-                    "Pulled",
-                    &format!("Container image \"{img}\" already present on machine"),
-                );
-                self.event(pod, "Normal", "Created", &format!("Created container: {c}"));
-                self.event(pod, "Normal", "Started", &format!("Started container {c}"));
-            }
-        }
-        if !init_containers.is_empty() {
-            self.update(|p| set_condition(p, "Initialized", "True", None, None));
-        }
-    }
-
-    /// A deleted pod whose containers all run: they stop cleanly (a `Killing` event
-    /// each), and the pod gets the terminal phase a kubelet (1.27+) gives a deleted pod
-    /// before it is removed, so watchers see `1/1 Terminating`, then `0/1 Completed`.
-    fn stop_containers(&self) {
-        let Some(pod) = self
-            .ctx
-            .store
-            .get_value(&self.ctx.kinds.pods, &self.ns, &self.name)
-        else {
-            return;
-        };
-        if pod["metadata"]["uid"] != self.uid.as_str()
-            || !is_deleting(&pod)
-            || str_of(&pod, &["status", "phase"]) != "Running"
-        {
-            return;
-        }
-        let statuses = pod["status"]["containerStatuses"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if statuses.is_empty() || !statuses.iter().all(|c| c["state"].get("running").is_some()) {
-            return;
-        }
-        for c in &statuses {
-            self.event(
-                &pod,
-                "Normal",
-                "Killing",
-                &format!("Stopping container {}", str_of(c, &["name"])),
-            );
-        }
-        let finished = now_rfc3339();
-        self.update(|p| {
-            if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
-                for c in cs {
-                    let started = c["state"]["running"]["startedAt"].clone();
-                    c["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": finished, "containerID": c["containerID"]}});
-                    c["ready"] = json!(false);
-                    c["started"] = json!(false);
-                }
-            }
-            p["status"]["phase"] = json!("Succeeded");
-            set_condition(p, "PodReadyToStartContainers", "False", None, None);
-            set_condition(p, "Ready", "False", Some("PodCompleted"), None);
-            set_condition(p, "ContainersReady", "False", Some("PodCompleted"), None);
-        });
     }
 
     /// A container exits: terminated state, previous logs, CrashLoopBackOff, back-off.
@@ -627,7 +552,15 @@ impl PodWorker {
                 Some(CniKind::Calico) => {
                     super::cni::add_calico(&self.ctx, &self.node, &self.sandbox_id)
                 }
-                _ => super::cni::add(&root, &self.sandbox_id),
+                _ => super::cni::add_in_subnet(
+                    &root,
+                    &self.sandbox_id,
+                    self.ctx.host_local_wording(),
+                )
+                .map(|(ip, subnet)| {
+                    self.cni_subnet = Some(subnet);
+                    ip
+                }),
             };
             match added {
                 Ok(ip) => {
@@ -660,15 +593,7 @@ impl PodWorker {
             self.wait(Duration::from_millis(300)).await?;
         }
         let _ = pod_ip;
-        self.update(|p| {
-            if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
-                for c in cs {
-                    c["ready"] = json!(true);
-                }
-            }
-            set_condition(p, "ContainersReady", "True", None, None);
-            set_condition(p, "Ready", "True", None, None);
-        });
+        self.mark_ready();
         Ok(())
     }
 

@@ -166,8 +166,12 @@ pub struct Ctx {
     /// calico-ipam's allocations: sandbox id -> address (calico keeps them in its
     /// datastore, not on the node).
     pub(crate) calico_ips: Mutex<HashMap<String, Ipv4Addr>>,
-    /// Pod (`ns/name`) -> the pid of the process the lab runs for it: `kubectl exec`
-    /// enters that process's namespaces.
+    /// The lab's network namespaces, when it has them: pods the lab runs for real get
+    /// their own there.
+    pub(crate) net: Option<Arc<super::netns::LabNet>>,
+    /// Lab DNS: the names of the pods the lab runs for real.
+    pub(crate) dns: crate::pods::hosts::Registry,
+    /// `namespace/name` -> the pid of the pod's running main container process.
     main_pids: Mutex<HashMap<String, u32>>,
 }
 
@@ -206,12 +210,21 @@ impl Ctx {
             kube_proxy_first_start: Mutex::new(HashSet::new()),
             cni_sandboxes: Mutex::new(HashMap::new()),
             calico_ips: Mutex::new(HashMap::new()),
+            net: None,
+            dns: Default::default(),
             main_pids: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The pid of the main process the lab runs for pod `ns/name`, while it runs.
-    pub(crate) fn main_pid(&self, ns: &str, name: &str) -> Option<u32> {
+    /// Gives pods the lab runs for real their own network namespaces in `net`.
+    pub fn with_net(mut self, net: Option<Arc<super::netns::LabNet>>) -> Self {
+        self.net = net;
+        self
+    }
+
+    /// The pid of the running main container process of pod `ns/name`, if the lab runs
+    /// it for real (what `kubectl exec` joins).
+    pub fn main_pid(&self, ns: &str, name: &str) -> Option<u32> {
         self.main_pids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -219,8 +232,8 @@ impl Ctx {
             .copied()
     }
 
-    /// Records (`Some`) or forgets (`None`) the main process of pod `ns/name`.
-    pub(crate) fn set_main_pid(&self, ns: &str, name: &str, pid: Option<u32>) {
+    /// Records (or, with `None`, forgets) pod `ns/name`'s main container process.
+    pub fn set_main_pid(&self, ns: &str, name: &str, pid: Option<u32>) {
         let mut pids = self.main_pids.lock().unwrap_or_else(|p| p.into_inner());
         let key = format!("{ns}/{name}");
         match pid {
@@ -250,6 +263,16 @@ impl Ctx {
     /// The CNI plugin the lab plays, if any.
     pub(crate) fn cni(&self) -> Option<crate::scenario::CniKind> {
         self.scenario.network.as_ref().map(|n| n.cni)
+    }
+
+    /// How the node's host-local says a range is full, by the scenario's plugins version.
+    pub(crate) fn host_local_wording(&self) -> cni::Wording {
+        cni::Wording::of(
+            self.scenario
+                .network
+                .as_ref()
+                .and_then(|n| n.cni_plugins_version.as_deref()),
+        )
     }
 
     /// The crash-loop back-off before restart number `restarts` (1 = the first):

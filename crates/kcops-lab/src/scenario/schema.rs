@@ -48,6 +48,10 @@ pub struct KubeletSpec {
     /// back-off stays at `--crash-backoff-ms`.
     #[serde(default, deserialize_with = "de_opt_duration")]
     pub crash_backoff_cap: Option<Duration>,
+    /// Images (by name, without registry or tag) whose pods the lab runs for real
+    /// with the host's binaries, besides busybox, debian, ubuntu and alpine.
+    #[serde(default)]
+    pub host_runnable_images: Vec<String>,
 }
 
 /// The pod network the lab kubelet and its network agent play.
@@ -60,6 +64,11 @@ pub struct NetworkSpec {
     /// listed (and any kube-proxy the lab starts again) reads the ConfigMap.
     #[serde(default, rename = "kubeProxyStartedWithClusterCIDR")]
     pub kube_proxy_started_with: BTreeMap<String, String>,
+    /// The containernetworking plugins' version on the nodes (`v0.6.0`, `v1.4.0`): it
+    /// decides host-local's wording when a range is full ("in network: cbr0" before
+    /// v0.7.0, "in range set: <first>-<last>" since). Default: a current release.
+    #[serde(default, rename = "cniPluginsVersion")]
+    pub cni_plugins_version: Option<String>,
 }
 
 /// The CNI plugins the lab plays.

@@ -211,7 +211,7 @@ fn make_etcd_1_lead(lab: &Lab) {
     let (lead, ids) = leader(lab);
     let id1 = ids
         .iter()
-        .find(|(e, _)| e.contains(&format!("{ip1}:")))
+        .find(|(e, _)| e.contains(&format!("//{ip1}:")) || e.contains("//etcd-1."))
         .map(|(_, id)| id.clone())
         .unwrap_or_else(|| panic!("etcd-1 not in {ids:?}"));
     if lead == id1 {

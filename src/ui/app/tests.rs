@@ -515,4 +515,27 @@ fn scale_opens_the_member_wizard_for_an_ensemble_and_the_plain_plan_otherwise() 
         c.status(),
         Some("scale: no StatefulSet or Deployment default/nope")
     );
+    // The scale dialog's plan (`s`, then a number) takes the same turn for the
+    // ensemble, and stays a plain plan for any other StatefulSet.
+    c.app.status = None;
+    c.app.start_plan(crate::ops::Plan::scale(
+        crate::ops::ScaleKind::StatefulSet,
+        "default",
+        "etcd",
+        2,
+        3,
+    ));
+    assert_eq!(c.status(), Some("not connected to the API server"));
+    assert!(c.app.overlay.is_none());
+    c.app.start_plan(crate::ops::Plan::scale(
+        crate::ops::ScaleKind::StatefulSet,
+        "demo",
+        "web",
+        3,
+        2,
+    ));
+    assert!(matches!(
+        &c.app.overlay,
+        Some(Overlay::Dialog(d)) if matches!(d.kind, DialogKind::ConfirmPlan(_))
+    ));
 }

@@ -148,7 +148,7 @@ impl Facts {
             .collect()
     }
 
-    fn quorum(&self) -> Quorum {
+    pub(crate) fn quorum(&self) -> Quorum {
         let learners = self.members.iter().filter(|m| m.learner).count();
         Quorum::new(self.members.len() - learners, learners)
     }
@@ -567,13 +567,14 @@ fn after_page(
             f.replicas, f.target
         )),
     }
-    p.plain(crate::members::quorum::render_steps(&arithmetic(
-        f.quorum(),
-        plan,
-    )));
+    p.plain(crate::members::quorum::render_steps(&arithmetic(f, plan)));
     let end = Quorum::new(
         match shape {
-            Shape::Orphans => f.quorum().voters - orphans.len(),
+            Shape::Orphans => f
+                .members
+                .iter()
+                .filter(|m| !m.learner && !orphans.iter().any(|o| o.id == m.id))
+                .count(),
             _ => usize::try_from(f.target).unwrap_or(0),
         },
         0,
@@ -660,7 +661,11 @@ fn preflight(f: &Facts, shape: Shape, orphans: &[Orphan]) -> (Page, Blocked) {
             );
         }
     }
-    let learners: Vec<&Member> = f.members.iter().filter(|m| m.learner).collect();
+    let learners: Vec<&Member> = f
+        .members
+        .iter()
+        .filter(|m| m.learner && !going.contains(&m.label()))
+        .collect();
     if learners.is_empty() {
         p.ok("no learner pending");
     } else {

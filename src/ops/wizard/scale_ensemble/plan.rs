@@ -244,7 +244,11 @@ impl Facts {
                 id: o.id,
             }));
         }
-        let voters = self.members.iter().filter(|m| !m.learner).count() - orphans.len();
+        let voters = self
+            .members
+            .iter()
+            .filter(|m| !m.learner && !orphans.iter().any(|o| o.id == m.id))
+            .count();
         plan = plan.step(self.member_op(MemberChange::Verify {
             voters,
             timeout: VERIFY_TIMEOUT,
@@ -298,17 +302,20 @@ pub fn guard(facts: &Facts, plan: &Plan) -> Result<(), String> {
     })
 }
 
-/// The quorum arithmetic of every intermediate step of `plan` from `start`.
-pub fn arithmetic(start: Quorum, plan: &Plan) -> Vec<Quorum> {
+/// The quorum arithmetic of every intermediate step of `plan`, from the members of
+/// `facts` (a removed learner changes no arithmetic).
+pub fn arithmetic(facts: &Facts, plan: &Plan) -> Vec<Quorum> {
+    let learner = |id: u64| facts.members.iter().any(|m| m.id == id && m.learner);
     let changes: Vec<Change> = member_changes(plan)
         .into_iter()
         .filter_map(|c| match c {
             MemberChange::AddLearner { .. } => Some(Change::AddLearner),
             MemberChange::AddVoter { .. } => Some(Change::AddVoter),
             MemberChange::Promote { .. } => Some(Change::Promote),
+            MemberChange::Remove { id, .. } if learner(*id) => Some(Change::RemoveLearner),
             MemberChange::Remove { .. } => Some(Change::RemoveVoter),
             _ => None,
         })
         .collect();
-    crate::members::quorum::steps(start, &changes)
+    crate::members::quorum::steps(facts.quorum(), &changes)
 }

@@ -359,3 +359,27 @@ fn a_member_added_but_never_started_is_removed_as_an_orphan() {
         text(&w)
     );
 }
+
+#[test]
+fn a_learner_added_but_never_started_is_removed_without_counting_as_a_voter() {
+    let mut unstarted = member(3, down(), 0);
+    unstarted.name = String::new();
+    unstarted.learner = true;
+    let members = (0..3)
+        .map(|i| member(i, Health::Healthy, 100))
+        .chain([unstarted])
+        .collect();
+    let f = facts(&polled(cluster(3, &[0, 1, 2], &[0, 1, 2]), members), 3);
+    let w = assess(&f);
+    assert!(!w.is_blocked(), "{}", text(&w));
+    let plan = w.plan().unwrap();
+    assert!(
+        text(&w).contains("3 voters +1L q2 tol1 -> 3 q2 tol1"),
+        "{}",
+        text(&w)
+    );
+    assert!(plan.steps.iter().any(|s| matches!(
+        &s.op,
+        Op::Member(m) if m.change == MemberChange::Verify { voters: 3, timeout: plan::VERIFY_TIMEOUT }
+    )));
+}

@@ -81,7 +81,8 @@ impl EtcdSource {
         ))
     }
 
-    async fn connect(&self, address: &str, tls: &Tls) -> Result<Client, String> {
+    /// A client of the member at `address` (also the scaling wizard's member steps).
+    pub(crate) async fn connect(&self, address: &str, tls: &Tls) -> Result<Client, String> {
         let mut opts = ConnectOptions::new()
             .with_connect_timeout(self.settings.connect_timeout)
             .with_timeout(self.settings.request_timeout);
@@ -98,7 +99,7 @@ impl EtcdSource {
     }
 
     /// `f` on `client`, bounded by the request timeout.
-    async fn bounded<T>(
+    pub(crate) async fn bounded<T>(
         &self,
         f: impl Future<Output = Result<T, etcd_client::Error>>,
     ) -> Result<T, String> {

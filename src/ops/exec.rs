@@ -533,6 +533,27 @@ impl Executor {
         let c = &self.client;
         Ok(Applied::Done(match op {
             Op::Cordon { node } => return steps::kube::set_unschedulable(c, node, true).await,
+            Op::Member(m) => return steps::etcd::perform(c, m).await,
+            Op::DeleteClaim { namespace, name } => {
+                return steps::claims::delete_claim(c, namespace, name).await;
+            }
+            Op::SetContainerCommand {
+                namespace,
+                statefulset,
+                container,
+                command,
+                expect_current,
+            } => {
+                return steps::sts_template::set_command(
+                    c,
+                    namespace,
+                    statefulset,
+                    container,
+                    command,
+                    expect_current,
+                )
+                .await;
+            }
             Op::Uncordon { node } => return steps::kube::set_unschedulable(c, node, false).await,
             Op::DeletePod {
                 namespace,
@@ -695,6 +716,11 @@ impl Executor {
                 let ceph = self.ceph_for("waiting for an RBD lock")?;
                 steps::ceph::wait_lock_held_by(c, ceph, pool, image, node, timeout, what).await
             }
+            WaitFor::PodUpdated {
+                namespace,
+                statefulset,
+                name,
+            } => steps::sts_template::pod_updated(c, namespace, statefulset, name, timeout).await,
             WaitFor::PodReady { namespace, name } => {
                 steps::kube_wait::pod_running_ready(c, namespace, name, timeout, what).await
             }

@@ -16,6 +16,7 @@
 //! - [`error`]: refusals and failures, saying what was and was not done.
 
 pub mod audit;
+pub mod ensemble;
 pub mod error;
 pub mod exec;
 pub mod journal;

@@ -133,6 +133,13 @@ pub enum WaitFor {
     /// event for one of them after the step starts stops the wait with the plugin's
     /// error: the cause persists.
     PodNetworkOnNode { node: String },
+    /// Pod `name` of StatefulSet `statefulset` runs the StatefulSet's update revision
+    /// and is Running and Ready (a rolling update reached it and it came back).
+    PodUpdated {
+        namespace: String,
+        statefulset: String,
+        name: String,
+    },
 }
 
 /// The node a [`WaitFor::LockHeldBy`] expects: known when the plan is made, or the
@@ -183,6 +190,9 @@ impl WaitFor {
                 ..
             } => ObjectRef::new("DaemonSet", Some(namespace), daemonset.as_str()),
             WaitFor::PodNetworkOnNode { node } => ObjectRef::node(node),
+            WaitFor::PodUpdated {
+                namespace, name, ..
+            } => ObjectRef::pod(namespace, name),
         }
     }
 }
@@ -245,6 +255,14 @@ impl fmt::Display for WaitFor {
             WaitFor::PodNetworkOnNode { node } => write!(
                 f,
                 "the pods on {node} waiting for a pod sandbox to get one (a new sandbox failure stops the wait)"
+            ),
+            WaitFor::PodUpdated {
+                namespace,
+                statefulset,
+                name,
+            } => write!(
+                f,
+                "pod {namespace}/{name} to run StatefulSet {statefulset}'s new revision and be Ready"
             ),
         }
     }
@@ -352,6 +370,23 @@ pub enum Op {
         address: String,
         watchers: Vec<String>,
     },
+    /// Change (or check) an ensemble's membership: add, promote, remove a member,
+    /// move its leadership, snapshot it ([`crate::ops::ensemble`]).
+    Member(crate::ops::ensemble::MemberOp),
+    /// Delete a PersistentVolumeClaim no pod uses (re-checked: a pod mounting it
+    /// fails the step); its volume goes with it under a `Delete` reclaim policy.
+    DeleteClaim { namespace: String, name: String },
+    /// Set the command of container `container` in StatefulSet `statefulset`'s pod
+    /// template (a strategic merge patch; the StatefulSet's update strategy then
+    /// rolls the pods). `expect_current` is the command the operator saw: another
+    /// one by the time the step runs fails the step.
+    SetContainerCommand {
+        namespace: String,
+        statefulset: String,
+        container: String,
+        command: Vec<String>,
+        expect_current: Vec<String>,
+    },
 }
 
 impl Op {
@@ -368,12 +403,19 @@ impl Op {
             Op::ReleaseReservations { .. } => "release-ip-reservations",
             Op::ProbeHost { .. } => "node-debug-pod",
             Op::SetKubeProxyClusterCidr { .. } => "set-kube-proxy-cluster-cidr",
+            Op::Member(m) => m.action(),
+            Op::DeleteClaim { .. } => "delete-pvc",
+            Op::SetContainerCommand { .. } => "set-template-command",
         }
     }
 
     /// Whether the step changes the cluster (and so needs an audit line).
     pub(crate) fn is_mutation(&self) -> bool {
-        !matches!(self, Op::Wait { .. })
+        match self {
+            Op::Wait { .. } => false,
+            Op::Member(m) => m.is_mutation(),
+            _ => true,
+        }
     }
 
     /// The object the step acts on.
@@ -403,6 +445,19 @@ impl Op {
                 configmap,
                 ..
             } => ObjectRef::new("ConfigMap", Some(namespace), configmap.as_str()),
+            Op::DeleteClaim { namespace, name } => {
+                ObjectRef::new("PersistentVolumeClaim", Some(namespace), name.as_str())
+            }
+            Op::SetContainerCommand {
+                namespace,
+                statefulset,
+                ..
+            } => ObjectRef::new("StatefulSet", Some(namespace), statefulset.as_str()),
+            Op::Member(m) => ObjectRef::new(
+                "EnsembleMember",
+                Some(&m.ensemble.namespace),
+                m.object_name(),
+            ),
         }
     }
 
@@ -511,6 +566,18 @@ impl Op {
                     "Patch ConfigMap {namespace}/{configmap}, key config.conf: clusterCIDR {was} -> \"{cidr}\" (only that line changes; kube-proxy reads it when it starts)"
                 )
             }
+            Op::Member(m) => m.describe(),
+            Op::SetContainerCommand {
+                namespace,
+                statefulset,
+                container,
+                ..
+            } => format!(
+                "Patch StatefulSet {namespace}/{statefulset}: the command of container {container} in the pod template (the change shown above; its update strategy then restarts the pods)"
+            ),
+            Op::DeleteClaim { namespace, name } => format!(
+                "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"
+            ),
         }
     }
 }

@@ -273,7 +273,14 @@ impl App {
                 Run::Show { pane, namespaced } => {
                     self.show(pane, command.name, arg.filter(|_| namespaced))
                 }
-                Run::App { handler, .. } => handler(self, arg),
+                // An action's arguments are the rest of the line (`:scale ns/name 5`).
+                Run::App { handler, .. } => handler(
+                    self,
+                    arg.and_then(|_| {
+                        let rest = text.trim_start().split_once(char::is_whitespace)?.1;
+                        Some(rest.trim())
+                    }),
+                ),
             },
             Err(word) => {
                 self.status = Some((Role::Error, commands::unknown(&self.commands, word)));

@@ -127,6 +127,26 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "scale",
+        aliases: &[],
+        help: "scale a StatefulSet or Deployment; an etcd ensemble's members change with it (wizard)",
+        hinted: false,
+        run: Run::App {
+            args: "[ns/]name N",
+            handler: |app, arg| app.scale_command(arg),
+        },
+    },
+    Command {
+        name: "etcd-join-template",
+        aliases: &[],
+        help: "change an etcd StatefulSet's start so new members join the running cluster, restarting members one at a time (wizard)",
+        hinted: false,
+        run: Run::App {
+            args: "[ns/]name",
+            handler: |app, arg| app.offer_join_template(arg),
+        },
+    },
+    Command {
         name: "restart-cni",
         aliases: &[],
         help: "restart the pod network agent of a node (wizard)",

@@ -74,6 +74,10 @@ pub(crate) struct WizardOverlay {
     running: bool,
     done: bool,
     error: Option<String>,
+    /// Rows scrolled back from the end (a page taller than the overlay, e.g. a long
+    /// plan at 80x24); the last draw's most, so a key never scrolls past the top.
+    scroll_back: u16,
+    max_scroll: std::cell::Cell<u16>,
 }
 
 impl WizardOverlay {
@@ -92,6 +96,8 @@ impl WizardOverlay {
             running: false,
             done: false,
             error: None,
+            scroll_back: 0,
+            max_scroll: std::cell::Cell::new(0),
         }
     }
 
@@ -215,6 +221,7 @@ impl WizardOverlay {
             Action::Cancel => WizardCommand::Close,
             Action::Next if finished => WizardCommand::Close,
             Action::Next => {
+                self.scroll_back = 0;
                 if self.page < self.last_page() {
                     self.page += 1;
                     self.focus_field_on_plan_page();
@@ -223,8 +230,17 @@ impl WizardOverlay {
                 }
                 WizardCommand::None
             }
+            Action::Up => {
+                self.scroll_back = (self.scroll_back + 1).min(self.max_scroll.get());
+                WizardCommand::None
+            }
+            Action::Down => {
+                self.scroll_back = self.scroll_back.saturating_sub(1);
+                WizardCommand::None
+            }
             Action::Back | Action::DryRun if finished => WizardCommand::None,
             Action::Back => {
+                self.scroll_back = 0;
                 self.page = self.page.saturating_sub(1);
                 WizardCommand::None
             }
@@ -381,17 +397,23 @@ impl WizardOverlay {
             self.done.then_some(cancel.as_str()),
             theme,
         ));
-        // Keep the end in view (progress) when the page is taller than the overlay.
+        // Keep the end in view (the confirmation, progress) when the page is taller
+        // than the overlay, counting the rows wrapped lines take.
         let height = usize::from(rect.height.saturating_sub(2));
-        let skip = lines.len().saturating_sub(height.max(1));
+        let width = usize::from(rect.width.saturating_sub(2)).max(1);
+        let rows: usize = lines.iter().map(|l| wrapped_rows(l, width)).sum();
+        let most = u16::try_from(rows.saturating_sub(height.max(1))).unwrap_or(u16::MAX);
+        self.max_scroll.set(most);
+        let scroll = most.saturating_sub(self.scroll_back.min(most));
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.style(Role::DialogBorder))
             .title(Span::styled(title, theme.style(Role::Title)));
         f.render_widget(
-            Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>())
+            Paragraph::new(lines)
                 .block(block)
                 .wrap(Wrap { trim: false })
+                .scroll((scroll, 0))
                 .style(theme.style(Role::Dialog)),
             rect,
         );
@@ -467,6 +489,29 @@ pub(crate) fn spawn_run(
             .map_err(|e| e.to_string());
         let _ = tx.send(UiMsg::Wizard(WizardMsg::Done { id, result })).await;
     });
+}
+
+/// The rows `line` takes in `width` columns, wrapped at spaces as the paragraph
+/// wraps it (a word longer than the width is broken).
+fn wrapped_rows(line: &Line, width: usize) -> usize {
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let mut rows = 1;
+    let mut col = 0;
+    for (i, word) in text.split(' ').enumerate() {
+        let w = Span::raw(word).width();
+        let need = if i == 0 || col == 0 { w } else { w + 1 };
+        if col > 0 && col + need > width {
+            rows += 1;
+            col = 0;
+        }
+        let w = if col == 0 { w } else { need };
+        col += w;
+        while col > width {
+            rows += 1;
+            col -= width;
+        }
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -621,5 +666,53 @@ mod tests {
             press(&mut o, &k, KeyCode::Char('d')),
             WizardCommand::None
         ));
+    }
+
+    #[test]
+    fn wrapped_rows_count_what_the_paragraph_wraps() {
+        let rows = |t: &str, w| super::wrapped_rows(&Line::from(t.to_string()), w);
+        assert_eq!(rows("", 5), 1);
+        assert_eq!(rows("aaa bbb", 7), 1);
+        assert_eq!(rows("aaa bbb", 5), 2);
+        assert_eq!(rows("abcdefghij", 4), 3);
+        assert_eq!(rows("✓ a b c d e", 3), 3);
+    }
+
+    /// A page taller than an 80x24 window shows its end, and scrolls back to its top.
+    #[test]
+    fn a_long_page_scrolls_at_80x24() {
+        let mut w = Wizard::new("Long", crate::ops::ObjectRef::node("n1"));
+        let mut page = Page::new("Many");
+        for i in 0..40 {
+            page.plain(format!("line {i}"));
+        }
+        w.pages.push(page);
+        let mut o = WizardOverlay::assessing("n1");
+        let id = o.id;
+        o.on_msg(WizardMsg::Assessed {
+            id,
+            wizard: Box::new(w),
+        });
+        let k = Keymap::default();
+        let theme = Theme::no_color();
+        let screen = |o: &WizardOverlay| {
+            let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24))
+                .unwrap_or_else(|e| panic!("{e}"));
+            t.draw(|f| o.draw(f, f.area(), &theme, &k, false))
+                .unwrap_or_else(|e| panic!("{e}"));
+            format!("{:?}", t.backend().buffer())
+        };
+        let end = screen(&o);
+        assert!(end.contains("line 39") && !end.contains("line 0 "), "{end}");
+        for _ in 0..60 {
+            press(&mut o, &k, KeyCode::Up);
+        }
+        let top = screen(&o);
+        assert!(top.contains("line 0 ") && !top.contains("line 39"), "{top}");
+        press(&mut o, &k, KeyCode::Down);
+        assert!(
+            !screen(&o).contains("1. Many"),
+            "one row down hides the tabs"
+        );
     }
 }

@@ -9,14 +9,22 @@
 //! - [`net_wait`]: the network fixes' checks that the symptom is gone (the agent stays
 //!   Ready, the stuck pods get sandboxes), stopping at the first sign it is not.
 //! - [`ceph`]: fencing a client, breaking an RBD lock, waiting for a lock to move.
+//! - [`claims`]: deleting a claim left by a removed member (never one in use).
+//! - [`etcd`]: etcd member changes (add, promote, remove, move the leader, snapshot),
+//!   each guarded by the quorum rule on the live member list.
+//! - [`sts_template`]: a StatefulSet's container command, and waiting for a rolling
+//!   update to reach a pod.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
 
 pub(crate) mod ceph;
+pub(crate) mod claims;
 pub mod debug_pod;
+pub(crate) mod etcd;
 pub(crate) mod host;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
 pub(crate) mod net_wait;
+pub(crate) mod sts_template;
 
 /// What a step that did not fail found.
 pub(crate) enum Applied {

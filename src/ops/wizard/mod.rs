@@ -20,6 +20,7 @@
 pub mod error;
 pub mod release_ips;
 pub mod restart_cni;
+pub mod scale_ensemble;
 pub mod set_cluster_cidr;
 pub mod unlock;
 
@@ -104,6 +105,9 @@ pub struct Blocker {
     pub reason: String,
     /// Exact commands for the operator (run elsewhere, with other rights), in order.
     pub fix: Vec<String>,
+    /// Who runs them (`a Ceph admin`; `None`: the operator, with the rights the
+    /// commands need).
+    pub run_as: Option<String>,
 }
 
 /// A choice the operator may toggle before confirming; it changes the plan.
@@ -158,10 +162,17 @@ impl Wizard {
     /// Stops the wizard. The first blocker stays: it is the most basic problem, and
     /// fixing it may change what the assessment finds next.
     pub fn block(&mut self, reason: impl Into<String>, fix: Vec<String>) {
+        self.block_as(reason, fix, Some("a Ceph admin"));
+    }
+
+    /// As [`Wizard::block`], saying who runs the fix (`None`: no one in particular:
+    /// kubectl commands, the next wizard).
+    pub fn block_as(&mut self, reason: impl Into<String>, fix: Vec<String>, run_as: Option<&str>) {
         if self.blocker.is_none() {
             self.blocker = Some(Blocker {
                 reason: reason.into(),
                 fix,
+                run_as: run_as.map(str::to_string),
             });
         }
     }
@@ -216,7 +227,10 @@ impl Wizard {
             (Some(b), _) => {
                 last.bad(format!("Stopped: {}", b.reason));
                 if !b.fix.is_empty() {
-                    last.plain("To fix, run as a Ceph admin:");
+                    last.plain(match &b.run_as {
+                        Some(who) => format!("To fix, run as {who}:"),
+                        None => "To fix:".to_string(),
+                    });
                     for cmd in &b.fix {
                         last.plain(format!("  {cmd}"));
                     }

@@ -239,6 +239,13 @@ impl App {
     }
 
     pub(super) fn start_plan(&mut self, plan: Plan) {
+        // Scaling an ensemble's StatefulSet changes its members too: the wizard.
+        if let Some((namespace, name, to)) = statefulset_scale(&plan)
+            && self.is_ensemble(&namespace, &name)
+        {
+            self.offer_scale_ensemble(&namespace, &name, to);
+            return;
+        }
         self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ConfirmPlan(plan))));
     }
 
@@ -330,5 +337,198 @@ impl App {
                 ))
             }
         }
+    }
+}
+
+/// `(namespace, name, replicas)` of a plan that only scales a StatefulSet.
+fn statefulset_scale(plan: &Plan) -> Option<(String, String, i32)> {
+    match plan.steps.as_slice() {
+        [step] => match &step.op {
+            crate::ops::Op::Scale {
+                kind: ScaleKind::StatefulSet,
+                namespace,
+                name,
+                replicas,
+                ..
+            } => Some((namespace.clone(), name.clone(), *replicas)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl App {
+    /// Whether StatefulSet `namespace/name` is an ensemble the console recognised.
+    fn is_ensemble(&self, namespace: &str, name: &str) -> bool {
+        crate::members::recognise::recognise(
+            self.view.snapshot.statefulsets.iter().filter(|s| {
+                s.metadata.namespace.as_deref() == Some(namespace)
+                    && s.metadata.name.as_deref() == Some(name)
+            }),
+            std::iter::empty(),
+            |ns, n| self.view.snapshot.pod(ns, n).cloned(),
+        )
+        .into_iter()
+        .next()
+        .is_some()
+    }
+
+    /// `:scale [ns/]name N`: the member-aware scaling wizard for an ensemble's
+    /// StatefulSet, the plain scale plan for any other StatefulSet or Deployment.
+    pub(crate) fn scale_command(&mut self, arg: Option<&str>) {
+        let usage = "scale: `:scale [namespace/]name REPLICAS`";
+        let mut words = arg.unwrap_or_default().split_whitespace();
+        let (Some(target), Some(n), None) = (words.next(), words.next(), words.next()) else {
+            self.status = Some((Role::Warning, usage.into()));
+            return;
+        };
+        let Ok(n) = n.parse::<i32>() else {
+            self.status = Some((
+                Role::Warning,
+                format!("scale: {n:?} is not a replica count; {usage}"),
+            ));
+            return;
+        };
+        let (namespace, name) = match target.split_once('/') {
+            Some((ns, name)) => (ns.to_string(), name.to_string()),
+            None => (
+                self.namespace.clone().unwrap_or_else(|| "default".into()),
+                target.to_string(),
+            ),
+        };
+        if self.is_ensemble(&namespace, &name) {
+            self.offer_scale_ensemble(&namespace, &name, n);
+            return;
+        }
+        if self.refused_read_only() {
+            return;
+        }
+        let s = &self.view.snapshot;
+        let named = |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+            m.namespace.as_deref() == Some(namespace.as_str())
+                && m.name.as_deref() == Some(name.as_str())
+        };
+        let found = s
+            .statefulsets
+            .iter()
+            .find(|x| named(&x.metadata))
+            .map(|x| {
+                (
+                    ScaleKind::StatefulSet,
+                    x.spec.as_ref().and_then(|s| s.replicas),
+                )
+            })
+            .or_else(|| {
+                s.deployments.iter().find(|x| named(&x.metadata)).map(|x| {
+                    (
+                        ScaleKind::Deployment,
+                        x.spec.as_ref().and_then(|s| s.replicas),
+                    )
+                })
+            });
+        match found {
+            Some((kind, current)) => self.start_plan(Plan::scale(
+                kind,
+                &namespace,
+                &name,
+                current.unwrap_or(1),
+                n,
+            )),
+            None => {
+                self.status = Some((
+                    Role::Warning,
+                    format!("scale: no StatefulSet or Deployment {namespace}/{name}"),
+                ))
+            }
+        }
+    }
+
+    /// Opens the member-aware scaling wizard of StatefulSet `namespace/name` for
+    /// `target` members: assessed from the view, with its PodDisruptionBudgets read
+    /// live in a task of its own.
+    pub(crate) fn offer_scale_ensemble(&mut self, namespace: &str, name: &str, target: i32) {
+        self.offer_ensemble_wizard(namespace, name, target, false);
+    }
+
+    /// `:etcd-join-template [ns/]name`: the template change that lets new members
+    /// join, restarting the members one at a time.
+    pub(crate) fn offer_join_template(&mut self, arg: Option<&str>) {
+        let Some(target) = arg.filter(|a| !a.is_empty()) else {
+            self.status = Some((
+                Role::Warning,
+                "etcd-join-template: `:etcd-join-template [namespace/]name`".into(),
+            ));
+            return;
+        };
+        let (namespace, name) = match target.split_once('/') {
+            Some((ns, name)) => (ns.to_string(), name.to_string()),
+            None => (
+                self.namespace.clone().unwrap_or_else(|| "default".into()),
+                target.to_string(),
+            ),
+        };
+        let replicas = self
+            .view
+            .snapshot
+            .statefulsets
+            .iter()
+            .find(|s| {
+                s.metadata.namespace.as_deref() == Some(namespace.as_str())
+                    && s.metadata.name.as_deref() == Some(name.as_str())
+            })
+            .and_then(|s| s.spec.as_ref()?.replicas)
+            .unwrap_or(1);
+        self.offer_ensemble_wizard(&namespace, &name, replicas, true);
+    }
+
+    fn offer_ensemble_wizard(&mut self, namespace: &str, name: &str, target: i32, join: bool) {
+        use crate::ops::wizard::scale_ensemble;
+        if self.refused_read_only() {
+            return;
+        }
+        let dir = self
+            .audit_log
+            .parent()
+            .map_or_else(|| std::path::PathBuf::from("."), |d| d.join("snapshots"));
+        let snapshot = self.view.snapshot.clone();
+        let facts = match scale_ensemble::gather(
+            &snapshot,
+            namespace,
+            name,
+            target,
+            Err("not read yet".into()),
+            dir,
+        ) {
+            Ok(f) => f,
+            Err(why) => {
+                self.status = Some((Role::Warning, why.to_string()));
+                return;
+            }
+        };
+        let Some(conn) = &self.connection else {
+            self.status = Some((Role::Error, "not connected to the API server".into()));
+            return;
+        };
+        let overlay =
+            crate::ui::wizard::WizardOverlay::assessing(format!("StatefulSet {namespace}/{name}"));
+        let (id, client, tx) = (overlay.id, conn.client.clone(), self.tx.clone());
+        let (namespace, name) = (namespace.to_string(), name.to_string());
+        tokio::spawn(async move {
+            let mut facts = facts;
+            facts.budgets =
+                scale_ensemble::read_budgets(&client, &snapshot, &namespace, &name).await;
+            let wizard = if join {
+                scale_ensemble::join::assess(&facts)
+            } else {
+                scale_ensemble::assess(&facts)
+            };
+            let _ = tx
+                .send(UiMsg::Wizard(crate::ui::wizard::WizardMsg::Assessed {
+                    id,
+                    wizard: Box::new(wizard),
+                }))
+                .await;
+        });
+        self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
     }
 }

@@ -483,3 +483,59 @@ fn config_problems_and_status_messages_stay_readable() {
     assert!(lines.iter().any(|l| l.ends_with(&refused)), "{lines:?}");
     assert_eq!(d.title(), format!(" messages ({}) ", lines.len()));
 }
+
+#[test]
+fn scale_opens_the_member_wizard_for_an_ensemble_and_the_plain_plan_otherwise() {
+    let ensemble_view = |mut v: ViewModel| {
+        v.snapshot = crate::members::fixtures::scaled_down();
+        Arc::new(v)
+    };
+    let mut ro = Console::with(options(true));
+    ro.app.set_view(ensemble_view((*view()).clone()));
+    ro.command("scale default/etcd 2");
+    assert!(ro.app.overlay.is_none());
+    assert!(
+        ro.status().unwrap_or_default().contains("read-only"),
+        "{:?}",
+        ro.status()
+    );
+    let mut c = Console::new();
+    c.app.set_view(ensemble_view((*view()).clone()));
+    // The ensemble was recognised and assessed: only the live read is missing here.
+    c.command("scale default/etcd 2");
+    assert_eq!(c.status(), Some("not connected to the API server"));
+    c.command("scale default/etcd two");
+    assert!(
+        c.status()
+            .unwrap_or_default()
+            .contains("not a replica count")
+    );
+    c.command("scale default/nope 2");
+    assert_eq!(
+        c.status(),
+        Some("scale: no StatefulSet or Deployment default/nope")
+    );
+    // The scale dialog's plan (`s`, then a number) takes the same turn for the
+    // ensemble, and stays a plain plan for any other StatefulSet.
+    c.app.status = None;
+    c.app.start_plan(crate::ops::Plan::scale(
+        crate::ops::ScaleKind::StatefulSet,
+        "default",
+        "etcd",
+        2,
+        3,
+    ));
+    assert_eq!(c.status(), Some("not connected to the API server"));
+    assert!(c.app.overlay.is_none());
+    c.app.start_plan(crate::ops::Plan::scale(
+        crate::ops::ScaleKind::StatefulSet,
+        "demo",
+        "web",
+        3,
+        2,
+    ));
+    assert!(matches!(
+        &c.app.overlay,
+        Some(Overlay::Dialog(d)) if matches!(d.kind, DialogKind::ConfirmPlan(_))
+    ));
+}

@@ -124,7 +124,7 @@ impl Context {
                 Close,
             ],
             Context::Dialog => &[Confirm, Cancel, NextField, PrevField],
-            Context::Wizard => &[Next, Back, DryRun, Cancel],
+            Context::Wizard => &[Next, Back, DryRun, Cancel, Up, Down],
             Context::Ceph => &[Refresh, Unlock],
             Context::Pods | Context::Storage | Context::Overview => &[Unlock],
             Context::Members => &[Refresh],

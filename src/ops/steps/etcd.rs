@@ -1,0 +1,486 @@
+//! etcd member steps through `etcd-client`: add (learner or voter), promote, remove,
+//! move the leadership, save a snapshot, verify. Each step first reads the live state
+//! (the StatefulSet's pods from the API server, the member list and every member's
+//! health through the member poll's own code), says "already done" when it finds the
+//! change made, and refuses any removal or add that would leave fewer healthy voters
+//! than a quorum ([`crate::ops::ensemble::check_step`] on the live list).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etcd_client::{Client as Etcd, MemberAddOptions};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use kube::Client;
+use kube::api::{Api, ListParams};
+
+use super::{Applied, StepError};
+use crate::members::etcd::EtcdSource;
+use crate::members::recognise::Target;
+use crate::members::source::{MemberSource, pod_addresses};
+use crate::model::members::{EnsemblePoll, Owner, PolledMember};
+use crate::model::pod::Pod;
+use crate::ops::ensemble::{Counted, EnsembleRef, MemberChange, MemberOp, PeerUrl, check_step};
+use crate::ops::op::human_duration;
+
+/// How often a promote, a peer-URL lookup or a verify looks again.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// How long an add waits for the new pod to get an IP (its peer URL).
+const POD_IP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The ensemble as it is now: its pods and what its members say.
+struct Live {
+    target: Target,
+    poll: EnsemblePoll,
+}
+
+impl Live {
+    fn member(&self, name: &str) -> Option<&PolledMember> {
+        self.poll.members.iter().find(|m| m.name == name)
+    }
+
+    fn leader(&self) -> Option<u64> {
+        self.poll
+            .members
+            .iter()
+            .filter_map(|m| m.status.as_ref())
+            .map(|s| s.leader)
+            .find(|l| *l != 0)
+    }
+
+    fn counted(&self) -> Vec<Counted> {
+        self.poll
+            .members
+            .iter()
+            .map(|m| Counted {
+                // As the wizard names them (`crate::members::Member::label`).
+                name: if m.name.is_empty() {
+                    format!("(unstarted {:x})", m.id)
+                } else {
+                    m.name.clone()
+                },
+                learner: m.learner || m.status.as_ref().is_some_and(|s| s.learner),
+                healthy: m.health.is_healthy(),
+            })
+            .collect()
+    }
+
+    fn summary(&self) -> String {
+        let mut parts: Vec<String> = self
+            .poll
+            .members
+            .iter()
+            .map(|m| {
+                let learner = if m.learner { " learner" } else { "" };
+                format!("{}{learner} {}", m.name, m.health.word())
+            })
+            .collect();
+        parts.sort();
+        parts.join(", ")
+    }
+}
+
+fn source() -> EtcdSource {
+    EtcdSource::default()
+}
+
+fn ordinal_of(name: &str, sts: &str) -> Option<i32> {
+    name.strip_prefix(sts)?.strip_prefix('-')?.parse().ok()
+}
+
+/// The StatefulSet's pods (by its selector's labels, then by name:
+/// `<sts>-<ordinal>`), in ordinal order.
+async fn pods(client: &Client, e: &EnsembleRef) -> Result<Vec<Arc<Pod>>, StepError> {
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &e.namespace);
+    let sts = super::kube::read(
+        &format!("get StatefulSet {}/{}", e.namespace, e.statefulset),
+        sets.get(&e.statefulset),
+    )
+    .await?;
+    let labels: Vec<String> = sts
+        .spec
+        .and_then(|s| s.selector.match_labels)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let api: Api<Pod> = Api::namespaced(client.clone(), &e.namespace);
+    let list = super::kube::read(
+        &format!("list pods in {}", e.namespace),
+        api.list(&ListParams::default().labels(&labels.join(","))),
+    )
+    .await?;
+    let mut out: Vec<(i32, Arc<Pod>)> = list
+        .items
+        .into_iter()
+        .filter_map(|p| {
+            let o = ordinal_of(p.metadata.name.as_deref()?, &e.statefulset)?;
+            Some((o, Arc::new(p)))
+        })
+        .collect();
+    out.sort_by_key(|(o, _)| *o);
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+async fn live(client: &Client, e: &EnsembleRef) -> Result<Live, StepError> {
+    let target = Target {
+        kind: e.kind,
+        owner: Owner::StatefulSet {
+            namespace: e.namespace.clone(),
+            name: e.statefulset.clone(),
+        },
+        replicas: None,
+        pods: pods(client, e).await?,
+        client_port: e.client_port,
+        tls: e.tls.clone(),
+        by_annotation: false,
+        claim_templates: Vec::new(),
+    };
+    let poll = source().poll(&target).await;
+    if let Some(err) = &poll.error {
+        return Err(StepError::Failed(format!(
+            "cannot read the member list: {err}"
+        )));
+    }
+    Ok(Live { target, poll })
+}
+
+/// A client of the first healthy member (the leader first when `leader` is asked).
+async fn client_of(live: &Live, prefer_leader: bool) -> Result<Etcd, StepError> {
+    let leader = live.leader();
+    let mut order: Vec<&PolledMember> = live
+        .poll
+        .members
+        .iter()
+        .filter(|m| m.health.is_healthy())
+        .collect();
+    if prefer_leader {
+        order.sort_by_key(|m| Some(m.id) != leader);
+    }
+    let mut failures = Vec::new();
+    for m in order
+        .iter()
+        .filter_map(|m| m.endpoint.as_deref())
+        .map(|u| u.split_once("://").map_or(u, |(_, r)| r))
+        .chain(pod_addresses(&live.target).iter().map(String::as_str))
+    {
+        match source().connect(m, &live.target.tls).await {
+            Ok(c) => return Ok(c),
+            Err(e) => failures.push(format!("{m}: {e}")),
+        }
+    }
+    Err(StepError::Failed(format!(
+        "no member answered: {}",
+        failures.join("; ")
+    )))
+}
+
+async fn call<T>(
+    what: &str,
+    f: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, StepError> {
+    source()
+        .bounded(f)
+        .await
+        .map_err(|e| StepError::Failed(format!("{what}: {e}")))
+}
+
+fn refuse_if_unsafe(live: &Live, change: &MemberChange) -> Result<(), StepError> {
+    check_step(&live.counted(), change).map_err(|e| {
+        StepError::Failed(format!(
+            "refused, nothing changed: {e} (members now: {})",
+            live.summary()
+        ))
+    })
+}
+
+/// Runs one member step against the live ensemble.
+pub(crate) async fn perform(client: &Client, op: &MemberOp) -> Result<Applied, StepError> {
+    let e = &op.ensemble;
+    match &op.change {
+        MemberChange::AddLearner { name, peer } | MemberChange::AddVoter { name, peer } => {
+            let learner = matches!(op.change, MemberChange::AddLearner { .. });
+            add(client, e, name, peer, learner, &op.change).await
+        }
+        MemberChange::Promote { name, timeout } => promote(client, e, name, *timeout).await,
+        MemberChange::Remove { name, id } => remove(client, e, name, *id, &op.change).await,
+        MemberChange::MoveLeaderAway { name, avoid } => move_leader(client, e, name, avoid).await,
+        MemberChange::Snapshot { path } => snapshot(client, e, path).await,
+        MemberChange::Verify { voters, timeout } => verify(client, e, *voters, *timeout).await,
+    }
+}
+
+async fn peer_url(client: &Client, e: &EnsembleRef, peer: &PeerUrl) -> Result<String, StepError> {
+    let (pod, scheme, port) = match peer {
+        PeerUrl::Fixed(u) => return Ok(u.clone()),
+        PeerUrl::OfPod { pod, scheme, port } => (pod, scheme, port),
+    };
+    let api: Api<Pod> = Api::namespaced(client.clone(), &e.namespace);
+    let start = Instant::now();
+    loop {
+        let p = super::kube::read(&format!("get pod {pod}"), api.get_opt(pod)).await?;
+        if let Some(ip) = p.and_then(|p| p.status.and_then(|s| s.pod_ip)) {
+            return Ok(format!("{scheme}://{ip}:{port}"));
+        }
+        if start.elapsed() > POD_IP_TIMEOUT {
+            return Err(StepError::Failed(format!(
+                "pod {}/{pod} got no IP within {}",
+                e.namespace,
+                human_duration(POD_IP_TIMEOUT)
+            )));
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+async fn add(
+    client: &Client,
+    e: &EnsembleRef,
+    name: &str,
+    peer: &PeerUrl,
+    learner: bool,
+    change: &MemberChange,
+) -> Result<Applied, StepError> {
+    let url = peer_url(client, e, peer).await?;
+    let live = live(client, e).await?;
+    if let Some(m) = live
+        .poll
+        .members
+        .iter()
+        .find(|m| m.name == name || m.peer_urls.contains(&url))
+    {
+        return Ok(Applied::AlreadyDone(format!(
+            "{} ({:x}) is already a member{}",
+            name,
+            m.id,
+            if m.learner { " (learner)" } else { "" }
+        )));
+    }
+    refuse_if_unsafe(&live, change)?;
+    let mut c = client_of(&live, false).await?;
+    let opts = learner.then(|| MemberAddOptions::new().with_is_learner());
+    let resp = call("member add", c.member_add([url.as_str()], opts)).await?;
+    let id = resp.member().map(|m| m.id()).unwrap_or_default();
+    let listed = call("member list", c.member_list()).await?;
+    if listed.members().iter().any(|m| m.id() == id) {
+        Ok(Applied::Done(format!(
+            "{name} added as {} {id:x} at {url}; {} members listed",
+            if learner { "learner" } else { "voter" },
+            listed.members().len()
+        )))
+    } else {
+        Err(StepError::Failed(format!(
+            "the add of {name} was accepted but {id:x} is not in the member list"
+        )))
+    }
+}
+
+async fn promote(
+    client: &Client,
+    e: &EnsembleRef,
+    name: &str,
+    timeout: Duration,
+) -> Result<Applied, StepError> {
+    let start = Instant::now();
+    loop {
+        let live = live(client, e).await?;
+        let Some(m) = live.member(name) else {
+            return Err(StepError::Failed(format!(
+                "{name} is not a member (members now: {})",
+                live.summary()
+            )));
+        };
+        if !m.learner {
+            return Ok(Applied::AlreadyDone(format!("{name} is already a voter")));
+        }
+        let id = m.id;
+        let mut c = client_of(&live, true).await?;
+        let last = match source().bounded(c.member_promote(id)).await {
+            Ok(_) => {
+                let listed = call("member list", c.member_list()).await?;
+                let voter = listed
+                    .members()
+                    .iter()
+                    .any(|m| m.id() == id && !m.is_learner());
+                return if voter {
+                    Ok(Applied::Done(format!(
+                        "{name} ({id:x}) is a voter; {} members",
+                        listed.members().len()
+                    )))
+                } else {
+                    Err(StepError::Failed(format!(
+                        "the promote of {name} was accepted but it is still a learner"
+                    )))
+                };
+            }
+            // "can only promote a learner member which is in sync with leader"
+            Err(why) => why,
+        };
+        if start.elapsed() > timeout {
+            return Err(StepError::Failed(format!(
+                "learner {name} was not promoted within {}: {last}",
+                human_duration(timeout)
+            )));
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+async fn remove(
+    client: &Client,
+    e: &EnsembleRef,
+    name: &str,
+    id: u64,
+    change: &MemberChange,
+) -> Result<Applied, StepError> {
+    let live = live(client, e).await?;
+    let Some(m) = live
+        .poll
+        .members
+        .iter()
+        .find(|m| m.id == id || (!name.is_empty() && m.name == name))
+    else {
+        return Ok(Applied::AlreadyDone(format!(
+            "{name} ({id:x}) is no longer a member (members now: {})",
+            live.summary()
+        )));
+    };
+    let id = m.id;
+    refuse_if_unsafe(&live, change)?;
+    let mut c = client_of(&live, true).await?;
+    call("member remove", c.member_remove(id)).await?;
+    let listed = call("member list", c.member_list()).await?;
+    if listed.members().iter().any(|m| m.id() == id) {
+        return Err(StepError::Failed(format!(
+            "the removal of {name} was accepted but {id:x} is still listed"
+        )));
+    }
+    Ok(Applied::Done(format!(
+        "{name} ({id:x}) removed; {} members left",
+        listed.members().len()
+    )))
+}
+
+async fn move_leader(
+    client: &Client,
+    e: &EnsembleRef,
+    name: &str,
+    avoid: &[String],
+) -> Result<Applied, StepError> {
+    let live = live(client, e).await?;
+    let Some(m) = live.member(name) else {
+        return Ok(Applied::AlreadyDone(format!("{name} is not a member")));
+    };
+    if live.leader() != Some(m.id) {
+        return Ok(Applied::AlreadyDone(format!("{name} does not lead")));
+    }
+    let candidates: Vec<&PolledMember> = live
+        .poll
+        .members
+        .iter()
+        .filter(|o| o.id != m.id && !o.learner && o.health.is_healthy())
+        .collect();
+    let Some(to) = candidates
+        .iter()
+        .find(|o| !avoid.contains(&o.name))
+        .or(candidates.first())
+    else {
+        return Err(StepError::Failed(format!(
+            "no other healthy voter to hand the leadership to (members now: {})",
+            live.summary()
+        )));
+    };
+    let (to_id, to_name) = (to.id, to.name.clone());
+    // Only the leader accepts a move-leader request.
+    let mut c = client_of(&live, true).await?;
+    call("move leader", c.move_leader(to_id)).await?;
+    let after = live_until(client, e, Duration::from_secs(10), |l| {
+        l.leader().is_some_and(|x| x != m.id)
+    })
+    .await?;
+    Ok(Applied::Done(format!(
+        "leadership moved from {name} to {}",
+        after
+            .poll
+            .members
+            .iter()
+            .find(|x| Some(x.id) == after.leader())
+            .map_or(to_name, |x| x.name.clone())
+    )))
+}
+
+/// Reads the live state until `ok` holds (or `timeout`: the last state is an error).
+async fn live_until(
+    client: &Client,
+    e: &EnsembleRef,
+    timeout: Duration,
+    ok: impl Fn(&Live) -> bool,
+) -> Result<Live, StepError> {
+    let start = Instant::now();
+    loop {
+        let l = live(client, e).await;
+        match l {
+            Ok(l) if ok(&l) => return Ok(l),
+            Ok(l) if start.elapsed() > timeout => {
+                return Err(StepError::Failed(format!(
+                    "not reached within {} (members now: {})",
+                    human_duration(timeout),
+                    l.summary()
+                )));
+            }
+            Err(err) if start.elapsed() > timeout => return Err(err),
+            _ => tokio::time::sleep(RETRY).await,
+        }
+    }
+}
+
+async fn snapshot(
+    client: &Client,
+    e: &EnsembleRef,
+    path: &std::path::Path,
+) -> Result<Applied, StepError> {
+    let live = live(client, e).await?;
+    let mut c = client_of(&live, false).await?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|err| StepError::Failed(format!("cannot create {}: {err}", dir.display())))?;
+    }
+    let tmp = path.with_extension("part");
+    let mut file = std::fs::File::create(&tmp)
+        .map_err(|err| StepError::Failed(format!("cannot create {}: {err}", tmp.display())))?;
+    let mut stream = call("snapshot", c.snapshot()).await?;
+    let mut bytes = 0usize;
+    while let Some(chunk) = call("snapshot", stream.message()).await? {
+        use std::io::Write as _;
+        file.write_all(chunk.blob())
+            .map_err(|err| StepError::Failed(format!("cannot write {}: {err}", tmp.display())))?;
+        bytes += chunk.blob().len();
+    }
+    file.sync_all()
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|err| StepError::Failed(format!("cannot save {}: {err}", path.display())))?;
+    if bytes == 0 {
+        return Err(StepError::Failed("the snapshot was empty".to_string()));
+    }
+    Ok(Applied::Done(format!(
+        "snapshot saved to {} ({bytes} bytes)",
+        path.display()
+    )))
+}
+
+async fn verify(
+    client: &Client,
+    e: &EnsembleRef,
+    voters: usize,
+    timeout: Duration,
+) -> Result<Applied, StepError> {
+    let l = live_until(client, e, timeout, |l| {
+        let c = l.counted();
+        c.len() == voters && c.iter().all(|m| m.healthy && !m.learner)
+    })
+    .await?;
+    Ok(Applied::Done(format!(
+        "{voters} healthy voters, no learner: {}",
+        l.summary()
+    )))
+}

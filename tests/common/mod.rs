@@ -266,7 +266,26 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 pub fn kcops_argv(lab: &Lab) -> Vec<std::ffi::OsString> {
     let kcops: std::ffi::OsString = env!("CARGO_BIN_EXE_kcops").into();
     match lab.state.console_netns.as_deref() {
-        Some(ns) => vec!["ip".into(), "netns".into(), "exec".into(), ns.into(), kcops],
+        // There it is the console node by its address, so its host probes get that
+        // node's host root in the lab (as `kcops lab env` sets them), not this
+        // machine's `/`; an explicit `--host-root` still wins.
+        Some(ns) => {
+            let node = &lab.state.console_node;
+            vec![
+                "ip".into(),
+                "netns".into(),
+                "exec".into(),
+                ns.into(),
+                "env".into(),
+                format!("KCOPS_HOST_ROOT={}", lab.host_root(node).display()).into(),
+                format!(
+                    "KCOPS_SANDBOXES_COMMAND={}",
+                    lab.sandboxes_command(node).join(" ")
+                )
+                .into(),
+                kcops,
+            ]
+        }
         None => vec![kcops],
     }
 }

@@ -35,8 +35,22 @@ struct Live {
 }
 
 impl Live {
+    /// The member named `name`; a member added but not started yet has no name, so
+    /// it is also found by its peer URL's host (`etcd-3` or `etcd-3.<service>...`).
     fn member(&self, name: &str) -> Option<&PolledMember> {
-        self.poll.members.iter().find(|m| m.name == name)
+        self.poll
+            .members
+            .iter()
+            .find(|m| m.name == name)
+            .or_else(|| {
+                self.poll.members.iter().find(|m| {
+                    m.name.is_empty()
+                        && m.peer_urls.iter().any(|u| {
+                            let host = crate::members::matching::url_host(u);
+                            host == name || host.starts_with(&format!("{name}."))
+                        })
+                })
+            })
     }
 
     fn leader(&self) -> Option<u64> {
@@ -185,6 +199,39 @@ async fn call<T>(
         .map_err(|e| StepError::Failed(format!("{what}: {e}")))
 }
 
+/// How long a membership change waits out etcd's "unhealthy cluster" refusal: etcd
+/// refuses member add/remove until every peer has been connected for a few seconds
+/// (right after a start, a restart or a leader change), a transient state.
+const UNHEALTHY_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Runs a membership change, retrying while etcd refuses it as "unhealthy cluster"
+/// (a refusal before anything is proposed, so a retry cannot apply it twice).
+async fn change_membership<T, F, Fut>(what: &str, mut f: F) -> Result<T, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, etcd_client::Error>>,
+{
+    let started = Instant::now();
+    loop {
+        match call(what, f()).await {
+            Err(e)
+                if e.text().contains("unhealthy cluster")
+                    && started.elapsed() < UNHEALTHY_PATIENCE =>
+            {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) if e.text().contains("unhealthy cluster") => {
+                return Err(StepError::Failed(format!(
+                    "{}; etcd still refused after {} (a peer is disconnected or just restarted: check `etcdctl endpoint health --cluster`)",
+                    e.text(),
+                    human_duration(UNHEALTHY_PATIENCE)
+                )));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn refuse_if_unsafe(live: &Live, change: &MemberChange) -> Result<(), StepError> {
     check_step(&live.counted(), change).map_err(|e| {
         StepError::Failed(format!(
@@ -259,7 +306,11 @@ async fn add(
     refuse_if_unsafe(&live, change)?;
     let mut c = client_of(&live, false).await?;
     let opts = learner.then(|| MemberAddOptions::new().with_is_learner());
-    let resp = call("member add", c.member_add([url.as_str()], opts)).await?;
+    let resp = change_membership("member add", || {
+        let (mut c, url, opts) = (c.clone(), url.clone(), opts.clone());
+        async move { c.member_add([url], opts).await }
+    })
+    .await?;
     let id = resp.member().map(|m| m.id()).unwrap_or_default();
     let listed = call("member list", c.member_list()).await?;
     if listed.members().iter().any(|m| m.id() == id) {
@@ -348,7 +399,11 @@ async fn remove(
     let id = m.id;
     refuse_if_unsafe(&live, change)?;
     let mut c = client_of(&live, true).await?;
-    call("member remove", c.member_remove(id)).await?;
+    change_membership("member remove", || {
+        let mut c = c.clone();
+        async move { c.member_remove(id).await }
+    })
+    .await?;
     let listed = call("member list", c.member_list()).await?;
     if listed.members().iter().any(|m| m.id() == id) {
         return Err(StepError::Failed(format!(

@@ -1,5 +1,6 @@
 //! Which workloads are ensembles, without configuration: a StatefulSet whose pod
-//! template looks like etcd (an image named etcd, a command or arguments that run
+//! template looks like ZooKeeper (image or command naming zookeeper/zkServer, or its
+//! ports 2181/2888/3888) or like etcd (an image named etcd, a command or arguments that run
 //! `etcd`, or container ports 2379/2380), unless its `kcops.io/ensemble` annotation
 //! says otherwise (`etcd` forces it, `none` opts out); and kubeadm's stacked etcd (the
 //! static pods `etcd-<node>` in kube-system labelled `component=etcd`).
@@ -24,6 +25,8 @@ pub const TLS_DIR_ANNOTATION: &str = "kcops.io/etcd-tls-dir";
 pub const KUBEADM_PKI: &str = "etc/kubernetes/pki/etcd";
 /// etcd's client port, where a template names none.
 pub const ETCD_CLIENT_PORT: u16 = 2379;
+/// ZooKeeper's client port, where a template names none.
+pub const ZOOKEEPER_CLIENT_PORT: u16 = 2181;
 
 /// How members of an ensemble are reached over TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +57,9 @@ pub struct Target {
     pub by_annotation: bool,
     /// The StatefulSet's volume claim template names (`data` makes `data-etcd-2`).
     pub claim_templates: Vec<String>,
+    /// The static server list's size a ZooKeeper template writes into `zoo.cfg`
+    /// (`start-zookeeper --servers=3`), if it says.
+    pub servers: Option<u32>,
 }
 
 /// Every ensemble among `statefulsets` and the static pods of `nodes`; `pod` finds a
@@ -83,6 +89,8 @@ fn statefulset(sts: &StatefulSet, pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>)
     let kind = match forced {
         Some("none") => return None,
         Some(v) if v.eq_ignore_ascii_case("etcd") => EnsembleKind::Etcd,
+        Some(v) if v.eq_ignore_ascii_case("zookeeper") => EnsembleKind::ZooKeeper,
+        _ if template.is_some_and(looks_like_zookeeper) => EnsembleKind::ZooKeeper,
         _ if template.is_some_and(looks_like_etcd) => EnsembleKind::Etcd,
         _ => return None,
     };
@@ -100,6 +108,7 @@ fn statefulset(sts: &StatefulSet, pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>)
         .map(|d| d.trim().to_string())
         .filter(|d| !d.is_empty());
     let tls = match (template.is_some_and(serves_tls), tls_dir) {
+        _ if kind == EnsembleKind::ZooKeeper => Tls::Off,
         (false, _) => Tls::Off,
         (true, Some(dir)) => Tls::Dir(dir),
         (true, None) => Tls::NoCertificate,
@@ -109,7 +118,12 @@ fn statefulset(sts: &StatefulSet, pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>)
         owner: Owner::StatefulSet { namespace, name },
         replicas: Some(replicas),
         pods,
-        client_port: template.and_then(client_port).unwrap_or(ETCD_CLIENT_PORT),
+        client_port: template
+            .and_then(|t| client_port(t, kind))
+            .unwrap_or(match kind {
+                EnsembleKind::Etcd => ETCD_CLIENT_PORT,
+                EnsembleKind::ZooKeeper => ZOOKEEPER_CLIENT_PORT,
+            }),
         tls,
         by_annotation: forced.is_some(),
         claim_templates: spec
@@ -118,6 +132,7 @@ fn statefulset(sts: &StatefulSet, pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>)
             .flatten()
             .filter_map(|c| c.metadata.name.clone())
             .collect(),
+        servers: template.and_then(zookeeper_servers),
     })
 }
 
@@ -149,6 +164,7 @@ fn kubeadm<'a>(
         tls: Tls::Kubeadm,
         by_annotation: false,
         claim_templates: Vec::new(),
+        servers: None,
     })
 }
 
@@ -185,6 +201,37 @@ pub(crate) fn looks_like_etcd(spec: &PodSpec) -> bool {
     })
 }
 
+/// An image or command naming ZooKeeper (`zookeeper`, `zkServer.sh`,
+/// `start-zookeeper`), or ZooKeeper's ports 2181/2888/3888 together.
+pub(crate) fn looks_like_zookeeper(spec: &PodSpec) -> bool {
+    let named = |w: &str| {
+        let lower = w.to_ascii_lowercase();
+        lower.contains("zookeeper") || lower.contains("zkserver")
+    };
+    spec.containers.iter().any(|c| {
+        c.image.as_deref().is_some_and(named)
+            || c.command
+                .iter()
+                .chain(c.args.iter())
+                .flatten()
+                .any(|w| named(w))
+            || {
+                let ports: Vec<i32> = c.ports.iter().flatten().map(|p| p.container_port).collect();
+                [2181, 2888, 3888].iter().all(|p| ports.contains(p))
+            }
+    })
+}
+
+/// `--servers=N` in the template's command or arguments (the kubernetes-zookeeper
+/// image's `start-zookeeper`), the size of its static server list.
+fn zookeeper_servers(spec: &PodSpec) -> Option<u32> {
+    spec.containers
+        .iter()
+        .flat_map(|c| c.command.iter().chain(c.args.iter()).flatten())
+        .flat_map(|w| w.split(|c: char| c.is_whitespace() || c == '\\'))
+        .find_map(|tok| tok.strip_prefix("--servers=")?.trim().parse().ok())
+}
+
 /// The template serves clients over TLS (`https://` client URLs, flags or env).
 fn serves_tls(spec: &PodSpec) -> bool {
     spec.containers.iter().flat_map(words).any(|w| {
@@ -198,8 +245,12 @@ fn serves_tls(spec: &PodSpec) -> bool {
     })
 }
 
-/// The container port named `client` (or 2379).
-fn client_port(spec: &PodSpec) -> Option<u16> {
+/// The container port named `client` (or the kind's usual one).
+fn client_port(spec: &PodSpec, kind: EnsembleKind) -> Option<u16> {
+    let usual = match kind {
+        EnsembleKind::Etcd => 2379,
+        EnsembleKind::ZooKeeper => 2181,
+    };
     let ports = || {
         spec.containers
             .iter()
@@ -207,7 +258,7 @@ fn client_port(spec: &PodSpec) -> Option<u16> {
     };
     ports()
         .find(|p| p.name.as_deref() == Some("client"))
-        .or_else(|| ports().find(|p| p.container_port == 2379))
+        .or_else(|| ports().find(|p| p.container_port == usual))
         .and_then(|p| u16::try_from(p.container_port).ok())
 }
 

@@ -22,8 +22,8 @@ use crate::views::members::{EnsembleDetail, MEMBER_COLUMNS};
 const COMMANDS: &[Command] = &[Command::show(
     PaneId::Members,
     "members",
-    &["ensembles", "etcd"],
-    "ensembles (etcd): members beside their pods, quorum, verdict",
+    &["ensembles", "etcd", "zookeeper"],
+    "ensembles (etcd, ZooKeeper): members beside their pods, quorum, verdict",
 )];
 
 /// Members older than this are shown as stale (three polls missed).

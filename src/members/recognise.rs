@@ -286,6 +286,39 @@ mod tests {
     }
 
     #[test]
+    fn zookeeper_is_recognised_with_its_server_list_and_client_port() {
+        let kind = |s: &Arc<StatefulSet>| recognise([s], [], none).first().map(|t| t.kind);
+        // Seed 003's template: the image names it, `--servers=3` sizes zoo.cfg.
+        let seed = template(json!({"name": "kubernetes-zookeeper",
+            "image": "gcr.io/google_containers/kubernetes-zookeeper:1.0-3.4.10",
+            "command": ["sh", "-c", "start-zookeeper \\ --servers=3 \\ --client_port=2181"],
+            "ports": [{"containerPort": 2181, "name": "client"}]}));
+        let t = recognise([&seed], [], none).remove(0);
+        assert_eq!(t.kind, EnsembleKind::ZooKeeper);
+        assert_eq!(t.servers, Some(3));
+        assert_eq!(t.client_port, 2181);
+        assert_eq!(t.tls, Tls::Off);
+        let by_command = template(json!({"name": "c", "image": "registry/coord:1",
+            "command": ["/opt/zk/bin/zkServer.sh", "start-foreground"]}));
+        assert_eq!(kind(&by_command), Some(EnsembleKind::ZooKeeper));
+        let by_ports = template(json!({"name": "c", "image": "registry/coord:1",
+            "ports": [{"containerPort": 2181}, {"containerPort": 2888}, {"containerPort": 3888}]}));
+        let t = recognise([&by_ports], [], none).remove(0);
+        assert_eq!(
+            (t.kind, t.servers, t.client_port),
+            (EnsembleKind::ZooKeeper, None, 2181)
+        );
+        // 2181 alone is any client port; the annotation forces it.
+        let plain = template(json!({"name": "c", "image": "registry/coord:1",
+            "ports": [{"containerPort": 2181}]}));
+        assert_eq!(kind(&plain), None);
+        let mut forced = (*plain).clone();
+        forced.metadata.annotations =
+            Some([(ANNOTATION.to_string(), "zookeeper".to_string())].into());
+        assert_eq!(kind(&Arc::new(forced)), Some(EnsembleKind::ZooKeeper));
+    }
+
+    #[test]
     fn etcd_is_recognised_by_image_command_or_ports() {
         assert!(found(&template(
             json!({"name": "c", "image": "quay.io/coreos/etcd:v3.4.23"})

@@ -55,7 +55,7 @@ mod tests;
 
 /// The scenarios shipped with kcops, embedded so that `kcops lab up --scenario healthy`
 /// works from any directory, not only from a source checkout.
-pub(super) const BUILTINS: [(&str, &str); 7] = [
+pub(super) const BUILTINS: [(&str, &str); 8] = [
     (
         "healthy",
         include_str!(concat!(
@@ -105,10 +105,17 @@ pub(super) const BUILTINS: [(&str, &str); 7] = [
             "/scenarios/zk-static.yaml"
         )),
     ),
+    (
+        "zk-dynamic",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/zk-dynamic.yaml"
+        )),
+    ),
 ];
 
 /// Names of the built-in scenarios, in the order `BUILTINS` lists them.
-pub(super) const BUILTIN_NAMES: [&str; 7] = [
+pub(super) const BUILTIN_NAMES: [&str; 8] = [
     BUILTINS[0].0,
     BUILTINS[1].0,
     BUILTINS[2].0,
@@ -116,6 +123,7 @@ pub(super) const BUILTIN_NAMES: [&str; 7] = [
     BUILTINS[4].0,
     BUILTINS[5].0,
     BUILTINS[6].0,
+    BUILTINS[7].0,
 ];
 
 /// Where the built-in files live in the source tree; used as the file name in error

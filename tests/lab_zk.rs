@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use common::pty::{Console, Options};
 use common::{Lab, kcops_command, shared, wait_for};
 
 fn lab() -> &'static Lab {
@@ -148,6 +149,40 @@ fn three_servers_form_an_ensemble_and_a_naive_scale_leaves_two_outside() {
 
     // A healthy ensemble: no member finding.
     settle_findings(lab, &[]);
+
+    // Pane 9 of the real console lists the three servers in ZooKeeper's words.
+    let mut console = Console::start(
+        lab,
+        Options {
+            rows: 30,
+            cols: 160,
+            ..Default::default()
+        },
+    );
+    console.wait_text("Overview", Duration::from_secs(30));
+    console.send("9");
+    console.wait_text("9:Members", Duration::from_secs(10));
+    let screen = console.wait("zk's three servers", Duration::from_secs(60), |s| {
+        s.lines()
+            .filter(|l| l.contains("healthy  follower"))
+            .count()
+            == 2
+            && s.lines().filter(|l| l.contains("healthy  leader")).count() == 1
+    });
+    assert!(
+        screen.contains("3 voters · quorum 2 · tolerates 1"),
+        "{screen}"
+    );
+    for name in ["zk-0", "zk-1", "zk-2"] {
+        let row = screen
+            .lines()
+            .find(|l| l.trim_start_matches(['│', ' ']).starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name}:\n{screen}"));
+        assert!(row.contains("healthy") && row.contains("zxid 0x"), "{row}");
+    }
+    // Lag counts transactions within an epoch, not the epoch's 2^32 step.
+    assert!(!screen.contains("4294967296"), "{screen}");
+    drop(console);
 
     // The naive scale: zk-3 and zk-4 start with zoo.cfg's three servers.
     lab.kubectl_ok(&["scale", "sts", "zk", "--replicas=5"]);

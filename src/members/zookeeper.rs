@@ -209,8 +209,10 @@ impl ZooKeeperSource {
                 member.learner = s.mode == "observer";
                 member.status = Some(MemberStatus {
                     leader: if leader { server.myid } else { 0 },
+                    // The zxid's epoch and counter: lag is the counter's difference
+                    // (a follower at 0x0 is not 2^32 behind a leader at 0x100000000).
                     raft_term: s.zxid >> 32,
-                    raft_index: s.zxid,
+                    raft_index: s.zxid & 0xffff_ffff,
                     db_size: i64::try_from(s.node_count).unwrap_or(i64::MAX),
                     version: summary(&s, synced),
                     learner: member.learner,

@@ -166,7 +166,7 @@ fn member_cells(e: &Ensemble, m: &Member) -> (Vec<String>, Tone) {
             .as_ref()
             .map(|s| {
                 if zookeeper {
-                    format!("zxid {:#x}", s.raft_index)
+                    format!("zxid {:#x}", (s.raft_term << 32) | s.raft_index)
                 } else {
                     format!("{}/{}", s.raft_term, s.raft_index)
                 }
@@ -205,10 +205,15 @@ fn detail(e: &Ensemble) -> EnsembleDetail {
     let mut notes = Vec::new();
     for p in e.pods.iter().filter(|p| p.member.is_none()) {
         notes.push(format!(
-            "pod {} ({}, {}) is no registered member",
+            "pod {} ({}, {}) {}",
             p.name,
             p.phase,
-            p.ip.as_deref().unwrap_or("no IP")
+            p.ip.as_deref().unwrap_or("no IP"),
+            if e.kind == EnsembleKind::ZooKeeper {
+                "is in no server list (its myid is not in zoo.cfg)"
+            } else {
+                "is no registered member"
+            }
         ));
     }
     for c in &e.stale_claims {

@@ -2,7 +2,7 @@
 //! template looks like ZooKeeper (image or command naming zookeeper/zkServer, or its
 //! ports 2181/2888/3888) or like etcd (an image named etcd, a command or arguments that run
 //! `etcd`, or container ports 2379/2380), unless its `kcops.io/ensemble` annotation
-//! says otherwise (`etcd` forces it, `none` opts out); and kubeadm's stacked etcd (the
+//! says otherwise (`etcd` or `zookeeper` forces it, `none` opts out); and kubeadm's stacked etcd (the
 //! static pods `etcd-<node>` in kube-system labelled `component=etcd`).
 //!
 //! Pods are looked up by name (`<statefulset>-<ordinal>`, `etcd-<node>`), so the member
@@ -16,7 +16,8 @@ use k8s_openapi::api::core::v1::{Container, Node, PodSpec};
 use crate::model::members::{EnsembleKind, Owner};
 use crate::model::pod::Pod;
 
-/// The StatefulSet annotation that forces (`etcd`) or refuses (`none`) recognition.
+/// The StatefulSet annotation that forces (`etcd`, `zookeeper`) or refuses (`none`)
+/// recognition.
 pub const ANNOTATION: &str = "kcops.io/ensemble";
 /// The StatefulSet annotation naming a directory on the console's host with the client
 /// certificate for a TLS ensemble: `ca.crt`, `tls.crt`, `tls.key`.

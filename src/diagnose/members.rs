@@ -65,6 +65,7 @@ pub(crate) fn check(s: &Snapshot, out: &mut Vec<Finding>) {
 fn member_ref(e: &Ensemble, m: &Member) -> ObjRef {
     let kind = match e.kind {
         crate::members::EnsembleKind::Etcd => "EtcdMember",
+        crate::members::EnsembleKind::ZooKeeper => "ZooKeeperServer",
     };
     ObjRef::namespaced(kind, e.owner.namespace(), m.label())
 }
@@ -179,6 +180,10 @@ fn member_findings(e: &Ensemble, m: &Member, out: &mut Vec<Finding>) {
         }
         let removal = match e.kind {
             crate::members::EnsembleKind::Etcd => format!("etcdctl member remove {}", m.id_hex()),
+            crate::members::EnsembleKind::ZooKeeper => format!(
+                "remove server.{} from every server's zoo.cfg and restart them one by one",
+                m.id
+            ),
         };
         out.push(finding(
             e,
@@ -277,6 +282,10 @@ fn pods_not_members(e: &Ensemble, out: &mut Vec<Finding>) {
         .iter()
         .filter(|p| p.member.is_none() && p.phase == "Running")
     {
+        if e.kind == crate::members::EnsembleKind::ZooKeeper {
+            out.push(zookeeper_pod_not_member(e, p));
+            continue;
+        }
         out.push(finding(
             e,
             "members.pod-not-member",
@@ -301,6 +310,48 @@ fn pods_not_members(e: &Ensemble, out: &mut Vec<Finding>) {
             ),
         ));
     }
+}
+
+/// A ZooKeeper pod whose server no `server.N` line lists: with a static `zoo.cfg` it
+/// never joins (3.5+ exits with "My id N not in the peer list").
+fn zookeeper_pod_not_member(e: &Ensemble, p: &crate::members::EnsemblePod) -> Finding {
+    let servers = e.members.len();
+    let myid = p
+        .name
+        .rsplit_once('-')
+        .and_then(|(_, o)| o.parse::<u64>().ok())
+        .map_or_else(|| "?".to_string(), |o| (o + 1).to_string());
+    finding(
+        e,
+        "members.pod-not-member",
+        Severity::Warning,
+        ObjRef::namespaced("Pod", e.owner.namespace(), &p.name),
+        vec![
+            format!(
+                "pod {} ({}) would be server.{myid} (myid {myid}); the ensemble's zoo.cfg \
+                 lists server.1 to server.{servers}",
+                p.name,
+                p.ip.as_deref().unwrap_or("no IP"),
+            ),
+            arithmetic(e),
+        ],
+        format!(
+            "Pod {} of {} runs, but no server list of the ensemble has its myid {myid}: \
+             its zoo.cfg was written for {servers} servers, so it never joins (ZooKeeper \
+             3.5+ exits with \"My id {myid} not in the peer list\"; 3.4 keeps looking \
+             for a leader). Raising replicas without the server list (--servers) does \
+             this.",
+            p.name,
+            e.label()
+        ),
+        format!(
+            "Change replicas and the server list (--servers) together and let every \
+             server restart with the new zoo.cfg, one at a time; or scale back to \
+             {servers}. Logs: `kubectl logs -n {} {}`.",
+            e.owner.namespace(),
+            p.name
+        ),
+    )
 }
 
 fn stale_claims(e: &Ensemble, out: &mut Vec<Finding>) {

@@ -110,3 +110,68 @@ pub(crate) fn scaled_down() -> Snapshot {
         ],
     )
 }
+
+/// Seed 003's ZooKeeper StatefulSet `zk` (`start-zookeeper --servers=<servers>`) with
+/// `replicas`, its pods `running` (ordinals), and a poll in which servers 1..=`servers`
+/// answered (server 1 leads; the pod of each is `zk-<myid - 1>`).
+pub(crate) fn zookeeper(replicas: i32, servers: u64, running: &[usize]) -> Snapshot {
+    let mut s = Snapshot {
+        now: now(),
+        ..Default::default()
+    };
+    s.statefulsets.push(from(json!({
+        "metadata": {"name": "zk", "namespace": "default"},
+        "spec": {"replicas": replicas, "serviceName": "zk-hs", "selector": {},
+          "template": {"spec": {"containers": [{"name": "kubernetes-zookeeper",
+            "image": "gcr.io/google_containers/kubernetes-zookeeper:1.0-3.4.10",
+            "command": ["sh", "-c", format!("start-zookeeper --servers={servers} --client_port=2181")],
+            "ports": [{"name": "client", "containerPort": 2181}]}]}},
+          "volumeClaimTemplates": [{"metadata": {"name": "datadir"}}]}
+    })));
+    for &i in running {
+        s.pods.push(from(json!({
+            "metadata": {"name": format!("zk-{i}"), "namespace": "default"},
+            "spec": {"nodeName": format!("node{}", i + 1), "containers": [{"name": "kubernetes-zookeeper", "image": "zk"}]},
+            "status": {"phase": "Running", "podIP": ip(i),
+              "conditions": [{"type": "Ready", "status": "True"}]}
+        })));
+    }
+    let members = (1..=servers)
+        .map(|myid| {
+            let ordinal = (myid - 1) as usize;
+            let up = running.contains(&ordinal);
+            PolledMember {
+                id: myid,
+                name: format!("zk-{ordinal}"),
+                peer_urls: Vec::new(),
+                client_urls: vec![format!("{}:2181", ip(ordinal))],
+                learner: false,
+                endpoint: Some(format!("{}:2181", ip(ordinal))),
+                status: up.then(|| MemberStatus {
+                    leader: if myid == 1 { 1 } else { 0 },
+                    raft_term: 1,
+                    raft_index: 4,
+                    db_size: 5,
+                    version: "3.8.0".to_string(),
+                    learner: false,
+                }),
+                health: if up { Health::Healthy } else { down() },
+            }
+        })
+        .collect();
+    s.members = Some(Arc::new(MembersReport {
+        ensembles: vec![EnsemblePoll {
+            kind: EnsembleKind::ZooKeeper,
+            owner: Owner::StatefulSet {
+                namespace: "default".into(),
+                name: "zk".into(),
+            },
+            polled_at: now(),
+            members,
+            error: None,
+            answered_by: Some(format!("{}:2181", ip(0))),
+        }],
+    }));
+    s.sort();
+    s
+}

@@ -1,4 +1,4 @@
-//! Ensembles: quorum-based workloads (etcd now; ZooKeeper reuses all of this) seen as
+//! Ensembles: quorum-based workloads (etcd, and ZooKeeper in [`zookeeper`]) seen as
 //! their members beside their pods.
 //!
 //! - [`recognise`]: which StatefulSets (and kubeadm's static etcd pods) are ensembles;
@@ -18,6 +18,7 @@ pub mod poll;
 pub mod quorum;
 pub mod recognise;
 pub mod source;
+pub mod zookeeper;
 
 use std::sync::Arc;
 

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use super::etcd::EtcdSource;
 use super::recognise::Target;
 use super::source::{MemberSource, PollSettings};
+use super::zookeeper::ZooKeeperSource;
 use crate::model::members::MembersReport;
 
 /// How often the members are read.
@@ -30,9 +31,14 @@ pub async fn poll_all(targets: &[Target], sources: &[Box<dyn MemberSource>]) -> 
 
 /// The sources of every kind kcops knows.
 pub fn sources(settings: &PollSettings) -> Vec<Box<dyn MemberSource>> {
-    vec![Box::new(EtcdSource {
-        settings: settings.clone(),
-    })]
+    vec![
+        Box::new(EtcdSource {
+            settings: settings.clone(),
+        }),
+        Box::new(ZooKeeperSource {
+            settings: settings.clone(),
+        }),
+    ]
 }
 
 /// The process's "poll now" request (the pane asks; the running watch hears).

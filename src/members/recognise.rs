@@ -1,7 +1,8 @@
 //! Which workloads are ensembles, without configuration: a StatefulSet whose pod
-//! template looks like etcd (an image named etcd, a command or arguments that run
+//! template looks like ZooKeeper (image or command naming zookeeper/zkServer, or its
+//! ports 2181/2888/3888) or like etcd (an image named etcd, a command or arguments that run
 //! `etcd`, or container ports 2379/2380), unless its `kcops.io/ensemble` annotation
-//! says otherwise (`etcd` forces it, `none` opts out); and kubeadm's stacked etcd (the
+//! says otherwise (`etcd` or `zookeeper` forces it, `none` opts out); and kubeadm's stacked etcd (the
 //! static pods `etcd-<node>` in kube-system labelled `component=etcd`).
 //!
 //! Pods are looked up by name (`<statefulset>-<ordinal>`, `etcd-<node>`), so the member
@@ -15,7 +16,8 @@ use k8s_openapi::api::core::v1::{Container, Node, PodSpec};
 use crate::model::members::{EnsembleKind, Owner};
 use crate::model::pod::Pod;
 
-/// The StatefulSet annotation that forces (`etcd`) or refuses (`none`) recognition.
+/// The StatefulSet annotation that forces (`etcd`, `zookeeper`) or refuses (`none`)
+/// recognition.
 pub const ANNOTATION: &str = "kcops.io/ensemble";
 /// The StatefulSet annotation naming a directory on the console's host with the client
 /// certificate for a TLS ensemble: `ca.crt`, `tls.crt`, `tls.key`.
@@ -24,6 +26,8 @@ pub const TLS_DIR_ANNOTATION: &str = "kcops.io/etcd-tls-dir";
 pub const KUBEADM_PKI: &str = "etc/kubernetes/pki/etcd";
 /// etcd's client port, where a template names none.
 pub const ETCD_CLIENT_PORT: u16 = 2379;
+/// ZooKeeper's client port, where a template names none.
+pub const ZOOKEEPER_CLIENT_PORT: u16 = 2181;
 
 /// How members of an ensemble are reached over TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +58,9 @@ pub struct Target {
     pub by_annotation: bool,
     /// The StatefulSet's volume claim template names (`data` makes `data-etcd-2`).
     pub claim_templates: Vec<String>,
+    /// The static server list's size a ZooKeeper template writes into `zoo.cfg`
+    /// (`start-zookeeper --servers=3`), if it says.
+    pub servers: Option<u32>,
 }
 
 /// Every ensemble among `statefulsets` and the static pods of `nodes`; `pod` finds a
@@ -83,6 +90,8 @@ fn statefulset(sts: &StatefulSet, pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>)
     let kind = match forced {
         Some("none") => return None,
         Some(v) if v.eq_ignore_ascii_case("etcd") => EnsembleKind::Etcd,
+        Some(v) if v.eq_ignore_ascii_case("zookeeper") => EnsembleKind::ZooKeeper,
+        _ if template.is_some_and(looks_like_zookeeper) => EnsembleKind::ZooKeeper,
         _ if template.is_some_and(looks_like_etcd) => EnsembleKind::Etcd,
         _ => return None,
     };
@@ -100,6 +109,7 @@ fn statefulset(sts: &StatefulSet, pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>)
         .map(|d| d.trim().to_string())
         .filter(|d| !d.is_empty());
     let tls = match (template.is_some_and(serves_tls), tls_dir) {
+        _ if kind == EnsembleKind::ZooKeeper => Tls::Off,
         (false, _) => Tls::Off,
         (true, Some(dir)) => Tls::Dir(dir),
         (true, None) => Tls::NoCertificate,
@@ -109,7 +119,12 @@ fn statefulset(sts: &StatefulSet, pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>)
         owner: Owner::StatefulSet { namespace, name },
         replicas: Some(replicas),
         pods,
-        client_port: template.and_then(client_port).unwrap_or(ETCD_CLIENT_PORT),
+        client_port: template
+            .and_then(|t| client_port(t, kind))
+            .unwrap_or(match kind {
+                EnsembleKind::Etcd => ETCD_CLIENT_PORT,
+                EnsembleKind::ZooKeeper => ZOOKEEPER_CLIENT_PORT,
+            }),
         tls,
         by_annotation: forced.is_some(),
         claim_templates: spec
@@ -118,6 +133,7 @@ fn statefulset(sts: &StatefulSet, pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>)
             .flatten()
             .filter_map(|c| c.metadata.name.clone())
             .collect(),
+        servers: template.and_then(zookeeper_servers),
     })
 }
 
@@ -149,6 +165,7 @@ fn kubeadm<'a>(
         tls: Tls::Kubeadm,
         by_annotation: false,
         claim_templates: Vec::new(),
+        servers: None,
     })
 }
 
@@ -185,6 +202,37 @@ pub(crate) fn looks_like_etcd(spec: &PodSpec) -> bool {
     })
 }
 
+/// An image or command naming ZooKeeper (`zookeeper`, `zkServer.sh`,
+/// `start-zookeeper`), or ZooKeeper's ports 2181/2888/3888 together.
+pub(crate) fn looks_like_zookeeper(spec: &PodSpec) -> bool {
+    let named = |w: &str| {
+        let lower = w.to_ascii_lowercase();
+        lower.contains("zookeeper") || lower.contains("zkserver")
+    };
+    spec.containers.iter().any(|c| {
+        c.image.as_deref().is_some_and(named)
+            || c.command
+                .iter()
+                .chain(c.args.iter())
+                .flatten()
+                .any(|w| named(w))
+            || {
+                let ports: Vec<i32> = c.ports.iter().flatten().map(|p| p.container_port).collect();
+                [2181, 2888, 3888].iter().all(|p| ports.contains(p))
+            }
+    })
+}
+
+/// `--servers=N` in the template's command or arguments (the kubernetes-zookeeper
+/// image's `start-zookeeper`), the size of its static server list.
+fn zookeeper_servers(spec: &PodSpec) -> Option<u32> {
+    spec.containers
+        .iter()
+        .flat_map(|c| c.command.iter().chain(c.args.iter()).flatten())
+        .flat_map(|w| w.split(|c: char| c.is_whitespace() || c == '\\'))
+        .find_map(|tok| tok.strip_prefix("--servers=")?.trim().parse().ok())
+}
+
 /// The template serves clients over TLS (`https://` client URLs, flags or env).
 fn serves_tls(spec: &PodSpec) -> bool {
     spec.containers.iter().flat_map(words).any(|w| {
@@ -198,8 +246,12 @@ fn serves_tls(spec: &PodSpec) -> bool {
     })
 }
 
-/// The container port named `client` (or 2379).
-fn client_port(spec: &PodSpec) -> Option<u16> {
+/// The container port named `client` (or the kind's usual one).
+fn client_port(spec: &PodSpec, kind: EnsembleKind) -> Option<u16> {
+    let usual = match kind {
+        EnsembleKind::Etcd => 2379,
+        EnsembleKind::ZooKeeper => 2181,
+    };
     let ports = || {
         spec.containers
             .iter()
@@ -207,7 +259,7 @@ fn client_port(spec: &PodSpec) -> Option<u16> {
     };
     ports()
         .find(|p| p.name.as_deref() == Some("client"))
-        .or_else(|| ports().find(|p| p.container_port == 2379))
+        .or_else(|| ports().find(|p| p.container_port == usual))
         .and_then(|p| u16::try_from(p.container_port).ok())
 }
 
@@ -232,6 +284,39 @@ mod tests {
 
     fn found(s: &Arc<StatefulSet>) -> bool {
         !recognise([s], [], none).is_empty()
+    }
+
+    #[test]
+    fn zookeeper_is_recognised_with_its_server_list_and_client_port() {
+        let kind = |s: &Arc<StatefulSet>| recognise([s], [], none).first().map(|t| t.kind);
+        // Seed 003's template: the image names it, `--servers=3` sizes zoo.cfg.
+        let seed = template(json!({"name": "kubernetes-zookeeper",
+            "image": "gcr.io/google_containers/kubernetes-zookeeper:1.0-3.4.10",
+            "command": ["sh", "-c", "start-zookeeper \\ --servers=3 \\ --client_port=2181"],
+            "ports": [{"containerPort": 2181, "name": "client"}]}));
+        let t = recognise([&seed], [], none).remove(0);
+        assert_eq!(t.kind, EnsembleKind::ZooKeeper);
+        assert_eq!(t.servers, Some(3));
+        assert_eq!(t.client_port, 2181);
+        assert_eq!(t.tls, Tls::Off);
+        let by_command = template(json!({"name": "c", "image": "registry/coord:1",
+            "command": ["/opt/zk/bin/zkServer.sh", "start-foreground"]}));
+        assert_eq!(kind(&by_command), Some(EnsembleKind::ZooKeeper));
+        let by_ports = template(json!({"name": "c", "image": "registry/coord:1",
+            "ports": [{"containerPort": 2181}, {"containerPort": 2888}, {"containerPort": 3888}]}));
+        let t = recognise([&by_ports], [], none).remove(0);
+        assert_eq!(
+            (t.kind, t.servers, t.client_port),
+            (EnsembleKind::ZooKeeper, None, 2181)
+        );
+        // 2181 alone is any client port; the annotation forces it.
+        let plain = template(json!({"name": "c", "image": "registry/coord:1",
+            "ports": [{"containerPort": 2181}]}));
+        assert_eq!(kind(&plain), None);
+        let mut forced = (*plain).clone();
+        forced.metadata.annotations =
+            Some([(ANNOTATION.to_string(), "zookeeper".to_string())].into());
+        assert_eq!(kind(&Arc::new(forced)), Some(EnsembleKind::ZooKeeper));
     }
 
     #[test]

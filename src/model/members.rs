@@ -7,12 +7,14 @@ use jiff::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EnsembleKind {
     Etcd,
+    ZooKeeper,
 }
 
 impl EnsembleKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EnsembleKind::Etcd => "etcd",
+            EnsembleKind::ZooKeeper => "zookeeper",
         }
     }
 }

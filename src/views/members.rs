@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use super::tables::{ObjKey, ObjKind, TableModel, Tone, model};
-use crate::members::{Ensemble, Member, Owner, Verdict, ensembles};
+use crate::members::{Ensemble, EnsembleKind, Member, Owner, Verdict, ensembles};
 use crate::model::columns::{Column, ColumnKind};
 use crate::model::snapshot::Snapshot;
 
@@ -139,12 +139,14 @@ fn member_cells(e: &Ensemble, m: &Member) -> (Vec<String>, Tone) {
         .pod
         .as_ref()
         .and_then(|p| e.pods.iter().find(|x| &x.name == p));
-    let role = if m.leader {
-        "leader"
-    } else if m.learner {
-        "learner"
-    } else {
-        "voter"
+    let zookeeper = e.kind == EnsembleKind::ZooKeeper;
+    // ZooKeeper's own words: followers and observers, myid in decimal, the zxid, znodes.
+    let role = match (m.leader, m.learner, zookeeper) {
+        (true, _, _) => "leader",
+        (false, true, false) => "learner",
+        (false, false, false) => "voter",
+        (false, true, true) => "observer",
+        (false, false, true) => "follower",
     };
     let dash = || "-".to_string();
     let cells = vec![
@@ -155,15 +157,31 @@ fn member_cells(e: &Ensemble, m: &Member) -> (Vec<String>, Tone) {
             .unwrap_or_else(|| "no pod".to_string()),
         pod.and_then(|p| p.node.clone()).unwrap_or_else(dash),
         pod.map(|p| p.phase.clone()).unwrap_or_else(dash),
-        m.id_hex(),
+        if zookeeper {
+            m.id.to_string()
+        } else {
+            m.id_hex()
+        },
         m.status
             .as_ref()
-            .map(|s| format!("{}/{}", s.raft_term, s.raft_index))
+            .map(|s| {
+                if zookeeper {
+                    format!("zxid {:#x}", (s.raft_term << 32) | s.raft_index)
+                } else {
+                    format!("{}/{}", s.raft_term, s.raft_index)
+                }
+            })
             .unwrap_or_else(dash),
         m.lag.map(|l| l.to_string()).unwrap_or_else(dash),
         m.status
             .as_ref()
-            .map(|s| size(s.db_size))
+            .map(|s| {
+                if zookeeper {
+                    format!("{} znodes", s.db_size)
+                } else {
+                    size(s.db_size)
+                }
+            })
             .unwrap_or_else(dash),
         m.status
             .as_ref()
@@ -187,10 +205,15 @@ fn detail(e: &Ensemble) -> EnsembleDetail {
     let mut notes = Vec::new();
     for p in e.pods.iter().filter(|p| p.member.is_none()) {
         notes.push(format!(
-            "pod {} ({}, {}) is no registered member",
+            "pod {} ({}, {}) {}",
             p.name,
             p.phase,
-            p.ip.as_deref().unwrap_or("no IP")
+            p.ip.as_deref().unwrap_or("no IP"),
+            if e.kind == EnsembleKind::ZooKeeper {
+                "is in no server list (its myid is not in zoo.cfg)"
+            } else {
+                "is no registered member"
+            }
         ));
     }
     for c in &e.stale_claims {

@@ -221,6 +221,19 @@ pub async fn run(opts: LabOptions) -> Result<()> {
             scenario.name
         );
     }
+    let runs_zookeeper = scenario
+        .members
+        .iter()
+        .any(|m| m.kind == super::scenario::MemberKind::Zookeeper);
+    if runs_zookeeper
+        && !(program_exists("java")
+            && std::path::Path::new(super::pods::zookeeper::ZOOKEEPER_JAR).exists())
+    {
+        bail!(
+            "scenario {:?} runs ZooKeeper servers but ZooKeeper is not installed (apt-get install -y zookeeper)",
+            scenario.name
+        );
+    }
     let lease = lease_id()?;
     let id = lease.id;
     std::fs::create_dir_all(&paths.root)
@@ -231,7 +244,7 @@ pub async fn run(opts: LabOptions) -> Result<()> {
     // Node addresses: their own network namespaces when we may create them (for
     // Ceph clients, and for the pods the lab runs for real: etcd members, and node
     // debug pods where the lab plays the pod network).
-    let needs_pods = runs_etcd || scenario.network.is_some();
+    let needs_pods = runs_etcd || runs_zookeeper || scenario.network.is_some();
     let use_netns = (!opts.no_ceph || needs_pods) && super::netns::netns_available();
     let mut net = None;
     let mut node_ips = Vec::new();

@@ -233,3 +233,63 @@ fn an_unreadable_member_list_is_said_once() {
         ]
     );
 }
+
+#[test]
+fn zookeeper_pods_outside_the_static_server_list_are_no_members_in_its_words() {
+    // Seed 003 scaled 3 -> 5 without --servers: zk-3 and zk-4 are in no zoo.cfg.
+    let s = zookeeper(5, 3, &[0, 1, 2, 3, 4]);
+    assert_eq!(
+        found(&s),
+        [
+            (
+                "members.pod-not-member",
+                Severity::Warning,
+                "Pod default/zk-3".to_string()
+            ),
+            (
+                "members.pod-not-member",
+                Severity::Warning,
+                "Pod default/zk-4".to_string()
+            ),
+        ]
+    );
+    let mut out = Vec::new();
+    check(&s, &mut out);
+    super::super::sort(&mut out);
+    assert!(
+        out[0].evidence[0].contains("would be server.4 (myid 4)")
+            && out[0].evidence[0].contains("lists server.1 to server.3"),
+        "{:?}",
+        out[0].evidence
+    );
+    assert!(out[0].explanation.contains("My id 4 not in the peer list"));
+    assert!(out[0].fix.contains("--servers"), "{}", out[0].fix);
+    // The three servers alone are healthy: nothing to say.
+    assert!(found(&zookeeper(3, 3, &[0, 1, 2])).is_empty());
+}
+
+#[test]
+fn a_zookeeper_server_without_a_pod_is_an_orphan_removed_from_zoo_cfg() {
+    // Scaled 3 -> 2 with --servers still 3: server.3 is listed, its pod gone.
+    let s = zookeeper(2, 3, &[0, 1]);
+    let ids = found(&s);
+    assert!(
+        ids.contains(&(
+            "members.orphan",
+            Severity::Critical,
+            "ZooKeeperServer default/zk-2".to_string()
+        )),
+        "{ids:?}"
+    );
+    let mut out = Vec::new();
+    check(&s, &mut out);
+    let orphan = out
+        .iter()
+        .find(|f| f.id == "members.orphan")
+        .map(|f| f.fix.clone())
+        .unwrap_or_default();
+    assert!(
+        orphan.contains("remove server.3 from every server's zoo.cfg"),
+        "{orphan}"
+    );
+}

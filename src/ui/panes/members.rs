@@ -22,8 +22,8 @@ use crate::views::members::{EnsembleDetail, MEMBER_COLUMNS};
 const COMMANDS: &[Command] = &[Command::show(
     PaneId::Members,
     "members",
-    &["ensembles", "etcd"],
-    "ensembles (etcd): members beside their pods, quorum, verdict",
+    &["ensembles", "etcd", "zookeeper"],
+    "ensembles (etcd, ZooKeeper): members beside their pods, quorum, verdict",
 )];
 
 /// Members older than this are shown as stale (three polls missed).
@@ -139,8 +139,9 @@ impl MembersPane {
             None => (
                 " Members ".to_string(),
                 vec![Line::from(Span::styled(
-                    "No ensemble recognised: etcd StatefulSets are found by image, command or \
-                     ports 2379/2380, or by the annotation kcops.io/ensemble: etcd.",
+                    "No ensemble recognised: etcd and ZooKeeper StatefulSets are found by \
+                     image, command or ports (2379/2380; 2181/2888/3888), or by the \
+                     annotation kcops.io/ensemble: etcd or zookeeper.",
                     ctx.theme.style(Role::Muted),
                 ))],
             ),

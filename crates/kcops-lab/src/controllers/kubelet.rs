@@ -805,8 +805,8 @@ pub fn rbd_image_spec(pv: &Value) -> Option<String> {
     None
 }
 
-/// The StatefulSet a pod belongs to when the scenario marks it as an etcd member.
-pub fn etcd_member_of(ctx: &Ctx, pod: &Value) -> Option<EtcdPlan> {
+/// The kind of member the scenario marks a pod's StatefulSet as, with its name.
+pub fn member_kind_of(ctx: &Ctx, pod: &Value) -> Option<(MemberKind, String)> {
     let ns = str_of(pod, &["metadata", "namespace"]);
     let owner = pod["metadata"]["ownerReferences"]
         .as_array()?
@@ -816,10 +816,16 @@ pub fn etcd_member_of(ctx: &Ctx, pod: &Value) -> Option<EtcdPlan> {
     ctx.scenario
         .members
         .iter()
-        .any(|m| m.kind == MemberKind::Etcd && m.namespace == ns && m.stateful_set == sts)
-        .then(|| EtcdPlan {
-            statefulset: sts.to_string(),
-        })
+        .find(|m| m.namespace == ns && m.stateful_set == sts)
+        .map(|m| (m.kind, sts.to_string()))
+}
+
+/// The StatefulSet a pod belongs to when the scenario marks it as an etcd member.
+pub fn etcd_member_of(ctx: &Ctx, pod: &Value) -> Option<EtcdPlan> {
+    match member_kind_of(ctx, pod)? {
+        (MemberKind::Etcd, statefulset) => Some(EtcdPlan { statefulset }),
+        _ => None,
+    }
 }
 
 /// The scenario's behaviour for a pod (first match wins), its texts rendered for

@@ -1,4 +1,4 @@
-//! The lab's pod runtime: pods the lab runs for real (etcd members, and pods of
+//! The lab's pod runtime: pods the lab runs for real (etcd and ZooKeeper members, and pods of
 //! host-runnable images) get a sandbox of their own — a network namespace with their
 //! pod IP from the node's podCIDR, a mount namespace with their volumes at their
 //! `mountPath`s, their hostname, lab DNS — and run their template's own command with
@@ -16,6 +16,7 @@ pub(crate) mod hosts;
 pub(crate) mod sandbox;
 pub(crate) mod spec;
 pub(crate) mod volumes;
+pub(crate) mod zookeeper;
 
 use std::net::Ipv4Addr;
 use std::process::ExitStatus;
@@ -63,7 +64,7 @@ pub(crate) fn runs_for_real(ctx: &Ctx, pod: &Value) -> Option<Runs> {
     ctx.net.as_ref()?;
     let host_network = pod["spec"]["hostNetwork"].as_bool().unwrap_or(false);
     let calico = matches!(ctx.cni(), Some(crate::scenario::CniKind::Calico));
-    if crate::controllers::kubelet::etcd_member_of(ctx, pod).is_some() {
+    if crate::controllers::kubelet::member_kind_of(ctx, pod).is_some() {
         return (!host_network && !calico).then_some(Runs::Member);
     }
     let c = pod["spec"]["containers"].as_array()?.first()?;
@@ -152,6 +153,9 @@ impl RealPod {
             if host_root {
                 mounts.extend(volumes::machine_binaries(ctx, node, &m.mount_path)?);
             }
+        }
+        if zookeeper::is_member(ctx, pod) {
+            mounts.extend(zookeeper::image_mounts(&dir)?);
         }
         let hosts_file = dir.join("etc-hosts");
         let resolv = dir.join("resolv.conf");

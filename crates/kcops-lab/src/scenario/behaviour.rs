@@ -22,8 +22,8 @@ pub(super) fn default_namespace() -> String {
 #[serde(rename_all = "camelCase")]
 pub enum MemberKind {
     Etcd,
-    /// Part of the schema already; the lab runs ZooKeeper members once the scaling work
-    /// lands.
+    /// Real ZooKeeper servers (Debian's `zookeeper` package) running the template's
+    /// command, with the lab's stand-ins for the image's scripts (`pods/zookeeper.rs`).
     Zookeeper,
 }
 

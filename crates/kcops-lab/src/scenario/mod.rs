@@ -55,7 +55,7 @@ mod tests;
 
 /// The scenarios shipped with kcops, embedded so that `kcops lab up --scenario healthy`
 /// works from any directory, not only from a source checkout.
-pub(super) const BUILTINS: [(&str, &str); 6] = [
+pub(super) const BUILTINS: [(&str, &str); 8] = [
     (
         "healthy",
         include_str!(concat!(
@@ -98,16 +98,32 @@ pub(super) const BUILTINS: [(&str, &str); 6] = [
             "/scenarios/calico-broken.yaml"
         )),
     ),
+    (
+        "zk-static",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/zk-static.yaml"
+        )),
+    ),
+    (
+        "zk-dynamic",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/zk-dynamic.yaml"
+        )),
+    ),
 ];
 
 /// Names of the built-in scenarios, in the order `BUILTINS` lists them.
-pub(super) const BUILTIN_NAMES: [&str; 6] = [
+pub(super) const BUILTIN_NAMES: [&str; 8] = [
     BUILTINS[0].0,
     BUILTINS[1].0,
     BUILTINS[2].0,
     BUILTINS[3].0,
     BUILTINS[4].0,
     BUILTINS[5].0,
+    BUILTINS[6].0,
+    BUILTINS[7].0,
 ];
 
 /// Where the built-in files live in the source tree; used as the file name in error

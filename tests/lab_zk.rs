@@ -1,0 +1,222 @@
+//! `zk-static`: the field report's ZooKeeper StatefulSet `zk` with real ZooKeeper
+//! servers (the template's own `start-zookeeper --servers=3` through the lab's
+//! stand-in). Three servers form an ensemble (one leader, two followers, read with
+//! `srvr` over TCP from the console node's namespace, not through kcops), `kubectl
+//! exec` reaches a server's own files, and `kcops check` is quiet about it; a naive
+//! `kubectl scale sts zk --replicas=5` starts zk-3 and zk-4 with the same three-server
+//! `zoo.cfg`: they exit with ZooKeeper's "My id 4 not in the peer list" and `kcops
+//! check` names each as `members.pod-not-member`. One lab, one test, in that order.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use common::pty::{Console, Options};
+use common::{Lab, kcops_command, shared, wait_for};
+
+fn lab() -> &'static Lab {
+    shared("zk", "zk-static", &["--no-ceph"])
+}
+
+fn pod_ip(lab: &Lab, name: &str) -> Option<String> {
+    let out = lab.kubectl(&["get", "pod", name, "-o", "json"]);
+    let p: Value = serde_json::from_slice(&out.stdout).ok()?;
+    let ip = p["status"]["podIP"].as_str()?.to_string();
+    (p["status"]["phase"] == "Running" && !ip.is_empty()).then_some(ip)
+}
+
+/// A four-letter word sent to `ip:2181` from the console node's namespace.
+fn four_letter_word(lab: &Lab, ip: &str, word: &str) -> String {
+    let script = format!("exec 3<>/dev/tcp/{ip}/2181 && printf {word} >&3 && timeout 3 cat <&3");
+    let out = lab
+        .in_netns("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run bash in the console namespace: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn mode(srvr: &str) -> Option<String> {
+    srvr.lines()
+        .find_map(|l| l.strip_prefix("Mode: "))
+        .map(|m| m.trim().to_string())
+}
+
+/// `kcops check --json` from the console node's namespace: its `members.*` findings
+/// as `(id, object)`, and the report.
+fn member_findings(lab: &Lab) -> (Vec<(String, String)>, Value) {
+    let dir = lab.runtime_dir.join("zk-check");
+    let out = kcops_command(lab)
+        .args(["check", "--json", "--no-ceph"])
+        .env("KUBECONFIG", &lab.state.kubeconfig)
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("HOME", &lab.home)
+        .env_remove("KCOPS_NAMESPACE")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run kcops check: {e}"));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "kcops check printed no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let mut ids: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["id"].as_str().is_some_and(|i| i.starts_with("members.")))
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap_or_default().to_string(),
+                f["object"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    ids.sort();
+    (ids, report)
+}
+
+/// Polls `kcops check` until its member findings are `want` (an election may still be
+/// settling), then asserts them.
+fn settle_findings(lab: &Lab, want: &[(&str, &str)]) -> Value {
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (got, report) = member_findings(lab);
+        if got == want {
+            return report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member findings {got:?}, want {want:?}: {report:#}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+#[test]
+fn three_servers_form_an_ensemble_and_a_naive_scale_leaves_two_outside() {
+    let lab = lab();
+    let ips: Vec<String> = (0..3)
+        .map(|i| {
+            wait_for(&format!("zk-{i} running"), Duration::from_secs(90), || {
+                pod_ip(lab, &format!("zk-{i}"))
+            })
+        })
+        .collect();
+    // One leader and two followers, each answering `srvr` at its pod IP.
+    let modes = wait_for("an elected ensemble", Duration::from_secs(90), || {
+        let mut modes: Vec<String> = ips
+            .iter()
+            .map(|ip| mode(&four_letter_word(lab, ip, "srvr")))
+            .collect::<Option<_>>()?;
+        modes.sort();
+        (modes == ["follower", "follower", "leader"]).then_some(modes)
+    });
+    assert_eq!(modes, ["follower", "follower", "leader"]);
+    // The leader's mntr (whitelisted by the stand-in) counts both followers synced.
+    let leader_ip = ips
+        .iter()
+        .find(|ip| mode(&four_letter_word(lab, ip, "srvr")).as_deref() == Some("leader"))
+        .unwrap_or_else(|| panic!("no leader"));
+    let mntr = four_letter_word(lab, leader_ip, "mntr");
+    assert!(mntr.contains("zk_synced_followers\t2"), "{mntr}");
+
+    // kubectl exec runs in zk-0's namespaces: its myid and the generated zoo.cfg.
+    assert_eq!(
+        lab.kubectl_ok(&["exec", "zk-0", "--", "cat", "/var/lib/zookeeper/data/myid"])
+            .trim(),
+        "1"
+    );
+    let cfg = lab.kubectl_ok(&["exec", "zk-0", "--", "cat", "/opt/zookeeper/conf/zoo.cfg"]);
+    for line in [
+        "server.1=zk-0.zk-hs.default.svc.cluster.local:2888:3888",
+        "server.3=zk-2.zk-hs.default.svc.cluster.local:2888:3888",
+        "4lw.commands.whitelist=ruok,srvr,mntr",
+    ] {
+        assert!(cfg.lines().any(|l| l == line), "{line} missing from\n{cfg}");
+    }
+    assert!(!cfg.contains("server.4"), "{cfg}");
+    let ready = lab.kubectl(&["exec", "zk-1", "--", "zookeeper-ready", "2181"]);
+    assert!(ready.status.success(), "zookeeper-ready failed on zk-1");
+
+    // A healthy ensemble: no member finding.
+    settle_findings(lab, &[]);
+
+    // Pane 9 of the real console lists the three servers in ZooKeeper's words.
+    let mut console = Console::start(
+        lab,
+        Options {
+            rows: 30,
+            cols: 160,
+            ..Default::default()
+        },
+    );
+    console.wait_text("Overview", Duration::from_secs(30));
+    console.send("9");
+    console.wait_text("9:Members", Duration::from_secs(10));
+    let screen = console.wait("zk's three servers", Duration::from_secs(60), |s| {
+        s.lines()
+            .filter(|l| l.contains("healthy  follower"))
+            .count()
+            == 2
+            && s.lines().filter(|l| l.contains("healthy  leader")).count() == 1
+    });
+    assert!(
+        screen.contains("3 voters · quorum 2 · tolerates 1"),
+        "{screen}"
+    );
+    for name in ["zk-0", "zk-1", "zk-2"] {
+        let row = screen
+            .lines()
+            .find(|l| l.trim_start_matches(['│', ' ']).starts_with(name))
+            .unwrap_or_else(|| panic!("no row {name}:\n{screen}"));
+        assert!(row.contains("healthy") && row.contains("zxid 0x"), "{row}");
+    }
+    // Lag counts transactions within an epoch, not the epoch's 2^32 step.
+    assert!(!screen.contains("4294967296"), "{screen}");
+    drop(console);
+
+    // The naive scale: zk-3 and zk-4 start with zoo.cfg's three servers.
+    lab.kubectl_ok(&["scale", "sts", "zk", "--replicas=5"]);
+    for name in ["zk-3", "zk-4"] {
+        let myid = if name == "zk-3" { 4 } else { 5 };
+        let want = format!("My id {myid} not in the peer list");
+        wait_for(
+            &format!("{name} saying {want:?}"),
+            Duration::from_secs(90),
+            || {
+                let logs = lab.kubectl(&["logs", name]);
+                let prev = lab.kubectl(&["logs", name, "--previous"]);
+                [logs, prev]
+                    .iter()
+                    .any(|o| String::from_utf8_lossy(&o.stdout).contains(&want))
+                    .then_some(())
+            },
+        );
+    }
+    // The ensemble is still the three servers, and zk-3 never joined it.
+    let mut modes: Vec<String> = ips
+        .iter()
+        .filter_map(|ip| mode(&four_letter_word(lab, ip, "srvr")))
+        .collect();
+    modes.sort();
+    assert_eq!(modes, ["follower", "follower", "leader"]);
+    let report = settle_findings(
+        lab,
+        &[
+            ("members.pod-not-member", "Pod default/zk-3"),
+            ("members.pod-not-member", "Pod default/zk-4"),
+        ],
+    );
+    let text = report.to_string();
+    assert!(text.contains("My id 4 not in the peer list"), "{text}");
+    assert!(text.contains("lists server.1 to server.3"), "{text}");
+}

@@ -144,6 +144,7 @@ async fn live(client: &Client, e: &EnsembleRef) -> Result<Live, StepError> {
             name: e.statefulset.clone(),
         },
         replicas: None,
+        servers: None,
         pods: pods(client, e).await?,
         client_port: e.client_port,
         tls: e.tls.clone(),

@@ -205,6 +205,18 @@ pub fn gather(
             what: format!("StatefulSet {namespace}/{name}"),
             why: "is not a recognised ensemble (etcd): use the plain scale".to_string(),
         })?;
+    if ensemble.kind != crate::model::members::EnsembleKind::Etcd {
+        // ZooKeeper's member-aware scaling (static `--servers` rolls, dynamic
+        // `reconfig`) is not built yet; its plain scale would leave new servers
+        // outside the ensemble, so neither is offered.
+        return Err(WizardError::NotApplicable {
+            what: format!("StatefulSet {namespace}/{name}"),
+            why: format!(
+                "is a {} ensemble: its member-aware scaling is not built yet, and a plain scale starts servers the ensemble's config does not list (change replicas and --servers together, then roll every server)",
+                ensemble.kind.as_str()
+            ),
+        });
+    }
     if target < 1 {
         return Err(WizardError::Invalid {
             input: target.to_string(),

@@ -86,7 +86,8 @@ fn ready(p: &Pod) -> bool {
             .any(|c| c.type_.as_ref() == "Ready" && c.status.as_ref() == "True")
 }
 
-/// Polls until pod `name` carries the StatefulSet's update revision and is Ready.
+/// Polls until pod `name` carries the StatefulSet's update revision (once the
+/// controller has observed the latest generation) and is Ready.
 pub(crate) async fn pod_updated(
     client: &Client,
     namespace: &str,
@@ -99,7 +100,13 @@ pub(crate) async fn pod_updated(
     let start = Instant::now();
     loop {
         let sts = super::kube::read("get the StatefulSet", sets.get(statefulset)).await?;
-        let revision = sts.status.and_then(|s| s.update_revision);
+        // Until the controller has seen the latest template, its updateRevision is the
+        // old one, and every old pod would look updated (as `kubectl rollout status`,
+        // trust the status only once observedGeneration caught up).
+        let generation = sts.metadata.generation.unwrap_or_default();
+        let status = sts.status.unwrap_or_default();
+        let observed = status.observed_generation.unwrap_or_default() >= generation;
+        let revision = status.update_revision.filter(|_| observed);
         let pod = super::kube::read(&format!("get pod {name}"), pods.get_opt(name)).await?;
         let on = pod.as_ref().and_then(|p| {
             p.metadata

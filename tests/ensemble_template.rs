@@ -2,7 +2,7 @@
 //! new`) cannot grow: in the real console the scaling wizard refuses 3 -> 4 and names
 //! `:etcd-join-template`, whose plan changes the start script and rolls it out member
 //! by member with quorum kept (every member back on the new revision, three healthy
-//! voters after).
+//! voters after); then 3 -> 4 through the wizard joins a fourth voter.
 //! Checked with `etcdctl` in a member's pod, as an operator would. The lab is
 //! `etcd-scaled-down`, first scaled back to 3 with kubectl (etcd-2 returns on its
 //! kept data, still a member).
@@ -67,7 +67,14 @@ fn confirm_and_run(console: &mut Console, lab: &Lab, pod: &str) -> Duration {
     assert!(
         !done.contains('✗'),
         "a step failed:\n{done}\n{pod}'s log:\n{}",
-        String::from_utf8_lossy(&lab.kubectl(&["logs", pod, "--tail", "25"]).stdout)
+        {
+            let o = lab.kubectl(&["logs", pod, "--tail", "25"]);
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        }
     );
     started.elapsed()
 }
@@ -85,7 +92,7 @@ fn finished(screen: &str) -> bool {
 }
 
 #[test]
-fn the_field_template_blocks_growth_and_is_changed_member_by_member() {
+fn the_field_template_is_changed_then_a_fourth_member_joins() {
     let lab = lab();
     wait_for(
         "the timeline's scale-down",
@@ -150,5 +157,15 @@ fn the_field_template_blocks_growth_and_is_changed_member_by_member() {
     assert!(script.contains("existing"), "{script}");
     voters(lab, 3);
 
-    eprintln!("template roll took {rolled:?}");
+    // Now the fourth member joins through the wizard.
+    console.send("\x1b");
+    console.send("9");
+    console.wait_text("3 voters · quorum 2 · tolerates 1", Duration::from_secs(30));
+    console.send(":scale default/etcd 4\r");
+    console.wait("the assessed wizard", Duration::from_secs(30), |s| {
+        s.contains("The ensemble now") && s.contains("Preflight")
+    });
+    let grew = confirm_and_run(&mut console, lab, "etcd-3");
+    voters(lab, 4);
+    eprintln!("template roll took {rolled:?}, 3 -> 4 took {grew:?}");
 }

@@ -56,6 +56,15 @@ fn names_of(e: &DnsEntry, namespace: &str) -> Vec<String> {
     }
     names.push(format!("{}.{sub}.{}", e.hostname, e.namespace));
     names.push(format!("{}.{sub}.{}.svc", e.hostname, e.namespace));
+    // The headless Service's own name resolves to every pod behind it (one line per
+    // pod; resolvers return them all), as `etcdctl --endpoints=http://etcd:2379` in a
+    // start script expects.
+    names.push(format!("{sub}.{}.svc.{CLUSTER_DOMAIN}", e.namespace));
+    names.push(format!("{sub}.{}.svc", e.namespace));
+    names.push(format!("{sub}.{}", e.namespace));
+    if e.namespace == namespace {
+        names.push(sub.clone());
+    }
     names
 }
 
@@ -153,5 +162,12 @@ mod tests {
             !other.split_whitespace().any(|w| w == "etcd-0.etcd"),
             "{text}"
         );
+        // The Service's name is every pod's, short only within the namespace.
+        let with_service: Vec<&str> = text
+            .lines()
+            .filter(|l| l.split_whitespace().any(|w| w == "etcd"))
+            .collect();
+        assert_eq!(with_service.len(), 2, "{text}");
+        assert!(other.contains("etcd.other.svc.cluster.local"), "{text}");
     }
 }

@@ -77,22 +77,10 @@ fn scale(console: &mut Console, replicas: usize, from: usize) -> Duration {
     let started = Instant::now();
     console.send("etcd\r");
     let done = console.wait("the plan's end", Duration::from_secs(420), |s| {
-        s.contains('✗') || finished(s)
+        s.contains('✗') || common::pty::all_steps_done(s)
     });
     assert!(!done.contains('✗'), "a step failed:\n{done}");
     started.elapsed()
-}
-
-/// `✓ n/n`: every step of the plan ran.
-fn finished(screen: &str) -> bool {
-    screen.split('✓').skip(1).any(|rest| {
-        let token: String = rest
-            .trim_start()
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
-        matches!(token.split_once('/'), Some((a, b)) if !a.is_empty() && a == b)
-    })
 }
 
 #[test]

@@ -20,24 +20,6 @@ fn lab() -> &'static Lab {
     shared("zk", "zk-static", &["--no-ceph"])
 }
 
-fn pod_ip(lab: &Lab, name: &str) -> Option<String> {
-    let out = lab.kubectl(&["get", "pod", name, "-o", "json"]);
-    let p: Value = serde_json::from_slice(&out.stdout).ok()?;
-    let ip = p["status"]["podIP"].as_str()?.to_string();
-    (p["status"]["phase"] == "Running" && !ip.is_empty()).then_some(ip)
-}
-
-/// A four-letter word sent to `ip:2181` from the console node's namespace.
-fn four_letter_word(lab: &Lab, ip: &str, word: &str) -> String {
-    let script = format!("exec 3<>/dev/tcp/{ip}/2181 && printf {word} >&3 && timeout 3 cat <&3");
-    let out = lab
-        .in_netns("bash")
-        .args(["-c", &script])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run bash in the console namespace: {e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn mode(srvr: &str) -> Option<String> {
     srvr.lines()
         .find_map(|l| l.strip_prefix("Mode: "))
@@ -107,7 +89,7 @@ fn three_servers_form_an_ensemble_and_a_naive_scale_leaves_two_outside() {
     let ips: Vec<String> = (0..3)
         .map(|i| {
             wait_for(&format!("zk-{i} running"), Duration::from_secs(90), || {
-                pod_ip(lab, &format!("zk-{i}"))
+                lab.running_pod_ip(&format!("zk-{i}"))
             })
         })
         .collect();
@@ -115,7 +97,7 @@ fn three_servers_form_an_ensemble_and_a_naive_scale_leaves_two_outside() {
     let modes = wait_for("an elected ensemble", Duration::from_secs(90), || {
         let mut modes: Vec<String> = ips
             .iter()
-            .map(|ip| mode(&four_letter_word(lab, ip, "srvr")))
+            .map(|ip| mode(&lab.four_letter_word(ip, "srvr")))
             .collect::<Option<_>>()?;
         modes.sort();
         (modes == ["follower", "follower", "leader"]).then_some(modes)
@@ -124,9 +106,9 @@ fn three_servers_form_an_ensemble_and_a_naive_scale_leaves_two_outside() {
     // The leader's mntr (whitelisted by the stand-in) counts both followers synced.
     let leader_ip = ips
         .iter()
-        .find(|ip| mode(&four_letter_word(lab, ip, "srvr")).as_deref() == Some("leader"))
+        .find(|ip| mode(&lab.four_letter_word(ip, "srvr")).as_deref() == Some("leader"))
         .unwrap_or_else(|| panic!("no leader"));
-    let mntr = four_letter_word(lab, leader_ip, "mntr");
+    let mntr = lab.four_letter_word(leader_ip, "mntr");
     assert!(mntr.contains("zk_synced_followers\t2"), "{mntr}");
 
     // kubectl exec runs in zk-0's namespaces: its myid and the generated zoo.cfg.
@@ -205,7 +187,7 @@ fn three_servers_form_an_ensemble_and_a_naive_scale_leaves_two_outside() {
     // The ensemble is still the three servers, and zk-3 never joined it.
     let mut modes: Vec<String> = ips
         .iter()
-        .filter_map(|ip| mode(&four_letter_word(lab, ip, "srvr")))
+        .filter_map(|ip| mode(&lab.four_letter_word(ip, "srvr")))
         .collect();
     modes.sort();
     assert_eq!(modes, ["follower", "follower", "leader"]);

@@ -16,23 +16,6 @@ fn lab() -> &'static Lab {
     shared("zkdyn", "zk-dynamic", &["--no-ceph"])
 }
 
-fn pod_ip(lab: &Lab, name: &str) -> Option<String> {
-    let out = lab.kubectl(&["get", "pod", name, "-o", "json"]);
-    let p: Value = serde_json::from_slice(&out.stdout).ok()?;
-    let ip = p["status"]["podIP"].as_str()?.to_string();
-    (p["status"]["phase"] == "Running" && !ip.is_empty()).then_some(ip)
-}
-
-fn four_letter_word(lab: &Lab, ip: &str, word: &str) -> String {
-    let script = format!("exec 3<>/dev/tcp/{ip}/2181 && printf {word} >&3 && timeout 3 cat <&3");
-    let out = lab
-        .in_netns("bash")
-        .args(["-c", &script])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run bash in the console namespace: {e}"));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The membership lines and `version=` of a `conf` answer.
 fn membership(conf: &str) -> Vec<String> {
     conf.lines()
@@ -47,7 +30,7 @@ fn a_dynamic_ensemble_forms_with_one_config_version() {
     let ips: Vec<String> = (0..3)
         .map(|i| {
             wait_for(&format!("zkd-{i} running"), Duration::from_secs(90), || {
-                pod_ip(lab, &format!("zkd-{i}"))
+                lab.running_pod_ip(&format!("zkd-{i}"))
             })
         })
         .collect();
@@ -55,7 +38,7 @@ fn a_dynamic_ensemble_forms_with_one_config_version() {
         let mut modes: Vec<String> = ips
             .iter()
             .map(|ip| {
-                four_letter_word(lab, ip, "srvr")
+                lab.four_letter_word(ip, "srvr")
                     .lines()
                     .find_map(|l| l.strip_prefix("Mode: "))
                     .map(|m| m.trim().to_string())
@@ -74,7 +57,7 @@ fn a_dynamic_ensemble_forms_with_one_config_version() {
         .chain(["version=100000000".to_string()])
         .collect();
     for ip in &ips {
-        let conf = four_letter_word(lab, ip, "conf");
+        let conf = lab.four_letter_word(ip, "conf");
         assert_eq!(membership(&conf), want, "{ip}: {conf}");
     }
     // ZooKeeper keeps the versioned dynamic file on the volume for later starts.

@@ -175,6 +175,27 @@ impl Lab {
         kcops_lab::paths::sandboxes_command(&self.host_root(node))
     }
 
+    /// The IP of pod `name` (default namespace) once it is Running with an address.
+    pub fn running_pod_ip(&self, name: &str) -> Option<String> {
+        let out = self.kubectl(&["get", "pod", name, "-o", "json"]);
+        let p: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let ip = p["status"]["podIP"].as_str()?.to_string();
+        (p["status"]["phase"] == "Running" && !ip.is_empty()).then_some(ip)
+    }
+
+    /// A ZooKeeper four-letter word sent to `ip:2181` from the console node's
+    /// namespace; its answer.
+    pub fn four_letter_word(&self, ip: &str, word: &str) -> String {
+        let script =
+            format!("exec 3<>/dev/tcp/{ip}/2181 && printf {word} >&3 && timeout 3 cat <&3");
+        let out = self
+            .in_netns("bash")
+            .args(["-c", &script])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run bash in the console namespace: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `program` run inside the console node's network namespace, where kcops on a real
     /// master runs: it reaches the API server and every pod IP.
     pub fn in_netns(&self, program: &str) -> Command {

@@ -169,3 +169,15 @@ impl Drop for Console {
         let _ = self.child.kill();
     }
 }
+
+/// Whether a wizard's run shows `✓ n/n` on `screen`: every step of the plan ran.
+pub fn all_steps_done(screen: &str) -> bool {
+    screen.split('✓').skip(1).any(|rest| {
+        let token: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        matches!(token.split_once('/'), Some((a, b)) if !a.is_empty() && a == b)
+    })
+}

@@ -23,23 +23,6 @@ fn lab() -> &'static Lab {
     shared("ensscale", "etcd-scaled-down", &["--no-ceph"])
 }
 
-/// Waits for the timeline's scale-down: replicas 2 and pod etcd-2 gone.
-fn scaled_down(lab: &Lab) {
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let replicas = lab.kubectl(&["get", "sts", "etcd", "-o", "jsonpath={.spec.replicas}"]);
-        let pods = lab.kubectl_ok(&["get", "pods", "-l", "component=etcd", "-o", "name"]);
-        if String::from_utf8_lossy(&replicas.stdout) == "2" && !pods.contains("etcd-2") {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "etcd was not scaled down: {pods}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
 /// `etcdctl` run inside pod `pod` (its own client URL), as an operator would.
 fn etcdctl(lab: &Lab, pod: &str, args: &[&str]) -> String {
     let ip = lab.kubectl_ok(&["get", "pod", pod, "-o", "jsonpath={.status.podIP}"]);
@@ -65,7 +48,7 @@ fn member_names(list: &str) -> Vec<String> {
 #[test]
 fn orphan_removal_then_scaling_down_the_leader_through_the_wizard() {
     let lab = lab();
-    scaled_down(lab);
+    lab.wait_etcd_scaled_down();
     assert_eq!(
         member_names(&etcdctl(lab, "etcd-0", &["member", "list"])),
         ["etcd-0", "etcd-1", "etcd-2"]

@@ -11,49 +11,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::pty::{Console, Options};
-use common::{Lab, kcops_command, shared};
+use common::{Lab, shared};
 
 fn lab() -> &'static Lab {
     shared("members", "etcd-scaled-down", &["--no-ceph"])
-}
-
-/// Waits for the timeline's scale-down: replicas 2 and pod etcd-2 gone.
-fn scaled_down(lab: &Lab) {
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let replicas = lab.kubectl(&["get", "sts", "etcd", "-o", "jsonpath={.spec.replicas}"]);
-        let pods = lab.kubectl_ok(&["get", "pods", "-l", "component=etcd", "-o", "name"]);
-        if String::from_utf8_lossy(&replicas.stdout) == "2" && !pods.contains("etcd-2") {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "etcd was not scaled down: {pods}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// `kcops check --json` on the lab: exit code and report.
-fn check(lab: &Lab) -> (i32, serde_json::Value) {
-    let dir = lab.runtime_dir.join("members-check");
-    let out = kcops_command(lab)
-        .args(["check", "--json", "--no-ceph"])
-        .env("KUBECONFIG", &lab.state.kubeconfig)
-        .env("XDG_STATE_HOME", dir.join("state"))
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("HOME", &lab.home)
-        .env_remove("KCOPS_NAMESPACE")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run kcops check: {e}"));
-    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "kcops check printed no JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), report)
 }
 
 /// `(id, severity, object)` of the report's `members.*` findings.
@@ -73,7 +34,7 @@ fn member_findings(report: &serde_json::Value) -> Vec<(String, String, String)> 
 #[test]
 fn check_reports_the_orphan_and_the_stale_claim_exactly() {
     let lab = lab();
-    scaled_down(lab);
+    lab.wait_etcd_scaled_down();
     let want = vec![
         (
             "members.orphan".to_string(),
@@ -89,7 +50,7 @@ fn check_reports_the_orphan_and_the_stale_claim_exactly() {
     // The remaining members settle (a new leader may be elected) within seconds.
     let deadline = Instant::now() + Duration::from_secs(90);
     let (code, report) = loop {
-        let (code, report) = check(lab);
+        let (code, report) = lab.check_json_no_ceph();
         if member_findings(&report) == want || Instant::now() > deadline {
             break (code, report);
         }
@@ -114,7 +75,7 @@ fn check_reports_the_orphan_and_the_stale_claim_exactly() {
 #[test]
 fn pane_9_shows_three_members_with_etcd_2_unreachable_and_podless() {
     let lab = lab();
-    scaled_down(lab);
+    lab.wait_etcd_scaled_down();
     let mut console = Console::start(
         lab,
         Options {

@@ -175,6 +175,23 @@ impl Lab {
         kcops_lab::paths::sandboxes_command(&self.host_root(node))
     }
 
+    /// Waits for etcd-scaled-down's timeline: replicas 2 and pod etcd-2 gone.
+    pub fn wait_etcd_scaled_down(&self) {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let replicas = self.kubectl(&["get", "sts", "etcd", "-o", "jsonpath={.spec.replicas}"]);
+            let pods = self.kubectl_ok(&["get", "pods", "-l", "component=etcd", "-o", "name"]);
+            if String::from_utf8_lossy(&replicas.stdout) == "2" && !pods.contains("etcd-2") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd was not scaled down: {pods}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// The IP of pod `name` (default namespace) once it is Running with an address.
     pub fn running_pod_ip(&self, name: &str) -> Option<String> {
         let out = self.kubectl(&["get", "pod", name, "-o", "json"]);
@@ -359,13 +376,31 @@ impl Lab {
     /// `kcops check --json` as the console on master would run it, as `ceph`'s user:
     /// its exit code and report.
     pub fn check_json(&self, ceph: &CephUser) -> (i32, serde_json::Value) {
+        self.run_check(Some(ceph))
+    }
+
+    /// [`Lab::check_json`] without Ceph (`--no-ceph`).
+    pub fn check_json_no_ceph(&self) -> (i32, serde_json::Value) {
+        self.run_check(None)
+    }
+
+    fn run_check(&self, ceph: Option<&CephUser>) -> (i32, serde_json::Value) {
         let dir = self.runtime_dir.join("check");
-        let out = kcops_command(self)
-            .args(["check", "--json"])
+        let mut cmd = kcops_command(self);
+        cmd.args(["check", "--json"]);
+        match ceph {
+            Some(ceph) => {
+                cmd.env("CEPH_CONF", ceph.conf)
+                    .env("KCOPS_CEPH_ID", ceph.id)
+                    .env("KCOPS_CEPH_KEYRING", ceph.keyring)
+                    .env_remove("KCOPS_NO_CEPH");
+            }
+            None => {
+                cmd.arg("--no-ceph");
+            }
+        }
+        let out = cmd
             .env("KUBECONFIG", &self.state.kubeconfig)
-            .env("CEPH_CONF", ceph.conf)
-            .env("KCOPS_CEPH_ID", ceph.id)
-            .env("KCOPS_CEPH_KEYRING", ceph.keyring)
             .env("KCOPS_NODE", "master")
             .env("KCOPS_HOST_ROOT", self.host_root("master"))
             .env(
@@ -375,7 +410,6 @@ impl Lab {
             .env("XDG_STATE_HOME", dir.join("state"))
             .env("XDG_CONFIG_HOME", dir.join("config"))
             .env("HOME", &self.home)
-            .env_remove("KCOPS_NO_CEPH")
             .env_remove("KCOPS_NAMESPACE")
             .env_remove("CEPH_ARGS")
             .output()

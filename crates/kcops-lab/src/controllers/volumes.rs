@@ -114,6 +114,16 @@ pub async fn reconcile(ctx: &Arc<Ctx>) {
 
 async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
     let uid = str_of(pvc, &["metadata", "uid"]);
+    // The reconcile that started this may have listed the PVs before an earlier
+    // provisioning of the same claim created its PV: ask the store again, or a second
+    // image would be made and left without a PV (an orphan image).
+    if ctx
+        .store
+        .get_value(&ctx.kinds.pvs, "", &format!("pvc-{uid}"))
+        .is_some()
+    {
+        return;
+    }
     let pool = sc["parameters"]["pool"]
         .as_str()
         .unwrap_or("rbd")

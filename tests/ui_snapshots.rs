@@ -2234,6 +2234,7 @@ fn members_view() -> Arc<ViewModel> {
                     db_size: 20480,
                     version: "3.4.23".into(),
                     learner: false,
+                    ..Default::default()
                 }),
                 health: if up {
                     Health::Healthy

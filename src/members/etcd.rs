@@ -184,6 +184,7 @@ impl EtcdSource {
                 db_size: s.db_size(),
                 version: s.version().to_string(),
                 learner: s.is_learner(),
+                ..Default::default()
             }),
             Err(e) => return (None, Health::Unreachable(e)),
         };

@@ -71,6 +71,7 @@ pub(crate) fn member(ordinal: usize, health: Health, index: u64) -> PolledMember
             db_size: 20480,
             version: "3.4.23".to_string(),
             learner: false,
+            ..Default::default()
         }),
         health,
     }
@@ -154,6 +155,7 @@ pub(crate) fn zookeeper(replicas: i32, servers: u64, running: &[usize]) -> Snaps
                     db_size: 5,
                     version: "3.8.0".to_string(),
                     learner: false,
+                    ..Default::default()
                 }),
                 health: if up { Health::Healthy } else { down() },
             }

@@ -89,6 +89,13 @@ pub struct MemberStatus {
     pub db_size: i64,
     pub version: String,
     pub learner: bool,
+    /// The membership lines this member runs (ZooKeeper's `server.N=...` from `conf`;
+    /// empty when it does not say).
+    pub membership: Vec<String>,
+    /// Its membership's version (ZooKeeper's `version=`, moved by every `reconfig`).
+    pub config_version: Option<String>,
+    /// A leader's synced followers, when it says (ZooKeeper's `mntr`).
+    pub synced_followers: Option<u64>,
 }
 
 /// One registered member, as the member list and its own endpoint told.

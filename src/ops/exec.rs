@@ -533,7 +533,14 @@ impl Executor {
         let c = &self.client;
         Ok(Applied::Done(match op {
             Op::Cordon { node } => return steps::kube::set_unschedulable(c, node, true).await,
-            Op::Member(m) => return steps::etcd::perform(c, m).await,
+            Op::Member(m) => {
+                return match m.ensemble.kind {
+                    crate::model::members::EnsembleKind::Etcd => steps::etcd::perform(c, m).await,
+                    crate::model::members::EnsembleKind::ZooKeeper => {
+                        steps::zookeeper::perform(c, m).await
+                    }
+                };
+            }
             Op::DeleteClaim { namespace, name } => {
                 return steps::claims::delete_claim(c, namespace, name).await;
             }

@@ -5,159 +5,26 @@
 //! change made, and refuses any removal or add that would leave fewer healthy voters
 //! than a quorum ([`crate::ops::ensemble::check_step`] on the live list).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client as Etcd, MemberAddOptions};
-use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::Client;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 
+use super::ensemble_live::{Live, RETRY, live, live_until, refuse_if_unsafe};
 use super::{Applied, StepError};
 use crate::members::etcd::EtcdSource;
-use crate::members::recognise::Target;
-use crate::members::source::{MemberSource, pod_addresses};
-use crate::model::members::{EnsemblePoll, Owner, PolledMember};
+use crate::members::source::pod_addresses;
+use crate::model::members::PolledMember;
 use crate::model::pod::Pod;
-use crate::ops::ensemble::{Counted, EnsembleRef, MemberChange, MemberOp, PeerUrl, check_step};
+use crate::ops::ensemble::{EnsembleRef, MemberChange, MemberOp, PeerUrl};
 use crate::ops::op::human_duration;
-
-/// How often a promote, a peer-URL lookup or a verify looks again.
-const RETRY: Duration = Duration::from_millis(500);
 
 /// How long an add waits for the new pod to get an IP (its peer URL).
 const POD_IP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The ensemble as it is now: its pods and what its members say.
-struct Live {
-    target: Target,
-    poll: EnsemblePoll,
-}
-
-impl Live {
-    /// The member named `name`; a member added but not started yet has no name, so
-    /// it is also found by its peer URL's host (`etcd-3` or `etcd-3.<service>...`).
-    fn member(&self, name: &str) -> Option<&PolledMember> {
-        self.poll
-            .members
-            .iter()
-            .find(|m| m.name == name)
-            .or_else(|| {
-                self.poll.members.iter().find(|m| {
-                    m.name.is_empty()
-                        && m.peer_urls.iter().any(|u| {
-                            let host = crate::members::matching::url_host(u);
-                            host == name || host.starts_with(&format!("{name}."))
-                        })
-                })
-            })
-    }
-
-    fn leader(&self) -> Option<u64> {
-        self.poll
-            .members
-            .iter()
-            .filter_map(|m| m.status.as_ref())
-            .map(|s| s.leader)
-            .find(|l| *l != 0)
-    }
-
-    fn counted(&self) -> Vec<Counted> {
-        self.poll
-            .members
-            .iter()
-            .map(|m| Counted {
-                // As the wizard names them (`crate::members::Member::label`).
-                name: if m.name.is_empty() {
-                    format!("(unstarted {:x})", m.id)
-                } else {
-                    m.name.clone()
-                },
-                learner: m.learner || m.status.as_ref().is_some_and(|s| s.learner),
-                healthy: m.health.is_healthy(),
-            })
-            .collect()
-    }
-
-    fn summary(&self) -> String {
-        let mut parts: Vec<String> = self
-            .poll
-            .members
-            .iter()
-            .map(|m| {
-                let learner = if m.learner { " learner" } else { "" };
-                format!("{}{learner} {}", m.name, m.health.word())
-            })
-            .collect();
-        parts.sort();
-        parts.join(", ")
-    }
-}
-
 fn source() -> EtcdSource {
     EtcdSource::default()
-}
-
-fn ordinal_of(name: &str, sts: &str) -> Option<i32> {
-    name.strip_prefix(sts)?.strip_prefix('-')?.parse().ok()
-}
-
-/// The StatefulSet's pods (by its selector's labels, then by name:
-/// `<sts>-<ordinal>`), in ordinal order.
-async fn pods(client: &Client, e: &EnsembleRef) -> Result<Vec<Arc<Pod>>, StepError> {
-    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), &e.namespace);
-    let sts = super::kube::read(
-        &format!("get StatefulSet {}/{}", e.namespace, e.statefulset),
-        sets.get(&e.statefulset),
-    )
-    .await?;
-    let labels: Vec<String> = sts
-        .spec
-        .and_then(|s| s.selector.match_labels)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let api: Api<Pod> = Api::namespaced(client.clone(), &e.namespace);
-    let list = super::kube::read(
-        &format!("list pods in {}", e.namespace),
-        api.list(&ListParams::default().labels(&labels.join(","))),
-    )
-    .await?;
-    let mut out: Vec<(i32, Arc<Pod>)> = list
-        .items
-        .into_iter()
-        .filter_map(|p| {
-            let o = ordinal_of(p.metadata.name.as_deref()?, &e.statefulset)?;
-            Some((o, Arc::new(p)))
-        })
-        .collect();
-    out.sort_by_key(|(o, _)| *o);
-    Ok(out.into_iter().map(|(_, p)| p).collect())
-}
-
-async fn live(client: &Client, e: &EnsembleRef) -> Result<Live, StepError> {
-    let target = Target {
-        kind: e.kind,
-        owner: Owner::StatefulSet {
-            namespace: e.namespace.clone(),
-            name: e.statefulset.clone(),
-        },
-        replicas: None,
-        servers: None,
-        pods: pods(client, e).await?,
-        client_port: e.client_port,
-        tls: e.tls.clone(),
-        by_annotation: false,
-        claim_templates: Vec::new(),
-    };
-    let poll = source().poll(&target).await;
-    if let Some(err) = &poll.error {
-        return Err(StepError::Failed(format!(
-            "cannot read the member list: {err}"
-        )));
-    }
-    Ok(Live { target, poll })
 }
 
 /// A client of the first healthy member (the leader first when `leader` is asked).
@@ -231,15 +98,6 @@ where
             other => return other,
         }
     }
-}
-
-fn refuse_if_unsafe(live: &Live, change: &MemberChange) -> Result<(), StepError> {
-    check_step(&live.counted(), change).map_err(|e| {
-        StepError::Failed(format!(
-            "refused, nothing changed: {e} (members now: {})",
-            live.summary()
-        ))
-    })
 }
 
 /// Runs one member step against the live ensemble.
@@ -463,31 +321,6 @@ async fn move_leader(
             .find(|x| Some(x.id) == after.leader())
             .map_or(to_name, |x| x.name.clone())
     )))
-}
-
-/// Reads the live state until `ok` holds (or `timeout`: the last state is an error).
-async fn live_until(
-    client: &Client,
-    e: &EnsembleRef,
-    timeout: Duration,
-    ok: impl Fn(&Live) -> bool,
-) -> Result<Live, StepError> {
-    let start = Instant::now();
-    loop {
-        let l = live(client, e).await;
-        match l {
-            Ok(l) if ok(&l) => return Ok(l),
-            Ok(l) if start.elapsed() > timeout => {
-                return Err(StepError::Failed(format!(
-                    "not reached within {} (members now: {})",
-                    human_duration(timeout),
-                    l.summary()
-                )));
-            }
-            Err(err) if start.elapsed() > timeout => return Err(err),
-            _ => tokio::time::sleep(RETRY).await,
-        }
-    }
 }
 
 async fn snapshot(

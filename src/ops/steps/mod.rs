@@ -12,6 +12,9 @@
 //! - [`claims`]: deleting a claim left by a removed member (never one in use).
 //! - [`etcd`]: etcd member changes (add, promote, remove, move the leader, snapshot),
 //!   each guarded by the quorum rule on the live member list.
+//! - [`zookeeper`]: ZooKeeper member changes (`reconfig -add`/`-remove` through a
+//!   session) and the check that the ensemble has a leader and synced followers.
+//! - [`ensemble_live`]: the ensemble as both kinds' steps re-read it before acting.
 //! - [`sts_template`]: a StatefulSet's container command, and waiting for a rolling
 //!   update to reach a pod.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
@@ -19,12 +22,14 @@
 pub(crate) mod ceph;
 pub(crate) mod claims;
 pub mod debug_pod;
+pub(crate) mod ensemble_live;
 pub(crate) mod etcd;
 pub(crate) mod host;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
 pub(crate) mod net_wait;
 pub(crate) mod sts_template;
+pub(crate) mod zookeeper;
 
 /// What a step that did not fail found.
 pub(crate) enum Applied {

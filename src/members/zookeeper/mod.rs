@@ -3,12 +3,18 @@
 //! requests, and `mntr` on the leader when it is allowed (its synced followers). The
 //! server list is the static `zoo.cfg`'s: `server.N` is pod `<sts>-<N-1>` (myid =
 //! ordinal + 1, as the kubernetes-zookeeper image writes it), N up to the template's
-//! `--servers`, else the StatefulSet's replicas. Servers are reached by pod IP.
+//! `--servers`, else the StatefulSet's replicas. Servers are reached by pod IP. Where
+//! `conf` is allowed (3.5+), each server's membership and config version are read too
+//! ([`config`]): a dynamic ensemble's members are the servers its config lists, and a
+//! server the config does not list as a participant has no vote (a learner here).
+
+pub mod config;
 
 use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use self::config::{ZkConfig, parse_config, pod_of};
 use super::recognise::Target;
 use super::source::{MemberSource, PollSettings};
 use crate::model::members::{EnsembleKind, EnsemblePoll, Health, MemberStatus, PolledMember};
@@ -115,23 +121,46 @@ fn servers(target: &Target) -> Vec<Server> {
         .or_else(|| target.replicas.and_then(|r| u64::try_from(r).ok()))
         .unwrap_or(0);
     (1..=n)
-        .map(|myid| {
-            let pod = format!("{name}-{}", myid - 1);
-            let address = target
-                .pods
-                .iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_none())
-                .find(|p| p.metadata.name.as_deref() == Some(pod.as_str()))
-                .and_then(|p| p.status.as_ref()?.pod_ip.clone())
-                .map(|ip| format!("{ip}:{}", target.client_port));
-            Server { myid, pod, address }
-        })
+        .map(|myid| server(target, myid, format!("{name}-{}", myid - 1)))
         .collect()
+}
+
+fn server(target: &Target, myid: u64, pod: String) -> Server {
+    let address = target
+        .pods
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .find(|p| p.metadata.name.as_deref() == Some(pod.as_str()))
+        .and_then(|p| p.status.as_ref()?.pod_ip.clone())
+        .map(|ip| format!("{ip}:{}", target.client_port));
+    Server { myid, pod, address }
+}
+
+/// The membership most serving servers report (the leader's on a tie).
+fn agreed_config(members: &[PolledMember]) -> Option<ZkConfig> {
+    let configs: Vec<(bool, ZkConfig)> = members
+        .iter()
+        .filter_map(|m| {
+            let s = m.status.as_ref()?;
+            let c = parse_config(&s.membership.join("\n"))?;
+            Some((
+                s.leader != 0,
+                ZkConfig {
+                    version: s.config_version.clone(),
+                    ..c
+                },
+            ))
+        })
+        .collect();
+    configs
+        .iter()
+        .max_by_key(|(leads, c)| (configs.iter().filter(|(_, o)| o == c).count(), *leads))
+        .map(|(_, c)| c.clone())
 }
 
 impl ZooKeeperSource {
     /// Sends a four-letter word and reads the answer to the end.
-    async fn word(&self, address: &str, word: &str) -> Result<String, String> {
+    pub(crate) async fn word(&self, address: &str, word: &str) -> Result<String, String> {
         let connect =
             tokio::time::timeout(self.settings.connect_timeout, TcpStream::connect(address));
         let mut stream = match connect.await {
@@ -206,15 +235,28 @@ impl ZooKeeperSource {
                 } else {
                     None
                 };
+                // Where `conf` is allowed (3.5+), the membership this server runs.
+                let config = self
+                    .word(address, "conf")
+                    .await
+                    .ok()
+                    .and_then(|c| parse_config(&c));
+                let config_version = config.as_ref().and_then(|c| c.version.clone());
                 member.learner = s.mode == "observer";
                 member.status = Some(MemberStatus {
+                    membership: config
+                        .as_ref()
+                        .map(|c| c.servers.iter().map(|l| l.line()).collect())
+                        .unwrap_or_default(),
+                    config_version: config_version.clone(),
+                    synced_followers: synced,
                     leader: if leader { server.myid } else { 0 },
                     // The zxid's epoch and counter: lag is the counter's difference
                     // (a follower at 0x0 is not 2^32 behind a leader at 0x100000000).
                     raft_term: s.zxid >> 32,
                     raft_index: s.zxid & 0xffff_ffff,
                     db_size: i64::try_from(s.node_count).unwrap_or(i64::MAX),
-                    version: summary(&s, synced),
+                    version: summary(&s, synced, config_version.as_deref()),
                     learner: member.learner,
                 });
                 member.health = Health::Healthy;
@@ -237,7 +279,34 @@ impl ZooKeeperSource {
             poll.error = Some("no pod of the ensemble has an IP to ask".to_string());
             return poll;
         }
-        let members = futures::future::join_all(list.iter().map(|s| self.check(s))).await;
+        let mut members = futures::future::join_all(list.iter().map(|s| self.check(s))).await;
+        // A dynamic ensemble: its config names the members; a server it does not list
+        // as a participant has no vote, one it lists beyond the replicas is asked too.
+        if let Some(config) = agreed_config(&members) {
+            let crate::model::members::Owner::StatefulSet { name, .. } = &target.owner else {
+                return poll;
+            };
+            let extra: Vec<Server> = config
+                .servers
+                .iter()
+                .filter(|l| !list.iter().any(|s| s.myid == l.id))
+                .map(|l| {
+                    let pod = pod_of(l, name).unwrap_or_else(|| l.host.clone());
+                    server(target, l.id, pod)
+                })
+                .collect();
+            members.extend(futures::future::join_all(extra.iter().map(|s| self.check(s))).await);
+            for m in &mut members {
+                let votes = config.server(m.id).is_some_and(|l| l.votes());
+                m.learner = m.learner || !votes;
+                if let Some(s) = &mut m.status {
+                    s.learner = m.learner;
+                }
+                if let Some(l) = config.server(m.id) {
+                    m.peer_urls = vec![l.line()];
+                }
+            }
+        }
         if members
             .iter()
             .all(|m| matches!(m.health, Health::Unreachable(_)))
@@ -267,8 +336,11 @@ impl ZooKeeperSource {
 
 /// The server in one line: `3.8.0 leader · 2 synced followers · latency 0/0.2/3 ms ·
 /// 0 outstanding`.
-fn summary(s: &Srvr, synced: Option<u64>) -> String {
+fn summary(s: &Srvr, synced: Option<u64>, config: Option<&str>) -> String {
     let mut parts = vec![format!("{} {}", s.version, s.mode)];
+    if let Some(v) = config {
+        parts.push(format!("config {v}"));
+    }
     if let Some(n) = synced {
         parts.push(format!("{n} synced followers"));
     }
@@ -319,7 +391,8 @@ mod tests {
                     latency: "0/0.0/0".into(),
                     ..Default::default()
                 },
-                Some(2)
+                Some(2),
+                None
             ),
             "3.8.0 leader · 2 synced followers · latency 0/0.0/0 ms · 0 outstanding"
         );

@@ -544,6 +544,21 @@ impl Executor {
             Op::DeleteClaim { namespace, name } => {
                 return steps::claims::delete_claim(c, namespace, name).await;
             }
+            Op::SetUpdateStrategy {
+                namespace,
+                statefulset,
+                strategy,
+                expect_current,
+            } => {
+                return steps::sts_template::set_update_strategy(
+                    c,
+                    namespace,
+                    statefulset,
+                    strategy,
+                    expect_current,
+                )
+                .await;
+            }
             Op::SetContainerCommand {
                 namespace,
                 statefulset,

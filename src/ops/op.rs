@@ -387,6 +387,16 @@ pub enum Op {
         command: Vec<String>,
         expect_current: Vec<String>,
     },
+    /// Set StatefulSet `statefulset`'s `updateStrategy.type` (`OnDelete` lets a plan
+    /// restart pods one at a time with its own checks between them; `RollingUpdate`
+    /// hands rolling back to the controller). `expect_current` is the type the
+    /// operator saw.
+    SetUpdateStrategy {
+        namespace: String,
+        statefulset: String,
+        strategy: String,
+        expect_current: String,
+    },
 }
 
 impl Op {
@@ -406,6 +416,7 @@ impl Op {
             Op::Member(m) => m.action(),
             Op::DeleteClaim { .. } => "delete-pvc",
             Op::SetContainerCommand { .. } => "set-template-command",
+            Op::SetUpdateStrategy { .. } => "set-update-strategy",
         }
     }
 
@@ -449,6 +460,11 @@ impl Op {
                 ObjectRef::new("PersistentVolumeClaim", Some(namespace), name.as_str())
             }
             Op::SetContainerCommand {
+                namespace,
+                statefulset,
+                ..
+            }
+            | Op::SetUpdateStrategy {
                 namespace,
                 statefulset,
                 ..
@@ -574,6 +590,19 @@ impl Op {
                 ..
             } => format!(
                 "Patch StatefulSet {namespace}/{statefulset}: the command of container {container} in the pod template (the change shown above; its update strategy then restarts the pods)"
+            ),
+            Op::SetUpdateStrategy {
+                namespace,
+                statefulset,
+                strategy,
+                ..
+            } => format!(
+                "Set the update strategy of StatefulSet {namespace}/{statefulset} to {strategy}{}",
+                if strategy == "OnDelete" {
+                    " (a template change then restarts no pod by itself: the plan restarts them one at a time)"
+                } else {
+                    ""
+                }
             ),
             Op::DeleteClaim { namespace, name } => format!(
                 "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"

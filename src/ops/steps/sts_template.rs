@@ -76,6 +76,62 @@ pub(crate) async fn set_command(
     }
 }
 
+fn strategy_of(sts: &StatefulSet) -> String {
+    sts.spec
+        .as_ref()
+        .and_then(|s| s.update_strategy.as_ref())
+        .and_then(|u| u.type_.clone())
+        .unwrap_or_else(|| "RollingUpdate".to_string())
+}
+
+pub(crate) async fn set_update_strategy(
+    client: &Client,
+    namespace: &str,
+    statefulset: &str,
+    strategy: &str,
+    expect_current: &str,
+) -> Result<Applied, StepError> {
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+    let what = format!("StatefulSet {namespace}/{statefulset}");
+    let before = super::kube::read(&format!("get {what}"), api.get(statefulset)).await?;
+    let current = strategy_of(&before);
+    if current == strategy {
+        return Ok(Applied::AlreadyDone(format!(
+            "{what} already updates with {strategy}"
+        )));
+    }
+    if current != expect_current {
+        return Err(StepError::Failed(format!(
+            "{what}'s update strategy is {current}, not the {expect_current} the plan was made for; nothing was patched"
+        )));
+    }
+    // A merge patch: RollingUpdate's own settings go when OnDelete is set.
+    let rolling = if strategy == "RollingUpdate" {
+        json!({"partition": 0})
+    } else {
+        serde_json::Value::Null
+    };
+    let patch = json!({"spec": {"updateStrategy": {"type": strategy, "rollingUpdate": rolling}}});
+    super::kube::write(
+        &format!("patch {what}"),
+        api.patch(
+            statefulset,
+            &super::kube::patch_params(),
+            &Patch::Merge(&patch),
+        ),
+    )
+    .await?;
+    let after = super::kube::read(&format!("re-check {what}"), api.get(statefulset)).await?;
+    if strategy_of(&after) == strategy {
+        Ok(Applied::Done(format!("{what} updates with {strategy}")))
+    } else {
+        Err(StepError::Failed(format!(
+            "the patch of {what} was accepted but its strategy is {}",
+            strategy_of(&after)
+        )))
+    }
+}
+
 fn ready(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
         && p.status

@@ -7,12 +7,14 @@
 //! commands (or the next wizard) or the plan ([`plan`]), which the quorum guard
 //! ([`plan::guard`]) has checked.
 //!
-//! etcd is the only kind today; a ZooKeeper ensemble brings its own member steps for
-//! the same [`crate::ops::ensemble::MemberChange`]s.
+//! etcd's plans are in [`plan`]; ZooKeeper's ([`zookeeper`]) reuse the same pages,
+//! guard and member changes, with `reconfig` (dynamic) or a one-at-a-time restart
+//! with a new server list (static).
 
 pub mod join;
 pub mod plan;
 pub mod template;
+pub mod zookeeper;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -90,6 +92,8 @@ pub struct Facts {
     pub peer_port: u16,
     /// Where snapshots before removals are saved.
     pub snapshot_dir: PathBuf,
+    /// How a ZooKeeper ensemble's membership changes (`ZkMode::None` for etcd).
+    pub zk: zookeeper::ZkMode,
     pub now: Timestamp,
 }
 
@@ -203,20 +207,8 @@ pub fn gather(
         })
         .ok_or_else(|| WizardError::NotApplicable {
             what: format!("StatefulSet {namespace}/{name}"),
-            why: "is not a recognised ensemble (etcd): use the plain scale".to_string(),
+            why: "is not a recognised ensemble (etcd, ZooKeeper): use the plain scale".to_string(),
         })?;
-    if ensemble.kind != crate::model::members::EnsembleKind::Etcd {
-        // ZooKeeper's member-aware scaling (static `--servers` rolls, dynamic
-        // `reconfig`) is not built yet; its plain scale would leave new servers
-        // outside the ensemble, so neither is offered.
-        return Err(WizardError::NotApplicable {
-            what: format!("StatefulSet {namespace}/{name}"),
-            why: format!(
-                "is a {} ensemble: its member-aware scaling is not built yet, and a plain scale starts servers the ensemble's config does not list (change replicas and --servers together, then roll every server)",
-                ensemble.kind.as_str()
-            ),
-        });
-    }
     if target < 1 {
         return Err(WizardError::Invalid {
             input: target.to_string(),
@@ -274,6 +266,17 @@ pub fn gather(
         .min_by_key(|v| major_minor(v))
         .or(image_version);
     let (peer_host_pattern, peer_scheme, peer_port) = peer_pattern(&ensemble.members);
+    let zk = match ensemble.kind {
+        EnsembleKind::ZooKeeper => {
+            let servers =
+                crate::members::recognise::recognise([sts], [], |ns, n| s.pod(ns, n).cloned())
+                    .into_iter()
+                    .next()
+                    .and_then(|t| t.servers);
+            zookeeper::mode(&lines, servers, &ensemble.members)
+        }
+        EnsembleKind::Etcd => zookeeper::ZkMode::None,
+    };
     Ok(Facts {
         kind: ensemble.kind,
         namespace: namespace.to_string(),
@@ -306,6 +309,7 @@ pub fn gather(
         peer_scheme,
         peer_port,
         snapshot_dir,
+        zk,
         now: s.now,
     })
 }
@@ -408,7 +412,7 @@ fn int_or_str(v: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString) -> 
 
 /// What the plan will be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
+pub(super) enum Shape {
     Up,
     Down,
     Orphans,
@@ -450,6 +454,9 @@ pub fn assess(f: &Facts) -> Wizard {
             None,
         );
         return w;
+    }
+    if f.kind == EnsembleKind::ZooKeeper {
+        return zookeeper::assess(f, w, shape, orphans);
     }
     if shape != Shape::Nothing {
         w.add_option(
@@ -523,18 +530,19 @@ fn now_page(f: &Facts) -> Page {
     for m in &f.members {
         let role = if m.leader {
             " leader"
+        } else if m.learner && f.kind == EnsembleKind::ZooKeeper {
+            " without a vote"
         } else if m.learner {
             " learner"
         } else {
             ""
         };
         let pod = m.pod.as_deref().unwrap_or("no pod");
-        let text = format!(
-            "{} {}{role}: {} (pod {pod})",
-            m.label(),
-            m.id_hex(),
-            m.health.word()
-        );
+        let id = match f.kind {
+            EnsembleKind::ZooKeeper => format!("server.{}", m.id),
+            EnsembleKind::Etcd => m.id_hex(),
+        };
+        let text = format!("{} {id}{role}: {} (pod {pod})", m.label(), m.health.word());
         if m.health.is_healthy() {
             p.ok(text)
         } else {
@@ -738,7 +746,13 @@ fn preflight(f: &Facts, shape: Shape, orphans: &[Orphan]) -> (Page, Blocked) {
             }
         }
     }
-    match &f.budgets {
+    budgets_lines(&mut p, &f.budgets);
+    (p, blocked)
+}
+
+/// The budgets that select the pods, one line each (the preflight of every kind).
+fn budgets_lines(p: &mut Page, budgets: &Result<Vec<Budget>, String>) {
+    match budgets {
         Ok(b) if b.is_empty() => p.plain("no PodDisruptionBudget selects the pods"),
         Ok(b) => {
             for b in b {
@@ -750,7 +764,6 @@ fn preflight(f: &Facts, shape: Shape, orphans: &[Orphan]) -> (Page, Blocked) {
         }
         Err(e) => p.warn(format!("PodDisruptionBudgets not read: {e}")),
     }
-    (p, blocked)
 }
 
 #[cfg(test)]

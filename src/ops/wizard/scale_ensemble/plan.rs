@@ -33,7 +33,7 @@ pub struct Choices {
 }
 
 impl Facts {
-    fn member_op(&self, change: MemberChange) -> Step {
+    pub(super) fn member_op(&self, change: MemberChange) -> Step {
         let destructive = matches!(
             change,
             MemberChange::Remove { .. } | MemberChange::AddVoter { .. }
@@ -47,7 +47,7 @@ impl Facts {
         )
     }
 
-    fn scale(&self, from: i32, to: i32) -> Step {
+    pub(super) fn scale(&self, from: i32, to: i32) -> Step {
         Step::new(
             Op::Scale {
                 kind: ScaleKind::StatefulSet,
@@ -60,11 +60,11 @@ impl Facts {
         )
     }
 
-    fn wait(&self, what: WaitFor, timeout: Duration) -> Step {
+    pub(super) fn wait(&self, what: WaitFor, timeout: Duration) -> Step {
         Step::new(Op::Wait { what, timeout }, false)
     }
 
-    fn delete_claim(&self, claim: &str) -> Step {
+    pub(super) fn delete_claim(&self, claim: &str) -> Step {
         Step::new(
             Op::DeleteClaim {
                 namespace: self.namespace.clone(),
@@ -74,7 +74,7 @@ impl Facts {
         )
     }
 
-    fn pod_name(&self, ordinal: i32) -> String {
+    pub(super) fn pod_name(&self, ordinal: i32) -> String {
         format!("{}-{ordinal}", self.statefulset)
     }
 
@@ -99,7 +99,7 @@ impl Facts {
         ))
     }
 
-    fn plan_shell(&self, title: String) -> Plan {
+    pub(super) fn plan_shell(&self, title: String) -> Plan {
         Plan::new(
             title,
             ObjectRef::new(

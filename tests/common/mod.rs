@@ -5,6 +5,7 @@
 pub mod journal;
 pub mod pty;
 pub mod rbd;
+pub mod zk_writer;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

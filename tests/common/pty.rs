@@ -18,6 +18,8 @@ pub struct Options<'a> {
     /// Talk to the lab's Ceph as `client.admin` (otherwise `--no-ceph`).
     pub ceph: bool,
     pub args: &'a [&'a str],
+    /// Extra environment for kcops (`KCOPS_ZK_AUTH` ...).
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl Default for Options<'_> {
@@ -27,6 +29,7 @@ impl Default for Options<'_> {
             cols: 160,
             ceph: false,
             args: &[],
+            env: &[],
         }
     }
 }
@@ -86,6 +89,9 @@ impl Console {
         cmd.env("XDG_STATE_HOME", dir.join("state"));
         cmd.env("XDG_CONFIG_HOME", dir.join("config"));
         cmd.env("TERM", "xterm-256color");
+        for (k, v) in opts.env {
+            cmd.env(k, v);
+        }
         cmd.env_remove("NO_COLOR");
         let child = pair
             .slave
@@ -180,4 +186,36 @@ pub fn all_steps_done(screen: &str) -> bool {
             .collect();
         matches!(token.split_once('/'), Some((a, b)) if !a.is_empty() && a == b)
     })
+}
+
+/// Runs `:scale <ns>/<sts> <replicas>` through the wizard: pages with Enter until the
+/// typed confirmation, the name typed, then waits up to `timeout` for the plan's end
+/// (a failed step panics with the screen). Returns how long the run took.
+pub fn run_scale(
+    console: &mut Console,
+    namespace: &str,
+    statefulset: &str,
+    replicas: usize,
+    timeout: Duration,
+) -> Duration {
+    console.send(&format!(":scale {namespace}/{statefulset} {replicas}\r"));
+    console.wait("the assessed wizard", Duration::from_secs(30), |s| {
+        s.contains("The ensemble now")
+    });
+    let prompt = format!("Type {statefulset}");
+    for _ in 0..8 {
+        if console.screen().contains(&prompt) {
+            break;
+        }
+        console.send("\r");
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    console.wait_text(&prompt, Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    console.send(&format!("{statefulset}\r"));
+    let done = console.wait("the plan's end", timeout, |s| {
+        s.contains('✗') || all_steps_done(s)
+    });
+    assert!(!done.contains('✗'), "a step failed:\n{done}");
+    started.elapsed()
 }

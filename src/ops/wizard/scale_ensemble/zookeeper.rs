@@ -759,7 +759,11 @@ mod tests {
             }
         }
         // One server cannot restart without an outage: growing from one is refused.
-        assert!(!static_steps("zk", 1, 3, &[]).iter().all(RollStep::keeps_quorum));
+        assert!(
+            !static_steps("zk", 1, 3, &[])
+                .iter()
+                .all(RollStep::keeps_quorum)
+        );
         let up = static_steps("zk", 3, 5, &[]);
         assert_eq!(
             up.iter().map(|s| s.what.as_str()).collect::<Vec<_>>(),

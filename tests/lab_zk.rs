@@ -5,7 +5,11 @@
 //! exec` reaches a server's own files, and `kcops check` is quiet about it; a naive
 //! `kubectl scale sts zk --replicas=5` starts zk-3 and zk-4 with the same three-server
 //! `zoo.cfg`: they exit with ZooKeeper's "My id 4 not in the peer list" and `kcops
-//! check` names each as `members.pod-not-member`. One lab, one test, in that order.
+//! check` names each as `members.pod-not-member`. Then, after that scale is undone,
+//! the scaling wizard in the real console resizes it 3 -> 5 -> 3 (replicas and
+//! `--servers` together, one restart at a time): after each, every server serves,
+//! one leads with all followers synced, and every `zoo.cfg` lists the same servers.
+//! One lab, one test, in that order.
 
 mod common;
 
@@ -13,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use common::pty::{Console, Options};
+use common::pty::{Console, Options, run_scale};
 use common::{Lab, kcops_command, shared, wait_for};
 
 fn lab() -> &'static Lab {
@@ -201,4 +205,94 @@ fn three_servers_form_an_ensemble_and_a_naive_scale_leaves_two_outside() {
     let text = report.to_string();
     assert!(text.contains("My id 4 not in the peer list"), "{text}");
     assert!(text.contains("lists server.1 to server.3"), "{text}");
+
+    // Undo the naive scale, then resize through the wizard: 3 -> 5 -> 3.
+    lab.kubectl_ok(&["scale", "sts", "zk", "--replicas=3"]);
+    for name in ["zk-3", "zk-4"] {
+        wait_for(&format!("{name} gone"), Duration::from_secs(60), || {
+            (!lab.kubectl(&["get", "pod", name]).status.success()).then_some(())
+        });
+    }
+    lab.kubectl_ok(&[
+        "delete",
+        "pvc",
+        "datadir-zk-3",
+        "datadir-zk-4",
+        "--ignore-not-found",
+    ]);
+    resize_through_the_wizard(lab);
+}
+
+/// Every server's `srvr` mode (sorted) and the leader's synced followers, once `n`
+/// servers serve with one leader, all followers synced.
+fn settled(lab: &Lab, n: usize) {
+    wait_for(
+        &format!("{n} servers, one leader, {} synced", n - 1),
+        Duration::from_secs(90),
+        || {
+            let ips: Vec<String> = (0..n)
+                .map(|i| lab.running_pod_ip(&format!("zk-{i}")))
+                .collect::<Option<_>>()?;
+            let modes: Vec<String> = ips
+                .iter()
+                .map(|ip| mode(&lab.four_letter_word(ip, "srvr")))
+                .collect::<Option<_>>()?;
+            let leader = ips.iter().zip(&modes).find(|(_, m)| *m == "leader")?.0;
+            let synced = lab
+                .four_letter_word(leader, "mntr")
+                .contains(&format!("zk_synced_followers\t{}", n - 1));
+            let followers = modes.iter().filter(|m| *m == "follower").count();
+            (followers == n - 1 && synced).then_some(())
+        },
+    );
+    // Every server's zoo.cfg lists exactly server.1 .. server.n.
+    for i in 0..n {
+        let cfg = lab.kubectl_ok(&[
+            "exec",
+            &format!("zk-{i}"),
+            "--",
+            "cat",
+            "/opt/zookeeper/conf/zoo.cfg",
+        ]);
+        let listed: Vec<&str> = cfg.lines().filter(|l| l.starts_with("server.")).collect();
+        let want: Vec<String> = (1..=n)
+            .map(|id| {
+                format!(
+                    "server.{id}=zk-{}.zk-hs.default.svc.cluster.local:2888:3888",
+                    id - 1
+                )
+            })
+            .collect();
+        assert_eq!(listed, want, "zk-{i}'s zoo.cfg");
+    }
+}
+
+fn resize_through_the_wizard(lab: &Lab) {
+    settled(lab, 3);
+    let mut console = Console::start(lab, Options::default());
+    console.send("9");
+    console.wait_text("3 voters · quorum 2 · tolerates 1", Duration::from_secs(90));
+    let up = run_scale(&mut console, "default", "zk", 5, Duration::from_secs(600));
+    settled(lab, 5);
+    assert_eq!(
+        lab.kubectl_ok(&[
+            "get",
+            "sts",
+            "zk",
+            "-o",
+            "jsonpath={.spec.updateStrategy.type}"
+        ]),
+        "RollingUpdate",
+        "the update strategy was not handed back"
+    );
+    console.send("\x1b");
+    console.send("9");
+    console.wait_text("5 voters · quorum 3 · tolerates 2", Duration::from_secs(60));
+    let down = run_scale(&mut console, "default", "zk", 3, Duration::from_secs(600));
+    settled(lab, 3);
+    assert_eq!(
+        lab.kubectl_ok(&["get", "sts", "zk", "-o", "jsonpath={.spec.replicas}"]),
+        "3"
+    );
+    eprintln!("static 3 -> 5 took {up:?}, 5 -> 3 took {down:?}");
 }

@@ -90,8 +90,20 @@ pub struct RollStep {
 }
 
 impl RollStep {
+    /// Every list in use has a quorum up, and any two lists' quorums overlap (lists
+    /// whose quorums could be disjoint, as 3 and 5 servers' are, could elect two
+    /// leaders at once: a static list only ever changes by one server).
     pub fn keeps_quorum(&self) -> bool {
-        self.lists.iter().all(|(_, up, q)| up >= q)
+        self.lists.iter().all(|(_, up, q)| up >= q) && self.overlap()
+    }
+
+    fn overlap(&self) -> bool {
+        self.lists.iter().all(|(a, _, qa)| {
+            self.lists.iter().all(|(b, _, qb)| {
+                let big = usize::try_from(*a.max(b)).unwrap_or(usize::MAX);
+                a == b || qa + qb > big
+            })
+        })
     }
 
     pub fn render(&self) -> String {
@@ -105,29 +117,42 @@ impl RollStep {
                 )
             })
             .collect();
-        format!("{}: {}", self.what, lists.join(" · "))
+        let overlap = if self.lists.len() > 1 && !self.overlap() {
+            " · their quorums need not overlap (two leaders possible) ✗"
+        } else {
+            ""
+        };
+        format!("{}: {}{overlap}", self.what, lists.join(" · "))
+    }
+}
+
+/// The sizes a static resize passes through: one server at a time.
+pub fn sizes(from: u32, to: u32) -> Vec<(u32, u32)> {
+    if to >= from {
+        (from..to).map(|n| (n, n + 1)).collect()
+    } else {
+        (to..from).rev().map(|n| (n + 1, n)).collect()
     }
 }
 
 /// The states a static resize from `from` to `to` servers passes through, in the
-/// plan's order (servers are `(myid, size of the list it runs)`).
-/// `down` are the myids not serving now: they count as down at every step.
+/// plan's order (servers are `(myid, size of the list it runs)`), one server more or
+/// less at a time; `down` are the myids not serving now (down at every step).
 pub fn static_steps(sts: &str, from: u32, to: u32, down: &[u64]) -> Vec<RollStep> {
-    let (from, to) = (u64::from(from), u64::from(to));
-    let mut running: Vec<(u64, u64)> = (1..=from).map(|id| (id, from)).collect();
+    let mut running: Vec<(u64, u64)> = (1..=u64::from(from))
+        .map(|id| (id, u64::from(from)))
+        .collect();
     let mut out = Vec::new();
-    let sick = down;
-    let state = |what: String, running: &[(u64, u64)], down: Option<u64>| {
+    let state = |what: String, running: &[(u64, u64)], restarting: Option<u64>| {
         let up: Vec<u64> = running
             .iter()
             .map(|(id, _)| *id)
-            .filter(|id| Some(*id) != down)
-            .filter(|id| !sick.contains(id))
+            .filter(|id| Some(*id) != restarting && !down.contains(id))
             .collect();
-        let mut sizes: Vec<u64> = running.iter().map(|(_, n)| *n).collect();
-        sizes.sort();
-        sizes.dedup();
-        let lists = sizes
+        let mut lists: Vec<u64> = running.iter().map(|(_, n)| *n).collect();
+        lists.sort();
+        lists.dedup();
+        let lists = lists
             .into_iter()
             .map(|n| {
                 let listed = up.iter().filter(|id| **id <= n).count();
@@ -137,32 +162,30 @@ pub fn static_steps(sts: &str, from: u32, to: u32, down: &[u64]) -> Vec<RollStep
         RollStep { what, up, lists }
     };
     let pod = |id: u64| format!("{sts}-{}", id - 1);
-    if to > from {
-        for id in from + 1..=to {
-            running.push((id, to));
+    for (a, b) in sizes(from, to) {
+        let (a, b) = (u64::from(a), u64::from(b));
+        if b > a {
+            running.push((b, b));
             out.push(state(
-                format!("start {} (server.{id}) with the {to}-server list", pod(id)),
+                format!("start {} (server.{b}) with the {b}-server list", pod(b)),
                 &running,
                 None,
             ));
         }
-    }
-    let staying = from.min(to);
-    for id in (1..=staying).rev() {
-        out.push(state(
-            format!("restart {} (server.{id})", pod(id)),
-            &running,
-            Some(id),
-        ));
-        if let Some(s) = running.iter_mut().find(|(i, _)| *i == id) {
-            s.1 = to;
-        }
-    }
-    if to < from {
-        for id in (to + 1..=from).rev() {
-            running.retain(|(i, _)| *i != id);
+        for id in (1..=a.min(b)).rev() {
             out.push(state(
-                format!("remove {} (server.{id})", pod(id)),
+                format!("restart {} (server.{id}) with the {b}-server list", pod(id)),
+                &running,
+                Some(id),
+            ));
+            if let Some(s) = running.iter_mut().find(|(i, _)| *i == id) {
+                s.1 = b;
+            }
+        }
+        if b < a {
+            running.retain(|(i, _)| *i != a);
+            out.push(state(
+                format!("remove {} (server.{a})", pod(a)),
                 &running,
                 None,
             ));
@@ -225,62 +248,68 @@ impl Facts {
         )
     }
 
-    /// Static resize: the template's list and (growing) the replicas, then one
-    /// server restarted at a time, then (shrinking) the servers above the new size.
+    /// Static resize, one server more or less at a time: the template's list (and,
+    /// growing, the replicas), then every server that stays restarted one at a time
+    /// with a settle check after each, then (shrinking) the highest server goes.
     pub(crate) fn plan_zk_static(&self, choices: Choices) -> Plan {
         let (from, to) = (self.replicas, self.target);
-        let size = u32::try_from(to).unwrap_or(0);
-        let voters = usize::try_from(to).unwrap_or(0);
         let mut plan = self.plan_shell(format!(
-            "Resize the static ZooKeeper ensemble {}/{} from {from} to {to} servers, restarting one server at a time",
+            "Resize the static ZooKeeper ensemble {}/{} from {from} to {to} servers, one server and one restart at a time",
             self.namespace, self.statefulset
         ));
         let own = self.update_strategy != "OnDelete";
         if own {
             plan = plan.step(self.strategy("OnDelete", &self.update_strategy));
         }
-        plan = plan.step(Step::new(
-            Op::SetContainerCommand {
-                namespace: self.namespace.clone(),
-                statefulset: self.statefulset.clone(),
-                container: self.container.clone(),
-                command: with_servers(&self.command, size),
-                expect_current: self.command.clone(),
-            },
-            true,
-        ));
-        if to > from {
-            plan = plan.step(self.scale(from, to));
-            for o in from..to {
-                plan = plan.step(self.wait_updated(o));
+        let mut command = self.command.clone();
+        let steps = sizes(
+            u32::try_from(from).unwrap_or(0),
+            u32::try_from(to).unwrap_or(0),
+        );
+        for (a, b) in steps {
+            let (a, b) = (i32::try_from(a).unwrap_or(0), i32::try_from(b).unwrap_or(0));
+            let voters = usize::try_from(b).unwrap_or(0);
+            let next = with_servers(&command, u32::try_from(b).unwrap_or(0));
+            plan = plan.step(Step::new(
+                Op::SetContainerCommand {
+                    namespace: self.namespace.clone(),
+                    statefulset: self.statefulset.clone(),
+                    container: self.container.clone(),
+                    command: next.clone(),
+                    expect_current: command,
+                },
+                true,
+            ));
+            command = next;
+            if b > a {
+                plan = plan
+                    .step(self.scale(a, b))
+                    .step(self.wait_updated(a))
+                    .step(self.settle(voters));
             }
-            plan = plan.step(self.settle(voters));
-        }
-        for o in (0..from.min(to)).rev() {
-            plan = plan
-                .step(Step::new(
-                    Op::DeletePod {
-                        namespace: self.namespace.clone(),
-                        name: self.pod_name(o),
-                        grace: None,
-                    },
-                    true,
-                ))
-                .step(self.wait_updated(o))
-                .step(self.settle(voters));
-        }
-        if to < from {
-            plan = plan.step(self.scale(from, to));
-            for o in (to..from).rev() {
-                plan = plan.step(self.wait(
+            for o in (0..a.min(b)).rev() {
+                plan = plan
+                    .step(Step::new(
+                        Op::DeletePod {
+                            namespace: self.namespace.clone(),
+                            name: self.pod_name(o),
+                            grace: None,
+                        },
+                        true,
+                    ))
+                    .step(self.wait_updated(o))
+                    .step(self.settle(voters));
+            }
+            if b < a {
+                plan = plan.step(self.scale(a, b)).step(self.wait(
                     WaitFor::PodGone {
                         namespace: self.namespace.clone(),
-                        name: self.pod_name(o),
+                        name: self.pod_name(b),
                     },
                     super::plan::POD_GONE_TIMEOUT,
                 ));
                 if choices.delete_claims {
-                    for claim in self.claims_of(o) {
+                    for claim in self.claims_of(b) {
                         plan = plan.step(self.delete_claim(&claim));
                     }
                 }
@@ -289,7 +318,7 @@ impl Facts {
         if own {
             plan = plan.step(self.strategy(&self.update_strategy, "OnDelete"));
         }
-        plan.step(self.settle(voters))
+        plan.step(self.settle(usize::try_from(to).unwrap_or(0)))
     }
 
     /// The server line a new pod `ordinal` is added with.
@@ -516,8 +545,8 @@ fn after_page(
     match &f.zk {
         ZkMode::Static { servers } => {
             p.plain(format!(
-                "{} -> {} servers: every zoo.cfg lists server.1 to server.{}; the plan restarts one server at a time and waits for a leader and every server serving before the next (zoo.cfg lists {servers} now)",
-                f.replicas, f.target, f.target
+                "{} -> {} servers, one server more or less at a time (lists two apart could elect two leaders): each size's zoo.cfg reaches every server by restarting one at a time, waiting for a leader and every server serving before the next (zoo.cfg lists {servers} now)",
+                f.replicas, f.target
             ));
             let steps = static_steps(
                 &f.statefulset,
@@ -752,7 +781,7 @@ mod tests {
 
     #[test]
     fn static_resizes_keep_a_quorum_at_every_step() {
-        for (from, to) in [(3, 5), (5, 3), (3, 1), (3, 4), (5, 7), (7, 3)] {
+        for (from, to) in [(3, 5), (5, 3), (3, 4), (5, 7), (7, 3)] {
             let steps = static_steps("zk", from, to, &[]);
             for s in &steps {
                 assert!(s.keeps_quorum(), "{from} -> {to}: {}", s.render());
@@ -768,26 +797,46 @@ mod tests {
         assert_eq!(
             up.iter().map(|s| s.what.as_str()).collect::<Vec<_>>(),
             [
-                "start zk-3 (server.4) with the 5-server list",
+                "start zk-3 (server.4) with the 4-server list",
+                "restart zk-2 (server.3) with the 4-server list",
+                "restart zk-1 (server.2) with the 4-server list",
+                "restart zk-0 (server.1) with the 4-server list",
                 "start zk-4 (server.5) with the 5-server list",
-                "restart zk-2 (server.3)",
-                "restart zk-1 (server.2)",
-                "restart zk-0 (server.1)"
+                "restart zk-3 (server.4) with the 5-server list",
+                "restart zk-2 (server.3) with the 5-server list",
+                "restart zk-1 (server.2) with the 5-server list",
+                "restart zk-0 (server.1) with the 5-server list",
             ]
         );
         assert_eq!(
-            up[2].render(),
-            "restart zk-2 (server.3): 3-server list 2 of 3 up, quorum 2 ✓ · 5-server list 4 of 5 up, quorum 3 ✓"
+            up[1].render(),
+            "restart zk-2 (server.3) with the 4-server list: 3-server list 2 of 3 up, quorum 2 ✓ · 4-server list 3 of 4 up, quorum 3 ✓"
         );
         let down = static_steps("zk", 5, 3, &[]);
-        // A server already down: restarting another loses the quorum of three.
-        let sick = static_steps("zk", 3, 5, &[1]);
-        assert!(!sick.iter().all(RollStep::keeps_quorum));
         assert_eq!(
             down.last().map(|s| s.what.as_str()),
             Some("remove zk-3 (server.4)")
         );
         assert_eq!(down.last().map(|s| s.lists.clone()), Some(vec![(3, 3, 2)]));
+        // A server already down: restarting another loses the quorum of three.
+        let sick = static_steps("zk", 3, 4, &[1]);
+        assert!(!sick.iter().all(RollStep::keeps_quorum));
+    }
+
+    #[test]
+    fn lists_two_apart_could_elect_two_leaders() {
+        // 3 and 5 servers: {1,2} and {3,4,5} are quorums of each, and disjoint.
+        let jump = RollStep {
+            what: "restart zk-2 with the 5-server list".into(),
+            up: vec![1, 2, 3, 4, 5],
+            lists: vec![(3, 3, 2), (5, 5, 3)],
+        };
+        assert!(!jump.keeps_quorum());
+        assert!(
+            jump.render().ends_with("(two leaders possible) ✗"),
+            "{}",
+            jump.render()
+        );
     }
 
     #[test]

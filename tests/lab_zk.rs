@@ -269,7 +269,15 @@ fn settled(lab: &Lab, n: usize) {
 
 fn resize_through_the_wizard(lab: &Lab) {
     settled(lab, 3);
-    let mut console = Console::start(lab, Options::default());
+    // Tall enough for the whole run of a two-size plan (about 20 steps).
+    let mut console = Console::start(
+        lab,
+        Options {
+            rows: 120,
+            cols: 200,
+            ..Default::default()
+        },
+    );
     console.send("9");
     console.wait_text("3 voters · quorum 2 · tolerates 1", Duration::from_secs(90));
     let up = run_scale(&mut console, "default", "zk", 5, Duration::from_secs(600));

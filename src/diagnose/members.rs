@@ -57,7 +57,57 @@ pub(crate) fn check(s: &Snapshot, out: &mut Vec<Finding>) {
             member_findings(&e, m, out);
         }
         pods_not_members(&e, out);
+        config_disagrees(&e, out);
     }
+}
+
+/// Some member reports its membership (ZooKeeper's `conf` on 3.5+).
+fn reports_membership(e: &Ensemble) -> bool {
+    e.members
+        .iter()
+        .any(|m| m.status.as_ref().is_some_and(|s| !s.membership.is_empty()))
+}
+
+/// ZooKeeper servers that run different memberships (config versions or server
+/// lists): a reconfig that did not reach one, or a zoo.cfg edited on one volume.
+fn config_disagrees(e: &Ensemble, out: &mut Vec<Finding>) {
+    use crate::members::zookeeper::config::{ZkConfig, parse_config};
+    let reported: Vec<(&Member, String)> = e
+        .members
+        .iter()
+        .filter_map(|m| {
+            let s = m.status.as_ref()?;
+            let c = parse_config(&s.membership.join("\n"))?;
+            let c = ZkConfig {
+                version: s.config_version.clone(),
+                ..c
+            };
+            Some((m, c.fingerprint()))
+        })
+        .collect();
+    let mut distinct: Vec<&str> = reported.iter().map(|(_, f)| f.as_str()).collect();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return;
+    }
+    let evidence = reported
+        .iter()
+        .map(|(m, f)| format!("{} ({}) runs {f}", m.label(), e.member_id(m)))
+        .collect();
+    out.push(finding(
+        e,
+        "members.config-disagrees",
+        Severity::Warning,
+        e.subject(),
+        evidence,
+        format!(
+            "The servers of {} do not run the same membership (server ids and config              version as `ids@version`): a server that missed a reconfiguration, or whose              zoo.cfg was written by hand, counts votes over another list, and two lists              whose quorums need not overlap can elect two leaders.",
+            e.label()
+        ),
+        "Find the server whose list differs (`echo conf | nc <pod IP> 2181`); on a          dynamic ensemble let it rejoin (restart it: it takes the leader's config), on a          static one give every server the same --servers and restart them one at a time          (kcops: :scale to the current size)."
+            .to_string(),
+    ));
 }
 
 /// A registered member as a finding's subject: `EtcdMember default/etcd-2` (the
@@ -169,7 +219,7 @@ fn member_findings(e: &Ensemble, m: &Member, out: &mut Vec<Finding>) {
             format!(
                 "member {} id {} peer {} is registered; no pod of {} runs it",
                 m.label(),
-                m.id_hex(),
+                e.member_id(m),
                 if peer.is_empty() { "-" } else { &peer },
                 e.label()
             ),
@@ -180,6 +230,9 @@ fn member_findings(e: &Ensemble, m: &Member, out: &mut Vec<Finding>) {
         }
         let removal = match e.kind {
             crate::members::EnsembleKind::Etcd => format!("etcdctl member remove {}", m.id_hex()),
+            crate::members::EnsembleKind::ZooKeeper if reports_membership(e) => {
+                format!("zkCli.sh reconfig -remove {} (as a super user)", m.id)
+            }
             crate::members::EnsembleKind::ZooKeeper => format!(
                 "remove server.{} from every server's zoo.cfg and restart them one by one",
                 m.id
@@ -371,7 +424,7 @@ fn stale_claims(e: &Ensemble, out: &mut Vec<Finding>) {
             evidence.push(format!(
                 "member {} ({}) is still registered",
                 m.label(),
-                m.id_hex()
+                e.member_id(m)
             ));
         }
         out.push(finding(

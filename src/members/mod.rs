@@ -145,6 +145,15 @@ impl Ensemble {
         self.owner.label()
     }
 
+    /// How the ensemble's own tools name member `m`: etcd's hex id, ZooKeeper's
+    /// `server.<myid>` (a decimal myid: `server.10`, not `server.a`).
+    pub fn member_id(&self, m: &Member) -> String {
+        match self.kind {
+            EnsembleKind::Etcd => m.id_hex(),
+            EnsembleKind::ZooKeeper => format!("server.{}", m.id),
+        }
+    }
+
     /// Voters and learners as registered.
     pub fn quorum(&self) -> Quorum {
         let learners = self.members.iter().filter(|m| m.learner).count();

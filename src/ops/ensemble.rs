@@ -64,6 +64,11 @@ pub enum MemberChange {
     Snapshot { path: PathBuf },
     /// Wait until `voters` voters, no learner, every member healthy (no change).
     Verify { voters: usize, timeout: Duration },
+    /// Restart one server still on the StatefulSet's old revision (a follower before
+    /// the leader: the servers already on the new list then have a quorum to elect
+    /// from), wait for it to come back on the new one and for `voters` voters to
+    /// serve (a static ZooKeeper list reaching every server).
+    RestartNext { voters: usize, timeout: Duration },
 }
 
 /// A member step: the ensemble and the change.
@@ -83,6 +88,7 @@ impl MemberOp {
             MemberChange::MoveLeaderAway { .. } => "move-leader",
             MemberChange::Snapshot { .. } => "snapshot-save",
             MemberChange::Verify { .. } => "member-verify",
+            MemberChange::RestartNext { .. } => "restart-member",
         }
     }
 
@@ -99,9 +105,9 @@ impl MemberOp {
             | MemberChange::Promote { name, .. }
             | MemberChange::Remove { name, .. }
             | MemberChange::MoveLeaderAway { name, .. } => name.clone(),
-            MemberChange::Snapshot { .. } | MemberChange::Verify { .. } => {
-                self.ensemble.statefulset.clone()
-            }
+            MemberChange::Snapshot { .. }
+            | MemberChange::Verify { .. }
+            | MemberChange::RestartNext { .. } => self.ensemble.statefulset.clone(),
         }
     }
 
@@ -137,6 +143,10 @@ impl MemberOp {
             ),
             MemberChange::Verify { voters, timeout } => format!(
                 "Wait up to {} for the {of} to have {voters} healthy voters and no learner",
+                human_duration(*timeout)
+            ),
+            MemberChange::RestartNext { voters, timeout } => format!(
+                "Restart the next server of the {of} still on the old template (followers before the leader), then wait up to {} for it to be back and {voters} voters to serve",
                 human_duration(*timeout)
             ),
         }
@@ -185,7 +195,9 @@ pub fn apply(members: &mut Vec<Counted>, change: &MemberChange) {
                 m.healthy = true;
             }
         }
-        MemberChange::MoveLeaderAway { .. } | MemberChange::Snapshot { .. } => {}
+        MemberChange::MoveLeaderAway { .. }
+        | MemberChange::Snapshot { .. }
+        | MemberChange::RestartNext { .. } => {}
     }
 }
 
@@ -208,7 +220,11 @@ pub fn check_step(members: &[Counted], change: &MemberChange) -> Result<(), Quor
     }
     let mut after = members.to_vec();
     apply(&mut after, change);
-    let (q, healthy) = shape(&after);
+    let (q, mut healthy) = shape(&after);
+    // A restart takes one voter away while it lasts.
+    if matches!(change, MemberChange::RestartNext { .. }) {
+        healthy = healthy.saturating_sub(1);
+    }
     if q.has_quorum(healthy) {
         Ok(())
     } else {

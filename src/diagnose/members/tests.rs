@@ -293,3 +293,78 @@ fn a_zookeeper_server_without_a_pod_is_an_orphan_removed_from_zoo_cfg() {
         "{orphan}"
     );
 }
+
+/// Gives each ZooKeeper server of `s` the membership `lines` at `version`.
+fn with_membership(mut s: Snapshot, per_server: &[(&[u64], &str)]) -> Snapshot {
+    let mut report = (**s.members.as_ref().expect("a members report")).clone();
+    for (m, (ids, version)) in report.ensembles[0].members.iter_mut().zip(per_server) {
+        if let Some(st) = &mut m.status {
+            st.membership = ids
+                .iter()
+                .map(|i| {
+                    format!(
+                        "server.{i}=zk-{}.zk-hs.default.svc.cluster.local:2888:3888:participant;0.0.0.0:2181",
+                        i - 1
+                    )
+                })
+                .collect();
+            st.config_version = Some(version.to_string());
+        }
+    }
+    s.members = Some(std::sync::Arc::new(report));
+    s
+}
+
+#[test]
+fn zookeeper_servers_running_different_memberships_are_named_with_decimal_ids() {
+    let agree: [(&[u64], &str); 3] = [(&[1, 2, 3], "100000000"); 3];
+    let s = with_membership(zookeeper(3, 3, &[0, 1, 2]), &agree);
+    assert!(found(&s).is_empty(), "{:?}", found(&s));
+    // server.3 missed the reconfiguration that added a fourth server.
+    let s = with_membership(
+        zookeeper(3, 3, &[0, 1, 2]),
+        &[
+            (&[1, 2, 3, 4], "100000003"),
+            (&[1, 2, 3, 4], "100000003"),
+            (&[1, 2, 3], "100000000"),
+        ],
+    );
+    let mut out = Vec::new();
+    check(&s, &mut out);
+    let f = out
+        .iter()
+        .find(|f| f.id == "members.config-disagrees")
+        .unwrap_or_else(|| panic!("no finding: {out:?}"));
+    assert!(
+        f.evidence
+            .contains(&"zk-2 (server.3) runs 1,2,3@100000000".to_string()),
+        "{:?}",
+        f.evidence
+    );
+    assert!(
+        f.evidence
+            .contains(&"zk-0 (server.1) runs 1,2,3,4@100000003".to_string()),
+        "{:?}",
+        f.evidence
+    );
+}
+
+#[test]
+fn a_dynamic_orphan_is_removed_with_reconfig_and_named_in_decimal() {
+    // server.3 is listed by a dynamic config, its pod gone (scaled 3 -> 2 without
+    // reconfig -remove).
+    let both: [(&[u64], &str); 2] = [(&[1, 2, 3], "100000000"); 2];
+    let s = with_membership(zookeeper(2, 3, &[0, 1]), &both);
+    let mut out = Vec::new();
+    check(&s, &mut out);
+    let orphan = out
+        .iter()
+        .find(|f| f.id == "members.orphan")
+        .unwrap_or_else(|| panic!("no orphan: {out:?}"));
+    assert!(orphan.fix.contains("reconfig -remove 3"), "{}", orphan.fix);
+    assert!(
+        orphan.evidence[0].contains("id server.3 "),
+        "{}",
+        orphan.evidence[0]
+    );
+}

@@ -113,6 +113,9 @@ pub(crate) async fn perform(client: &Client, op: &MemberOp) -> Result<Applied, S
         MemberChange::MoveLeaderAway { name, avoid } => move_leader(client, e, name, avoid).await,
         MemberChange::Snapshot { path } => snapshot(client, e, path).await,
         MemberChange::Verify { voters, timeout } => verify(client, e, *voters, *timeout).await,
+        MemberChange::RestartNext { .. } => Err(StepError::Failed(
+            "etcd members are restarted by their StatefulSet's rolling update, not by this step (a plan for ZooKeeper?)".to_string(),
+        )),
     }
 }
 

@@ -133,6 +133,9 @@ pub(crate) async fn perform(client: &Client, op: &MemberOp) -> Result<Applied, S
         } => add(client, e, name, line, &op.change).await,
         MemberChange::Remove { name, id } => remove(client, e, name, *id, &op.change).await,
         MemberChange::Verify { voters, timeout } => verify(client, e, *voters, *timeout).await,
+        MemberChange::RestartNext { voters, timeout } => {
+            restart_next(client, e, *voters, *timeout, &op.change).await
+        }
         other => Err(StepError::Failed(format!(
             "ZooKeeper has no step for {} (a plan for etcd?)",
             MemberOp {
@@ -338,7 +341,7 @@ pub(crate) fn settled(l: &Live, voters: usize) -> Result<String, String> {
     {
         return Err(format!(
             "the leader {} has {synced} synced followers, not {}",
-            leaders[0],
+            leaders.first().copied().unwrap_or_default(),
             voters - 1
         ));
     }
@@ -365,9 +368,10 @@ pub(crate) fn settled(l: &Live, voters: usize) -> Result<String, String> {
             configs.join(" / ")
         ));
     }
+    // A follower serves only with a leader: none among them is one beyond the list.
     Ok(format!(
         "{voters} voters serving, leader {}, {}",
-        leaders[0],
+        leaders.first().copied().unwrap_or("outside the list"),
         configs
             .first()
             .map_or("membership not reported".to_string(), |c| format!(
@@ -389,4 +393,104 @@ async fn verify(
     settled(&l, voters)
         .map(Applied::Done)
         .map_err(StepError::Failed)
+}
+
+/// The StatefulSet's update revision once the controller has seen its latest
+/// template (`None` before: every pod would look up to date).
+async fn update_revision(client: &Client, e: &EnsembleRef) -> Result<Option<String>, StepError> {
+    let api: kube::Api<k8s_openapi::api::apps::v1::StatefulSet> =
+        kube::Api::namespaced(client.clone(), &e.namespace);
+    let sts = super::kube::read(
+        &format!("get StatefulSet {}/{}", e.namespace, e.statefulset),
+        api.get(&e.statefulset),
+    )
+    .await?;
+    let generation = sts.metadata.generation.unwrap_or_default();
+    let status = sts.status.unwrap_or_default();
+    Ok(status
+        .update_revision
+        .filter(|_| status.observed_generation.unwrap_or_default() >= generation))
+}
+
+/// Restarts one server still on the old revision: a follower first, the leader
+/// last, so the servers already restarted with the new list have a quorum of their
+/// own when the leader goes (a server joins a leader only if the leader's
+/// followers make a quorum of its own list).
+async fn restart_next(
+    client: &Client,
+    e: &EnsembleRef,
+    voters: usize,
+    timeout: Duration,
+    change: &MemberChange,
+) -> Result<Applied, StepError> {
+    let started = Instant::now();
+    let revision = loop {
+        if let Some(r) = update_revision(client, e).await? {
+            break r;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(StepError::Failed(format!(
+                "the StatefulSet controller has not observed {}'s latest template",
+                e.statefulset
+            )));
+        }
+        tokio::time::sleep(RETRY).await;
+    };
+    let now = live(client, e).await?;
+    let old: Vec<&crate::model::pod::Pod> = now
+        .target
+        .pods
+        .iter()
+        .map(|p| p.as_ref())
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("controller-revision-hash"))
+                != Some(&revision)
+        })
+        .collect();
+    let leader = now.leader();
+    let leads = |p: &&crate::model::pod::Pod| {
+        let name = p.metadata.name.as_deref().unwrap_or_default();
+        now.poll
+            .members
+            .iter()
+            .any(|m| m.name == name && Some(m.id) == leader)
+    };
+    let Some(pod) = old
+        .iter()
+        .rev()
+        .find(|p| !leads(p))
+        .or_else(|| old.iter().find(|p| leads(p)))
+    else {
+        return Ok(Applied::AlreadyDone(format!(
+            "every pod of {} runs revision {revision}",
+            e.statefulset
+        )));
+    };
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let role = if leads(pod) {
+        "the leader"
+    } else {
+        "a follower"
+    };
+    refuse_if_unsafe(&now, change)?;
+    let mut memo = Default::default();
+    super::kube::delete_pod(client, &e.namespace, &name, None, &mut memo).await?;
+    let back =
+        super::sts_template::pod_updated(client, &e.namespace, &e.statefulset, &name, timeout)
+            .await?;
+    let l = live_until(client, e, timeout, |l| settled(l, voters).is_ok())
+        .await
+        .map_err(|err| {
+            StepError::Failed(format!(
+                "{name} ({role}) was restarted but the ensemble did not settle: {}",
+                err.text()
+            ))
+        })?;
+    Ok(Applied::Done(format!(
+        "restarted {name} ({role}): {back}; {}",
+        settled(&l, voters).unwrap_or_default()
+    )))
 }

@@ -172,9 +172,13 @@ pub fn static_steps(sts: &str, from: u32, to: u32, down: &[u64]) -> Vec<RollStep
                 None,
             ));
         }
-        for id in (1..=a.min(b)).rev() {
+        let staying = a.min(b);
+        for (i, id) in (1..=staying).rev().enumerate() {
             out.push(state(
-                format!("restart {} (server.{id}) with the {b}-server list", pod(id)),
+                format!(
+                    "restart server {} of {staying} with the {b}-server list (followers first, the leader last)",
+                    i + 1
+                ),
                 &running,
                 Some(id),
             ));
@@ -287,18 +291,11 @@ impl Facts {
                     .step(self.wait_updated(a))
                     .step(self.settle(voters));
             }
-            for o in (0..a.min(b)).rev() {
-                plan = plan
-                    .step(Step::new(
-                        Op::DeletePod {
-                            namespace: self.namespace.clone(),
-                            name: self.pod_name(o),
-                            grace: None,
-                        },
-                        true,
-                    ))
-                    .step(self.wait_updated(o))
-                    .step(self.settle(voters));
+            for _ in 0..a.min(b) {
+                plan = plan.step(self.member_op(MemberChange::RestartNext {
+                    voters,
+                    timeout: RESTART_TIMEOUT,
+                }));
             }
             if b < a {
                 plan = plan.step(self.scale(a, b)).step(self.wait(
@@ -798,19 +795,19 @@ mod tests {
             up.iter().map(|s| s.what.as_str()).collect::<Vec<_>>(),
             [
                 "start zk-3 (server.4) with the 4-server list",
-                "restart zk-2 (server.3) with the 4-server list",
-                "restart zk-1 (server.2) with the 4-server list",
-                "restart zk-0 (server.1) with the 4-server list",
+                "restart server 1 of 3 with the 4-server list (followers first, the leader last)",
+                "restart server 2 of 3 with the 4-server list (followers first, the leader last)",
+                "restart server 3 of 3 with the 4-server list (followers first, the leader last)",
                 "start zk-4 (server.5) with the 5-server list",
-                "restart zk-3 (server.4) with the 5-server list",
-                "restart zk-2 (server.3) with the 5-server list",
-                "restart zk-1 (server.2) with the 5-server list",
-                "restart zk-0 (server.1) with the 5-server list",
+                "restart server 1 of 4 with the 5-server list (followers first, the leader last)",
+                "restart server 2 of 4 with the 5-server list (followers first, the leader last)",
+                "restart server 3 of 4 with the 5-server list (followers first, the leader last)",
+                "restart server 4 of 4 with the 5-server list (followers first, the leader last)",
             ]
         );
         assert_eq!(
             up[1].render(),
-            "restart zk-2 (server.3) with the 4-server list: 3-server list 2 of 3 up, quorum 2 ✓ · 4-server list 3 of 4 up, quorum 3 ✓"
+            "restart server 1 of 3 with the 4-server list (followers first, the leader last): 3-server list 2 of 3 up, quorum 2 ✓ · 4-server list 3 of 4 up, quorum 3 ✓"
         );
         let down = static_steps("zk", 5, 3, &[]);
         assert_eq!(

@@ -1,0 +1,287 @@
+//! The lab's `kubeadm` stand-in on the `kubeadm` scenario's machines: `init` with a
+//! v1beta4 config prints kubeadm's phases, writes /etc/kubernetes under the machine's
+//! host root and brings up a cluster whose node is NotReady ("cni plugin not
+//! initialized") until flannel runs; `join` refuses a wrong CA hash and an unknown
+//! token in kubeadm's words and registers a Ready node with the right ones; `reset`
+//! removes what join wrote. One lab for the binary; `init` runs once.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{Lab, shared, wait_for};
+
+/// The initialised cluster: its lab, `init`'s output and its join command's parts.
+struct Cluster {
+    lab: &'static Lab,
+    init_stdout: String,
+    endpoint: String,
+    token: String,
+    hash: String,
+}
+
+const FLANNEL: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-flannel}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-flannel-cfg, namespace: kube-flannel}\ndata:\n  net-conf.json: '{\"Network\": \"10.244.0.0/16\", \"Backend\": {\"Type\": \"vxlan\"}}'\n---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: kube-flannel-ds, namespace: kube-flannel, labels: {app: flannel}}\nspec:\n  selector: {matchLabels: {app: flannel}}\n  template:\n    metadata: {labels: {app: flannel}}\n    spec:\n      hostNetwork: true\n      tolerations: [{operator: Exists, effect: NoSchedule}]\n      containers:\n      - {name: kube-flannel, image: 'ghcr.io/flannel-io/flannel:v0.26.1', command: [/opt/bin/flanneld, --ip-masq, --kube-subnet-mgr]}\n";
+
+/// `kubeadm <args>` on `machine`, through the shim the lab wrote onto its PATH.
+fn kubeadm(lab: &Lab, machine: &str, args: &[&str]) -> Output {
+    let bin = lab.host_root(machine).join("usr/bin");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("kubeadm")
+        .args(args)
+        .env("PATH", path)
+        .env("KCOPS_LAB_KUBEADM_PHASE_MS", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the kubeadm shim: {e}"))
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn node_ready(lab: &Lab, kubeconfig: &std::path::Path, node: &str) -> Option<(String, String)> {
+    let out = lab.kubectl_as(kubeconfig, &["get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}|{.status.conditions[?(@.type==\"Ready\")].message}"]);
+    let s = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, message) = s.split_once('|')?;
+    Some((status.to_string(), message.to_string()))
+}
+
+fn cluster() -> &'static Cluster {
+    static C: OnceLock<Cluster> = OnceLock::new();
+    C.get_or_init(|| {
+        let lab = shared("kubeadm", "kubeadm", &["--no-ceph"]);
+        let root = lab.host_root("master");
+        let config = lab.runtime_dir.join("kubeadm-init.yaml");
+        std::fs::write(&config, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  criSocket: unix:///var/run/containerd/containerd.sock\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.32.4\nimageRepository: registry.aliyuncs.com/google_containers\nnetworking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.96.0.0/12\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let out = kubeadm(lab, "master", &["init", "--config", &config.display().to_string()]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "kubeadm init failed:\n{stdout}\n{stderr}");
+        let join = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("kubeadm join "))
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let words: Vec<&str> = join.split_whitespace().collect();
+        let after = |flag: &str| {
+            words
+                .iter()
+                .position(|w| *w == flag)
+                .and_then(|i| words.get(i + 1))
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| panic!("no {flag} in {join:?}"))
+        };
+        let admin = root.join("etc/kubernetes/admin.conf");
+        let (status, message) = wait_for("master registered", Duration::from_secs(20), || {
+            node_ready(lab, &admin, "master")
+        });
+        assert_eq!(status, "False", "master is Ready before any network add-on");
+        assert!(message.contains("cni plugin not initialized"), "{message}");
+        let manifest = lab.runtime_dir.join("flannel.yaml");
+        std::fs::write(&manifest, FLANNEL).unwrap_or_else(|e| panic!("{e}"));
+        let applied = lab.kubectl_as(&admin, &["apply", "-f", &manifest.display().to_string()]);
+        assert!(applied.status.success(), "{}", text(&applied).1);
+        wait_for("master Ready once flannel runs", Duration::from_secs(60), || {
+            node_ready(lab, &admin, "master").filter(|(s, _)| s == "True")
+        });
+        Cluster {
+            lab,
+            endpoint: words[2].to_string(),
+            token: after("--token"),
+            hash: after("--discovery-token-ca-cert-hash"),
+            init_stdout: stdout,
+        }
+    })
+}
+
+#[test]
+fn init_prints_kubeadms_phases_and_writes_etc_kubernetes() {
+    let c = cluster();
+    let phases: Vec<&str> = c
+        .init_stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix('[')?.split(']').next())
+        .collect();
+    for phase in [
+        "init",
+        "preflight",
+        "certs",
+        "kubeconfig",
+        "etcd",
+        "control-plane",
+        "kubelet-start",
+        "wait-control-plane",
+        "api-check",
+        "upload-config",
+        "mark-control-plane",
+        "bootstrap-token",
+        "addons",
+    ] {
+        assert!(
+            phases.contains(&phase),
+            "no [{phase}] in:\n{}",
+            c.init_stdout
+        );
+    }
+    assert!(
+        c.init_stdout
+            .contains("[init] Using Kubernetes version: v1.32.4")
+    );
+    assert!(
+        c.init_stdout
+            .contains("[addons] Applied essential addon: CoreDNS")
+    );
+    assert!(
+        c.init_stdout
+            .contains("Your Kubernetes control-plane has initialized successfully!")
+    );
+    assert!(
+        c.hash.starts_with("sha256:") && c.hash.len() == 71,
+        "{}",
+        c.hash
+    );
+    let root = c.lab.host_root("master");
+    for f in [
+        "etc/kubernetes/admin.conf",
+        "etc/kubernetes/kubelet.conf",
+        "etc/kubernetes/pki/ca.crt",
+        "etc/kubernetes/pki/ca.key",
+        "etc/kubernetes/manifests/etcd.yaml",
+        "etc/kubernetes/manifests/kube-apiserver.yaml",
+        "etc/kubernetes/manifests/kube-controller-manager.yaml",
+        "etc/kubernetes/manifests/kube-scheduler.yaml",
+        "var/lib/kubelet/config.yaml",
+    ] {
+        assert!(root.join(f).is_file(), "init did not write /{f}");
+    }
+    // kube-proxy got the pod subnet (seed 000's kube-proxy lacked it).
+    let admin = root.join("etc/kubernetes/admin.conf");
+    let cm = c.lab.kubectl_as(
+        &admin,
+        &[
+            "get",
+            "cm",
+            "-n",
+            "kube-system",
+            "kube-proxy",
+            "-o",
+            "jsonpath={.data.config\\.conf}",
+        ],
+    );
+    assert!(
+        text(&cm).0.contains("clusterCIDR: 10.244.0.0/16"),
+        "{}",
+        text(&cm).0
+    );
+    // A second init on the same machine fails kubeadm's preflight on the leftovers.
+    let again = kubeadm(c.lab, "master", &["init"]);
+    let (_, err) = text(&again);
+    assert!(!again.status.success());
+    assert!(
+        err.contains(
+            "[ERROR DirAvailable--etc-kubernetes-manifests]: /etc/kubernetes/manifests is not empty"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn join_checks_token_and_hash_as_kubeadm_then_registers_a_ready_node() {
+    let c = cluster();
+    let wrong_hash = format!("sha256:{}", "0".repeat(64));
+    let out = kubeadm(
+        c.lab,
+        "node1",
+        &[
+            "join",
+            &c.endpoint,
+            "--token",
+            &c.token,
+            "--discovery-token-ca-cert-hash",
+            &wrong_hash,
+        ],
+    );
+    let (_, err) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("couldn't validate the identity of the API Server: cluster CA found in cluster-info ConfigMap is invalid: none of the public keys \"{}\" are pinned", c.hash)),
+        "{err}"
+    );
+    let out = kubeadm(
+        c.lab,
+        "node1",
+        &[
+            "join",
+            &c.endpoint,
+            "--token",
+            "abcdef.0123456789abcdef",
+            "--discovery-token-ca-cert-hash",
+            &c.hash,
+        ],
+    );
+    let (_, err) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("token id \"abcdef\" is invalid for this cluster or it has expired"),
+        "{err}"
+    );
+    assert!(
+        !c.lab
+            .host_root("node1")
+            .join("etc/kubernetes/kubelet.conf")
+            .exists(),
+        "a refused join wrote kubelet.conf"
+    );
+
+    let out = kubeadm(
+        c.lab,
+        "node1",
+        &[
+            "join",
+            &c.endpoint,
+            "--token",
+            &c.token,
+            "--discovery-token-ca-cert-hash",
+            &c.hash,
+        ],
+    );
+    let (stdout, err) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{err}");
+    assert!(
+        stdout.contains("This node has joined the cluster:"),
+        "{stdout}"
+    );
+    let admin = c.lab.host_root("master").join("etc/kubernetes/admin.conf");
+    wait_for("node1 Ready", Duration::from_secs(60), || {
+        node_ready(c.lab, &admin, "node1").filter(|(s, _)| s == "True")
+    });
+    let cidr = c.lab.kubectl_as(
+        &admin,
+        &["get", "node", "node1", "-o", "jsonpath={.spec.podCIDR}"],
+    );
+    assert!(text(&cidr).0.starts_with("10.244."), "{}", text(&cidr).0);
+
+    let out = kubeadm(c.lab, "node1", &["reset", "-f"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let root = c.lab.host_root("node1");
+    for f in [
+        "etc/kubernetes/kubelet.conf",
+        "etc/kubernetes/pki/ca.crt",
+        "var/lib/kubelet/config.yaml",
+    ] {
+        assert!(!root.join(f).exists(), "reset left /{f}");
+    }
+    assert!(
+        root.join("etc/cni/net.d/10-flannel.conflist").exists(),
+        "kubeadm reset does not clean CNI config"
+    );
+}

@@ -285,3 +285,76 @@ fn join_checks_token_and_hash_as_kubeadm_then_registers_a_ready_node() {
         "kubeadm reset does not clean CNI config"
     );
 }
+
+/// `kcops setup join`'s discovery (before kubeadm runs) against the lab's cluster-info.
+#[test]
+fn discovery_catches_a_wrong_hash_and_an_expired_token_before_kubeadm() {
+    use kcops::setup::discovery::{DiscoveryError, discover};
+    let c = cluster();
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let wrong = format!("sha256:{}", "1".repeat(64));
+    let err = rt
+        .block_on(discover(
+            &c.endpoint,
+            &c.token,
+            std::slice::from_ref(&wrong),
+        ))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DiscoveryError::CaNotPinned {
+            pins: c.hash.clone()
+        }
+    );
+    assert!(err.to_string().contains("none of the public keys"), "{err}");
+
+    // An expired token: the bootstrap signer never signs it.
+    let admin = c.lab.host_root("master").join("etc/kubernetes/admin.conf");
+    let secret = c.lab.runtime_dir.join("expired-token.yaml");
+    std::fs::write(&secret, "apiVersion: v1\nkind: Secret\nmetadata: {name: bootstrap-token-exp123, namespace: kube-system}\ntype: bootstrap.kubernetes.io/token\nstringData:\n  token-id: exp123\n  token-secret: 0123456789abcdef\n  expiration: \"2020-01-01T00:00:00Z\"\n  usage-bootstrap-authentication: \"true\"\n  usage-bootstrap-signing: \"true\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let created = c
+        .lab
+        .kubectl_as(&admin, &["apply", "-f", &secret.display().to_string()]);
+    assert!(created.status.success(), "{}", text(&created).1);
+    std::thread::sleep(Duration::from_secs(1));
+    let err = rt
+        .block_on(discover(
+            &c.endpoint,
+            "exp123.0123456789abcdef",
+            std::slice::from_ref(&c.hash),
+        ))
+        .unwrap_err();
+    assert_eq!(err, DiscoveryError::TokenUnknownOrExpired("exp123".into()));
+
+    // A wrong secret part of a live token: the signature does not verify.
+    let (id, _) = c.token.split_once('.').unwrap_or_default();
+    let err = rt
+        .block_on(discover(
+            &c.endpoint,
+            &format!("{id}.aaaaaaaaaaaaaaaa"),
+            std::slice::from_ref(&c.hash),
+        ))
+        .unwrap_err();
+    assert_eq!(err, DiscoveryError::BadSignature);
+
+    // 6443 unreachable.
+    let err = rt
+        .block_on(discover(
+            "127.0.0.1:1",
+            &c.token,
+            std::slice::from_ref(&c.hash),
+        ))
+        .unwrap_err();
+    assert!(matches!(err, DiscoveryError::Unreachable { .. }), "{err}");
+
+    let info = rt
+        .block_on(discover(
+            &c.endpoint,
+            &c.token,
+            std::slice::from_ref(&c.hash),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(info.ca_pin, c.hash);
+    assert_eq!(info.server, format!("https://{}", c.endpoint));
+}

@@ -194,9 +194,13 @@ fn init_prints_kubeadms_phases_and_writes_etc_kubernetes() {
     );
 }
 
+/// Joins change the node list a follow watches: one at a time.
+static JOINS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn join_checks_token_and_hash_as_kubeadm_then_registers_a_ready_node() {
     let c = cluster();
+    let _one = JOINS.lock().unwrap_or_else(|p| p.into_inner());
     let wrong_hash = format!("sha256:{}", "0".repeat(64));
     let out = kubeadm(
         c.lab,
@@ -357,4 +361,76 @@ fn discovery_catches_a_wrong_hash_and_an_expired_token_before_kubeadm() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(info.ca_pin, c.hash);
     assert_eq!(info.server, format!("https://{}", c.endpoint));
+}
+
+/// `:join`'s plan: the token it creates passes kcops' discovery with the hash it
+/// shows, the stand-in's join with its exact command reaches Ready, and the follow
+/// sees node2 through registered, podCIDR, agent Running and Ready.
+#[test]
+fn join_wizards_token_and_hash_are_accepted_and_the_follow_reaches_ready() {
+    use kcops::ops::wizard::join;
+    use kcops::ops::{AuditLog, ExecContext, Executor};
+    let c = cluster();
+    let _one = JOINS.lock().unwrap_or_else(|p| p.into_inner());
+    let admin = c.lab.host_root("master").join("etc/kubernetes/admin.conf");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = rt.block_on(common::client_for(&admin));
+    let facts = rt.block_on(join::gather(&client, &format!("https://{}", c.endpoint)));
+    let wizard = join::assess(&facts);
+    let command = join::join_command(&facts).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        wizard.render().contains(&format!("· {command}")),
+        "{:#?}",
+        wizard.render()
+    );
+    let plan = wizard
+        .plan()
+        .unwrap_or_else(|| panic!("no plan: {:#?}", wizard.render()));
+    let executor = Executor::new(
+        client.clone(),
+        false,
+        AuditLog::new(c.lab.runtime_dir.join("audit-join.log")),
+        ExecContext::new("kubernetes-admin", "lab"),
+    );
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    let run = rt.spawn(async move { executor.run(&plan, "yes", tx).await });
+
+    let words: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+    let (endpoint, token, hash) = (words[2].clone(), words[4].clone(), words[6].clone());
+    assert_eq!(hash, c.hash, "the wizard's hash is not the CA's");
+    let info = wait_for(
+        "the new token signed in cluster-info",
+        Duration::from_secs(20),
+        || {
+            rt.block_on(kcops::setup::discovery::discover(
+                &endpoint,
+                &token,
+                std::slice::from_ref(&hash),
+            ))
+            .ok()
+        },
+    );
+    assert_eq!(info.ca_pin, c.hash);
+    let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+    let out = kubeadm(c.lab, "node2", &args);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let outcome = rt
+        .block_on(run)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("the join plan failed: {e}"));
+    let lines = format!("{outcome:?}");
+    assert!(
+        lines.contains("node node2 joined: registered, podCIDR 10.244."),
+        "{lines}"
+    );
+    let audit =
+        std::fs::read_to_string(c.lab.runtime_dir.join("audit-join.log")).unwrap_or_default();
+    let secret = token.split_once('.').map(|(_, s)| s).unwrap_or_default();
+    assert!(
+        !audit.is_empty() && !audit.contains(secret),
+        "the audit log holds the token's secret:\n{audit}"
+    );
 }

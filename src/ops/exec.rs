@@ -537,6 +537,9 @@ impl Executor {
             Op::DeleteClaim { namespace, name } => {
                 return steps::claims::delete_claim(c, namespace, name).await;
             }
+            Op::CreateBootstrapToken { token, ttl } => {
+                return steps::join::create_bootstrap_token(c, token, *ttl).await;
+            }
             Op::SetContainerCommand {
                 namespace,
                 statefulset,
@@ -708,6 +711,9 @@ impl Executor {
             }
             WaitFor::PodNetworkOnNode { node } => {
                 steps::net_wait::pod_network_on_node(c, node, timeout, what).await
+            }
+            WaitFor::NodeJoined { known, token_id } => {
+                steps::join::node_joined(c, known, token_id, timeout, what).await
             }
             WaitFor::ClaimPodReady { namespace, claim } => {
                 steps::kube_wait::claim_pod_ready(c, namespace, claim, timeout, what).await

@@ -2,3 +2,4 @@
 //! share.
 
 pub mod discovery;
+pub mod token;

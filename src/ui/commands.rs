@@ -147,6 +147,16 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "join",
+        aliases: &[],
+        help: "prepare a join for a new machine (bootstrap token, CA hash, the kubeadm join command) and follow its node until Ready (wizard)",
+        hinted: false,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.open_join(),
+        },
+    },
+    Command {
         name: "restart-cni",
         aliases: &[],
         help: "restart the pod network agent of a node (wizard)",

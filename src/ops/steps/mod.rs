@@ -14,6 +14,7 @@
 //!   each guarded by the quorum rule on the live member list.
 //! - [`sts_template`]: a StatefulSet's container command, and waiting for a rolling
 //!   update to reach a pod.
+//! - [`join`]: a bootstrap token for a new machine, and following its node until Ready.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
 
 pub(crate) mod ceph;
@@ -21,6 +22,7 @@ pub(crate) mod claims;
 pub mod debug_pod;
 pub(crate) mod etcd;
 pub(crate) mod host;
+pub(crate) mod join;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
 pub(crate) mod net_wait;

@@ -434,3 +434,111 @@ fn join_wizards_token_and_hash_are_accepted_and_the_follow_reaches_ready() {
         "the audit log holds the token's secret:\n{audit}"
     );
 }
+
+/// `:reset-node`'s plan on a joined worker: the eviction API refuses while a
+/// disruption budget needs the pod (429, the budget's words), and once the budget
+/// allows it the pod is evicted and the node deleted.
+#[test]
+fn reset_node_drains_through_the_eviction_api_honouring_disruption_budgets() {
+    use kcops::ops::wizard::reset_node;
+    use kcops::ops::{AuditLog, ExecContext, Executor};
+    let c = cluster();
+    let _one = JOINS.lock().unwrap_or_else(|p| p.into_inner());
+    let admin = c.lab.host_root("master").join("etc/kubernetes/admin.conf");
+    let out = kubeadm(
+        c.lab,
+        "node3",
+        &[
+            "join",
+            &c.endpoint,
+            "--token",
+            &c.token,
+            "--discovery-token-ca-cert-hash",
+            &c.hash,
+        ],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    wait_for("node3 Ready", Duration::from_secs(60), || {
+        node_ready(c.lab, &admin, "node3").filter(|(s, _)| s == "True")
+    });
+    let manifest = c.lab.runtime_dir.join("web.yaml");
+    std::fs::write(&manifest, "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      nodeSelector: {kubernetes.io/hostname: node3}\n      containers: [{name: web, image: nginx}]\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web, namespace: web}\nspec:\n  minAvailable: 1\n  selector: {matchLabels: {app: web}}\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let applied = c
+        .lab
+        .kubectl_as(&admin, &["apply", "-f", &manifest.display().to_string()]);
+    assert!(applied.status.success(), "{}", text(&applied).1);
+    wait_for("web Ready on node3", Duration::from_secs(60), || {
+        let out = c.lab.kubectl_as(
+            &admin,
+            &[
+                "get",
+                "pods",
+                "-n",
+                "web",
+                "-o",
+                "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+        );
+        (text(&out).0.trim() == "True").then_some(())
+    });
+
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let client = rt.block_on(common::client_for(&admin));
+    let executor = Executor::new(
+        client.clone(),
+        false,
+        AuditLog::new(c.lab.runtime_dir.join("audit-reset.log")),
+        ExecContext::new("kubernetes-admin", "lab"),
+    );
+    let plan_now = || {
+        let w = reset_node::assess(&rt.block_on(reset_node::gather(&client, "node3")));
+        assert!(
+            w.render().join("\n").contains("kubeadm reset -f"),
+            "{:#?}",
+            w.render()
+        );
+        w.plan()
+            .unwrap_or_else(|| panic!("no plan: {:#?}", w.render()))
+    };
+    let plan = plan_now();
+    assert!(
+        plan.steps.iter().any(|s| s.op.action() == "evict-pod"),
+        "{plan:?}"
+    );
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    let err = rt
+        .block_on(executor.run(&plan, "node3", tx))
+        .expect_err("the budget allows no disruption");
+    assert!(
+        err.to_string()
+            .contains("Cannot evict pod as it would violate the pod's disruption budget."),
+        "{err}"
+    );
+    let nodes = c.lab.kubectl_as(&admin, &["get", "node", "node3"]);
+    assert!(
+        nodes.status.success(),
+        "the node was deleted although its pod was not evicted"
+    );
+
+    let relaxed = c.lab.kubectl_as(
+        &admin,
+        &[
+            "patch",
+            "pdb",
+            "-n",
+            "web",
+            "web",
+            "--type",
+            "merge",
+            "-p",
+            "{\"spec\":{\"minAvailable\":null,\"maxUnavailable\":1}}",
+        ],
+    );
+    assert!(relaxed.status.success(), "{}", text(&relaxed).1);
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    rt.block_on(executor.run(&plan_now(), "node3", tx))
+        .unwrap_or_else(|e| panic!("reset-node after the budget allowed it: {e}"));
+    let gone = c.lab.kubectl_as(&admin, &["get", "node", "node3"]);
+    assert!(!gone.status.success(), "node3 is still there");
+}

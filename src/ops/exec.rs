@@ -537,6 +537,14 @@ impl Executor {
             Op::DeleteClaim { namespace, name } => {
                 return steps::claims::delete_claim(c, namespace, name).await;
             }
+            Op::EvictPod {
+                namespace,
+                name,
+                retry_for,
+            } => {
+                return steps::drain::evict_pod(c, namespace, name, *retry_for).await;
+            }
+            Op::DeleteNode { node } => return steps::drain::delete_node(c, node).await,
             Op::CreateBootstrapToken { token, ttl } => {
                 return steps::join::create_bootstrap_token(c, token, *ttl).await;
             }

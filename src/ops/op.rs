@@ -394,6 +394,15 @@ pub enum Op {
     /// `ttl`; done once cluster-info is signed for it. The token is a credential:
     /// previews and the audit name only its id.
     CreateBootstrapToken { token: String, ttl: Duration },
+    /// Evict one pod through the eviction API (PodDisruptionBudgets honoured: a
+    /// refusal is retried for `retry_for`, then fails with the budget's words).
+    EvictPod {
+        namespace: String,
+        name: String,
+        retry_for: Duration,
+    },
+    /// Delete a Node object (after its machine is drained).
+    DeleteNode { node: String },
     /// Delete a PersistentVolumeClaim no pod uses (re-checked: a pod mounting it
     /// fails the step); its volume goes with it under a `Delete` reclaim policy.
     DeleteClaim { namespace: String, name: String },
@@ -427,6 +436,8 @@ impl Op {
             Op::Member(m) => m.action(),
             Op::DeleteClaim { .. } => "delete-pvc",
             Op::CreateBootstrapToken { .. } => "create-bootstrap-token",
+            Op::EvictPod { .. } => "evict-pod",
+            Op::DeleteNode { .. } => "delete-node",
             Op::SetContainerCommand { .. } => "set-template-command",
         }
     }
@@ -470,6 +481,10 @@ impl Op {
             Op::DeleteClaim { namespace, name } => {
                 ObjectRef::new("PersistentVolumeClaim", Some(namespace), name.as_str())
             }
+            Op::EvictPod {
+                namespace, name, ..
+            } => ObjectRef::pod(namespace, name),
+            Op::DeleteNode { node } => ObjectRef::node(node),
             Op::CreateBootstrapToken { token, .. } => ObjectRef::new(
                 "Secret",
                 Some("kube-system"),
@@ -601,6 +616,17 @@ impl Op {
                 ..
             } => format!(
                 "Patch StatefulSet {namespace}/{statefulset}: the command of container {container} in the pod template (the change shown above; its update strategy then restarts the pods)"
+            ),
+            Op::EvictPod {
+                namespace,
+                name,
+                retry_for,
+            } => format!(
+                "Evict pod {namespace}/{name} through the eviction API (its disruption budget decides; refusals retried for {})",
+                human_duration(*retry_for)
+            ),
+            Op::DeleteNode { node } => format!(
+                "Delete node {node} from the cluster (its machine must then be reset before it joins again)"
             ),
             Op::CreateBootstrapToken { token, ttl } => format!(
                 "Create bootstrap token {} (Secret kube-system/bootstrap-token-{}, expires in {}, usages authentication and signing, group {}) and wait until cluster-info is signed for it",

@@ -163,6 +163,19 @@ fn init_prints_kubeadms_phases_and_writes_etc_kubernetes() {
     ] {
         assert!(root.join(f).is_file(), "init did not write /{f}");
     }
+    // The host probe reads the certificates init wrote, as check-expiration lists them.
+    let report = kcops::host::probe::HostProbe::new(root.clone(), Some("master".into())).run();
+    let certs = report.certs.found().cloned().unwrap_or_default();
+    let names: Vec<&str> = certs.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    let in_300_days = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(300 * 24);
+    for c in &certs {
+        let at = c
+            .not_after
+            .clone()
+            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        assert!(at > in_300_days, "{} expires {at}", c.name);
+    }
     // kube-proxy got the pod subnet (seed 000's kube-proxy lacked it).
     let admin = root.join("etc/kubernetes/admin.conf");
     let cm = c.lab.kubectl_as(

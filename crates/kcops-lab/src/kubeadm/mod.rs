@@ -280,13 +280,17 @@ async fn init(m: &Machine, a: InitArgs) -> Result<()> {
         token: a.token.clone(),
         token_ttl_seconds: a.token_ttl.as_deref().and_then(config::parse_go_duration),
     };
-    let cfg = InitConfig::resolve(&flags, &m.node, &m.ip(&state))?;
+    let mut cfg = InitConfig::resolve(&flags, &m.node, &m.ip(&state))?;
     if cfg.node_name != m.node {
-        bail!(
-            "nodeRegistration.name {:?}: the lab's kubelet on this machine registers as {:?}",
+        // The lab's kubelet on a machine is that machine's node; say so, go on.
+        eprintln!(
+            "W{} {:>7} initconfiguration.go:126] nodeRegistration.name {:?} is not this lab machine; the node registers as {:?}",
+            crate::scenario::klog_time(jiff::Timestamp::now()),
+            std::process::id(),
             cfg.node_name,
             m.node
         );
+        cfg.node_name = m.node.clone();
     }
     say(&format!(
         "[init] Using Kubernetes version: {}",
@@ -677,7 +681,17 @@ async fn join(m: &Machine, a: JoinArgs) -> Result<()> {
         node_name: a.node_name.clone(),
         cri_socket: a.cri_socket.clone(),
     };
-    let cfg = JoinConfig::resolve(&flags, &m.node)?;
+    let mut cfg = JoinConfig::resolve(&flags, &m.node)?;
+    if cfg.node_name != m.node {
+        eprintln!(
+            "W{} {:>7} joinconfiguration.go:77] nodeRegistration.name {:?} is not this lab machine; the node registers as {:?}",
+            crate::scenario::klog_time(jiff::Timestamp::now()),
+            std::process::id(),
+            cfg.node_name,
+            m.node
+        );
+        cfg.node_name = m.node.clone();
+    }
     for h in &cfg.ca_cert_hashes {
         check_pin_format(h)?;
     }

@@ -18,7 +18,7 @@ fn renew_fix(c: &CertExpiry) -> String {
         )
     } else {
         format!(
-            "On this control-plane machine, as root: kubeadm certs renew {} (or `kubeadm certs renew all`), then restart the control plane's static pods (move each manifest out of /etc/kubernetes/manifests and back) so they load it; check with kubeadm certs check-expiration.",
+            "On this control-plane machine, as root: kubeadm certs renew {} (or `kubeadm certs renew all`), then restart the control plane's static pods (move each manifest out of /etc/kubernetes/manifests and back) so they load it; :renew-certs shows the table and the steps.",
             c.name
         )
     }

@@ -32,7 +32,7 @@
 
 mod audit;
 pub mod ceph;
-mod certs;
+pub mod certs;
 mod host_setup;
 pub(crate) mod index;
 pub mod members;

@@ -167,6 +167,16 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "renew-certs",
+        aliases: &[],
+        help: "the control plane's certificates on this machine (kubeadm certs check-expiration) and how to renew them (wizard)",
+        hinted: false,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.offer_renew_certs(),
+        },
+    },
+    Command {
         name: "restart-cni",
         aliases: &[],
         help: "restart the pod network agent of a node (wizard)",

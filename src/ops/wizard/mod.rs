@@ -20,6 +20,7 @@
 pub mod error;
 pub mod join;
 pub mod release_ips;
+pub mod renew_certs;
 pub mod reset_node;
 pub mod restart_cni;
 pub mod scale_ensemble;

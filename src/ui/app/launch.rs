@@ -73,6 +73,12 @@ impl App {
         self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
     }
 
+    /// `:renew-certs`: the certificates the host probe read, and the renewal steps.
+    pub(crate) fn offer_renew_certs(&mut self) {
+        let wizard = crate::ops::wizard::renew_certs::assess(self.view.snapshot.host.as_deref());
+        self.offer_wizard(Ok(wizard), PaneId::Nodes);
+    }
+
     /// `:reset-node <node>`: the wizard draining a node through the eviction API,
     /// deleting it and listing the commands that reset its machine.
     pub(crate) fn open_reset_node(&mut self, node: Option<&str>) {

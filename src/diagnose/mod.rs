@@ -13,6 +13,7 @@
 //! | `source.error` | Critical (never listed) / Warning (stale) | a watched kind has an error |
 //! | `host.node-unknown` | Warning | `--node` names no node of the cluster (the host checks are not made) |
 //! | `host.root-empty` | Warning | `--host-root` has none of a node's top directories (its probes are not read as missing files) |
+//! | `cert.expired` / `cert.expiring` | Critical / Warning | a control-plane certificate under this machine's `/etc/kubernetes/pki` has expired / expires within 30 days (`kubeadm certs check-expiration`'s list; the fix names the renew) |
 //! | `node.notready` | Critical (Warning when cordoned and drained) | Ready is False or Unknown |
 //! | `node.pressure` | Warning | Memory/Disk/PIDPressure is True |
 //! | `pod.crashloop` | Critical (system pod) / Warning | a container is in CrashLoopBackOff, or runs unready after 2+ restarts with a recent failed run (pod network agents: `net.cni-crashloop`) |
@@ -31,6 +32,7 @@
 
 mod audit;
 pub mod ceph;
+pub mod certs;
 mod host_setup;
 pub(crate) mod index;
 pub mod members;
@@ -180,6 +182,7 @@ pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
     let mut out = Vec::new();
     sources::check(s, &mut out);
     host_setup::check(s, &mut out);
+    certs::check(s, &mut out);
     audit::check(s, &mut out);
     nodes::check(s, &ix, &mut out);
     let mut handoff = network::Handoff::default();

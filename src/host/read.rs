@@ -120,6 +120,7 @@ pub(crate) fn read_host(
             other => Probe::Error(format!("unexpected content {other:?}")),
         });
     r.links = links(files);
+    r.certs = super::certs::read(files);
     r
 }
 

@@ -193,6 +193,20 @@ pub struct HostReport {
     /// `sys`): a wrong `--host-root`. Its probes are errors then, not "missing", so no
     /// finding blames the node for files that were never there to read.
     pub root_looks_empty: bool,
+    /// The control plane's certificates under `/etc/kubernetes/pki` (`Missing`: not a
+    /// control-plane machine).
+    pub certs: Probe<Vec<CertExpiry>>,
+}
+
+/// One certificate as `kubeadm certs check-expiration` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertExpiry {
+    /// kubeadm's name (`apiserver`, `etcd-server`, `ca`, ...).
+    pub name: String,
+    pub path: String,
+    /// A certificate authority (kubeadm renews those only by hand).
+    pub ca: bool,
+    pub not_after: Result<jiff::Timestamp, String>,
 }
 
 impl HostReport {
@@ -209,6 +223,7 @@ impl HostReport {
             ip_forward: Probe::Missing,
             links: Probe::Missing,
             root_looks_empty: false,
+            certs: Probe::Missing,
         }
     }
 

@@ -17,14 +17,18 @@
 //! - [`ensemble_live`]: the ensemble as both kinds' steps re-read it before acting.
 //! - [`sts_template`]: a StatefulSet's container command, and waiting for a rolling
 //!   update to reach a pod.
+//! - [`drain`]: evictions that honour disruption budgets, deleting a node.
+//! - [`join`]: a bootstrap token for a new machine, and following its node until Ready.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
 
 pub(crate) mod ceph;
 pub(crate) mod claims;
 pub mod debug_pod;
 pub(crate) mod ensemble_live;
+pub(crate) mod drain;
 pub(crate) mod etcd;
 pub(crate) mod host;
+pub(crate) mod join;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
 pub(crate) mod net_wait;

@@ -64,7 +64,8 @@ pub enum MemberChange {
     Snapshot { path: PathBuf },
     /// Wait until `voters` voters, no learner, every member healthy (no change).
     Verify { voters: usize, timeout: Duration },
-    /// Restart one server still on the StatefulSet's old revision (a follower before
+    /// Restart one server of the first `voters` ordinals still on the StatefulSet's
+    /// old revision (a follower before
     /// the leader: the servers already on the new list then have a quorum to elect
     /// from), wait for it to come back on the new one and for `voters` voters to
     /// serve (a static ZooKeeper list reaching every server).

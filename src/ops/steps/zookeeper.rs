@@ -412,8 +412,8 @@ async fn update_revision(client: &Client, e: &EnsembleRef) -> Result<Option<Stri
         .filter(|_| status.observed_generation.unwrap_or_default() >= generation))
 }
 
-/// Restarts one server still on the old revision: a follower first, the leader
-/// last, so the servers already restarted with the new list have a quorum of their
+/// Restarts one server of the new list (ordinal below `voters`) still on the old
+/// revision: a follower first, the leader last, so the servers already restarted with the new list have a quorum of their
 /// own when the leader goes (a server joins a leader only if the leader's
 /// followers make a quorum of its own list).
 async fn restart_next(
@@ -442,6 +442,15 @@ async fn restart_next(
         .pods
         .iter()
         .map(|p| p.as_ref())
+        // Only servers of the new list: one about to be removed keeps its old list.
+        .filter(|p| {
+            p.metadata
+                .name
+                .as_deref()
+                .and_then(|n| n.strip_prefix(&format!("{}-", e.statefulset)))
+                .and_then(|o| o.parse::<usize>().ok())
+                .is_some_and(|o| o < voters)
+        })
         .filter(|p| {
             p.metadata
                 .labels

@@ -724,6 +724,45 @@ const EVENT_COLUMNS: &[&str] = &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSA
 // ---------------------------------------------------------------------------------
 // Panes
 
+/// At 80x24 every finding is reachable: the list moves with the table's keys, the
+/// selected one's full text shows below it, and the footer names its fix key.
+#[test]
+fn overview_findings_list_at_80x24() {
+    let mut c = Console::sized(false, 80, 24);
+    let ids: Vec<&str> = c.app.view.findings.iter().map(|f| f.id).collect();
+    let stuck = ids
+        .iter()
+        .position(|id| *id == "pod.terminating-stuck")
+        .unwrap_or_else(|| panic!("{ids:?}"));
+    let s = c.draw();
+    assert!(s.contains(&format!("Findings (1/{})", ids.len())), "{}", s.text());
+    for _ in 0..stuck {
+        c.keys("j");
+    }
+    let s = c.draw();
+    insta::assert_snapshot!("overview_80x24_selected", s.text());
+    assert!(
+        s.contains(&format!("Findings ({}/{})", stuck + 1, ids.len())),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("ctrl-k force delete (plan)"), "{}", s.text());
+    // The end jumps to the last finding; its text is shown below the list.
+    c.press(KeyCode::End, KeyModifiers::NONE);
+    let s = c.draw();
+    let last = c.app.view.findings.last().map(|f| f.object.clone());
+    assert!(
+        s.contains(&format!("{} {}", ids[ids.len() - 1], last.unwrap_or_default())),
+        "{}",
+        s.text()
+    );
+    // Enter shows the selected finding's object in its pane.
+    c.keys("g");
+    c.press(KeyCode::Enter, KeyModifiers::NONE);
+    let s = c.draw();
+    assert_eq!(c.app.pane, kcops::ui::panes::PaneId::Nodes, "{}", s.text());
+}
+
 #[test]
 fn overview_with_findings() {
     let mut c = Console::new(false);
@@ -738,7 +777,7 @@ fn overview_with_findings() {
     let findings = c.app.view.findings.len();
     assert!(findings > 0, "the fixture cluster must have findings");
     assert!(
-        s.contains(&format!("Findings ({findings})")),
+        s.contains(&format!("Findings (1/{findings})")),
         "{}",
         s.text()
     );

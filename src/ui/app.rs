@@ -299,6 +299,25 @@ impl App {
         self.switch(pane);
     }
 
+    /// Shows the selected object (the Overview's selected finding's subject) in the
+    /// pane that lists it, selected.
+    fn go_to_selected(&mut self) {
+        let Some(subject) = self.active().selected(&self.view) else {
+            self.status = Some((Role::Warning, "nothing to go to".into()));
+            return;
+        };
+        let Some((pane, command)) = panes::findings_list::pane_of(subject.kind) else {
+            return;
+        };
+        let view = self.view.clone();
+        let i = pane.index();
+        self.panes[i].open(command, &view);
+        if let Some((_, state)) = self.panes[i].table_mut(&view) {
+            state.selected_key = Some(subject);
+        }
+        self.switch(pane);
+    }
+
     /// `:ns [name]`: one namespace, or every one without a name (or with `all`, `-A`).
     pub(crate) fn set_namespace(&mut self, name: Option<&str>) {
         self.namespace = name
@@ -449,6 +468,7 @@ impl App {
             Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => {
                 self.action_plan(action)
             }
+            Action::GoTo => self.go_to_selected(),
             _ => return false,
         }
         true
@@ -775,6 +795,12 @@ impl App {
                 Some((role, s)) => Line::from(Span::styled(s.clone(), self.theme.style(*role))),
                 None => {
                     let mut spans = Vec::new();
+                    if let Some(hint) = self.active().hint(&self.view, &self.keymap) {
+                        spans.push(Span::styled(
+                            format!("{hint}  "),
+                            self.theme.style(Role::KeyHint),
+                        ));
+                    }
                     if !self.filter.is_empty() {
                         spans.push(Span::styled(
                             format!("filter: {}  ", self.filter.text),

@@ -8,6 +8,7 @@
 
 pub mod ceph;
 pub mod events;
+pub mod findings_list;
 pub mod members;
 pub mod network;
 pub mod nodes;
@@ -23,7 +24,7 @@ use ratatui::layout::Rect;
 
 use self::table::{Filter, TableState};
 use super::commands::Command;
-use super::keymap::{Action, Context};
+use super::keymap::{Action, Context, Keymap};
 use super::theme::Theme;
 use super::view::{ObjKey, ObjKind, TableModel, ViewModel};
 use crate::ops::wizard::unlock::UnlockTarget;
@@ -165,6 +166,12 @@ pub(crate) trait Pane {
             ObjKind::Pv => Some(UnlockTarget::Volume { name: key.name }),
             _ => None,
         }
+    }
+
+    /// Keys for what is selected, shown first in the footer (the Overview: the
+    /// selected finding's fix).
+    fn hint(&self, _view: &ViewModel, _keymap: &Keymap) -> Option<String> {
+        None
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx);

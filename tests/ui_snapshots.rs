@@ -735,7 +735,11 @@ fn overview_findings_list_at_80x24() {
         .position(|id| *id == "pod.terminating-stuck")
         .unwrap_or_else(|| panic!("{ids:?}"));
     let s = c.draw();
-    assert!(s.contains(&format!("Findings (1/{})", ids.len())), "{}", s.text());
+    assert!(
+        s.contains(&format!("Findings (1/{})", ids.len())),
+        "{}",
+        s.text()
+    );
     for _ in 0..stuck {
         c.keys("j");
     }
@@ -752,7 +756,11 @@ fn overview_findings_list_at_80x24() {
     let s = c.draw();
     let last = c.app.view.findings.last().map(|f| f.object.clone());
     assert!(
-        s.contains(&format!("{} {}", ids[ids.len() - 1], last.unwrap_or_default())),
+        s.contains(&format!(
+            "{} {}",
+            ids[ids.len() - 1],
+            last.unwrap_or_default()
+        )),
         "{}",
         s.text()
     );

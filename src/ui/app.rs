@@ -105,8 +105,12 @@ pub struct App {
     panes: Vec<Box<dyn Pane>>,
     /// The `:` commands (the panes' and the app's).
     commands: Vec<&'static Command>,
-    filter: Filter,
-    pub namespace: Option<String>,
+    /// Each pane's `/` filter, in [`PaneId::ALL`]'s order: a filter typed on one pane
+    /// never hides rows of another.
+    filters: Vec<Filter>,
+    /// Each pane's namespace (`None`: all), in [`PaneId::ALL`]'s order, as k9s keeps
+    /// one per view: `:pods kube-system` changes the Pods pane only.
+    namespaces: Vec<Option<String>>,
     overlay: Option<Overlay>,
     input: Input,
     pub view: Arc<ViewModel>,
@@ -168,8 +172,8 @@ impl App {
             commands,
             messages,
             said: None,
-            filter: Filter::default(),
-            namespace: opts.namespace.clone(),
+            filters: vec![Filter::default(); PaneId::ALL.len()],
+            namespaces: vec![opts.namespace.clone(); PaneId::ALL.len()],
             overlay: None,
             input: Input::None,
             view: Arc::new(ViewModel::default()),
@@ -199,6 +203,16 @@ impl App {
         self.status = Some((role, text));
     }
 
+    /// The namespace of the pane in front (`None`: all).
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespaces[self.pane.index()].as_deref()
+    }
+
+    /// The `/` filter of the pane in front.
+    fn filter(&self) -> &Filter {
+        &self.filters[self.pane.index()]
+    }
+
     /// The pane in front.
     fn active(&self) -> &dyn Pane {
         self.panes[self.pane.index()].as_ref()
@@ -215,7 +229,7 @@ impl App {
         let now = self.now();
         let i = self.pane.index();
         if let Some((model, state)) = self.panes[i].table_mut(&view) {
-            state.refresh(model, &self.filter, self.namespace.as_deref(), now);
+            state.refresh(model, &self.filters[i], self.namespaces[i].as_deref(), now);
         }
     }
 
@@ -294,7 +308,7 @@ impl App {
         let view = self.view.clone();
         self.panes[pane.index()].open(command, &view);
         if let Some(ns) = namespace {
-            self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
+            self.namespaces[pane.index()] = (ns != "all" && ns != "-A").then(|| ns.to_string());
         }
         self.switch(pane);
     }
@@ -320,7 +334,7 @@ impl App {
 
     /// `:ns [name]`: one namespace, or every one without a name (or with `all`, `-A`).
     pub(crate) fn set_namespace(&mut self, name: Option<&str>) {
-        self.namespace = name
+        self.namespaces[self.pane.index()] = name
             .filter(|a| *a != "all" && *a != "-A")
             .map(str::to_string);
         self.refresh_table();
@@ -430,7 +444,7 @@ impl App {
             }
             Action::CommandLine => self.input = Input::Command(TextField::new(Charset::Free)),
             Action::Filter => {
-                self.input = Input::Filter(TextField::with_text(Charset::Free, &self.filter.text))
+                self.input = Input::Filter(TextField::with_text(Charset::Free, &self.filter().text))
             }
             Action::NextPane => {
                 self.switch(PaneId::ALL[(self.pane.index() + 1) % PaneId::ALL.len()])
@@ -507,8 +521,8 @@ impl App {
         let now = self.now();
         let ctx = PaneCtx {
             view: &view,
-            filter: &self.filter,
-            namespace: self.namespace.as_deref(),
+            filter: &self.filters[self.pane.index()],
+            namespace: self.namespaces[self.pane.index()].as_deref(),
             now,
         };
         let i = self.pane.index();
@@ -537,13 +551,13 @@ impl App {
         let text = field.text().to_owned();
         match answer {
             FieldKey::Edited if matches!(self.input, Input::Filter(_)) => {
-                self.filter = Filter::new(&text);
+                self.filters[self.pane.index()] = Filter::new(&text);
                 self.refresh_table();
             }
             FieldKey::Edited | FieldKey::Unchanged => {}
             FieldKey::Action(Action::Cancel) => {
                 if matches!(self.input, Input::Filter(_)) {
-                    self.filter = Filter::default();
+                    self.filters[self.pane.index()] = Filter::default();
                     self.refresh_table();
                 }
                 self.input = Input::None;
@@ -606,7 +620,7 @@ impl App {
             DialogOutcome::Close => self.overlay = None,
             DialogOutcome::Help => self.show_help(Some(Context::Dialog)),
             DialogOutcome::Namespace(ns) => {
-                self.namespace = ns;
+                self.namespaces[self.pane.index()] = ns;
                 self.overlay = None;
                 self.refresh_table();
             }
@@ -692,7 +706,7 @@ impl App {
             view: &view,
             theme: &self.theme,
             focused: self.overlay.is_none(),
-            namespace: self.namespace.as_deref(),
+            namespace: self.namespaces[self.pane.index()].as_deref(),
             now: self.now(),
         };
         let i = self.pane.index();
@@ -801,9 +815,9 @@ impl App {
                             self.theme.style(Role::KeyHint),
                         ));
                     }
-                    if !self.filter.is_empty() {
+                    if !self.filter().is_empty() {
                         spans.push(Span::styled(
-                            format!("filter: {}  ", self.filter.text),
+                            format!("filter: {}  ", self.filter().text),
                             self.theme.style(Role::Filter),
                         ));
                     }

@@ -153,16 +153,15 @@ impl App {
     /// task of its own (live reads of the API server and Ceph); the overlay shows it
     /// once it is back.
     pub(crate) fn open_unlock(&mut self, arg: Option<&str>) {
-        let target = match arg
-            .map(|a| UnlockTarget::parse(a, self.namespace.as_deref().unwrap_or("default")))
-        {
-            Some(Ok(t)) => Some(t),
-            Some(Err(bad)) => {
-                self.status = Some((Role::Warning, bad.to_string()));
-                return;
-            }
-            None => self.active().unlock_target(&self.view),
-        };
+        let target =
+            match arg.map(|a| UnlockTarget::parse(a, self.namespace().unwrap_or("default"))) {
+                Some(Ok(t)) => Some(t),
+                Some(Err(bad)) => {
+                    self.status = Some((Role::Warning, bad.to_string()));
+                    return;
+                }
+                None => self.active().unlock_target(&self.view),
+            };
         let Some(target) = target else {
             self.status = Some((
                 Role::Warning,
@@ -392,7 +391,9 @@ impl App {
         let (namespace, name) = match target.split_once('/') {
             Some((ns, name)) => (ns.to_string(), name.to_string()),
             None => (
-                self.namespace.clone().unwrap_or_else(|| "default".into()),
+                self.namespace()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| "default".into()),
                 target.to_string(),
             ),
         };
@@ -463,7 +464,9 @@ impl App {
         let (namespace, name) = match target.split_once('/') {
             Some((ns, name)) => (ns.to_string(), name.to_string()),
             None => (
-                self.namespace.clone().unwrap_or_else(|| "default".into()),
+                self.namespace()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| "default".into()),
                 target.to_string(),
             ),
         };

@@ -70,7 +70,7 @@ fn third_finding_acted_on_and_the_wizard_run_to_its_last_step_at_80x24() {
         "its text names the image: {s}"
     );
     c.send("u");
-    c.wait("the wizard on the image", T, |s| {
+    c.wait(&format!("the wizard on the image {image}"), T, |s| {
         squash(s).contains(&squash(&format!(
             "Remove the stale lock on RBD image rbd/{image}"
         )))

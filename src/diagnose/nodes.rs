@@ -104,8 +104,8 @@ fn not_ready(node: &Node, name: &str, pods: Option<&[&Pod]>, ix: &Index) -> Opti
         format!("its kubelet reports it is not ready ({reason})")
     };
     let mut explanation = format!(
-        "Node {name} is NotReady: {state}. The {} pods bound to it keep their last reported status; nothing on it is started, stopped or unmounted until the kubelet is back.",
-        pods.len()
+        "Node {name} is NotReady: {state}. The {} bound to it keep their last reported status; nothing on it is started, stopped or unmounted until the kubelet is back.",
+        crate::model::count::count(pods.len(), "pod", "pods")
     );
     if !rbd_pods.is_empty() {
         explanation.push_str(

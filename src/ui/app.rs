@@ -70,6 +70,9 @@ pub enum UiMsg {
     /// Answers to an open wizard (assessment, dry-run, progress, end).
     Wizard(super::wizard::WizardMsg),
     PlanDone(Result<String, String>),
+    /// A lab's story is still playing (what the Overview says instead of
+    /// "healthy"), or no longer (`None`).
+    LabStory(Option<String>),
 }
 
 impl From<FeedMsg> for UiMsg {
@@ -144,6 +147,8 @@ pub struct App {
     said: Option<String>,
     /// Plans running now, and the stop a signal triggers.
     pub(crate) plans: super::plans::Plans,
+    /// See [`UiMsg::LabStory`].
+    lab_story: Option<String>,
 }
 
 impl App {
@@ -195,6 +200,7 @@ impl App {
             remote_hosts: Default::default(),
             ceph: None,
             plans: super::plans::Plans::default(),
+            lab_story: None,
         }
     }
 
@@ -688,7 +694,11 @@ impl App {
                     w.on_msg(m);
                 }
             }
-            UiMsg::Feed(FeedMsg::Connected(conn)) => self.connection = Some(*conn),
+            UiMsg::Feed(FeedMsg::Connected(conn)) => {
+                super::lab_story::spawn(conn.client.clone(), self.tx.clone());
+                self.connection = Some(*conn);
+            }
+            UiMsg::LabStory(story) => self.lab_story = story,
         }
     }
 
@@ -708,6 +718,7 @@ impl App {
             focused: self.overlay.is_none(),
             namespace: self.namespaces[self.pane.index()].as_deref(),
             now: self.now(),
+            lab_story: self.lab_story.as_deref(),
         };
         let i = self.pane.index();
         self.panes[i].draw(f, body, &ctx);

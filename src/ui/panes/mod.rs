@@ -96,6 +96,8 @@ pub(crate) struct DrawCtx<'a> {
     pub focused: bool,
     pub namespace: Option<&'a str>,
     pub now: Timestamp,
+    /// A lab's story still playing (see `ui::lab_story`): not yet "healthy".
+    pub lab_story: Option<&'a str>,
 }
 
 /// What a pane made of an action.

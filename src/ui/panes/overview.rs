@@ -62,6 +62,7 @@ pub(crate) fn draw(
     theme: &Theme,
     list: &FindingsList,
     now: jiff::Timestamp,
+    lab_story: Option<&str>,
 ) {
     let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(area);
     let s = &view.summary;
@@ -124,7 +125,9 @@ pub(crate) fn draw(
     f.render_widget(Paragraph::new(lines).block(block), top);
 
     if view.findings.is_empty() {
-        let text = Line::from(if live {
+        let text = Line::from(if let Some(story) = lab_story {
+            Span::styled(story.to_string(), theme.style(Role::Warning))
+        } else if live {
             Span::styled(
                 "No findings: everything kcops checks looks healthy.",
                 theme.style(Role::Ok),
@@ -253,7 +256,15 @@ impl Pane for OverviewPane {
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
-        draw(f, area, ctx.view, ctx.theme, &self.list, ctx.now);
+        draw(
+            f,
+            area,
+            ctx.view,
+            ctx.theme,
+            &self.list,
+            ctx.now,
+            ctx.lab_story,
+        );
     }
 }
 

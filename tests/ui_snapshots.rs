@@ -1339,6 +1339,53 @@ fn scale_dialog() {
     assert!(s.contains("\"x\" is not a replica count"), "{}", s.text());
 }
 
+/// Issue 15 #9: ctrl-k on the Overview's "stuck Terminating" finding (a pod on the
+/// NotReady node3) is a force delete whose plan says what forcing costs and how to
+/// fence first; cordon is not offered on a node that is already cordoned.
+#[test]
+fn force_delete_of_a_pod_stuck_terminating_and_no_second_cordon() {
+    let mut c = Console::sized(false, 120, 40);
+    let stuck = c
+        .app
+        .view
+        .findings
+        .iter()
+        .position(|f| f.id == "pod.terminating-stuck")
+        .unwrap_or_else(|| panic!("no stuck pod finding"));
+    for _ in 0..stuck {
+        c.keys("j");
+    }
+    let s = c.press(KeyCode::Char('k'), KeyModifiers::CONTROL).draw();
+    assert!(
+        s.contains("Force-delete pod demo/web-2 stuck Terminating on node3"),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("grace period 0"), "{}", s.text());
+    assert!(s.contains("Confirmation: type \"web-2\""), "{}", s.text());
+    c.press(KeyCode::Esc, KeyModifiers::NONE);
+    // The cordoned node: `c` says so instead of a plan.
+    let cordoned = c
+        .app
+        .view
+        .snapshot
+        .nodes
+        .iter()
+        .find(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
+        .and_then(|n| n.metadata.name.clone())
+        .unwrap_or_else(|| panic!("the fixture has a cordoned node"));
+    c.keys("2/")
+        .keys(&cordoned)
+        .press(KeyCode::Enter, KeyModifiers::NONE);
+    let s = c.keys("c").draw();
+    assert!(
+        s.contains(&format!("node {cordoned} is already cordoned")),
+        "{}",
+        s.text()
+    );
+    assert!(!s.contains("Cordon node"), "{}", s.text());
+}
+
 #[test]
 fn delete_confirmation_dialog() {
     let mut c = Console::new(false);

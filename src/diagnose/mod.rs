@@ -31,6 +31,7 @@
 
 mod audit;
 pub mod ceph;
+pub(crate) mod fence;
 mod host_setup;
 pub(crate) mod index;
 pub mod members;

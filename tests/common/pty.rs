@@ -18,6 +18,8 @@ pub struct Options<'a> {
     /// Talk to the lab's Ceph as `client.admin` (otherwise `--no-ceph`).
     pub ceph: bool,
     pub args: &'a [&'a str],
+    /// A kubeconfig other than the lab's (e.g. one that does not exist).
+    pub kubeconfig: Option<&'a std::path::Path>,
 }
 
 impl Default for Options<'_> {
@@ -27,6 +29,7 @@ impl Default for Options<'_> {
             cols: 160,
             ceph: false,
             args: &[],
+            kubeconfig: None,
         }
     }
 }
@@ -63,7 +66,8 @@ impl Console {
         let argv = super::kcops_argv(lab);
         let mut cmd = CommandBuilder::new(&argv[0]);
         cmd.args(&argv[1..]);
-        cmd.args(["--kubeconfig", &lab.state.kubeconfig.display().to_string()]);
+        let kubeconfig = opts.kubeconfig.unwrap_or(&lab.state.kubeconfig);
+        cmd.args(["--kubeconfig", &kubeconfig.display().to_string()]);
         if opts.ceph {
             let conf = lab
                 .state

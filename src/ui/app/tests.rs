@@ -577,3 +577,30 @@ fn scale_opens_the_member_wizard_for_an_ensemble_and_the_plain_plan_otherwise() 
         Some(Overlay::Dialog(d)) if matches!(d.kind, DialogKind::ConfirmPlan(_))
     ));
 }
+
+/// Issue 15 #5: while a lab's story plays, an Overview without findings says so
+/// instead of anything that reads as healthy; once it settled, the usual text.
+#[test]
+fn a_playing_lab_story_is_not_called_healthy() {
+    let mut c = Console::new();
+    let screen = |c: &mut Console| {
+        let mut terminal = Terminal::new(TestBackend::new(100, 30))
+            .unwrap_or_else(|e| panic!("test terminal: {e}"));
+        terminal
+            .draw(|f| c.app.draw(f))
+            .unwrap_or_else(|e| panic!("draw: {e}"));
+        terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|cell| cell.symbol())
+            .collect::<String>()
+    };
+    c.app.on_msg(UiMsg::LabStory(Some(
+        "The lab's story (demo) is still playing".into(),
+    )));
+    assert!(screen(&mut c).contains("is still playing"));
+    c.app.on_msg(UiMsg::LabStory(None));
+    assert!(!screen(&mut c).contains("is still playing"));
+}

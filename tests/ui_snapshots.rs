@@ -1045,9 +1045,7 @@ fn help_at_small_sizes_in_both_keymaps() {
             let keymap = Keymap::builtin(name).unwrap_or_else(|| panic!("no {name} keymap"));
             let mut c = Console::with_keymap(false, w, h, keymap);
             let s = c.keys("3?").draw();
-            if name == "vim" {
-                insta::assert_snapshot!(format!("help_pods_vim_{w}x{h}"), s.text());
-            }
+            insta::assert_snapshot!(format!("help_pods_{name}_{w}x{h}"), s.text());
             assert!(s.contains(" Keys"), "{name} {w}x{h}:\n{}", s.text());
             // A key list is followed by two spaces or ends its row.
             for line in &s.lines {
@@ -1066,6 +1064,18 @@ fn help_at_small_sizes_in_both_keymaps() {
                 assert!(
                     seen.contains(want),
                     "{name} {w}x{h}: never shows {want:?}:\n{seen}"
+                );
+            }
+            // Only the Pods pane's keys: none of another pane's own.
+            for other in [
+                "go to the finding's object",
+                "read the node's host",
+                "release the node's leaked pod IPs",
+                "wrap long lines",
+            ] {
+                assert!(
+                    !seen.contains(other),
+                    "{name} {w}x{h}: lists {other:?} on Pods:\n{seen}"
                 );
             }
         }

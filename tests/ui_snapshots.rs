@@ -2271,6 +2271,15 @@ fn a_server_that_never_answers_is_never_called_healthy() {
             overview.text()
         );
         assert!(overview.contains("source.error"), "{}", overview.text());
+        // One finding for the source, not one per kind (issue 15 #8).
+        let errors: Vec<_> = console
+            .app
+            .view
+            .findings
+            .iter()
+            .filter(|f| f.id == "source.error")
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
         let pods = &last[2];
         assert!(
             pods.contains("Pods [all]") && pods.contains("no data: listing fails"),

@@ -1354,7 +1354,7 @@ fn scale_dialog() {
 /// fence first; cordon is not offered on a node that is already cordoned.
 #[test]
 fn force_delete_of_a_pod_stuck_terminating_and_no_second_cordon() {
-    let mut c = Console::sized(false, 120, 40);
+    let mut c = Console::sized(false, 80, 24);
     let stuck = c
         .app
         .view
@@ -1371,8 +1371,16 @@ fn force_delete_of_a_pod_stuck_terminating_and_no_second_cordon() {
         "{}",
         s.text()
     );
-    assert!(s.contains("grace period 0"), "{}", s.text());
-    assert!(s.contains("Confirmation: type \"web-2\""), "{}", s.text());
+    assert!(
+        s.contains("(grace") && s.contains("period 0)"),
+        "{}",
+        s.text()
+    );
+    // At 80x24 the typed confirmation is on screen with what was typed.
+    let s = c.keys("web").draw();
+    insta::assert_snapshot!("force_delete_80x24", s.text());
+    assert!(s.contains("Type web-2 to confirm"), "{}", s.text());
+    assert!(s.contains("Esc to cancel: web"), "{}", s.text());
     c.press(KeyCode::Esc, KeyModifiers::NONE);
     // The cordoned node: `c` says so instead of a plan.
     let cordoned = c

@@ -483,7 +483,8 @@ fn the_flannel_log_line_is_readable_to_its_end_at_80x24() {
     c.wait("the line cut at the edge", t, |s| {
         !squash(s).contains(&squash(end))
     });
-    for _ in 0..20 {
+    // Eight columns a press: some thirty to the end of a 250-column line.
+    for _ in 0..60 {
         if c.screen().contains(end) {
             break;
         }

@@ -397,6 +397,17 @@ impl WizardOverlay {
             self.done.then_some(cancel.as_str()),
             theme,
         ));
+        // A title wider than the box (an image name at 80 columns) is cut in the
+        // border: its whole text opens the page.
+        if Span::raw(title.trim()).width() + 2 > usize::from(rect.width.saturating_sub(2)) {
+            lines.insert(
+                0,
+                Line::from(Span::styled(
+                    title.trim().to_owned(),
+                    theme.style(Role::Title),
+                )),
+            );
+        }
         // Keep the end in view (the confirmation, progress) when the page is taller
         // than the overlay, counting the rows wrapped lines take.
         let height = usize::from(rect.height.saturating_sub(2));

@@ -207,3 +207,41 @@ fn mouse_capture_is_off_and_a_click_changes_nothing() {
         "the tab bar is unchanged"
     );
 }
+
+/// Defect 7 at 80x24: a `/` filter stays on its pane, `:pods kube-system` changes the
+/// Pods pane's namespace only, and its count's denominator is that namespace's pods.
+#[test]
+fn filter_and_namespace_stay_with_their_pane() {
+    let lab = lab();
+    let in_kube_system = lab
+        .kubectl_ok(&["get", "pods", "-n", "kube-system", "--no-headers"])
+        .lines()
+        .count();
+    let mut c = small(lab, false);
+    c.wait("the overview", T, |s| s.contains("Findings ("));
+    c.send("2");
+    c.wait_text("Nodes [all]", T);
+    c.send("/node1\r");
+    c.wait("the nodes filtered", T, |s| {
+        s.contains("node1") && !s.contains("node2")
+    });
+    c.send("3");
+    let s = c.wait_text("Pods [all]", T);
+    assert!(
+        !s.contains("filter: node1"),
+        "the filter stayed on Nodes: {s}"
+    );
+    c.send(":pods kube-system\r");
+    let s = c.wait_text("Pods [kube-system]", T);
+    let count = format!("{in_kube_system}/{in_kube_system}");
+    assert!(s.contains(&count), "{count} in kube-system: {s}");
+    c.send("5");
+    c.wait_text("[all]", T);
+    c.send("2");
+    let s = c.wait_text("Nodes [all]", T);
+    assert!(
+        s.contains("filter: node1"),
+        "the nodes keep their filter: {s}"
+    );
+    assert!(!s.contains("node2"), "{s}");
+}

@@ -504,7 +504,7 @@ pub(crate) fn spawn_run(
 
 /// The rows `line` takes in `width` columns, wrapped at spaces as the paragraph
 /// wraps it (a word longer than the width is broken).
-fn wrapped_rows(line: &Line, width: usize) -> usize {
+pub(crate) fn wrapped_rows(line: &Line, width: usize) -> usize {
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
     let mut rows = 1;
     let mut col = 0;

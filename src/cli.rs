@@ -61,6 +61,46 @@ pub struct ConsoleArgs {
     pub ceph: kcops::ceph::CephArgs,
 }
 
+/// Flags only the console reads: `kcops check` accepts them (they are global) but
+/// its help does not list them.
+const CONSOLE_ONLY: &[&str] = &[
+    "namespace",
+    "debug_image",
+    "debug_namespace",
+    "read_only",
+    "theme",
+    "keymap",
+];
+
+/// `command` (the whole `kcops` CLI) with each subcommand's help listing only the
+/// flags it reads: `check` leaves out the console's own, `lab` (which talks to no
+/// cluster of the user's) every global one. A subcommand gets a hidden copy of each
+/// such global flag, which clap then does not copy in visibly.
+pub fn own_flags_only(command: clap::Command) -> clap::Command {
+    let globals: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let hidden_in = |sub: &str, arg: &clap::Arg| match sub {
+        "check" => CONSOLE_ONLY.contains(&arg.get_id().as_str()),
+        _ => true,
+    };
+    let mut command = command;
+    for sub in ["check", "lab"] {
+        if command.find_subcommand(sub).is_none() {
+            continue;
+        }
+        let hidden: Vec<clap::Arg> = globals
+            .iter()
+            .filter(|a| hidden_in(sub, a))
+            .map(|a| a.clone().hide(true))
+            .collect();
+        command = command.mut_subcommand(sub, |c| c.args(hidden));
+    }
+    command
+}
+
 /// The exit codes of `kcops check`, shown under `kcops check --help`.
 pub const CHECK_EXIT_CODES: &str = "\
 Exit codes:
@@ -353,4 +393,62 @@ pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {
         eprintln!("kcops demo: {e:#}");
     }
     result
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    fn help(path: &[&str]) -> String {
+        let mut command = super::own_flags_only(crate::Cli::command());
+        command.build();
+        let mut c = &mut command;
+        for name in path {
+            c = c
+                .find_subcommand_mut(name)
+                .unwrap_or_else(|| panic!("no subcommand {name}"));
+        }
+        c.render_help().to_string()
+    }
+
+    /// Issue 15 #11: `check --help` and `lab --help` list only their own flags.
+    #[test]
+    fn each_help_lists_its_own_flags() {
+        let console = help(&[]);
+        for flag in [
+            "--theme",
+            "--keymap",
+            "--read-only",
+            "--kubeconfig",
+            "--no-ceph",
+        ] {
+            assert!(console.contains(flag), "{flag}: {console}");
+        }
+        let check = help(&["check"]);
+        for flag in [
+            "--theme",
+            "--keymap",
+            "--read-only",
+            "--debug-image",
+            "--namespace",
+        ] {
+            assert!(!check.contains(flag), "{flag}: {check}");
+        }
+        for flag in [
+            "--json",
+            "--timeout",
+            "--kubeconfig",
+            "--no-ceph",
+            "--host-root",
+        ] {
+            assert!(check.contains(flag), "{flag}: {check}");
+        }
+        #[cfg(feature = "lab")]
+        for path in [&["lab"][..], &["lab", "up"]] {
+            let lab = help(path);
+            for flag in ["--theme", "--kubeconfig", "--ceph-keyring", "--log-file"] {
+                assert!(!lab.contains(flag), "{flag}: {lab}");
+            }
+        }
+    }
 }

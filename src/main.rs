@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cli;
 
@@ -48,7 +48,10 @@ pub enum Command {
 const EXIT_USAGE: i32 = 64;
 
 fn main() {
-    let args = match Cli::try_parse() {
+    let parsed = cli::own_flags_only(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let args = match parsed {
         Ok(args) => args,
         Err(e) => {
             // `--help` and `--version` are "errors" to clap that print to stdout.

@@ -724,6 +724,53 @@ const EVENT_COLUMNS: &[&str] = &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSA
 // ---------------------------------------------------------------------------------
 // Panes
 
+/// At 80x24 every finding is reachable: the list moves with the table's keys, the
+/// selected one's full text shows below it, and the footer names its fix key.
+#[test]
+fn overview_findings_list_at_80x24() {
+    let mut c = Console::sized(false, 80, 24);
+    let ids: Vec<&str> = c.app.view.findings.iter().map(|f| f.id).collect();
+    let stuck = ids
+        .iter()
+        .position(|id| *id == "pod.terminating-stuck")
+        .unwrap_or_else(|| panic!("{ids:?}"));
+    let s = c.draw();
+    assert!(
+        s.contains(&format!("Findings (1/{})", ids.len())),
+        "{}",
+        s.text()
+    );
+    for _ in 0..stuck {
+        c.keys("j");
+    }
+    let s = c.draw();
+    insta::assert_snapshot!("overview_80x24_selected", s.text());
+    assert!(
+        s.contains(&format!("Findings ({}/{})", stuck + 1, ids.len())),
+        "{}",
+        s.text()
+    );
+    assert!(s.contains("ctrl-k force delete (plan)"), "{}", s.text());
+    // The end jumps to the last finding; its text is shown below the list.
+    c.press(KeyCode::End, KeyModifiers::NONE);
+    let s = c.draw();
+    let last = c.app.view.findings.last().map(|f| f.object.clone());
+    assert!(
+        s.contains(&format!(
+            "{} {}",
+            ids[ids.len() - 1],
+            last.unwrap_or_default()
+        )),
+        "{}",
+        s.text()
+    );
+    // Enter shows the selected finding's object in its pane.
+    c.keys("g");
+    c.press(KeyCode::Enter, KeyModifiers::NONE);
+    let s = c.draw();
+    assert_eq!(c.app.pane, kcops::ui::panes::PaneId::Nodes, "{}", s.text());
+}
+
 #[test]
 fn overview_with_findings() {
     let mut c = Console::new(false);
@@ -738,7 +785,7 @@ fn overview_with_findings() {
     let findings = c.app.view.findings.len();
     assert!(findings > 0, "the fixture cluster must have findings");
     assert!(
-        s.contains(&format!("Findings ({findings})")),
+        s.contains(&format!("Findings (1/{findings})")),
         "{}",
         s.text()
     );
@@ -998,9 +1045,7 @@ fn help_at_small_sizes_in_both_keymaps() {
             let keymap = Keymap::builtin(name).unwrap_or_else(|| panic!("no {name} keymap"));
             let mut c = Console::with_keymap(false, w, h, keymap);
             let s = c.keys("3?").draw();
-            if name == "vim" {
-                insta::assert_snapshot!(format!("help_pods_vim_{w}x{h}"), s.text());
-            }
+            insta::assert_snapshot!(format!("help_pods_{name}_{w}x{h}"), s.text());
             assert!(s.contains(" Keys"), "{name} {w}x{h}:\n{}", s.text());
             // A key list is followed by two spaces or ends its row.
             for line in &s.lines {
@@ -1019,6 +1064,18 @@ fn help_at_small_sizes_in_both_keymaps() {
                 assert!(
                     seen.contains(want),
                     "{name} {w}x{h}: never shows {want:?}:\n{seen}"
+                );
+            }
+            // Only the Pods pane's keys: none of another pane's own.
+            for other in [
+                "go to the finding's object",
+                "read the node's host",
+                "release the node's leaked pod IPs",
+                "wrap long lines",
+            ] {
+                assert!(
+                    !seen.contains(other),
+                    "{name} {w}x{h}: lists {other:?} on Pods:\n{seen}"
                 );
             }
         }
@@ -1290,6 +1347,61 @@ fn scale_dialog() {
     // Not a number: the dialog says so and stays.
     let s = c.keys("sx").enter().draw();
     assert!(s.contains("\"x\" is not a replica count"), "{}", s.text());
+}
+
+/// Issue 15 #9: ctrl-k on the Overview's "stuck Terminating" finding (a pod on the
+/// NotReady node3) is a force delete whose plan says what forcing costs and how to
+/// fence first; cordon is not offered on a node that is already cordoned.
+#[test]
+fn force_delete_of_a_pod_stuck_terminating_and_no_second_cordon() {
+    let mut c = Console::sized(false, 80, 24);
+    let stuck = c
+        .app
+        .view
+        .findings
+        .iter()
+        .position(|f| f.id == "pod.terminating-stuck")
+        .unwrap_or_else(|| panic!("no stuck pod finding"));
+    for _ in 0..stuck {
+        c.keys("j");
+    }
+    let s = c.press(KeyCode::Char('k'), KeyModifiers::CONTROL).draw();
+    assert!(
+        s.contains("Force-delete pod demo/web-2 stuck Terminating on node3"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("(grace") && s.contains("period 0)"),
+        "{}",
+        s.text()
+    );
+    // At 80x24 the typed confirmation is on screen with what was typed.
+    let s = c.keys("web").draw();
+    insta::assert_snapshot!("force_delete_80x24", s.text());
+    assert!(s.contains("Type web-2 to confirm"), "{}", s.text());
+    assert!(s.contains("Esc to cancel: web"), "{}", s.text());
+    c.press(KeyCode::Esc, KeyModifiers::NONE);
+    // The cordoned node: `c` says so instead of a plan.
+    let cordoned = c
+        .app
+        .view
+        .snapshot
+        .nodes
+        .iter()
+        .find(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true))
+        .and_then(|n| n.metadata.name.clone())
+        .unwrap_or_else(|| panic!("the fixture has a cordoned node"));
+    c.keys("2/")
+        .keys(&cordoned)
+        .press(KeyCode::Enter, KeyModifiers::NONE);
+    let s = c.keys("c").draw();
+    assert!(
+        s.contains(&format!("node {cordoned} is already cordoned")),
+        "{}",
+        s.text()
+    );
+    assert!(!s.contains("Cordon node"), "{}", s.text());
 }
 
 #[test]
@@ -2167,6 +2279,15 @@ fn a_server_that_never_answers_is_never_called_healthy() {
             overview.text()
         );
         assert!(overview.contains("source.error"), "{}", overview.text());
+        // One finding for the source, not one per kind (issue 15 #8).
+        let errors: Vec<_> = console
+            .app
+            .view
+            .findings
+            .iter()
+            .filter(|f| f.id == "source.error")
+            .collect();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
         let pods = &last[2];
         assert!(
             pods.contains("Pods [all]") && pods.contains("no data: listing fails"),

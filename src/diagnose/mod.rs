@@ -33,6 +33,7 @@
 mod audit;
 pub mod ceph;
 pub mod certs;
+pub(crate) mod fence;
 mod host_setup;
 pub(crate) mod index;
 pub mod members;

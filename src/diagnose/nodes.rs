@@ -104,8 +104,8 @@ fn not_ready(node: &Node, name: &str, pods: Option<&[&Pod]>, ix: &Index) -> Opti
         format!("its kubelet reports it is not ready ({reason})")
     };
     let mut explanation = format!(
-        "Node {name} is NotReady: {state}. The {} pods bound to it keep their last reported status; nothing on it is started, stopped or unmounted until the kubelet is back.",
-        pods.len()
+        "Node {name} is NotReady: {state}. The {} bound to it keep their last reported status; nothing on it is started, stopped or unmounted until the kubelet is back.",
+        crate::model::count::count(pods.len(), "pod", "pods")
     );
     if !rbd_pods.is_empty() {
         explanation.push_str(
@@ -116,7 +116,8 @@ fn not_ready(node: &Node, name: &str, pods: Option<&[&Pod]>, ix: &Index) -> Opti
     let ip = node_internal_ip(node).unwrap_or("<node ip>");
     let fix = if ready.status == "Unknown" {
         format!(
-            "Check that {name} is up and reachable and that its kubelet runs: `systemctl status kubelet` and `journalctl -u kubelet -n 100` on {name}. If it is gone for good, fence it in Ceph before its pods move (`ceph osd blocklist add {ip}`), then force-delete its pods or `kubectl delete node {name}`."
+            "Check that {name} is up and reachable and that its kubelet runs: `systemctl status kubelet` and `journalctl -u kubelet -n 100` on {name}. If it is gone for good, {} before its pods move (its clients' addresses begin with {ip}:), then force-delete its pods or `kubectl delete node {name}`.",
+            super::fence::recipe(name)
         )
     } else {
         format!(

@@ -561,7 +561,7 @@ fn volume_locked(pod: &Pod, node: &str, ev: &Event, s: &Snapshot, ix: &Index) ->
         evidence,
         explanation,
         fix: story.and_then(|st| st.fix).unwrap_or_else(|| format!(
-            "See who holds it: `rbd lock ls {spec}` and `rbd status {spec}` (watchers). If the holder is a node that is down or no longer runs this pod, fence it (`ceph osd blocklist add <address from the lock list>`) and remove the lock (`rbd lock rm {spec} <lock id> <locker>`); never remove a lock whose holder still writes to the image. Then the mount succeeds on the next retry."
+            "See who holds it: `rbd lock ls {spec}` and `rbd status {spec}` (watchers). If the holder is a node that is down or no longer runs this pod, fence it (`ceph osd blocklist add <address from the lock list> 3600`: that one client, for an hour) and remove the lock (`rbd lock rm {spec} <lock id> <locker>`); never remove a lock whose holder still writes to the image. Then the mount succeeds on the next retry."
         )),
     }
 }
@@ -790,7 +790,8 @@ fn terminating_stuck(pod: &Pod, node: Option<&str>, ix: &Index) -> Option<Findin
         evidence,
         explanation,
         fix: format!(
-            "Make sure {node} is really down (or fenced in Ceph with `ceph osd blocklist add <node ip>` when the pod has RBD volumes), then remove the pod: `kubectl delete pod -n {ns} {name} --grace-period=0 --force`. Forcing it while its containers still run on {node} can corrupt data on shared volumes."
+            "Make sure {node} is really down (when the pod has RBD volumes, {}), then remove the pod: `kubectl delete pod -n {ns} {name} --grace-period=0 --force`. Forcing it while its containers still run on {node} can corrupt data on shared volumes.",
+            super::fence::recipe(node)
         ),
     })
 }

@@ -6,22 +6,43 @@ use super::{Finding, Severity};
 use crate::model::objref::ObjRef;
 use crate::model::snapshot::Snapshot;
 
+/// One finding per distinct failure: when the API server is down every kind fails
+/// alike, and fourteen identical Critical findings would bury the one thing to say.
+/// Kinds failing for a reason of their own (RBAC on one kind) keep their own finding.
 pub fn check(s: &Snapshot, out: &mut Vec<Finding>) {
+    // (listed before, error text) -> the kinds, in the sources' order.
+    let mut groups: Vec<((bool, String), Vec<&crate::model::snapshot::SourceStatus>)> = Vec::new();
     for src in &s.sources {
         let Some(err) = src.last_error.as_ref() else {
             continue;
         };
-        let (severity, state, explanation) = if src.synced {
-            let since = src
-                .last_success
+        let key = (src.synced, err.to_string());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, kinds)) => kinds.push(src),
+            None => groups.push((key, vec![src])),
+        }
+    }
+    for ((synced, err), srcs) in groups {
+        let kinds: Vec<&str> = srcs.iter().map(|s| s.kind).collect();
+        let what = kinds.join(", ");
+        let (severity, state, explanation) = if synced {
+            // Honest times: the oldest success among them, never "now".
+            let since = srcs
+                .iter()
+                .filter_map(|s| s.last_success)
+                .min()
                 .map(|t| format!("last success at {t}"))
                 .unwrap_or_else(|| "no success recorded".to_string());
             (
                 Severity::Warning,
                 since,
                 format!(
-                    "kcops lists and watches {kind} but the watch is failing: what the console shows for {kind} may be stale, and findings that depend on them may be missing or outdated.",
-                    kind = src.kind
+                    "kcops lists and watches {what} but the watch is failing: what the console shows for {} may be stale, and findings that depend on it may be missing or outdated.",
+                    if kinds.len() == 1 {
+                        "them"
+                    } else {
+                        "these kinds"
+                    }
                 ),
             )
         } else {
@@ -29,23 +50,48 @@ pub fn check(s: &Snapshot, out: &mut Vec<Finding>) {
                 Severity::Critical,
                 "never listed".to_string(),
                 format!(
-                    "kcops has not been able to list {kind} at all, so nothing about {kind} can be evaluated: an empty table or an absent finding means nothing.",
-                    kind = src.kind
+                    "kcops has not been able to list {what} at all, so nothing about {} can be evaluated: an empty table or an absent finding means nothing.",
+                    if kinds.len() == 1 {
+                        what.as_str()
+                    } else {
+                        "them"
+                    }
                 ),
             )
+        };
+        let (object, subject) = match kinds.as_slice() {
+            [one] => (
+                format!("Source {one}"),
+                Some(ObjRef::cluster("Source", *one)),
+            ),
+            _ => (
+                format!(
+                    "Sources: {}",
+                    crate::model::count::count(kinds.len(), "kind", "kinds")
+                ),
+                None,
+            ),
+        };
+        let mut evidence = vec![err, state];
+        if kinds.len() > 1 {
+            evidence.push(format!("kinds: {what}"));
+        }
+        let can_i = if kinds.len() == 1 {
+            what.clone()
+        } else {
+            "<kind>".to_string()
         };
         out.push(Finding {
             id: "source.error",
             severity,
-            subject: Some(ObjRef::cluster("Source", src.kind)),
-            object: format!("Source {}", src.kind),
+            subject,
+            object,
             namespace: None,
             node: None,
-            evidence: vec![err.to_string(), state],
+            evidence,
             explanation,
             fix: format!(
-                "Check that the API server is reachable from here and that this user may list and watch {kind} (`kubectl auth can-i watch {kind} -A`). kcops keeps retrying with backoff and recovers by itself.",
-                kind = src.kind
+                "Check that the API server is reachable from here and that this user may list and watch {what} (`kubectl auth can-i watch {can_i} -A`). kcops keeps retrying with backoff and recovers by itself."
             ),
         });
     }
@@ -87,5 +133,35 @@ mod tests {
         assert_eq!(f[1].object, "Source nodes");
         assert_eq!(f[1].severity, Severity::Warning);
         assert_eq!(f[1].evidence[1], format!("last success at {}", now()));
+    }
+
+    /// Issue 15 #8: the API server down fails every kind alike: one finding that
+    /// names them, never listed, instead of one per kind.
+    #[test]
+    fn one_failure_of_every_kind_is_one_finding() {
+        let mut s = snapshot();
+        let down = Some("cannot reach the API server: timed out");
+        s.sources = vec![
+            source("pods", false, down),
+            source("nodes", false, down),
+            source("events", false, down),
+            source("secrets", false, Some("forbidden")),
+        ];
+        let f = only(&s, "source.error");
+        assert_eq!(f.len(), 2, "{f:#?}");
+        let all = f
+            .iter()
+            .find(|f| f.object == "Sources: 3 kinds")
+            .unwrap_or_else(|| panic!("{f:#?}"));
+        assert_eq!(all.subject, None);
+        assert_eq!(
+            all.evidence,
+            [
+                "cannot reach the API server: timed out",
+                "never listed",
+                "kinds: pods, nodes, events"
+            ]
+        );
+        assert!(f.iter().any(|f| f.object == "Source secrets"), "{f:#?}");
     }
 }

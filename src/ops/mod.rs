@@ -19,6 +19,7 @@ pub mod audit;
 pub mod ensemble;
 pub mod error;
 pub mod exec;
+pub mod force_delete;
 pub mod journal;
 pub mod op;
 pub mod plan;

@@ -70,6 +70,9 @@ pub enum UiMsg {
     /// Answers to an open wizard (assessment, dry-run, progress, end).
     Wizard(super::wizard::WizardMsg),
     PlanDone(Result<String, String>),
+    /// A lab's story is still playing (what the Overview says instead of
+    /// "healthy"), or no longer (`None`).
+    LabStory(Option<String>),
 }
 
 impl From<FeedMsg> for UiMsg {
@@ -105,8 +108,12 @@ pub struct App {
     panes: Vec<Box<dyn Pane>>,
     /// The `:` commands (the panes' and the app's).
     commands: Vec<&'static Command>,
-    filter: Filter,
-    pub namespace: Option<String>,
+    /// Each pane's `/` filter, in [`PaneId::ALL`]'s order: a filter typed on one pane
+    /// never hides rows of another.
+    filters: Vec<Filter>,
+    /// Each pane's namespace (`None`: all), in [`PaneId::ALL`]'s order, as k9s keeps
+    /// one per view: `:pods kube-system` changes the Pods pane only.
+    namespaces: Vec<Option<String>>,
     overlay: Option<Overlay>,
     input: Input,
     pub view: Arc<ViewModel>,
@@ -140,6 +147,8 @@ pub struct App {
     said: Option<String>,
     /// Plans running now, and the stop a signal triggers.
     pub(crate) plans: super::plans::Plans,
+    /// See [`UiMsg::LabStory`].
+    lab_story: Option<String>,
 }
 
 impl App {
@@ -168,8 +177,8 @@ impl App {
             commands,
             messages,
             said: None,
-            filter: Filter::default(),
-            namespace: opts.namespace.clone(),
+            filters: vec![Filter::default(); PaneId::ALL.len()],
+            namespaces: vec![opts.namespace.clone(); PaneId::ALL.len()],
             overlay: None,
             input: Input::None,
             view: Arc::new(ViewModel::default()),
@@ -191,12 +200,23 @@ impl App {
             remote_hosts: Default::default(),
             ceph: None,
             plans: super::plans::Plans::default(),
+            lab_story: None,
         }
     }
 
     /// The status line's text (the event loop says what a signal is doing there).
     pub(crate) fn set_status(&mut self, role: Role, text: String) {
         self.status = Some((role, text));
+    }
+
+    /// The namespace of the pane in front (`None`: all).
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespaces[self.pane.index()].as_deref()
+    }
+
+    /// The `/` filter of the pane in front.
+    fn filter(&self) -> &Filter {
+        &self.filters[self.pane.index()]
     }
 
     /// The pane in front.
@@ -215,7 +235,7 @@ impl App {
         let now = self.now();
         let i = self.pane.index();
         if let Some((model, state)) = self.panes[i].table_mut(&view) {
-            state.refresh(model, &self.filter, self.namespace.as_deref(), now);
+            state.refresh(model, &self.filters[i], self.namespaces[i].as_deref(), now);
         }
     }
 
@@ -294,14 +314,33 @@ impl App {
         let view = self.view.clone();
         self.panes[pane.index()].open(command, &view);
         if let Some(ns) = namespace {
-            self.namespace = (ns != "all" && ns != "-A").then(|| ns.to_string());
+            self.namespaces[pane.index()] = (ns != "all" && ns != "-A").then(|| ns.to_string());
+        }
+        self.switch(pane);
+    }
+
+    /// Shows the selected object (the Overview's selected finding's subject) in the
+    /// pane that lists it, selected.
+    fn go_to_selected(&mut self) {
+        let Some(subject) = self.active().selected(&self.view) else {
+            self.status = Some((Role::Warning, "nothing to go to".into()));
+            return;
+        };
+        let Some((pane, command)) = panes::findings_list::pane_of(subject.kind) else {
+            return;
+        };
+        let view = self.view.clone();
+        let i = pane.index();
+        self.panes[i].open(command, &view);
+        if let Some((_, state)) = self.panes[i].table_mut(&view) {
+            state.selected_key = Some(subject);
         }
         self.switch(pane);
     }
 
     /// `:ns [name]`: one namespace, or every one without a name (or with `all`, `-A`).
     pub(crate) fn set_namespace(&mut self, name: Option<&str>) {
-        self.namespace = name
+        self.namespaces[self.pane.index()] = name
             .filter(|a| *a != "all" && *a != "-A")
             .map(str::to_string);
         self.refresh_table();
@@ -411,7 +450,7 @@ impl App {
             }
             Action::CommandLine => self.input = Input::Command(TextField::new(Charset::Free)),
             Action::Filter => {
-                self.input = Input::Filter(TextField::with_text(Charset::Free, &self.filter.text))
+                self.input = Input::Filter(TextField::with_text(Charset::Free, &self.filter().text))
             }
             Action::NextPane => {
                 self.switch(PaneId::ALL[(self.pane.index() + 1) % PaneId::ALL.len()])
@@ -449,6 +488,7 @@ impl App {
             Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => {
                 self.action_plan(action)
             }
+            Action::GoTo => self.go_to_selected(),
             _ => return false,
         }
         true
@@ -487,8 +527,8 @@ impl App {
         let now = self.now();
         let ctx = PaneCtx {
             view: &view,
-            filter: &self.filter,
-            namespace: self.namespace.as_deref(),
+            filter: &self.filters[self.pane.index()],
+            namespace: self.namespaces[self.pane.index()].as_deref(),
             now,
         };
         let i = self.pane.index();
@@ -517,13 +557,13 @@ impl App {
         let text = field.text().to_owned();
         match answer {
             FieldKey::Edited if matches!(self.input, Input::Filter(_)) => {
-                self.filter = Filter::new(&text);
+                self.filters[self.pane.index()] = Filter::new(&text);
                 self.refresh_table();
             }
             FieldKey::Edited | FieldKey::Unchanged => {}
             FieldKey::Action(Action::Cancel) => {
                 if matches!(self.input, Input::Filter(_)) {
-                    self.filter = Filter::default();
+                    self.filters[self.pane.index()] = Filter::default();
                     self.refresh_table();
                 }
                 self.input = Input::None;
@@ -586,7 +626,7 @@ impl App {
             DialogOutcome::Close => self.overlay = None,
             DialogOutcome::Help => self.show_help(Some(Context::Dialog)),
             DialogOutcome::Namespace(ns) => {
-                self.namespace = ns;
+                self.namespaces[self.pane.index()] = ns;
                 self.overlay = None;
                 self.refresh_table();
             }
@@ -659,7 +699,11 @@ impl App {
                     w.on_msg(m);
                 }
             }
-            UiMsg::Feed(FeedMsg::Connected(conn)) => self.connection = Some(*conn),
+            UiMsg::Feed(FeedMsg::Connected(conn)) => {
+                super::lab_story::spawn(conn.client.clone(), self.tx.clone());
+                self.connection = Some(*conn);
+            }
+            UiMsg::LabStory(story) => self.lab_story = story,
         }
     }
 
@@ -677,8 +721,9 @@ impl App {
             view: &view,
             theme: &self.theme,
             focused: self.overlay.is_none(),
-            namespace: self.namespace.as_deref(),
+            namespace: self.namespaces[self.pane.index()].as_deref(),
             now: self.now(),
+            lab_story: self.lab_story.as_deref(),
         };
         let i = self.pane.index();
         self.panes[i].draw(f, body, &ctx);
@@ -780,9 +825,15 @@ impl App {
                 Some((role, s)) => Line::from(Span::styled(s.clone(), self.theme.style(*role))),
                 None => {
                     let mut spans = Vec::new();
-                    if !self.filter.is_empty() {
+                    if let Some(hint) = self.active().hint(&self.view, &self.keymap) {
                         spans.push(Span::styled(
-                            format!("filter: {}  ", self.filter.text),
+                            format!("{hint}  "),
+                            self.theme.style(Role::KeyHint),
+                        ));
+                    }
+                    if !self.filter().is_empty() {
+                        spans.push(Span::styled(
+                            format!("filter: {}  ", self.filter().text),
                             self.theme.style(Role::Filter),
                         ));
                     }

@@ -160,8 +160,6 @@ impl Dialog {
         let key = |action| super::help::key_in_prose(keymap, Context::Dialog, action);
         let (confirm, cancel) = (key(Action::Confirm), key(Action::Cancel));
         let field = |style| self.input.spans(style, !self.running && !self.done);
-        let rect = Self::area(area, 70, 18);
-        f.render_widget(Clear, rect);
         let mut lines: Vec<Line> = Vec::new();
         let title;
         match &self.kind {
@@ -226,6 +224,20 @@ impl Dialog {
             self.done.then_some(cancel.as_str()),
             theme,
         ));
+        // As tall as its text needs (at least 18 rows, at most the area); taller
+        // text keeps its end in view: the prompt, what was typed and the progress
+        // matter most at 80x24.
+        let width = area.width * 70 / 100;
+        let inner_width = usize::from(width.saturating_sub(2)).max(1);
+        let rows: usize = lines
+            .iter()
+            .map(|l| super::wizard::wrapped_rows(l, inner_width))
+            .sum();
+        let wanted = u16::try_from(rows + 2).unwrap_or(u16::MAX).max(18);
+        let rect = Self::area(area, 70, wanted);
+        f.render_widget(Clear, rect);
+        let height = usize::from(rect.height.saturating_sub(2)).max(1);
+        let scroll = u16::try_from(rows.saturating_sub(height)).unwrap_or(u16::MAX);
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.style(Role::DialogBorder))
@@ -235,6 +247,7 @@ impl Dialog {
             Paragraph::new(lines)
                 .block(block)
                 .wrap(Wrap { trim: false })
+                .scroll((scroll, 0))
                 .style(theme.style(Role::Dialog)),
             inner,
         );
@@ -303,6 +316,36 @@ mod tests {
         text.chars()
             .map(|c| d.on_key(k, ev(KeyCode::Char(c), KeyModifiers::NONE)))
             .collect()
+    }
+
+    /// A plan longer than the dialog at 80x24 (a force delete's consequences, a
+    /// seven-step plan): the typed confirmation stays on screen with what was typed.
+    #[test]
+    fn a_long_plan_keeps_its_prompt_in_view_at_80x24() {
+        let mut plan = crate::ops::force_delete::plan("demo", "web-0", "node3", true);
+        for _ in 0..4 {
+            let step = plan.steps[0].clone();
+            plan = plan.step(step);
+        }
+        let mut d = Dialog::new(DialogKind::ConfirmPlan(plan));
+        let k = Keymap::default();
+        typed(&mut d, &k, "web");
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24))
+            .unwrap_or_else(|e| panic!("{e}"));
+        t.draw(|f| d.draw(f, f.area(), &Theme::no_color(), &k, false))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text: String = t
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        assert!(
+            text.contains("Esc to cancel: web"),
+            "{:?}",
+            t.backend().buffer()
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod help;
 #[cfg(test)]
 mod key_coverage;
 pub mod keymap;
+mod lab_story;
 pub mod panes;
 pub(crate) mod plans;
 mod signals;

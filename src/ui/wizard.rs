@@ -397,6 +397,17 @@ impl WizardOverlay {
             self.done.then_some(cancel.as_str()),
             theme,
         ));
+        // A title wider than the box (an image name at 80 columns) is cut in the
+        // border: its whole text opens the page.
+        if Span::raw(title.trim()).width() + 2 > usize::from(rect.width.saturating_sub(2)) {
+            lines.insert(
+                0,
+                Line::from(Span::styled(
+                    title.trim().to_owned(),
+                    theme.style(Role::Title),
+                )),
+            );
+        }
         // Keep the end in view (the confirmation, progress) when the page is taller
         // than the overlay, counting the rows wrapped lines take.
         let height = usize::from(rect.height.saturating_sub(2));
@@ -493,7 +504,7 @@ pub(crate) fn spawn_run(
 
 /// The rows `line` takes in `width` columns, wrapped at spaces as the paragraph
 /// wraps it (a word longer than the width is broken).
-fn wrapped_rows(line: &Line, width: usize) -> usize {
+pub(crate) fn wrapped_rows(line: &Line, width: usize) -> usize {
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
     let mut rows = 1;
     let mut col = 0;
@@ -676,6 +687,55 @@ mod tests {
         assert_eq!(rows("aaa bbb", 5), 2);
         assert_eq!(rows("abcdefghij", 4), 3);
         assert_eq!(rows("✓ a b c d e", 3), 3);
+    }
+
+    /// Issue 15 #2: on a plan page taller than an 80x24 window, the prompt that asks
+    /// for a long name and the text typed so far are the last rows shown.
+    #[test]
+    fn the_typed_name_is_on_screen_at_80x24() {
+        let name = "kubernetes-dynamic-pvc-820c4169-a8d9-4c5e-b204-7bc69b7a2908";
+        let mut w = Wizard::new("Long", crate::ops::ObjectRef::node("n1"));
+        let mut page = Page::new("Plan");
+        for i in 0..30 {
+            page.plain(format!(
+                "step {i}: blocklist 198.18.76.11:0/3129440754 for 1h, then remove the lock of rbd/{name}"
+            ));
+        }
+        w.pages.push(page);
+        let plan_name = name.to_string();
+        w.set_plan(std::sync::Arc::new(move |_| {
+            Plan::delete_pod("default", &plan_name)
+        }));
+        let mut o = WizardOverlay::assessing("n1");
+        let id = o.id;
+        o.on_msg(WizardMsg::Assessed {
+            id,
+            wizard: Box::new(w),
+        });
+        let k = Keymap::default();
+        while !o.typing {
+            press(&mut o, &k, KeyCode::Enter);
+        }
+        for c in name.chars() {
+            press(&mut o, &k, KeyCode::Char(c));
+        }
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24))
+            .unwrap_or_else(|e| panic!("{e}"));
+        t.draw(|f| o.draw(f, f.area(), &Theme::no_color(), &k, false))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text: String = t
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .filter(|s| !s.trim().is_empty() && *s != "│")
+            .collect();
+        assert!(
+            text.contains(&format!("dry-run):{name}")),
+            "{:?}",
+            t.backend().buffer()
+        );
     }
 
     /// A page taller than an 80x24 window shows its end, and scrolls back to its top.

@@ -20,6 +20,8 @@ pub struct Options<'a> {
     pub args: &'a [&'a str],
     /// Extra environment for kcops (`KCOPS_ZK_AUTH` ...).
     pub env: &'a [(&'a str, &'a str)],
+    /// A kubeconfig other than the lab's (e.g. one that does not exist).
+    pub kubeconfig: Option<&'a std::path::Path>,
 }
 
 impl Default for Options<'_> {
@@ -30,6 +32,7 @@ impl Default for Options<'_> {
             ceph: false,
             args: &[],
             env: &[],
+            kubeconfig: None,
         }
     }
 }
@@ -66,7 +69,8 @@ impl Console {
         let argv = super::kcops_argv(lab);
         let mut cmd = CommandBuilder::new(&argv[0]);
         cmd.args(&argv[1..]);
-        cmd.args(["--kubeconfig", &lab.state.kubeconfig.display().to_string()]);
+        let kubeconfig = opts.kubeconfig.unwrap_or(&lab.state.kubeconfig);
+        cmd.args(["--kubeconfig", &kubeconfig.display().to_string()]);
         if opts.ceph {
             let conf = lab
                 .state

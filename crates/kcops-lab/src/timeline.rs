@@ -12,10 +12,28 @@ use super::api::selectors::LabelSelector;
 use super::controllers::Ctx;
 use super::scenario::{EventType, ScaleKind, TimelineAction};
 
+/// Where the lab publishes how far its story has played: a ConfigMap any client can
+/// read through the API, so the console says "the story is still playing" instead
+/// of "healthy" without knowing anything of the lab.
+pub const STATE_NAMESPACE: &str = "kube-public";
+pub const STATE_NAME: &str = "kcops-lab";
+
 pub async fn run(ctx: Arc<Ctx>) {
     let start = tokio::time::Instant::now();
-    for entry in ctx.scenario.timeline.clone() {
-        tokio::time::sleep_until(start + ctx.knobs.scaled(entry.at)).await;
+    let timeline = ctx.scenario.timeline.clone();
+    for (i, entry) in timeline.iter().enumerate() {
+        let due = start + ctx.knobs.scaled(entry.at);
+        let wall = jiff::Timestamp::now()
+            + jiff::SignedDuration::try_from(
+                due.saturating_duration_since(tokio::time::Instant::now()),
+            )
+            .unwrap_or_default();
+        publish(
+            &ctx,
+            Some((action_name(&entry.action), wall)),
+            timeline.len() - i,
+        );
+        tokio::time::sleep_until(due).await;
         if let Some(w) = &entry.wait_for {
             let sel = match LabelSelector::parse(&w.selector) {
                 Ok(s) => s,
@@ -47,6 +65,71 @@ pub async fn run(ctx: Arc<Ctx>) {
         if let Err(e) = apply(&ctx, &entry.action) {
             tracing::warn!("timeline action failed: {e:#}");
         }
+    }
+    publish(&ctx, None, 0);
+}
+
+/// A few words for a timeline action, as the published state names the next one.
+fn action_name(action: &TimelineAction) -> String {
+    match action {
+        TimelineAction::SetNodeReady(s) if s.ready => format!("node {} comes back", s.node),
+        TimelineAction::SetNodeReady(s) => format!("node {} goes down", s.node),
+        TimelineAction::DeletePods(d) => {
+            format!("pods {} in {} are deleted", d.selector, d.namespace)
+        }
+        TimelineAction::Cordon(n) => format!("node {n} is cordoned"),
+        TimelineAction::Uncordon(n) => format!("node {n} is uncordoned"),
+        TimelineAction::Scale(s) => format!("{} is scaled to {}", s.name, s.replicas),
+        TimelineAction::Event(e) => format!("event {}", e.reason),
+        TimelineAction::Apply(o) => format!(
+            "{} {} is applied",
+            o["kind"].as_str().unwrap_or("an object"),
+            o["metadata"]["name"].as_str().unwrap_or("")
+        ),
+    }
+}
+
+/// Writes the story's state into `kube-public/kcops-lab`: `story` is `playing` with
+/// the `next` action, its time and how many remain, or `settled` once the last one
+/// ran.
+fn publish(ctx: &Ctx, next: Option<(String, jiff::Timestamp)>, remaining: usize) {
+    let mut data = serde_json::Map::new();
+    data.insert("scenario".into(), json!(ctx.scenario.name));
+    match &next {
+        Some((what, at)) => {
+            data.insert("story".into(), json!("playing"));
+            data.insert("next".into(), json!(what));
+            data.insert("nextAt".into(), json!(at.to_string()));
+            data.insert("remaining".into(), json!(remaining.to_string()));
+        }
+        None => {
+            data.insert("story".into(), json!("settled"));
+        }
+    }
+    let rt = &ctx.kinds.configmaps;
+    let result = if ctx
+        .store
+        .get_value(rt, STATE_NAMESPACE, STATE_NAME)
+        .is_some()
+    {
+        ctx.store
+            .mutate(rt, STATE_NAMESPACE, STATE_NAME, None, |cm| {
+                cm["data"] = Value::Object(data.clone());
+                Ok(())
+            })
+            .map(|_| ())
+    } else {
+        let mut obj = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"namespace": STATE_NAMESPACE, "name": STATE_NAME},
+            "data": Value::Object(data),
+        });
+        super::api::defaults::apply(&rt.kind, &mut obj);
+        ctx.store.create(rt, obj).map(|_| ())
+    };
+    if let Err(e) = result {
+        tracing::warn!("timeline: cannot publish the story's state: {e}");
     }
 }
 

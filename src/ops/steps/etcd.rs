@@ -177,9 +177,9 @@ async fn add(
     let listed = call("member list", c.member_list()).await?;
     if listed.members().iter().any(|m| m.id() == id) {
         Ok(Applied::Done(format!(
-            "{name} added as {} {id:x} at {url}; {} members listed",
+            "{name} added as {} {id:x} at {url}; {} listed",
             if learner { "learner" } else { "voter" },
-            listed.members().len()
+            crate::model::count::count(listed.members().len(), "member", "members")
         )))
     } else {
         Err(StepError::Failed(format!(
@@ -217,8 +217,8 @@ async fn promote(
                     .any(|m| m.id() == id && !m.is_learner());
                 return if voter {
                     Ok(Applied::Done(format!(
-                        "{name} ({id:x}) is a voter; {} members",
-                        listed.members().len()
+                        "{name} ({id:x}) is a voter; {}",
+                        crate::model::count::count(listed.members().len(), "member", "members")
                     )))
                 } else {
                     Err(StepError::Failed(format!(
@@ -273,8 +273,8 @@ async fn remove(
         )));
     }
     Ok(Applied::Done(format!(
-        "{name} ({id:x}) removed; {} members left",
-        listed.members().len()
+        "{name} ({id:x}) removed; {} left",
+        crate::model::count::count(listed.members().len(), "member", "members")
     )))
 }
 

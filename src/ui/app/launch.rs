@@ -227,16 +227,15 @@ impl App {
     /// task of its own (live reads of the API server and Ceph); the overlay shows it
     /// once it is back.
     pub(crate) fn open_unlock(&mut self, arg: Option<&str>) {
-        let target = match arg
-            .map(|a| UnlockTarget::parse(a, self.namespace.as_deref().unwrap_or("default")))
-        {
-            Some(Ok(t)) => Some(t),
-            Some(Err(bad)) => {
-                self.status = Some((Role::Warning, bad.to_string()));
-                return;
-            }
-            None => self.active().unlock_target(&self.view),
-        };
+        let target =
+            match arg.map(|a| UnlockTarget::parse(a, self.namespace().unwrap_or("default"))) {
+                Some(Ok(t)) => Some(t),
+                Some(Err(bad)) => {
+                    self.status = Some((Role::Warning, bad.to_string()));
+                    return;
+                }
+                None => self.active().unlock_target(&self.view),
+            };
         let Some(target) = target else {
             self.status = Some((
                 Role::Warning,
@@ -379,10 +378,34 @@ impl App {
             return;
         }
         match (action, key.kind) {
-            (Action::Cordon, ObjKind::Node) => self.start_plan(Plan::cordon(&key.name)),
-            (Action::Uncordon, ObjKind::Node) => self.start_plan(Plan::uncordon(&key.name)),
+            (Action::Cordon | Action::Uncordon, ObjKind::Node) => {
+                let cordoned = self
+                    .view
+                    .snapshot
+                    .nodes
+                    .iter()
+                    .find(|n| n.metadata.name.as_deref() == Some(key.name.as_str()))
+                    .map(|n| n.spec.as_ref().and_then(|s| s.unschedulable) == Some(true));
+                match (action, cordoned) {
+                    (Action::Cordon, Some(true)) => {
+                        self.status = Some((
+                            Role::Warning,
+                            format!("node {} is already cordoned", key.name),
+                        ))
+                    }
+                    (Action::Uncordon, Some(false)) => {
+                        self.status =
+                            Some((Role::Warning, format!("node {} is not cordoned", key.name)))
+                    }
+                    (Action::Cordon, _) => self.start_plan(Plan::cordon(&key.name)),
+                    _ => self.start_plan(Plan::uncordon(&key.name)),
+                }
+            }
             (Action::Delete, ObjKind::Pod) => {
-                self.start_plan(Plan::delete_pod(&key.namespace, &key.name))
+                let plan = self
+                    .stuck_terminating(&key.namespace, &key.name)
+                    .unwrap_or_else(|| Plan::delete_pod(&key.namespace, &key.name));
+                self.start_plan(plan)
             }
             (Action::Scale, kind @ (ObjKind::StatefulSet | ObjKind::Deployment)) => {
                 let scale_kind = if kind == ObjKind::StatefulSet {
@@ -411,6 +434,57 @@ impl App {
                 ))
             }
         }
+    }
+}
+
+impl App {
+    /// The force-delete plan when pod `namespace/name` is stuck Terminating on a node
+    /// that is not Ready (a plain delete would change nothing: it is deleted already).
+    fn stuck_terminating(&self, namespace: &str, name: &str) -> Option<Plan> {
+        let snapshot = &self.view.snapshot;
+        let pod = snapshot.pod(namespace, name)?;
+        pod.metadata.deletion_timestamp.as_ref()?;
+        let node_name = pod.spec.as_ref()?.node_name.as_deref()?;
+        let node = snapshot
+            .nodes
+            .iter()
+            .find(|n| n.metadata.name.as_deref() == Some(node_name))?;
+        if crate::model::rows::node_status(node) == "Ready" {
+            return None;
+        }
+        let claim_is_rbd = |claim: &str| {
+            let pv_name = snapshot
+                .pvcs
+                .iter()
+                .find(|c| {
+                    c.metadata.namespace.as_deref() == Some(namespace)
+                        && c.metadata.name.as_deref() == Some(claim)
+                })?
+                .spec
+                .as_ref()?
+                .volume_name
+                .clone()?;
+            let pv = snapshot
+                .pvs
+                .iter()
+                .find(|p| p.metadata.name.as_deref() == Some(pv_name.as_str()))?;
+            crate::model::rows::rbd_image(pv).map(|_| ())
+        };
+        let rbd = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.volumes.as_ref())
+            .into_iter()
+            .flatten()
+            .any(|v| {
+                v.rbd.is_some()
+                    || v.persistent_volume_claim
+                        .as_ref()
+                        .is_some_and(|c| claim_is_rbd(&c.claim_name).is_some())
+            });
+        Some(crate::ops::force_delete::plan(
+            namespace, name, node_name, rbd,
+        ))
     }
 }
 
@@ -466,7 +540,9 @@ impl App {
         let (namespace, name) = match target.split_once('/') {
             Some((ns, name)) => (ns.to_string(), name.to_string()),
             None => (
-                self.namespace.clone().unwrap_or_else(|| "default".into()),
+                self.namespace()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| "default".into()),
                 target.to_string(),
             ),
         };
@@ -537,7 +613,9 @@ impl App {
         let (namespace, name) = match target.split_once('/') {
             Some((ns, name)) => (ns.to_string(), name.to_string()),
             None => (
-                self.namespace.clone().unwrap_or_else(|| "default".into()),
+                self.namespace()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| "default".into()),
                 target.to_string(),
             ),
         };

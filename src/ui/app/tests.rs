@@ -194,22 +194,60 @@ fn commands_switch_panes_and_sub_views() {
     assert_eq!(c.status(), None);
 }
 
+/// Issue 15 #7: a filter typed on one pane, and a namespace given to one pane's
+/// command, stay with that pane; the count's denominator is the namespace's rows.
+#[test]
+fn filters_and_namespaces_stay_with_their_pane() {
+    let mut c = Console::new();
+    c.keys("3/web-1").key(KeyCode::Enter);
+    assert_eq!(c.selected().as_deref(), Some("web-1"));
+    c.keys("2");
+    assert_eq!(
+        c.selected().as_deref(),
+        Some("node1"),
+        "nodes are not filtered"
+    );
+    c.keys("3");
+    assert_eq!(
+        c.selected().as_deref(),
+        Some("web-1"),
+        "the pods' filter stays"
+    );
+    c.keys("/").key(KeyCode::Esc);
+    c.command("pods kube-system");
+    assert_eq!(c.app.namespace(), Some("kube-system"));
+    let count = |c: &Console| {
+        let pane = c.app.panes[PaneId::Pods.index()].as_ref();
+        pane.table(&c.app.view)
+            .map(|(_, state)| (state.order.len(), state.in_namespace))
+    };
+    assert_eq!(count(&c), Some((1, 1)), "1/1 in kube-system, not 1/3");
+    c.command("workloads");
+    assert_eq!(
+        c.app.namespace(),
+        None,
+        "the workloads keep every namespace"
+    );
+    c.command("pods");
+    assert_eq!(c.app.namespace(), Some("kube-system"));
+}
+
 #[test]
 fn a_namespace_argument_applies_only_to_namespaced_panes() {
     let mut c = Console::new();
     c.command("pods kube-system");
     assert_eq!(c.app.pane, PaneId::Pods);
-    assert_eq!(c.app.namespace.as_deref(), Some("kube-system"));
+    assert_eq!(c.app.namespace(), Some("kube-system"));
     assert_eq!(c.selected().as_deref(), Some("dns"), "the table follows");
     c.command("nodes demo");
-    assert_eq!(c.app.namespace.as_deref(), Some("kube-system"), "ignored");
+    assert_eq!(c.app.namespace(), None, "ignored: the nodes are in none");
     c.command("pods -A");
-    assert_eq!(c.app.namespace, None);
+    assert_eq!(c.app.namespace(), None);
     c.command("ns demo");
-    assert_eq!(c.app.namespace.as_deref(), Some("demo"));
+    assert_eq!(c.app.namespace(), Some("demo"));
     assert_eq!(c.app.pane, PaneId::Pods, ":ns stays on the pane");
     c.command("ns");
-    assert_eq!(c.app.namespace, None);
+    assert_eq!(c.app.namespace(), None);
 }
 
 #[test]
@@ -538,4 +576,31 @@ fn scale_opens_the_member_wizard_for_an_ensemble_and_the_plain_plan_otherwise() 
         &c.app.overlay,
         Some(Overlay::Dialog(d)) if matches!(d.kind, DialogKind::ConfirmPlan(_))
     ));
+}
+
+/// Issue 15 #5: while a lab's story plays, an Overview without findings says so
+/// instead of anything that reads as healthy; once it settled, the usual text.
+#[test]
+fn a_playing_lab_story_is_not_called_healthy() {
+    let mut c = Console::new();
+    let screen = |c: &mut Console| {
+        let mut terminal = Terminal::new(TestBackend::new(100, 30))
+            .unwrap_or_else(|e| panic!("test terminal: {e}"));
+        terminal
+            .draw(|f| c.app.draw(f))
+            .unwrap_or_else(|e| panic!("draw: {e}"));
+        terminal
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|cell| cell.symbol())
+            .collect::<String>()
+    };
+    c.app.on_msg(UiMsg::LabStory(Some(
+        "The lab's story (demo) is still playing".into(),
+    )));
+    assert!(screen(&mut c).contains("is still playing"));
+    c.app.on_msg(UiMsg::LabStory(None));
+    assert!(!screen(&mut c).contains("is still playing"));
 }

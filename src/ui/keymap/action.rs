@@ -126,7 +126,10 @@ impl Context {
             Context::Dialog => &[Confirm, Cancel, NextField, PrevField],
             Context::Wizard => &[Next, Back, DryRun, Cancel, Up, Down],
             Context::Ceph => &[Refresh, Unlock],
-            Context::Pods | Context::Storage | Context::Overview => &[Unlock],
+            Context::Pods | Context::Storage => &[Unlock],
+            Context::Overview => &[
+                Up, Down, PageUp, PageDown, Top, Bottom, TextUp, TextDown, GoTo, Unlock, Delete,
+            ],
             Context::Members => &[Refresh],
             Context::Network => &[ProbeHost, RestartCni, ReleaseIps],
         }
@@ -290,6 +293,14 @@ pub enum Action {
     /// Shows what the plan would do (and writes it to the audit log), without doing it.
     #[strum(message = "dry-run the plan")]
     DryRun,
+    // overview
+    /// Shows the selected finding's object in its pane.
+    #[strum(message = "go to the finding's object")]
+    GoTo,
+    #[strum(message = "scroll the finding's text up")]
+    TextUp,
+    #[strum(message = "scroll the finding's text down")]
+    TextDown,
     // pods, storage and ceph panes
     /// Opens the lock-removal wizard on the selected pod, claim, volume or image.
     #[strum(message = "remove a stale RBD lock (wizard)")]

@@ -8,6 +8,7 @@
 
 pub mod ceph;
 pub mod events;
+pub mod findings_list;
 pub mod members;
 pub mod network;
 pub mod nodes;
@@ -23,7 +24,7 @@ use ratatui::layout::Rect;
 
 use self::table::{Filter, TableState};
 use super::commands::Command;
-use super::keymap::{Action, Context};
+use super::keymap::{Action, Context, Keymap};
 use super::theme::Theme;
 use super::view::{ObjKey, ObjKind, TableModel, ViewModel};
 use crate::ops::wizard::unlock::UnlockTarget;
@@ -95,6 +96,8 @@ pub(crate) struct DrawCtx<'a> {
     pub focused: bool,
     pub namespace: Option<&'a str>,
     pub now: Timestamp,
+    /// A lab's story still playing (see `ui::lab_story`): not yet "healthy".
+    pub lab_story: Option<&'a str>,
 }
 
 /// What a pane made of an action.
@@ -165,6 +168,12 @@ pub(crate) trait Pane {
             ObjKind::Pv => Some(UnlockTarget::Volume { name: key.name }),
             _ => None,
         }
+    }
+
+    /// Keys for what is selected, shown first in the footer (the Overview: the
+    /// selected finding's fix).
+    fn hint(&self, _view: &ViewModel, _keymap: &Keymap) -> Option<String> {
+        None
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx);

@@ -6,24 +6,16 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use super::findings_list::{FindingsList, fix_action, row_of};
 use super::table::TableState;
 use super::{DrawCtx, Outcome, Pane, PaneCtx, PaneId};
-use crate::diagnose::Severity;
 use crate::model::objref::ObjRef;
 use crate::ops::wizard::unlock::UnlockTarget;
 use crate::ui::commands::Command;
-use crate::ui::keymap::{Action, Context};
+use crate::ui::keymap::{Action, Context, Keymap};
 use crate::ui::theme::{Role, Theme};
-use crate::ui::view::{TableModel, ViewModel};
+use crate::ui::view::{ObjKey, TableModel, ViewModel};
 use crate::views::freshness;
-
-fn severity_role(s: Severity) -> Role {
-    match s {
-        Severity::Critical => Role::Critical,
-        Severity::Warning => Role::Warning,
-        Severity::Info => Role::Info,
-    }
-}
 
 /// `prefix` + `body` wrapped at word boundaries to `width` columns, the wrapped lines
 /// indented to line up under the body (a word longer than a line is left to the
@@ -60,16 +52,17 @@ pub(crate) fn wrap_hanging(prefix: &str, body: &str, width: usize) -> Vec<String
     out
 }
 
-/// Draws the overview at `now`; `scroll` scrolls the findings list. Counts from data
+/// Draws the overview at `now` with the findings `list`. Counts from data
 /// that is not live are dimmed and say how old they are; "no findings" is good news
 /// only when every watched kind is listed and current.
-pub fn draw(
+pub(crate) fn draw(
     f: &mut Frame,
     area: Rect,
     view: &ViewModel,
     theme: &Theme,
-    scroll: u16,
+    list: &FindingsList,
     now: jiff::Timestamp,
+    lab_story: Option<&str>,
 ) {
     let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(area);
     let s = &view.summary;
@@ -131,9 +124,10 @@ pub fn draw(
         ));
     f.render_widget(Paragraph::new(lines).block(block), top);
 
-    let mut text: Vec<Line> = Vec::new();
     if view.findings.is_empty() {
-        text.push(Line::from(if live {
+        let text = Line::from(if let Some(story) = lab_story {
+            Span::styled(story.to_string(), theme.style(Role::Warning))
+        } else if live {
             Span::styled(
                 "No findings: everything kcops checks looks healthy.",
                 theme.style(Role::Ok),
@@ -143,43 +137,18 @@ pub fn draw(
                 "No findings yet, and none can be trusted: not every kind is listed and current (see the status line).",
                 theme.style(Role::Warning),
             )
-        }));
+        });
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.style(Role::BorderFocused))
+            .title(Span::styled(" Findings (0) ", theme.style(Role::Title)));
+        f.render_widget(
+            Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
+            bottom,
+        );
+        return;
     }
-    for finding in &view.findings {
-        let role = severity_role(finding.severity);
-        text.push(Line::from(vec![
-            Span::styled(
-                format!("{:<10}", format!("{:?}", finding.severity).to_uppercase()),
-                theme.style(role),
-            ),
-            Span::styled(format!("{}  ", finding.id), theme.style(Role::Header)),
-            Span::styled(finding.object.clone(), theme.style(Role::Text)),
-        ]));
-        let width = usize::from(bottom.width.saturating_sub(2));
-        let mut push = |prefix: &str, body: &str, role: Role| {
-            for l in wrap_hanging(prefix, body, width) {
-                text.push(Line::from(Span::styled(l, theme.style(role))));
-            }
-        };
-        push("    ", &finding.explanation, Role::Text);
-        for ev in finding.evidence.iter().take(3) {
-            push("    > ", ev, Role::Muted);
-        }
-        push("    fix: ", &finding.fix, Role::Info);
-        text.push(Line::from(""));
-    }
-    let title = format!(" Findings ({}) ", view.findings.len());
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.style(Role::BorderFocused))
-        .title(Span::styled(title, theme.style(Role::Title)));
-    f.render_widget(
-        Paragraph::new(text)
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
-        bottom,
-    );
+    list.draw(f, bottom, &view.findings, theme);
 }
 
 const COMMANDS: &[Command] = &[Command::show(
@@ -190,10 +159,10 @@ const COMMANDS: &[Command] = &[Command::show(
 )
 .unhinted()];
 
-/// How far the findings are scrolled.
+/// The findings list's selection and text scroll.
 #[derive(Debug, Default)]
 pub(crate) struct OverviewPane {
-    scroll: u16,
+    list: FindingsList,
 }
 
 impl Pane for OverviewPane {
@@ -224,39 +193,78 @@ impl Pane for OverviewPane {
         None
     }
 
-    /// The moves scroll the findings.
-    fn on_action(&mut self, action: Action, _ctx: &PaneCtx) -> Outcome {
-        self.scroll = match action {
-            Action::Up => self.scroll.saturating_sub(1),
-            Action::Down => self.scroll.saturating_add(1),
-            Action::PageUp => self.scroll.saturating_sub(10),
-            Action::PageDown => self.scroll.saturating_add(10),
-            Action::Top => 0,
-            Action::Bottom => self.scroll.saturating_add(1000),
-            _ => return Outcome::Ignored,
-        };
-        Outcome::Handled
+    /// The moves select a finding; text-up/down scroll its text.
+    fn on_action(&mut self, action: Action, ctx: &PaneCtx) -> Outcome {
+        if self.list.on_action(action, ctx.view.findings.len()) {
+            Outcome::Handled
+        } else {
+            Outcome::Ignored
+        }
     }
 
-    /// The first pod stuck on a lock, else the first image with a stale lock
-    /// (findings come most severe first).
-    fn unlock_target(&self, view: &ViewModel) -> Option<UnlockTarget> {
-        let subject = |id: &str, kind: &str| {
-            view.findings
-                .iter()
-                .filter(|f| f.id == id)
-                .find_map(|f| f.subject.as_ref()?.namespaced_as(kind))
-                .map(|(ns, name)| (ns.to_string(), name.to_string()))
-        };
-        if let Some((namespace, name)) = subject("pod.volume-locked", ObjRef::POD) {
-            return Some(UnlockTarget::Pod { namespace, name });
+    /// The selected finding's subject, where a pane shows it (go-to, describe).
+    fn selected(&self, view: &ViewModel) -> Option<ObjKey> {
+        let subject = self.list.selected(&view.findings)?.subject.as_ref()?;
+        row_of(subject)
+    }
+
+    /// The selected finding's fix key, and the key that shows its subject.
+    fn hint(&self, view: &ViewModel, keymap: &Keymap) -> Option<String> {
+        let finding = self.list.selected(&view.findings)?;
+        let mut items: Vec<(Action, &str)> = Vec::new();
+        if let Some((action, label)) = fix_action(finding) {
+            items.push((action, label));
         }
-        let (pool, image) = subject("rbd.stale-lock", ObjRef::RBD_IMAGE)?;
-        Some(UnlockTarget::Image { pool, image })
+        if finding.subject.as_ref().and_then(row_of).is_some() {
+            items.push((Action::GoTo, "go to its object"));
+        }
+        let text = crate::ui::help::hint_text(keymap, Context::Overview, &items);
+        (!text.is_empty()).then_some(text)
+    }
+
+    /// The selected finding's pod or image when it is about a lock; otherwise the
+    /// first pod stuck on a lock, else the first image with a stale lock (findings
+    /// come most severe first).
+    fn unlock_target(&self, view: &ViewModel) -> Option<UnlockTarget> {
+        let target = |f: &crate::diagnose::Finding| {
+            let subject = f.subject.as_ref()?;
+            match f.id {
+                "pod.volume-locked" => {
+                    subject
+                        .namespaced_as(ObjRef::POD)
+                        .map(|(ns, name)| UnlockTarget::Pod {
+                            namespace: ns.to_string(),
+                            name: name.to_string(),
+                        })
+                }
+                "rbd.stale-lock" => {
+                    subject
+                        .namespaced_as(ObjRef::RBD_IMAGE)
+                        .map(|(pool, image)| UnlockTarget::Image {
+                            pool: pool.to_string(),
+                            image: image.to_string(),
+                        })
+                }
+                _ => None,
+            }
+        };
+        if let Some(t) = self.list.selected(&view.findings).and_then(target) {
+            return Some(t);
+        }
+        let first = |id: &str| view.findings.iter().filter(|f| f.id == id).find_map(target);
+        first("pod.volume-locked").or_else(|| first("rbd.stale-lock"))
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
-        draw(f, area, ctx.view, ctx.theme, self.scroll, ctx.now);
+        draw(
+            f,
+            area,
+            ctx.view,
+            ctx.theme,
+            &self.list,
+            ctx.now,
+            ctx.lab_story,
+        );
     }
 }
 

@@ -135,6 +135,8 @@ pub struct TableState {
     pub order: Vec<usize>,
     /// The key of the selected row, so selection follows the object across updates.
     pub selected_key: Option<ObjKey>,
+    /// Rows in the namespace shown, before the filter: the count's denominator.
+    pub in_namespace: usize,
 }
 
 impl TableState {
@@ -146,15 +148,19 @@ impl TableState {
         namespace: Option<&str>,
         now: Timestamp,
     ) {
-        let mut order: Vec<usize> = model
+        let in_namespace: Vec<usize> = model
             .rows
             .iter()
             .enumerate()
             .filter(|(_, r)| {
                 namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns)
             })
-            .filter(|(_, r)| filter.matches_row(r, now))
             .map(|(i, _)| i)
+            .collect();
+        self.in_namespace = in_namespace.len();
+        let mut order: Vec<usize> = in_namespace
+            .into_iter()
+            .filter(|i| filter.matches_row(&model.rows[*i], now))
             .collect();
         if let Some((col, desc)) = self.sort
             && let Some(column) = model.columns.get(col)
@@ -414,7 +420,7 @@ pub(crate) fn draw_noted(
             .style(style)
         });
     let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w)).collect();
-    let count = format!(" {}/{} ", state.order.len(), model.rows.len());
+    let count = format!(" {}/{} ", state.order.len(), state.in_namespace);
     let border = if focused {
         Role::BorderFocused
     } else {

@@ -13,5 +13,6 @@ pub mod kube;
 pub mod members;
 pub mod model;
 pub mod ops;
+pub mod setup;
 pub mod ui;
 pub mod views;

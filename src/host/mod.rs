@@ -1,6 +1,7 @@
 //! Probes of the machine the console runs on: which node this machine is, and its
 //! pod-network state ([`probe`]), relative to a host root (`--host-root`).
 
+pub mod links;
 pub mod probe;
 pub(crate) mod read;
 pub mod release;

@@ -387,6 +387,8 @@ pub enum Op {
         command: Vec<String>,
         expect_current: Vec<String>,
     },
+    /// A step on the machine itself, no cluster needed (`kcops setup reset`).
+    Node(crate::ops::steps::node_reset::NodeOp),
 }
 
 impl Op {
@@ -406,6 +408,7 @@ impl Op {
             Op::Member(m) => m.action(),
             Op::DeleteClaim { .. } => "delete-pvc",
             Op::SetContainerCommand { .. } => "set-template-command",
+            Op::Node(n) => n.action(),
         }
     }
 
@@ -458,6 +461,7 @@ impl Op {
                 Some(&m.ensemble.namespace),
                 m.object_name(),
             ),
+            Op::Node(n) => n.object(),
         }
     }
 
@@ -578,6 +582,7 @@ impl Op {
             Op::DeleteClaim { namespace, name } => format!(
                 "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"
             ),
+            Op::Node(n) => n.describe(),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! - [`sts_template`]: a StatefulSet's container command, and waiting for a rolling
 //!   update to reach a pod.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
+//! - [`node_reset`]: returning a machine to a clean state (`kcops setup reset`).
 
 pub(crate) mod ceph;
 pub(crate) mod claims;
@@ -24,6 +25,7 @@ pub(crate) mod host;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
 pub(crate) mod net_wait;
+pub mod node_reset;
 pub(crate) mod sts_template;
 
 /// What a step that did not fail found.

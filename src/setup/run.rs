@@ -95,6 +95,10 @@ async fn reset(a: &ResetArgs, g: &SetupGlobals) -> Result<i32> {
             std::io::stdout().flush()?;
             let mut line = String::new();
             std::io::stdin().read_line(&mut line)?;
+            // A piped answer is not echoed: end the prompt's line ourselves.
+            if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                println!();
+            }
             line.trim_end_matches(['\n', '\r']).to_string()
         }
     };

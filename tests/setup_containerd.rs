@@ -93,14 +93,21 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     // Live socket; cgroupfs (SystemdCgroup = false) against the kubelet's systemd.
     let (cri, driver) = runtime_checks(&root).await;
     assert_eq!(cri.status, Status::Pass, "{cri:?}");
-    assert_eq!(cri.found, "unix:///run/containerd/containerd.sock accepts connections");
+    assert_eq!(
+        cri.found,
+        "unix:///run/containerd/containerd.sock accepts connections"
+    );
     assert_eq!(driver.status, Status::Fail, "{driver:?}");
     assert!(
         driver.found.starts_with("runtime uses cgroupfs (/etc/containerd/config.toml SystemdCgroup = false) but the kubelet systemd"),
         "{}",
         driver.found
     );
-    assert!(driver.fix.contains("SystemdCgroup = true"), "{}", driver.fix);
+    assert!(
+        driver.fix.contains("SystemdCgroup = true"),
+        "{}",
+        driver.fix
+    );
 
     // The kubelet set to cgroupfs: they agree.
     write(
@@ -114,7 +121,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     // containerd gone, its socket left: not answering is a failure, not a pass.
     drop(daemon);
     if !sock.exists() {
-        std::os::unix::net::UnixListener::bind(&sock).map(drop).unwrap();
+        std::os::unix::net::UnixListener::bind(&sock)
+            .map(drop)
+            .unwrap();
     }
     let (cri, _) = runtime_checks(&root).await;
     assert_eq!(cri.status, Status::Fail, "{cri:?}");

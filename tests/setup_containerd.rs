@@ -4,20 +4,12 @@
 //! the socket as live, take the cgroup driver from that config, and fail with the fix
 //! when the kubelet's config.yaml in the host root disagrees.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use common::containerd::Containerd;
 use kcops::setup::preflight::{self, Check, PreflightInput, Role, Status};
-
-struct Containerd(Child);
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
@@ -39,56 +31,13 @@ async fn preflight_reads_a_live_containerd_and_its_cgroup_driver() {
     let base = std::env::temp_dir().join(format!("kcops-ctrd-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let root = base.join("root");
-    let b = base.display();
-    let r = root.display();
-    let config = format!(
-        r#"version = 2
-root = "{b}/lib"
-state = "{b}/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = "{r}/run/containerd/containerd.sock"
-
-[ttrpc]
-  address = "{r}/run/containerd/containerd.sock.ttrpc"
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{b}/opt"
-
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-  SystemdCgroup = false
-"#
-    );
-    write(&root, "etc/containerd/config.toml", &config);
     write(
         &root,
         "var/lib/kubelet/config.yaml",
         "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n",
     );
-    std::fs::create_dir_all(root.join("run/containerd")).unwrap();
-    let log = std::fs::File::create(base.join("containerd.log")).unwrap();
-    let daemon = Containerd(
-        Command::new("containerd")
-            .arg("--config")
-            .arg(root.join("etc/containerd/config.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("containerd is installed (apt-get install -y containerd)"),
-    );
-    let sock = root.join("run/containerd/containerd.sock");
-    let started = Instant::now();
-    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "containerd did not listen on {}: {}",
-            sock.display(),
-            std::fs::read_to_string(base.join("containerd.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let daemon = Containerd::start(&root, &base.join("scratch"), false);
+    let sock = daemon.socket.clone();
 
     // Live socket; cgroupfs (SystemdCgroup = false) against the kubelet's systemd.
     let (cri, driver) = runtime_checks(&root).await;

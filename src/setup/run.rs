@@ -47,7 +47,7 @@ async fn init(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
     super::init::tui::run(a, g).await
 }
 
-fn executor(g: &SetupGlobals) -> Executor {
+pub(crate) fn executor(g: &SetupGlobals) -> Executor {
     Executor::without_cluster(
         g.read_only,
         AuditLog::new(g.audit_log.clone()),

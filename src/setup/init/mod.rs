@@ -4,5 +4,6 @@
 
 pub mod config;
 pub mod form;
+mod machine;
 pub mod phases;
 pub mod tui;

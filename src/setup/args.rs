@@ -32,6 +32,9 @@ pub struct InitArgs {
     /// Where the kubeadm config is written (default: kubeadm-init.yaml in kcops' state directory).
     #[arg(long, value_name = "FILE")]
     pub config_out: Option<PathBuf>,
+    /// After init, remove the control-plane taint so ordinary pods run here (a single-machine cluster).
+    #[arg(long)]
+    pub untaint: bool,
 }
 
 #[derive(Debug, Args)]

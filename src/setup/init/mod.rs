@@ -2,6 +2,8 @@
 //! produces ([`config`]), running kubeadm with its phases as progress ([`phases`]),
 //! and the terminal wizard ([`tui`]).
 
+pub mod addon;
+pub mod after;
 pub mod config;
 pub mod form;
 mod machine;

@@ -42,6 +42,7 @@ enum Page {
 
 struct Wizard {
     args_image: String,
+    untaint: bool,
     cri_socket: Option<String>,
     g: SetupGlobals,
     kubeadm: Option<PathBuf>,
@@ -78,6 +79,7 @@ impl Wizard {
             image_repository: self.args_image.clone(),
             cri_socket: self.cri_socket.clone(),
             config_out: None,
+            untaint: false,
         };
         let (checks, earlier) = crate::setup::run::init_preflight(&a, &self.g).await;
         self.checks = checks;
@@ -442,10 +444,10 @@ impl Wizard {
                 Some(Action::Up) => self.scroll = self.scroll.saturating_sub(1),
                 Some(Action::Down) => self.scroll = self.scroll.saturating_add(1),
                 Some(Action::Next) => {
-                    let text = config::render(s);
+                    let settings = (**s).clone();
                     self.page = Page::Run;
                     self.scroll = 0;
-                    self.start_run(text);
+                    self.start_run(settings);
                 }
                 _ => {}
             },
@@ -458,7 +460,8 @@ impl Wizard {
         }
     }
 
-    fn start_run(&mut self, config_text: String) {
+    fn start_run(&mut self, settings: InitSettings) {
+        let config_text = config::render(&settings);
         if self.g.read_only {
             self.outcome = Some(Err(
                 "kcops is in read-only mode (--read-only): nothing was written or run".into(),
@@ -484,7 +487,25 @@ impl Wizard {
         }
         let (tx, rx) = mpsc::channel(256);
         let config = self.config_out.clone();
-        tokio::spawn(async move { phases::run_init(&kubeadm, &config, None, tx).await });
+        let after = AfterInit {
+            host_root: self.g.host_root.clone(),
+            kubeconfig: super::after::user_kubeconfig(self.g.kubeconfig.as_deref()),
+            settings,
+            untaint: self.untaint,
+        };
+        tokio::spawn(async move {
+            let (inner_tx, mut inner) = mpsc::channel(256);
+            tokio::spawn(async move { phases::run_init(&kubeadm, &config, None, inner_tx).await });
+            while let Some(ev) = inner.recv().await {
+                if ev == PhaseEvent::Finished {
+                    after.run(&tx).await;
+                    return;
+                }
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+        });
         self.events = Some(rx);
     }
 
@@ -513,6 +534,7 @@ pub async fn run(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
     let keymap = Keymap::builtin("default").ok_or_else(|| anyhow::anyhow!("no default keymap"))?;
     let mut w = Wizard {
         args_image: a.image_repository.clone(),
+        untaint: a.untaint,
         cri_socket: a.cri_socket.clone(),
         g: g.clone(),
         kubeadm: reset::find_kubeadm(a.kubeadm.as_deref()),
@@ -572,4 +594,76 @@ pub async fn run(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
         Some(Err(_)) => 1,
         None => 0,
     })
+}
+
+/// The steps after kubeadm init, reported as phases of their own.
+struct AfterInit {
+    host_root: PathBuf,
+    kubeconfig: Option<PathBuf>,
+    settings: InitSettings,
+    untaint: bool,
+}
+
+impl AfterInit {
+    async fn run(&self, tx: &mpsc::Sender<PhaseEvent>) {
+        let ev = match self.steps(tx).await {
+            Ok(()) => PhaseEvent::Finished,
+            Err(e) => PhaseEvent::Failed(e),
+        };
+        let _ = tx.send(ev).await;
+    }
+
+    async fn steps(&self, tx: &mpsc::Sender<PhaseEvent>) -> Result<(), String> {
+        let say = |e: PhaseEvent| async move {
+            let _ = tx.send(e).await;
+        };
+        say(PhaseEvent::Started("kcops kubeconfig".into())).await;
+        let dest = self
+            .kubeconfig
+            .clone()
+            .ok_or("no HOME for the kubeconfig")?;
+        say(PhaseEvent::Line(super::after::install_kubeconfig(
+            &self.host_root,
+            &dest,
+        )?))
+        .await;
+        let conn = crate::kube::connect::connect(&crate::kube::connect::ConnectOptions {
+            kubeconfig: Some(dest),
+            context: None,
+        })
+        .await
+        .map_err(|e| format!("the new cluster: {e}"))?;
+        let s = &self.settings;
+        say(PhaseEvent::Started(format!("kcops {}", s.addon.name()))).await;
+        match s.addon {
+            super::form::Addon::Flannel => {
+                let docs = super::addon::flannel(&s.pod_subnet, &s.interface)?;
+                for l in super::after::apply(&conn.client, &docs).await? {
+                    say(PhaseEvent::Line(l)).await;
+                }
+            }
+            super::form::Addon::Calico => {
+                say(PhaseEvent::Line(format!(
+                    "apply calico's manifest yourself with CALICO_IPV4POOL_CIDR={} (kcops ships flannel's only)",
+                    s.pod_subnet
+                )))
+                .await;
+            }
+        }
+        let node = crate::setup::preflight::network::hostname(&LocalRoot(self.host_root.clone()))
+            .ok_or("no hostname for the node")?;
+        if self.untaint {
+            say(PhaseEvent::Started("kcops untaint".into())).await;
+            say(PhaseEvent::Line(
+                super::after::untaint(&conn.client, &node).await?,
+            ))
+            .await;
+        }
+        say(PhaseEvent::Started("kcops wait-ready".into())).await;
+        let ready =
+            super::after::wait_ready(&conn.client, &node, std::time::Duration::from_secs(300))
+                .await?;
+        say(PhaseEvent::Line(ready)).await;
+        Ok(())
+    }
 }

@@ -563,6 +563,17 @@ impl Executor {
             Op::DeleteClaim { namespace, name } => {
                 return steps::claims::delete_claim(c, namespace, name).await;
             }
+            Op::EvictPod {
+                namespace,
+                name,
+                retry_for,
+            } => {
+                return steps::drain::evict_pod(c, namespace, name, *retry_for).await;
+            }
+            Op::DeleteNode { node } => return steps::drain::delete_node(c, node).await,
+            Op::CreateBootstrapToken { token, ttl } => {
+                return steps::join::create_bootstrap_token(c, token, *ttl).await;
+            }
             Op::SetContainerCommand {
                 namespace,
                 statefulset,
@@ -735,6 +746,9 @@ impl Executor {
             }
             WaitFor::PodNetworkOnNode { node } => {
                 steps::net_wait::pod_network_on_node(c, node, timeout, what).await
+            }
+            WaitFor::NodeJoined { known, token_id } => {
+                steps::join::node_joined(c, known, token_id, timeout, what).await
             }
             WaitFor::ClaimPodReady { namespace, claim } => {
                 steps::kube_wait::claim_pod_ready(c, namespace, claim, timeout, what).await

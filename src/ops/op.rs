@@ -82,6 +82,13 @@ pub(crate) const POD_NETWORK_TIMEOUT: Duration = Duration::from_secs(120);
 /// A state a `Wait` step waits for (watched, not polled).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WaitFor {
+    /// A node not in `known` registers, gets a podCIDR, runs its network agent and
+    /// is Ready (a machine joining with token `token_id`); the time-out says where it
+    /// stalled and why, an unusable token stops the wait at once.
+    NodeJoined {
+        known: Vec<String>,
+        token_id: String,
+    },
     /// No pod of that name, or only a replacement: when the same run deleted the pod, a
     /// new pod with the same name (a StatefulSet's) counts as the old one being gone.
     PodGone { namespace: String, name: String },
@@ -190,6 +197,11 @@ impl WaitFor {
                 ..
             } => ObjectRef::new("DaemonSet", Some(namespace), daemonset.as_str()),
             WaitFor::PodNetworkOnNode { node } => ObjectRef::node(node),
+            WaitFor::NodeJoined { token_id, .. } => ObjectRef::new(
+                "Node",
+                None,
+                format!("joined with token {token_id}").as_str(),
+            ),
             WaitFor::PodUpdated {
                 namespace, name, ..
             } => ObjectRef::pod(namespace, name),
@@ -200,6 +212,10 @@ impl WaitFor {
 impl fmt::Display for WaitFor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            WaitFor::NodeJoined { token_id, .. } => write!(
+                f,
+                "a new node (joining with token {token_id}) to register, get a podCIDR, run its network agent and be Ready"
+            ),
             WaitFor::PodGone { namespace, name } => write!(f, "pod {namespace}/{name} to be gone"),
             WaitFor::PodReady { namespace, name } => {
                 write!(f, "pod {namespace}/{name} to be Running and Ready")
@@ -373,6 +389,20 @@ pub enum Op {
     /// Change (or check) an ensemble's membership: add, promote, remove a member,
     /// move its leadership, snapshot it ([`crate::ops::ensemble`]).
     Member(crate::ops::ensemble::MemberOp),
+    /// Create a bootstrap token for a machine to join with (Secret
+    /// kube-system/bootstrap-token-<id>, kubeadm's usages and group), valid for
+    /// `ttl`; done once cluster-info is signed for it. The token is a credential:
+    /// previews and the audit name only its id.
+    CreateBootstrapToken { token: String, ttl: Duration },
+    /// Evict one pod through the eviction API (PodDisruptionBudgets honoured: a
+    /// refusal is retried for `retry_for`, then fails with the budget's words).
+    EvictPod {
+        namespace: String,
+        name: String,
+        retry_for: Duration,
+    },
+    /// Delete a Node object (after its machine is drained).
+    DeleteNode { node: String },
     /// Delete a PersistentVolumeClaim no pod uses (re-checked: a pod mounting it
     /// fails the step); its volume goes with it under a `Delete` reclaim policy.
     DeleteClaim { namespace: String, name: String },
@@ -407,6 +437,9 @@ impl Op {
             Op::SetKubeProxyClusterCidr { .. } => "set-kube-proxy-cluster-cidr",
             Op::Member(m) => m.action(),
             Op::DeleteClaim { .. } => "delete-pvc",
+            Op::CreateBootstrapToken { .. } => "create-bootstrap-token",
+            Op::EvictPod { .. } => "evict-pod",
+            Op::DeleteNode { .. } => "delete-node",
             Op::SetContainerCommand { .. } => "set-template-command",
             Op::Node(n) => n.action(),
         }
@@ -451,6 +484,15 @@ impl Op {
             Op::DeleteClaim { namespace, name } => {
                 ObjectRef::new("PersistentVolumeClaim", Some(namespace), name.as_str())
             }
+            Op::EvictPod {
+                namespace, name, ..
+            } => ObjectRef::pod(namespace, name),
+            Op::DeleteNode { node } => ObjectRef::node(node),
+            Op::CreateBootstrapToken { token, .. } => ObjectRef::new(
+                "Secret",
+                Some("kube-system"),
+                format!("bootstrap-token-{}", crate::setup::token::token_id(token)).as_str(),
+            ),
             Op::SetContainerCommand {
                 namespace,
                 statefulset,
@@ -578,6 +620,24 @@ impl Op {
                 ..
             } => format!(
                 "Patch StatefulSet {namespace}/{statefulset}: the command of container {container} in the pod template (the change shown above; its update strategy then restarts the pods)"
+            ),
+            Op::EvictPod {
+                namespace,
+                name,
+                retry_for,
+            } => format!(
+                "Evict pod {namespace}/{name} through the eviction API (its disruption budget decides; refusals retried for {})",
+                human_duration(*retry_for)
+            ),
+            Op::DeleteNode { node } => format!(
+                "Delete node {node} from the cluster (its machine must then be reset before it joins again)"
+            ),
+            Op::CreateBootstrapToken { token, ttl } => format!(
+                "Create bootstrap token {} (Secret kube-system/bootstrap-token-{}, expires in {}, usages authentication and signing, group {}) and wait until cluster-info is signed for it",
+                crate::setup::token::token_id(token),
+                crate::setup::token::token_id(token),
+                human_duration(*ttl),
+                crate::setup::token::NODE_GROUP
             ),
             Op::DeleteClaim { namespace, name } => format!(
                 "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"

@@ -650,6 +650,11 @@ impl App {
             }
             UiMsg::Feed(FeedMsg::Object { .. }) => {}
             UiMsg::Wizard(m) => {
+                if let super::wizard::WizardMsg::Assessed { wizard, .. } = &m
+                    && let Some(text) = &wizard.clipboard
+                {
+                    super::clipboard::copy(text);
+                }
                 if let Some(Overlay::Wizard(w)) = &mut self.overlay {
                     w.on_msg(m);
                 }

@@ -147,6 +147,26 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "join",
+        aliases: &[],
+        help: "prepare a join for a new machine (bootstrap token, CA hash, the kubeadm join command) and follow its node until Ready (wizard)",
+        hinted: false,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.open_join(),
+        },
+    },
+    Command {
+        name: "reset-node",
+        aliases: &[],
+        help: "take a machine out of the cluster: drain through the eviction API (disruption budgets honoured), delete the node, then the commands that reset it (wizard)",
+        hinted: false,
+        run: Run::App {
+            args: "node",
+            handler: |app, arg| app.open_reset_node(arg),
+        },
+    },
+    Command {
         name: "restart-cni",
         aliases: &[],
         help: "restart the pod network agent of a node (wizard)",

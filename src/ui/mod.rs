@@ -1,6 +1,7 @@
 //! The terminal UI: event loop, panes, overlays, theme and keymap.
 
 pub mod app;
+pub mod clipboard;
 /// The Ceph pane's view model moved to [`crate::views::ceph`] (no UI there).
 pub use crate::views::ceph as ceph_view;
 pub(crate) mod commands;

@@ -27,6 +27,9 @@ pub enum LabCommand {
     Stop(ComponentArgs),
     /// Start a stopped component again.
     Start(ComponentArgs),
+    /// The lab's kubeadm stand-in (lab and tests only): what the `kubeadm` shim a
+    /// `kubeadm` scenario writes into each machine's <host root>/usr/bin runs.
+    Kubeadm(Box<super::kubeadm::KubeadmArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -59,7 +62,7 @@ pub struct UpArgs {
     /// Lab name.
     #[arg(long, default_value = "default")]
     pub name: String,
-    /// Built-in scenario name (healthy, rbd-stale-lock, flannel-broken, etcd-scaled-down, etcd-join-aware, calico-broken, zk-static, zk-dynamic) or a YAML file.
+    /// Built-in scenario name (healthy, rbd-stale-lock, flannel-broken, etcd-scaled-down, etcd-join-aware, calico-broken, zk-static, zk-dynamic, kubeadm) or a YAML file.
     #[arg(long, default_value = "healthy")]
     pub scenario: String,
     /// Return once the lab is up, leaving it running in the background.
@@ -187,6 +190,7 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
         }
         LabCommand::Stop(c) => component(c, "stop").await,
         LabCommand::Start(c) => component(c, "start").await,
+        LabCommand::Kubeadm(args) => super::kubeadm::run(*args).await,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod api;
 pub mod ceph;
 pub mod cli;
 pub mod controllers;
+pub mod kubeadm;
 pub mod members;
 pub mod netns;
 pub mod paths;

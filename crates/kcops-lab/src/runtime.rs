@@ -414,7 +414,12 @@ async fn run_with(
         bookmark_interval: opts.bookmark_interval,
         main_pids: std::sync::OnceLock::new(),
     });
-    let api = server::serve(api_state.clone(), tls.clone()).await?;
+    // Before `kubeadm init` a kubeadm lab's machines have no API server.
+    let api = if scenario.kubeadm {
+        None
+    } else {
+        Some(server::serve(api_state.clone(), tls.clone()).await?)
+    };
 
     let nodes: HashMap<String, Arc<NodeRuntime>> = node_ips
         .iter()
@@ -485,8 +490,12 @@ async fn run_with(
     std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
     std::fs::rename(&tmp, paths.state_file())?;
 
+    if scenario.kubeadm {
+        let machines: Vec<String> = scenario.nodes.iter().map(|n| n.name.clone()).collect();
+        super::kubeadm::write_shims(paths, &machines)?;
+    }
     let components = Arc::new(Mutex::new(Components {
-        api: Some(api),
+        api,
         api_state,
         tls,
         ceph,
@@ -597,9 +606,12 @@ fn populate(
         .find("", "v1", "nodes")
         .ok_or_else(|| anyhow!("nodes type missing"))?;
     for (spec, (_, ip)) in scenario.nodes.iter().zip(node_ips) {
-        store
-            .create(&nodes, node_object(spec, *ip))
-            .map_err(|e| anyhow!("creating node {}: {e}", spec.name))?;
+        // A kubeadm lab's machines register when kubeadm init/join runs on them.
+        if !scenario.kubeadm {
+            store
+                .create(&nodes, node_object(spec, *ip))
+                .map_err(|e| anyhow!("creating node {}: {e}", spec.name))?;
+        }
         let root = paths.host_root(&spec.name);
         spec.host
             .write_to(&root)
@@ -793,6 +805,9 @@ async fn control_command(
             Some(ceph) => ceph.start_mon().await.map(|_| "ok".into()),
             None => Err(anyhow!("this lab runs without Ceph")),
         },
+        other if other.starts_with("kubeadm ") => {
+            kubeadm_command(&mut c, ctx, &other["kubeadm ".len()..]).await
+        }
         other => match other.split_once(" node ") {
             Some((verb @ ("stop" | "start"), node)) if ctx.nodes.contains_key(node) => {
                 crate::timeline::set_node_ready(ctx, node, verb == "start").map(|()| "ok".into())
@@ -804,6 +819,37 @@ async fn control_command(
     match result {
         Ok(s) => s,
         Err(e) => format!("error: {e:#}"),
+    }
+}
+
+/// The cluster side of the lab's `kubeadm` stand-in (see [`super::kubeadm`]).
+async fn kubeadm_command(c: &mut Components, ctx: &Ctx, line: &str) -> Result<String> {
+    use super::kubeadm::cluster::{self, Request};
+    let req: Request = serde_json::from_str(line).context("malformed kubeadm request")?;
+    match req {
+        Request::Init { node, config } => {
+            let server_url = format!("https://{}", c.api_state.address);
+            let ca = std::fs::read_to_string(ctx.paths.pki().join("ca.crt"))
+                .context("reading the lab CA")?;
+            let reply = cluster::init(ctx, &node, &config, &server_url, &ca)?;
+            if c.api.is_none() {
+                c.api = Some(server::serve(c.api_state.clone(), c.tls.clone()).await?);
+            }
+            Ok(serde_json::to_string(&reply)?)
+        }
+        Request::ClusterInfo => {
+            if c.api.is_none() {
+                bail!("the API server is not running");
+            }
+            Ok(cluster::cluster_info(ctx)?.to_string())
+        }
+        Request::Join {
+            node,
+            token,
+            control_plane,
+            cri_socket,
+        } => cluster::join(ctx, &node, &token, control_plane, &cri_socket).map(|()| "ok".into()),
+        Request::Reset { node } => cluster::reset(ctx, &node).map(|()| "ok".into()),
     }
 }
 

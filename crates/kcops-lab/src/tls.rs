@@ -11,12 +11,16 @@ use base64::Engine;
 /// PEM files of the lab's CA and serving certificate.
 pub struct Pki {
     pub ca_pem: String,
+    /// The CA's key (kubeadm keeps it as `pki/ca.key`); the lab's `kubeadm` stand-in
+    /// writes it into a node's host root.
+    pub ca_key_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
 }
 
 /// Loads the PKI from `dir`, or generates it on first start (so restarts keep the CA).
 pub fn load_or_create(dir: &Path, ip: IpAddr) -> Result<Pki> {
+    let ca_key = dir.join("ca.key");
     let (ca, cert, key) = (
         dir.join("ca.crt"),
         dir.join("apiserver.crt"),
@@ -28,6 +32,7 @@ pub fn load_or_create(dir: &Path, ip: IpAddr) -> Result<Pki> {
         };
         return Ok(Pki {
             ca_pem: read(&ca)?,
+            ca_key_pem: read(&ca_key).unwrap_or_default(),
             cert_pem: read(&cert)?,
             key_pem: read(&key)?,
         });
@@ -38,6 +43,7 @@ pub fn load_or_create(dir: &Path, ip: IpAddr) -> Result<Pki> {
     std::fs::write(&cert, &pki.cert_pem)
         .with_context(|| format!("cannot write {}", cert.display()))?;
     write_private(&key, &pki.key_pem)?;
+    write_private(&ca_key, &pki.ca_key_pem)?;
     Ok(pki)
 }
 
@@ -93,6 +99,7 @@ fn generate(ip: IpAddr) -> Result<Pki> {
         .context("signing the server certificate")?;
     Ok(Pki {
         ca_pem: ca_cert.pem(),
+        ca_key_pem: ca_key.serialize_pem(),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
     })

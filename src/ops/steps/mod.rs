@@ -14,14 +14,18 @@
 //!   each guarded by the quorum rule on the live member list.
 //! - [`sts_template`]: a StatefulSet's container command, and waiting for a rolling
 //!   update to reach a pod.
+//! - [`drain`]: evictions that honour disruption budgets, deleting a node.
+//! - [`join`]: a bootstrap token for a new machine, and following its node until Ready.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
 //! - [`node_reset`]: returning a machine to a clean state (`kcops setup reset`).
 
 pub(crate) mod ceph;
 pub(crate) mod claims;
 pub mod debug_pod;
+pub(crate) mod drain;
 pub(crate) mod etcd;
 pub(crate) mod host;
+pub(crate) mod join;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
 pub(crate) mod net_wait;

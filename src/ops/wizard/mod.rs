@@ -18,7 +18,9 @@
 //!   tested on fixtures without a cluster.
 
 pub mod error;
+pub mod join;
 pub mod release_ips;
+pub mod reset_node;
 pub mod restart_cni;
 pub mod scale_ensemble;
 pub mod set_cluster_cidr;
@@ -131,6 +133,9 @@ pub struct Wizard {
     pub pages: Vec<Page>,
     pub blocker: Option<Blocker>,
     pub options: Vec<WizardOption>,
+    /// Text the console copies to the terminal's clipboard (OSC 52) when the wizard
+    /// opens: `:join`'s command, to paste on the new machine.
+    pub clipboard: Option<String>,
     builder: Option<PlanBuilder>,
 }
 
@@ -155,6 +160,7 @@ impl Wizard {
             pages: Vec::new(),
             blocker: None,
             options: Vec::new(),
+            clipboard: None,
             builder: None,
         }
     }

@@ -42,6 +42,74 @@ impl App {
         self.offer_wizard(wizard, PaneId::Network);
     }
 
+    /// `:join`: the wizard preparing a new machine's join (token, CA hash, the
+    /// command, copied with OSC 52) and following its node until Ready. Its reads
+    /// (cluster-info, the nodes) run in a task of their own.
+    pub(crate) fn open_join(&mut self) {
+        if self.refused_read_only() {
+            return;
+        }
+        let Some(conn) = &self.connection else {
+            self.status = Some((Role::Error, "not connected to the API server".into()));
+            return;
+        };
+        let overlay = crate::ui::wizard::WizardOverlay::assessing("join a new machine");
+        let (id, client, server, tx) = (
+            overlay.id,
+            conn.client.clone(),
+            conn.server.clone(),
+            self.tx.clone(),
+        );
+        tokio::spawn(async move {
+            use crate::ops::wizard::join;
+            let wizard = join::assess(&join::gather(&client, &server).await);
+            let _ = tx
+                .send(UiMsg::Wizard(crate::ui::wizard::WizardMsg::Assessed {
+                    id,
+                    wizard: Box::new(wizard),
+                }))
+                .await;
+        });
+        self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
+    }
+
+    /// `:reset-node <node>`: the wizard draining a node through the eviction API,
+    /// deleting it and listing the commands that reset its machine.
+    pub(crate) fn open_reset_node(&mut self, node: Option<&str>) {
+        if self.refused_read_only() {
+            return;
+        }
+        let Some(node) = node.map(str::trim).filter(|n| !n.is_empty()) else {
+            self.status = Some((
+                Role::Warning,
+                "reset-node: name a node (:reset-node NODE)".into(),
+            ));
+            return;
+        };
+        let Some(conn) = &self.connection else {
+            self.status = Some((Role::Error, "not connected to the API server".into()));
+            return;
+        };
+        let overlay = crate::ui::wizard::WizardOverlay::assessing(format!("node {node}"));
+        let (id, client, tx, node) = (
+            overlay.id,
+            conn.client.clone(),
+            self.tx.clone(),
+            node.to_string(),
+        );
+        tokio::spawn(async move {
+            use crate::ops::wizard::reset_node;
+            let wizard = reset_node::assess(&reset_node::gather(&client, &node).await);
+            let _ = tx
+                .send(UiMsg::Wizard(crate::ui::wizard::WizardMsg::Assessed {
+                    id,
+                    wizard: Box::new(wizard),
+                }))
+                .await;
+        });
+        self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
+    }
+
     /// The node a network action means without an argument: the Network pane's
     /// selected node row, else the node the console runs on.
     pub(super) fn network_node(&self) -> Option<String> {

@@ -35,6 +35,22 @@ fn add_finalizer(obj: &mut Value, finalizer: &str) {
 /// Fills defaults for `kind` in place.
 pub fn apply(kind: &str, obj: &mut Value) {
     match kind {
+        "Secret" => {
+            // The API server merges write-only stringData into data (base64).
+            if let Some(Value::Object(plain)) =
+                obj.as_object_mut().and_then(|o| o.remove("stringData"))
+            {
+                use base64::Engine;
+                if !obj["data"].is_object() {
+                    obj["data"] = json!({});
+                }
+                for (k, v) in plain {
+                    let text = v.as_str().unwrap_or_default();
+                    obj["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+                }
+            }
+            set_default(obj, &["type"], json!("Opaque"));
+        }
         "Namespace" => {
             set_default(obj, &["spec", "finalizers"], json!(["kubernetes"]));
             set_default(obj, &["status", "phase"], json!("Active"));

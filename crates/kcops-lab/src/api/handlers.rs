@@ -655,7 +655,8 @@ fn evict(state: &ApiState, t: &Target, req: &ApiRequest) -> Result<Response<Body
     let grace = body["deleteOptions"]
         .get("gracePeriodSeconds")
         .and_then(|g| g.as_i64());
-    fetch(state, t)?;
+    let pod = fetch(state, t)?.value();
+    super::disruption::check_eviction(&state.store, &pod)?;
     if body["deleteOptions"].get("dryRun").is_none() && !dry_run(req) {
         state
             .store

@@ -2,6 +2,7 @@
 
 pub mod defaults;
 pub mod discovery;
+pub mod disruption;
 pub mod exec;
 pub mod handlers;
 pub mod logs;

@@ -35,6 +35,10 @@ pub struct Tokens {
 
 pub const ADMIN_USER: &str = "kubernetes-admin";
 pub const READONLY_USER: &str = "kcops-readonly";
+pub const ANONYMOUS_USER: &str = "system:anonymous";
+/// What an anonymous request may GET: the cluster-info ConfigMap a joining machine
+/// reads before it has any credentials.
+pub const CLUSTER_INFO_PATH: &str = "/api/v1/namespaces/kube-public/configmaps/cluster-info";
 
 /// What every request handler can reach.
 pub struct ApiState {
@@ -54,6 +58,9 @@ pub struct ApiState {
 pub enum User {
     Admin,
     ReadOnly,
+    /// No credentials: may only read kube-public/cluster-info (kubeadm's discovery),
+    /// as the `system:public-info-viewer`-style role kubeadm creates allows.
+    Anonymous,
 }
 
 impl User {
@@ -61,6 +68,7 @@ impl User {
         match self {
             User::Admin => ADMIN_USER,
             User::ReadOnly => READONLY_USER,
+            User::Anonymous => ANONYMOUS_USER,
         }
     }
 }
@@ -224,8 +232,10 @@ async fn route(state: Arc<ApiState>, req: Request<hyper::body::Incoming>) -> Res
         );
         return r;
     }
-    let Some(user) = authenticate(&state, &req) else {
-        return error_response(&ApiError::unauthorized());
+    let user = match authenticate(&state, &req) {
+        Some(user) => user,
+        None if req.method() == Method::GET && path == CLUSTER_INFO_PATH => User::Anonymous,
+        None => return error_response(&ApiError::unauthorized()),
     };
     // Exec upgrades the connection: it needs the request itself, not its body.
     if let Some((ns, name)) = super::exec::exec_target(&path) {

@@ -119,8 +119,29 @@ pub(crate) fn start(ctx: &Ctx, node: &str, ns: &str, name: &str) -> Result<(), C
             "Failed to write subnet file /run/flannel/subnet.env: {e}"
         )));
     }
+    if ctx.scenario.kubeadm {
+        install_cni_config(&root);
+    }
     mark_node(ctx, node, net);
     Ok(())
+}
+
+/// The DaemonSet's `install-cni` init container: flannel's conflist into the node's
+/// `/etc/cni/net.d` (what makes the kubelet's network ready on a node kubeadm set up;
+/// the scenarios with a running cluster write it themselves).
+fn install_cni_config(root: &std::path::Path) {
+    const CONFLIST: &str = "{\n  \"name\": \"cbr0\",\n  \"cniVersion\": \"0.3.1\",\n  \"plugins\": [\n    {\n      \"type\": \"flannel\",\n      \"delegate\": {\n        \"hairpinMode\": true,\n        \"isDefaultGateway\": true\n      }\n    },\n    {\n      \"type\": \"portmap\",\n      \"capabilities\": {\n        \"portMappings\": true\n      }\n    }\n  ]\n}\n";
+    let path = root.join("etc/cni/net.d/10-flannel.conflist");
+    if path.exists() {
+        return;
+    }
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&path, CONFLIST));
+    if let Err(e) = written {
+        tracing::warn!("install-cni cannot write {}: {e}", path.display());
+    }
 }
 
 /// `Network` of the kube-flannel-cfg `net-conf.json`.

@@ -2,6 +2,7 @@
 //! binding and RBD provisioning, garbage collection. They run in the lab process and
 //! work on the store directly (under its lock, so they never conflict).
 
+pub(crate) mod bootstrap_signer;
 pub(crate) mod cni;
 pub(crate) mod flannel;
 pub mod gc;
@@ -451,6 +452,10 @@ pub async fn run(ctx: Arc<Ctx>) {
         workloads::reconcile(&ctx);
         scheduler::reconcile(&ctx);
         kubelet::reconcile(&ctx);
+        bootstrap_signer::reconcile(&ctx);
+        if ctx.scenario.kubeadm {
+            crate::kubeadm::cluster::node_network_ready(&ctx);
+        }
     }
 }
 

@@ -55,7 +55,7 @@ mod tests;
 
 /// The scenarios shipped with kcops, embedded so that `kcops lab up --scenario healthy`
 /// works from any directory, not only from a source checkout.
-pub(super) const BUILTINS: [(&str, &str); 8] = [
+pub(super) const BUILTINS: [(&str, &str); 9] = [
     (
         "healthy",
         include_str!(concat!(
@@ -112,10 +112,17 @@ pub(super) const BUILTINS: [(&str, &str); 8] = [
             "/scenarios/zk-dynamic.yaml"
         )),
     ),
+    (
+        "kubeadm",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/kubeadm.yaml"
+        )),
+    ),
 ];
 
 /// Names of the built-in scenarios, in the order `BUILTINS` lists them.
-pub(super) const BUILTIN_NAMES: [&str; 8] = [
+pub(super) const BUILTIN_NAMES: [&str; 9] = [
     BUILTINS[0].0,
     BUILTINS[1].0,
     BUILTINS[2].0,
@@ -124,6 +131,7 @@ pub(super) const BUILTIN_NAMES: [&str; 8] = [
     BUILTINS[5].0,
     BUILTINS[6].0,
     BUILTINS[7].0,
+    BUILTINS[8].0,
 ];
 
 /// Where the built-in files live in the source tree; used as the file name in error

@@ -37,6 +37,11 @@ pub struct Scenario {
     /// of through behaviours; absent, pod IPs are loopback addresses as before.
     #[serde(default)]
     pub network: Option<NetworkSpec>,
+    /// Machines before `kubeadm init`: no node objects and no API server until the
+    /// lab's `kubeadm` stand-in (`kcops lab kubeadm`, on each node's PATH as
+    /// `<host root>/usr/bin/kubeadm`) initialises the cluster or joins a node.
+    #[serde(default)]
+    pub kubeadm: bool,
 }
 
 /// The lab kubelet's settings a scenario may change.

@@ -30,6 +30,9 @@ fn scenario_builtins_parse_and_validate() {
         // The ZooKeeper scenarios need a node per server under required anti-affinity.
         let workers: &[&str] = if name.starts_with("zk-") {
             &["node1", "node2", "node3", "node4", "node5"]
+        } else if *name == "kubeadm" {
+            // One machine per join test: the stand-in's, :join's, :reset-node's.
+            &["node1", "node2", "node3"]
         } else {
             &["node1", "node2"]
         };

@@ -24,6 +24,14 @@ impl Containerd {
     /// `<root>/run/containerd/containerd.sock`, waiting until it listens.
     pub fn start(root: &Path, scratch: &Path, systemd_cgroup: bool) -> Containerd {
         let (b, r) = (scratch.display(), root.display());
+        // Socket paths are limited to 107 bytes: the ttrpc one (unused here) goes
+        // somewhere short, whatever the host root's length.
+        let ttrpc = std::env::temp_dir().join(format!(
+            "kcops-ctrd-{}-{}.ttrpc",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let t = ttrpc.display();
         let config = format!(
             r#"version = 2
 root = "{b}/lib"
@@ -34,7 +42,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = "{r}/run/containerd/containerd.sock"
 
 [ttrpc]
-  address = "{r}/run/containerd/containerd.sock.ttrpc"
+  address = "{t}"
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "{b}/opt"
@@ -70,4 +78,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         }
         Containerd { child, socket }
     }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::discovery::{self, Scope};
 use serde_json::Value;
 
@@ -35,6 +35,25 @@ pub fn install_kubeconfig(host_root: &Path, dest: &Path) -> Result<String, Strin
     Ok(format!("kubeconfig written to {}{said}", dest.display()))
 }
 
+/// The node this machine registered as: the `system:node:<name>` user of the
+/// kubelet.conf init wrote (kubeadm's `--node-name` or the hostname), else the hostname.
+pub fn node_name(host_root: &Path) -> Option<String> {
+    let conf = std::fs::read_to_string(host_root.join("etc/kubernetes/kubelet.conf")).ok();
+    conf.as_deref()
+        .and_then(|t| t.split("system:node:").nth(1))
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            crate::setup::preflight::network::hostname(&crate::host::read::LocalRoot(
+                host_root.to_path_buf(),
+            ))
+        })
+}
+
 /// The user's kubeconfig path: `--kubeconfig`, else `~/.kube/config`.
 pub fn user_kubeconfig(explicit: Option<&Path>) -> Option<PathBuf> {
     explicit
@@ -52,9 +71,20 @@ pub async fn apply(client: &kube::Client, docs: &[Value]) -> Result<Vec<String>,
             .clone()
             .ok_or("an object without apiVersion/kind")?;
         let gvk = kube::core::GroupVersionKind::try_from(&types).map_err(|e| e.to_string())?;
-        let (ar, caps) = discovery::pinned_kind(client, &gvk)
-            .await
-            .map_err(|e| format!("{}: {e}", types.kind))?;
+        let (ar, caps) = match discovery::pinned_kind(client, &gvk).await {
+            Ok(found) => found,
+            // Said, not hidden: a server without this kind (the lab serves no RBAC).
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                out.push(format!(
+                    "{} {}: skipped, this API server does not serve {}",
+                    types.kind,
+                    obj.metadata.name.as_deref().unwrap_or("?"),
+                    types.api_version
+                ));
+                continue;
+            }
+            Err(e) => return Err(format!("{}: {e}", types.kind)),
+        };
         let name = obj
             .metadata
             .name
@@ -65,13 +95,23 @@ pub async fn apply(client: &kube::Client, docs: &[Value]) -> Result<Vec<String>,
             (Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), &ar),
             (Scope::Cluster, _) => Api::all_with(client.clone(), &ar),
         };
-        api.patch(
-            &name,
-            &PatchParams::apply("kcops").force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .map_err(|e| format!("applying {} {name}: {e}", types.kind))?;
+        match api
+            .patch(
+                &name,
+                &PatchParams::apply("kcops").force(),
+                &Patch::Apply(&obj),
+            )
+            .await
+        {
+            Ok(_) => {}
+            // An API server that applies only to existing objects: create it.
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                api.create(&PostParams::default(), &obj)
+                    .await
+                    .map_err(|e| format!("creating {} {name}: {e}", types.kind))?;
+            }
+            Err(e) => return Err(format!("applying {} {name}: {e}", types.kind)),
+        }
         out.push(format!("{} {name} applied", types.kind));
     }
     Ok(out)

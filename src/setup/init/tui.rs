@@ -265,10 +265,14 @@ impl Wizard {
                 ("Review the kubeadm config".into(), out)
             }
             Page::Run => {
-                for (name, done) in &self.phases {
-                    let mark = if *done { "✓" } else { "…" };
-                    out.push(plain(format!("{mark} [{name}]")));
-                }
+                // One wrapped line: kubeadm has some twenty phases, and the outcome
+                // below must stay on an 80x24 screen.
+                let list: Vec<String> = self
+                    .phases
+                    .iter()
+                    .map(|(name, done)| format!("{} [{name}]", if *done { "✓" } else { "…" }))
+                    .collect();
+                out.push(plain(list.join("  ")));
                 match &self.outcome {
                     Some(Ok(())) => {
                         out.push(plain("kubeadm init finished.".into()));
@@ -650,8 +654,8 @@ impl AfterInit {
                 .await;
             }
         }
-        let node = crate::setup::preflight::network::hostname(&LocalRoot(self.host_root.clone()))
-            .ok_or("no hostname for the node")?;
+        let node = super::after::node_name(&self.host_root)
+            .ok_or("no node name: neither kubelet.conf's system:node user nor /etc/hostname")?;
         if self.untaint {
             say(PhaseEvent::Started("kcops untaint".into())).await;
             say(PhaseEvent::Line(

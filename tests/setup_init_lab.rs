@@ -110,6 +110,15 @@ fn init_through_the_wizard_ends_with_a_ready_cluster_and_flannel() {
         screen.contains("Join other machines with: kubeadm join"),
         "{screen}"
     );
+    // Journaled: the intent before kubeadm ran, the outcome after.
+    let audit = std::fs::read_to_string(dir.join("state/kcops/audit.log")).unwrap();
+    let lines: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains("\"action\":\"kubeadm-init\""))
+        .collect();
+    assert_eq!(lines.len(), 2, "{audit}");
+    assert!(lines[0].contains("\"result\":\"intent\""), "{audit}");
+    assert!(lines[1].contains("\"result\":\"ok\""), "{audit}");
     let config = std::fs::read_to_string(dir.join("state/kcops/kubeadm-init.yaml")).unwrap();
     assert!(
         config.contains(&format!("advertiseAddress: \"{address}\"")),

@@ -131,3 +131,31 @@ async fn reset(a: &ResetArgs, g: &SetupGlobals) -> Result<i32> {
         }
     }
 }
+
+/// One journal line of the init run (`kubeadm init` and the steps after it are one
+/// step of a one-step plan `run` names): an `intent` before it, its outcome after, so
+/// an init interrupted half-way shows in the journal as the console's plans do.
+pub(crate) fn journal_init(
+    g: &SetupGlobals,
+    run: &str,
+    detail: &str,
+    result: &str,
+) -> std::io::Result<()> {
+    let log = AuditLog::new(g.audit_log.clone());
+    let context = ExecContext::new("", "setup");
+    log.append(&crate::ops::AuditEntry {
+        time: crate::ops::audit::now_rfc3339(),
+        os_user: context.os_user,
+        kube_user: String::new(),
+        context: context.context_name,
+        action: "kubeadm-init".into(),
+        object: format!("Host {}", g.host_root.display()),
+        detail: detail.to_string(),
+        result: result.to_string(),
+        dry_run: false,
+        plan: Some(run.to_string()),
+        plan_title: Some("kubeadm init".into()),
+        step: Some(1),
+        steps: Some(1),
+    })
+}

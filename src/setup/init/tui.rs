@@ -61,6 +61,8 @@ struct Wizard {
     lines: Vec<String>,
     outcome: Option<Result<(), String>>,
     events: Option<mpsc::Receiver<PhaseEvent>>,
+    /// The init run's journal id and text, for its outcome line.
+    journal: Option<(String, String)>,
     quit: bool,
 }
 
@@ -479,6 +481,25 @@ impl Wizard {
             ));
             return;
         };
+        let detail = format!(
+            "Write {} and run {} init --config {}, then the kubeconfig, {} and the wait for Ready",
+            self.config_out.display(),
+            kubeadm.display(),
+            self.config_out.display(),
+            settings.addon.name()
+        );
+        let run = uuid::Uuid::new_v4().to_string();
+        // A change that cannot be recorded is not made.
+        if let Err(e) =
+            crate::setup::run::journal_init(&self.g, &run, &detail, crate::ops::audit::INTENT)
+        {
+            self.outcome = Some(Err(format!(
+                "cannot write the audit log {}: {e}; nothing was run",
+                self.g.audit_log.display()
+            )));
+            return;
+        }
+        self.journal = Some((run, detail));
         if let Some(dir) = self.config_out.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
@@ -513,6 +534,16 @@ impl Wizard {
         self.events = Some(rx);
     }
 
+    /// The run's outcome in the journal (a failed write is shown, not hidden).
+    fn record(&mut self, result: String) {
+        if let Some((run, detail)) = self.journal.take()
+            && let Err(e) = crate::setup::run::journal_init(&self.g, &run, &detail, &result)
+        {
+            self.lines
+                .push(format!("cannot record the outcome in the audit log: {e}"));
+        }
+    }
+
     fn on_phase(&mut self, ev: PhaseEvent) {
         match ev {
             PhaseEvent::Started(p) => {
@@ -526,9 +557,13 @@ impl Wizard {
                 for ph in self.phases.iter_mut() {
                     ph.1 = true;
                 }
+                self.record("ok".into());
                 self.outcome = Some(Ok(()));
             }
-            PhaseEvent::Failed(e) => self.outcome = Some(Err(e)),
+            PhaseEvent::Failed(e) => {
+                self.record(format!("failed: {e}"));
+                self.outcome = Some(Err(e));
+            }
         }
     }
 }
@@ -560,6 +595,7 @@ pub async fn run(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
         lines: Vec::new(),
         outcome: None,
         events: None,
+        journal: None,
         quit: false,
     };
     // Read before the terminal is taken: a failure to read is in the checks.

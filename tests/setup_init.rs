@@ -112,6 +112,7 @@ fn the_preflight_blocks_on_an_interrupted_installs_leftovers() {
         "etc/kubernetes/manifests/kube-apiserver.yaml",
         "kind: Pod\n",
     );
+    write(&root, "etc/cni/net.d/10-flannel.conflist", "{}");
     write(
         &root,
         "proc/swaps",
@@ -180,8 +181,19 @@ fn the_preflight_blocks_on_an_interrupted_installs_leftovers() {
         screen.contains("Reset the interrupted attempt first"),
         "{screen}"
     );
-    c.send("\x1b");
-    c.wait_text("Blocked:", Duration::from_secs(5));
+    assert!(screen.contains("Remove directory"), "{screen}");
+    // The reset runs from the wizard (the CNI config goes; no kubeadm here to clear
+    // the manifests), then the preflight is read again: still blocked on them.
+    c.send("master\r");
+    let screen = c.wait_text("to a clean state: done.", Duration::from_secs(30));
+    assert!(screen.contains("✓ [1/1]"), "{screen}");
+    assert!(!root.join("etc/cni/net.d").exists());
+    c.send("\r");
+    let screen = c.wait_text("Blocked:", Duration::from_secs(15));
+    assert!(
+        screen.contains("The last attempt was interrupted"),
+        "{screen}"
+    );
     c.send("\x1b");
     let _ = std::fs::remove_dir_all(&b);
 }

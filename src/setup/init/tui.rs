@@ -61,6 +61,8 @@ struct Wizard {
     lines: Vec<String>,
     outcome: Option<Result<(), String>>,
     events: Option<mpsc::Receiver<PhaseEvent>>,
+    /// The lines of a reset under way (closed when it ends).
+    reset_lines: Option<mpsc::Receiver<String>>,
     /// The init run's journal id and text, for its outcome line.
     journal: Option<(String, String)>,
     quit: bool,
@@ -372,6 +374,9 @@ impl Wizard {
                 result,
             } => {
                 if result.is_some() {
+                    if self.reset_lines.is_some() {
+                        return; // still running
+                    }
                     match wizard {
                         Some(Action::Cancel) => self.quit = true,
                         Some(Action::Next) => {
@@ -385,27 +390,42 @@ impl Wizard {
                 match confirm.on_key(&self.keymap, Context::Dialog, ev) {
                     FieldKey::Action(Action::Cancel) => self.page = Page::Preflight,
                     FieldKey::Action(Action::Confirm) => {
+                        // Run off the key handler: kubeadm reset may take minutes, and
+                        // the screen follows its steps meanwhile.
                         let plan = reset::plan(facts, ResetChoices::default());
                         let exec = crate::setup::run::executor(&self.g);
-                        let (tx, mut rx) = mpsc::channel(64);
-                        let r = exec.run(&plan, confirm.text(), tx).await;
-                        let mut lines = Vec::new();
-                        while let Ok(p) = rx.try_recv() {
-                            match p {
-                                Progress::StepDone { index, total, text } => {
-                                    lines.push(format!("✓ [{}/{total}] {text}", index + 1))
+                        let typed = confirm.text().to_string();
+                        let (lines_tx, lines_rx) = mpsc::channel(64);
+                        tokio::spawn(async move {
+                            let (tx, mut rx) = mpsc::channel(16);
+                            let forward = lines_tx.clone();
+                            let printer = tokio::spawn(async move {
+                                while let Some(p) = rx.recv().await {
+                                    let line = match p {
+                                        Progress::StepStarted { index, total, text } => {
+                                            format!("… [{}/{total}] {text}", index + 1)
+                                        }
+                                        Progress::StepDone { index, total, text } => {
+                                            format!("✓ [{}/{total}] {text}", index + 1)
+                                        }
+                                        Progress::StepFailed { index, total, text } => {
+                                            format!("✗ [{}/{total}] {text}", index + 1)
+                                        }
+                                    };
+                                    let _ = forward.send(line).await;
                                 }
-                                Progress::StepFailed { index, total, text } => {
-                                    lines.push(format!("✗ [{}/{total}] {text}", index + 1))
-                                }
-                                Progress::StepStarted { .. } => {}
-                            }
-                        }
-                        lines.push(match r {
-                            Ok(o) => format!("{}: done.", o.title),
-                            Err(e) => format!("Not reset: {e}"),
+                            });
+                            let r = exec.run(&plan, &typed, tx).await;
+                            let _ = printer.await;
+                            let _ = lines_tx
+                                .send(match r {
+                                    Ok(o) => format!("{}: done.", o.title),
+                                    Err(e) => format!("Not reset: {e}"),
+                                })
+                                .await;
                         });
-                        *result = Some(lines);
+                        *result = Some(Vec::new());
+                        self.reset_lines = Some(lines_rx);
                     }
                     _ => {}
                 }
@@ -596,6 +616,7 @@ pub async fn run(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
         outcome: None,
         events: None,
         journal: None,
+        reset_lines: None,
         quit: false,
     };
     // Read before the terminal is taken: a failure to read is in the checks.
@@ -616,6 +637,12 @@ pub async fn run(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
                 None => std::future::pending().await,
             }
         };
+        let reset_line = async {
+            match w.reset_lines.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             ev = input.next() => match ev {
                 Some(Ok(Event::Key(k))) => w.on_key(k).await,
@@ -625,6 +652,11 @@ pub async fn run(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
             p = phase => match p {
                 Some(p) => w.on_phase(p),
                 None => w.events = None,
+            },
+            l = reset_line => match (l, &mut w.page) {
+                (Some(l), Page::Reset { result: Some(lines), .. }) => lines.push(l),
+                (Some(_), _) => {}
+                (None, _) => w.reset_lines = None,
             },
         }
     }

@@ -346,6 +346,18 @@ async fn check_ceph(settings: kcops::ceph::CephSettings) -> kcops::model::ceph::
     }
 }
 
+/// `kcops setup ...`: the console's host root, read-only mode, kubeconfig and audit log.
+pub async fn setup(args: &ConsoleArgs, cmd: kcops::setup::args::SetupCommand) -> Result<i32> {
+    let globals = kcops::setup::args::SetupGlobals {
+        host_root: args.host_root.clone().unwrap_or_else(|| "/".into()),
+        read_only: args.read_only,
+        kubeconfig: args.kubeconfig.clone(),
+        audit_log: state_dir().join("audit.log"),
+        state_dir: state_dir(),
+    };
+    kcops::setup::run::run(cmd, globals).await
+}
+
 /// `kcops demo`: a lab in the background, the console on it, the lab down afterwards.
 #[cfg(feature = "lab")]
 pub async fn demo(args: &ConsoleArgs, d: &DemoArgs) -> Result<i32> {

@@ -41,6 +41,9 @@ pub enum Command {
     /// Bring up a lab, open the console on it, and take the lab down on exit.
     #[cfg(feature = "lab")]
     Demo(cli::DemoArgs),
+    /// Set up a kubeadm machine before any cluster exists: init, join, reset.
+    #[command(subcommand)]
+    Setup(kcops::setup::args::SetupCommand),
 }
 
 /// sysexits' EX_USAGE: a command line kcops cannot run. Above the findings' 0-3, so a
@@ -84,6 +87,7 @@ fn main() {
             Some(Command::Check(c)) => cli::check(&args.console, &c).await,
             #[cfg(feature = "lab")]
             Some(Command::Demo(d)) => cli::demo(&args.console, &d).await,
+            Some(Command::Setup(s)) => cli::setup(&args.console, s).await,
             None => cli::console(&args.console, None).await,
         }
     });

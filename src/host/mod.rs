@@ -2,6 +2,7 @@
 //! pod-network state ([`probe`]), relative to a host root (`--host-root`).
 
 pub mod certs;
+pub mod links;
 pub mod probe;
 pub(crate) mod read;
 pub mod release;

@@ -141,7 +141,9 @@ struct PlanRun<'a> {
 
 /// Executes plans with one client, as one user, into one audit log.
 pub struct Executor {
-    client: Client,
+    /// `None` for an executor of machine steps before any cluster exists
+    /// ([`Executor::without_cluster`]): cluster steps then fail saying so.
+    client: Option<Client>,
     read_only: bool,
     audit: AuditLog,
     context: ExecContext,
@@ -156,7 +158,7 @@ pub struct Executor {
 impl Executor {
     pub fn new(client: Client, read_only: bool, audit: AuditLog, context: ExecContext) -> Self {
         Executor {
-            client,
+            client: Some(client),
             read_only,
             audit,
             context,
@@ -164,6 +166,27 @@ impl Executor {
             stop: PlanStop::default(),
             remote_hosts: Default::default(),
         }
+    }
+
+    /// An executor for steps on this machine only (`kcops setup reset`), before any
+    /// cluster exists: the same refusals, confirmation and audit as every plan.
+    pub fn without_cluster(read_only: bool, audit: AuditLog, context: ExecContext) -> Self {
+        Executor {
+            client: None,
+            read_only,
+            audit,
+            context,
+            ceph: None,
+            stop: PlanStop::default(),
+            remote_hosts: Default::default(),
+        }
+    }
+
+    /// The cluster client, or the step's failure saying there is no cluster.
+    fn client(&self) -> Result<&Client, StepError> {
+        self.client.as_ref().ok_or_else(|| {
+            StepError::Failed("this step needs a cluster, and this run has none".into())
+        })
     }
 
     /// The same executor filing the host reports its debug pods read into `hosts`.
@@ -530,7 +553,10 @@ impl Executor {
     /// Applies one operation and re-checks the state it should leave; `Ok` carries what
     /// the re-check found. Each arm hands over to the module of the system it touches.
     async fn perform(&self, op: &Op, memo: &mut RunMemo) -> Result<Applied, StepError> {
-        let c = &self.client;
+        if let Op::Node(n) = op {
+            return steps::node_reset::perform(n).await;
+        }
+        let c = self.client()?;
         Ok(Applied::Done(match op {
             Op::Cordon { node } => return steps::kube::set_unschedulable(c, node, true).await,
             Op::Member(m) => {
@@ -588,6 +614,7 @@ impl Executor {
                 .await;
             }
             Op::Uncordon { node } => return steps::kube::set_unschedulable(c, node, false).await,
+            Op::Node(n) => return steps::node_reset::perform(n).await,
             Op::DeletePod {
                 namespace,
                 name,
@@ -696,7 +723,7 @@ impl Executor {
         timeout: Duration,
         memo: &RunMemo,
     ) -> Result<String, StepError> {
-        let c = &self.client;
+        let c = self.client()?;
         match what {
             WaitFor::PodGone { namespace, name } => {
                 let deleted = memo

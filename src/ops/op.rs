@@ -427,6 +427,8 @@ pub enum Op {
         strategy: String,
         expect_current: String,
     },
+    /// A step on the machine itself, no cluster needed (`kcops setup reset`).
+    Node(crate::ops::steps::node_reset::NodeOp),
 }
 
 impl Op {
@@ -450,6 +452,7 @@ impl Op {
             Op::DeleteNode { .. } => "delete-node",
             Op::SetContainerCommand { .. } => "set-template-command",
             Op::SetUpdateStrategy { .. } => "set-update-strategy",
+            Op::Node(n) => n.action(),
         }
     }
 
@@ -516,6 +519,7 @@ impl Op {
                 Some(&m.ensemble.namespace),
                 m.object_name(),
             ),
+            Op::Node(n) => n.object(),
         }
     }
 
@@ -667,6 +671,7 @@ impl Op {
             Op::DeleteClaim { namespace, name } => format!(
                 "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"
             ),
+            Op::Node(n) => n.describe(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! stdin (when the test binary exits, the pipe closes and the lab goes down).
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod journal;
 pub mod pty;
 pub mod rbd;

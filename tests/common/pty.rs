@@ -55,15 +55,6 @@ fn next_id() -> u64 {
 
 impl Console {
     pub fn start(lab: &Lab, opts: Options) -> Console {
-        let pty = native_pty_system();
-        let pair = pty
-            .openpty(PtySize {
-                rows: opts.rows,
-                cols: opts.cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap_or_else(|e| panic!("openpty: {e}"));
         let dir = lab.runtime_dir.join(format!("console-{}", next_id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let argv = super::kcops_argv(lab);
@@ -97,6 +88,21 @@ impl Console {
             cmd.env(k, v);
         }
         cmd.env_remove("NO_COLOR");
+        Console::spawn(cmd, opts.rows, opts.cols, dir)
+    }
+
+    /// Any `kcops` command line (no lab: `kcops setup init`) in a pseudo-terminal of
+    /// `rows` x `cols`; `dir` is its own directory.
+    pub fn spawn(cmd: CommandBuilder, rows: u16, cols: u16, dir: PathBuf) -> Console {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap_or_else(|e| panic!("openpty: {e}"));
         let child = pair
             .slave
             .spawn_command(cmd)
@@ -110,7 +116,7 @@ impl Console {
             .master
             .take_writer()
             .unwrap_or_else(|e| panic!("writer: {e}"));
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(opts.rows, opts.cols, 0)));
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let (p, r) = (parser.clone(), raw.clone());
         std::thread::spawn(move || {

@@ -20,6 +20,7 @@
 //! - [`drain`]: evictions that honour disruption budgets, deleting a node.
 //! - [`join`]: a bootstrap token for a new machine, and following its node until Ready.
 //! - [`host`]: the files of the node the console runs on (leaked IP reservations).
+//! - [`node_reset`]: returning a machine to a clean state (`kcops setup reset`).
 
 pub(crate) mod ceph;
 pub(crate) mod claims;
@@ -32,6 +33,7 @@ pub(crate) mod join;
 pub(crate) mod kube;
 pub(crate) mod kube_wait;
 pub(crate) mod net_wait;
+pub mod node_reset;
 pub(crate) mod sts_template;
 pub(crate) mod zookeeper;
 

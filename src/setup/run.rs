@@ -141,6 +141,17 @@ pub(crate) fn journal_init(
     detail: &str,
     result: &str,
 ) -> std::io::Result<()> {
+    journal_kubeadm(g, "init", run, detail, result)
+}
+
+/// One journal line of a `kubeadm <verb>` run (intent before, outcome after).
+pub(crate) fn journal_kubeadm(
+    g: &SetupGlobals,
+    verb: &str,
+    run: &str,
+    detail: &str,
+    result: &str,
+) -> std::io::Result<()> {
     let log = AuditLog::new(g.audit_log.clone());
     let context = ExecContext::new("", "setup");
     log.append(&crate::ops::AuditEntry {
@@ -148,13 +159,13 @@ pub(crate) fn journal_init(
         os_user: context.os_user,
         kube_user: String::new(),
         context: context.context_name,
-        action: "kubeadm-init".into(),
+        action: format!("kubeadm-{verb}"),
         object: format!("Host {}", g.host_root.display()),
         detail: detail.to_string(),
         result: result.to_string(),
         dry_run: false,
         plan: Some(run.to_string()),
-        plan_title: Some("kubeadm init".into()),
+        plan_title: Some(format!("kubeadm {verb}")),
         step: Some(1),
         steps: Some(1),
     })

@@ -25,8 +25,8 @@
 pub(crate) mod ceph;
 pub(crate) mod claims;
 pub mod debug_pod;
-pub(crate) mod ensemble_live;
 pub(crate) mod drain;
+pub(crate) mod ensemble_live;
 pub(crate) mod etcd;
 pub(crate) mod host;
 pub(crate) mod join;

@@ -136,6 +136,7 @@ pub(crate) async fn perform(client: &Client, op: &MemberOp) -> Result<Applied, S
         MemberChange::RestartNext { voters, timeout } => {
             restart_next(client, e, *voters, *timeout, &op.change).await
         }
+        MemberChange::MoveLeaderAway { name, .. } => move_leader(client, e, name).await,
         other => Err(StepError::Failed(format!(
             "ZooKeeper has no step for {} (a plan for etcd?)",
             MemberOp {
@@ -501,5 +502,55 @@ async fn restart_next(
     Ok(Applied::Done(format!(
         "restarted {name} ({role}): {back}; {}",
         settled(&l, voters).unwrap_or_default()
+    )))
+}
+
+/// How long a restarted leader may take to be back and the others to have elected.
+const LEADER_MOVE_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// ZooKeeper has no leadership transfer: a server about to leave a static list that
+/// leads is restarted on its current template, so the others elect a leader among
+/// themselves (a server that stays must never find its leader outside its new list:
+/// it would not follow it).
+async fn move_leader(client: &Client, e: &EnsembleRef, name: &str) -> Result<Applied, StepError> {
+    let now = live(client, e).await?;
+    let Some(m) = now.member(name) else {
+        return Ok(Applied::AlreadyDone(format!(
+            "{name} is not a server of the ensemble"
+        )));
+    };
+    if now.leader() != Some(m.id) {
+        return Ok(Applied::AlreadyDone(format!("{name} does not lead")));
+    }
+    let (id, voters) = (m.id, now.counted().iter().filter(|c| !c.learner).count());
+    refuse_if_unsafe(
+        &now,
+        &MemberChange::RestartNext {
+            voters,
+            timeout: LEADER_MOVE_TIMEOUT,
+        },
+    )?;
+    let mut memo = Default::default();
+    super::kube::delete_pod(client, &e.namespace, name, None, &mut memo).await?;
+    super::sts_template::pod_updated(
+        client,
+        &e.namespace,
+        &e.statefulset,
+        name,
+        LEADER_MOVE_TIMEOUT,
+    )
+    .await?;
+    let l = live_until(client, e, LEADER_MOVE_TIMEOUT, |l| {
+        l.leader().is_some_and(|x| x != id) && settled(l, voters).is_ok()
+    })
+    .await?;
+    let to = l
+        .poll
+        .members
+        .iter()
+        .find(|x| Some(x.id) == l.leader())
+        .map_or("another server".to_string(), |x| x.name.clone());
+    Ok(Applied::Done(format!(
+        "{name} was restarted; {to} leads now and {name} follows"
     )))
 }

@@ -49,10 +49,27 @@ pub async fn run_init(
     timeout: Option<Duration>,
     events: mpsc::Sender<PhaseEvent>,
 ) {
+    let args = [
+        "init".into(),
+        "--config".into(),
+        config.as_os_str().to_owned(),
+    ];
+    run_kubeadm(kubeadm, &args, timeout, events).await
+}
+
+/// Runs `kubeadm <args>` (init, join) and reports its phases to `events`.
+pub async fn run_kubeadm(
+    kubeadm: &Path,
+    args: &[std::ffi::OsString],
+    timeout: Option<Duration>,
+    events: mpsc::Sender<PhaseEvent>,
+) {
+    let verb = args
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut cmd = tokio::process::Command::new(kubeadm);
-    cmd.arg("init")
-        .arg("--config")
-        .arg(config)
+    cmd.args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -116,7 +133,7 @@ pub async fn run_init(
                 };
                 let _ = events
                     .send(PhaseEvent::Failed(format!(
-                        "kubeadm init hung in phase [{phase}]: nothing new for {}s{hint}; stopped. Last line: {last}",
+                        "kubeadm {verb} hung in phase [{phase}]: nothing new for {}s{hint}; stopped. Last line: {last}",
                         limit.as_secs()
                     )))
                     .await;
@@ -127,9 +144,9 @@ pub async fn run_init(
     let ev = match child.wait().await {
         Ok(s) if s.success() => PhaseEvent::Finished,
         Ok(s) => PhaseEvent::Failed(format!(
-            "kubeadm init failed in phase [{phase}] ({s}): {last}"
+            "kubeadm {verb} failed in phase [{phase}] ({s}): {last}"
         )),
-        Err(e) => PhaseEvent::Failed(format!("kubeadm init: {e}")),
+        Err(e) => PhaseEvent::Failed(format!("kubeadm {verb}: {e}")),
     };
     let _ = events.send(ev).await;
 }

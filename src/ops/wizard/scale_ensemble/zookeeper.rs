@@ -164,6 +164,16 @@ pub fn static_steps(sts: &str, from: u32, to: u32, down: &[u64]) -> Vec<RollStep
     let pod = |id: u64| format!("{sts}-{}", id - 1);
     for (a, b) in sizes(from, to) {
         let (a, b) = (u64::from(a), u64::from(b));
+        if b < a {
+            out.push(state(
+                format!(
+                    "restart {} (server.{a}) if it leads, so a server that stays leads",
+                    pod(a)
+                ),
+                &running,
+                Some(a),
+            ));
+        }
         if b > a {
             running.push((b, b));
             out.push(state(
@@ -274,6 +284,13 @@ impl Facts {
             let (a, b) = (i32::try_from(a).unwrap_or(0), i32::try_from(b).unwrap_or(0));
             let voters = usize::try_from(b).unwrap_or(0);
             let next = with_servers(&command, u32::try_from(b).unwrap_or(0));
+            if b < a {
+                // The server leaving must not lead: the others would not follow it.
+                plan = plan.step(self.member_op(MemberChange::MoveLeaderAway {
+                    name: self.pod_name(b),
+                    avoid: Vec::new(),
+                }));
+            }
             plan = plan.step(Step::new(
                 Op::SetContainerCommand {
                     namespace: self.namespace.clone(),

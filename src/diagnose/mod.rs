@@ -39,7 +39,7 @@ mod nodes;
 mod pods;
 mod sources;
 mod storage;
-mod workloads;
+pub(crate) mod workloads;
 
 #[cfg(test)]
 mod fixtures;

@@ -9,7 +9,9 @@
 //! behind everything comes from [`crate::feed`].
 
 mod details;
+mod drill;
 mod launch;
+mod suspend;
 #[cfg(test)]
 mod tests;
 
@@ -123,6 +125,8 @@ pub struct App {
     connection: Option<Connection>,
     audit_log: std::path::PathBuf,
     tx: mpsc::Sender<UiMsg>,
+    /// How the console connects (what a kubectl it runs uses too).
+    connect: ConnectOptions,
     pub quit: bool,
     /// The node the console runs on (`--node`, or found by address once nodes arrive).
     node: Option<String>,
@@ -140,6 +144,11 @@ pub struct App {
     said: Option<String>,
     /// Plans running now, and the stop a signal triggers.
     pub(crate) plans: super::plans::Plans,
+    /// The drill-down back stack (Enter down, Esc back).
+    nav: super::nav::Nav,
+    /// A program to run with the terminal handed back (a shell, `$EDITOR`); the
+    /// event loop takes it after the key that asked for it.
+    pub(crate) suspend: Option<suspend::Suspend>,
 }
 
 impl App {
@@ -184,6 +193,7 @@ impl App {
             connection: None,
             audit_log: opts.audit_log.clone(),
             tx,
+            connect: opts.connect.clone(),
             quit: false,
             node: opts.node.clone(),
             sandboxes_command: opts.sandboxes_command.clone(),
@@ -191,6 +201,8 @@ impl App {
             remote_hosts: Default::default(),
             ceph: None,
             plans: super::plans::Plans::default(),
+            nav: Default::default(),
+            suspend: None,
         }
     }
 
@@ -261,7 +273,9 @@ impl App {
             .map(|d| (d.pool.clone(), d.image.clone()))
     }
 
+    /// Brings `pane` to the front, leaving any drill-down (its back stack too).
     fn switch(&mut self, pane: PaneId) {
+        self.leave_drill();
         self.pane = pane;
         self.refresh_table();
     }
@@ -446,6 +460,9 @@ impl App {
             Action::Describe => self.open_detail(DetailKind::Describe),
             Action::Yaml => self.open_detail(DetailKind::Yaml),
             Action::Logs => self.open_detail(DetailKind::Logs),
+            Action::DrillDown => self.drill_down(),
+            Action::GoBack => self.go_back(),
+            Action::Shell => self.shell(),
             Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => {
                 self.action_plan(action)
             }

@@ -125,6 +125,16 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         if app.quit {
             break;
         }
+        if let Some(job) = app.suspend.take() {
+            // The program reads the keys while it runs.
+            drop(events);
+            let status = guard.suspended(&job.program, &job.args).await;
+            events = EventStream::new();
+            let (role, text) = job.ended(status);
+            app.set_status(role, text);
+            app.keep_status();
+            dirty = true;
+        }
     }
     bg.abort();
     let _ = bg.await;

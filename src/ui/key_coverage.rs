@@ -52,7 +52,8 @@ fn handled(context: Context, action: Action) -> Option<bool> {
         | Context::Storage
         | Context::Overview
         | Context::Members
-        | Context::Network => return None,
+        | Context::Network
+        | Context::Workloads => return None,
     })
 }
 

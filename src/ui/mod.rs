@@ -13,6 +13,7 @@ pub mod help;
 #[cfg(test)]
 mod key_coverage;
 pub mod keymap;
+pub(crate) mod nav;
 pub mod panes;
 pub(crate) mod plans;
 mod signals;

@@ -9,6 +9,8 @@ use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
 use super::*;
+
+mod verbs;
 use crate::model::columns::{Column, ColumnKind};
 use crate::ui::panes::storage::StorageView;
 use crate::ui::view::{ObjKind, TableRow, Tone};

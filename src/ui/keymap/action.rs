@@ -46,6 +46,8 @@ pub enum Context {
     Members,
     /// The Network pane's own keys, then the table's.
     Network,
+    /// The Workloads pane's own keys, then the table's.
+    Workloads,
 }
 
 impl Context {
@@ -98,12 +100,13 @@ impl Context {
                 SortNextColumn,
                 SortReverse,
                 Describe,
+                DrillDown,
+                GoBack,
                 Yaml,
                 Logs,
                 Cordon,
                 Uncordon,
                 Delete,
-                Scale,
             ],
             Context::Detail => &[
                 Up,
@@ -126,7 +129,9 @@ impl Context {
             Context::Dialog => &[Confirm, Cancel, NextField, PrevField],
             Context::Wizard => &[Next, Back, DryRun, Cancel, Up, Down],
             Context::Ceph => &[Refresh, Unlock],
-            Context::Pods | Context::Storage | Context::Overview => &[Unlock],
+            Context::Pods => &[Shell, Unlock],
+            Context::Storage | Context::Overview => &[Unlock],
+            Context::Workloads => &[Scale],
             Context::Members => &[Refresh],
             Context::Network => &[ProbeHost, RestartCni, ReleaseIps],
         }
@@ -155,7 +160,8 @@ impl Context {
             | Context::Storage
             | Context::Overview
             | Context::Members
-            | Context::Network => false,
+            | Context::Network
+            | Context::Workloads => false,
         }
     }
 }
@@ -236,8 +242,15 @@ pub enum Action {
     SortReverse,
     #[strum(message = "describe")]
     Describe,
+    /// A node's, workload's or claim's pods (a pod is described); Esc comes back.
+    #[strum(message = "drill down (to its pods)")]
+    DrillDown,
+    /// Back to the table a drill-down came from.
+    #[strum(message = "back from a drill-down")]
+    GoBack,
     #[strum(message = "YAML")]
     Yaml,
+
     #[strum(message = "logs")]
     Logs,
     #[strum(message = "cordon node")]
@@ -294,6 +307,10 @@ pub enum Action {
     /// Opens the lock-removal wizard on the selected pod, claim, volume or image.
     #[strum(message = "remove a stale RBD lock (wizard)")]
     Unlock,
+    // pods pane
+    /// Suspends the console and runs `kubectl exec -it` into the selected pod.
+    #[strum(message = "shell into the pod's container")]
+    Shell,
     // network pane
     /// Reads the selected node's host (CNI files, IPAM, sandboxes) through a debug pod.
     #[strum(message = "read the node's host through a debug pod")]
@@ -341,6 +358,7 @@ impl Action {
                 | Action::Uncordon
                 | Action::Delete
                 | Action::Scale
+                | Action::Shell
                 | Action::Unlock
                 | Action::ProbeHost
                 | Action::RestartCni

@@ -144,6 +144,15 @@ pub(crate) trait Pane {
         table::on_action(self.table_mut(ctx.view), action, ctx)
     }
 
+    /// Narrows the pane to a drill-down's pods (`None`: all of them again). Only
+    /// the Pods pane lists a drill-down; the others ignore it.
+    fn drill_into(&mut self, _drill: Option<crate::ui::nav::Drill>, _view: &ViewModel) {}
+
+    /// The drill-down the pane shows, if any.
+    fn drilled(&self) -> Option<&crate::ui::nav::Drill> {
+        None
+    }
+
     /// The selected row's object.
     fn selected(&self, view: &ViewModel) -> Option<ObjKey> {
         self.table(view)?.1.selected_key().cloned()

@@ -70,13 +70,20 @@ impl PodScope {
                 name,
             } => format!("{} {namespace}/{name}", short(*kind)),
             PodScope::Claim {
-                namespace,
-                name,
-                image,
-            } => match image {
-                Some(image) => format!("{namespace}/{name} (image {image})"),
-                None => format!("{namespace}/{name} (no RBD image)"),
-            },
+                namespace, name, ..
+            } => format!("{namespace}/{name}"),
+        }
+    }
+
+    /// What the drill-down shows beside its pods (a claim's RBD image, which does
+    /// not fit the title at 80 columns).
+    pub(crate) fn note(&self) -> Option<String> {
+        match self {
+            PodScope::Claim { image, .. } => Some(match image {
+                Some(image) => format!("RBD image {image}"),
+                None => "no RBD image (the claim is not bound to an RBD volume)".into(),
+            }),
+            PodScope::Node(_) | PodScope::Workload { .. } => None,
         }
     }
 
@@ -285,8 +292,13 @@ mod tests {
         let scope = PodScope::of(&key, &snapshot);
         assert_eq!(held(scope.as_ref().unwrap_or(&deploy)), ["web-0"]);
         assert_eq!(
-            scope.map(|s| s.label()).unwrap_or_default(),
-            "demo/data-web-0 (no RBD image)"
+            scope.as_ref().map(|s| s.label()).unwrap_or_default(),
+            "demo/data-web-0"
+        );
+        assert!(
+            scope
+                .and_then(|s| s.note())
+                .is_some_and(|n| n.starts_with("no RBD image"))
         );
         let pod_key = ObjKey {
             kind: ObjKind::Pod,

@@ -65,12 +65,23 @@ impl TerminalGuard {
             .kill_on_drop(true)
             .status()
             .await;
-        let back = enable_raw_mode().and_then(|()| execute!(io::stdout(), EnterAlternateScreen));
+        let back = enable_raw_mode().and_then(|()| {
+            execute!(
+                io::stdout(),
+                EnterAlternateScreen,
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+            )
+        });
         if let Err(e) = back {
             tracing::warn!("cannot take the terminal back after {program}: {e}");
         }
-        // Whatever the program left on the screen is not what ratatui thinks is there.
-        let _ = self.terminal.clear();
+        // The screen is blank now, not what ratatui last drew: a fresh terminal
+        // draws every cell. (`Terminal::clear` would ask the terminal where its
+        // cursor is, and wait for an answer some terminals never give.)
+        match Terminal::new(CrosstermBackend::new(io::stdout())) {
+            Ok(t) => self.terminal = t,
+            Err(e) => tracing::warn!("cannot restart the terminal backend: {e}"),
+        }
         status
     }
 }

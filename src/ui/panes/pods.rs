@@ -2,12 +2,15 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 
 use super::table::{self, TableState};
 use super::{DrawCtx, Pane, PaneId};
 use crate::ui::commands::Command;
 use crate::ui::keymap::Context;
 use crate::ui::nav::Drill;
+use crate::ui::theme::Role;
 use crate::ui::view::{TableModel, ViewModel};
 
 const COMMANDS: &[Command] = &[Command::show(
@@ -103,6 +106,20 @@ impl Pane for PodsPane {
                     &mut self.drill_table,
                     ctx,
                 );
+                // On the bottom border, where a long image name has the width.
+                if let Some(note) = d.scope.note()
+                    && area.height > 2
+                    && area.width > 4
+                {
+                    let line = Rect {
+                        x: area.x + 1,
+                        y: area.y + area.height - 1,
+                        width: area.width - 2,
+                        height: 1,
+                    };
+                    let text = Span::styled(format!(" {note} "), ctx.theme.style(Role::Title));
+                    f.render_widget(Paragraph::new(Line::from(text)), line);
+                }
             }
             None => table::draw_titled(
                 f,

@@ -1,0 +1,133 @@
+//! The k9s verbs in the real console at 80x24 against a lab (etcd-scaled-down, whose
+//! etcd pods run real members): Enter drills into a node's, a workload's and a
+//! claim's pods with a breadcrumb and Esc comes back; `s` opens a shell in a pod
+//! through `kubectl exec -it` and the console comes back when it ends.
+
+mod common;
+
+use std::time::Duration;
+
+use common::pty::{Console, Options};
+use common::{Lab, shared};
+
+fn lab() -> &'static Lab {
+    shared("verbs", "etcd-scaled-down", &["--no-ceph"])
+}
+
+const T: Duration = Duration::from_secs(60);
+
+fn console(lab: &Lab) -> Console {
+    Console::start(
+        lab,
+        Options {
+            rows: 24,
+            cols: 80,
+            ..Options::default()
+        },
+    )
+}
+
+#[test]
+fn enter_drills_down_and_esc_comes_back_at_80x24() {
+    let lab = lab();
+    let mut c = console(lab);
+    c.wait_text("Findings", T);
+    // A node's pods: the first node in the table, its name in the breadcrumb.
+    c.send("2");
+    c.wait("the nodes", T, |s| {
+        s.contains("Nodes [all]") && s.contains("node1")
+    });
+    c.send("\r");
+    let s = c.wait("a node's pods", T, |s| s.contains("› Pods [all]"));
+    let node = s
+        .split("Nodes › ")
+        .nth(1)
+        .and_then(|rest| rest.split(" › Pods").next())
+        .unwrap_or_else(|| panic!("no breadcrumb:\n{s}"))
+        .to_owned();
+    let on_node = lab.kubectl_ok(&[
+        "get",
+        "pods",
+        "-A",
+        "--field-selector",
+        &format!("spec.nodeName={node}"),
+        "-o",
+        "name",
+    ]);
+    let on_node: Vec<&str> = on_node
+        .lines()
+        .filter_map(|l| l.strip_prefix("pod/"))
+        .collect();
+    assert!(!on_node.is_empty(), "no pods on {node}");
+    c.wait("only the node's pods", T, |s| {
+        s.contains(&format!("{}/{}", on_node.len(), on_node.len()))
+    });
+    c.send("\x1b");
+    c.wait("back on the nodes", T, |s| {
+        s.contains("Nodes [all]") && !s.contains('›')
+    });
+    // A workload's pods.
+    c.send(":sts\r");
+    c.wait_text("StatefulSets [all]", T);
+    c.send("/etcd\r");
+    c.send("\r");
+    let s = c.wait("the StatefulSet's pods", T, |s| {
+        s.contains("Workloads › sts default/etcd › Pods") && s.contains("etcd-0")
+    });
+    assert!(!s.contains("coredns"), "{s}");
+    c.send("\x1b");
+    c.wait_text("StatefulSets [all]", T);
+    // A claim's pod and its RBD image.
+    c.send("/\x1b");
+    c.send(":pvc\r");
+    c.send("/etcd-0\r");
+    c.send("\r");
+    let s = c.wait("the claim's pod", T, |s| {
+        s.contains("› Pods") && s.contains("etcd-0")
+    });
+    let pv = lab.kubectl_ok(&[
+        "get",
+        "pvc",
+        "-n",
+        "default",
+        "data-etcd-0",
+        "-o",
+        "jsonpath={.spec.volumeName}",
+    ]);
+    let image = lab.kubectl_ok(&["get", "pv", pv.trim(), "-o", "jsonpath={.spec.rbd.image}"]);
+    assert!(
+        s.contains("Storage › default/data-etcd-0 › Pods")
+            && s.contains(&format!("RBD image rbd/{}", image.trim())),
+        "image {image:?} not named:\n{s}"
+    );
+    c.send("\x1b");
+    c.wait_text("PersistentVolumeClaims", T);
+}
+
+#[test]
+fn s_opens_a_shell_in_the_pod_and_the_console_comes_back() {
+    let lab = lab();
+    let mut c = console(lab);
+    c.wait_text("Findings", T);
+    c.send("3");
+    c.send("/etcd-0\r");
+    c.wait("etcd-0 running", T, |s| {
+        s.contains("etcd-0") && s.contains("Running")
+    });
+    c.send("s");
+    // The console's screen is put away while the shell runs.
+    c.wait("the console's screen put away", T, |s| {
+        !s.contains("Pods [all]")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    // The lab runs exec'd commands without a TTY: a line ends with a newline (a
+    // cluster's TTY turns the Enter key's carriage return into one).
+    c.send("echo kcops-$((40+2)) in $HOSTNAME\n");
+    c.wait_text("kcops-42 in etcd-0", T);
+    c.send("exit\n");
+    let s = c.wait("the console back", T, |s| {
+        s.contains("shell in default/etcd-0 (etcd) ended")
+    });
+    // Redrawn in full: the tabs and the table, not only what changed.
+    assert!(s.contains("Pods [all]") && s.contains(" kcops "), "{s}");
+}

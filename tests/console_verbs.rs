@@ -131,3 +131,66 @@ fn s_opens_a_shell_in_the_pod_and_the_console_comes_back() {
     // Redrawn in full: the tabs and the table, not only what changed.
     assert!(s.contains("Pods [all]") && s.contains(" kcops "), "{s}");
 }
+
+/// Every file under `dir`, read as text.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_resource_browser_lists_kinds_as_kubectl_and_masks_secrets() {
+    let lab = lab();
+    let marker = "KCOPS-MARKER-4711";
+    let manifest = lab.runtime_dir.join("verbs-secret.json");
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "verbs-token", "namespace": "default"},
+        "stringData": {"token": marker},
+    });
+    std::fs::write(&manifest, secret.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    lab.kubectl_ok(&["apply", "-f", &manifest.display().to_string()]);
+    let mut c = console(lab);
+    c.wait_text("Findings", T);
+    // Services in the server's Table columns, as kubectl prints them.
+    c.send(":svc\r");
+    let s = c.wait("the services", T, |s| {
+        s.contains("Service [all]") && s.contains("kube-dns")
+    });
+    assert!(s.contains("CLUSTER-IP") && s.contains("PORT(S)"), "{s}");
+    // Any kind the API server lists, by any name kubectl takes.
+    c.send(":lease\r");
+    c.wait_text("Lease [all]", T);
+    c.send(":nosuchkind\r");
+    c.wait_text("unknown command", T);
+    // A Secret: masked in YAML until x, in the browser only.
+    c.send(":secrets\r");
+    c.wait("the secrets", T, |s| s.contains("verbs-token"));
+    c.send("/verbs-token\r");
+    c.send("y");
+    let s = c.wait_text("<masked: 17 bytes", T);
+    assert!(!s.contains(marker), "{s}");
+    c.send("\x1b");
+    c.send("x");
+    c.wait_text("(values SHOWN)", T);
+    c.send("y");
+    c.wait_text(marker, T);
+    c.send("\x1b");
+    c.send("q");
+    let encoded = "S0NPUFMtTUFSS0VSLTQ3MTE=";
+    for (path, text) in files_under(&c.dir) {
+        assert!(
+            !text.contains(marker) && !text.contains(encoded),
+            "the secret's value is in {}",
+            path.display()
+        );
+    }
+}

@@ -8,6 +8,7 @@
 //! and wizards in [`launch`]; opening and feeding detail views in [`details`]; the data
 //! behind everything comes from [`crate::feed`].
 
+mod browse;
 mod details;
 mod drill;
 mod launch;
@@ -149,6 +150,11 @@ pub struct App {
     /// A program to run with the terminal handed back (a shell, `$EDITOR`); the
     /// event loop takes it after the key that asked for it.
     pub(crate) suspend: Option<suspend::Suspend>,
+    /// The resource browser's list task, the id of its answers, and whether the
+    /// browser waits for the first one to come to the front (`:<kind>`).
+    browse_task: Option<tokio::task::JoinHandle<()>>,
+    browse_id: u64,
+    browse_pending: bool,
 }
 
 impl App {
@@ -203,6 +209,9 @@ impl App {
             plans: super::plans::Plans::default(),
             nav: Default::default(),
             suspend: None,
+            browse_task: None,
+            browse_id: 0,
+            browse_pending: false,
         }
     }
 
@@ -276,6 +285,9 @@ impl App {
     /// Brings `pane` to the front, leaving any drill-down (its back stack too).
     fn switch(&mut self, pane: PaneId) {
         self.leave_drill();
+        if pane != PaneId::Resources {
+            self.stop_browse();
+        }
         self.pane = pane;
         self.refresh_table();
     }
@@ -296,9 +308,8 @@ impl App {
                     }),
                 ),
             },
-            Err(word) => {
-                self.status = Some((Role::Error, commands::unknown(&self.commands, word)));
-            }
+            // Perhaps a kind the API server lists (`:ingresses`, `:leases`).
+            Err(word) => self.browse_unknown(word),
         }
     }
 
@@ -666,6 +677,7 @@ impl App {
                 }
             }
             UiMsg::Feed(FeedMsg::Object { .. }) => {}
+            UiMsg::Feed(FeedMsg::Resources { id, result }) => self.on_resources(id, result),
             UiMsg::Wizard(m) => {
                 if let Some(Overlay::Wizard(w)) = &mut self.overlay {
                     w.on_msg(m);
@@ -728,6 +740,10 @@ impl App {
         let compact = full > usize::from(area.width);
         for (i, p) in self.panes.iter().enumerate() {
             let front = p.id() == self.pane;
+            // The browser has a tab only while in front.
+            if p.id() == PaneId::Resources && !front {
+                continue;
+            }
             let role = if front { Role::Selection } else { Role::Muted };
             let text = if compact && !front {
                 format!(" {} ", i + 1)

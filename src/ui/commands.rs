@@ -96,6 +96,98 @@ impl Command {
 
 /// The commands that show no pane of their own, listed after the panes' ones.
 const APP_COMMANDS: &[Command] = &[
+    // The kinds people look at while triaging, in the resource browser (any other
+    // kind the API server lists: `:<kind>`).
+    Command {
+        name: "svc",
+        aliases: &["services"],
+        help: "Services, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("svc", arg),
+        },
+    },
+    Command {
+        name: "ep",
+        aliases: &["endpoints"],
+        help: "Endpoints, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("ep", arg),
+        },
+    },
+    Command {
+        name: "endpointslices",
+        aliases: &[],
+        help: "EndpointSlices, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("endpointslices", arg),
+        },
+    },
+    Command {
+        name: "cm",
+        aliases: &["configmaps"],
+        help: "ConfigMaps, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("cm", arg),
+        },
+    },
+    Command {
+        name: "secrets",
+        aliases: &["secret"],
+        help: "Secrets (values masked until x), as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("secrets", arg),
+        },
+    },
+    Command {
+        name: "jobs",
+        aliases: &["job"],
+        help: "Jobs, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("jobs", arg),
+        },
+    },
+    Command {
+        name: "cj",
+        aliases: &["cronjobs"],
+        help: "CronJobs, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("cj", arg),
+        },
+    },
+    Command {
+        name: "ing",
+        aliases: &["ingresses"],
+        help: "Ingresses, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("ing", arg),
+        },
+    },
+    Command {
+        name: "rs",
+        aliases: &["replicasets"],
+        help: "ReplicaSets, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("rs", arg),
+        },
+    },
     Command {
         name: "release-ips",
         aliases: &[],

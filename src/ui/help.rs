@@ -103,6 +103,7 @@ fn title(context: Context, focus: Focus) -> &'static str {
         (Context::Members, _) => "Members",
         (Context::Network, _) => "Network",
         (Context::Workloads, _) => "Workloads",
+        (Context::Resources, _) => "Resources",
     }
 }
 

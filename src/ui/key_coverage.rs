@@ -53,7 +53,8 @@ fn handled(context: Context, action: Action) -> Option<bool> {
         | Context::Overview
         | Context::Members
         | Context::Network
-        | Context::Workloads => return None,
+        | Context::Workloads
+        | Context::Resources => return None,
     })
 }
 

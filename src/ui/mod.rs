@@ -16,6 +16,7 @@ pub mod keymap;
 pub(crate) mod nav;
 pub mod panes;
 pub(crate) mod plans;
+pub(crate) mod secrets;
 mod signals;
 pub mod terminal;
 pub mod text_field;

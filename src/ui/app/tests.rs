@@ -427,7 +427,7 @@ fn every_pane_draws_with_and_without_overlays() {
 fn every_key_bound_on_a_pane_does_something() {
     for name in crate::ui::keymap::BUILTIN_KEYMAPS {
         let keymap = Keymap::builtin(name).unwrap_or_default();
-        for id in PaneId::ALL {
+        for id in PaneId::EVERY {
             let contexts = Console::new().app.panes[id.index()].contexts();
             for action in Action::all() {
                 if !contexts

@@ -48,6 +48,8 @@ pub enum Context {
     Network,
     /// The Workloads pane's own keys, then the table's.
     Workloads,
+    /// The resource browser's own keys (`:svc`, `:secrets`, `:<kind>`), then the table's.
+    Resources,
 }
 
 impl Context {
@@ -132,6 +134,7 @@ impl Context {
             Context::Pods => &[Shell, Unlock],
             Context::Storage | Context::Overview => &[Unlock],
             Context::Workloads => &[Scale],
+            Context::Resources => &[Reveal],
             Context::Members => &[Refresh],
             Context::Network => &[ProbeHost, RestartCni, ReleaseIps],
         }
@@ -161,7 +164,8 @@ impl Context {
             | Context::Overview
             | Context::Members
             | Context::Network
-            | Context::Workloads => false,
+            | Context::Workloads
+            | Context::Resources => false,
         }
     }
 }
@@ -311,6 +315,10 @@ pub enum Action {
     /// Suspends the console and runs `kubectl exec -it` into the selected pod.
     #[strum(message = "shell into the pod's container")]
     Shell,
+    // resource browser
+    /// Shows a Secret's values in describe/YAML (and masks them again).
+    #[strum(message = "show/mask Secret values")]
+    Reveal,
     // network pane
     /// Reads the selected node's host (CNI files, IPAM, sandboxes) through a debug pod.
     #[strum(message = "read the node's host through a debug pod")]

@@ -452,7 +452,7 @@ fn a_top_level_action_gets_a_hint_and_syntax_errors_reject_the_file() {
     assert_eq!(
         errors,
         [
-            "k.toml:1:1: quit: unknown context \"quit\" (actions go in a section: [global], [table], [detail], [dialog], [wizard], [ceph], [pods], [storage], [overview], [members], [network], [workloads])"
+            "k.toml:1:1: quit: unknown context \"quit\" (actions go in a section: [global], [table], [detail], [dialog], [wizard], [ceph], [pods], [storage], [overview], [members], [network], [workloads], [resources])"
         ]
     );
     let (k, errors) = Keymap::parse("[table]\nup = \"k\"\nup = \"j\"\n", "k.toml");

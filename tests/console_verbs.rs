@@ -194,3 +194,54 @@ fn the_resource_browser_lists_kinds_as_kubectl_and_masks_secrets() {
         );
     }
 }
+
+/// Adds the lab's read-only user as a second context of the lab's kubeconfig (its
+/// current context stays the admin's), once; returns both context names.
+fn two_contexts(lab: &Lab) -> (String, String) {
+    use kube::config::Kubeconfig;
+    static DONE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let path = &lab.state.kubeconfig;
+        let admin = Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("{e}"));
+        let readonly = Kubeconfig::read_from(path.with_file_name("kubeconfig-readonly"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let names = (
+            admin.current_context.clone().unwrap_or_default(),
+            readonly.current_context.clone().unwrap_or_default(),
+        );
+        let merged = admin.merge(readonly).unwrap_or_else(|e| panic!("{e}"));
+        let text = serde_yaml_ng::to_string(&merged).unwrap_or_else(|e| panic!("{e}"));
+        let tmp = path.with_extension("two-contexts");
+        std::fs::write(&tmp, text).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("{e}"));
+        names
+    })
+    .clone()
+}
+
+#[test]
+fn ctx_switches_the_context_live_and_ns_offers_a_list() {
+    let lab = lab();
+    let (admin, readonly) = two_contexts(lab);
+    let mut c = console(lab);
+    c.wait_text("Findings", T);
+    c.wait_text(&format!("context {admin}  user kubernetes-admin"), T);
+    c.send(":ctx\r");
+    let s = c.wait_text(&format!("* {admin}"), T);
+    assert!(s.contains(&format!("  {readonly}")), "{s}");
+    c.send("\x1b");
+    c.send(&format!(":ctx {readonly}\r"));
+    c.wait_text(&format!("context {readonly}  user kcops-readonly"), T);
+    // Every source reconnected: the nodes are listed again, as the other user.
+    c.send("2");
+    c.wait("the nodes through the new context", T, |s| {
+        s.contains("Nodes [all]") && s.contains("node1")
+    });
+    c.send(&format!(":ctx {admin}\r"));
+    c.wait_text(&format!("context {admin}  user kubernetes-admin"), T);
+    // The namespace picker.
+    c.send(":ns\r");
+    c.wait("the namespace list", T, |s| {
+        s.contains("kube-system") && s.contains("default")
+    });
+}

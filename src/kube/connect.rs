@@ -66,6 +66,23 @@ fn candidates(opts: &ConnectOptions) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// The contexts of the kubeconfig `opts` reads, and its current one (`:ctx`).
+pub fn contexts(opts: &ConnectOptions) -> Result<(Vec<String>, Option<String>), ConnectError> {
+    let paths = candidates(opts);
+    let Some(path) = paths.iter().find(|p| p.is_file()) else {
+        return Err(ConnectError::NoKubeconfig {
+            searched: paths.iter().map(|p| p.display().to_string()).collect(),
+        });
+    };
+    let kc =
+        ::kube::config::Kubeconfig::read_from(path).map_err(|e| ConnectError::BadKubeconfig {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    let names = kc.contexts.iter().map(|c| c.name.clone()).collect();
+    Ok((names, kc.current_context))
+}
+
 /// Loads the kubeconfig and builds a client (no request is made yet).
 pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> {
     let paths = candidates(opts);

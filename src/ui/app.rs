@@ -9,6 +9,7 @@
 //! behind everything comes from [`crate::feed`].
 
 mod browse;
+mod context;
 mod details;
 mod drill;
 mod launch;
@@ -155,6 +156,8 @@ pub struct App {
     browse_task: Option<tokio::task::JoinHandle<()>>,
     browse_id: u64,
     browse_pending: bool,
+    /// How to connect after `:ctx`: the event loop starts the feed again with it.
+    pub(crate) reconnect: Option<ConnectOptions>,
 }
 
 impl App {
@@ -212,6 +215,7 @@ impl App {
             browse_task: None,
             browse_id: 0,
             browse_pending: false,
+            reconnect: None,
         }
     }
 

@@ -269,13 +269,26 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "ctx",
+        aliases: &["context"],
+        help: "switch to another kubeconfig context (every source reconnects); without a name, the list",
+        hinted: true,
+        run: Run::App {
+            args: "[name]",
+            handler: |app, arg| app.switch_context(arg),
+        },
+    },
+    Command {
         name: "ns",
         aliases: &["namespace"],
-        help: "show one namespace (all or -A, or none: every namespace)",
+        help: "show one namespace (all or -A: every namespace); without a name, pick from the list",
         hinted: true,
         run: Run::App {
             args: "<name>",
-            handler: |app, arg| app.set_namespace(arg),
+            handler: |app, arg| match arg {
+                Some(name) => app.set_namespace(Some(name)),
+                None => app.pick_namespace(),
+            },
         },
     },
     Command {

@@ -210,8 +210,14 @@ fn a_namespace_argument_applies_only_to_namespaced_panes() {
     c.command("ns demo");
     assert_eq!(c.app.namespace.as_deref(), Some("demo"));
     assert_eq!(c.app.pane, PaneId::Pods, ":ns stays on the pane");
-    c.command("ns");
+    c.command("ns all");
     assert_eq!(c.app.namespace, None);
+    // Without a name: the namespace picker.
+    c.command("ns");
+    assert!(matches!(
+        &c.app.overlay,
+        Some(Overlay::Dialog(d)) if matches!(d.kind, DialogKind::Namespace { .. })
+    ));
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod completions;
 
 /// mimalloc returns freed memory to the system and fragments less than glibc's
 /// malloc under the console's pattern (a page of decoded pods freed as each compact
@@ -41,6 +42,14 @@ pub enum Command {
     /// Bring up a lab, open the console on it, and take the lab down on exit.
     #[cfg(feature = "lab")]
     Demo(cli::DemoArgs),
+    /// Print a shell completion script (e.g. `kcops completions bash >
+    /// /usr/share/bash-completion/completions/kcops`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page kcops(1) in roff (e.g. `kcops man > /usr/share/man/man1/kcops.1`).
+    Man,
 }
 
 /// sysexits' EX_USAGE: a command line kcops cannot run. Above the findings' 0-3, so a
@@ -57,6 +66,14 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // Generated from this very definition; no log, no runtime.
+    match &args.command {
+        Some(Command::Completions { shell }) => {
+            std::process::exit(completions::print_completions(*shell))
+        }
+        Some(Command::Man) => std::process::exit(completions::print_man()),
+        _ => {}
+    }
     let log = args
         .log_file
         .clone()
@@ -82,6 +99,7 @@ fn main() {
             #[cfg(feature = "lab")]
             Some(Command::Demo(d)) => cli::demo(&args.console, &d).await,
             None => cli::console(&args.console, None).await,
+            Some(Command::Completions { .. } | Command::Man) => Ok(0),
         }
     });
     // Background tasks (watchers) must not keep the process alive.

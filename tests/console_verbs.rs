@@ -245,3 +245,50 @@ fn ctx_switches_the_context_live_and_ns_offers_a_list() {
         s.contains("kube-system") && s.contains("default")
     });
 }
+
+#[test]
+fn e_edits_an_object_in_the_editor_shows_the_diff_and_replaces_it() {
+    let lab = lab();
+    let script = lab.runtime_dir.join("verbs-editor.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nsed -i 's/^  labels:$/  labels:\\n    kcops.io\\/edited: \"yes\"/' \"$1\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let editor = script.display().to_string();
+    let env = [("VISUAL", editor.as_str())];
+    let mut c = Console::start(
+        lab,
+        Options {
+            rows: 24,
+            cols: 80,
+            env: &env,
+            ..Options::default()
+        },
+    );
+    c.wait_text("Findings", T);
+    c.send("2");
+    c.send("/node2\r");
+    c.wait("node2 alone", T, |s| {
+        s.contains("node2") && !s.contains("node1")
+    });
+    c.send("e");
+    let s = c.wait_text("+    kcops.io/edited: \"yes\"", T);
+    assert!(s.contains("Close this view to confirm"), "{s}");
+    c.send("\x1b");
+    c.wait_text("Replace Node node2", T);
+    c.send("yes\r");
+    c.wait_text("replaced", T);
+    let label = lab.kubectl_ok(&[
+        "get",
+        "node",
+        "node2",
+        "-o",
+        "jsonpath={.metadata.labels.kcops\\.io/edited}",
+    ]);
+    assert_eq!(label.trim(), "yes");
+    lab.kubectl_ok(&["label", "node", "node2", "kcops.io/edited-"]);
+}

@@ -537,6 +537,23 @@ impl Executor {
             Op::DeleteClaim { namespace, name } => {
                 return steps::claims::delete_claim(c, namespace, name).await;
             }
+            Op::ReplaceObject {
+                api_version,
+                kind,
+                plural,
+                namespace,
+                name,
+                object,
+            } => {
+                let what = steps::kube::Replace {
+                    api_version,
+                    kind,
+                    plural,
+                    namespace,
+                    name,
+                };
+                return steps::kube::replace_object(c, &what, object).await;
+            }
             Op::SetContainerCommand {
                 namespace,
                 statefulset,

@@ -376,6 +376,18 @@ pub enum Op {
     /// Delete a PersistentVolumeClaim no pod uses (re-checked: a pod mounting it
     /// fails the step); its volume goes with it under a `Delete` reclaim policy.
     DeleteClaim { namespace: String, name: String },
+    /// Replace an object with the operator's edit of it (`e`, `$EDITOR`). `object`
+    /// carries the resourceVersion it was read at, so the API server refuses the
+    /// replace if anyone changed the object since (a conflict, never a lost update).
+    ReplaceObject {
+        api_version: String,
+        kind: String,
+        plural: String,
+        /// `""` for a cluster-scoped kind.
+        namespace: String,
+        name: String,
+        object: serde_json::Value,
+    },
     /// Set the command of container `container` in StatefulSet `statefulset`'s pod
     /// template (a strategic merge patch; the StatefulSet's update strategy then
     /// rolls the pods). `expect_current` is the command the operator saw: another
@@ -405,6 +417,7 @@ impl Op {
             Op::SetKubeProxyClusterCidr { .. } => "set-kube-proxy-cluster-cidr",
             Op::Member(m) => m.action(),
             Op::DeleteClaim { .. } => "delete-pvc",
+            Op::ReplaceObject { .. } => "replace",
             Op::SetContainerCommand { .. } => "set-template-command",
         }
     }
@@ -448,6 +461,16 @@ impl Op {
             Op::DeleteClaim { namespace, name } => {
                 ObjectRef::new("PersistentVolumeClaim", Some(namespace), name.as_str())
             }
+            Op::ReplaceObject {
+                kind,
+                namespace,
+                name,
+                ..
+            } => ObjectRef::new(
+                kind.as_str(),
+                Some(namespace.as_str()).filter(|n| !n.is_empty()),
+                name.as_str(),
+            ),
             Op::SetContainerCommand {
                 namespace,
                 statefulset,
@@ -577,6 +600,19 @@ impl Op {
             ),
             Op::DeleteClaim { namespace, name } => format!(
                 "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"
+            ),
+            Op::ReplaceObject {
+                kind,
+                namespace,
+                name,
+                ..
+            } => format!(
+                "Replace {kind} {}{name} with your edit (the diff shown before); refused if it changed since it was read",
+                if namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{namespace}/")
+                }
             ),
         }
     }

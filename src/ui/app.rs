@@ -12,6 +12,7 @@ mod browse;
 mod context;
 mod details;
 mod drill;
+mod edit;
 mod launch;
 mod suspend;
 #[cfg(test)]
@@ -158,6 +159,9 @@ pub struct App {
     browse_pending: bool,
     /// How to connect after `:ctx`: the event loop starts the feed again with it.
     pub(crate) reconnect: Option<ConnectOptions>,
+    /// The fetch an edit waits for, and the replace to confirm once its diff is read.
+    edit_fetch: Option<u64>,
+    pending_edit: Option<crate::ops::Plan>,
 }
 
 impl App {
@@ -216,6 +220,8 @@ impl App {
             browse_id: 0,
             browse_pending: false,
             reconnect: None,
+            edit_fetch: None,
+            pending_edit: None,
         }
     }
 
@@ -478,6 +484,7 @@ impl App {
             Action::DrillDown => self.drill_down(),
             Action::GoBack => self.go_back(),
             Action::Shell => self.shell(),
+            Action::Edit => self.edit(),
             Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => {
                 self.action_plan(action)
             }
@@ -590,6 +597,10 @@ impl App {
                     t.abort();
                 }
                 self.overlay = None;
+                // The diff of an edit was read: now the replace, to confirm.
+                if let Some(plan) = self.pending_edit.take() {
+                    self.start_plan(plan);
+                }
             }
             DetailOutcome::Help => self.show_help(Some(Context::Detail)),
             DetailOutcome::Search => self.input = Input::Search(TextField::new(Charset::Free)),
@@ -666,6 +677,10 @@ impl App {
                         Err(e) => d.error = Some(e),
                     }
                 }
+            }
+            UiMsg::Feed(FeedMsg::Object { id, value }) if Some(id) == self.edit_fetch => {
+                self.edit_fetch = None;
+                self.open_editor(&value);
             }
             UiMsg::Feed(FeedMsg::Object { id, value }) if id == self.object_id => {
                 if let Some(Overlay::Detail(d)) = &mut self.overlay {

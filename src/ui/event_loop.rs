@@ -141,8 +141,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
             drop(events);
             let status = guard.suspended(&job.program, &job.args).await;
             events = EventStream::new();
-            let (role, text) = job.ended(status);
-            app.set_status(role, text);
+            app.suspended_done(job, status);
             app.keep_status();
             dirty = true;
         }

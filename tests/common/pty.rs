@@ -18,6 +18,8 @@ pub struct Options<'a> {
     /// Talk to the lab's Ceph as `client.admin` (otherwise `--no-ceph`).
     pub ceph: bool,
     pub args: &'a [&'a str],
+    /// Extra environment (`EDITOR` for the edit tests).
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 impl Default for Options<'_> {
@@ -27,6 +29,7 @@ impl Default for Options<'_> {
             cols: 160,
             ceph: false,
             args: &[],
+            env: &[],
         }
     }
 }
@@ -86,6 +89,9 @@ impl Console {
         cmd.env("XDG_STATE_HOME", dir.join("state"));
         cmd.env("XDG_CONFIG_HOME", dir.join("config"));
         cmd.env("TERM", "xterm-256color");
+        for (k, v) in opts.env {
+            cmd.env(k, v);
+        }
         cmd.env_remove("NO_COLOR");
         let child = pair
             .slave

@@ -14,6 +14,8 @@ pub(crate) struct Suspend {
     pub args: Vec<String>,
     /// The status line afterwards: `shell in demo/web-0 (app)`.
     pub what: String,
+    /// An edit in `$EDITOR`: what to do with the file afterwards.
+    pub edit: Option<super::edit::EditJob>,
 }
 
 impl Suspend {
@@ -75,7 +77,22 @@ impl App {
                 key.name,
                 container.map(|c| format!(" ({c})")).unwrap_or_default()
             ),
+            edit: None,
         });
+    }
+
+    /// The program the event loop ran for [`App::suspend`] ended.
+    pub(crate) fn suspended_done(
+        &mut self,
+        job: Suspend,
+        status: std::io::Result<std::process::ExitStatus>,
+    ) {
+        let failed = !matches!(&status, Ok(s) if s.success());
+        let (role, text) = job.ended(status);
+        self.status = Some((role, text));
+        if let Some(edit) = job.edit {
+            self.edited(edit, failed);
+        }
     }
 
     /// `--kubeconfig`/`--context` as the console connected, for a kubectl it runs.

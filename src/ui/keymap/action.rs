@@ -105,6 +105,7 @@ impl Context {
                 DrillDown,
                 GoBack,
                 Yaml,
+                Edit,
                 Logs,
                 Cordon,
                 Uncordon,
@@ -254,6 +255,9 @@ pub enum Action {
     GoBack,
     #[strum(message = "YAML")]
     Yaml,
+    /// Opens the object's YAML in $EDITOR; the diff is shown before it is applied.
+    #[strum(message = "edit in $EDITOR (diff, then apply)")]
+    Edit,
 
     #[strum(message = "logs")]
     Logs,
@@ -366,6 +370,7 @@ impl Action {
                 | Action::Uncordon
                 | Action::Delete
                 | Action::Scale
+                | Action::Edit
                 | Action::Shell
                 | Action::Unlock
                 | Action::ProbeHost

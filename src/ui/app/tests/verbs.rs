@@ -132,3 +132,17 @@ fn s_is_a_shell_on_pods_and_scale_on_workloads() {
     assert!(ro.app.suspend.is_none());
     assert!(ro.status().unwrap_or_default().contains("read-only"));
 }
+
+#[test]
+fn edit_is_refused_read_only_and_needs_an_editable_object() {
+    let mut ro = Console::with(options(true));
+    ro.keys("2e");
+    assert!(ro.status().unwrap_or_default().contains("read-only"));
+    let mut c = console();
+    c.keys("2e");
+    assert!(
+        c.status().unwrap_or_default().contains("not connected"),
+        "{:?}",
+        c.status()
+    );
+}

@@ -130,6 +130,11 @@ fn s_opens_a_shell_in_the_pod_and_the_console_comes_back() {
     });
     // Redrawn in full: the tabs and the table, not only what changed.
     assert!(s.contains("Pods [all]") && s.contains(" kcops "), "{s}");
+    // Port-forward: the lab serves no pods/portforward, and the console says so.
+    c.send("F");
+    c.wait_text(":port-forward ", T);
+    c.send("2379\r");
+    c.wait_text("the API server does not offer port-forward", T);
 }
 
 /// Every file under `dir`, read as text.

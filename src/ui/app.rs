@@ -13,6 +13,7 @@ mod context;
 mod details;
 mod drill;
 mod edit;
+mod forward;
 mod launch;
 mod suspend;
 #[cfg(test)]
@@ -75,6 +76,8 @@ pub enum UiMsg {
     /// Answers to an open wizard (assessment, dry-run, progress, end).
     Wizard(super::wizard::WizardMsg),
     PlanDone(Result<String, String>),
+    /// Something a background task has to say on the status line.
+    Status(Role, String),
 }
 
 impl From<FeedMsg> for UiMsg {
@@ -485,6 +488,9 @@ impl App {
             Action::GoBack => self.go_back(),
             Action::Shell => self.shell(),
             Action::Edit => self.edit(),
+            Action::PortForward => {
+                self.input = Input::Command(TextField::with_text(Charset::Free, "port-forward "))
+            }
             Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => {
                 self.action_plan(action)
             }
@@ -697,6 +703,7 @@ impl App {
             }
             UiMsg::Feed(FeedMsg::Object { .. }) => {}
             UiMsg::Feed(FeedMsg::Resources { id, result }) => self.on_resources(id, result),
+            UiMsg::Status(role, text) => self.status = Some((role, text)),
             UiMsg::Wizard(m) => {
                 if let Some(Overlay::Wizard(w)) = &mut self.overlay {
                     w.on_msg(m);

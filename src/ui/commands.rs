@@ -269,6 +269,16 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "port-forward",
+        aliases: &["pf"],
+        help: "forward a local port to the selected pod's PORT (kubectl port-forward, in the background) where the API server offers it",
+        hinted: false,
+        run: Run::App {
+            args: "PORT",
+            handler: |app, arg| app.port_forward(arg),
+        },
+    },
+    Command {
         name: "ctx",
         aliases: &["context"],
         help: "switch to another kubeconfig context (every source reconnects); without a name, the list",

@@ -132,7 +132,7 @@ impl Context {
             Context::Dialog => &[Confirm, Cancel, NextField, PrevField],
             Context::Wizard => &[Next, Back, DryRun, Cancel, Up, Down],
             Context::Ceph => &[Refresh, Unlock],
-            Context::Pods => &[Shell, Unlock],
+            Context::Pods => &[Shell, PortForward, Unlock],
             Context::Storage | Context::Overview => &[Unlock],
             Context::Workloads => &[Scale],
             Context::Resources => &[Reveal],
@@ -319,6 +319,9 @@ pub enum Action {
     /// Suspends the console and runs `kubectl exec -it` into the selected pod.
     #[strum(message = "shell into the pod's container")]
     Shell,
+    /// Starts `:port-forward` on the command line (the port is typed).
+    #[strum(message = "port-forward (:port-forward PORT)")]
+    PortForward,
     // resource browser
     /// Shows a Secret's values in describe/YAML (and masks them again).
     #[strum(message = "show/mask Secret values")]

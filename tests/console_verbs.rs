@@ -176,6 +176,9 @@ fn the_resource_browser_lists_kinds_as_kubectl_and_masks_secrets() {
     c.wait_text("Lease [all]", T);
     c.send(":nosuchkind\r");
     c.wait_text("unknown command", T);
+    // CPU and memory: the lab runs no metrics-server, and the console says so.
+    c.send(":top\r");
+    c.wait_text("does not serve metrics.k8s.io", T);
     // A Secret: masked in YAML until x, in the browser only.
     c.send(":secrets\r");
     c.wait("the secrets", T, |s| s.contains("verbs-token"));

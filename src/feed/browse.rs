@@ -72,6 +72,10 @@ pub enum BrowseError {
     Unknown(String),
     #[error("{0}")]
     Api(String),
+    #[error(
+        "the API server does not serve metrics.k8s.io (no metrics-server): CPU and memory are not available"
+    )]
+    NoMetrics,
 }
 
 /// Finds `word` among the resources the API server serves: a plural, singular or
@@ -273,5 +277,157 @@ mod tests {
             ["kube-system", "kube-dns", "ClusterIP", "53"]
         );
         assert!(t.rows[0].object["metadata"].get("managedFields").is_none());
+    }
+}
+
+/// `:top`: the pods' CPU and memory from metrics.k8s.io as `kubectl top pods`
+/// prints them, or [`BrowseError::NoMetrics`] when the API server does not serve it
+/// (no metrics-server): then nothing pretends to know.
+pub(crate) fn spawn_top<M: From<FeedMsg> + Send + 'static>(
+    client: ::kube::Client,
+    id: u64,
+    tx: mpsc::Sender<M>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let answer = tokio::time::timeout(TIMEOUT, top(&client))
+                .await
+                .unwrap_or_else(|_| Err(BrowseError::Api("metrics timed out".into())));
+            let stop = matches!(answer, Err(BrowseError::NoMetrics));
+            let msg = FeedMsg::Resources {
+                id,
+                result: answer.map(Arc::new),
+            };
+            if tx.send(msg.into()).await.is_err() || stop {
+                return;
+            }
+            tokio::time::sleep(EVERY).await;
+        }
+    })
+}
+
+async fn top(client: &::kube::Client) -> Result<ResourceTable, BrowseError> {
+    let groups = client
+        .list_api_groups()
+        .await
+        .map_err(|e| BrowseError::Api(e.to_string()))?;
+    let Some(version) = groups
+        .groups
+        .iter()
+        .find(|g| g.name == "metrics.k8s.io")
+        .and_then(|g| g.preferred_version.as_ref().or(g.versions.first()))
+    else {
+        return Err(BrowseError::NoMetrics);
+    };
+    let req = http::Request::get(format!("/apis/{}/pods", version.group_version))
+        .body(Vec::new())
+        .map_err(|e| BrowseError::Api(e.to_string()))?;
+    let list: Value = client
+        .request(req)
+        .await
+        .map_err(|e| BrowseError::Api(e.to_string()))?;
+    Ok(metrics_table(&list))
+}
+
+/// PodMetrics as rows: CPU and memory summed over the containers.
+fn metrics_table(list: &Value) -> ResourceTable {
+    let sum = |containers: &Value, what: &str| -> String {
+        let parts: Vec<String> = containers
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["usage"][what].as_str().map(str::to_owned))
+            .collect();
+        match parts.as_slice() {
+            [one] => one.clone(),
+            [] => "<none>".into(),
+            many => {
+                let total: f64 = many.iter().filter_map(|q| quantity(q)).sum();
+                if what == "cpu" {
+                    format!("{}m", (total * 1000.0).round())
+                } else {
+                    format!("{}Mi", (total / 1048576.0).round())
+                }
+            }
+        }
+    };
+    let rows = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let namespace = m["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let name = m["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let cells = vec![
+                namespace.clone(),
+                name.clone(),
+                sum(&m["containers"], "cpu"),
+                sum(&m["containers"], "memory"),
+            ];
+            ResourceRow {
+                namespace,
+                name,
+                cells,
+                object: m.clone(),
+            }
+        })
+        .collect();
+    ResourceTable {
+        resource: Resource {
+            group: "metrics.k8s.io".into(),
+            version: "v1beta1".into(),
+            plural: "pods".into(),
+            kind: "PodMetrics".into(),
+            namespaced: true,
+        },
+        columns: ["NAMESPACE", "NAME", "CPU(cores)", "MEMORY(bytes)"]
+            .map(str::to_owned)
+            .to_vec(),
+        rows,
+    }
+}
+
+/// A quantity's value (`250m` = 0.25, `64Mi` = 67108864); `None` when unreadable.
+fn quantity(q: &str) -> Option<f64> {
+    let at = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
+    let (number, suffix) = q.split_at(at);
+    let factor = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "Ki" => 1024.0,
+        "Mi" => 1048576.0,
+        "Gi" => 1073741824.0,
+        _ => return None,
+    };
+    number.parse::<f64>().ok().map(|n| n * factor)
+}
+
+#[cfg(test)]
+mod top_tests {
+    #[test]
+    fn pod_metrics_sum_their_containers() {
+        let list = serde_json::json!({"items": [
+            {"metadata": {"namespace": "demo", "name": "web-0"},
+             "containers": [{"usage": {"cpu": "250m", "memory": "64Mi"}}]},
+            {"metadata": {"namespace": "demo", "name": "web-1"},
+             "containers": [{"usage": {"cpu": "250m", "memory": "64Mi"}},
+                            {"usage": {"cpu": "1", "memory": "64Mi"}}]},
+        ]});
+        let t = super::metrics_table(&list);
+        assert_eq!(t.rows[0].cells, ["demo", "web-0", "250m", "64Mi"]);
+        assert_eq!(t.rows[1].cells, ["demo", "web-1", "1250m", "128Mi"]);
     }
 }

@@ -269,6 +269,16 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "top",
+        aliases: &[],
+        help: "the pods' CPU and memory from metrics.k8s.io (where a metrics-server serves it)",
+        hinted: false,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.top(),
+        },
+    },
+    Command {
         name: "port-forward",
         aliases: &["pf"],
         help: "forward a local port to the selected pod's PORT (kubectl port-forward, in the background) where the API server offers it",

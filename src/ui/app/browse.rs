@@ -55,6 +55,26 @@ impl App {
         true
     }
 
+    /// `:top`: the pods' CPU and memory in the browser, where metrics.k8s.io is
+    /// served; otherwise the status line says it is not.
+    pub(crate) fn top(&mut self) {
+        let Some(client) = self.connection.as_ref().map(|c| c.client.clone()) else {
+            self.status = Some((Role::Warning, "not connected to the API server".into()));
+            return;
+        };
+        self.stop_browse();
+        self.browse_id += 1;
+        self.browse_task = Some(crate::feed::browse::spawn_top(
+            client,
+            self.browse_id,
+            self.tx.clone(),
+        ));
+        if let Some(b) = self.panes[PaneId::Resources.index()].as_resources() {
+            b.ask("pod metrics");
+        }
+        self.browse_pending = true;
+    }
+
     /// Stops listing (the browser is left).
     pub(super) fn stop_browse(&mut self) {
         if let Some(t) = self.browse_task.take() {
@@ -77,6 +97,11 @@ impl App {
                 Err(BrowseError::Unknown(word)) => {
                     let hint = super::commands::unknown(&self.commands, word);
                     self.status = Some((Role::Error, hint));
+                    self.stop_browse();
+                    return;
+                }
+                Err(e @ BrowseError::NoMetrics) => {
+                    self.status = Some((Role::Warning, e.to_string()));
                     self.stop_browse();
                     return;
                 }

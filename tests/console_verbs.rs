@@ -237,6 +237,7 @@ fn ctx_switches_the_context_live_and_ns_offers_a_list() {
     c.send(":ctx\r");
     let s = c.wait_text(&format!("* {admin}"), T);
     assert!(s.contains(&format!("  {readonly}")), "{s}");
+    assert!(s.contains("(cluster kcops-lab-verbs-"), "{s}");
     c.send("\x1b");
     c.send(&format!(":ctx {readonly}\r"));
     c.wait_text(&format!("context {readonly}  user kcops-readonly"), T);

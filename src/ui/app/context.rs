@@ -13,7 +13,7 @@ use crate::ui::view::ViewModel;
 impl App {
     /// `:ctx name` switches; `:ctx` lists the contexts (the current one marked).
     pub(crate) fn switch_context(&mut self, name: Option<&str>) {
-        let (names, current) = match crate::kube::connect::contexts(&self.connect) {
+        let (entries, current) = match crate::kube::connect::contexts(&self.connect) {
             Ok(c) => c,
             Err(e) => {
                 self.status = Some((Role::Error, e.to_string()));
@@ -28,9 +28,16 @@ impl App {
             .or(current);
         let Some(name) = name else {
             let mut lines = vec!["kubeconfig contexts (* in use):".to_owned()];
-            lines.extend(names.iter().map(|n| {
-                let mark = if Some(n) == now.as_ref() { "*" } else { " " };
-                format!("{mark} {n}")
+            lines.extend(entries.iter().map(|e| {
+                let mark = if Some(&e.name) == now.as_ref() {
+                    "*"
+                } else {
+                    " "
+                };
+                format!(
+                    "{mark} {}  (cluster {}, user {})",
+                    e.name, e.cluster, e.user
+                )
             }));
             lines.push(String::new());
             lines.push(":ctx NAME switches to NAME (every source reconnects)".into());
@@ -39,7 +46,8 @@ impl App {
             self.overlay = Some(Overlay::Detail(list));
             return;
         };
-        if !names.iter().any(|n| n == name) {
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        if !names.contains(&name) {
             self.status = Some((
                 Role::Error,
                 format!("no context {name:?} (contexts: {})", names.join(", ")),

@@ -163,7 +163,7 @@ pub struct App {
     /// How to connect after `:ctx`: the event loop starts the feed again with it.
     pub(crate) reconnect: Option<ConnectOptions>,
     /// The fetch an edit waits for, and the replace to confirm once its diff is read.
-    edit_fetch: Option<u64>,
+    edit_fetch: Option<(u64, super::view::ObjKey)>,
     pending_edit: Option<crate::ops::Plan>,
 }
 
@@ -684,9 +684,12 @@ impl App {
                     }
                 }
             }
-            UiMsg::Feed(FeedMsg::Object { id, value }) if Some(id) == self.edit_fetch => {
-                self.edit_fetch = None;
-                self.open_editor(&value);
+            UiMsg::Feed(FeedMsg::Object { id, value })
+                if self.edit_fetch.as_ref().is_some_and(|(e, _)| *e == id) =>
+            {
+                if let Some((_, key)) = self.edit_fetch.take() {
+                    self.open_editor(key, &value);
+                }
             }
             UiMsg::Feed(FeedMsg::Object { id, value }) if id == self.object_id => {
                 if let Some(Overlay::Detail(d)) = &mut self.overlay {

@@ -80,7 +80,7 @@ impl App {
             return;
         };
         self.object_id += 1;
-        self.edit_fetch = Some(self.object_id);
+        self.edit_fetch = Some((self.object_id, key.clone()));
         crate::feed::object::spawn_fetch(
             conn.client.clone(),
             key.clone(),
@@ -91,8 +91,8 @@ impl App {
     }
 
     /// The object arrived: its YAML to a private file, and the editor on it.
-    pub(super) fn open_editor(&mut self, value: &serde_json::Value) {
-        let Some(key) = self.selected() else { return };
+    /// (The key is the one `e` was pressed on, whatever is selected now.)
+    pub(super) fn open_editor(&mut self, key: ObjKey, value: &serde_json::Value) {
         let before = crate::ui::describe::yaml_of(value).join("\n") + "\n";
         let dir = std::env::temp_dir();
         let path = dir.join(format!(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cli;
+mod completions;
 
 /// mimalloc returns freed memory to the system and fragments less than glibc's
 /// malloc under the console's pattern (a page of decoded pods freed as each compact
@@ -44,6 +45,14 @@ pub enum Command {
     /// Set up a kubeadm machine before any cluster exists: init, join, reset.
     #[command(subcommand)]
     Setup(kcops::setup::args::SetupCommand),
+    /// Print a shell completion script (e.g. `kcops completions bash >
+    /// /usr/share/bash-completion/completions/kcops`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page kcops(1) in roff (e.g. `kcops man > /usr/share/man/man1/kcops.1`).
+    Man,
 }
 
 /// sysexits' EX_USAGE: a command line kcops cannot run. Above the findings' 0-3, so a
@@ -63,6 +72,14 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // Generated from this very definition; no log, no runtime.
+    match &args.command {
+        Some(Command::Completions { shell }) => {
+            std::process::exit(completions::print_completions(*shell))
+        }
+        Some(Command::Man) => std::process::exit(completions::print_man()),
+        _ => {}
+    }
     let log = args
         .log_file
         .clone()
@@ -89,6 +106,7 @@ fn main() {
             Some(Command::Demo(d)) => cli::demo(&args.console, &d).await,
             Some(Command::Setup(s)) => cli::setup(&args.console, s).await,
             None => cli::console(&args.console, None).await,
+            Some(Command::Completions { .. } | Command::Man) => Ok(0),
         }
     });
     // Background tasks (watchers) must not keep the process alive.

@@ -1020,7 +1020,14 @@ fn help_overlay() {
     let s = c.keys("3?").draw();
     insta::assert_snapshot!("help_pods", s.text());
     assert!(s.contains(" Keys "), "{}", s.text());
-    for hint in ["This pane", "Global", "ctrl-k", "describe", "scale", "quit"] {
+    for hint in [
+        "This pane",
+        "Global",
+        "ctrl-k",
+        "describe",
+        "shell into",
+        "quit",
+    ] {
         assert!(s.contains(hint), "help lacks {hint:?}:\n{}", s.text());
     }
     // Every binding of the pane and global contexts is on screen: nothing falls
@@ -1060,7 +1067,7 @@ fn help_at_small_sizes_in_both_keymaps() {
             for _ in 0..80 {
                 seen.push_str(&c.keys("j").draw().text());
             }
-            for want in ["remove a stale RBD lock", "scale", "quit", "refresh"] {
+            for want in ["remove a stale RBD lock", "shell into", "quit", "refresh"] {
                 assert!(
                     seen.contains(want),
                     "{name} {w}x{h}: never shows {want:?}:\n{seen}"

@@ -42,7 +42,7 @@ mod nodes;
 mod pods;
 mod sources;
 mod storage;
-mod workloads;
+pub(crate) mod workloads;
 
 #[cfg(test)]
 mod fixtures;

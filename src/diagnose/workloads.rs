@@ -27,12 +27,12 @@ use crate::model::rows::{
 };
 use crate::model::snapshot::Snapshot;
 
-type WorkloadKey<'a> = (WorkloadKind, &'a str, &'a str);
+pub(crate) type WorkloadKey<'a> = (WorkloadKind, &'a str, &'a str);
 
 /// The workload that controls a pod; a ReplicaSet's pods belong to the Deployment
 /// named by the ReplicaSet's name without its `-<pod-template-hash>` (the hash never
 /// holds a `-`, so the pod's labels are not needed).
-fn owner(p: &Pod) -> Option<WorkloadKey<'_>> {
+pub(crate) fn owner(p: &Pod) -> Option<WorkloadKey<'_>> {
     let refs = p.metadata.owner_references.as_deref()?;
     let r = refs
         .iter()

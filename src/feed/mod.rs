@@ -6,6 +6,7 @@
 //! Nothing here draws: the UI receives views over a `watch` channel and everything
 //! else as [`FeedMsg`]s on its own message channel (any type `From<FeedMsg>`).
 
+pub mod browse;
 pub(crate) mod logs;
 pub(crate) mod object;
 mod schedule;
@@ -25,5 +26,10 @@ pub enum FeedMsg {
     Object {
         id: u64,
         value: Box<serde_json::Value>,
+    },
+    /// The generic browser's list `id` (see [`browse`]).
+    Resources {
+        id: u64,
+        result: Result<std::sync::Arc<browse::ResourceTable>, browse::BrowseError>,
     },
 }

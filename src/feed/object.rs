@@ -65,7 +65,7 @@ async fn fetch(client: ::kube::Client, key: &ObjKey) -> Result<serde_json::Value
         ObjKind::Deployment => get(::kube::Api::<Deployment>::namespaced(c, ns), name).await?,
         ObjKind::Event => get(::kube::Api::<Event>::namespaced(c, ns), name).await?,
         // Not a Kubernetes object (the Ceph pane's detail is shown instead).
-        ObjKind::RbdImage => return Ok(serde_json::Value::Null),
+        ObjKind::RbdImage | ObjKind::Resource => return Ok(serde_json::Value::Null),
     };
     if let Some(meta) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         meta.remove("managedFields");

@@ -66,6 +66,49 @@ fn candidates(opts: &ConnectOptions) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// A context of the kubeconfig: its name, cluster and user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextEntry {
+    pub name: String,
+    pub cluster: String,
+    pub user: String,
+}
+
+/// The contexts of the kubeconfig `opts` reads, and its current one (`:ctx`).
+pub fn contexts(
+    opts: &ConnectOptions,
+) -> Result<(Vec<ContextEntry>, Option<String>), ConnectError> {
+    let paths = candidates(opts);
+    let Some(path) = paths.iter().find(|p| p.is_file()) else {
+        return Err(ConnectError::NoKubeconfig {
+            searched: paths.iter().map(|p| p.display().to_string()).collect(),
+        });
+    };
+    let kc =
+        ::kube::config::Kubeconfig::read_from(path).map_err(|e| ConnectError::BadKubeconfig {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    let entries = kc
+        .contexts
+        .iter()
+        .map(|c| ContextEntry {
+            name: c.name.clone(),
+            cluster: c
+                .context
+                .as_ref()
+                .map(|x| x.cluster.clone())
+                .unwrap_or_default(),
+            user: c
+                .context
+                .as_ref()
+                .and_then(|x| x.user.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok((entries, kc.current_context))
+}
+
 /// Loads the kubeconfig and builds a client (no request is made yet).
 pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> {
     let paths = candidates(opts);

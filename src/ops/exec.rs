@@ -596,6 +596,23 @@ impl Executor {
             Op::CreateBootstrapToken { token, ttl } => {
                 return steps::join::create_bootstrap_token(c, token, *ttl).await;
             }
+            Op::ReplaceObject {
+                api_version,
+                kind,
+                plural,
+                namespace,
+                name,
+                object,
+            } => {
+                let what = steps::kube::Replace {
+                    api_version,
+                    kind,
+                    plural,
+                    namespace,
+                    name,
+                };
+                return steps::kube::replace_object(c, &what, object).await;
+            }
             Op::SetContainerCommand {
                 namespace,
                 statefulset,

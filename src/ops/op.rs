@@ -406,6 +406,18 @@ pub enum Op {
     /// Delete a PersistentVolumeClaim no pod uses (re-checked: a pod mounting it
     /// fails the step); its volume goes with it under a `Delete` reclaim policy.
     DeleteClaim { namespace: String, name: String },
+    /// Replace an object with the operator's edit of it (`e`, `$EDITOR`). `object`
+    /// carries the resourceVersion it was read at, so the API server refuses the
+    /// replace if anyone changed the object since (a conflict, never a lost update).
+    ReplaceObject {
+        api_version: String,
+        kind: String,
+        plural: String,
+        /// `""` for a cluster-scoped kind.
+        namespace: String,
+        name: String,
+        object: serde_json::Value,
+    },
     /// Set the command of container `container` in StatefulSet `statefulset`'s pod
     /// template (a strategic merge patch; the StatefulSet's update strategy then
     /// rolls the pods). `expect_current` is the command the operator saw: another
@@ -450,6 +462,7 @@ impl Op {
             Op::CreateBootstrapToken { .. } => "create-bootstrap-token",
             Op::EvictPod { .. } => "evict-pod",
             Op::DeleteNode { .. } => "delete-node",
+            Op::ReplaceObject { .. } => "replace",
             Op::SetContainerCommand { .. } => "set-template-command",
             Op::SetUpdateStrategy { .. } => "set-update-strategy",
             Op::Node(n) => n.action(),
@@ -503,6 +516,16 @@ impl Op {
                 "Secret",
                 Some("kube-system"),
                 format!("bootstrap-token-{}", crate::setup::token::token_id(token)).as_str(),
+            ),
+            Op::ReplaceObject {
+                kind,
+                namespace,
+                name,
+                ..
+            } => ObjectRef::new(
+                kind.as_str(),
+                Some(namespace.as_str()).filter(|n| !n.is_empty()),
+                name.as_str(),
             ),
             Op::SetContainerCommand {
                 namespace,
@@ -672,6 +695,19 @@ impl Op {
                 "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"
             ),
             Op::Node(n) => n.describe(),
+            Op::ReplaceObject {
+                kind,
+                namespace,
+                name,
+                ..
+            } => format!(
+                "Replace {kind} {}{name} with your edit (the diff shown before); refused if it changed since it was read",
+                if namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{namespace}/")
+                }
+            ),
         }
     }
 }

@@ -8,8 +8,14 @@
 //! and wizards in [`launch`]; opening and feeding detail views in [`details`]; the data
 //! behind everything comes from [`crate::feed`].
 
+mod browse;
+mod context;
 mod details;
+mod drill;
+mod edit;
+mod forward;
 mod launch;
+mod suspend;
 #[cfg(test)]
 mod tests;
 
@@ -73,6 +79,8 @@ pub enum UiMsg {
     /// A lab's story is still playing (what the Overview says instead of
     /// "healthy"), or no longer (`None`).
     LabStory(Option<String>),
+    /// Something a background task has to say on the status line.
+    Status(Role, String),
 }
 
 impl From<FeedMsg> for UiMsg {
@@ -130,6 +138,8 @@ pub struct App {
     connection: Option<Connection>,
     audit_log: std::path::PathBuf,
     tx: mpsc::Sender<UiMsg>,
+    /// How the console connects (what a kubectl it runs uses too).
+    connect: ConnectOptions,
     pub quit: bool,
     /// The node the console runs on (`--node`, or found by address once nodes arrive).
     node: Option<String>,
@@ -149,6 +159,21 @@ pub struct App {
     pub(crate) plans: super::plans::Plans,
     /// See [`UiMsg::LabStory`].
     lab_story: Option<String>,
+    /// The drill-down back stack (Enter down, Esc back).
+    nav: super::nav::Nav,
+    /// A program to run with the terminal handed back (a shell, `$EDITOR`); the
+    /// event loop takes it after the key that asked for it.
+    pub(crate) suspend: Option<suspend::Suspend>,
+    /// The resource browser's list task, the id of its answers, and whether the
+    /// browser waits for the first one to come to the front (`:<kind>`).
+    browse_task: Option<tokio::task::JoinHandle<()>>,
+    browse_id: u64,
+    browse_pending: bool,
+    /// How to connect after `:ctx`: the event loop starts the feed again with it.
+    pub(crate) reconnect: Option<ConnectOptions>,
+    /// The fetch an edit waits for, and the replace to confirm once its diff is read.
+    edit_fetch: Option<(u64, super::view::ObjKey)>,
+    pending_edit: Option<crate::ops::Plan>,
 }
 
 impl App {
@@ -177,8 +202,8 @@ impl App {
             commands,
             messages,
             said: None,
-            filters: vec![Filter::default(); PaneId::ALL.len()],
-            namespaces: vec![opts.namespace.clone(); PaneId::ALL.len()],
+            filters: vec![Filter::default(); PaneId::EVERY.len()],
+            namespaces: vec![opts.namespace.clone(); PaneId::EVERY.len()],
             overlay: None,
             input: Input::None,
             view: Arc::new(ViewModel::default()),
@@ -193,6 +218,7 @@ impl App {
             connection: None,
             audit_log: opts.audit_log.clone(),
             tx,
+            connect: opts.connect.clone(),
             quit: false,
             node: opts.node.clone(),
             sandboxes_command: opts.sandboxes_command.clone(),
@@ -201,6 +227,14 @@ impl App {
             ceph: None,
             plans: super::plans::Plans::default(),
             lab_story: None,
+            nav: Default::default(),
+            suspend: None,
+            browse_task: None,
+            browse_id: 0,
+            browse_pending: false,
+            reconnect: None,
+            edit_fetch: None,
+            pending_edit: None,
         }
     }
 
@@ -281,7 +315,12 @@ impl App {
             .map(|d| (d.pool.clone(), d.image.clone()))
     }
 
+    /// Brings `pane` to the front, leaving any drill-down (its back stack too).
     fn switch(&mut self, pane: PaneId) {
+        self.leave_drill();
+        if pane != PaneId::Resources {
+            self.stop_browse();
+        }
         self.pane = pane;
         self.refresh_table();
     }
@@ -302,9 +341,8 @@ impl App {
                     }),
                 ),
             },
-            Err(word) => {
-                self.status = Some((Role::Error, commands::unknown(&self.commands, word)));
-            }
+            // Perhaps a kind the API server lists (`:ingresses`, `:leases`).
+            Err(word) => self.browse_unknown(word),
         }
     }
 
@@ -485,6 +523,13 @@ impl App {
             Action::Describe => self.open_detail(DetailKind::Describe),
             Action::Yaml => self.open_detail(DetailKind::Yaml),
             Action::Logs => self.open_detail(DetailKind::Logs),
+            Action::DrillDown => self.drill_down(),
+            Action::GoBack => self.go_back(),
+            Action::Shell => self.shell(),
+            Action::Edit => self.edit(),
+            Action::PortForward => {
+                self.input = Input::Command(TextField::with_text(Charset::Free, "port-forward "))
+            }
             Action::Cordon | Action::Uncordon | Action::Delete | Action::Scale => {
                 self.action_plan(action)
             }
@@ -598,6 +643,10 @@ impl App {
                     t.abort();
                 }
                 self.overlay = None;
+                // The diff of an edit was read: now the replace, to confirm.
+                if let Some(plan) = self.pending_edit.take() {
+                    self.start_plan(plan);
+                }
             }
             DetailOutcome::Help => self.show_help(Some(Context::Detail)),
             DetailOutcome::Search => self.input = Input::Search(TextField::new(Charset::Free)),
@@ -675,6 +724,13 @@ impl App {
                     }
                 }
             }
+            UiMsg::Feed(FeedMsg::Object { id, value })
+                if self.edit_fetch.as_ref().is_some_and(|(e, _)| *e == id) =>
+            {
+                if let Some((_, key)) = self.edit_fetch.take() {
+                    self.open_editor(key, &value);
+                }
+            }
             UiMsg::Feed(FeedMsg::Object { id, value }) if id == self.object_id => {
                 if let Some(Overlay::Detail(d)) = &mut self.overlay {
                     let lines = match d.kind {
@@ -689,6 +745,8 @@ impl App {
                 }
             }
             UiMsg::Feed(FeedMsg::Object { .. }) => {}
+            UiMsg::Feed(FeedMsg::Resources { id, result }) => self.on_resources(id, result),
+            UiMsg::Status(role, text) => self.status = Some((role, text)),
             UiMsg::Wizard(m) => {
                 if let super::wizard::WizardMsg::Assessed { wizard, .. } = &m
                     && let Some(text) = &wizard.clipboard
@@ -761,6 +819,10 @@ impl App {
         let compact = full > usize::from(area.width);
         for (i, p) in self.panes.iter().enumerate() {
             let front = p.id() == self.pane;
+            // The browser has a tab only while in front.
+            if p.id() == PaneId::Resources && !front {
+                continue;
+            }
             let role = if front { Role::Selection } else { Role::Muted };
             let text = if compact && !front {
                 format!(" {} ", i + 1)

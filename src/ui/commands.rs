@@ -96,6 +96,98 @@ impl Command {
 
 /// The commands that show no pane of their own, listed after the panes' ones.
 const APP_COMMANDS: &[Command] = &[
+    // The kinds people look at while triaging, in the resource browser (any other
+    // kind the API server lists: `:<kind>`).
+    Command {
+        name: "svc",
+        aliases: &["services"],
+        help: "Services, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("svc", arg),
+        },
+    },
+    Command {
+        name: "ep",
+        aliases: &["endpoints"],
+        help: "Endpoints, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("ep", arg),
+        },
+    },
+    Command {
+        name: "endpointslices",
+        aliases: &[],
+        help: "EndpointSlices, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("endpointslices", arg),
+        },
+    },
+    Command {
+        name: "cm",
+        aliases: &["configmaps"],
+        help: "ConfigMaps, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("cm", arg),
+        },
+    },
+    Command {
+        name: "secrets",
+        aliases: &["secret"],
+        help: "Secrets (values masked until x), as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("secrets", arg),
+        },
+    },
+    Command {
+        name: "jobs",
+        aliases: &["job"],
+        help: "Jobs, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("jobs", arg),
+        },
+    },
+    Command {
+        name: "cj",
+        aliases: &["cronjobs"],
+        help: "CronJobs, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("cj", arg),
+        },
+    },
+    Command {
+        name: "ing",
+        aliases: &["ingresses"],
+        help: "Ingresses, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("ing", arg),
+        },
+    },
+    Command {
+        name: "rs",
+        aliases: &["replicasets"],
+        help: "ReplicaSets, as kubectl lists them",
+        hinted: false,
+        run: Run::App {
+            args: "[ns]",
+            handler: |app, arg| app.browse("rs", arg),
+        },
+    },
     Command {
         name: "release-ips",
         aliases: &[],
@@ -207,13 +299,46 @@ const APP_COMMANDS: &[Command] = &[
         },
     },
     Command {
+        name: "top",
+        aliases: &[],
+        help: "the pods' CPU and memory from metrics.k8s.io (where a metrics-server serves it)",
+        hinted: false,
+        run: Run::App {
+            args: "",
+            handler: |app, _| app.top(),
+        },
+    },
+    Command {
+        name: "port-forward",
+        aliases: &["pf"],
+        help: "forward a local port to the selected pod's PORT (kubectl port-forward, in the background) where the API server offers it",
+        hinted: false,
+        run: Run::App {
+            args: "PORT",
+            handler: |app, arg| app.port_forward(arg),
+        },
+    },
+    Command {
+        name: "ctx",
+        aliases: &["context"],
+        help: "switch to another kubeconfig context (every source reconnects); without a name, the list",
+        hinted: true,
+        run: Run::App {
+            args: "[name]",
+            handler: |app, arg| app.switch_context(arg),
+        },
+    },
+    Command {
         name: "ns",
         aliases: &["namespace"],
-        help: "show one namespace (all or -A, or none: every namespace)",
+        help: "show one namespace (all or -A: every namespace); without a name, pick from the list",
         hinted: true,
         run: Run::App {
             args: "<name>",
-            handler: |app, arg| app.set_namespace(arg),
+            handler: |app, arg| match arg {
+                Some(name) => app.set_namespace(Some(name)),
+                None => app.pick_namespace(),
+            },
         },
     },
     Command {

@@ -35,7 +35,7 @@ pub(crate) fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
         ObjKind::Deployment => find(&s.deployments, key),
         ObjKind::Event => find(&s.events, key),
         // Not a Kubernetes object: the Ceph pane shows its own detail.
-        ObjKind::RbdImage => None,
+        ObjKind::RbdImage | ObjKind::Resource => None,
     }
 }
 

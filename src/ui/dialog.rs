@@ -216,6 +216,20 @@ impl Dialog {
                         theme.style(Role::Muted),
                     )));
                 }
+                // The list to pick from, the one the field names marked.
+                let typed = self.input.text();
+                for c in choices {
+                    let here = c == typed || (typed.is_empty() && c == "all");
+                    let (mark, role) = if here {
+                        ("> ", Role::Selection)
+                    } else {
+                        ("  ", Role::Text)
+                    };
+                    lines.push(Line::from(Span::styled(
+                        format!("{mark}{c}"),
+                        theme.style(role),
+                    )));
+                }
             }
         }
         lines.extend(outcome_lines(

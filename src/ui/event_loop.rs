@@ -17,12 +17,6 @@ use super::view::ViewModel;
 /// plan stops the plan cleanly first and then ends in an error (a non-zero exit).
 pub async fn run(opts: ConsoleOptions) -> Result<()> {
     let (ui_tx, mut ui_rx) = mpsc::channel::<UiMsg>(256);
-    let (view_tx, mut view_rx) = watch::channel(Arc::new(ViewModel::default()));
-    let mut probe = crate::host::probe::HostProbe::new(
-        opts.host_root.clone().unwrap_or_else(|| "/".into()),
-        opts.node.clone(),
-    );
-    probe.sandboxes_command = opts.sandboxes_command.clone();
     let remote_hosts = crate::host::remote::RemoteHosts::default();
     // Ceph has its own thread and refresh task from the start: it needs no API server.
     let ceph_changed = Arc::new(tokio::sync::Notify::new());
@@ -40,18 +34,30 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
                 }
             },
         );
-    let bg = tokio::spawn(crate::feed::views::run(
-        opts.connect.clone(),
-        probe,
-        ceph.clone().map(|c| (c, ceph_changed.clone())),
-        opts.audit_log.clone(),
-        remote_hosts.clone(),
-        view_tx,
-        ui_tx.clone(),
-    ));
+    // The feed, started again with the new context by `:ctx`.
+    let feed_tx = ui_tx.clone();
+    let start_feed = |connect: crate::kube::connect::ConnectOptions| {
+        let (view_tx, view_rx) = watch::channel(Arc::new(ViewModel::default()));
+        let mut probe = crate::host::probe::HostProbe::new(
+            opts.host_root.clone().unwrap_or_else(|| "/".into()),
+            opts.node.clone(),
+        );
+        probe.sandboxes_command = opts.sandboxes_command.clone();
+        let task = tokio::spawn(crate::feed::views::run(
+            connect,
+            probe,
+            ceph.clone().map(|c| (c, ceph_changed.clone())),
+            opts.audit_log.clone(),
+            remote_hosts.clone(),
+            view_tx,
+            feed_tx.clone(),
+        ));
+        (task, view_rx)
+    };
+    let (mut bg, mut view_rx) = start_feed(opts.connect.clone());
     let mut app = App::new(&opts, ui_tx);
-    app.ceph = ceph;
-    app.remote_hosts = remote_hosts;
+    app.ceph = ceph.clone();
+    app.remote_hosts = remote_hosts.clone();
     // Before raw mode: from here on a signal is ours, and always restores the terminal.
     let mut signals = super::signals::Signals::install()?;
     let mut guard = super::terminal::TerminalGuard::enter()?;
@@ -125,9 +131,25 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         if app.quit {
             break;
         }
+        if let Some(connect) = app.reconnect.take() {
+            bg.abort();
+            (bg, view_rx) = start_feed(connect);
+            dirty = true;
+        }
+        if let Some(job) = app.suspend.take() {
+            // The program reads the keys while it runs.
+            drop(events);
+            let status = guard.suspended(&job.program, &job.args).await;
+            events = EventStream::new();
+            app.suspended_done(job, status);
+            app.keep_status();
+            dirty = true;
+        }
     }
     bg.abort();
     let _ = bg.await;
+    // Only the app's handle on the Ceph client may be left for the shutdown below.
+    drop(ceph);
     drop(guard);
     let interrupted = stopping.map(|name| {
         anyhow::anyhow!(

@@ -102,6 +102,8 @@ fn title(context: Context, focus: Focus) -> &'static str {
         (Context::Overview, _) => "Overview",
         (Context::Members, _) => "Members",
         (Context::Network, _) => "Network",
+        (Context::Workloads, _) => "Workloads",
+        (Context::Resources, _) => "Resources",
     }
 }
 

@@ -52,7 +52,9 @@ fn handled(context: Context, action: Action) -> Option<bool> {
         | Context::Storage
         | Context::Overview
         | Context::Members
-        | Context::Network => return None,
+        | Context::Network
+        | Context::Workloads
+        | Context::Resources => return None,
     })
 }
 

@@ -49,6 +49,43 @@ impl TerminalGuard {
     }
 }
 
+impl TerminalGuard {
+    /// Runs `program` in the operator's terminal: the console's screen is put away
+    /// (cooked mode, main screen, cursor shown) while it runs and fully redrawn after.
+    /// The caller drops its terminal event stream first, so no key meant for the
+    /// program is read by the console.
+    pub(crate) async fn suspended(
+        &mut self,
+        program: &str,
+        args: &[String],
+    ) -> std::io::Result<std::process::ExitStatus> {
+        restore();
+        let status = tokio::process::Command::new(program)
+            .args(args)
+            .kill_on_drop(true)
+            .status()
+            .await;
+        let back = enable_raw_mode().and_then(|()| {
+            execute!(
+                io::stdout(),
+                EnterAlternateScreen,
+                crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+            )
+        });
+        if let Err(e) = back {
+            tracing::warn!("cannot take the terminal back after {program}: {e}");
+        }
+        // The screen is blank now, not what ratatui last drew: a fresh terminal
+        // draws every cell. (`Terminal::clear` would ask the terminal where its
+        // cursor is, and wait for an answer some terminals never give.)
+        match Terminal::new(CrosstermBackend::new(io::stdout())) {
+            Ok(t) => self.terminal = t,
+            Err(e) => tracing::warn!("cannot restart the terminal backend: {e}"),
+        }
+        status
+    }
+}
+
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();

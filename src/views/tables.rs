@@ -25,6 +25,8 @@ pub enum ObjKind {
     Event,
     /// An RBD image (Ceph pane); its key's name is `pool/image`.
     RbdImage,
+    /// An object of the generic resource browser (its kind is the browser's).
+    Resource,
 }
 
 impl ObjKind {
@@ -40,6 +42,7 @@ impl ObjKind {
             ObjKind::Deployment => "Deployment",
             ObjKind::Event => "Event",
             ObjKind::RbdImage => "RBD image",
+            ObjKind::Resource => "object",
         }
     }
 }

@@ -280,6 +280,57 @@ pub(crate) async fn set_kube_proxy_cluster_cidr(
     }
 }
 
+/// Which object a replace writes.
+pub(crate) struct Replace<'a> {
+    pub api_version: &'a str,
+    pub kind: &'a str,
+    pub plural: &'a str,
+    /// `""` for a cluster-scoped kind.
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+/// Replaces an object with `object` (which holds the resourceVersion it was read at:
+/// a change since is the API server's conflict, and fails the step), then reads it
+/// back.
+pub(crate) async fn replace_object(
+    client: &Client,
+    what: &Replace<'_>,
+    object: &Value,
+) -> Result<Applied, StepError> {
+    use kube::api::{ApiResource, DynamicObject, PostParams};
+    use kube::core::GroupVersionKind;
+    let (group, version) = what
+        .api_version
+        .split_once('/')
+        .unwrap_or(("", what.api_version));
+    let gvk = GroupVersionKind::gvk(group, version, what.kind);
+    let ar = ApiResource::from_gvk_with_plural(&gvk, what.plural);
+    let api: Api<DynamicObject> = if what.namespace.is_empty() {
+        Api::all_with(client.clone(), &ar)
+    } else {
+        Api::namespaced_with(client.clone(), what.namespace, &ar)
+    };
+    let obj: DynamicObject = serde_json::from_value(object.clone())
+        .map_err(|e| StepError::Failed(format!("the edited object is not valid: {e}")))?;
+    let label = format!("{} {}", what.kind, what.name);
+    let written = write(
+        &format!("replace {label}"),
+        api.replace(what.name, &PostParams::default(), &obj),
+    )
+    .await?;
+    let now = read(&format!("re-check {label}"), api.get(what.name)).await?;
+    let version = now.metadata.resource_version.unwrap_or_default();
+    if Some(&version) != written.metadata.resource_version.as_ref() {
+        return Ok(Applied::Done(format!(
+            "{label} replaced (and changed again since, now at version {version})"
+        )));
+    }
+    Ok(Applied::Done(format!(
+        "{label} replaced (version {version})"
+    )))
+}
+
 /// A read: errors mapped, no answer within [`CALL_TIMEOUT`] is a failure.
 pub(crate) async fn read<T>(
     what: &str,

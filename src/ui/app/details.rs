@@ -28,6 +28,12 @@ impl App {
 
     pub(super) fn open_detail(&mut self, kind: DetailKind) {
         let Some(key) = self.selected() else { return };
+        if matches!(kind, DetailKind::Describe | DetailKind::Yaml)
+            && let Some(lines) = self.active().detail_lines(kind, &key)
+        {
+            self.overlay = Some(Overlay::Detail(Detail::new(kind, key, lines)));
+            return;
+        }
         if key.kind == ObjKind::RbdImage && kind != DetailKind::Logs {
             self.open_image_detail(key);
             return;

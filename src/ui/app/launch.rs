@@ -15,7 +15,7 @@ use crate::ui::view::ObjKind;
 
 impl App {
     /// Says so and returns `true` under `--read-only`.
-    fn refused_read_only(&mut self) -> bool {
+    pub(super) fn refused_read_only(&mut self) -> bool {
         if self.read_only {
             self.status = Some((
                 Role::Warning,

@@ -9,6 +9,8 @@ use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
 use super::*;
+
+mod verbs;
 use crate::model::columns::{Column, ColumnKind};
 use crate::ui::panes::storage::StorageView;
 use crate::ui::view::{ObjKind, TableRow, Tone};
@@ -246,8 +248,14 @@ fn a_namespace_argument_applies_only_to_namespaced_panes() {
     c.command("ns demo");
     assert_eq!(c.app.namespace(), Some("demo"));
     assert_eq!(c.app.pane, PaneId::Pods, ":ns stays on the pane");
-    c.command("ns");
+    c.command("ns all");
     assert_eq!(c.app.namespace(), None);
+    // Without a name: the namespace picker.
+    c.command("ns");
+    assert!(matches!(
+        &c.app.overlay,
+        Some(Overlay::Dialog(d)) if matches!(d.kind, DialogKind::Namespace { .. })
+    ));
 }
 
 #[test]
@@ -463,7 +471,7 @@ fn every_pane_draws_with_and_without_overlays() {
 fn every_key_bound_on_a_pane_does_something() {
     for name in crate::ui::keymap::BUILTIN_KEYMAPS {
         let keymap = Keymap::builtin(name).unwrap_or_default();
-        for id in PaneId::ALL {
+        for id in PaneId::EVERY {
             let contexts = Console::new().app.panes[id.index()].contexts();
             for action in Action::all() {
                 if !contexts

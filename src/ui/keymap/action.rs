@@ -46,6 +46,10 @@ pub enum Context {
     Members,
     /// The Network pane's own keys, then the table's.
     Network,
+    /// The Workloads pane's own keys, then the table's.
+    Workloads,
+    /// The resource browser's own keys (`:svc`, `:secrets`, `:<kind>`), then the table's.
+    Resources,
 }
 
 impl Context {
@@ -98,12 +102,14 @@ impl Context {
                 SortNextColumn,
                 SortReverse,
                 Describe,
+                DrillDown,
+                GoBack,
                 Yaml,
+                Edit,
                 Logs,
                 Cordon,
                 Uncordon,
                 Delete,
-                Scale,
             ],
             Context::Detail => &[
                 Up,
@@ -126,10 +132,13 @@ impl Context {
             Context::Dialog => &[Confirm, Cancel, NextField, PrevField],
             Context::Wizard => &[Next, Back, DryRun, Cancel, Up, Down],
             Context::Ceph => &[Refresh, Unlock],
-            Context::Pods | Context::Storage => &[Unlock],
+            Context::Pods => &[Shell, PortForward, Unlock],
+            Context::Storage => &[Unlock],
             Context::Overview => &[
                 Up, Down, PageUp, PageDown, Top, Bottom, TextUp, TextDown, GoTo, Unlock, Delete,
             ],
+            Context::Workloads => &[Scale],
+            Context::Resources => &[Reveal],
             Context::Members => &[Refresh],
             Context::Network => &[ProbeHost, RestartCni, ReleaseIps],
         }
@@ -158,7 +167,9 @@ impl Context {
             | Context::Storage
             | Context::Overview
             | Context::Members
-            | Context::Network => false,
+            | Context::Network
+            | Context::Workloads
+            | Context::Resources => false,
         }
     }
 }
@@ -239,8 +250,18 @@ pub enum Action {
     SortReverse,
     #[strum(message = "describe")]
     Describe,
+    /// A node's, workload's or claim's pods (a pod is described); Esc comes back.
+    #[strum(message = "drill down (to its pods)")]
+    DrillDown,
+    /// Back to the table a drill-down came from.
+    #[strum(message = "back from a drill-down")]
+    GoBack,
     #[strum(message = "YAML")]
     Yaml,
+    /// Opens the object's YAML in $EDITOR; the diff is shown before it is applied.
+    #[strum(message = "edit in $EDITOR (diff, then apply)")]
+    Edit,
+
     #[strum(message = "logs")]
     Logs,
     #[strum(message = "cordon node")]
@@ -305,6 +326,17 @@ pub enum Action {
     /// Opens the lock-removal wizard on the selected pod, claim, volume or image.
     #[strum(message = "remove a stale RBD lock (wizard)")]
     Unlock,
+    // pods pane
+    /// Suspends the console and runs `kubectl exec -it` into the selected pod.
+    #[strum(message = "shell into the pod's container")]
+    Shell,
+    /// Starts `:port-forward` on the command line (the port is typed).
+    #[strum(message = "port-forward (:port-forward PORT)")]
+    PortForward,
+    // resource browser
+    /// Shows a Secret's values in describe/YAML (and masks them again).
+    #[strum(message = "show/mask Secret values")]
+    Reveal,
     // network pane
     /// Reads the selected node's host (CNI files, IPAM, sandboxes) through a debug pod.
     #[strum(message = "read the node's host through a debug pod")]
@@ -352,6 +384,8 @@ impl Action {
                 | Action::Uncordon
                 | Action::Delete
                 | Action::Scale
+                | Action::Edit
+                | Action::Shell
                 | Action::Unlock
                 | Action::ProbeHost
                 | Action::RestartCni

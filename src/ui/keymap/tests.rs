@@ -101,9 +101,10 @@ fn default_bindings_match_terminal_events() {
         k.action(t, ev(KeyCode::Char('k'), KeyModifiers::CONTROL)),
         Some(Action::Delete)
     );
+    // k9s's delete key (the vim keymap keeps it for paging).
     assert_eq!(
         k.action(t, ev(KeyCode::Char('d'), KeyModifiers::CONTROL)),
-        None
+        Some(Action::Delete)
     );
     // Global through the table.
     assert_eq!(k.action(t, ch('q')), Some(Action::Quit));
@@ -314,7 +315,7 @@ fn events_normalise_like_files() {
 #[test]
 fn user_files_override_and_unbind_individual_defaults() {
     let (k, errors) = parse(
-        "[table]\ndelete = \"none\"\nscale = []\ndescribe = \"y\"\n\n[global]\nquit = [\"ctrl-q\"]\n",
+        "[table]\ndelete = \"none\"\ndescribe = \"y\"\n\n[workloads]\nscale = []\n\n[global]\nquit = [\"ctrl-q\"]\n",
     );
     assert_eq!(errors, Vec::<String>::new());
     let t = Context::Table;
@@ -323,7 +324,7 @@ fn user_files_override_and_unbind_individual_defaults() {
         None
     );
     assert!(k.keys_for(t, Action::Delete).is_empty());
-    assert_eq!(k.action(t, ch('s')), None);
+    assert_eq!(k.action(Context::Workloads, ch('s')), None);
     // describe took `y` from yaml, and lost its own default keys.
     assert_eq!(k.action(t, ch('y')), Some(Action::Describe));
     assert_eq!(k.keys_for(t, Action::Describe), ["y"]);
@@ -355,8 +356,32 @@ fn keys_for_shows_only_keys_that_reach_the_action() {
     assert_eq!(k.keys_for(Context::Global, Action::Quit), ["q", "ctrl-c"]);
     assert_eq!(
         Keymap::default().keys_for(Context::Table, Action::Delete),
-        ["ctrl-k"]
+        ["ctrl-k", "ctrl-d"]
     );
+}
+
+/// The keys k9s users reach for, without collisions: `s` is a shell on Pods and
+/// scale on Workloads, Enter drills down and `d` describes, and `ctrl-d` deletes in
+/// the default keymap only (it is half a page down in the vim one).
+#[test]
+fn k9s_keys_do_not_collide() {
+    let ctrl_d = ev(KeyCode::Char('d'), KeyModifiers::CONTROL);
+    let enter = ev(KeyCode::Enter, KeyModifiers::NONE);
+    let first = |k: &Keymap, chain: &[Context], key| chain.iter().find_map(|c| k.action(*c, key));
+    let pods = [Context::Pods, Context::Table];
+    let workloads = [Context::Workloads, Context::Table];
+    let default = Keymap::default();
+    assert_eq!(first(&default, &pods, ch('s')), Some(Action::Shell));
+    assert_eq!(first(&default, &workloads, ch('s')), Some(Action::Scale));
+    assert_eq!(first(&default, &[Context::Table], ch('s')), None);
+    assert_eq!(first(&default, &pods, enter), Some(Action::DrillDown));
+    assert_eq!(first(&default, &pods, ch('d')), Some(Action::Describe));
+    assert_eq!(first(&default, &pods, ctrl_d), Some(Action::Delete));
+    let vim = Keymap::builtin("vim").unwrap_or_default();
+    assert_eq!(first(&vim, &pods, ctrl_d), Some(Action::PageDown));
+    assert_eq!(vim.keys_for(Context::Table, Action::Delete), ["ctrl-k"]);
+    assert_eq!(first(&vim, &pods, ch('s')), Some(Action::Shell));
+    assert_eq!(first(&vim, &workloads, ch('s')), Some(Action::Scale));
 }
 
 #[test]
@@ -367,7 +392,7 @@ yaml = ["y", "x"]
 delte = "D"
 confirm = "enter"
 logs = ["l", "ctrl+l"]
-scale = 5
+cordon = 5
 
 [tabel]
 up = "k"
@@ -383,7 +408,7 @@ cancel = ["esc", 7]
             "k.toml:4:1: table.delte: unknown action \"delte\" (did you mean \"delete\"?)",
             "k.toml:5:1: table.confirm: action \"confirm\" does not belong in [table] (it belongs in [dialog])",
             "k.toml:6:14: table.logs: bad key \"ctrl+l\": not a key; use one character, a name such as enter, esc, tab, space, up, pageup, f5, or a ctrl-, alt-, shift- prefix",
-            "k.toml:7:1: table.scale: expected a key, a list of keys or \"none\", found integer",
+            "k.toml:7:1: table.cordon: expected a key, a list of keys or \"none\", found integer",
             "k.toml:9:2: tabel: unknown context \"tabel\" (did you mean \"table\"?)",
             "k.toml:13:18: dialog.cancel: expected a key, found integer",
         ]
@@ -410,7 +435,7 @@ cancel = ["esc", 7]
     assert_eq!(k.action(t, ch('x')), Some(Action::Describe));
     assert_eq!(k.action(t, ch('y')), Some(Action::Yaml));
     assert_eq!(k.action(t, ch('l')), Some(Action::Logs));
-    assert_eq!(k.action(t, ch('s')), Some(Action::Scale));
+    assert_eq!(k.action(t, ch('c')), Some(Action::Cordon));
     assert_eq!(k.action(Context::Dialog, ch('q')), None);
     assert_eq!(
         k.action(
@@ -427,7 +452,7 @@ fn a_top_level_action_gets_a_hint_and_syntax_errors_reject_the_file() {
     assert_eq!(
         errors,
         [
-            "k.toml:1:1: quit: unknown context \"quit\" (actions go in a section: [global], [table], [detail], [dialog], [wizard], [ceph], [pods], [storage], [overview], [members], [network])"
+            "k.toml:1:1: quit: unknown context \"quit\" (actions go in a section: [global], [table], [detail], [dialog], [wizard], [ceph], [pods], [storage], [overview], [members], [network], [workloads], [resources])"
         ]
     );
     let (k, errors) = Keymap::parse("[table]\nup = \"k\"\nup = \"j\"\n", "k.toml");

@@ -195,7 +195,7 @@ pub(crate) fn pane_of(kind: ObjKind) -> Option<(super::PaneId, &'static str)> {
             (PaneId::Workloads, "workloads")
         }
         ObjKind::RbdImage => (PaneId::Ceph, "rbd"),
-        ObjKind::Event => return None,
+        ObjKind::Event | ObjKind::Resource => return None,
     })
 }
 

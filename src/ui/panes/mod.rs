@@ -14,6 +14,7 @@ pub mod network;
 pub mod nodes;
 pub mod overview;
 pub mod pods;
+pub mod resources;
 pub mod storage;
 pub mod table;
 pub mod workloads;
@@ -41,6 +42,9 @@ pub enum PaneId {
     Network,
     Ceph,
     Members,
+    /// The generic resource browser: no number key or tab of its own (a `:<kind>`
+    /// command shows it).
+    Resources,
 }
 
 impl PaneId {
@@ -57,9 +61,24 @@ impl PaneId {
         PaneId::Members,
     ];
 
-    /// The pane's place in [`PaneId::ALL`] (its number key less one).
+    /// Every pane: the numbered ones, then the resource browser.
+    pub const EVERY: [PaneId; 10] = [
+        PaneId::Overview,
+        PaneId::Nodes,
+        PaneId::Pods,
+        PaneId::Storage,
+        PaneId::Workloads,
+        PaneId::Events,
+        PaneId::Network,
+        PaneId::Ceph,
+        PaneId::Members,
+        PaneId::Resources,
+    ];
+
+    /// The pane's place in [`PaneId::EVERY`] (for a numbered pane, its number key
+    /// less one).
     pub fn index(self) -> usize {
-        PaneId::ALL.iter().position(|p| *p == self).unwrap_or(0)
+        PaneId::EVERY.iter().position(|p| *p == self).unwrap_or(0)
     }
 }
 
@@ -75,6 +94,7 @@ pub(crate) fn all() -> Vec<Box<dyn Pane>> {
         Box::new(network::NetworkPane::default()),
         Box::new(ceph::CephPane::default()),
         Box::new(members::MembersPane::default()),
+        Box::new(resources::ResourcesPane::default()),
     ]
 }
 
@@ -147,6 +167,30 @@ pub(crate) trait Pane {
         table::on_action(self.table_mut(ctx.view), action, ctx)
     }
 
+    /// Narrows the pane to a drill-down's pods (`None`: all of them again). Only
+    /// the Pods pane lists a drill-down; the others ignore it.
+    fn drill_into(&mut self, _drill: Option<crate::ui::nav::Drill>, _view: &ViewModel) {}
+
+    /// The drill-down the pane shows, if any.
+    fn drilled(&self) -> Option<&crate::ui::nav::Drill> {
+        None
+    }
+
+    /// The lines of a describe or YAML view of `key` when the pane has them itself
+    /// (the resource browser's objects); `None`: the app fetches the object.
+    fn detail_lines(
+        &self,
+        _kind: crate::ui::detail::DetailKind,
+        _key: &ObjKey,
+    ) -> Option<Vec<String>> {
+        None
+    }
+
+    /// The resource browser, to hand it its lists.
+    fn as_resources(&mut self) -> Option<&mut resources::ResourcesPane> {
+        None
+    }
+
     /// The selected row's object.
     fn selected(&self, view: &ViewModel) -> Option<ObjKey> {
         self.table(view)?.1.selected_key().cloned()
@@ -186,12 +230,12 @@ mod tests {
     #[test]
     fn the_registry_follows_the_pane_order() {
         let panes = all();
-        assert_eq!(panes.len(), PaneId::ALL.len());
-        for (pane, id) in panes.iter().zip(PaneId::ALL) {
+        assert_eq!(panes.len(), PaneId::EVERY.len());
+        for (pane, id) in panes.iter().zip(PaneId::EVERY) {
             assert_eq!(pane.id(), id);
             assert_eq!(
                 id.index(),
-                PaneId::ALL.iter().position(|p| *p == id).unwrap_or(99)
+                PaneId::EVERY.iter().position(|p| *p == id).unwrap_or(99)
             );
         }
     }

@@ -95,7 +95,7 @@ impl Pane for WorkloadsPane {
     }
 
     fn contexts(&self) -> &'static [Context] {
-        &[Context::Table]
+        &[Context::Workloads, Context::Table]
     }
 
     fn commands(&self) -> &'static [Command] {

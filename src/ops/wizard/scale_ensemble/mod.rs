@@ -706,26 +706,10 @@ fn preflight(f: &Facts, shape: Shape, orphans: &[Orphan]) -> (Page, Blocked) {
         );
     }
     if shape == Shape::Up {
-        let stale: Vec<&(i32, String)> = f
-            .claims
-            .iter()
-            .filter(|(o, _)| (f.replicas..f.target).contains(o))
-            .collect();
-        if stale.is_empty() {
-            p.ok("no claim left from an earlier size for the new ordinals");
-        } else {
-            for (o, c) in &stale {
-                p.bad(format!(
-                    "claim {c} exists for new ordinal {o}: its pod would start on the old member's data"
-                ));
-            }
-            block(
-                "claims of an earlier, larger size are still there for the new ordinals".into(),
-                stale
-                    .iter()
-                    .map(|(_, c)| format!("kubectl -n {} delete pvc {c}", f.namespace))
-                    .collect(),
-            );
+        if let Some((reason, fix)) =
+            stale_claims(f, &mut p, "its pod would start on the old member's data")
+        {
+            block(reason, fix);
         }
         match &f.join {
             Join::Aware => p.ok("the pod template joins an existing cluster"),
@@ -748,6 +732,32 @@ fn preflight(f: &Facts, shape: Shape, orphans: &[Orphan]) -> (Page, Blocked) {
     }
     budgets_lines(&mut p, &f.budgets);
     (p, blocked)
+}
+
+/// Claims an earlier, larger size left for the ordinals a scale-up adds (a new pod
+/// would start on what a removed member left): a line each, and the blocker.
+fn stale_claims(f: &Facts, p: &mut Page, consequence: &str) -> Blocked {
+    let stale: Vec<&(i32, String)> = f
+        .claims
+        .iter()
+        .filter(|(o, _)| (f.replicas..f.target).contains(o))
+        .collect();
+    if stale.is_empty() {
+        p.ok("no claim left from an earlier size for the new ordinals");
+        return None;
+    }
+    for (o, c) in &stale {
+        p.bad(format!(
+            "claim {c} exists for new ordinal {o}: {consequence}"
+        ));
+    }
+    Some((
+        "claims of an earlier, larger size are still there for the new ordinals".into(),
+        stale
+            .iter()
+            .map(|(_, c)| format!("kubectl -n {} delete pvc {c}", f.namespace))
+            .collect(),
+    ))
 }
 
 /// The budgets that select the pods, one line each (the preflight of every kind).

@@ -402,40 +402,6 @@ impl Facts {
         }
         plan
     }
-
-    /// Remove servers the config lists without a pod (dynamic only).
-    pub(crate) fn plan_zk_orphans(&self, orphans: &[Orphan], choices: Choices) -> Plan {
-        let mut plan = self.plan_shell(format!(
-            "Remove the servers {} the ZooKeeper ensemble {}/{} lists without a pod (reconfig)",
-            orphans
-                .iter()
-                .map(|o| format!("server.{}", o.id))
-                .collect::<Vec<_>>()
-                .join(", "),
-            self.namespace,
-            self.statefulset
-        ));
-        for o in orphans {
-            plan = plan.step(self.member_op(MemberChange::Remove {
-                name: o.name.clone(),
-                id: o.id,
-            }));
-        }
-        let voters = self
-            .members
-            .iter()
-            .filter(|m| !m.learner && !orphans.iter().any(|o| o.id == m.id))
-            .count();
-        plan = plan.step(self.settle(voters));
-        if choices.delete_claims {
-            for o in orphans {
-                for claim in &o.claims {
-                    plan = plan.step(self.delete_claim(claim));
-                }
-            }
-        }
-        plan
-    }
 }
 
 /// The pages after "The ensemble now", the blocker or the plan, for ZooKeeper.
@@ -465,9 +431,7 @@ pub(super) fn assess(
         (ZkMode::Dynamic { config }, Shape::Up | Shape::Down) => {
             Some(f.plan_zk_dynamic(config, default_choices))
         }
-        (ZkMode::Dynamic { .. }, Shape::Orphans) => {
-            Some(f.plan_zk_orphans(&orphans, default_choices))
-        }
+        (ZkMode::Dynamic { .. }, Shape::Orphans) => Some(f.plan_orphans(&orphans, default_choices)),
         _ => None,
     };
     w.pages
@@ -510,10 +474,7 @@ pub(super) fn assess(
         let c = choices(opts);
         match (&facts.zk, shape) {
             (ZkMode::Static { .. }, _) => facts.plan_zk_static(c),
-            (ZkMode::Dynamic { config }, Shape::Orphans) => {
-                let _ = config;
-                facts.plan_zk_orphans(&orphans, c)
-            }
+            (ZkMode::Dynamic { .. }, Shape::Orphans) => facts.plan_orphans(&orphans, c),
             (ZkMode::Dynamic { config }, _) => facts.plan_zk_dynamic(config, c),
             _ => facts.plan_shell("nothing to do".to_string()),
         }
@@ -603,8 +564,6 @@ fn after_page(
     p
 }
 
-type Blocked = Option<(String, Vec<String>)>;
-
 /// `srvr` against a server, as an operator would ask it from a pod.
 fn srvr(f: &Facts, pod: &str) -> String {
     format!(
@@ -614,10 +573,10 @@ fn srvr(f: &Facts, pod: &str) -> String {
     )
 }
 
-fn preflight(f: &Facts, shape: super::Shape, orphans: &[Orphan]) -> (super::Page, Blocked) {
+fn preflight(f: &Facts, shape: super::Shape, orphans: &[Orphan]) -> (super::Page, super::Blocked) {
     use super::Shape;
     let mut p = super::Page::new("Preflight");
-    let mut blocked: Blocked = None;
+    let mut blocked: super::Blocked = None;
     let mut block = |reason: String, fix: Vec<String>| {
         if blocked.is_none() {
             blocked = Some((reason, fix));
@@ -762,28 +721,14 @@ fn preflight(f: &Facts, shape: super::Shape, orphans: &[Orphan]) -> (super::Page
             );
         }
     }
-    if shape == Shape::Up {
-        let stale: Vec<&(i32, String)> = f
-            .claims
-            .iter()
-            .filter(|(o, _)| (f.replicas..f.target).contains(o))
-            .collect();
-        if stale.is_empty() {
-            p.ok("no claim left from an earlier size for the new ordinals");
-        } else {
-            for (o, c) in &stale {
-                p.bad(format!(
-                    "claim {c} exists for new ordinal {o}: its server would start on an old server's data and config"
-                ));
-            }
-            block(
-                "claims of an earlier, larger size are still there for the new ordinals".into(),
-                stale
-                    .iter()
-                    .map(|(_, c)| format!("kubectl -n {} delete pvc {c}", f.namespace))
-                    .collect(),
-            );
-        }
+    if shape == Shape::Up
+        && let Some((reason, fix)) = super::stale_claims(
+            f,
+            &mut p,
+            "its server would start on an old server's data and config",
+        )
+    {
+        block(reason, fix);
     }
     super::budgets_lines(&mut p, &f.budgets);
     (p, blocked)

@@ -812,4 +812,72 @@ mod tests {
         );
         assert_eq!(with_servers(&new, 13)[2].matches("--servers=13").count(), 1);
     }
+
+    fn zk_facts(replicas: i32, running: &[usize], target: i32) -> Facts {
+        let s = crate::members::fixtures::zookeeper(
+            replicas,
+            u64::try_from(replicas).unwrap(),
+            running,
+        );
+        super::super::gather(&s, "default", "zk", target, Ok(Vec::new()), "/tmp".into()).unwrap()
+    }
+
+    #[test]
+    fn a_static_resize_through_two_servers_is_refused_before_it_runs() {
+        let f = zk_facts(3, &[0, 1, 2], 1);
+        assert_eq!(f.zk, ZkMode::Static { servers: 3 });
+        let w = super::super::assess(&f);
+        let b = w.blocker.as_ref().expect("refused");
+        assert!(b.reason.contains("would lose a quorum"), "{}", b.reason);
+        assert!(w.plan().is_none());
+    }
+
+    #[test]
+    fn a_server_down_blocks_a_static_resize() {
+        let f = zk_facts(3, &[0, 1], 5);
+        let w = super::super::assess(&f);
+        let b = w.blocker.as_ref().expect("blocked");
+        assert!(b.reason.contains("zk-2 not serving"), "{}", b.reason);
+    }
+
+    #[test]
+    fn a_static_grow_restarts_every_server_one_size_at_a_time() {
+        let f = zk_facts(3, &[0, 1, 2], 5);
+        let w = super::super::assess(&f);
+        assert!(w.blocker.is_none(), "{:?}", w.blocker);
+        let plan = w.plan().expect("a plan");
+        let shape: Vec<&str> = plan.steps.iter().map(|s| s.op.action()).collect();
+        assert_eq!(
+            shape,
+            [
+                "set-update-strategy",
+                "set-template-command",
+                "scale",
+                "wait",
+                "member-verify",
+                "restart-member",
+                "restart-member",
+                "restart-member",
+                "set-template-command",
+                "scale",
+                "wait",
+                "member-verify",
+                "restart-member",
+                "restart-member",
+                "restart-member",
+                "restart-member",
+                "set-update-strategy",
+                "member-verify"
+            ]
+        );
+        let commands: Vec<String> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.op {
+                Op::SetContainerCommand { command, .. } => Some(command.join(" ")),
+                _ => None,
+            })
+            .collect();
+        assert!(commands[0].contains("--servers=4") && commands[1].contains("--servers=5"));
+    }
 }

@@ -40,6 +40,61 @@ fn kubeadm(lab: &Lab, machine: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run the kubeadm shim: {e}"))
 }
 
+/// `kcops setup join` on `machine` (its host root, the stand-in kubeadm there), on a
+/// machine prepared as an operator's would be: the tools kubeadm checks for, its
+/// interface, br_netfilter, and a real containerd.
+fn setup_join(lab: &Lab, machine: &str, endpoint: &str, token: &str, hash: &str) -> Output {
+    let root = lab.host_root(machine);
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
+        }
+        if !p.exists() {
+            std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+        }
+    };
+    for bin in [
+        "kubelet",
+        "kubectl",
+        "crictl",
+        "conntrack",
+        "ip",
+        "iptables",
+        "mount",
+        "nsenter",
+    ] {
+        write(&format!("usr/bin/{bin}"), "");
+    }
+    write("sys/class/net/eth0/operstate", "up\n");
+    write(
+        "sys/class/net/eth0/kcops-addresses",
+        &format!("{}/24\n", lab.node_ip(machine)),
+    );
+    write("proc/sys/net/bridge/bridge-nf-call-iptables", "1\n");
+    let dir = lab.runtime_dir.join(format!("setup-join-{machine}"));
+    let _runtime = common::containerd::Containerd::start(&root, &dir.join("ctrd"), true);
+    Command::new(env!("CARGO_BIN_EXE_kcops"))
+        .args(["--host-root", &root.display().to_string(), "setup", "join"])
+        .args([
+            endpoint,
+            "--token",
+            token,
+            "--discovery-token-ca-cert-hash",
+            hash,
+        ])
+        .args([
+            "--kubeadm",
+            &root.join("usr/bin/kubeadm").display().to_string(),
+        ])
+        .env("HOME", dir.join("home"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("KCOPS_LAB_KUBEADM_PHASE_MS", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run kcops setup join: {e}"))
+}
+
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -377,8 +432,9 @@ fn discovery_catches_a_wrong_hash_and_an_expired_token_before_kubeadm() {
 }
 
 /// `:join`'s plan: the token it creates passes kcops' discovery with the hash it
-/// shows, the stand-in's join with its exact command reaches Ready, and the follow
-/// sees node2 through registered, podCIDR, agent Running and Ready.
+/// shows; on the new machine `kcops setup join` refuses a wrong hash before kubeadm
+/// runs and, with the exact values, runs the stand-in's join; the follow sees node2
+/// through registered, podCIDR, agent Running and Ready.
 #[test]
 fn join_wizards_token_and_hash_are_accepted_and_the_follow_reaches_ready() {
     use kcops::ops::wizard::join;
@@ -427,9 +483,31 @@ fn join_wizards_token_and_hash_are_accepted_and_the_follow_reaches_ready() {
         },
     );
     assert_eq!(info.ca_pin, c.hash);
-    let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
-    let out = kubeadm(c.lab, "node2", &args);
-    assert!(out.status.success(), "{:?}", text(&out));
+    // On the new machine: `kcops setup join` with a wrong hash is refused by its own
+    // discovery before kubeadm runs; with the wizard's exact values it joins.
+    let wrong = format!("sha256:{}", "2".repeat(64));
+    let out = setup_join(c.lab, "node2", &endpoint, &token, &wrong);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("discovery refused, kubeadm was not run")
+            && stderr.contains("none of the public keys"),
+        "{stderr}"
+    );
+    assert!(
+        !c.lab
+            .kubectl_as(&admin, &["get", "node", "node2"])
+            .status
+            .success(),
+        "node2 registered although discovery refused"
+    );
+    let out = setup_join(c.lab, "node2", &endpoint, &token, &hash);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("discovery: cluster-info from") && stdout.contains("== [preflight]"),
+        "{stdout}"
+    );
     let outcome = rt
         .block_on(run)
         .unwrap_or_else(|e| panic!("{e}"))

@@ -6,17 +6,32 @@ use super::{Check, Status};
 
 /// `STATUS  CHECK  FOUND` rows with each fix on its own line below, then a summary.
 pub fn render_table(checks: &[Check]) -> String {
+    render_table_width(checks, WIDTH)
+}
+
+/// The width the table is wrapped to: an 80-column SSH session at 3 a.m.
+pub const WIDTH: usize = 80;
+
+/// The table with each check's text wrapped to `width` columns, continuation lines
+/// under the FOUND column.
+pub fn render_table_width(checks: &[Check], width: usize) -> String {
     let id_width = checks.iter().map(|c| c.id.len()).max().unwrap_or(5).max(5);
+    let indent = 7 + 2 + id_width + 2;
+    let text_width = width.saturating_sub(indent).max(20);
     let mut out = format!("{:<7}  {:<id_width$}  FOUND\n", "STATUS", "CHECK");
+    let mut row = |status: &str, id: &str, text: &str| {
+        for (i, line) in wrap(text, text_width).iter().enumerate() {
+            if i == 0 {
+                out.push_str(&format!("{status:<7}  {id:<id_width$}  {line}\n"));
+            } else {
+                out.push_str(&format!("{:indent$}{line}\n", ""));
+            }
+        }
+    };
     for c in checks {
-        out.push_str(&format!(
-            "{:<7}  {:<id_width$}  {}\n",
-            c.status.as_str(),
-            c.id,
-            c.found
-        ));
+        row(c.status.as_str(), &c.id, &c.found);
         if !c.fix.is_empty() && c.status != Status::Pass {
-            out.push_str(&format!("{:<7}  {:<id_width$}  fix: {}\n", "", "", c.fix));
+            row("", "", &format!("fix: {}", c.fix));
         }
     }
     let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
@@ -28,6 +43,23 @@ pub fn render_table(checks: &[Check]) -> String {
         count(Status::Unknown)
     ));
     out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word,
+/// such as a path, keeps its own line).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let options = textwrap::Options::new(width)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    let lines: Vec<String> = textwrap::wrap(text, options)
+        .into_iter()
+        .map(|l| l.into_owned())
+        .collect();
+    if lines.is_empty() {
+        vec![String::new()]
+    } else {
+        lines
+    }
 }
 
 #[cfg(test)]
@@ -48,5 +80,23 @@ mod tests {
         assert_eq!(lines[2], "fail     port-10250  in use by kubelet (pid 7)");
         assert_eq!(lines[3], "                     fix: kcops setup reset");
         assert_eq!(lines[5], "1 passed, 0 warnings, 1 failed, 0 unknown");
+    }
+
+    #[test]
+    fn long_texts_wrap_under_their_column_at_80() {
+        let long = "the image repository registry.k8s.io did not answer within 5s: a pull can hang for many minutes";
+        let checks = vec![
+            Check::new("image-repository", Status::Warn, long)
+                .fix("set imageRepository: registry.aliyuncs.com/google_containers"),
+        ];
+        let text = render_table(&checks);
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
+        let rejoined: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| l.get(27..).unwrap_or("").trim())
+            .collect();
+        assert!(rejoined.join(" ").contains(long), "{text}");
     }
 }

@@ -22,29 +22,20 @@ use crate::views::freshness;
 /// paragraph's own wrapping).
 pub(crate) fn wrap_hanging(prefix: &str, body: &str, width: usize) -> Vec<String> {
     let indent = " ".repeat(prefix.chars().count());
-    let room = width.saturating_sub(indent.len()).max(10);
+    let width = width.max(indent.len() + 10);
     let mut out = Vec::new();
     for (i, paragraph) in body.lines().enumerate() {
-        let mut line = if i == 0 {
-            prefix.to_string()
-        } else {
-            indent.clone()
-        };
-        let mut used = 0;
-        for word in paragraph.split_whitespace() {
-            let len = word.chars().count();
-            if used > 0 && used + 1 + len > room {
-                out.push(std::mem::replace(&mut line, indent.clone()));
-                used = 0;
-            }
-            if used > 0 {
-                line.push(' ');
-                used += 1;
-            }
-            line.push_str(word);
-            used += len;
+        let first = if i == 0 { prefix } else { indent.as_str() };
+        let options = textwrap::Options::new(width)
+            .initial_indent(first)
+            .subsequent_indent(&indent)
+            .break_words(false)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation);
+        let lines = textwrap::wrap(paragraph, options);
+        if lines.is_empty() {
+            out.push(first.to_string());
         }
-        out.push(line);
+        out.extend(lines.into_iter().map(|l| l.into_owned()));
     }
     if out.is_empty() {
         out.push(prefix.to_string());

@@ -496,6 +496,7 @@ fn cluster() -> Snapshot {
 fn view() -> Arc<ViewModel> {
     let conn = ConnState {
         context: "kubernetes-admin@lab".into(),
+        cluster: "lab".into(),
         server: "https://192.0.2.11:6443".into(),
         user: "kubernetes-admin".into(),
         error: None,
@@ -799,7 +800,7 @@ fn overview_with_findings() {
     // The status line names the connection.
     assert!(
         s.contains(
-            "context kubernetes-admin@lab  user kubernetes-admin  server https://192.0.2.11:6443"
+            "context kubernetes-admin@lab  cluster lab  user kubernetes-admin  server https://192.0.2.11:6443"
         ),
         "{}",
         s.text()
@@ -1603,6 +1604,7 @@ fn network_view() -> Arc<ViewModel> {
     s.sort();
     let conn = ConnState {
         context: "kubernetes-admin@lab".into(),
+        cluster: "lab".into(),
         server: "https://192.0.2.11:6443".into(),
         user: "kubernetes-admin".into(),
         error: None,
@@ -2242,6 +2244,7 @@ fn a_server_that_never_answers_is_never_called_healthy() {
         let sources = kcops::kube::reflectors::Sources::start(&conn);
         let state = ConnState {
             context: conn.context.clone(),
+            cluster: conn.cluster.clone(),
             server: conn.server.clone(),
             user: conn.user.clone(),
             error: None,
@@ -2388,6 +2391,7 @@ fn members_view() -> Arc<ViewModel> {
     s.sort();
     let conn = ConnState {
         context: "kubernetes-admin@lab".into(),
+        cluster: "lab".into(),
         server: "https://192.0.2.11:6443".into(),
         user: "kubernetes-admin".into(),
         error: None,

@@ -54,6 +54,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
     let sources = crate::kube::reflectors::Sources::start(&conn);
     let base = ConnState {
         context: conn.context.clone(),
+        cluster: conn.cluster.clone(),
         server: conn.server.clone(),
         user: conn.user.clone(),
         error: None,

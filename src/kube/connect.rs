@@ -20,6 +20,8 @@ pub struct ConnectOptions {
 pub struct Connection {
     pub client: ::kube::Client,
     pub context: String,
+    /// The context's cluster entry (k9s shows it beside the context and user).
+    pub cluster: String,
     pub user: String,
     pub server: String,
 }
@@ -195,6 +197,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
     Ok(Connection {
         client,
         context,
+        cluster: ctx_entry.cluster.clone(),
         user,
         server,
     })

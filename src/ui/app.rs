@@ -865,8 +865,8 @@ impl App {
             (
                 Role::StatusBar,
                 format!(
-                    "context {}  user {}  server {}  node {node}  {ago}",
-                    c.context, c.user, c.server
+                    "context {}  cluster {}  user {}  server {}  node {node}  {ago}",
+                    c.context, c.cluster, c.user, c.server
                 ),
             )
         };

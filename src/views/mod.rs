@@ -27,6 +27,7 @@ use tables::{model, tone_for_status};
 #[derive(Debug, Clone, Default)]
 pub struct ConnState {
     pub context: String,
+    pub cluster: String,
     pub server: String,
     pub user: String,
     /// Why we are not connected, if so (its `Display` is in clear words).

@@ -800,7 +800,7 @@ fn overview_with_findings() {
     // The status line names the connection.
     assert!(
         s.contains(
-            "context kubernetes-admin@lab  cluster lab  user kubernetes-admin  server https://192.0.2.11:6443"
+            "context kubernetes-admin@lab  user kubernetes-admin  server https://192.0.2.11:6443"
         ),
         "{}",
         s.text()

@@ -864,10 +864,7 @@ impl App {
             let node = self.node.as_deref().unwrap_or("?");
             (
                 Role::StatusBar,
-                format!(
-                    "context {}  cluster {}  user {}  server {}  node {node}  {ago}",
-                    c.context, c.cluster, c.user, c.server
-                ),
+                format!("{}  server {}  node {node}  {ago}", c.who(), c.server),
             )
         };
         f.render_widget(

@@ -34,6 +34,22 @@ pub struct ConnState {
     pub error: Option<crate::kube::errors::KubeError>,
 }
 
+impl ConnState {
+    /// `context C  cluster K  user U` for the status line; the cluster is left out
+    /// when the context's name already says it as kubeadm writes it (`user@cluster`),
+    /// so an 80-column line keeps the user.
+    pub fn who(&self) -> String {
+        if self.context == format!("{}@{}", self.user, self.cluster) || self.cluster.is_empty() {
+            format!("context {}  user {}", self.context, self.user)
+        } else {
+            format!(
+                "context {}  cluster {}  user {}",
+                self.context, self.cluster, self.user
+            )
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub nodes_ready: usize,
@@ -379,6 +395,25 @@ mod tests {
     use super::*;
     use jiff::SignedDuration;
     use serde_json::json;
+
+    #[test]
+    fn the_cluster_is_named_unless_the_context_says_it() {
+        let mut c = ConnState {
+            context: "kubernetes-admin@kubernetes".into(),
+            cluster: "kubernetes".into(),
+            user: "kubernetes-admin".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.who(),
+            "context kubernetes-admin@kubernetes  user kubernetes-admin"
+        );
+        c.context = "prod".into();
+        assert_eq!(
+            c.who(),
+            "context prod  cluster kubernetes  user kubernetes-admin"
+        );
+    }
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))

@@ -16,3 +16,4 @@ pub mod ops;
 pub mod setup;
 pub mod ui;
 pub mod views;
+pub mod wrap;

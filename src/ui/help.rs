@@ -368,20 +368,9 @@ fn section_rows(section: &Section, key_width: usize, width: usize) -> Vec<Row> {
     rows
 }
 
-/// Words of `text` in lines of at most `width` characters (a longer word is cut).
+/// A help column's text in lines (a longer word is cut: the column is narrow).
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let lines: Vec<String> = textwrap::wrap(
-        text,
-        textwrap::Options::new(width.max(1)).word_splitter(textwrap::WordSplitter::NoHyphenation),
-    )
-    .into_iter()
-    .map(|l| l.into_owned())
-    .collect();
-    if lines.is_empty() {
-        vec![String::new()]
-    } else {
-        lines
-    }
+    crate::wrap::lines(text, width, true)
 }
 
 #[cfg(test)]

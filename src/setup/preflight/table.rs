@@ -45,21 +45,9 @@ pub fn render_table_width(checks: &[Check], width: usize) -> String {
     out
 }
 
-/// `text` in lines of at most `width` characters, broken at spaces (a longer word,
-/// such as a path, keeps its own line).
+/// A check's text in lines under its column (a path keeps its line whole).
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    let options = textwrap::Options::new(width)
-        .break_words(false)
-        .word_splitter(textwrap::WordSplitter::NoHyphenation);
-    let lines: Vec<String> = textwrap::wrap(text, options)
-        .into_iter()
-        .map(|l| l.into_owned())
-        .collect();
-    if lines.is_empty() {
-        vec![String::new()]
-    } else {
-        lines
-    }
+    crate::wrap::lines(text, width, false)
 }
 
 #[cfg(test)]

@@ -135,11 +135,20 @@ fn the_preflight_blocks_on_an_interrupted_installs_leftovers() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
+    // A check's row and the lines below it (its wrapped text and fix), as one line.
     let row = |id: &str| {
-        text.lines()
-            .find(|l| l.split_whitespace().nth(1) == Some(id))
-            .unwrap_or_else(|| panic!("no {id} row in\n{text}"))
-            .to_string()
+        let mut lines = text
+            .lines()
+            .skip_while(|l| l.split_whitespace().nth(1) != Some(id));
+        let first = lines
+            .next()
+            .unwrap_or_else(|| panic!("no {id} row in\n{text}"));
+        let rest = lines.take_while(|l| l.starts_with(' ') && !l.trim().is_empty());
+        std::iter::once(first)
+            .chain(rest)
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     assert!(row("port-10250").starts_with("fail"), "{text}");
     assert!(

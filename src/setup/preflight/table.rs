@@ -12,20 +12,38 @@ pub fn render_table(checks: &[Check]) -> String {
 /// The width the table is wrapped to: an 80-column SSH session at 3 a.m.
 pub const WIDTH: usize = 80;
 
-/// The table with each check's text wrapped to `width` columns, continuation lines
-/// under the FOUND column.
+/// Narrower than this, the FOUND column moves below its check (kubeadm's check ids,
+/// such as `DirAvailable--etc-kubernetes-manifests`, are long).
+const MIN_TEXT: usize = 40;
+
+/// The table with each check's text wrapped to `width` columns: continuation lines
+/// under the FOUND column, or, where the ids leave it too narrow, every check's text
+/// on the lines below its row.
 pub fn render_table_width(checks: &[Check], width: usize) -> String {
     let id_width = checks.iter().map(|c| c.id.len()).max().unwrap_or(5).max(5);
-    let indent = 7 + 2 + id_width + 2;
-    let text_width = width.saturating_sub(indent).max(20);
-    let mut out = format!("{:<7}  {:<id_width$}  FOUND\n", "STATUS", "CHECK");
+    let column = 7 + 2 + id_width + 2;
+    let below = width.saturating_sub(column) < MIN_TEXT;
+    let (indent, text_width) = if below {
+        (9, width.saturating_sub(9).max(20))
+    } else {
+        (column, width - column)
+    };
+    let mut out = if below {
+        format!("{:<7}  CHECK, then what was found\n", "STATUS")
+    } else {
+        format!("{:<7}  {:<id_width$}  FOUND\n", "STATUS", "CHECK")
+    };
     let mut row = |status: &str, id: &str, text: &str| {
-        for (i, line) in wrap(text, text_width).iter().enumerate() {
-            if i == 0 {
-                out.push_str(&format!("{status:<7}  {id:<id_width$}  {line}\n"));
-            } else {
-                out.push_str(&format!("{:indent$}{line}\n", ""));
+        let mut lines = wrap(text, text_width).into_iter();
+        if below {
+            if !id.is_empty() {
+                out.push_str(&format!("{status:<7}  {id}\n"));
             }
+        } else if let Some(first) = lines.next() {
+            out.push_str(&format!("{status:<7}  {id:<id_width$}  {first}\n"));
+        }
+        for line in lines {
+            out.push_str(&format!("{:indent$}{line}\n", ""));
         }
     };
     for c in checks {
@@ -68,6 +86,27 @@ mod tests {
         assert_eq!(lines[2], "fail     port-10250  in use by kubelet (pid 7)");
         assert_eq!(lines[3], "                     fix: kcops setup reset");
         assert_eq!(lines[5], "1 passed, 0 warnings, 1 failed, 0 unknown");
+    }
+
+    #[test]
+    fn long_check_ids_put_the_text_below_its_row() {
+        let checks = vec![
+            Check::new(
+                "DirAvailable--etc-kubernetes-manifests",
+                Status::Fail,
+                "/etc/kubernetes/manifests is not empty (kube-apiserver.yaml)",
+            )
+            .fix("kcops setup reset"),
+        ];
+        let text = render_table(&checks);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "fail     DirAvailable--etc-kubernetes-manifests");
+        assert_eq!(
+            lines[2],
+            "         /etc/kubernetes/manifests is not empty (kube-apiserver.yaml)"
+        );
+        assert_eq!(lines[3], "         fix: kcops setup reset");
+        assert!(text.lines().all(|l| l.chars().count() <= WIDTH), "{text}");
     }
 
     #[test]

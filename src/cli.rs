@@ -348,7 +348,17 @@ async fn check_ceph(settings: kcops::ceph::CephSettings) -> kcops::model::ceph::
 
 /// `kcops setup ...`: the console's host root, read-only mode, kubeconfig and audit log.
 pub async fn setup(args: &ConsoleArgs, cmd: kcops::setup::args::SetupCommand) -> Result<i32> {
+    let (keymap, errors) = Keymap::resolve(args.keymap.as_deref(), config_dir().as_deref());
+    // Said before any screen is drawn, and refused: the wizard's keys would not be
+    // the ones the operator wrote.
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("kcops setup: {e}");
+        }
+        return Ok(2);
+    }
     let globals = kcops::setup::args::SetupGlobals {
+        keymap,
         host_root: args.host_root.clone().unwrap_or_else(|| "/".into()),
         read_only: args.read_only,
         kubeconfig: args.kubeconfig.clone(),

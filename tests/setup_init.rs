@@ -213,10 +213,18 @@ fn init_on_a_clean_machine_reaches_the_config_review() {
     let root = b.join("root");
     clean_root(&root);
     let _runtime = Containerd::start(&root, &b.join("ctrd"), true);
+    // The operator's keymap holds in setup too: f5 continues, and the hint says so.
+    let config = b.join("config/kcops");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("keymap.toml"),
+        "[wizard]\nnext = [\"f5\", \"enter\"]\n",
+    )
+    .unwrap();
     let mut c = start(&root, &b);
-    let screen = c.wait_text("enter continue", Duration::from_secs(30));
+    let screen = c.wait_text("f5 continue", Duration::from_secs(30));
     assert!(!screen.contains("Blocked"), "{screen}");
-    c.send("\r");
+    c.send("\x1b[15~");
     let screen = c.wait_text("kubeadm init settings", Duration::from_secs(5));
     assert!(
         screen.contains("203.0.113.10 (eth0), 10.0.0.5 (eth1)"),

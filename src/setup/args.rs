@@ -86,4 +86,7 @@ pub struct SetupGlobals {
     pub kubeconfig: Option<PathBuf>,
     pub audit_log: PathBuf,
     pub state_dir: PathBuf,
+    /// The operator's keymap (`--keymap`, or keymap.toml in the config directory), as
+    /// the console resolves it: the setup wizard's keys and hints follow it.
+    pub keymap: crate::ui::keymap::Keymap,
 }

@@ -590,7 +590,7 @@ impl Wizard {
 
 /// Runs the wizard until the operator quits; the exit code says how init ended.
 pub async fn run(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
-    let keymap = Keymap::builtin("default").ok_or_else(|| anyhow::anyhow!("no default keymap"))?;
+    let keymap = g.keymap.clone();
     let mut w = Wizard {
         args_image: a.image_repository.clone(),
         untaint: a.untaint,

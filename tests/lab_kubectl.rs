@@ -487,6 +487,40 @@ fn get_nodes() {
     golden_get("get_nodes", &["get", "nodes"]);
 }
 
+/// kubectl 1.32 against the lab's v1.33 server: one minor version apart, inside
+/// kubectl's supported skew, so `kubectl version` names both without a warning.
+#[test]
+fn kubectl_version_is_within_skew() {
+    let lab = lab();
+    let _state = read_state();
+    let v = json_of(lab, &["version", "-o", "json"])
+        .unwrap_or_else(|| panic!("kubectl version -o json printed no JSON"));
+    assert_eq!(
+        (
+            v["clientVersion"]["minor"].as_str(),
+            v["serverVersion"]["gitVersion"].as_str(),
+            v["serverVersion"]["minor"].as_str(),
+        ),
+        (
+            Some("32"),
+            Some(kcops_lab::api::discovery::GIT_VERSION),
+            Some("33")
+        ),
+        "{v}"
+    );
+    let out = lab.kubectl(&["version"]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "Server Version: {}",
+            kcops_lab::api::discovery::GIT_VERSION
+        )),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+}
+
 #[test]
 fn get_nodes_wide() {
     golden_get("get_nodes_wide", &["get", "nodes", "-o", "wide"]);
@@ -1112,7 +1146,7 @@ fn get_pods_watch_streams_a_pods_life() {
         "{shown}"
     );
 
-    // The life of a pod as a v1.32 cluster shows it: scheduled, created, started, ready,
+    // The life of a pod as a v1.33 cluster shows it: scheduled, created, started, ready,
     // deleted (Terminating), its container stopped (the kubelet gives a deleted pod a
     // terminal phase since 1.27, so `0/1 Completed`), then the DELETED event.
     let mut states: Vec<(String, String)> = plain_rows

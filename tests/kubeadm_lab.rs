@@ -115,7 +115,7 @@ fn cluster() -> &'static Cluster {
         let lab = shared("kubeadm", "kubeadm", &["--no-ceph"]);
         let root = lab.host_root("master");
         let config = lab.runtime_dir.join("kubeadm-init.yaml");
-        std::fs::write(&config, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  criSocket: unix:///var/run/containerd/containerd.sock\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.32.4\nimageRepository: registry.aliyuncs.com/google_containers\nnetworking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.96.0.0/12\n")
+        std::fs::write(&config, "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  criSocket: unix:///var/run/containerd/containerd.sock\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.33.1\nimageRepository: registry.aliyuncs.com/google_containers\nnetworking:\n  podSubnet: 10.244.0.0/16\n  serviceSubnet: 10.96.0.0/12\n")
             .unwrap_or_else(|e| panic!("{e}"));
         let out = kubeadm(lab, "master", &["init", "--config", &config.display().to_string()]);
         let (stdout, stderr) = text(&out);
@@ -189,7 +189,7 @@ fn init_prints_kubeadms_phases_and_writes_etc_kubernetes() {
     }
     assert!(
         c.init_stdout
-            .contains("[init] Using Kubernetes version: v1.32.4")
+            .contains("[init] Using Kubernetes version: v1.33.1")
     );
     assert!(
         c.init_stdout

@@ -28,7 +28,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
-use kube::core::ErrorResponse;
+use kube::core::{Status, response::StatusSummary};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
@@ -90,22 +90,17 @@ async fn create_namespace(client: &Client, name: &str) {
 }
 
 /// The metav1.Status of a failed call.
-fn api_error<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> ErrorResponse {
+fn api_error<T: std::fmt::Debug>(result: Result<T, kube::Error>) -> Status {
     match result {
-        Err(kube::Error::Api(e)) => e,
+        Err(kube::Error::Api(e)) => *e,
         other => panic!("expected an error from the API server, got {other:?}"),
     }
 }
 
-fn assert_status(e: &ErrorResponse, code: u16, reason: &str, message: &str) {
+fn assert_status(e: &Status, code: u16, reason: &str, message: &str) {
     assert_eq!(
-        (
-            e.code,
-            e.reason.as_str(),
-            e.message.as_str(),
-            e.status.as_str()
-        ),
-        (code, reason, message, "Failure"),
+        (e.code, e.reason.as_str(), e.message.as_str(), e.status),
+        (code, reason, message, Some(StatusSummary::Failure)),
         "{e:?}"
     );
 }
@@ -1254,12 +1249,8 @@ async fn scale_subresource_drives_a_statefulset() {
     let mut stale = scale.clone();
     stale.spec.get_or_insert_with(Default::default).replicas = Some(1);
     let err = api_error(
-        sets.replace_scale(
-            "kv",
-            &PostParams::default(),
-            serde_json::to_vec(&stale).unwrap_or_default(),
-        )
-        .await,
+        sets.replace_scale("kv", &PostParams::default(), &stale)
+            .await,
     );
     assert_status(
         &err,
@@ -1281,11 +1272,7 @@ async fn scale_subresource_drives_a_statefulset() {
     );
     fresh.spec.get_or_insert_with(Default::default).replicas = Some(1);
     let down = sets
-        .replace_scale(
-            "kv",
-            &PostParams::default(),
-            serde_json::to_vec(&fresh).unwrap_or_default(),
-        )
+        .replace_scale("kv", &PostParams::default(), &fresh)
         .await
         .unwrap_or_else(|e| panic!("replace scale: {e}"));
     assert_eq!(down.spec.as_ref().and_then(|s| s.replicas), Some(1));
@@ -1944,8 +1931,8 @@ async fn short_history_gives_410_and_watchers_recover_across_restart() {
     match first_event {
         Some(Ok(WatchEvent::Error(e))) => {
             assert_eq!(
-                (e.code, e.reason.as_str(), e.status.as_str()),
-                (410, "Expired", "Failure"),
+                (e.code, e.reason.as_str(), e.status),
+                (410, "Expired", Some(StatusSummary::Failure)),
                 "{e:?}"
             );
             assert!(

@@ -487,6 +487,46 @@ fn get_nodes() {
     golden_get("get_nodes", &["get", "nodes"]);
 }
 
+/// The lab's v1.33 server and the machine's kubectl (gcloud's dispatcher, which runs
+/// the kubectl 1.27..1.33 nearest the server) stay within kubectl's supported skew of
+/// one minor version, so `kubectl version` names both without a warning.
+#[test]
+fn kubectl_version_is_within_skew() {
+    let lab = lab();
+    let _state = read_state();
+    let v = json_of(lab, &["version", "-o", "json"])
+        .unwrap_or_else(|| panic!("kubectl version -o json printed no JSON"));
+    let minor = |side: &str| {
+        v[side]["minor"]
+            .as_str()
+            .and_then(|m| m.parse::<i64>().ok())
+            .unwrap_or_else(|| panic!("{side} has no minor version: {v}"))
+    };
+    assert_eq!(
+        (
+            v["serverVersion"]["gitVersion"].as_str(),
+            minor("serverVersion")
+        ),
+        (Some(kcops_lab::api::discovery::GIT_VERSION), 33),
+        "{v}"
+    );
+    assert!(
+        (minor("clientVersion") - minor("serverVersion")).abs() <= 1,
+        "{v}"
+    );
+    let out = lab.kubectl(&["version"]);
+    let (stdout, stderr) = (stdout_of(&out), stderr_of(&out));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "Server Version: {}",
+            kcops_lab::api::discovery::GIT_VERSION
+        )),
+        "{stdout}"
+    );
+    assert!(!stderr.contains("WARNING"), "{stderr}");
+}
+
 #[test]
 fn get_nodes_wide() {
     golden_get("get_nodes_wide", &["get", "nodes", "-o", "wide"]);
@@ -961,7 +1001,8 @@ impl Streaming {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .any(|l| l.contains("watch=true") && l.contains(" 200 OK"))
+            // kubectl 1.32 logs ` 200 OK`, 1.33 `status="200 OK"`.
+            .any(|l| l.contains("watch=true") && l.contains("200 OK"))
     }
 
     fn stop(mut self) -> Vec<String> {
@@ -1112,7 +1153,7 @@ fn get_pods_watch_streams_a_pods_life() {
         "{shown}"
     );
 
-    // The life of a pod as a v1.32 cluster shows it: scheduled, created, started, ready,
+    // The life of a pod as a v1.33 cluster shows it: scheduled, created, started, ready,
     // deleted (Terminating), its container stopped (the kubelet gives a deleted pod a
     // terminal phase since 1.27, so `0/1 Completed`), then the DELETED event.
     let mut states: Vec<(String, String)> = plain_rows

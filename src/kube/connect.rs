@@ -178,7 +178,7 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
         context: Some(context.clone()),
         ..Default::default()
     };
-    let config = ::kube::Config::from_custom_kubeconfig(kc, &options)
+    let mut config = ::kube::Config::from_custom_kubeconfig(kc, &options)
         .await
         .map_err(|e| match failed_plugin_status(&e) {
             Some(status) => plugin_failed(status),
@@ -187,6 +187,10 @@ pub async fn connect(opts: &ConnectOptions) -> Result<Connection, ConnectError> 
                 reason: e.to_string(),
             },
         })?;
+    // kube 4+ retries 429/503/504 by itself for minutes; kcops shows them at once
+    // (an eviction refused by a disruption budget is an answer) and retries where
+    // it decides to.
+    config.default_retry = false;
     let client = ::kube::Client::try_from(config).map_err(|e| match failed_plugin_status(&e) {
         Some(status) => plugin_failed(status),
         None => ConnectError::BadKubeconfig {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use ::kube::core::ErrorResponse;
+use ::kube::core::Status;
 
 use super::connect::ConnectError;
 
@@ -126,7 +126,7 @@ impl KubeError {
         }
     }
 
-    fn from_response(resp: &ErrorResponse, server: &str, watch: bool) -> KubeError {
+    fn from_response(resp: &Status, server: &str, watch: bool) -> KubeError {
         match resp.code {
             403 => KubeError::Forbidden {
                 message: resp.message.clone(),
@@ -195,7 +195,7 @@ pub(crate) fn failed_plugin_status(err: &(dyn std::error::Error + 'static)) -> O
     while let Some(e) = cur {
         if let Some(auth) = e.downcast_ref::<AuthError>() {
             return match auth {
-                AuthError::AuthExecRun { status, .. } => Some(status.to_string()),
+                AuthError::AuthExecRun { out, .. } => Some(out.status.to_string()),
                 AuthError::AuthExecParse(_) => {
                     Some("it printed something that is not an ExecCredential".to_string())
                 }
@@ -253,13 +253,8 @@ mod tests {
         ::kube::Error::Api(response(code, reason, message))
     }
 
-    fn response(code: u16, reason: &str, message: &str) -> ErrorResponse {
-        ErrorResponse {
-            status: "Failure".into(),
-            message: message.into(),
-            reason: reason.into(),
-            code,
-        }
+    fn response(code: u16, reason: &str, message: &str) -> Box<Status> {
+        Status::failure(message, reason).with_code(code).boxed()
     }
 
     fn transport(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ::kube::Error {

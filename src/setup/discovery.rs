@@ -235,6 +235,7 @@ pub async fn fetch_cluster_info(
     .map_err(|e| no_info(e.to_string()))?;
     config.read_timeout = Some(FETCH_TIMEOUT);
     config.connect_timeout = Some(FETCH_TIMEOUT);
+    config.default_retry = false;
     let client = kube::Client::try_from(config).map_err(|e| no_info(e.to_string()))?;
     let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
         kube::Api::namespaced(client, "kube-public");

@@ -292,8 +292,7 @@ impl Deriver {
                     .map(|t| t.0)
                     .or(e.event_time.as_ref().map(|t| t.0))
                     .or(e.metadata.creation_timestamp.as_ref().map(|t| t.0));
-                t.and_then(|t| jiff::Timestamp::from_second(t.timestamp()).ok())
-                    .is_some_and(|t| t >= hour_ago)
+                t.is_some_and(|t| t >= hour_ago)
             })
             .count();
         let sources = snapshot.sources.clone();

@@ -67,16 +67,15 @@ pub fn age(then: Option<Timestamp>, now: Timestamp) -> String {
     }
 }
 
-/// Converts a Kubernetes `Time` to a jiff timestamp (k8s-openapi 0.26 uses chrono).
+/// A Kubernetes `Time` as a jiff timestamp (k8s-openapi holds one since 0.27); an
+/// `Option` so callers keep one shape for "no time".
 pub fn timestamp(t: &Time) -> Option<Timestamp> {
-    let subsec = i32::try_from(t.0.timestamp_subsec_nanos()).ok()?;
-    Timestamp::new(t.0.timestamp(), subsec).ok()
+    Some(t.0)
 }
 
-/// Converts a Kubernetes `MicroTime` (events' `eventTime`, series) to a jiff timestamp.
+/// A Kubernetes `MicroTime` (events' `eventTime`, series) as a jiff timestamp.
 pub fn micro_timestamp(t: &MicroTime) -> Option<Timestamp> {
-    let subsec = i32::try_from(t.0.timestamp_subsec_nanos()).ok()?;
-    Timestamp::new(t.0.timestamp(), subsec).ok()
+    Some(t.0)
 }
 
 fn human_nanos(nanos: i128) -> String {
@@ -562,7 +561,7 @@ mod tests {
     #[test]
     fn terminating_and_node_lost() {
         let mut p = simple("Running", vec![running("a", true, 0)]);
-        p.metadata.deletion_timestamp = Some(Time(k8s_openapi::chrono::Utc::now()));
+        p.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
         assert_eq!(pod_status(&p), "Terminating");
         if let Some(s) = p.status.as_mut() {
             s.reason = Some("NodeLost".into());
@@ -570,7 +569,7 @@ mod tests {
         assert_eq!(pod_status(&p), "Unknown");
         // A finished pod being deleted keeps its final status.
         let mut p = simple("Succeeded", vec![terminated("a", Some("Completed"), 0, 0)]);
-        p.metadata.deletion_timestamp = Some(Time(k8s_openapi::chrono::Utc::now()));
+        p.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
         assert_eq!(pod_status(&p), "Completed");
     }
 

@@ -6,17 +6,23 @@ use serde_json::{Value, json};
 use super::resources::{Registry, ResourceType};
 
 /// The Kubernetes version the lab reports.
-pub const GIT_VERSION: &str = "v1.32.4";
+pub const GIT_VERSION: &str = "v1.33.1";
 
 pub fn version() -> Value {
     json!({
         "major": "1",
-        "minor": "32",
+        "minor": "33",
+        // Since 1.33 the server also states the version it emulates and the oldest
+        // it stays compatible with (compatibility versions); kubectl ignores them.
+        "emulationMajor": "1",
+        "emulationMinor": "33",
+        "minCompatibilityMajor": "1",
+        "minCompatibilityMinor": "32",
         "gitVersion": GIT_VERSION,
-        "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335",
+        "gitCommit": "8adc0f041b8e7ad1d30e29cc59c6ae7a15e19828",
         "gitTreeState": "clean",
-        "buildDate": "2025-04-22T16:02:27Z",
-        "goVersion": "go1.23.6",
+        "buildDate": "2025-05-15T08:19:08Z",
+        "goVersion": "go1.24.2",
         "compiler": "gc",
         "platform": "linux/amd64"
     })

@@ -1,4 +1,4 @@
-//! Server-side Table responses (`meta.k8s.io/v1` Table), as kube-apiserver v1.32 sends them.
+//! Server-side Table responses (`meta.k8s.io/v1` Table), as kube-apiserver v1.33 sends them.
 //!
 //! `kubectl get` asks the server for a Table and prints its cells as they come, so the
 //! columns, cell types and strings here are ports of the apiserver's printers

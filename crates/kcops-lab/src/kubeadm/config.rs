@@ -7,8 +7,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-/// kubeadm v1.32's defaults.
-pub const DEFAULT_VERSION: &str = "v1.32.4";
+/// kubeadm's defaults. Its own version, which kubeadm deploys without
+/// `kubernetesVersion`, is the version the lab's API server reports.
+pub const DEFAULT_VERSION: &str = crate::api::discovery::GIT_VERSION;
 pub const DEFAULT_SERVICE_SUBNET: &str = "10.96.0.0/12";
 pub const DEFAULT_IMAGE_REPOSITORY: &str = "registry.k8s.io";
 pub const DEFAULT_CRI_SOCKET: &str = "unix:///var/run/containerd/containerd.sock";

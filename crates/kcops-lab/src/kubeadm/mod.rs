@@ -2,7 +2,7 @@
 //! only: kubeadm cannot be installed where kcops is tested, so a lab started with the
 //! `kubeadm` scenario writes a `kubeadm` shim into each machine's host root
 //! (`<host root>/usr/bin/kubeadm`, put it on PATH) that runs this. It takes kubeadm
-//! v1.32's flags and `--config` (kubeadm.k8s.io/v1beta4), prints kubeadm's output
+//! v1.32's flags and `--config` (kubeadm.k8s.io/v1beta4; unchanged in v1.33), prints kubeadm's output
 //! phase by phase, writes what kubeadm writes under the machine's host root, and asks
 //! the lab supervisor (its control socket) for the cluster side: `init` starts the
 //! lab's API server with the machine registered; `join` checks the token and CA pins
@@ -143,7 +143,8 @@ pub struct ResetArgs {
     pub ignore_preflight_errors: Vec<String>,
 }
 
-/// kubeadm's version of the stand-in.
+/// kubeadm's version of the stand-in: the lab's (its phases and flags are 1.32's,
+/// which 1.33 kept).
 pub const VERSION: &str = config::DEFAULT_VERSION;
 
 /// Runs one kubeadm command; the exit code kubeadm would give.
@@ -169,7 +170,7 @@ pub async fn run(args: KubeadmArgs) -> Result<i32> {
             match output.as_deref() {
                 Some("short") => println!("{VERSION}"),
                 _ => println!(
-                    "kubeadm version: &version.Info{{Major:\"1\", Minor:\"32\", GitVersion:\"{VERSION}\", GoVersion:\"go1.23.6\", Compiler:\"gc\", Platform:\"linux/amd64\"}}"
+                    "kubeadm version: &version.Info{{Major:\"1\", Minor:\"33\", GitVersion:\"{VERSION}\", GoVersion:\"go1.24.2\", Compiler:\"gc\", Platform:\"linux/amd64\"}}"
                 ),
             }
             Ok(())

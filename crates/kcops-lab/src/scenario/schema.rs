@@ -4,7 +4,7 @@
 use super::*;
 
 /// The kubelet version nodes report unless a scenario says otherwise.
-pub const DEFAULT_KUBELET_VERSION: &str = "v1.32.4";
+pub const DEFAULT_KUBELET_VERSION: &str = "v1.33.1";
 
 /// A whole scenario file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

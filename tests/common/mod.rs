@@ -275,10 +275,12 @@ impl Drop for Lab {
 pub async fn client_for(path: &std::path::Path) -> kube::Client {
     let kc =
         kube::config::Kubeconfig::read_from(path).unwrap_or_else(|e| panic!("kubeconfig: {e}"));
-    let config =
+    let mut config =
         kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
             .await
             .unwrap_or_else(|e| panic!("config: {e}"));
+    // As the console's client (`kube/connect.rs`): a 429 is an answer, not retried.
+    config.default_retry = false;
     kube::Client::try_from(config).unwrap_or_else(|e| panic!("client: {e}"))
 }
 

@@ -42,6 +42,7 @@ mod nodes;
 mod pods;
 mod sources;
 mod storage;
+pub(crate) mod volume_causes;
 pub(crate) mod workloads;
 
 #[cfg(test)]

@@ -386,7 +386,10 @@ impl Deriver {
                         Some(n) if not_ready.contains(n) && e.row.tone != Tone::Error => {
                             let mut row = TableRow::clone(&e.row);
                             row.tone = Tone::Warning;
-                            if let Some(c) = status_col
+                            // Only a healthy-looking status is qualified (`Running`):
+                            // others already say something is wrong.
+                            if e.row.tone == Tone::Ok
+                                && let Some(c) = status_col
                                 && let Some(cell) = row.cells.get_mut(c)
                                 && !cell.ends_with("(node NotReady)")
                             {

@@ -1116,9 +1116,8 @@ mod tests {
 
     #[test]
     fn csi_still_in_use_is_a_lock() {
-        for msg in [
-            "MountVolume.MountDevice failed for volume \"pvc-1\" : rpc error: code = Internal desc = rbd image kube/csi-vol-9 is still being used",
-        ] {
+        {
+            let msg = "MountVolume.MountDevice failed for volume \"pvc-1\" : rpc error: code = Internal desc = rbd image kube/csi-vol-9 is still being used";
             let mut s = snapshot();
             s.nodes.push(node("node2", "True"));
             s.pvcs
@@ -1130,12 +1129,8 @@ mod tests {
                 "volumeAttributes": {"pool": "kube", "imageName": "csi-vol-9"}}}}),
             ));
             let p = with_claim(creating_pod("ns", "p", "node2", 5), "c");
-            let reason = if msg.starts_with("Multi") {
-                "FailedAttachVolume"
-            } else {
-                "FailedMount"
-            };
-            s.events.push(pod_event(&p, "Warning", reason, msg, 1));
+            s.events
+                .push(pod_event(&p, "Warning", "FailedMount", msg, 1));
             s.pods.push(p);
             let f = diagnose(&s);
             assert_eq!(

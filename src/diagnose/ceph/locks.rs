@@ -1,7 +1,8 @@
 //! `rbd.stale-lock`: an RBD image locked by a node that runs no live pod using it (e.g.
 //! the kubelet on node1 died holding `kubelet_lock_magic_node1`, and the pod that moved
 //! to node2 cannot map the image: "rbd: image ... is locked by other nodes"), and the
-//! lock story the `pod.volume-locked` finding tells when Ceph data is there.
+//! lock story the `pod.volume-locked` finding tells when Ceph data is there and the
+//! lock is not stale (a stale one is this finding's alone: one finding per cause).
 //!
 //! A lock counts as stale when:
 //! - it is Kubernetes' to judge: the image has a PV, or the lock is a kubelet's

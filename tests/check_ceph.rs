@@ -20,8 +20,11 @@ fn lab() -> &'static Lab {
 /// One test at a time: each asserts the exact set of finding ids.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The lab's findings once settled, without Ceph.
+/// The lab's findings once settled, without Ceph data.
 const BASE: &[&str] = &["node.notready", "pod.volume-locked"];
+
+/// With Ceph data: the stale lock is one finding (the stuck pod is its evidence).
+const CEPH_BASE: &[&str] = &["node.notready", "rbd.stale-lock"];
 
 fn findings(report: &Value) -> &[Value] {
     report["findings"]
@@ -94,8 +97,7 @@ fn wait_for_ids(
 
 /// The stuck state with Ceph as admin: the base findings and node1's stale lock.
 fn settled() -> (i32, Value) {
-    let mut want = BASE.to_vec();
-    want.push("rbd.stale-lock");
+    let want = CEPH_BASE.to_vec();
     wait_for_ids(
         &lab().ceph_admin(),
         &want,
@@ -123,13 +125,13 @@ fn locks(spec: &str) -> Vec<(String, String, String)> {
 }
 
 #[tokio::test]
-async fn stale_lock_is_found_in_ceph_and_named_in_the_stuck_pod() {
+async fn stale_lock_is_found_in_ceph_with_the_stuck_pod_as_evidence() {
     let _turn = SERIAL.lock().await;
     let (code, report) = settled();
     let all = text(&report);
     assert_eq!(code, 2, "{all}");
     assert_eq!(report["status"], "critical");
-    assert_eq!(findings(&report).len(), 3, "{all}");
+    assert_eq!(findings(&report).len(), 2, "{all}");
 
     let stale = &with("rbd.stale-lock", &report)[0];
     let object = stale["object"].as_str().unwrap_or_default();
@@ -169,8 +171,15 @@ async fn stale_lock_is_found_in_ceph_and_named_in_the_stuck_pod() {
             && evidence[3].ends_with(" on node2 (Pending)"),
         "{all}"
     );
+    // The stuck pod's own event, in this one finding.
+    assert!(
+        evidence[4].starts_with("pod default/index-api-")
+            && evidence[4].contains(" waits: FailedMount: ")
+            && evidence[4].ends_with("is locked by other nodes"),
+        "{all}"
+    );
     // node1's client died with its kubelet: nothing has the image open.
-    assert_eq!(evidence[4], "no watchers: no client has the image open");
+    assert_eq!(evidence[5], "no watchers: no client has the image open");
     let explanation = stale["explanation"].as_str().unwrap_or_default();
     assert!(
         explanation
@@ -188,30 +197,8 @@ async fn stale_lock_is_found_in_ceph_and_named_in_the_stuck_pod() {
         "{fix}"
     );
 
-    // The stuck pod's finding names the holder Ceph shows.
-    let pod = &with("pod.volume-locked", &report)[0];
-    assert_eq!(pod["node"], "node2");
-    let evidence = strings(&pod["evidence"]);
-    assert_eq!(
-        evidence[2],
-        format!(
-            "{spec}: lock '{cookie}' by {locker} at {address} (advisory, exclusive), held by node1 (NotReady), which runs no pod using it"
-        ),
-        "{all}"
-    );
-    let explanation = pod["explanation"].as_str().unwrap_or_default();
-    assert!(
-        explanation.contains(&format!(
-            "RBD image {spec} is still locked by node1, which no longer runs it (node1 is NotReady)"
-        )),
-        "{explanation}"
-    );
-    assert!(
-        pod["fix"]
-            .as_str()
-            .unwrap_or_default()
-            .contains(&format!("rbd lock rm {spec} '{cookie}' {locker}"))
-    );
+    // One finding per root cause: no second Critical finding for the stuck pod.
+    assert!(with("pod.volume-locked", &report).is_empty(), "{all}");
 }
 
 /// Removes the images it names when dropped, pass or fail.
@@ -239,8 +226,8 @@ async fn an_image_no_pv_references_is_an_orphan() {
         create.args(["create", spec, "--size", "16"]);
         Lab::run_ok(create);
     }
-    let mut want = BASE.to_vec();
-    want.extend(["rbd.stale-lock", "rbd.orphan-image"]);
+    let mut want = CEPH_BASE.to_vec();
+    want.push("rbd.orphan-image");
     let (code, report) = wait_for_ids(
         &lab().ceph_admin(),
         &want,
@@ -270,8 +257,7 @@ async fn an_image_no_pv_references_is_an_orphan() {
         "{all}"
     );
     drop(_cleanup);
-    let mut want = BASE.to_vec();
-    want.push("rbd.stale-lock");
+    let want = CEPH_BASE.to_vec();
     wait_for_ids(
         &lab().ceph_admin(),
         &want,
@@ -294,8 +280,8 @@ async fn a_user_that_may_not_blocklist_is_told_the_caps() {
         id: "kube",
         ..lab.ceph_admin()
     };
-    let mut want = BASE.to_vec();
-    want.extend(["rbd.stale-lock", "ceph.fence-denied"]);
+    let mut want = CEPH_BASE.to_vec();
+    want.push("ceph.fence-denied");
     let (code, report) = wait_for_ids(&kube, &want, Duration::ZERO, Duration::from_secs(60));
     let all = text(&report);
     assert_eq!(code, 2);

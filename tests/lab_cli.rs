@@ -74,6 +74,8 @@ fn detached_lab_env_status_and_down() {
     let s = String::from_utf8_lossy(&status.stdout).into_owned();
     assert!(status.status.success(), "{s}");
     assert!(s.contains("\"apiserver\":\"running\""), "{s}");
+    // The scenario's description, under its name.
+    assert!(s.contains("scenario:   healthy\n            "), "{s}");
 
     let root = runtime.join("kcops/lab").join(&name);
     let state: serde_json::Value =

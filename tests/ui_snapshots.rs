@@ -850,6 +850,11 @@ fn pods_pane() {
     assert_eq!(s.cell(POD_COLUMNS, "web-1", "STATUS"), "ContainerCreating");
     assert_eq!(s.cell(POD_COLUMNS, "web-1", "IP"), "<none>");
     assert_eq!(s.cell(POD_COLUMNS, "web-2", "STATUS"), "Terminating");
+    // A Running pod on the NotReady node3 is not shown as healthy.
+    assert_eq!(
+        s.cell(POD_COLUMNS, "kube-proxy-5xq8z", "STATUS"),
+        "Running (node NotReady)"
+    );
     assert_eq!(
         s.cell(POD_COLUMNS, "migrate-db-8k2lp", "STATUS"),
         "Init:0/1"
@@ -892,6 +897,13 @@ fn storage_pvc_pv_and_storageclass_views() {
     assert_eq!(s.cell(PVC_COLUMNS, "scratch", "STATUS"), "Pending");
     assert_eq!(s.cell(PVC_COLUMNS, "scratch", "VOLUME"), "");
     assert_eq!(s.cell(PVC_COLUMNS, "scratch", "STORAGECLASS"), "fast-nvme");
+    // A Released volume is seen beside the claims, without `:pv`.
+    assert!(
+        s.contains("Volumes without a claim")
+            && s.contains("legacy-rbd-pv  50Gi      Retain   Released"),
+        "{}",
+        s.text()
+    );
 
     let s = c.command("pv").draw();
     insta::assert_snapshot!("storage_pv", s.text());
@@ -1299,13 +1311,14 @@ fn filter_in_action() {
     assert!(s.contains("filter: web  ? help"), "{}", s.text());
     assert!(s.contains("Pods [all]  3/7 "), "{}", s.text());
 
-    // A regex, inverted: everything that is not Running.
+    // A regex, inverted: everything that is not Running (kube-proxy on the NotReady
+    // node3 shows `Running (node NotReady)`: not healthy, so it is listed).
     let s = c
         .keys("/")
         .press(KeyCode::Esc, KeyModifiers::NONE)
         .keys("/!^Running$")
         .draw();
-    assert!(s.contains("Pods [all]  4/7 "), "{}", s.text());
+    assert!(s.contains("Pods [all]  5/7 "), "{}", s.text());
     assert!(!s.contains("coredns"), "{}", s.text());
     assert!(s.contains(CRASHING), "{}", s.text());
 

@@ -17,12 +17,13 @@
 //! | `node.notready` | Critical (Warning when cordoned and drained) | Ready is False or Unknown |
 //! | `node.pressure` | Warning | Memory/Disk/PIDPressure is True |
 //! | `pod.crashloop` | Critical (system pod) / Warning | a container is in CrashLoopBackOff, or runs unready after 2+ restarts with a recent failed run (pod network agents: `net.cni-crashloop`) |
-//! | `pod.volume-locked` | Critical | a creating pod's newest mount event says the RBD image is locked / still in use / Multi-Attach (with Ceph data, names the lock holders and watchers) |
+//! | `pod.volume-locked` | Critical | a creating pod's newest mount event says the RBD image is locked / still in use (with Ceph data, names the lock holders and watchers); a lock Ceph shows as stale is `rbd.stale-lock`'s instead, with the pod as its evidence |
+//! | `pod.multi-attach`, `rbd.pool-missing`, `rbd.caps-denied`, `rbd.features-unsupported`, `rbd.secret-invalid`, `rbd.mon-unreachable`, `rbd.image-missing` | Critical | a mount or provisioning failure whose text names its cause: see [`volume_causes`] (a claim's ProvisioningFailed or a pod's FailedMount; a first mount's format of an empty image is normal) |
 //! | `pod.sandbox-failed` | Critical | pods on a node get FailedCreatePodSandBox with a message no `net.*` signature recognises; one finding per node, listing the pods |
 //! | `pod.stuck-creating` | Warning | other FailedMount/FailedAttachVolume events, or creating for 2 minutes |
 //! | `pod.unschedulable` | Warning | PodScheduled is False with reason Unschedulable |
 //! | `pod.terminating-stuck` | Warning | deleted more than 60s past its deadline on a NotReady or missing node |
-//! | `pvc.pending` | Warning | unbound for 1 minute, or a ProvisioningFailed event |
+//! | `pvc.pending` | Warning | unbound for 1 minute, or a ProvisioningFailed event no cause signature knows (quoted once per message, per-attempt image names ignored) |
 //! | `pv.released` | Info | a volume kept after its claim was deleted (with Ceph data, its image's state) |
 //! | `pv.failed` | Warning | reclaiming the volume failed (with Ceph data, its image's state) |
 //! | `workload.unavailable` | Critical (none ready) / Warning | fewer ready than desired for 2 minutes, not explained above |
@@ -42,6 +43,7 @@ mod nodes;
 mod pods;
 mod sources;
 mod storage;
+pub(crate) mod volume_causes;
 pub(crate) mod workloads;
 
 #[cfg(test)]

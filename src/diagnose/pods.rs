@@ -20,11 +20,12 @@ use crate::model::pod::{ContainerStatus, Pod};
 use k8s_openapi::api::core::v1::Event;
 use regex::Regex;
 
-use super::ceph::locks::pod_lock_story as lock_story;
+use super::ceph::locks::{pod_lock_story as lock_story, stale_locks};
 use super::index::{
     Index, at, event_line, pod_claims, pod_condition, pod_key, pod_node, pod_phase,
 };
 use super::network::{Handoff, SandboxFailure, signature::classify};
+use super::volume_causes::{self, Cause, Failing, Volume, is_first_format, normalized};
 use super::{Explained, Finding, Severity, cap_listed, span};
 use crate::model::pod_status::{pod_status, timestamp};
 use crate::model::rows::rbd_image;
@@ -119,7 +120,15 @@ pub fn check<'a>(
                 explained.insert(key);
             }
             Some(Failure::Locked(ev)) => {
-                out.push(volume_locked(pod, node, ev, s, ix));
+                // A stale lock Ceph shows is `rbd.stale-lock`'s, with this pod as its
+                // evidence: one finding per root cause.
+                if !covered_by_stale_lock(pod, ev, s, ix) {
+                    out.push(volume_locked(pod, node, ev, s, ix));
+                }
+                explained.insert(key);
+            }
+            Some(Failure::Cause(cause, evs)) => {
+                out.push(cause_finding(pod, node, &cause, evs, ix));
                 explained.insert(key);
             }
             Some(Failure::Mount(evs)) => {
@@ -382,6 +391,8 @@ fn creating_since(pod: &Pod) -> Option<jiff::Timestamp> {
 enum Failure<'a> {
     Sandbox(&'a Event),
     Locked(&'a Event),
+    /// A failure whose text names its cause, with its events (newest first, distinct).
+    Cause(Cause, Vec<&'a Event>),
     /// Other attach/mount failures, newest first, distinct messages.
     Mount(Vec<&'a Event>),
 }
@@ -396,8 +407,10 @@ fn is_sandbox_event(e: &Event) -> bool {
             && (message.contains("SetupNetwork") || message.contains("Failed to setup network")))
 }
 
+/// A mount failure, except the first mount's format of an empty image (normal).
 fn is_mount_event(e: &Event) -> bool {
     MOUNT_REASONS.contains(&e.reason.as_deref().unwrap_or_default())
+        && !is_first_format(e.message.as_deref().unwrap_or_default())
 }
 
 fn is_lock_event(e: &Event) -> bool {
@@ -414,6 +427,21 @@ fn creating_failure<'a>(pod: &Pod, ix: &Index<'a>) -> Option<Failure<'a>> {
         .find(|e| is_sandbox_event(e) || is_mount_event(e))?;
     if is_sandbox_event(newest) {
         return Some(Failure::Sandbox(newest));
+    }
+    if let Some(cause) = volume_causes::classify(newest.message.as_deref().unwrap_or_default()) {
+        let mut events: Vec<&Event> = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for e in warnings.into_iter().filter(|e| is_mount_event(e)) {
+            let m = e.message.as_deref().unwrap_or_default();
+            if events.len() < 3 && volume_causes::classify(m).as_ref() == Some(&cause) {
+                let n = normalized(m);
+                if !seen.contains(&n) {
+                    seen.push(n);
+                    events.push(e);
+                }
+            }
+        }
+        return Some(Failure::Cause(cause, events));
     }
     if is_lock_event(newest) {
         return Some(Failure::Locked(newest));
@@ -564,6 +592,48 @@ fn volume_locked(pod: &Pod, node: &str, ev: &Event, s: &Snapshot, ix: &Index) ->
             "See who holds it: `rbd lock ls {spec}` and `rbd status {spec}` (watchers). If the holder is a node that is down or no longer runs this pod, fence it (`ceph osd blocklist add <address from the lock list> 3600`: that one client, for an hour) and remove the lock (`rbd lock rm {spec} <lock id> <locker>`); never remove a lock whose holder still writes to the image. Then the mount succeeds on the next retry."
         )),
     }
+}
+
+/// Ceph shows a stale lock on the image the lock event is about.
+fn covered_by_stale_lock(pod: &Pod, ev: &Event, s: &Snapshot, ix: &Index) -> bool {
+    let message = ev.message.as_deref().unwrap_or_default();
+    let volumes = rbd_volumes(pod, ix);
+    let named = locked_image(message);
+    volumes
+        .iter()
+        .filter(|v| named.is_none_or(|n| n == v.image || n == format!("{}/{}", v.pool, v.image)))
+        .filter_map(|v| ix.image_use(v.pool, v.image))
+        .any(|u| !stale_locks(u, s, ix).is_empty())
+}
+
+/// A mount failure whose text names its cause: that cause's finding about the pod.
+fn cause_finding(pod: &Pod, node: &str, cause: &Cause, events: Vec<&Event>, ix: &Index) -> Finding {
+    let (ns, name) = pod_key(pod);
+    let volumes = rbd_volumes(pod, ix);
+    let message = events
+        .first()
+        .and_then(|e| e.message.as_deref())
+        .unwrap_or_default();
+    let volume = volumes
+        .iter()
+        .find(|v| message.contains(v.pv) || message.contains(v.image))
+        .or_else(|| volumes.first());
+    let volume = volume
+        .and_then(|v| Some((v, *ix.pvs.get(v.pv)?)))
+        .map(|(v, pv)| Volume::of_pv(pv, Some(&format!("{ns}/{}", v.claim))))
+        .unwrap_or_default();
+    volume_causes::finding(
+        cause,
+        Failing {
+            subject: ObjRef::namespaced("Pod", ns, name),
+            namespace: ns,
+            node: Some(node),
+            events,
+            volume,
+            context: Vec::new(),
+        },
+        ix,
+    )
 }
 
 fn stuck_creating(pod: &Pod, node: &str, events: &[&Event], ix: &Index) -> Finding {
@@ -1026,11 +1096,28 @@ mod tests {
     }
 
     #[test]
-    fn csi_still_in_use_and_multi_attach_are_locks() {
-        for msg in [
-            "MountVolume.MountDevice failed for volume \"pvc-1\" : rpc error: code = Internal desc = rbd image kube/csi-vol-9 is still being used",
-            "Multi-Attach error for volume \"pvc-1\" Volume is already exclusively attached to one node and can't be attached to another",
-        ] {
+    fn multi_attach_is_its_own_finding() {
+        let mut s = snapshot();
+        s.nodes.push(node("node2", "True"));
+        rbd_claim(&mut s, "ns", "c", "pvc-1", "img");
+        let p = with_claim(creating_pod("ns", "p", "node2", 5), "c");
+        s.events.push(pod_event(&p, "Warning", "FailedAttachVolume",
+            "Multi-Attach error for volume \"pvc-1\" Volume is already exclusively attached to one node and can't be attached to another", 1));
+        s.pods.push(p);
+        let f = diagnose(&s);
+        assert_eq!(ids(&f), [("pod.multi-attach", "Pod ns/p".to_string())]);
+        assert!(
+            f[0].explanation.contains("claim ns/c"),
+            "{}",
+            f[0].explanation
+        );
+        assert!(f[0].fix.contains("volumeattachment"), "{}", f[0].fix);
+    }
+
+    #[test]
+    fn csi_still_in_use_is_a_lock() {
+        {
+            let msg = "MountVolume.MountDevice failed for volume \"pvc-1\" : rpc error: code = Internal desc = rbd image kube/csi-vol-9 is still being used";
             let mut s = snapshot();
             s.nodes.push(node("node2", "True"));
             s.pvcs
@@ -1042,12 +1129,8 @@ mod tests {
                 "volumeAttributes": {"pool": "kube", "imageName": "csi-vol-9"}}}}),
             ));
             let p = with_claim(creating_pod("ns", "p", "node2", 5), "c");
-            let reason = if msg.starts_with("Multi") {
-                "FailedAttachVolume"
-            } else {
-                "FailedMount"
-            };
-            s.events.push(pod_event(&p, "Warning", reason, msg, 1));
+            s.events
+                .push(pod_event(&p, "Warning", "FailedMount", msg, 1));
             s.pods.push(p);
             let f = diagnose(&s);
             assert_eq!(

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Event, PersistentVolume, PersistentVolumeClaim}
 use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::index::{Index, at, event_line, is_warning, pod_claims, pod_node};
+use super::volume_causes::{self, Failing, Volume, classify, normalized};
 use super::{Finding, Severity, span};
 use crate::model::rows::{created, pvc_class, rbd_image};
 use crate::model::snapshot::Snapshot;
@@ -128,7 +129,14 @@ fn pending(
         .copied()
         .filter(|e| is_warning(e) && e.reason.as_deref() == Some("ProvisioningFailed"))
     {
-        if failed.len() < 3 && !failed.iter().any(|x| x.message == e.message) {
+        // One line per failure, not per attempt: the in-tree provisioner names a new
+        // image (`kubernetes-dynamic-pvc-<uuid>`) in each retry's message.
+        let m = normalized(e.message.as_deref().unwrap_or_default());
+        if failed.len() < 3
+            && !failed
+                .iter()
+                .any(|x| normalized(x.message.as_deref().unwrap_or_default()) == m)
+        {
             failed.push(e);
         }
     }
@@ -154,6 +162,29 @@ fn pending(
     )];
     let explanation;
     let fix;
+    // A failure whose text names its Ceph-side cause is that cause's finding.
+    if let Some(cause) = failed
+        .first()
+        .and_then(|e| classify(e.message.as_deref().unwrap_or_default()))
+    {
+        let events: Vec<&Event> = failed
+            .iter()
+            .copied()
+            .filter(|e| classify(e.message.as_deref().unwrap_or_default()).as_ref() == Some(&cause))
+            .collect();
+        return Some(volume_causes::finding(
+            &cause,
+            Failing {
+                subject: ObjRef::namespaced("PersistentVolumeClaim", ns, name),
+                namespace: ns,
+                node: None,
+                events,
+                volume: Volume::of_class(&format!("{ns}/{name}"), class_name, class),
+                context: evidence,
+            },
+            ix,
+        ));
+    }
     if !failed.is_empty() {
         evidence.extend(failed.iter().map(|e| event_line(e)));
         explanation = format!(
@@ -425,8 +456,14 @@ mod tests {
             msg,
             2,
         ));
-        let f = only(&s, "pvc.pending");
-        assert_eq!(f.len(), 1);
+        let f = diagnose(&s);
+        assert_eq!(
+            ids(&f),
+            [(
+                "rbd.caps-denied",
+                "PersistentVolumeClaim default/data-zk-0".to_string()
+            )]
+        );
         assert_eq!(
             f[0].evidence,
             [
@@ -435,12 +472,38 @@ mod tests {
                     ago(5)
                 ),
                 format!("ProvisioningFailed: {msg}"),
+                "Ceph user client.admin on pool <pool>".to_string(),
+                "Ceph: kcops does not read the caps of client.admin; `ceph auth get client.admin` shows them".to_string(),
             ]
         );
         assert!(
-            f[0].explanation.contains("capability"),
+            f[0].explanation.contains("not a lock"),
             "{}",
             f[0].explanation
+        );
+    }
+
+    #[test]
+    fn unclassified_provisioning_failure_is_pending() {
+        let mut s = snapshot();
+        s.storage_classes.push(rbd_class("Immediate"));
+        s.pvcs.push(claim("data-zk-0", None, 5));
+        let msg = "Failed to provision volume with StorageClass \"rbd\": something odd";
+        s.events.push(object_event(
+            "PersistentVolumeClaim",
+            "default",
+            "data-zk-0",
+            "Warning",
+            "ProvisioningFailed",
+            msg,
+            1,
+        ));
+        assert_eq!(
+            ids(&diagnose(&s)),
+            [(
+                "pvc.pending",
+                "PersistentVolumeClaim default/data-zk-0".to_string()
+            )]
         );
     }
 

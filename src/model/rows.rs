@@ -212,7 +212,19 @@ pub(crate) fn node_rows_counted(s: &Snapshot, counts: &HashMap<&str, usize>) -> 
         .iter()
         .map(|node| {
             let name = node.metadata.name.clone().unwrap_or_default();
-            let abnormal = node_abnormal_conditions(node);
+            let mut abnormal = node_abnormal_conditions(node);
+            // A node that is not Ready is never `ok`: its Ready condition leads.
+            let ready = node
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+                .map(|c| c.status.as_str());
+            let not_ready = match ready {
+                Some("True") => None,
+                Some(st) => Some(format!("Ready={st}")),
+                None => Some("Ready=Unknown".to_string()),
+            };
             NodeRow {
                 status: node_status(node),
                 roles: node_roles(node),
@@ -228,10 +240,14 @@ pub(crate) fn node_rows_counted(s: &Snapshot, counts: &HashMap<&str, usize>) -> 
                 pods: counts.get(name.as_str()).copied().unwrap_or(0),
                 age: age(created(&node.metadata), s.now),
                 created: created(&node.metadata),
-                conditions: if abnormal.is_empty() {
-                    "ok".to_string()
-                } else {
-                    abnormal.join(",")
+                conditions: match (not_ready, abnormal.is_empty()) {
+                    (None, true) => "ok".to_string(),
+                    (None, false) => abnormal.join(","),
+                    (Some(r), _) => {
+                        let mut all = vec![r.as_str()];
+                        all.append(&mut abnormal);
+                        all.join(",")
+                    }
                 },
                 name,
             }
@@ -949,7 +965,8 @@ mod tests {
         assert_eq!(rows[1].taints, "<none>");
         assert_eq!(rows[1].internal_ip, "<none>");
         assert_eq!(rows[1].pods, 2);
-        assert_eq!(rows[1].conditions, "ok");
+        // NotReady is never `ok`.
+        assert_eq!(rows[1].conditions, "Ready=Unknown");
         assert_eq!(rows[1].age, "<unknown>");
         assert_eq!(rows[2].status, "Unknown,SchedulingDisabled");
         assert_eq!(rows[2].roles, "<none>");

@@ -108,6 +108,19 @@ impl WizardOverlay {
         self.error = Some(error);
     }
 
+    /// The wizard's state in its title: running, or ended (and how): an ended wizard
+    /// takes no more input, whatever its last page showed.
+    fn state_label(&self) -> &'static str {
+        let failed =
+            self.error.is_some() || self.progress.last().is_some_and(|(r, _)| *r == Role::Error);
+        match (self.running, self.done, failed) {
+            (true, _, _) => " — running",
+            (_, true, true) => " — ended: not done",
+            (_, true, false) => " — ended: done",
+            _ => "",
+        }
+    }
+
     fn last_page(&self) -> usize {
         self.wizard
             .as_ref()
@@ -339,10 +352,24 @@ impl WizardOverlay {
                         theme.style(Role::Warning),
                     )));
                 }
-                for l in &self.dry_run {
-                    lines.push(Line::from(Span::styled(l.clone(), theme.style(Role::Info))));
+                // A dry-run is framed so it is never read as the run itself, and is
+                // not shown once the wizard ran or ended.
+                if !self.dry_run.is_empty() && !self.running && !self.done {
+                    lines.push(Line::from(Span::styled(
+                        "── dry-run (nothing was changed) ──",
+                        theme.style(Role::Muted),
+                    )));
+                    for l in &self.dry_run {
+                        lines.push(Line::from(Span::styled(l.clone(), theme.style(Role::Info))));
+                    }
+                    lines.push(Line::from(Span::styled(
+                        "── end of dry-run ──",
+                        theme.style(Role::Muted),
+                    )));
                 }
                 if self.typing
+                    && !self.running
+                    && !self.done
                     && let Some(Confirmation::TypedName(name)) = w.plan().map(|p| p.confirmation)
                 {
                     let field_key =
@@ -388,7 +415,7 @@ impl WizardOverlay {
                         theme.style(Role::KeyHint),
                     )));
                 }
-                format!(" {} ", w.title)
+                format!(" {}{} ", w.title, self.state_label())
             }
         };
         lines.extend(super::dialog::outcome_lines(
@@ -397,6 +424,12 @@ impl WizardOverlay {
             self.done.then_some(cancel.as_str()),
             theme,
         ));
+        if self.done {
+            lines.push(Line::from(Span::styled(
+                "This wizard has ended and takes no more input: open it again to retry.",
+                theme.style(Role::Muted),
+            )));
+        }
         // A title wider than the box (an image name at 80 columns) is cut in the
         // border: its whole text opens the page.
         if Span::raw(title.trim()).width() + 2 > usize::from(rect.width.saturating_sub(2)) {
@@ -687,6 +720,57 @@ mod tests {
         assert_eq!(rows("aaa bbb", 5), 2);
         assert_eq!(rows("abcdefghij", 4), 3);
         assert_eq!(rows("✓ a b c d e", 3), 3);
+    }
+
+    /// The wizard's text at 80x24, spaces kept, borders dropped.
+    fn screen(o: &WizardOverlay, k: &Keymap) -> String {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24))
+            .unwrap_or_else(|e| panic!("{e}"));
+        t.draw(|f| o.draw(f, f.area(), &Theme::no_color(), k, false))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let buf = t.backend().buffer();
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// A refused typed confirmation ends the wizard, and it looks ended: no field,
+    /// its state in the title; a dry-run is framed as one and gone once it ran.
+    #[test]
+    fn an_ended_wizard_looks_ended_and_a_dry_run_looks_like_one() {
+        let k = Keymap::default();
+        let mut o = overlay();
+        press(&mut o, &k, KeyCode::Right);
+        let id = o.id;
+        o.on_msg(WizardMsg::DryRun {
+            id,
+            result: Ok(vec!["would delete pod demo/web-0".to_string()]),
+        });
+        let s = screen(&o, &k);
+        assert!(s.contains("── dry-run (nothing was changed) ──"), "{s}");
+        assert!(s.contains("── end of dry-run ──"), "{s}");
+        for c in "web-9".chars() {
+            press(&mut o, &k, KeyCode::Char(c));
+        }
+        assert!(matches!(
+            press(&mut o, &k, KeyCode::Enter),
+            WizardCommand::Run(..)
+        ));
+        assert!(screen(&o, &k).contains("— running"));
+        o.on_msg(WizardMsg::Done {
+            id,
+            result: Err("refused: typed 'web-9', expected 'web-0'".to_string()),
+        });
+        let s = screen(&o, &k);
+        assert!(s.contains("— ended: not done"), "{s}");
+        assert!(s.contains("takes no more input"), "{s}");
+        assert!(!s.contains("Type web-0"), "{s}");
+        assert!(!s.contains("dry-run (nothing"), "{s}");
     }
 
     /// Issue 15 #2: on a plan page taller than an 80x24 window, the prompt that asks

@@ -382,9 +382,41 @@ impl Deriver {
             self.tally(&old, false);
         }
         self.pods = next;
+        // A pod on a NotReady node: its status is the node's last word, not a healthy
+        // verdict. Its STATUS says so and its colour follows the node's.
+        let not_ready: std::collections::HashSet<&str> = s
+            .nodes
+            .iter()
+            .filter(|n| rows::node_status(n).starts_with("NotReady"))
+            .filter_map(|n| n.metadata.name.as_deref())
+            .collect();
+        let status_col = Column::find(rows::PodRow::COLUMNS, ColumnKind::Status);
         TableModel {
             columns: rows::PodRow::COLUMNS.to_vec(),
-            rows: self.pods.iter().map(|e| e.row.clone()).collect(),
+            rows: self
+                .pods
+                .iter()
+                .map(|e| {
+                    let node = e.pod.spec.as_ref().and_then(|sp| sp.node_name.as_deref());
+                    match node {
+                        Some(n) if not_ready.contains(n) && e.row.tone != Tone::Error => {
+                            let mut row = TableRow::clone(&e.row);
+                            row.tone = Tone::Warning;
+                            // Only a healthy-looking status is qualified (`Running`):
+                            // others already say something is wrong.
+                            if e.row.tone == Tone::Ok
+                                && let Some(c) = status_col
+                                && let Some(cell) = row.cells.get_mut(c)
+                                && !cell.ends_with("(node NotReady)")
+                            {
+                                *cell = format!("{cell} (node NotReady)").into();
+                            }
+                            Arc::new(row)
+                        }
+                        _ => e.row.clone(),
+                    }
+                })
+                .collect(),
         }
     }
 }
@@ -442,6 +474,29 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// A Running pod on a NotReady node is not shown as healthy.
+    #[test]
+    fn pods_on_a_not_ready_node_follow_the_node() {
+        let mut s = Snapshot {
+            now: ts("2025-01-01T12:00:00Z"),
+            ..Default::default()
+        };
+        s.nodes.push(Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": "node1"},
+                "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}))
+            .unwrap_or_else(|e| panic!("{e}")),
+        ));
+        s.pods.push(pod("a", "p", "2025-01-01T11:00:00Z", 0));
+        let vm = Deriver::default().derive(s, ConnState::default(), 1, Vec::new());
+        assert_eq!(vm.pods.rows[0].tone, Tone::Warning);
+        assert!(
+            cells(&vm)[0].contains(&"Running (node NotReady)".to_string()),
+            "{:?}",
+            cells(&vm)
+        );
+        assert_eq!(vm.nodes.rows[0].tone, Tone::Error);
     }
 
     /// The deriver's reused rows are exactly what a fresh derivation makes.

@@ -144,6 +144,10 @@ pub async fn run(cmd: LabCommand) -> Result<i32> {
                 state.name, state.id, state.pid
             );
             println!("scenario:   {}", state.scenario);
+            // The scenario's own words on what it stages, as the format promises.
+            for line in textwrap::wrap(state.description.trim(), 66) {
+                println!("            {line}");
+            }
             println!("apiserver:  {}", state.api_server);
             println!("kubeconfig: {}", state.kubeconfig.display());
             match &state.ceph_mon {

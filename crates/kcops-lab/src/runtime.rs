@@ -47,6 +47,9 @@ pub struct LabState {
     pub id: u8,
     pub pid: u32,
     pub scenario: String,
+    /// The scenario's description, for `kcops lab status` (absent in older lab.json).
+    #[serde(default)]
+    pub description: String,
     pub api_server: String,
     pub kubeconfig: PathBuf,
     pub kubeconfig_readonly: PathBuf,
@@ -470,6 +473,7 @@ async fn run_with(
         id,
         pid: std::process::id(),
         scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
         api_server: server_url,
         kubeconfig: paths.kubeconfig(),
         kubeconfig_readonly: paths.kubeconfig_readonly(),

@@ -1,7 +1,8 @@
 //! `rbd.stale-lock`: an RBD image locked by a node that runs no live pod using it (e.g.
 //! the kubelet on node1 died holding `kubelet_lock_magic_node1`, and the pod that moved
 //! to node2 cannot map the image: "rbd: image ... is locked by other nodes"), and the
-//! lock story the `pod.volume-locked` finding tells when Ceph data is there.
+//! lock story the `pod.volume-locked` finding tells when Ceph data is there and the
+//! lock is not stale (a stale one is this finding's alone: one finding per cause).
 //!
 //! A lock counts as stale when:
 //! - it is Kubernetes' to judge: the image has a PV, or the lock is a kubelet's
@@ -52,7 +53,7 @@ pub(super) fn check(
         }
         let stale = stale_locks(u, s, ix);
         if !stale.is_empty() {
-            out.push(finding(u, &stale, fencing, ix));
+            out.push(finding(u, &stale, fencing, s, ix));
         }
     }
     out.len() - before
@@ -246,7 +247,13 @@ pub(crate) fn osd_caps(caps: Option<&str>) -> Option<String> {
     Some(caps[start..start + len].to_string())
 }
 
-fn finding(u: &ImageUse, stale: &[Stale], fencing: &FencePermission, ix: &Index) -> Finding {
+fn finding(
+    u: &ImageUse,
+    stale: &[Stale],
+    fencing: &FencePermission,
+    s: &Snapshot,
+    ix: &Index,
+) -> Finding {
     let spec = u.spec();
     let holders = holder_names(stale);
     let waiting = waiting_pods(u, &holders);
@@ -282,6 +289,25 @@ fn finding(u: &ImageUse, stale: &[Stale], fencing: &FencePermission, ix: &Index)
         pods.push("no pod uses the image".to_string());
     }
     evidence.extend(cap_listed(pods, "pods"));
+    // The stuck pods' own words: this finding is theirs too (no second finding).
+    for p in waiting.iter().take(3) {
+        let event = s
+            .pods
+            .iter()
+            .find(|q| {
+                q.metadata.namespace.as_deref() == Some(p.namespace.as_str())
+                    && q.metadata.name.as_deref() == Some(p.name.as_str())
+            })
+            .and_then(|q| ix.pod_warnings(q).into_iter().next());
+        if let Some(e) = event {
+            evidence.push(format!(
+                "pod {}/{} waits: {}",
+                p.namespace,
+                p.name,
+                super::super::index::event_line(e)
+            ));
+        }
+    }
     let watchers: Vec<String> = u.watchers.iter().map(watcher_line).collect();
     if watchers.is_empty() {
         evidence.push("no watchers: no client has the image open".to_string());
@@ -475,11 +501,10 @@ mod tests {
             ids(&all),
             [
                 ("node.notready", "Node node1".to_string()),
-                ("pod.volume-locked", "Pod default/index-api-x2".to_string()),
                 ("rbd.stale-lock", format!("RbdImage rbd/{IMG}")),
             ]
         );
-        let f = &all[2];
+        let f = &all[1];
         assert_eq!(f.severity, Severity::Critical);
         assert_eq!(f.node.as_deref(), Some("node1"));
         assert_eq!(f.namespace.as_deref(), Some("default"));
@@ -490,6 +515,7 @@ mod tests {
                 "lock 'kubelet_lock_magic_node1' by client.4150 at 198.18.1.11:0/5150 (advisory, exclusive)".to_string(),
                 format!("holder node1: Ready=Unknown since {} (NodeStatusUnknown)", ago(300)),
                 "pod default/index-api-x2 on node2 (Pending)".to_string(),
+                format!("pod default/index-api-x2 waits: FailedMount: MountVolume.WaitForAttach failed for volume \"pvc-1\" : rbd: image {IMG} is locked by other nodes"),
                 "no watchers: no client has the image open".to_string(),
             ]
         );
@@ -539,25 +565,33 @@ mod tests {
     }
 
     #[test]
-    fn volume_locked_names_the_holder_from_ceph() {
+    fn a_stale_lock_is_one_finding_with_the_stuck_pod_as_evidence() {
         let s = dead_kubelet_lock(false);
+        assert!(only(&s, "pod.volume-locked").is_empty());
+        let f = only(&s, "rbd.stale-lock");
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].evidence
+                .iter()
+                .any(|l| l.starts_with("pod default/index-api-x2 waits: FailedMount")),
+            "{:?}",
+            f[0].evidence
+        );
+    }
+
+    #[test]
+    fn without_ceph_data_the_pod_finding_names_the_likely_holder() {
+        let mut s = dead_kubelet_lock(false);
+        s.ceph = None;
         let f = only(&s, "pod.volume-locked");
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Critical);
-        assert_eq!(
-            f[0].evidence[2..],
-            [format!(
-                "rbd/{IMG}: lock 'kubelet_lock_magic_node1' by client.4150 at 198.18.1.11:0/5150 (advisory, exclusive), held by node1 (NotReady), which runs no pod using it"
-            )]
-        );
         assert!(
-            f[0].explanation.contains(&format!(
-                "RBD image rbd/{IMG} is still locked by node1, which no longer runs it (node1 is NotReady)"
-            )),
+            f[0].explanation
+                .contains("most likely node1, which is NotReady"),
             "{}",
             f[0].explanation
         );
-        assert!(f[0].fix.contains("Press `u`"), "{}", f[0].fix);
     }
 
     #[test]

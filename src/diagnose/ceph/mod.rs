@@ -8,7 +8,7 @@
 //! | `ceph.unreachable` | Critical | the last Ceph refresh failed (mons unreachable, timeout, auth refused) |
 //! | `ceph.health` | Critical (HEALTH_ERR) / Warning (HEALTH_WARN) | a health check that is not muted |
 //! | `ceph.fence-denied` | Warning (a stale lock exists) / Info | our Ceph user may not blocklist, so stale locks cannot be broken safely |
-//! | `rbd.stale-lock` | Critical (a pod waits for the image) / Warning | an image is locked by a node that runs no live pod using it ([`locks`]) |
+//! | `rbd.stale-lock` | Critical (a pod waits for the image) / Warning | an image is locked by a node that runs no live pod using it ([`locks`]); the waiting pods and their mount events are its evidence |
 //! | `rbd.orphan-image` | Info | a provisioner-named image no PV references ([`images`]) |
 //!
 //! The pod and storage checks also read this module: `pod.volume-locked`, `pv.released`

@@ -146,6 +146,17 @@ pub fn draw(
         for ev in finding.evidence.iter().take(4) {
             push("    > ", ev, Role::Muted);
         }
+        // Say that more exists: the hidden line may be the one that proves a fix safe.
+        if finding.evidence.len() > 4 {
+            push(
+                "    > ",
+                &format!(
+                    "+{} more (all of it on the Overview)",
+                    finding.evidence.len() - 4
+                ),
+                Role::Muted,
+            );
+        }
         push("    fix: ", &finding.fix, Role::Info);
     }
     let title = format!(" Host and findings ({}) ", net.findings.len());

@@ -2,10 +2,11 @@
 //! classes, one sub-view at a time, each with its own selection and sort.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::table::{self, TableState};
 use super::{DrawCtx, Pane, PaneId};
+use crate::model::columns::ColumnKind;
 use crate::ui::commands::Command;
 use crate::ui::keymap::Context;
 use crate::ui::view::{TableModel, ViewModel};
@@ -72,6 +73,20 @@ const COMMANDS: &[Command] = &[
     .unhinted(),
 ];
 
+/// Volumes no claim is bound to (Released, Available, Failed): the claims view shows
+/// them too, so a kept volume is seen without `:pv`.
+fn unclaimed_volumes(view: &ViewModel) -> TableModel {
+    let columns = view.pvs.columns.clone();
+    let rows = view
+        .pvs
+        .rows
+        .iter()
+        .filter(|r| r.text_of(&columns, ColumnKind::Status) != Some("Bound"))
+        .cloned()
+        .collect();
+    TableModel { columns, rows }
+}
+
 /// The sub-view shown and each sub-view's table state.
 #[derive(Debug, Default)]
 pub(crate) struct StoragePane {
@@ -121,15 +136,48 @@ impl Pane for StoragePane {
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
         let shown = self.shown;
+        let unclaimed = (shown == StorageView::Pvc)
+            .then(|| unclaimed_volumes(ctx.view))
+            .filter(|m| !m.rows.is_empty());
+        let (top, bottom) = match &unclaimed {
+            // The claims keep the room; the volumes get what they need, at most 40 %.
+            Some(m) => {
+                let wanted = u16::try_from(m.rows.len()).unwrap_or(u16::MAX) + 3;
+                let [t, b] = Layout::vertical([
+                    Constraint::Min(5),
+                    Constraint::Length(wanted.min((area.height * 2 / 5).max(4))),
+                ])
+                .areas(area);
+                (t, Some(b))
+            }
+            None => (area, None),
+        };
         let state = &mut self.tables[shown as usize];
         table::draw_titled(
             f,
-            area,
+            top,
             shown.title(),
             shown.kinds(),
             shown.model(ctx.view),
             state,
             ctx,
         );
+        if let (Some(model), Some(b)) = (unclaimed, bottom) {
+            let mut state = TableState::default();
+            state.refresh(&model, &Default::default(), None, ctx.now);
+            let unfocused = DrawCtx {
+                focused: false,
+                ..*ctx
+            };
+            table::draw_titled(
+                f,
+                b,
+                "Volumes without a claim (:pv to act on them)",
+                StorageView::Pv.kinds(),
+                &model,
+                &mut state,
+                &unfocused,
+            );
+        }
     }
 }

@@ -46,19 +46,21 @@ pub(crate) async fn check(ctx: &Ctx, pod: &Value, pv: &Value, node: &str) -> Res
     let features = match rbd::image_features(ceph.user_rbd(Some(node), user), &spec).await {
         Ok(f) => f,
         Err(e) => {
-            return Err(match rbd::cli_error(&e) {
-                Some(cli) if cli.is_not_found() => map_failed(
-                    pv_name,
-                    2,
-                    &format!(
-                        "rbd: sysfs write failed\n{SYSLOG_HINT}\nrbd: map failed: (2) No such \
-                         file or directory"
-                    ),
-                ),
-                Some(cli) => map_failed(pv_name, cli.errno().unwrap_or(1), cli.stderr()),
-                None => {
-                    format!("MountVolume.WaitForAttach failed for volume \"{pv_name}\" : {e:#}")
+            // `rbd map` fails in the kernel with the errno Ceph gave librbd here (the
+            // CLI's own log lines carry times and thread ids, which krbd does not print).
+            return Err(match rbd::cli_error(&e).and_then(|c| c.errno()) {
+                Some(errno) if !rbd::cli_error(&e).is_some_and(|c| c.is_timeout()) => {
+                    let why = nix::errno::Errno::from_raw(errno).desc();
+                    map_failed(
+                        pv_name,
+                        errno,
+                        &format!(
+                            "rbd: sysfs write failed\n{SYSLOG_HINT}\nrbd: map failed: ({errno}) \
+                             {why}"
+                        ),
+                    )
                 }
+                _ => format!("MountVolume.WaitForAttach failed for volume \"{pv_name}\" : {e:#}"),
             });
         }
     };

@@ -251,8 +251,10 @@ pub(super) fn check_selector(selector: &str) -> Result<(), String> {
 }
 
 pub(super) fn validate(s: &Scenario) -> Vec<Issue> {
-    let mut c = Checker::default();
-    c.ceph_users = s.ceph.users.iter().map(|u| u.id().to_string()).collect();
+    let mut c = Checker {
+        ceph_users: s.ceph.users.iter().map(|u| u.id().to_string()).collect(),
+        ..Default::default()
+    };
     c.ceph_users
         .extend(["admin".to_string(), "kube".to_string()]);
     check_ceph(&mut c, &s.ceph);

@@ -656,6 +656,58 @@ impl CephCluster {
     pub fn kube_keyring(&self) -> PathBuf {
         self.dir.join("ceph.client.kube.keyring")
     }
+    /// Keyring of `client.<id>` (admin and kube included), written by
+    /// [`CephCluster::apply_scenario`] for the scenario's users.
+    pub fn user_keyring(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("ceph.client.{id}.keyring"))
+    }
+
+    /// Creates the scenario's pools (replicated, `rbd pool init`) and users with their
+    /// caps (set again when the user exists: the scenario is the truth), each user's
+    /// keyring beside admin's. Idempotent, so a restarted lab keeps working.
+    pub async fn apply_scenario(&self, spec: &crate::scenario::CephSpec) -> Result<()> {
+        for pool in &spec.pools {
+            let pgs = pool.pgs.to_string();
+            self.step("ceph", &["osd", "pool", "create", &pool.name, &pgs])
+                .await?;
+            self.step("rbd", &["pool", "init", &pool.name]).await?;
+        }
+        for user in &spec.users {
+            let caps = user.caps.args();
+            let keyring = path_str(&self.user_keyring(user.id()))?;
+            let mut args: Vec<&str> = vec!["auth", "get-or-create", &user.name];
+            args.extend(caps.iter().map(String::as_str));
+            args.extend(["-o", keyring.as_str()]);
+            self.step("ceph", &args).await?;
+            // get-or-create keeps old caps of an existing user; `auth caps` replaces
+            // them (with none given, the user keeps none).
+            let mut set: Vec<&str> = vec!["auth", "caps", &user.name];
+            set.extend(caps.iter().map(String::as_str));
+            if caps.is_empty() {
+                set.extend(["mon", ""]);
+            }
+            self.step("ceph", &set).await?;
+            restrict(Path::new(&keyring))?;
+        }
+        for image in &spec.images {
+            let mut cmd = self.ceph_command("rbd");
+            cmd.env_remove("CEPH_ARGS");
+            let made = crate::rbd::create_image_with_features(
+                cmd,
+                &image.pool,
+                &image.name,
+                image.size_mb,
+                &image.features,
+            )
+            .await;
+            if let Err(e) = made
+                && !crate::rbd::cli_error(&e).is_some_and(|c| c.is_exists())
+            {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
     pub fn mon_addr(&self) -> SocketAddr {
         SocketAddr::V4(self.mon_addr)
     }

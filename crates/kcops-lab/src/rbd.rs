@@ -161,6 +161,58 @@ pub async fn create_image(cmd: Command, pool: &str, image: &str, size_mb: u64) -
     Ok(())
 }
 
+/// `rbd create --size <size_mb>M --image-feature <f> ... <pool>/<image>`: an image
+/// with exactly these features (e.g. `layering`, or rbd's defaults written out).
+pub async fn create_image_with_features(
+    cmd: Command,
+    pool: &str,
+    image: &str,
+    size_mb: u64,
+    features: &[String],
+) -> Result<()> {
+    check_arg("pool", pool)?;
+    check_arg("image", image)?;
+    let spec = format!("{pool}/{image}");
+    let size = format!("{size_mb}M");
+    let mut args = vec!["create", "--size", size.as_str()];
+    for f in features {
+        check_arg("image feature", f)?;
+        args.extend(["--image-feature", f.as_str()]);
+    }
+    args.push(&spec);
+    rbd(cmd, &args).await?;
+    Ok(())
+}
+
+/// The feature names of an image (`rbd info --format json`'s `features`).
+pub async fn image_features(cmd: Command, image_spec: &str) -> Result<Vec<String>> {
+    check_arg("image spec", image_spec)?;
+    #[derive(Deserialize, Default)]
+    struct Info {
+        #[serde(default)]
+        features: Vec<String>,
+    }
+    let out = rbd(cmd, &["info", "--format", "json", image_spec]).await?;
+    let info: Info = parse_json_or_empty(&out).context("cannot parse `rbd info --format json`")?;
+    Ok(info.features)
+}
+
+/// The bit of an RBD image feature (librbd's `RBD_FEATURE_*`), 0 for unknown names.
+pub fn feature_bit(name: &str) -> u64 {
+    match name {
+        "layering" => 1,
+        "striping" => 2,
+        "exclusive-lock" => 4,
+        "object-map" => 8,
+        "fast-diff" => 16,
+        "deep-flatten" => 32,
+        "journaling" => 64,
+        "data-pool" => 128,
+        "operations" => 256,
+        _ => 0,
+    }
+}
+
 /// `rbd rm <pool>/<image>`; fails with EBUSY while the image has watchers.
 pub async fn remove_image(cmd: Command, pool: &str, image: &str) -> Result<()> {
     check_arg("pool", pool)?;

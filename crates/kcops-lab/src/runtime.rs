@@ -351,6 +351,11 @@ async fn run_with(
                 .context("starting the lab's Ceph cluster")?,
         );
     }
+    if let Some(c) = &ceph {
+        c.apply_scenario(&scenario.ceph)
+            .await
+            .context("creating the scenario's Ceph pools and users")?;
+    }
     // On the lab bridge when there is one: reachable from the host and from inside
     // every lab namespace alike.
     let api_ip = net
@@ -399,6 +404,16 @@ async fn run_with(
             .as_ref()
             .map(|c| b64(&keyring_key(&c.kube_keyring())))
             .unwrap_or_default(),
+        ceph_secrets: ceph
+            .as_ref()
+            .map(|c| {
+                let ids = ["admin", "kube"]
+                    .into_iter()
+                    .chain(scenario.ceph.users.iter().map(|u| u.id()));
+                ids.map(|id| (id.to_string(), b64(&keyring_key(&c.user_keyring(id)))))
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let scenario = scenario.resolve(&values);
     let console_node = scenario.console_node().to_string();
@@ -441,6 +456,11 @@ async fn run_with(
     let ceph_access = ceph.as_ref().map(|c| CephAccess {
         conf: c.conf_path(),
         kube_keyring: c.kube_keyring(),
+        keyring_dir: c
+            .conf_path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
         monitors: c.mon_addr().to_string(),
         net: net.clone(),
     });

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::api::selectors::LabelSelector;
 use super::controllers::Ctx;
-use super::scenario::{EventType, ScaleKind, TimelineAction};
+use super::scenario::{DeleteObject, EventType, ScaleKind, TimelineAction};
 
 /// Where the lab publishes how far its story has played: a ConfigMap any client can
 /// read through the API, so the console says "the story is still playing" instead
@@ -81,6 +81,7 @@ fn action_name(action: &TimelineAction) -> String {
         TimelineAction::Uncordon(n) => format!("node {n} is uncordoned"),
         TimelineAction::Scale(s) => format!("{} is scaled to {}", s.name, s.replicas),
         TimelineAction::Event(e) => format!("event {}", e.reason),
+        TimelineAction::Delete(d) => format!("{} {} is deleted", d.kind, d.name),
         TimelineAction::Apply(o) => format!(
             "{} {} is applied",
             o["kind"].as_str().unwrap_or("an object"),
@@ -194,6 +195,7 @@ fn apply(ctx: &Ctx, action: &TimelineAction) -> anyhow::Result<()> {
             ctx.event(&involved, t, &e.reason, &e.message, "kubelet", None);
             Ok(())
         }
+        TimelineAction::Delete(d) => delete_object(ctx, d),
         TimelineAction::Apply(obj) => {
             let rt = ctx
                 .store
@@ -209,6 +211,24 @@ fn apply(ctx: &Ctx, action: &TimelineAction) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn delete_object(ctx: &Ctx, d: &DeleteObject) -> anyhow::Result<()> {
+    let rt = ctx
+        .store
+        .registry
+        .all()
+        .into_iter()
+        .find(|t| t.kind == d.kind)
+        .ok_or_else(|| anyhow::anyhow!("unknown kind {} in timeline delete", d.kind))?;
+    let ns = if rt.namespaced {
+        d.namespace.as_deref().unwrap_or("default")
+    } else {
+        ""
+    };
+    let grace = if d.force { Some(0) } else { None };
+    ctx.store.delete(&rt, ns, &d.name, grace, None)?;
+    Ok(())
 }
 
 fn find_object(ctx: &Ctx, kind: &str, ns: &str, name: &str) -> Option<Value> {

@@ -30,6 +30,8 @@ pub struct PodPlan {
     pub crash: Option<Crash>,
     pub sandbox_failure: Option<(String, String)>,
     pub mount_failure: Option<String>,
+    /// The staged mount failure's Event reason (`FailedMount`, `FailedAttachVolume`).
+    pub mount_failure_reason: String,
     /// Name of the etcd cluster token when this pod is an etcd member.
     pub etcd: Option<EtcdPlan>,
 }
@@ -688,25 +690,43 @@ impl PodWorker {
             let Some(spec) = rbd_image_spec(&pv) else {
                 continue;
             };
+            let mut failures = 0u32;
             loop {
                 let pod = self.check()?;
+                // The kubelet's volume operations back off exponentially (500ms
+                // doubling to 2m2s); the lab doubles its retry up to 16 times it.
+                let delay = self.ctx.knobs.mount_retry * (1 << failures.min(4));
                 if let Some(msg) = &plan.mount_failure {
-                    self.event(&pod, "Warning", "FailedMount", msg);
-                    self.wait(self.ctx.knobs.mount_retry).await?;
+                    self.event(&pod, "Warning", &plan.mount_failure_reason, msg);
+                    failures += 1;
+                    self.wait(delay).await?;
                     continue;
                 }
-                match self.lock_image(&spec).await {
+                if let Some(msg) = multi_attach(&self.ctx, &pod, &pv, &self.node) {
+                    self.ctx.event(
+                        &pod,
+                        "Warning",
+                        "FailedAttachVolume",
+                        &msg,
+                        "attachdetach-controller",
+                        None,
+                    );
+                    failures += 1;
+                    self.wait(delay).await?;
+                    continue;
+                }
+                let checked = match super::rbd_map::check(&self.ctx, &pod, &pv, &self.node).await {
+                    Ok(()) => self.lock_image(&spec).await.map_err(|msg| {
+                        format!("MountVolume.WaitForAttach failed for volume \"{pv_name}\" : {msg}")
+                    }),
+                    Err(msg) => Err(msg),
+                };
+                match checked {
                     Ok(()) => break,
                     Err(msg) => {
-                        self.event(
-                            &pod,
-                            "Warning",
-                            "FailedMount",
-                            &format!(
-                                "MountVolume.WaitForAttach failed for volume \"{pv_name}\" : {msg}"
-                            ),
-                        );
-                        self.wait(self.ctx.knobs.mount_retry).await?;
+                        self.event(&pod, "Warning", "FailedMount", &msg);
+                        failures += 1;
+                        self.wait(delay).await?;
                     }
                 }
             }
@@ -770,6 +790,33 @@ impl PodWorker {
             }
         }
     }
+}
+
+/// The attach/detach controller's refusal: a ReadWriteOnce volume already used by a
+/// running pod on another node cannot be attached here.
+fn multi_attach(ctx: &Ctx, pod: &Value, pv: &Value, node: &str) -> Option<String> {
+    let modes = pv["spec"]["accessModes"].as_array()?;
+    if modes.len() != 1 || modes[0] != "ReadWriteOnce" {
+        return None;
+    }
+    let ns = str_of(pod, &["metadata", "namespace"]);
+    let claim = str_of(pv, &["spec", "claimRef", "name"]);
+    let me = str_of(pod, &["metadata", "uid"]);
+    let elsewhere = ctx.store.list(&ctx.kinds.pods, Some(ns)).iter().any(|e| {
+        let other = e.value();
+        e.uid != me
+            && str_of(&other, &["spec", "nodeName"]) != node
+            && !str_of(&other, &["spec", "nodeName"]).is_empty()
+            && str_of(&other, &["status", "phase"]) == "Running"
+            && pvc_names(&other).iter().any(|(_, c)| c == claim)
+    });
+    elsewhere.then(|| {
+        format!(
+            "Multi-Attach error for volume \"{}\" Volume is already exclusively attached to one \
+             node and can't be attached to another",
+            str_of(pv, &["metadata", "name"])
+        )
+    })
 }
 
 /// `(volume name, claim name)` for each PVC volume of a pod.
@@ -879,6 +926,10 @@ pub fn plan_for(ctx: &Ctx, pod: &Value, pod_ip: &str, node_ip: &str, sandbox_id:
             .as_ref()
             .map(|f| (f.reason.clone(), values.render(&f.message)));
         plan.mount_failure = b.mount_failure.as_ref().map(|m| values.render(&m.message));
+        plan.mount_failure_reason = b
+            .mount_failure
+            .as_ref()
+            .map_or_else(|| "FailedMount".to_string(), |m| m.reason.clone());
     }
     if plan.logs.is_empty() && plan.crash.is_none() {
         plan.logs = vec![format!("{} started", info.name)];

@@ -7,6 +7,7 @@ pub(crate) mod cni;
 pub(crate) mod flannel;
 pub mod gc;
 pub mod kubelet;
+pub(crate) mod rbd_map;
 pub mod scheduler;
 pub(crate) mod statefulset;
 pub mod volumes;
@@ -106,6 +107,8 @@ impl Knobs {
 pub struct CephAccess {
     pub conf: PathBuf,
     pub kube_keyring: PathBuf,
+    /// Where `ceph.client.<id>.keyring` of every user lives.
+    pub keyring_dir: PathBuf,
     pub monitors: String,
     pub net: Option<Arc<super::netns::LabNet>>,
 }
@@ -121,6 +124,20 @@ impl CephAccess {
         cmd.env("CEPH_CONF", &self.conf);
         cmd.args(["--id", "kube", "--keyring"])
             .arg(&self.kube_keyring);
+        cmd
+    }
+
+    /// An `rbd` command as `client.<id>` with its keyring, in `node`'s namespace if
+    /// given: what a kubelet or provisioner does with a StorageClass's user. A user
+    /// Ceph does not know has no keyring, and Ceph refuses it as it would.
+    pub fn user_rbd(&self, node: Option<&str>, id: &str) -> std::process::Command {
+        let mut cmd = match (&self.net, node) {
+            (Some(net), Some(node)) => net.command(node, "rbd"),
+            _ => std::process::Command::new("rbd"),
+        };
+        cmd.env("CEPH_CONF", &self.conf);
+        cmd.args(["--id", id, "--keyring"])
+            .arg(self.keyring_dir.join(format!("ceph.client.{id}.keyring")));
         cmd
     }
 
@@ -498,5 +515,73 @@ mod event_name_tests {
             names.windows(2).all(|w| w[0] < w[1]),
             "same-length hex sorts as time"
         );
+    }
+}
+
+#[cfg(test)]
+mod event_aggregation_tests {
+    use super::*;
+
+    fn ctx() -> anyhow::Result<Ctx> {
+        let scenario = crate::scenario::parse("name: t\nnodes: [{name: master}]\n", "t.yaml")?;
+        let root = std::env::temp_dir().join(format!("kcops-events-{}", std::process::id()));
+        Ctx::new(
+            Arc::new(Store::new(100)),
+            Arc::new(LogStore::default()),
+            Knobs::default(),
+            scenario,
+            None,
+            HashMap::new(),
+            crate::paths::LabPaths {
+                name: "t".into(),
+                root,
+            },
+            1,
+        )
+    }
+
+    /// As client-go's event recorder: the same object, reason and message fold into one
+    /// Event whose count and lastTimestamp grow; another message is its own Event.
+    #[test]
+    fn repeated_events_fold_into_one_with_a_count() -> anyhow::Result<()> {
+        let ctx = ctx()?;
+        let pvc = json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1",
+            "metadata": {"name": "orders-db-data", "namespace": "default", "uid": "u-1"}});
+        let msg = "Failed to provision volume with StorageClass \"ssd\": failed to create rbd \
+                   image: exit status 2, command output: rbd: error opening pool 'ssd': (2) No \
+                   such file or directory";
+        for _ in 0..5 {
+            ctx.event(
+                &pvc,
+                "Warning",
+                "ProvisioningFailed",
+                msg,
+                "persistentvolume-controller",
+                None,
+            );
+        }
+        ctx.event(
+            &pvc,
+            "Warning",
+            "ProvisioningFailed",
+            "other",
+            "persistentvolume-controller",
+            None,
+        );
+        let events: Vec<Value> = ctx
+            .store
+            .list(&ctx.kinds.events, Some("default"))
+            .iter()
+            .map(|e| e.value())
+            .collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        let folded = events
+            .iter()
+            .find(|e| e["message"] == msg)
+            .ok_or_else(|| anyhow::anyhow!("no folded event"))?;
+        assert_eq!(folded["count"], 5);
+        assert_eq!(folded["involvedObject"]["name"], "orders-db-data");
+        assert!(folded["lastTimestamp"].as_str() >= folded["firstTimestamp"].as_str());
+        Ok(())
     }
 }

@@ -91,6 +91,9 @@ pub async fn reconcile(ctx: &Arc<Ctx>) {
         if !RBD_PROVISIONERS.contains(&provisioner.as_str()) {
             continue;
         }
+        if !backoff().due(&entry.uid) {
+            continue;
+        }
         let fresh = in_flight()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -109,6 +112,84 @@ pub async fn reconcile(ctx: &Arc<Ctx>) {
     }
     for pv in &pvs {
         reclaim(ctx, pv);
+    }
+}
+
+/// The in-tree provisioner's image creation, as the class's `adminId` with its
+/// keyring after reading `adminSecretName`: the error is worded as the plugin words it
+/// (the `rbd` CLI's own output, no image name), so repeats fold into one Event.
+async fn create_image(
+    ctx: &Ctx,
+    ceph: &super::CephAccess,
+    sc: &Value,
+    pool: &str,
+    image: &str,
+    size_mb: u64,
+) -> Result<(), String> {
+    let params = &sc["parameters"];
+    let admin = params["adminId"].as_str().unwrap_or("admin");
+    if let Some(secret) = params["adminSecretName"].as_str() {
+        let ns = params["adminSecretNamespace"].as_str().unwrap_or("default");
+        if ctx.store.get(&ctx.kinds.secrets, ns, secret).is_none() {
+            return Err(format!(
+                "failed to get admin secret from [\"{ns}\"/\"{secret}\"]: failed to get secret \
+                 from [\"{ns}\"/\"{secret}\"]: secrets \"{secret}\" not found"
+            ));
+        }
+    }
+    let cmd = if admin == "admin" {
+        ceph.admin_rbd()
+    } else {
+        ceph.user_rbd(None, admin)
+    };
+    // The in-tree plugin creates format 2 images with `layering` only.
+    let features = vec!["layering".to_string()];
+    rbd::create_image_with_features(cmd, pool, image, size_mb, &features)
+        .await
+        .map_err(|e| match rbd::cli_error(&e) {
+            Some(cli) => format!(
+                "failed to create rbd image: exit status {}, command output: {}",
+                cli.errno().unwrap_or(1),
+                cli.stderr()
+            ),
+            None => format!("failed to create rbd image: {e:#}"),
+        })
+}
+
+/// Per-claim retry back-off after a failed provisioning, doubling from 1 s to 32 s
+/// (the external provisioner's exponential back-off, shortened for a lab): a class
+/// that cannot work yields one Event with a growing count, not a storm.
+struct Backoff {
+    next: Mutex<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+}
+
+fn backoff() -> &'static Backoff {
+    static B: OnceLock<Backoff> = OnceLock::new();
+    B.get_or_init(|| Backoff {
+        next: Mutex::new(std::collections::HashMap::new()),
+    })
+}
+
+impl Backoff {
+    fn due(&self, uid: &str) -> bool {
+        let next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        next.get(uid)
+            .is_none_or(|(_, at)| std::time::Instant::now() >= *at)
+    }
+    fn note_failure(&self, uid: &str) {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let failures = next.get(uid).map_or(0, |(n, _)| *n);
+        let delay = std::time::Duration::from_secs(1 << failures.min(5));
+        next.insert(
+            uid.to_string(),
+            (failures + 1, std::time::Instant::now() + delay),
+        );
+    }
+    fn forget(&self, uid: &str) {
+        self.next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(uid);
     }
 }
 
@@ -135,14 +216,12 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
     } else {
         request
     };
+    let class = str_of(sc, &["metadata", "name"]).to_string();
     let monitors: Vec<String> = match &ctx.ceph {
         Some(c) => {
-            if let Err(e) = rbd::create_image(c.admin_rbd(), &pool, &image, size_mb(&request)).await
-            {
-                let msg = format!(
-                    "Failed to provision volume with StorageClass \"{}\": failed to create rbd image: {e:#}",
-                    str_of(sc, &["metadata", "name"])
-                );
+            if let Err(why) = create_image(ctx, c, sc, &pool, &image, size_mb(&request)).await {
+                let msg =
+                    format!("Failed to provision volume with StorageClass \"{class}\": {why}");
                 ctx.event(
                     pvc,
                     "Warning",
@@ -151,6 +230,7 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
                     "persistentvolume-controller",
                     None,
                 );
+                backoff().note_failure(uid);
                 return;
             }
             c.monitors.split(',').map(str::to_string).collect()
@@ -162,11 +242,16 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
             .map(str::to_string)
             .collect(),
     };
+    backoff().forget(uid);
     let pv_name = format!("pvc-{uid}");
     let user = sc["parameters"]["userId"].as_str().unwrap_or("kube");
     let secret = sc["parameters"]["userSecretName"]
         .as_str()
         .unwrap_or("ceph-secret-user");
+    let mut secret_ref = json!({"name": secret});
+    if let Some(ns) = sc["parameters"]["userSecretNamespace"].as_str() {
+        secret_ref["namespace"] = json!(ns);
+    }
     let mut pv = json!({
         "apiVersion": "v1",
         "kind": "PersistentVolume",
@@ -178,7 +263,7 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
             "storageClassName": sc["metadata"]["name"].clone(),
             "volumeMode": "Filesystem",
             "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": pvc["metadata"]["namespace"].clone(), "name": pvc["metadata"]["name"].clone(), "uid": uid},
-            "rbd": {"monitors": monitors, "image": image, "pool": pool, "user": user, "keyring": "/etc/ceph/keyring", "secretRef": {"name": secret}, "fsType": sc["parameters"]["fsType"].as_str().unwrap_or("ext4")},
+            "rbd": {"monitors": monitors, "image": image, "pool": pool, "user": user, "keyring": "/etc/ceph/keyring", "secretRef": secret_ref, "fsType": sc["parameters"]["fsType"].as_str().unwrap_or("ext4")},
         },
     });
     crate::api::defaults::apply("PersistentVolume", &mut pv);

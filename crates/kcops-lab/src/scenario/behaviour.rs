@@ -205,5 +205,13 @@ pub(super) fn default_sandbox_reason() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MountFailure {
+    /// The Event's reason: `FailedMount` (the kubelet's, default) or
+    /// `FailedAttachVolume` (the attach/detach controller's, e.g. Multi-Attach).
+    #[serde(default = "default_mount_reason")]
+    pub reason: String,
     pub message: String,
+}
+
+fn default_mount_reason() -> String {
+    "FailedMount".to_string()
 }

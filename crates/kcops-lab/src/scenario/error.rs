@@ -35,6 +35,9 @@ pub enum ScenarioError {
         path: String,
         message: String,
     },
+    /// Several problems in one file, in the order of their lines, one per line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<ScenarioError>),
 }
 
 pub(super) fn path_prefix(path: &str) -> String {

@@ -25,22 +25,27 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde_json::Value;
 
 mod behaviour;
+mod ceph;
 mod error;
 mod host;
 mod locate;
 mod placeholders;
 mod schema;
+mod strict;
 mod timeline;
 mod validate;
 mod values;
 
 pub use behaviour::*;
+pub use ceph::*;
 pub use error::*;
 pub use host::*;
 #[allow(unused_imports)]
 use locate::*;
 pub use placeholders::*;
 pub use schema::*;
+#[allow(unused_imports)]
+use strict::*;
 pub use timeline::*;
 #[allow(unused_imports)]
 use validate::*;
@@ -55,7 +60,7 @@ mod tests;
 
 /// The scenarios shipped with kcops, embedded so that `kcops lab up --scenario healthy`
 /// works from any directory, not only from a source checkout.
-pub(super) const BUILTINS: [(&str, &str); 9] = [
+pub(super) const BUILTINS: [(&str, &str); 10] = [
     (
         "healthy",
         include_str!(concat!(
@@ -113,6 +118,13 @@ pub(super) const BUILTINS: [(&str, &str); 9] = [
         )),
     ),
     (
+        "rbd-failures",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/rbd-failures.yaml"
+        )),
+    ),
+    (
         "kubeadm",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -122,7 +134,7 @@ pub(super) const BUILTINS: [(&str, &str); 9] = [
 ];
 
 /// Names of the built-in scenarios, in the order `BUILTINS` lists them.
-pub(super) const BUILTIN_NAMES: [&str; 9] = [
+pub(super) const BUILTIN_NAMES: [&str; 10] = [
     BUILTINS[0].0,
     BUILTINS[1].0,
     BUILTINS[2].0,
@@ -132,6 +144,7 @@ pub(super) const BUILTIN_NAMES: [&str; 9] = [
     BUILTINS[6].0,
     BUILTINS[7].0,
     BUILTINS[8].0,
+    BUILTINS[9].0,
 ];
 
 /// Where the built-in files live in the source tree; used as the file name in error
@@ -195,18 +208,33 @@ pub fn parse(text: &str, source: &str) -> Result<Scenario, ScenarioError> {
         ));
     }
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = path_from_serde(err.path());
-        let inner = err.into_inner();
-        let (line, column) = inner
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        invalid(source, line, column, path, yaml_message(&inner))
-    })?;
-    if let Some(issue) = validate(&scenario).into_iter().next() {
+    let typed: Result<Scenario, _> = serde_path_to_error::deserialize(de);
+    let mut errors = Vec::new();
+    let scenario = match typed {
+        Ok(s) => Some(s),
+        Err(err) => {
+            let path = path_from_serde(err.path());
+            let inner = err.into_inner();
+            let (line, column) = inner
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            errors.push(invalid(source, line, column, path, yaml_message(&inner)));
+            None
+        }
+    };
+    // Everything else wrong in the file, not only the first: the semantic checks when
+    // the schema parsed, the manifests' strict field checks in any case.
+    let issues = match &scenario {
+        Some(s) => validate(s),
+        None => match serde_yaml_ng::from_str::<Value>(text) {
+            Ok(raw) => validate_raw_objects(&raw),
+            Err(_) => Vec::new(),
+        },
+    };
+    for issue in issues {
         let (line, column) = locate_best(text, &issue.path);
-        return Err(invalid(
+        errors.push(invalid(
             source,
             line,
             column,
@@ -214,5 +242,15 @@ pub fn parse(text: &str, source: &str) -> Result<Scenario, ScenarioError> {
             issue.message,
         ));
     }
-    Ok(scenario)
+    match (scenario, errors.len()) {
+        (Some(s), 0) => Ok(s),
+        (_, 1) => Err(errors.remove(0)),
+        _ => {
+            errors.sort_by_key(|e| match e {
+                ScenarioError::Invalid { line, column, .. } => (*line, *column),
+                _ => (0, 0),
+            });
+            Err(ScenarioError::Many(errors))
+        }
+    }
 }

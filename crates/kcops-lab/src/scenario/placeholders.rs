@@ -17,7 +17,13 @@ pub struct LabValues {
     /// `{{lab.cephKubeSecret}}`: client.kube's key, base64-encoded for a Secret's
     /// `data`.
     pub ceph_kube_secret: String,
+    /// `{{lab.cephSecret.<id>}}`: the key of `client.<id>` (a user of the scenario's
+    /// `ceph.users`, or `admin`/`kube`), base64-encoded for a Secret's `data`.
+    pub ceph_secrets: BTreeMap<String, String>,
 }
+
+/// The prefix of `{{lab.cephSecret.<id>}}`.
+pub const CEPH_SECRET_PREFIX: &str = "lab.cephSecret.";
 
 /// Placeholders a scenario may use anywhere placeholders are expanded.
 pub const LAB_PLACEHOLDERS: [&str; 4] = [
@@ -46,7 +52,11 @@ impl LabValues {
             "lab.apiServer" => &self.api_server,
             "lab.cephAdminSecret" => &self.ceph_admin_secret,
             "lab.cephKubeSecret" => &self.ceph_kube_secret,
-            _ => return None,
+            other => {
+                return other
+                    .strip_prefix(CEPH_SECRET_PREFIX)
+                    .and_then(|id| self.ceph_secrets.get(id).cloned());
+            }
         };
         Some(v.clone())
     }

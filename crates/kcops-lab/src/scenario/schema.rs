@@ -42,6 +42,9 @@ pub struct Scenario {
     /// `<host root>/usr/bin/kubeadm`) initialises the cluster or joins a node.
     #[serde(default)]
     pub kubeadm: bool,
+    /// Pools and users (with caps) the lab creates in its Ceph cluster.
+    #[serde(default)]
+    pub ceph: CephSpec,
 }
 
 /// The lab kubelet's settings a scenario may change.
@@ -170,6 +173,11 @@ pub struct NodeSpec {
     /// The node's host root.
     #[serde(default)]
     pub host: HostSpec,
+    /// RBD image features this node's kernel client maps (`[layering]` for an old
+    /// 3.x kernel); an image with more fails to map with the kernel's "feature set
+    /// mismatch". Absent: every feature.
+    #[serde(default)]
+    pub rbd_kernel_features: Option<Vec<String>>,
 }
 
 pub(super) fn yes() -> bool {

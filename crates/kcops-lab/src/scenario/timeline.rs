@@ -37,6 +37,22 @@ pub enum TimelineAction {
     Event(EventSpec),
     /// A manifest, created or replaced.
     Apply(Value),
+    /// Any object deleted, as `kubectl delete <kind> <name>` (a Secret, a class, ...).
+    Delete(DeleteObject),
+}
+
+/// `delete: {kind: Secret, namespace: default, name: ceph-secret-user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeleteObject {
+    pub kind: String,
+    /// Leave it out for cluster-scoped kinds; namespaced kinds default to `default`.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Grace period 0, as `--force --grace-period=0`.
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -110,7 +126,7 @@ pub enum EventType {
 // deserialized by hand: serde's `flatten` does not work with `deny_unknown_fields`,
 // and a hand-written key seed lets "two actions" be reported at the second key's line.
 
-pub(super) const ACTION_KEYS: [&str; 7] = [
+pub(super) const ACTION_KEYS: [&str; 8] = [
     "setNodeReady",
     "deletePods",
     "cordon",
@@ -118,8 +134,9 @@ pub(super) const ACTION_KEYS: [&str; 7] = [
     "scale",
     "event",
     "apply",
+    "delete",
 ];
-pub(super) const ENTRY_KEYS: [&str; 9] = [
+pub(super) const ENTRY_KEYS: [&str; 10] = [
     "at",
     "waitFor",
     "setNodeReady",
@@ -129,6 +146,7 @@ pub(super) const ENTRY_KEYS: [&str; 9] = [
     "scale",
     "event",
     "apply",
+    "delete",
 ];
 
 pub(super) enum EntryKey {
@@ -212,6 +230,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
                         "uncordon" => TimelineAction::Uncordon(map.next_value()?),
                         "scale" => TimelineAction::Scale(map.next_value()?),
                         "event" => TimelineAction::Event(map.next_value()?),
+                        "delete" => TimelineAction::Delete(map.next_value()?),
                         _ => TimelineAction::Apply(map.next_value()?),
                     });
                 }

@@ -14,10 +14,12 @@ pub(super) struct Issue {
 #[derive(Default)]
 pub(super) struct Checker {
     issues: Vec<Issue>,
+    /// Ids of the Ceph users the scenario declares, for `{{lab.cephSecret.<id>}}`.
+    ceph_users: BTreeSet<String>,
 }
 
 impl Checker {
-    fn fail(&mut self, path: Vec<Seg>, message: impl Into<String>) {
+    pub(super) fn fail(&mut self, path: Vec<Seg>, message: impl Into<String>) {
         self.issues.push(Issue {
             path,
             message: message.into(),
@@ -27,7 +29,10 @@ impl Checker {
     fn placeholders(&mut self, path: Vec<Seg>, text: &str, pod_allowed: bool) {
         for name in placeholders(text) {
             let known = LAB_PLACEHOLDERS.contains(&name)
-                || (pod_allowed && POD_PLACEHOLDERS.contains(&name));
+                || (pod_allowed && POD_PLACEHOLDERS.contains(&name))
+                || name
+                    .strip_prefix(CEPH_SECRET_PREFIX)
+                    .is_some_and(|id| self.ceph_users.contains(id));
             if known {
                 continue;
             }
@@ -246,7 +251,13 @@ pub(super) fn check_selector(selector: &str) -> Result<(), String> {
 }
 
 pub(super) fn validate(s: &Scenario) -> Vec<Issue> {
-    let mut c = Checker::default();
+    let mut c = Checker {
+        ceph_users: s.ceph.users.iter().map(|u| u.id().to_string()).collect(),
+        ..Default::default()
+    };
+    c.ceph_users
+        .extend(["admin".to_string(), "kube".to_string()]);
+    check_ceph(&mut c, &s.ceph);
     if !is_dns_subdomain(&s.name) {
         c.fail(
             vec![key("name")],
@@ -278,6 +289,7 @@ pub(super) fn validate(s: &Scenario) -> Vec<Issue> {
     let mut objects = BTreeSet::new();
     for (i, object) in s.objects.iter().enumerate() {
         let path = vec![key("objects"), Seg::Index(i)];
+        check_fields(&mut c, &path, object);
         if let Some(id) = c.manifest(&path, object)
             && !objects.insert(id.clone())
         {
@@ -409,9 +421,31 @@ pub(super) fn validate(s: &Scenario) -> Vec<Issue> {
                     );
                 }
             }
+            TimelineAction::Delete(d) => {
+                let base = extend(&path, key("delete"));
+                if d.kind.is_empty() {
+                    c.fail(extend(&base, key("kind")), "kind is empty");
+                }
+                if d.name.is_empty() {
+                    c.fail(extend(&base, key("name")), "name is empty");
+                }
+            }
             TimelineAction::Apply(object) => {
+                check_fields(&mut c, &extend(&path, key("apply")), object);
                 c.manifest(&extend(&path, key("apply")), object);
             }
+        }
+    }
+    c.issues
+}
+
+/// The strict field checks of `objects` in a document whose scenario keys did not
+/// parse, so a typo in a manifest is reported beside the schema error.
+pub(super) fn validate_raw_objects(raw: &Value) -> Vec<Issue> {
+    let mut c = Checker::default();
+    if let Some(objects) = raw.get("objects").and_then(Value::as_array) {
+        for (i, object) in objects.iter().enumerate() {
+            check_fields(&mut c, &[key("objects"), Seg::Index(i)], object);
         }
     }
     c.issues

@@ -84,6 +84,8 @@ struct PodEntry {
     stale: bool,
     /// Counted on its node (bound, and not Succeeded or Failed).
     occupies_node: bool,
+    /// Owned by a DaemonSet: where the Network pane looks for the CNI agents.
+    daemon: bool,
 }
 
 impl PodEntry {
@@ -106,6 +108,13 @@ impl PodEntry {
             row: Arc::new(TableRow::new(row.into_cells(), key, tone, age)),
             stale,
             occupies_node,
+            daemon: pod
+                .metadata
+                .owner_references
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o.kind == "DaemonSet"),
         }
     }
 
@@ -297,7 +306,13 @@ impl Deriver {
             })
             .count();
         let sources = snapshot.sources.clone();
-        let network = network::summarize(&snapshot, &findings);
+        let daemon_pods: Vec<Arc<Pod>> = self
+            .pods
+            .iter()
+            .filter(|e| e.daemon)
+            .map(|e| e.pod.clone())
+            .collect();
+        let network = network::summarize_with(&snapshot, &daemon_pods, &findings);
         let network_nodes = network::table_model(&network);
         let ceph = ceph::derive(&snapshot);
         let members = members::derive(&snapshot);
@@ -499,6 +514,7 @@ mod tests {
             };
             assert_eq!(node_cells(&inc), node_cells(&fresh));
             assert_eq!(inc.summary.nodes_ready, fresh.summary.nodes_ready);
+            assert_eq!(format!("{:?}", inc.network), format!("{:?}", fresh.network));
             assert_eq!(inc.summary.pods_by_status, fresh.summary.pods_by_status);
         };
         check(&s, &mut d);

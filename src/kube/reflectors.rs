@@ -252,7 +252,7 @@ impl<K: Resource> OrderedStore<K> {
             Event::InitApply(obj) if !s.listed => {
                 s.append(obj);
                 let n = s.items.len();
-                n == 1 || n % FIRST_LIST_PROGRESS == 0
+                n == 1 || n.is_multiple_of(FIRST_LIST_PROGRESS)
             }
             Event::InitApply(obj) => {
                 s.relist.get_or_insert_with(Vec::new).push(Arc::new(obj));

@@ -28,7 +28,13 @@
 //! Knobs (environment): `KUBECONFIG` (required), `KCOPS_BIN` (default: the `kcops`
 //! built with this bench), `KCOPS_BENCH_SAMPLES` (100), `KCOPS_BENCH_CHURN` (50 pod
 //! updates/s), `KCOPS_BENCH_OUT` (default `target/bench/console.json`),
-//! `KCOPS_BENCH_KUBECTL_RUNS` (3).
+//! `KCOPS_BENCH_KUBECTL_RUNS` (3), `KCOPS_BENCH_CHURN_SECS` (12: each pane's CPU
+//! measurement under the driven 20/s and 100/s churn), `KDASH_BIN` (optional: kdash
+//! as a baseline, never vendored).
+//!
+//! Also measured: the list floor (every page of the pod list, `limit=500`, not
+//! decoded), key to screen on the Pods pane (moves, pages, sort, filter keystrokes),
+//! and lost events (markers that never appear or never leave the screen).
 #![allow(unsafe_code)] // sysconf and wait4 (rusage of the measured child): the bench's only libc calls.
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -211,48 +211,57 @@ pub(crate) fn node_rows_counted(s: &Snapshot, counts: &HashMap<&str, usize>) -> 
     s.nodes
         .iter()
         .map(|node| {
-            let name = node.metadata.name.clone().unwrap_or_default();
-            let mut abnormal = node_abnormal_conditions(node);
-            // A node that is not Ready is never `ok`: its Ready condition leads.
-            let ready = node
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
-                .map(|c| c.status.as_str());
-            let not_ready = match ready {
-                Some("True") => None,
-                Some(st) => Some(format!("Ready={st}")),
-                None => Some("Ready=Unknown".to_string()),
-            };
-            NodeRow {
-                status: node_status(node),
-                roles: node_roles(node),
-                taints: node_taints(node),
-                internal_ip: or_none(node_internal_ip(node)),
-                pod_cidr: or_none(node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref())),
-                version: node
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.node_info.as_ref())
-                    .map(|i| i.kubelet_version.clone())
-                    .unwrap_or_default(),
-                pods: counts.get(name.as_str()).copied().unwrap_or(0),
-                age: age(created(&node.metadata), s.now),
-                created: created(&node.metadata),
-                conditions: match (not_ready, abnormal.is_empty()) {
-                    (None, true) => "ok".to_string(),
-                    (None, false) => abnormal.join(","),
-                    (Some(r), _) => {
-                        let mut all = vec![r.as_str()];
-                        all.append(&mut abnormal);
-                        all.join(",")
-                    }
-                },
-                name,
-            }
+            let pods = counts
+                .get(node.metadata.name.as_deref().unwrap_or_default())
+                .copied()
+                .unwrap_or(0);
+            node_row(node, pods, s.now)
         })
         .collect()
+}
+
+/// One node's row, with the pods bound to it counted by the caller.
+pub(crate) fn node_row(node: &Node, pods: usize, now: Timestamp) -> NodeRow {
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let mut abnormal = node_abnormal_conditions(node);
+    // A node that is not Ready is never `ok`: its Ready condition leads.
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.status.as_str());
+    let not_ready = match ready {
+        Some("True") => None,
+        Some(st) => Some(format!("Ready={st}")),
+        None => Some("Ready=Unknown".to_string()),
+    };
+    NodeRow {
+        status: node_status(node),
+        roles: node_roles(node),
+        taints: node_taints(node),
+        internal_ip: or_none(node_internal_ip(node)),
+        pod_cidr: or_none(node.spec.as_ref().and_then(|s| s.pod_cidr.as_deref())),
+        version: node
+            .status
+            .as_ref()
+            .and_then(|s| s.node_info.as_ref())
+            .map(|i| i.kubelet_version.clone())
+            .unwrap_or_default(),
+        pods,
+        age: age(created(&node.metadata), now),
+        created: created(&node.metadata),
+        conditions: match (not_ready, abnormal.is_empty()) {
+            (None, true) => "ok".to_string(),
+            (None, false) => abnormal.join(","),
+            (Some(r), _) => {
+                let mut all = vec![r.as_str()];
+                all.append(&mut abnormal);
+                all.join(",")
+            }
+        },
+        name,
+    }
 }
 
 // ---------------------------------------------------------------------------------

@@ -68,10 +68,12 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
     let mut dirty = true;
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let frame_budget = Duration::from_millis(50);
+    // A key is answered in the next frame: the budget paces views and ticks, not keys.
+    let mut keyed = false;
     loop {
         if dirty {
             let since = last_draw.elapsed();
-            if since >= frame_budget {
+            if keyed || since >= frame_budget {
                 let t0 = Instant::now();
                 app.set_clock(jiff::Timestamp::now());
                 guard.terminal.draw(|f| app.draw(f))?;
@@ -82,6 +84,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
                 );
                 last_draw = Instant::now();
                 dirty = false;
+                keyed = false;
             }
         }
         let redraw_in = if dirty {
@@ -91,7 +94,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
         };
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) => { app.on_key(k); app.keep_status(); dirty = true; }
+                Some(Ok(TermEvent::Key(k))) => { app.on_key(k); app.keep_status(); dirty = true; keyed = true; }
                 Some(Ok(TermEvent::Resize(..))) => dirty = true,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => { tracing::warn!("terminal event error: {e}"); }

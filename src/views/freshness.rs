@@ -60,6 +60,29 @@ pub fn of(sources: &[SourceStatus], kinds: &[&str]) -> Freshness {
     worst
 }
 
+/// The note of a table whose kinds' freshness is `freshness` and which holds `rows`
+/// rows: a first list under way that already brought rows says how far it got
+/// (`loading 42,000`), as its rows show while the rest arrives.
+pub fn table_note(freshness: Freshness, rows: usize, now: Timestamp) -> Option<String> {
+    match freshness {
+        Freshness::Waiting if rows > 0 => Some(format!("loading {}", thousands(rows))),
+        f => f.note(now),
+    }
+}
+
+/// `150016` as `150,016`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Every watched kind is listed and none reports an error: only then may the
 /// console say that what it checks looks fine.
 pub(crate) fn all_live(sources: &[SourceStatus]) -> bool {
@@ -131,6 +154,25 @@ mod tests {
             last_success: at.map(ts),
             last_error: err.then(|| KubeError::Other("watch failed".into())),
         }
+    }
+
+    #[test]
+    fn a_first_list_under_way_says_how_far_it_got() {
+        let now = ts("2025-01-01T12:00:00Z");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(42_000), "42,000");
+        assert_eq!(thousands(150_016), "150,016");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(
+            table_note(Freshness::Waiting, 42_000, now).as_deref(),
+            Some("loading 42,000")
+        );
+        assert_eq!(
+            table_note(Freshness::Waiting, 0, now).as_deref(),
+            Some("not listed yet")
+        );
+        assert_eq!(table_note(Freshness::Live, 42_000, now), None);
     }
 
     #[test]

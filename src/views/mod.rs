@@ -101,6 +101,8 @@ struct PodEntry {
     stale: bool,
     /// Counted on its node (bound, and not Succeeded or Failed).
     occupies_node: bool,
+    /// Owned by a DaemonSet: where the Network pane looks for the CNI agents.
+    daemon: bool,
 }
 
 impl PodEntry {
@@ -123,6 +125,13 @@ impl PodEntry {
             row: Arc::new(TableRow::new(row.into_cells(), key, tone, age)),
             stale,
             occupies_node,
+            daemon: pod
+                .metadata
+                .owner_references
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o.kind == "DaemonSet"),
         }
     }
 
@@ -134,12 +143,46 @@ impl PodEntry {
     }
 }
 
+/// One node's row as the last derivation made it: kept while the node is the same
+/// object with the same pods counted on it (pod churn changes neither).
+#[derive(Debug)]
+struct NodeEntry {
+    node: Arc<k8s_openapi::api::core::v1::Node>,
+    pods: usize,
+    ready: bool,
+    row: Arc<TableRow>,
+}
+
+impl NodeEntry {
+    fn new(node: &Arc<k8s_openapi::api::core::v1::Node>, pods: usize, now: Timestamp) -> Self {
+        let r = rows::node_row(node, pods, now);
+        let age = Column::find(rows::NodeRow::COLUMNS, ColumnKind::Age).zip(r.created);
+        let key = ObjKey {
+            kind: ObjKind::Node,
+            namespace: String::new(),
+            name: r.name.clone(),
+        };
+        NodeEntry {
+            node: node.clone(),
+            pods,
+            ready: r.status.starts_with("Ready"),
+            row: Arc::new(TableRow::new(
+                r.cells(),
+                key,
+                tone_for_status(&r.status),
+                age,
+            )),
+        }
+    }
+}
+
 /// Derives views one change batch after another, remembering each pod's row so that
 /// the next batch only makes the rows of pods that changed: on a cluster of 150,000
 /// pods a batch of a few changes costs milliseconds, not seconds.
 #[derive(Debug, Default)]
 pub(crate) struct Deriver {
     pods: Vec<PodEntry>,
+    nodes: Vec<NodeEntry>,
     /// Pods occupying each node, and pods per STATUS, kept as entries come and go
     /// (counting them again would walk every pod).
     per_node: HashMap<String, usize>,
@@ -173,25 +216,8 @@ impl Deriver {
         findings: Vec<Finding>,
     ) -> ViewModel {
         let pods = self.pod_rows(&snapshot);
-        let counts: HashMap<&str, usize> = self
-            .per_node
-            .iter()
-            .map(|(k, v)| (k.as_str(), *v))
-            .collect();
-        let node_rows = rows::node_rows_counted(&snapshot, &counts);
-        let nodes_ready = node_rows
-            .iter()
-            .filter(|r| r.status.starts_with("Ready"))
-            .count();
-        let nodes = model(
-            rows::NodeRow::COLUMNS,
-            &node_rows,
-            ObjKind::Node,
-            |r| r.cells(),
-            |r| (String::new(), r.name.clone()),
-            |r| tone_for_status(&r.status),
-            |r| r.created,
-        );
+        let nodes = self.node_rows(&snapshot);
+        let nodes_ready = self.nodes.iter().filter(|e| e.ready).count();
         let pvcs = model(
             rows::PvcRow::COLUMNS,
             &rows::pvc_rows(&snapshot),
@@ -296,7 +322,13 @@ impl Deriver {
             })
             .count();
         let sources = snapshot.sources.clone();
-        let network = network::summarize(&snapshot, &findings);
+        let daemon_pods: Vec<Arc<Pod>> = self
+            .pods
+            .iter()
+            .filter(|e| e.daemon)
+            .map(|e| e.pod.clone())
+            .collect();
+        let network = network::summarize_with(&snapshot, &daemon_pods, &findings);
         let network_nodes = network::table_model(&network);
         let ceph = ceph::derive(&snapshot);
         let members = members::derive(&snapshot);
@@ -318,6 +350,33 @@ impl Deriver {
             connection,
             generation,
             snapshot,
+        }
+    }
+
+    /// The Nodes table: the last batch's rows where the node is the same object with
+    /// the same pods counted on it, new rows for the rest (5,000 nodes' rows are not
+    /// made again for every pod that changes).
+    fn node_rows(&mut self, s: &Snapshot) -> TableModel {
+        let mut prev: HashMap<*const k8s_openapi::api::core::v1::Node, NodeEntry> = self
+            .nodes
+            .drain(..)
+            .map(|e| (Arc::as_ptr(&e.node), e))
+            .collect();
+        self.nodes = s
+            .nodes
+            .iter()
+            .map(|node| {
+                let name = node.metadata.name.as_deref().unwrap_or_default();
+                let pods = self.per_node.get(name).copied().unwrap_or(0);
+                match prev.remove(&Arc::as_ptr(node)) {
+                    Some(e) if e.pods == pods => e,
+                    _ => NodeEntry::new(node, pods, s.now),
+                }
+            })
+            .collect();
+        TableModel {
+            columns: rows::NodeRow::COLUMNS.to_vec(),
+            rows: self.nodes.iter().map(|e| e.row.clone()).collect(),
         }
     }
 
@@ -537,7 +596,15 @@ mod tests {
                     .map(|r| r.key.clone())
                     .collect::<Vec<_>>()
             );
-            assert_eq!(inc.nodes.rows[0].cells, fresh.nodes.rows[0].cells);
+            let node_cells = |vm: &ViewModel| -> Vec<String> {
+                let r = &vm.nodes.rows[0];
+                (0..r.cells.len())
+                    .map(|i| r.cell(i, vm.snapshot.now).into_owned())
+                    .collect()
+            };
+            assert_eq!(node_cells(&inc), node_cells(&fresh));
+            assert_eq!(inc.summary.nodes_ready, fresh.summary.nodes_ready);
+            assert_eq!(format!("{:?}", inc.network), format!("{:?}", fresh.network));
             assert_eq!(inc.summary.pods_by_status, fresh.summary.pods_by_status);
         };
         check(&s, &mut d);
@@ -551,6 +618,10 @@ mod tests {
                 .zip(&again.pods.rows)
                 .all(|(a, b)| Arc::ptr_eq(a, b)),
             "unchanged pods keep their rows"
+        );
+        assert!(
+            Arc::ptr_eq(&first.nodes.rows[0], &again.nodes.rows[0]),
+            "an unchanged node with the same pods keeps its row"
         );
         // A changed pod, a deleted one, a new one at the front, one at the end.
         s.pods[10] = pod(

@@ -330,7 +330,17 @@ fn host_lines(r: &HostReport) -> Vec<(String, String)> {
 
 /// Builds the pane's content from the snapshot and its findings.
 pub fn summarize(s: &Snapshot, findings: &[Finding]) -> NetworkSummary {
-    let cfg = config::read(s);
+    summarize_with(s, &s.pods, findings)
+}
+
+/// [`summarize`], the CNI agents looked for among `daemon_pods` (at least every pod a
+/// DaemonSet owns).
+pub(crate) fn summarize_with(
+    s: &Snapshot,
+    daemon_pods: &[Arc<crate::model::pod::Pod>],
+    findings: &[Finding],
+) -> NetworkSummary {
+    let cfg = config::read_with(s, daemon_pods);
     let hour_ago = s.now - jiff::SignedDuration::from_secs(3600);
     // Sandbox failures per node: the kubelet's events name it as their source; only
     // events that do not are looked up through their pod (a map of every pod is

@@ -6,6 +6,7 @@
 //! lines quote the object and key an operator would open to check or fix it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::model::pod::Pod;
 use k8s_openapi::api::apps::v1::DaemonSet;
@@ -311,11 +312,17 @@ fn affinity(o: &DynamicObject) -> Option<Affinity> {
 
 /// Reads the pod network configuration out of the snapshot.
 pub fn read(s: &Snapshot) -> NetConfig<'_> {
+    read_with(s, &s.pods)
+}
+
+/// [`read`], the CNI agents looked for among `pods` only (the deriver passes the pods
+/// a DaemonSet owns, rather than walking 150,000 pods for every view).
+pub fn read_with<'a>(s: &'a Snapshot, pods: &'a [Arc<Pod>]) -> NetConfig<'a> {
     let mut cfg = NetConfig::default();
     if let Some((kind, ds)) = find_daemonset(s) {
         cfg.kind = Some(kind);
         cfg.daemonset = Some(ds);
-        for p in &s.pods {
+        for p in pods {
             if p.metadata.deletion_timestamp.is_none()
                 && owned_by(p, ds)
                 && let Some(node) = pod_node(p)

@@ -65,7 +65,16 @@ impl FindingsList {
     }
 
     /// Draws the list into `area`'s top and the selected finding's text below it.
-    pub fn draw(&self, f: &mut Frame, area: Rect, findings: &[Finding], theme: &Theme) {
+    /// Draws the list; `provisional` says why the findings may still change (a kind
+    /// still listing), in the title.
+    pub fn draw(
+        &self,
+        f: &mut Frame,
+        area: Rect,
+        findings: &[Finding],
+        provisional: Option<&str>,
+        theme: &Theme,
+    ) {
         // The list takes what it needs up to 40 % of the area (at least 3 rows of
         // findings), the text the rest.
         let wanted = u16::try_from(findings.len()).unwrap_or(u16::MAX) + 2;
@@ -91,9 +100,12 @@ impl FindingsList {
             })
             .collect();
         let title = format!(
-            " Findings ({}/{}) ",
+            " Findings ({}/{}){} ",
             if findings.is_empty() { 0 } else { selected + 1 },
-            findings.len()
+            findings.len(),
+            provisional
+                .map(|why| format!(" provisional: {why}"))
+                .unwrap_or_default()
         );
         let list = List::new(items)
             .block(

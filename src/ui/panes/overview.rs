@@ -139,7 +139,9 @@ pub(crate) fn draw(
         );
         return;
     }
-    list.draw(f, bottom, &view.findings, theme);
+    // Findings of a cluster not fully listed yet may still come and go.
+    let provisional = freshness::waiting(&view.sources);
+    list.draw(f, bottom, &view.findings, provisional.as_deref(), theme);
 }
 
 const COMMANDS: &[Command] = &[Command::show(

@@ -492,7 +492,8 @@ pub(crate) fn draw_titled(
     ctx: &DrawCtx,
 ) {
     let title = format!("{title} [{}]", ctx.namespace.unwrap_or("all"));
-    let note = crate::views::freshness::of(&ctx.view.sources, kinds).note(ctx.now);
+    let freshness = crate::views::freshness::of(&ctx.view.sources, kinds);
+    let note = crate::views::freshness::table_note(freshness, model.rows.len(), ctx.now);
     draw_noted(
         f,
         area,

@@ -250,3 +250,84 @@ fn the_default_pool_and_user_are_unchanged() {
     });
     assert_eq!(phase, "Bound");
 }
+
+/// `id kind name-prefix` of each finding in a `kcops check --json` report, sorted.
+fn causes(report: &Value) -> Vec<String> {
+    let mut out: Vec<String> = report["findings"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            let name = f["subject"]["name"].as_str().unwrap_or("?");
+            // A pod is named by its Deployment (the hash suffix changes per lab).
+            let owner = match f["subject"]["kind"].as_str() {
+                Some("Pod") => name.rsplitn(3, '-').nth(2).unwrap_or(name),
+                _ => name,
+            };
+            format!(
+                "{} {} {owner}",
+                f["id"].as_str().unwrap_or("?"),
+                f["subject"]["kind"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `kcops check --json` with Ceph names each failure by its cause, once: the field
+/// report's volume failures, each on its own workload, each its own finding id.
+#[test]
+fn check_names_each_failure_by_its_cause_once() {
+    let lab = lab();
+    let want = [
+        "pod.multi-attach Pod search-index",
+        "rbd.caps-denied Pod archive-worker",
+        "rbd.features-unsupported Pod report-viewer",
+        "rbd.image-missing Pod media-cache",
+        "rbd.pool-missing PersistentVolumeClaim orders-db-data",
+        "rbd.secret-invalid Pod cart-api",
+    ];
+    let mut last = Value::Null;
+    let settled = (0..240).any(|_| {
+        let (_, report) = lab.check_json(&lab.ceph_admin());
+        let got = causes(&report);
+        last = report;
+        if got == want {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        false
+    });
+    assert!(
+        settled,
+        "want {want:#?}\ngot {:#?}\n{}",
+        causes(&last),
+        serde_json::to_string_pretty(&last).unwrap_or_default()
+    );
+    // Each finding proves its cause with a Ceph fact beside the event.
+    let evidence = |id: &str| -> String {
+        last["findings"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|f| f["id"] == id)
+            .flat_map(|f| f["evidence"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        evidence("rbd.pool-missing").contains("pool 'ssd' is not among the cluster's pools"),
+        "{}",
+        evidence("rbd.pool-missing")
+    );
+    assert!(
+        evidence("rbd.features-unsupported").contains("object-map"),
+        "{}",
+        evidence("rbd.features-unsupported")
+    );
+}

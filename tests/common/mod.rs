@@ -377,7 +377,7 @@ impl Lab {
         }
     }
 
-    /// `kcops check --json` as the console on master would run it, as `ceph`'s user:
+    /// `kcops check --json` as the console on the scenario's console node would run it, as `ceph`'s user:
     /// its exit code and report.
     pub fn check_json(&self, ceph: &CephUser) -> (i32, serde_json::Value) {
         self.run_check(Some(ceph))
@@ -403,13 +403,15 @@ impl Lab {
                 cmd.arg("--no-ceph");
             }
         }
+        // The scenario's console node (`consoleNode`, else its first node).
+        let node = self.state.console_node.as_str();
         let out = cmd
             .env("KUBECONFIG", &self.state.kubeconfig)
-            .env("KCOPS_NODE", "master")
-            .env("KCOPS_HOST_ROOT", self.host_root("master"))
+            .env("KCOPS_NODE", node)
+            .env("KCOPS_HOST_ROOT", self.host_root(node))
             .env(
                 "KCOPS_SANDBOXES_COMMAND",
-                self.sandboxes_command("master").join(" "),
+                self.sandboxes_command(node).join(" "),
             )
             .env("XDG_STATE_HOME", dir.join("state"))
             .env("XDG_CONFIG_HOME", dir.join("config"))

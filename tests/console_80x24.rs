@@ -242,3 +242,42 @@ fn filter_and_namespace_stay_with_their_pane() {
     );
     assert!(!s.contains("node2"), "{s}");
 }
+
+/// A NotReady node is never `ok`, and its pods never look healthy: on the Nodes pane
+/// node1's conditions lead with its Ready status; on the Pods pane a pod still
+/// reported Running on node1 says so and is not in the colour of a Running pod on a
+/// Ready node.
+#[test]
+fn a_not_ready_nodes_rows_follow_its_state() {
+    let lab = lab();
+    let mut c = Console::start(lab, Options::default());
+    c.wait("node1 NotReady", T, |s| s.contains("node.notready"));
+    c.send("2");
+    let s = c.wait("node1's row", T, |s| s.contains("Ready=Unknown"));
+    let node1 = s
+        .lines()
+        .find(|l| l.contains("│node1 "))
+        .unwrap_or_else(|| panic!("no node1 row: {s}"));
+    assert!(node1.contains("Ready=Unknown"), "{s}");
+    assert!(!node1.split_whitespace().any(|w| w == "ok"), "{s}");
+    c.send("3");
+    let s = c.wait("a pod on node1 still reported Running", T, |s| {
+        s.contains("Running (node NotReady)")
+    });
+    // Two pods of one DaemonSet, neither selected (the selection has its own colour).
+    let name_on = |node_word: &str| -> String {
+        s.lines()
+            .filter(|l| l.contains("kube-proxy-") && !l.contains("│default"))
+            .find(|l| l.contains(node_word))
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("kube-proxy-")))
+            .unwrap_or_else(|| panic!("no kube-proxy row with {node_word}: {s}"))
+            .to_string()
+    };
+    let on_ready = c.fg_of(&name_on(" node2 "), "Running");
+    let on_not_ready = c.fg_of(&name_on("(node NotReady)"), "Running");
+    assert!(on_ready.is_some() && on_not_ready.is_some(), "{s}");
+    assert_ne!(
+        on_ready, on_not_ready,
+        "the same colour for both ({on_ready:?}): {s}"
+    );
+}

@@ -150,6 +150,34 @@ impl Console {
             .unwrap_or_default()
     }
 
+    /// The foreground colour of the first cell of `text` on the first screen line
+    /// that holds it and `line_has` (colours are how a row says its verdict).
+    pub fn fg_of(&self, line_has: &str, text: &str) -> Option<vt100::Color> {
+        let parser = self.parser.lock().ok()?;
+        let screen = parser.screen();
+        let (rows, cols) = screen.size();
+        for row in 0..rows {
+            let line: String = (0..cols)
+                .map(|c| {
+                    screen
+                        .cell(row, c)
+                        .map(|c| c.contents().to_string())
+                        .unwrap_or_default()
+                })
+                .map(|s| if s.is_empty() { " ".to_string() } else { s })
+                .collect();
+            if !line.contains(line_has) {
+                continue;
+            }
+            let at = line.find(text)?;
+            let col = line[..at].chars().count();
+            return screen
+                .cell(row, u16::try_from(col).ok()?)
+                .map(|c| c.fgcolor());
+        }
+        None
+    }
+
     pub fn send(&mut self, keys: &str) {
         self.writer
             .write_all(keys.as_bytes())

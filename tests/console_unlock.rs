@@ -42,9 +42,14 @@ fn stuck_pod_flagged_then_unlocked_through_the_wizard() {
             ..Options::default()
         },
     );
-    // The overview flags the stuck pod, and `u` there opens the wizard on it.
-    c.wait("the volume-locked finding on the overview", T, |s| {
-        s.contains("Findings") && s.contains(&pod) && s.contains("lock")
+    // The overview names the stale lock (one finding for the root cause) with the
+    // stuck pod in its evidence, and `u` there opens the wizard on it.
+    c.wait("the stale-lock finding on the overview", T, |s| {
+        s.contains("Findings (1/2)") && s.contains("rbd.stale-lock")
+    });
+    c.send("j");
+    c.wait("the stale lock's text with the stuck pod", T, |s| {
+        s.contains("Findings (2/2)") && s.contains(&format!("pod default/{pod} waits"))
     });
     c.send("u");
     let s = c.wait("the wizard opened from the overview", T, |s| {

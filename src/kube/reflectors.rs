@@ -25,7 +25,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event as KEvent, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
 };
-use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -46,6 +46,8 @@ pub struct Sources {
     pub pvs: Store<PersistentVolume>,
     pub pvcs: Store<PersistentVolumeClaim>,
     pub storage_classes: Store<StorageClass>,
+    /// CSI attachments (ceph-csi): which node a volume is attached to.
+    pub volume_attachments: Store<VolumeAttachment>,
     pub statefulsets: Store<StatefulSet>,
     pub daemonsets: Store<DaemonSet>,
     pub deployments: Store<Deployment>,
@@ -565,6 +567,8 @@ impl Sources {
             "persistentvolumeclaims",
         );
         let storage_classes = sp.watch(Api::<StorageClass>::all(c.clone()), "storageclasses");
+        let volume_attachments =
+            sp.watch(Api::<VolumeAttachment>::all(c.clone()), "volumeattachments");
         let statefulsets = sp.watch(Api::<StatefulSet>::all(c.clone()), "statefulsets");
         let daemonsets = sp.watch(Api::<DaemonSet>::all(c.clone()), "daemonsets");
         let deployments = sp.watch(Api::<Deployment>::all(c.clone()), "deployments");
@@ -595,6 +599,7 @@ impl Sources {
             pvs,
             pvcs,
             storage_classes,
+            volume_attachments,
             statefulsets,
             daemonsets,
             deployments,
@@ -662,6 +667,7 @@ impl Sources {
             pvs: self.pvs.state(),
             pvcs: self.pvcs.state(),
             storage_classes: self.storage_classes.state(),
+            volume_attachments: self.volume_attachments.state(),
             statefulsets: self.statefulsets.state(),
             daemonsets: self.daemonsets.state(),
             deployments: self.deployments.state(),

@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
 };
-use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
 use kube::api::DynamicObject;
 
 use super::host::HostReport;
@@ -37,6 +37,9 @@ pub struct Snapshot {
     pub pvs: Vec<Arc<PersistentVolume>>,
     pub pvcs: Vec<Arc<PersistentVolumeClaim>>,
     pub storage_classes: Vec<Arc<StorageClass>>,
+    /// CSI VolumeAttachments (storage.k8s.io/v1): which node each CSI volume is
+    /// attached to, by the attach/detach controller.
+    pub volume_attachments: Vec<Arc<VolumeAttachment>>,
     pub statefulsets: Vec<Arc<StatefulSet>>,
     pub daemonsets: Vec<Arc<DaemonSet>>,
     pub deployments: Vec<Arc<Deployment>>,
@@ -97,6 +100,7 @@ impl Snapshot {
         self.pvs.sort_by_key(key);
         self.pvcs.sort_by_key(key);
         self.storage_classes.sort_by_key(key);
+        self.volume_attachments.sort_by_key(key);
         self.statefulsets.sort_by_key(key);
         self.daemonsets.sort_by_key(key);
         self.deployments.sort_by_key(key);

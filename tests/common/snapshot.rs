@@ -12,7 +12,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim,
 };
-use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
 use kcops::diagnose::{Finding, Thresholds, diagnose, diagnose_with};
 use kcops::host::probe::HostProbe;
 use kcops::model::snapshot::{Snapshot, SourceStatus};
@@ -50,6 +50,7 @@ pub async fn snapshot(client: &kube::Client) -> Snapshot {
         pvs: list::<PersistentVolume>(client).await,
         pvcs: list::<PersistentVolumeClaim>(client).await,
         storage_classes: list::<StorageClass>(client).await,
+        volume_attachments: list::<VolumeAttachment>(client).await,
         statefulsets: list::<StatefulSet>(client).await,
         daemonsets: list::<DaemonSet>(client).await,
         deployments: list::<Deployment>(client).await,
@@ -67,6 +68,7 @@ pub async fn snapshot(client: &kube::Client) -> Snapshot {
         "persistentvolumes",
         "persistentvolumeclaims",
         "storageclasses",
+        "volumeattachments",
         "statefulsets",
         "daemonsets",
         "deployments",

@@ -112,6 +112,16 @@ const BUILTINS: &[Builtin] = &[
         &["sc"],
         &[],
     ),
+    // Created by the attach/detach controller for CSI volumes (ceph-csi).
+    Builtin(
+        "storage.k8s.io",
+        "v1",
+        "volumeattachments",
+        "VolumeAttachment",
+        false,
+        &[],
+        &["status"],
+    ),
     Builtin(
         "apps",
         "v1",

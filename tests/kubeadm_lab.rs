@@ -583,7 +583,7 @@ fn reset_node_drains_through_the_eviction_api_honouring_disruption_budgets() {
         ExecContext::new("kubernetes-admin", "lab"),
     );
     let plan_now = || {
-        let w = reset_node::assess(&rt.block_on(reset_node::gather(&client, "node3")));
+        let w = reset_node::assess(&rt.block_on(reset_node::gather(&client, "node3", None)));
         assert!(
             w.render().join("\n").contains("kubeadm reset -f"),
             "{:#?}",

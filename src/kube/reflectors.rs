@@ -86,8 +86,15 @@ fn strip_pod(pod: &mut Pod) {
     strip(pod);
     pod.metadata.annotations = None;
     // Nothing reads a pod's labels (its workload comes from ownerReferences), and a
-    // label map costs a 0.5 KiB tree node even with one entry.
-    pod.metadata.labels = None;
+    // label map costs a 0.5 KiB tree node even with one entry; but kubeadm's static
+    // pods are told by `component` (stacked etcd: `component=etcd`), so a pod that has
+    // one keeps that label alone.
+    pod.metadata.labels = pod
+        .metadata
+        .labels
+        .take()
+        .and_then(|mut l| l.remove_entry("component"))
+        .map(|(k, v)| std::collections::BTreeMap::from([(k, v)]));
     // A fresh copy is packed: the decoder leaves vectors with spare capacity (two
     // container statuses in room for four, five conditions in room for eight), a
     // third of what a decoded pod holds.

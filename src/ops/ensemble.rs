@@ -17,9 +17,57 @@ use crate::ops::op::human_duration;
 pub struct EnsembleRef {
     pub kind: EnsembleKind,
     pub namespace: String,
+    /// The StatefulSet; for kubeadm's stacked etcd (`static_pods`), its name `etcd`.
     pub statefulset: String,
     pub client_port: u16,
     pub tls: Tls,
+    /// kubeadm's stacked etcd: static pods `etcd-<node>` labelled `component=etcd` in
+    /// `namespace`, one member per control-plane node, named after its node.
+    pub static_pods: bool,
+    /// The console host's root, under which `tls`'s certificates are read (as the
+    /// member poll reads them: `--host-root`).
+    pub host_root: PathBuf,
+}
+
+impl EnsembleRef {
+    /// kubeadm's stacked etcd (`kube-system/etcd-<node>`), reached as the poll reaches it.
+    pub fn kubeadm_etcd(client_port: u16, tls: Tls, host_root: PathBuf) -> Self {
+        EnsembleRef {
+            kind: EnsembleKind::Etcd,
+            namespace: "kube-system".into(),
+            statefulset: "etcd".into(),
+            client_port,
+            tls,
+            static_pods: true,
+            host_root,
+        }
+    }
+
+    /// How the member poll's sources connect, for this ensemble's steps.
+    pub(crate) fn poll_settings(&self) -> crate::members::source::PollSettings {
+        crate::members::source::PollSettings {
+            host_root: self.host_root.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// `etcd ensemble default/etcd`, `stacked etcd of kubeadm (static pods in kube-system)`.
+    pub fn label(&self) -> String {
+        if self.static_pods {
+            format!(
+                "stacked {} of kubeadm (static pods in {})",
+                self.kind.as_str(),
+                self.namespace
+            )
+        } else {
+            format!(
+                "{} ensemble {}/{}",
+                self.kind.as_str(),
+                self.namespace,
+                self.statefulset
+            )
+        }
+    }
 }
 
 /// Where a new member's peers reach it.
@@ -115,7 +163,7 @@ impl MemberOp {
     pub fn describe(&self) -> String {
         let e = &self.ensemble;
         let kind = e.kind.as_str();
-        let of = format!("{kind} ensemble {}/{}", e.namespace, e.statefulset);
+        let of = e.label();
         match &self.change {
             MemberChange::AddLearner { name, peer } => format!(
                 "Add member {name} to the {of} as a learner (peer URL {peer}; it gets no vote until promoted)"

@@ -147,6 +147,8 @@ pub struct App {
     sandboxes_command: Option<Vec<String>>,
     /// How debug pods on other nodes run (`:probe-host`, `:release-ips NODE`).
     debug_pod: crate::ops::DebugPodSpec,
+    /// The host root (`--host-root`): where member steps read etcd's certificates.
+    host_root: std::path::PathBuf,
     /// Other nodes' host reports, filled by the plans that read them.
     pub(crate) remote_hosts: crate::host::remote::RemoteHosts,
     /// The Ceph refresh task and its client (`None`: running without Ceph).
@@ -223,6 +225,7 @@ impl App {
             node: opts.node.clone(),
             sandboxes_command: opts.sandboxes_command.clone(),
             debug_pod: opts.debug_pod.clone(),
+            host_root: opts.host_root.clone().unwrap_or_else(|| "/".into()),
             remote_hosts: Default::default(),
             ceph: None,
             plans: super::plans::Plans::default(),

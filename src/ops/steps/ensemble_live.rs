@@ -134,15 +134,45 @@ async fn statefulset(
 }
 
 /// The poll's source for `kind`.
-fn source(kind: EnsembleKind) -> Box<dyn MemberSource> {
-    match kind {
-        EnsembleKind::Etcd => Box::new(EtcdSource::default()),
-        EnsembleKind::ZooKeeper => Box::new(ZooKeeperSource::default()),
+fn source(e: &EnsembleRef) -> Box<dyn MemberSource> {
+    let settings = e.poll_settings();
+    match e.kind {
+        EnsembleKind::Etcd => Box::new(EtcdSource { settings }),
+        EnsembleKind::ZooKeeper => Box::new(ZooKeeperSource { settings }),
     }
+}
+
+/// kubeadm's stacked etcd members' pods (`component=etcd` in the namespace), by name.
+async fn static_pods(client: &Client, e: &EnsembleRef) -> Result<Vec<Arc<Pod>>, StepError> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &e.namespace);
+    let list = super::kube::read(
+        &format!("list the etcd static pods in {}", e.namespace),
+        api.list(&ListParams::default().labels("component=etcd")),
+    )
+    .await?;
+    let mut pods: Vec<Arc<Pod>> = list.items.into_iter().map(Arc::new).collect();
+    pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    Ok(pods)
 }
 
 /// Reads the ensemble now; a member list that cannot be read fails the step.
 pub(crate) async fn live(client: &Client, e: &EnsembleRef) -> Result<Live, StepError> {
+    if e.static_pods {
+        let target = Target {
+            kind: e.kind,
+            owner: Owner::StaticPods {
+                namespace: e.namespace.clone(),
+            },
+            replicas: None,
+            servers: None,
+            pods: static_pods(client, e).await?,
+            client_port: e.client_port,
+            tls: e.tls.clone(),
+            by_annotation: false,
+            claim_templates: Vec::new(),
+        };
+        return polled(e, target).await;
+    }
     let (sts, pods) = statefulset(client, e).await?;
     let sts = Arc::new(sts);
     let recognised = recognise([&sts], [], |_, name| {
@@ -167,7 +197,12 @@ pub(crate) async fn live(client: &Client, e: &EnsembleRef) -> Result<Live, StepE
         by_annotation: false,
         claim_templates: Vec::new(),
     };
-    let poll = source(e.kind).poll(&target).await;
+    polled(e, target).await
+}
+
+/// What the target's members say now; a member list that cannot be read is an error.
+async fn polled(e: &EnsembleRef, target: Target) -> Result<Live, StepError> {
+    let poll = source(e).poll(&target).await;
     if let Some(err) = &poll.error {
         return Err(StepError::Failed(format!(
             "cannot read the member list: {err}"

@@ -23,12 +23,20 @@ use crate::ops::op::human_duration;
 /// How long an add waits for the new pod to get an IP (its peer URL).
 const POD_IP_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn source() -> EtcdSource {
+/// The poll's etcd source (its timeouts; certificates under the ensemble's host root).
+fn source(e: &EnsembleRef) -> EtcdSource {
+    EtcdSource {
+        settings: e.poll_settings(),
+    }
+}
+
+/// The poll's default timeouts, for calls on a client already connected.
+fn timeouts() -> EtcdSource {
     EtcdSource::default()
 }
 
 /// A client of the first healthy member (the leader first when `leader` is asked).
-async fn client_of(live: &Live, prefer_leader: bool) -> Result<Etcd, StepError> {
+async fn client_of(e: &EnsembleRef, live: &Live, prefer_leader: bool) -> Result<Etcd, StepError> {
     let leader = live.leader();
     let mut order: Vec<&PolledMember> = live
         .poll
@@ -46,7 +54,7 @@ async fn client_of(live: &Live, prefer_leader: bool) -> Result<Etcd, StepError> 
         .map(|u| u.split_once("://").map_or(u, |(_, r)| r))
         .chain(pod_addresses(&live.target).iter().map(String::as_str))
     {
-        match source().connect(m, &live.target.tls).await {
+        match source(e).connect(m, &live.target.tls).await {
             Ok(c) => return Ok(c),
             Err(e) => failures.push(format!("{m}: {e}")),
         }
@@ -61,7 +69,7 @@ async fn call<T>(
     what: &str,
     f: impl Future<Output = Result<T, etcd_client::Error>>,
 ) -> Result<T, StepError> {
-    source()
+    timeouts()
         .bounded(f)
         .await
         .map_err(|e| StepError::Failed(format!("{what}: {e}")))
@@ -166,7 +174,7 @@ async fn add(
         )));
     }
     refuse_if_unsafe(&live, change)?;
-    let mut c = client_of(&live, false).await?;
+    let mut c = client_of(e, &live, false).await?;
     let opts = learner.then(|| MemberAddOptions::new().with_is_learner());
     let resp = change_membership("member add", || {
         let (mut c, url, opts) = (c.clone(), url.clone(), opts.clone());
@@ -207,8 +215,8 @@ async fn promote(
             return Ok(Applied::AlreadyDone(format!("{name} is already a voter")));
         }
         let id = m.id;
-        let mut c = client_of(&live, true).await?;
-        let last = match source().bounded(c.member_promote(id)).await {
+        let mut c = client_of(e, &live, true).await?;
+        let last = match timeouts().bounded(c.member_promote(id)).await {
             Ok(_) => {
                 let listed = call("member list", c.member_list()).await?;
                 let voter = listed
@@ -260,7 +268,7 @@ async fn remove(
     };
     let id = m.id;
     refuse_if_unsafe(&live, change)?;
-    let mut c = client_of(&live, true).await?;
+    let mut c = client_of(e, &live, true).await?;
     change_membership("member remove", || {
         let mut c = c.clone();
         async move { c.member_remove(id).await }
@@ -309,7 +317,7 @@ async fn move_leader(
     };
     let (to_id, to_name) = (to.id, to.name.clone());
     // Only the leader accepts a move-leader request.
-    let mut c = client_of(&live, true).await?;
+    let mut c = client_of(e, &live, true).await?;
     call("move leader", c.move_leader(to_id)).await?;
     let after = live_until(client, e, Duration::from_secs(10), |l| {
         l.leader().is_some_and(|x| x != m.id)
@@ -332,7 +340,7 @@ async fn snapshot(
     path: &std::path::Path,
 ) -> Result<Applied, StepError> {
     let live = live(client, e).await?;
-    let mut c = client_of(&live, false).await?;
+    let mut c = client_of(e, &live, false).await?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|err| StepError::Failed(format!("cannot create {}: {err}", dir.display())))?;

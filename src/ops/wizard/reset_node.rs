@@ -2,8 +2,10 @@
 //! evicts its pods through the eviction API (disruption budgets honoured; DaemonSet
 //! and mirror pods stay, as `kubectl drain --ignore-daemonsets` leaves them) and
 //! deletes the Node; the last page lists the commands that reset the machine itself.
-//! A control-plane node's stacked etcd member is named with the command that removes
-//! it (the quorum-guarded member removal is not wired to kubeadm's static etcd yet).
+//! A control-plane node's stacked etcd member leaves the etcd cluster in the same plan,
+//! after the drain and before the Node goes: leadership handed away if it leads, then
+//! the member removed, both under the quorum guard (checked here on the members the
+//! console polled, and again by each step on the live list).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +16,8 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 
 use super::{Page, Wizard, WizardOption};
+use crate::model::members::EnsemblePoll;
+use crate::ops::ensemble::{Counted, EnsembleRef, MemberChange, MemberOp, check_sequence};
 use crate::ops::op::{ObjectRef, Op};
 use crate::ops::plan::{Confirmation, Plan, Step};
 
@@ -37,9 +41,16 @@ pub struct Facts {
     pub pods: Result<Vec<NodePod>, String>,
     /// Budgets as `ns/name: allowed disruptions` (for the page; the API decides).
     pub budgets: Vec<String>,
+    /// kubeadm's stacked etcd as the console last polled it, and how to reach it
+    /// (`None`: the console saw no stacked etcd).
+    pub stacked: Option<(EnsembleRef, EnsemblePoll)>,
 }
 
-pub async fn gather(client: &Client, node: &str) -> Facts {
+pub async fn gather(
+    client: &Client,
+    node: &str,
+    stacked: Option<(EnsembleRef, EnsemblePoll)>,
+) -> Facts {
     let t = Duration::from_secs(10);
     let nodes: Api<Node> = Api::all(client.clone());
     let found = match tokio::time::timeout(t, nodes.get_opt(node)).await {
@@ -105,7 +116,57 @@ pub async fn gather(client: &Client, node: &str) -> Facts {
         found,
         pods,
         budgets,
+        stacked,
     }
+}
+
+/// The member steps that take `node`'s stacked etcd member out, checked against the
+/// quorum guard on the polled members; `Ok(None)` when the node has no member.
+fn etcd_member_steps(
+    node: &str,
+    stacked: Option<&(EnsembleRef, EnsemblePoll)>,
+) -> Result<Option<Vec<MemberOp>>, String> {
+    let Some((ensemble, poll)) = stacked else {
+        return Ok(None);
+    };
+    if let Some(err) = &poll.error {
+        return Err(format!(
+            "cannot read the stacked etcd's member list ({err}): removing {node}'s member could leave the others without a quorum, and kcops cannot tell"
+        ));
+    }
+    let Some(member) = poll.members.iter().find(|m| m.name == node) else {
+        return Ok(None);
+    };
+    let changes = [
+        MemberChange::MoveLeaderAway {
+            name: node.to_string(),
+            avoid: Vec::new(),
+        },
+        MemberChange::Remove {
+            name: node.to_string(),
+            id: member.id,
+        },
+    ];
+    let counted: Vec<Counted> = poll
+        .members
+        .iter()
+        .map(|m| Counted {
+            name: m.name.clone(),
+            learner: m.learner || m.status.as_ref().is_some_and(|s| s.learner),
+            healthy: m.health.is_healthy(),
+        })
+        .collect();
+    check_sequence(&counted, &changes.iter().collect::<Vec<_>>())
+        .map_err(|(_, why)| format!("removing {node}'s etcd member is refused: {why}"))?;
+    Ok(Some(
+        changes
+            .into_iter()
+            .map(|change| MemberOp {
+                ensemble: ensemble.clone(),
+                change,
+            })
+            .collect(),
+    ))
 }
 
 /// The commands that reset the machine once it is out of the cluster.
@@ -165,10 +226,52 @@ pub fn assess(f: &Facts) -> Wizard {
         ));
     }
     w.pages.push(page);
+    let member_steps = if control_plane {
+        match etcd_member_steps(&node, f.stacked.as_ref()) {
+            Ok(steps) => steps,
+            Err(why) => {
+                w.block_as(
+                    why,
+                    vec![
+                        "kubectl -n kube-system get pods -l component=etcd -o wide".into(),
+                        format!(
+                            "etcdctl member list   # on a control-plane node, with the certificates in /etc/kubernetes/pki/etcd"
+                        ),
+                    ],
+                    None,
+                );
+                return w;
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(steps) = &member_steps {
+        let mut etcd = Page::new("Stacked etcd");
+        etcd.warn(format!(
+            "{node} runs a member of kubeadm's stacked etcd: it leaves the etcd cluster after the drain, before the node is deleted"
+        ));
+        if let Some((_, poll)) = &f.stacked {
+            let healthy = poll
+                .members
+                .iter()
+                .filter(|m| m.health.is_healthy())
+                .count();
+            etcd.plain(format!(
+                "members now: {} ({healthy} healthy); after: {}",
+                poll.members.len(),
+                poll.members.len() - 1
+            ));
+        }
+        for s in steps {
+            etcd.plain(s.describe());
+        }
+        w.pages.push(etcd);
+    }
     let mut after = Page::new(format!("Then, on {node} as root"));
-    if control_plane {
+    if control_plane && member_steps.is_none() {
         after.bad(format!(
-            "{node} is a control-plane node: its stacked etcd member must leave the etcd cluster too (kubeadm reset does it when it can reach etcd; otherwise: etcdctl member remove <id of {node}>, only while the others keep a quorum)"
+            "{node} is a control-plane node and the console saw no stacked etcd member named {node}: if it has one, it must leave the etcd cluster too (kubeadm reset does it when it can reach etcd; otherwise: etcdctl member remove <id of {node}>, only while the others keep a quorum)"
         ));
     }
     for c in reset_commands(control_plane) {
@@ -191,6 +294,9 @@ pub fn assess(f: &Facts) -> Wizard {
                 },
                 true,
             ));
+        }
+        for m in member_steps.iter().flatten() {
+            plan = plan.step(Step::new(Op::Member(m.clone()), true));
         }
         plan.step(Step::new(Op::DeleteNode { node: node.clone() }, true))
     }));
@@ -218,6 +324,7 @@ mod tests {
                 },
             ]),
             budgets: vec!["web/web".into()],
+            stacked: None,
         }
     }
 
@@ -234,9 +341,114 @@ mod tests {
     }
 
     #[test]
-    fn a_control_plane_node_names_its_etcd_member() {
+    fn a_control_plane_node_without_a_polled_member_names_the_manual_removal() {
         let text = assess(&facts(true)).render().join("\n");
-        assert!(text.contains("stacked etcd member"), "{text}");
+        assert!(
+            text.contains("no stacked etcd member named node3"),
+            "{text}"
+        );
+        assert!(text.contains("etcdctl member remove"), "{text}");
         assert!(text.contains("rm -rf /var/lib/etcd"), "{text}");
+    }
+
+    fn stacked(health: &[(&str, bool)]) -> (EnsembleRef, EnsemblePoll) {
+        use crate::model::members::{EnsembleKind, Health, Owner, PolledMember};
+        let members = health
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ok))| PolledMember {
+                id: 0x100 + i as u64,
+                name: name.to_string(),
+                peer_urls: vec![],
+                client_urls: vec![],
+                learner: false,
+                endpoint: None,
+                status: None,
+                health: if *ok {
+                    Health::Healthy
+                } else {
+                    Health::Unreachable("connection refused".into())
+                },
+            })
+            .collect();
+        (
+            EnsembleRef::kubeadm_etcd(2379, crate::members::Tls::Kubeadm, "/".into()),
+            EnsemblePoll {
+                kind: EnsembleKind::Etcd,
+                owner: Owner::StaticPods {
+                    namespace: "kube-system".into(),
+                },
+                polled_at: jiff::Timestamp::UNIX_EPOCH,
+                members,
+                error: None,
+                answered_by: None,
+            },
+        )
+    }
+
+    #[test]
+    fn a_control_plane_node_leaves_the_stacked_etcd_before_the_node_goes() {
+        let mut f = facts(true);
+        f.stacked = Some(stacked(&[
+            ("node1", true),
+            ("node2", true),
+            ("node3", true),
+        ]));
+        let w = assess(&f);
+        let plan = w.plan().unwrap_or_else(|| panic!("{:#?}", w.render()));
+        let kinds: Vec<&str> = plan.steps.iter().map(|s| s.op.action()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "cordon",
+                "evict-pod",
+                "move-leader",
+                "member-remove",
+                "delete-node"
+            ]
+        );
+        let text = w.render().join("\n");
+        assert!(
+            text.contains("members now: 3 (3 healthy); after: 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Remove member node3 (102) from the stacked etcd of kubeadm"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn removing_a_member_that_would_break_quorum_is_refused() {
+        let mut f = facts(true);
+        // Two of three healthy: without node3 one healthy of two voters is no quorum.
+        f.stacked = Some(stacked(&[
+            ("node1", true),
+            ("node2", false),
+            ("node3", true),
+        ]));
+        let w = assess(&f);
+        assert!(w.plan().is_none());
+        let text = w.render().join("\n");
+        assert!(
+            text.contains("removing node3's etcd member is refused"),
+            "{text}"
+        );
+        assert!(text.contains("fewer than the quorum of 2"), "{text}");
+    }
+
+    #[test]
+    fn an_unreadable_member_list_blocks() {
+        let mut f = facts(true);
+        let mut s = stacked(&[]);
+        s.1.error = Some("127.0.0.1:2379: connection refused".into());
+        f.stacked = Some(s);
+        let w = assess(&f);
+        assert!(w.plan().is_none());
+        let text = w.render().join("\n");
+        assert!(
+            text.contains("cannot read the stacked etcd's member list"),
+            "{text}"
+        );
     }
 }

@@ -97,6 +97,7 @@ impl App {
             return;
         };
         let overlay = crate::ui::wizard::WizardOverlay::assessing(format!("node {node}"));
+        let stacked = self.stacked_etcd(node);
         let (id, client, tx, node) = (
             overlay.id,
             conn.client.clone(),
@@ -105,7 +106,7 @@ impl App {
         );
         tokio::spawn(async move {
             use crate::ops::wizard::reset_node;
-            let wizard = reset_node::assess(&reset_node::gather(&client, &node).await);
+            let wizard = reset_node::assess(&reset_node::gather(&client, &node, stacked).await);
             let _ = tx
                 .send(UiMsg::Wizard(crate::ui::wizard::WizardMsg::Assessed {
                     id,
@@ -114,6 +115,55 @@ impl App {
                 .await;
         });
         self.overlay = Some(Overlay::Wizard(Box::new(overlay)));
+    }
+
+    /// kubeadm's stacked etcd as the member poll last saw it, with how its steps reach
+    /// it (the poll's recognition: kubeadm's port and certificates). When `node` runs
+    /// a stacked member the poll has not read yet, a poll that says so (the wizard
+    /// then refuses rather than delete a control-plane node blind).
+    fn stacked_etcd(
+        &self,
+        node: &str,
+    ) -> Option<(
+        crate::ops::ensemble::EnsembleRef,
+        crate::model::members::EnsemblePoll,
+    )> {
+        use crate::model::members::{EnsembleKind, EnsemblePoll, Owner};
+        let owner = Owner::StaticPods {
+            namespace: "kube-system".into(),
+        };
+        let snapshot = &self.view.snapshot;
+        let poll = match snapshot
+            .members
+            .as_ref()
+            .and_then(|m| m.poll_of(EnsembleKind::Etcd, &owner))
+        {
+            Some(poll) => poll.clone(),
+            None if snapshot
+                .pod("kube-system", &format!("etcd-{node}"))
+                .is_some() =>
+            {
+                EnsemblePoll {
+                    kind: EnsembleKind::Etcd,
+                    owner,
+                    polled_at: snapshot.now,
+                    members: Vec::new(),
+                    error: Some(format!(
+                        "the member poll has not read it yet (pod kube-system/etcd-{node} is there); the Members pane (9) shows it once read"
+                    )),
+                    answered_by: None,
+                }
+            }
+            None => return None,
+        };
+        Some((
+            crate::ops::ensemble::EnsembleRef::kubeadm_etcd(
+                crate::members::recognise::ETCD_CLIENT_PORT,
+                crate::members::Tls::Kubeadm,
+                self.host_root.clone(),
+            ),
+            poll,
+        ))
     }
 
     /// The node a network action means without an argument: the Network pane's

@@ -105,6 +105,8 @@ impl Facts {
             statefulset: self.statefulset.clone(),
             client_port: self.client_port,
             tls: self.tls.clone(),
+            static_pods: false,
+            host_root: PathBuf::from("/"),
         }
     }
 

@@ -267,3 +267,38 @@ fn init_on_a_clean_machine_reaches_the_config_review() {
     c.send("\x1b");
     let _ = std::fs::remove_dir_all(&b);
 }
+
+#[test]
+fn an_unusable_addon_manifest_is_refused_before_any_screen() {
+    let b = base("manifest");
+    let bad = b.join("calico.yaml");
+    std::fs::write(&bad, "kind: DaemonSet\nmetadata: {name: [calico-node\n").unwrap();
+    for (path, says) in [
+        (
+            bad.clone(),
+            format!("--addon-manifest: {}: ", bad.display()),
+        ),
+        (
+            b.join("missing.yaml"),
+            format!(
+                "--addon-manifest: cannot read {}",
+                b.join("missing.yaml").display()
+            ),
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kcops"))
+            .args(["--host-root", &b.display().to_string()])
+            .args(["setup", "init", "--addon-manifest"])
+            .arg(&path)
+            .env("XDG_STATE_HOME", b.join("state"))
+            .env("XDG_CONFIG_HOME", b.join("config"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(&says), "{stderr}");
+        // No screen was drawn: nothing switched to the alternate screen.
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("\x1b[?1049h"));
+    }
+    let _ = std::fs::remove_dir_all(&b);
+}

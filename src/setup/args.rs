@@ -35,6 +35,11 @@ pub struct InitArgs {
     /// After init, remove the control-plane taint so ordinary pods run here (a single-machine cluster).
     #[arg(long)]
     pub untaint: bool,
+    /// The network add-on's manifest to apply after init, set to the pod subnet: needed for
+    /// calico (kcops ships flannel's only; give your calico release's calico.yaml), optional
+    /// for flannel (default: the shipped one).
+    #[arg(long, value_name = "FILE")]
+    pub addon_manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,10 +1,12 @@
 //! The network add-on's manifest, made to agree with the cluster: flannel's shipped
 //! manifest (`assets/kube-flannel.yml`) with net-conf.json's `Network` set to the pod
 //! subnet and flanneld told the advertise address's interface (`--iface`), so it
-//! does not pick the default route's; calico's `CALICO_IPV4POOL_CIDR` set likewise.
+//! does not pick the default route's; calico's `CALICO_IPV4POOL_CIDR` set likewise in
+//! the manifest the operator gives (`--addon-manifest`: kcops ships flannel's only).
 
 use serde_json::Value;
 
+use super::form::Addon;
 use crate::model::cidr::Cidr;
 
 const FLANNEL: &str = include_str!("../../../assets/kube-flannel.yml");
@@ -28,9 +30,96 @@ fn containers_mut<'a>(obj: &'a mut Value, name: &str) -> Option<&'a mut Value> {
         .find(|c| c["name"] == name)
 }
 
+/// A network add-on's manifest the operator gave (`--addon-manifest`), read and
+/// parsed before any screen, so a bad file is refused before anything runs.
+#[derive(Debug, Clone)]
+pub struct AddonManifest {
+    pub path: std::path::PathBuf,
+    pub docs: Vec<Value>,
+}
+
+impl AddonManifest {
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let docs = parse_documents(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if docs.is_empty() {
+            return Err(format!("{}: no objects in the manifest", path.display()));
+        }
+        Ok(AddonManifest {
+            path: path.to_path_buf(),
+            docs,
+        })
+    }
+
+    fn has_container(&self, name: &str) -> bool {
+        self.docs
+            .iter()
+            .any(|d| d["kind"] == "DaemonSet" && container(d, name).is_some())
+    }
+}
+
+fn container<'a>(obj: &'a Value, name: &str) -> Option<&'a Value> {
+    obj.pointer("/spec/template/spec/containers")?
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == name)
+}
+
+/// Whether the given manifest is the chosen add-on's (said before anything runs).
+pub fn fits(addon: Addon, manifest: Option<&AddonManifest>) -> Result<(), String> {
+    let Some(m) = manifest else { return Ok(()) };
+    let (want, name) = match addon {
+        Addon::Flannel => ("kube-flannel", "flannel"),
+        Addon::Calico => ("calico-node", "calico"),
+    };
+    if m.has_container(want) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a {name} manifest: no DaemonSet with a {want} container",
+            m.path.display()
+        ))
+    }
+}
+
+/// The add-on's objects set to agree with the cluster: flannel's (the given manifest
+/// or the shipped one), calico's from the given manifest; `Ok(None)` for calico
+/// without one (kcops then says how to apply it).
+pub fn objects(
+    addon: Addon,
+    manifest: Option<&AddonManifest>,
+    pod_subnet: &Cidr,
+    iface: &str,
+) -> Result<Option<Vec<Value>>, String> {
+    fits(addon, manifest)?;
+    match (addon, manifest) {
+        (Addon::Flannel, m) => {
+            let docs = match m {
+                Some(m) => m.docs.clone(),
+                None => parse_documents(FLANNEL)?,
+            };
+            flannel_docs(docs, pod_subnet, iface).map(Some)
+        }
+        (Addon::Calico, Some(m)) => {
+            let mut docs = m.docs.clone();
+            set_calico_pool(&mut docs, pod_subnet)?;
+            Ok(Some(docs))
+        }
+        (Addon::Calico, None) => Ok(None),
+    }
+}
+
 /// flannel's objects for `pod_subnet`, flanneld on `iface`.
 pub fn flannel(pod_subnet: &Cidr, iface: &str) -> Result<Vec<Value>, String> {
-    let mut docs = parse_documents(FLANNEL)?;
+    flannel_docs(parse_documents(FLANNEL)?, pod_subnet, iface)
+}
+
+fn flannel_docs(
+    mut docs: Vec<Value>,
+    pod_subnet: &Cidr,
+    iface: &str,
+) -> Result<Vec<Value>, String> {
     let mut network_set = false;
     let mut iface_set = false;
     for d in docs.iter_mut() {
@@ -57,9 +146,7 @@ pub fn flannel(pod_subnet: &Cidr, iface: &str) -> Result<Vec<Value>, String> {
         }
     }
     if !(network_set && iface_set) {
-        return Err(
-            "the shipped flannel manifest has no kube-flannel-cfg or flanneld container".into(),
-        );
+        return Err("the flannel manifest has no kube-flannel-cfg or flanneld container".into());
     }
     Ok(docs)
 }
@@ -116,5 +203,58 @@ mod tests {
             &serde_json::json!([{"name": "CALICO_IPV4POOL_CIDR", "value": "10.60.0.0/16"}])
         );
         assert!(set_calico_pool(&mut [], &"10.60.0.0/16".parse().unwrap()).is_err());
+    }
+
+    const CALICO: &str = "kind: ConfigMap\nmetadata: {name: calico-config}\n---\nkind: DaemonSet\nmetadata: {name: calico-node, namespace: kube-system}\nspec:\n  template:\n    spec:\n      containers:\n      - name: calico-node\n        env:\n        - {name: CALICO_IPV4POOL_CIDR, value: 192.168.0.0/16}\n";
+
+    fn manifest(text: &str) -> Result<AddonManifest, String> {
+        let dir = std::env::temp_dir().join(format!("kcops-addon-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("m-{}.yaml", text.len()));
+        std::fs::write(&path, text).unwrap();
+        AddonManifest::load(&path)
+    }
+
+    #[test]
+    fn a_given_calico_manifest_is_applied_with_the_pod_subnet() {
+        let m = manifest(CALICO).unwrap();
+        let subnet: Cidr = "10.70.0.0/16".parse().unwrap();
+        let docs = objects(Addon::Calico, Some(&m), &subnet, "eth0")
+            .unwrap()
+            .unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(
+            docs[1].pointer("/spec/template/spec/containers/0/env/0/value"),
+            Some(&Value::String("10.70.0.0/16".into()))
+        );
+        // Without one there is nothing to apply; with flannel's, the shipped one.
+        assert!(
+            objects(Addon::Calico, None, &subnet, "eth0")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            objects(Addon::Flannel, None, &subnet, "eth0")
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_manifest_of_the_other_add_on_or_a_bad_file_is_refused_with_its_path() {
+        let m = manifest(CALICO).unwrap();
+        let err = fits(Addon::Flannel, Some(&m)).unwrap_err();
+        assert!(
+            err.contains("is not a flannel manifest: no DaemonSet with a kube-flannel container"),
+            "{err}"
+        );
+        let err = manifest("kind: [unclosed\n").unwrap_err();
+        assert!(err.contains("m-16.yaml: did not find expected"), "{err}");
+        let err =
+            AddonManifest::load(std::path::Path::new("/nonexistent/calico.yaml")).unwrap_err();
+        assert!(
+            err.starts_with("cannot read /nonexistent/calico.yaml"),
+            "{err}"
+        );
     }
 }

@@ -43,6 +43,8 @@ enum Page {
 struct Wizard {
     args_image: String,
     untaint: bool,
+    /// `--addon-manifest`, read before any screen.
+    manifest: Option<super::addon::AddonManifest>,
     cri_socket: Option<String>,
     g: SetupGlobals,
     kubeadm: Option<PathBuf>,
@@ -84,6 +86,7 @@ impl Wizard {
             cri_socket: self.cri_socket.clone(),
             config_out: None,
             untaint: false,
+            addon_manifest: None,
         };
         let (checks, earlier) = crate::setup::run::init_preflight(&a, &self.g).await;
         self.checks = checks;
@@ -259,12 +262,30 @@ impl Wizard {
                 if let Some(n) = form::addon_subnet_note(s) {
                     out.push(plain(n));
                 }
+                let addon = match (s.addon, &self.manifest) {
+                    (form::Addon::Flannel, m) => format!(
+                        "flannel ({}) with Network {} on --iface={}",
+                        m.as_ref().map_or("the shipped manifest".to_string(), |m| m
+                            .path
+                            .display()
+                            .to_string()),
+                        s.pod_subnet,
+                        s.interface
+                    ),
+                    (form::Addon::Calico, Some(m)) => format!(
+                        "calico ({}, {} objects) with CALICO_IPV4POOL_CIDR={}",
+                        m.path.display(),
+                        m.docs.len(),
+                        s.pod_subnet
+                    ),
+                    (form::Addon::Calico, None) => format!(
+                        "calico left to you (no --addon-manifest given), with CALICO_IPV4POOL_CIDR={}",
+                        s.pod_subnet
+                    ),
+                };
                 out.push(plain(format!(
-                    "Then: kubeadm init --config {}, kubeconfig for you (an existing one backed up), {} with Network {} on --iface={}.",
+                    "Then: kubeadm init --config {}, kubeconfig for you (an existing one backed up), {addon}.",
                     self.config_out.display(),
-                    s.addon.name(),
-                    s.pod_subnet,
-                    s.interface
                 )));
                 ("Review the kubeadm config".into(), out)
             }
@@ -444,7 +465,17 @@ impl Wizard {
                     }
                     FieldKey::Action(Action::Confirm) => {
                         self.sync_form();
-                        match form::validate(&self.form, &self.machine) {
+                        let checked = form::validate(&self.form, &self.machine).and_then(|s| {
+                            super::addon::fits(s.addon, self.manifest.as_ref())
+                                .map(|()| s)
+                                .map_err(|message| {
+                                    vec![form::Problem {
+                                        field: Field::Addon,
+                                        message,
+                                    }]
+                                })
+                        });
+                        match checked {
                             Ok(s) => {
                                 self.problems.clear();
                                 self.scroll = 0;
@@ -537,6 +568,7 @@ impl Wizard {
             kubeconfig: super::after::user_kubeconfig(self.g.kubeconfig.as_deref()),
             settings,
             untaint: self.untaint,
+            manifest: self.manifest.clone(),
         };
         tokio::spawn(async move {
             let (inner_tx, mut inner) = mpsc::channel(256);
@@ -591,9 +623,17 @@ impl Wizard {
 /// Runs the wizard until the operator quits; the exit code says how init ended.
 pub async fn run(a: &InitArgs, g: &SetupGlobals) -> Result<i32> {
     let keymap = g.keymap.clone();
+    // A manifest that cannot be used is refused before any screen.
+    let manifest = a
+        .addon_manifest
+        .as_deref()
+        .map(super::addon::AddonManifest::load)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--addon-manifest: {e}"))?;
     let mut w = Wizard {
         args_image: a.image_repository.clone(),
         untaint: a.untaint,
+        manifest,
         cri_socket: a.cri_socket.clone(),
         g: g.clone(),
         kubeadm: reset::find_kubeadm(a.kubeadm.as_deref()),
@@ -674,6 +714,7 @@ struct AfterInit {
     kubeconfig: Option<PathBuf>,
     settings: InitSettings,
     untaint: bool,
+    manifest: Option<super::addon::AddonManifest>,
 }
 
 impl AfterInit {
@@ -707,16 +748,15 @@ impl AfterInit {
         .map_err(|e| format!("the new cluster: {e}"))?;
         let s = &self.settings;
         say(PhaseEvent::Started(format!("kcops {}", s.addon.name()))).await;
-        match s.addon {
-            super::form::Addon::Flannel => {
-                let docs = super::addon::flannel(&s.pod_subnet, &s.interface)?;
+        match super::addon::objects(s.addon, self.manifest.as_ref(), &s.pod_subnet, &s.interface)? {
+            Some(docs) => {
                 for l in super::after::apply(&conn.client, &docs).await? {
                     say(PhaseEvent::Line(l)).await;
                 }
             }
-            super::form::Addon::Calico => {
+            None => {
                 say(PhaseEvent::Line(format!(
-                    "apply calico's manifest yourself with CALICO_IPV4POOL_CIDR={} (kcops ships flannel's only)",
+                    "apply calico's manifest yourself with CALICO_IPV4POOL_CIDR={} (kcops ships flannel's only; next time give it with --addon-manifest)",
                     s.pod_subnet
                 )))
                 .await;

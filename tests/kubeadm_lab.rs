@@ -161,6 +161,7 @@ fn cluster() -> &'static Cluster {
 #[test]
 fn init_prints_kubeadms_phases_and_writes_etc_kubernetes() {
     let c = cluster();
+    let _manifests = MANIFESTS.lock().unwrap_or_else(|p| p.into_inner());
     let phases: Vec<&str> = c
         .init_stdout
         .lines()
@@ -250,7 +251,8 @@ fn init_prints_kubeadms_phases_and_writes_etc_kubernetes() {
         "{}",
         text(&cm).0
     );
-    // A second init on the same machine fails kubeadm's preflight on the leftovers.
+    // A second init on the same machine fails kubeadm's preflight on the leftovers
+    // (its manifests among them: the renewal test moves them away for a while).
     let again = kubeadm(c.lab, "master", &["init"]);
     let (_, err) = text(&again);
     assert!(!again.status.success());
@@ -264,6 +266,9 @@ fn init_prints_kubeadms_phases_and_writes_etc_kubernetes() {
 
 /// Joins change the node list a follow watches: one at a time.
 static JOINS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Held while a test reads master's static pod manifests or moves them away.
+static MANIFESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 #[test]
 fn join_checks_token_and_hash_as_kubeadm_then_registers_a_ready_node() {
@@ -632,4 +637,82 @@ fn reset_node_drains_through_the_eviction_api_honouring_disruption_budgets() {
         .unwrap_or_else(|e| panic!("reset-node after the budget allowed it: {e}"));
     let gone = c.lab.kubectl_as(&admin, &["get", "node", "node3"]);
     assert!(!gone.status.success(), "node3 is still there");
+}
+
+/// `:renew-certs` on the control-plane machine: an apiserver certificate ten days from
+/// expiry is the `cert.expiring` finding; the wizard's plan runs the machine's
+/// `kubeadm certs renew all` (the lab's stand-in), re-reads every certificate, and
+/// restarts the static pods (manifests away, then back); afterwards nothing is due and
+/// the finding is gone.
+#[test]
+fn expiring_certificates_are_renewed_through_the_plan() {
+    use kcops::ops::wizard::renew_certs;
+    use kcops::ops::{AuditLog, ExecContext, Executor};
+    let c = cluster();
+    let _manifests = MANIFESTS.lock().unwrap_or_else(|p| p.into_inner());
+    let root = c.lab.host_root("master");
+    let pki = root.join("etc/kubernetes/pki");
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "10",
+        ])
+        .args(["-subj", "/CN=kube-apiserver", "-keyout"])
+        .arg(pki.join("apiserver.key"))
+        .arg("-out")
+        .arg(pki.join("apiserver.crt"))
+        .output()
+        .unwrap_or_else(|e| panic!("openssl: {e}"));
+    assert!(out.status.success(), "{}", text(&out).1);
+    let manifests = |root: &std::path::Path| {
+        let mut n: Vec<String> = std::fs::read_dir(root.join("etc/kubernetes/manifests"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let before = manifests(&root);
+    assert!(!before.is_empty());
+    let ids = |report: &kcops::model::host::HostReport| {
+        let s = kcops::model::snapshot::Snapshot {
+            host: Some(std::sync::Arc::new(report.clone())),
+            ..Default::default()
+        };
+        kcops::diagnose::diagnose(&s)
+            .into_iter()
+            .map(|f| f.id)
+            .filter(|id| id.starts_with("cert."))
+            .collect::<Vec<_>>()
+    };
+    let probe = c.lab.host_probe("master");
+    let report = probe.run();
+    assert_eq!(ids(&report), ["cert.expiring"]);
+
+    let kubeadm = root.join("usr/bin/kubeadm");
+    let w = renew_certs::assess(Some(&report), Some(&kubeadm));
+    let plan = w
+        .plan()
+        .unwrap_or_else(|| panic!("no plan: {:#?}", w.render()));
+    let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let admin = root.join("etc/kubernetes/admin.conf");
+    let client = rt.block_on(common::client_for(&admin));
+    let executor = Executor::new(
+        client,
+        false,
+        AuditLog::new(c.lab.runtime_dir.join("audit-renew.log")),
+        ExecContext::new("kubernetes-admin", "lab"),
+    );
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    rt.block_on(executor.run(&plan, "master", tx))
+        .unwrap_or_else(|e| panic!("renewal: {e}"));
+    let after = probe.run();
+    assert!(ids(&after).is_empty(), "{:?}", ids(&after));
+    assert_eq!(
+        manifests(&root),
+        before,
+        "the static pods' manifests are back"
+    );
+    let again = renew_certs::assess(Some(&after), Some(&kubeadm));
+    assert!(again.plan().is_none(), "nothing is due any more");
 }

@@ -23,6 +23,7 @@
 //! - [`node_reset`]: returning a machine to a clean state (`kcops setup reset`).
 
 pub(crate) mod ceph;
+pub(crate) mod certs_renew;
 pub(crate) mod claims;
 pub mod debug_pod;
 pub(crate) mod drain;

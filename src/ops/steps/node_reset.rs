@@ -31,6 +31,13 @@ pub enum NodeOp {
     BackupFile { path: PathBuf, backup: PathBuf },
     /// Flush iptables' filter, nat and mangle tables and delete their chains; clear IPVS.
     FlushIptables { ipvs: bool },
+    /// `kubeadm certs renew all`, then the certificates read again (none still due).
+    RenewCerts {
+        kubeadm: PathBuf,
+        host_root: PathBuf,
+    },
+    /// The static pods restarted: manifests moved aside for `pause`, then back.
+    RestartStaticPods { host_root: PathBuf, pause: Duration },
 }
 
 impl NodeOp {
@@ -41,6 +48,8 @@ impl NodeOp {
             NodeOp::RemoveDir { .. } => "remove-dir",
             NodeOp::BackupFile { .. } => "backup-file",
             NodeOp::FlushIptables { .. } => "flush-iptables",
+            NodeOp::RenewCerts { .. } => "kubeadm-certs-renew",
+            NodeOp::RestartStaticPods { .. } => "restart-static-pods",
         }
     }
 
@@ -62,6 +71,19 @@ impl NodeOp {
                 ObjectRef::new("File", None, path.display().to_string())
             }
             NodeOp::FlushIptables { .. } => ObjectRef::new("Iptables", None, "filter,nat,mangle"),
+            NodeOp::RenewCerts { host_root, .. } => ObjectRef::new(
+                "Directory",
+                None,
+                host_root.join("etc/kubernetes/pki").display().to_string(),
+            ),
+            NodeOp::RestartStaticPods { host_root, .. } => ObjectRef::new(
+                "Directory",
+                None,
+                host_root
+                    .join("etc/kubernetes/manifests")
+                    .display()
+                    .to_string(),
+            ),
         }
     }
 
@@ -99,6 +121,15 @@ impl NodeOp {
                     ""
                 }
             ),
+            NodeOp::RenewCerts { kubeadm, .. } => format!(
+                "Run {} certs renew all: every leaf certificate and the kubeconfigs' client certificates re-signed by the cluster CA for another year; then read them again",
+                kubeadm.display()
+            ),
+            NodeOp::RestartStaticPods { host_root, pause } => format!(
+                "Restart the control plane's static pods so they load the new certificates: move {}/*.yaml aside for {}s (the kubelet stops them), then back (it starts them); the API server is unavailable meanwhile",
+                host_root.join("etc/kubernetes/manifests").display(),
+                pause.as_secs()
+            ),
         }
     }
 }
@@ -110,6 +141,12 @@ pub(crate) async fn perform(op: &NodeOp) -> Result<Applied, StepError> {
             host_root,
             cri_socket,
         } => kubeadm_reset(kubeadm, host_root, cri_socket.as_deref()).await,
+        NodeOp::RenewCerts { kubeadm, host_root } => {
+            super::certs_renew::renew(kubeadm, host_root).await
+        }
+        NodeOp::RestartStaticPods { host_root, pause } => {
+            super::certs_renew::restart_static_pods(host_root, *pause).await
+        }
         NodeOp::RemoveLink { name } => match links::remove_link(name).await {
             Ok(Removed::Deleted) => Ok(Applied::Done(format!("link {name} is gone"))),
             Ok(Removed::AlreadyGone) => {

@@ -75,7 +75,11 @@ impl App {
 
     /// `:renew-certs`: the certificates the host probe read, and the renewal steps.
     pub(crate) fn offer_renew_certs(&mut self) {
-        let wizard = crate::ops::wizard::renew_certs::assess(self.view.snapshot.host.as_deref());
+        let kubeadm = crate::setup::reset::find_kubeadm(None);
+        let wizard = crate::ops::wizard::renew_certs::assess(
+            self.view.snapshot.host.as_deref(),
+            kubeadm.as_deref(),
+        );
         self.offer_wizard(Ok(wizard), PaneId::Nodes);
     }
 

@@ -7,12 +7,14 @@
 //! the lab supervisor (its control socket) for the cluster side: `init` starts the
 //! lab's API server with the machine registered; `join` checks the token and CA pins
 //! against kube-public/cluster-info exactly as kubeadm's discovery does, then
-//! registers the node; `reset` removes what they wrote.
+//! registers the node; `reset` removes what they wrote; `certs renew all` makes the
+//! leaf certificates again.
 //!
 //! Two knobs for tests: `KCOPS_LAB_KUBEADM_PHASE_MS` (pause between phases, default
 //! 30) and `KCOPS_LAB_KUBEADM_HANG_AT=pull|wait-control-plane` (hang there, as an
 //! image pull from an unreachable registry does).
 
+mod certs;
 pub mod cluster;
 pub mod config;
 pub mod host;
@@ -55,11 +57,22 @@ pub enum KubeadmCommand {
     Join(JoinArgs),
     /// Performs a best effort revert of changes made to this host by 'kubeadm init' or 'kubeadm join'.
     Reset(ResetArgs),
+    /// Commands related to handling kubernetes certificates.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
     /// Print the version of kubeadm.
     Version {
         #[arg(short = 'o', long)]
         output: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Renew certificates for a Kubernetes cluster (`all`).
+    Renew { what: String },
 }
 
 #[derive(Debug, Args)]
@@ -166,6 +179,9 @@ pub async fn run(args: KubeadmArgs) -> Result<i32> {
         KubeadmCommand::Init(a) => init::init(&machine, a).await,
         KubeadmCommand::Join(a) => join::join(&machine, a).await,
         KubeadmCommand::Reset(a) => reset::reset(&machine, a).await,
+        KubeadmCommand::Certs {
+            command: CertsCommand::Renew { what },
+        } => certs::renew(&machine, &what),
         KubeadmCommand::Version { output } => {
             match output.as_deref() {
                 Some("short") => println!("{VERSION}"),

@@ -161,19 +161,18 @@ fn detach(
             .get(&pv)
             .and_then(rbd_image_spec)
             .is_some_and(|spec| super::node::staged(&node, &spec));
-        let forced = match nodes.get(&node) {
-            None => true,
-            Some(n) if node_has_taint(n, OUT_OF_SERVICE) => true,
+        let unhealthy_since = match nodes.get(&node) {
             Some(n) if !node_ready(n) => {
-                let since = *waiting.entry(name.clone()).or_insert_with(Instant::now);
-                since.elapsed() >= ctx.knobs.scaled(MAX_WAIT_FOR_UNMOUNT)
+                Some(*waiting.entry(name.clone()).or_insert_with(Instant::now))
             }
-            Some(_) => {
+            _ => {
                 waiting.remove(&name);
-                false
+                None
             }
         };
-        if in_use && !forced {
+        let waited = unhealthy_since.map(|s| s.elapsed());
+        let max = ctx.knobs.scaled(MAX_WAIT_FOR_UNMOUNT);
+        if !detach_due(in_use, nodes.get(&node), waited, max) {
             continue;
         }
         if in_use {
@@ -189,6 +188,19 @@ fn detach(
             .delete(&ctx.kinds.volume_attachments, "", &name, Some(0), None);
     }
     waiting.retain(|k, _| seen.contains(k));
+}
+
+/// Whether a VolumeAttachment no pod needs any more is detached now: at once when the
+/// node unstaged the volume, is gone or has the out-of-service taint; after `max` of
+/// the node being unhealthy (`waited`) otherwise; never while a healthy node still has
+/// it staged.
+fn detach_due(in_use: bool, node: Option<&Value>, waited: Option<Duration>, max: Duration) -> bool {
+    match node {
+        _ if !in_use => true,
+        None => true,
+        Some(n) if node_has_taint(n, OUT_OF_SERVICE) => true,
+        Some(_) => waited.is_some_and(|w| w >= max),
+    }
 }
 
 fn attach(
@@ -266,5 +278,48 @@ fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value]) {
             "attachdetach-controller",
             None,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(ready: bool, taint: Option<&str>) -> Value {
+        let mut n = json!({"status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "Unknown" }}]}});
+        if let Some(key) = taint {
+            n["spec"]["taints"] =
+                json!([{"key": key, "value": "nodeshutdown", "effect": "NoExecute"}]);
+        }
+        n
+    }
+
+    /// The attach/detach controller's detach rules: unstaged volumes go at once; a
+    /// volume still mounted on a healthy node stays; on an unhealthy node it stays for
+    /// maxWaitForUnmountDuration, unless the node has the out-of-service taint.
+    #[test]
+    fn detach_waits_for_unmount_or_the_forced_detach() {
+        let max = Duration::from_secs(360);
+        let healthy = node(true, None);
+        let lost = node(false, None);
+        let shut = node(false, Some(OUT_OF_SERVICE));
+        let other_taint = node(false, Some("node.kubernetes.io/unreachable"));
+        assert!(detach_due(false, Some(&healthy), None, max));
+        assert!(!detach_due(true, Some(&healthy), None, max));
+        assert!(!detach_due(
+            true,
+            Some(&lost),
+            Some(Duration::from_secs(359)),
+            max
+        ));
+        assert!(detach_due(true, Some(&lost), Some(max), max));
+        assert!(!detach_due(
+            true,
+            Some(&other_taint),
+            Some(Duration::ZERO),
+            max
+        ));
+        assert!(detach_due(true, Some(&shut), Some(Duration::ZERO), max));
+        assert!(detach_due(true, None, None, max));
     }
 }

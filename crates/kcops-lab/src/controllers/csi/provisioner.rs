@@ -133,10 +133,10 @@ pub(crate) async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value) -> Result<Stri
             },
         },
     });
-    if pv["spec"]["mountOptions"].is_null() {
-        if let Some(spec) = pv["spec"].as_object_mut() {
-            spec.remove("mountOptions");
-        }
+    if pv["spec"]["mountOptions"].is_null()
+        && let Some(spec) = pv["spec"].as_object_mut()
+    {
+        spec.remove("mountOptions");
     }
     crate::api::defaults::apply("PersistentVolume", &mut pv);
     ctx.store

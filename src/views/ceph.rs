@@ -135,7 +135,11 @@ pub fn derive(snapshot: &Snapshot) -> CephView {
         fetched_at: report.fetched_at,
         attempted_at: report.attempted_at,
         error: report.error.clone(),
-        cluster: cluster_lines(report, snapshot.now),
+        cluster: {
+            let mut lines = cluster_lines(report, snapshot.now);
+            lines.extend(csi_plugin_lines(snapshot));
+            lines
+        },
         brief: brief(report, &rows),
         images: TableModel {
             columns: COLUMNS.to_vec(),
@@ -622,6 +626,47 @@ fn cluster_lines(report: &CephReport, now: Timestamp) -> Vec<Segments> {
     out
 }
 
+/// ceph-csi's node plugin (`csi-rbdplugin`) on each node: a Ready pod, a pod that is
+/// not Ready (with its status), or none; nothing when the cluster does not run it.
+fn csi_plugin_lines(snapshot: &Snapshot) -> Vec<Segments> {
+    use crate::diagnose::csi::{plugin_daemonsets, plugin_pods, plugin_serves};
+    let sets = plugin_daemonsets(snapshot);
+    if sets.is_empty() {
+        return Vec::new();
+    }
+    let pods = plugin_pods(snapshot, &sets);
+    let mut out = Vec::new();
+    for (i, n) in snapshot.nodes.iter().enumerate() {
+        let node = n.metadata.name.as_deref().unwrap_or_default();
+        let here: Vec<_> = pods
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
+            .collect();
+        let (text, tone) = match here.iter().find(|p| plugin_serves(p)) {
+            Some(p) => (
+                format!(
+                    "{node}: {} Ready",
+                    p.metadata.name.as_deref().unwrap_or_default()
+                ),
+                Tone::Ok,
+            ),
+            None => match here.first() {
+                Some(p) => (
+                    format!(
+                        "{node}: {} not Ready ({})",
+                        p.metadata.name.as_deref().unwrap_or_default(),
+                        crate::model::pod_status::pod_status(p)
+                    ),
+                    Tone::Error,
+                ),
+                None => (format!("{node}: no node plugin pod"), Tone::Warning),
+            },
+        };
+        out.push(field(if i == 0 { "ceph-csi" } else { "" }, text, tone));
+    }
+    out
+}
+
 /// The one-line summary of the images-focused layout.
 fn brief(report: &CephReport, rows: &[Arc<TableRow>]) -> Segments {
     let Some(data) = &report.data else {
@@ -780,5 +825,48 @@ mod tests {
         assert_eq!(human_bytes(2 << 30), "2 GiB");
         assert_eq!(human_bytes(1536 * 1024), "1.5 MiB");
         assert_eq!(human_bytes(4 << 20), "4 MiB");
+    }
+
+    #[test]
+    fn ceph_csi_node_plugin_health_per_node() {
+        use crate::diagnose::csi::fixtures::{healthy, plugin_down};
+        let text = |v: &CephView| -> Vec<(Tone, String)> {
+            v.cluster
+                .iter()
+                .filter(|l| l.len() == 2)
+                .skip_while(|l| l[0].1.trim() != "ceph-csi")
+                .map(|l| (l[1].0, l[1].1.clone()))
+                .collect()
+        };
+        let mut s = healthy();
+        assert_eq!(
+            text(&derive(&s)),
+            [
+                (Tone::Ok, "master: csi-rbdplugin-master Ready".to_string()),
+                (
+                    Tone::Ok,
+                    "worker-a: csi-rbdplugin-worker-a Ready".to_string()
+                ),
+                (
+                    Tone::Ok,
+                    "worker-b: csi-rbdplugin-worker-b Ready".to_string()
+                ),
+            ]
+        );
+        plugin_down(&mut s, "worker-a");
+        s.pods
+            .retain(|p| p.metadata.name.as_deref() != Some("csi-rbdplugin-worker-b"));
+        let lines = text(&derive(&s));
+        assert_eq!(
+            lines[1],
+            (
+                Tone::Error,
+                "worker-a: csi-rbdplugin-worker-a not Ready (CrashLoopBackOff)".to_string()
+            )
+        );
+        assert_eq!(
+            lines[2],
+            (Tone::Warning, "worker-b: no node plugin pod".to_string())
+        );
     }
 }

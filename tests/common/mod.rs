@@ -2,7 +2,9 @@
 //! stdin (when the test binary exits, the pipe closes and the lab goes down).
 #![allow(dead_code)]
 
+pub mod check_ids;
 pub mod containerd;
+pub mod csi;
 pub mod journal;
 pub mod pty;
 pub mod rbd;

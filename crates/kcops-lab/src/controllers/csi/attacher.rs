@@ -294,6 +294,126 @@ mod tests {
         n
     }
 
+    fn ctx() -> anyhow::Result<Ctx> {
+        let scenario = crate::scenario::parse(
+            "name: t\nstorage: ceph-csi\nnodes: [{name: w1}, {name: w2}]\n",
+            "t.yaml",
+        )?;
+        let root = std::env::temp_dir().join(format!("kcops-attacher-{}", std::process::id()));
+        Ctx::new(
+            std::sync::Arc::new(crate::api::store::Store::new(100)),
+            std::sync::Arc::new(crate::api::logs::LogStore::default()),
+            super::super::super::Knobs::default(),
+            scenario,
+            None,
+            HashMap::new(),
+            crate::paths::LabPaths {
+                name: "t".into(),
+                root,
+            },
+            1,
+        )
+    }
+
+    fn pod(ctx: &Ctx, name: &str, node: &str) -> anyhow::Result<Value> {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "postgres"}],
+                     "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}});
+        crate::api::defaults::apply("Pod", &mut p);
+        Ok(ctx
+            .store
+            .create(&ctx.kinds.pods, p)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .value())
+    }
+
+    /// A scheduled pod's volume is attached to its node under the controller's name; a
+    /// second pod on another node meets Multi-Attach; once the first pod is gone (and
+    /// nothing is staged) the attachment moves.
+    #[test]
+    fn attachments_follow_pods_with_the_multi_attach_rule() -> anyhow::Result<()> {
+        let ctx = ctx()?;
+        let create = |rt: &crate::api::resources::ResourceType, mut v: Value, kind: &str| {
+            crate::api::defaults::apply(kind, &mut v);
+            ctx.store.create(rt, v).map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        for n in ["w1", "w2"] {
+            create(
+                &ctx.kinds.nodes,
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+                "Node",
+            )?;
+        }
+        let handle = super::super::volume_handle("f-1", 2, "6e696bba-064f-11ec-a251-0242ac110002");
+        create(
+            &ctx.kinds.pvs,
+            json!({"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": "pvc-1"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"},
+                     "csi": {"driver": DRIVER, "volumeHandle": handle,
+                             "volumeAttributes": {"pool": "rbd", "imageName": "csi-vol-6e696bba-064f-11ec-a251-0242ac110002"}}}}),
+            "PersistentVolume",
+        )?;
+        create(
+            &ctx.kinds.pvcs,
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "namespace": "shop"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pvc-1", "resources": {"requests": {"storage": "1Gi"}}}}),
+            "PersistentVolumeClaim",
+        )?;
+        let vas = |ctx: &Ctx| -> Vec<(String, String, bool)> {
+            ctx.store
+                .list(&ctx.kinds.volume_attachments, None)
+                .iter()
+                .map(|e| {
+                    let v = e.value();
+                    (
+                        str_of(&v, &["metadata", "name"]).to_string(),
+                        str_of(&v, &["spec", "nodeName"]).to_string(),
+                        v["status"]["attached"] == true,
+                    )
+                })
+                .collect()
+        };
+        pod(&ctx, "db-0", "w1")?;
+        reconcile(&ctx);
+        assert_eq!(
+            vas(&ctx),
+            vec![(attachment_name(&handle, "w1"), "w1".to_string(), true)]
+        );
+        let second = pod(&ctx, "db-1", "w2")?;
+        reconcile(&ctx);
+        assert_eq!(vas(&ctx).len(), 1);
+        let events: Vec<Value> = ctx
+            .store
+            .list(&ctx.kinds.events, Some("shop"))
+            .iter()
+            .map(|e| e.value())
+            .collect();
+        let multi = events
+            .iter()
+            .find(|e| e["reason"] == "FailedAttachVolume")
+            .ok_or_else(|| anyhow::anyhow!("no Multi-Attach event: {events:?}"))?;
+        assert_eq!(multi["involvedObject"]["name"], second["metadata"]["name"]);
+        assert_eq!(multi["source"]["component"], "attachdetach-controller");
+        assert_eq!(
+            multi["message"],
+            "Multi-Attach error for volume \"pvc-1\" Volume is already exclusively attached to one node and can't be attached to another"
+        );
+        ctx.store
+            .delete(&ctx.kinds.pods, "shop", "db-0", Some(0), None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        reconcile(&ctx);
+        reconcile(&ctx);
+        assert_eq!(
+            vas(&ctx),
+            vec![(attachment_name(&handle, "w2"), "w2".to_string(), true)]
+        );
+        Ok(())
+    }
+
     /// The attach/detach controller's detach rules: unstaged volumes go at once; a
     /// volume still mounted on a healthy node stays; on an unhealthy node it stays for
     /// maxWaitForUnmountDuration, unless the node has the out-of-service taint.

@@ -27,10 +27,11 @@ fn waiting() -> &'static Mutex<HashMap<String, Instant>> {
     W.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// When each pod last got its Multi-Attach event (the controller retries with back-off).
-fn reported() -> &'static Mutex<HashMap<String, Instant>> {
-    static R: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
-    R.get_or_init(|| Mutex::new(HashMap::new()))
+/// The (volume, node) pairs whose Multi-Attach error was reported: the controller
+/// reports it once while the pair stays wanted (`MultiAttachErrorReported`).
+fn reported() -> &'static Mutex<HashSet<(String, String)>> {
+    static R: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
 /// Whether the PV's VolumeAttachment to `node` exists and is attached.
@@ -114,6 +115,10 @@ pub(crate) fn reconcile(ctx: &Ctx) {
     }
     detach(ctx, &vas, &desired, &pvs, &nodes);
     attach(ctx, &desired, &pvs);
+    reported()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|pair| desired.contains_key(pair));
 }
 
 /// The pod GC's part of a non-graceful shutdown: on a NotReady node with the
@@ -230,7 +235,18 @@ fn attach(
                 && va["spec"]["nodeName"] != node.as_str()
         });
         if rwo && elsewhere {
-            multi_attach(ctx, pv_name, pods);
+            let fresh = reported()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((pv_name.clone(), node.clone()));
+            if fresh {
+                let users: Vec<&Value> = desired
+                    .iter()
+                    .filter(|((pv, n), _)| pv == pv_name && n != node)
+                    .flat_map(|(_, pods)| pods)
+                    .collect();
+                multi_attach(ctx, pv_name, pods, &users);
+            }
             continue;
         }
         let va = json!({
@@ -254,27 +270,36 @@ fn attach(
     }
 }
 
-/// The FailedAttachVolume Event on each waiting pod, repeated with the controller's
-/// retry (folded into one Event with a count).
-fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value]) {
-    let mut reported = reported().lock().unwrap_or_else(|p| p.into_inner());
+/// The FailedAttachVolume Event on each waiting pod, as `reportMultiAttachError` words
+/// it: the pods of the pod's namespace that use the volume on other nodes, else (they
+/// are gone, the node still has it) "already exclusively attached".
+fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value], users: &[&Value]) {
     for pod in pods {
-        let uid = str_of(pod, &["metadata", "uid"]).to_string();
-        if reported
-            .get(&uid)
-            .is_some_and(|at| at.elapsed() < ctx.knobs.mount_retry)
-        {
-            continue;
-        }
-        reported.insert(uid, Instant::now());
+        let ns = str_of(pod, &["metadata", "namespace"]);
+        let local: Vec<&str> = users
+            .iter()
+            .filter(|u| str_of(u, &["metadata", "namespace"]) == ns)
+            .map(|u| str_of(u, &["metadata", "name"]))
+            .collect();
+        let others = users.len() - local.len();
+        let why = match (local.is_empty(), others) {
+            (true, 0) => {
+                "Volume is already exclusively attached to one node and can't be attached to \
+                 another"
+                    .to_string()
+            }
+            (true, n) => format!("Volume is already used by {n} pod(s) in different namespaces"),
+            (false, 0) => format!("Volume is already used by pod(s) {}", local.join(", ")),
+            (false, n) => format!(
+                "Volume is already used by pod(s) {} and {n} pod(s) in different namespaces",
+                local.join(", ")
+            ),
+        };
         ctx.event(
             pod,
             "Warning",
             "FailedAttachVolume",
-            &format!(
-                "Multi-Attach error for volume \"{pv}\" Volume is already exclusively attached to \
-                 one node and can't be attached to another"
-            ),
+            &format!("Multi-Attach error for volume \"{pv}\" {why}"),
             "attachdetach-controller",
             None,
         );
@@ -400,7 +425,7 @@ mod tests {
         assert_eq!(multi["source"]["component"], "attachdetach-controller");
         assert_eq!(
             multi["message"],
-            "Multi-Attach error for volume \"pvc-1\" Volume is already exclusively attached to one node and can't be attached to another"
+            "Multi-Attach error for volume \"pvc-1\" Volume is already used by pod(s) db-0"
         );
         ctx.store
             .delete(&ctx.kinds.pods, "shop", "db-0", Some(0), None)

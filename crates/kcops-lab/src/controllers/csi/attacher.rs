@@ -307,7 +307,7 @@ fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value], users: &[&Value]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn node(ready: bool, taint: Option<&str>) -> Value {
@@ -319,7 +319,7 @@ mod tests {
         n
     }
 
-    fn ctx() -> anyhow::Result<Ctx> {
+    pub(in crate::controllers::csi) fn ctx() -> anyhow::Result<Ctx> {
         let scenario = crate::scenario::parse(
             "name: t\nstorage: ceph-csi\nnodes: [{name: w1}, {name: w2}]\n",
             "t.yaml",

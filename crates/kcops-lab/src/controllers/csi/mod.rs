@@ -198,11 +198,16 @@ pub fn plugin_ready(ctx: &super::Ctx, node: &str) -> bool {
             p["metadata"]["namespace"] == NAMESPACE
                 && p["metadata"]["labels"]["app"] == "csi-rbdplugin"
                 && !super::is_deleting(&p)
-                && p["status"]["conditions"].as_array().is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
+                && pod_ready(&p)
         })
+}
+
+/// Whether a pod's Ready condition is True.
+pub(crate) fn pod_ready(p: &Value) -> bool {
+    p["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 #[cfg(test)]

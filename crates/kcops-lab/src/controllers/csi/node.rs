@@ -136,6 +136,31 @@ pub(crate) async fn stage(ctx: &Ctx, pv: &Value, node: &str, spec: &str) -> Resu
             "rpc error: code = Internal desc = rbd: map failed {e:#}"
         ))
     })?;
+    // `rbd map` returns once the kernel client watches the image: so does staging.
+    let mine = |found: &[String]| {
+        found.iter().any(|a| {
+            rbd::address_ip(a).is_some_and(|ip| Some(ip) == node_ip.map(std::net::IpAddr::V4))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut child = child;
+    loop {
+        let found = rbd::status_watchers(ceph.admin_rbd(), spec)
+            .await
+            .unwrap_or_default();
+        if mine(&found) {
+            break;
+        }
+        let exited = !matches!(child.try_wait(), Ok(None));
+        if exited || std::time::Instant::now() >= deadline {
+            stop(child);
+            return Err(mount_failed(format!(
+                "rpc error: code = Internal desc = rbd: map failed: the watch on {spec} did not \
+                 register"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     watchers()
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -92,6 +92,11 @@ pub async fn reconcile(ctx: &Arc<Ctx>) {
         if !csi && !RBD_PROVISIONERS.contains(&provisioner.as_str()) {
             continue;
         }
+        // ceph-csi's external-provisioner runs in its Deployment's pod: none Ready,
+        // the claim stays Pending.
+        if csi && !super::csi::provisioner::running(ctx) {
+            continue;
+        }
         if !backoff().due(&entry.uid) {
             continue;
         }
@@ -296,7 +301,8 @@ async fn provision_csi(ctx: &Ctx, pvc: &Value, sc: &Value) {
     {
         return;
     }
-    let component = "rbd.csi.ceph.com_csi-rbdplugin-provisioner";
+    let component = super::csi::provisioner::identity(ctx);
+    let component = component.as_str();
     let driver = super::csi::DRIVER;
     ctx.event(
         pvc,

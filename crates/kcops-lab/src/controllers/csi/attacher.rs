@@ -27,10 +27,11 @@ fn waiting() -> &'static Mutex<HashMap<String, Instant>> {
     W.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// When each pod last got its Multi-Attach event (the controller retries with back-off).
-fn reported() -> &'static Mutex<HashMap<String, Instant>> {
-    static R: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
-    R.get_or_init(|| Mutex::new(HashMap::new()))
+/// The (volume, node) pairs whose Multi-Attach error was reported: the controller
+/// reports it once while the pair stays wanted (`MultiAttachErrorReported`).
+fn reported() -> &'static Mutex<HashSet<(String, String)>> {
+    static R: OnceLock<Mutex<HashSet<(String, String)>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
 /// Whether the PV's VolumeAttachment to `node` exists and is attached.
@@ -114,6 +115,10 @@ pub(crate) fn reconcile(ctx: &Ctx) {
     }
     detach(ctx, &vas, &desired, &pvs, &nodes);
     attach(ctx, &desired, &pvs);
+    reported()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|pair| desired.contains_key(pair));
 }
 
 /// The pod GC's part of a non-graceful shutdown: on a NotReady node with the
@@ -230,7 +235,18 @@ fn attach(
                 && va["spec"]["nodeName"] != node.as_str()
         });
         if rwo && elsewhere {
-            multi_attach(ctx, pv_name, pods);
+            let fresh = reported()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert((pv_name.clone(), node.clone()));
+            if fresh {
+                let users: Vec<&Value> = desired
+                    .iter()
+                    .filter(|((pv, n), _)| pv == pv_name && n != node)
+                    .flat_map(|(_, pods)| pods)
+                    .collect();
+                multi_attach(ctx, pv_name, pods, &users);
+            }
             continue;
         }
         let va = json!({
@@ -254,27 +270,36 @@ fn attach(
     }
 }
 
-/// The FailedAttachVolume Event on each waiting pod, repeated with the controller's
-/// retry (folded into one Event with a count).
-fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value]) {
-    let mut reported = reported().lock().unwrap_or_else(|p| p.into_inner());
+/// The FailedAttachVolume Event on each waiting pod, as `reportMultiAttachError` words
+/// it: the pods of the pod's namespace that use the volume on other nodes, else (they
+/// are gone, the node still has it) "already exclusively attached".
+fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value], users: &[&Value]) {
     for pod in pods {
-        let uid = str_of(pod, &["metadata", "uid"]).to_string();
-        if reported
-            .get(&uid)
-            .is_some_and(|at| at.elapsed() < ctx.knobs.mount_retry)
-        {
-            continue;
-        }
-        reported.insert(uid, Instant::now());
+        let ns = str_of(pod, &["metadata", "namespace"]);
+        let local: Vec<&str> = users
+            .iter()
+            .filter(|u| str_of(u, &["metadata", "namespace"]) == ns)
+            .map(|u| str_of(u, &["metadata", "name"]))
+            .collect();
+        let others = users.len() - local.len();
+        let why = match (local.is_empty(), others) {
+            (true, 0) => {
+                "Volume is already exclusively attached to one node and can't be attached to \
+                 another"
+                    .to_string()
+            }
+            (true, n) => format!("Volume is already used by {n} pod(s) in different namespaces"),
+            (false, 0) => format!("Volume is already used by pod(s) {}", local.join(", ")),
+            (false, n) => format!(
+                "Volume is already used by pod(s) {} and {n} pod(s) in different namespaces",
+                local.join(", ")
+            ),
+        };
         ctx.event(
             pod,
             "Warning",
             "FailedAttachVolume",
-            &format!(
-                "Multi-Attach error for volume \"{pv}\" Volume is already exclusively attached to \
-                 one node and can't be attached to another"
-            ),
+            &format!("Multi-Attach error for volume \"{pv}\" {why}"),
             "attachdetach-controller",
             None,
         );
@@ -282,7 +307,7 @@ fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn node(ready: bool, taint: Option<&str>) -> Value {
@@ -292,6 +317,126 @@ mod tests {
                 json!([{"key": key, "value": "nodeshutdown", "effect": "NoExecute"}]);
         }
         n
+    }
+
+    pub(in crate::controllers::csi) fn ctx() -> anyhow::Result<Ctx> {
+        let scenario = crate::scenario::parse(
+            "name: t\nstorage: ceph-csi\nnodes: [{name: w1}, {name: w2}]\n",
+            "t.yaml",
+        )?;
+        let root = std::env::temp_dir().join(format!("kcops-attacher-{}", std::process::id()));
+        Ctx::new(
+            std::sync::Arc::new(crate::api::store::Store::new(100)),
+            std::sync::Arc::new(crate::api::logs::LogStore::default()),
+            super::super::super::Knobs::default(),
+            scenario,
+            None,
+            HashMap::new(),
+            crate::paths::LabPaths {
+                name: "t".into(),
+                root,
+            },
+            1,
+        )
+    }
+
+    fn pod(ctx: &Ctx, name: &str, node: &str) -> anyhow::Result<Value> {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "postgres"}],
+                     "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}});
+        crate::api::defaults::apply("Pod", &mut p);
+        Ok(ctx
+            .store
+            .create(&ctx.kinds.pods, p)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .value())
+    }
+
+    /// A scheduled pod's volume is attached to its node under the controller's name; a
+    /// second pod on another node meets Multi-Attach; once the first pod is gone (and
+    /// nothing is staged) the attachment moves.
+    #[test]
+    fn attachments_follow_pods_with_the_multi_attach_rule() -> anyhow::Result<()> {
+        let ctx = ctx()?;
+        let create = |rt: &crate::api::resources::ResourceType, mut v: Value, kind: &str| {
+            crate::api::defaults::apply(kind, &mut v);
+            ctx.store.create(rt, v).map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        for n in ["w1", "w2"] {
+            create(
+                &ctx.kinds.nodes,
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+                "Node",
+            )?;
+        }
+        let handle = super::super::volume_handle("f-1", 2, "6e696bba-064f-11ec-a251-0242ac110002");
+        create(
+            &ctx.kinds.pvs,
+            json!({"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": "pvc-1"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"},
+                     "csi": {"driver": DRIVER, "volumeHandle": handle,
+                             "volumeAttributes": {"pool": "rbd", "imageName": "csi-vol-6e696bba-064f-11ec-a251-0242ac110002"}}}}),
+            "PersistentVolume",
+        )?;
+        create(
+            &ctx.kinds.pvcs,
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "namespace": "shop"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pvc-1", "resources": {"requests": {"storage": "1Gi"}}}}),
+            "PersistentVolumeClaim",
+        )?;
+        let vas = |ctx: &Ctx| -> Vec<(String, String, bool)> {
+            ctx.store
+                .list(&ctx.kinds.volume_attachments, None)
+                .iter()
+                .map(|e| {
+                    let v = e.value();
+                    (
+                        str_of(&v, &["metadata", "name"]).to_string(),
+                        str_of(&v, &["spec", "nodeName"]).to_string(),
+                        v["status"]["attached"] == true,
+                    )
+                })
+                .collect()
+        };
+        pod(&ctx, "db-0", "w1")?;
+        reconcile(&ctx);
+        assert_eq!(
+            vas(&ctx),
+            vec![(attachment_name(&handle, "w1"), "w1".to_string(), true)]
+        );
+        let second = pod(&ctx, "db-1", "w2")?;
+        reconcile(&ctx);
+        assert_eq!(vas(&ctx).len(), 1);
+        let events: Vec<Value> = ctx
+            .store
+            .list(&ctx.kinds.events, Some("shop"))
+            .iter()
+            .map(|e| e.value())
+            .collect();
+        let multi = events
+            .iter()
+            .find(|e| e["reason"] == "FailedAttachVolume")
+            .ok_or_else(|| anyhow::anyhow!("no Multi-Attach event: {events:?}"))?;
+        assert_eq!(multi["involvedObject"]["name"], second["metadata"]["name"]);
+        assert_eq!(multi["source"]["component"], "attachdetach-controller");
+        assert_eq!(
+            multi["message"],
+            "Multi-Attach error for volume \"pvc-1\" Volume is already used by pod(s) db-0"
+        );
+        ctx.store
+            .delete(&ctx.kinds.pods, "shop", "db-0", Some(0), None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        reconcile(&ctx);
+        reconcile(&ctx);
+        assert_eq!(
+            vas(&ctx),
+            vec![(attachment_name(&handle, "w2"), "w2".to_string(), true)]
+        );
+        Ok(())
     }
 
     /// The attach/detach controller's detach rules: unstaged volumes go at once; a

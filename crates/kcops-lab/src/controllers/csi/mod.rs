@@ -172,6 +172,21 @@ fn base64_of(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
+/// Whether `ceph-csi-config` lists the clusterID (ceph-csi reads it from there).
+pub(crate) fn known_cluster(ctx: &super::Ctx, cluster_id: &str) -> bool {
+    let Some(cm) = ctx
+        .store
+        .get_value(&ctx.kinds.configmaps, NAMESPACE, "ceph-csi-config")
+    else {
+        return false;
+    };
+    let config: Value = serde_json::from_str(cm["data"]["config.json"].as_str().unwrap_or("[]"))
+        .unwrap_or_default();
+    config
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["clusterID"] == cluster_id))
+}
+
 /// Whether `node`'s csi-rbdplugin pod is Ready (the kubelet knows the driver only
 /// once its registrar registered it).
 pub fn plugin_ready(ctx: &super::Ctx, node: &str) -> bool {
@@ -183,11 +198,16 @@ pub fn plugin_ready(ctx: &super::Ctx, node: &str) -> bool {
             p["metadata"]["namespace"] == NAMESPACE
                 && p["metadata"]["labels"]["app"] == "csi-rbdplugin"
                 && !super::is_deleting(&p)
-                && p["status"]["conditions"].as_array().is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
+                && pod_ready(&p)
         })
+}
+
+/// Whether a pod's Ready condition is True.
+pub(crate) fn pod_ready(p: &Value) -> bool {
+    p["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 #[cfg(test)]

@@ -92,6 +92,16 @@ pub(crate) async fn stage(ctx: &Ctx, pv: &Value, node: &str, spec: &str) -> Resu
     if staged(node, spec) {
         return Ok(());
     }
+    // The node plugin finds the cluster's monitors by the volume's clusterID.
+    let cluster = str_of(pv, &["spec", "csi", "volumeAttributes", "clusterID"]);
+    if !super::known_cluster(ctx, cluster) {
+        let handle = str_of(pv, &["spec", "csi", "volumeHandle"]);
+        return Err(mount_failed(format!(
+            "rpc error: code = Internal desc = error generating volume {handle}: failed to fetch \
+             monitor list using clusterID ({cluster}): missing configuration for cluster ID \
+             \"{cluster}\""
+        )));
+    }
     let Some(ceph) = &ctx.ceph else {
         return Ok(());
     };
@@ -126,9 +136,106 @@ pub(crate) async fn stage(ctx: &Ctx, pv: &Value, node: &str, spec: &str) -> Resu
             "rpc error: code = Internal desc = rbd: map failed {e:#}"
         ))
     })?;
+    // `rbd map` returns once the kernel client watches the image: so does staging.
+    let mine = |found: &[String]| {
+        found.iter().any(|a| {
+            rbd::address_ip(a).is_some_and(|ip| Some(ip) == node_ip.map(std::net::IpAddr::V4))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut child = child;
+    loop {
+        let found = rbd::status_watchers(ceph.admin_rbd(), spec)
+            .await
+            .unwrap_or_default();
+        if mine(&found) {
+            break;
+        }
+        let exited = !matches!(child.try_wait(), Ok(None));
+        if exited || std::time::Instant::now() >= deadline {
+            stop(child);
+            return Err(mount_failed(format!(
+                "rpc error: code = Internal desc = rbd: map failed: the watch on {spec} did not \
+                 register"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     watchers()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert((node.to_string(), spec.to_string()), child);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn expect_failed(r: Result<(), StageWait>) -> String {
+        match r {
+            Err(StageWait::Failed(msg)) => msg,
+            Err(StageWait::Unattached) => "unattached".into(),
+            Ok(()) => "staged".into(),
+        }
+    }
+
+    /// Staging waits for the attachment, then needs the node's registered plugin and
+    /// the volume's cluster in ceph-csi-config, each refusal in the kubelet's and
+    /// ceph-csi's words.
+    #[tokio::test]
+    async fn staging_needs_attachment_plugin_and_cluster() -> anyhow::Result<()> {
+        let ctx = super::super::attacher::tests::ctx()?;
+        let create = |rt: &crate::api::resources::ResourceType, mut v: Value, kind: &str| {
+            crate::api::defaults::apply(kind, &mut v);
+            ctx.store.create(rt, v).map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        let handle = super::super::volume_handle("f-1", 2, "6e696bba-064f-11ec-a251-0242ac110002");
+        let pv = json!({"metadata": {"name": "pvc-1"},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "csi": {"driver": super::super::DRIVER, "volumeHandle": handle,
+                             "volumeAttributes": {"clusterID": "f-1", "pool": "rbd"}}}});
+        let spec = "rbd/csi-vol-6e696bba-064f-11ec-a251-0242ac110002";
+        assert_eq!(
+            expect_failed(stage(&ctx, &pv, "w1", spec).await),
+            "unattached"
+        );
+        create(
+            &ctx.kinds.volume_attachments,
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "VolumeAttachment",
+            "metadata": {"name": super::super::attachment_name(&handle, "w1")},
+            "spec": {"attacher": super::super::DRIVER, "nodeName": "w1", "source": {"persistentVolumeName": "pvc-1"}},
+            "status": {"attached": true}}),
+            "VolumeAttachment",
+        )?;
+        assert_eq!(
+            expect_failed(stage(&ctx, &pv, "w1", spec).await),
+            "MountVolume.MountDevice failed for volume \"pvc-1\" : kubernetes.io/csi: attacher.MountDevice failed to create newCsiDriverClient: driver name rbd.csi.ceph.com not found in the list of registered CSI drivers"
+        );
+        create(
+            &ctx.kinds.pods,
+            json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "csi-rbdplugin-x", "namespace": "ceph-csi", "labels": {"app": "csi-rbdplugin"}},
+            "spec": {"nodeName": "w1", "containers": [{"name": "csi-rbdplugin", "image": "cephcsi"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+            "Pod",
+        )?;
+        assert_eq!(
+            expect_failed(stage(&ctx, &pv, "w1", spec).await),
+            format!(
+                "MountVolume.MountDevice failed for volume \"pvc-1\" : rpc error: code = Internal desc = error generating volume {handle}: failed to fetch monitor list using clusterID (f-1): missing configuration for cluster ID \"f-1\""
+            )
+        );
+        create(
+            &ctx.kinds.configmaps,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "ceph-csi-config", "namespace": "ceph-csi"},
+            "data": {"config.json": "[{\"clusterID\":\"f-1\",\"monitors\":[\"10.0.0.1:6789\"]}]"}}),
+            "ConfigMap",
+        )?;
+        // Without Ceph the lab has nothing to map: staged.
+        assert_eq!(expect_failed(stage(&ctx, &pv, "w1", spec).await), "staged");
+        Ok(())
+    }
 }

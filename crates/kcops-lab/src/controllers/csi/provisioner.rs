@@ -49,7 +49,7 @@ pub(crate) async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value) -> Result<Stri
             "rpc error: code = Internal desc = the lab runs without Ceph".into(),
         ));
     };
-    if !known_cluster(ctx, cluster_id) {
+    if !super::known_cluster(ctx, cluster_id) {
         return Err(failed(format!(
             "rpc error: code = InvalidArgument desc = failed to fetch monitor list using clusterID \
              ({cluster_id}): missing configuration for cluster ID \"{cluster_id}\""
@@ -145,6 +145,34 @@ pub(crate) async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value) -> Result<Stri
     Ok(pv_name)
 }
 
+/// Whether a provisioner pod (`app=csi-rbdplugin-provisioner`) is Ready.
+pub(crate) fn running(ctx: &Ctx) -> bool {
+    ctx.store
+        .list(&ctx.kinds.pods, Some(super::NAMESPACE))
+        .iter()
+        .map(|e| e.value())
+        .any(|p| {
+            p["metadata"]["labels"]["app"] == "csi-rbdplugin-provisioner"
+                && !super::super::is_deleting(&p)
+                && super::pod_ready(&p)
+        })
+}
+
+/// The external-provisioner's event source: `<driver>_<its pod>_<instance uuid>`.
+pub(crate) fn identity(ctx: &Ctx) -> String {
+    static INSTANCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let instance = INSTANCE.get_or_init(|| uuid::Uuid::new_v4().to_string());
+    let pod = ctx
+        .store
+        .list(&ctx.kinds.pods, Some(super::NAMESPACE))
+        .iter()
+        .map(|e| e.value())
+        .find(|p| p["metadata"]["labels"]["app"] == "csi-rbdplugin-provisioner")
+        .map(|p| str_of(&p, &["metadata", "name"]).to_string())
+        .unwrap_or_else(|| "csi-rbdplugin-provisioner".to_string());
+    format!("{DRIVER}_{pod}_{instance}")
+}
+
 /// The identity the external-provisioner stamps on its PVs: `<start ms>-<rand>-<driver>`.
 fn provisioner_identity() -> String {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -156,21 +184,6 @@ fn provisioner_identity() -> String {
         )
     })
     .clone()
-}
-
-/// Whether `ceph-csi-config` lists the clusterID (ceph-csi reads it from there).
-fn known_cluster(ctx: &Ctx, cluster_id: &str) -> bool {
-    let Some(cm) = ctx
-        .store
-        .get_value(&ctx.kinds.configmaps, super::NAMESPACE, "ceph-csi-config")
-    else {
-        return false;
-    };
-    let config: Value = serde_json::from_str(cm["data"]["config.json"].as_str().unwrap_or("[]"))
-        .unwrap_or_default();
-    config
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["clusterID"] == cluster_id))
 }
 
 /// The id of `pool` (`ceph osd pool ls detail --format json`), `None` if absent.

@@ -650,8 +650,7 @@ impl Executor {
                 ..
             } => {
                 let ceph = self.ceph_for("releasing a volume from a dead node")?;
-                return steps::csi::delete_attachment(c, ceph, name, pv, node, (pool, image))
-                    .await;
+                return steps::csi::delete_attachment(c, ceph, name, pv, node, (pool, image)).await;
             }
             Op::DeletePod {
                 namespace,

@@ -311,10 +311,9 @@ impl fmt::Display for WaitFor {
                 "RBD image {pool}/{image} to have no watcher at {} (the OSDs drop a fenced client's watch)",
                 addrs.join(", ")
             ),
-            WaitFor::Detached { pv, node } => write!(
-                f,
-                "no VolumeAttachment of volume {pv} to {node} to be left"
-            ),
+            WaitFor::Detached { pv, node } => {
+                write!(f, "no VolumeAttachment of volume {pv} to {node} to be left")
+            }
             WaitFor::CsiVolumeInUse {
                 namespace,
                 claim,

@@ -415,7 +415,18 @@ async fn run_with(
             })
             .unwrap_or_default(),
     };
-    let scenario = scenario.resolve(&values);
+    let mut scenario = scenario.resolve(&values);
+    if scenario.storage == scenario::StorageKind::CephCsi
+        && let Some(c) = &ceph
+    {
+        // ceph-csi's install comes before the scenario's objects, which use its class.
+        let install = super::controllers::csi::objects(
+            c.fsid(),
+            &[c.mon_addr().to_string()],
+            &values.ceph_kube_secret,
+        );
+        scenario.objects.splice(0..0, install);
+    }
     let console_node = scenario.console_node().to_string();
     populate(&store, &scenario, &node_ips, paths)?;
     if opts.synthetic_nodes > 0 || opts.synthetic_pods > 0 {

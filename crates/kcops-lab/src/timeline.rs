@@ -251,6 +251,7 @@ pub fn set_node_ready(ctx: &Ctx, node: &str, ready: bool) -> anyhow::Result<()> 
             // Back from a crash: a rebooted node has no sandboxes left, but its
             // host-local reservations were never released.
             super::controllers::cni::node_rebooted(ctx, node);
+            super::controllers::csi::node::node_rebooted(node);
         }
     }
     let now = super::api::store::now_rfc3339();

@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, Pod, PodSpec, PodTemplateSpec, Secret, Service,
 };
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, MicroTime, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
@@ -255,6 +255,16 @@ const LEASE_COLS: &[Col] = &[
 ];
 
 #[rustfmt::skip]
+const VOLUME_ATTACHMENT_COLS: &[Col] = &[
+    NAME,
+    ("Attacher", "string", "name", 0, "attacher indicates the name of the volume driver that MUST handle this request. This is the name returned by GetPluginName()."),
+    ("PV", "string", "", 0, "persistentVolumeName represents the name of the persistent volume to attach."),
+    ("Node", "string", "", 0, "nodeName represents the node that the volume should be attached to."),
+    ("Attached", "boolean", "", 0, "attached indicates the volume is successfully attached. This field must only be set by the entity completing the attach operation, i.e. the external-attacher."),
+    AGE,
+];
+
+#[rustfmt::skip]
 const PDB_COLS: &[Col] = &[
     NAME,
     ("Min Available", "string", "", 0, "The minimum number of pods that must be available."),
@@ -296,6 +306,7 @@ enum Printer {
     Secrets,
     Endpoints,
     Leases,
+    VolumeAttachments,
     PodDisruptionBudgets,
     ControllerRevisions,
     Default,
@@ -321,6 +332,7 @@ impl Printer {
             "secrets" => Self::Secrets,
             "endpoints" => Self::Endpoints,
             "leases" => Self::Leases,
+            "volumeattachments" => Self::VolumeAttachments,
             "poddisruptionbudgets" => Self::PodDisruptionBudgets,
             "controllerrevisions" => Self::ControllerRevisions,
             "customresourcedefinitions" => Self::Default,
@@ -346,6 +358,7 @@ impl Printer {
             Self::Secrets => SECRET_COLS,
             Self::Endpoints => ENDPOINTS_COLS,
             Self::Leases => LEASE_COLS,
+            Self::VolumeAttachments => VOLUME_ATTACHMENT_COLS,
             Self::PodDisruptionBudgets => PDB_COLS,
             Self::ControllerRevisions => CONTROLLER_REVISION_COLS,
             Self::Default => DEFAULT_COLS,
@@ -378,6 +391,7 @@ impl Printer {
             Self::Secrets => plain(secret_cells(&parse(obj)?, now)),
             Self::Endpoints => plain(endpoints_cells(&parse(obj)?, now)),
             Self::Leases => plain(lease_cells(&parse(obj)?, now)),
+            Self::VolumeAttachments => plain(volume_attachment_cells(&parse(obj)?, now)),
             Self::PodDisruptionBudgets => plain(pdb_cells(&parse(obj)?, now)),
             Self::ControllerRevisions => plain(controller_revision_cells(&parse(obj)?, now)),
             Self::Default => plain(default_cells(obj)),
@@ -1281,6 +1295,18 @@ fn lease_cells(lease: &Lease, now: Timestamp) -> Vec<Value> {
         json!(name_of(&lease.metadata)),
         json!(holder),
         json!(age_of(&lease.metadata, now)),
+    ]
+}
+
+/// NAME ATTACHER PV NODE ATTACHED AGE, as the apiserver prints a VolumeAttachment.
+fn volume_attachment_cells(va: &VolumeAttachment, now: Timestamp) -> Vec<Value> {
+    vec![
+        json!(name_of(&va.metadata)),
+        json!(va.spec.attacher),
+        json!(va.spec.source.persistent_volume_name.clone().unwrap_or_default()),
+        json!(va.spec.node_name),
+        json!(va.status.as_ref().is_some_and(|s| s.attached)),
+        json!(age_of(&va.metadata, now)),
     ]
 }
 

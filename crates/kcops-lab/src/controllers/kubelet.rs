@@ -108,6 +108,8 @@ enum PodState {
 struct Mounted {
     spec: String,
     watcher: Option<std::process::Child>,
+    /// Staged by ceph-csi's node plugin: its watcher is the node's, not the pod's.
+    csi: bool,
 }
 
 struct PodWorker {
@@ -690,6 +692,7 @@ impl PodWorker {
             let Some(spec) = rbd_image_spec(&pv) else {
                 continue;
             };
+            let csi = super::csi::is_csi_pv(&pv);
             let mut failures = 0u32;
             loop {
                 let pod = self.check()?;
@@ -700,6 +703,20 @@ impl PodWorker {
                     self.event(&pod, "Warning", &plan.mount_failure_reason, msg);
                     failures += 1;
                     self.wait(delay).await?;
+                    continue;
+                }
+                if csi {
+                    match super::csi::node::stage(&self.ctx, &pv, &self.node, &spec).await {
+                        Ok(()) => break,
+                        Err(super::csi::node::StageWait::Unattached) => {
+                            self.wait(Duration::from_millis(200)).await?;
+                        }
+                        Err(super::csi::node::StageWait::Failed(msg)) => {
+                            self.event(&pod, "Warning", "FailedMount", &msg);
+                            failures += 1;
+                            self.wait(delay).await?;
+                        }
+                    }
                     continue;
                 }
                 if let Some(msg) = multi_attach(&self.ctx, &pod, &pv, &self.node) {
@@ -730,6 +747,14 @@ impl PodWorker {
                     }
                 }
             }
+            if csi {
+                self.mounts.push(Mounted {
+                    spec,
+                    watcher: None,
+                    csi: true,
+                });
+                continue;
+            }
             let watcher = self.ctx.ceph.as_ref().and_then(|c| {
                 let log = self.ctx.paths.logs().join(format!(
                     "watch-{}-{}.log",
@@ -740,7 +765,11 @@ impl PodWorker {
                     .map_err(|e| tracing::warn!("cannot start watcher for {spec}: {e:#}"))
                     .ok()
             });
-            self.mounts.push(Mounted { spec, watcher });
+            self.mounts.push(Mounted {
+                spec,
+                watcher,
+                csi: false,
+            });
             let _ = volume;
         }
         Ok(())
@@ -774,8 +803,21 @@ impl PodWorker {
             })
     }
 
-    /// Releases this node's locks (the in-tree plugin's detach).
+    /// Releases this node's locks (the in-tree plugin's detach); unstages ceph-csi
+    /// volumes no other pod on this node still uses.
     async fn unmount(&mut self) {
+        let csi: Vec<String> = self
+            .mounts
+            .iter()
+            .filter(|m| m.csi)
+            .map(|m| m.spec.clone())
+            .collect();
+        self.mounts.retain(|m| !m.csi);
+        for spec in csi {
+            if !self.other_pod_here_uses(&spec) {
+                super::csi::node::unstage(&self.node, &spec);
+            }
+        }
         let Some(ceph) = &self.ctx.ceph else { return };
         let cookie = format!("kubelet_lock_magic_{}", self.node);
         for m in self.mounts.drain(..) {
@@ -792,9 +834,39 @@ impl PodWorker {
     }
 }
 
+impl PodWorker {
+    /// Whether another pod on this node mounts the image `spec`.
+    fn other_pod_here_uses(&self, spec: &str) -> bool {
+        self.ctx
+            .store
+            .pods_on_node(&self.ctx.kinds.pods, &self.node)
+            .iter()
+            .filter(|e| e.uid != self.uid)
+            .any(|e| {
+                let pod = e.value();
+                let ns = str_of(&pod, &["metadata", "namespace"]);
+                pvc_names(&pod).iter().any(|(_, claim)| {
+                    self.ctx
+                        .store
+                        .get_value(&self.ctx.kinds.pvcs, ns, claim)
+                        .and_then(|pvc| {
+                            let pv = str_of(&pvc, &["spec", "volumeName"]).to_string();
+                            self.ctx.store.get_value(&self.ctx.kinds.pvs, "", &pv)
+                        })
+                        .and_then(|pv| rbd_image_spec(&pv))
+                        .is_some_and(|s| s == spec)
+                })
+            })
+    }
+}
+
 /// The attach/detach controller's refusal: a ReadWriteOnce volume already used by a
 /// running pod on another node cannot be attached here.
 fn multi_attach(ctx: &Ctx, pod: &Value, pv: &Value, node: &str) -> Option<String> {
+    // ceph-csi volumes go through VolumeAttachments (`csi::attacher`).
+    if super::csi::is_csi_pv(pv) {
+        return None;
+    }
     let modes = pv["spec"]["accessModes"].as_array()?;
     if modes.len() != 1 || modes[0] != "ReadWriteOnce" {
         return None;

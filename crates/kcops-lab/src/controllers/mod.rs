@@ -4,6 +4,7 @@
 
 pub(crate) mod bootstrap_signer;
 pub(crate) mod cni;
+pub mod csi;
 pub(crate) mod flannel;
 pub mod gc;
 pub mod kubelet;
@@ -468,6 +469,9 @@ pub async fn run(ctx: Arc<Ctx>) {
             }
         }
         volumes::reconcile(&ctx).await;
+        if ctx.scenario.storage == crate::scenario::StorageKind::CephCsi {
+            csi::attacher::reconcile(&ctx);
+        }
         workloads::reconcile(&ctx);
         scheduler::reconcile(&ctx);
         kubelet::reconcile(&ctx);

@@ -31,7 +31,7 @@ fn default_class(ctx: &Ctx) -> Option<String> {
 }
 
 /// Size in MiB of a quantity like `1Gi`, `500Mi`, `2G`.
-fn size_mb(q: &str) -> u64 {
+pub(crate) fn size_mb(q: &str) -> u64 {
     let digits: String = q.chars().take_while(|c| c.is_ascii_digit()).collect();
     let n: u64 = digits.parse().unwrap_or(1);
     match &q[digits.len()..] {
@@ -88,7 +88,8 @@ pub async fn reconcile(ctx: &Arc<Ctx>) {
             continue;
         };
         let provisioner = str_of(&sc, &["provisioner"]).to_string();
-        if !RBD_PROVISIONERS.contains(&provisioner.as_str()) {
+        let csi = provisioner == super::csi::DRIVER;
+        if !csi && !RBD_PROVISIONERS.contains(&provisioner.as_str()) {
             continue;
         }
         if !backoff().due(&entry.uid) {
@@ -101,7 +102,11 @@ pub async fn reconcile(ctx: &Arc<Ctx>) {
         if fresh {
             let ctx = ctx.clone();
             tokio::spawn(async move {
-                provision(&ctx, &pvc, &sc, &provisioner).await;
+                if csi {
+                    provision_csi(&ctx, &pvc, &sc).await;
+                } else {
+                    provision(&ctx, &pvc, &sc, &provisioner).await;
+                }
                 let uid = str_of(&pvc, &["metadata", "uid"]).to_string();
                 in_flight()
                     .lock()
@@ -277,6 +282,63 @@ async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value, provisioner: &str) {
             None,
         ),
         Err(e) => tracing::warn!("cannot create PV {pv_name}: {e}"),
+    }
+}
+
+/// ceph-csi's provisioning of a claim, with the events the PV controller and the
+/// external-provisioner record.
+async fn provision_csi(ctx: &Ctx, pvc: &Value, sc: &Value) {
+    let uid = str_of(pvc, &["metadata", "uid"]);
+    if ctx
+        .store
+        .get_value(&ctx.kinds.pvs, "", &format!("pvc-{uid}"))
+        .is_some()
+    {
+        return;
+    }
+    let component = "rbd.csi.ceph.com_csi-rbdplugin-provisioner";
+    let driver = super::csi::DRIVER;
+    ctx.event(
+        pvc,
+        "Normal",
+        "ExternalProvisioning",
+        &format!(
+            "Waiting for a volume to be created either by the external provisioner '{driver}' or \
+             manually by the system administrator. If volume creation is delayed, please verify \
+             that the provisioner is running and correctly registered."
+        ),
+        "persistentvolume-controller",
+        None,
+    );
+    let claim = format!(
+        "{}/{}",
+        str_of(pvc, &["metadata", "namespace"]),
+        str_of(pvc, &["metadata", "name"])
+    );
+    ctx.event(
+        pvc,
+        "Normal",
+        "Provisioning",
+        &format!("External provisioner is provisioning volume for claim \"{claim}\""),
+        component,
+        None,
+    );
+    match super::csi::provisioner::provision(ctx, pvc, sc).await {
+        Ok(pv) => {
+            backoff().forget(uid);
+            ctx.event(
+                pvc,
+                "Normal",
+                "ProvisioningSucceeded",
+                &format!("Successfully provisioned volume {pv}"),
+                component,
+                None,
+            );
+        }
+        Err(msg) => {
+            backoff().note_failure(uid);
+            ctx.event(pvc, "Warning", "ProvisioningFailed", &msg, component, None);
+        }
     }
 }
 

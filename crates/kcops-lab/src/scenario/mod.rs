@@ -60,7 +60,7 @@ mod tests;
 
 /// The scenarios shipped with kcops, embedded so that `kcops lab up --scenario healthy`
 /// works from any directory, not only from a source checkout.
-pub(super) const BUILTINS: [(&str, &str); 10] = [
+pub(super) const BUILTINS: [(&str, &str); 12] = [
     (
         "healthy",
         include_str!(concat!(
@@ -131,10 +131,24 @@ pub(super) const BUILTINS: [(&str, &str); 10] = [
             "/scenarios/kubeadm.yaml"
         )),
     ),
+    (
+        "csi-healthy",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/csi-healthy.yaml"
+        )),
+    ),
+    (
+        "csi-node-lost",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/csi-node-lost.yaml"
+        )),
+    ),
 ];
 
 /// Names of the built-in scenarios, in the order `BUILTINS` lists them.
-pub(super) const BUILTIN_NAMES: [&str; 10] = [
+pub(super) const BUILTIN_NAMES: [&str; 12] = [
     BUILTINS[0].0,
     BUILTINS[1].0,
     BUILTINS[2].0,
@@ -145,6 +159,8 @@ pub(super) const BUILTIN_NAMES: [&str; 10] = [
     BUILTINS[7].0,
     BUILTINS[8].0,
     BUILTINS[9].0,
+    BUILTINS[10].0,
+    BUILTINS[11].0,
 ];
 
 /// Where the built-in files live in the source tree; used as the file name in error

@@ -45,6 +45,22 @@ pub struct Scenario {
     /// Pools and users (with caps) the lab creates in its Ceph cluster.
     #[serde(default)]
     pub ceph: CephSpec,
+    /// How RBD volumes are provisioned and attached: the in-tree plugin (default) or
+    /// ceph-csi with its objects, provisioner, attacher and node plugin.
+    #[serde(default)]
+    pub storage: StorageKind,
+}
+
+/// The lab's RBD storage flavour (`storage:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageKind {
+    /// The in-tree `kubernetes.io/rbd` plugin: image locks `kubelet_lock_magic_<node>`.
+    #[default]
+    InTree,
+    /// ceph-csi (`rbd.csi.ceph.com`): VolumeAttachments, `csi-vol-<uuid>` images and
+    /// the node plugin's staging (a watcher at the node's address).
+    CephCsi,
 }
 
 /// The lab kubelet's settings a scenario may change.

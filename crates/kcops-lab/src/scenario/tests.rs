@@ -36,6 +36,10 @@ fn scenario_builtins_parse_and_validate() {
         // The ZooKeeper scenarios need a node per server under required anti-affinity.
         let workers: &[&str] = if name.starts_with("zk-") {
             &["node1", "node2", "node3", "node4", "node5"]
+        } else if name.starts_with("csi-") {
+            // Nothing may depend on the workers' names.
+            assert_eq!(s.storage, StorageKind::CephCsi, "{name}");
+            &["k8s-worker-1", "k8s-worker-2"]
         } else if *name == "kubeadm" {
             // One machine per join test: the stand-in's, :join's, :reset-node's.
             &["node1", "node2", "node3"]
@@ -48,6 +52,20 @@ fn scenario_builtins_parse_and_validate() {
     }
     assert_eq!(builtin_names()[0], "healthy");
     assert!(builtin("nope").is_none());
+}
+
+/// `storage` is `in-tree` (the default) or `ceph-csi`; anything else is an error with
+/// its place, and ceph-csi needs a cluster from the start.
+#[test]
+fn scenario_storage_key_is_checked() {
+    let s = parse(&format!("{BASE}storage: ceph-csi\n"), "x.yaml").map_err(|e| e.to_string());
+    assert_eq!(s.map(|s| s.storage), Ok(StorageKind::CephCsi));
+    let s = parse(BASE, "x.yaml").map_err(|e| e.to_string());
+    assert_eq!(s.map(|s| s.storage), Ok(StorageKind::InTree));
+    let e = err(&format!("{BASE}storage: csi\n"));
+    assert!(e.starts_with("x.yaml:7:10: storage: unknown variant `csi`"), "{e}");
+    let e = err(&format!("{BASE}storage: ceph-csi\nkubeadm: true\n"));
+    assert!(e.contains("storage: ceph-csi needs a running cluster"), "{e}");
 }
 
 #[test]

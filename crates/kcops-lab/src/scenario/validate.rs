@@ -268,6 +268,12 @@ pub(super) fn validate(s: &Scenario) -> Vec<Issue> {
         );
     }
     check_nodes(&mut c, s);
+    if s.storage == StorageKind::CephCsi && s.kubeadm {
+        c.fail(
+            vec![key("storage")],
+            "storage: ceph-csi needs a running cluster from the start (not kubeadm: true)",
+        );
+    }
     let nodes: BTreeSet<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
     if let Some(console) = &s.console_node {
         c.node_ref(&nodes, vec![key("consoleNode")], console);

@@ -1,0 +1,268 @@
+//! The attach/detach controller (with the external-attacher's ControllerPublish) for
+//! ceph-csi PVs: a VolumeAttachment per (volume, node) that a scheduled pod needs,
+//! attached at once; the Multi-Attach rule for ReadWriteOnce volumes; a detach once no
+//! pod on the node uses the volume and the node unstaged it, forced after 6 minutes
+//! (scaled by the lab's speed) of an unhealthy node, or at once when the node has the
+//! `node.kubernetes.io/out-of-service` taint (whose pods the pod GC then deletes).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::super::kubelet::{pvc_names, rbd_image_spec};
+use super::super::{Ctx, is_deleting, str_of};
+use super::{DRIVER, attachment_name, is_csi_pv};
+
+/// How long the controller waits for an unhealthy node to unmount before it detaches
+/// anyway (`maxWaitForUnmountDuration`).
+const MAX_WAIT_FOR_UNMOUNT: Duration = Duration::from_secs(6 * 60);
+/// The taint of a non-graceful node shutdown.
+pub const OUT_OF_SERVICE: &str = "node.kubernetes.io/out-of-service";
+
+/// Since when each VolumeAttachment has been waiting for its node to unmount.
+fn waiting() -> &'static Mutex<HashMap<String, Instant>> {
+    static W: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    W.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// When each pod last got its Multi-Attach event (the controller retries with back-off).
+fn reported() -> &'static Mutex<HashMap<String, Instant>> {
+    static R: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Whether the PV's VolumeAttachment to `node` exists and is attached.
+pub(crate) fn attached(ctx: &Ctx, pv: &Value, node: &str) -> bool {
+    let handle = str_of(pv, &["spec", "csi", "volumeHandle"]);
+    ctx.store
+        .get_value(
+            &ctx.kinds.volume_attachments,
+            "",
+            &attachment_name(handle, node),
+        )
+        .is_some_and(|va| va["status"]["attached"] == true && !is_deleting(&va))
+}
+
+fn node_has_taint(node: &Value, key: &str) -> bool {
+    node["spec"]["taints"]
+        .as_array()
+        .is_some_and(|ts| ts.iter().any(|t| t["key"] == key))
+}
+
+fn node_ready(node: &Value) -> bool {
+    node["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+fn tolerates(pod: &Value, key: &str) -> bool {
+    pod["spec"]["tolerations"].as_array().is_some_and(|ts| {
+        ts.iter().any(|t| {
+            (t["operator"] == "Exists" && t["key"].as_str().unwrap_or_default().is_empty())
+                || t["key"] == key
+        })
+    })
+}
+
+pub(crate) fn reconcile(ctx: &Ctx) {
+    let nodes: HashMap<String, Value> = ctx
+        .store
+        .list(&ctx.kinds.nodes, None)
+        .iter()
+        .map(|e| (e.field("metadata.name").to_string(), e.value()))
+        .collect();
+    out_of_service_gc(ctx, &nodes);
+    let pvs: HashMap<String, Value> = ctx
+        .store
+        .list(&ctx.kinds.pvs, None)
+        .iter()
+        .map(|e| e.value())
+        .filter(is_csi_pv)
+        .map(|pv| (str_of(&pv, &["metadata", "name"]).to_string(), pv))
+        .collect();
+    let vas: Vec<Value> = ctx
+        .store
+        .list(&ctx.kinds.volume_attachments, None)
+        .iter()
+        .map(|e| e.value())
+        .filter(|va| va["spec"]["attacher"] == DRIVER)
+        .collect();
+    // What scheduled pods need: (pv, node) -> the pods.
+    let mut desired: HashMap<(String, String), Vec<Value>> = HashMap::new();
+    for entry in ctx.store.list(&ctx.kinds.pods, None) {
+        let pod = entry.value();
+        let node = str_of(&pod, &["spec", "nodeName"]);
+        if node.is_empty()
+            || matches!(str_of(&pod, &["status", "phase"]), "Succeeded" | "Failed")
+        {
+            continue;
+        }
+        let ns = str_of(&pod, &["metadata", "namespace"]);
+        for (_, claim) in pvc_names(&pod) {
+            let Some(pvc) = ctx.store.get_value(&ctx.kinds.pvcs, ns, &claim) else {
+                continue;
+            };
+            let pv = str_of(&pvc, &["spec", "volumeName"]);
+            if pvs.contains_key(pv) {
+                desired
+                    .entry((pv.to_string(), node.to_string()))
+                    .or_default()
+                    .push(pod.clone());
+            }
+        }
+    }
+    detach(ctx, &vas, &desired, &pvs, &nodes);
+    attach(ctx, &desired, &pvs);
+}
+
+/// The pod GC's part of a non-graceful shutdown: on a NotReady node with the
+/// out-of-service taint, pods that do not tolerate it are deleted at once.
+fn out_of_service_gc(ctx: &Ctx, nodes: &HashMap<String, Value>) {
+    for (name, node) in nodes {
+        if !node_has_taint(node, OUT_OF_SERVICE) || node_ready(node) {
+            continue;
+        }
+        for p in ctx.store.pods_on_node(&ctx.kinds.pods, name) {
+            let pod = p.value();
+            if tolerates(&pod, OUT_OF_SERVICE) {
+                continue;
+            }
+            let _ = ctx.store.delete(
+                &ctx.kinds.pods,
+                p.field("metadata.namespace"),
+                p.field("metadata.name"),
+                Some(0),
+                Some(&p.uid),
+            );
+        }
+    }
+}
+
+fn detach(
+    ctx: &Ctx,
+    vas: &[Value],
+    desired: &HashMap<(String, String), Vec<Value>>,
+    pvs: &HashMap<String, Value>,
+    nodes: &HashMap<String, Value>,
+) {
+    let mut waiting = waiting().lock().unwrap_or_else(|p| p.into_inner());
+    let mut seen = HashSet::new();
+    for va in vas {
+        let name = str_of(va, &["metadata", "name"]).to_string();
+        let pv = str_of(va, &["spec", "source", "persistentVolumeName"]).to_string();
+        let node = str_of(va, &["spec", "nodeName"]).to_string();
+        seen.insert(name.clone());
+        if desired.contains_key(&(pv.clone(), node.clone())) {
+            waiting.remove(&name);
+            continue;
+        }
+        let in_use = pvs
+            .get(&pv)
+            .and_then(rbd_image_spec)
+            .is_some_and(|spec| super::node::staged(&node, &spec));
+        let forced = match nodes.get(&node) {
+            None => true,
+            Some(n) if node_has_taint(n, OUT_OF_SERVICE) => true,
+            Some(n) if !node_ready(n) => {
+                let since = *waiting.entry(name.clone()).or_insert_with(Instant::now);
+                since.elapsed() >= ctx.knobs.scaled(MAX_WAIT_FOR_UNMOUNT)
+            }
+            Some(_) => {
+                waiting.remove(&name);
+                false
+            }
+        };
+        if in_use && !forced {
+            continue;
+        }
+        if in_use {
+            tracing::info!(
+                volume = pv,
+                node,
+                "attach/detach controller: forced detach of a volume still mounted on an unhealthy node"
+            );
+        }
+        waiting.remove(&name);
+        let _ = ctx
+            .store
+            .delete(&ctx.kinds.volume_attachments, "", &name, Some(0), None);
+    }
+    waiting.retain(|k, _| seen.contains(k));
+}
+
+fn attach(ctx: &Ctx, desired: &HashMap<(String, String), Vec<Value>>, pvs: &HashMap<String, Value>) {
+    let vas: Vec<Value> = ctx
+        .store
+        .list(&ctx.kinds.volume_attachments, None)
+        .iter()
+        .map(|e| e.value())
+        .filter(|va| va["spec"]["attacher"] == DRIVER)
+        .collect();
+    for ((pv_name, node), pods) in desired {
+        let Some(pv) = pvs.get(pv_name) else { continue };
+        let handle = str_of(pv, &["spec", "csi", "volumeHandle"]);
+        let name = attachment_name(handle, node);
+        if vas.iter().any(|va| va["metadata"]["name"] == name.as_str()) {
+            continue;
+        }
+        let rwo = pv["spec"]["accessModes"]
+            .as_array()
+            .is_some_and(|m| m.len() == 1 && m[0] == "ReadWriteOnce");
+        let elsewhere = vas.iter().any(|va| {
+            va["spec"]["source"]["persistentVolumeName"] == pv_name.as_str()
+                && va["spec"]["nodeName"] != node.as_str()
+        });
+        if rwo && elsewhere {
+            multi_attach(ctx, pv_name, pods);
+            continue;
+        }
+        let va = json!({
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "VolumeAttachment",
+            "metadata": {"name": name, "annotations": {"csi.alpha.kubernetes.io/node-id": node}},
+            "spec": {"attacher": DRIVER, "nodeName": node, "source": {"persistentVolumeName": pv_name}},
+            "status": {"attached": true},
+        });
+        if let Err(e) = ctx.store.create(&ctx.kinds.volume_attachments, va) {
+            tracing::warn!("cannot create VolumeAttachment {name}: {e}");
+            continue;
+        }
+        // The external-attacher's ControllerPublish succeeded (ceph-csi's is a no-op).
+        let _ = ctx
+            .store
+            .mutate(&ctx.kinds.volume_attachments, "", &name, None, |v| {
+                v["status"] = json!({"attached": true});
+                Ok(())
+            });
+    }
+}
+
+/// The FailedAttachVolume Event on each waiting pod, repeated with the controller's
+/// retry (folded into one Event with a count).
+fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value]) {
+    let mut reported = reported().lock().unwrap_or_else(|p| p.into_inner());
+    for pod in pods {
+        let uid = str_of(pod, &["metadata", "uid"]).to_string();
+        if reported
+            .get(&uid)
+            .is_some_and(|at| at.elapsed() < ctx.knobs.mount_retry)
+        {
+            continue;
+        }
+        reported.insert(uid, Instant::now());
+        ctx.event(
+            pod,
+            "Warning",
+            "FailedAttachVolume",
+            &format!(
+                "Multi-Attach error for volume \"{pv}\" Volume is already exclusively attached to \
+                 one node and can't be attached to another"
+            ),
+            "attachdetach-controller",
+            None,
+        );
+    }
+}

@@ -2022,6 +2022,7 @@ fn ceph_report(fetched_secs_ago: i64, error: Option<&str>) -> kcops::model::ceph
         image_errors: Vec::new(),
         fencing: FencePermission::Allowed,
         own_addrs: vec!["192.0.2.11:0/4000000000".into()],
+        mon_map: None,
     };
     CephReport {
         entity: "client.admin".into(),

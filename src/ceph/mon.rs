@@ -257,6 +257,50 @@ pub(crate) fn parse_pools(out: &[u8]) -> Result<Vec<PoolInfo>, String> {
 /// Pacific prints two JSON arrays back to back: address entries
 /// (`{"addr","until"}`), then range entries (`{"range","until"}`); releases before
 /// range blocklisting print only the first. Both are read, in order.
+/// `ceph mon dump --format json`: the fsid and every monitor address as `ip:port`.
+pub(crate) fn parse_mon_dump(out: &[u8]) -> Result<crate::model::ceph::MonMap, String> {
+    #[derive(Deserialize)]
+    struct Addr {
+        #[serde(default)]
+        addr: String,
+    }
+    #[derive(Deserialize, Default)]
+    struct AddrVec {
+        #[serde(default)]
+        addrvec: Vec<Addr>,
+    }
+    #[derive(Deserialize)]
+    struct Mon {
+        #[serde(default)]
+        public_addrs: AddrVec,
+        #[serde(default)]
+        addr: String,
+    }
+    #[derive(Deserialize)]
+    struct Dump {
+        #[serde(default)]
+        fsid: String,
+        #[serde(default)]
+        mons: Vec<Mon>,
+    }
+    let dump: Dump = parse(out)?;
+    let mut addrs: Vec<String> = Vec::new();
+    for m in &dump.mons {
+        let all = m.public_addrs.addrvec.iter().map(|a| a.addr.as_str());
+        for a in all.chain(std::iter::once(m.addr.as_str())) {
+            // `10.0.0.1:6789/0`: the nonce is no part of what clients dial.
+            let a = a.split('/').next().unwrap_or_default();
+            if !a.is_empty() && !addrs.iter().any(|x| x == a) {
+                addrs.push(a.to_string());
+            }
+        }
+    }
+    Ok(crate::model::ceph::MonMap {
+        fsid: dump.fsid,
+        addrs,
+    })
+}
+
 pub(crate) fn parse_blocklist(out: &[u8]) -> Result<Vec<BlocklistEntry>, String> {
     #[derive(Deserialize)]
     struct Entry {
@@ -420,5 +464,18 @@ mod tests {
             raw(&json!({"prefix": "mon dump"})).unwrap().display,
             "mon dump"
         );
+    }
+
+    #[test]
+    fn mon_dump_gives_fsid_and_every_address() {
+        let out = br#"{"epoch":1,"fsid":"b3f1c8e0-1111-2222-3333-444455556666","mons":[
+            {"rank":0,"name":"a","public_addrs":{"addrvec":[
+                {"type":"v2","addr":"10.0.0.1:3300","nonce":0},
+                {"type":"v1","addr":"10.0.0.1:6789","nonce":0}]},
+             "addr":"10.0.0.1:6789/0","public_addr":"10.0.0.1:6789/0"}]}"#;
+        let m = super::parse_mon_dump(out).unwrap();
+        assert_eq!(m.fsid, "b3f1c8e0-1111-2222-3333-444455556666");
+        assert_eq!(m.addrs, ["10.0.0.1:3300", "10.0.0.1:6789"]);
+        assert!(super::parse_mon_dump(b"not json").is_err());
     }
 }

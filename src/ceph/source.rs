@@ -57,6 +57,15 @@ async fn fetch_since(client: &CephClient, previous: &CephReport) -> Result<CephD
         _ => Vec::new(),
     };
     let fencing = fencing_since(client, previous, &own_addrs).await;
+    // Only ceph-csi's config check reads it: a failed dump costs that check, no more.
+    let mon_map = match client
+        .mon_command(serde_json::json!({"prefix": "mon dump", "format": "json"}))
+        .await
+    {
+        Ok(out) => super::mon::parse_mon_dump(out.as_bytes()).ok(),
+        Err(e) if e.is_unreachable() => return Err(e),
+        Err(_) => None,
+    };
     Ok(CephData {
         health,
         df,
@@ -67,6 +76,7 @@ async fn fetch_since(client: &CephClient, previous: &CephReport) -> Result<CephD
         image_errors,
         fencing,
         own_addrs,
+        mon_map,
     })
 }
 

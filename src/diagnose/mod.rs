@@ -30,10 +30,12 @@
 //! | `net.*` | | the pod network: see [`network`] for its ids |
 //! | `members.*` | | ensemble members (only with a member poll): see [`members`] for their ids |
 //! | `ceph.*`, `rbd.*` | | Ceph and RBD images (only with Ceph data): see [`ceph`] for their ids |
+//! | `rbd.stale-watcher`, `pv.attached-elsewhere`, `csi.*` | | ceph-csi volumes, attachments, node plugin and config: see [`csi`] (a Multi-Attach error such an attachment explains is not also `pod.multi-attach`) |
 
 mod audit;
 pub mod ceph;
 pub mod certs;
+pub(crate) mod csi;
 pub(crate) mod fence;
 mod host_setup;
 pub(crate) mod index;
@@ -191,6 +193,7 @@ pub fn diagnose_with(s: &Snapshot, limits: &Thresholds) -> Vec<Finding> {
     let mut handoff = network::Handoff::default();
     let mut explained = pods::check(s, &ix, &mut handoff, &mut out);
     network::check(s, &ix, handoff, &mut explained, &mut out);
+    csi::check(s, &ix, &mut explained, &mut out);
     storage::check(s, &ix, &mut out);
     ceph::check(s, &ix, &mut out);
     workloads::check(s, &ix, &explained, &mut out);

@@ -128,7 +128,12 @@ pub fn check<'a>(
                 explained.insert(key);
             }
             Some(Failure::Cause(cause, evs)) => {
-                out.push(cause_finding(pod, node, &cause, evs, ix));
+                // An attachment held by a dead node is `pv.attached-elsewhere`'s, with
+                // this pod as its evidence: one finding per root cause.
+                if cause != Cause::MultiAttach || !super::csi::attach::pod_waits_on_held(pod, s, ix)
+                {
+                    out.push(cause_finding(pod, node, &cause, evs, ix));
+                }
                 explained.insert(key);
             }
             Some(Failure::Mount(evs)) => {
@@ -594,7 +599,7 @@ fn volume_locked(pod: &Pod, node: &str, ev: &Event, s: &Snapshot, ix: &Index) ->
     }
 }
 
-/// Ceph shows a stale lock on the image the lock event is about.
+/// Ceph shows a stale lock (or, for ceph-csi, a stale watch) on the image the lock event is about.
 fn covered_by_stale_lock(pod: &Pod, ev: &Event, s: &Snapshot, ix: &Index) -> bool {
     let message = ev.message.as_deref().unwrap_or_default();
     let volumes = rbd_volumes(pod, ix);
@@ -603,7 +608,10 @@ fn covered_by_stale_lock(pod: &Pod, ev: &Event, s: &Snapshot, ix: &Index) -> boo
         .iter()
         .filter(|v| named.is_none_or(|n| n == v.image || n == format!("{}/{}", v.pool, v.image)))
         .filter_map(|v| ix.image_use(v.pool, v.image))
-        .any(|u| !stale_locks(u, s, ix).is_empty())
+        .any(|u| {
+            !stale_locks(u, s, ix).is_empty()
+                || !super::csi::watchers::stale_watchers(u, s, ix).is_empty()
+        })
 }
 
 /// A mount failure whose text names its cause: that cause's finding about the pod.

@@ -66,6 +66,17 @@ pub struct CephData {
     pub fencing: FencePermission,
     /// kcops' own client addresses: fencing must never cover them.
     pub own_addrs: Vec<String>,
+    /// The cluster's fsid and monitors (`mon dump`), to check ceph-csi's config
+    /// against; `None` when the dump could not be read.
+    pub mon_map: Option<MonMap>,
+}
+
+/// What `ceph mon dump` says of the cluster kcops reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MonMap {
+    pub fsid: String,
+    /// Every monitor address as `ip:port` (v2 and v1 alike).
+    pub addrs: Vec<String>,
 }
 
 impl CephData {

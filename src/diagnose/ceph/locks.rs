@@ -90,7 +90,7 @@ pub(crate) fn stale_locks<'u>(u: &'u ImageUse, s: &Snapshot, ix: &Index) -> Vec<
 
 /// `node` is Ready and a pod using the image there is being deleted, still within its
 /// grace: its kubelet releases the lock as the pod stops.
-fn shutting_down(u: &ImageUse, node: &str, s: &Snapshot, ix: &Index) -> bool {
+pub(crate) fn shutting_down(u: &ImageUse, node: &str, s: &Snapshot, ix: &Index) -> bool {
     if ix.node_not_ready(node) {
         return false;
     }
@@ -134,7 +134,7 @@ fn claim_text(u: &ImageUse) -> String {
 }
 
 /// `image rbd/x: PV pvc-1 (Bound), claim default/data` or `image rbd/x: no PV`.
-fn image_line(u: &ImageUse) -> String {
+pub(crate) fn image_line(u: &ImageUse) -> String {
     match &u.pv {
         Some(pv) => format!(
             "image {}: PV {pv} ({}), {}",

@@ -215,8 +215,8 @@ impl Pane for OverviewPane {
         (!text.is_empty()).then_some(text)
     }
 
-    /// The selected finding's pod or image when it is about a lock; otherwise the
-    /// first pod stuck on a lock, else the first image with a stale lock (findings
+    /// The selected finding's pod, image or volume when it is about a lock, a stale
+    /// watcher or a dead node's attachment; otherwise the first of those (findings
     /// come most severe first).
     fn unlock_target(&self, view: &ViewModel) -> Option<UnlockTarget> {
         let target = |f: &crate::diagnose::Finding| {
@@ -230,7 +230,15 @@ impl Pane for OverviewPane {
                             name: name.to_string(),
                         })
                 }
-                "rbd.stale-lock" => {
+                // A dead node's attachment: the wizard opens on its volume.
+                "pv.attached-elsewhere" => view
+                    .snapshot
+                    .volume_attachments
+                    .iter()
+                    .find(|va| va.metadata.name.as_deref() == Some(subject.name.as_str()))
+                    .and_then(|va| va.spec.source.persistent_volume_name.clone())
+                    .map(|name| UnlockTarget::Volume { name }),
+                "rbd.stale-lock" | "rbd.stale-watcher" => {
                     subject
                         .namespaced_as(ObjRef::RBD_IMAGE)
                         .map(|(pool, image)| UnlockTarget::Image {
@@ -245,7 +253,10 @@ impl Pane for OverviewPane {
             return Some(t);
         }
         let first = |id: &str| view.findings.iter().filter(|f| f.id == id).find_map(target);
-        first("pod.volume-locked").or_else(|| first("rbd.stale-lock"))
+        first("pod.volume-locked")
+            .or_else(|| first("rbd.stale-lock"))
+            .or_else(|| first("rbd.stale-watcher"))
+            .or_else(|| first("pv.attached-elsewhere"))
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {

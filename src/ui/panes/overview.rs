@@ -238,14 +238,12 @@ impl Pane for OverviewPane {
                     .find(|va| va.metadata.name.as_deref() == Some(subject.name.as_str()))
                     .and_then(|va| va.spec.source.persistent_volume_name.clone())
                     .map(|name| UnlockTarget::Volume { name }),
-                "rbd.stale-lock" | "rbd.stale-watcher" => {
-                    subject
-                        .namespaced_as(ObjRef::RBD_IMAGE)
-                        .map(|(pool, image)| UnlockTarget::Image {
-                            pool: pool.to_string(),
-                            image: image.to_string(),
-                        })
-                }
+                "rbd.stale-lock" | "rbd.stale-watcher" => subject
+                    .namespaced_as(ObjRef::RBD_IMAGE)
+                    .map(|(pool, image)| UnlockTarget::Image {
+                        pool: pool.to_string(),
+                        image: image.to_string(),
+                    }),
                 _ => None,
             }
         };

@@ -1303,7 +1303,13 @@ fn volume_attachment_cells(va: &VolumeAttachment, now: Timestamp) -> Vec<Value> 
     vec![
         json!(name_of(&va.metadata)),
         json!(va.spec.attacher),
-        json!(va.spec.source.persistent_volume_name.clone().unwrap_or_default()),
+        json!(
+            va.spec
+                .source
+                .persistent_volume_name
+                .clone()
+                .unwrap_or_default()
+        ),
         json!(va.spec.node_name),
         json!(va.status.as_ref().is_some_and(|s| s.attached)),
         json!(age_of(&va.metadata, now)),

@@ -63,9 +63,15 @@ fn scenario_storage_key_is_checked() {
     let s = parse(BASE, "x.yaml").map_err(|e| e.to_string());
     assert_eq!(s.map(|s| s.storage), Ok(StorageKind::InTree));
     let e = err(&format!("{BASE}storage: csi\n"));
-    assert!(e.starts_with("x.yaml:7:10: storage: unknown variant `csi`"), "{e}");
+    assert!(
+        e.starts_with("x.yaml:7:10: storage: unknown variant `csi`"),
+        "{e}"
+    );
     let e = err(&format!("{BASE}storage: ceph-csi\nkubeadm: true\n"));
-    assert!(e.contains("storage: ceph-csi needs a running cluster"), "{e}");
+    assert!(
+        e.contains("storage: ceph-csi needs a running cluster"),
+        "{e}"
+    );
 }
 
 #[test]

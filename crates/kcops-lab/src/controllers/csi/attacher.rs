@@ -95,9 +95,7 @@ pub(crate) fn reconcile(ctx: &Ctx) {
     for entry in ctx.store.list(&ctx.kinds.pods, None) {
         let pod = entry.value();
         let node = str_of(&pod, &["spec", "nodeName"]);
-        if node.is_empty()
-            || matches!(str_of(&pod, &["status", "phase"]), "Succeeded" | "Failed")
-        {
+        if node.is_empty() || matches!(str_of(&pod, &["status", "phase"]), "Succeeded" | "Failed") {
             continue;
         }
         let ns = str_of(&pod, &["metadata", "namespace"]);
@@ -193,7 +191,11 @@ fn detach(
     waiting.retain(|k, _| seen.contains(k));
 }
 
-fn attach(ctx: &Ctx, desired: &HashMap<(String, String), Vec<Value>>, pvs: &HashMap<String, Value>) {
+fn attach(
+    ctx: &Ctx,
+    desired: &HashMap<(String, String), Vec<Value>>,
+    pvs: &HashMap<String, Value>,
+) {
     let vas: Vec<Value> = ctx
         .store
         .list(&ctx.kinds.volume_attachments, None)

@@ -12,7 +12,8 @@ use crate::rbd;
 /// Creates the image and the PV, or returns the ProvisioningFailed message.
 pub(crate) async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value) -> Result<String, String> {
     let class = str_of(sc, &["metadata", "name"]);
-    let failed = |why: String| format!("failed to provision volume with StorageClass \"{class}\": {why}");
+    let failed =
+        |why: String| format!("failed to provision volume with StorageClass \"{class}\": {why}");
     let params = &sc["parameters"];
     let secret = params["csi.storage.k8s.io/provisioner-secret-name"]
         .as_str()
@@ -20,7 +21,12 @@ pub(crate) async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value) -> Result<Stri
     let secret_ns = params["csi.storage.k8s.io/provisioner-secret-namespace"]
         .as_str()
         .unwrap_or_default();
-    if !secret.is_empty() && ctx.store.get(&ctx.kinds.secrets, secret_ns, secret).is_none() {
+    if !secret.is_empty()
+        && ctx
+            .store
+            .get(&ctx.kinds.secrets, secret_ns, secret)
+            .is_none()
+    {
         return Err(failed(format!(
             "error getting secret {secret} in namespace {secret_ns}: secrets \"{secret}\" not found"
         )));
@@ -160,15 +166,18 @@ fn known_cluster(ctx: &Ctx, cluster_id: &str) -> bool {
     else {
         return false;
     };
-    let config: Value =
-        serde_json::from_str(cm["data"]["config.json"].as_str().unwrap_or("[]")).unwrap_or_default();
+    let config: Value = serde_json::from_str(cm["data"]["config.json"].as_str().unwrap_or("[]"))
+        .unwrap_or_default();
     config
         .as_array()
         .is_some_and(|cs| cs.iter().any(|c| c["clusterID"] == cluster_id))
 }
 
 /// The id of `pool` (`ceph osd pool ls detail --format json`), `None` if absent.
-pub(crate) async fn pool_id(ceph: &super::super::CephAccess, pool: &str) -> anyhow::Result<Option<i64>> {
+pub(crate) async fn pool_id(
+    ceph: &super::super::CephAccess,
+    pool: &str,
+) -> anyhow::Result<Option<i64>> {
     let mut cmd = std::process::Command::new("ceph");
     cmd.env("CEPH_CONF", &ceph.conf)
         .args(["osd", "pool", "ls", "detail", "--format", "json"]);

@@ -252,6 +252,58 @@ fn a_dead_nodes_csi_volume_is_released_through_the_wizard() {
         HELD.iter().all(|id| !after.iter().any(|a| a == id)),
         "{after:?}"
     );
+    if taints {
+        // Opened again, the wizard finds the volume in use where its pod runs; the
+        // taint stays while k8s-worker-1 is down, and the commands say when it goes.
+        c.send(&format!(":unlock shop/{POD}\r"));
+        c.wait_text(&format!("Volume {pv} is in use where its pod runs"), T);
+        c.send("\r");
+        c.send("\r");
+        let s = c.wait_text("Stopped: nothing holds the volume elsewhere", T);
+        assert!(
+            flat(&s).contains(&format!("kubectl taint nodes {DEAD} node.kubernetes.io/out-of-service=nodeshutdown:NoExecute- # once it is Ready again")),
+            "{s}"
+        );
+        c.send("\x1b");
+        c.wait("the wizard closed", T, |s| !s.contains("1. What is stuck"));
+        // k8s-worker-1 comes back: the wizard offers to remove the taint.
+        let out = lab.kcops_lab(&["start", "node", DEAD]);
+        assert!(out.status.success(), "{out:?}");
+        wait_for("k8s-worker-1 Ready again", Duration::from_secs(120), || {
+            let n = json(lab, &["get", "node", DEAD, "-o", "json"]);
+            n["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                .then_some(())
+        });
+        c.send(&format!(":unlock shop/{POD}\r"));
+        c.wait_text(&format!("Remove the out-of-service taint from {DEAD}"), T);
+        c.send("\r");
+        c.send("\r");
+        c.wait_text(&format!("Type {DEAD} and Enter to run"), T);
+        c.send(DEAD);
+        c.send("\r");
+        let s = c.wait("the untaint to end", T, |s| {
+            s.contains(": done (") || s.contains("ended: not done")
+        });
+        assert!(
+            flat(&s).contains(&format!(
+                "node {DEAD} no longer has the out-of-service taint"
+            )),
+            "{s}"
+        );
+        let node = json(lab, &["get", "node", DEAD, "-o", "json"]);
+        assert!(
+            !node["spec"]["taints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| t["key"] == "node.kubernetes.io/out-of-service"),
+            "{node}"
+        );
+    }
     // Audited: each mutation's intent and outcome.
     let audit = std::fs::read_to_string(c.dir.join("state/kcops/audit.log"))
         .unwrap_or_else(|e| panic!("audit log: {e}"));

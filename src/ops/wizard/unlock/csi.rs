@@ -82,9 +82,9 @@ pub(super) fn assess(
 
     let nodes: BTreeMap<&str, &NodeFacts> =
         live.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
-    // Nothing waits and a user runs: the volume is where it belongs; what is left is
-    // a taint from an earlier release.
-    let running = found.stuck.is_none() && found.users.iter().any(is_ready);
+    // Nothing waits (the pod it was opened on runs) and a user runs: the volume is
+    // where it belongs; what is left is a taint from an earlier release.
+    let running = found.stuck.as_ref().is_none_or(is_ready) && found.users.iter().any(is_ready);
     if running {
         return follow_up(w, found, &live.nodes);
     }
@@ -487,7 +487,9 @@ fn follow_up(mut w: Wizard, found: &Found, nodes: &[NodeFacts]) -> Wizard {
         }
     }
     w.pages.push(page);
+    let pv = found.csi.as_ref().map(|c| c.pv.clone()).unwrap_or_default();
     if back.is_empty() {
+        w.title = format!("Volume {pv} is in use where its pod runs");
         let fix: Vec<String> = tainted
             .iter()
             .flat_map(|n| {
@@ -505,12 +507,13 @@ fn follow_up(mut w: Wizard, found: &Found, nodes: &[NodeFacts]) -> Wizard {
         return w;
     }
     w.title = format!("Remove the out-of-service taint from {}", back.join(", "));
-    let pv = found.csi.as_ref().map(|c| c.pv.clone()).unwrap_or_default();
     w.set_plan(Arc::new(move |_: &[WizardOption]| {
+        // The node's name is typed: a node taken back into service is chosen, not
+        // confirmed by reflex.
         let mut plan = Plan::new(
             format!("Remove the out-of-service taint from {}", back.join(", ")),
             ObjectRef::new("PersistentVolume", None, pv.as_str()),
-            Confirmation::YesNo,
+            Confirmation::TypedName(back.join(",")),
         );
         for n in &back {
             plan = plan.step(Step::new(
@@ -786,8 +789,9 @@ mod tests {
     #[test]
     fn once_the_pod_runs_the_wizard_offers_to_remove_the_taint() {
         let mut f = facts();
+        // Opened on the pod, which runs now.
         let running = pod("web-0", "worker-b", true);
-        found(&mut f).stuck = None;
+        found(&mut f).stuck = Some(running.clone());
         found(&mut f).users = vec![running];
         live(&mut f).image.watchers = vec![watcher("198.18.1.12:0/90", 4300)];
         live(&mut f).attachments[0].node = "worker-b".into();
@@ -798,8 +802,12 @@ mod tests {
         let plan = w
             .plan()
             .unwrap_or_else(|| panic!("no plan:\n{}", w.render().join("\n")));
-        assert_eq!(plan.confirmation, Confirmation::YesNo);
+        assert_eq!(
+            plan.confirmation,
+            Confirmation::TypedName("worker-a".into())
+        );
         assert_eq!(plan.action(), "untaint-out-of-service");
+        assert_eq!(w.title, "Remove the out-of-service taint from worker-a");
         assert!(
             matches!(&plan.steps[0].op, Op::UntaintOutOfService { node } if node == "worker-a")
         );
@@ -807,6 +815,7 @@ mod tests {
         live(&mut f).nodes[0].ready = false;
         let w = assess_facts(&f);
         let b = blocker(&w);
+        assert_eq!(w.title, "Volume pvc-1 is in use where its pod runs");
         assert_eq!(
             b.fix,
             [

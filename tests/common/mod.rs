@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod containerd;
+pub mod csi;
 pub mod journal;
 pub mod pty;
 pub mod rbd;

@@ -62,7 +62,7 @@ pub struct UpArgs {
     /// Lab name.
     #[arg(long, default_value = "default")]
     pub name: String,
-    /// Built-in scenario name (healthy, rbd-stale-lock, flannel-broken, etcd-scaled-down, etcd-join-aware, calico-broken, zk-static, zk-dynamic, kubeadm) or a YAML file.
+    /// Built-in scenario name (healthy, rbd-stale-lock, flannel-broken, etcd-scaled-down, etcd-join-aware, calico-broken, zk-static, zk-dynamic, rbd-failures, kubeadm, csi-healthy, csi-node-lost) or a YAML file.
     #[arg(long, default_value = "healthy")]
     pub scenario: String,
     /// Return once the lab is up, leaving it running in the background.

@@ -161,19 +161,18 @@ fn detach(
             .get(&pv)
             .and_then(rbd_image_spec)
             .is_some_and(|spec| super::node::staged(&node, &spec));
-        let forced = match nodes.get(&node) {
-            None => true,
-            Some(n) if node_has_taint(n, OUT_OF_SERVICE) => true,
+        let unhealthy_since = match nodes.get(&node) {
             Some(n) if !node_ready(n) => {
-                let since = *waiting.entry(name.clone()).or_insert_with(Instant::now);
-                since.elapsed() >= ctx.knobs.scaled(MAX_WAIT_FOR_UNMOUNT)
+                Some(*waiting.entry(name.clone()).or_insert_with(Instant::now))
             }
-            Some(_) => {
+            _ => {
                 waiting.remove(&name);
-                false
+                None
             }
         };
-        if in_use && !forced {
+        let waited = unhealthy_since.map(|s| s.elapsed());
+        let max = ctx.knobs.scaled(MAX_WAIT_FOR_UNMOUNT);
+        if !detach_due(in_use, nodes.get(&node), waited, max) {
             continue;
         }
         if in_use {
@@ -189,6 +188,19 @@ fn detach(
             .delete(&ctx.kinds.volume_attachments, "", &name, Some(0), None);
     }
     waiting.retain(|k, _| seen.contains(k));
+}
+
+/// Whether a VolumeAttachment no pod needs any more is detached now: at once when the
+/// node unstaged the volume, is gone or has the out-of-service taint; after `max` of
+/// the node being unhealthy (`waited`) otherwise; never while a healthy node still has
+/// it staged.
+fn detach_due(in_use: bool, node: Option<&Value>, waited: Option<Duration>, max: Duration) -> bool {
+    match node {
+        _ if !in_use => true,
+        None => true,
+        Some(n) if node_has_taint(n, OUT_OF_SERVICE) => true,
+        Some(_) => waited.is_some_and(|w| w >= max),
+    }
 }
 
 fn attach(
@@ -266,5 +278,168 @@ fn multi_attach(ctx: &Ctx, pv: &str, pods: &[Value]) {
             "attachdetach-controller",
             None,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(ready: bool, taint: Option<&str>) -> Value {
+        let mut n = json!({"status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "Unknown" }}]}});
+        if let Some(key) = taint {
+            n["spec"]["taints"] =
+                json!([{"key": key, "value": "nodeshutdown", "effect": "NoExecute"}]);
+        }
+        n
+    }
+
+    fn ctx() -> anyhow::Result<Ctx> {
+        let scenario = crate::scenario::parse(
+            "name: t\nstorage: ceph-csi\nnodes: [{name: w1}, {name: w2}]\n",
+            "t.yaml",
+        )?;
+        let root = std::env::temp_dir().join(format!("kcops-attacher-{}", std::process::id()));
+        Ctx::new(
+            std::sync::Arc::new(crate::api::store::Store::new(100)),
+            std::sync::Arc::new(crate::api::logs::LogStore::default()),
+            super::super::super::Knobs::default(),
+            scenario,
+            None,
+            HashMap::new(),
+            crate::paths::LabPaths {
+                name: "t".into(),
+                root,
+            },
+            1,
+        )
+    }
+
+    fn pod(ctx: &Ctx, name: &str, node: &str) -> anyhow::Result<Value> {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "postgres"}],
+                     "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}});
+        crate::api::defaults::apply("Pod", &mut p);
+        Ok(ctx
+            .store
+            .create(&ctx.kinds.pods, p)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .value())
+    }
+
+    /// A scheduled pod's volume is attached to its node under the controller's name; a
+    /// second pod on another node meets Multi-Attach; once the first pod is gone (and
+    /// nothing is staged) the attachment moves.
+    #[test]
+    fn attachments_follow_pods_with_the_multi_attach_rule() -> anyhow::Result<()> {
+        let ctx = ctx()?;
+        let create = |rt: &crate::api::resources::ResourceType, mut v: Value, kind: &str| {
+            crate::api::defaults::apply(kind, &mut v);
+            ctx.store.create(rt, v).map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        for n in ["w1", "w2"] {
+            create(
+                &ctx.kinds.nodes,
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+                "Node",
+            )?;
+        }
+        let handle = super::super::volume_handle("f-1", 2, "6e696bba-064f-11ec-a251-0242ac110002");
+        create(
+            &ctx.kinds.pvs,
+            json!({"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": "pvc-1"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"},
+                     "csi": {"driver": DRIVER, "volumeHandle": handle,
+                             "volumeAttributes": {"pool": "rbd", "imageName": "csi-vol-6e696bba-064f-11ec-a251-0242ac110002"}}}}),
+            "PersistentVolume",
+        )?;
+        create(
+            &ctx.kinds.pvcs,
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "namespace": "shop"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pvc-1", "resources": {"requests": {"storage": "1Gi"}}}}),
+            "PersistentVolumeClaim",
+        )?;
+        let vas = |ctx: &Ctx| -> Vec<(String, String, bool)> {
+            ctx.store
+                .list(&ctx.kinds.volume_attachments, None)
+                .iter()
+                .map(|e| {
+                    let v = e.value();
+                    (
+                        str_of(&v, &["metadata", "name"]).to_string(),
+                        str_of(&v, &["spec", "nodeName"]).to_string(),
+                        v["status"]["attached"] == true,
+                    )
+                })
+                .collect()
+        };
+        pod(&ctx, "db-0", "w1")?;
+        reconcile(&ctx);
+        assert_eq!(
+            vas(&ctx),
+            vec![(attachment_name(&handle, "w1"), "w1".to_string(), true)]
+        );
+        let second = pod(&ctx, "db-1", "w2")?;
+        reconcile(&ctx);
+        assert_eq!(vas(&ctx).len(), 1);
+        let events: Vec<Value> = ctx
+            .store
+            .list(&ctx.kinds.events, Some("shop"))
+            .iter()
+            .map(|e| e.value())
+            .collect();
+        let multi = events
+            .iter()
+            .find(|e| e["reason"] == "FailedAttachVolume")
+            .ok_or_else(|| anyhow::anyhow!("no Multi-Attach event: {events:?}"))?;
+        assert_eq!(multi["involvedObject"]["name"], second["metadata"]["name"]);
+        assert_eq!(multi["source"]["component"], "attachdetach-controller");
+        assert_eq!(
+            multi["message"],
+            "Multi-Attach error for volume \"pvc-1\" Volume is already exclusively attached to one node and can't be attached to another"
+        );
+        ctx.store
+            .delete(&ctx.kinds.pods, "shop", "db-0", Some(0), None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        reconcile(&ctx);
+        reconcile(&ctx);
+        assert_eq!(
+            vas(&ctx),
+            vec![(attachment_name(&handle, "w2"), "w2".to_string(), true)]
+        );
+        Ok(())
+    }
+
+    /// The attach/detach controller's detach rules: unstaged volumes go at once; a
+    /// volume still mounted on a healthy node stays; on an unhealthy node it stays for
+    /// maxWaitForUnmountDuration, unless the node has the out-of-service taint.
+    #[test]
+    fn detach_waits_for_unmount_or_the_forced_detach() {
+        let max = Duration::from_secs(360);
+        let healthy = node(true, None);
+        let lost = node(false, None);
+        let shut = node(false, Some(OUT_OF_SERVICE));
+        let other_taint = node(false, Some("node.kubernetes.io/unreachable"));
+        assert!(detach_due(false, Some(&healthy), None, max));
+        assert!(!detach_due(true, Some(&healthy), None, max));
+        assert!(!detach_due(
+            true,
+            Some(&lost),
+            Some(Duration::from_secs(359)),
+            max
+        ));
+        assert!(detach_due(true, Some(&lost), Some(max), max));
+        assert!(!detach_due(
+            true,
+            Some(&other_taint),
+            Some(Duration::ZERO),
+            max
+        ));
+        assert!(detach_due(true, Some(&shut), Some(Duration::ZERO), max));
+        assert!(detach_due(true, None, None, max));
     }
 }

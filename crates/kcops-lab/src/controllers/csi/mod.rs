@@ -133,6 +133,8 @@ pub fn objects(fsid: &str, monitors: &[String], kube_key_b64: &str) -> Vec<Value
                 "spec": {
                     "serviceAccountName": "rbd-csi-provisioner",
                     "priorityClassName": "system-cluster-critical",
+                    // On the control plane here, so a lost worker does not take it along.
+                    "nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
                     "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
                     "containers": [
                         {"name": "csi-provisioner",
@@ -168,6 +170,21 @@ pub fn objects(fsid: &str, monitors: &[String], kube_key_b64: &str) -> Vec<Value
 fn base64_of(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Whether `ceph-csi-config` lists the clusterID (ceph-csi reads it from there).
+pub(crate) fn known_cluster(ctx: &super::Ctx, cluster_id: &str) -> bool {
+    let Some(cm) = ctx
+        .store
+        .get_value(&ctx.kinds.configmaps, NAMESPACE, "ceph-csi-config")
+    else {
+        return false;
+    };
+    let config: Value = serde_json::from_str(cm["data"]["config.json"].as_str().unwrap_or("[]"))
+        .unwrap_or_default();
+    config
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["clusterID"] == cluster_id))
 }
 
 /// Whether `node`'s csi-rbdplugin pod is Ready (the kubelet knows the driver only

@@ -92,6 +92,16 @@ pub(crate) async fn stage(ctx: &Ctx, pv: &Value, node: &str, spec: &str) -> Resu
     if staged(node, spec) {
         return Ok(());
     }
+    // The node plugin finds the cluster's monitors by the volume's clusterID.
+    let cluster = str_of(pv, &["spec", "csi", "volumeAttributes", "clusterID"]);
+    if !super::known_cluster(ctx, cluster) {
+        let handle = str_of(pv, &["spec", "csi", "volumeHandle"]);
+        return Err(mount_failed(format!(
+            "rpc error: code = Internal desc = error generating volume {handle}: failed to fetch \
+             monitor list using clusterID ({cluster}): missing configuration for cluster ID \
+             \"{cluster}\""
+        )));
+    }
     let Some(ceph) = &ctx.ceph else {
         return Ok(());
     };

@@ -49,7 +49,7 @@ pub(crate) async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value) -> Result<Stri
             "rpc error: code = Internal desc = the lab runs without Ceph".into(),
         ));
     };
-    if !known_cluster(ctx, cluster_id) {
+    if !super::known_cluster(ctx, cluster_id) {
         return Err(failed(format!(
             "rpc error: code = InvalidArgument desc = failed to fetch monitor list using clusterID \
              ({cluster_id}): missing configuration for cluster ID \"{cluster_id}\""
@@ -133,10 +133,10 @@ pub(crate) async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value) -> Result<Stri
             },
         },
     });
-    if pv["spec"]["mountOptions"].is_null() {
-        if let Some(spec) = pv["spec"].as_object_mut() {
-            spec.remove("mountOptions");
-        }
+    if pv["spec"]["mountOptions"].is_null()
+        && let Some(spec) = pv["spec"].as_object_mut()
+    {
+        spec.remove("mountOptions");
     }
     crate::api::defaults::apply("PersistentVolume", &mut pv);
     ctx.store
@@ -156,21 +156,6 @@ fn provisioner_identity() -> String {
         )
     })
     .clone()
-}
-
-/// Whether `ceph-csi-config` lists the clusterID (ceph-csi reads it from there).
-fn known_cluster(ctx: &Ctx, cluster_id: &str) -> bool {
-    let Some(cm) = ctx
-        .store
-        .get_value(&ctx.kinds.configmaps, super::NAMESPACE, "ceph-csi-config")
-    else {
-        return false;
-    };
-    let config: Value = serde_json::from_str(cm["data"]["config.json"].as_str().unwrap_or("[]"))
-        .unwrap_or_default();
-    config
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["clusterID"] == cluster_id))
 }
 
 /// The id of `pool` (`ceph osd pool ls detail --format json`), `None` if absent.

@@ -494,6 +494,10 @@ fn cluster() -> Snapshot {
 }
 
 fn view() -> Arc<ViewModel> {
+    view_of(cluster())
+}
+
+fn view_of(snapshot: Snapshot) -> Arc<ViewModel> {
     let conn = ConnState {
         context: "kubernetes-admin@lab".into(),
         cluster: "lab".into(),
@@ -501,7 +505,7 @@ fn view() -> Arc<ViewModel> {
         user: "kubernetes-admin".into(),
         error: None,
     };
-    Arc::new(derive(cluster(), conn, 1))
+    Arc::new(derive(snapshot, conn, 1))
 }
 
 // ---------------------------------------------------------------------------------
@@ -952,6 +956,80 @@ fn storage_pvc_pv_and_storageclass_views() {
         "Retain"
     );
     // The Storage tab is the active one throughout.
+    assert_eq!(c.app.pane, kcops::ui::panes::PaneId::Storage);
+}
+
+const VA_COLUMNS: &[&str] = &["NODE", "NODE-STATE", "ATTACHED", "AGE", "PV"];
+
+/// The cluster with web-0's volume attached to node1 and web-1's still attached to
+/// node3 (NotReady, its detach failing): what keeps web-1 from starting.
+fn cluster_with_attachments() -> Snapshot {
+    let mut s = cluster();
+    let va = |name: &str, pv: &str, node: &str, extra: Value| {
+        let mut v = json!({
+            "metadata": {"name": name, "creationTimestamp": ago(3 * DAY)},
+            "spec": {"attacher": "rbd.csi.ceph.com", "nodeName": node,
+                     "source": {"persistentVolumeName": pv}},
+            "status": {"attached": true}
+        });
+        json_patch::merge(&mut v, &extra);
+        obj(v)
+    };
+    s.volume_attachments = vec![
+        va(
+            "csi-0c8f3b1e2d4a5f6071829304a5b6c7d8e9f0a1b2c3d4e5f60718293a4b5c6d7e",
+            CSI_VOLUME,
+            "node1",
+            json!({}),
+        ),
+        va(
+            "csi-9a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f",
+            CSI_VOLUME_1,
+            "node3",
+            json!({"status": {"detachError": {"time": ago(2 * MIN),
+                "message": "rpc error: code = DeadlineExceeded desc = context deadline exceeded"}}}),
+        ),
+    ];
+    s.sources.push(SourceStatus {
+        kind: "volumeattachments",
+        synced: true,
+        last_success: Some(now()),
+        last_error: None,
+    });
+    s.sort();
+    s
+}
+
+#[test]
+fn volume_attachments_view_at_80x24() {
+    let mut c = Console::sized(false, 80, 24);
+    c.app.set_view(view_of(cluster_with_attachments()));
+    let s = c.command("va").draw();
+    insta::assert_snapshot!("storage_va_80x24", s.text());
+    assert!(s.contains("VolumeAttachments [all]  2/2 "), "{}", s.text());
+    // The node column says where each volume is held, and that node3 is NotReady.
+    assert_eq!(s.cell(VA_COLUMNS, "node3", "NODE-STATE"), "NotReady");
+    assert_eq!(s.cell(VA_COLUMNS, "node1", "NODE-STATE"), "Ready");
+    assert_eq!(s.cell(VA_COLUMNS, "node3", "ATTACHED"), "true");
+    assert_eq!(s.cell(VA_COLUMNS, "node3", "AGE"), "3d");
+    // The volume, its claim and the detach error show (cut to the room there is).
+    assert!(
+        s.cell(VA_COLUMNS, "node3", "PV").starts_with("pvc-8e2d"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.cell(VA_COLUMNS, "node3", "CLAIM")
+            .starts_with("demo/data-"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.cell(VA_COLUMNS, "node3", "ERROR")
+            .starts_with("detach: rpc"),
+        "{}",
+        s.text()
+    );
     assert_eq!(c.app.pane, kcops::ui::panes::PaneId::Storage);
 }
 
@@ -1806,6 +1884,9 @@ fn tiny_terminals_do_not_panic() {
         }),
         ("sc", |c| {
             c.command("sc");
+        }),
+        ("va", |c| {
+            c.command("va");
         }),
         ("workloads", |c| {
             c.keys("5");

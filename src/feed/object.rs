@@ -39,7 +39,7 @@ pub(crate) fn spawn_fetch<M: From<FeedMsg> + Send + 'static>(
 async fn fetch(client: ::kube::Client, key: &ObjKey) -> Result<serde_json::Value, ::kube::Error> {
     use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
     use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim, Pod};
-    use k8s_openapi::api::storage::v1::StorageClass;
+    use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
     async fn get<K>(api: ::kube::Api<K>, name: &str) -> Result<serde_json::Value, ::kube::Error>
     where
         K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
@@ -60,6 +60,7 @@ async fn fetch(client: ::kube::Client, key: &ObjKey) -> Result<serde_json::Value
         }
         ObjKind::Pv => get(::kube::Api::<PersistentVolume>::all(c), name).await?,
         ObjKind::StorageClass => get(::kube::Api::<StorageClass>::all(c), name).await?,
+        ObjKind::VolumeAttachment => get(::kube::Api::<VolumeAttachment>::all(c), name).await?,
         ObjKind::StatefulSet => get(::kube::Api::<StatefulSet>::namespaced(c, ns), name).await?,
         ObjKind::DaemonSet => get(::kube::Api::<DaemonSet>::namespaced(c, ns), name).await?,
         ObjKind::Deployment => get(::kube::Api::<Deployment>::namespaced(c, ns), name).await?,

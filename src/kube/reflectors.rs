@@ -36,7 +36,8 @@ use crate::model::snapshot::{Snapshot, SourceStatus};
 
 type StatusMap = Arc<Mutex<BTreeMap<&'static str, SourceStatus>>>;
 
-/// Namespaces whose ConfigMaps diagnosis reads (kube-proxy, kubeadm-config, flannel).
+/// Namespaces whose ConfigMaps diagnosis reads (kube-proxy, kubeadm-config, flannel);
+/// ceph-csi's `ceph-csi-config` is watched by name in every namespace.
 const CONFIGMAP_NAMESPACES: &[&str] = &["kube-system", "kube-flannel"];
 
 /// The live stores of every watched kind.
@@ -418,9 +419,23 @@ impl Spawner {
         K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
         K::DynamicType: Default + Eq + Hash + Clone,
     {
+        self.watch_with(api, kind, watcher::Config::default())
+    }
+
+    /// Like [`Spawner::watch`], with a selector.
+    fn watch_with<K>(
+        &mut self,
+        api: Api<K>,
+        kind: &'static str,
+        config: watcher::Config,
+    ) -> Store<K>
+    where
+        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        K::DynamicType: Default + Eq + Hash + Clone,
+    {
         let (reader, writer) = reflector::store();
         let recorder = self.recorder(kind);
-        let stream = watcher(api, watcher::Config::default())
+        let stream = watcher(api, config)
             .default_backoff()
             .modify(strip::<K>)
             .reflect(writer);
@@ -574,7 +589,7 @@ impl Sources {
         let deployments = sp.watch(Api::<Deployment>::all(c.clone()), "deployments");
         let events = sp.watch_ordered(Api::<KEvent>::all(c.clone()), "events", strip::<KEvent>);
         let namespaces = sp.watch(Api::<Namespace>::all(c.clone()), "namespaces");
-        let configmaps = CONFIGMAP_NAMESPACES
+        let mut configmaps: Vec<Store<ConfigMap>> = CONFIGMAP_NAMESPACES
             .iter()
             .map(|ns| {
                 let kind: &'static str = if *ns == "kube-system" {
@@ -585,6 +600,12 @@ impl Sources {
                 sp.watch(Api::<ConfigMap>::namespaced(c.clone(), ns), kind)
             })
             .collect();
+        // ceph-csi's cluster list, in whichever namespace ceph-csi runs.
+        configmaps.push(sp.watch_with(
+            Api::<ConfigMap>::all(c.clone()),
+            "configmaps/ceph-csi-config",
+            watcher::Config::default().fields("metadata.name=ceph-csi-config"),
+        ));
         let [ip_pools, block_affinities] =
             [super::calico::ip_pools(), super::calico::block_affinities()].map(|ar| {
                 let kind = super::calico::source_kind(&ar);

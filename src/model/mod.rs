@@ -2,6 +2,7 @@
 
 pub use kcops_pod::{pod, pod_status, word};
 
+pub(crate) mod attachments;
 pub mod ceph;
 pub mod cidr;
 pub mod columns;

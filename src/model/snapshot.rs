@@ -45,7 +45,8 @@ pub struct Snapshot {
     pub deployments: Vec<Arc<Deployment>>,
     pub events: Vec<Arc<Event>>,
     pub namespaces: Vec<Arc<Namespace>>,
-    /// Only the ConfigMaps diagnosis reads (kube-proxy, kubeadm-config, kube-flannel-cfg).
+    /// Only the ConfigMaps diagnosis reads (kube-proxy, kubeadm-config, kube-flannel-cfg,
+    /// ceph-csi-config).
     pub configmaps: Vec<Arc<ConfigMap>>,
     /// Calico `IPPool`s (crd.projectcalico.org/v1); empty when calico is not installed.
     pub ip_pools: Vec<Arc<DynamicObject>>,

@@ -30,6 +30,7 @@ pub(crate) fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
         ObjKind::Pvc => find(&s.pvcs, key),
         ObjKind::Pv => find(&s.pvs, key),
         ObjKind::StorageClass => find(&s.storage_classes, key),
+        ObjKind::VolumeAttachment => find(&s.volume_attachments, key),
         ObjKind::StatefulSet => find(&s.statefulsets, key),
         ObjKind::DaemonSet => find(&s.daemonsets, key),
         ObjKind::Deployment => find(&s.deployments, key),

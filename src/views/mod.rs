@@ -66,6 +66,7 @@ pub struct ViewModel {
     pub pvcs: TableModel,
     pub pvs: TableModel,
     pub storage_classes: TableModel,
+    pub volume_attachments: TableModel,
     pub workloads: TableModel,
     pub events: TableModel,
     pub findings: Vec<Finding>,
@@ -245,6 +246,15 @@ impl Deriver {
             |_| Tone::Normal,
             |r| r.created,
         );
+        let volume_attachments = model(
+            crate::model::attachments::AttachmentRow::COLUMNS,
+            &crate::model::attachments::attachment_rows(&snapshot),
+            ObjKind::VolumeAttachment,
+            |r| r.cells(),
+            |r| (String::new(), r.name.clone()),
+            |r| if r.trouble { Tone::Warning } else { Tone::Ok },
+            |r| r.created,
+        );
         // A workload row's kind comes from the row itself.
         let workload_rows = rows::workload_rows(&snapshot);
         let workload_age = Column::find(rows::WorkloadRow::COLUMNS, ColumnKind::Age);
@@ -338,6 +348,7 @@ impl Deriver {
             pvcs,
             pvs,
             storage_classes,
+            volume_attachments,
             workloads,
             events,
             findings,

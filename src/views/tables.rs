@@ -19,6 +19,8 @@ pub enum ObjKind {
     Pvc,
     Pv,
     StorageClass,
+    /// A CSI VolumeAttachment (cluster-scoped).
+    VolumeAttachment,
     StatefulSet,
     DaemonSet,
     Deployment,
@@ -37,6 +39,7 @@ impl ObjKind {
             ObjKind::Pvc => "PersistentVolumeClaim",
             ObjKind::Pv => "PersistentVolume",
             ObjKind::StorageClass => "StorageClass",
+            ObjKind::VolumeAttachment => "VolumeAttachment",
             ObjKind::StatefulSet => "StatefulSet",
             ObjKind::DaemonSet => "DaemonSet",
             ObjKind::Deployment => "Deployment",

@@ -29,6 +29,7 @@ fn api_of(kind: ObjKind) -> Option<(&'static str, &'static str, &'static str)> {
         ObjKind::Pvc => ("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
         ObjKind::Pv => ("v1", "PersistentVolume", "persistentvolumes"),
         ObjKind::StorageClass => ("storage.k8s.io/v1", "StorageClass", "storageclasses"),
+        ObjKind::VolumeAttachment => ("storage.k8s.io/v1", "VolumeAttachment", "volumeattachments"),
         ObjKind::StatefulSet => ("apps/v1", "StatefulSet", "statefulsets"),
         ObjKind::DaemonSet => ("apps/v1", "DaemonSet", "daemonsets"),
         ObjKind::Deployment => ("apps/v1", "Deployment", "deployments"),

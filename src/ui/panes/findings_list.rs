@@ -178,6 +178,7 @@ pub(crate) fn row_of(subject: &ObjRef) -> Option<ObjKey> {
         "PersistentVolumeClaim" => ObjKind::Pvc,
         "PersistentVolume" => ObjKind::Pv,
         "StorageClass" => ObjKind::StorageClass,
+        "VolumeAttachment" => ObjKind::VolumeAttachment,
         "StatefulSet" => ObjKind::StatefulSet,
         "DaemonSet" => ObjKind::DaemonSet,
         "Deployment" => ObjKind::Deployment,
@@ -207,6 +208,7 @@ pub(crate) fn pane_of(kind: ObjKind) -> Option<(super::PaneId, &'static str)> {
         ObjKind::Pvc => (PaneId::Storage, "pvc"),
         ObjKind::Pv => (PaneId::Storage, "pv"),
         ObjKind::StorageClass => (PaneId::Storage, "sc"),
+        ObjKind::VolumeAttachment => (PaneId::Storage, "va"),
         ObjKind::StatefulSet | ObjKind::DaemonSet | ObjKind::Deployment => {
             (PaneId::Workloads, "workloads")
         }

@@ -1,5 +1,6 @@
-//! The Storage pane (`:pvc`, `:pv`, `:sc`, key 4): claims, volumes or storage
-//! classes, one sub-view at a time, each with its own selection and sort.
+//! The Storage pane (`:pvc`, `:pv`, `:sc`, `:va`, key 4): claims, volumes, storage
+//! classes or CSI VolumeAttachments, one sub-view at a time, each with its own
+//! selection and sort.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,6 +19,7 @@ pub(crate) enum StorageView {
     Pvc,
     Pv,
     StorageClass,
+    VolumeAttachment,
 }
 
 impl StorageView {
@@ -26,6 +28,7 @@ impl StorageView {
             StorageView::Pvc => "PersistentVolumeClaims",
             StorageView::Pv => "PersistentVolumes",
             StorageView::StorageClass => "StorageClasses",
+            StorageView::VolumeAttachment => "VolumeAttachments",
         }
     }
 
@@ -35,6 +38,7 @@ impl StorageView {
             StorageView::Pvc => &["persistentvolumeclaims"],
             StorageView::Pv => &["persistentvolumes"],
             StorageView::StorageClass => &["storageclasses"],
+            StorageView::VolumeAttachment => &["volumeattachments"],
         }
     }
 
@@ -43,6 +47,7 @@ impl StorageView {
             StorageView::Pvc => &view.pvcs,
             StorageView::Pv => &view.pvs,
             StorageView::StorageClass => &view.storage_classes,
+            StorageView::VolumeAttachment => &view.volume_attachments,
         }
     }
 }
@@ -61,6 +66,13 @@ const COMMANDS: &[Command] = &[
         "sc",
         &["storageclasses"],
         "storage classes",
+    )
+    .namespaced(),
+    Command::show(
+        PaneId::Storage,
+        "va",
+        &["volumeattachments", "volumeattachment"],
+        "CSI volume attachments: which node holds each volume",
     )
     .namespaced(),
     Command::show(
@@ -91,7 +103,7 @@ fn unclaimed_volumes(view: &ViewModel) -> TableModel {
 #[derive(Debug, Default)]
 pub(crate) struct StoragePane {
     shown: StorageView,
-    tables: [TableState; 3],
+    tables: [TableState; 4],
 }
 
 impl Pane for StoragePane {
@@ -116,6 +128,7 @@ impl Pane for StoragePane {
             "pvc" => StorageView::Pvc,
             "pv" => StorageView::Pv,
             "sc" => StorageView::StorageClass,
+            "va" => StorageView::VolumeAttachment,
             _ => self.shown,
         };
     }

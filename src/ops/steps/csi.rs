@@ -205,9 +205,10 @@ pub(crate) async fn delete_attachment(
             va_pv.unwrap_or_default()
         )));
     }
-    let ips = match Api::<Node>::all(client.clone()).get_opt(node).await {
-        Ok(Some(_)) => node_ips(client, node).await?,
-        _ => Vec::new(),
+    let nodes: Api<Node> = Api::all(client.clone());
+    let ips = match read(&format!("get node {node}"), nodes.get_opt(node)).await? {
+        Some(_) => node_ips(client, node).await?,
+        None => Vec::new(),
     };
     all_watchers_fenced(ceph, pool, image, node, &ips).await?;
     match within(

@@ -80,8 +80,6 @@ pub(super) fn assess(
     }
     w.pages.push(what);
 
-    let nodes: BTreeMap<&str, &NodeFacts> =
-        live.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     // Nothing waits (the pod it was opened on runs) and a user runs: the volume is
     // where it belongs; what is left is a taint from an earlier release.
     let running = found.stuck.as_ref().is_none_or(is_ready) && found.users.iter().any(is_ready);
@@ -91,6 +89,87 @@ pub(super) fn assess(
     let stuck_node = found.stuck.as_ref().map(pod_node).unwrap_or_default();
 
     // 2. Evidence.
+    let Evidence {
+        page: ev,
+        holders,
+        unknown,
+        alive,
+        in_use,
+    } = evidence(found, live, &index, &stuck_node);
+    w.pages.push(ev);
+
+    // 3. Permission.
+    let fenced: Vec<&str> = holders
+        .values()
+        .flat_map(|h| h.watchers.iter().map(|(a, _)| a.as_str()))
+        .collect();
+    let (perm, own_hit) = permission(&live.fencing, &fenced);
+    w.pages.push(perm);
+
+    // Blockers, most basic first.
+    let held = Held {
+        spec: &spec,
+        pv: &csi.pv,
+        nothing: holders.is_empty() && unknown.is_empty(),
+        alive: &alive,
+        in_use: &in_use,
+        unknown: &unknown,
+    };
+    block_unless_dead(&mut w, &held);
+    if let Some(hit) = &own_hit {
+        w.block(
+            format!("fencing would cut off kcops itself: {hit}"),
+            Vec::new(),
+        );
+    }
+    if let Some((reason, fix)) = permission_blocker(&live.fencing) {
+        w.block(reason, fix);
+    }
+
+    // 4. The plan.
+    let holders: Vec<Holder> = holders.into_values().collect();
+    if holders
+        .iter()
+        .any(|h| h.exists && !h.attachments.is_empty())
+    {
+        w.add_option(
+            DELETE_ATTACHMENT_KEY,
+            "delete the stale VolumeAttachment instead of tainting the node (the controller notices at its next sync, about a minute; no taint to remove later, but the node's pods are not cleaned up)",
+            false,
+        );
+    }
+    let volume = PlanVolume {
+        pool: found.pool.clone(),
+        image: found.image.clone(),
+        pv: csi.pv.clone(),
+        claim: found.claim.clone(),
+    };
+    let after_holders = holders.clone();
+    w.set_plan(Arc::new(move |opts: &[WizardOption]| {
+        build_plan(&volume, &holders, delete_attachment(opts))
+    }));
+    w.set_after(Arc::new(move |opts: &[WizardOption]| {
+        after(&after_holders, delete_attachment(opts))
+    }));
+    w
+}
+
+/// The second page and what it found: the nodes holding the volume while the pod
+/// waits on `stuck_node`, and why any of them is not known to be done with it.
+struct Evidence {
+    page: Page,
+    holders: BTreeMap<String, Holder>,
+    /// Watcher addresses from no node.
+    unknown: Vec<String>,
+    /// Holders that are Ready.
+    alive: Vec<String>,
+    /// Holders with live users of the volume, and those pods.
+    in_use: Vec<(String, Vec<String>)>,
+}
+
+fn evidence(found: &Found, live: &Live, index: &NodeIndex, stuck_node: &str) -> Evidence {
+    let nodes: BTreeMap<&str, &NodeFacts> =
+        live.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
     let mut ev = Page::new("Evidence");
     let mut holders: BTreeMap<String, Holder> = BTreeMap::new();
     let mut unknown: Vec<String> = Vec::new();
@@ -143,7 +222,7 @@ pub(super) fn assess(
             (format!("{ns}/{}", name_of(p)), pod_node(p))
         })
         .collect();
-    let mut alive: Vec<(String, Vec<String>)> = Vec::new();
+    let mut alive: Vec<String> = Vec::new();
     let mut in_use: Vec<(String, Vec<String>)> = Vec::new();
     for h in holders.values() {
         let n = &h.node;
@@ -152,7 +231,7 @@ pub(super) fn assess(
                 ev.bad(format!(
                     "Node {n} is Ready: its kubelet still reports, so its client is not dead"
                 ));
-                alive.push((n.clone(), Vec::new()));
+                alive.push(n.clone());
             }
             Some(nf) => ev.ok(match nf.not_ready_for {
                 Some(d) => format!("Node {n} is NotReady, for {}", human_duration(d)),
@@ -205,28 +284,41 @@ pub(super) fn assess(
             ev.ok(format!("No VolumeAttachment of this volume to {n}"));
         }
     }
-    w.pages.push(ev);
+    Evidence {
+        page: ev,
+        holders,
+        unknown,
+        alive,
+        in_use,
+    }
+}
 
-    // 3. Permission.
-    let fenced: Vec<&str> = holders
-        .values()
-        .flat_map(|h| h.watchers.iter().map(|(a, _)| a.as_str()))
-        .collect();
-    let (perm, own_hit) = permission(&live.fencing, &fenced);
-    w.pages.push(perm);
+/// What the blockers of the CSI path judge.
+struct Held<'a> {
+    spec: &'a str,
+    pv: &'a str,
+    /// No watcher or attachment elsewhere.
+    nothing: bool,
+    alive: &'a [String],
+    in_use: &'a [(String, Vec<String>)],
+    unknown: &'a [String],
+}
 
-    // Blockers, most basic first.
-    if holders.is_empty() && unknown.is_empty() {
+/// Stops the wizard, with the commands that would unblock it, unless every holder is
+/// known to be dead for the volume: NotReady, no live user of it there, its watchers
+/// at its own address.
+fn block_unless_dead(w: &mut Wizard, h: &Held) {
+    if h.nothing {
         w.block_as(
             format!(
                 "volume {} is held by no other node (no watcher, no VolumeAttachment elsewhere); the pod waits for something else (see its events)",
-                csi.pv
+                h.pv
             ),
             Vec::new(),
             None,
         );
     }
-    for (n, _) in &alive {
+    for n in h.alive {
         w.block_as(
             format!("node {n} is Ready: its client is not known to be dead, and is not cut off"),
             vec![
@@ -238,7 +330,7 @@ pub(super) fn assess(
             None,
         );
     }
-    for (n, pods) in &in_use {
+    for (n, pods) in h.in_use {
         let mut fix: Vec<String> = pods
             .iter()
             .map(|p| {
@@ -258,60 +350,26 @@ pub(super) fn assess(
             None,
         );
     }
-    if !unknown.is_empty() {
+    if !h.unknown.is_empty() {
         let mut fix = vec![format!(
-            "rbd status {spec}    # find which machine each watcher is"
+            "rbd status {}    # find which machine each watcher is",
+            h.spec
         )];
-        for a in &unknown {
+        for a in h.unknown {
             fix.push(format!(
                 "ceph osd blocklist add {a} {FENCE_SECONDS}    # only once you know that client is dead"
             ));
         }
         w.block_as(
             format!(
-                "a watcher of {spec} is not at a node's address ({}): it is not known to be dead",
-                unknown.join(", ")
+                "a watcher of {} is not at a node's address ({}): it is not known to be dead",
+                h.spec,
+                h.unknown.join(", ")
             ),
             fix,
             None,
         );
     }
-    if let Some(hit) = &own_hit {
-        w.block(
-            format!("fencing would cut off kcops itself: {hit}"),
-            Vec::new(),
-        );
-    }
-    if let Some((reason, fix)) = permission_blocker(&live.fencing) {
-        w.block(reason, fix);
-    }
-
-    // 4. The plan.
-    let holders: Vec<Holder> = holders.into_values().collect();
-    if holders
-        .iter()
-        .any(|h| h.exists && !h.attachments.is_empty())
-    {
-        w.add_option(
-            DELETE_ATTACHMENT_KEY,
-            "delete the stale VolumeAttachment instead of tainting the node (the controller notices at its next sync, about a minute; no taint to remove later, but the node's pods are not cleaned up)",
-            false,
-        );
-    }
-    let volume = PlanVolume {
-        pool: found.pool.clone(),
-        image: found.image.clone(),
-        pv: csi.pv.clone(),
-        claim: found.claim.clone(),
-    };
-    let after_holders = holders.clone();
-    w.set_plan(Arc::new(move |opts: &[WizardOption]| {
-        build_plan(&volume, &holders, delete_attachment(opts))
-    }));
-    w.set_after(Arc::new(move |opts: &[WizardOption]| {
-        after(&after_holders, delete_attachment(opts))
-    }));
-    w
 }
 
 fn delete_attachment(opts: &[WizardOption]) -> bool {

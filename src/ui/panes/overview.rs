@@ -273,6 +273,59 @@ impl Pane for OverviewPane {
 #[cfg(test)]
 mod tests {
     use super::wrap_hanging;
+    use super::{ObjRef, OverviewPane, Pane, UnlockTarget, ViewModel};
+    use crate::diagnose::{Finding, Severity};
+
+    fn finding(id: &'static str, subject: ObjRef) -> Finding {
+        Finding {
+            id,
+            severity: Severity::Critical,
+            object: String::new(),
+            subject: Some(subject),
+            namespace: None,
+            node: None,
+            evidence: Vec::new(),
+            explanation: String::new(),
+            fix: String::new(),
+        }
+    }
+
+    /// A dead node's hold on a ceph-csi volume opens the unlock wizard: on the image
+    /// for a stale watcher, on the attachment's volume for a stale attachment.
+    #[test]
+    fn u_on_a_held_csi_volume_opens_the_wizard_on_it() {
+        let mut view = ViewModel::default();
+        let va: k8s_openapi::api::storage::v1::VolumeAttachment =
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "csi-3f2a"},
+                "spec": {"attacher": "rbd.csi.ceph.com", "nodeName": "worker-a",
+                         "source": {"persistentVolumeName": "pvc-1"}}
+            }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        view.snapshot.volume_attachments = vec![std::sync::Arc::new(va)];
+        view.findings = vec![finding(
+            "pv.attached-elsewhere",
+            ObjRef::cluster("VolumeAttachment", "csi-3f2a"),
+        )];
+        let pane = OverviewPane::default();
+        assert_eq!(
+            pane.unlock_target(&view),
+            Some(UnlockTarget::Volume {
+                name: "pvc-1".into()
+            })
+        );
+        view.findings = vec![finding(
+            "rbd.stale-watcher",
+            ObjRef::at(ObjRef::RBD_IMAGE, "rbd/csi-vol-1"),
+        )];
+        assert_eq!(
+            pane.unlock_target(&view),
+            Some(UnlockTarget::Image {
+                pool: "rbd".into(),
+                image: "csi-vol-1".into()
+            })
+        );
+    }
 
     #[test]
     fn wrapped_lines_hang_under_the_body() {

@@ -632,6 +632,26 @@ impl Executor {
             }
             Op::Uncordon { node } => return steps::kube::set_unschedulable(c, node, false).await,
             Op::Node(n) => return steps::node_reset::perform(n).await,
+            Op::TaintOutOfService {
+                node, pool, image, ..
+            } => {
+                let ceph = self.ceph_for("releasing a volume from a dead node")?;
+                return steps::csi::taint_out_of_service(c, ceph, node, pool, image).await;
+            }
+            Op::UntaintOutOfService { node } => {
+                return steps::csi::untaint_out_of_service(c, node).await;
+            }
+            Op::DeleteAttachment {
+                name,
+                pv,
+                node,
+                pool,
+                image,
+                ..
+            } => {
+                let ceph = self.ceph_for("releasing a volume from a dead node")?;
+                return steps::csi::delete_attachment(c, ceph, name, pv, node, (pool, image)).await;
+            }
             Op::DeletePod {
                 namespace,
                 name,
@@ -801,6 +821,32 @@ impl Executor {
                 statefulset,
                 name,
             } => steps::sts_template::pod_updated(c, namespace, statefulset, name, timeout).await,
+            WaitFor::WatchersGone { pool, image, addrs } => {
+                let ceph = self.ceph_for("waiting for RBD watchers")?;
+                steps::csi::watchers_gone(ceph, pool, image, addrs, timeout, what).await
+            }
+            WaitFor::Detached { pv, node } => {
+                steps::csi::detached(c, pv, node, timeout, what).await
+            }
+            WaitFor::CsiVolumeInUse {
+                namespace,
+                claim,
+                pv,
+                pool,
+                image,
+            } => {
+                let ceph = self.ceph_for("waiting for the volume to be staged")?;
+                steps::csi::csi_volume_in_use(
+                    c,
+                    ceph,
+                    (namespace, claim),
+                    pv,
+                    (pool, image),
+                    timeout,
+                    what,
+                )
+                .await
+            }
             WaitFor::PodReady { namespace, name } => {
                 steps::kube_wait::pod_running_ready(c, namespace, name, timeout, what).await
             }

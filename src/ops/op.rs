@@ -147,6 +147,27 @@ pub enum WaitFor {
         statefulset: String,
         name: String,
     },
+    /// RBD image `pool/image` has no watcher at any of `addrs` (a fenced client's
+    /// watch is dropped by the OSDs once the blocklist reaches them), polled from Ceph.
+    WatchersGone {
+        pool: String,
+        image: String,
+        addrs: Vec<String>,
+    },
+    /// No VolumeAttachment of volume `pv` to `node` is left (the attach/detach
+    /// controller detached it, or it was deleted), polled every second.
+    Detached { pv: String, node: String },
+    /// The symptom of a CSI volume held by a dead node is gone: a pod mounting
+    /// `claim` is Running and Ready, the VolumeAttachment of `pv` to its node says
+    /// attached, and RBD image `pool/image` is staged there (a watcher from that
+    /// node's address), polled every second.
+    CsiVolumeInUse {
+        namespace: String,
+        claim: String,
+        pv: String,
+        pool: String,
+        image: String,
+    },
 }
 
 /// The node a [`WaitFor::LockHeldBy`] expects: known when the plan is made, or the
@@ -205,6 +226,11 @@ impl WaitFor {
             WaitFor::PodUpdated {
                 namespace, name, ..
             } => ObjectRef::pod(namespace, name),
+            WaitFor::WatchersGone { pool, image, .. }
+            | WaitFor::CsiVolumeInUse { pool, image, .. } => {
+                ObjectRef::new("RbdImage", Some(pool), image.as_str())
+            }
+            WaitFor::Detached { pv, .. } => ObjectRef::new("PersistentVolume", None, pv.as_str()),
         }
     }
 }
@@ -279,6 +305,24 @@ impl fmt::Display for WaitFor {
             } => write!(
                 f,
                 "pod {namespace}/{name} to run StatefulSet {statefulset}'s new revision and be Ready"
+            ),
+            WaitFor::WatchersGone { pool, image, addrs } => write!(
+                f,
+                "RBD image {pool}/{image} to have no watcher at {} (the OSDs drop a fenced client's watch)",
+                addrs.join(", ")
+            ),
+            WaitFor::Detached { pv, node } => {
+                write!(f, "no VolumeAttachment of volume {pv} to {node} to be left")
+            }
+            WaitFor::CsiVolumeInUse {
+                namespace,
+                claim,
+                pool,
+                image,
+                ..
+            } => write!(
+                f,
+                "a pod using claim {namespace}/{claim} to be Running and Ready, its node's VolumeAttachment attached and RBD image {pool}/{image} staged there (a watcher from that node)"
             ),
         }
     }
@@ -441,6 +485,31 @@ pub enum Op {
     },
     /// A step on the machine itself, no cluster needed (`kcops setup reset`).
     Node(crate::ops::steps::node_reset::NodeOp),
+    /// Put the non-graceful node shutdown taint
+    /// (`node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`) on a dead node:
+    /// the attach/detach controller then detaches its volumes at once instead of
+    /// after 6 minutes (or never). `watchers` are the node's clients on RBD image
+    /// `pool/image` when the plan was made: [`crate::ops::Plan::validate`] wants a
+    /// `Fence` of each first, and the step re-checks in Ceph that every watcher from
+    /// the node's addresses is fenced (nothing is cut loose without fencing).
+    TaintOutOfService {
+        node: String,
+        pool: String,
+        image: String,
+        watchers: Vec<String>,
+    },
+    /// Remove that taint (the node is back, or about to be deleted).
+    UntaintOutOfService { node: String },
+    /// Delete the VolumeAttachment `name` of volume `pv` to the dead `node` (the
+    /// alternative to the taint), under the same fencing rule.
+    DeleteAttachment {
+        name: String,
+        pv: String,
+        node: String,
+        pool: String,
+        image: String,
+        watchers: Vec<String>,
+    },
 }
 
 impl Op {
@@ -466,6 +535,9 @@ impl Op {
             Op::SetContainerCommand { .. } => "set-template-command",
             Op::SetUpdateStrategy { .. } => "set-update-strategy",
             Op::Node(n) => n.action(),
+            Op::TaintOutOfService { .. } => "taint-out-of-service",
+            Op::UntaintOutOfService { .. } => "untaint-out-of-service",
+            Op::DeleteAttachment { .. } => "delete-volumeattachment",
         }
     }
 
@@ -543,6 +615,12 @@ impl Op {
                 m.object_name(),
             ),
             Op::Node(n) => n.object(),
+            Op::TaintOutOfService { node, .. } | Op::UntaintOutOfService { node } => {
+                ObjectRef::node(node)
+            }
+            Op::DeleteAttachment { name, .. } => {
+                ObjectRef::new("VolumeAttachment", None, name.as_str())
+            }
         }
     }
 
@@ -695,6 +773,15 @@ impl Op {
                 "Delete claim {namespace}/{name} (refused while a pod uses it; its volume and RBD image go with it when its reclaim policy is Delete)"
             ),
             Op::Node(n) => n.describe(),
+            Op::TaintOutOfService { node, .. } => format!(
+                "Taint node {node} {OUT_OF_SERVICE_TAINT}: the attach/detach controller then detaches its volumes at once (not after 6 minutes, or never) and its pods are deleted; refused unless every watcher from {node} is fenced"
+            ),
+            Op::UntaintOutOfService { node } => format!(
+                "Remove the taint {OUT_OF_SERVICE_TAINT} from node {node} (pods and volumes may use it again)"
+            ),
+            Op::DeleteAttachment { name, pv, node, .. } => format!(
+                "Delete VolumeAttachment {name} (volume {pv} on {node}): the attach/detach controller sees the volume detached at its next sync (about a minute) and attaches it to the new node; refused unless every watcher from {node} is fenced"
+            ),
             Op::ReplaceObject {
                 kind,
                 namespace,
@@ -711,6 +798,9 @@ impl Op {
         }
     }
 }
+
+/// The non-graceful node shutdown taint as `kubectl taint` writes it.
+pub const OUT_OF_SERVICE_TAINT: &str = "node.kubernetes.io/out-of-service=nodeshutdown:NoExecute";
 
 /// `90s` -> `1m30s`: timeouts as an operator reads them.
 pub fn human_duration(d: Duration) -> String {

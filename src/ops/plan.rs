@@ -292,7 +292,8 @@ impl Plan {
 
 /// "Never break without fencing", in one place: every `BreakLock` must come after a
 /// `Fence` covering its lock holder and each live watcher from the holder's IP that the
-/// plan saw. A fence of a whole host (nonce 0) does not count: plans fence clients.
+/// plan saw; every release of a CSI volume from a dead node (the out-of-service taint,
+/// deleting its VolumeAttachment) after a `Fence` of each of the node's watchers. A fence of a whole host (nonce 0) does not count: plans fence clients.
 fn fenced_before_break(steps: &[Step]) -> Result<(), String> {
     use crate::ceph::holders::EntityAddr;
     let mut fenced: Vec<EntityAddr> = Vec::new();
@@ -322,6 +323,23 @@ fn fenced_before_break(steps: &[Step]) -> Result<(), String> {
                 if !missing.is_empty() {
                     return Err(format!(
                         "step {} breaks the lock {cookie} without first fencing {} (never break without fencing)",
+                        i + 1,
+                        missing.join(" and ")
+                    ));
+                }
+            }
+            Op::TaintOutOfService { node, watchers, .. }
+            | Op::DeleteAttachment { node, watchers, .. } => {
+                let missing: Vec<&str> = watchers
+                    .iter()
+                    .filter(|w| {
+                        !EntityAddr::parse(w).is_some_and(|a| fenced.iter().any(|f| f.covers(&a)))
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(format!(
+                        "step {} releases the volume from {node} without first fencing its watcher {} (never cut loose without fencing)",
                         i + 1,
                         missing.join(" and ")
                     ));

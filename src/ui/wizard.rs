@@ -424,6 +424,17 @@ impl WizardOverlay {
             self.done.then_some(cancel.as_str()),
             theme,
         ));
+        // What is left to the operator (a taint to remove later) stays the last
+        // thing said once the plan ran to its end.
+        let ran = self.done && self.progress.last().is_some_and(|(r, _)| *r == Role::Ok);
+        if ran && let Some(w) = &self.wizard {
+            for l in w.after() {
+                lines.push(Line::from(Span::styled(
+                    format!("! {l}"),
+                    theme.style(Role::Warning),
+                )));
+            }
+        }
         if self.done {
             lines.push(Line::from(Span::styled(
                 "This wizard has ended and takes no more input: open it again to retry.",

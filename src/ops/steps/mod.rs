@@ -9,6 +9,8 @@
 //! - [`net_wait`]: the network fixes' checks that the symptom is gone (the agent stays
 //!   Ready, the stuck pods get sandboxes), stopping at the first sign it is not.
 //! - [`ceph`]: fencing a client, breaking an RBD lock, waiting for a lock to move.
+//! - [`csi`]: releasing a ceph-csi volume from a dead node (out-of-service taint or
+//!   VolumeAttachment deletion, only once fenced) and waiting for it to move.
 //! - [`claims`]: deleting a claim left by a removed member (never one in use).
 //! - [`etcd`]: etcd member changes (add, promote, remove, move the leader, snapshot),
 //!   each guarded by the quorum rule on the live member list.
@@ -25,6 +27,7 @@
 pub(crate) mod ceph;
 pub(crate) mod certs_renew;
 pub(crate) mod claims;
+pub(crate) mod csi;
 pub mod debug_pod;
 pub(crate) mod drain;
 pub(crate) mod ensemble_live;

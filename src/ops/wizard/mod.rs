@@ -125,6 +125,9 @@ pub struct WizardOption {
 /// Builds the plan for the options' current values.
 pub(crate) type PlanBuilder = Arc<dyn Fn(&[WizardOption]) -> Plan + Send + Sync>;
 
+/// Builds what is left to the operator once the plan ran (for the options' values).
+pub(crate) type AfterBuilder = Arc<dyn Fn(&[WizardOption]) -> Vec<String> + Send + Sync>;
+
 /// An assessed wizard.
 #[derive(Clone)]
 pub struct Wizard {
@@ -138,6 +141,7 @@ pub struct Wizard {
     /// opens: `:join`'s command, to paste on the new machine.
     pub clipboard: Option<String>,
     builder: Option<PlanBuilder>,
+    after: Option<AfterBuilder>,
 }
 
 impl fmt::Debug for Wizard {
@@ -163,6 +167,7 @@ impl Wizard {
             options: Vec::new(),
             clipboard: None,
             builder: None,
+            after: None,
         }
     }
 
@@ -216,6 +221,22 @@ impl Wizard {
         self.builder = Some(builder);
     }
 
+    pub(crate) fn set_after(&mut self, after: AfterBuilder) {
+        self.after = Some(after);
+    }
+
+    /// What is left to the operator once the plan ran (a taint to remove later, with
+    /// its command and why); empty while blocked.
+    pub fn after(&self) -> Vec<String> {
+        if self.blocker.is_some() {
+            return Vec::new();
+        }
+        self.after
+            .as_ref()
+            .map(|b| b(&self.options))
+            .unwrap_or_default()
+    }
+
     /// The plan for the current options; `None` while blocked (a blocked wizard
     /// never hands out a plan, so nothing can run it by mistake).
     pub fn plan(&self) -> Option<Plan> {
@@ -251,6 +272,13 @@ impl Wizard {
                 for o in &self.options {
                     let mark = if o.on { "[x]" } else { "[ ]" };
                     last.plain(format!("{mark} {} (press {})", o.label, o.key));
+                }
+                let after = self.after();
+                if !after.is_empty() {
+                    last.plain("Afterwards:");
+                    for l in after {
+                        last.warn(l);
+                    }
                 }
             }
             (None, None) => last.warn("Nothing to do."),

@@ -9,8 +9,14 @@
 //! releasing lock failed: (13) Permission denied"), and the plan: fence the holder and
 //! every live watcher from its address, break the lock, optionally delete the stuck
 //! pod, then wait for the pod to run and the lock to name its node.
+//!
+//! A ceph-csi volume (`rbd.csi.ceph.com`) has no lock to break: the dead node keeps a
+//! watcher on the image and a VolumeAttachment; [`csi`] judges those and plans the
+//! fence, the out-of-service taint (or deleting the attachment) and the wait for the
+//! new pod.
 
 mod assess;
+mod csi;
 mod gather;
 
 use std::net::IpAddr;
@@ -34,6 +40,14 @@ pub(crate) const DELETE_POD_KEY: char = 'p';
 pub(crate) const POD_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long to wait for the new lock once the pod runs.
 pub(crate) const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+/// The option key of the CSI plan: delete the stale VolumeAttachment instead of
+/// tainting the dead node.
+pub(crate) const DELETE_ATTACHMENT_KEY: char = 'v';
+/// How long the OSDs may take to drop a fenced client's watch.
+pub(crate) const WATCH_DROP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the attach/detach controller may take to detach from the dead node
+/// (deleting the attachment: its next sync, about a minute).
+pub(crate) const DETACH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the wizard was opened on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +160,30 @@ pub struct Found {
     /// The image's locks and what judging them needs; read only once the volume is
     /// known, and the first failed read stops there.
     pub live: Result<Live, WizardError>,
+    /// Set when the volume is a ceph-csi one (`rbd.csi.ceph.com`).
+    pub csi: Option<CsiVolume>,
+}
+
+/// What a ceph-csi PersistentVolume says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsiVolume {
+    pub pv: String,
+    pub driver: String,
+    pub handle: String,
+}
+
+/// A VolumeAttachment of the volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// `csi-<sha256>`.
+    pub name: String,
+    pub node: String,
+    /// `status.attached`.
+    pub attached: bool,
+    /// How old it was when read.
+    pub age: Option<Duration>,
+    /// `status.attachError.message`, if any.
+    pub error: Option<String>,
 }
 
 /// A PersistentVolume as the wizard shows it.
@@ -163,6 +201,8 @@ pub struct Live {
     pub image: ImageInfo,
     pub nodes: Vec<NodeFacts>,
     pub fencing: Fencing,
+    /// The VolumeAttachments of the volume (read for a ceph-csi volume only).
+    pub attachments: Vec<Attachment>,
 }
 
 /// A node with its InternalIP/ExternalIP addresses and readiness.
@@ -171,6 +211,10 @@ pub struct NodeFacts {
     pub name: String,
     pub ips: Vec<IpAddr>,
     pub ready: bool,
+    /// How long its Ready condition had not been True when read.
+    pub not_ready_for: Option<Duration>,
+    /// It has the `node.kubernetes.io/out-of-service` taint.
+    pub out_of_service: bool,
 }
 
 /// Whether kcops' Ceph user may fence, and what fencing must never cover.

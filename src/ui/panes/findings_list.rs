@@ -161,6 +161,10 @@ pub(crate) fn fix_action(finding: &Finding) -> Option<(Action, &'static str)> {
         "pod.volume-locked" | "rbd.stale-lock" => {
             Some((Action::Unlock, "remove the stale lock (wizard)"))
         }
+        "rbd.stale-watcher" | "pv.attached-elsewhere" => Some((
+            Action::Unlock,
+            "release the volume from the dead node (wizard)",
+        )),
         "pod.terminating-stuck" => Some((Action::Delete, "force delete (plan)")),
         _ => None,
     }

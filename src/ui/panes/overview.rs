@@ -215,8 +215,8 @@ impl Pane for OverviewPane {
         (!text.is_empty()).then_some(text)
     }
 
-    /// The selected finding's pod or image when it is about a lock; otherwise the
-    /// first pod stuck on a lock, else the first image with a stale lock (findings
+    /// The selected finding's pod, image or volume when it is about a lock, a stale
+    /// watcher or a dead node's attachment; otherwise the first of those (findings
     /// come most severe first).
     fn unlock_target(&self, view: &ViewModel) -> Option<UnlockTarget> {
         let target = |f: &crate::diagnose::Finding| {
@@ -230,14 +230,20 @@ impl Pane for OverviewPane {
                             name: name.to_string(),
                         })
                 }
-                "rbd.stale-lock" => {
-                    subject
-                        .namespaced_as(ObjRef::RBD_IMAGE)
-                        .map(|(pool, image)| UnlockTarget::Image {
-                            pool: pool.to_string(),
-                            image: image.to_string(),
-                        })
-                }
+                // A dead node's attachment: the wizard opens on its volume.
+                "pv.attached-elsewhere" => view
+                    .snapshot
+                    .volume_attachments
+                    .iter()
+                    .find(|va| va.metadata.name.as_deref() == Some(subject.name.as_str()))
+                    .and_then(|va| va.spec.source.persistent_volume_name.clone())
+                    .map(|name| UnlockTarget::Volume { name }),
+                "rbd.stale-lock" | "rbd.stale-watcher" => subject
+                    .namespaced_as(ObjRef::RBD_IMAGE)
+                    .map(|(pool, image)| UnlockTarget::Image {
+                        pool: pool.to_string(),
+                        image: image.to_string(),
+                    }),
                 _ => None,
             }
         };
@@ -245,7 +251,10 @@ impl Pane for OverviewPane {
             return Some(t);
         }
         let first = |id: &str| view.findings.iter().filter(|f| f.id == id).find_map(target);
-        first("pod.volume-locked").or_else(|| first("rbd.stale-lock"))
+        first("pod.volume-locked")
+            .or_else(|| first("rbd.stale-lock"))
+            .or_else(|| first("rbd.stale-watcher"))
+            .or_else(|| first("pv.attached-elsewhere"))
     }
 
     fn draw(&mut self, f: &mut Frame, area: Rect, ctx: &DrawCtx) {
@@ -264,6 +273,59 @@ impl Pane for OverviewPane {
 #[cfg(test)]
 mod tests {
     use super::wrap_hanging;
+    use super::{ObjRef, OverviewPane, Pane, UnlockTarget, ViewModel};
+    use crate::diagnose::{Finding, Severity};
+
+    fn finding(id: &'static str, subject: ObjRef) -> Finding {
+        Finding {
+            id,
+            severity: Severity::Critical,
+            object: String::new(),
+            subject: Some(subject),
+            namespace: None,
+            node: None,
+            evidence: Vec::new(),
+            explanation: String::new(),
+            fix: String::new(),
+        }
+    }
+
+    /// A dead node's hold on a ceph-csi volume opens the unlock wizard: on the image
+    /// for a stale watcher, on the attachment's volume for a stale attachment.
+    #[test]
+    fn u_on_a_held_csi_volume_opens_the_wizard_on_it() {
+        let mut view = ViewModel::default();
+        let va: k8s_openapi::api::storage::v1::VolumeAttachment =
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "csi-3f2a"},
+                "spec": {"attacher": "rbd.csi.ceph.com", "nodeName": "worker-a",
+                         "source": {"persistentVolumeName": "pvc-1"}}
+            }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        view.snapshot.volume_attachments = vec![std::sync::Arc::new(va)];
+        view.findings = vec![finding(
+            "pv.attached-elsewhere",
+            ObjRef::cluster("VolumeAttachment", "csi-3f2a"),
+        )];
+        let pane = OverviewPane::default();
+        assert_eq!(
+            pane.unlock_target(&view),
+            Some(UnlockTarget::Volume {
+                name: "pvc-1".into()
+            })
+        );
+        view.findings = vec![finding(
+            "rbd.stale-watcher",
+            ObjRef::at(ObjRef::RBD_IMAGE, "rbd/csi-vol-1"),
+        )];
+        assert_eq!(
+            pane.unlock_target(&view),
+            Some(UnlockTarget::Image {
+                pool: "rbd".into(),
+                image: "csi-vol-1".into()
+            })
+        );
+    }
 
     #[test]
     fn wrapped_lines_hang_under_the_body() {

@@ -14,7 +14,7 @@ use crate::ops::plan::{Confirmation, Plan, Step};
 use crate::ops::wizard::error::{System, WizardError};
 use crate::ops::wizard::{Page, Wizard, WizardOption};
 
-fn name_of(pod: &Pod) -> String {
+pub(super) fn name_of(pod: &Pod) -> String {
     pod.metadata.name.clone().unwrap_or_default()
 }
 
@@ -54,10 +54,14 @@ pub fn assess(facts: &Facts) -> Wizard {
             return w;
         }
     };
+    if let Some(csi) = &found.csi {
+        return super::csi::assess(w, what, found, csi, live);
+    }
     let Live {
         image: info,
         nodes,
         fencing,
+        ..
     } = live;
     let index = NodeIndex::new(
         nodes
@@ -83,7 +87,12 @@ pub fn assess(facts: &Facts) -> Wizard {
     w.pages.push(ev);
 
     // 3. Permission preflight and our own address.
-    let (perm, own_hit) = permission(fencing, &stale);
+    let fenced: Vec<&str> = stale
+        .iter()
+        .flat_map(|s| std::iter::once(&s.lock.address).chain(s.watchers.iter().map(|(a, _)| a)))
+        .map(String::as_str)
+        .collect();
+    let (perm, own_hit) = permission(fencing, &fenced);
     w.pages.push(perm);
 
     // Blockers, most basic first.
@@ -260,9 +269,9 @@ fn evidence(
     (ev, stale, not_stale)
 }
 
-/// The third page: may our Ceph user fence, and would a planned fence cut off kcops'
-/// own client (returned: which address, if so).
-fn permission(fencing: &Fencing, stale: &[Stale]) -> (Page, Option<String>) {
+/// The third page: may our Ceph user fence, and would a planned fence of `fenced`
+/// cut off kcops' own client (returned: which address, if so).
+pub(super) fn permission(fencing: &Fencing, fenced: &[&str]) -> (Page, Option<String>) {
     let mut perm = Page::new("Permission");
     let entity = &fencing.entity;
     let permission = &fencing.permission;
@@ -272,13 +281,11 @@ fn permission(fencing: &Fencing, stale: &[Stale]) -> (Page, Option<String>) {
         .filter_map(|a| EntityAddr::parse(a))
         .collect();
     let mut own_hit: Option<String> = None;
-    for s in stale {
-        for addr in std::iter::once(&s.lock.address).chain(s.watchers.iter().map(|(a, _)| a)) {
-            if let Some(a) = EntityAddr::parse(addr)
-                && let Some(o) = own.iter().find(|o| a.covers(o))
-            {
-                own_hit = Some(format!("{addr} is kcops' own Ceph client ({o})"));
-            }
+    for addr in fenced {
+        if let Some(a) = EntityAddr::parse(addr)
+            && let Some(o) = own.iter().find(|o| a.covers(o))
+        {
+            own_hit = Some(format!("{addr} is kcops' own Ceph client ({o})"));
         }
     }
     match &permission {
@@ -306,7 +313,7 @@ fn permission(fencing: &Fencing, stale: &[Stale]) -> (Page, Option<String>) {
 }
 
 /// Why the permission preflight stops the wizard, with the commands that would fix it.
-fn permission_blocker(fencing: &Fencing) -> Option<(String, Vec<String>)> {
+pub(super) fn permission_blocker(fencing: &Fencing) -> Option<(String, Vec<String>)> {
     let entity = &fencing.entity;
     match &fencing.permission {
         FencePermission::Allowed => None,
@@ -413,7 +420,7 @@ fn build_plan(
 }
 
 /// The first page: the pod, claim, volume and image, and the pod's lock events.
-fn what_is_stuck(found: &Found, spec: &str) -> Page {
+pub(super) fn what_is_stuck(found: &Found, spec: &str) -> Page {
     let mut what = Page::new("What is stuck");
     if let Some(pod) = &found.stuck {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
@@ -458,7 +465,7 @@ pub(super) fn waiting_pod(users: &[Pod]) -> Option<&Pod> {
     })
 }
 
-fn pod_node(pod: &Pod) -> String {
+pub(super) fn pod_node(pod: &Pod) -> String {
     pod.spec
         .as_ref()
         .and_then(|s| s.node_name.clone())
@@ -483,7 +490,7 @@ fn pod_state(pod: &Pod) -> String {
     waiting.unwrap_or(phase)
 }
 
-fn is_ready(pod: &Pod) -> bool {
+pub(super) fn is_ready(pod: &Pod) -> bool {
     pod.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -509,7 +516,7 @@ struct Stale {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::ceph::WatcherInfo;
     use crate::ops::wizard::unlock::{Fencing, NodeFacts, UnlockTarget, Volume};
@@ -532,7 +539,7 @@ mod tests {
         }
     }
 
-    fn watcher(address: &str, client_id: i64) -> WatcherInfo {
+    pub(in crate::ops::wizard::unlock) fn watcher(address: &str, client_id: i64) -> WatcherInfo {
         WatcherInfo {
             address: address.into(),
             client_id,
@@ -541,7 +548,7 @@ mod tests {
     }
 
     /// A pod of claim `default/data` on `node`; `ready` or waiting in ContainerCreating.
-    fn pod(name: &str, node: &str, ready: bool) -> Pod {
+    pub(in crate::ops::wizard::unlock) fn pod(name: &str, node: &str, ready: bool) -> Pod {
         let status = if ready {
             serde_json::json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]})
         } else {
@@ -564,11 +571,13 @@ mod tests {
         .unwrap_or_else(|e| panic!("pod fixture: {e}"))
     }
 
-    fn node(name: &str, ip: [u8; 4], ready: bool) -> NodeFacts {
+    pub(in crate::ops::wizard::unlock) fn node(name: &str, ip: [u8; 4], ready: bool) -> NodeFacts {
         NodeFacts {
             name: name.into(),
             ips: vec![std::net::IpAddr::from(ip)],
             ready,
+            not_ready_for: (!ready).then(|| std::time::Duration::from_secs(312)),
+            out_of_service: false,
         }
     }
 
@@ -617,7 +626,9 @@ mod tests {
                         permission: FencePermission::Allowed,
                         own_addrs: vec!["198.18.0.1:0/999".into()],
                     },
+                    attachments: Vec::new(),
                 }),
+                csi: None,
             }),
         }
     }

@@ -1,15 +1,17 @@
 //! The live reads of the lock-removal wizard: the pod, claim, volume and image behind
 //! the target, the pods using the volume and the stuck pod's events (API server); the
 //! image's lockers and watchers, our own addresses and right to fence (Ceph); the
-//! nodes. Nothing is judged here and nothing is changed.
+//! nodes, and for a ceph-csi volume its VolumeAttachments. Nothing is judged here and
+//! nothing is changed.
 
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::VolumeAttachment;
 use kube::Client;
 use kube::api::{Api, ListParams};
 
-use super::{Facts, Fencing, Found, Live, NodeFacts, UnlockTarget, Volume};
+use super::{Attachment, CsiVolume, Facts, Fencing, Found, Live, NodeFacts, UnlockTarget, Volume};
 use crate::ceph::source::fence_permission;
 use crate::ceph::{CephClient, ConnectionState};
 use crate::model::pod::Pod;
@@ -37,7 +39,8 @@ pub async fn gather(kube: &Client, ceph: &CephClient, target: &UnlockTarget) -> 
                 Some(pod) => lock_events(kube, pod).await,
                 None => Vec::new(),
             };
-            let live = live(kube, ceph, &r.pool, &r.image).await;
+            let csi = r.pv.as_ref().and_then(csi_volume);
+            let live = live(kube, ceph, &r.pool, &r.image, csi.as_ref()).await;
             Ok(Found {
                 pool: r.pool,
                 image: r.image,
@@ -54,6 +57,7 @@ pub async fn gather(kube: &Client, ceph: &CephClient, target: &UnlockTarget) -> 
                 users: r.users,
                 lock_events,
                 live,
+                csi,
             })
         }
         Err(e) => Err(e),
@@ -64,12 +68,57 @@ pub async fn gather(kube: &Client, ceph: &CephClient, target: &UnlockTarget) -> 
     }
 }
 
-/// The image's locks, then the nodes, then our fencing rights and addresses.
+/// The ceph-csi side of a PersistentVolume, if it is one.
+fn csi_volume(pv: &PersistentVolume) -> Option<CsiVolume> {
+    let csi = pv.spec.as_ref()?.csi.as_ref()?;
+    (csi.driver == "rbd.csi.ceph.com").then(|| CsiVolume {
+        pv: name_of(pv),
+        driver: csi.driver.clone(),
+        handle: csi.volume_handle.clone(),
+    })
+}
+
+/// The VolumeAttachments of volume `pv`.
+async fn attachments(client: &Client, pv: &str) -> Result<Vec<Attachment>, WizardError> {
+    let api: Api<VolumeAttachment> = Api::all(client.clone());
+    let list = call("list volumeattachments", api.list(&ListParams::default())).await?;
+    let now = jiff::Timestamp::now();
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|va| va.spec.source.persistent_volume_name.as_deref() == Some(pv))
+        .map(|va| Attachment {
+            name: name_of(&va),
+            node: va.spec.node_name.clone(),
+            attached: va.status.as_ref().is_some_and(|s| s.attached),
+            age: va
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .and_then(|t| since(now, t.0)),
+            error: va
+                .status
+                .as_ref()
+                .and_then(|s| s.attach_error.as_ref())
+                .and_then(|e| e.message.clone()),
+        })
+        .collect())
+}
+
+/// `now - then`, if `then` is not in the future.
+fn since(now: jiff::Timestamp, then: jiff::Timestamp) -> Option<Duration> {
+    let secs = now.as_second().checked_sub(then.as_second())?;
+    u64::try_from(secs).ok().map(Duration::from_secs)
+}
+
+/// The image's locks, then the nodes, then our fencing rights and addresses, then (a
+/// ceph-csi volume) its VolumeAttachments.
 async fn live(
     kube: &Client,
     ceph: &CephClient,
     pool: &str,
     image: &str,
+    csi: Option<&CsiVolume>,
 ) -> Result<Live, WizardError> {
     let info = ceph.image_info(pool, image).await.map_err(|e| {
         WizardError::unreachable(
@@ -86,6 +135,10 @@ async fn live(
         ConnectionState::Connected { addrs, .. } => addrs,
         _ => Vec::new(),
     };
+    let attachments = match csi {
+        Some(c) => attachments(kube, &c.pv).await?,
+        None => Vec::new(),
+    };
     Ok(Live {
         image: info,
         nodes,
@@ -94,6 +147,7 @@ async fn live(
             permission,
             own_addrs,
         },
+        attachments,
     })
 }
 
@@ -296,6 +350,7 @@ async fn resolve(client: &Client, target: &UnlockTarget) -> Result<Resolved, Wiz
 async fn nodes(client: &Client) -> Result<Vec<NodeFacts>, WizardError> {
     let api: Api<Node> = Api::all(client.clone());
     let list = call("list nodes", api.list(&ListParams::default())).await?;
+    let now = jiff::Timestamp::now();
     Ok(list
         .items
         .iter()
@@ -308,15 +363,29 @@ async fn nodes(client: &Client) -> Result<Vec<NodeFacts>, WizardError> {
                 .filter(|a| a.type_ == "InternalIP" || a.type_ == "ExternalIP")
                 .filter_map(|a| a.address.parse().ok())
                 .collect();
-            let ready = status
+            let ready_cond = status
                 .and_then(|s| s.conditions.as_ref())
                 .into_iter()
                 .flatten()
-                .any(|c| c.type_ == "Ready" && c.status == "True");
+                .find(|c| c.type_ == "Ready");
+            let ready = ready_cond.is_some_and(|c| c.status == "True");
+            let not_ready_for = ready_cond
+                .filter(|_| !ready)
+                .and_then(|c| c.last_transition_time.as_ref())
+                .and_then(|t| since(now, t.0));
+            let out_of_service = n
+                .spec
+                .as_ref()
+                .and_then(|s| s.taints.as_ref())
+                .into_iter()
+                .flatten()
+                .any(|t| t.key == crate::ops::steps::csi::TAINT_KEY);
             NodeFacts {
                 name: name_of(n),
                 ips,
                 ready,
+                not_ready_for,
+                out_of_service,
             }
         })
         .collect())

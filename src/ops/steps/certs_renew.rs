@@ -21,37 +21,7 @@ const PARKED: &str = "etc/kubernetes/manifests.kcops-restart";
 
 /// `kubeadm certs renew all`, then every certificate read again from `host_root`.
 pub(crate) async fn renew(kubeadm: &Path, host_root: &Path) -> Result<Applied, StepError> {
-    let mut cmd = tokio::process::Command::new(kubeadm);
-    cmd.args(["certs", "renew", "all"])
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = match tokio::time::timeout(RENEW_TIMEOUT, cmd.output()).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => {
-            return Err(StepError::Failed(format!(
-                "cannot run {}: {e}",
-                kubeadm.display()
-            )));
-        }
-        Err(_) => {
-            return Err(StepError::Failed(format!(
-                "kubeadm certs renew all did not finish within {}s (stopped)",
-                RENEW_TIMEOUT.as_secs()
-            )));
-        }
-    };
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return Err(StepError::Failed(format!(
-            "kubeadm certs renew all failed ({}): {last}",
-            out.status
-        )));
-    }
+    super::node_reset::run_kubeadm(kubeadm, &["certs", "renew", "all"], RENEW_TIMEOUT).await?;
     still_due(host_root)
 }
 

@@ -214,39 +214,11 @@ async fn kubeadm_reset(
     host_root: &Path,
     cri_socket: Option<&str>,
 ) -> Result<Applied, StepError> {
-    let mut cmd = tokio::process::Command::new(kubeadm);
-    cmd.args(["reset", "-f"]);
+    let mut args = vec!["reset", "-f"];
     if let Some(s) = cri_socket {
-        cmd.args(["--cri-socket", s]);
+        args.extend(["--cri-socket", s]);
     }
-    cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
-    let out = match tokio::time::timeout(KUBEADM_RESET_TIMEOUT, cmd.output()).await {
-        Ok(Ok(o)) => o,
-        Ok(Err(e)) => {
-            return Err(StepError::Failed(format!(
-                "cannot run {}: {e}",
-                kubeadm.display()
-            )));
-        }
-        Err(_) => {
-            return Err(StepError::Failed(format!(
-                "kubeadm reset did not finish within {}s (stopped)",
-                KUBEADM_RESET_TIMEOUT.as_secs()
-            )));
-        }
-    };
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("");
-        return Err(StepError::Failed(format!(
-            "kubeadm reset failed ({}): {last}",
-            out.status
-        )));
-    }
+    run_kubeadm(kubeadm, &args, KUBEADM_RESET_TIMEOUT).await?;
     let manifests = host_root.join("etc/kubernetes/manifests");
     let left = std::fs::read_dir(&manifests)
         .map(|d| d.count())
@@ -261,6 +233,48 @@ async fn kubeadm_reset(
     Ok(Applied::Done(
         "kubeadm reset done: no static pod manifests, no admin.conf".into(),
     ))
+}
+
+/// Runs `kubeadm <args>` (stdin closed, stopped after `timeout`); a failure names
+/// kubeadm's last line of error output.
+pub(super) async fn run_kubeadm(
+    kubeadm: &Path,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<(), StepError> {
+    let what = format!("kubeadm {}", args.join(" "));
+    let mut cmd = tokio::process::Command::new(kubeadm);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = match tokio::time::timeout(timeout, cmd.output()).await {
+        Ok(Ok(o)) => o,
+        Ok(Err(e)) => {
+            return Err(StepError::Failed(format!(
+                "cannot run {}: {e}",
+                kubeadm.display()
+            )));
+        }
+        Err(_) => {
+            return Err(StepError::Failed(format!(
+                "{what} did not finish within {}s (stopped)",
+                timeout.as_secs()
+            )));
+        }
+    };
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(StepError::Failed(format!(
+            "{what} failed ({}): {last}",
+            out.status
+        )));
+    }
+    Ok(())
 }
 
 /// Rules iptables still holds that a cluster made (KUBE-, FLANNEL, cali- chains).

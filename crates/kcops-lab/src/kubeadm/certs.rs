@@ -57,19 +57,7 @@ pub(super) fn renew(m: &Machine, what: &str) -> Result<()> {
         if !pki.join(format!("{file}.crt")).exists() {
             continue;
         }
-        let (crt, key) = host::cert_pair(file, false)?;
-        host::write(
-            &m.root,
-            &format!("/etc/kubernetes/pki/{file}.crt"),
-            &crt,
-            false,
-        )?;
-        host::write(
-            &m.root,
-            &format!("/etc/kubernetes/pki/{file}.key"),
-            &key,
-            true,
-        )?;
+        host::write_cert_pair(&m.root, file, file, false)?;
         say(&format!("{words} renewed"));
     }
     say("certificate embedded in the kubeconfig file for the controller manager to use renewed");

@@ -132,6 +132,18 @@ pub fn cert_pair(common_name: &str, ca: bool) -> Result<(String, String)> {
     Ok((cert.pem(), key.serialize_pem()))
 }
 
+/// A new certificate and key `pki/<file>.{crt,key}` under the machine's root.
+pub fn write_cert_pair(root: &Path, file: &str, common_name: &str, ca: bool) -> Result<()> {
+    let (crt, key) = cert_pair(common_name, ca)?;
+    write(
+        root,
+        &format!("/etc/kubernetes/pki/{file}.crt"),
+        &crt,
+        false,
+    )?;
+    write(root, &format!("/etc/kubernetes/pki/{file}.key"), &key, true)
+}
+
 /// A static pod manifest as kubeadm writes it (enough for a reader of the file).
 pub fn manifest(component: &str, image: &str, command: &[String]) -> String {
     let mut out = format!(

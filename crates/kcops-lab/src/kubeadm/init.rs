@@ -116,19 +116,7 @@ pub(super) async fn init(m: &Machine, a: InitArgs) -> Result<()> {
                 m.node
             ));
         }
-        let (crt, key) = host::cert_pair(name, ca)?;
-        host::write(
-            &m.root,
-            &format!("/etc/kubernetes/pki/{file}.crt"),
-            &crt,
-            false,
-        )?;
-        host::write(
-            &m.root,
-            &format!("/etc/kubernetes/pki/{file}.key"),
-            &key,
-            true,
-        )?;
+        host::write_cert_pair(&m.root, file, name, ca)?;
     }
     say("[certs] Generating \"sa\" key and public key");
     let (_, sa_key) = host::cert_pair("sa", false)?;

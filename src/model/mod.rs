@@ -3,6 +3,7 @@
 pub use kcops_pod::{pod, pod_status, word};
 
 pub mod ceph;
+pub mod chunked;
 pub mod cidr;
 pub mod columns;
 pub(crate) mod count;

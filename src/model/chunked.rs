@@ -88,7 +88,7 @@ impl<T> Chunked<T> {
             return Err(self.len);
         };
         chunk
-            .binary_search_by(|x| f(x))
+            .binary_search_by(f)
             .map(|j| self.starts[c] + j)
             .map_err(|j| self.starts[c] + j)
     }

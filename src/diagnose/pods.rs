@@ -1184,7 +1184,7 @@ mod tests {
     fn events_of_an_earlier_pod_with_the_same_name_are_ignored() {
         let mut s = stale_lock();
         let p = with(s.pods[0].clone(), json!({"metadata": {"uid": "new-uid"}}));
-        s.pods = vec![p];
+        s.pods = vec![p].into();
         // The lock event belongs to uid-index-api-7d9-x2, not to this pod; it is young.
         assert_eq!(
             ids(&diagnose(&s)),

@@ -136,7 +136,8 @@ pub(crate) async fn run<M: From<FeedMsg>>(
         let (journal, journal_cache) = (journal.clone(), journal_cache.clone());
         let job = tokio::task::spawn_blocking(move || {
             let t0 = Instant::now();
-            let mut snapshot = s.snapshot();
+            // Only the pods changed since the last derivation are derived again.
+            let (mut snapshot, changes) = s.snapshot_since(d.pod_seq());
             snapshot.host = host_report;
             snapshot.remote_hosts = remote_reports;
             snapshot.ceph = ceph_report;
@@ -152,8 +153,10 @@ pub(crate) async fn run<M: From<FeedMsg>>(
             let for_diagnosis = background.then(|| snapshot.clone());
             let pods = snapshot.pods.len();
             let t2 = Instant::now();
-            let vm = d.derive(
+            let changed = changes.keys.as_ref().map_or(pods, Vec::len);
+            let vm = d.derive_changed(
                 snapshot,
+                &changes,
                 conn_state,
                 generation,
                 diagnosed.clone().unwrap_or(current),
@@ -161,6 +164,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
             tracing::debug!(
                 generation,
                 pods,
+                changed,
                 snapshot_us,
                 diagnose_us = diagnose.as_micros() as u64,
                 derive_us = t2.elapsed().as_micros() as u64,

@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::connect::Connection;
 use super::errors::KubeError;
+use crate::model::chunked::Chunked;
 use crate::model::snapshot::{Snapshot, SourceStatus};
 
 type StatusMap = Arc<Mutex<BTreeMap<&'static str, SourceStatus>>>;
@@ -83,7 +84,7 @@ fn strip<K: Resource>(obj: &mut K) {
 /// Pods are decoded into the console's own [`Pod`] (only what the panes, findings
 /// and wizards read); what is left to drop is in the metadata. Describe and YAML
 /// fetch the whole object from the API server when opened.
-fn strip_pod(pod: &mut Pod) {
+pub(crate) fn strip_pod(pod: &mut Pod) {
     strip(pod);
     pod.metadata.annotations = None;
     // Nothing reads a pod's labels (its workload comes from ownerReferences), and a
@@ -129,12 +130,74 @@ impl<K> Clone for OrderedStore<K> {
 
 struct Ordered<K> {
     /// In namespace/name order, unless `unsorted` (a first list that came out of
-    /// order, sorted when next read).
-    items: Vec<Arc<K>>,
+    /// order, sorted when next read). Chunked: a snapshot shares it, and a change
+    /// copies one chunk, not 150,000 pointers.
+    items: Chunked<Arc<K>>,
     unsorted: bool,
     relist: Option<Vec<Arc<K>>>,
     /// A first list has completed: later lists are collected aside and swapped in.
     listed: bool,
+    /// Which objects changed, for a reader that follows change by change.
+    log: ChangeLog,
+}
+
+/// The keys (namespace, name) of the last changes, numbered, so that a reader can
+/// ask what changed since the number it last saw and redo only that.
+#[derive(Default)]
+struct ChangeLog {
+    entries: std::collections::VecDeque<(u64, (String, String))>,
+    /// The number of the last change.
+    seq: u64,
+    /// Changes up to this number are not in the log (a list replaced everything, or
+    /// they were dropped to keep it short): a reader from before learns "everything".
+    floor: u64,
+}
+
+/// Changes kept for readers that fall behind; one further behind redoes everything.
+const CHANGE_LOG_MAX: usize = 4096;
+
+impl ChangeLog {
+    fn changed(&mut self, key: (&str, &str)) {
+        self.seq += 1;
+        self.entries
+            .push_back((self.seq, (key.0.to_string(), key.1.to_string())));
+        if self.entries.len() > CHANGE_LOG_MAX
+            && let Some((n, _)) = self.entries.pop_front()
+        {
+            self.floor = n;
+        }
+    }
+
+    /// Everything may have changed (a list, a sort).
+    fn everything(&mut self) {
+        self.seq += 1;
+        self.floor = self.seq;
+        self.entries.clear();
+    }
+
+    /// The keys changed after change `since` (`None`: everything may have).
+    fn since(&self, since: u64) -> Option<Vec<(String, String)>> {
+        if since < self.floor {
+            return None;
+        }
+        let start = self.entries.partition_point(|(n, _)| *n <= since);
+        Some(
+            self.entries
+                .range(start..)
+                .map(|(_, k)| k.clone())
+                .collect(),
+        )
+    }
+}
+
+/// What changed in a store since a reader last looked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The number of the last change the reader has now seen.
+    pub seq: u64,
+    /// The (namespace, name) of each object changed since (repeats possible), or
+    /// `None` when everything may have changed.
+    pub keys: Option<Vec<(String, String)>>,
 }
 
 /// While the first list arrives, the deriver is woken after its first object and
@@ -154,11 +217,12 @@ fn ns_name<K: Resource>(obj: &K) -> (&str, &str) {
 impl<K: Resource> Ordered<K> {
     fn sort(&mut self) {
         if self.unsorted {
-            self.items
-                .sort_by(|a, b| ns_name(a.as_ref()).cmp(&ns_name(b.as_ref())));
-            self.items
-                .dedup_by(|a, b| ns_name(a.as_ref()) == ns_name(b.as_ref()));
+            let mut items = self.items.to_vec();
+            items.sort_by(|a, b| ns_name(a.as_ref()).cmp(&ns_name(b.as_ref())));
+            items.dedup_by(|a, b| ns_name(a.as_ref()) == ns_name(b.as_ref()));
+            self.items = items.into();
             self.unsorted = false;
+            self.log.everything();
         }
     }
 
@@ -171,8 +235,9 @@ impl<K: Resource> Ordered<K> {
     fn upsert(&mut self, obj: K) {
         self.sort();
         let at = self.find(ns_name(&obj));
+        self.log.changed(ns_name(&obj));
         match at {
-            Ok(i) => self.items[i] = Arc::new(obj),
+            Ok(i) => self.items.set(i, Arc::new(obj)),
             Err(i) => self.items.insert(i, Arc::new(obj)),
         }
     }
@@ -185,6 +250,8 @@ impl<K: Resource> Ordered<K> {
         {
             self.unsorted = true;
         }
+        // A first list is everything anyway: no key per object.
+        self.log.everything();
         self.items.push(Arc::new(obj));
     }
 }
@@ -193,26 +260,53 @@ impl<K: Resource> OrderedStore<K> {
     fn new() -> Self {
         Self {
             inner: Arc::new(RwLock::new(Ordered {
-                items: Vec::new(),
+                items: Chunked::default(),
                 unsorted: false,
                 relist: None,
                 listed: false,
+                log: ChangeLog::default(),
             })),
         }
     }
 
     /// Every object, in namespace/name order.
     pub fn state(&self) -> Vec<Arc<K>> {
+        self.shared().to_vec()
+    }
+
+    /// Every object, in namespace/name order, sharing the store's chunks (a pointer
+    /// per chunk copied, not one per object).
+    pub fn shared(&self) -> Chunked<Arc<K>> {
+        self.shared_since(u64::MAX).0
+    }
+
+    /// [`OrderedStore::shared`], and what changed since change `since` (as of the
+    /// same moment).
+    pub fn shared_since(&self, since: u64) -> (Chunked<Arc<K>>, Changes) {
+        let read = |s: &Ordered<K>| {
+            let keys = if since == u64::MAX {
+                Some(Vec::new())
+            } else {
+                s.log.since(since)
+            };
+            (
+                s.items.clone(),
+                Changes {
+                    seq: s.log.seq,
+                    keys,
+                },
+            )
+        };
         if let Ok(s) = self.inner.read()
             && !s.unsorted
         {
-            return s.items.clone();
+            return read(&s);
         }
         self.inner
             .write()
             .map(|mut s| {
                 s.sort();
-                s.items.clone()
+                read(&s)
             })
             .unwrap_or_default()
     }
@@ -246,6 +340,7 @@ impl<K: Resource> OrderedStore<K> {
                 s.sort();
                 if let Ok(i) = s.find(ns_name(&obj)) {
                     s.items.remove(i);
+                    s.log.changed(ns_name(&obj));
                 }
                 true
             }
@@ -253,6 +348,7 @@ impl<K: Resource> OrderedStore<K> {
             Event::Init if !s.listed => {
                 s.items.clear();
                 s.unsorted = false;
+                s.log.everything();
                 false
             }
             Event::Init => {
@@ -270,8 +366,9 @@ impl<K: Resource> OrderedStore<K> {
             }
             Event::InitDone => {
                 if let Some(items) = s.relist.take() {
-                    s.items = items;
+                    s.items = items.into();
                     s.unsorted = true;
+                    s.log.everything();
                 }
                 s.sort();
                 s.listed = true;
@@ -688,10 +785,16 @@ impl Sources {
 
     /// One consistent copy of every store, sorted.
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_since(u64::MAX).0
+    }
+
+    /// [`Sources::snapshot`], and which pods changed since pod change `since` (the
+    /// deriver redoes only their rows).
+    pub fn snapshot_since(&self, since: u64) -> (Snapshot, Changes) {
         let mut s = Snapshot {
             now: jiff::Timestamp::now(),
             nodes: Vec::new(),
-            pods: Vec::new(),
+            pods: Chunked::default(),
             pvs: self.pvs.state(),
             pvcs: self.pvcs.state(),
             storage_classes: self.storage_classes.state(),
@@ -714,9 +817,10 @@ impl Sources {
         s.sort();
         // Already in namespace/name order (sorting 150,000 pods again takes a second).
         s.nodes = self.nodes.state();
-        s.pods = self.pods.state();
+        let (pods, changes) = self.pods.shared_since(since);
+        s.pods = pods;
         s.events = self.events.state();
-        s
+        (s, changes)
     }
 }
 

@@ -4,6 +4,7 @@ pub use kcops_pod::{pod, pod_status, word};
 
 pub(crate) mod attachments;
 pub mod ceph;
+pub mod chunked;
 pub mod cidr;
 pub mod columns;
 pub(crate) mod count;

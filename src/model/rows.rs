@@ -202,7 +202,7 @@ pub(crate) fn pods_per_node(pods: &[std::sync::Arc<Pod>]) -> HashMap<&str, usize
 }
 
 pub fn node_rows(s: &Snapshot) -> Vec<NodeRow> {
-    node_rows_counted(s, &pods_per_node(&s.pods))
+    node_rows_counted(s, &pods_per_node(&s.pods.to_vec()))
 }
 
 /// [`node_rows`] with the pods per node already counted (the console keeps them per

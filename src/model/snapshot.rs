@@ -33,7 +33,9 @@ pub struct SourceStatus {
 pub struct Snapshot {
     pub now: jiff::Timestamp,
     pub nodes: Vec<Arc<Node>>,
-    pub pods: Vec<Arc<Pod>>,
+    /// In namespace/name order, in chunks shared with the store (a snapshot of
+    /// 150,000 pods copies a pointer per chunk).
+    pub pods: super::chunked::Chunked<Arc<Pod>>,
     pub pvs: Vec<Arc<PersistentVolume>>,
     pub pvcs: Vec<Arc<PersistentVolumeClaim>>,
     pub storage_classes: Vec<Arc<StorageClass>>,

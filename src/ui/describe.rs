@@ -26,7 +26,13 @@ pub(crate) fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
     }
     match key.kind {
         ObjKind::Node => find(&s.nodes, key),
-        ObjKind::Pod => find(&s.pods, key),
+        ObjKind::Pod => find(
+            &s.pod(&key.namespace, &key.name)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>(),
+            key,
+        ),
         ObjKind::Pvc => find(&s.pvcs, key),
         ObjKind::Pv => find(&s.pvs, key),
         ObjKind::StorageClass => find(&s.storage_classes, key),

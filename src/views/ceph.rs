@@ -96,7 +96,7 @@ pub fn derive(snapshot: &Snapshot) -> CephView {
         return CephView {
             images: TableModel {
                 columns: COLUMNS.to_vec(),
-                rows: Vec::new(),
+                rows: Default::default(),
             },
             ..CephView::default()
         };
@@ -143,7 +143,7 @@ pub fn derive(snapshot: &Snapshot) -> CephView {
         brief: brief(report, &rows),
         images: TableModel {
             columns: COLUMNS.to_vec(),
-            rows,
+            rows: rows.into(),
         },
         details,
     }

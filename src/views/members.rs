@@ -264,11 +264,13 @@ pub fn derive(s: &Snapshot) -> MembersView {
 impl MembersView {
     /// Static-pod ensembles' rows stand for their first pod (describe shows it).
     fn with_kinds(mut self, all: &[Ensemble]) -> Self {
-        for (row, e) in self.ensembles.rows.iter_mut().zip(all) {
-            if kind(e) != row.key.kind {
+        for (i, e) in all.iter().enumerate() {
+            if let Some(row) = self.ensembles.rows.get(i)
+                && kind(e) != row.key.kind
+            {
                 let mut r = (**row).clone();
                 r.key.kind = kind(e);
-                *row = std::sync::Arc::new(r);
+                self.ensembles.rows.set(i, std::sync::Arc::new(r));
             }
         }
         self

@@ -330,7 +330,7 @@ fn host_lines(r: &HostReport) -> Vec<(String, String)> {
 
 /// Builds the pane's content from the snapshot and its findings.
 pub fn summarize(s: &Snapshot, findings: &[Finding]) -> NetworkSummary {
-    summarize_with(s, &s.pods, findings)
+    summarize_with(s, &s.pods.to_vec(), findings)
 }
 
 /// [`summarize`], the CNI agents looked for among `daemon_pods` (at least every pod a

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 
+use crate::model::chunked::Chunked;
 use crate::model::columns::{Column, ColumnKind, SortKey};
 use crate::model::pod_status::human_since;
 use crate::model::rows;
@@ -197,12 +198,12 @@ impl TableRow {
     }
 }
 
-/// Rows are shared (between views, and with the deriver's cache): a new view of
-/// 150,000 pods copies pointers, not strings.
+/// Rows are shared (between views, and with the deriver's cache), in shared chunks:
+/// a new view of 150,000 pods copies a pointer per chunk, not per row.
 #[derive(Debug, Clone, Default)]
 pub struct TableModel {
     pub columns: Vec<Column>,
-    pub rows: Vec<Arc<TableRow>>,
+    pub rows: Chunked<Arc<TableRow>>,
 }
 
 pub(crate) fn tone_for_status(status: &str) -> Tone {

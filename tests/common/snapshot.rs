@@ -46,7 +46,7 @@ async fn calico(
 pub async fn snapshot(client: &kube::Client) -> Snapshot {
     let mut s = Snapshot {
         nodes: list::<Node>(client).await,
-        pods: list::<kcops::model::pod::Pod>(client).await,
+        pods: list::<kcops::model::pod::Pod>(client).await.into(),
         pvs: list::<PersistentVolume>(client).await,
         pvcs: list::<PersistentVolumeClaim>(client).await,
         storage_classes: list::<StorageClass>(client).await,

@@ -317,7 +317,10 @@ pub fn read(s: &Snapshot) -> NetConfig<'_> {
 
 /// [`read`], the CNI agents looked for among `pods` only (the deriver passes the pods
 /// a DaemonSet owns, rather than walking 150,000 pods for every view).
-pub fn read_with<'a>(s: &'a Snapshot, pods: &'a [Arc<Pod>]) -> NetConfig<'a> {
+pub fn read_with<'a>(
+    s: &'a Snapshot,
+    pods: impl IntoIterator<Item = &'a Arc<Pod>>,
+) -> NetConfig<'a> {
     let mut cfg = NetConfig::default();
     if let Some((kind, ds)) = find_daemonset(s) {
         cfg.kind = Some(kind);

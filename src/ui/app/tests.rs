@@ -64,7 +64,8 @@ fn view() -> Arc<ViewModel> {
             row(ObjKind::Pod, "demo", "web-0", &["demo", "web-0"]),
             row(ObjKind::Pod, "demo", "web-1", &["demo", "web-1"]),
             row(ObjKind::Pod, "kube-system", "dns", &["kube-system", "dns"]),
-        ],
+        ]
+        .into(),
     };
     let workloads = TableModel {
         columns: vec![
@@ -94,7 +95,8 @@ fn view() -> Arc<ViewModel> {
                     ..Default::default()
                 })),
             ),
-        ],
+        ]
+        .into(),
     };
     Arc::new(ViewModel {
         nodes,

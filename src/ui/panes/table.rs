@@ -137,6 +137,8 @@ pub struct TableState {
     pub selected_key: Option<ObjKey>,
     /// Rows in the namespace shown, before the filter: the count's denominator.
     pub in_namespace: usize,
+    /// `order` is every row in the model's order (no namespace, filter or sort).
+    identity: bool,
 }
 
 impl TableState {
@@ -148,40 +150,63 @@ impl TableState {
         namespace: Option<&str>,
         now: Timestamp,
     ) {
-        let in_namespace: Vec<usize> = model
-            .rows
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns)
-            })
-            .map(|(i, _)| i)
-            .collect();
-        self.in_namespace = in_namespace.len();
-        let mut order: Vec<usize> = in_namespace
-            .into_iter()
-            .filter(|i| filter.matches_row(&model.rows[*i], now))
-            .collect();
-        if let Some((col, desc)) = self.sort
-            && let Some(column) = model.columns.get(col)
-        {
-            // By what the column holds: ages by their time, counts as numbers.
-            order.sort_by_cached_key(|i| model.rows[*i].sort_key(col, column.kind, now));
-            if desc {
-                order.reverse();
+        let n = model.rows.len();
+        if namespace.is_none() && filter.is_empty() && self.sort.is_none() {
+            // Every row in the model's order: the order only grows or shrinks with
+            // it (a change batch costs its size here, not the table's).
+            if !self.identity {
+                self.order.clear();
             }
+            self.order.truncate(n);
+            let have = self.order.len();
+            self.order.extend(have..n);
+            self.identity = true;
+            self.in_namespace = n;
+        } else {
+            self.identity = false;
+            let in_namespace: Vec<usize> = model
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            self.in_namespace = in_namespace.len();
+            let mut order: Vec<usize> = in_namespace
+                .into_iter()
+                .filter(|i| filter.matches_row(&model.rows[*i], now))
+                .collect();
+            if let Some((col, desc)) = self.sort
+                && let Some(column) = model.columns.get(col)
+            {
+                // By what the column holds: ages by their time, counts as numbers.
+                order.sort_by_cached_key(|i| model.rows[*i].sort_key(col, column.kind, now));
+                if desc {
+                    order.reverse();
+                }
+            }
+            self.order = order;
         }
-        self.order = order;
-        // Keep the same object selected when it is still there (usually where it was).
+        // Keep the same object selected when it is still there (usually where it was,
+        // or a few rows off: looked up by key where the rows are in key order).
         if let Some(key) = &self.selected_key {
             let in_place = self
                 .order
                 .get(self.selected)
                 .is_some_and(|i| &model.rows[*i].key == key);
-            if !in_place
-                && let Some(pos) = self.order.iter().position(|i| &model.rows[*i].key == key)
-            {
-                self.selected = pos;
+            if !in_place {
+                let by_key = model
+                    .rows
+                    .binary_search_by(|r| r.key.cmp(key))
+                    .ok()
+                    .filter(|_| self.identity);
+                if let Some(pos) =
+                    by_key.or_else(|| self.order.iter().position(|i| &model.rows[*i].key == key))
+                {
+                    self.selected = pos;
+                }
             }
         }
         if self.selected >= self.order.len() {
@@ -578,7 +603,8 @@ mod tests {
                     "2025-01-01T11:59:00Z",
                     true,
                 ),
-            ],
+            ]
+            .into(),
         };
         assert_eq!(sorted(&model, (0, false), now), ["a", "b", "c"]);
         assert_eq!(sorted(&model, (0, true), now), ["c", "b", "a"]);

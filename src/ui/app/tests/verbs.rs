@@ -26,7 +26,8 @@ fn console() -> Console {
         pod("demo", "web-0", "node1", "web"),
         pod("demo", "web-1", "node2", "web"),
         pod("kube-system", "dns", "node1", ""),
-    ];
+    ]
+    .into();
     c.app.set_view(Arc::new(v));
     c
 }

@@ -138,9 +138,11 @@ pub fn still_used() -> String {
 /// The node plugin pod on `node` crash-looping (not Ready).
 pub fn plugin_down(s: &mut Snapshot, node: &str) {
     let name = format!("csi-rbdplugin-{node}");
-    for p in s.pods.iter_mut() {
-        if p.metadata.name.as_deref() == Some(name.as_str()) {
-            *p = plugin_pod(node, false);
-        }
+    let at = s
+        .pods
+        .iter()
+        .position(|p| p.metadata.name.as_deref() == Some(name.as_str()));
+    if let Some(i) = at {
+        s.pods.set(i, plugin_pod(node, false));
     }
 }

@@ -27,6 +27,42 @@ pub struct CephReport {
     pub failure: Option<CephFailure>,
     /// The last data fetched successfully.
     pub data: Option<CephData>,
+    /// ceph-csi's users (the StorageClasses' Secrets) checked against Ceph; `None`
+    /// when nobody checked (then nothing is said of them, neither good nor bad).
+    pub csi_users: Option<Vec<CsiUserCheck>>,
+}
+
+/// One Secret that ceph-csi StorageClasses name, and what Ceph says of its user.
+/// Never holds the key: only whether it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CsiUserCheck {
+    pub namespace: String,
+    pub name: String,
+    /// The classes naming it, with each class's pool.
+    pub classes: Vec<(String, Option<String>)>,
+    /// The Secret's `userID` (without `client.`), when it could be read.
+    pub user_id: Option<String>,
+    pub outcome: CsiUserOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CsiUserOutcome {
+    /// Not checked yet.
+    #[default]
+    Unchecked,
+    /// The Secret could not be read (missing, forbidden, no userID/userKey): the error.
+    SecretUnreadable(String),
+    /// Ceph has no such user.
+    NoSuchUser,
+    /// kcops' own user may not run `auth get`: the caps could not be checked.
+    Denied(String),
+    /// `auth get` failed otherwise.
+    Failed(String),
+    /// The user exists: whether the Secret's key is its key, and its caps.
+    Checked {
+        key_matches: bool,
+        caps: std::collections::BTreeMap<String, String>,
+    },
 }
 
 /// Why Ceph could not be read, as far as the console can tell: each asks for a

@@ -9,8 +9,10 @@
 //! | `csi.config-mismatch` | Critical | ConfigMap `ceph-csi-config` lacks a StorageClass's clusterID, cannot be read, or names monitors the Ceph cluster kcops reaches does not have ([`config`]) |
 
 pub(crate) mod attach;
+mod caps;
 mod config;
 mod plugin;
+mod users;
 pub(crate) mod watchers;
 
 use k8s_openapi::api::apps::v1::DaemonSet;

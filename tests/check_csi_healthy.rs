@@ -6,7 +6,8 @@
 //! `csi.config-mismatch`; the node plugin gone from the node that runs orders-db gives
 //! `csi.plugin-down`; Secret csi-rbd-secret's userKey not client.kube's key, or
 //! client.kube's caps cut below what ceph-csi needs on pool rbd, give
-//! `csi.config-mismatch` (the ceph-csi user checked with `auth get`). The tests share
+//! `csi.config-mismatch` (the ceph-csi user checked with `auth get`), in the console
+//! too (its feed reads the Secrets one-off). The tests share
 //! the lab and take turns ([`SERIAL`]).
 
 mod common;
@@ -399,6 +400,62 @@ fn a_user_with_too_few_caps_gives_exactly_csi_config_mismatch() {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     ceph_out(lab, &args);
+    wait_for_ids(
+        lab,
+        &ceph,
+        &[],
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    );
+}
+
+#[test]
+fn the_console_names_a_wrong_secret_key_too() {
+    let _turn = turn();
+    let lab = lab();
+    let ceph = lab.ceph_admin();
+    wait_for_ids(
+        lab,
+        &ceph,
+        &[],
+        Duration::from_secs(3),
+        Duration::from_secs(180),
+    );
+    let secret = json(
+        lab,
+        &[
+            "get",
+            "secret",
+            "-n",
+            "ceph-csi",
+            "csi-rbd-secret",
+            "-o",
+            "json",
+        ],
+    );
+    let original = secret["data"]["userKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!original.is_empty(), "{secret}");
+    set_user_key(
+        lab,
+        &base64::engine::general_purpose::STANDARD
+            .encode("AQBqyW1nAAAAABAAdGhpcyBpcyBub3QgYSBrZXkuLg=="),
+    );
+    let c = common::pty::Console::start(
+        lab,
+        common::pty::Options {
+            rows: 40,
+            cols: 200,
+            ceph: true,
+            ..common::pty::Options::default()
+        },
+    );
+    let s = c.wait_text("csi.config-mismatch", Duration::from_secs(60));
+    assert!(s.contains("csi-rbd-secret"), "{s}");
+    drop(c);
+    set_user_key(lab, &original);
     wait_for_ids(
         lab,
         &ceph,

@@ -334,7 +334,7 @@ fn shown_duration(d: Duration) -> String {
 /// (it becomes a finding), not an error of the check.
 async fn check_ceph(
     settings: kcops::ceph::CephSettings,
-    csi: Vec<kcops::ceph::csi_users::SecretRead>,
+    csi: Vec<kcops::model::ceph::SecretRead>,
 ) -> kcops::model::ceph::CephReport {
     let entity = settings.entity();
     let conf = settings.conf.display().to_string();

@@ -4,18 +4,7 @@
 //! classes' pools by `diagnose::csi`). Keys are compared and wiped, never kept.
 
 use super::client::CephClient;
-use crate::model::ceph::{CsiUserCheck, CsiUserOutcome};
-
-/// One Secret as read from the API server (`kube::csi_secrets`): its user and key,
-/// or why it could not be read.
-pub struct SecretRead {
-    pub namespace: String,
-    pub name: String,
-    /// The classes naming it, with each class's pool.
-    pub classes: Vec<(String, Option<String>)>,
-    /// `(userID, userKey)`, or the error in words.
-    pub user: Result<(String, String), String>,
-}
+use crate::model::ceph::{CsiUserCheck, CsiUserOutcome, SecretRead};
 
 /// Asks Ceph about every Secret's user, one `auth get` each.
 pub async fn check(client: &CephClient, reads: Vec<SecretRead>) -> Vec<CsiUserCheck> {

@@ -1,12 +1,12 @@
 //! One-off reads of the Secrets ceph-csi's StorageClasses name (`kcops check`): the
 //! console does not watch Secrets, and these are read only to hand the user and key to
-//! [`crate::ceph::csi_users`], which keeps neither key.
+//! `ceph::csi_users`, which keeps neither key.
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Api;
 
-use crate::ceph::csi_users::SecretRead;
+use crate::model::ceph::SecretRead;
 
 /// ceph-csi's RBD driver name.
 const DRIVER: &str = "rbd.csi.ceph.com";

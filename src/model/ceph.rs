@@ -1,7 +1,8 @@
 //! What the console knows of the Ceph cluster, as plain data: the Ceph source
 //! (`crate::ceph::source`) fills it off the UI task, the Ceph pane draws it and
 //! diagnosis reads it from the [`Snapshot`](super::snapshot::Snapshot), so findings stay
-//! a pure function of one snapshot. Nothing here holds a key.
+//! a pure function of one snapshot. Nothing here holds a key but [`SecretRead`], in
+//! transit to the Ceph check.
 
 use jiff::Timestamp;
 
@@ -30,6 +31,18 @@ pub struct CephReport {
     /// ceph-csi's users (the StorageClasses' Secrets) checked against Ceph; `None`
     /// when nobody checked (then nothing is said of them, neither good nor bad).
     pub csi_users: Option<Vec<CsiUserCheck>>,
+}
+
+/// One Secret as read from the API server (`kube::csi_secrets`): its user and key, or
+/// why it could not be read. In transit only: `ceph::csi_users` consumes it (the key is
+/// compared and wiped); it never reaches a snapshot.
+pub struct SecretRead {
+    pub namespace: String,
+    pub name: String,
+    /// The classes naming it, with each class's pool.
+    pub classes: Vec<(String, Option<String>)>,
+    /// `(userID, userKey)`, or the error in words.
+    pub user: Result<(String, String), String>,
 }
 
 /// One Secret that ceph-csi StorageClasses name, and what Ceph says of its user.

@@ -292,7 +292,11 @@ pub async fn check(args: &ConsoleArgs, c: &CheckArgs) -> Result<i32> {
         Err(e) => tracing::warn!("host probe failed: {e}"),
     }
     if let Some(settings) = args.ceph.settings().map(|s| s.read_only(args.read_only)) {
-        snapshot.ceph = Some(std::sync::Arc::new(check_ceph(settings).await));
+        // ceph-csi's Secrets are read once here (never watched) for the Ceph check.
+        let csi =
+            kcops::kube::csi_secrets::named(snapshot.storage_classes.iter().map(|c| c.as_ref()));
+        let csi = kcops::kube::csi_secrets::read(&conn.client, &conn.server, csi).await;
+        snapshot.ceph = Some(std::sync::Arc::new(check_ceph(settings, csi).await));
     }
     snapshot.interrupted =
         kcops::ops::journal::interrupted_or_unreadable(&state_dir().join("audit.log"));
@@ -328,12 +332,21 @@ fn shown_duration(d: Duration) -> String {
 
 /// One Ceph refresh for `kcops check`; a failure to connect is part of the report
 /// (it becomes a finding), not an error of the check.
-async fn check_ceph(settings: kcops::ceph::CephSettings) -> kcops::model::ceph::CephReport {
+async fn check_ceph(
+    settings: kcops::ceph::CephSettings,
+    csi: Vec<kcops::model::ceph::SecretRead>,
+) -> kcops::model::ceph::CephReport {
     let entity = settings.entity();
     let conf = settings.conf.display().to_string();
     match kcops::ceph::CephClient::connect(settings) {
         Ok(client) => {
-            kcops::ceph::source::refresh(&client, &kcops::model::ceph::CephReport::default()).await
+            let mut report =
+                kcops::ceph::source::refresh(&client, &kcops::model::ceph::CephReport::default())
+                    .await;
+            if report.error.is_none() && !csi.is_empty() {
+                report.csi_users = Some(kcops::ceph::csi_users::check(&client, csi).await);
+            }
+            report
         }
         Err(e) => kcops::model::ceph::CephReport {
             entity,

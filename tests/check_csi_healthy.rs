@@ -4,12 +4,17 @@
 //! each fault injected through Kubernetes gives exactly its one id, gone once undone:
 //! a monitor in ConfigMap ceph-csi-config that is not the cluster's gives
 //! `csi.config-mismatch`; the node plugin gone from the node that runs orders-db gives
-//! `csi.plugin-down`. The tests share the lab and take turns ([`SERIAL`]).
+//! `csi.plugin-down`; Secret csi-rbd-secret's userKey not client.kube's key, or
+//! client.kube's caps cut below what ceph-csi needs on pool rbd, give
+//! `csi.config-mismatch` (the ceph-csi user checked with `auth get`), in the console
+//! too (its feed reads the Secrets one-off). The tests share
+//! the lab and take turns ([`SERIAL`]).
 
 mod common;
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use common::check_ids::{strings, text, wait_for_ids, with};
 use common::rbd::json;
 use common::{Lab, shared};
@@ -220,6 +225,237 @@ fn a_node_without_its_plugin_pod_gives_exactly_csi_plugin_down() {
     for n in names.iter().filter(|n| **n != node) {
         lab.kubectl_ok(&["label", "node", n, "kcops-test/csi-"]);
     }
+    wait_for_ids(
+        lab,
+        &ceph,
+        &[],
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    );
+}
+
+/// Sets Secret ceph-csi/csi-rbd-secret's `userKey` (base64 as in `data`).
+fn set_user_key(lab: &Lab, key_b64: &str) {
+    let patch = serde_json::json!({"data": {"userKey": key_b64}}).to_string();
+    lab.kubectl_ok(&[
+        "patch",
+        "secret",
+        "-n",
+        "ceph-csi",
+        "csi-rbd-secret",
+        "--type",
+        "merge",
+        "-p",
+        &patch,
+    ]);
+}
+
+fn ceph_out(lab: &Lab, args: &[&str]) -> String {
+    let mut c = lab.ceph_cmd("ceph");
+    c.args(args);
+    Lab::run_ok(c)
+}
+
+/// The one finding csi.config-mismatch, on the Secret, whose evidence has `problem`.
+fn assert_secret_problem(report: &Value, problem: &str) {
+    let all = text(report);
+    let f = with("csi.config-mismatch", report);
+    assert_eq!(f.len(), 1, "{all}");
+    assert_eq!(f[0]["object"], "Secret ceph-csi/csi-rbd-secret", "{all}");
+    assert_eq!(f[0]["severity"], "critical", "{all}");
+    assert!(
+        strings(&f[0]["evidence"])
+            .iter()
+            .any(|l| l.starts_with(problem)),
+        "{all}"
+    );
+}
+
+#[test]
+fn a_secret_key_that_is_not_the_users_gives_exactly_csi_config_mismatch() {
+    let _turn = turn();
+    let lab = lab();
+    let ceph = lab.ceph_admin();
+    wait_for_ids(
+        lab,
+        &ceph,
+        &[],
+        Duration::from_secs(3),
+        Duration::from_secs(180),
+    );
+    let secret = json(
+        lab,
+        &[
+            "get",
+            "secret",
+            "-n",
+            "ceph-csi",
+            "csi-rbd-secret",
+            "-o",
+            "json",
+        ],
+    );
+    let original = secret["data"]["userKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!original.is_empty(), "{secret}");
+    // A well-formed cephx key that is nobody's.
+    let other = base64::engine::general_purpose::STANDARD
+        .encode("AQBqyW1nAAAAABAAdGhpcyBpcyBub3QgYSBrZXkuLg==");
+    assert_ne!(other, original);
+    set_user_key(lab, &other);
+
+    let (_, report) = wait_for_ids(
+        lab,
+        &ceph,
+        &["csi.config-mismatch"],
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    );
+    assert_secret_problem(
+        &report,
+        "problem: the userKey in Secret ceph-csi/csi-rbd-secret is not the key of client.kube",
+    );
+    let f = with("csi.config-mismatch", &report);
+    assert!(
+        f[0]["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--from-literal=userKey=\"$(ceph auth get-key client.kube)\""),
+        "{}",
+        text(&report)
+    );
+    // Never the key itself, neither the right one nor the wrong one.
+    let raw = report.to_string();
+    assert!(!raw.contains("AQBqyW1n") && !raw.contains(&other), "{raw}");
+
+    set_user_key(lab, &original);
+    wait_for_ids(
+        lab,
+        &ceph,
+        &[],
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    );
+}
+
+#[test]
+fn a_user_with_too_few_caps_gives_exactly_csi_config_mismatch() {
+    let _turn = turn();
+    let lab = lab();
+    let ceph = lab.ceph_admin();
+    wait_for_ids(
+        lab,
+        &ceph,
+        &[],
+        Duration::from_secs(3),
+        Duration::from_secs(180),
+    );
+    let user: Value = serde_json::from_str(&ceph_out(
+        lab,
+        &["auth", "get", "client.kube", "--format", "json"],
+    ))
+    .unwrap_or(Value::Null);
+    let caps = user[0]["caps"].as_object().cloned().unwrap_or_default();
+    assert!(caps.contains_key("osd"), "{user}");
+    ceph_out(
+        lab,
+        &[
+            "auth",
+            "caps",
+            "client.kube",
+            "mon",
+            "allow r",
+            "osd",
+            "allow r pool=rbd",
+        ],
+    );
+
+    let (_, report) = wait_for_ids(
+        lab,
+        &ceph,
+        &["csi.config-mismatch"],
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    );
+    assert_secret_problem(
+        &report,
+        "problem: the caps of client.kube (Secret ceph-csi/csi-rbd-secret) are too few for pool rbd: mon 'allow r' osd 'allow r pool=rbd' (mon, osd, mgr lacking)",
+    );
+    let f = with("csi.config-mismatch", &report);
+    assert!(
+        f[0]["fix"].as_str().unwrap_or_default().contains(
+            "`ceph auth caps client.kube mon 'profile rbd' osd 'profile rbd pool=rbd' mgr 'profile rbd pool=rbd'`"
+        ),
+        "{}",
+        text(&report)
+    );
+
+    // Exactly the caps it had.
+    let mut args = vec!["auth".to_string(), "caps".into(), "client.kube".into()];
+    for (daemon, c) in &caps {
+        args.push(daemon.clone());
+        args.push(c.as_str().unwrap_or_default().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ceph_out(lab, &args);
+    wait_for_ids(
+        lab,
+        &ceph,
+        &[],
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    );
+}
+
+#[test]
+fn the_console_names_a_wrong_secret_key_too() {
+    let _turn = turn();
+    let lab = lab();
+    let ceph = lab.ceph_admin();
+    wait_for_ids(
+        lab,
+        &ceph,
+        &[],
+        Duration::from_secs(3),
+        Duration::from_secs(180),
+    );
+    let secret = json(
+        lab,
+        &[
+            "get",
+            "secret",
+            "-n",
+            "ceph-csi",
+            "csi-rbd-secret",
+            "-o",
+            "json",
+        ],
+    );
+    let original = secret["data"]["userKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!original.is_empty(), "{secret}");
+    set_user_key(
+        lab,
+        &base64::engine::general_purpose::STANDARD
+            .encode("AQBqyW1nAAAAABAAdGhpcyBpcyBub3QgYSBrZXkuLg=="),
+    );
+    let c = common::pty::Console::start(
+        lab,
+        common::pty::Options {
+            rows: 40,
+            cols: 200,
+            ceph: true,
+            ..common::pty::Options::default()
+        },
+    );
+    let s = c.wait_text("csi.config-mismatch", Duration::from_secs(60));
+    assert!(s.contains("csi-rbd-secret"), "{s}");
+    drop(c);
+    set_user_key(lab, &original);
     wait_for_ids(
         lab,
         &ceph,

@@ -2113,6 +2113,7 @@ fn ceph_report(fetched_secs_ago: i64, error: Option<&str>) -> kcops::model::ceph
         error: error.map(str::to_string),
         failure: None,
         data: Some(data),
+        csi_users: None,
     }
 }
 

@@ -161,6 +161,20 @@ pub(crate) fn auth_caps(conn: &Connection, entity: &str) -> Result<AuthCaps, Cep
     parsed(&cmd, result)
 }
 
+/// The caps of `entity` and whether its key is `expected`; the reply is wiped.
+pub(crate) fn auth_check_key(
+    conn: &Connection,
+    entity: &str,
+    expected: &str,
+) -> Result<(AuthCaps, bool), CephError> {
+    let cmd = mon::auth_get(entity);
+    let mut out = mon_command(conn, &cmd)?;
+    let caps = mon::parse_auth_caps(&out);
+    let key = mon::auth_key_is(&out, expected);
+    wipe(&mut out);
+    Ok((parsed(&cmd, caps)?, parsed(&cmd, key)?))
+}
+
 /// Any mon command whose reply cannot carry a secret; returns its output as text.
 pub(crate) fn raw_mon_command(
     conn: &Connection,

@@ -184,6 +184,23 @@ impl CephClient {
         .await
     }
 
+    /// [`CephClient::auth_caps`] plus whether the user's key is `expected` (a
+    /// ceph-csi Secret's `userKey`); neither key is returned or logged.
+    pub async fn auth_check_key(
+        &self,
+        entity: &str,
+        expected: String,
+    ) -> Result<(AuthCaps, bool), CephError> {
+        let entity = entity.to_string();
+        self.call(format!("auth get {entity}"), move |c| {
+            let mut expected = expected.into_bytes();
+            let result = calls::auth_check_key(c, &entity, &String::from_utf8_lossy(&expected));
+            super::rados::wipe(&mut expected);
+            result
+        })
+        .await
+    }
+
     /// Names and ids of the images in `pool`, sorted by name.
     pub async fn list_images(&self, pool: &str) -> Result<Vec<ImageSpec>, CephError> {
         let pool = pool.to_string();

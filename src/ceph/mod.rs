@@ -22,6 +22,7 @@
 mod calls;
 pub mod client;
 pub mod config;
+pub mod csi_users;
 pub mod error;
 pub mod holders;
 mod mon;

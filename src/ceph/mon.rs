@@ -364,6 +364,36 @@ pub(crate) fn parse_auth_caps(out: &[u8]) -> Result<AuthCaps, String> {
     })
 }
 
+/// Whether `auth get`'s single entry has the key `expected` (the base64 text of a
+/// ceph-csi Secret's `userKey`). The reply's key is wiped right after the comparison;
+/// errors never quote the reply.
+pub(crate) fn auth_key_is(out: &[u8], expected: &str) -> Result<bool, String> {
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        key: String,
+    }
+    let entries: Vec<Entry> = serde_json::from_slice(out).map_err(|e| {
+        format!(
+            "not the expected JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let mut matches = false;
+    let mut any = false;
+    for entry in entries {
+        any = true;
+        let mut key = entry.key.into_bytes();
+        matches |= !key.is_empty() && key == expected.trim().as_bytes();
+        super::rados::wipe(&mut key);
+    }
+    if !any {
+        return Err("no entity in the reply".to_string());
+    }
+    Ok(matches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,6 +479,15 @@ mod tests {
         let err =
             parse_auth_caps(br#"[{"entity":"x","key":"AQSECRET==","caps":"bad"}]"#).unwrap_err();
         assert!(!err.contains("SECRET"), "{err}");
+    }
+
+    #[test]
+    fn auth_key_compares_without_quoting() {
+        let out = br#"[{"entity":"client.kube","key":"AQBkey==","caps":{"mon":"profile rbd"}}]"#;
+        assert_eq!(auth_key_is(out, "AQBkey=="), Ok(true));
+        assert_eq!(auth_key_is(out, "AQBother=="), Ok(false));
+        assert!(auth_key_is(b"[]", "x").is_err());
+        assert!(!auth_key_is(b"{", "AQBkey==").unwrap_err().contains("AQB"));
     }
 
     #[test]

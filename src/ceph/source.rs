@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::client::{CephClient, ConnectionState};
 use super::error::CephError;
-use crate::model::ceph::{CephData, CephReport, FencePermission};
+use crate::model::ceph::{CephData, CephReport, CsiUserCheck, FencePermission};
 
 /// An address in TEST-NET-1 (RFC 5737) that is never blocklisted: removing it from the
 /// blocklist changes nothing, but the mon checks our caps first, so the answer tells
@@ -154,6 +154,9 @@ pub async fn refresh(client: &CephClient, previous: &CephReport) -> CephReport {
 /// The latest report and the task refreshing it (stopped on drop).
 pub struct CephWatch {
     latest: Arc<Mutex<Arc<CephReport>>>,
+    /// ceph-csi's users as last checked by the feed ([`CephWatch::set_csi_users`]),
+    /// folded into every refresh's report.
+    csi_users: Arc<Mutex<Option<Vec<CsiUserCheck>>>>,
     wake: Arc<Notify>,
     client: CephClient,
     task: JoinHandle<()>,
@@ -176,14 +179,22 @@ impl CephWatch {
         };
         let latest = Arc::new(Mutex::new(Arc::new(initial)));
         let wake = Arc::new(Notify::new());
-        let (slot, woken, c) = (latest.clone(), wake.clone(), client.clone());
+        let csi_users = Arc::new(Mutex::new(None));
+        let (slot, woken, c, csi) = (
+            latest.clone(),
+            wake.clone(),
+            client.clone(),
+            csi_users.clone(),
+        );
         let task = tokio::spawn(async move {
             loop {
                 let previous = slot.lock().map(|l| l.clone()).unwrap_or_default();
-                let next = refresh(&c, &previous).await;
+                let mut next = refresh(&c, &previous).await;
+                next.csi_users = csi.lock().map(|u| u.clone()).unwrap_or_default();
                 // Only the data and the error matter for "changed"; times always move.
                 let differs = next.data != previous.data
                     || next.error != previous.error
+                    || next.csi_users != previous.csi_users
                     || previous.attempted_at.is_none();
                 if let Ok(mut cur) = slot.lock() {
                     *cur = Arc::new(next);
@@ -199,10 +210,20 @@ impl CephWatch {
         });
         CephWatch {
             latest,
+            csi_users,
             wake,
             client,
             task,
         }
+    }
+
+    /// The feed's latest check of ceph-csi's users; shown from the next refresh on
+    /// (asked for at once).
+    pub(crate) fn set_csi_users(&self, users: Vec<CsiUserCheck>) {
+        if let Ok(mut cur) = self.csi_users.lock() {
+            *cur = Some(users);
+        }
+        self.refresh_now();
     }
 
     /// The latest report (empty until the first refresh finished).

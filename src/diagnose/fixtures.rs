@@ -257,5 +257,6 @@ pub fn ceph_report(data: crate::model::ceph::CephData) -> Arc<crate::model::ceph
         error: None,
         failure: None,
         data: Some(data),
+        csi_users: None,
     })
 }

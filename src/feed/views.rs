@@ -99,6 +99,9 @@ pub(crate) async fn run<M: From<FeedMsg>>(
         Some((w, n)) => (Some(w), n),
         None => (None, Arc::new(Notify::new())),
     };
+    let _csi_users = ceph
+        .clone()
+        .map(|w| csi_users_task(w, conn.client.clone(), conn.server.clone(), sources.clone()));
     let mut generation = 0u64;
     let mut last = Instant::now() - Duration::from_secs(1);
     let mut deriver = Some(Deriver::default());
@@ -199,4 +202,35 @@ pub(crate) async fn run<M: From<FeedMsg>>(
             Err(e) => tracing::error!("view derivation failed: {e}"),
         }
     }
+}
+
+/// Aborts its task when dropped (the feed loop ends, the task ends with it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Once a minute: the Secrets ceph-csi's StorageClasses name, read one-off (Secrets
+/// are not watched), and their users checked against Ceph for `csi.config-mismatch`.
+fn csi_users_task(
+    ceph: Arc<CephWatch>,
+    client: kube::Client,
+    server: String,
+    sources: Arc<crate::kube::reflectors::Sources>,
+) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            let classes = sources.storage_classes.state();
+            let named = crate::kube::csi_secrets::named(classes.iter().map(|c| c.as_ref()));
+            if !named.is_empty() {
+                let reads = crate::kube::csi_secrets::read(&client, &server, named).await;
+                let checked = crate::ceph::csi_users::check(ceph.client(), reads).await;
+                ceph.set_csi_users(checked);
+            }
+            tokio::time::sleep(Duration::from_secs(if classes.is_empty() { 5 } else { 60 })).await;
+        }
+    }))
 }

@@ -3,5 +3,6 @@
 
 pub mod calico;
 pub mod connect;
+pub mod csi_secrets;
 pub mod errors;
 pub mod reflectors;

@@ -1,7 +1,8 @@
 //! What the console knows of the Ceph cluster, as plain data: the Ceph source
 //! (`crate::ceph::source`) fills it off the UI task, the Ceph pane draws it and
 //! diagnosis reads it from the [`Snapshot`](super::snapshot::Snapshot), so findings stay
-//! a pure function of one snapshot. Nothing here holds a key.
+//! a pure function of one snapshot. Nothing here holds a key but [`SecretRead`], in
+//! transit to the Ceph check.
 
 use jiff::Timestamp;
 
@@ -27,6 +28,54 @@ pub struct CephReport {
     pub failure: Option<CephFailure>,
     /// The last data fetched successfully.
     pub data: Option<CephData>,
+    /// ceph-csi's users (the StorageClasses' Secrets) checked against Ceph; `None`
+    /// when nobody checked (then nothing is said of them, neither good nor bad).
+    pub csi_users: Option<Vec<CsiUserCheck>>,
+}
+
+/// One Secret as read from the API server (`kube::csi_secrets`): its user and key, or
+/// why it could not be read. In transit only: `ceph::csi_users` consumes it (the key is
+/// compared and wiped); it never reaches a snapshot.
+pub struct SecretRead {
+    pub namespace: String,
+    pub name: String,
+    /// The classes naming it, with each class's pool.
+    pub classes: Vec<(String, Option<String>)>,
+    /// `(userID, userKey)`, or the error in words.
+    pub user: Result<(String, String), String>,
+}
+
+/// One Secret that ceph-csi StorageClasses name, and what Ceph says of its user.
+/// Never holds the key: only whether it matched.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CsiUserCheck {
+    pub namespace: String,
+    pub name: String,
+    /// The classes naming it, with each class's pool.
+    pub classes: Vec<(String, Option<String>)>,
+    /// The Secret's `userID` (without `client.`), when it could be read.
+    pub user_id: Option<String>,
+    pub outcome: CsiUserOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CsiUserOutcome {
+    /// Not checked yet.
+    #[default]
+    Unchecked,
+    /// The Secret could not be read (missing, forbidden, no userID/userKey): the error.
+    SecretUnreadable(String),
+    /// Ceph has no such user.
+    NoSuchUser,
+    /// kcops' own user may not run `auth get`: the caps could not be checked.
+    Denied(String),
+    /// `auth get` failed otherwise.
+    Failed(String),
+    /// The user exists: whether the Secret's key is its key, and its caps.
+    Checked {
+        key_matches: bool,
+        caps: std::collections::BTreeMap<String, String>,
+    },
 }
 
 /// Why Ceph could not be read, as far as the console can tell: each asks for a

@@ -678,7 +678,12 @@ impl CephCluster {
             let mut args: Vec<&str> = vec!["auth", "get-or-create", &user.name];
             args.extend(caps.iter().map(String::as_str));
             args.extend(["-o", keyring.as_str()]);
-            self.step("ceph", &args).await?;
+            // An existing user with other caps (client.kube) is refused ("cap mon does
+            // not match"): its keyring is written from `auth get`, its caps set below.
+            if self.step("ceph", &args).await.is_err() {
+                self.step("ceph", &["auth", "get", &user.name, "-o", &keyring])
+                    .await?;
+            }
             // get-or-create keeps old caps of an existing user; `auth caps` replaces
             // them (with none given, the user keeps none).
             let mut set: Vec<&str> = vec!["auth", "caps", &user.name];

@@ -434,6 +434,7 @@ mod tests {
             error: Some("cannot connect to the Ceph monitors: timed out (110)".to_string()),
             failure: None,
             data: None,
+            csi_users: None,
         }));
         let f = diagnose(&s);
         assert_eq!(

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::super::index::Index;
 use super::super::{Finding, Severity};
-use super::{DRIVER, plugin_namespace};
+use super::{DRIVER, plugin_namespace, users};
 use crate::model::ceph::MonMap;
 use crate::model::objref::ObjRef;
 use crate::model::snapshot::Snapshot;
@@ -86,22 +86,15 @@ fn known_mon(configured: &str, map: &MonMap) -> Option<bool> {
     )
 }
 
-pub(super) fn check(s: &Snapshot, ix: &Index, out: &mut Vec<Finding>) {
-    let classes: Vec<&StorageClass> = s
-        .storage_classes
-        .iter()
-        .map(|c| c.as_ref())
-        .filter(|c| c.provisioner == DRIVER)
-        .collect();
-    if classes.is_empty() {
-        return;
-    }
-    let Some(cm) = config_map(s) else {
-        return;
-    };
+/// The ConfigMap's problems and their evidence.
+fn config_problems(
+    ix: &Index,
+    classes: &[&StorageClass],
+    cm: &ConfigMap,
+    problems: &mut Vec<String>,
+    evidence: &mut Vec<String>,
+) {
     let ns = cm.metadata.namespace.as_deref().unwrap_or_default();
-    let mut problems: Vec<String> = Vec::new();
-    let mut evidence: Vec<String> = Vec::new();
     let entries: Vec<Entry> = match cm.data.as_ref().and_then(|d| d.get(CONFIG_KEY)) {
         None => {
             problems.push(format!("it has no {CONFIG_KEY}"));
@@ -122,7 +115,7 @@ pub(super) fn check(s: &Snapshot, ix: &Index, out: &mut Vec<Finding>) {
     ));
     let data = ix.ceph_data();
     let map = data.and_then(|d| d.mon_map.as_ref());
-    for class in &classes {
+    for class in classes {
         let name = class.metadata.name.as_deref().unwrap_or_default();
         let Some(id) = param(class, "clusterID") else {
             problems.push(format!("StorageClass {name} has no clusterID parameter"));
@@ -168,29 +161,89 @@ pub(super) fn check(s: &Snapshot, ix: &Index, out: &mut Vec<Finding>) {
         }
     }
     problems.dedup();
-    if problems.is_empty() {
+}
+
+pub(super) fn check(s: &Snapshot, ix: &Index, out: &mut Vec<Finding>) {
+    let classes: Vec<&StorageClass> = s
+        .storage_classes
+        .iter()
+        .map(|c| c.as_ref())
+        .filter(|c| c.provisioner == DRIVER)
+        .collect();
+    if classes.is_empty() {
         return;
     }
+    let mut problems: Vec<String> = Vec::new();
+    let mut evidence: Vec<String> = Vec::new();
+    let cm = config_map(s);
+    if let Some(cm) = cm {
+        config_problems(ix, &classes, cm, &mut problems, &mut evidence);
+    }
+    let config_wrong = !problems.is_empty();
+    let users = users::check(s);
+    if !config_wrong {
+        evidence.clear();
+    }
+    if !config_wrong && users.problems.is_empty() && users.unchecked.is_empty() {
+        return;
+    }
+    evidence.extend(users.evidence);
+    let mut fixes: Vec<String> = Vec::new();
+    let ns = cm
+        .and_then(|c| c.metadata.namespace.as_deref())
+        .or(plugin_namespace(s))
+        .unwrap_or("ceph-csi")
+        .to_string();
+    if config_wrong {
+        let map = ix.ceph_data().and_then(|d| d.mon_map.as_ref());
+        let mons = map
+            .map(|m| m.addrs.join("\", \""))
+            .unwrap_or_else(|| "<monitor ip:port>".to_string());
+        let fsid = map.map(|m| m.fsid.as_str()).unwrap_or("<clusterID>");
+        fixes.push(format!(
+            "Edit the ConfigMap: `kubectl -n {ns} edit configmap {CONFIG_MAP}` so that {CONFIG_KEY} has one entry per clusterID the classes use, with that cluster's monitors, e.g. [{{\"clusterID\": \"{fsid}\", \"monitors\": [\"{mons}\"]}}] (`ceph mon dump` lists them; `ceph fsid` gives the usual clusterID). ceph-csi reads the file on every call and the kubelet updates the mounted copy within about a minute, so no restart is needed. A StorageClass's parameters cannot be changed: to use another clusterID, create a new class."
+        ));
+    }
+    fixes.extend(users.fixes);
+    problems.extend(users.problems.iter().cloned());
+    let broken = !problems.is_empty();
+    problems.extend(users.unchecked);
     evidence.extend(problems.iter().map(|p| format!("problem: {p}")));
-    let mons = map
-        .map(|m| m.addrs.join("\", \""))
-        .unwrap_or_else(|| "<monitor ip:port>".to_string());
-    let fsid = map.map(|m| m.fsid.as_str()).unwrap_or("<clusterID>");
+    let (subject, object) = match (&users.secret, config_wrong) {
+        (Some((sns, name)), false) => (
+            ObjRef::namespaced("Secret", sns, name),
+            format!("Secret {sns}/{name}"),
+        ),
+        _ => (
+            ObjRef::namespaced("ConfigMap", &ns, CONFIG_MAP),
+            format!("ConfigMap {ns}/{CONFIG_MAP}"),
+        ),
+    };
+    let explanation = if broken {
+        format!(
+            "ceph-csi reaches Ceph with the monitors its ConfigMap {ns}/{CONFIG_MAP} lists for a StorageClass's clusterID and the user and key of the Secrets the class names, and {}. Until that is fixed, creating, staging and resizing volumes of these classes fail (the calls time out, say the cluster is unknown, or are refused); volumes already mounted keep working.",
+            problems.join("; ")
+        )
+    } else {
+        format!(
+            "ceph-csi's Ceph user could not be checked: {}. Nothing is known to be wrong, but a wrong key or too few caps would make creating and staging volumes fail.",
+            problems.join("; ")
+        )
+    };
     out.push(Finding {
         id: "csi.config-mismatch",
-        severity: Severity::Critical,
-        subject: Some(ObjRef::namespaced("ConfigMap", ns, CONFIG_MAP)),
-        object: format!("ConfigMap {ns}/{CONFIG_MAP}"),
-        namespace: Some(ns.to_string()),
+        severity: if broken {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        subject: Some(subject),
+        object,
+        namespace: Some(ns),
         node: None,
         evidence,
-        explanation: format!(
-            "ceph-csi looks up the monitors of a StorageClass's clusterID in ConfigMap {ns}/{CONFIG_MAP}, and {}. Until that is fixed, creating, staging and resizing volumes of these classes fail (the calls time out or say the cluster is unknown); volumes already mounted keep working.",
-            problems.join("; ")
-        ),
-        fix: format!(
-            "Edit the ConfigMap: `kubectl -n {ns} edit configmap {CONFIG_MAP}` so that {CONFIG_KEY} has one entry per clusterID the classes use, with that cluster's monitors, e.g. [{{\"clusterID\": \"{fsid}\", \"monitors\": [\"{mons}\"]}}] (`ceph mon dump` lists them; `ceph fsid` gives the usual clusterID). ceph-csi reads the file on every call and the kubelet updates the mounted copy within about a minute, so no restart is needed. A StorageClass's parameters cannot be changed: to use another clusterID, create a new class."
-        ),
+        explanation,
+        fix: fixes.join(" "),
     });
 }
 

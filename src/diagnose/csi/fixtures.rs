@@ -3,7 +3,7 @@
 //! attached there and watched from there.
 
 use crate::diagnose::fixtures::*;
-use crate::model::ceph::MonMap;
+use crate::model::ceph::{CsiUserCheck, CsiUserOutcome, MonMap};
 use crate::model::snapshot::Snapshot;
 
 pub const FSID: &str = "6f1b2c3d-0000-4000-8000-00000000c5c1";
@@ -58,7 +58,9 @@ pub fn healthy() -> Snapshot {
     s.storage_classes.push(from(json!({
         "metadata": {"name": "csi-rbd-sc"},
         "provisioner": "rbd.csi.ceph.com",
-        "parameters": {"clusterID": FSID, "pool": "rbd", "imageFeatures": "layering"}
+        "parameters": {"clusterID": FSID, "pool": "rbd", "imageFeatures": "layering",
+            "csi.storage.k8s.io/node-stage-secret-name": "csi-rbd-secret",
+            "csi.storage.k8s.io/node-stage-secret-namespace": "ceph-csi"}
     })));
     s.configmaps.push(from(json!({
         "metadata": {"name": "ceph-csi-config", "namespace": "ceph-csi"},
@@ -89,8 +91,43 @@ pub fn healthy() -> Snapshot {
         fsid: FSID.to_string(),
         addrs: vec![format!("{MASTER_IP}:3300"), format!("{MASTER_IP}:6789")],
     });
-    s.ceph = Some(ceph_report(data));
+    let mut report = (*ceph_report(data)).clone();
+    report.csi_users = Some(vec![csi_user(CsiUserOutcome::Checked {
+        key_matches: true,
+        caps: caps(
+            "profile rbd",
+            "profile rbd pool=rbd",
+            Some("profile rbd pool=rbd"),
+        ),
+    })]);
+    s.ceph = Some(std::sync::Arc::new(report));
     s
+}
+
+/// client.kube's caps as `auth get` lists them.
+pub fn caps(mon: &str, osd: &str, mgr: Option<&str>) -> std::collections::BTreeMap<String, String> {
+    [("mon", Some(mon)), ("osd", Some(osd)), ("mgr", mgr)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v.to_string())))
+        .collect()
+}
+
+/// Secret ceph-csi/csi-rbd-secret (user kube) as checked against Ceph.
+pub fn csi_user(outcome: CsiUserOutcome) -> CsiUserCheck {
+    CsiUserCheck {
+        namespace: "ceph-csi".into(),
+        name: "csi-rbd-secret".into(),
+        classes: vec![("csi-rbd-sc".into(), Some("rbd".into()))],
+        user_id: (!matches!(outcome, CsiUserOutcome::SecretUnreadable(_))).then(|| "kube".into()),
+        outcome,
+    }
+}
+
+/// `s` with the Secret's check replaced by `outcome`.
+pub fn with_user(s: &mut Snapshot, outcome: CsiUserOutcome) {
+    if let Some(ceph) = s.ceph.as_mut() {
+        std::sync::Arc::make_mut(ceph).csi_users = Some(vec![csi_user(outcome)]);
+    }
 }
 
 /// The attachment of the volume to `node`.

@@ -6,11 +6,13 @@
 //! | `rbd.stale-watcher` | Critical | a single-node (RWO) ceph-csi image is watched from a node that runs no live pod using it, while a pod using it waits elsewhere, and that node is NotReady or the pod's mount says `is still being used` ([`watchers`]; needs Ceph data; an image with a stale lock is `rbd.stale-lock`'s) |
 //! | `pv.attached-elsewhere` | Critical | a VolumeAttachment to a NotReady or missing node holds a single-node volume that a pod on another node waits for ([`attach`]); that pod's `Multi-Attach error` is this finding's evidence, not `pod.multi-attach` |
 //! | `csi.plugin-down` | Critical (a user pod is not running) / Warning | a Ready node runs pods using ceph-csi volumes but no Ready `csi-rbdplugin` pod ([`plugin`]); the plugin pod's crash loop and the users' stuck mounts are its evidence |
-//! | `csi.config-mismatch` | Critical | ConfigMap `ceph-csi-config` lacks a StorageClass's clusterID, cannot be read, or names monitors the Ceph cluster kcops reaches does not have ([`config`]) |
+//! | `csi.config-mismatch` | Critical (Warning when the only problem is a user kcops may not look up) | ConfigMap `ceph-csi-config` lacks a StorageClass's clusterID, cannot be read, or names monitors the Ceph cluster kcops reaches does not have ([`config`]); a class's node-stage/provisioner Secret cannot be read, names a user Ceph lacks, holds another key, or the user's caps fall short for the class's pool ([`users`], [`caps`]; checked by `kcops check`, which reads the Secrets once) |
 
 pub(crate) mod attach;
+mod caps;
 mod config;
 mod plugin;
+mod users;
 pub(crate) mod watchers;
 
 use k8s_openapi::api::apps::v1::DaemonSet;

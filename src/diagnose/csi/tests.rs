@@ -264,3 +264,92 @@ fn config_mismatches_are_one_finding_for_the_config_map() {
     );
     assert!(diagnose(&s).is_empty(), "{:#?}", diagnose(&s));
 }
+
+#[test]
+fn csi_user_problems_are_each_the_one_finding_for_the_secret() {
+    use crate::model::ceph::CsiUserOutcome as O;
+    let cases: Vec<(O, &str, &str)> = vec![
+        (
+            O::Checked {
+                key_matches: false,
+                caps: caps(
+                    "profile rbd",
+                    "profile rbd pool=rbd",
+                    Some("profile rbd pool=rbd"),
+                ),
+            },
+            "the userKey in Secret ceph-csi/csi-rbd-secret is not the key of client.kube (Ceph refuses ceph-csi's calls)",
+            "--from-literal=userKey=\"$(ceph auth get-key client.kube)\"",
+        ),
+        (
+            O::Checked {
+                key_matches: true,
+                caps: caps("allow r", "allow r pool=rbd", None),
+            },
+            "the caps of client.kube (Secret ceph-csi/csi-rbd-secret) are too few for pool rbd: mon 'allow r' osd 'allow r pool=rbd' (mon, osd, mgr lacking)",
+            "`ceph auth caps client.kube mon 'profile rbd' osd 'profile rbd pool=rbd' mgr 'profile rbd pool=rbd'`",
+        ),
+        (
+            O::SecretUnreadable("secrets \"csi-rbd-secret\" is forbidden".into()),
+            "Secret ceph-csi/csi-rbd-secret, which StorageClass csi-rbd-sc names, cannot be read: secrets \"csi-rbd-secret\" is forbidden",
+            "kubectl -n ceph-csi create secret generic csi-rbd-secret",
+        ),
+        (
+            O::NoSuchUser,
+            "Secret ceph-csi/csi-rbd-secret names userID kube, but Ceph has no user client.kube",
+            "`ceph auth get-or-create client.kube mon 'profile rbd'",
+        ),
+    ];
+    for (outcome, problem, fix) in cases {
+        let mut s = healthy();
+        with_user(&mut s, outcome.clone());
+        assert_eq!(id_set(&s), ["csi.config-mismatch"], "{outcome:?}");
+        let f = &only(&s, "csi.config-mismatch")[0];
+        assert_eq!(f.object, "Secret ceph-csi/csi-rbd-secret");
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(
+            f.evidence.contains(&format!("problem: {problem}")),
+            "{outcome:?}: {:#?}",
+            f.evidence
+        );
+        assert!(f.fix.contains(fix), "{outcome:?}: {}", f.fix);
+        assert!(
+            !f.explanation.contains("could not be checked"),
+            "{}",
+            f.explanation
+        );
+    }
+}
+
+#[test]
+fn a_user_kcops_may_not_look_up_is_unchecked_never_fine() {
+    let mut s = healthy();
+    with_user(
+        &mut s,
+        crate::model::ceph::CsiUserOutcome::Denied("access denied (EACCES)".into()),
+    );
+    assert_eq!(id_set(&s), ["csi.config-mismatch"]);
+    let f = &only(&s, "csi.config-mismatch")[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.explanation.contains("could not be checked"),
+        "{}",
+        f.explanation
+    );
+    assert!(f.fix.contains("`ceph auth get client.kube`"), "{}", f.fix);
+    // A ConfigMap problem and a user problem are still one finding, on the ConfigMap.
+    let mut s = healthy();
+    with_user(&mut s, crate::model::ceph::CsiUserOutcome::NoSuchUser);
+    s.configmaps[0] = with(
+        s.configmaps[0].clone(),
+        json!({"data": {"config.json": "[{\"clusterID\":\"other\",\"monitors\":[\"10.0.0.1:6789\"]}]"}}),
+    );
+    assert_eq!(id_set(&s), ["csi.config-mismatch"]);
+    let f = &only(&s, "csi.config-mismatch")[0];
+    assert_eq!(f.object, "ConfigMap ceph-csi/ceph-csi-config");
+    assert!(
+        f.explanation.contains("no user client.kube"),
+        "{}",
+        f.explanation
+    );
+}

@@ -30,8 +30,22 @@ fn scenario_builtins_parse_and_validate() {
             // Cloud machines keep their provider's names; see its own test.
             continue;
         }
-        // No pools declared: pool rbd and client.kube only, as always.
-        assert_eq!(s.ceph, CephSpec::default(), "{name}");
+        if name.starts_with("csi-") {
+            // ceph-csi's documented caps for client.kube on pool rbd.
+            let kube = CephUser {
+                name: "client.kube".into(),
+                caps: CephCaps {
+                    mon: Some("profile rbd".into()),
+                    osd: Some("profile rbd pool=rbd".into()),
+                    mgr: Some("profile rbd pool=rbd".into()),
+                },
+            };
+            assert_eq!(s.ceph.users, [kube], "{name}");
+            assert!(s.ceph.pools.is_empty() && s.ceph.images.is_empty(), "{name}");
+        } else {
+            // No pools declared: pool rbd and client.kube only, as always.
+            assert_eq!(s.ceph, CephSpec::default(), "{name}");
+        }
         assert_eq!(s.console_node(), "master");
         // The ZooKeeper scenarios need a node per server under required anti-affinity.
         let workers: &[&str] = if name.starts_with("zk-") {

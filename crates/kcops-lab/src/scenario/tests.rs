@@ -41,7 +41,10 @@ fn scenario_builtins_parse_and_validate() {
                 },
             };
             assert_eq!(s.ceph.users, [kube], "{name}");
-            assert!(s.ceph.pools.is_empty() && s.ceph.images.is_empty(), "{name}");
+            assert!(
+                s.ceph.pools.is_empty() && s.ceph.images.is_empty(),
+                "{name}"
+            );
         } else {
             // No pools declared: pool rbd and client.kube only, as always.
             assert_eq!(s.ceph, CephSpec::default(), "{name}");

@@ -54,6 +54,18 @@ impl CliError {
             CliError::TimedOut { .. } => "",
         }
     }
+
+    /// The CLI's own messages: stderr without the Ceph client library's log lines
+    /// (`2026-12-04T17:46:57.446+0000 7f12c7fff6c0 -1 monclient: ...`), which carry
+    /// times and thread ids and come and go with timing, so an Event quoting the
+    /// output stays the same from one retry to the next.
+    pub fn messages(&self) -> String {
+        self.stderr()
+            .lines()
+            .filter(|l| !is_log_line(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
     /// `rbd lock add` on an image someone else holds a lock on.
     pub fn is_busy(&self) -> bool {
         self.errno() == Some(EBUSY)
@@ -73,6 +85,18 @@ impl CliError {
 }
 
 /// The `CliError` behind an error returned by this module, if any.
+/// A Ceph library log line: it starts with an ISO time (`YYYY-MM-DDTHH:MM:SS`).
+fn is_log_line(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 19
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+}
+
 pub fn cli_error(err: &anyhow::Error) -> Option<&CliError> {
     err.downcast_ref::<CliError>()
 }
@@ -431,6 +455,20 @@ mod tests {
     use crate::netns::{LabNet, netns_available};
     use crate::paths::LabPaths;
     use std::net::IpAddr;
+
+    #[test]
+    fn messages_leave_out_the_librarys_log_lines() {
+        let e = CliError::Failed {
+            command: "rbd create".into(),
+            code: Some(2),
+            status: "exit status: 2".into(),
+            stderr: "rbd: error opening pool 'ssd': (2) No such file or directory\n2026-12-04T17:46:57.446+0000 7f12c7fff6c0 -1 monclient: handle_auth_reply_more no authorizer?".into(),
+        };
+        assert_eq!(
+            e.messages(),
+            "rbd: error opening pool 'ssd': (2) No such file or directory"
+        );
+    }
 
     #[test]
     fn parses_pacific_and_old_lock_lists() -> Result<()> {

@@ -160,7 +160,7 @@ async fn create_image(
             Some(cli) => format!(
                 "failed to create rbd image: exit status {}, command output: {}",
                 cli.errno().unwrap_or(1),
-                cli.stderr()
+                cli.messages()
             ),
             None => format!("failed to create rbd image: {e:#}"),
         })

@@ -84,7 +84,7 @@ pub(crate) async fn provision(ctx: &Ctx, pvc: &Value, sc: &Value) -> Result<Stri
     )
     .await
     .map_err(|e| {
-        let why = rbd::cli_error(&e).map_or_else(|| format!("{e:#}"), |c| c.stderr().to_string());
+        let why = rbd::cli_error(&e).map_or_else(|| format!("{e:#}"), |c| c.messages());
         failed(format!(
             "rpc error: code = Internal desc = failed to create rbd image: {why}"
         ))

@@ -210,6 +210,23 @@ pub struct Counted {
     pub healthy: bool,
 }
 
+/// The polled members as the guard counts them (a member added but not started yet
+/// has no name: it is named by its id, as the wizard names it).
+pub fn counted(members: &[crate::model::members::PolledMember]) -> Vec<Counted> {
+    members
+        .iter()
+        .map(|m| Counted {
+            name: if m.name.is_empty() {
+                format!("(unstarted {:x})", m.id)
+            } else {
+                m.name.clone()
+            },
+            learner: m.learner || m.status.as_ref().is_some_and(|s| s.learner),
+            healthy: m.health.is_healthy(),
+        })
+        .collect()
+}
+
 /// Why a membership sequence was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

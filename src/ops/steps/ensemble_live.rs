@@ -60,20 +60,7 @@ impl Live {
     }
 
     pub(crate) fn counted(&self) -> Vec<Counted> {
-        self.poll
-            .members
-            .iter()
-            .map(|m| Counted {
-                // As the wizard names them (`crate::members::Member::label`).
-                name: if m.name.is_empty() {
-                    format!("(unstarted {:x})", m.id)
-                } else {
-                    m.name.clone()
-                },
-                learner: m.learner || m.status.as_ref().is_some_and(|s| s.learner),
-                healthy: m.health.is_healthy(),
-            })
-            .collect()
+        crate::ops::ensemble::counted(&self.poll.members)
     }
 
     pub(crate) fn summary(&self) -> String {

@@ -17,7 +17,7 @@ use kube::api::{Api, ListParams};
 
 use super::{Page, Wizard, WizardOption};
 use crate::model::members::EnsemblePoll;
-use crate::ops::ensemble::{Counted, EnsembleRef, MemberChange, MemberOp, check_sequence};
+use crate::ops::ensemble::{EnsembleRef, MemberChange, MemberOp, check_sequence, counted};
 use crate::ops::op::{ObjectRef, Op};
 use crate::ops::plan::{Confirmation, Plan, Step};
 
@@ -147,15 +147,7 @@ fn etcd_member_steps(
             id: member.id,
         },
     ];
-    let counted: Vec<Counted> = poll
-        .members
-        .iter()
-        .map(|m| Counted {
-            name: m.name.clone(),
-            learner: m.learner || m.status.as_ref().is_some_and(|s| s.learner),
-            healthy: m.health.is_healthy(),
-        })
-        .collect();
+    let counted = counted(&poll.members);
     check_sequence(&counted, &changes.iter().collect::<Vec<_>>())
         .map_err(|(_, why)| format!("removing {node}'s etcd member is refused: {why}"))?;
     Ok(Some(

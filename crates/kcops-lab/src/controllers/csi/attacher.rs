@@ -84,13 +84,7 @@ pub(crate) fn reconcile(ctx: &Ctx) {
         .filter(is_csi_pv)
         .map(|pv| (str_of(&pv, &["metadata", "name"]).to_string(), pv))
         .collect();
-    let vas: Vec<Value> = ctx
-        .store
-        .list(&ctx.kinds.volume_attachments, None)
-        .iter()
-        .map(|e| e.value())
-        .filter(|va| va["spec"]["attacher"] == DRIVER)
-        .collect();
+    let vas = attachments(ctx);
     // What scheduled pods need: (pv, node) -> the pods.
     let mut desired: HashMap<(String, String), Vec<Value>> = HashMap::new();
     for entry in ctx.store.list(&ctx.kinds.pods, None) {
@@ -208,18 +202,23 @@ fn detach_due(in_use: bool, node: Option<&Value>, waited: Option<Duration>, max:
     }
 }
 
+/// ceph-csi's VolumeAttachments as the store has them now (read again after the
+/// detach pass, so an attachment it removed no longer blocks one elsewhere).
+fn attachments(ctx: &Ctx) -> Vec<Value> {
+    ctx.store
+        .list(&ctx.kinds.volume_attachments, None)
+        .iter()
+        .map(|e| e.value())
+        .filter(|va| va["spec"]["attacher"] == DRIVER)
+        .collect()
+}
+
 fn attach(
     ctx: &Ctx,
     desired: &HashMap<(String, String), Vec<Value>>,
     pvs: &HashMap<String, Value>,
 ) {
-    let vas: Vec<Value> = ctx
-        .store
-        .list(&ctx.kinds.volume_attachments, None)
-        .iter()
-        .map(|e| e.value())
-        .filter(|va| va["spec"]["attacher"] == DRIVER)
-        .collect();
+    let vas = attachments(ctx);
     for ((pv_name, node), pods) in desired {
         let Some(pv) = pvs.get(pv_name) else { continue };
         let handle = str_of(pv, &["spec", "csi", "volumeHandle"]);

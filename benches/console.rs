@@ -10,8 +10,9 @@
 //! Phases, in one run:
 //! 1. machine and pod shape; `kubectl get pods -A --chunk-size=500` (3 runs: time to
 //!    its full output, peak RSS from `wait4`);
-//! 2. the console: time from start to the Pods pane showing every pod
-//!    (`Pods [all]  N/N`), with `3` pressed as soon as the screen is up;
+//! 2. the console: time from start to the Pods pane's first rows (`first_rows_ms`,
+//!    with the list's progress against the server's count in its title) and to it
+//!    showing every pod (`Pods [all]  N/N`), with `3` pressed as soon as the screen is up;
 //! 3. CPU while idle for 10 s (utime+stime from `/proc/<pid>/stat`, nothing writing);
 //! 4. churn: this process patches pods' status at a fixed rate (default 50/s) while it
 //!    creates marker pods one at a time, the Pods pane filtered to the marker prefix.
@@ -20,7 +21,13 @@
 //!    name on the pty screen; `api_to_screen` also counts the API server's delivery,
 //!    from the event as this process's own watch of all pods sees it (or the create
 //!    call's return, if earlier);
-//! 5. peak RSS (`VmHWM`) and frame times (`frame_us` in the console's trace log).
+//! 5. peak RSS (`VmHWM`) and frame times (`frame_us` in the console's trace log);
+//! 6. with `KCOPS_BENCH_SMALL_KUBECONFIG` (a lab a tenth the size, which
+//!    `scripts/bench` brings up), a second console there and the same 20/s churn-CPU
+//!    phase: `churn_cpu_small` and the ratio of the two (`small.rs`).
+//!
+//! Each churn-CPU figure has the lab's own CPU beside it when the lab's `lab.json`
+//! lies beside the kubeconfig (a lab that is the bottleneck would be measured instead).
 //!
 //! Per-sample times go to `target/bench/console-run/event_to_screen.csv`, the
 //! console's trace log to `target/bench/console-run/kcops.log`.
@@ -62,6 +69,8 @@ const SYNTH_NAMESPACES: usize = 100;
 
 #[path = "console/phases.rs"]
 mod phases;
+#[path = "console/small.rs"]
+mod small;
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -185,18 +194,36 @@ fn run() -> Result<()> {
     })?;
     console.send("3")?;
     let title = regex::Regex::new(r"Pods \[all\]\s+(\d+)/(\d+)")?;
-    let complete = |s: &str| {
-        title.captures(s).is_some_and(|c| {
-            let shown: usize = c[1].parse().unwrap_or(0);
-            let total: usize = c[2].parse().unwrap_or(0);
-            shown == total && total >= pod_count
-        })
+    // The first rows, while the list still runs, and its progress against the
+    // server's count (`loading 42,000 of ~150,016` in the title).
+    let progress = regex::Regex::new(r"loading [\d,]+ of ~([\d,]+)")?;
+    // The server's count, as the first screen with progress showed it.
+    let progress_total = std::cell::Cell::new(None::<usize>);
+    let note_progress = |s: &str| {
+        if progress_total.get().is_none() {
+            progress_total.set(
+                progress
+                    .captures(s)
+                    .and_then(|c| c[1].replace(',', "").parse().ok()),
+            );
+        }
     };
-    console.wait(
-        "the complete pods table",
-        Duration::from_secs(600),
-        complete,
-    )?;
+    console.wait("the first pod rows", Duration::from_secs(600), |s| {
+        note_progress(s);
+        title
+            .captures(s)
+            .is_some_and(|c| c[1].parse::<usize>().unwrap_or(0) > 0)
+    })?;
+    let first_rows = t_start.elapsed();
+    console.wait("the complete pods table", Duration::from_secs(600), |s| {
+        note_progress(s);
+        table_complete(&title, s, pod_count)
+    })?;
+    let progress_total = progress_total.get();
+    log(format!(
+        "kcops: first pod rows after {} ms; progress shown against a count of {progress_total:?}",
+        first_rows.as_millis()
+    ));
     let first_table = t_start.elapsed();
     let frames_before = frame_lines(&log_file).len();
     let rss_first_table = proc_status_kib(pid, "VmRSS").unwrap_or(0);
@@ -221,7 +248,7 @@ fn run() -> Result<()> {
     ));
 
     // --- key to screen on the Pods pane, nothing writing
-    let (key_ms, keys_unchanged) = phases::keys(&mut console, 8)?;
+    let (key_ms, keys_unchanged, slowest_keys) = phases::keys(&mut console, 8)?;
     log(format!(
         "keys: {} timed, {keys_unchanged} changed nothing; p50 {:.1} ms, p99 {:.1} ms",
         key_ms.len(),
@@ -231,29 +258,16 @@ fn run() -> Result<()> {
 
     // --- CPU under a driven churn, idle on the Pods pane and on the Overview
     let churn_secs_each: f64 = env_or("KCOPS_BENCH_CHURN_SECS", 12.0);
-    let mut churn_cpu = serde_json::Map::new();
-    let mut churn_detail = Vec::new();
-    for rate in [20.0, 100.0] {
-        let mut worst: f64 = 0.0;
-        for (key, pane) in [("3", "pods"), ("1", "overview")] {
-            console.send(key)?;
-            let (cpu, achieved) = phases::churn_cpu(
-                &rt,
-                &client,
-                pid,
-                rate,
-                pod_count.min(150_000),
-                churn_secs_each,
-            )?;
-            log(format!(
-                "churn {rate}/s ({achieved:.1}/s achieved) on {pane}: {cpu:.1}% of a core"
-            ));
-            worst = worst.max(cpu);
-            churn_detail.push(json!({"rate": rate, "achieved_per_second": r1(achieved), "pane": pane, "cpu_percent_of_core": r1(cpu), "seconds": churn_secs_each}));
-        }
-        churn_cpu.insert(format!("{rate}"), json!(r1(worst)));
-    }
-    console.send("3")?;
+    let lab_pid = phases::lab_pid(&kubeconfig);
+    let (churn_cpu, churn_detail) = phases::churn_cpu_panes(
+        &rt,
+        &client,
+        &mut console,
+        lab_pid,
+        &[20.0, 100.0],
+        pod_count.min(150_000),
+        churn_secs_each,
+    )?;
 
     // --- churn and event-to-screen latency
     rt.block_on(ensure_namespace(&client, PROBE_NS))?;
@@ -349,6 +363,7 @@ fn run() -> Result<()> {
     console.send("q")?;
     console.finish(Duration::from_secs(5));
     rt.block_on(delete_old_probes(&client))?;
+    let small = small::measure(&rt, &kcops_bin, &work, churn_secs_each);
     let kdash = phases::kdash(&kubeconfig, &work, Duration::from_secs(300));
 
     // --- latencies: from the console's own record of each marker's watch event (it
@@ -478,7 +493,7 @@ fn run() -> Result<()> {
             ),
             first_table.as_millis() as u64 * 2 <= list_floor_ms * 3,
         ),
-        json!({"name": "churn_cost_independent_of_pods", "value": null, "target": "the same churn at 15k and 150k pods within 1.5x", "met": "not measured"}),
+        small::target(&small, churn20, pod_count),
         target(
             "idle_cpu_percent_of_core",
             json!(r3(idle_cpu_pct)),
@@ -496,6 +511,12 @@ fn run() -> Result<()> {
             json!(r1(l99)),
             "<= 100".into(),
             !latencies_ms.is_empty() && l99_effective <= 100.0,
+        ),
+        target(
+            "first_rows_ms",
+            json!(first_rows.as_millis() as u64),
+            "<= 1000 from launch (stricter than a second after the first page), with the list's progress against the server's count in the title".into(),
+            first_rows.as_millis() <= 1000 && progress_total.is_some_and(|t| t >= pod_count),
         ),
         target(
             "first_table_ms",
@@ -516,12 +537,16 @@ fn run() -> Result<()> {
         "terminal": {"rows": ROWS, "cols": COLS},
         "kcops": {
             "first_table_ms": first_table.as_millis() as u64,
+            "first_rows_ms": first_rows.as_millis() as u64,
+            "first_rows_progress_total": progress_total,
             "list_floor_ms": list_floor_ms,
             "list_floor": {"pages": list_pages, "bytes": list_bytes, "measured": "every page of GET /api/v1/pods?limit=500 as text, nothing decoded; median of 3"},
             "key_to_screen_ms": phases::p50_p99(&key_ms),
             "keys_that_changed_nothing": keys_unchanged,
+            "slowest_keys_ms": slowest_keys.iter().map(|(k, t)| json!({"key": k, "ms": r1(*t)})).collect::<Vec<_>>(),
             "churn_cpu_percent_of_core": churn_cpu,
             "churn_cpu_detail": churn_detail,
+            "churn_cpu_small": small::report(&small),
             "lost_events": lost_events,
             "lost_events_detail": {"never_on_screen": timeouts, "never_left_screen": never_gone, "markers": samples},
             "cpu_seconds_to_first_table": r1(cpu_first_table),
@@ -659,17 +684,35 @@ impl Console {
             .unwrap_or_default()
     }
 
-    /// The screen with its colours and the selection, the status line left out (its
-    /// clock moves by itself).
+    /// The whole screen, texts and colours (the selection), with what moves by
+    /// itself masked: ages (`42s`, `3m12s`, `5d`) in the AGE columns and the status
+    /// line's `last success 3s ago`. Leaving a line out instead hid keys whose only
+    /// effect is on it (the filter's typed text), so they were timed until some age
+    /// ticked: up to a second.
     fn screen_formatted(&self) -> Vec<u8> {
+        static AGE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+        let age = AGE.get_or_init(|| regex::Regex::new(r"\b\d+[smhdy](\d+[smh])?\b").ok());
         self.parser
             .lock()
             .map(|p| {
-                p.screen()
-                    .rows_formatted(0, COLS)
-                    .take(usize::from(ROWS) - 1)
-                    .flatten()
-                    .collect()
+                let screen = p.screen();
+                let mut out = Vec::new();
+                for (r, text) in screen.rows(0, COLS).enumerate() {
+                    let text = match age {
+                        Some(re) => re.replace_all(&text, "#").into_owned(),
+                        None => text,
+                    };
+                    out.extend_from_slice(text.as_bytes());
+                    out.push(b'\n');
+                    for c in 0..COLS {
+                        if let Some(cell) = screen.cell(r as u16, c) {
+                            out.extend(color_bytes(cell.fgcolor()));
+                            out.extend(color_bytes(cell.bgcolor()));
+                            out.push(u8::from(cell.bold()) | u8::from(cell.inverse()) << 1);
+                        }
+                    }
+                }
+                out
             })
             .unwrap_or_default()
     }
@@ -727,6 +770,14 @@ impl Console {
                 bail!("timed out after {timeout:?} waiting for {what}; screen:\n{screen}")
             }
         }
+    }
+
+    /// Waits for the Pods pane to show every pod (`Pods [all]  N/N`, N >= `pods`).
+    fn wait_complete_table(&mut self, pods: usize) -> Result<Instant> {
+        let title = regex::Regex::new(r"Pods \[all\]\s+(\d+)/(\d+)")?;
+        self.wait("the complete pods table", Duration::from_secs(600), |s| {
+            table_complete(&title, s, pods)
+        })
     }
 
     fn finish(&mut self, timeout: Duration) {
@@ -1122,12 +1173,15 @@ async fn churn(
     let keys = pods.min(5000);
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut n = 0usize;
+    // Counted across churn phases: a phase that started again at 0 set the restart
+    // counts the last one had set, patches that change nothing (no watch event), so
+    // the second phase measured an idle console.
+    static PATCHES: AtomicU64 = AtomicU64::new(0);
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
+        let n = PATCHES.fetch_add(1, Ordering::Relaxed) as usize;
         let (ns, name) = synthetic_pod(n % keys);
         let restarts = n / keys + 1;
-        n += 1;
         let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let patch: json_patch::Patch = match serde_json::from_value(
             json!([{"op": "replace", "path": "/status/containerStatuses/0/restartCount", "value": restarts}]),
@@ -1147,4 +1201,23 @@ async fn churn(
             }
         });
     }
+}
+
+/// A cell colour as bytes, for comparing screens.
+fn color_bytes(c: vt100::Color) -> [u8; 4] {
+    match c {
+        vt100::Color::Default => [0, 0, 0, 0],
+        vt100::Color::Idx(i) => [1, i, 0, 0],
+        vt100::Color::Rgb(r, g, b) => [2, r, g, b],
+    }
+}
+
+/// Whether the Pods title on `screen` (matched by `title`: shown/total) lists every
+/// row and at least `pods` of them.
+fn table_complete(title: &regex::Regex, screen: &str, pods: usize) -> bool {
+    title.captures(screen).is_some_and(|c| {
+        let shown: usize = c[1].parse().unwrap_or(0);
+        let total: usize = c[2].parse().unwrap_or(0);
+        shown == total && total >= pods
+    })
 }

@@ -343,12 +343,14 @@ WARNING   pvc.pending  PersistentVolumeClaim d/b
                 synced: kind == "events",
                 last_success: None,
                 last_error: down(),
+                expected: None,
             })
             .chain(std::iter::once(SourceStatus {
                 kind: "pvs",
                 synced: false,
                 last_success: None,
                 last_error: None,
+                expected: None,
             }))
             .collect();
         assert_eq!(

@@ -2256,7 +2256,12 @@ where
     .unwrap_or_else(|e| panic!("create configmap: {e}"));
     let frozen = FrozenSources::start(lab.state.kubeconfig.clone());
     let s = frozen.sources.clone();
-    let has_pod = move || s.pods.state().iter().any(|p| p.name_any() == "doomed");
+    let has_pod = move || {
+        s.pods
+            .state()
+            .iter()
+            .any(|p| p.metadata.name.as_deref() == Some("doomed"))
+    };
     let s = frozen.sources.clone();
     let has_cm = move || {
         s.configmaps

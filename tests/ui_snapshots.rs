@@ -487,6 +487,7 @@ fn cluster() -> Snapshot {
         synced: true,
         last_success: Some(now()),
         last_error: None,
+        expected: None,
     })
     .collect();
     s.sort();
@@ -776,6 +777,46 @@ fn overview_findings_list_at_80x24() {
     assert_eq!(c.app.pane, kcops::ui::panes::PaneId::Nodes, "{}", s.text());
 }
 
+/// While the pods' first list runs, at 80x24: the Overview's findings say they are
+/// provisional and how far the pods got against the server's count, as do the
+/// Cluster box and the status line; the Pods title says the same.
+#[test]
+fn findings_are_provisional_while_the_pods_load_at_80x24() {
+    let mut c = Console::sized(false, 80, 24);
+    let mut loading = cluster();
+    for s in loading.sources.iter_mut().filter(|s| s.kind == "pods") {
+        s.synced = false;
+        s.expected = Some(150_016);
+    }
+    c.app.set_view(view_of(loading));
+    let s = c.draw();
+    insta::assert_snapshot!("overview_80x24_pods_loading", s.text());
+    assert!(
+        s.contains("provisional: pods still loading (7 of ~150,016)"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("Cluster loading pods 7 of ~150,016"),
+        "{}",
+        s.text()
+    );
+    assert!(
+        s.contains("loading pods 7 of ~150,016; last success"),
+        "{}",
+        s.text()
+    );
+    assert!(!s.contains("healthy"), "{}", s.text());
+    c.keys("3");
+    let s = c.draw();
+    insta::assert_snapshot!("pods_80x24_loading", s.text());
+    assert!(
+        s.contains("Pods [all]  7/7 loading 7 of ~150,016"),
+        "{}",
+        s.text()
+    );
+}
+
 #[test]
 fn overview_with_findings() {
     let mut c = Console::new(false);
@@ -995,6 +1036,7 @@ fn cluster_with_attachments() -> Snapshot {
         synced: true,
         last_success: Some(now()),
         last_error: None,
+        expected: None,
     });
     s.sort();
     s

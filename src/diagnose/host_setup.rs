@@ -97,6 +97,7 @@ mod tests {
             synced: false,
             last_success: None,
             last_error: None,
+            expected: None,
         }];
         assert!(only(&s, "host.node-unknown").is_empty());
         host(&mut s, "master", false);

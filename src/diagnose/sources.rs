@@ -109,6 +109,7 @@ mod tests {
             synced,
             last_success: synced.then(now),
             last_error: err.map(|e| crate::kube::errors::KubeError::Other(e.to_string())),
+            expected: None,
         }
     }
 

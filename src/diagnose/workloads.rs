@@ -199,7 +199,9 @@ fn last_activity(w: &Workload, pods: &[&Pod], ix: &Index) -> Option<Timestamp> {
         .events(w.kind.as_str(), ns, name, w.meta.uid.as_deref())
         .into_iter()
         .filter_map(event_last_seen);
-    let pods = pods.iter().filter_map(|p| created(&p.metadata));
+    let pods = pods
+        .iter()
+        .filter_map(|p| crate::model::rows::pod_created(&p.metadata));
     let conditions = w.conditions.iter().filter_map(|c| c.4);
     created(w.meta)
         .into_iter()

@@ -13,9 +13,10 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::model::pod::Pod;
+use crate::model::pod::{ApiPod, Pod};
+use ::kube::api::ListParams;
 use ::kube::runtime::WatchStreamExt;
 use ::kube::runtime::reflector::{self, Store};
 use ::kube::runtime::watcher::{self, Event};
@@ -81,10 +82,10 @@ fn strip<K: Resource>(obj: &mut K) {
     }
 }
 
-/// Pods are decoded into the console's own [`Pod`] (only what the panes, findings
-/// and wizards read); what is left to drop is in the metadata. Describe and YAML
-/// fetch the whole object from the API server when opened.
-pub(crate) fn strip_pod(pod: &mut Pod) {
+/// Pods are decoded into the console's own [`ApiPod`] (only what the panes, findings
+/// and wizards read) and stored as a [`Pod`], whose metadata drops the rest. Describe
+/// and YAML fetch the whole object from the API server when opened.
+pub(crate) fn strip_pod(pod: &mut ApiPod) {
     strip(pod);
     pod.metadata.annotations = None;
     // Nothing reads a pod's labels (its workload comes from ownerReferences), and a
@@ -137,6 +138,8 @@ struct Ordered<K> {
     relist: Option<Vec<Arc<K>>>,
     /// A first list has completed: later lists are collected aside and swapped in.
     listed: bool,
+    /// When the deriver was last woken for the first list's progress.
+    progress_shown: Option<Instant>,
     /// Which objects changed, for a reader that follows change by change.
     log: ChangeLog,
 }
@@ -200,21 +203,60 @@ pub struct Changes {
     pub keys: Option<Vec<(String, String)>>,
 }
 
-/// While the first list arrives, the deriver is woken after its first object and
-/// then every this many (150,000 pods take about 15 s to list; a view per 10,000
-/// shows progress without deriving a growing table after every page).
-const FIRST_LIST_PROGRESS: usize = 10_000;
+/// While the first list arrives, the deriver is woken at its first object (the
+/// first page's rows show at once) and then at most this often, whatever the pace of
+/// the pages: a few views a second show progress without deriving a growing table
+/// after every page (150,000 pods are 300 pages).
+const FIRST_LIST_PROGRESS: Duration = Duration::from_millis(500);
 
-/// An object's namespace and name, as the store orders them.
-fn ns_name<K: Resource>(obj: &K) -> (&str, &str) {
-    let meta = obj.meta();
-    (
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default(),
-    )
+/// What an [`OrderedStore`] orders its objects by: namespace, then name.
+pub trait Keyed {
+    fn ns_name(&self) -> (&str, &str);
 }
 
-impl<K: Resource> Ordered<K> {
+impl Keyed for Pod {
+    fn ns_name(&self) -> (&str, &str) {
+        let meta = &self.metadata;
+        (
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
+/// Kinds stored as kube-rs decodes them are keyed by their `ObjectMeta`.
+macro_rules! keyed_by_meta {
+    ($($k:ty),*) => {$(
+        impl Keyed for $k {
+            fn ns_name(&self) -> (&str, &str) {
+                let meta = self.meta();
+                (
+                    meta.namespace.as_deref().unwrap_or_default(),
+                    meta.name.as_deref().unwrap_or_default(),
+                )
+            }
+        }
+    )*};
+}
+keyed_by_meta!(Node, KEvent);
+
+/// An object's namespace and name, as the store orders them.
+fn ns_name<K: Keyed>(obj: &K) -> (&str, &str) {
+    obj.ns_name()
+}
+
+/// A watch event's object converted into the stored type.
+fn event_into<W, K: From<W>>(ev: Event<W>) -> Event<K> {
+    match ev {
+        Event::Apply(o) => Event::Apply(o.into()),
+        Event::Delete(o) => Event::Delete(o.into()),
+        Event::Init => Event::Init,
+        Event::InitApply(o) => Event::InitApply(o.into()),
+        Event::InitDone => Event::InitDone,
+    }
+}
+
+impl<K: Keyed> Ordered<K> {
     fn sort(&mut self) {
         if self.unsorted {
             let mut items = self.items.to_vec();
@@ -256,7 +298,7 @@ impl<K: Resource> Ordered<K> {
     }
 }
 
-impl<K: Resource> OrderedStore<K> {
+impl<K: Keyed> OrderedStore<K> {
     fn new() -> Self {
         Self {
             inner: Arc::new(RwLock::new(Ordered {
@@ -264,6 +306,7 @@ impl<K: Resource> OrderedStore<K> {
                 unsorted: false,
                 relist: None,
                 listed: false,
+                progress_shown: None,
                 log: ChangeLog::default(),
             })),
         }
@@ -328,6 +371,11 @@ impl<K: Resource> OrderedStore<K> {
     /// arrives (the kind is not synced until its end); a later list is collected aside
     /// and swapped in whole, so a relist never shows a half-empty store.
     fn apply(&self, event: Event<K>) -> bool {
+        self.apply_at(event, Instant::now())
+    }
+
+    /// [`OrderedStore::apply`] at `now` (the first list's progress is paced by it).
+    fn apply_at(&self, event: Event<K>, now: Instant) -> bool {
         let Ok(mut s) = self.inner.write() else {
             return false;
         };
@@ -348,6 +396,7 @@ impl<K: Resource> OrderedStore<K> {
             Event::Init if !s.listed => {
                 s.items.clear();
                 s.unsorted = false;
+                s.progress_shown = None;
                 s.log.everything();
                 false
             }
@@ -357,8 +406,13 @@ impl<K: Resource> OrderedStore<K> {
             }
             Event::InitApply(obj) if !s.listed => {
                 s.append(obj);
-                let n = s.items.len();
-                n == 1 || n.is_multiple_of(FIRST_LIST_PROGRESS)
+                let due = s
+                    .progress_shown
+                    .is_none_or(|t| now.saturating_duration_since(t) >= FIRST_LIST_PROGRESS);
+                if due {
+                    s.progress_shown = Some(now);
+                }
+                due
             }
             Event::InitApply(obj) => {
                 s.relist.get_or_insert_with(Vec::new).push(Arc::new(obj));
@@ -414,6 +468,7 @@ struct Spawner {
 
 /// Records one watch result in the kind's status and wakes the deriver. Every watch,
 /// calico's optional ones included, reports through one of these.
+#[derive(Clone)]
 pub(super) struct Recorder {
     kind: &'static str,
     status: StatusMap,
@@ -484,6 +539,22 @@ impl Recorder {
         }
     }
 
+    /// The server's count of what the first list brings, while it runs (a count that
+    /// comes after the list is news to nobody).
+    fn expect(&self, total: usize) {
+        let mut news = false;
+        if let Ok(mut map) = self.status.lock()
+            && let Some(s) = map.get_mut(self.kind)
+            && !s.synced
+        {
+            s.expected = Some(total);
+            news = true;
+        }
+        if news {
+            self.changed.notify_one();
+        }
+    }
+
     pub(super) fn err(&self, e: &watcher::Error) {
         if let Ok(mut map) = self.status.lock()
             && let Some(s) = map.get_mut(self.kind)
@@ -506,6 +577,7 @@ impl Spawner {
                     synced: false,
                     last_success: None,
                     last_error: None,
+                    expected: None,
                 },
             );
         }
@@ -552,19 +624,28 @@ impl Spawner {
         reader
     }
 
-    /// Like [`Spawner::watch`], into an [`OrderedStore`], each object passed through `slim`.
-    fn watch_ordered<K>(
+    /// Like [`Spawner::watch`], into an [`OrderedStore`], each object passed through
+    /// `slim` and stored as a `K` (the object itself, or its slimmer form).
+    fn watch_ordered<W, K>(
         &mut self,
-        api: Api<K>,
+        api: Api<W>,
         kind: &'static str,
-        slim: fn(&mut K),
+        slim: fn(&mut W),
     ) -> OrderedStore<K>
     where
-        K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        W: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        K: Keyed + From<W> + Send + Sync + 'static,
     {
         let store = OrderedStore::new();
         let writer = store.clone();
         let recorder = self.recorder(kind);
+        // Beside the first list: about how many objects it brings, for its progress.
+        let (counted, count_api) = (recorder.clone(), api.clone());
+        self.tasks.push(tokio::spawn(async move {
+            if let Some(total) = list_estimate(&count_api).await {
+                counted.expect(total);
+            }
+        }));
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
             .modify(slim);
@@ -582,7 +663,7 @@ impl Spawner {
                         }
                         let received = Received::of(&ev);
                         // Into the store first: "synced" must mean the store is full.
-                        let shown = writer.apply(ev);
+                        let shown = writer.apply(event_into(ev));
                         recorder.ok(received, shown);
                     }
                     Err(e) => recorder.err(&e),
@@ -590,6 +671,38 @@ impl Spawner {
             }
         }));
         store
+    }
+}
+
+/// About how many objects a list of `api` (no selector) brings: one object asked for,
+/// metadata only, and the server's count of the rest (`remainingItemCount`, which the
+/// API server gives on a paged list without selectors). `None` when the server does
+/// not say or the request fails (the list's progress then shows without a total).
+pub async fn list_estimate<K>(api: &Api<K>) -> Option<usize>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(list) => list_total(&list.metadata, list.items.len()),
+        Err(e) => {
+            tracing::debug!("no count of the list beside it: {e}");
+            None
+        }
+    }
+}
+
+/// The total a one-page list says it has: its items when it has no continuation,
+/// else its items and the `remainingItemCount` (`None` when the server gave none).
+fn list_total(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta,
+    items: usize,
+) -> Option<usize> {
+    match meta.continue_.as_deref().filter(|c| !c.is_empty()) {
+        None => Some(items),
+        Some(_) => meta
+            .remaining_item_count
+            .and_then(|r| usize::try_from(r).ok())
+            .map(|r| r + items),
     }
 }
 
@@ -679,7 +792,7 @@ impl Sources {
             tasks: Vec::new(),
         };
         let nodes = sp.watch_ordered(Api::<Node>::all(c.clone()), "nodes", strip_node);
-        let pods = sp.watch_ordered(Api::<Pod>::all(c.clone()), "pods", strip_pod);
+        let pods = sp.watch_ordered(Api::<ApiPod>::all(c.clone()), "pods", strip_pod);
         let pvs = sp.watch(Api::<PersistentVolume>::all(c.clone()), "persistentvolumes");
         let pvcs = sp.watch(
             Api::<PersistentVolumeClaim>::all(c.clone()),
@@ -841,6 +954,7 @@ mod tests {
                         server: "https://127.0.0.1:6443".into(),
                         why: crate::kube::errors::Unreachable::Refused,
                     }),
+                    expected: None,
                 },
             );
         }
@@ -877,13 +991,14 @@ mod tests {
     #[test]
     fn ordered_store_keeps_namespace_name_order() {
         let store = OrderedStore::<Pod>::new();
-        assert!(!store.apply(Event::Init));
+        let t = Instant::now();
+        assert!(!store.apply_at(Event::Init, t));
         assert!(
-            store.apply(Event::InitApply(pod("b", "x", 0))),
+            store.apply_at(Event::InitApply(pod("b", "x", 0)), t),
             "the first object shows"
         );
-        assert!(!store.apply(Event::InitApply(pod("a", "y", 0))));
-        assert!(!store.apply(Event::InitApply(pod("b", "a", 0))));
+        assert!(!store.apply_at(Event::InitApply(pod("a", "y", 0)), t));
+        assert!(!store.apply_at(Event::InitApply(pod("b", "a", 0)), t));
         assert_eq!(
             names(&store),
             ["a/y", "b/a", "b/x"],
@@ -916,6 +1031,91 @@ mod tests {
         assert_eq!(names(&store), ["a/y", "a/z", "b/x"]);
         assert!(store.apply(Event::InitDone));
         assert_eq!(names(&store), ["a/y", "c/c"]);
+    }
+
+    /// The first list wakes the deriver at its first object, then at most every
+    /// `FIRST_LIST_PROGRESS` however many objects come; a retried list starts over.
+    #[test]
+    fn first_list_progress_is_paced_by_time() {
+        let store = OrderedStore::<Pod>::new();
+        let t = Instant::now();
+        let at = |ms: u64| t + Duration::from_millis(ms);
+        let woken = |from: usize, to: usize, ms: u64| -> usize {
+            (from..to)
+                .filter(|i| {
+                    store.apply_at(Event::InitApply(pod("ns", &format!("p{i:05}"), 0)), at(ms))
+                })
+                .count()
+        };
+        assert!(!store.apply_at(Event::Init, t));
+        assert_eq!(
+            woken(0, 500, 0),
+            1,
+            "the first page: woken at its first object"
+        );
+        assert_eq!(woken(500, 5_000, 499), 0, "not before the pace");
+        assert_eq!(woken(5_000, 5_500, 500), 1, "then once a pace");
+        assert_eq!(woken(5_500, 6_000, 999), 0);
+        assert_eq!(woken(6_000, 6_500, 2_000), 1);
+        assert_eq!(store.state().len(), 6_500, "every object shown as it came");
+        // The watcher retries the first list: it starts again from nothing.
+        assert!(!store.apply_at(Event::Init, at(2_100)));
+        assert!(store.state().is_empty());
+        assert_eq!(
+            woken(0, 10, 2_100),
+            1,
+            "a retried list shows its first object"
+        );
+        assert!(store.apply_at(Event::InitDone, at(2_200)));
+        // Listed: changes show one by one, whatever the pace.
+        assert!(store.apply_at(Event::Apply(pod("ns", "new", 0)), at(2_200)));
+        assert!(store.apply_at(Event::Apply(pod("ns", "new2", 0)), at(2_200)));
+    }
+
+    /// The server's count of a one-object list: its item and the rest; none when a
+    /// list with more to come has no count (a selector).
+    #[test]
+    fn a_one_object_list_counts_the_whole() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+        let meta = |cont: Option<&str>, remaining: Option<i64>| ListMeta {
+            continue_: cont.map(str::to_string),
+            remaining_item_count: remaining,
+            ..ListMeta::default()
+        };
+        assert_eq!(
+            list_total(&meta(Some("tok"), Some(150_015)), 1),
+            Some(150_016)
+        );
+        assert_eq!(list_total(&meta(Some("tok"), None), 1), None);
+        assert_eq!(
+            list_total(&meta(None, None), 1),
+            Some(1),
+            "everything in one"
+        );
+        assert_eq!(list_total(&meta(Some(""), None), 0), Some(0), "empty");
+    }
+
+    /// The server's count shows while the first list runs (and wakes the deriver to
+    /// say so); once listed, a late count changes nothing.
+    #[tokio::test]
+    async fn the_count_beside_a_first_list_shows_until_it_is_listed() {
+        let r = recorder();
+        let expected = |r: &Recorder| r.status.lock().unwrap()["pods"].expected;
+        if let Ok(mut m) = r.status.lock()
+            && let Some(s) = m.get_mut("pods")
+        {
+            s.synced = false;
+        }
+        r.expect(150_016);
+        assert_eq!(expected(&r), Some(150_016));
+        let woken = tokio::time::timeout(Duration::from_millis(100), r.changed.notified()).await;
+        assert!(woken.is_ok(), "the count woke nobody");
+        r.ok(Received::ListDone, true);
+        let _ = tokio::time::timeout(Duration::from_millis(100), r.changed.notified()).await;
+        r.expect(7);
+        assert_eq!(expected(&r), Some(150_016), "a count after the list");
+        let again = tokio::time::timeout(Duration::from_millis(100), r.changed.notified()).await;
+        assert!(again.is_err(), "a late count must not wake the deriver");
     }
 
     /// A retry's `Init` leaves the error standing; the first data after it clears the

@@ -28,12 +28,12 @@ pub struct ImagePod {
 impl ImagePod {
     fn of(pod: &Pod) -> Self {
         Self {
-            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            namespace: pod.metadata.namespace.as_deref().unwrap_or_default().into(),
             name: pod.metadata.name.clone().unwrap_or_default(),
             node: pod
                 .spec
                 .as_ref()
-                .and_then(|s| s.node_name.clone())
+                .and_then(|s| s.node_name.as_deref().map(String::from))
                 .unwrap_or_default(),
             phase: pod
                 .status

@@ -26,6 +26,11 @@ pub fn created(meta: &ObjectMeta) -> Option<Timestamp> {
     meta.creation_timestamp.as_ref().and_then(timestamp)
 }
 
+/// [`created`] for a pod (its metadata is the console's slim [`PodMeta`]).
+pub fn pod_created(meta: &crate::model::pod::PodMeta) -> Option<Timestamp> {
+    meta.creation_timestamp.as_ref().and_then(timestamp)
+}
+
 /// `namespace/name`, or `name` for cluster-scoped objects: the stable row key.
 #[cfg(test)]
 fn ns_key(namespace: &str, name: &str) -> String {
@@ -328,12 +333,12 @@ impl PodRow {
 pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     let (ready, status, restarts) = pod_columns(pod, now);
     PodRow {
-        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        namespace: pod.metadata.namespace.as_deref().unwrap_or_default().into(),
         name: pod.metadata.name.clone().unwrap_or_default(),
         ready,
         status,
         restarts,
-        age: age(created(&pod.metadata), now),
+        age: age(pod_created(&pod.metadata), now),
         ip: or_none(pod.status.as_ref().and_then(|s| s.pod_ip.as_deref())),
         node: or_none(pod.spec.as_ref().and_then(|s| s.node_name.as_deref())),
     }

@@ -26,6 +26,9 @@ pub struct SourceStatus {
     /// The most recent error (None once recovered); its `Display` is in words an
     /// operator understands.
     pub last_error: Option<KubeError>,
+    /// About how many objects the first list brings (the server's count, asked for
+    /// beside it), for `loading 42,000 of ~150,016`; `None` when not known.
+    pub expected: Option<usize>,
 }
 
 /// The cluster as the console knows it at `now`.
@@ -99,7 +102,10 @@ impl Snapshot {
             (k.namespace().unwrap_or_default(), k.name_any())
         }
         self.nodes.sort_by_key(key);
-        self.pods.sort_by_key(key);
+        self.pods.sort_by_key(|p| {
+            let m = &p.metadata;
+            (m.namespace.clone(), m.name.clone())
+        });
         self.pvs.sort_by_key(key);
         self.pvcs.sort_by_key(key);
         self.storage_classes.sort_by_key(key);

@@ -81,6 +81,8 @@ pub enum UiMsg {
     LabStory(Option<String>),
     /// Something a background task has to say on the status line.
     Status(Role, String),
+    /// A large table's new row order, made off the UI task.
+    TableOrder(super::panes::table::OrderDone),
 }
 
 impl From<FeedMsg> for UiMsg {
@@ -274,6 +276,38 @@ impl App {
         if let Some((model, state)) = self.panes[i].table_mut(&view) {
             state.refresh(model, &self.filters[i], self.namespaces[i].as_deref(), now);
         }
+    }
+
+    /// Starts the front table's queued filter/sort off the UI task (at once when
+    /// there is no runtime: tests that drive the app by hand).
+    pub fn start_table_jobs(&mut self) {
+        let view = self.view.clone();
+        let i = self.pane.index();
+        let Some((_, state)) = self.panes[i].table_mut(&view) else {
+            return;
+        };
+        let Some(job) = state.take_job() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                let tx = self.tx.clone();
+                rt.spawn_blocking(move || {
+                    let _ = tx.blocking_send(UiMsg::TableOrder(job.run()));
+                });
+            }
+            Err(_) => {
+                state.apply(job.run());
+            }
+        }
+    }
+
+    /// Whether the table in front waits for a new order made off the UI task (its
+    /// answer is drawn at once; a frame before it would show the rows unchanged).
+    pub fn front_table_ordering(&self) -> bool {
+        self.active()
+            .table(&self.view)
+            .is_some_and(|(_, state)| state.ordering())
     }
 
     pub fn set_view(&mut self, view: Arc<ViewModel>) {
@@ -689,6 +723,13 @@ impl App {
 
     pub(crate) fn on_msg(&mut self, msg: UiMsg) {
         match msg {
+            UiMsg::TableOrder(done) => {
+                let view = self.view.clone();
+                let i = self.pane.index();
+                if let Some((_, state)) = self.panes[i].table_mut(&view) {
+                    state.apply(done);
+                }
+            }
             UiMsg::Feed(FeedMsg::Logs { id, lines }) if id == self.log_id => {
                 if let Some(Overlay::Detail(d)) = &mut self.overlay {
                     d.push_lines(lines);
@@ -856,13 +897,16 @@ impl App {
                 format!("{ago}; {failing} — retrying with backoff"),
             )
         } else if let Some(waiting) = crate::views::freshness::waiting(sources) {
-            (
-                Role::Warning,
-                format!(
+            let pods = self.view.snapshot.pods.len();
+            let text = match crate::views::freshness::pods_loading(sources, pods) {
+                // The first list's progress first: an 80-column line keeps it.
+                Some(loading) => format!("{loading}; {ago}; {waiting}"),
+                None => format!(
                     "{ago}; waiting for the API server at {}: {waiting}",
                     c.server
                 ),
-            )
+            };
+            (Role::Warning, text)
         } else {
             let node = self.node.as_deref().unwrap_or("?");
             (

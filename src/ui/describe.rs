@@ -8,7 +8,7 @@ use crate::ui::view::{ObjKey, ObjKind};
 
 /// The object behind a row as JSON, if it is still in the snapshot.
 pub(crate) fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
-    /// The console's own pod type serialises without apiVersion and kind: add them.
+    /// The object `key` as JSON, with its apiVersion and kind.
     fn find<K>(items: &[std::sync::Arc<K>], key: &ObjKey) -> Option<Value>
     where
         K: kube::ResourceExt<DynamicType = ()> + serde::Serialize,
@@ -26,13 +26,15 @@ pub(crate) fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
     }
     match key.kind {
         ObjKind::Node => find(&s.nodes, key),
-        ObjKind::Pod => find(
-            &s.pod(&key.namespace, &key.name)
-                .into_iter()
-                .cloned()
-                .collect::<Vec<_>>(),
-            key,
-        ),
+        // The stored pod is slim (the whole object is fetched once the view opens).
+        ObjKind::Pod => {
+            let mut v = serde_json::to_value(s.pod(&key.namespace, &key.name)?.as_ref()).ok()?;
+            if let Some(map) = v.as_object_mut() {
+                map.entry("apiVersion").or_insert_with(|| "v1".into());
+                map.entry("kind").or_insert_with(|| "Pod".into());
+            }
+            Some(v)
+        }
         ObjKind::Pvc => find(&s.pvcs, key),
         ObjKind::Pv => find(&s.pvs, key),
         ObjKind::StorageClass => find(&s.storage_classes, key),

@@ -71,6 +71,8 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
     // A key is answered in the next frame: the budget paces views and ticks, not keys.
     let mut keyed = false;
     loop {
+        // A large table's filter/sort runs off this task; its answer comes as a message.
+        app.start_table_jobs();
         if dirty {
             let since = last_draw.elapsed();
             if keyed || since >= frame_budget {
@@ -110,9 +112,19 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
                 app.set_view(v);
                 tracing::trace!(generation = app.view.generation, set_view_us = t.elapsed().as_micros() as u64, "view received");
                 tokio::task::spawn_blocking(move || drop(old));
-                dirty = true;
+                // A large filtered or sorted table is drawn with its new order: its
+                // answer comes as a message and is drawn at once.
+                if !app.front_table_ordering() {
+                    dirty = true;
+                }
             }
-            Some(msg) = ui_rx.recv() => { app.on_msg(msg); app.keep_status(); dirty = true; }
+            Some(msg) = ui_rx.recv() => {
+                let answer = matches!(msg, UiMsg::TableOrder(_));
+                app.on_msg(msg);
+                app.keep_status();
+                dirty = true;
+                keyed |= answer;
+            }
             _ = tick.tick() => { dirty = true; }
             _ = tokio::time::sleep(redraw_in) => {}
             name = signals.recv() => {

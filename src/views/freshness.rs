@@ -62,12 +62,74 @@ pub fn of(sources: &[SourceStatus], kinds: &[&str]) -> Freshness {
 
 /// The note of a table whose kinds' freshness is `freshness` and which holds `rows`
 /// rows: a first list under way that already brought rows says how far it got
-/// (`loading 42,000`), as its rows show while the rest arrives.
-pub fn table_note(freshness: Freshness, rows: usize, now: Timestamp) -> Option<String> {
+/// (`loading 42,000 of ~150,016`, the total as the server counted it when the list
+/// started, or `loading 42,000` without one), as its rows show while the rest arrives.
+pub fn table_note(
+    freshness: Freshness,
+    rows: usize,
+    expected: Option<usize>,
+    now: Timestamp,
+) -> Option<String> {
     match freshness {
-        Freshness::Waiting if rows > 0 => Some(format!("loading {}", thousands(rows))),
+        Freshness::Waiting if rows > 0 => Some(format!("loading {}", progress(rows, expected))),
         f => f.note(now),
     }
+}
+
+/// `42,000 of ~150,016`, or `42,000` when the total is not known.
+fn progress(stored: usize, expected: Option<usize>) -> String {
+    match expected {
+        Some(total) => format!("{} of ~{}", thousands(stored), thousands(total)),
+        None => thousands(stored),
+    }
+}
+
+/// The total the first lists of `kinds` still under way are expected to bring,
+/// when the server counted every one of them.
+pub fn expected(sources: &[SourceStatus], kinds: &[&str]) -> Option<usize> {
+    let listing: Vec<&SourceStatus> = sources
+        .iter()
+        .filter(|s| covers(kinds, s.kind) && !s.synced)
+        .collect();
+    if listing.is_empty() {
+        return None;
+    }
+    listing.iter().map(|s| s.expected).sum()
+}
+
+/// Why findings may still change, for their list's title: the pods' first list under
+/// way with `pods` stored so far (`pods still loading (42,000 of ~150,016)`), or the
+/// kinds not listed yet. `None` once every kind is listed.
+pub fn provisional(sources: &[SourceStatus], pods: usize) -> Option<String> {
+    let waiting = waiting(sources)?;
+    let pods_listing = sources.iter().any(|s| s.kind == "pods" && !s.synced);
+    if !pods_listing || pods == 0 {
+        return Some(waiting);
+    }
+    let others = sources.iter().filter(|s| !s.synced).count() - 1;
+    let mut why = format!(
+        "pods still loading ({})",
+        progress(pods, expected(sources, &["pods"]))
+    );
+    if others > 0 {
+        let kinds = if others == 1 { "kind" } else { "kinds" };
+        why.push_str(&format!(", {others} more {kinds} not listed yet"));
+    }
+    Some(why)
+}
+
+/// The status line's word on the pods' first list while it runs:
+/// `loading pods 42,000 of ~150,016`.
+pub fn pods_loading(sources: &[SourceStatus], pods: usize) -> Option<String> {
+    let listing = sources
+        .iter()
+        .any(|s| s.kind == "pods" && !s.synced && s.last_error.is_none());
+    (listing && pods > 0).then(|| {
+        format!(
+            "loading pods {}",
+            progress(pods, expected(sources, &["pods"]))
+        )
+    })
 }
 
 /// `150016` as `150,016`.
@@ -153,6 +215,7 @@ mod tests {
             synced,
             last_success: at.map(ts),
             last_error: err.then(|| KubeError::Other("watch failed".into())),
+            expected: None,
         }
     }
 
@@ -165,14 +228,67 @@ mod tests {
         assert_eq!(thousands(150_016), "150,016");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(
-            table_note(Freshness::Waiting, 42_000, now).as_deref(),
+            table_note(Freshness::Waiting, 42_000, None, now).as_deref(),
             Some("loading 42,000")
         );
         assert_eq!(
-            table_note(Freshness::Waiting, 0, now).as_deref(),
+            table_note(Freshness::Waiting, 42_000, Some(150_016), now).as_deref(),
+            Some("loading 42,000 of ~150,016")
+        );
+        assert_eq!(
+            table_note(Freshness::Waiting, 0, Some(150_016), now).as_deref(),
             Some("not listed yet")
         );
-        assert_eq!(table_note(Freshness::Live, 42_000, now), None);
+        assert_eq!(
+            table_note(Freshness::Live, 42_000, Some(150_016), now),
+            None
+        );
+    }
+
+    /// The server's count shows while a kind lists; findings say they are provisional
+    /// with the pods' progress, and nothing once every kind is listed.
+    #[test]
+    fn findings_are_provisional_while_the_pods_load() {
+        let counted = |kind, synced, expected| SourceStatus {
+            expected,
+            ..src(kind, synced, None, false)
+        };
+        let mut sources = vec![
+            counted("pods", false, Some(150_016)),
+            counted("nodes", true, Some(5_000)),
+            counted("events", false, None),
+        ];
+        assert_eq!(expected(&sources, &["pods"]), Some(150_016));
+        assert_eq!(expected(&sources, &["nodes"]), None, "listed: no estimate");
+        assert_eq!(
+            expected(&sources, &["pods", "events"]),
+            None,
+            "events uncounted"
+        );
+        assert_eq!(
+            provisional(&sources, 42_000).as_deref(),
+            Some("pods still loading (42,000 of ~150,016), 1 more kind not listed yet")
+        );
+        assert_eq!(
+            pods_loading(&sources, 42_000).as_deref(),
+            Some("loading pods 42,000 of ~150,016")
+        );
+        assert_eq!(
+            provisional(&sources, 0).as_deref(),
+            Some("2 of 3 kinds not listed yet"),
+            "no pod yet: the kinds"
+        );
+        assert_eq!(pods_loading(&sources, 0), None);
+        sources[2].synced = true;
+        sources[0].expected = None;
+        assert_eq!(
+            provisional(&sources, 42_000).as_deref(),
+            Some("pods still loading (42,000)"),
+            "no count from the server"
+        );
+        sources[0].synced = true;
+        assert_eq!(provisional(&sources, 150_016), None);
+        assert_eq!(pods_loading(&sources, 150_016), None);
     }
 
     #[test]

@@ -24,7 +24,9 @@ use crate::model::columns::{Column, ColumnKind};
 use crate::model::rows;
 use crate::model::snapshot::{Snapshot, SourceStatus};
 
-pub use tables::{AgeCell, Cell, FilterMemo, ObjKey, ObjKind, RowData, TableModel, TableRow, Tone};
+pub use tables::{
+    AgeCell, Cells, FilterMemo, ObjKey, ObjKind, RowData, TableModel, TableRow, Tone,
+};
 use tables::{model, tone_for_status};
 
 /// Connection state shown in the status bar.
@@ -74,8 +76,9 @@ pub struct ViewModel {
     pub workloads: TableModel,
     pub events: TableModel,
     pub findings: Vec<Finding>,
-    /// The Network pane: add-on, settings, per-node rows, host section.
-    pub network: network::NetworkSummary,
+    /// The Network pane: add-on, settings, per-node rows, host section (shared with
+    /// the deriver, which keeps it while its inputs are the same).
+    pub network: Arc<network::NetworkSummary>,
     pub network_nodes: TableModel,
     /// The Ceph pane: cluster section, image rows and details.
     pub ceph: ceph::CephView,
@@ -114,8 +117,8 @@ impl PodEntry {
     fn new(pod: &Arc<Pod>, now: Timestamp) -> PodEntry {
         let row = rows::pod_row(pod, now);
         let stale = row.restarts.ends_with(" ago)");
-        let age =
-            Column::find(rows::PodRow::COLUMNS, ColumnKind::Age).zip(rows::created(&pod.metadata));
+        let age = Column::find(rows::PodRow::COLUMNS, ColumnKind::Age)
+            .zip(rows::pod_created(&pod.metadata));
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
         let occupies_node = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some())
             && !matches!(phase, Some("Succeeded" | "Failed"));
@@ -204,10 +207,45 @@ pub(crate) struct Deriver {
     /// Pods a DaemonSet owns: where the Network pane looks for the CNI agents.
     daemons: BTreeMap<(String, String), Arc<Pod>>,
     nodes: Vec<NodeEntry>,
+    /// The Network pane as last summarised, kept while what it is made of is the
+    /// same objects: pod churn changes none of it, and summarising 5,000 nodes at
+    /// every view was a large share of a core.
+    network: Option<NetworkCache>,
     /// Pods occupying each node, and pods per STATUS, kept as entries come and go
     /// (counting them again would walk every pod).
     per_node: HashMap<String, usize>,
     by_status: HashMap<String, usize>,
+}
+
+#[derive(Debug)]
+struct NetworkCache {
+    inputs: Vec<usize>,
+    findings: Vec<Finding>,
+    summary: Arc<network::NetworkSummary>,
+    table: TableModel,
+}
+
+/// What the Network pane is made of, as object identities (each list's length, then
+/// its objects' addresses), and the time to ten seconds (event ages, probe ages).
+fn network_inputs(s: &Snapshot, daemon_pods: &[Arc<Pod>]) -> Vec<usize> {
+    fn list<T>(out: &mut Vec<usize>, items: &[Arc<T>]) {
+        out.push(items.len());
+        out.extend(items.iter().map(|i| Arc::as_ptr(i) as usize));
+    }
+    let mut out = vec![(s.now.as_second() / 10) as usize];
+    list(&mut out, &s.nodes);
+    list(&mut out, daemon_pods);
+    list(&mut out, &s.events);
+    list(&mut out, &s.daemonsets);
+    list(&mut out, &s.configmaps);
+    list(&mut out, &s.ip_pools);
+    list(&mut out, &s.block_affinities);
+    out.push(s.host.as_ref().map_or(0, |h| Arc::as_ptr(h) as usize));
+    for (name, report) in &s.remote_hosts {
+        out.push(name.len());
+        out.push(Arc::as_ptr(report) as usize);
+    }
+    out
 }
 
 fn count(map: &mut HashMap<String, usize>, key: &str, add: bool) {
@@ -378,8 +416,25 @@ impl Deriver {
             .count();
         let sources = snapshot.sources.clone();
         let daemon_pods: Vec<Arc<Pod>> = self.daemons.values().cloned().collect();
-        let network = network::summarize_with(&snapshot, &daemon_pods, &findings);
-        let network_nodes = network::table_model(&network);
+        let inputs = network_inputs(&snapshot, &daemon_pods);
+        let cached = self
+            .network
+            .take()
+            .filter(|c| c.inputs == inputs && c.findings == findings);
+        let cache = match cached {
+            Some(c) => c,
+            None => {
+                let summary = network::summarize_with(&snapshot, &daemon_pods, &findings);
+                NetworkCache {
+                    table: network::table_model(&summary),
+                    summary: Arc::new(summary),
+                    inputs,
+                    findings: findings.clone(),
+                }
+            }
+        };
+        let (network, network_nodes) = (cache.summary.clone(), cache.table.clone());
+        self.network = Some(cache);
         let ceph = ceph::derive(&snapshot);
         let members = members::derive(&snapshot);
         ViewModel {
@@ -606,10 +661,11 @@ fn shown_row(e: &PodEntry, not_ready: &BTreeSet<String>) -> Arc<TableRow> {
             // say something is wrong.
             if e.row.tone == Tone::Ok
                 && let Some(c) = Column::find(rows::PodRow::COLUMNS, ColumnKind::Status)
-                && let Some(cell) = row.cells.get_mut(c)
+                && let Some(cell) = row.cells.get(c)
                 && !cell.ends_with("(node NotReady)")
             {
-                *cell = format!("{cell} (node NotReady)").into();
+                let qualified = format!("{cell} (node NotReady)");
+                row.cells.set(c, &qualified);
             }
             Arc::new(row)
         }
@@ -725,7 +781,11 @@ mod tests {
         // reported that did not change.
         let key = |p: &Pod| {
             (
-                p.metadata.namespace.clone().unwrap_or_default(),
+                p.metadata
+                    .namespace
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_string(),
                 p.metadata.name.clone().unwrap_or_default(),
             )
         };
@@ -755,7 +815,25 @@ mod tests {
         // Rows of pods that did not change are the same rows (not made again).
         assert!(Arc::ptr_eq(&first.pods.rows[10], &inc.pods.rows[11]));
         let restarts = Column::find(rows::PodRow::COLUMNS, ColumnKind::Count).unwrap_or(4);
-        assert!(inc.pods.rows.iter().any(|r| r.cells[restarts] == "7"));
+        assert!(inc.pods.rows.iter().any(|r| &r.cells[restarts] == "7"));
+        // Pod churn leaves the Network pane's inputs alone: it is not made again.
+        assert!(Arc::ptr_eq(&first.network, &inc.network));
+        // A node that changes (a new object) makes it again, with the node.
+        s.nodes.push(Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": "node-new"}}))
+                .unwrap_or_else(|e| panic!("{e}")),
+        ));
+        let changes = Changes {
+            seq: 3,
+            keys: Some(Vec::new()),
+        };
+        let next = d.derive_changed(s.clone(), &changes, ConnState::default(), 3, Vec::new());
+        assert!(!Arc::ptr_eq(&inc.network, &next.network));
+        assert!(next.network.nodes.iter().any(|n| n.node == "node-new"));
+        assert_eq!(
+            format!("{:?}", next.network),
+            format!("{:?}", derive(s.clone(), ConnState::default(), 3).network)
+        );
     }
 
     /// The deriver's reused rows are exactly what a fresh derivation makes.

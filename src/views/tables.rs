@@ -70,9 +70,86 @@ pub enum Tone {
     Header,
 }
 
-/// A cell's text: up to 24 bytes (nearly every cell but long names) held inline,
-/// without an allocation of its own.
-pub type Cell = compact_str::CompactString;
+/// A row's cells in one allocation: their texts back to back, each ended by a unit
+/// separator (which no cell keeps: it is read as a space). A pod row's eight cells
+/// cost about 80 bytes this way, where eight separate strings cost 192 and more.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Cells(Box<str>);
+
+/// Ends each cell in [`Cells`].
+const END: char = '\u{1f}';
+
+impl Cells {
+    pub fn len(&self) -> usize {
+        self.0.matches(END).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Cell `i`'s text.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.iter().nth(i)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.split_terminator(END)
+    }
+
+    /// Replaces cell `i` (nothing when there is no such cell).
+    pub fn set(&mut self, i: usize, text: &str) {
+        if i < self.len() {
+            *self = self
+                .iter()
+                .enumerate()
+                .map(|(j, c)| if j == i { text } else { c })
+                .collect();
+        }
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Cells {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut s = String::new();
+        for c in iter {
+            s.extend(
+                c.as_ref()
+                    .chars()
+                    .map(|ch| if ch == END { ' ' } else { ch }),
+            );
+            s.push(END);
+        }
+        Cells(s.into_boxed_str())
+    }
+}
+
+impl<S: AsRef<str>> From<Vec<S>> for Cells {
+    fn from(v: Vec<S>) -> Self {
+        v.iter().collect()
+    }
+}
+
+impl std::ops::Index<usize> for Cells {
+    type Output = str;
+
+    /// Cell `i`; an empty text past the last cell.
+    fn index(&self, i: usize) -> &str {
+        self.get(i).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Cells {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.len() == N && self.iter().zip(other).all(|(a, b)| a == *b)
+    }
+}
+
+impl std::fmt::Debug for Cells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
 
 /// The cell of a row that says how long ago a time was (an AGE or LAST SEEN column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +173,7 @@ pub enum RowData {
 
 #[derive(Debug, Clone)]
 pub struct TableRow {
-    pub cells: Box<[Cell]>,
+    pub cells: Cells,
     pub key: ObjKey,
     pub tone: Tone,
     /// The cell that shows an age, if any; [`TableRow::cell`] gives a live one as of
@@ -141,7 +218,7 @@ impl TableRow {
         age: Option<(usize, Timestamp)>,
     ) -> Self {
         Self {
-            cells: cells.into_iter().map(Cell::from).collect(),
+            cells: cells.into(),
             key,
             tone,
             age: age.map(|(column, since)| AgeCell {
@@ -173,14 +250,14 @@ impl TableRow {
     pub fn cell(&self, i: usize, now: Timestamp) -> Cow<'_, str> {
         match self.age {
             Some(a) if a.live && a.column == i => Cow::Owned(human_since(a.since, now)),
-            _ => Cow::Borrowed(self.cells.get(i).map(Cell::as_str).unwrap_or_default()),
+            _ => Cow::Borrowed(self.cells.get(i).unwrap_or_default()),
         }
     }
 
     /// The text of the first cell of `kind` under `columns`, as made.
     pub(crate) fn text_of(&self, columns: &[Column], kind: ColumnKind) -> Option<&str> {
         let i = Column::find(columns, kind)?;
-        self.cells.get(i).map(Cell::as_str)
+        self.cells.get(i)
     }
 
     /// What column `i` (of `kind`) sorts this row by, as of `now`.

@@ -46,7 +46,12 @@ async fn calico(
 pub async fn snapshot(client: &kube::Client) -> Snapshot {
     let mut s = Snapshot {
         nodes: list::<Node>(client).await,
-        pods: list::<kcops::model::pod::Pod>(client).await.into(),
+        pods: list::<kcops::model::pod::ApiPod>(client)
+            .await
+            .into_iter()
+            .map(|p| Arc::new(kcops::model::pod::Pod::from(p.as_ref().clone())))
+            .collect::<Vec<_>>()
+            .into(),
         pvs: list::<PersistentVolume>(client).await,
         pvcs: list::<PersistentVolumeClaim>(client).await,
         storage_classes: list::<StorageClass>(client).await,
@@ -84,6 +89,7 @@ pub async fn snapshot(client: &kube::Client) -> Snapshot {
         synced: true,
         last_success: Some(s.now),
         last_error: None,
+        expected: None,
     })
     .collect();
     s.sort();

@@ -5,4 +5,5 @@
 
 pub mod pod;
 pub mod pod_status;
+pub mod shared;
 pub mod word;

@@ -13,23 +13,48 @@ use k8s_openapi::api::core::v1::{
     CSIVolumeSource, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
     EphemeralVolumeSource, PersistentVolumeClaimVolumeSource, RBDVolumeSource,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 
+use super::shared::Shared;
 use super::word::Word;
 
-/// A pod (`v1/Pod`) as the console keeps it.
+/// A pod (`v1/Pod`) as the console keeps it: [`ApiPod`] with its metadata slimmed
+/// to [`PodMeta`] (what the console reads of it).
 #[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 pub struct Pod {
+    #[serde(default)]
+    pub metadata: PodMeta,
+    pub spec: Option<PodSpec>,
+    pub status: Option<PodStatus>,
+}
+
+/// A pod as read from the API server (`Api<ApiPod>`, watchers): kube-rs needs an
+/// `ObjectMeta` to watch and write it; the console stores it as a [`Pod`].
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct ApiPod {
     #[serde(default)]
     pub metadata: ObjectMeta,
     pub spec: Option<PodSpec>,
     pub status: Option<PodStatus>,
 }
 
-impl k8s_openapi::Resource for Pod {
+impl From<ApiPod> for Pod {
+    fn from(p: ApiPod) -> Self {
+        Self {
+            metadata: p.metadata.into(),
+            spec: p.spec,
+            status: p.status,
+        }
+    }
+}
+
+impl k8s_openapi::Resource for ApiPod {
     const API_VERSION: &'static str = "v1";
     const GROUP: &'static str = "";
     const KIND: &'static str = "Pod";
@@ -38,11 +63,11 @@ impl k8s_openapi::Resource for Pod {
     type Scope = k8s_openapi::NamespaceResourceScope;
 }
 
-impl k8s_openapi::ListableResource for Pod {
+impl k8s_openapi::ListableResource for ApiPod {
     const LIST_KIND: &'static str = "PodList";
 }
 
-impl k8s_openapi::Metadata for Pod {
+impl k8s_openapi::Metadata for ApiPod {
     type Ty = ObjectMeta;
 
     fn metadata(&self) -> &ObjectMeta {
@@ -54,6 +79,71 @@ impl k8s_openapi::Metadata for Pod {
     }
 }
 
+/// A pod's `ObjectMeta` as the console keeps it: 208 bytes instead of 360, with the
+/// field names and types of `ObjectMeta` for what it keeps. Labels are kept only as
+/// far as the reader left them (the store keeps `component`); annotations, managed
+/// fields and the resourceVersion (the watch keeps its own) are dropped. Describe and YAML fetch the whole object.
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMeta {
+    pub name: Option<String>,
+    /// Shared: 150,000 pods live in a few hundred namespaces.
+    pub namespace: Option<Shared>,
+    pub uid: Option<String>,
+    pub creation_timestamp: Option<Time>,
+    pub deletion_timestamp: Option<Time>,
+    pub deletion_grace_period_seconds: Option<i64>,
+    pub finalizers: Option<Vec<String>>,
+    pub owner_references: Option<Vec<OwnerRef>>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl From<ObjectMeta> for PodMeta {
+    fn from(m: ObjectMeta) -> Self {
+        Self {
+            name: m.name,
+            namespace: m.namespace.as_deref().map(Shared::new),
+            uid: m.uid,
+            creation_timestamp: m.creation_timestamp,
+            deletion_timestamp: m.deletion_timestamp,
+            deletion_grace_period_seconds: m.deletion_grace_period_seconds,
+            finalizers: m.finalizers,
+            owner_references: m
+                .owner_references
+                .map(|o| o.into_iter().map(OwnerRef::from).collect()),
+            labels: m.labels,
+        }
+    }
+}
+
+/// An owner reference, its strings shared by the owner's pods (fields in the order
+/// `OwnerReference` writes them).
+#[skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerRef {
+    pub api_version: Shared,
+    pub block_owner_deletion: Option<bool>,
+    pub controller: Option<bool>,
+    pub kind: Shared,
+    pub name: Shared,
+    pub uid: Shared,
+}
+
+impl From<OwnerReference> for OwnerRef {
+    fn from(o: OwnerReference) -> Self {
+        Self {
+            api_version: Shared::new(&o.api_version),
+            block_owner_deletion: o.block_owner_deletion,
+            controller: o.controller,
+            kind: Shared::new(&o.kind),
+            name: Shared::new(&o.name),
+            uid: Shared::new(&o.uid),
+        }
+    }
+}
+
 /// `PodSpec`: where the pod runs, its containers and its storage volumes.
 #[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -62,24 +152,25 @@ pub struct PodSpec {
     #[serde(default)]
     pub containers: Vec<Container>,
     pub init_containers: Option<Vec<Container>>,
-    pub node_name: Option<String>,
+    pub node_name: Option<Shared>,
     pub host_network: Option<bool>,
     pub restart_policy: Option<Word>,
     /// `system-node-critical` / `system-cluster-critical` mark system pods.
-    pub priority_class_name: Option<String>,
+    pub priority_class_name: Option<Shared>,
     /// Only volumes that can be backed by a PV or an RBD image are kept.
     #[serde(default, deserialize_with = "storage_volumes")]
     pub volumes: Option<Vec<Volume>>,
 }
 
-/// A container of the spec: its name, image and restart policy (sidecars).
+/// A container of the spec: its name, image and restart policy (sidecars); names and
+/// images are the same in every pod of a workload, so they are shared.
 #[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Container {
-    pub name: String,
-    pub image: Option<String>,
-    pub restart_policy: Option<String>,
+    pub name: Shared,
+    pub image: Option<Shared>,
+    pub restart_policy: Option<Word>,
 }
 
 /// A volume that can be backed by storage kcops shows (a claim, RBD, CSI, ephemeral).
@@ -126,7 +217,7 @@ pub struct PodStatus {
     pub reason: Option<String>,
     pub message: Option<String>,
     #[serde(rename = "hostIP")]
-    pub host_ip: Option<String>,
+    pub host_ip: Option<Shared>,
     #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,
     pub start_time: Option<Time>,
@@ -212,7 +303,7 @@ impl From<PodCondition> for WireCondition {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStatus {
-    pub name: String,
+    pub name: Shared,
     #[serde(default)]
     pub ready: bool,
     #[serde(default)]

@@ -218,6 +218,7 @@ mod tests {
             last_error: Some(crate::kube::errors::KubeError::Other(
                 "forbidden".to_string(),
             )),
+            expected: None,
         });
         assert!(only(&s, "rbd.orphan-image").is_empty());
         s.sources.clear();

@@ -118,7 +118,8 @@ pub(crate) fn plugin_pods<'a>(s: &'a Snapshot, sets: &[&DaemonSet]) -> Vec<&'a P
                     o.kind == "DaemonSet"
                         && sets.iter().any(|d| {
                             d.metadata.name.as_deref() == Some(o.name.as_str())
-                                && d.metadata.namespace == p.metadata.namespace
+                                && d.metadata.namespace.as_deref()
+                                    == p.metadata.namespace.as_deref()
                         })
                 })
         })

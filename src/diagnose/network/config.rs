@@ -202,7 +202,7 @@ fn find_daemonset(s: &Snapshot) -> Option<(CniKind, &DaemonSet)> {
 fn owned_by(pod: &Pod, ds: &DaemonSet) -> bool {
     let uid = ds.metadata.uid.as_deref();
     let name = ds.metadata.name.as_deref().unwrap_or_default();
-    pod.metadata.namespace == ds.metadata.namespace
+    pod.metadata.namespace.as_deref() == ds.metadata.namespace.as_deref()
         && pod
             .metadata
             .owner_references

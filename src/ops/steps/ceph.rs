@@ -196,7 +196,7 @@ pub(crate) async fn wait_lock_held_by(
             LockNode::Node(n) => Some(n.clone()),
             LockNode::PodOfClaim { namespace, claim } => {
                 match ready_claim_pod(client, namespace, claim).await {
-                    Ok(p) => p.and_then(|p| p.spec?.node_name),
+                    Ok(p) => p.and_then(|p| p.spec?.node_name.map(String::from)),
                     Err(StepError::Forbidden(m)) => return Err(StepError::Forbidden(m)),
                     Err(StepError::Failed(m)) => {
                         last = m;

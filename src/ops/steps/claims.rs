@@ -6,7 +6,7 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams};
 
 use super::{Applied, StepError};
-use crate::model::pod::Pod;
+use crate::model::pod::ApiPod;
 
 pub(crate) async fn delete_claim(
     client: &Client,
@@ -22,7 +22,7 @@ pub(crate) async fn delete_claim(
     if before.metadata.deletion_timestamp.is_some() {
         return Ok(Applied::AlreadyDone(format!("{what} is being deleted")));
     }
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pods: Api<ApiPod> = Api::namespaced(client.clone(), namespace);
     let list = super::kube::read(
         &format!("list pods in {namespace}"),
         pods.list(&ListParams::default()),

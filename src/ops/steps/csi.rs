@@ -361,7 +361,7 @@ pub(crate) async fn csi_volume_in_use(
             return Ok(Err(format!("no pod with claim {namespace}/{claim} is Running and Ready yet")));
         };
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let node = pod.spec.and_then(|s| s.node_name).unwrap_or_default();
+        let node: String = pod.spec.and_then(|s| s.node_name).map(String::from).unwrap_or_default();
         let vas = attachments_of(client, pv).await?;
         let Some(va) = vas
             .iter()

@@ -17,7 +17,7 @@ use crate::members::recognise::{Target, recognise};
 use crate::members::source::MemberSource;
 use crate::members::zookeeper::ZooKeeperSource;
 use crate::model::members::{EnsembleKind, EnsemblePoll, Owner, PolledMember};
-use crate::model::pod::Pod;
+use crate::model::pod::{ApiPod, Pod};
 use crate::ops::ensemble::{Counted, EnsembleRef, MemberChange, check_step};
 use crate::ops::op::human_duration;
 
@@ -102,7 +102,7 @@ async fn statefulset(
         .into_iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let api: Api<Pod> = Api::namespaced(client.clone(), &e.namespace);
+    let api: Api<ApiPod> = Api::namespaced(client.clone(), &e.namespace);
     let list = super::kube::read(
         &format!("list pods in {}", e.namespace),
         api.list(&ListParams::default().labels(&labels.join(","))),
@@ -113,7 +113,7 @@ async fn statefulset(
         .into_iter()
         .filter_map(|p| {
             let o = ordinal_of(p.metadata.name.as_deref()?, &e.statefulset)?;
-            Some((o, Arc::new(p)))
+            Some((o, Arc::new(Pod::from(p))))
         })
         .collect();
     out.sort_by_key(|(o, _)| *o);
@@ -131,13 +131,17 @@ fn source(e: &EnsembleRef) -> Box<dyn MemberSource> {
 
 /// kubeadm's stacked etcd members' pods (`component=etcd` in the namespace), by name.
 async fn static_pods(client: &Client, e: &EnsembleRef) -> Result<Vec<Arc<Pod>>, StepError> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), &e.namespace);
+    let api: Api<ApiPod> = Api::namespaced(client.clone(), &e.namespace);
     let list = super::kube::read(
         &format!("list the etcd static pods in {}", e.namespace),
         api.list(&ListParams::default().labels("component=etcd")),
     )
     .await?;
-    let mut pods: Vec<Arc<Pod>> = list.items.into_iter().map(Arc::new).collect();
+    let mut pods: Vec<Arc<Pod>> = list
+        .items
+        .into_iter()
+        .map(|p| Arc::new(Pod::from(p)))
+        .collect();
     pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     Ok(pods)
 }

@@ -16,7 +16,7 @@ use super::{Applied, StepError};
 use crate::members::etcd::EtcdSource;
 use crate::members::source::pod_addresses;
 use crate::model::members::PolledMember;
-use crate::model::pod::Pod;
+use crate::model::pod::ApiPod;
 use crate::ops::ensemble::{EnsembleRef, MemberChange, MemberOp, PeerUrl};
 use crate::ops::op::human_duration;
 
@@ -132,7 +132,7 @@ async fn peer_url(client: &Client, e: &EnsembleRef, peer: &PeerUrl) -> Result<St
         PeerUrl::Fixed(u) => return Ok(u.clone()),
         PeerUrl::OfPod { pod, scheme, port } => (pod, scheme, port),
     };
-    let api: Api<Pod> = Api::namespaced(client.clone(), &e.namespace);
+    let api: Api<ApiPod> = Api::namespaced(client.clone(), &e.namespace);
     let start = Instant::now();
     loop {
         let p = super::kube::read(&format!("get pod {pod}"), api.get_opt(pod)).await?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::model::pod::Pod;
+use crate::model::pod::ApiPod;
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
@@ -73,7 +73,7 @@ pub(crate) async fn delete_pod(
     grace: Option<u32>,
     deleted: &mut DeletedPods,
 ) -> Result<Applied, StepError> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pods: Api<ApiPod> = Api::namespaced(client.clone(), namespace);
     let pod = format!("pod {namespace}/{name}");
     let Some(current) = read(&format!("get {pod}"), pods.get_opt(name)).await? else {
         return Ok(Applied::AlreadyDone(format!(

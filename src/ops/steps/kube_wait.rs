@@ -6,7 +6,7 @@ use std::fmt::Debug;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::model::pod::Pod;
+use crate::model::pod::{ApiPod, Pod};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
@@ -28,12 +28,12 @@ pub(crate) async fn pod_gone(
     timeout: Duration,
     what: &WaitFor,
 ) -> Result<String, StepError> {
-    let cond = move |p: Option<&Pod>| match p {
+    let cond = move |p: Option<&ApiPod>| match p {
         None => true,
         Some(p) => deleted.is_some() && p.metadata.uid != deleted,
     };
     wait_until(
-        Api::<Pod>::namespaced(client.clone(), namespace),
+        Api::<ApiPod>::namespaced(client.clone(), namespace),
         name,
         cond,
         timeout,
@@ -51,9 +51,9 @@ pub(crate) async fn pod_running_ready(
     timeout: Duration,
     what: &WaitFor,
 ) -> Result<String, StepError> {
-    let cond = |p: Option<&Pod>| p.is_some_and(pod_ready);
+    let cond = |p: Option<&ApiPod>| p.is_some_and(|p| pod_ready(&Pod::from(p.clone())));
     wait_until(
-        Api::<Pod>::namespaced(client.clone(), namespace),
+        Api::<ApiPod>::namespaced(client.clone(), namespace),
         name,
         cond,
         timeout,
@@ -202,7 +202,7 @@ pub(super) async fn daemon_pods(
     node: &str,
     deleted_uids: &[String],
 ) -> Result<Vec<Pod>, StepError> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let api: Api<ApiPod> = Api::namespaced(client.clone(), namespace);
     let params = ListParams::default().fields(&format!("spec.nodeName={node}"));
     let pods = read(
         &format!("list pods of {namespace}/{daemonset} on {node}"),
@@ -212,6 +212,7 @@ pub(super) async fn daemon_pods(
     Ok(pods
         .items
         .into_iter()
+        .map(Pod::from)
         .filter(|p| {
             p.metadata
                 .owner_references
@@ -243,7 +244,7 @@ pub(crate) async fn ready_claim_pod(
     namespace: &str,
     claim: &str,
 ) -> Result<Option<Pod>, StepError> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pods: Api<ApiPod> = Api::namespaced(client.clone(), namespace);
     let list = read(
         &format!("list pods in {namespace}"),
         pods.list(&ListParams::default()),
@@ -252,6 +253,7 @@ pub(crate) async fn ready_claim_pod(
     Ok(list
         .items
         .into_iter()
+        .map(Pod::from)
         .find(|p| pod_uses_claim(p, claim) && pod_ready(p)))
 }
 

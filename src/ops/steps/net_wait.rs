@@ -15,7 +15,7 @@ use kube::api::{Api, ListParams};
 use super::StepError;
 use super::kube::read;
 use super::kube_wait::pod_ready;
-use crate::model::pod::Pod;
+use crate::model::pod::{ApiPod, Pod};
 use crate::model::rows::event_last_seen;
 use crate::ops::op::{WaitFor, human_duration};
 
@@ -295,7 +295,7 @@ pub(crate) async fn pod_network_on_node(
     // Event times have whole seconds: only a failure from a later second is new.
     let since = Timestamp::now();
     let deadline = tokio::time::Instant::now() + timeout;
-    let pods_api: Api<Pod> = Api::all(client.clone());
+    let pods_api: Api<ApiPod> = Api::all(client.clone());
     let events_api: Api<Event> = Api::all(client.clone());
     let on_node = ListParams::default().fields(&format!("spec.nodeName={node}"));
     let failures = ListParams::default().fields("reason=FailedCreatePodSandBox");
@@ -303,7 +303,8 @@ pub(crate) async fn pod_network_on_node(
     loop {
         let pods = read(&format!("list pods on {node}"), pods_api.list(&on_node)).await?;
         let events = read("list sandbox failures", events_api.list(&failures)).await?;
-        let waiting = waiting_for_sandbox(&pods.items, &events.items);
+        let pods: Vec<Pod> = pods.items.into_iter().map(Pod::from).collect();
+        let waiting = waiting_for_sandbox(&pods, &events.items);
         let at_start = *first.get_or_insert(waiting.len());
         if waiting.is_empty() {
             return Ok(match at_start {

@@ -10,7 +10,7 @@ use kube::api::{Api, Patch};
 use serde_json::json;
 
 use super::{Applied, StepError};
-use crate::model::pod::Pod;
+use crate::model::pod::{ApiPod, Pod};
 use crate::ops::op::human_duration;
 
 fn command_of(sts: &StatefulSet, container: &str) -> Option<Vec<String>> {
@@ -152,7 +152,7 @@ pub(crate) async fn pod_updated(
     timeout: Duration,
 ) -> Result<String, StepError> {
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let pods: Api<ApiPod> = Api::namespaced(client.clone(), namespace);
     let start = Instant::now();
     loop {
         let sts = super::kube::read("get the StatefulSet", sets.get(statefulset)).await?;
@@ -171,7 +171,10 @@ pub(crate) async fn pod_updated(
                 .get("controller-revision-hash")
                 .cloned()
         });
-        if revision.is_some() && on == revision && pod.as_ref().is_some_and(ready) {
+        if revision.is_some()
+            && on == revision
+            && pod.as_ref().is_some_and(|p| ready(&Pod::from(p.clone())))
+        {
             return Ok(format!(
                 "pod {namespace}/{name} runs revision {} and is Ready",
                 revision.unwrap_or_default()

@@ -138,7 +138,7 @@ pub fn assess(facts: &Facts) -> Result<Wizard, WizardError> {
         ));
     };
     let agent = AgentPod {
-        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        namespace: pod.metadata.namespace.as_deref().unwrap_or_default().into(),
         name: pod.metadata.name.clone().unwrap_or_default(),
         daemonset: cni.daemonset.clone(),
         node: node.to_string(),

@@ -68,7 +68,7 @@ pub fn gather(s: &Snapshot) -> Facts {
                 namespace: "kube-system".into(),
                 name: p.metadata.name.clone()?,
                 daemonset: "kube-proxy".into(),
-                node: p.spec.as_ref()?.node_name.clone()?,
+                node: p.spec.as_ref()?.node_name.as_deref()?.to_string(),
             })
         })
         .collect();
@@ -85,7 +85,7 @@ pub fn gather(s: &Snapshot) -> Facts {
                     Some((
                         kind.clone(),
                         AgentPod {
-                            namespace: p.metadata.namespace.clone()?,
+                            namespace: p.metadata.namespace.as_deref()?.into(),
                             name: p.metadata.name.clone()?,
                             daemonset: daemonset.clone(),
                             node: node.to_string(),

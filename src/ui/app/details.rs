@@ -65,7 +65,7 @@ impl App {
                             && p.metadata.namespace.as_deref() == Some(&key.namespace)
                     })
                     .and_then(|p| p.spec.as_ref())
-                    .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
+                    .map(|s| s.containers.iter().map(|c| c.name.to_string()).collect())
                     .unwrap_or_default();
                 let mut d = Detail::new(kind, key, Vec::new());
                 d.container = containers.first().cloned();

@@ -61,7 +61,13 @@ impl App {
                 p.metadata.namespace.as_deref() == Some(key.namespace.as_str())
                     && p.metadata.name.as_deref() == Some(key.name.as_str())
             })
-            .and_then(|p| p.spec.as_ref()?.containers.first().map(|c| c.name.clone()));
+            .and_then(|p| {
+                p.spec
+                    .as_ref()?
+                    .containers
+                    .first()
+                    .map(|c| c.name.to_string())
+            });
         let mut args = self.kubectl_connection_args();
         args.extend(["exec", "-it", "-n", &key.namespace, &key.name].map(str::to_owned));
         if let Some(c) = &container {

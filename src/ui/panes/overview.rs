@@ -58,7 +58,13 @@ pub(crate) fn draw(
     let [top, bottom] = Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(area);
     let s = &view.summary;
     let live = freshness::all_live(&view.sources);
-    let note = freshness::of(&view.sources, &["nodes", "pods", "events"]).note(now);
+    let note = match freshness::of(&view.sources, &["nodes", "pods", "events"]) {
+        // How far the pods' first list got, while it runs.
+        f @ freshness::Freshness::Waiting => {
+            freshness::pods_loading(&view.sources, view.snapshot.pods.len()).or(f.note(now))
+        }
+        f => f.note(now),
+    };
     // Stale or missing counts are not good news.
     let shade = |role: Role| if note.is_some() { Role::Muted } else { role };
     let node_role = if s.nodes_ready == s.nodes_total {
@@ -140,7 +146,7 @@ pub(crate) fn draw(
         return;
     }
     // Findings of a cluster not fully listed yet may still come and go.
-    let provisional = freshness::waiting(&view.sources);
+    let provisional = freshness::provisional(&view.sources, view.snapshot.pods.len());
     list.draw(f, bottom, &view.findings, provisional.as_deref(), theme);
 }
 

@@ -97,7 +97,7 @@ impl Pane for PodsPane {
         match &self.drill {
             Some(d) => {
                 let title = format!("{} › Pods", d.trail);
-                table::draw_titled(
+                table::draw_part_titled(
                     f,
                     area,
                     &title,
@@ -105,6 +105,7 @@ impl Pane for PodsPane {
                     &self.rows,
                     &mut self.drill_table,
                     ctx,
+                    false,
                 );
                 // On the bottom border, where a long image name has the width.
                 if let Some(note) = d.scope.note()

@@ -124,8 +124,13 @@ fn contains_lowercase(text: &str, needle: &str) -> bool {
         })
 }
 
+/// Tables with more rows than this are filtered and sorted off the UI task: sorting
+/// 150,000 rows takes longer than a frame, and a key must be answered in one.
+pub(crate) const ORDER_OFF_TASK_FROM: usize = 5_000;
+
 /// Selection, scroll and sort of one table, plus the filtered/sorted row order
-/// (indices into the model), recomputed only when the model, filter or sort change.
+/// (indices into `basis`, the model it was computed for), recomputed only when the
+/// model, filter or sort change.
 #[derive(Debug, Clone, Default)]
 pub struct TableState {
     pub selected: usize,
@@ -139,10 +144,91 @@ pub struct TableState {
     pub in_namespace: usize,
     /// `order` is every row in the model's order (no namespace, filter or sort).
     identity: bool,
+    /// The model `order` indexes when it came from an [`OrderJob`]: a large table
+    /// shows the rows its order was made for (`None`: the model passed in).
+    basis: Option<TableModel>,
+    /// Work for the UI to run off its task ([`TableState::take_job`]): the newest
+    /// request replaces an older one not yet started.
+    queued: Option<OrderJob>,
+    /// The job running now, by ticket: only its answer is taken.
+    in_flight: Option<u64>,
+}
+
+/// Filtering and sorting one large table, off the UI task.
+#[derive(Debug, Clone)]
+pub struct OrderJob {
+    ticket: u64,
+    model: TableModel,
+    filter: Filter,
+    namespace: Option<String>,
+    sort: Option<(usize, bool)>,
+    now: Timestamp,
+}
+
+/// An [`OrderJob`]'s answer, for [`TableState::apply`].
+#[derive(Debug)]
+pub struct OrderDone {
+    ticket: u64,
+    model: TableModel,
+    order: Vec<usize>,
+    in_namespace: usize,
+}
+
+impl OrderJob {
+    pub fn run(self) -> OrderDone {
+        let (order, in_namespace) = compute_order(
+            &self.model,
+            &self.filter,
+            self.namespace.as_deref(),
+            self.sort,
+            self.now,
+        );
+        OrderDone {
+            ticket: self.ticket,
+            model: self.model,
+            order,
+            in_namespace,
+        }
+    }
+}
+
+/// The rows of `model` in `namespace` matching `filter`, sorted; and how many rows
+/// are in the namespace.
+fn compute_order(
+    model: &TableModel,
+    filter: &Filter,
+    namespace: Option<&str>,
+    sort: Option<(usize, bool)>,
+    now: Timestamp,
+) -> (Vec<usize>, usize) {
+    let mut in_namespace = 0;
+    let mut order: Vec<usize> = model
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns)
+        })
+        .inspect(|_| in_namespace += 1)
+        .filter(|(_, r)| filter.matches_row(r, now))
+        .map(|(i, _)| i)
+        .collect();
+    if let Some((col, desc)) = sort
+        && let Some(column) = model.columns.get(col)
+    {
+        // By what the column holds: ages by their time, counts as numbers.
+        order.sort_by_cached_key(|i| model.rows[*i].sort_key(col, column.kind, now));
+        if desc {
+            order.reverse();
+        }
+    }
+    (order, in_namespace)
 }
 
 impl TableState {
-    /// Recomputes the row order for `model` under `filter` and `namespace`.
+    /// Recomputes the row order for `model` under `filter` and `namespace`: at once
+    /// for a small table or an unfiltered, unsorted one; for a large one it queues
+    /// an [`OrderJob`] and keeps showing the last order until [`TableState::apply`].
     pub fn refresh(
         &mut self,
         model: &TableModel,
@@ -162,35 +248,74 @@ impl TableState {
             self.order.extend(have..n);
             self.identity = true;
             self.in_namespace = n;
+        } else if n >= ORDER_OFF_TASK_FROM {
+            // An answer on its way is still taken (a consistent, older order), then
+            // this newest request runs: under churn, answers keep coming.
+            static TICKETS: AtomicU64 = AtomicU64::new(1);
+            self.queued = Some(OrderJob {
+                ticket: TICKETS.fetch_add(1, Ordering::Relaxed),
+                model: model.clone(),
+                filter: filter.clone(),
+                namespace: namespace.map(str::to_owned),
+                sort: self.sort,
+                now,
+            });
+            if self.identity {
+                // The identity order fits the new model too: keep showing it.
+                self.order.truncate(n);
+                let have = self.order.len();
+                self.order.extend(have..n);
+                self.in_namespace = n;
+                self.basis = None;
+                self.reselect(model);
+            }
+            return;
         } else {
             self.identity = false;
-            let in_namespace: Vec<usize> = model
-                .rows
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| {
-                    namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns)
-                })
-                .map(|(i, _)| i)
-                .collect();
-            self.in_namespace = in_namespace.len();
-            let mut order: Vec<usize> = in_namespace
-                .into_iter()
-                .filter(|i| filter.matches_row(&model.rows[*i], now))
-                .collect();
-            if let Some((col, desc)) = self.sort
-                && let Some(column) = model.columns.get(col)
-            {
-                // By what the column holds: ages by their time, counts as numbers.
-                order.sort_by_cached_key(|i| model.rows[*i].sort_key(col, column.kind, now));
-                if desc {
-                    order.reverse();
-                }
-            }
+            let (order, in_namespace) = compute_order(model, filter, namespace, self.sort, now);
             self.order = order;
+            self.in_namespace = in_namespace;
         }
-        // Keep the same object selected when it is still there (usually where it was,
-        // or a few rows off: looked up by key where the rows are in key order).
+        // Made here: an answer on its way, or a queued request, is for an older one.
+        self.in_flight = None;
+        self.queued = None;
+        self.basis = None;
+        self.reselect(model);
+    }
+
+    /// The queued job, to run off the UI task, unless one is running already (its
+    /// answer is taken first; the newest request then runs).
+    pub fn take_job(&mut self) -> Option<OrderJob> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let job = self.queued.take()?;
+        self.in_flight = Some(job.ticket);
+        Some(job)
+    }
+
+    /// Takes a job's answer if it is the one awaited; `false` for an outdated one.
+    pub fn apply(&mut self, done: OrderDone) -> bool {
+        if self.in_flight != Some(done.ticket) {
+            return false;
+        }
+        self.in_flight = None;
+        self.identity = false;
+        self.order = done.order;
+        self.in_namespace = done.in_namespace;
+        self.reselect(&done.model);
+        self.basis = Some(done.model);
+        true
+    }
+
+    /// Whether a newer order is being made (the table says so in its title).
+    pub fn ordering(&self) -> bool {
+        self.queued.is_some() || self.in_flight.is_some()
+    }
+
+    /// Keeps the same object selected when it is still there (usually where it was,
+    /// or a few rows off: looked up by key where the rows are in key order).
+    fn reselect(&mut self, model: &TableModel) {
         if let Some(key) = &self.selected_key {
             let in_place = self
                 .order
@@ -218,16 +343,25 @@ impl TableState {
             .map(|i| model.rows[*i].key.clone());
     }
 
+    /// The model the order indexes: `basis`, or `model` when none was kept.
+    fn rows_of<'a>(&'a self, model: &'a TableModel) -> &'a TableModel {
+        self.basis.as_ref().unwrap_or(model)
+    }
+
     pub(crate) fn move_by(&mut self, model: &TableModel, delta: isize) {
         if self.order.is_empty() {
             return;
         }
         let max = self.order.len() as isize - 1;
         self.selected = (self.selected as isize + delta).clamp(0, max) as usize;
-        self.selected_key = self
-            .order
-            .get(self.selected)
-            .map(|i| model.rows[*i].key.clone());
+        let key = {
+            let rows = self.rows_of(model);
+            self.order
+                .get(self.selected)
+                .and_then(|i| rows.rows.get(*i))
+                .map(|r| r.key.clone())
+        };
+        self.selected_key = key;
     }
 
     pub(crate) fn selected_key(&self) -> Option<&ObjKey> {
@@ -367,6 +501,13 @@ pub(crate) fn draw_noted(
     focused: bool,
     now: Timestamp,
 ) {
+    // The rows a large table's order was made for, unless the pane shows them
+    // through other columns.
+    let basis = state
+        .basis
+        .clone()
+        .filter(|b| b.columns.len() == model.columns.len());
+    let model = basis.as_ref().unwrap_or(model);
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
     if state.selected < state.offset {
         state.offset = state.selected;
@@ -445,7 +586,16 @@ pub(crate) fn draw_noted(
             .style(style)
         });
     let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w)).collect();
-    let count = format!(" {}/{} ", state.order.len(), state.in_namespace);
+    let count = if state.ordering() {
+        let doing = if state.sort.is_some() {
+            "sorting…"
+        } else {
+            "filtering…"
+        };
+        format!(" {}/{} {doing} ", state.order.len(), state.in_namespace)
+    } else {
+        format!(" {}/{} ", state.order.len(), state.in_namespace)
+    };
     let border = if focused {
         Role::BorderFocused
     } else {
@@ -516,9 +666,29 @@ pub(crate) fn draw_titled(
     state: &mut TableState,
     ctx: &DrawCtx,
 ) {
+    draw_part_titled(f, area, title, kinds, model, state, ctx, true);
+}
+
+/// [`draw_titled`] for a table of `kinds` that shows only part of them (`whole`
+/// false: a drill-down), whose first list's progress is then told without the
+/// server's count of every object.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn draw_part_titled(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    kinds: &[&str],
+    model: &TableModel,
+    state: &mut TableState,
+    ctx: &DrawCtx,
+    whole: bool,
+) {
     let title = format!("{title} [{}]", ctx.namespace.unwrap_or("all"));
     let freshness = crate::views::freshness::of(&ctx.view.sources, kinds);
-    let note = crate::views::freshness::table_note(freshness, model.rows.len(), ctx.now);
+    let expected = whole
+        .then(|| crate::views::freshness::expected(&ctx.view.sources, kinds))
+        .flatten();
+    let note = crate::views::freshness::table_note(freshness, model.rows.len(), expected, ctx.now);
     draw_noted(
         f,
         area,
@@ -697,5 +867,122 @@ mod tests {
         assert_eq!(clip("Ready,SchedulingDisabled", 10), "Ready,Sch…");
         assert_eq!(clip("Ready", 10), "Ready");
         assert_eq!(clip("Ready", 0), "");
+    }
+}
+
+#[cfg(test)]
+mod off_task_tests {
+    use super::*;
+    use crate::model::columns::{Column, ColumnKind};
+    use crate::ui::view::ObjKind;
+    use std::sync::Arc;
+
+    /// `n` rows named `p00000`.. in key order, with NUMBER counting down.
+    fn model(n: usize) -> TableModel {
+        const COLUMNS: &[Column] = &[
+            Column::new("NAME", ColumnKind::Name),
+            Column::new("NUMBER", ColumnKind::Count),
+        ];
+        let rows: Vec<Arc<TableRow>> = (0..n)
+            .map(|i| {
+                let name = format!("p{i:05}");
+                let key = ObjKey {
+                    kind: ObjKind::Pod,
+                    namespace: "ns".into(),
+                    name: name.clone(),
+                };
+                let cells = vec![name, (n - i).to_string()];
+                Arc::new(TableRow::new(cells, key, Tone::Normal, None))
+            })
+            .collect();
+        TableModel {
+            columns: COLUMNS.to_vec(),
+            rows: rows.into(),
+        }
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::UNIX_EPOCH
+    }
+
+    /// A large table's sort runs as a job: the old order stays on screen (and keeps
+    /// its rows) until the answer, an answer overtaken by a newer request is still
+    /// taken, then the newest request runs; an answer nobody waits for is dropped.
+    #[test]
+    fn a_large_table_is_ordered_off_the_ui_task() {
+        let big = model(ORDER_OFF_TASK_FROM + 10);
+        let mut state = TableState::default();
+        state.refresh(&big, &Filter::default(), None, now());
+        assert_eq!(state.order.len(), big.rows.len());
+        assert!(!state.ordering() && state.take_job().is_none());
+        state.move_by(&big, 3);
+        let selected = state.selected_key.clone();
+
+        state.sort = Some((1, false));
+        state.refresh(&big, &Filter::default(), None, now());
+        assert!(state.ordering(), "the title says a new order is coming");
+        assert_eq!(state.order[..3], [0, 1, 2], "the old order stays meanwhile");
+        let first = state.take_job().expect("a job for the sort");
+        assert!(state.take_job().is_none(), "one job at a time");
+
+        // A newer request (a filter) while the first runs.
+        let filter = Filter::new("p0000");
+        state.refresh(&big, &filter, None, now());
+        assert!(
+            state.apply(first.run()),
+            "the running job's answer is taken"
+        );
+        // NUMBER ascending: the last row first.
+        assert_eq!(state.order[0], big.rows.len() - 1);
+        assert_eq!(
+            state.selected_key, selected,
+            "the selection follows its row"
+        );
+        let second = state.take_job().expect("the newest request runs next");
+        let done = second.clone().run();
+        assert!(state.apply(done));
+        assert!(!state.ordering());
+        let names: Vec<&str> = state
+            .order
+            .iter()
+            .map(|i| big.rows[*i].key.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "p00009", "p00008", "p00007", "p00006", "p00005", "p00004", "p00003", "p00002",
+                "p00001", "p00000"
+            ]
+        );
+        // Outdated: nobody waits for it any more.
+        assert!(!state.apply(second.run()));
+
+        // A small table is ordered at once.
+        let small = model(20);
+        let mut state = TableState {
+            sort: Some((1, true)),
+            ..TableState::default()
+        };
+        state.refresh(&small, &Filter::default(), None, now());
+        assert!(!state.ordering());
+        assert_eq!(state.order[0], 0);
+    }
+
+    /// Clearing the sort while a job runs shows every row at once; the job's late
+    /// answer is dropped.
+    #[test]
+    fn an_answer_for_a_cleared_sort_is_dropped() {
+        let big = model(ORDER_OFF_TASK_FROM);
+        let mut state = TableState {
+            sort: Some((1, false)),
+            ..TableState::default()
+        };
+        state.refresh(&big, &Filter::default(), None, now());
+        let job = state.take_job().expect("a job");
+        state.sort = None;
+        state.refresh(&big, &Filter::default(), None, now());
+        assert!(!state.ordering());
+        assert!(!state.apply(job.run()));
+        assert_eq!(state.order[..2], [0, 1]);
     }
 }

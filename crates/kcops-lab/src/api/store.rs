@@ -253,9 +253,20 @@ impl Store {
             }
         }
         let in_scope = |k: &Key| ns.is_none_or(|n| k.0 == n) && after.is_none_or(|a| k > a);
+        // Straight to the first key in scope: a page of a long list costs the page (and
+        // the count after it), not a walk over every key before it.
+        use std::ops::Bound;
+        let ns_start = ns.map(|n| (n.to_string(), String::new()));
+        let start = match (after, ns_start) {
+            (Some(a), Some(n)) if *a < n => Bound::Included(n),
+            (Some(a), _) => Bound::Excluded(a.clone()),
+            (None, Some(n)) => Bound::Included(n),
+            (None, None) => Bound::Unbounded,
+        };
         let current = table
             .objects
-            .iter()
+            .range((start, Bound::Unbounded))
+            .take_while(|(k, _)| ns.is_none_or(|n| k.0 == n))
             .filter(|(k, _)| in_scope(k) && !at_snapshot.contains_key(*k));
         let old = at_snapshot
             .iter()
@@ -861,6 +872,38 @@ mod tests {
             after = page.next;
         }
         assert_eq!(names, ["p4", "p5", "p6", "p7", "p8", "p9"]);
+        Ok(())
+    }
+
+    /// Pages of one namespace start after the last key, wherever the other
+    /// namespaces sort, and count what follows in that namespace only.
+    #[test]
+    fn namespaced_pages_stay_in_their_namespace() -> Result<(), ApiError> {
+        let store = Store::new(1000);
+        let rt = pods(&store);
+        for ns in ["a", "b", "c"] {
+            for i in 0..5 {
+                let mut p = pod(&format!("p{i}"), "n");
+                p["metadata"]["namespace"] = json!(ns);
+                store.create(&rt, p)?;
+            }
+        }
+        let (mut names, mut after, mut remaining) = (Vec::new(), None, Vec::new());
+        loop {
+            let page = store.list_page(&rt, Some("b"), after.as_ref(), 2, None, &|_| true, true)?;
+            names.extend(
+                page.items
+                    .iter()
+                    .map(|e| e.field("metadata.name").to_string()),
+            );
+            remaining.push(page.remaining);
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+        assert_eq!(names, ["p0", "p1", "p2", "p3", "p4"]);
+        assert_eq!(remaining, [3, 1, 0]);
         Ok(())
     }
 

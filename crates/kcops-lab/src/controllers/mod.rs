@@ -7,6 +7,7 @@ pub(crate) mod cni;
 pub mod csi;
 pub(crate) mod flannel;
 pub mod gc;
+mod interest;
 pub mod kubelet;
 pub(crate) mod rbd_map;
 pub mod scheduler;
@@ -194,6 +195,9 @@ pub struct Ctx {
     pub(crate) dns: crate::pods::hosts::Registry,
     /// `namespace/name` -> the pid of the pod's running main container process.
     main_pids: Mutex<HashMap<String, u32>>,
+    /// Controller passes a change started (the resync's not counted): what tells that
+    /// churn nobody looks after costs no pass.
+    pub change_passes: AtomicU64,
 }
 
 impl Ctx {
@@ -234,6 +238,7 @@ impl Ctx {
             net: None,
             dns: Default::default(),
             main_pids: Mutex::new(HashMap::new()),
+            change_passes: AtomicU64::new(0),
         })
     }
 
@@ -462,10 +467,16 @@ pub async fn run(ctx: Arc<Ctx>) {
         tokio::select! {
             _ = resync.tick() => {}
             msg = changes.recv() => {
-                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = msg { return; }
+                match msg {
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    // A change no controller looks after waits for the resync.
+                    Ok(c) if !interest::concerns_controllers(&ctx, &c) => continue,
+                    _ => {}
+                }
                 // Coalesce a burst of changes into one pass.
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 while changes.try_recv().is_ok() {}
+                ctx.change_passes.fetch_add(1, Ordering::Relaxed);
             }
         }
         volumes::reconcile(&ctx).await;
@@ -524,26 +535,43 @@ mod event_name_tests {
     }
 }
 
+/// A controller context over `store` for unit tests: a one-node scenario, its
+/// files under a temporary directory named after `what`.
+#[cfg(test)]
+pub(crate) fn test_ctx(store: Arc<crate::api::store::Store>, what: &str) -> anyhow::Result<Ctx> {
+    test_ctx_of(store, what, "name: t\nnodes: [{name: master}]\n")
+}
+
+/// [`test_ctx`] for the scenario `yaml`.
+#[cfg(test)]
+pub(crate) fn test_ctx_of(
+    store: Arc<crate::api::store::Store>,
+    what: &str,
+    yaml: &str,
+) -> anyhow::Result<Ctx> {
+    let scenario = crate::scenario::parse(yaml, "t.yaml")?;
+    let root = std::env::temp_dir().join(format!("kcops-{what}-{}", std::process::id()));
+    Ctx::new(
+        store,
+        Arc::new(crate::api::logs::LogStore::default()),
+        Knobs::default(),
+        scenario,
+        None,
+        HashMap::new(),
+        crate::paths::LabPaths {
+            name: "t".into(),
+            root,
+        },
+        1,
+    )
+}
+
 #[cfg(test)]
 mod event_aggregation_tests {
     use super::*;
 
     fn ctx() -> anyhow::Result<Ctx> {
-        let scenario = crate::scenario::parse("name: t\nnodes: [{name: master}]\n", "t.yaml")?;
-        let root = std::env::temp_dir().join(format!("kcops-events-{}", std::process::id()));
-        Ctx::new(
-            Arc::new(Store::new(100)),
-            Arc::new(LogStore::default()),
-            Knobs::default(),
-            scenario,
-            None,
-            HashMap::new(),
-            crate::paths::LabPaths {
-                name: "t".into(),
-                root,
-            },
-            1,
-        )
+        super::test_ctx(Arc::new(Store::new(100)), "events")
     }
 
     /// As client-go's event recorder: the same object, reason and message fold into one

@@ -124,10 +124,10 @@ pub fn assess(facts: &Facts) -> Wizard {
     }
 
     // 4. The plan.
-    let stuck = found
-        .stuck
-        .as_ref()
-        .map(|p| (p.metadata.namespace.clone().unwrap_or_default(), name_of(p)));
+    let stuck = found.stuck.as_ref().map(|p| {
+        let ns = p.metadata.namespace.as_deref().unwrap_or_default();
+        (ns.to_string(), name_of(p))
+    });
     let (pool, image, pvc) = (found.pool.clone(), found.image.clone(), found.claim.clone());
     let delete_label = match &stuck {
         Some((ns, name)) => format!("delete the stuck pod {ns}/{name} after breaking the lock"),
@@ -468,7 +468,7 @@ pub(super) fn waiting_pod(users: &[Pod]) -> Option<&Pod> {
 pub(super) fn pod_node(pod: &Pod) -> String {
     pod.spec
         .as_ref()
-        .and_then(|s| s.node_name.clone())
+        .and_then(|s| s.node_name.as_deref().map(String::from))
         .unwrap_or_default()
 }
 

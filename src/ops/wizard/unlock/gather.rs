@@ -14,7 +14,7 @@ use kube::api::{Api, ListParams};
 use super::{Attachment, CsiVolume, Facts, Fencing, Found, Live, NodeFacts, UnlockTarget, Volume};
 use crate::ceph::source::fence_permission;
 use crate::ceph::{CephClient, ConnectionState};
-use crate::model::pod::Pod;
+use crate::model::pod::{ApiPod, Pod};
 use crate::model::rows::rbd_image;
 use crate::ops::steps::kube_wait::pod_uses_claim;
 use crate::ops::wizard::error::{System, WizardError};
@@ -229,7 +229,7 @@ async fn resolve(client: &Client, target: &UnlockTarget) -> Result<Resolved, Wiz
     let target = match target {
         UnlockTarget::Spec(s) => {
             let (a, b) = s.split_once('/').unwrap_or(("", s));
-            let pods: Api<Pod> = Api::namespaced(client.clone(), a);
+            let pods: Api<ApiPod> = Api::namespaced(client.clone(), a);
             match call(&format!("get pod {s}"), pods.get_opt(b)).await {
                 Ok(Some(_)) => UnlockTarget::Pod {
                     namespace: a.into(),
@@ -245,12 +245,13 @@ async fn resolve(client: &Client, target: &UnlockTarget) -> Result<Resolved, Wiz
     };
     match &target {
         UnlockTarget::Pod { namespace, name } => {
-            let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+            let pods: Api<ApiPod> = Api::namespaced(client.clone(), namespace);
             let Some(pod) =
                 call(&format!("get pod {namespace}/{name}"), pods.get_opt(name)).await?
             else {
                 return Err(WizardError::not_found(format!("pod {namespace}/{name}")));
             };
+            let pod = Pod::from(pod);
             for claim in pod_claims(&pod) {
                 if let Some(pv) = claim_volume(client, namespace, &claim).await?
                     && let Some((pool, image)) = rbd_image(&pv)
@@ -328,7 +329,7 @@ async fn resolve(client: &Client, target: &UnlockTarget) -> Result<Resolved, Wiz
         }
     }
     if let Some((ns, claim)) = &found.pvc {
-        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+        let pods: Api<ApiPod> = Api::namespaced(client.clone(), ns);
         let list = call(
             &format!("list pods in {ns}"),
             pods.list(&ListParams::default()),
@@ -337,6 +338,7 @@ async fn resolve(client: &Client, target: &UnlockTarget) -> Result<Resolved, Wiz
         found.users = list
             .items
             .into_iter()
+            .map(Pod::from)
             .filter(|p| pod_uses_claim(p, claim))
             .collect();
         if found.stuck.is_none() {
@@ -393,9 +395,10 @@ async fn nodes(client: &Client) -> Result<Vec<NodeFacts>, WizardError> {
 
 /// The pod's events that say it waits for a volume held elsewhere (newest last).
 async fn lock_events(client: &Client, pod: &Pod) -> Vec<String> {
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let api: Api<Event> = Api::namespaced(client.clone(), &ns);
-    let params = ListParams::default().fields(&format!("involvedObject.name={}", name_of(pod)));
+    let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let params = ListParams::default().fields(&format!("involvedObject.name={name}"));
     let Ok(list) = call("list events", api.list(&params)).await else {
         return Vec::new();
     };

@@ -319,23 +319,10 @@ pub(super) mod tests {
     }
 
     pub(in crate::controllers::csi) fn ctx() -> anyhow::Result<Ctx> {
-        let scenario = crate::scenario::parse(
-            "name: t\nstorage: ceph-csi\nnodes: [{name: w1}, {name: w2}]\n",
-            "t.yaml",
-        )?;
-        let root = std::env::temp_dir().join(format!("kcops-attacher-{}", std::process::id()));
-        Ctx::new(
+        crate::controllers::test_ctx_of(
             std::sync::Arc::new(crate::api::store::Store::new(100)),
-            std::sync::Arc::new(crate::api::logs::LogStore::default()),
-            super::super::super::Knobs::default(),
-            scenario,
-            None,
-            HashMap::new(),
-            crate::paths::LabPaths {
-                name: "t".into(),
-                root,
-            },
-            1,
+            "attacher",
+            "name: t\nstorage: ceph-csi\nnodes: [{name: w1}, {name: w2}]\n",
         )
     }
 

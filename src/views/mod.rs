@@ -104,9 +104,10 @@ struct PodEntry {
     /// change, so the same address means the same, unchanged pod.
     pod: Arc<Pod>,
     row: Arc<TableRow>,
-    /// The row must be made again (its RESTARTS cell says how long ago: `3 (42s ago)`).
-    /// Its AGE is computed when drawn, so that alone never makes a row stale.
-    stale: bool,
+    /// When the row must be made again: its RESTARTS cell says how long ago
+    /// (`3 (42s ago)`) and reads differently from then on. Its AGE is computed when
+    /// drawn, so that alone never makes a row stale.
+    refresh_at: Option<Timestamp>,
     /// Counted on its node (bound, and not Succeeded or Failed).
     occupies_node: bool,
     /// Owned by a DaemonSet: where the Network pane looks for the CNI agents.
@@ -116,7 +117,11 @@ struct PodEntry {
 impl PodEntry {
     fn new(pod: &Arc<Pod>, now: Timestamp) -> PodEntry {
         let row = rows::pod_row(pod, now);
-        let stale = row.restarts.ends_with(" ago)");
+        let refresh_at = row
+            .restarts
+            .ends_with(" ago)")
+            .then(|| crate::model::pod_status::pod_restarts_change_at(pod, now))
+            .flatten();
         let age = Column::find(rows::PodRow::COLUMNS, ColumnKind::Age)
             .zip(rows::pod_created(&pod.metadata));
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
@@ -131,7 +136,7 @@ impl PodEntry {
         PodEntry {
             pod: pod.clone(),
             row: Arc::new(TableRow::new(row.into_cells(), key, tone, age)),
-            stale,
+            refresh_at,
             occupies_node,
             daemon: pod
                 .metadata
@@ -141,6 +146,11 @@ impl PodEntry {
                 .iter()
                 .any(|o| o.kind == "DaemonSet"),
         }
+    }
+
+    /// Its row reads differently at `now` than when it was made.
+    fn due(&self, now: Timestamp) -> bool {
+        self.refresh_at.is_some_and(|at| at <= now)
     }
 
     /// The pod's namespace and name as the snapshot sorts them.
@@ -201,9 +211,10 @@ pub(crate) struct Deriver {
     /// The nodes NotReady at the last derivation: when they change, every row is
     /// looked at again (rare; a node going NotReady changes many rows anyway).
     not_ready: BTreeSet<String>,
-    /// Pods whose rows say how long ago something was (`3 (42s ago)`): made again
-    /// at each derivation.
-    stale: BTreeSet<(String, String)>,
+    /// Pods whose rows say how long ago something was (`3 (42s ago)`), by when their
+    /// text next changes: made again then (once a second at most, not with every
+    /// view: under churn a view is derived up to 20 times a second).
+    stale: BTreeSet<(Timestamp, String, String)>,
     /// Pods a DaemonSet owns: where the Network pane looks for the CNI agents.
     daemons: BTreeMap<(String, String), Arc<Pod>>,
     nodes: Vec<NodeEntry>,
@@ -502,11 +513,12 @@ impl Deriver {
     /// stale, a DaemonSet's pod.
     fn index(&mut self, e: &PodEntry, add: bool) {
         let key = || (e.row.key.namespace.clone(), e.row.key.name.clone());
-        if e.stale {
+        if let Some(at) = e.refresh_at {
+            let stale = (at, e.row.key.namespace.clone(), e.row.key.name.clone());
             if add {
-                self.stale.insert(key());
+                self.stale.insert(stale);
             } else {
-                self.stale.remove(&key());
+                self.stale.remove(&stale);
             }
         }
         if e.daemon {
@@ -533,10 +545,15 @@ impl Deriver {
             .collect();
         match &changes.keys {
             Some(keys) if self.seq.is_some() && not_ready == self.not_ready => {
+                let due = self
+                    .stale
+                    .iter()
+                    .take_while(|(at, _, _)| *at <= s.now)
+                    .map(|(_, ns, n)| (ns.as_str(), n.as_str()));
                 let mut keys: Vec<(&str, &str)> = keys
                     .iter()
-                    .chain(self.stale.iter())
                     .map(|(ns, n)| (ns.as_str(), n.as_str()))
+                    .chain(due)
                     .collect();
                 keys.sort_unstable();
                 keys.dedup();
@@ -568,7 +585,7 @@ impl Deriver {
         match (at, pod) {
             (Ok(i), Some(pod)) => {
                 let old = &self.pods[i];
-                if Arc::ptr_eq(&old.pod, pod) && !old.stale {
+                if Arc::ptr_eq(&old.pod, pod) && !old.due(now) {
                     return;
                 }
                 let old = old.clone();
@@ -624,7 +641,7 @@ impl Deriver {
                 }
             }
             let entry = match same {
-                Some(e) if !e.stale => e.clone(),
+                Some(e) if !e.due(s.now) => e.clone(),
                 other => {
                     gone.extend(other);
                     let e = PodEntry::new(pod, s.now);
@@ -834,6 +851,63 @@ mod tests {
             format!("{:?}", next.network),
             format!("{:?}", derive(s.clone(), ConnState::default(), 3).network)
         );
+    }
+
+    /// A row that says how long ago a container restarted is made again when its
+    /// text changes (once a second), not with every view of a churning cluster.
+    #[test]
+    fn restart_ages_are_made_again_when_they_change() {
+        let restarted = Arc::new(
+            serde_json::from_value::<Pod>(json!({
+                "metadata": {"name": "r", "namespace": "a", "creationTimestamp": "2025-01-01T11:00:00Z"},
+                "spec": {"nodeName": "node1", "containers": [{"name": "a"}]},
+                "status": {"phase": "Running", "containerStatuses": [{
+                    "name": "a", "image": "i", "imageID": "", "ready": true, "restartCount": 3,
+                    "state": {"running": {"startedAt": "2025-01-01T11:59:20Z"}},
+                    "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2025-01-01T11:59:18Z"}}}]}
+            }))
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let mut s = Snapshot {
+            now: ts("2025-01-01T12:00:00.100Z"),
+            ..Default::default()
+        };
+        s.pods.push(restarted);
+        s.pods.push(pod("a", "s", "2025-01-01T11:00:00Z", 0));
+        let mut d = Deriver::default();
+        let mut view = |s: &Snapshot, seq: u64| {
+            let changes = Changes {
+                seq,
+                keys: (seq > 1).then(Vec::new),
+            };
+            let vm = d.derive_changed(s.clone(), &changes, ConnState::default(), seq, Vec::new());
+            assert_eq!(
+                cells(&vm),
+                cells(&derive(s.clone(), ConnState::default(), seq))
+            );
+            vm
+        };
+        let first = view(&s, 1);
+        assert!(
+            cells(&first)[0].contains(&"3 (42s ago)".to_string()),
+            "{:?}",
+            cells(&first)
+        );
+        // Later within the same second: the same row, not made again.
+        s.now = ts("2025-01-01T12:00:00.900Z");
+        let same = view(&s, 2);
+        assert!(Arc::ptr_eq(&first.pods.rows[0], &same.pods.rows[0]));
+        // The next second: made again, reading 43s.
+        s.now = ts("2025-01-01T12:00:01.000Z");
+        let next = view(&s, 3);
+        assert!(!Arc::ptr_eq(&first.pods.rows[0], &next.pods.rows[0]));
+        assert!(
+            cells(&next)[0].contains(&"3 (43s ago)".to_string()),
+            "{:?}",
+            cells(&next)
+        );
+        // A row without such an age is never made again.
+        assert!(Arc::ptr_eq(&first.pods.rows[1], &next.pods.rows[1]));
     }
 
     /// The deriver's reused rows are exactly what a fresh derivation makes.

@@ -49,6 +49,42 @@ pub fn human_duration(d: Duration) -> String {
     human_nanos(i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
 }
 
+/// When the RESTARTS cell of `pod` (`3 (42s ago)`) next reads differently, if it
+/// says how long ago at all: a table remakes such a row then, not with every view.
+pub fn pod_restarts_change_at(pod: &Pod, now: Timestamp) -> Option<Timestamp> {
+    let s = summarize(pod);
+    match s.last_restart {
+        Some(at) if s.restarts != 0 => Some(human_since_changes_at(at, now)),
+        _ => None,
+    }
+}
+
+/// The first time after `now` when `human_since(then, _)` may read differently: each
+/// second under ten minutes (`9m59s`), each minute under eight hours (`7h59m`), each
+/// hour under eight days (`7d23h`), else each day. Never later than the change.
+pub fn human_since_changes_at(then: Timestamp, now: Timestamp) -> Timestamp {
+    const SEC: i64 = 1;
+    const MIN: i64 = 60;
+    const HOUR: i64 = 60 * MIN;
+    let elapsed = now.duration_since(then);
+    let secs = elapsed.as_secs();
+    let unit = if elapsed.is_negative() || secs < 10 * MIN {
+        SEC
+    } else if secs < 8 * HOUR {
+        MIN
+    } else if secs < 8 * 24 * HOUR {
+        HOUR
+    } else {
+        24 * HOUR
+    };
+    if elapsed.is_negative() {
+        return now + SignedDuration::from_secs(unit);
+    }
+    let next = (secs / unit + 1).saturating_mul(unit);
+    then.checked_add(SignedDuration::from_secs(next))
+        .unwrap_or(now + SignedDuration::from_secs(unit))
+}
+
 /// `HumanDuration(now - then)`, keeping Go's handling of clock skew (`0s`, `<invalid>`).
 pub fn human_since(then: Timestamp, now: Timestamp) -> String {
     human_signed(now.duration_since(then))
@@ -396,6 +432,41 @@ mod tests {
         assert_eq!(human_since(future(500), n), "0s");
         assert_eq!(human_since(future(2500), n), "<invalid>");
         assert_eq!(age(None, n), "<unknown>");
+    }
+
+    #[test]
+    fn an_age_reads_the_same_until_it_is_said_to_change() {
+        let then = now();
+        let ns = |n: i64| SignedDuration::from_nanos(n);
+        let s = |n: i64| SignedDuration::from_secs(n);
+        for elapsed in [
+            ns(0),
+            ns(999_999_999),
+            s(59),
+            s(119) + ns(1),
+            s(599),
+            s(600) + ns(5),
+            s(3 * 3600 - 1),
+            s(8 * 3600 + 59),
+            s(47 * 3600 + 3599),
+            s(8 * 86_400 + 7),
+            s(900 * 86_400),
+            -ns(500_000_000),
+            -s(5),
+        ] {
+            let at = then + elapsed;
+            let next = human_since_changes_at(then, at);
+            assert!(next > at, "{elapsed:?}: the next change is later than now");
+            let text = human_since(then, at);
+            assert_eq!(
+                human_since(then, next - ns(1)),
+                text,
+                "{elapsed:?}: the text holds until {next}"
+            );
+        }
+        // Under ten minutes every second, after that no sooner than a minute.
+        assert_eq!(human_since_changes_at(then, then + s(30)), then + s(31));
+        assert_eq!(human_since_changes_at(then, then + s(700)), then + s(720));
     }
 
     #[test]

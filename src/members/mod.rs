@@ -237,7 +237,13 @@ pub fn ensembles(s: &Snapshot) -> Vec<Ensemble> {
     // 150,000 pods, a search of every pod per node at each view. They are read once,
     // in one range of the ordered pods, and found by name.
     let static_etcd = static_etcd_pods(s);
-    let targets = recognise::recognise(&s.statefulsets, &s.nodes, |ns, name| {
+    // Without a pod `etcd-*` no node has kubeadm's etcd: no need to ask per node.
+    let nodes: &[Arc<k8s_openapi::api::core::v1::Node>] = if static_etcd.is_empty() {
+        &[]
+    } else {
+        &s.nodes
+    };
+    let targets = recognise::recognise(&s.statefulsets, nodes, |ns, name| {
         if ns == "kube-system" && name.starts_with(STATIC_ETCD_PREFIX) {
             static_etcd.get(name).copied().cloned()
         } else {

@@ -142,10 +142,16 @@ fn kubeadm<'a>(
     nodes: impl IntoIterator<Item = &'a Arc<Node>>,
     pod: &impl Fn(&str, &str) -> Option<Arc<Pod>>,
 ) -> Option<Target> {
+    // One buffer for the 5,000 names of a big cluster.
+    let mut name = String::from("etcd-");
     let pods: Vec<Arc<Pod>> = nodes
         .into_iter()
         .filter_map(|n| n.metadata.name.as_deref())
-        .filter_map(|n| pod("kube-system", &format!("etcd-{n}")))
+        .filter_map(|n| {
+            name.truncate("etcd-".len());
+            name.push_str(n);
+            pod("kube-system", &name)
+        })
         .filter(|p| {
             p.metadata
                 .labels

@@ -311,11 +311,10 @@ impl App {
     }
 
     pub fn set_view(&mut self, view: Arc<ViewModel>) {
-        if self.node.is_none() && !view.snapshot.nodes.is_empty() {
-            self.node = crate::host::node_with_address(
-                view.snapshot.nodes.iter().map(|n| n.as_ref()),
-                &crate::host::local_addresses(),
-            );
+        // The host probe finds this machine's node by address off the UI task (a
+        // scan of every node's addresses with each view would be on it).
+        if self.node.is_none() {
+            self.node = view.snapshot.host.as_ref().and_then(|h| h.node.clone());
         }
         for pane in &mut self.panes {
             pane.on_view(&view);

@@ -218,6 +218,14 @@ pub(crate) struct Deriver {
     /// Pods a DaemonSet owns: where the Network pane looks for the CNI agents.
     daemons: BTreeMap<(String, String), Arc<Pod>>,
     nodes: Vec<NodeEntry>,
+    /// The Nodes table's rows (each entry's row), shared with the views.
+    node_rows: Chunked<Arc<TableRow>>,
+    /// Where each node's entry is, by name.
+    node_at: HashMap<String, usize>,
+    /// Nodes whose count of pods changed since their rows were made: while the nodes
+    /// are the same objects only these rows are made again (pod churn must not cost a
+    /// pass over 5,000 nodes per view).
+    nodes_dirty: BTreeSet<String>,
     /// The Network pane as last summarised, kept while what it is made of is the
     /// same objects: pod churn changes none of it, and summarising 5,000 nodes at
     /// every view was a large share of a core.
@@ -310,8 +318,9 @@ impl Deriver {
         generation: u64,
         findings: Vec<Finding>,
     ) -> ViewModel {
-        let pods = self.pod_rows(&snapshot, changes);
-        let nodes = self.node_rows(&snapshot);
+        let same_nodes = self.same_nodes(&snapshot);
+        let pods = self.pod_rows(&snapshot, changes, same_nodes);
+        let nodes = self.node_rows(&snapshot, same_nodes);
         let nodes_ready = self.nodes.iter().filter(|e| e.ready).count();
         let pvcs = model(
             rows::PvcRow::COLUMNS,
@@ -470,30 +479,64 @@ impl Deriver {
         }
     }
 
-    /// The Nodes table: the last batch's rows where the node is the same object with
-    /// the same pods counted on it, new rows for the rest (5,000 nodes' rows are not
-    /// made again for every pod that changes).
-    fn node_rows(&mut self, s: &Snapshot) -> TableModel {
-        let mut prev: HashMap<*const k8s_openapi::api::core::v1::Node, NodeEntry> = self
-            .nodes
-            .drain(..)
-            .map(|e| (Arc::as_ptr(&e.node), e))
-            .collect();
-        self.nodes = s
-            .nodes
-            .iter()
-            .map(|node| {
-                let name = node.metadata.name.as_deref().unwrap_or_default();
-                let pods = self.per_node.get(name).copied().unwrap_or(0);
-                match prev.remove(&Arc::as_ptr(node)) {
-                    Some(e) if e.pods == pods => e,
-                    _ => NodeEntry::new(node, pods, s.now),
+    /// Whether the snapshot's nodes are the objects the last derivation saw, in the
+    /// same order (a pointer comparison per node; the stores replace a changed object).
+    fn same_nodes(&self, s: &Snapshot) -> bool {
+        self.nodes.len() == s.nodes.len()
+            && self
+                .nodes
+                .iter()
+                .zip(&s.nodes)
+                .all(|(e, n)| Arc::ptr_eq(&e.node, n))
+    }
+
+    /// The Nodes table. While the nodes are the same objects, only the rows of nodes
+    /// whose count of pods changed are made again; otherwise the last batch's rows
+    /// are kept where the node is the same object with the same pods counted on it.
+    fn node_rows(&mut self, s: &Snapshot, same_nodes: bool) -> TableModel {
+        let dirty = std::mem::take(&mut self.nodes_dirty);
+        if same_nodes {
+            for name in dirty {
+                let Some(&i) = self.node_at.get(&name) else {
+                    continue;
+                };
+                let pods = self.per_node.get(&name).copied().unwrap_or(0);
+                if let Some(e) = self.nodes.get_mut(i)
+                    && e.pods != pods
+                {
+                    *e = NodeEntry::new(&e.node, pods, s.now);
+                    self.node_rows.set(i, e.row.clone());
                 }
-            })
-            .collect();
+            }
+        } else {
+            let mut prev: HashMap<*const k8s_openapi::api::core::v1::Node, NodeEntry> = self
+                .nodes
+                .drain(..)
+                .map(|e| (Arc::as_ptr(&e.node), e))
+                .collect();
+            self.nodes = s
+                .nodes
+                .iter()
+                .map(|node| {
+                    let name = node.metadata.name.as_deref().unwrap_or_default();
+                    let pods = self.per_node.get(name).copied().unwrap_or(0);
+                    match prev.remove(&Arc::as_ptr(node)) {
+                        Some(e) if e.pods == pods => e,
+                        _ => NodeEntry::new(node, pods, s.now),
+                    }
+                })
+                .collect();
+            self.node_at = self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.row.key.name.clone(), i))
+                .collect();
+            self.node_rows = self.nodes.iter().map(|e| e.row.clone()).collect();
+        }
         TableModel {
             columns: rows::NodeRow::COLUMNS.to_vec(),
-            rows: self.nodes.iter().map(|e| e.row.clone()).collect(),
+            rows: self.node_rows.clone(),
         }
     }
 
@@ -503,6 +546,9 @@ impl Deriver {
             && let Some(node) = e.pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
         {
             count(&mut self.per_node, node, add);
+            if !self.nodes_dirty.contains(node) {
+                self.nodes_dirty.insert(node.to_string());
+            }
         }
         if let Some(status) = e.row.text_of(rows::PodRow::COLUMNS, ColumnKind::Status) {
             count(&mut self.by_status, status, add);
@@ -534,15 +580,18 @@ impl Deriver {
     /// NotReady), only their rows are made again, each at its sorted place; else the
     /// last batch's rows are kept where the pod is the same object and its row still
     /// current, found in one pass (both lists are in namespace/name order).
-    fn pod_rows(&mut self, s: &Snapshot, changes: &Changes) -> TableModel {
+    fn pod_rows(&mut self, s: &Snapshot, changes: &Changes, same_nodes: bool) -> TableModel {
         // A pod on a NotReady node: its status is the node's last word, not a healthy
         // verdict. Its STATUS says so and its colour follows the node's.
-        let not_ready: BTreeSet<String> = s
-            .nodes
-            .iter()
-            .filter(|n| rows::node_status(n).starts_with("NotReady"))
-            .filter_map(|n| n.metadata.name.clone())
-            .collect();
+        let not_ready: BTreeSet<String> = if same_nodes {
+            self.not_ready.clone()
+        } else {
+            s.nodes
+                .iter()
+                .filter(|n| rows::node_status(n).starts_with("NotReady"))
+                .filter_map(|n| n.metadata.name.clone())
+                .collect()
+        };
         match &changes.keys {
             Some(keys) if self.seq.is_some() && not_ready == self.not_ready => {
                 let due = self
@@ -776,10 +825,12 @@ mod tests {
             now: ts("2025-01-01T12:00:00Z"),
             ..Default::default()
         };
-        s.nodes.push(Arc::new(
-            serde_json::from_value(json!({"metadata": {"name": "node1"}}))
-                .unwrap_or_else(|e| panic!("{e}")),
-        ));
+        for name in ["node1", "node2"] {
+            s.nodes.push(Arc::new(
+                serde_json::from_value(json!({"metadata": {"name": name}}))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ));
+        }
         for i in 0..1500 {
             s.pods.push(pod(
                 &format!("ns{}", i % 3),
@@ -829,6 +880,22 @@ mod tests {
         assert_eq!(cells(&inc), cells(&fresh));
         assert_eq!(inc.summary.pods_by_status, fresh.summary.pods_by_status);
         assert_eq!(d.pod_seq(), 2);
+        // The node the pods run on counts them again; the other keeps its row.
+        let node_cells = |vm: &ViewModel| -> Vec<Vec<String>> {
+            vm.nodes
+                .rows
+                .iter()
+                .map(|r| {
+                    (0..r.cells.len())
+                        .map(|i| r.cell(i, vm.snapshot.now).into_owned())
+                        .collect()
+                })
+                .collect()
+        };
+        assert_eq!(node_cells(&inc), node_cells(&fresh));
+        assert_ne!(node_cells(&inc), node_cells(&first));
+        assert!(!Arc::ptr_eq(&first.nodes.rows[0], &inc.nodes.rows[0]));
+        assert!(Arc::ptr_eq(&first.nodes.rows[1], &inc.nodes.rows[1]));
         // Rows of pods that did not change are the same rows (not made again).
         assert!(Arc::ptr_eq(&first.pods.rows[10], &inc.pods.rows[11]));
         let restarts = Column::find(rows::PodRow::COLUMNS, ColumnKind::Count).unwrap_or(4);

@@ -98,26 +98,23 @@ impl Snapshot {
 
     /// Sorts every list by namespace/name so rows and findings come out stable.
     pub fn sort(&mut self) {
-        fn key<K: kube::ResourceExt>(k: &Arc<K>) -> (String, String) {
-            (k.namespace().unwrap_or_default(), k.name_any())
-        }
-        self.nodes.sort_by_key(key);
+        sort_objects(&mut self.nodes);
         self.pods.sort_by_key(|p| {
             let m = &p.metadata;
             (m.namespace.clone(), m.name.clone())
         });
-        self.pvs.sort_by_key(key);
-        self.pvcs.sort_by_key(key);
-        self.storage_classes.sort_by_key(key);
-        self.volume_attachments.sort_by_key(key);
-        self.statefulsets.sort_by_key(key);
-        self.daemonsets.sort_by_key(key);
-        self.deployments.sort_by_key(key);
-        self.events.sort_by_key(key);
-        self.namespaces.sort_by_key(key);
-        self.configmaps.sort_by_key(key);
-        self.ip_pools.sort_by_key(key);
-        self.block_affinities.sort_by_key(key);
+        sort_objects(&mut self.pvs);
+        sort_objects(&mut self.pvcs);
+        sort_objects(&mut self.storage_classes);
+        sort_objects(&mut self.volume_attachments);
+        sort_objects(&mut self.statefulsets);
+        sort_objects(&mut self.daemonsets);
+        sort_objects(&mut self.deployments);
+        sort_objects(&mut self.events);
+        sort_objects(&mut self.namespaces);
+        sort_objects(&mut self.configmaps);
+        sort_objects(&mut self.ip_pools);
+        sort_objects(&mut self.block_affinities);
     }
 
     /// The pod `namespace/name`, found by bisection (pods are kept in that order).
@@ -130,5 +127,20 @@ impl Snapshot {
             })
             .ok()
             .and_then(|i| self.pods.get(i))
+    }
+}
+
+/// Objects in namespace/name order, compared in place (a snapshot is made for every
+/// view: no key copies per comparison, and no sort of a list already in order).
+fn sort_objects<K: kube::Resource>(objects: &mut [Arc<K>]) {
+    fn key<K: kube::Resource>(k: &K) -> (&str, &str) {
+        let m = k.meta();
+        (
+            m.namespace.as_deref().unwrap_or_default(),
+            m.name.as_deref().unwrap_or_default(),
+        )
+    }
+    if !objects.is_sorted_by(|a, b| key(a.as_ref()) <= key(b.as_ref())) {
+        objects.sort_by(|a, b| key(a.as_ref()).cmp(&key(b.as_ref())));
     }
 }

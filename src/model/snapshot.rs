@@ -117,6 +117,24 @@ impl Snapshot {
         sort_objects(&mut self.block_affinities);
     }
 
+    /// The pods of one namespace: a range of the ordered pods, found by bisection
+    /// (a diagnosis looking for one DaemonSet's pods walks that range, not 150,000).
+    pub fn pods_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a Arc<Pod>> {
+        fn ns(p: &Arc<Pod>) -> &str {
+            p.metadata.namespace.as_deref().unwrap_or_default()
+        }
+        // The first pod not before the namespace (never "equal": the start is wanted).
+        let start = match self
+            .pods
+            .binary_search_by(|p| ns(p).cmp(namespace).then(std::cmp::Ordering::Greater))
+        {
+            Ok(i) | Err(i) => i,
+        };
+        (start..)
+            .map_while(|i| self.pods.get(i))
+            .take_while(move |p| ns(p) == namespace)
+    }
+
     /// The pod `namespace/name`, found by bisection (pods are kept in that order).
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&Arc<Pod>> {
         self.pods
@@ -142,5 +160,35 @@ fn sort_objects<K: kube::Resource>(objects: &mut [Arc<K>]) {
     }
     if !objects.is_sorted_by(|a, b| key(a.as_ref()) <= key(b.as_ref())) {
         objects.sort_by(|a, b| key(a.as_ref()).cmp(&key(b.as_ref())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(ns: &str, name: &str) -> Arc<Pod> {
+        let json = serde_json::json!({"metadata": {"namespace": ns, "name": name}});
+        Arc::new(serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    #[test]
+    fn a_namespace_is_a_range_of_the_ordered_pods() {
+        let mut s = Snapshot::default();
+        for (ns, name) in [("c", "x"), ("a", "y"), ("b", "2"), ("b", "1"), ("d", "z")] {
+            s.pods.push(pod(ns, name));
+        }
+        s.sort();
+        let names = |ns: &str| -> Vec<String> {
+            s.pods_in(ns)
+                .filter_map(|p| p.metadata.name.clone())
+                .collect()
+        };
+        assert_eq!(names("b"), ["1", "2"]);
+        assert_eq!(names("a"), ["y"]);
+        assert_eq!(names("d"), ["z"]);
+        assert!(names("bb").is_empty());
+        assert!(names("").is_empty());
+        assert!(names("zz").is_empty());
     }
 }

@@ -312,7 +312,11 @@ fn affinity(o: &DynamicObject) -> Option<Affinity> {
 
 /// Reads the pod network configuration out of the snapshot.
 pub fn read(s: &Snapshot) -> NetConfig<'_> {
-    read_with(s, &s.pods)
+    // The agents are in their DaemonSet's namespace: only that range of pods.
+    let ns = find_daemonset(s)
+        .and_then(|(_, ds)| ds.metadata.namespace.as_deref())
+        .unwrap_or_default();
+    read_with(s, s.pods_in(ns))
 }
 
 /// [`read`], the CNI agents looked for among `pods` only (the deriver passes the pods

@@ -144,6 +144,8 @@ fn flannel_broken() -> Snapshot {
             .push(pod_event(&p, "Warning", "FailedCreatePodSandBox", msg, 2));
         s.pods.push(p);
     }
+    // As the stores keep it (pods are looked up by bisection).
+    s.sort();
     s
 }
 

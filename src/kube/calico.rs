@@ -4,7 +4,7 @@
 //! They are optional: a cluster without calico has no such resources, and the API
 //! server answers 404. That is "nothing installed", not an error: the kind counts as
 //! listed (empty), no `source.error` finding appears, and the watch keeps retrying
-//! with backoff so that installing calico later is noticed.
+//! every 10 s so that installing calico later is noticed.
 
 use std::sync::Arc;
 
@@ -55,6 +55,10 @@ fn is_absent(e: &watcher::Error) -> bool {
     }
 }
 
+/// How often a kind the server does not have is looked for again (calico installed
+/// later is noticed within this).
+const ABSENT_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Watches `ar` cluster-wide into a store, reporting through `recorder` like the
 /// other reflectors, except that a 404 counts as listed and empty.
 pub(super) fn watch_optional(
@@ -78,6 +82,9 @@ pub(super) fn watch_optional(
                 Err(e) if is_absent(e) => {
                     tracing::debug!(kind = recorder.kind(), "not installed on this cluster");
                     recorder.absent();
+                    // The watcher's backoff restarts with each attempt's first event,
+                    // so it asked again every second, forever: ask every 10 s instead.
+                    tokio::time::sleep(ABSENT_RETRY).await;
                 }
                 _ => recorder.record(&item),
             }

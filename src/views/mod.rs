@@ -781,14 +781,19 @@ mod tests {
         )
     }
 
-    /// The cells as drawn at the view's time.
+    /// The Pods table's cells as drawn at the view's time.
     fn cells(vm: &ViewModel) -> Vec<Vec<String>> {
-        vm.pods
+        table_cells(&vm.pods, vm.snapshot.now)
+    }
+
+    /// A table's cells as drawn at `now`.
+    fn table_cells(table: &TableModel, now: Timestamp) -> Vec<Vec<String>> {
+        table
             .rows
             .iter()
             .map(|r| {
                 (0..r.cells.len())
-                    .map(|i| r.cell(i, vm.snapshot.now).into_owned())
+                    .map(|i| r.cell(i, now).into_owned())
                     .collect()
             })
             .collect()
@@ -881,17 +886,7 @@ mod tests {
         assert_eq!(inc.summary.pods_by_status, fresh.summary.pods_by_status);
         assert_eq!(d.pod_seq(), 2);
         // The node the pods run on counts them again; the other keeps its row.
-        let node_cells = |vm: &ViewModel| -> Vec<Vec<String>> {
-            vm.nodes
-                .rows
-                .iter()
-                .map(|r| {
-                    (0..r.cells.len())
-                        .map(|i| r.cell(i, vm.snapshot.now).into_owned())
-                        .collect()
-                })
-                .collect()
-        };
+        let node_cells = |vm: &ViewModel| table_cells(&vm.nodes, vm.snapshot.now);
         assert_eq!(node_cells(&inc), node_cells(&fresh));
         assert_ne!(node_cells(&inc), node_cells(&first));
         assert!(!Arc::ptr_eq(&first.nodes.rows[0], &inc.nodes.rows[0]));

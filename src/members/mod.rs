@@ -257,23 +257,8 @@ const STATIC_ETCD_PREFIX: &str = "etcd-";
 
 /// The pods `kube-system/etcd-*` by name: a range of the snapshot's ordered pods.
 fn static_etcd_pods(s: &Snapshot) -> std::collections::HashMap<&str, &Arc<Pod>> {
-    fn key(p: &Arc<Pod>) -> (&str, &str) {
-        (
-            p.metadata.namespace.as_deref().unwrap_or_default(),
-            p.metadata.name.as_deref().unwrap_or_default(),
-        )
-    }
-    let start = match s
-        .pods
-        .binary_search_by(|p| key(p).cmp(&("kube-system", STATIC_ETCD_PREFIX)))
-    {
-        Ok(i) | Err(i) => i,
-    };
-    (start..)
-        .map_while(|i| s.pods.get(i))
-        .map(|p| (key(p), p))
-        .take_while(|((ns, name), _)| *ns == "kube-system" && name.starts_with(STATIC_ETCD_PREFIX))
-        .map(|((_, name), p)| (name, p))
+    s.pods_named("kube-system", STATIC_ETCD_PREFIX)
+        .map(|p| (p.metadata.name.as_deref().unwrap_or_default(), p))
         .collect()
 }
 

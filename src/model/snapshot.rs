@@ -120,19 +120,34 @@ impl Snapshot {
     /// The pods of one namespace: a range of the ordered pods, found by bisection
     /// (a diagnosis looking for one DaemonSet's pods walks that range, not 150,000).
     pub fn pods_in<'a>(&'a self, namespace: &'a str) -> impl Iterator<Item = &'a Arc<Pod>> {
-        fn ns(p: &Arc<Pod>) -> &str {
-            p.metadata.namespace.as_deref().unwrap_or_default()
+        self.pods_named(namespace, "")
+    }
+
+    /// The pods of `namespace` whose names start with `prefix`: one range of the
+    /// ordered pods (kubeadm's `kube-system/etcd-*` are found this way).
+    pub fn pods_named<'a>(
+        &'a self,
+        namespace: &'a str,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Pod>> {
+        fn key(p: &Arc<Pod>) -> (&str, &str) {
+            (
+                p.metadata.namespace.as_deref().unwrap_or_default(),
+                p.metadata.name.as_deref().unwrap_or_default(),
+            )
         }
-        // The first pod not before the namespace (never "equal": the start is wanted).
         let start = match self
             .pods
-            .binary_search_by(|p| ns(p).cmp(namespace).then(std::cmp::Ordering::Greater))
+            .binary_search_by(|p| key(p).cmp(&(namespace, prefix)))
         {
             Ok(i) | Err(i) => i,
         };
         (start..)
             .map_while(|i| self.pods.get(i))
-            .take_while(move |p| ns(p) == namespace)
+            .take_while(move |p| {
+                let (ns, name) = key(p);
+                ns == namespace && name.starts_with(prefix)
+            })
     }
 
     /// The pod `namespace/name`, found by bisection (pods are kept in that order).

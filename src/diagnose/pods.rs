@@ -387,9 +387,10 @@ fn is_creating(pod: &Pod) -> bool {
 fn creating_since(pod: &Pod) -> Option<jiff::Timestamp> {
     pod_condition(pod, "PodScheduled")
         .filter(|c| c.status == "True")
-        .and_then(|c| c.last_transition_time.as_ref())
-        .or_else(|| pod.status.as_ref()?.start_time.as_ref())
-        .or(pod.metadata.creation_timestamp.as_ref())
+        .and_then(|c| c.last_transition_time())
+        .or_else(|| pod.status.as_ref()?.start_time.clone())
+        .or_else(|| pod.metadata.creation_timestamp.clone())
+        .as_ref()
         .and_then(timestamp)
 }
 
@@ -835,12 +836,12 @@ fn terminating_stuck(pod: &Pod, node: Option<&str>, ix: &Index) -> Option<Findin
         return None;
     };
     let (ns, name) = pod_key(pod);
-    let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0);
+    let grace = pod.metadata.deletion_grace_period_seconds().unwrap_or(0);
     let mut evidence = vec![
         format!("deletionTimestamp {deadline} (grace period {grace}s)"),
         node_state,
     ];
-    if let Some(f) = pod.metadata.finalizers.as_deref().filter(|f| !f.is_empty()) {
+    if let Some(f) = pod.metadata.finalizers().filter(|f| !f.is_empty()) {
         evidence.push(format!("finalizers: {}", f.join(", ")));
     }
     let owned_by_sts = pod

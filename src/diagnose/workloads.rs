@@ -165,8 +165,9 @@ fn is_explained(p: &Pod, ix: &Index, explained: &Explained) -> bool {
 /// creation.
 fn unready_since(p: &Pod) -> Option<Timestamp> {
     pod_condition(p, "Ready")
-        .and_then(|c| c.last_transition_time.as_ref())
-        .or(p.metadata.creation_timestamp.as_ref())
+        .and_then(|c| c.last_transition_time())
+        .or_else(|| p.metadata.creation_timestamp.clone())
+        .as_ref()
         .and_then(timestamp)
 }
 

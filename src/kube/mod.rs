@@ -5,4 +5,5 @@ pub mod calico;
 pub mod connect;
 pub mod csi_secrets;
 pub mod errors;
+mod list_watch;
 pub mod reflectors;

@@ -1,4 +1,5 @@
-//! One reflector per kind (`watcher(..).default_backoff()`), objects stripped of
+//! One reflector per kind (kube-rs' watcher; for pods, nodes and events the
+//! pipelined list-then-watch of [`super::list_watch`]), objects stripped of
 //! managedFields and last-applied annotations before they are stored, pods decoded
 //! into the console's own [`Pod`] (see [`strip_pod`]) and nodes stripped of their
 //! image lists. A change only wakes
@@ -33,6 +34,7 @@ use tokio::task::JoinHandle;
 
 use super::connect::Connection;
 use super::errors::KubeError;
+use super::list_watch::list_watch;
 use crate::model::chunked::Chunked;
 use crate::model::snapshot::{Snapshot, SourceStatus};
 
@@ -243,17 +245,6 @@ keyed_by_meta!(Node, KEvent);
 /// An object's namespace and name, as the store orders them.
 fn ns_name<K: Keyed>(obj: &K) -> (&str, &str) {
     obj.ns_name()
-}
-
-/// A watch event's object converted into the stored type.
-fn event_into<W, K: From<W>>(ev: Event<W>) -> Event<K> {
-    match ev {
-        Event::Apply(o) => Event::Apply(o.into()),
-        Event::Delete(o) => Event::Delete(o.into()),
-        Event::Init => Event::Init,
-        Event::InitApply(o) => Event::InitApply(o.into()),
-        Event::InitDone => Event::InitDone,
-    }
 }
 
 impl<K: Keyed> Ordered<K> {
@@ -611,10 +602,13 @@ impl Spawner {
     {
         let (reader, writer) = reflector::store();
         let recorder = self.recorder(kind);
+        // The backoff sees no `Init`: it would restart the delay with every attempt
+        // (a list that always fails asked again every second); the store needs it.
         let stream = watcher(api, config)
-            .default_backoff()
             .modify(strip::<K>)
-            .reflect(writer);
+            .reflect(writer)
+            .filter(|item| std::future::ready(!matches!(item, Ok(Event::Init))))
+            .default_backoff();
         self.tasks.push(tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             while let Some(item) = stream.next().await {
@@ -646,30 +640,18 @@ impl Spawner {
                 counted.expect(total);
             }
         }));
-        let stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(slim);
-        self.tasks.push(tokio::spawn(async move {
-            let mut stream = std::pin::pin!(stream);
-            while let Some(item) = stream.next().await {
+        self.tasks
+            .push(tokio::spawn(list_watch(api, kind, slim, move |item| {
                 match item {
                     Ok(ev) => {
-                        if let Event::Apply(o) | Event::Delete(o) = &ev {
-                            tracing::trace!(
-                                kind,
-                                name = o.meta().name.as_deref().unwrap_or_default(),
-                                "watch event"
-                            );
-                        }
                         let received = Received::of(&ev);
                         // Into the store first: "synced" must mean the store is full.
-                        let shown = writer.apply(event_into(ev));
+                        let shown = writer.apply(ev);
                         recorder.ok(received, shown);
                     }
                     Err(e) => recorder.err(&e),
                 }
-            }
-        }));
+            })));
         store
     }
 }

@@ -154,8 +154,7 @@ fn kubeadm<'a>(
         })
         .filter(|p| {
             p.metadata
-                .labels
-                .as_ref()
+                .labels()
                 .and_then(|l| l.get("component"))
                 .is_some_and(|c| c == "etcd")
         })

@@ -156,9 +156,9 @@ fn pod_lines(pod: &Pod) -> Vec<Line> {
         heap_of(|| drop_later(m.owner_references.clone())),
     );
     line(
-        "  labels (dropped but `component`)",
+        "  labels, finalizers, grace",
         0,
-        heap_of(|| drop_later(m.labels.clone())),
+        heap_of(|| drop_later(m.labels().cloned())),
     );
     if let Some(spec) = &pod.spec {
         line(

@@ -220,9 +220,10 @@ fn not_ready(pod: &Pod, node: &str, cfg: &NetConfig, ix: &Index) -> Option<Findi
         return None;
     }
     let since = cond
-        .and_then(|c| c.last_transition_time.as_ref())
-        .or(pod.status.as_ref()?.start_time.as_ref())
-        .or(pod.metadata.creation_timestamp.as_ref())
+        .and_then(|c| c.last_transition_time())
+        .or_else(|| pod.status.as_ref()?.start_time.clone())
+        .or_else(|| pod.metadata.creation_timestamp.clone())
+        .as_ref()
         .and_then(timestamp)?;
     if ix.since(since) < ix.limits.workload_unavailable {
         return None;
@@ -232,7 +233,7 @@ fn not_ready(pod: &Pod, node: &str, cfg: &NetConfig, ix: &Index) -> Option<Findi
         evidence.push(format!(
             "Ready={} since {} ({}): {}",
             c.status,
-            at(c.last_transition_time.as_ref()),
+            at(c.last_transition_time().as_ref()),
             c.reason().unwrap_or_default(),
             c.message().unwrap_or_default()
         ));

@@ -454,8 +454,7 @@ async fn restart_next(
         })
         .filter(|p| {
             p.metadata
-                .labels
-                .as_ref()
+                .labels()
                 .and_then(|l| l.get("controller-revision-hash"))
                 != Some(&revision)
         })

@@ -189,7 +189,7 @@ fn pod_lines(pod: &Pod) -> Vec<Line> {
             heap_of(|| ()),
         );
         line(
-            "  conditions (5)",
+            "  conditions (3 of 5 kept)",
             0,
             heap_of(|| drop_later(st.conditions.clone())),
         );

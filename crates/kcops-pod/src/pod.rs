@@ -293,6 +293,27 @@ where
     }))
 }
 
+/// Whether the console reads a condition: every condition but `ContainersReady` and
+/// `PodReadyToStartContainers` while True (the containers' statuses say as much). A
+/// running pod keeps three of its five; describe fetches the whole object.
+fn is_read(c: &PodCondition) -> bool {
+    !(c.status == "True"
+        && (c.type_ == "ContainersReady" || c.type_ == "PodReadyToStartContainers"))
+}
+
+/// Decodes the conditions the console reads (see [`is_read`]).
+fn read_conditions<'de, D>(d: D) -> Result<Option<Vec<PodCondition>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let conditions: Option<Vec<PodCondition>> = Option::deserialize(d)?;
+    Ok(conditions.map(|mut c| {
+        c.retain(is_read);
+        c.shrink_to_fit();
+        c
+    }))
+}
+
 /// `PodStatus` without IPs lists, resources and ids.
 #[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -306,6 +327,8 @@ pub struct PodStatus {
     #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,
     pub start_time: Option<Time>,
+    /// Without the conditions nothing reads while they hold (see [`is_read`]).
+    #[serde(default, deserialize_with = "read_conditions")]
     pub conditions: Option<Vec<PodCondition>>,
     pub init_container_statuses: Option<Vec<ContainerStatus>>,
     pub container_statuses: Option<Vec<ContainerStatus>>,
@@ -519,6 +542,39 @@ mod tests {
             serde_json::json!([{"type": "Ready", "status": "True"},
                 {"type": "example.com/Gate", "status": "False", "reason": "Waiting", "message": "gate closed",
                  "lastTransitionTime": "2026-11-27T10:02:00Z"}])
+        );
+    }
+
+    #[test]
+    fn conditions_that_only_repeat_the_containers_are_dropped_while_true() {
+        let status = |ready: &str| {
+            serde_json::json!({"status": {"conditions": [
+                {"type": "PodReadyToStartContainers", "status": "True"},
+                {"type": "Initialized", "status": "True"},
+                {"type": "Ready", "status": ready},
+                {"type": "ContainersReady", "status": ready},
+                {"type": "PodScheduled", "status": "True"}]}})
+        };
+        let kept = |v| {
+            let pod: Pod = serde_json::from_value(v).unwrap();
+            let conds = pod.status.and_then(|s| s.conditions).unwrap_or_default();
+            conds
+                .iter()
+                .map(|c| format!("{}={}", c.type_.as_str(), c.status.as_str()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kept(status("True")),
+            ["Initialized=True", "Ready=True", "PodScheduled=True"]
+        );
+        assert_eq!(
+            kept(status("False")),
+            [
+                "Initialized=True",
+                "Ready=False",
+                "ContainersReady=False",
+                "PodScheduled=True"
+            ]
         );
     }
 

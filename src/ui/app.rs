@@ -81,8 +81,9 @@ pub enum UiMsg {
     LabStory(Option<String>),
     /// Something a background task has to say on the status line.
     Status(Role, String),
-    /// A large table's new row order, made off the UI task.
-    TableOrder(super::panes::table::OrderDone),
+    /// A large table's new row order, made off the UI task, for the pane (by index)
+    /// whose table asked: the operator may have moved to another since.
+    TableOrder(usize, super::panes::table::OrderDone),
 }
 
 impl From<FeedMsg> for UiMsg {
@@ -293,7 +294,7 @@ impl App {
             Ok(rt) => {
                 let tx = self.tx.clone();
                 rt.spawn_blocking(move || {
-                    let _ = tx.blocking_send(UiMsg::TableOrder(job.run()));
+                    let _ = tx.blocking_send(UiMsg::TableOrder(i, job.run()));
                 });
             }
             Err(_) => {
@@ -722,10 +723,10 @@ impl App {
 
     pub(crate) fn on_msg(&mut self, msg: UiMsg) {
         match msg {
-            UiMsg::TableOrder(done) => {
+            UiMsg::TableOrder(pane, done) => {
                 let view = self.view.clone();
-                let i = self.pane.index();
-                if let Some((_, state)) = self.panes[i].table_mut(&view) {
+                if let Some((_, state)) = self.panes.get_mut(pane).and_then(|p| p.table_mut(&view))
+                {
                     state.apply(done);
                 }
             }

@@ -122,7 +122,7 @@ pub async fn run(opts: ConsoleOptions) -> Result<()> {
                 }
             }
             Some(msg) = ui_rx.recv() => {
-                let answer = matches!(msg, UiMsg::TableOrder(_));
+                let answer = matches!(msg, UiMsg::TableOrder(..));
                 app.on_msg(msg);
                 app.keep_status();
                 dirty = true;

@@ -614,3 +614,55 @@ fn a_playing_lab_story_is_not_called_healthy() {
     c.app.on_msg(UiMsg::LabStory(None));
     assert!(!screen(&mut c).contains("is still playing"));
 }
+
+/// A large table's order is made off the UI task; its answer reaches the table that
+/// asked even when the operator has moved to another pane meanwhile (it went to the
+/// pane in front, which refused it, and the asking table said `sorting…` for good).
+#[tokio::test]
+async fn a_table_order_reaches_its_pane_after_a_pane_switch() {
+    let (tx, mut rx) = mpsc::channel(16);
+    let mut app = App::new(&options(false), tx);
+    let base = view();
+    let n = crate::ui::panes::table::ORDER_OFF_TASK_FROM + 10;
+    let pods = TableModel {
+        columns: base.pods.columns.clone(),
+        rows: (0..n)
+            .map(|i| {
+                let name = format!("pod-{i:05}");
+                row(ObjKind::Pod, "demo", &name, &["demo", &name])
+            })
+            .collect(),
+    };
+    app.set_view(Arc::new(ViewModel {
+        pods,
+        ..(*base).clone()
+    }));
+    let key =
+        |app: &mut App, c: char| app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    key(&mut app, '3');
+    key(&mut app, 'o');
+    assert!(
+        app.front_table_ordering(),
+        "a sort this large is made off the UI task"
+    );
+    app.start_table_jobs();
+    key(&mut app, '2');
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no answer from the order job"));
+    app.on_msg(answer);
+    // Back on the Pods pane its order is asked for again, and made: a table whose
+    // answer was lost waited for it for good and started no other.
+    key(&mut app, '3');
+    app.start_table_jobs();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("the Pods table started no new order"));
+    app.on_msg(answer);
+    assert!(!app.front_table_ordering(), "the Pods table has its order");
+    assert_eq!(app.selected().map(|k| k.name).as_deref(), Some("pod-00000"));
+}

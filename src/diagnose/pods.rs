@@ -265,8 +265,8 @@ fn exit_hint(code: i32, reason: &str) -> &'static str {
 fn crashloop(pod: &Pod, node: &str, ix: &Index) -> Option<Finding> {
     let status = pod.status.as_ref()?;
     let containers = status
-        .init_container_statuses
-        .iter()
+        .init_container_statuses()
+        .into_iter()
         .flatten()
         .chain(status.container_statuses.iter().flatten());
     let mut evidence = Vec::new();
@@ -360,8 +360,8 @@ fn is_creating(pod: &Pod) -> bool {
         return true;
     };
     status
-        .init_container_statuses
-        .iter()
+        .init_container_statuses()
+        .into_iter()
         .flatten()
         .chain(status.container_statuses.iter().flatten())
         .all(|c| match c.state.as_ref() {

@@ -314,24 +314,111 @@ where
     }))
 }
 
-/// `PodStatus` without IPs lists, resources and ids.
-#[skip_serializing_none]
+/// `PodStatus` without IPs lists, resources and ids. What few pods have (a reason and
+/// message: evicted, node lost; init containers' statuses) is boxed apart.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(from = "WireStatus", into = "WireStatus")]
 pub struct PodStatus {
     pub phase: Option<Word>,
-    pub reason: Option<String>,
-    pub message: Option<String>,
-    #[serde(rename = "hostIP")]
     pub host_ip: Option<Shared>,
-    #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,
     pub start_time: Option<Time>,
     /// Without the conditions nothing reads while they hold (see [`is_read`]).
-    #[serde(default, deserialize_with = "read_conditions")]
     pub conditions: Option<Vec<PodCondition>>,
-    pub init_container_statuses: Option<Vec<ContainerStatus>>,
     pub container_statuses: Option<Vec<ContainerStatus>>,
+    rare: Option<Box<RareStatus>>,
+}
+
+/// The status few pods carry.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct RareStatus {
+    reason: Option<String>,
+    message: Option<String>,
+    init_container_statuses: Option<Vec<ContainerStatus>>,
+}
+
+impl PodStatus {
+    pub fn reason(&self) -> Option<&str> {
+        self.rare.as_ref()?.reason.as_deref()
+    }
+
+    pub fn message(&self) -> Option<&str> {
+        self.rare.as_ref()?.message.as_deref()
+    }
+
+    pub fn init_container_statuses(&self) -> Option<&[ContainerStatus]> {
+        self.rare.as_ref()?.init_container_statuses.as_deref()
+    }
+
+    /// Sets the reason (tests build statuses this way).
+    pub fn set_reason(&mut self, reason: Option<String>) {
+        let mut rare = self.rare.take().map(|r| *r).unwrap_or_default();
+        rare.reason = reason;
+        self.set_rare(rare);
+    }
+
+    fn set_rare(&mut self, rare: RareStatus) {
+        let none = rare.reason.is_none()
+            && rare.message.is_none()
+            && rare.init_container_statuses.is_none();
+        self.rare = (!none).then(|| Box::new(rare));
+    }
+}
+
+/// [`PodStatus`] as the API server writes it.
+#[skip_serializing_none]
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WireStatus {
+    phase: Option<Word>,
+    reason: Option<String>,
+    message: Option<String>,
+    #[serde(rename = "hostIP")]
+    host_ip: Option<Shared>,
+    #[serde(rename = "podIP")]
+    pod_ip: Option<String>,
+    start_time: Option<Time>,
+    #[serde(default, deserialize_with = "read_conditions")]
+    conditions: Option<Vec<PodCondition>>,
+    init_container_statuses: Option<Vec<ContainerStatus>>,
+    container_statuses: Option<Vec<ContainerStatus>>,
+}
+
+impl From<WireStatus> for PodStatus {
+    fn from(w: WireStatus) -> Self {
+        let mut status = Self {
+            phase: w.phase,
+            host_ip: w.host_ip,
+            pod_ip: w.pod_ip,
+            start_time: w.start_time,
+            conditions: w.conditions,
+            container_statuses: w.container_statuses,
+            rare: None,
+        };
+        status.set_rare(RareStatus {
+            reason: w.reason,
+            message: w.message,
+            init_container_statuses: w.init_container_statuses,
+        });
+        status
+    }
+}
+
+impl From<PodStatus> for WireStatus {
+    fn from(s: PodStatus) -> Self {
+        let rare = s.rare.map(|r| *r).unwrap_or_default();
+        Self {
+            phase: s.phase,
+            reason: rare.reason,
+            message: rare.message,
+            host_ip: s.host_ip,
+            pod_ip: s.pod_ip,
+            start_time: s.start_time,
+            conditions: s.conditions,
+            init_container_statuses: rare.init_container_statuses,
+            container_statuses: s.container_statuses,
+        }
+    }
 }
 
 /// A pod condition, in 48 bytes instead of k8s-openapi's 120 plus two allocations:
@@ -432,7 +519,21 @@ pub struct ContainerStatus {
     pub restart_count: i32,
     pub started: Option<bool>,
     pub state: Option<ContainerState>,
-    pub last_state: Option<ContainerState>,
+    /// Boxed: only a container that has restarted has one (and a status fits 72
+    /// bytes, two of them the allocator's 144-byte class). The API server writes an
+    /// empty `lastState: {}` for the others: read as none.
+    #[serde(default, deserialize_with = "last_state")]
+    pub last_state: Option<Box<ContainerState>>,
+}
+
+fn last_state<'de, D>(d: D) -> Result<Option<Box<ContainerState>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let state: Option<ContainerState> = Option::deserialize(d)?;
+    Ok(state
+        .filter(|s| s.running.is_some() || s.terminated.is_some() || s.waiting.is_some())
+        .map(Box::new))
 }
 
 /// `ContainerState` with the rarer, larger states boxed: most containers are running,
@@ -576,6 +677,21 @@ mod tests {
                 "PodScheduled=True"
             ]
         );
+    }
+
+    #[test]
+    fn an_empty_last_state_is_none() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({"status": {"containerStatuses": [
+            {"name": "a", "state": {"running": {}}, "lastState": {}},
+            {"name": "b", "lastState": {"terminated": {"exitCode": 1}}}]}}))
+        .unwrap();
+        let cs = pod.status.and_then(|s| s.container_statuses).unwrap();
+        assert!(cs[0].last_state.is_none());
+        let t = cs[1]
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref());
+        assert_eq!(t.map(|t| t.exit_code), Some(1));
     }
 
     #[test]

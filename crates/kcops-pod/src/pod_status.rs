@@ -228,15 +228,16 @@ fn summarize(pod: &Pod) -> Summary {
     let spec = pod.spec.as_ref().unwrap_or(&empty_spec);
     let conditions = status.conditions.as_deref().unwrap_or_default();
     let init_specs = spec.init_containers.as_deref().unwrap_or_default();
-    let init_statuses = status
-        .init_container_statuses
-        .as_deref()
-        .unwrap_or_default();
+    let init_statuses = status.init_container_statuses().unwrap_or_default();
     let statuses = status.container_statuses.as_deref().unwrap_or_default();
 
     // A pod the server has accepted always has a phase; Pending is what it defaults to.
     let phase = status.phase.as_deref().unwrap_or("Pending");
-    let mut reason = non_empty(&status.reason).unwrap_or(phase).to_string();
+    let mut reason = status
+        .reason()
+        .filter(|r| !r.is_empty())
+        .unwrap_or(phase)
+        .to_string();
     if conditions
         .iter()
         .any(|c| c.type_ == "PodScheduled" && c.reason() == Some("SchedulingGated"))
@@ -334,7 +335,7 @@ fn summarize(pod: &Pod) -> Summary {
     }
 
     if pod.metadata.deletion_timestamp.is_some() {
-        if status.reason.as_deref() == Some("NodeLost") {
+        if status.reason() == Some("NodeLost") {
             reason = "Unknown".to_string();
         } else if !is_terminal_phase(phase) {
             reason = "Terminating".to_string();
@@ -635,7 +636,7 @@ mod tests {
         p.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
         assert_eq!(pod_status(&p), "Terminating");
         if let Some(s) = p.status.as_mut() {
-            s.reason = Some("NodeLost".into());
+            s.set_reason(Some("NodeLost".into()));
         }
         assert_eq!(pod_status(&p), "Unknown");
         // A finished pod being deleted keeps its final status.

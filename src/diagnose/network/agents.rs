@@ -86,8 +86,8 @@ fn termination_messages(pod: &Pod) -> Vec<&str> {
         return Vec::new();
     };
     status
-        .init_container_statuses
-        .iter()
+        .init_container_statuses()
+        .into_iter()
         .flatten()
         .chain(status.container_statuses.iter().flatten())
         .filter(|c| !c.ready)

@@ -647,22 +647,21 @@ async fn a_table_order_reaches_its_pane_after_a_pane_switch() {
     );
     app.start_table_jobs();
     key(&mut app, '2');
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("no answer from the order job"));
-    app.on_msg(answer);
+    app.on_msg(order_answer(&mut rx, "no answer from the order job").await);
     // Back on the Pods pane its order is asked for again, and made: a table whose
     // answer was lost waited for it for good and started no other.
     key(&mut app, '3');
     app.start_table_jobs();
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+    app.on_msg(order_answer(&mut rx, "the Pods table started no new order").await);
+    assert!(!app.front_table_ordering(), "the Pods table has its order");
+    assert_eq!(app.selected().map(|k| k.name).as_deref(), Some("pod-00000"));
+}
+
+/// The next message from an off-task order job, or a failure saying `missing`.
+async fn order_answer(rx: &mut mpsc::Receiver<UiMsg>, missing: &str) -> UiMsg {
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
         .await
         .ok()
         .flatten()
-        .unwrap_or_else(|| panic!("the Pods table started no new order"));
-    app.on_msg(answer);
-    assert!(!app.front_table_ordering(), "the Pods table has its order");
-    assert_eq!(app.selected().map(|k| k.name).as_deref(), Some("pod-00000"));
+        .unwrap_or_else(|| panic!("{missing}"))
 }

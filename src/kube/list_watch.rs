@@ -119,6 +119,7 @@ where
     )));
     on(Ok(Event::Init));
     let mut version = None;
+    let mut complete = false;
     while let Some(page) = fetched.recv().await {
         let text = page.map_err(watcher::Error::InitialListFailed)?;
         let decoded = tokio::task::spawn_blocking(move || {
@@ -126,7 +127,7 @@ where
             (page, text)
         })
         .await;
-        let (items, page_version) = match decoded {
+        let (items, page_version, last) = match decoded {
             Ok((result, text)) => {
                 let _ = give_back.send(text);
                 result
@@ -140,8 +141,19 @@ where
             on(Ok(Event::InitApply(item)));
         }
         version = page_version;
+        if last {
+            complete = true;
+            break;
+        }
     }
     drop(fetcher);
+    if !complete {
+        // The fetcher stopped without an error and without the last page: a list
+        // cut short must not pass for the whole.
+        return Err(watcher::Error::InitialListFailed(::kube::Error::Service(
+            "the list's pages stopped before its last page".into(),
+        )));
+    }
     let version = version.ok_or(watcher::Error::NoResourceVersion)?;
     on(Ok(Event::InitDone));
     Ok(version)
@@ -236,11 +248,12 @@ struct Page<W> {
     items: Option<Vec<W>>,
 }
 
-/// A page's objects, slimmed and converted, and the list's resource version.
+/// A page's objects, slimmed and converted, the list's resource version, and whether
+/// it is the last page (no continue token).
 fn decode_page<W, K>(
     text: &[u8],
     slim: fn(&mut W),
-) -> Result<(Vec<K>, Option<String>), serde_json::Error>
+) -> Result<(Vec<K>, Option<String>, bool), serde_json::Error>
 where
     W: DeserializeOwned,
     K: From<W>,
@@ -256,7 +269,8 @@ where
         })
         .collect();
     let version = page.metadata.resource_version.filter(|v| !v.is_empty());
-    Ok((items, version))
+    let last = page.metadata.continue_.is_none_or(|c| c.is_empty());
+    Ok((items, version, last))
 }
 
 /// What follows a watch.
@@ -383,15 +397,21 @@ mod tests {
     #[test]
     fn a_page_is_slimmed_converted_and_versioned() {
         let text = r#"{"metadata":{"resourceVersion":"42"},"items":[{"metadata":{"name":"a","annotations":{"x":"y"}}},{"metadata":{"name":"b"}}]}"#;
-        let (items, version) =
+        let (items, version, last) =
             decode_page::<Pod, Pod>(text.as_bytes(), |p| p.metadata.annotations = None)
                 .unwrap_or_else(|e| panic!("decoded: {e}"));
         let names: Vec<_> = items.iter().map(|p| p.name_any()).collect();
         assert_eq!(names, ["a", "b"]);
         assert!(items.iter().all(|p| p.metadata.annotations.is_none()));
         assert_eq!(version.as_deref(), Some("42"));
+        assert!(last, "no continue token: the last page");
         let empty = decode_page::<Pod, Pod>(br#"{"metadata":{},"items":null}"#, |_| ());
-        assert!(matches!(empty, Ok((ref i, None)) if i.is_empty()));
+        assert!(matches!(empty, Ok((ref i, None, true)) if i.is_empty()));
+        let more = decode_page::<Pod, Pod>(br#"{"metadata":{"continue":"x"},"items":[]}"#, |_| ());
+        assert!(
+            matches!(more, Ok((_, _, false))),
+            "a page with a continue token"
+        );
     }
 
     #[test]

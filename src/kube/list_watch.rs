@@ -41,7 +41,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Retry delays that double with each failure and restart only when data arrives.
 #[derive(Debug)]
-pub(crate) struct Backoff {
+struct Backoff {
     next: Duration,
 }
 
@@ -55,12 +55,12 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Data arrived: the next error waits the first delay again.
-    pub(crate) fn reset(&mut self) {
+    fn reset(&mut self) {
         self.next = BACKOFF_FIRST;
     }
 
     /// The delay before the next attempt (and doubles the one after).
-    pub(crate) fn delay(&mut self) -> Duration {
+    fn delay(&mut self) -> Duration {
         let now = self.next;
         self.next = (self.next * 2).min(BACKOFF_MAX);
         now

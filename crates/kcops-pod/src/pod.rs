@@ -119,14 +119,11 @@ impl PodMeta {
     pub fn labels(&self) -> Option<&BTreeMap<String, String>> {
         self.rare.as_ref()?.labels.as_ref()
     }
+}
 
-    fn with_rare(mut self, rare: RareMeta) -> Self {
-        let none = rare.deletion_grace_period_seconds.is_none()
-            && rare.finalizers.is_none()
-            && rare.labels.is_none();
-        self.rare = (!none).then(|| Box::new(rare));
-        self
-    }
+/// What few pods carry, boxed when there is any (nothing allocated otherwise).
+fn rare<T: Default + PartialEq>(fields: T) -> Option<Box<T>> {
+    (fields != T::default()).then(|| Box::new(fields))
 }
 
 impl From<ObjectMeta> for PodMeta {
@@ -140,13 +137,12 @@ impl From<ObjectMeta> for PodMeta {
             owner_references: m
                 .owner_references
                 .map(|o| o.into_iter().map(OwnerRef::from).collect()),
-            rare: None,
+            rare: rare(RareMeta {
+                deletion_grace_period_seconds: m.deletion_grace_period_seconds,
+                finalizers: m.finalizers,
+                labels: m.labels,
+            }),
         }
-        .with_rare(RareMeta {
-            deletion_grace_period_seconds: m.deletion_grace_period_seconds,
-            finalizers: m.finalizers,
-            labels: m.labels,
-        })
     }
 }
 
@@ -175,13 +171,12 @@ impl From<WireMeta> for PodMeta {
             creation_timestamp: w.creation_timestamp,
             deletion_timestamp: w.deletion_timestamp,
             owner_references: w.owner_references,
-            rare: None,
+            rare: rare(RareMeta {
+                deletion_grace_period_seconds: w.deletion_grace_period_seconds,
+                finalizers: w.finalizers,
+                labels: w.labels,
+            }),
         }
-        .with_rare(RareMeta {
-            deletion_grace_period_seconds: w.deletion_grace_period_seconds,
-            finalizers: w.finalizers,
-            labels: w.labels,
-        })
     }
 }
 
@@ -351,17 +346,11 @@ impl PodStatus {
     }
 
     /// Sets the reason (tests build statuses this way).
-    pub fn set_reason(&mut self, reason: Option<String>) {
-        let mut rare = self.rare.take().map(|r| *r).unwrap_or_default();
-        rare.reason = reason;
-        self.set_rare(rare);
-    }
-
-    fn set_rare(&mut self, rare: RareStatus) {
-        let none = rare.reason.is_none()
-            && rare.message.is_none()
-            && rare.init_container_statuses.is_none();
-        self.rare = (!none).then(|| Box::new(rare));
+    #[cfg(test)]
+    pub(crate) fn set_reason(&mut self, reason: Option<String>) {
+        let mut fields = self.rare.take().map(|r| *r).unwrap_or_default();
+        fields.reason = reason;
+        self.rare = rare(fields);
     }
 }
 
@@ -386,21 +375,19 @@ struct WireStatus {
 
 impl From<WireStatus> for PodStatus {
     fn from(w: WireStatus) -> Self {
-        let mut status = Self {
+        Self {
             phase: w.phase,
             host_ip: w.host_ip,
             pod_ip: w.pod_ip,
             start_time: w.start_time,
             conditions: w.conditions,
             container_statuses: w.container_statuses,
-            rare: None,
-        };
-        status.set_rare(RareStatus {
-            reason: w.reason,
-            message: w.message,
-            init_container_statuses: w.init_container_statuses,
-        });
-        status
+            rare: rare(RareStatus {
+                reason: w.reason,
+                message: w.message,
+                init_container_statuses: w.init_container_statuses,
+            }),
+        }
     }
 }
 

@@ -214,11 +214,11 @@ pub(crate) fn pod_condition<'p>(pod: &'p Pod, type_: &str) -> Option<&'p PodCond
         .conditions
         .as_ref()?
         .iter()
-        .find(|c| c.type_ == type_)
+        .find(|c| c.type_() == type_)
 }
 
 pub(crate) fn pod_is_ready(pod: &Pod) -> bool {
-    pod_condition(pod, "Ready").is_some_and(|c| c.status == "True")
+    pod_condition(pod, "Ready").is_some_and(|c| c.status() == "True")
 }
 
 /// `namespace/name` of a pod, borrowed.

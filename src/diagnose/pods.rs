@@ -386,7 +386,7 @@ fn is_creating(pod: &Pod) -> bool {
 /// When the pod was handed to its node: the PodScheduled transition, else its start.
 fn creating_since(pod: &Pod) -> Option<jiff::Timestamp> {
     pod_condition(pod, "PodScheduled")
-        .filter(|c| c.status == "True")
+        .filter(|c| c.status() == "True")
         .and_then(|c| c.last_transition_time())
         .or_else(|| pod.status.as_ref()?.start_time.clone())
         .or_else(|| pod.metadata.creation_timestamp.clone())
@@ -750,7 +750,7 @@ fn sandbox_failed(node: &str, pods: &[(&Pod, &Event)], crashing_cni: &[String]) 
 
 fn unschedulable(pod: &Pod, ix: &Index) -> Option<Finding> {
     let cond = pod_condition(pod, "PodScheduled")?;
-    if cond.status != "False" || cond.reason() != Some("Unschedulable") {
+    if cond.status() != "False" || cond.reason() != Some("Unschedulable") {
         return None;
     }
     let newest_event = ix

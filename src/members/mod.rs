@@ -273,7 +273,7 @@ fn pod_of(p: &Arc<Pod>) -> EnsemblePod {
             .to_string()
     };
     EnsemblePod {
-        name: p.metadata.name.clone().unwrap_or_default(),
+        name: p.metadata.name.as_deref().unwrap_or_default().to_string(),
         ip: status.and_then(|s| s.pod_ip.clone()),
         node: p
             .spec
@@ -284,7 +284,7 @@ fn pod_of(p: &Arc<Pod>) -> EnsemblePod {
             .and_then(|s| s.conditions.as_ref())
             .into_iter()
             .flatten()
-            .any(|c| c.type_.as_ref() == "Ready" && c.status.as_ref() == "True"),
+            .any(|c| c.type_() == "Ready" && c.status() == "True"),
         member: None,
     }
 }

@@ -29,7 +29,7 @@ impl ImagePod {
     fn of(pod: &Pod) -> Self {
         Self {
             namespace: pod.metadata.namespace.as_deref().unwrap_or_default().into(),
-            name: pod.metadata.name.clone().unwrap_or_default(),
+            name: pod.metadata.name.as_deref().unwrap_or_default().to_string(),
             node: pod
                 .spec
                 .as_ref()

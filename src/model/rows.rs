@@ -334,7 +334,7 @@ pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
     let (ready, status, restarts) = pod_columns(pod, now);
     PodRow {
         namespace: pod.metadata.namespace.as_deref().unwrap_or_default().into(),
-        name: pod.metadata.name.clone().unwrap_or_default(),
+        name: pod.metadata.name.as_deref().unwrap_or_default().to_string(),
         ready,
         status,
         restarts,

@@ -196,7 +196,7 @@ mod tests {
         s.sort();
         let names = |ns: &str| -> Vec<String> {
             s.pods_in(ns)
-                .filter_map(|p| p.metadata.name.clone())
+                .filter_map(|p| p.metadata.name.as_deref().map(String::from))
                 .collect()
         };
         assert_eq!(names("b"), ["1", "2"]);

@@ -92,8 +92,8 @@ impl Detail {
     pub fn messages(lines: Vec<String>) -> Self {
         let key = ObjKey {
             kind: super::view::ObjKind::Event,
-            namespace: String::new(),
-            name: String::new(),
+            namespace: Default::default(),
+            name: Default::default(),
         };
         let mut d = Detail::new(DetailKind::Messages, key, lines);
         d.scroll = d.lines.len().saturating_sub(1);
@@ -108,7 +108,7 @@ impl Detail {
             DetailKind::Messages => return format!(" messages ({}) ", self.lines.len()),
         };
         let obj = if self.key.namespace.is_empty() {
-            self.key.name.clone()
+            self.key.name.to_string()
         } else {
             format!("{}/{}", self.key.namespace, self.key.name)
         };

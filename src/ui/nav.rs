@@ -35,11 +35,11 @@ impl PodScope {
     pub(crate) fn of(key: &ObjKey, snapshot: &Snapshot) -> Option<PodScope> {
         let workload = |kind| PodScope::Workload {
             kind,
-            namespace: key.namespace.clone(),
-            name: key.name.clone(),
+            namespace: key.namespace.to_string(),
+            name: key.name.to_string(),
         };
         match key.kind {
-            ObjKind::Node => Some(PodScope::Node(key.name.clone())),
+            ObjKind::Node => Some(PodScope::Node(key.name.to_string())),
             ObjKind::StatefulSet => Some(workload(WorkloadKind::StatefulSet)),
             ObjKind::DaemonSet => Some(workload(WorkloadKind::DaemonSet)),
             ObjKind::Deployment => Some(workload(WorkloadKind::Deployment)),

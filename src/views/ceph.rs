@@ -113,8 +113,8 @@ pub fn derive(snapshot: &Snapshot) -> CephView {
         let (verdict, tone) = verdict(u);
         let key = ObjKey {
             kind: ObjKind::RbdImage,
-            namespace: String::new(),
-            name: image_key_name(&u.image.pool, &u.image.name),
+            namespace: Default::default(),
+            name: image_key_name(&u.image.pool, &u.image.name).into(),
         };
         rows.push(Arc::new(TableRow::new(
             row_cells(u, &verdict),

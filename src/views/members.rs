@@ -228,8 +228,8 @@ fn detail(e: &Ensemble) -> EnsembleDetail {
     EnsembleDetail {
         key: Some(ObjKey {
             kind: kind(e),
-            namespace,
-            name,
+            namespace: namespace.into(),
+            name: name.into(),
         }),
         title: if e.listed() {
             format!("{} · {}", e.label(), e.quorum())

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::model::pod::Pod;
 use jiff::Timestamp;
+use kcops_pod::shared::Shared;
 
 use crate::diagnose::Finding;
 use crate::kube::reflectors::Changes;
@@ -128,10 +129,11 @@ impl PodEntry {
         let occupies_node = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some())
             && !matches!(phase, Some("Succeeded" | "Failed"));
         let tone = tone_for_status(&row.status);
+        // The key points at the pod's own namespace and name: no copies.
         let key = ObjKey {
             kind: ObjKind::Pod,
-            namespace: row.namespace.clone(),
-            name: row.name.clone(),
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
         };
         PodEntry {
             pod: pod.clone(),
@@ -177,8 +179,8 @@ impl NodeEntry {
         let age = Column::find(rows::NodeRow::COLUMNS, ColumnKind::Age).zip(r.created);
         let key = ObjKey {
             kind: ObjKind::Node,
-            namespace: String::new(),
-            name: r.name.clone(),
+            namespace: Default::default(),
+            name: r.name.as_str().into(),
         };
         NodeEntry {
             node: node.clone(),
@@ -214,14 +216,14 @@ pub(crate) struct Deriver {
     /// Pods whose rows say how long ago something was (`3 (42s ago)`), by when their
     /// text next changes: made again then (once a second at most, not with every
     /// view: under churn a view is derived up to 20 times a second).
-    stale: BTreeSet<(Timestamp, String, String)>,
+    stale: BTreeSet<(Timestamp, Shared, Shared)>,
     /// Pods a DaemonSet owns: where the Network pane looks for the CNI agents.
-    daemons: BTreeMap<(String, String), Arc<Pod>>,
+    daemons: BTreeMap<(Shared, Shared), Arc<Pod>>,
     nodes: Vec<NodeEntry>,
     /// The Nodes table's rows (each entry's row), shared with the views.
     node_rows: Chunked<Arc<TableRow>>,
     /// Where each node's entry is, by name.
-    node_at: HashMap<String, usize>,
+    node_at: HashMap<Shared, usize>,
     /// Nodes whose count of pods changed since their rows were made: while the nodes
     /// are the same objects only these rows are made again (pod churn must not cost a
     /// pass over 5,000 nodes per view).
@@ -380,8 +382,8 @@ impl Deriver {
                         r.cells(),
                         ObjKey {
                             kind,
-                            namespace: r.namespace.clone(),
-                            name: r.name.clone(),
+                            namespace: r.namespace.as_str().into(),
+                            name: r.name.as_str().into(),
                         },
                         tone,
                         None,
@@ -497,7 +499,7 @@ impl Deriver {
         let dirty = std::mem::take(&mut self.nodes_dirty);
         if same_nodes {
             for name in dirty {
-                let Some(&i) = self.node_at.get(&name) else {
+                let Some(&i) = self.node_at.get(name.as_str()) else {
                     continue;
                 };
                 let pods = self.per_node.get(&name).copied().unwrap_or(0);
@@ -859,7 +861,7 @@ mod tests {
                     .as_deref()
                     .unwrap_or_default()
                     .to_string(),
-                p.metadata.name.clone().unwrap_or_default(),
+                p.metadata.name.as_deref().unwrap_or_default().to_string(),
             )
         };
         let (ns, name) = key(&s.pods[700]);

@@ -423,7 +423,7 @@ pub(crate) fn summarize_with(
             };
             NodeNet {
                 agent: agent
-                    .and_then(|p| p.metadata.name.clone())
+                    .and_then(|p| p.metadata.name.as_deref().map(String::from))
                     .unwrap_or_else(|| "-".to_string()),
                 state: match agent {
                     Some(p) => pod_status(p),
@@ -495,8 +495,8 @@ pub(crate) fn table_model(summary: &NetworkSummary) -> TableModel {
             .map(|n| {
                 let key = ObjKey {
                     kind: ObjKind::Node,
-                    namespace: String::new(),
-                    name: n.node.clone(),
+                    namespace: Default::default(),
+                    name: n.node.as_str().into(),
                 };
                 let tone = match n.severity {
                     Some(Severity::Critical) => Tone::Error,

@@ -11,6 +11,7 @@ use crate::model::chunked::Chunked;
 use crate::model::columns::{Column, ColumnKind, SortKey};
 use crate::model::pod_status::human_since;
 use crate::model::rows;
+use kcops_pod::shared::Shared;
 
 /// Which kind of object a row stands for (what describe/yaml/actions act on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,8 +55,9 @@ impl ObjKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjKey {
     pub kind: ObjKind,
-    pub namespace: String,
-    pub name: String,
+    /// Shared: a pod's key points at its pod's name (150,000 keys, no copies).
+    pub namespace: Shared,
+    pub name: Shared,
 }
 
 /// How a row, or a piece of a pane's text, should stand out.
@@ -323,8 +325,8 @@ pub(crate) fn model<R>(
                 cells(r),
                 ObjKey {
                     kind,
-                    namespace,
-                    name,
+                    namespace: namespace.into(),
+                    name: name.into(),
                 },
                 tone(r),
                 None,

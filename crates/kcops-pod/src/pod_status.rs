@@ -187,15 +187,15 @@ fn is_restartable(container: Option<&Container>) -> bool {
 fn has_pod_ready_condition(conditions: &[PodCondition]) -> bool {
     conditions
         .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
+        .any(|c| c.type_() == "Ready" && c.status() == "True")
 }
 
 /// Only the first `Initialized` condition counts, as in Go.
 fn is_pod_initialized(conditions: &[PodCondition]) -> bool {
     conditions
         .iter()
-        .find(|c| c.type_ == "Initialized")
-        .is_some_and(|c| c.status == "True")
+        .find(|c| c.type_() == "Initialized")
+        .is_some_and(|c| c.status() == "True")
 }
 
 /// Finish time of the container's last termination, if any.
@@ -240,7 +240,7 @@ fn summarize(pod: &Pod) -> Summary {
         .to_string();
     if conditions
         .iter()
-        .any(|c| c.type_ == "PodScheduled" && c.reason() == Some("SchedulingGated"))
+        .any(|c| c.type_() == "PodScheduled" && c.reason() == Some("SchedulingGated"))
     {
         reason = "SchedulingGated".to_string();
     }

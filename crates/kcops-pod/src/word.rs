@@ -47,6 +47,19 @@ impl Word {
         }
     }
 
+    /// Its number among the well-known words, if it is one.
+    pub fn known(&self) -> Option<u8> {
+        match self.0 {
+            Repr::Known(i) => Some(i),
+            Repr::Other(_) => None,
+        }
+    }
+
+    /// The well-known word numbered `i` ([`Word::known`]).
+    pub fn known_text(i: u8) -> Option<&'static str> {
+        KNOWN.get(usize::from(i)).copied()
+    }
+
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Known(i) => KNOWN.get(usize::from(*i)).copied().unwrap_or_default(),

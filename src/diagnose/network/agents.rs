@@ -216,7 +216,7 @@ fn crashloop(
 fn not_ready(pod: &Pod, node: &str, cfg: &NetConfig, ix: &Index) -> Option<Finding> {
     let (ns, name) = pod_key(pod);
     let cond = pod_condition(pod, "Ready");
-    if cond.is_some_and(|c| c.status == "True") {
+    if cond.is_some_and(|c| c.status() == "True") {
         return None;
     }
     let since = cond
@@ -232,7 +232,7 @@ fn not_ready(pod: &Pod, node: &str, cfg: &NetConfig, ix: &Index) -> Option<Findi
     if let Some(c) = cond {
         evidence.push(format!(
             "Ready={} since {} ({}): {}",
-            c.status,
+            c.status(),
             at(c.last_transition_time().as_ref()),
             c.reason().unwrap_or_default(),
             c.message().unwrap_or_default()

@@ -151,7 +151,7 @@ pub(crate) fn pod_ready(p: &Pod) -> bool {
             .conditions
             .iter()
             .flatten()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+            .any(|c| c.type_() == "Ready" && c.status() == "True")
 }
 
 /// Watches `name` until `cond` holds or `timeout` passes.
@@ -190,7 +190,7 @@ async fn daemon_pod_ready(
     Ok(pods
         .into_iter()
         .find(pod_ready)
-        .and_then(|p| p.metadata.name))
+        .and_then(|p| p.metadata.name.map(String::from)))
 }
 
 /// The pods of `daemonset` on `node`, except the ones whose uid is in `deleted_uids`

@@ -139,7 +139,7 @@ fn ready(p: &Pod) -> bool {
             .and_then(|s| s.conditions.as_ref())
             .into_iter()
             .flatten()
-            .any(|c| c.type_.as_ref() == "Ready" && c.status.as_ref() == "True")
+            .any(|c| c.type_() == "Ready" && c.status() == "True")
 }
 
 /// Polls until pod `name` carries the StatefulSet's update revision (once the

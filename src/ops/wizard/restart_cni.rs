@@ -139,7 +139,7 @@ pub fn assess(facts: &Facts) -> Result<Wizard, WizardError> {
     };
     let agent = AgentPod {
         namespace: pod.metadata.namespace.as_deref().unwrap_or_default().into(),
-        name: pod.metadata.name.clone().unwrap_or_default(),
+        name: pod.metadata.name.as_deref().unwrap_or_default().to_string(),
         daemonset: cni.daemonset.clone(),
         node: node.to_string(),
     };

@@ -66,7 +66,7 @@ pub fn gather(s: &Snapshot) -> Facts {
         .filter_map(|p| {
             Some(AgentPod {
                 namespace: "kube-system".into(),
-                name: p.metadata.name.clone()?,
+                name: p.metadata.name.as_deref()?.to_string(),
                 daemonset: "kube-proxy".into(),
                 node: p.spec.as_ref()?.node_name.as_deref()?.to_string(),
             })
@@ -86,7 +86,7 @@ pub fn gather(s: &Snapshot) -> Facts {
                         kind.clone(),
                         AgentPod {
                             namespace: p.metadata.namespace.as_deref()?.into(),
-                            name: p.metadata.name.clone()?,
+                            name: p.metadata.name.as_deref()?.to_string(),
                             daemonset: daemonset.clone(),
                             node: node.to_string(),
                         },

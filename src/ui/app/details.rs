@@ -102,8 +102,8 @@ impl App {
         d.scroll = 0;
         d.error = None;
         let request = crate::feed::logs::LogRequest {
-            namespace: d.key.namespace.clone(),
-            pod: d.key.name.clone(),
+            namespace: d.key.namespace.to_string(),
+            pod: d.key.name.to_string(),
             container: d.container.clone(),
             previous: d.previous,
             follow: d.follow,

@@ -150,14 +150,14 @@ impl App {
         let target = ObjectRef::new(
             kind,
             Some(k.namespace.as_str()).filter(|n| !n.is_empty()),
-            &k.name,
+            k.name.as_str(),
         );
         let op = Op::ReplaceObject {
             api_version: api_version.into(),
             kind: kind.into(),
             plural: plural.into(),
-            namespace: k.namespace.clone(),
-            name: k.name.clone(),
+            namespace: k.namespace.to_string(),
+            name: k.name.to_string(),
             object,
         };
         let plan = Plan::new(

@@ -177,7 +177,7 @@ impl App {
             && let Some(key) = self.selected()
             && key.kind == ObjKind::Node
         {
-            return Some(key.name);
+            return Some(key.name.to_string());
         }
         self.view
             .snapshot
@@ -476,8 +476,8 @@ impl App {
                     .unwrap_or(0);
                 self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput {
                     kind: scale_kind,
-                    namespace: key.namespace.clone(),
-                    name: key.name.clone(),
+                    namespace: key.namespace.to_string(),
+                    name: key.name.to_string(),
                     current,
                 })));
             }

@@ -140,7 +140,7 @@ impl Console {
     }
 
     fn selected(&self) -> Option<String> {
-        self.app.selected().map(|k| k.name)
+        self.app.selected().map(|k| k.name.to_string())
     }
 
     fn status(&self) -> Option<&str> {

@@ -186,16 +186,16 @@ pub(crate) fn row_of(subject: &ObjRef) -> Option<ObjKey> {
             let pool = subject.namespace.as_deref()?;
             return Some(ObjKey {
                 kind: ObjKind::RbdImage,
-                namespace: String::new(),
-                name: crate::views::ceph::image_key_name(pool, &subject.name),
+                namespace: Default::default(),
+                name: crate::views::ceph::image_key_name(pool, &subject.name).into(),
             });
         }
         _ => return None,
     };
     Some(ObjKey {
         kind,
-        namespace: subject.namespace.clone().unwrap_or_default(),
-        name: subject.name.clone(),
+        namespace: subject.namespace.as_deref().unwrap_or_default().into(),
+        name: subject.name.as_str().into(),
     })
 }
 

@@ -202,14 +202,16 @@ pub(crate) trait Pane {
         let key = self.selected(view)?;
         match key.kind {
             ObjKind::Pod => Some(UnlockTarget::Pod {
-                namespace: key.namespace,
-                name: key.name,
+                namespace: key.namespace.into(),
+                name: key.name.into(),
             }),
             ObjKind::Pvc => Some(UnlockTarget::Claim {
-                namespace: key.namespace,
-                name: key.name,
+                namespace: key.namespace.into(),
+                name: key.name.into(),
             }),
-            ObjKind::Pv => Some(UnlockTarget::Volume { name: key.name }),
+            ObjKind::Pv => Some(UnlockTarget::Volume {
+                name: key.name.into(),
+            }),
             _ => None,
         }
     }

@@ -106,8 +106,8 @@ fn model(t: &ResourceTable) -> TableModel {
         .map(|r| {
             let key = ObjKey {
                 kind: ObjKind::Resource,
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
+                namespace: r.namespace.as_str().into(),
+                name: r.name.as_str().into(),
             };
             Arc::new(TableRow::new(r.cells.clone(), key, Tone::Normal, None))
         })

@@ -889,7 +889,7 @@ mod off_task_tests {
                 let key = ObjKey {
                     kind: ObjKind::Pod,
                     namespace: "ns".into(),
-                    name: name.clone(),
+                    name: name.as_str().into(),
                 };
                 let cells = vec![name, (n - i).to_string()];
                 Arc::new(TableRow::new(cells, key, Tone::Normal, None))

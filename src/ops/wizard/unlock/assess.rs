@@ -15,7 +15,7 @@ use crate::ops::wizard::error::{System, WizardError};
 use crate::ops::wizard::{Page, Wizard, WizardOption};
 
 pub(super) fn name_of(pod: &Pod) -> String {
-    pod.metadata.name.clone().unwrap_or_default()
+    pod.metadata.name.as_deref().unwrap_or_default().to_string()
 }
 
 /// The wizard for what [`super::gather`] found: blocked (with the reason and the
@@ -496,7 +496,7 @@ pub(super) fn is_ready(pod: &Pod) -> bool {
         .and_then(|s| s.conditions.as_ref())
         .into_iter()
         .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True")
+        .any(|c| c.type_() == "Ready" && c.status() == "True")
         && pod.metadata.deletion_timestamp.is_none()
 }
 

@@ -274,7 +274,7 @@ fn pod_of(p: &Arc<Pod>) -> EnsemblePod {
     };
     EnsemblePod {
         name: p.metadata.name.as_deref().unwrap_or_default().to_string(),
-        ip: status.and_then(|s| s.pod_ip.clone()),
+        ip: status.and_then(|s| s.pod_ip.as_deref().map(String::from)),
         node: p
             .spec
             .as_ref()

@@ -543,7 +543,7 @@ mod tests {
         let cond: PodCondition =
             serde_json::from_value(json!({"type": "Ready", "status": "True"})).unwrap();
         if let Some(s) = p.status.as_mut() {
-            s.conditions = Some(vec![cond]);
+            s.conditions = Some(vec![cond].into());
         }
         assert_eq!(pod_status(&p), "Running");
     }

@@ -118,7 +118,7 @@ pub(crate) async fn agent_settled(
     loop {
         let pod = agent_pod(client, namespace, daemonset, node, deleted).await?;
         if let Some(pod) = &pod {
-            let uid = pod.metadata.uid.clone().unwrap_or_default();
+            let uid = pod.metadata.uid.as_deref().unwrap_or_default().to_string();
             let name = pod.metadata.name.clone().unwrap_or_default();
             let restarts = restart_count(pod);
             let state = agent_state(pod);

@@ -80,7 +80,7 @@ async fn cordon_scale_and_delete_reach_the_stores_and_kubectl() {
             .iter()
             .filter(|p| {
                 p.metadata.namespace.as_deref() == Some("demo")
-                    && p.metadata.deletion_timestamp.is_none()
+                    && p.metadata.deletion_timestamp().is_none()
             })
             .count()
             == 3

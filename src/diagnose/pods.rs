@@ -74,7 +74,7 @@ pub fn check<'a>(
         let pod: &'a Pod = pod;
         let key = pod_key(pod);
         let node = pod_node(pod);
-        if pod.metadata.deletion_timestamp.is_some() {
+        if pod.metadata.deletion_timestamp().is_some() {
             if let Some(f) = terminating_stuck(pod, node, ix) {
                 out.push(f);
             }
@@ -186,7 +186,7 @@ fn is_system_pod(pod: &Pod) -> bool {
     let priority = pod
         .spec
         .as_ref()
-        .and_then(|s| s.priority_class_name.as_deref())
+        .and_then(|s| s.priority_class_name())
         .unwrap_or_default();
     SYSTEM_NAMESPACES.contains(&ns)
         || priority == "system-node-critical"
@@ -818,11 +818,7 @@ fn unschedulable(pod: &Pod, ix: &Index) -> Option<Finding> {
 
 fn terminating_stuck(pod: &Pod, node: Option<&str>, ix: &Index) -> Option<Finding> {
     let node = node?;
-    let deadline = pod
-        .metadata
-        .deletion_timestamp
-        .as_ref()
-        .and_then(timestamp)?;
+    let deadline = pod.metadata.deletion_timestamp().and_then(timestamp)?;
     // deletionTimestamp is when the grace period ends; past it the kubelet should
     // have reported the containers gone.
     if ix.since(deadline) <= ix.limits.terminating_grace {

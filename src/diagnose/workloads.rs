@@ -221,11 +221,13 @@ fn unavailable(w: &Workload, pods: &[&Pod], ix: &Index, explained: &Explained) -
         .iter()
         .copied()
         .filter(|p| {
-            p.metadata.deletion_timestamp.is_none()
+            p.metadata.deletion_timestamp().is_none()
                 && !matches!(pod_phase(p), "Succeeded" | "Failed")
         })
         .collect();
-    let terminating = pods.iter().any(|p| p.metadata.deletion_timestamp.is_some());
+    let terminating = pods
+        .iter()
+        .any(|p| p.metadata.deletion_timestamp().is_some());
     let stale: Vec<&Pod> = live
         .iter()
         .copied()

@@ -264,7 +264,7 @@ fn static_etcd_pods(s: &Snapshot) -> std::collections::HashMap<&str, &Arc<Pod>> 
 
 fn pod_of(p: &Arc<Pod>) -> EnsemblePod {
     let status = p.status.as_ref();
-    let phase = if p.metadata.deletion_timestamp.is_some() {
+    let phase = if p.metadata.deletion_timestamp().is_some() {
         "Terminating".to_string()
     } else {
         status

@@ -48,7 +48,7 @@ pub(crate) fn pod_addresses(target: &Target) -> Vec<String> {
     target
         .pods
         .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.metadata.deletion_timestamp().is_none())
         .filter_map(|p| p.status.as_ref()?.pod_ip.as_deref())
         .map(|ip| host_port(ip, target.client_port))
         .collect()

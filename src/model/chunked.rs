@@ -188,13 +188,8 @@ impl<T: Clone> Chunked<T> {
     }
 }
 
-impl<T> From<Vec<T>> for Chunked<T> {
-    fn from(v: Vec<T>) -> Self {
-        let mut chunks = Vec::with_capacity(v.len() / CHUNK + 1);
-        let mut it = v.into_iter().peekable();
-        while it.peek().is_some() {
-            chunks.push(Arc::new(it.by_ref().take(CHUNK).collect::<Vec<T>>()));
-        }
+impl<T> Chunked<T> {
+    fn of_chunks(chunks: Vec<Arc<Vec<T>>>) -> Self {
         let mut out = Self {
             chunks: Arc::new(chunks),
             starts: Arc::default(),
@@ -205,9 +200,56 @@ impl<T> From<Vec<T>> for Chunked<T> {
     }
 }
 
+/// Makes a [`Chunked`] element by element, straight into its chunks: a whole vector
+/// first would be held beside the chunks it is copied into (at 150,000 pod entries,
+/// 7 MiB more at the peak).
+pub struct ChunkedBuilder<T> {
+    full: Vec<Arc<Vec<T>>>,
+    open: Vec<T>,
+}
+
+impl<T> Default for ChunkedBuilder<T> {
+    fn default() -> Self {
+        Self {
+            full: Vec::new(),
+            open: Vec::new(),
+        }
+    }
+}
+
+impl<T> ChunkedBuilder<T> {
+    pub fn push(&mut self, value: T) {
+        if self.open.len() == CHUNK {
+            let full = std::mem::replace(&mut self.open, Vec::with_capacity(CHUNK));
+            self.full.push(Arc::new(full));
+        } else if self.open.capacity() == 0 {
+            self.open.reserve_exact(CHUNK);
+        }
+        self.open.push(value);
+    }
+
+    pub fn finish(mut self) -> Chunked<T> {
+        if !self.open.is_empty() {
+            self.open.shrink_to_fit();
+            self.full.push(Arc::new(self.open));
+        }
+        Chunked::of_chunks(self.full)
+    }
+}
+
+impl<T> From<Vec<T>> for Chunked<T> {
+    fn from(v: Vec<T>) -> Self {
+        v.into_iter().collect()
+    }
+}
+
 impl<T> FromIterator<T> for Chunked<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
-        iter.into_iter().collect::<Vec<T>>().into()
+        let mut out = ChunkedBuilder::default();
+        for value in iter {
+            out.push(value);
+        }
+        out.finish()
     }
 }
 

@@ -41,7 +41,7 @@ impl ImagePod {
                 .and_then(|s| s.phase.as_deref())
                 .unwrap_or_default()
                 .to_string(),
-            terminating: pod.metadata.deletion_timestamp.is_some(),
+            terminating: pod.metadata.deletion_timestamp().is_some(),
         }
     }
 }

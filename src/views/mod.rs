@@ -20,7 +20,7 @@ use kcops_pod::shared::Shared;
 
 use crate::diagnose::Finding;
 use crate::kube::reflectors::Changes;
-use crate::model::chunked::Chunked;
+use crate::model::chunked::{Chunked, ChunkedBuilder};
 use crate::model::columns::{Column, ColumnKind};
 use crate::model::rows;
 use crate::model::snapshot::{Snapshot, SourceStatus};
@@ -670,7 +670,7 @@ impl Deriver {
     fn all_pod_rows(&mut self, s: &Snapshot, not_ready: &BTreeSet<String>) {
         let prev_entries = std::mem::take(&mut self.pods);
         let mut prev = prev_entries.iter().peekable();
-        let mut next = Vec::with_capacity(s.pods.len());
+        let mut next = ChunkedBuilder::default();
         let mut gone = Vec::new();
         for pod in &s.pods {
             let mut same = None;
@@ -709,11 +709,12 @@ impl Deriver {
         }
         self.stale.clear();
         self.daemons.clear();
-        for e in &next {
+        let next = next.finish();
+        for e in next.iter() {
             self.index(e, true);
         }
         self.rows = next.iter().map(|e| shown_row(e, not_ready)).collect();
-        self.pods = next.into();
+        self.pods = next;
     }
 }
 

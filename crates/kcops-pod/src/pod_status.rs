@@ -227,7 +227,7 @@ fn summarize(pod: &Pod) -> Summary {
     let empty_spec = Default::default();
     let spec = pod.spec.as_ref().unwrap_or(&empty_spec);
     let conditions = status.conditions.as_deref().unwrap_or_default();
-    let init_specs = spec.init_containers.as_deref().unwrap_or_default();
+    let init_specs = spec.init_containers().unwrap_or_default();
     let init_statuses = status.init_container_statuses().unwrap_or_default();
     let statuses = status.container_statuses.as_deref().unwrap_or_default();
 
@@ -334,7 +334,7 @@ fn summarize(pod: &Pod) -> Summary {
         }
     }
 
-    if pod.metadata.deletion_timestamp.is_some() {
+    if pod.metadata.deletion_timestamp().is_some() {
         if status.reason() == Some("NodeLost") {
             reason = "Unknown".to_string();
         } else if !is_terminal_phase(phase) {
@@ -633,7 +633,8 @@ mod tests {
     #[test]
     fn terminating_and_node_lost() {
         let mut p = simple("Running", vec![running("a", true, 0)]);
-        p.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+        p.metadata
+            .set_deletion_timestamp(Some(Time(Timestamp::now())));
         assert_eq!(pod_status(&p), "Terminating");
         if let Some(s) = p.status.as_mut() {
             s.set_reason(Some("NodeLost".into()));
@@ -641,7 +642,8 @@ mod tests {
         assert_eq!(pod_status(&p), "Unknown");
         // A finished pod being deleted keeps its final status.
         let mut p = simple("Succeeded", vec![terminated("a", Some("Completed"), 0, 0)]);
-        p.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+        p.metadata
+            .set_deletion_timestamp(Some(Time(Timestamp::now())));
         assert_eq!(pod_status(&p), "Completed");
     }
 

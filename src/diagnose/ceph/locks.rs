@@ -105,7 +105,7 @@ pub(crate) fn shutting_down(u: &ImageUse, node: &str, s: &Snapshot, ix: &Index) 
                     q.metadata.namespace.as_deref() == Some(p.namespace.as_str())
                         && q.metadata.name.as_deref() == Some(p.name.as_str())
                 })
-                .and_then(|q| q.metadata.deletion_timestamp.as_ref())
+                .and_then(|q| q.metadata.deletion_timestamp())
                 .and_then(timestamp);
             deadline.is_none_or(|d| ix.since(d) < ix.limits.terminating_grace)
         })

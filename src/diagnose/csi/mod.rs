@@ -80,7 +80,7 @@ pub(crate) fn claim_pods<'a>(
 ) -> impl Iterator<Item = &'a Pod> + 'a {
     s.pods.iter().map(|p| p.as_ref()).filter(move |p| {
         p.metadata.namespace.as_deref() == Some(ns)
-            && p.metadata.deletion_timestamp.is_none()
+            && p.metadata.deletion_timestamp().is_none()
             && !matches!(super::index::pod_phase(p), "Succeeded" | "Failed")
             && super::index::pod_claims(p).any(|c| c == claim)
     })
@@ -128,7 +128,7 @@ pub(crate) fn plugin_pods<'a>(s: &'a Snapshot, sets: &[&DaemonSet]) -> Vec<&'a P
 
 /// A plugin pod that serves its node: Ready and not being deleted.
 pub(crate) fn plugin_serves(p: &Pod) -> bool {
-    p.metadata.deletion_timestamp.is_none() && pod_is_ready(p)
+    p.metadata.deletion_timestamp().is_none() && pod_is_ready(p)
 }
 
 /// The namespace ceph-csi runs in: its node plugin's.

@@ -45,7 +45,8 @@ pub(super) fn check<'a>(
     let mut users: BTreeMap<&'a str, Vec<&'a Pod>> = BTreeMap::new();
     for p in &s.pods {
         let p: &'a Pod = p;
-        if p.metadata.deletion_timestamp.is_some() || matches!(pod_phase(p), "Succeeded" | "Failed")
+        if p.metadata.deletion_timestamp().is_some()
+            || matches!(pod_phase(p), "Succeeded" | "Failed")
         {
             continue;
         }

@@ -330,7 +330,7 @@ pub fn read_with<'a>(
         cfg.kind = Some(kind);
         cfg.daemonset = Some(ds);
         for p in pods {
-            if p.metadata.deletion_timestamp.is_none()
+            if p.metadata.deletion_timestamp().is_none()
                 && owned_by(p, ds)
                 && let Some(node) = pod_node(p)
             {

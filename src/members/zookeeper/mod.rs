@@ -129,7 +129,7 @@ fn server(target: &Target, myid: u64, pod: String) -> Server {
     let address = target
         .pods
         .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.metadata.deletion_timestamp().is_none())
         .find(|p| p.metadata.name.as_deref() == Some(pod.as_str()))
         .and_then(|p| p.status.as_ref()?.pod_ip.clone())
         .map(|ip| format!("{ip}:{}", target.client_port));

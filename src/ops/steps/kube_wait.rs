@@ -140,7 +140,7 @@ fn ready_counts(replicas: i32, ready: Option<i32>, want: i32) -> bool {
 
 /// Running, Ready, and not on its way out.
 pub(crate) fn pod_ready(p: &Pod) -> bool {
-    if p.metadata.deletion_timestamp.is_some() {
+    if p.metadata.deletion_timestamp().is_some() {
         return false;
     }
     let Some(status) = &p.status else {

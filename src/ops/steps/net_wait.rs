@@ -210,7 +210,7 @@ async fn agent_pod(
     let pods = super::kube_wait::daemon_pods(client, namespace, daemonset, node, deleted).await?;
     Ok(pods
         .into_iter()
-        .find(|p| p.metadata.deletion_timestamp.is_none()))
+        .find(|p| p.metadata.deletion_timestamp().is_none()))
 }
 
 /// `namespace/name` of the pods stuck on their sandbox: not host-network, not being
@@ -224,7 +224,7 @@ pub(crate) fn waiting_for_sandbox(pods: &[Pod], events: &[Event]) -> Vec<String>
         .map(|e| pod_key(&e.involved_object))
         .collect();
     pods.iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.metadata.deletion_timestamp().is_none())
         .filter(|p| {
             !p.spec
                 .as_ref()

@@ -133,7 +133,7 @@ pub(crate) async fn set_update_strategy(
 }
 
 fn ready(p: &Pod) -> bool {
-    p.metadata.deletion_timestamp.is_none()
+    p.metadata.deletion_timestamp().is_none()
         && p.status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())

@@ -61,7 +61,7 @@ pub fn gather(s: &Snapshot) -> Facts {
         .pods
         .iter()
         .filter(|p| p.metadata.namespace.as_deref() == Some("kube-system"))
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.metadata.deletion_timestamp().is_none())
         .filter(|p| owned_by_daemonset(p, "kube-proxy"))
         .filter_map(|p| {
             Some(AgentPod {

@@ -497,7 +497,7 @@ impl App {
     fn stuck_terminating(&self, namespace: &str, name: &str) -> Option<Plan> {
         let snapshot = &self.view.snapshot;
         let pod = snapshot.pod(namespace, name)?;
-        pod.metadata.deletion_timestamp.as_ref()?;
+        pod.metadata.deletion_timestamp()?;
         let node_name = pod.spec.as_ref()?.node_name.as_deref()?;
         let node = snapshot
             .nodes

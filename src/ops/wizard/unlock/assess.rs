@@ -154,7 +154,7 @@ fn evidence(
     let live_users: Vec<(String, String)> = found
         .users
         .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.metadata.deletion_timestamp().is_none())
         .map(|p| (name_of(p), pod_node(p)))
         .collect();
     let mut stale: Vec<Stale> = Vec::new();
@@ -461,7 +461,7 @@ pub(super) fn what_is_stuck(found: &Found, spec: &str) -> Page {
 /// The pod waiting for the volume among its users: alive, scheduled, not ready.
 pub(super) fn waiting_pod(users: &[Pod]) -> Option<&Pod> {
     users.iter().find(|p| {
-        p.metadata.deletion_timestamp.is_none() && !pod_node(p).is_empty() && !is_ready(p)
+        p.metadata.deletion_timestamp().is_none() && !pod_node(p).is_empty() && !is_ready(p)
     })
 }
 
@@ -484,7 +484,7 @@ fn pod_state(pod: &Pod) -> String {
         .and_then(|s| s.phase.as_deref())
         .unwrap_or_default()
         .to_string();
-    if pod.metadata.deletion_timestamp.is_some() {
+    if pod.metadata.deletion_timestamp().is_some() {
         return "Terminating".into();
     }
     waiting.unwrap_or(phase)
@@ -497,7 +497,7 @@ pub(super) fn is_ready(pod: &Pod) -> bool {
         .into_iter()
         .flatten()
         .any(|c| c.type_() == "Ready" && c.status() == "True")
-        && pod.metadata.deletion_timestamp.is_none()
+        && pod.metadata.deletion_timestamp().is_none()
 }
 
 /// The OSD caps inside `mon 'allow r' osd 'profile rbd'`.

@@ -216,7 +216,7 @@ fn evidence(found: &Found, live: &Live, index: &NodeIndex, stuck_node: &str) -> 
     let live_users: Vec<(String, String)> = found
         .users
         .iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .filter(|p| p.metadata.deletion_timestamp().is_none())
         .map(|p| {
             let ns = p.metadata.namespace.clone().unwrap_or_default();
             (format!("{ns}/{}", name_of(p)), pod_node(p))

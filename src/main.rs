@@ -76,7 +76,6 @@ pub enum Command {
 const EXIT_USAGE: i32 = 64;
 
 fn main() {
-    return_freed_memory_promptly();
     let parsed = cli::own_flags_only(Cli::command())
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
@@ -89,6 +88,16 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // The lab's API server (the same binary) keeps mimalloc's delay: it frees the
+    // pages of a list by the hundred a second, and purging each at once made it serve
+    // a 150k-pod list half again as slowly (benches/results/README.md).
+    #[cfg(feature = "lab")]
+    let serving_lab = matches!(args.command, Some(Command::Lab(_)));
+    #[cfg(not(feature = "lab"))]
+    let serving_lab = false;
+    if !serving_lab {
+        return_freed_memory_promptly();
+    }
     // Generated from this very definition; no log, no runtime.
     match &args.command {
         Some(Command::Completions { shell }) => {

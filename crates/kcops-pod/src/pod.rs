@@ -115,7 +115,7 @@ impl PodMeta {
 
     /// Marks the pod terminating (or not), as the API server does when it is deleted.
     pub fn set_deletion_timestamp(&mut self, at: Option<Time>) {
-        let mut fields = self.rare.take().map(|r| *r).unwrap_or_default();
+        let mut fields = unboxed(self.rare.take());
         fields.deletion_timestamp = at;
         self.rare = rare(fields);
     }
@@ -137,6 +137,11 @@ impl PodMeta {
 /// What few pods carry, boxed when there is any (nothing allocated otherwise).
 fn rare<T: Default + PartialEq>(fields: T) -> Option<Box<T>> {
     (fields != T::default()).then(|| Box::new(fields))
+}
+
+/// The fields [`rare`] boxed, or their defaults when it boxed none.
+fn unboxed<T: Default>(fields: Option<Box<T>>) -> T {
+    fields.map(|f| *f).unwrap_or_default()
 }
 
 impl From<ObjectMeta> for PodMeta {
@@ -195,7 +200,7 @@ impl From<WireMeta> for PodMeta {
 
 impl From<PodMeta> for WireMeta {
     fn from(m: PodMeta) -> Self {
-        let rare = m.rare.map(|r| *r).unwrap_or_default();
+        let rare = unboxed(m.rare);
         Self {
             name: m.name.map(String::from),
             namespace: m.namespace,
@@ -304,7 +309,7 @@ impl From<WireSpec> for PodSpec {
 
 impl From<PodSpec> for WireSpec {
     fn from(s: PodSpec) -> Self {
-        let rare = s.rare.map(|r| *r).unwrap_or_default();
+        let rare = unboxed(s.rare);
         Self {
             containers: s.containers,
             init_containers: rare.init_containers,
@@ -425,7 +430,7 @@ impl PodStatus {
     /// Sets the reason (tests build statuses this way).
     #[cfg(test)]
     pub(crate) fn set_reason(&mut self, reason: Option<String>) {
-        let mut fields = self.rare.take().map(|r| *r).unwrap_or_default();
+        let mut fields = unboxed(self.rare.take());
         fields.reason = reason;
         self.rare = rare(fields);
     }
@@ -470,7 +475,7 @@ impl From<WireStatus> for PodStatus {
 
 impl From<PodStatus> for WireStatus {
     fn from(s: PodStatus) -> Self {
-        let rare = s.rare.map(|r| *r).unwrap_or_default();
+        let rare = unboxed(s.rare);
         Self {
             phase: s.phase,
             reason: rare.reason,

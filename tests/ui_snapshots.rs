@@ -2217,7 +2217,7 @@ fn ceph_pane_with_a_stale_lock() {
     assert_eq!(s.cell(CEPH_COLUMNS, "csi-vol-0d7e", "PODS"), "web-1@node1");
     // The stale row is an error (drawn selected now); the healthy one is green.
     assert_eq!(
-        c.app.view.ceph.images.rows[0].tone,
+        c.app.view.ceph.images.rows.at(0).tone(),
         kcops::ui::view::Tone::Error
     );
     assert_eq!(

@@ -14,8 +14,8 @@ use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::columns::Column;
-use super::columns::ColumnKind::{Age, Count, Name, Ready, Size, Status, Text};
-use super::pod_status::{age, micro_timestamp, pod_columns, timestamp};
+use super::columns::ColumnKind::{Age, Count, Name, Size, Status, Text};
+use super::pod_status::{age, micro_timestamp, timestamp};
 use super::snapshot::Snapshot;
 
 /// Shown where kubectl shows an absent value.
@@ -29,16 +29,6 @@ pub fn created(meta: &ObjectMeta) -> Option<Timestamp> {
 /// [`created`] for a pod (its metadata is the console's slim [`PodMeta`]).
 pub fn pod_created(meta: &crate::model::pod::PodMeta) -> Option<Timestamp> {
     meta.creation_timestamp.as_ref().and_then(timestamp)
-}
-
-/// `namespace/name`, or `name` for cluster-scoped objects: the stable row key.
-#[cfg(test)]
-fn ns_key(namespace: &str, name: &str) -> String {
-    if namespace.is_empty() {
-        name.to_string()
-    } else {
-        format!("{namespace}/{name}")
-    }
 }
 
 fn or_none(s: Option<&str>) -> String {
@@ -271,83 +261,6 @@ pub(crate) fn node_row(node: &Node, pods: usize, now: Timestamp) -> NodeRow {
 
 // ---------------------------------------------------------------------------------
 // Pods
-
-/// A row of the Pods pane; READY, STATUS and RESTARTS exactly as kubectl prints them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodRow {
-    pub namespace: String,
-    pub name: String,
-    pub ready: String,
-    pub status: String,
-    pub restarts: String,
-    pub age: String,
-    pub ip: String,
-    pub node: String,
-}
-
-impl PodRow {
-    pub(crate) const COLUMNS: &[Column] = &[
-        Column::new("NAMESPACE", Name),
-        Column::new("NAME", Name),
-        Column::new("READY", Ready),
-        Column::new("STATUS", Status),
-        Column::new("RESTARTS", Count),
-        Column::new("AGE", Age),
-        Column::new("IP", Text),
-        Column::new("NODE", Name),
-    ];
-
-    pub fn cells(&self) -> Vec<String> {
-        vec![
-            self.namespace.clone(),
-            self.name.clone(),
-            self.ready.clone(),
-            self.status.clone(),
-            self.restarts.clone(),
-            self.age.clone(),
-            self.ip.clone(),
-            self.node.clone(),
-        ]
-    }
-
-    #[cfg(test)]
-    pub fn key(&self) -> String {
-        ns_key(&self.namespace, &self.name)
-    }
-
-    /// [`PodRow::cells`] without copying.
-    pub(crate) fn into_cells(self) -> Vec<String> {
-        vec![
-            self.namespace,
-            self.name,
-            self.ready,
-            self.status,
-            self.restarts,
-            self.age,
-            self.ip,
-            self.node,
-        ]
-    }
-}
-
-pub fn pod_row(pod: &Pod, now: Timestamp) -> PodRow {
-    let (ready, status, restarts) = pod_columns(pod, now);
-    PodRow {
-        namespace: pod.metadata.namespace.as_deref().unwrap_or_default().into(),
-        name: pod.metadata.name.as_deref().unwrap_or_default().to_string(),
-        ready,
-        status,
-        restarts,
-        age: age(pod_created(&pod.metadata), now),
-        ip: or_none(pod.status.as_ref().and_then(|s| s.pod_ip.as_deref())),
-        node: or_none(pod.spec.as_ref().and_then(|s| s.node_name.as_deref())),
-    }
-}
-
-#[cfg(test)]
-pub(crate) fn pod_rows(s: &Snapshot) -> Vec<PodRow> {
-    s.pods.iter().map(|p| pod_row(p, s.now)).collect()
-}
 
 // ---------------------------------------------------------------------------------
 // Storage
@@ -986,40 +899,6 @@ mod tests {
         assert_eq!(rows[2].roles, "<none>");
         assert_eq!(rows[2].key(), "bare");
         assert_eq!(NodeRow::COLUMNS.len(), rows[0].cells().len());
-    }
-
-    #[test]
-    fn pod_row_uses_kubectl_columns() {
-        let mut s = snapshot();
-        s.pods.push(from(json!({
-            "metadata": {"name": "web-0", "namespace": "demo", "creationTimestamp": "2025-01-01T11:55:00Z"},
-            "spec": {"nodeName": "node1", "containers": [{"name": "a"}]},
-            "status": {"phase": "Running", "podIP": "10.244.1.5", "containerStatuses": [{
-                "name": "a", "image": "i", "imageID": "", "ready": false, "restartCount": 3,
-                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-                "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2025-01-01T11:59:30Z"}}}]}
-        })));
-        s.pods.push(from(json!({"metadata": {"name": "new", "namespace": "demo"}, "spec": {"containers": [{"name": "a"}]}})));
-        let rows = pod_rows(&s);
-        assert_eq!(
-            rows[0].cells(),
-            vec![
-                "demo",
-                "web-0",
-                "0/1",
-                "CrashLoopBackOff",
-                "3 (30s ago)",
-                "5m",
-                "10.244.1.5",
-                "node1"
-            ]
-        );
-        assert_eq!(rows[0].key(), "demo/web-0");
-        assert_eq!(rows[1].status, "Pending");
-        assert_eq!(rows[1].ip, "<none>");
-        assert_eq!(rows[1].node, "<none>");
-        assert_eq!(PodRow::COLUMNS.len(), rows[0].cells().len());
-        assert_eq!(rows[0].clone().into_cells(), rows[0].cells());
     }
 
     #[test]

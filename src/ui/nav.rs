@@ -130,10 +130,7 @@ impl PodScope {
             columns: pods.columns.clone(),
             rows: pods
                 .rows
-                .iter()
-                .filter(|r| held.contains(&(r.key.namespace.as_str(), r.key.name.as_str())))
-                .cloned()
-                .collect(),
+                .filtered(|r| held.contains(&(r.namespace(), r.name()))),
         }
     }
 }

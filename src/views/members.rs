@@ -264,13 +264,16 @@ pub fn derive(s: &Snapshot) -> MembersView {
 impl MembersView {
     /// Static-pod ensembles' rows stand for their first pod (describe shows it).
     fn with_kinds(mut self, all: &[Ensemble]) -> Self {
+        let super::Rows::Made(rows) = &mut self.ensembles.rows else {
+            return self;
+        };
         for (i, e) in all.iter().enumerate() {
-            if let Some(row) = self.ensembles.rows.get(i)
+            if let Some(row) = rows.get(i)
                 && kind(e) != row.key.kind
             {
                 let mut r = (**row).clone();
                 r.key.kind = kind(e);
-                self.ensembles.rows.set(i, std::sync::Arc::new(r));
+                rows.set(i, std::sync::Arc::new(r));
             }
         }
         self
@@ -286,10 +289,9 @@ mod tests {
     fn seed_003_scaled_down_in_the_pane() {
         let v = derive(&scaled_down());
         assert_eq!(v.ensembles.rows.len(), 1);
-        let cells: Vec<String> = v.ensembles.rows[0]
-            .cells
-            .iter()
-            .map(|c| c.to_string())
+        let row = v.ensembles.rows.at(0);
+        let cells: Vec<String> = (0..row.len())
+            .map(|i| row.cell(i, jiff::Timestamp::UNIX_EPOCH).into_owned())
             .collect();
         assert_eq!(
             cells,

@@ -7,6 +7,7 @@ pub mod ceph;
 pub mod freshness;
 pub mod members;
 pub mod network;
+pub mod pod_line;
 #[cfg(test)]
 mod pod_memory;
 pub mod tables;
@@ -26,7 +27,8 @@ use crate::model::rows;
 use crate::model::snapshot::{Snapshot, SourceStatus};
 
 pub use tables::{
-    AgeCell, Cells, FilterMemo, ObjKey, ObjKind, RowData, TableModel, TableRow, Tone,
+    AgeCell, Cells, FilterMemo, ObjKey, ObjKind, PodLine, RowData, RowRef, Rows, TableModel,
+    TableRow, Tone,
 };
 use tables::{model, tone_for_status};
 
@@ -98,71 +100,6 @@ pub fn derive(snapshot: Snapshot, connection: ConnState, generation: u64) -> Vie
     Deriver::default().derive(snapshot, connection, generation, findings)
 }
 
-/// One pod's row as the last derivation made it.
-#[derive(Debug, Clone)]
-struct PodEntry {
-    /// Held so that its address cannot be reused: the stores replace an object on every
-    /// change, so the same address means the same, unchanged pod.
-    pod: Arc<Pod>,
-    row: Arc<TableRow>,
-    /// When the row must be made again: its RESTARTS cell says how long ago
-    /// (`3 (42s ago)`) and reads differently from then on. Its AGE is computed when
-    /// drawn, so that alone never makes a row stale.
-    refresh_at: Option<Timestamp>,
-    /// Counted on its node (bound, and not Succeeded or Failed).
-    occupies_node: bool,
-    /// Owned by a DaemonSet: where the Network pane looks for the CNI agents.
-    daemon: bool,
-}
-
-impl PodEntry {
-    fn new(pod: &Arc<Pod>, now: Timestamp) -> PodEntry {
-        let row = rows::pod_row(pod, now);
-        let refresh_at = row
-            .restarts
-            .ends_with(" ago)")
-            .then(|| crate::model::pod_status::pod_restarts_change_at(pod, now))
-            .flatten();
-        let age = Column::find(rows::PodRow::COLUMNS, ColumnKind::Age)
-            .zip(rows::pod_created(&pod.metadata));
-        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-        let occupies_node = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some())
-            && !matches!(phase, Some("Succeeded" | "Failed"));
-        let tone = tone_for_status(&row.status);
-        // The key points at the pod's own namespace and name: no copies.
-        let key = ObjKey {
-            kind: ObjKind::Pod,
-            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
-            name: pod.metadata.name.clone().unwrap_or_default(),
-        };
-        PodEntry {
-            pod: pod.clone(),
-            row: Arc::new(TableRow::new(row.into_cells(), key, tone, age)),
-            refresh_at,
-            occupies_node,
-            daemon: pod
-                .metadata
-                .owner_references
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .any(|o| o.kind == "DaemonSet"),
-        }
-    }
-
-    /// Its row reads differently at `now` than when it was made.
-    fn due(&self, now: Timestamp) -> bool {
-        self.refresh_at.is_some_and(|at| at <= now)
-    }
-
-    /// The pod's namespace and name as the snapshot sorts them.
-    fn cmp_key(&self, pod: &Pod) -> std::cmp::Ordering {
-        let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
-        (self.row.key.namespace.as_str(), self.row.key.name.as_str()).cmp(&(ns, name))
-    }
-}
-
 /// One node's row as the last derivation made it: kept while the node is the same
 /// object with the same pods counted on it (pod churn changes neither).
 #[derive(Debug)]
@@ -203,20 +140,14 @@ impl NodeEntry {
 /// 150,000 pods per change.
 #[derive(Debug, Default)]
 pub(crate) struct Deriver {
-    /// Each pod's entry, in the snapshot's namespace/name order.
-    pods: Chunked<PodEntry>,
-    /// The Pods table's rows, in the same order: each entry's row, a pod on a
-    /// NotReady node qualified. Shared with the views (a chunk copied per change).
-    rows: Chunked<Arc<TableRow>>,
-    /// The pod change the entries are up to date with (`None`: derive everything).
+    /// Each pod's row, in the snapshot's namespace/name order: the Pods table's rows,
+    /// shared with the views (a chunk copied per change).
+    pods: Chunked<PodLine>,
+    /// The pod change the rows are up to date with (`None`: derive everything).
     seq: Option<u64>,
     /// The nodes NotReady at the last derivation: when they change, every row is
     /// looked at again (rare; a node going NotReady changes many rows anyway).
     not_ready: BTreeSet<String>,
-    /// Pods whose rows say how long ago something was (`3 (42s ago)`), by when their
-    /// text next changes: made again then (once a second at most, not with every
-    /// view: under churn a view is derived up to 20 times a second).
-    stale: BTreeSet<(Timestamp, Shared, Shared)>,
     /// Pods a DaemonSet owns: where the Network pane looks for the CNI agents.
     daemons: BTreeMap<(Shared, Shared), Arc<Pod>>,
     nodes: Vec<NodeEntry>,
@@ -538,50 +469,37 @@ impl Deriver {
         }
         TableModel {
             columns: rows::NodeRow::COLUMNS.to_vec(),
-            rows: self.node_rows.clone(),
+            rows: self.node_rows.clone().into(),
         }
     }
 
-    /// Adds (or takes away) a pod's share of the per-node and per-status counts.
-    fn tally(&mut self, e: &PodEntry, add: bool) {
-        if e.occupies_node
-            && let Some(node) = e.pod.spec.as_ref().and_then(|s| s.node_name.as_deref())
+    /// Adds (or takes away) a pod's share of the per-node and per-status counts, and
+    /// its place among the DaemonSets' pods.
+    fn tally(&mut self, line: &PodLine, add: bool) {
+        if line.occupies_node
+            && let Some(node) = line.node()
         {
             count(&mut self.per_node, node, add);
             if !self.nodes_dirty.contains(node) {
                 self.nodes_dirty.insert(node.to_string());
             }
         }
-        if let Some(status) = e.row.text_of(rows::PodRow::COLUMNS, ColumnKind::Status) {
-            count(&mut self.by_status, status, add);
-        }
-    }
-
-    /// Notes what an entry adds (or takes away) beyond the counts: a row that goes
-    /// stale, a DaemonSet's pod.
-    fn index(&mut self, e: &PodEntry, add: bool) {
-        let key = || (e.row.key.namespace.clone(), e.row.key.name.clone());
-        if let Some(at) = e.refresh_at {
-            let stale = (at, e.row.key.namespace.clone(), e.row.key.name.clone());
+        count(&mut self.by_status, line.status(), add);
+        if line.daemon {
+            let key = line.key();
             if add {
-                self.stale.insert(stale);
+                self.daemons
+                    .insert((key.namespace, key.name), line.pod().clone());
             } else {
-                self.stale.remove(&stale);
-            }
-        }
-        if e.daemon {
-            if add {
-                self.daemons.insert(key(), e.pod.clone());
-            } else {
-                self.daemons.remove(&key());
+                self.daemons.remove(&(key.namespace, key.name));
             }
         }
     }
 
     /// The Pods table. With the keys of the pods that changed (and the same nodes
     /// NotReady), only their rows are made again, each at its sorted place; else the
-    /// last batch's rows are kept where the pod is the same object and its row still
-    /// current, found in one pass (both lists are in namespace/name order).
+    /// last batch's rows are kept where the pod is the same object, found in one pass
+    /// (both lists are in namespace/name order).
     fn pod_rows(&mut self, s: &Snapshot, changes: &Changes, same_nodes: bool) -> TableModel {
         // A pod on a NotReady node: its status is the node's last word, not a healthy
         // verdict. Its STATUS says so and its colour follows the node's.
@@ -596,23 +514,7 @@ impl Deriver {
         };
         match &changes.keys {
             Some(keys) if self.seq.is_some() && not_ready == self.not_ready => {
-                let due = self
-                    .stale
-                    .iter()
-                    .take_while(|(at, _, _)| *at <= s.now)
-                    .map(|(_, ns, n)| (ns.as_str(), n.as_str()));
-                let mut keys: Vec<(&str, &str)> = keys
-                    .iter()
-                    .map(|(ns, n)| (ns.as_str(), n.as_str()))
-                    .chain(due)
-                    .collect();
-                keys.sort_unstable();
-                keys.dedup();
-                let keys: Vec<(String, String)> = keys
-                    .into_iter()
-                    .map(|(ns, n)| (ns.to_string(), n.to_string()))
-                    .collect();
-                for (ns, name) in &keys {
+                for (ns, name) in keys {
                     self.pod_changed(s, ns, name, &not_ready);
                 }
             }
@@ -621,65 +523,58 @@ impl Deriver {
         self.seq = Some(changes.seq);
         self.not_ready = not_ready;
         TableModel {
-            columns: rows::PodRow::COLUMNS.to_vec(),
-            rows: self.rows.clone(),
+            columns: PodLine::COLUMNS.to_vec(),
+            rows: Rows::Pods(self.pods.clone()),
         }
     }
 
-    /// One pod's entry and row brought up to date: made again, added or removed.
+    /// One pod's row brought up to date: made again, added or removed.
     fn pod_changed(&mut self, s: &Snapshot, ns: &str, name: &str, not_ready: &BTreeSet<String>) {
-        let now = s.now;
         let pod = s.pod(ns, name);
-        let at = self.pods.binary_search_by(|e| {
-            (e.row.key.namespace.as_str(), e.row.key.name.as_str()).cmp(&(ns, name))
-        });
+        let at = self
+            .pods
+            .binary_search_by(|l| (l.namespace(), l.name()).cmp(&(ns, name)));
         match (at, pod) {
             (Ok(i), Some(pod)) => {
-                let old = &self.pods[i];
-                if Arc::ptr_eq(&old.pod, pod) && !old.due(now) {
+                if Arc::ptr_eq(self.pods[i].pod(), pod) {
                     return;
                 }
-                let old = old.clone();
+                let old = self.pods[i].clone();
                 self.tally(&old, false);
-                self.index(&old, false);
-                let e = PodEntry::new(pod, now);
-                self.tally(&e, true);
-                self.index(&e, true);
-                self.rows.set(i, shown_row(&e, not_ready));
-                self.pods.set(i, e);
+                let line = shown(PodLine::new(pod), not_ready);
+                self.tally(&line, true);
+                self.pods.set(i, line);
             }
             (Ok(i), None) => {
                 let old = self.pods.remove(i);
-                self.rows.remove(i);
                 self.tally(&old, false);
-                self.index(&old, false);
             }
             (Err(i), Some(pod)) => {
-                let e = PodEntry::new(pod, now);
-                self.tally(&e, true);
-                self.index(&e, true);
-                self.rows.insert(i, shown_row(&e, not_ready));
-                self.pods.insert(i, e);
+                let line = shown(PodLine::new(pod), not_ready);
+                self.tally(&line, true);
+                self.pods.insert(i, line);
             }
             (Err(_), None) => {}
         }
     }
 
-    /// Every pod's entry, reusing the last batch's where the pod is the same object
-    /// and its row still current: one pass over both (namespace/name order).
+    /// Every pod's row, reusing the last batch's where the pod is the same object:
+    /// one pass over both (namespace/name order).
     fn all_pod_rows(&mut self, s: &Snapshot, not_ready: &BTreeSet<String>) {
-        let prev_entries = std::mem::take(&mut self.pods);
-        let mut prev = prev_entries.iter().peekable();
+        let prev_lines = std::mem::take(&mut self.pods);
+        let mut prev = prev_lines.iter().peekable();
         let mut next = ChunkedBuilder::default();
         let mut gone = Vec::new();
         for pod in &s.pods {
+            let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
+            let name = pod.metadata.name.as_deref().unwrap_or_default();
             let mut same = None;
-            while let Some(e) = prev.peek() {
-                if Arc::ptr_eq(&e.pod, pod) {
+            while let Some(l) = prev.peek() {
+                if Arc::ptr_eq(l.pod(), pod) {
                     same = prev.next();
                     break;
                 }
-                match e.cmp_key(pod) {
+                match (l.namespace(), l.name()).cmp(&(ns, name)) {
                     // Gone from the store.
                     std::cmp::Ordering::Less => gone.extend(prev.next()),
                     // Changed.
@@ -691,55 +586,30 @@ impl Deriver {
                     std::cmp::Ordering::Greater => break,
                 }
             }
-            let entry = match same {
-                Some(e) if !e.due(s.now) => e.clone(),
-                other => {
-                    gone.extend(other);
-                    let e = PodEntry::new(pod, s.now);
-                    self.tally(&e, true);
-                    e
+            let line = match same {
+                Some(l) => shown(l.clone(), not_ready),
+                None => {
+                    let l = shown(PodLine::new(pod), not_ready);
+                    self.tally(&l, true);
+                    l
                 }
             };
-            next.push(entry);
+            next.push(line);
         }
         // What is left was deleted.
         gone.extend(prev);
         for old in gone {
             self.tally(old, false);
         }
-        self.stale.clear();
-        self.daemons.clear();
-        let next = next.finish();
-        for e in next.iter() {
-            self.index(e, true);
-        }
-        self.rows = next.iter().map(|e| shown_row(e, not_ready)).collect();
-        self.pods = next;
+        self.pods = next.finish();
     }
 }
 
 /// A pod's row as the Pods table shows it: on a NotReady node, a healthy-looking
 /// status is qualified (`Running (node NotReady)`) and the colour follows the node.
-fn shown_row(e: &PodEntry, not_ready: &BTreeSet<String>) -> Arc<TableRow> {
-    let node = e.pod.spec.as_ref().and_then(|sp| sp.node_name.as_deref());
-    match node {
-        Some(n) if not_ready.contains(n) && e.row.tone != Tone::Error => {
-            let mut row = TableRow::clone(&e.row);
-            row.tone = Tone::Warning;
-            // Only a healthy-looking status is qualified (`Running`): others already
-            // say something is wrong.
-            if e.row.tone == Tone::Ok
-                && let Some(c) = Column::find(rows::PodRow::COLUMNS, ColumnKind::Status)
-                && let Some(cell) = row.cells.get(c)
-                && !cell.ends_with("(node NotReady)")
-            {
-                let qualified = format!("{cell} (node NotReady)");
-                row.cells.set(c, &qualified);
-            }
-            Arc::new(row)
-        }
-        _ => e.row.clone(),
-    }
+fn shown(line: PodLine, not_ready: &BTreeSet<String>) -> PodLine {
+    let on_not_ready = line.node().is_some_and(|n| not_ready.contains(n));
+    line.on_not_ready_node(on_not_ready)
 }
 
 #[cfg(test)]
@@ -794,11 +664,7 @@ mod tests {
         table
             .rows
             .iter()
-            .map(|r| {
-                (0..r.cells.len())
-                    .map(|i| r.cell(i, now).into_owned())
-                    .collect()
-            })
+            .map(|r| (0..r.len()).map(|i| r.cell(i, now).into_owned()).collect())
             .collect()
     }
 
@@ -816,13 +682,13 @@ mod tests {
         ));
         s.pods.push(pod("a", "p", "2025-01-01T11:00:00Z", 0));
         let vm = Deriver::default().derive(s, ConnState::default(), 1, Vec::new());
-        assert_eq!(vm.pods.rows[0].tone, Tone::Warning);
+        assert_eq!(vm.pods.rows.at(0).tone(), Tone::Warning);
         assert!(
             cells(&vm)[0].contains(&"Running (node NotReady)".to_string()),
             "{:?}",
             cells(&vm)
         );
-        assert_eq!(vm.nodes.rows[0].tone, Tone::Error);
+        assert_eq!(vm.nodes.rows.at(0).tone(), Tone::Error);
     }
 
     /// Told which pods changed, the deriver updates only their rows, each at its
@@ -892,12 +758,17 @@ mod tests {
         let node_cells = |vm: &ViewModel| table_cells(&vm.nodes, vm.snapshot.now);
         assert_eq!(node_cells(&inc), node_cells(&fresh));
         assert_ne!(node_cells(&inc), node_cells(&first));
-        assert!(!Arc::ptr_eq(&first.nodes.rows[0], &inc.nodes.rows[0]));
-        assert!(Arc::ptr_eq(&first.nodes.rows[1], &inc.nodes.rows[1]));
+        assert!(!first.nodes.rows.at(0).same(inc.nodes.rows.at(0)));
+        assert!(first.nodes.rows.at(1).same(inc.nodes.rows.at(1)));
         // Rows of pods that did not change are the same rows (not made again).
-        assert!(Arc::ptr_eq(&first.pods.rows[10], &inc.pods.rows[11]));
-        let restarts = Column::find(rows::PodRow::COLUMNS, ColumnKind::Count).unwrap_or(4);
-        assert!(inc.pods.rows.iter().any(|r| &r.cells[restarts] == "7"));
+        assert!(first.pods.rows.at(10).same(inc.pods.rows.at(11)));
+        let restarts = Column::find(PodLine::COLUMNS, ColumnKind::Count).unwrap_or(4);
+        assert!(
+            inc.pods
+                .rows
+                .iter()
+                .any(|r| r.cell(restarts, inc.snapshot.now) == "7")
+        );
         // Pod churn leaves the Network pane's inputs alone: it is not made again.
         assert!(Arc::ptr_eq(&first.network, &inc.network));
         // A node that changes (a new object) makes it again, with the node.
@@ -918,10 +789,10 @@ mod tests {
         );
     }
 
-    /// A row that says how long ago a container restarted is made again when its
-    /// text changes (once a second), not with every view of a churning cluster.
+    /// A row that says how long ago a container restarted reads the time it is drawn
+    /// at, and is not made again for it: a churning cluster's views keep it.
     #[test]
-    fn restart_ages_are_made_again_when_they_change() {
+    fn restart_ages_follow_the_clock_in_rows_kept() {
         let restarted = Arc::new(
             serde_json::from_value::<Pod>(json!({
                 "metadata": {"name": "r", "namespace": "a", "creationTimestamp": "2025-01-01T11:00:00Z"},
@@ -958,21 +829,19 @@ mod tests {
             "{:?}",
             cells(&first)
         );
-        // Later within the same second: the same row, not made again.
-        s.now = ts("2025-01-01T12:00:00.900Z");
-        let same = view(&s, 2);
-        assert!(Arc::ptr_eq(&first.pods.rows[0], &same.pods.rows[0]));
-        // The next second: made again, reading 43s.
+        // The next second: the same row, reading 43s.
         s.now = ts("2025-01-01T12:00:01.000Z");
-        let next = view(&s, 3);
-        assert!(!Arc::ptr_eq(&first.pods.rows[0], &next.pods.rows[0]));
+        let next = view(&s, 2);
+        assert!(first.pods.rows.at(0).same(next.pods.rows.at(0)));
         assert!(
             cells(&next)[0].contains(&"3 (43s ago)".to_string()),
             "{:?}",
             cells(&next)
         );
-        // A row without such an age is never made again.
-        assert!(Arc::ptr_eq(&first.pods.rows[1], &next.pods.rows[1]));
+        // A filter's answer for a row whose RESTARTS follows the clock is not kept.
+        let r = next.pods.rows.at(0);
+        assert!(r.more_cells_follow_the_clock());
+        assert!(!next.pods.rows.at(1).more_cells_follow_the_clock());
     }
 
     /// The deriver's reused rows are exactly what a fresh derivation makes.
@@ -1001,21 +870,12 @@ mod tests {
             let inc = d.derive(s.clone(), ConnState::default(), 1, Vec::new());
             assert_eq!(cells(&inc), cells(&fresh));
             assert_eq!(
-                inc.pods
-                    .rows
-                    .iter()
-                    .map(|r| r.key.clone())
-                    .collect::<Vec<_>>(),
-                fresh
-                    .pods
-                    .rows
-                    .iter()
-                    .map(|r| r.key.clone())
-                    .collect::<Vec<_>>()
+                inc.pods.rows.iter().map(|r| r.key()).collect::<Vec<_>>(),
+                fresh.pods.rows.iter().map(|r| r.key()).collect::<Vec<_>>()
             );
             let node_cells = |vm: &ViewModel| -> Vec<String> {
-                let r = &vm.nodes.rows[0];
-                (0..r.cells.len())
+                let r = vm.nodes.rows.at(0);
+                (0..r.len())
                     .map(|i| r.cell(i, vm.snapshot.now).into_owned())
                     .collect()
             };
@@ -1032,12 +892,12 @@ mod tests {
                 .pods
                 .rows
                 .iter()
-                .zip(&again.pods.rows)
-                .all(|(a, b)| Arc::ptr_eq(a, b)),
+                .zip(again.pods.rows.iter())
+                .all(|(a, b)| a.same(b)),
             "unchanged pods keep their rows"
         );
         assert!(
-            Arc::ptr_eq(&first.nodes.rows[0], &again.nodes.rows[0]),
+            first.nodes.rows.at(0).same(again.nodes.rows.at(0)),
             "an unchanged node with the same pods keeps its row"
         );
         // A changed pod, a deleted one, a new one at the front, one at the end.
@@ -1058,12 +918,6 @@ mod tests {
             s.now += SignedDuration::from_secs(secs);
             check(&s, &mut d);
         }
-        // A fresh row's cells are its text at the view's time.
-        let fresh = derive(s.clone(), ConnState::default(), 9);
-        assert!(fresh.pods.rows.iter().all(|r| {
-            r.age
-                .is_some_and(|a| r.cells[a.column] == r.cell(a.column, s.now))
-        }));
         // Everything gone.
         s.pods.clear();
         check(&s, &mut d);

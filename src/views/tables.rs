@@ -13,6 +13,8 @@ use crate::model::pod_status::human_since;
 use crate::model::rows;
 use kcops_pod::shared::Shared;
 
+pub use super::pod_line::PodLine;
+
 /// Which kind of object a row stands for (what describe/yaml/actions act on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ObjKind {
@@ -256,12 +258,6 @@ impl TableRow {
         }
     }
 
-    /// The text of the first cell of `kind` under `columns`, as made.
-    pub(crate) fn text_of(&self, columns: &[Column], kind: ColumnKind) -> Option<&str> {
-        let i = Column::find(columns, kind)?;
-        self.cells.get(i)
-    }
-
     /// What column `i` (of `kind`) sorts this row by, as of `now`.
     pub(crate) fn sort_key(&self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey {
         let since = self.age.filter(|a| a.column == i).map(|a| a.since);
@@ -282,7 +278,237 @@ impl TableRow {
 #[derive(Debug, Clone, Default)]
 pub struct TableModel {
     pub columns: Vec<Column>,
-    pub rows: Chunked<Arc<TableRow>>,
+    pub rows: Rows,
+}
+
+/// A table's rows: made text, or the Pods table's rows, whose cells are made from
+/// their pods when they are drawn, sorted or filtered ([`PodLine`]).
+#[derive(Debug, Clone)]
+pub enum Rows {
+    Made(Chunked<Arc<TableRow>>),
+    Pods(Chunked<PodLine>),
+}
+
+impl Default for Rows {
+    fn default() -> Self {
+        Rows::Made(Chunked::default())
+    }
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        match self {
+            Rows::Made(c) => c.len(),
+            Rows::Pods(c) => c.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<RowRef<'_>> {
+        match self {
+            Rows::Made(c) => c.get(i).map(RowRef::Made),
+            Rows::Pods(c) => c.get(i).map(RowRef::Pod),
+        }
+    }
+
+    /// Row `i`, which must exist: the indices of a table's order, made for it.
+    pub fn at(&self, i: usize) -> RowRef<'_> {
+        match self {
+            Rows::Made(c) => RowRef::Made(&c[i]),
+            Rows::Pods(c) => RowRef::Pod(&c[i]),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = RowRef<'_>> + '_ {
+        let (made, pods) = match self {
+            Rows::Made(c) => (Some(c.iter().map(RowRef::Made)), None),
+            Rows::Pods(c) => (None, Some(c.iter().map(RowRef::Pod))),
+        };
+        made.into_iter().flatten().chain(pods.into_iter().flatten())
+    }
+
+    /// Where the row of `key` is (or would be), for rows in key order.
+    pub fn binary_search_key(&self, key: &ObjKey) -> Result<usize, usize> {
+        match self {
+            Rows::Made(c) => c.binary_search_by(|r| RowRef::Made(r).cmp_key(key)),
+            Rows::Pods(c) => c.binary_search_by(|r| RowRef::Pod(r).cmp_key(key)),
+        }
+    }
+
+    /// The rows `keep` keeps, in their order.
+    pub fn filtered(&self, mut keep: impl FnMut(RowRef<'_>) -> bool) -> Rows {
+        match self {
+            Rows::Made(c) => Rows::Made(
+                c.iter()
+                    .filter(|r| keep(RowRef::Made(r)))
+                    .cloned()
+                    .collect(),
+            ),
+            Rows::Pods(c) => {
+                Rows::Pods(c.iter().filter(|r| keep(RowRef::Pod(r))).cloned().collect())
+            }
+        }
+    }
+}
+
+impl From<Vec<Arc<TableRow>>> for Rows {
+    fn from(rows: Vec<Arc<TableRow>>) -> Self {
+        Rows::Made(rows.into())
+    }
+}
+
+impl From<Chunked<Arc<TableRow>>> for Rows {
+    fn from(rows: Chunked<Arc<TableRow>>) -> Self {
+        Rows::Made(rows)
+    }
+}
+
+impl FromIterator<Arc<TableRow>> for Rows {
+    fn from_iter<I: IntoIterator<Item = Arc<TableRow>>>(iter: I) -> Self {
+        Rows::Made(iter.into_iter().collect())
+    }
+}
+
+/// One row of a [`Rows`], whichever kind: what panes, the filter and the sort read.
+#[derive(Debug, Clone, Copy)]
+pub enum RowRef<'a> {
+    Made(&'a Arc<TableRow>),
+    Pod(&'a PodLine),
+}
+
+impl<'a> RowRef<'a> {
+    pub fn kind(self) -> ObjKind {
+        match self {
+            RowRef::Made(r) => r.key.kind,
+            RowRef::Pod(_) => ObjKind::Pod,
+        }
+    }
+
+    pub fn namespace(self) -> &'a str {
+        match self {
+            RowRef::Made(r) => &r.key.namespace,
+            RowRef::Pod(p) => p.namespace(),
+        }
+    }
+
+    pub fn name(self) -> &'a str {
+        match self {
+            RowRef::Made(r) => &r.key.name,
+            RowRef::Pod(p) => p.name(),
+        }
+    }
+
+    pub fn key(self) -> ObjKey {
+        match self {
+            RowRef::Made(r) => r.key.clone(),
+            RowRef::Pod(p) => p.key(),
+        }
+    }
+
+    /// Whether this is the row of `key` (without making its key).
+    pub fn has_key(self, key: &ObjKey) -> bool {
+        self.kind() == key.kind && self.namespace() == key.namespace && self.name() == key.name
+    }
+
+    /// This row's key against `key`, as [`ObjKey`]s order.
+    pub fn cmp_key(self, key: &ObjKey) -> std::cmp::Ordering {
+        (self.kind(), self.namespace(), self.name()).cmp(&(
+            key.kind,
+            key.namespace.as_str(),
+            key.name.as_str(),
+        ))
+    }
+
+    /// How many cells it has.
+    pub fn len(self) -> usize {
+        match self {
+            RowRef::Made(r) => r.cells.len(),
+            RowRef::Pod(_) => PodLine::COLUMNS.len(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cell `i` as of `now` (live ages computed).
+    pub fn cell(self, i: usize, now: Timestamp) -> Cow<'a, str> {
+        match self {
+            RowRef::Made(r) => r.cell(i, now),
+            RowRef::Pod(p) => p.cell(i, now),
+        }
+    }
+
+    pub fn tone(self) -> Tone {
+        match self {
+            RowRef::Made(r) => r.tone,
+            RowRef::Pod(p) => p.tone(),
+        }
+    }
+
+    /// The row's answer to the last filter it was matched against.
+    pub fn memo(self) -> &'a FilterMemo {
+        match self {
+            RowRef::Made(r) => &r.memo,
+            RowRef::Pod(p) => p.memo(),
+        }
+    }
+
+    /// The column of an age computed as of the time it is drawn, if any.
+    pub fn live_age(self) -> Option<usize> {
+        match self {
+            RowRef::Made(r) => r.age.filter(|a| a.live).map(|a| a.column),
+            RowRef::Pod(p) => p.live_age(),
+        }
+    }
+
+    /// Whether a cell other than a live age follows the clock (`3 (42s ago)`).
+    pub fn more_cells_follow_the_clock(self) -> bool {
+        match self {
+            RowRef::Made(_) => false,
+            RowRef::Pod(p) => p.restarts_follow_the_clock(),
+        }
+    }
+
+    /// What column `i` (of `kind`) sorts this row by, as of `now`.
+    pub fn sort_key(self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey {
+        match self {
+            RowRef::Made(r) => r.sort_key(i, kind, now),
+            RowRef::Pod(p) => {
+                let since = (p.live_age() == Some(i)).then(|| p.created()).flatten();
+                SortKey::of(kind, &p.cell(i, now), since)
+            }
+        }
+    }
+
+    /// The replicas a workload row wants.
+    pub fn desired_replicas(self) -> Option<i32> {
+        match self {
+            RowRef::Made(r) => r.desired_replicas(),
+            RowRef::Pod(_) => None,
+        }
+    }
+
+    /// The same row object (not merely equal): a row kept from an earlier view (a pod's
+    /// row is kept while its pod is the same object).
+    pub fn same(self, other: RowRef<'_>) -> bool {
+        match (self, other) {
+            (RowRef::Made(a), RowRef::Made(b)) => Arc::ptr_eq(a, b),
+            (RowRef::Pod(a), RowRef::Pod(b)) => Arc::ptr_eq(a.pod(), b.pod()),
+            _ => false,
+        }
+    }
+
+    /// The made row, for a pane that makes rows of its own from it.
+    pub fn made(self) -> Option<&'a Arc<TableRow>> {
+        match self {
+            RowRef::Made(r) => Some(r),
+            RowRef::Pod(_) => None,
+        }
+    }
 }
 
 pub(crate) fn tone_for_status(status: &str) -> Tone {

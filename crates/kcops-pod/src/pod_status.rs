@@ -25,64 +25,19 @@ pub fn pod_ready(pod: &Pod) -> (usize, usize) {
 
 /// The pod's RESTARTS column: `0`, or `3 (42s ago)` when the last restart time is known.
 pub fn pod_restarts(pod: &Pod, now: Timestamp) -> String {
-    restarts_cell(&summarize(pod), now)
-}
-
-fn restarts_cell(s: &Summary, now: Timestamp) -> String {
-    match s.last_restart {
-        Some(at) if s.restarts != 0 => {
-            format!("{} ({} ago)", s.restarts, human_since(at, now))
-        }
-        _ => s.restarts.to_string(),
-    }
+    summarize(pod).restarts_cell(now)
 }
 
 /// READY, STATUS and RESTARTS in one pass, for tables of many pods.
 pub fn pod_columns(pod: &Pod, now: Timestamp) -> (String, String, String) {
     let s = summarize(pod);
-    let restarts = restarts_cell(&s, now);
+    let restarts = s.restarts_cell(now);
     (format!("{}/{}", s.ready, s.total), s.reason, restarts)
 }
 
 /// Go's `duration.HumanDuration`: a short duration with 2-3 significant figures.
 pub fn human_duration(d: Duration) -> String {
     human_nanos(i128::try_from(d.as_nanos()).unwrap_or(i128::MAX))
-}
-
-/// When the RESTARTS cell of `pod` (`3 (42s ago)`) next reads differently, if it
-/// says how long ago at all: a table remakes such a row then, not with every view.
-pub fn pod_restarts_change_at(pod: &Pod, now: Timestamp) -> Option<Timestamp> {
-    let s = summarize(pod);
-    match s.last_restart {
-        Some(at) if s.restarts != 0 => Some(human_since_changes_at(at, now)),
-        _ => None,
-    }
-}
-
-/// The first time after `now` when `human_since(then, _)` may read differently: each
-/// second under ten minutes (`9m59s`), each minute under eight hours (`7h59m`), each
-/// hour under eight days (`7d23h`), else each day. Never later than the change.
-pub fn human_since_changes_at(then: Timestamp, now: Timestamp) -> Timestamp {
-    const SEC: i64 = 1;
-    const MIN: i64 = 60;
-    const HOUR: i64 = 60 * MIN;
-    let elapsed = now.duration_since(then);
-    let secs = elapsed.as_secs();
-    let unit = if elapsed.is_negative() || secs < 10 * MIN {
-        SEC
-    } else if secs < 8 * HOUR {
-        MIN
-    } else if secs < 8 * 24 * HOUR {
-        HOUR
-    } else {
-        24 * HOUR
-    };
-    if elapsed.is_negative() {
-        return now + SignedDuration::from_secs(unit);
-    }
-    let next = (secs / unit + 1).saturating_mul(unit);
-    then.checked_add(SignedDuration::from_secs(next))
-        .unwrap_or(now + SignedDuration::from_secs(unit))
 }
 
 /// `HumanDuration(now - then)`, keeping Go's handling of clock skew (`0s`, `<invalid>`).
@@ -165,13 +120,33 @@ fn human_nanos(nanos: i128) -> String {
     }
 }
 
-/// Everything `printPod` derives from one pass over the statuses.
-struct Summary {
-    reason: String,
-    ready: usize,
-    total: usize,
-    restarts: i64,
-    last_restart: Option<Timestamp>,
+/// Everything `printPod` derives from one pass over the statuses: a table of many
+/// pods keeps this (or less) and prints the cells when they are drawn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The STATUS column.
+    pub reason: String,
+    /// READY is `ready/total`.
+    pub ready: usize,
+    pub total: usize,
+    pub restarts: i64,
+    /// When the last restart's container ended: RESTARTS then says how long ago.
+    pub last_restart: Option<Timestamp>,
+}
+
+impl Summary {
+    /// The RESTARTS cell as of `now`: `0`, or `3 (42s ago)`.
+    pub fn restarts_cell(&self, now: Timestamp) -> String {
+        restarts_text(self.restarts, self.last_restart, now)
+    }
+}
+
+/// The RESTARTS cell of `restarts` restarts, the last ended at `last` (if known).
+pub fn restarts_text(restarts: i64, last: Option<Timestamp>, now: Timestamp) -> String {
+    match last {
+        Some(at) if restarts != 0 => format!("{restarts} ({} ago)", human_since(at, now)),
+        _ => restarts.to_string(),
+    }
 }
 
 /// Pod phases after which a pod being deleted is no longer shown as `Terminating`.
@@ -221,7 +196,8 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
 }
 
-fn summarize(pod: &Pod) -> Summary {
+/// READY, STATUS and RESTARTS of `pod` in one pass over its statuses.
+pub fn summarize(pod: &Pod) -> Summary {
     let empty_status = Default::default();
     let status = pod.status.as_ref().unwrap_or(&empty_status);
     let empty_spec = Default::default();
@@ -433,41 +409,6 @@ mod tests {
         assert_eq!(human_since(future(500), n), "0s");
         assert_eq!(human_since(future(2500), n), "<invalid>");
         assert_eq!(age(None, n), "<unknown>");
-    }
-
-    #[test]
-    fn an_age_reads_the_same_until_it_is_said_to_change() {
-        let then = now();
-        let ns = |n: i64| SignedDuration::from_nanos(n);
-        let s = |n: i64| SignedDuration::from_secs(n);
-        for elapsed in [
-            ns(0),
-            ns(999_999_999),
-            s(59),
-            s(119) + ns(1),
-            s(599),
-            s(600) + ns(5),
-            s(3 * 3600 - 1),
-            s(8 * 3600 + 59),
-            s(47 * 3600 + 3599),
-            s(8 * 86_400 + 7),
-            s(900 * 86_400),
-            -ns(500_000_000),
-            -s(5),
-        ] {
-            let at = then + elapsed;
-            let next = human_since_changes_at(then, at);
-            assert!(next > at, "{elapsed:?}: the next change is later than now");
-            let text = human_since(then, at);
-            assert_eq!(
-                human_since(then, next - ns(1)),
-                text,
-                "{elapsed:?}: the text holds until {next}"
-            );
-        }
-        // Under ten minutes every second, after that no sooner than a minute.
-        assert_eq!(human_since_changes_at(then, then + s(30)), then + s(31));
-        assert_eq!(human_since_changes_at(then, then + s(700)), then + s(720));
     }
 
     #[test]

@@ -471,7 +471,7 @@ impl App {
                     .model()
                     .into_iter()
                     .flat_map(|m| m.rows.iter())
-                    .find(|r| r.key == key)
+                    .find(|r| r.has_key(&key))
                     .and_then(|r| r.desired_replicas())
                     .unwrap_or(0);
                 self.overlay = Some(Overlay::Dialog(Dialog::new(DialogKind::ScaleInput {

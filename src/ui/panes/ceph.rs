@@ -109,13 +109,13 @@ pub(crate) fn connection_lines<'a>(c: &CephView, theme: &Theme, now: Timestamp) 
 /// The columns (indices, in order) shown in `width` cells: every one that fits, taken
 /// in priority order (the model's), skipping those that do not; the first three
 /// (pool, image, verdict) always.
-fn fitting_columns(model: &TableModel, width: u16) -> Vec<usize> {
+fn fitting_columns(model: &TableModel, width: u16, now: Timestamp) -> Vec<usize> {
     const SPACING: usize = 2;
     let natural = |i: usize| {
         model
             .rows
             .iter()
-            .map(|r| r.cells.get(i).map_or(0, |c| c.chars().count().min(80)))
+            .map(|r| r.cell(i, now).chars().count().min(80))
             .chain(std::iter::once(model.columns[i].title.len() + 1))
             .max()
             .unwrap_or(0)
@@ -143,7 +143,7 @@ fn draw_table(
     focused: bool,
     now: Timestamp,
 ) {
-    let picked = fitting_columns(model, area.width);
+    let picked = fitting_columns(model, area.width, now);
     if picked.len() == model.columns.len() {
         table::draw(f, area, "RBD images", model, state, theme, focused, now);
         return;
@@ -156,9 +156,9 @@ fn draw_table(
             .map(|r| {
                 let cells = picked
                     .iter()
-                    .map(|i| r.cells.get(*i).map(|c| c.to_string()).unwrap_or_default())
+                    .map(|i| r.cell(*i, now).into_owned())
                     .collect();
-                Arc::new(TableRow::new(cells, r.key.clone(), r.tone, None))
+                Arc::new(TableRow::new(cells, r.key(), r.tone(), None))
             })
             .collect(),
     };

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::table::{self, TableState};
 use super::{DrawCtx, Pane, PaneId};
-use crate::model::columns::ColumnKind;
+use crate::model::columns::{Column, ColumnKind};
 use crate::ui::commands::Command;
 use crate::ui::keymap::Context;
 use crate::ui::view::{TableModel, ViewModel};
@@ -89,13 +89,11 @@ const COMMANDS: &[Command] = &[
 /// them too, so a kept volume is seen without `:pv`.
 fn unclaimed_volumes(view: &ViewModel) -> TableModel {
     let columns = view.pvs.columns.clone();
+    let status = Column::find(&columns, ColumnKind::Status);
     let rows = view
         .pvs
         .rows
-        .iter()
-        .filter(|r| r.text_of(&columns, ColumnKind::Status) != Some("Bound"))
-        .cloned()
-        .collect();
+        .filtered(|r| status.is_none_or(|i| r.cell(i, view.snapshot.now) != "Bound"));
     TableModel { columns, rows }
 }
 

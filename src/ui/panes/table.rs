@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use super::{DrawCtx, Outcome, PaneCtx};
 use crate::ui::keymap::Action;
-use crate::ui::view::{ObjKey, TableModel, TableRow, Tone};
+use crate::ui::view::{ObjKey, RowRef, TableModel, Tone};
 
 /// The `/` filter: substring by default, a regex when it parses as one and contains
 /// regex syntax, inverted with a leading `!`.
@@ -80,14 +80,15 @@ impl Filter {
 
     /// [`Filter::matches`] on a row's cells as drawn at `now`. The answer is kept in
     /// the row unless it depends on `now` (a needle that could be in its age).
-    pub(crate) fn matches_row(&self, row: &TableRow, now: Timestamp) -> bool {
+    pub(crate) fn matches_row(&self, row: RowRef<'_>, now: Timestamp) -> bool {
         if self.is_empty() {
             return true;
         }
-        // Only a live age changes with `now`; other cells are as made.
-        let live_age = row.age.filter(|a| a.live).map(|a| a.column);
-        let timeless = live_age.is_none() || !self.may_match_age;
-        if timeless && let Some(m) = row.memo.get(self.id) {
+        // Only a live age (and a pod's `3 (42s ago)`) changes with `now`.
+        let live_age = row.live_age();
+        let timeless =
+            (live_age.is_none() || !self.may_match_age) && !row.more_cells_follow_the_clock();
+        if timeless && let Some(m) = row.memo().get(self.id) {
             return m;
         }
         let hit = |c: &str| match &self.regex {
@@ -95,12 +96,12 @@ impl Filter {
             None => contains_lowercase(c, &self.needle),
         };
         let skip = live_age.filter(|_| !self.may_match_age);
-        let matched = (0..row.cells.len())
+        let matched = (0..row.len())
             .filter(|i| Some(*i) != skip)
             .any(|i| hit(&row.cell(i, now)))
             != self.invert;
         if timeless {
-            row.memo.set(self.id, matched);
+            row.memo().set(self.id, matched);
         }
         matched
     }
@@ -206,18 +207,16 @@ fn compute_order(
         .rows
         .iter()
         .enumerate()
-        .filter(|(_, r)| {
-            namespace.is_none_or(|ns| r.key.namespace.is_empty() || r.key.namespace == ns)
-        })
+        .filter(|(_, r)| namespace.is_none_or(|ns| r.namespace().is_empty() || r.namespace() == ns))
         .inspect(|_| in_namespace += 1)
-        .filter(|(_, r)| filter.matches_row(r, now))
+        .filter(|(_, r)| filter.matches_row(*r, now))
         .map(|(i, _)| i)
         .collect();
     if let Some((col, desc)) = sort
         && let Some(column) = model.columns.get(col)
     {
         // By what the column holds: ages by their time, counts as numbers.
-        order.sort_by_cached_key(|i| model.rows[*i].sort_key(col, column.kind, now));
+        order.sort_by_cached_key(|i| model.rows.at(*i).sort_key(col, column.kind, now));
         if desc {
             order.reverse();
         }
@@ -320,16 +319,18 @@ impl TableState {
             let in_place = self
                 .order
                 .get(self.selected)
-                .is_some_and(|i| &model.rows[*i].key == key);
+                .is_some_and(|i| model.rows.at(*i).has_key(key));
             if !in_place {
                 let by_key = model
                     .rows
-                    .binary_search_by(|r| r.key.cmp(key))
+                    .binary_search_key(key)
                     .ok()
                     .filter(|_| self.identity);
-                if let Some(pos) =
-                    by_key.or_else(|| self.order.iter().position(|i| &model.rows[*i].key == key))
-                {
+                if let Some(pos) = by_key.or_else(|| {
+                    self.order
+                        .iter()
+                        .position(|i| model.rows.at(*i).has_key(key))
+                }) {
                     self.selected = pos;
                 }
             }
@@ -340,7 +341,7 @@ impl TableState {
         self.selected_key = self
             .order
             .get(self.selected)
-            .map(|i| model.rows[*i].key.clone());
+            .map(|i| model.rows.at(*i).key());
     }
 
     /// The model the order indexes: `basis`, or `model` when none was kept.
@@ -359,7 +360,7 @@ impl TableState {
             self.order
                 .get(self.selected)
                 .and_then(|i| rows.rows.get(*i))
-                .map(|r| r.key.clone())
+                .map(|r| r.key())
         };
         self.selected_key = key;
     }
@@ -533,8 +534,8 @@ pub(crate) fn draw_noted(
     let texts: Vec<Vec<std::borrow::Cow<str>>> = visible
         .iter()
         .map(|i| {
-            let r = &model.rows[*i];
-            (0..r.cells.len()).map(|c| r.cell(c, now)).collect()
+            let r = model.rows.at(*i);
+            (0..r.len()).map(|c| r.cell(c, now)).collect()
         })
         .collect();
     for cells in &texts {
@@ -567,10 +568,9 @@ pub(crate) fn draw_noted(
         .zip(&texts)
         .enumerate()
         .map(|(n, (i, cells))| {
-            let r = &model.rows[*i];
             let mut style = match note {
                 Some(_) => theme.style(Role::Muted),
-                None => tone_role(r.tone)
+                None => tone_role(model.rows.at(*i).tone())
                     .map(|role| theme.style(role))
                     .unwrap_or_default(),
             };
@@ -706,7 +706,7 @@ pub(crate) fn draw_part_titled(
 mod tests {
     use super::*;
     use crate::model::columns::{Column, ColumnKind};
-    use crate::ui::view::ObjKind;
+    use crate::ui::view::{ObjKind, TableRow};
     use std::sync::Arc;
 
     fn ts(s: &str) -> Timestamp {
@@ -723,7 +723,7 @@ mod tests {
         state
             .order
             .iter()
-            .map(|i| model.rows[*i].cells[0].to_string())
+            .map(|i| model.rows.at(*i).cell(0, now).into_owned())
             .collect()
     }
 
@@ -824,28 +824,29 @@ mod tests {
             name: "web-0".into(),
         };
         // The stored text is stale (made at creation); the drawn age is 5m.
-        let row = TableRow::new(
+        let row = Arc::new(TableRow::new(
             vec!["demo".into(), "web-0".into(), "0s".into()],
             key,
             Tone::Normal,
             Some((2, created)),
-        );
-        assert!(Filter::new("5m").matches_row(&row, now));
-        assert!(!Filter::new("0s").matches_row(&row, now));
-        assert!(Filter::new("^5m$").matches_row(&row, now));
-        assert!(Filter::new("web").matches_row(&row, now));
-        assert!(Filter::new("!web-1").matches_row(&row, now));
-        assert!(!Filter::new("web-1").matches_row(&row, now));
+        ));
+        let row = RowRef::Made(&row);
+        assert!(Filter::new("5m").matches_row(row, now));
+        assert!(!Filter::new("0s").matches_row(row, now));
+        assert!(Filter::new("^5m$").matches_row(row, now));
+        assert!(Filter::new("web").matches_row(row, now));
+        assert!(Filter::new("!web-1").matches_row(row, now));
+        assert!(!Filter::new("web-1").matches_row(row, now));
         // Answers kept in the row are per filter.
         let (web, other) = (Filter::new("web"), Filter::new("db"));
         for _ in 0..2 {
-            assert!(web.matches_row(&row, now));
-            assert!(!other.matches_row(&row, now));
+            assert!(web.matches_row(row, now));
+            assert!(!other.matches_row(row, now));
         }
         // An age-like needle is worked out again as time moves.
         let six = Filter::new("6m");
-        assert!(!six.matches_row(&row, now));
-        assert!(six.matches_row(&row, now + jiff::SignedDuration::from_secs(60)));
+        assert!(!six.matches_row(row, now));
+        assert!(six.matches_row(row, now + jiff::SignedDuration::from_secs(60)));
     }
 
     #[test]
@@ -874,7 +875,7 @@ mod tests {
 mod off_task_tests {
     use super::*;
     use crate::model::columns::{Column, ColumnKind};
-    use crate::ui::view::ObjKind;
+    use crate::ui::view::{ObjKind, TableRow};
     use std::sync::Arc;
 
     /// `n` rows named `p00000`.. in key order, with NUMBER counting down.
@@ -942,11 +943,7 @@ mod off_task_tests {
         let done = second.clone().run();
         assert!(state.apply(done));
         assert!(!state.ordering());
-        let names: Vec<&str> = state
-            .order
-            .iter()
-            .map(|i| big.rows[*i].key.name.as_str())
-            .collect();
+        let names: Vec<&str> = state.order.iter().map(|i| big.rows.at(*i).name()).collect();
         assert_eq!(
             names,
             [

@@ -77,10 +77,7 @@ impl WorkloadsPane {
             rows: view
                 .workloads
                 .rows
-                .iter()
-                .filter(|r| want.is_none_or(|k| r.key.kind == k))
-                .cloned()
-                .collect(),
+                .filtered(|r| want.is_none_or(|k| r.kind() == k)),
         };
     }
 }

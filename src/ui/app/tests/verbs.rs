@@ -39,7 +39,7 @@ fn shown(c: &Console) -> Vec<String> {
     state
         .order
         .iter()
-        .map(|i| model.rows[*i].key.name.to_string())
+        .map(|i| model.rows.at(*i).name().to_string())
         .collect()
 }
 

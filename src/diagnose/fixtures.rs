@@ -102,7 +102,7 @@ pub(crate) fn pod_event(
     let name = pod.metadata.name.clone().unwrap_or_default();
     from(json!({
         "metadata": {"name": format!("{name}.{reason}.{secs}"), "namespace": ns},
-        "involvedObject": {"kind": "Pod", "namespace": ns, "name": name, "uid": pod.metadata.uid},
+        "involvedObject": {"kind": "Pod", "namespace": ns, "name": name, "uid": pod.metadata.uid.as_ref().map(ToString::to_string)},
         "type": type_, "reason": reason, "message": message, "count": 1,
         "firstTimestamp": ago(secs), "lastTimestamp": ago(secs)
     }))

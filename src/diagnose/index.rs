@@ -145,11 +145,12 @@ impl<'a> Index<'a> {
 
     /// Warning events about a pod, newest first.
     pub(crate) fn pod_warnings(&self, pod: &Pod) -> Vec<&'a Event> {
+        let uid = pod.metadata.uid.as_ref().map(|u| u.text());
         let mut events = self.events(
             "Pod",
             pod.metadata.namespace.as_deref().unwrap_or_default(),
             pod.metadata.name.as_deref().unwrap_or_default(),
-            pod.metadata.uid.as_deref(),
+            uid.as_deref(),
         );
         events.retain(|e| is_warning(e));
         events

@@ -388,8 +388,8 @@ fn creating_since(pod: &Pod) -> Option<jiff::Timestamp> {
     pod_condition(pod, "PodScheduled")
         .filter(|c| c.status() == "True")
         .and_then(|c| c.last_transition_time())
-        .or_else(|| pod.status.as_ref()?.start_time.clone())
-        .or_else(|| pod.metadata.creation_timestamp.clone())
+        .or_else(|| pod.status.as_ref()?.start_time())
+        .or_else(|| pod.metadata.creation_timestamp())
         .as_ref()
         .and_then(timestamp)
 }

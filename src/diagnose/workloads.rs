@@ -166,7 +166,7 @@ fn is_explained(p: &Pod, ix: &Index, explained: &Explained) -> bool {
 fn unready_since(p: &Pod) -> Option<Timestamp> {
     pod_condition(p, "Ready")
         .and_then(|c| c.last_transition_time())
-        .or_else(|| p.metadata.creation_timestamp.clone())
+        .or_else(|| p.metadata.creation_timestamp())
         .as_ref()
         .and_then(timestamp)
 }

@@ -28,7 +28,7 @@ pub fn created(meta: &ObjectMeta) -> Option<Timestamp> {
 
 /// [`created`] for a pod (its metadata is the console's slim [`PodMeta`]).
 pub fn pod_created(meta: &crate::model::pod::PodMeta) -> Option<Timestamp> {
-    meta.creation_timestamp.as_ref().and_then(timestamp)
+    meta.created()
 }
 
 fn or_none(s: Option<&str>) -> String {

@@ -6,4 +6,6 @@
 pub mod pod;
 pub mod pod_status;
 pub mod shared;
+pub mod stamp;
+pub mod uid;
 pub mod word;

@@ -221,8 +221,8 @@ fn not_ready(pod: &Pod, node: &str, cfg: &NetConfig, ix: &Index) -> Option<Findi
     }
     let since = cond
         .and_then(|c| c.last_transition_time())
-        .or_else(|| pod.status.as_ref()?.start_time.clone())
-        .or_else(|| pod.metadata.creation_timestamp.clone())
+        .or_else(|| pod.status.as_ref()?.start_time())
+        .or_else(|| pod.metadata.creation_timestamp())
         .as_ref()
         .and_then(timestamp)?;
     if ix.since(since) < ix.limits.workload_unavailable {

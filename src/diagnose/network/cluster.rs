@@ -507,8 +507,8 @@ fn block_affinity(
         let started = p
             .status
             .as_ref()
-            .and_then(|st| st.start_time.as_ref())
-            .and_then(crate::model::pod_status::timestamp);
+            .and_then(|st| st.start_time())
+            .map(|t| t.0);
         if started.is_none_or(|t| ix.since(t) < ix.limits.workload_unavailable) {
             continue;
         }

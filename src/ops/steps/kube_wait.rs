@@ -221,8 +221,8 @@ pub(super) async fn daemon_pods(
                 .any(|o| o.kind == "DaemonSet" && o.name == daemonset)
                 && p.metadata
                     .uid
-                    .as_deref()
-                    .is_none_or(|u| !deleted_uids.iter().any(|d| d == u))
+                    .as_ref()
+                    .is_none_or(|u| !deleted_uids.iter().any(|d| *u == **d))
         })
         .collect())
 }

@@ -118,7 +118,12 @@ pub(crate) async fn agent_settled(
     loop {
         let pod = agent_pod(client, namespace, daemonset, node, deleted).await?;
         if let Some(pod) = &pod {
-            let uid = pod.metadata.uid.as_deref().unwrap_or_default().to_string();
+            let uid = pod
+                .metadata
+                .uid
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
             let restarts = restart_count(pod);
             let state = agent_state(pod);

@@ -70,7 +70,7 @@ impl<T> Chunked<T> {
         self.len.checked_sub(1).and_then(|i| self.get(i))
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + Clone + '_ {
         self.chunks.iter().flat_map(|c| c.iter())
     }
 
@@ -91,6 +91,12 @@ impl<T> Chunked<T> {
             .binary_search_by(f)
             .map(|j| self.starts[c] + j)
             .map_err(|j| self.starts[c] + j)
+    }
+
+    /// The chunks, in order: a builder can take over those that did not change
+    /// ([`ChunkedBuilder::push_chunk`]).
+    pub fn chunks(&self) -> impl Iterator<Item = &Arc<Vec<T>>> + '_ {
+        self.chunks.iter()
     }
 
     /// Each chunk's address: equal addresses are the same, unchanged elements.
@@ -228,6 +234,18 @@ impl<T> ChunkedBuilder<T> {
         self.open.push(value);
     }
 
+    /// Appends a whole chunk of another [`Chunked`], shared rather than copied (an
+    /// element pushed before it ends a chunk of its own).
+    pub fn push_chunk(&mut self, chunk: Arc<Vec<T>>) {
+        if !self.open.is_empty() {
+            let open = std::mem::take(&mut self.open);
+            self.full.push(Arc::new(open));
+        }
+        if !chunk.is_empty() {
+            self.full.push(chunk);
+        }
+    }
+
     pub fn finish(mut self) -> Chunked<T> {
         if !self.open.is_empty() {
             self.open.shrink_to_fit();
@@ -362,5 +380,26 @@ mod tests {
             3 * CHUNK as u32 + 1,
             "the old copy is unchanged"
         );
+    }
+
+    /// A builder takes over whole chunks, shared, between elements of its own.
+    #[test]
+    fn a_builder_shares_the_chunks_it_is_given() {
+        let a: Chunked<u32> = (0..3 * CHUNK as u32).collect();
+        let mut b = ChunkedBuilder::default();
+        b.push(7);
+        for chunk in a.chunks() {
+            b.push_chunk(chunk.clone());
+        }
+        b.push(8);
+        let b = b.finish();
+        let want: Vec<u32> = std::iter::once(7)
+            .chain(0..3 * CHUNK as u32)
+            .chain(std::iter::once(8))
+            .collect();
+        assert_eq!(b.to_vec(), want);
+        assert_eq!(b[CHUNK + 1], CHUNK as u32);
+        let ids: Vec<_> = b.chunk_ids().collect();
+        assert!(a.chunk_ids().all(|id| ids.contains(&id)));
     }
 }

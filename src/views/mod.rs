@@ -559,13 +559,32 @@ impl Deriver {
     }
 
     /// Every pod's row, reusing the last batch's where the pod is the same object:
-    /// one pass over both (namespace/name order).
+    /// one pass over both (namespace/name order). Leading chunks of rows whose pods
+    /// are all the same objects are taken over whole (shared with the last view, not
+    /// copied): while the first list loads, pages add pods after those already shown.
     fn all_pod_rows(&mut self, s: &Snapshot, not_ready: &BTreeSet<String>) {
         let prev_lines = std::mem::take(&mut self.pods);
-        let mut prev = prev_lines.iter().peekable();
         let mut next = ChunkedBuilder::default();
+        let mut pods = s.pods.iter();
+        let mut chunks = prev_lines.chunks().peekable();
+        while *not_ready == self.not_ready
+            && let Some(chunk) = chunks.peek()
+        {
+            let same = chunk
+                .iter()
+                .zip(pods.clone())
+                .take_while(|(l, p)| Arc::ptr_eq(l.pod(), p))
+                .count();
+            if same == 0 || same < chunk.len() {
+                break;
+            }
+            pods.nth(same - 1);
+            next.push_chunk(Arc::clone(chunk));
+            chunks.next();
+        }
+        let mut prev = chunks.flat_map(|c| c.iter()).peekable();
         let mut gone = Vec::new();
-        for pod in &s.pods {
+        for pod in pods {
             let ns = pod.metadata.namespace.as_deref().unwrap_or_default();
             let name = pod.metadata.name.as_deref().unwrap_or_default();
             let mut same = None;
@@ -895,6 +914,16 @@ mod tests {
                 .zip(again.pods.rows.iter())
                 .all(|(a, b)| a.same(b)),
             "unchanged pods keep their rows"
+        );
+        let chunks = |vm: &ViewModel| match &vm.pods.rows {
+            Rows::Pods(c) => c.chunk_ids().collect::<Vec<_>>(),
+            Rows::Made(_) => Vec::new(),
+        };
+        assert!(!chunks(&first).is_empty());
+        assert_eq!(
+            chunks(&first),
+            chunks(&again),
+            "and the same chunks: taken over, not copied"
         );
         assert!(
             first.nodes.rows.at(0).same(again.nodes.rows.at(0)),

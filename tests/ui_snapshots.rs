@@ -1628,7 +1628,8 @@ fn network_view() -> Arc<ViewModel> {
         SubnetEnv,
     };
     let mut s = cluster();
-    for (i, n) in s.nodes.iter_mut().enumerate() {
+    for i in 0..s.nodes.len() {
+        let n = &mut s.nodes[i];
         let mut v = serde_json::to_value(n.as_ref()).unwrap_or_else(|e| panic!("{e}"));
         json_patch::merge(
             &mut v,

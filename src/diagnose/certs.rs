@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn expired_and_expiring_certificates_are_found_the_rest_not() {
         let mut s = snapshot();
-        s.nodes = vec![node("master", "True")];
+        s.nodes = vec![node("master", "True")].into();
         let at = now();
         let mut r = HostReport::empty("/", Some("master".into()), at);
         let cert = |name: &str, days: i64| CertExpiry {

@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn an_unknown_node_is_said_once_the_nodes_are_listed() {
         let mut s = snapshot();
-        s.nodes = vec![node("master", "True"), node("node1", "True")];
+        s.nodes = vec![node("master", "True"), node("node1", "True")].into();
         host(&mut s, "no-such-node", false);
         let f = only(&s, "host.node-unknown");
         assert_eq!(f.len(), 1);
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn an_empty_root_is_one_warning() {
         let mut s = snapshot();
-        s.nodes = vec![node("master", "True")];
+        s.nodes = vec![node("master", "True")].into();
         host(&mut s, "master", true);
         let f = only(&s, "host.root-empty");
         assert_eq!(f.len(), 1);

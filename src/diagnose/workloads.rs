@@ -467,9 +467,9 @@ mod tests {
     fn unready_pods_with_their_own_finding_are_not_repeated() {
         let mut s = base();
         // flannel needs podCIDRs (the network checks would say so).
-        for (i, n) in s.nodes.iter_mut().enumerate() {
-            *n = with(
-                n.clone(),
+        for i in 0..s.nodes.len() {
+            s.nodes[i] = with(
+                s.nodes[i].clone(),
                 json!({"spec": {"podCIDR": format!("10.244.{i}.0/24")}}),
             );
         }

@@ -888,7 +888,7 @@ impl Sources {
     pub fn snapshot_since(&self, since: u64) -> (Snapshot, Changes) {
         let mut s = Snapshot {
             now: jiff::Timestamp::now(),
-            nodes: Vec::new(),
+            nodes: Chunked::default(),
             pods: Chunked::default(),
             pvs: self.pvs.state(),
             pvcs: self.pvcs.state(),
@@ -911,7 +911,7 @@ impl Sources {
         };
         s.sort();
         // Already in namespace/name order (sorting 150,000 pods again takes a second).
-        s.nodes = self.nodes.state();
+        s.nodes = self.nodes.shared();
         let (pods, changes) = self.pods.shared_since(since);
         s.pods = pods;
         s.events = self.events.state();

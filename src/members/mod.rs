@@ -238,11 +238,11 @@ pub fn ensembles(s: &Snapshot) -> Vec<Ensemble> {
     // in one range of the ordered pods, and found by name.
     let static_etcd = static_etcd_pods(s);
     // Without a pod `etcd-*` no node has kubeadm's etcd: no need to ask per node.
-    let nodes: &[Arc<k8s_openapi::api::core::v1::Node>] = if static_etcd.is_empty() {
-        &[]
+    let nodes = s.nodes.iter().take(if static_etcd.is_empty() {
+        0
     } else {
-        &s.nodes
-    };
+        s.nodes.len()
+    });
     let targets = recognise::recognise(&s.statefulsets, nodes, |ns, name| {
         if ns == "kube-system" && name.starts_with(STATIC_ETCD_PREFIX) {
             static_etcd.get(name).copied().cloned()

@@ -119,9 +119,14 @@ impl<T> Chunked<T> {
 impl<T: Clone> Chunked<T> {
     /// Replaces element `i` (`i < len`).
     pub fn set(&mut self, i: usize, value: T) {
+        *self.get_mut(i) = value;
+    }
+
+    /// Element `i` (`i < len`) to change in place; its chunk is copied if shared.
+    pub fn get_mut(&mut self, i: usize) -> &mut T {
         let (c, j) = self.locate(i);
         let chunks = Arc::make_mut(&mut self.chunks);
-        Arc::make_mut(&mut chunks[c])[j] = value;
+        &mut Arc::make_mut(&mut chunks[c])[j]
     }
 
     /// Inserts at `i` (`i <= len`), splitting a chunk that grows past twice [`CHUNK`].
@@ -268,6 +273,17 @@ impl<T> FromIterator<T> for Chunked<T> {
             out.push(value);
         }
         out.finish()
+    }
+}
+
+impl<T: Clone> std::ops::IndexMut<usize> for Chunked<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        assert!(
+            i < self.len,
+            "index {i} out of range for {} elements",
+            self.len
+        );
+        self.get_mut(i)
     }
 }
 

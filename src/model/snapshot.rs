@@ -35,7 +35,7 @@ pub struct SourceStatus {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub now: jiff::Timestamp,
-    pub nodes: Vec<Arc<Node>>,
+    pub nodes: super::chunked::Chunked<Arc<Node>>,
     /// In namespace/name order, in chunks shared with the store (a snapshot of
     /// 150,000 pods copies a pointer per chunk).
     pub pods: super::chunked::Chunked<Arc<Pod>>,
@@ -98,7 +98,13 @@ impl Snapshot {
 
     /// Sorts every list by namespace/name so rows and findings come out stable.
     pub fn sort(&mut self) {
-        sort_objects(&mut self.nodes);
+        if !self
+            .nodes
+            .iter()
+            .is_sorted_by(|a, b| a.metadata.name <= b.metadata.name)
+        {
+            self.nodes.sort_by_key(|n| n.metadata.name.clone());
+        }
         self.pods.sort_by_key(|p| {
             let m = &p.metadata;
             (m.namespace.clone(), m.name.clone())

@@ -9,11 +9,14 @@ use crate::ui::view::{ObjKey, ObjKind};
 /// The object behind a row as JSON, if it is still in the snapshot.
 pub(crate) fn object_json(s: &Snapshot, key: &ObjKey) -> Option<Value> {
     /// The object `key` as JSON, with its apiVersion and kind.
-    fn find<K>(items: &[std::sync::Arc<K>], key: &ObjKey) -> Option<Value>
+    fn find<'a, K>(
+        items: impl IntoIterator<Item = &'a std::sync::Arc<K>>,
+        key: &ObjKey,
+    ) -> Option<Value>
     where
-        K: kube::ResourceExt<DynamicType = ()> + serde::Serialize,
+        K: kube::ResourceExt<DynamicType = ()> + serde::Serialize + 'a,
     {
-        let obj = items.iter().find(|o| {
+        let obj = items.into_iter().find(|o| {
             o.name_any() == key.name && o.namespace().unwrap_or_default() == key.namespace
         })?;
         let mut v = serde_json::to_value(obj.as_ref()).ok()?;

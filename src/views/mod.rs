@@ -180,9 +180,11 @@ struct NetworkCache {
 /// What the Network pane is made of, as object identities (each list's length, then
 /// its objects' addresses), and the time to ten seconds (event ages, probe ages).
 fn network_inputs(s: &Snapshot, daemon_pods: &[Arc<Pod>]) -> Vec<usize> {
-    fn list<T>(out: &mut Vec<usize>, items: &[Arc<T>]) {
-        out.push(items.len());
-        out.extend(items.iter().map(|i| Arc::as_ptr(i) as usize));
+    fn list<'a, T: 'a>(out: &mut Vec<usize>, items: impl IntoIterator<Item = &'a Arc<T>>) {
+        let at = out.len();
+        out.push(0);
+        out.extend(items.into_iter().map(|i| Arc::as_ptr(i) as usize));
+        out[at] = out.len() - at - 1;
     }
     let mut out = vec![(s.now.as_second() / 10) as usize];
     list(&mut out, &s.nodes);

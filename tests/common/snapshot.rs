@@ -45,7 +45,7 @@ async fn calico(
 /// Every kind the console watches, listed once; `now` is taken after the lists.
 pub async fn snapshot(client: &kube::Client) -> Snapshot {
     let mut s = Snapshot {
-        nodes: list::<Node>(client).await,
+        nodes: list::<Node>(client).await.into(),
         pods: list::<kcops::model::pod::ApiPod>(client)
             .await
             .into_iter()

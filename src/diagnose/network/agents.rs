@@ -248,7 +248,7 @@ fn not_ready(pod: &Pod, node: &str, cfg: &NetConfig, ix: &Index) -> Option<Findi
     {
         let state = c.state.as_ref();
         let what = if let Some(r) = state.and_then(|s| s.running.as_ref()) {
-            format!("running since {}, not ready", at(r.started_at.as_ref()))
+            format!("running since {}, not ready", at(r.started_at().as_ref()))
         } else if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
             format!("waiting ({})", w.reason.as_deref().unwrap_or("no reason"))
         } else {

@@ -71,6 +71,8 @@ pub(crate) async fn run<M: From<FeedMsg>>(
         }
     };
     // The ensembles' members: their own task, every 5 s and on `r` (pods by name only).
+    // Each poll makes a view (its age moves); only news makes a diagnosis.
+    let members_changed = Arc::new(Notify::new());
     let members = {
         let settings = crate::members::source::PollSettings {
             host_root: probe.root.clone(),
@@ -86,7 +88,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
                     |ns, name| s.pods.get(ns, name),
                 )
             },
-            sources.changed.clone(),
+            members_changed.clone(),
         )
     };
     let host = crate::host::watch::HostWatch::start(
@@ -115,6 +117,7 @@ pub(crate) async fn run<M: From<FeedMsg>>(
             _ = sources.changed.notified() => findings.changed(),
             _ = ceph_changed.notified() => findings.changed(),
             _ = remote_hosts.changed.notified() => findings.changed(),
+            _ = members_changed.notified() => if members.take_news() { findings.changed() },
             Some((f, cost)) = found_rx.recv() => findings.done(f, cost, Instant::now()),
             _ = tokio::time::sleep(due.unwrap_or_default()), if due.is_some() => {}
             _ = tokio::time::sleep(Duration::from_secs(60)) => findings.changed(),

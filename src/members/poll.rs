@@ -3,6 +3,7 @@
 //! pods are looked up by name in the watchers' store ([`recognise`]), so a poll costs
 //! the same on a cluster of 150,000 pods as on one of ten.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -55,6 +56,8 @@ pub fn poll_now() {
 /// The latest report and the task refreshing it (stopped on drop).
 pub(crate) struct MembersWatch {
     latest: Arc<Mutex<Option<Arc<MembersReport>>>>,
+    /// A poll said something new to the findings since [`MembersWatch::take_news`].
+    news: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -66,7 +69,9 @@ impl Drop for MembersWatch {
 
 impl MembersWatch {
     /// Polls the ensembles `targets` finds, every [`EVERY`] and on [`poll_now`]; pings
-    /// `changed` after each poll whose report differs.
+    /// `changed` after each poll (its time is new: the view shows the data's age),
+    /// and notes news for the findings when the report says something new
+    /// ([`MembersReport::same_state`]).
     pub fn start(
         settings: PollSettings,
         targets: impl Fn() -> Vec<Target> + Send + 'static,
@@ -74,6 +79,8 @@ impl MembersWatch {
     ) -> MembersWatch {
         let latest: Arc<Mutex<Option<Arc<MembersReport>>>> = Arc::new(Mutex::new(None));
         let slot = latest.clone();
+        let news = Arc::new(AtomicBool::new(false));
+        let noted = news.clone();
         let task = tokio::spawn(async move {
             let sources = sources(&settings);
             loop {
@@ -85,6 +92,9 @@ impl MembersWatch {
                     // console at 150,000 pods about 1 % of a core).
                     news = !(report.ensembles.is_empty()
                         && cur.as_ref().is_some_and(|c| c.ensembles.is_empty()));
+                    if cur.as_ref().is_none_or(|c| !c.same_state(&report)) {
+                        noted.store(true, Ordering::Relaxed);
+                    }
                     *cur = Some(Arc::new(report));
                 }
                 // Each poll has a new time, so the view shows the data's age moving.
@@ -97,7 +107,12 @@ impl MembersWatch {
                 }
             }
         });
-        MembersWatch { latest, task }
+        MembersWatch { latest, news, task }
+    }
+
+    /// Whether a poll said something new to the findings since the last call.
+    pub fn take_news(&self) -> bool {
+        self.news.swap(false, Ordering::Relaxed)
     }
 
     /// The latest report, once a poll finished.

@@ -134,9 +134,77 @@ pub struct MembersReport {
 }
 
 impl MembersReport {
+    /// Whether two reports say the same to the findings: the poll times and the
+    /// counters that move with every write (raft index, database size) aside, which
+    /// no finding reads. A poll every 5 s that says nothing new costs no diagnosis.
+    pub fn same_state(&self, other: &MembersReport) -> bool {
+        fn settled(r: &MembersReport) -> MembersReport {
+            let mut r = r.clone();
+            for e in &mut r.ensembles {
+                e.polled_at = Timestamp::UNIX_EPOCH;
+                for s in e.members.iter_mut().filter_map(|m| m.status.as_mut()) {
+                    s.raft_index = 0;
+                    s.db_size = 0;
+                }
+            }
+            r
+        }
+        settled(self) == settled(other)
+    }
+
     pub fn poll_of(&self, kind: EnsembleKind, owner: &Owner) -> Option<&EnsemblePoll> {
         self.ensembles
             .iter()
             .find(|p| p.kind == kind && &p.owner == owner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(at: &str, raft_index: u64, health: Health) -> MembersReport {
+        MembersReport {
+            ensembles: vec![EnsemblePoll {
+                kind: EnsembleKind::Etcd,
+                owner: Owner::StaticPods {
+                    namespace: "kube-system".into(),
+                },
+                polled_at: at.parse().unwrap_or_default(),
+                members: vec![PolledMember {
+                    id: 1,
+                    name: "master".into(),
+                    peer_urls: Vec::new(),
+                    client_urls: Vec::new(),
+                    learner: false,
+                    endpoint: None,
+                    status: Some(MemberStatus {
+                        leader: 1,
+                        raft_term: 2,
+                        raft_index,
+                        db_size: 4096 + raft_index as i64,
+                        ..Default::default()
+                    }),
+                    health,
+                }],
+                error: None,
+                answered_by: None,
+            }],
+        }
+    }
+
+    /// A later poll of the same members, writes applied in between, says nothing
+    /// new to the findings; a member's health does.
+    #[test]
+    fn only_what_the_findings_read_is_news() {
+        let first = report("2026-12-05T08:00:00Z", 100, Health::Healthy);
+        let later = report("2026-12-05T08:00:05Z", 180, Health::Healthy);
+        assert!(first.same_state(&later));
+        let sick = report(
+            "2026-12-05T08:00:10Z",
+            180,
+            Health::Unhealthy("slow".into()),
+        );
+        assert!(!later.same_state(&sick));
     }
 }

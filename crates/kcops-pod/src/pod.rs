@@ -10,8 +10,8 @@
 //! describe and YAML fetch the whole object from the API server.
 
 use k8s_openapi::api::core::v1::{
-    CSIVolumeSource, ContainerStateTerminated, ContainerStateWaiting,
-    EphemeralVolumeSource, PersistentVolumeClaimVolumeSource, RBDVolumeSource,
+    CSIVolumeSource, ContainerStateTerminated, ContainerStateWaiting, EphemeralVolumeSource,
+    PersistentVolumeClaimVolumeSource, RBDVolumeSource,
 };
 use std::collections::BTreeMap;
 

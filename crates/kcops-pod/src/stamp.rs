@@ -17,6 +17,11 @@ impl Stamp {
         t.map_or(Stamp::NONE, |t| Stamp(t.0.as_second()))
     }
 
+    /// `secs` seconds since 1970.
+    pub fn from_second(secs: i64) -> Stamp {
+        Stamp(secs)
+    }
+
     pub fn time(self) -> Option<Time> {
         self.timestamp().map(Time)
     }

@@ -113,12 +113,19 @@ pub fn events(lab: &Lab, pod: &str, reason: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The pod `orders-db-0` (not deleting) with its node.
+/// The pod `orders-db-0` (not deleting) with its node; `None` while there is none
+/// (between the old pod's removal and the StatefulSet's replacement).
 pub fn db_pod(lab: &Lab) -> Option<(Value, String)> {
-    let pod = json(
-        lab,
-        &["get", "pod", "-n", "shop", "orders-db-0", "-o", "json"],
-    );
+    let out = lab.kubectl(&["get", "pod", "-n", "shop", "orders-db-0", "-o", "json"]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("NotFound"),
+            "kubectl get pod orders-db-0: {err}"
+        );
+        return None;
+    }
+    let pod: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     if !pod["metadata"]["deletionTimestamp"].is_null() {
         return None;
     }

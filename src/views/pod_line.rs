@@ -193,6 +193,7 @@ impl PodLine {
     }
 
     /// Every cell as of `now`.
+    #[cfg(test)]
     pub fn cells(&self, now: Timestamp) -> Vec<String> {
         (0..Self::COLUMNS.len())
             .map(|i| self.cell(i, now).into_owned())

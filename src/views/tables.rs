@@ -501,14 +501,6 @@ impl<'a> RowRef<'a> {
             _ => false,
         }
     }
-
-    /// The made row, for a pane that makes rows of its own from it.
-    pub fn made(self) -> Option<&'a Arc<TableRow>> {
-        match self {
-            RowRef::Made(r) => Some(r),
-            RowRef::Pod(_) => None,
-        }
-    }
 }
 
 pub(crate) fn tone_for_status(status: &str) -> Tone {

@@ -161,19 +161,23 @@ fn how_to_check(action: &str, object: &str) -> String {
     }
 }
 
-/// The journal as last read, read again only when the file changed (size or mtime):
-/// the console's feed asks on every derive.
+/// The journal as last read, read again only when the file changed (size or mtime)
+/// or came or went: the console's feed asks on every derive.
 #[derive(Debug, Default)]
 pub(crate) struct JournalCache {
-    seen: Option<(u64, Option<SystemTime>)>,
+    /// `Some(None)`: no journal yet (nothing was ever journaled here).
+    seen: Option<Option<(u64, Option<SystemTime>)>>,
     steps: Vec<InterruptedStep>,
 }
 
 impl JournalCache {
     pub(crate) fn interrupted(&mut self, path: &Path) -> Vec<InterruptedStep> {
-        let stamp = std::fs::metadata(path)
-            .ok()
-            .map(|m| (m.len(), m.modified().ok()));
+        let stamp = match std::fs::metadata(path) {
+            Ok(m) => Some(Some((m.len(), m.modified().ok()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(None),
+            // Unreadable: read (and say so) every time.
+            Err(_) => None,
+        };
         if stamp.is_none() || stamp != self.seen {
             self.steps = interrupted_or_unreadable(path);
             self.seen = stamp;
@@ -275,6 +279,23 @@ mod tests {
         log.append(&line("c", 4, "cordon", "Node n4", INTENT))
             .unwrap();
         assert_eq!(cache.interrupted(log.path()).len(), 1, "re-read on change");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_journal_that_appears_is_read() {
+        let dir = std::env::temp_dir().join(format!("kcops-journal-new-{}", std::process::id()));
+        let log = AuditLog::new(dir.join("audit.log"));
+        let mut cache = JournalCache::default();
+        assert!(cache.interrupted(log.path()).is_empty(), "no journal yet");
+        assert!(cache.interrupted(log.path()).is_empty(), "still none");
+        log.append(&line("d", 1, "cordon", "Node n5", INTENT))
+            .unwrap();
+        assert_eq!(
+            cache.interrupted(log.path()).len(),
+            1,
+            "read once it exists"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

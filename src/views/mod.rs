@@ -6,6 +6,7 @@
 pub mod ceph;
 pub mod freshness;
 pub mod members;
+mod memo;
 pub mod network;
 pub mod pod_line;
 #[cfg(test)]
@@ -25,6 +26,10 @@ use crate::model::chunked::{Chunked, ChunkedBuilder};
 use crate::model::columns::{Column, ColumnKind};
 use crate::model::rows;
 use crate::model::snapshot::{Snapshot, SourceStatus};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim};
+use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
+use memo::Memo;
 
 pub use tables::{
     AgeCell, Cells, FilterMemo, ObjKey, ObjKind, PodLine, RowData, RowRef, Rows, TableModel,
@@ -167,6 +172,35 @@ pub(crate) struct Deriver {
     /// (counting them again would walk every pod).
     per_node: HashMap<String, usize>,
     by_status: HashMap<String, usize>,
+    /// The tables made from a few stores' objects, kept while those are the same.
+    kept: KeptTables,
+}
+
+/// Tables kept while the objects they are made of are the same (their ages are drawn
+/// live, so nothing in them follows the clock).
+#[derive(Debug, Default)]
+struct KeptTables {
+    pvcs: Memo<Vec<Arc<PersistentVolumeClaim>>, TableModel>,
+    pvs: Memo<Vec<Arc<PersistentVolume>>, TableModel>,
+    storage_classes: Memo<Vec<Arc<StorageClass>>, TableModel>,
+    /// An attachment's row reads its PV (the claim) and its node (ready or gone).
+    volume_attachments: Memo<
+        (
+            Vec<Arc<VolumeAttachment>>,
+            Vec<Arc<PersistentVolume>>,
+            Chunked<Arc<Node>>,
+        ),
+        TableModel,
+    >,
+    workloads: Memo<
+        (
+            Vec<Arc<StatefulSet>>,
+            Vec<Arc<DaemonSet>>,
+            Vec<Arc<Deployment>>,
+        ),
+        TableModel,
+    >,
+    events: Memo<Vec<Arc<Event>>, TableModel>,
 }
 
 #[derive(Debug)]
@@ -200,6 +234,45 @@ fn network_inputs(s: &Snapshot, daemon_pods: &[Arc<Pod>]) -> Vec<usize> {
         out.push(Arc::as_ptr(report) as usize);
     }
     out
+}
+
+/// The Workloads table: a row's kind comes from the row itself.
+fn workload_table(s: &Snapshot) -> TableModel {
+    let workload_rows = rows::workload_rows(s);
+    let workload_age = Column::find(rows::WorkloadRow::COLUMNS, ColumnKind::Age);
+    TableModel {
+        columns: rows::WorkloadRow::COLUMNS.to_vec(),
+        rows: workload_rows
+            .iter()
+            .map(|r| {
+                let kind = match r.kind {
+                    rows::WorkloadKind::StatefulSet => ObjKind::StatefulSet,
+                    rows::WorkloadKind::DaemonSet => ObjKind::DaemonSet,
+                    rows::WorkloadKind::Deployment => ObjKind::Deployment,
+                };
+                let tone = if r.replicas.ready < r.replicas.desired {
+                    Tone::Warning
+                } else {
+                    Tone::Ok
+                };
+                let row = TableRow::new(
+                    r.cells(),
+                    ObjKey {
+                        kind,
+                        namespace: r.namespace.as_str().into(),
+                        name: r.name.as_str().into(),
+                    },
+                    tone,
+                    None,
+                )
+                .with_data(RowData::Replicas(r.replicas));
+                Arc::new(match workload_age {
+                    Some(column) => row.aged(column, r.created),
+                    None => row,
+                })
+            })
+            .collect(),
+    }
 }
 
 fn count(map: &mut HashMap<String, usize>, key: &str, add: bool) {
@@ -257,93 +330,83 @@ impl Deriver {
         let pods = self.pod_rows(&snapshot, changes, same_nodes);
         let nodes = self.node_rows(&snapshot, same_nodes);
         let nodes_ready = self.nodes.iter().filter(|e| e.ready).count();
-        let pvcs = model(
-            rows::PvcRow::COLUMNS,
-            &rows::pvc_rows(&snapshot),
-            ObjKind::Pvc,
-            |r| r.cells(),
-            |r| (r.namespace.clone(), r.name.clone()),
-            |r| tone_for_status(&r.status),
-            |r| r.created,
+        let kept = &mut self.kept;
+        let pvcs = kept.pvcs.get(snapshot.pvcs.clone(), || {
+            model(
+                rows::PvcRow::COLUMNS,
+                &rows::pvc_rows(&snapshot),
+                ObjKind::Pvc,
+                |r| r.cells(),
+                |r| (r.namespace.clone(), r.name.clone()),
+                |r| tone_for_status(&r.status),
+                |r| r.created,
+            )
+        });
+        let pvs = kept.pvs.get(snapshot.pvs.clone(), || {
+            model(
+                rows::PvRow::COLUMNS,
+                &rows::pv_rows(&snapshot),
+                ObjKind::Pv,
+                |r| r.cells(),
+                |r| (String::new(), r.name.clone()),
+                |r| tone_for_status(&r.status),
+                |r| r.created,
+            )
+        });
+        let storage_classes = kept
+            .storage_classes
+            .get(snapshot.storage_classes.clone(), || {
+                model(
+                    rows::StorageClassRow::COLUMNS,
+                    &rows::storage_class_rows(&snapshot),
+                    ObjKind::StorageClass,
+                    |r| r.cells(),
+                    |r| (String::new(), r.name.clone()),
+                    |_| Tone::Normal,
+                    |r| r.created,
+                )
+            });
+        let attached = (
+            snapshot.volume_attachments.clone(),
+            snapshot.pvs.clone(),
+            snapshot.nodes.clone(),
         );
-        let pvs = model(
-            rows::PvRow::COLUMNS,
-            &rows::pv_rows(&snapshot),
-            ObjKind::Pv,
-            |r| r.cells(),
-            |r| (String::new(), r.name.clone()),
-            |r| tone_for_status(&r.status),
-            |r| r.created,
+        let volume_attachments = kept.volume_attachments.get(attached, || {
+            model(
+                crate::model::attachments::AttachmentRow::COLUMNS,
+                &crate::model::attachments::attachment_rows(&snapshot),
+                ObjKind::VolumeAttachment,
+                |r| r.cells(),
+                |r| (String::new(), r.name.clone()),
+                |r| if r.trouble { Tone::Warning } else { Tone::Ok },
+                |r| r.created,
+            )
+        });
+        let workload_objects = (
+            snapshot.statefulsets.clone(),
+            snapshot.daemonsets.clone(),
+            snapshot.deployments.clone(),
         );
-        let storage_classes = model(
-            rows::StorageClassRow::COLUMNS,
-            &rows::storage_class_rows(&snapshot),
-            ObjKind::StorageClass,
-            |r| r.cells(),
-            |r| (String::new(), r.name.clone()),
-            |_| Tone::Normal,
-            |r| r.created,
-        );
-        let volume_attachments = model(
-            crate::model::attachments::AttachmentRow::COLUMNS,
-            &crate::model::attachments::attachment_rows(&snapshot),
-            ObjKind::VolumeAttachment,
-            |r| r.cells(),
-            |r| (String::new(), r.name.clone()),
-            |r| if r.trouble { Tone::Warning } else { Tone::Ok },
-            |r| r.created,
-        );
-        // A workload row's kind comes from the row itself.
-        let workload_rows = rows::workload_rows(&snapshot);
-        let workload_age = Column::find(rows::WorkloadRow::COLUMNS, ColumnKind::Age);
-        let workloads = TableModel {
-            columns: rows::WorkloadRow::COLUMNS.to_vec(),
-            rows: workload_rows
-                .iter()
-                .map(|r| {
-                    let kind = match r.kind {
-                        rows::WorkloadKind::StatefulSet => ObjKind::StatefulSet,
-                        rows::WorkloadKind::DaemonSet => ObjKind::DaemonSet,
-                        rows::WorkloadKind::Deployment => ObjKind::Deployment,
-                    };
-                    let tone = if r.replicas.ready < r.replicas.desired {
+        let workloads = kept
+            .workloads
+            .get(workload_objects, || workload_table(&snapshot));
+        let events = kept.events.get(snapshot.events.clone(), || {
+            model(
+                rows::EventRow::COLUMNS,
+                &rows::event_rows(&snapshot),
+                ObjKind::Event,
+                |r| r.cells(),
+                |r| (r.namespace.clone(), r.name.clone()),
+                |r| {
+                    if r.type_ == "Warning" {
                         Tone::Warning
                     } else {
-                        Tone::Ok
-                    };
-                    let row = TableRow::new(
-                        r.cells(),
-                        ObjKey {
-                            kind,
-                            namespace: r.namespace.as_str().into(),
-                            name: r.name.as_str().into(),
-                        },
-                        tone,
-                        None,
-                    )
-                    .with_data(RowData::Replicas(r.replicas));
-                    Arc::new(match workload_age {
-                        Some(column) => row.aged(column, r.created),
-                        None => row,
-                    })
-                })
-                .collect(),
-        };
-        let events = model(
-            rows::EventRow::COLUMNS,
-            &rows::event_rows(&snapshot),
-            ObjKind::Event,
-            |r| r.cells(),
-            |r| (r.namespace.clone(), r.name.clone()),
-            |r| {
-                if r.type_ == "Warning" {
-                    Tone::Warning
-                } else {
-                    Tone::Normal
-                }
-            },
-            |r| r.last_seen_at,
-        );
+                        Tone::Normal
+                    }
+                },
+                |r| r.last_seen_at,
+            )
+        });
         let mut summary = Summary {
             nodes_total: snapshot.nodes.len(),
             ..Default::default()
@@ -952,5 +1015,54 @@ mod tests {
         // Everything gone.
         s.pods.clear();
         check(&s, &mut d);
+    }
+
+    /// Pod churn keeps the Events table (the same rows, not made again), whose LAST
+    /// SEEN still follows the clock; a replaced event remakes it.
+    #[test]
+    fn tables_of_unchanged_objects_are_kept_and_their_ages_move() {
+        let event = |name: &str, message: &str| -> Arc<Event> {
+            Arc::new(
+                serde_json::from_value(json!({
+                    "metadata": {"name": name, "namespace": "ns0"},
+                    "involvedObject": {"kind": "Pod", "name": "p000"},
+                    "type": "Warning", "reason": "BackOff", "message": message,
+                    "lastTimestamp": "2025-01-01T11:59:00Z"
+                }))
+                .unwrap_or_else(|e| panic!("{e}")),
+            )
+        };
+        let mut s = Snapshot {
+            now: ts("2025-01-01T12:00:00Z"),
+            ..Default::default()
+        };
+        s.pods.push(pod("ns0", "p000", "2025-01-01T11:00:00Z", 0));
+        s.events
+            .push(event("e1", "Back-off restarting failed container"));
+        let mut d = Deriver::default();
+        let first = d.derive(s.clone(), ConnState::default(), 1, Vec::new());
+        let rows = |vm: &ViewModel| -> Vec<*const TableRow> {
+            match &vm.events.rows {
+                Rows::Made(r) => r.iter().map(Arc::as_ptr).collect(),
+                Rows::Pods(_) => Vec::new(),
+            }
+        };
+        // A pod changed, a minute later.
+        s.pods = Chunked::from(vec![pod("ns0", "p000", "2025-01-01T11:00:00Z", 1)]);
+        s.now = ts("2025-01-01T12:01:00Z");
+        let churned = d.derive(s.clone(), ConnState::default(), 2, Vec::new());
+        assert_eq!(rows(&first).len(), 1);
+        assert_eq!(rows(&churned), rows(&first), "kept, not made again");
+        let seen = |vm: &ViewModel, now: &str| table_cells(&vm.events, ts(now))[0][0].clone();
+        assert_eq!(seen(&churned, "2025-01-01T12:00:00Z"), "60s");
+        assert_eq!(seen(&churned, "2025-01-01T12:01:00Z"), "2m");
+        // The event replaced (its message changed): made again.
+        s.events = vec![event("e1", "Back-off pulling image")];
+        let replaced = d.derive(s.clone(), ConnState::default(), 3, Vec::new());
+        assert_ne!(rows(&replaced), rows(&first));
+        assert_eq!(
+            table_cells(&replaced.events, s.now)[0][4],
+            "Back-off pulling image"
+        );
     }
 }

@@ -159,11 +159,10 @@ impl std::fmt::Debug for Cells {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgeCell {
     pub column: usize,
-    /// The time it counts from: what the column sorts by.
+    /// The time it counts from: what the column sorts by. The cell is drawn as of
+    /// the draw time (a row kept from view to view would go stale), not as its text
+    /// in `cells` says.
     pub since: Timestamp,
-    /// Drawn as of the draw time (the pods' AGE: a row kept from batch to batch would
-    /// go stale), rather than as its text in `cells` says.
-    pub live: bool,
 }
 
 /// What other code reads from a row, typed, so that nothing parses cells back.
@@ -225,23 +224,15 @@ impl TableRow {
             cells: cells.into(),
             key,
             tone,
-            age: age.map(|(column, since)| AgeCell {
-                column,
-                since,
-                live: true,
-            }),
+            age: age.map(|(column, since)| AgeCell { column, since }),
             data: RowData::None,
             memo: FilterMemo::default(),
         }
     }
 
-    /// The time cell `column`'s age text (as made) counts from, for sorting by it.
+    /// Cell `column` shows the age of `since` (none: its text as made).
     pub(crate) fn aged(mut self, column: usize, since: Option<Timestamp>) -> Self {
-        self.age = since.map(|since| AgeCell {
-            column,
-            since,
-            live: false,
-        });
+        self.age = since.map(|since| AgeCell { column, since });
         self
     }
 
@@ -253,7 +244,7 @@ impl TableRow {
     /// Cell `i` as of `now` (a live age computed, the others as they are).
     pub fn cell(&self, i: usize, now: Timestamp) -> Cow<'_, str> {
         match self.age {
-            Some(a) if a.live && a.column == i => Cow::Owned(human_since(a.since, now)),
+            Some(a) if a.column == i => Cow::Owned(human_since(a.since, now)),
             _ => Cow::Borrowed(self.cells.get(i).unwrap_or_default()),
         }
     }
@@ -460,7 +451,7 @@ impl<'a> RowRef<'a> {
     /// The column of an age computed as of the time it is drawn, if any.
     pub fn live_age(self) -> Option<usize> {
         match self {
-            RowRef::Made(r) => r.age.filter(|a| a.live).map(|a| a.column),
+            RowRef::Made(r) => r.age.map(|a| a.column),
             RowRef::Pod(p) => p.live_age(),
         }
     }

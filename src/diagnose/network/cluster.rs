@@ -13,7 +13,7 @@ use super::config::{CniKind, NetConfig};
 use super::node_pod_cidr;
 use super::signature::Signature;
 use crate::diagnose::index::{Index, at, pod_node, pod_phase};
-use crate::diagnose::{Finding, Severity, cap_listed};
+use crate::diagnose::{Finding, MAX_LISTED, Severity, cap_listed};
 use crate::model::cidr::{Cidr, parse_list};
 use crate::model::rows::created;
 use crate::model::snapshot::Snapshot;
@@ -150,21 +150,32 @@ fn same_family(a: &Cidr, b: &Cidr) -> bool {
     a.network().is_ipv4() == b.network().is_ipv4()
 }
 
-/// Node podCIDRs outside `ranges`, as evidence lines.
-fn nodes_outside(s: &Snapshot, ranges: &[Cidr], what: &str) -> Vec<String> {
+/// Node podCIDRs outside `ranges`, as evidence lines: at most `room` of them, then
+/// how many more (a 5,000-node cluster is diagnosed every few seconds; its lines are
+/// counted, not written).
+fn nodes_outside(s: &Snapshot, ranges: &[Cidr], what: &str, room: usize) -> Vec<String> {
     let mut lines = Vec::new();
+    let mut more = 0usize;
     for n in &s.nodes {
-        let name = n.metadata.name.as_deref().unwrap_or_default();
         let Some(text) = node_pod_cidr(n) else {
             continue;
         };
         let Ok(c) = text.parse::<Cidr>() else {
             continue;
         };
-        let family: Vec<&Cidr> = ranges.iter().filter(|r| same_family(r, &c)).collect();
-        if !family.is_empty() && !family.iter().any(|r| r.contains_cidr(&c)) {
-            lines.push(format!("Node {name} podCIDR {c} is outside {what}"));
+        let mut family = ranges.iter().filter(|r| same_family(r, &c)).peekable();
+        if family.peek().is_none() || family.any(|r| r.contains_cidr(&c)) {
+            continue;
         }
+        if lines.len() < room {
+            let name = n.metadata.name.as_deref().unwrap_or_default();
+            lines.push(format!("Node {name} podCIDR {c} is outside {what}"));
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        lines.push(format!("... and {more} more nodes"));
     }
     lines
 }
@@ -186,10 +197,12 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
                     ));
                 }
             }
+            let room = MAX_LISTED.saturating_sub(lines.len());
             lines.extend(nodes_outside(
                 s,
                 std::slice::from_ref(net),
                 "flannel's Network",
+                room,
             ));
             if lines.is_empty() {
                 return;
@@ -208,7 +221,7 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             if let Some(src) = &subnet_source {
                 evidence.push(format!("{src}: {}", join(&subnets)));
             }
-            evidence.extend(cap_listed(lines, "nodes"));
+            evidence.extend(lines);
             let want = if subnets.is_empty() {
                 "the nodes' podCIDRs".to_string()
             } else {
@@ -271,7 +284,7 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             if subnets.is_empty() {
                 return;
             }
-            let lines = nodes_outside(s, &subnets, "kubeadm's podSubnet");
+            let lines = nodes_outside(s, &subnets, "kubeadm's podSubnet", MAX_LISTED);
             if lines.is_empty() {
                 return;
             }
@@ -279,7 +292,7 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             if let Some(src) = &subnet_source {
                 evidence.push(format!("{src}: {}", join(&subnets)));
             }
-            evidence.extend(cap_listed(lines, "nodes"));
+            evidence.extend(lines);
             out.push(Finding {
                 id: "net.pod-cidr-mismatch",
                 severity: Severity::Critical,

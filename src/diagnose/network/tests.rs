@@ -604,6 +604,40 @@ fn flannel_network_mismatch_and_nodes_without_pod_cidr() {
 }
 
 #[test]
+fn many_nodes_outside_flannels_network_are_counted_past_the_listed_few() {
+    let mut s = flannel_cluster();
+    for i in 0..20 {
+        s.nodes.push(with(
+            flannel_node(
+                &format!("far{i:02}"),
+                "192.0.2.50",
+                &format!("10.{}.0.0/24", 100 + i),
+            ),
+            json!({}),
+        ));
+    }
+    let f = diagnose(&s);
+    let mismatch = f
+        .iter()
+        .find(|f| f.id == "net.pod-cidr-mismatch")
+        .unwrap_or_else(|| panic!("no mismatch in {:?}", ids(&f)));
+    let listed: Vec<&String> = mismatch
+        .evidence
+        .iter()
+        .filter(|l| l.starts_with("Node "))
+        .collect();
+    assert_eq!(listed.len(), crate::diagnose::MAX_LISTED);
+    assert_eq!(
+        listed[0],
+        "Node far00 podCIDR 10.100.0.0/24 is outside flannel's Network"
+    );
+    assert_eq!(
+        mismatch.evidence.last().map(String::as_str),
+        Some(format!("... and {} more nodes", 20 - crate::diagnose::MAX_LISTED).as_str())
+    );
+}
+
+#[test]
 fn network_unavailable_unless_the_agent_explains_it() {
     let mut s = flannel_cluster();
     s.nodes[1] = with(

@@ -176,6 +176,18 @@ pub(crate) struct Deriver {
     kept: KeptTables,
 }
 
+/// An attachment's row reads its PV (the claim) and its node (ready or gone).
+type AttachmentInputs = (
+    Vec<Arc<VolumeAttachment>>,
+    Vec<Arc<PersistentVolume>>,
+    Chunked<Arc<Node>>,
+);
+type WorkloadInputs = (
+    Vec<Arc<StatefulSet>>,
+    Vec<Arc<DaemonSet>>,
+    Vec<Arc<Deployment>>,
+);
+
 /// Tables kept while the objects they are made of are the same (their ages are drawn
 /// live, so nothing in them follows the clock).
 #[derive(Debug, Default)]
@@ -183,23 +195,8 @@ struct KeptTables {
     pvcs: Memo<Vec<Arc<PersistentVolumeClaim>>, TableModel>,
     pvs: Memo<Vec<Arc<PersistentVolume>>, TableModel>,
     storage_classes: Memo<Vec<Arc<StorageClass>>, TableModel>,
-    /// An attachment's row reads its PV (the claim) and its node (ready or gone).
-    volume_attachments: Memo<
-        (
-            Vec<Arc<VolumeAttachment>>,
-            Vec<Arc<PersistentVolume>>,
-            Chunked<Arc<Node>>,
-        ),
-        TableModel,
-    >,
-    workloads: Memo<
-        (
-            Vec<Arc<StatefulSet>>,
-            Vec<Arc<DaemonSet>>,
-            Vec<Arc<Deployment>>,
-        ),
-        TableModel,
-    >,
+    volume_attachments: Memo<AttachmentInputs, TableModel>,
+    workloads: Memo<WorkloadInputs, TableModel>,
     events: Memo<Vec<Arc<Event>>, TableModel>,
 }
 

@@ -106,12 +106,30 @@ pub(crate) fn strip_pod(pod: &mut ApiPod) {
     *pod = pod.clone();
 }
 
-/// Nodes drop their image lists (often dozens of entries per node); nothing reads them.
+/// Nodes keep what the panes and findings read: their image lists (often dozens of
+/// entries), capacity and allocatable (two maps, about 1.5 KiB a node), volume lists
+/// and all of nodeInfo but the kubelet's version are dropped. Describe and YAML fetch
+/// the whole object when opened.
 fn strip_node(node: &mut Node) {
     strip(node);
     if let Some(status) = node.status.as_mut() {
         status.images = None;
+        status.capacity = None;
+        status.allocatable = None;
+        status.volumes_attached = None;
+        status.volumes_in_use = None;
+        status.runtime_handlers = None;
+        status.features = None;
+        status.config = None;
+        if let Some(info) = status.node_info.as_mut() {
+            *info = k8s_openapi::api::core::v1::NodeSystemInfo {
+                kubelet_version: std::mem::take(&mut info.kubelet_version),
+                ..Default::default()
+            };
+        }
     }
+    // A fresh copy is packed (the decoder leaves lists with spare room).
+    *node = node.clone();
 }
 
 /// A store kept in namespace/name order (the order of [`Snapshot::sort`]), as one
@@ -970,6 +988,59 @@ mod tests {
 
     /// The first list shows as it arrives, in order even when it comes out of order;
     /// changes keep the order; a relist is swapped in whole at its end.
+    /// A node keeps what is read of it (name, labels, annotations, podCIDR, taints,
+    /// conditions, addresses, the kubelet's version) and drops the rest.
+    #[test]
+    fn a_stored_node_keeps_what_is_read() {
+        let mut node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "node1", "labels": {"node-role.kubernetes.io/control-plane": ""},
+                "annotations": {"flannel.alpha.coreos.com/public-ip": "192.0.2.11",
+                    "kubectl.kubernetes.io/last-applied-configuration": "{}"},
+                "managedFields": [{"manager": "kubelet"}]},
+            "spec": {"podCIDR": "10.244.1.0/24", "taints": [{"key": "k", "effect": "NoSchedule"}]},
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": "192.0.2.11"}],
+                "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                "allocatable": {"cpu": "3800m", "memory": "7Gi", "pods": "110"},
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "images": [{"names": ["registry.k8s.io/pause:3.10"], "sizeBytes": 1}],
+                "volumesInUse": ["kubernetes.io/csi/rbd.csi.ceph.com^0001"],
+                "nodeInfo": {"kubeletVersion": "v1.32.4", "osImage": "Debian GNU/Linux 12", "machineID": "m",
+                    "systemUUID": "u", "bootID": "b", "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.7",
+                    "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"}
+            }
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        strip_node(&mut node);
+        let m = &node.metadata;
+        assert_eq!(m.name.as_deref(), Some("node1"));
+        assert!(m.managed_fields.is_none());
+        assert!(
+            m.labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"))
+        );
+        let annotations = m.annotations.clone().unwrap_or_default();
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            ["flannel.alpha.coreos.com/public-ip"]
+        );
+        let spec = node.spec.as_ref().unwrap_or_else(|| panic!("no spec"));
+        assert_eq!(spec.pod_cidr.as_deref(), Some("10.244.1.0/24"));
+        assert_eq!(spec.taints.as_ref().map(Vec::len), Some(1));
+        let status = node.status.as_ref().unwrap_or_else(|| panic!("no status"));
+        assert_eq!(status.conditions.as_ref().map(Vec::len), Some(1));
+        assert_eq!(status.addresses.as_ref().map(Vec::len), Some(1));
+        assert!(status.capacity.is_none() && status.allocatable.is_none());
+        assert!(status.images.is_none() && status.volumes_in_use.is_none());
+        let info = status
+            .node_info
+            .as_ref()
+            .unwrap_or_else(|| panic!("no nodeInfo"));
+        assert_eq!(info.kubelet_version, "v1.32.4");
+        assert_eq!((info.os_image.as_str(), info.machine_id.as_str()), ("", ""));
+    }
+
     #[test]
     fn ordered_store_keeps_namespace_name_order() {
         let store = OrderedStore::<Pod>::new();

@@ -2,6 +2,7 @@
 //! counts as numbers, `2/3` by readiness) and code finds a cell by what it is rather
 //! than by where it is.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 
 /// What a column's cells hold.
@@ -44,7 +45,7 @@ impl Column {
 /// What a table sorts a cell by. Cells without a value of their kind (`<none>`, `-`)
 /// sort after those with one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SortKey {
+pub enum SortKey<'a> {
     /// A number: a count, a size in bytes.
     Number(u64),
     /// Readiness: the ready share (in millionths; a workload that wants none is all
@@ -52,26 +53,36 @@ pub enum SortKey {
     Ready(u64, u64),
     /// An age: the later the time, the younger, so it sorts first.
     Since(Reverse<jiff::Timestamp>),
-    /// Text, lowercased.
-    Text(String),
+    /// Text, lowercased; borrowed from the row when it already is (Kubernetes names
+    /// are): sorting 150,000 rows then copies no names.
+    Text(Cow<'a, str>),
     /// No value of the column's kind.
     Missing,
 }
 
-impl SortKey {
+impl<'a> SortKey<'a> {
     /// The key of a cell of `kind` whose text is `text`; `since` is the time an Age
     /// cell counts from, when the row knows it.
-    pub fn of(kind: ColumnKind, text: &str, since: Option<jiff::Timestamp>) -> SortKey {
+    pub fn of(
+        kind: ColumnKind,
+        text: impl Into<Cow<'a, str>>,
+        since: Option<jiff::Timestamp>,
+    ) -> SortKey<'a> {
         let missing = || SortKey::Missing;
+        let text = text.into();
         match kind {
             ColumnKind::Text | ColumnKind::Name | ColumnKind::Status => {
-                SortKey::Text(text.to_lowercase())
+                SortKey::Text(if lowercase_already(&text) {
+                    text
+                } else {
+                    Cow::Owned(text.to_lowercase())
+                })
             }
-            ColumnKind::Count => leading_number(text)
+            ColumnKind::Count => leading_number(&text)
                 .map(|(n, _)| SortKey::Number(n))
                 .unwrap_or_else(missing),
-            ColumnKind::Ready => ready_share(text).unwrap_or_else(missing),
-            ColumnKind::Size => size_bytes(text)
+            ColumnKind::Ready => ready_share(&text).unwrap_or_else(missing),
+            ColumnKind::Size => size_bytes(&text)
                 .map(SortKey::Number)
                 .unwrap_or_else(missing),
             ColumnKind::Age => since
@@ -79,6 +90,17 @@ impl SortKey {
                 .unwrap_or_else(missing),
         }
     }
+}
+
+/// Whether `text` is its own lower case (then a sort key borrows it).
+fn lowercase_already(text: &str) -> bool {
+    if text.is_ascii() {
+        return !text.bytes().any(|b| b.is_ascii_uppercase());
+    }
+    text.chars().all(|c| {
+        let mut lower = c.to_lowercase();
+        lower.next() == Some(c) && lower.next().is_none()
+    })
 }
 
 /// The digits a cell starts with, and the rest of it.
@@ -90,7 +112,7 @@ fn leading_number(text: &str) -> Option<(u64, &str)> {
     Some((n, &text[end..]))
 }
 
-fn ready_share(text: &str) -> Option<SortKey> {
+fn ready_share(text: &str) -> Option<SortKey<'static>> {
     let (ready, desired) = text.split_once('/')?;
     let ready: u64 = ready.trim().parse().ok()?;
     let desired: u64 = desired.trim().parse().ok()?;
@@ -129,7 +151,7 @@ fn size_bytes(text: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    fn key(kind: ColumnKind, text: &str) -> SortKey {
+    fn key(kind: ColumnKind, text: &str) -> SortKey<'_> {
         SortKey::of(kind, text, None)
     }
 
@@ -143,6 +165,17 @@ mod tests {
             assert!(key(kind, "apple") < key(kind, "Banana"));
             assert!(key(kind, "Pending") < key(kind, "running"));
         }
+    }
+
+    #[test]
+    fn lower_case_text_is_borrowed_not_copied() {
+        let borrowed = |k: &SortKey<'_>| matches!(k, SortKey::Text(Cow::Borrowed(_)));
+        assert!(borrowed(&key(ColumnKind::Name, "web-0")));
+        assert!(borrowed(&key(ColumnKind::Text, "ünïcode ok")));
+        let upper = key(ColumnKind::Status, "CrashLoopBackOff");
+        assert_eq!(upper, SortKey::Text(Cow::Borrowed("crashloopbackoff")));
+        assert!(!borrowed(&upper));
+        assert!(!borrowed(&key(ColumnKind::Text, "Ünïcode")));
     }
 
     #[test]

@@ -250,9 +250,9 @@ impl TableRow {
     }
 
     /// What column `i` (of `kind`) sorts this row by, as of `now`.
-    pub(crate) fn sort_key(&self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey {
+    pub(crate) fn sort_key(&self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey<'_> {
         let since = self.age.filter(|a| a.column == i).map(|a| a.since);
-        SortKey::of(kind, &self.cell(i, now), since)
+        SortKey::of(kind, self.cell(i, now), since)
     }
 
     /// The replicas a workload row wants.
@@ -465,12 +465,12 @@ impl<'a> RowRef<'a> {
     }
 
     /// What column `i` (of `kind`) sorts this row by, as of `now`.
-    pub fn sort_key(self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey {
+    pub fn sort_key(self, i: usize, kind: ColumnKind, now: Timestamp) -> SortKey<'a> {
         match self {
             RowRef::Made(r) => r.sort_key(i, kind, now),
             RowRef::Pod(p) => {
                 let since = (p.live_age() == Some(i)).then(|| p.created()).flatten();
-                SortKey::of(kind, &p.cell(i, now), since)
+                SortKey::of(kind, p.cell(i, now), since)
             }
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod ceph;
 pub mod freshness;
+mod kept;
 pub mod members;
 mod memo;
 pub mod network;
@@ -26,16 +27,12 @@ use crate::model::chunked::{Chunked, ChunkedBuilder};
 use crate::model::columns::{Column, ColumnKind};
 use crate::model::rows;
 use crate::model::snapshot::{Snapshot, SourceStatus};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Event, Node, PersistentVolume, PersistentVolumeClaim};
-use k8s_openapi::api::storage::v1::{StorageClass, VolumeAttachment};
-use memo::Memo;
 
+use tables::tone_for_status;
 pub use tables::{
     AgeCell, Cells, FilterMemo, ObjKey, ObjKind, PodLine, RowData, RowRef, Rows, TableModel,
     TableRow, Tone,
 };
-use tables::{model, tone_for_status};
 
 /// Connection state shown in the status bar.
 #[derive(Debug, Clone, Default)]
@@ -173,31 +170,7 @@ pub(crate) struct Deriver {
     per_node: HashMap<String, usize>,
     by_status: HashMap<String, usize>,
     /// The tables made from a few stores' objects, kept while those are the same.
-    kept: KeptTables,
-}
-
-/// An attachment's row reads its PV (the claim) and its node (ready or gone).
-type AttachmentInputs = (
-    Vec<Arc<VolumeAttachment>>,
-    Vec<Arc<PersistentVolume>>,
-    Chunked<Arc<Node>>,
-);
-type WorkloadInputs = (
-    Vec<Arc<StatefulSet>>,
-    Vec<Arc<DaemonSet>>,
-    Vec<Arc<Deployment>>,
-);
-
-/// Tables kept while the objects they are made of are the same (their ages are drawn
-/// live, so nothing in them follows the clock).
-#[derive(Debug, Default)]
-struct KeptTables {
-    pvcs: Memo<Vec<Arc<PersistentVolumeClaim>>, TableModel>,
-    pvs: Memo<Vec<Arc<PersistentVolume>>, TableModel>,
-    storage_classes: Memo<Vec<Arc<StorageClass>>, TableModel>,
-    volume_attachments: Memo<AttachmentInputs, TableModel>,
-    workloads: Memo<WorkloadInputs, TableModel>,
-    events: Memo<Vec<Arc<Event>>, TableModel>,
+    kept: kept::KeptTables,
 }
 
 #[derive(Debug)]
@@ -231,45 +204,6 @@ fn network_inputs(s: &Snapshot, daemon_pods: &[Arc<Pod>]) -> Vec<usize> {
         out.push(Arc::as_ptr(report) as usize);
     }
     out
-}
-
-/// The Workloads table: a row's kind comes from the row itself.
-fn workload_table(s: &Snapshot) -> TableModel {
-    let workload_rows = rows::workload_rows(s);
-    let workload_age = Column::find(rows::WorkloadRow::COLUMNS, ColumnKind::Age);
-    TableModel {
-        columns: rows::WorkloadRow::COLUMNS.to_vec(),
-        rows: workload_rows
-            .iter()
-            .map(|r| {
-                let kind = match r.kind {
-                    rows::WorkloadKind::StatefulSet => ObjKind::StatefulSet,
-                    rows::WorkloadKind::DaemonSet => ObjKind::DaemonSet,
-                    rows::WorkloadKind::Deployment => ObjKind::Deployment,
-                };
-                let tone = if r.replicas.ready < r.replicas.desired {
-                    Tone::Warning
-                } else {
-                    Tone::Ok
-                };
-                let row = TableRow::new(
-                    r.cells(),
-                    ObjKey {
-                        kind,
-                        namespace: r.namespace.as_str().into(),
-                        name: r.name.as_str().into(),
-                    },
-                    tone,
-                    None,
-                )
-                .with_data(RowData::Replicas(r.replicas));
-                Arc::new(match workload_age {
-                    Some(column) => row.aged(column, r.created),
-                    None => row,
-                })
-            })
-            .collect(),
-    }
 }
 
 fn count(map: &mut HashMap<String, usize>, key: &str, add: bool) {
@@ -327,83 +261,7 @@ impl Deriver {
         let pods = self.pod_rows(&snapshot, changes, same_nodes);
         let nodes = self.node_rows(&snapshot, same_nodes);
         let nodes_ready = self.nodes.iter().filter(|e| e.ready).count();
-        let kept = &mut self.kept;
-        let pvcs = kept.pvcs.get(snapshot.pvcs.clone(), || {
-            model(
-                rows::PvcRow::COLUMNS,
-                &rows::pvc_rows(&snapshot),
-                ObjKind::Pvc,
-                |r| r.cells(),
-                |r| (r.namespace.clone(), r.name.clone()),
-                |r| tone_for_status(&r.status),
-                |r| r.created,
-            )
-        });
-        let pvs = kept.pvs.get(snapshot.pvs.clone(), || {
-            model(
-                rows::PvRow::COLUMNS,
-                &rows::pv_rows(&snapshot),
-                ObjKind::Pv,
-                |r| r.cells(),
-                |r| (String::new(), r.name.clone()),
-                |r| tone_for_status(&r.status),
-                |r| r.created,
-            )
-        });
-        let storage_classes = kept
-            .storage_classes
-            .get(snapshot.storage_classes.clone(), || {
-                model(
-                    rows::StorageClassRow::COLUMNS,
-                    &rows::storage_class_rows(&snapshot),
-                    ObjKind::StorageClass,
-                    |r| r.cells(),
-                    |r| (String::new(), r.name.clone()),
-                    |_| Tone::Normal,
-                    |r| r.created,
-                )
-            });
-        let attached = (
-            snapshot.volume_attachments.clone(),
-            snapshot.pvs.clone(),
-            snapshot.nodes.clone(),
-        );
-        let volume_attachments = kept.volume_attachments.get(attached, || {
-            model(
-                crate::model::attachments::AttachmentRow::COLUMNS,
-                &crate::model::attachments::attachment_rows(&snapshot),
-                ObjKind::VolumeAttachment,
-                |r| r.cells(),
-                |r| (String::new(), r.name.clone()),
-                |r| if r.trouble { Tone::Warning } else { Tone::Ok },
-                |r| r.created,
-            )
-        });
-        let workload_objects = (
-            snapshot.statefulsets.clone(),
-            snapshot.daemonsets.clone(),
-            snapshot.deployments.clone(),
-        );
-        let workloads = kept
-            .workloads
-            .get(workload_objects, || workload_table(&snapshot));
-        let events = kept.events.get(snapshot.events.clone(), || {
-            model(
-                rows::EventRow::COLUMNS,
-                &rows::event_rows(&snapshot),
-                ObjKind::Event,
-                |r| r.cells(),
-                |r| (r.namespace.clone(), r.name.clone()),
-                |r| {
-                    if r.type_ == "Warning" {
-                        Tone::Warning
-                    } else {
-                        Tone::Normal
-                    }
-                },
-                |r| r.last_seen_at,
-            )
-        });
+        let kept = self.kept.tables(&snapshot);
         let mut summary = Summary {
             nodes_total: snapshot.nodes.len(),
             ..Default::default()
@@ -455,12 +313,12 @@ impl Deriver {
         ViewModel {
             nodes,
             pods,
-            pvcs,
-            pvs,
-            storage_classes,
-            volume_attachments,
-            workloads,
-            events,
+            pvcs: kept.pvcs,
+            pvs: kept.pvs,
+            storage_classes: kept.storage_classes,
+            volume_attachments: kept.volume_attachments,
+            workloads: kept.workloads,
+            events: kept.events,
             findings,
             network,
             network_nodes,
@@ -1018,7 +876,7 @@ mod tests {
     /// SEEN still follows the clock; a replaced event remakes it.
     #[test]
     fn tables_of_unchanged_objects_are_kept_and_their_ages_move() {
-        let event = |name: &str, message: &str| -> Arc<Event> {
+        let event = |name: &str, message: &str| -> Arc<k8s_openapi::api::core::v1::Event> {
             Arc::new(
                 serde_json::from_value(json!({
                     "metadata": {"name": name, "namespace": "ns0"},

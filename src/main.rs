@@ -1,6 +1,7 @@
 //! The `kcops` binary: the console (default), `check`, and (with the default `lab`
 //! feature) `demo` and the `lab` subcommands.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -140,7 +141,10 @@ fn main() {
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {
-            eprintln!("kcops: {e:#}");
+            tracing::error!("kcops: {e:#}");
+            // Not `eprintln!`: when the terminal went away (its window closed, SIGHUP),
+            // stderr is gone too and a failed print would panic on the way out.
+            let _ = writeln!(std::io::stderr(), "kcops: {e:#}");
             std::process::exit(1);
         }
     }

@@ -3,6 +3,7 @@
 //! handled by the event loop (SIGTERM, SIGHUP, SIGINT).
 
 use std::io::{self, Stdout};
+use std::mem::ManuallyDrop;
 
 use anyhow::{Context, Result};
 use crossterm::event::DisableMouseCapture;
@@ -17,7 +18,10 @@ pub(crate) type Term = Terminal<CrosstermBackend<Stdout>>;
 
 /// Restores the terminal when dropped.
 pub(crate) struct TerminalGuard {
-    pub terminal: Term,
+    /// Never dropped: ratatui's `Terminal` shows the cursor when dropped and prints
+    /// to stderr when it cannot, which panics when the terminal went away (its window
+    /// closed, SIGHUP) and takes stderr with it. [`restore`] shows the cursor instead.
+    pub terminal: ManuallyDrop<Term>,
 }
 
 /// Puts the terminal back: leave the alternate screen, show the cursor, cooked mode.
@@ -45,7 +49,9 @@ impl TerminalGuard {
         }
         let terminal = Terminal::new(CrosstermBackend::new(out))
             .context("cannot start the terminal backend")?;
-        Ok(Self { terminal })
+        Ok(Self {
+            terminal: ManuallyDrop::new(terminal),
+        })
     }
 }
 
@@ -79,7 +85,11 @@ impl TerminalGuard {
         // draws every cell. (`Terminal::clear` would ask the terminal where its
         // cursor is, and wait for an answer some terminals never give.)
         match Terminal::new(CrosstermBackend::new(io::stdout())) {
-            Ok(t) => self.terminal = t,
+            // The old one is dropped while the terminal is there.
+            Ok(t) => drop(ManuallyDrop::into_inner(std::mem::replace(
+                &mut self.terminal,
+                ManuallyDrop::new(t),
+            ))),
             Err(e) => tracing::warn!("cannot restart the terminal backend: {e}"),
         }
         status

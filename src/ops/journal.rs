@@ -165,16 +165,24 @@ fn how_to_check(action: &str, object: &str) -> String {
 /// or came or went: the console's feed asks on every derive.
 #[derive(Debug, Default)]
 pub(crate) struct JournalCache {
-    /// `Some(None)`: no journal yet (nothing was ever journaled here).
-    seen: Option<Option<(u64, Option<SystemTime>)>>,
+    seen: Option<Stamp>,
     steps: Vec<InterruptedStep>,
+}
+
+/// What the journal file was when last read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stamp {
+    /// Nothing was ever journaled here.
+    Absent,
+    /// Its size and modification time.
+    File(u64, Option<SystemTime>),
 }
 
 impl JournalCache {
     pub(crate) fn interrupted(&mut self, path: &Path) -> Vec<InterruptedStep> {
         let stamp = match std::fs::metadata(path) {
-            Ok(m) => Some(Some((m.len(), m.modified().ok()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(None),
+            Ok(m) => Some(Stamp::File(m.len(), m.modified().ok())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Stamp::Absent),
             // Unreadable: read (and say so) every time.
             Err(_) => None,
         };

@@ -152,21 +152,19 @@ fn workload_table(s: &Snapshot) -> TableModel {
                 } else {
                     Tone::Ok
                 };
-                let row = TableRow::new(
-                    r.cells(),
-                    ObjKey {
-                        kind,
-                        namespace: r.namespace.as_str().into(),
-                        name: r.name.as_str().into(),
-                    },
-                    tone,
-                    None,
+                Arc::new(
+                    TableRow::new(
+                        r.cells(),
+                        ObjKey {
+                            kind,
+                            namespace: r.namespace.as_str().into(),
+                            name: r.name.as_str().into(),
+                        },
+                        tone,
+                        workload_age.zip(r.created),
+                    )
+                    .with_data(RowData::Replicas(r.replicas)),
                 )
-                .with_data(RowData::Replicas(r.replicas));
-                Arc::new(match workload_age {
-                    Some(column) => row.aged(column, r.created),
-                    None => row,
-                })
             })
             .collect(),
     }

@@ -230,12 +230,6 @@ impl TableRow {
         }
     }
 
-    /// Cell `column` shows the age of `since` (none: its text as made).
-    pub(crate) fn aged(mut self, column: usize, since: Option<Timestamp>) -> Self {
-        self.age = since.map(|since| AgeCell { column, since });
-        self
-    }
-
     pub(crate) fn with_data(mut self, data: RowData) -> Self {
         self.data = data;
         self
@@ -530,7 +524,7 @@ pub(crate) fn model<R>(
         .iter()
         .map(|r| {
             let (namespace, name) = key(r);
-            let row = TableRow::new(
+            Arc::new(TableRow::new(
                 cells(r),
                 ObjKey {
                     kind,
@@ -538,12 +532,8 @@ pub(crate) fn model<R>(
                     name: name.into(),
                 },
                 tone(r),
-                None,
-            );
-            Arc::new(match age_column {
-                Some(column) => row.aged(column, since(r)),
-                None => row,
-            })
+                age_column.zip(since(r)),
+            ))
         })
         .collect();
     TableModel {

@@ -13,7 +13,7 @@ use super::config::{CniKind, NetConfig};
 use super::node_pod_cidr;
 use super::signature::Signature;
 use crate::diagnose::index::{Index, at, pod_node, pod_phase};
-use crate::diagnose::{Finding, MAX_LISTED, Severity, cap_listed};
+use crate::diagnose::{Finding, Listed, Severity, cap_listed};
 use crate::model::cidr::{Cidr, parse_list};
 use crate::model::rows::created;
 use crate::model::snapshot::Snapshot;
@@ -150,12 +150,8 @@ fn same_family(a: &Cidr, b: &Cidr) -> bool {
     a.network().is_ipv4() == b.network().is_ipv4()
 }
 
-/// Node podCIDRs outside `ranges`, as evidence lines: at most `room` of them, then
-/// how many more (a 5,000-node cluster is diagnosed every few seconds; its lines are
-/// counted, not written).
-fn nodes_outside(s: &Snapshot, ranges: &[Cidr], what: &str, room: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut more = 0usize;
+/// Node podCIDRs outside `ranges`, added to `lines`.
+fn nodes_outside(s: &Snapshot, ranges: &[Cidr], what: &str, lines: &mut Listed) {
     for n in &s.nodes {
         let Some(text) = node_pod_cidr(n) else {
             continue;
@@ -167,17 +163,9 @@ fn nodes_outside(s: &Snapshot, ranges: &[Cidr], what: &str, room: usize) -> Vec<
         if family.peek().is_none() || family.any(|r| r.contains_cidr(&c)) {
             continue;
         }
-        if lines.len() < room {
-            let name = n.metadata.name.as_deref().unwrap_or_default();
-            lines.push(format!("Node {name} podCIDR {c} is outside {what}"));
-        } else {
-            more += 1;
-        }
+        let name = n.metadata.name.as_deref().unwrap_or_default();
+        lines.push_with(|| format!("Node {name} podCIDR {c} is outside {what}"));
     }
-    if more > 0 {
-        lines.push(format!("... and {more} more nodes"));
-    }
-    lines
 }
 
 /// `net.pod-cidr-mismatch`.
@@ -189,21 +177,20 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             let Some(Ok(net)) = cfg.flannel_network.as_ref() else {
                 return;
             };
-            let mut lines = Vec::new();
+            let mut lines = Listed::default();
             for sub in subnets.iter().filter(|c| same_family(c, net)) {
                 if !net.contains_cidr(sub) {
-                    lines.push(format!(
-                        "kubeadm podSubnet {sub} is not inside flannel's Network {net}"
-                    ));
+                    lines.push_with(|| {
+                        format!("kubeadm podSubnet {sub} is not inside flannel's Network {net}")
+                    });
                 }
             }
-            let room = MAX_LISTED.saturating_sub(lines.len());
-            lines.extend(nodes_outside(
+            nodes_outside(
                 s,
                 std::slice::from_ref(net),
                 "flannel's Network",
-                room,
-            ));
+                &mut lines,
+            );
             if lines.is_empty() {
                 return;
             }
@@ -221,7 +208,7 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             if let Some(src) = &subnet_source {
                 evidence.push(format!("{src}: {}", join(&subnets)));
             }
-            evidence.extend(lines);
+            evidence.extend(lines.finish("nodes"));
             let want = if subnets.is_empty() {
                 "the nodes' podCIDRs".to_string()
             } else {
@@ -284,7 +271,8 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             if subnets.is_empty() {
                 return;
             }
-            let lines = nodes_outside(s, &subnets, "kubeadm's podSubnet", MAX_LISTED);
+            let mut lines = Listed::default();
+            nodes_outside(s, &subnets, "kubeadm's podSubnet", &mut lines);
             if lines.is_empty() {
                 return;
             }
@@ -292,7 +280,7 @@ fn mismatch(s: &Snapshot, cfg: &NetConfig, out: &mut Vec<Finding>) {
             if let Some(src) = &subnet_source {
                 evidence.push(format!("{src}: {}", join(&subnets)));
             }
-            evidence.extend(lines);
+            evidence.extend(lines.finish("nodes"));
             out.push(Finding {
                 id: "net.pod-cidr-mismatch",
                 severity: Severity::Critical,

@@ -740,38 +740,35 @@ mod tests {
             Column::new("NOTE", ColumnKind::Text),
         ];
         let now = ts("2025-01-01T12:00:00Z");
-        let row = |cells: [&str; 7], created: &str, live: bool| {
+        let row = |cells: [&str; 7], created: &str| {
             let key = ObjKey {
                 kind: ObjKind::Pod,
                 namespace: "ns".into(),
                 name: cells[0].into(),
             };
             let cells = cells.iter().map(|c| c.to_string()).collect();
-            let row = if live {
-                TableRow::new(cells, key, Tone::Normal, Some((5, ts(created))))
-            } else {
-                TableRow::new(cells, key, Tone::Normal, None).aged(5, Some(ts(created)))
-            };
-            Arc::new(row)
+            Arc::new(TableRow::new(
+                cells,
+                key,
+                Tone::Normal,
+                Some((5, ts(created))),
+            ))
         };
         let model = TableModel {
             columns: COLUMNS.to_vec(),
             rows: vec![
-                // The AGE texts are as made, long ago: the times decide.
+                // The AGE texts are stale (made long ago): the times decide.
                 row(
                     ["b", "Running", "2/3", "10 (1m ago)", "2Gi", "1s", "Zeta"],
                     "2025-01-01T11:00:00Z",
-                    false,
                 ),
                 row(
                     ["a", "pending", "1/1", "9", "512Mi", "1s", "alpha"],
                     "2024-12-29T08:00:00Z",
-                    false,
                 ),
                 row(
                     ["c", "CrashLoopBackOff", "0/1", "0", "10Gi", "1s", "beta"],
                     "2025-01-01T11:59:00Z",
-                    true,
                 ),
             ]
             .into(),
